@@ -1,0 +1,353 @@
+import { DirectedGraph } from "graphology";
+import { topologicalGenerations } from "graphology-dag";
+import { type AnyAsset, type AssetDef, columnsOf, type Dependency } from "./asset.ts";
+import { checkColumns } from "./checks.ts";
+import {
+  CheckError,
+  ColumnError,
+  CycleError,
+  DeclarationError,
+  DuplicateKeyError,
+  type GraphError,
+  GraphValidationError,
+  PartitionMappingError,
+  ScheduleError,
+  SelectionError,
+  UnknownDependencyError,
+} from "./errors.ts";
+import { defaultMapping, describeMapping, mappingProblem, type PartitionMapping } from "./partitions.ts";
+import { scheduleProblem } from "./schedule.ts";
+import { select } from "./selection.ts";
+import { didYouMean } from "./suggest.ts";
+
+/** An edge of the graph: `from` is read by `to`, through `mapping`. */
+export interface Edge {
+  readonly from: string;
+  readonly to: string;
+  readonly mapping: PartitionMapping;
+  readonly columns?: readonly string[];
+}
+
+/**
+ * A validated asset graph: every dependency resolves, there is no cycle, every partition mapping and
+ * column read can be satisfied. Immutable; build one with `defineGraph`.
+ */
+export class AssetGraph {
+  /** The graphology graph (edges point from upstream to consumer). Treat as read-only. */
+  readonly graph: DirectedGraph;
+  /** Topological levels: level 0 has no upstream; within a level, keys are sorted. */
+  readonly levels: readonly (readonly string[])[];
+  /** Every key in deterministic topological order (levels, then key). */
+  readonly order: readonly string[];
+  readonly #byKey: ReadonlyMap<string, AnyAsset>;
+  readonly #rank: ReadonlyMap<string, number>;
+
+  /** @internal use `defineGraph`. */
+  constructor(graph: DirectedGraph, byKey: ReadonlyMap<string, AnyAsset>, levels: string[][]) {
+    this.graph = graph;
+    this.#byKey = byKey;
+    this.levels = levels;
+    this.order = levels.flat();
+    const rank = new Map<string, number>();
+    this.order.forEach((k, i) => rank.set(k, i));
+    this.#rank = rank;
+  }
+
+  get size(): number {
+    return this.order.length;
+  }
+
+  has(key: string): boolean {
+    return this.#byKey.has(key);
+  }
+
+  /** The asset or source with this key; a SelectionError with suggestions when there is none. */
+  get(key: string): AnyAsset {
+    const a = this.#byKey.get(key);
+    if (!a) throw new SelectionError(`unknown asset "${key}".${didYouMean(key, this.#byKey.keys())}`);
+    return a;
+  }
+
+  /** Every asset and source in topological order. */
+  assets(): AnyAsset[] {
+    return this.order.map((k) => this.#byKey.get(k)!);
+  }
+
+  /** The edges into `key`, with their resolved partition mappings, in dependency order. */
+  inputs(key: string): Edge[] {
+    const a = this.get(key);
+    if (a.kind === "source") return [];
+    return a.deps.map((d) => edgeOf(d, a, this.#byKey.get(d.key)!));
+  }
+
+  /** Every edge of the graph, in the consumers' topological order. */
+  edges(): Edge[] {
+    return this.order.flatMap((k) => this.inputs(k));
+  }
+
+  /** Position in the topological order. */
+  rank(key: string): number {
+    return this.#rank.get(key) ?? -1;
+  }
+
+  /** Sort keys by topological order. */
+  sort(keys: Iterable<string>): string[] {
+    return [...keys].sort((a, b) => this.rank(a) - this.rank(b));
+  }
+
+  /** Upstream keys of `key` up to `depth` levels (all when undefined), without `key` itself. */
+  upstream(key: string, depth?: number): string[] {
+    return this.sort(walk(this.graph, this.get(key).key, "in", depth));
+  }
+
+  /** Downstream keys of `key` up to `depth` levels (all when undefined), without `key` itself. */
+  downstream(key: string, depth?: number): string[] {
+    return this.sort(walk(this.graph, this.get(key).key, "out", depth));
+  }
+
+  /** The keys a selection expression names, in topological order (see `selection.ts`). */
+  select(expression: string | undefined): string[] {
+    return select(this, expression);
+  }
+}
+
+function walk(graph: DirectedGraph, start: string, direction: "in" | "out", depth = Number.POSITIVE_INFINITY): Set<string> {
+  const seen = new Set<string>();
+  let frontier = [start];
+  for (let level = 0; level < depth && frontier.length > 0; level++) {
+    const next: string[] = [];
+    for (const node of frontier) {
+      const visit = (n: string) => {
+        if (!seen.has(n) && n !== start) {
+          seen.add(n);
+          next.push(n);
+        }
+      };
+      if (direction === "in") graph.forEachInNeighbor(node, visit);
+      else graph.forEachOutNeighbor(node, visit);
+    }
+    frontier = next;
+  }
+  return seen;
+}
+
+function edgeOf(d: Dependency, consumer: AssetDef, upstream: AnyAsset): Edge {
+  const mapping = d.mapping ?? defaultMapping(upstream.partitions, consumer.partitions) ?? { kind: "identity" };
+  return { from: d.key, to: consumer.key, mapping, ...(d.columns ? { columns: d.columns } : {}) };
+}
+
+/** What a graph module may export: assets and sources, or lists of them (one per pipeline). */
+export type GraphInput = readonly (AnyAsset | readonly AnyAsset[])[];
+
+/**
+ * Build and validate the graph in one pass. Throws a GraphValidationError listing every problem found,
+ * each a typed GraphError naming the assets involved.
+ */
+export function defineGraph(items: GraphInput): AssetGraph {
+  const all: AnyAsset[] = [];
+  for (const item of items) {
+    if (Array.isArray(item)) for (const a of item) all.push(a);
+    else all.push(item as AnyAsset);
+  }
+  const errors: GraphError[] = [];
+  const byKey = new Map<string, AnyAsset>();
+  const graph = new DirectedGraph();
+  for (const a of all) {
+    const prior = byKey.get(a.key);
+    if (prior) {
+      errors.push(
+        new DuplicateKeyError(
+          `graph: key "${a.key}" is declared twice${prior === a ? " (the same declaration is listed twice)" : ` (as ${prior.kind} and as ${a.kind})`}. Keys must be unique across every pipeline of the graph.`,
+          [a.key],
+        ),
+      );
+      continue;
+    }
+    byKey.set(a.key, a);
+    graph.addNode(a.key);
+  }
+  for (const a of byKey.values()) {
+    if (a.kind === "source") continue;
+    for (const d of a.deps) {
+      if (byKey.has(d.key)) graph.addDirectedEdge(d.key, a.key);
+      else {
+        errors.push(
+          new UnknownDependencyError(
+            `graph: asset "${a.key}" depends on "${d.key}", which is not in the graph.${didYouMean(d.key, byKey.keys()) || " Add it to the graph or remove the dependency."}`,
+            [a.key, d.key],
+          ),
+        );
+      }
+    }
+  }
+
+  let levels: string[][] = [];
+  try {
+    levels = topologicalGenerations(graph);
+    for (const level of levels) level.sort();
+  } catch {
+    errors.push(new CycleError(findCycle(graph)));
+  }
+
+  for (const a of byKey.values()) validateAsset(a, byKey, errors);
+
+  if (errors.length > 0) throw new GraphValidationError(errors);
+  return new AssetGraph(graph, byKey, levels);
+}
+
+function validateAsset(a: AnyAsset, byKey: ReadonlyMap<string, AnyAsset>, errors: GraphError[]): void {
+  const own = new Set(columnsOf(a));
+  const what = `${a.kind} "${a.key}"`;
+  if (a.kind === "source") {
+    for (const [option, field] of [
+      ["eventId", a.eventId],
+      ["eventTime", a.eventTime],
+      ["tenant", a.tenant],
+    ] as const) {
+      if (field !== undefined && !own.has(field)) {
+        errors.push(
+          new ColumnError(`graph: ${what}: ${option} "${field}" is not a field of its schema.${didYouMean(field, own)}`, [a.key]),
+        );
+      }
+    }
+    for (const path of a.pii) {
+      if (!hasPath(a.schema, path)) {
+        errors.push(new ColumnError(`graph: ${what}: pii field "${path}" is not a field of its schema.`, [a.key]));
+      }
+    }
+  } else {
+    if (a.schedule) {
+      const problem = scheduleProblem(a.schedule);
+      if (problem) errors.push(new ScheduleError(`graph: ${what}: ${problem}.`, [a.key]));
+    }
+    const words = a.sql === undefined ? undefined : new Set(a.sql.toLowerCase().match(/[a-z_][a-z0-9_]*/g));
+    for (const d of a.deps) {
+      const up = byKey.get(d.key);
+      if (!up) continue;
+      validateEdge(a, up, d, errors);
+      if (words && !words.has(d.key)) {
+        errors.push(
+          new DeclarationError(
+            `graph: ${what} depends on "${d.key}" but its SQL never names the table "${d.key}". Read it in the SQL or remove the dependency.`,
+            [a.key, d.key],
+          ),
+        );
+      }
+    }
+  }
+  const names = new Set<string>();
+  for (const c of a.checks) {
+    if (names.has(c.name)) {
+      errors.push(new CheckError(`graph: ${what}: two checks are named "${c.name}"; give one a distinct name.`, [a.key]));
+    }
+    names.add(c.name);
+    for (const col of checkColumns(c)) {
+      if (!own.has(col)) {
+        errors.push(
+          new CheckError(
+            `graph: ${what}: check "${c.name}" reads column "${col}", which the schema does not declare.${didYouMean(col, own)}`,
+            [a.key],
+          ),
+        );
+      }
+    }
+    if (c.kind === "references") {
+      const target = byKey.get(c.asset);
+      if (!target) {
+        errors.push(
+          new CheckError(
+            `graph: ${what}: check "${c.name}" references asset "${c.asset}", which is not in the graph.${didYouMean(c.asset, byKey.keys())}`,
+            [a.key, c.asset],
+          ),
+        );
+      } else if (!columnsOf(target).includes(c.assetColumn)) {
+        errors.push(
+          new CheckError(
+            `graph: ${what}: check "${c.name}" references column "${c.assetColumn}" of "${c.asset}", which "${c.asset}" does not declare.${didYouMean(c.assetColumn, columnsOf(target))}`,
+            [a.key, c.asset],
+          ),
+        );
+      }
+    }
+    if (c.kind === "row_count" && c.min !== undefined && c.max !== undefined && c.min > c.max) {
+      errors.push(new CheckError(`graph: ${what}: check "${c.name}" has min ${c.min} above max ${c.max}.`, [a.key]));
+    }
+  }
+}
+
+function validateEdge(consumer: AssetDef, up: AnyAsset, d: Dependency, errors: GraphError[]): void {
+  const mapping = d.mapping ?? defaultMapping(up.partitions, consumer.partitions);
+  if (!mapping) {
+    errors.push(
+      new PartitionMappingError(
+        `graph: asset "${consumer.key}" reads "${up.key}", whose partitions differ from its own; declare the mapping with dep(${up.key}, { partitions: mapping.window(7) }) or another mapping.`,
+        [consumer.key, up.key],
+      ),
+    );
+  } else {
+    const problem = mappingProblem(up.partitions, consumer.partitions, mapping);
+    if (problem) {
+      errors.push(
+        new PartitionMappingError(
+          `graph: asset "${consumer.key}" reads "${up.key}" with partition mapping ${describeMapping(mapping)}, which cannot be satisfied: ${problem}.`,
+          [consumer.key, up.key],
+        ),
+      );
+    }
+  }
+  if (d.columns) {
+    const have = columnsOf(up);
+    for (const col of d.columns) {
+      if (!have.includes(col)) {
+        errors.push(
+          new ColumnError(
+            `graph: asset "${consumer.key}" reads column "${col}" of "${up.key}", which "${up.key}" does not declare.${didYouMean(col, have)}`,
+            [consumer.key, up.key],
+          ),
+        );
+      }
+    }
+  }
+}
+
+function hasPath(schema: { properties?: Record<string, unknown> }, path: string): boolean {
+  let node: unknown = schema;
+  for (const part of path.split(".")) {
+    const props = (node as { properties?: Record<string, unknown>; anyOf?: unknown[] }) ?? {};
+    // A nullable object (Type.Union([Type.Object(...), Type.Null()])) is looked into through its object branch.
+    const obj = props.properties ? props : (props.anyOf?.find((b) => (b as { properties?: unknown }).properties) as typeof props);
+    node = obj?.properties?.[part];
+    if (node === undefined) return false;
+  }
+  return true;
+}
+
+/** A cycle of `graph` as a closed path [a, b, …, a], found by depth-first search in key order. */
+export function findCycle(graph: DirectedGraph): string[] {
+  const state = new Map<string, 1 | 2>(); // 1: on the stack, 2: done
+  const nodes = graph.nodes().sort();
+  for (const root of nodes) {
+    if (state.has(root)) continue;
+    const stack: { node: string; next: string[]; i: number }[] = [{ node: root, next: graph.outNeighbors(root).sort(), i: 0 }];
+    state.set(root, 1);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.i >= top.next.length) {
+        state.set(top.node, 2);
+        stack.pop();
+        continue;
+      }
+      const n = top.next[top.i++]!;
+      const s = state.get(n);
+      if (s === 1) {
+        const from = stack.findIndex((f) => f.node === n);
+        return [...stack.slice(from).map((f) => f.node), n];
+      }
+      if (s === undefined) {
+        state.set(n, 1);
+        stack.push({ node: n, next: graph.outNeighbors(n).sort(), i: 0 });
+      }
+    }
+  }
+  throw new Error("graph: findCycle called on an acyclic graph (a bug in Tributary)");
+}

@@ -1,0 +1,65 @@
+/**
+ * Tributary's declaration kit: `import { source, asset, defineGraph, Type } from "tributary"`.
+ */
+export { Type } from "@sinclair/typebox";
+export type { Static, TObject, TSchema } from "@sinclair/typebox";
+export {
+  asset,
+  columnsOf,
+  dep,
+  source,
+  type AnyAsset,
+  type AssetDef,
+  type AssetOptions,
+  type ColumnOf,
+  type ComputeContext,
+  type ComputeFn,
+  type Dependency,
+  type DepLike,
+  type DepRef,
+  type Inputs,
+  type Metadata,
+  type Resources,
+  type Row,
+  type SourceDef,
+  type SourceOptions,
+} from "./asset.ts";
+export {
+  acceptedValues,
+  type CheckOptions,
+  type CheckSpec,
+  checkColumns,
+  freshness,
+  notNull,
+  references,
+  rowCount,
+  sqlCheck,
+  unique,
+} from "./checks.ts";
+export * from "./errors.ts";
+export { AssetGraph, defineGraph, type Edge, findCycle, type GraphInput } from "./graph.ts";
+export { KEY_PATTERN } from "./keys.ts";
+export { columnType, type LineageDocument, type LineageEdge, type LineageNode, toDot, toLineage, toMermaid } from "./lineage.ts";
+export {
+  daily,
+  describeMapping,
+  describePartitions,
+  hourly,
+  isPartitionKey,
+  lastCompleteKey,
+  MULTI_SEPARATOR,
+  type MultiPartitions,
+  mapping,
+  multiPartitions,
+  type PartitionMapping,
+  type Partitions,
+  partitionKeys,
+  type StaticPartitions,
+  shiftTimeKey,
+  staticPartitions,
+  type TimePartitions,
+  timeKeys,
+  upstreamKeys,
+} from "./partitions.ts";
+export { cron, type EventTrigger, onUpstream, type Schedule } from "./schedule.ts";
+export { select } from "./selection.ts";

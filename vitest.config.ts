@@ -1,0 +1,10 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // CLI and DuckDB tests start processes; two cores are all we have.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
