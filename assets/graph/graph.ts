@@ -18,6 +18,7 @@ import {
 import { defaultMapping, describeMapping, mappingProblem, type PartitionMapping } from "./partitions.ts";
 import { scheduleProblem } from "./schedule.ts";
 import { select } from "./selection.ts";
+import { sqlWords } from "./sql.ts";
 import { didYouMean } from "./suggest.ts";
 
 /** An edge of the graph: `from` is read by `to`, through `mapping`. */
@@ -220,7 +221,7 @@ function validateAsset(a: AnyAsset, byKey: ReadonlyMap<string, AnyAsset>, errors
       const problem = scheduleProblem(a.schedule);
       if (problem) errors.push(new ScheduleError(`graph: ${what}: ${problem}.`, [a.key]));
     }
-    const words = a.sql === undefined ? undefined : new Set(a.sql.toLowerCase().match(/[a-z_][a-z0-9_]*/g));
+    const words = a.sql === undefined ? undefined : sqlWords(a.sql);
     for (const d of a.deps) {
       const up = byKey.get(d.key);
       if (!up) continue;

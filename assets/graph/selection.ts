@@ -15,9 +15,9 @@ import { didYouMean } from "./suggest.ts";
 export function select(graph: AssetGraph, expression: string | undefined): string[] {
   if (expression === undefined || expression.trim() === "") return [...graph.order];
   const chosen = new Set<string>();
-  for (const raw of expression.split(",")) {
-    const term = raw.trim();
-    if (term === "") throw new SelectionError(`selection "${expression}": empty term between commas.`);
+  const terms = expression.split(",").map((t) => t.trim());
+  if (terms.includes("")) throw new SelectionError(`selection "${expression}": empty term between commas.`);
+  for (const term of terms) {
     const m = /^(?:(\d*)\+)?(.*?)(?:\+(\d*))?$/.exec(term)!;
     const up = m[1] === undefined ? 0 : m[1] === "" ? Number.POSITIVE_INFINITY : Number(m[1]);
     const down = m[3] === undefined ? 0 : m[3] === "" ? Number.POSITIVE_INFINITY : Number(m[3]);

@@ -3,14 +3,15 @@ import { distance } from "fastest-levenshtein";
 /**
  * Up to `max` candidates close to `wanted`, closest first (ties by name): the "did you mean" of an
  * error message. A candidate is close when it is within a third of the longer word's length of edits,
- * or when one contains the other.
+ * or when one contains the other (both at least three characters long).
  */
 export function closest(wanted: string, candidates: Iterable<string>, max = 3): string[] {
   const scored: { name: string; d: number }[] = [];
   for (const name of candidates) {
     const d = distance(wanted, name);
     const limit = Math.max(2, Math.ceil(Math.max(wanted.length, name.length) / 3));
-    if (d <= limit || name.includes(wanted) || wanted.includes(name)) scored.push({ name, d });
+    const contains = Math.min(wanted.length, name.length) >= 3 && (name.includes(wanted) || wanted.includes(name));
+    if (d <= limit || contains) scored.push({ name, d });
   }
   scored.sort((a, b) => a.d - b.d || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return scored.slice(0, max).map((s) => s.name);
