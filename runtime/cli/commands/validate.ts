@@ -1,0 +1,22 @@
+import { loadGraph } from "../graph-module.ts";
+import type { Io } from "../io.ts";
+
+export interface ValidateOptions {
+  graph?: string;
+}
+
+/** `tributary validate`: load and validate the graph; print a one-line summary. */
+export async function validate(opts: ValidateOptions, io: Io): Promise<number> {
+  const graph = await loadGraph(opts.graph);
+  const assets = graph.assets();
+  const sources = assets.filter((a) => a.kind === "source").length;
+  io.out(
+    `graph ok: ${count(assets.length, "asset")} (${count(sources, "source")}, ${count(assets.length - sources, "asset")}), ` +
+      `${count(graph.edges().length, "edge")}, ${count(graph.levels.length, "level")}\n`,
+  );
+  return 0;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}

@@ -1,0 +1,125 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, test } from "vitest";
+import { REPO, STACK_LINE, tributary } from "./run.ts";
+
+describe("tributary --help and --version", () => {
+  test("--help lists every command; --version prints package.json's version", async () => {
+    const help = await tributary(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stderr).toBe("");
+    expect(help.stdout).toMatchInlineSnapshot(`
+      "Usage: tributary [options] [command]
+
+      A typed asset graph: validate it, list its assets and export its lineage.
+
+      Options:
+        -v, --version                  print the version
+        -h, --help                     print help
+
+      Commands:
+        validate [options]             load the graph module and validate the graph;
+                                       print a summary or every error
+        list [options] [selection]     list the selected assets in topological order
+        lineage [options] [selection]  print the static lineage of the selected assets
+      "
+    `);
+    const { version } = JSON.parse(readFileSync(`${REPO}/package.json`, "utf8")) as { version: string };
+    expect(await tributary(["--version"])).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+  });
+
+  test("validate --help mentions --graph", async () => {
+    const run = await tributary(["validate", "--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatchInlineSnapshot(`
+      "Usage: tributary validate [options]
+
+      load the graph module and validate the graph; print a summary or every error
+
+      Options:
+        --graph <module>  the graph module to load, relative to the current directory
+                          (default: assets/index.ts)
+        -h, --help        print help
+      "
+    `);
+  });
+
+  test("list --help mentions --json, --graph and the selection syntax", async () => {
+    const run = await tributary(["list", "--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatchInlineSnapshot(`
+      "Usage: tributary list [options] [selection]
+
+      list the selected assets in topological order
+
+      Arguments:
+        selection         which assets (default: all)
+
+      Options:
+        --json            print a JSON array instead of a table
+        --graph <module>  the graph module to load, relative to the current directory
+                          (default: assets/index.ts)
+        -h, --help        print help
+
+      Selection (terms joined by commas; absent means every asset):
+        key                the asset itself
+        +key, key+, +key+  with everything upstream, downstream, or both
+        2+key, key+1       with two levels upstream, one level downstream
+        tag:NAME, group:NAME, owner:NAME, kind:source|asset   by attribute
+        *                  every asset
+
+      Examples:
+        tributary list +customer_features
+        tributary list group:commerce --json
+      "
+    `);
+  });
+
+  test("lineage --help mentions --format and its choices, --out and --graph", async () => {
+    const run = await tributary(["lineage", "--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatchInlineSnapshot(`
+      "Usage: tributary lineage [options] [selection]
+
+      print the static lineage of the selected assets
+
+      Arguments:
+        selection          which assets (default: all)
+
+      Options:
+        --format <format>  output format (choices: "mermaid", "dot", "json", default:
+                           "mermaid")
+        --out <file>       write to this file instead of standard output
+        --graph <module>   the graph module to load, relative to the current directory
+                           (default: assets/index.ts)
+        -h, --help         print help
+
+      Selection (terms joined by commas; absent means every asset):
+        key                the asset itself
+        +key, key+, +key+  with everything upstream, downstream, or both
+        2+key, key+1       with two levels upstream, one level downstream
+        tag:NAME, group:NAME, owner:NAME, kind:source|asset   by attribute
+        *                  every asset
+
+      Examples:
+        tributary lineage > lineage.mmd
+        tributary lineage +daily_revenue --format dot --out lineage.dot
+      "
+    `);
+  });
+
+  test("usage errors exit 1 with commander's message and a hint, no stack", async () => {
+    const command = await tributary(["lst"]);
+    expect(command).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "tributary: unknown command 'lst'\n(Did you mean list?)\n(run with --help for usage)\n",
+    });
+    const option = await tributary(["list", "--jsn"]);
+    expect(option).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "tributary: unknown option '--jsn'\n(Did you mean --json?)\n(run with --help for usage)\n",
+    });
+    expect(command.stderr + option.stderr).not.toMatch(STACK_LINE);
+  });
+});
