@@ -24,7 +24,12 @@ export type CheckSpec<C extends string = string> = CheckBase &
     | { readonly kind: "unique"; readonly columns: readonly C[] }
     | { readonly kind: "accepted_values"; readonly column: C; readonly values: readonly Scalar[] }
     | { readonly kind: "row_count"; readonly min?: number; readonly max?: number }
-    | { readonly kind: "references"; readonly column: C; readonly asset: string; readonly assetColumn: string }
+    | {
+        readonly kind: "references";
+        readonly column: C;
+        readonly asset: string;
+        readonly assetColumn: string;
+      }
     | { readonly kind: "freshness"; readonly maxLagMinutes: number }
     /** DuckDB SQL that returns the failing rows; the asset is the table named by its key. */
     | { readonly kind: "sql"; readonly sql: string }
@@ -49,7 +54,11 @@ export function unique<const C extends string>(columns: readonly C[], o?: CheckO
 }
 
 /** Every non-null value of `column` is one of `values`. */
-export function acceptedValues<const C extends string>(column: C, values: readonly Scalar[], o?: CheckOptions): CheckSpec<C> {
+export function acceptedValues<const C extends string>(
+  column: C,
+  values: readonly Scalar[],
+  o?: CheckOptions,
+): CheckSpec<C> {
   return { ...base("accepted_values", [column], o), kind: "accepted_values", column, values };
 }
 
@@ -65,12 +74,22 @@ export function references<const C extends string>(
   o?: CheckOptions,
 ): CheckSpec<C> {
   const asset = typeof target.asset === "string" ? target.asset : target.asset.key;
-  return { ...base("references", [column, asset], o), kind: "references", column, asset, assetColumn: target.column };
+  return {
+    ...base("references", [column, asset], o),
+    kind: "references",
+    column,
+    asset,
+    assetColumn: target.column,
+  };
 }
 
 /** The asset was last materialised no longer ago than `maxLag` ("26h", "90m", "2d"). */
 export function freshness(maxLag: string, o?: CheckOptions): CheckSpec<never> {
-  return { ...base("freshness", [], o), kind: "freshness", maxLagMinutes: parseDuration(maxLag, "freshness check") };
+  return {
+    ...base("freshness", [], o),
+    kind: "freshness",
+    maxLagMinutes: parseDuration(maxLag, "freshness check"),
+  };
 }
 
 /** Custom DuckDB SQL returning the failing rows (zero rows means the check passes). */

@@ -59,7 +59,7 @@ export class GraphValidationError extends TributaryError {
   override name = "GraphValidationError";
   readonly errors: readonly GraphError[];
   constructor(errors: readonly GraphError[]) {
-    const lines = errors.map((e) => `  - ${e.message}`);
+    const lines = errors.map((e) => `  - ${e.message.replace(/^graph: /, "")}`);
     super(`graph: ${errors.length} error${errors.length === 1 ? "" : "s"}:\n${lines.join("\n")}`);
     this.errors = errors;
   }

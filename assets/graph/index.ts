@@ -1,28 +1,29 @@
 /**
  * Tributary's declaration kit: `import { source, asset, defineGraph, Type } from "tributary"`.
  */
-export { Type } from "@sinclair/typebox";
+
 export type { Static, TObject, TSchema } from "@sinclair/typebox";
+export { Type } from "@sinclair/typebox";
 export {
-  asset,
-  columnsOf,
-  dep,
-  source,
   type AnyAsset,
   type AssetDef,
   type AssetOptions,
+  asset,
   type ColumnOf,
   type ComputeContext,
   type ComputeFn,
+  columnsOf,
   type Dependency,
   type DepLike,
   type DepRef,
+  dep,
   type Inputs,
   type Metadata,
   type Resources,
   type Row,
   type SourceDef,
   type SourceOptions,
+  source,
 } from "./asset.ts";
 export {
   acceptedValues,
@@ -39,7 +40,15 @@ export {
 export * from "./errors.ts";
 export { AssetGraph, defineGraph, type Edge, findCycle, type GraphInput } from "./graph.ts";
 export { KEY_PATTERN } from "./keys.ts";
-export { columnType, type LineageDocument, type LineageEdge, type LineageNode, toDot, toLineage, toMermaid } from "./lineage.ts";
+export {
+  columnType,
+  type LineageDocument,
+  type LineageEdge,
+  type LineageNode,
+  toDot,
+  toLineage,
+  toMermaid,
+} from "./lineage.ts";
 export {
   daily,
   describeMapping,

@@ -63,7 +63,12 @@ export function toLineage(graph: AssetGraph, keys?: readonly string[]): LineageD
   const edges = graph
     .edges()
     .filter((e) => keep.has(e.from) && keep.has(e.to))
-    .map((e) => ({ from: e.from, to: e.to, mapping: describeMapping(e.mapping), ...(e.columns ? { columns: e.columns } : {}) }));
+    .map((e) => ({
+      from: e.from,
+      to: e.to,
+      mapping: describeMapping(e.mapping),
+      ...(e.columns ? { columns: e.columns } : {}),
+    }));
   return { nodes, edges };
 }
 
@@ -84,7 +89,19 @@ function node(a: AnyAsset, level: number): LineageNode {
 }
 
 // Words Mermaid's flowchart parser takes as keywords: such a key gets a suffix as its node id.
-const MERMAID_KEYWORDS = new Set(["end", "graph", "subgraph", "flowchart", "style", "class", "classdef", "click", "linkstyle", "direction", "default"]);
+const MERMAID_KEYWORDS = new Set([
+  "end",
+  "graph",
+  "subgraph",
+  "flowchart",
+  "style",
+  "class",
+  "classdef",
+  "click",
+  "linkstyle",
+  "direction",
+  "default",
+]);
 
 function mermaidId(key: string): string {
   return MERMAID_KEYWORDS.has(key) ? `${key}_` : key;
@@ -96,13 +113,20 @@ export function toMermaid(graph: AssetGraph, keys?: readonly string[]): string {
   const lines = ["flowchart LR"];
   const groups = new Map<string, LineageNode[]>();
   for (const n of doc.nodes) groups.set(n.group, [...(groups.get(n.group) ?? []), n]);
-  for (const [group, nodes] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    lines.push(`  subgraph group_${group.replace(/[^A-Za-z0-9_]/g, "_")}["${group}"]`);
-    for (const n of nodes) {
-      lines.push(n.kind === "source" ? `    ${mermaidId(n.key)}[("${n.key}")]` : `    ${mermaidId(n.key)}["${n.key}"]`);
-    }
-    lines.push("  end");
-  }
+  // Group names are free text: the subgraph id is its position, the label is escaped.
+  [...groups]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .forEach(([group, nodes], i) => {
+      lines.push(`  subgraph group_${i}["${group.replaceAll('"', "#quot;")}"]`);
+      for (const n of nodes) {
+        lines.push(
+          n.kind === "source"
+            ? `    ${mermaidId(n.key)}[("${n.key}")]`
+            : `    ${mermaidId(n.key)}["${n.key}"]`,
+        );
+      }
+      lines.push("  end");
+    });
   for (const e of doc.edges) {
     const label = e.mapping === "identity()" ? "" : `|"${e.mapping}"|`;
     lines.push(`  ${mermaidId(e.from)} -->${label} ${mermaidId(e.to)}`);
@@ -115,7 +139,8 @@ export function toDot(graph: AssetGraph, keys?: readonly string[]): string {
   const doc = toLineage(graph, keys);
   const lines = ["digraph tributary {", "  rankdir=LR;", "  node [shape=box, fontname=Helvetica];"];
   for (const n of doc.nodes) {
-    lines.push(`  "${n.key}" [${n.kind === "source" ? "shape=cylinder, " : ""}tooltip="${n.group}"];`);
+    const tooltip = n.group.replaceAll("\\", "\\\\").replaceAll('"', '\\"');
+    lines.push(`  "${n.key}" [${n.kind === "source" ? "shape=cylinder, " : ""}tooltip="${tooltip}"];`);
   }
   for (const e of doc.edges) {
     lines.push(`  "${e.from}" -> "${e.to}"${e.mapping === "identity()" ? "" : ` [label="${e.mapping}"]`};`);

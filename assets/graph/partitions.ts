@@ -1,5 +1,5 @@
-import { assertKey, assertPartitionValue } from "./keys.ts";
 import { DeclarationError } from "./errors.ts";
+import { assertKey, assertPartitionValue } from "./keys.ts";
 import { isTimeZone } from "./schedule.ts";
 
 /** One partition per day ("2026-11-27") or per hour ("2026-11-27T13"), from `start`, in `timezone`. */
@@ -166,7 +166,10 @@ export function describeMapping(m: PartitionMapping): string {
 }
 
 /** Default mapping from `upstream` to `consumer` when the dependency declares none, or undefined if it must be explicit. */
-export function defaultMapping(upstream: Partitions | undefined, consumer: Partitions | undefined): PartitionMapping | undefined {
+export function defaultMapping(
+  upstream: Partitions | undefined,
+  consumer: Partitions | undefined,
+): PartitionMapping | undefined {
   if (!upstream) return { kind: "identity" };
   if (!consumer) return { kind: "all" };
   if (sameShape(upstream, consumer) || projects(upstream, consumer)) return { kind: "identity" };
@@ -234,10 +237,13 @@ export function mappingProblem(
       return undefined;
     case "identity": {
       if (!upstream) return undefined;
-      if (!consumer) return "an unpartitioned consumer cannot read one partition of a partitioned upstream; use all()";
+      if (!consumer)
+        return "an unpartitioned consumer cannot read one partition of a partitioned upstream; use all()";
       if (projects(upstream, consumer)) {
         const multi = consumer as MultiPartitions;
-        return upstream.kind === "time" ? timeCompatible(upstream, multi.time) : staticCompatible(upstream as StaticPartitions, multi.static);
+        return upstream.kind === "time"
+          ? timeCompatible(upstream, multi.time)
+          : staticCompatible(upstream as StaticPartitions, multi.static);
       }
       if (upstream.kind !== consumer.kind) {
         return `the upstream is ${describePartitions(upstream)} and the consumer ${describePartitions(consumer)}`;
@@ -250,7 +256,8 @@ export function mappingProblem(
       return undefined;
     }
     case "window": {
-      if (!Number.isInteger(m.size) || m.size < 1) return `window size must be a whole number of at least 1, not ${m.size}`;
+      if (!Number.isInteger(m.size) || m.size < 1)
+        return `window size must be a whole number of at least 1, not ${m.size}`;
       if (!upTime || !downTime) return "window() needs time partitions on both the upstream and the consumer";
       if (upTime.granularity !== downTime.granularity) {
         return `the upstream is ${upTime.granularity} and the consumer ${downTime.granularity}`;
@@ -258,14 +265,16 @@ export function mappingProblem(
       if (upTime.timezone !== downTime.timezone) {
         return `the upstream's partitions are in ${upTime.timezone} and the consumer's in ${downTime.timezone}`;
       }
-      if (upStatic && !downStatic) return "the upstream also has a static dimension the consumer lacks; read it with allStatic() or partition the consumer alike";
+      if (upStatic && !downStatic)
+        return "the upstream also has a static dimension the consumer lacks; read it with allStatic() or partition the consumer alike";
       if (downStatic && !upStatic) return "the consumer has a static dimension the upstream lacks";
       if (upStatic && downStatic) return staticCompatible(upStatic, downStatic);
       return undefined;
     }
     case "all_time": {
       if (!upTime) return "allTime() needs a time dimension on the upstream";
-      if (!downStatic || downTime) return "allTime() needs a consumer partitioned only by a static dimension (e.g. tenant)";
+      if (!downStatic || downTime)
+        return "allTime() needs a consumer partitioned only by a static dimension (e.g. tenant)";
       if (!upStatic) return "allTime() needs an upstream partitioned by time × a static dimension";
       return staticCompatible(upStatic, downStatic);
     }
@@ -292,7 +301,10 @@ export function lastCompleteKey(t: TimePartitions, now: Date = new Date()): stri
     hourCycle: "h23",
   }).formatToParts(now);
   const get = (type: string) => parts.find((p) => p.type === type)!.value;
-  const current = t.granularity === "daily" ? `${get("year")}-${get("month")}-${get("day")}` : `${get("year")}-${get("month")}-${get("day")}T${get("hour")}`;
+  const current =
+    t.granularity === "daily"
+      ? `${get("year")}-${get("month")}-${get("day")}`
+      : `${get("year")}-${get("month")}-${get("day")}T${get("hour")}`;
   return shiftTimeKey(t.granularity, current, -1);
 }
 
@@ -301,7 +313,10 @@ export function timeKeys(t: TimePartitions, from = t.start, to = t.end ?? lastCo
   const a = timeKeyMs(t.granularity, from);
   const b = timeKeyMs(t.granularity, to);
   if (a === undefined || b === undefined) {
-    throw new DeclarationError(`${t.granularity} partitions: range ${from}..${to} is not made of ${t.granularity} keys.`, []);
+    throw new DeclarationError(
+      `${t.granularity} partitions: range ${from}..${to} is not made of ${t.granularity} keys.`,
+      [],
+    );
   }
   const out: string[] = [];
   const s = step(t.granularity);
@@ -327,7 +342,8 @@ export function isPartitionKey(p: Partitions | undefined, key: string): boolean 
   const [time, stat, extra] = p.kind === "multi" ? key.split(MULTI_SEPARATOR) : [key];
   if (extra !== undefined || time === undefined) return false;
   const t = timeDimension(p)!;
-  if (timeKeyMs(t.granularity, time) === undefined || time < t.start || (t.end !== undefined && time > t.end)) return false;
+  if (timeKeyMs(t.granularity, time) === undefined || time < t.start || (t.end !== undefined && time > t.end))
+    return false;
   return p.kind === "time" || (stat !== undefined && p.static.keys.includes(stat));
 }
 
@@ -353,7 +369,11 @@ export function upstreamKeys(
 ): string[] {
   if (!upstream) return [""];
   const [time, stat] =
-    consumer?.kind === "multi" ? key.split(MULTI_SEPARATOR) : consumer?.kind === "static" ? [undefined, key] : [key];
+    consumer?.kind === "multi"
+      ? key.split(MULTI_SEPARATOR)
+      : consumer?.kind === "static"
+        ? [undefined, key]
+        : [key];
   const join = (t: string | undefined, s: string | undefined) =>
     upstream.kind === "multi" ? `${t}${MULTI_SEPARATOR}${s}` : upstream.kind === "static" ? s! : t!;
   switch (m.kind) {

@@ -1,5 +1,5 @@
-import type { AssetGraph } from "./graph.ts";
 import { SelectionError } from "./errors.ts";
+import type { AssetGraph } from "./graph.ts";
 import { didYouMean } from "./suggest.ts";
 
 /**
@@ -39,7 +39,9 @@ function baseKeys(graph: AssetGraph, base: string, term: string): string[] {
   const colon = base.indexOf(":");
   if (colon < 0) {
     if (!graph.has(base)) {
-      throw new SelectionError(`selection "${term}": unknown asset "${base}".${didYouMean(base, graph.order)}`);
+      throw new SelectionError(
+        `selection "${term}": unknown asset "${base}".${didYouMean(base, graph.order)}`,
+      );
     }
     return [base];
   }

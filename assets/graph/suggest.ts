@@ -10,7 +10,8 @@ export function closest(wanted: string, candidates: Iterable<string>, max = 3): 
   for (const name of candidates) {
     const d = distance(wanted, name);
     const limit = Math.max(2, Math.ceil(Math.max(wanted.length, name.length) / 3));
-    const contains = Math.min(wanted.length, name.length) >= 3 && (name.includes(wanted) || wanted.includes(name));
+    const contains =
+      Math.min(wanted.length, name.length) >= 3 && (name.includes(wanted) || wanted.includes(name));
     if (d <= limit || contains) scored.push({ name, d });
   }
   scored.sort((a, b) => a.d - b.d || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -1,4 +1,3 @@
-import { describe, expect, it } from "vitest";
 import {
   asset,
   cron,
@@ -13,6 +12,7 @@ import {
   staticPartitions,
   Type,
 } from "tributary";
+import { describe, expect, it } from "vitest";
 
 const Row = Type.Object({ id: Type.String(), at: Type.String() });
 const events = source("events", { schema: Row, eventId: "id", eventTime: "at" });
@@ -80,7 +80,9 @@ describe("declaring sources and assets", () => {
     const changed = asset("totals", { deps: [events], schema: Row, sql: "SELECT id, at FROM events" });
     expect(same.codeVersion).toBe(a.codeVersion);
     expect(changed.codeVersion).not.toBe(a.codeVersion);
-    expect(asset("v", { deps: [events], schema: Row, sql: "SELECT * FROM events", codeVersion: "7" }).codeVersion).toBe("7");
+    expect(
+      asset("v", { deps: [events], schema: Row, sql: "SELECT * FROM events", codeVersion: "7" }).codeVersion,
+    ).toBe("7");
   });
 
   it("refuses invalid keys at declaration", () => {
@@ -92,39 +94,55 @@ describe("declaring sources and assets", () => {
       );
     }
     expect(() => source("Bad", { schema: Row, eventId: "id", eventTime: "at" })).toThrow(InvalidKeyError);
-    expect(() => source("Bad", { schema: Row, eventId: "id", eventTime: "at" })).toThrow(/^source key "Bad" is invalid/);
+    expect(() => source("Bad", { schema: Row, eventId: "id", eventTime: "at" })).toThrow(
+      /^source key "Bad" is invalid/,
+    );
   });
 
   it("refuses an asset with both or neither of sql and compute", () => {
     const both = { schema: Row, sql: "SELECT 1", compute: () => [] } as never;
     expect(thrown(() => asset("both", both))).toEqual({
       name: "DeclarationError",
-      message: 'asset "both": declare exactly one of sql (DuckDB SQL over its upstream tables) or compute (a function of their rows).',
+      message:
+        'asset "both": declare exactly one of sql (DuckDB SQL over its upstream tables) or compute (a function of their rows).',
     });
     expect(thrown(() => asset("neither", { schema: Row } as never)).name).toBe("DeclarationError");
+    expect(thrown(() => asset("unversioned", { schema: Row, compute: () => [] } as never))).toEqual({
+      name: "DeclarationError",
+      message:
+        'asset "unversioned": a compute asset needs a codeVersion (e.g. codeVersion: "1"), bumped when its function changes; a function\'s text differs between the tools that load it, so no version can be derived from it.',
+    });
   });
 
   it("refuses a schedule together with a trigger, a dependency listed twice, a non-object schema", () => {
-    const both = { schema: Row, sql: "SELECT 1", schedule: cron("0 1 * * *"), trigger: onUpstream() } as never;
-    expect(thrown(() => asset("both", both)).message).toBe('asset "both": declare either a schedule or a trigger, not both.');
-    expect(thrown(() => asset("twice", { deps: [events, "events"], schema: Row, sql: "SELECT 1" })).message).toBe(
-      'asset "twice": dependency "events" is listed twice in deps.',
+    const both = {
+      schema: Row,
+      sql: "SELECT 1",
+      schedule: cron("0 1 * * *"),
+      trigger: onUpstream(),
+    } as never;
+    expect(thrown(() => asset("both", both)).message).toBe(
+      'asset "both": declare either a schedule or a trigger, not both.',
     );
+    expect(
+      thrown(() => asset("twice", { deps: [events, "events"], schema: Row, sql: "SELECT 1" })).message,
+    ).toBe('asset "twice": dependency "events" is listed twice in deps.');
     expect(thrown(() => asset("flat", { schema: Type.String() as never, sql: "SELECT 1" })).message).toBe(
       'asset "flat": schema must be a TypeBox object schema (Type.Object({ ... })), so its columns are known.',
     );
     expect(thrown(() => asset("odd", { deps: [42 as never], schema: Row, sql: "SELECT 1" })).message).toBe(
       'asset "odd": deps must be assets, sources, dep(...) references or keys; got 42.',
     );
-    expect(thrown(() => asset("big", { schema: Row, sql: "SELECT 1", resources: { memoryMb: -1 } })).message).toBe(
-      'asset "big": resources.memoryMb must be a positive whole number, not -1.',
-    );
+    expect(
+      thrown(() => asset("big", { schema: Row, sql: "SELECT 1", resources: { memoryMb: -1 } })).message,
+    ).toBe('asset "big": resources.memoryMb must be a positive whole number, not -1.');
   });
 
   it("refuses a malformed duration", () => {
     expect(thrown(() => asset("late", { schema: Row, sql: "SELECT 1", freshness: "1 day" }))).toEqual({
       name: "DeclarationError",
-      message: 'asset "late": freshness: duration "1 day" is invalid: write days, hours and minutes like "26h", "90m" or "1d12h".',
+      message:
+        'asset "late": freshness: duration "1 day" is invalid: write days, hours and minutes like "26h", "90m" or "1d12h".',
     });
     expect(thrown(() => freshness("0m")).message).toBe(
       'freshness check: duration "0m" is invalid: write days, hours and minutes like "26h", "90m" or "1d12h".',
@@ -147,7 +165,9 @@ describe("declaring sources and assets", () => {
     expect(thrown(() => daily({ start: "2026-01-05", timezone: "Mars/Olympus" })).message).toBe(
       'daily partitions: time zone "Mars/Olympus" is not an IANA time zone (e.g. "UTC", "Europe/Berlin").',
     );
-    expect(thrown(() => staticPartitions("tenant", [])).message).toBe('static partitions "tenant": declare at least one key.');
+    expect(thrown(() => staticPartitions("tenant", [])).message).toBe(
+      'static partitions "tenant": declare at least one key.',
+    );
     expect(thrown(() => staticPartitions("tenant", ["a", "a"])).message).toBe(
       'static partitions "tenant": key "a" is listed twice.',
     );

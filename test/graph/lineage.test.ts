@@ -1,11 +1,11 @@
+import { asset, defineGraph, source, Type, toDot, toLineage, toMermaid } from "tributary";
 import { describe, expect, it } from "vitest";
-import { asset, defineGraph, source, toDot, toLineage, toMermaid, Type } from "tributary";
 import graph from "../../assets/index.ts";
 
 describe("static lineage export", () => {
   it("draws the reference pipeline in Mermaid with every edge", () => {
     expect(toMermaid(graph)).toBe(`flowchart LR
-  subgraph group_commerce["commerce"]
+  subgraph group_0["commerce"]
     customers_cdc[("customers_cdc")]
     orders_cdc[("orders_cdc")]
     curated_customers["curated_customers"]
@@ -53,8 +53,14 @@ describe("static lineage export", () => {
       { name: "country", type: "string", nullable: false },
       { name: "recency_days", type: "integer", nullable: true },
     ]);
-    expect(features.checks).toEqual(["not_null_customer_id_frequency_monetary_cents", "unique_customer_id", "non_negative_values"]);
-    expect(doc.nodes.find((n) => n.key === "orders_cdc")!.partitions).toBe("daily from 2026-11-01 × tenant [acme, globex, initech]");
+    expect(features.checks).toEqual([
+      "not_null_customer_id_frequency_monetary_cents",
+      "unique_customer_id",
+      "non_negative_values",
+    ]);
+    expect(doc.nodes.find((n) => n.key === "orders_cdc")!.partitions).toBe(
+      "daily from 2026-11-01 × tenant [acme, globex, initech]",
+    );
     expect(doc.edges).toContainEqual({
       from: "curated_orders",
       to: "daily_revenue",
@@ -67,13 +73,55 @@ describe("static lineage export", () => {
 
   it("gives keys that are Mermaid keywords a node id of their own", () => {
     const s = source("end", { schema: Type.Object({ id: Type.String() }), eventId: "id", eventTime: "id" });
-    const a = asset("graph", { deps: [s], schema: Type.Object({ id: Type.String() }), sql: "SELECT * FROM end" });
+    const a = asset("graph", {
+      deps: [s],
+      schema: Type.Object({ id: Type.String() }),
+      sql: "SELECT * FROM end",
+    });
     expect(toMermaid(defineGraph([s, a]))).toBe(`flowchart LR
-  subgraph group_default["default"]
+  subgraph group_0["default"]
     end_[("end")]
     graph_["graph"]
   end
   end_ --> graph_
 `);
+  });
+});
+
+describe("lineage of free-text group names", () => {
+  it("escapes quotes in Mermaid labels and DOT tooltips, and keeps similar groups apart", () => {
+    const s = source("raw", {
+      schema: Type.Object({ id: Type.String() }),
+      eventId: "id",
+      eventTime: "id",
+      group: 'say "hi"',
+    });
+    const a = asset("one", {
+      deps: [s],
+      schema: Type.Object({ id: Type.String() }),
+      sql: "SELECT * FROM raw",
+      group: "a-b",
+    });
+    const b = asset("two", {
+      deps: [s],
+      schema: Type.Object({ id: Type.String() }),
+      sql: "SELECT * FROM raw",
+      group: "a_b",
+    });
+    const g = defineGraph([s, a, b]);
+    expect(toMermaid(g)).toBe(`flowchart LR
+  subgraph group_0["a-b"]
+    one["one"]
+  end
+  subgraph group_1["a_b"]
+    two["two"]
+  end
+  subgraph group_2["say #quot;hi#quot;"]
+    raw[("raw")]
+  end
+  raw --> one
+  raw --> two
+`);
+    expect(toDot(g)).toContain('  "raw" [shape=cylinder, tooltip="say \\"hi\\""];\n');
   });
 });

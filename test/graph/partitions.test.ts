@@ -1,4 +1,3 @@
-import { describe, expect, it } from "vitest";
 import {
   daily,
   hourly,
@@ -12,6 +11,7 @@ import {
   timeKeys,
   upstreamKeys,
 } from "tributary";
+import { describe, expect, it } from "vitest";
 
 const days = daily({ start: "2026-02-26", end: "2026-03-02" });
 const tenants = staticPartitions("tenant", ["acme", "globex"]);
@@ -65,25 +65,36 @@ describe("partitions", () => {
     // In Tokyo it is already 09:30 on the 28th, so the 27th is also the last complete day there.
     expect(lastCompleteKey(daily({ start: "2026-01-01", timezone: "Asia/Tokyo" }), now)).toBe("2026-11-27");
     // In Los Angeles it is still the 27th (16:30), so the last complete day is the 26th.
-    expect(lastCompleteKey(daily({ start: "2026-01-01", timezone: "America/Los_Angeles" }), now)).toBe("2026-11-26");
+    expect(lastCompleteKey(daily({ start: "2026-01-01", timezone: "America/Los_Angeles" }), now)).toBe(
+      "2026-11-26",
+    );
     expect(lastCompleteKey(hourly({ start: "2026-01-01T00" }), now)).toBe("2026-11-27T23");
   });
 
   it("maps a consumer partition to the upstream partitions it reads", () => {
     const range = { from: "2026-02-26", to: "2026-03-02" };
     expect(upstreamKeys(days, days, mapping.identity(), "2026-03-01")).toEqual(["2026-03-01"]);
-    expect(upstreamKeys(days, days, mapping.window(3), "2026-03-01")).toEqual(["2026-02-27", "2026-02-28", "2026-03-01"]);
+    expect(upstreamKeys(days, days, mapping.window(3), "2026-03-01")).toEqual([
+      "2026-02-27",
+      "2026-02-28",
+      "2026-03-01",
+    ]);
     // A window reaching before the upstream's first partition is cut at it.
     expect(upstreamKeys(days, days, mapping.window(7), "2026-02-27")).toEqual(["2026-02-26", "2026-02-27"]);
     expect(upstreamKeys(dayByTenant, dayByTenant, mapping.window(2), "2026-03-01|acme")).toEqual([
       "2026-02-28|acme",
       "2026-03-01|acme",
     ]);
-    expect(upstreamKeys(dayByTenant, tenants, mapping.allTime(), "globex", { from: "2026-03-01", to: "2026-03-02" })).toEqual([
+    expect(
+      upstreamKeys(dayByTenant, tenants, mapping.allTime(), "globex", {
+        from: "2026-03-01",
+        to: "2026-03-02",
+      }),
+    ).toEqual(["2026-03-01|globex", "2026-03-02|globex"]);
+    expect(upstreamKeys(dayByTenant, days, mapping.allStatic(), "2026-03-01")).toEqual([
+      "2026-03-01|acme",
       "2026-03-01|globex",
-      "2026-03-02|globex",
     ]);
-    expect(upstreamKeys(dayByTenant, days, mapping.allStatic(), "2026-03-01")).toEqual(["2026-03-01|acme", "2026-03-01|globex"]);
     expect(upstreamKeys(tenants, dayByTenant, mapping.identity(), "2026-03-01|acme")).toEqual(["acme"]);
     expect(upstreamKeys(days, dayByTenant, mapping.identity(), "2026-03-01|acme")).toEqual(["2026-03-01"]);
     expect(upstreamKeys(days, undefined, mapping.all(), "", range)).toEqual(timeKeys(days));

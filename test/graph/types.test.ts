@@ -23,12 +23,13 @@ describe("typed declarations", () => {
   it("refuse wrong rows, unknown inputs and unknown columns at compile time", () => {
     // Lines of test/fixtures/types/wrong-row.ts: each mistake is an error; the correct asset at the end is not.
     expect(diagnostics(fixture)).toEqual([
-      "13: TS2322", // compute returns { totl } where the schema says { total }
-      "20: TS2322", // compute returns a string where the schema says integer
-      "27: TS2339", // compute reads an input that is not a dependency
-      "35: TS2322", // a check on a column the schema does not declare
-      "40: TS2322", // a dependency column its producer does not declare
-      "46: TS2322", // a source's eventId that is not a field
+      "14: TS2322", // compute returns { totl } where the schema says { total }
+      "22: TS2322", // compute returns a string where the schema says integer
+      "30: TS2339", // compute reads an input that is not a dependency
+      "39: TS2322", // a check on a column the schema does not declare
+      "44: TS2322", // a dependency column its producer does not declare
+      "51: TS2322", // a source's eventId that is not a field
+      "65: TS2345", // a compute asset without a codeVersion
     ]);
   });
 });

@@ -1,4 +1,3 @@
-import { describe, expect, it } from "vitest";
 import {
   type AnyAsset,
   asset,
@@ -9,8 +8,8 @@ import {
   DeclarationError,
   DuplicateKeyError,
   daily,
-  dep,
   defineGraph,
+  dep,
   type GraphError,
   GraphValidationError,
   hourly,
@@ -26,6 +25,7 @@ import {
   Type,
   UnknownDependencyError,
 } from "tributary";
+import { describe, expect, it } from "vitest";
 
 const Row = Type.Object({ id: Type.String(), at: Type.String(), amount: Type.Integer() });
 const events = source("events", { schema: Row, eventId: "id", eventTime: "at" });
@@ -73,7 +73,7 @@ describe("graph validation", () => {
     expect(problems([events, one, two])).toEqual([
       [
         "DuplicateKeyError",
-        'graph: key "totals" is declared twice (as asset and as asset). Keys must be unique across every pipeline of the graph.',
+        'graph: key "totals" is declared twice (two different assets). Keys must be unique across every pipeline of the graph.',
       ],
     ]);
     expect(problems([events, one, one])[0]![1]).toBe(
@@ -118,26 +118,38 @@ describe("graph validation", () => {
 
   it("names a self-dependency as a cycle", () => {
     const a = asset("a", { deps: ["a"], schema: Row, sql: sqlOver("a") });
-    expect(problems([a])).toEqual([["CycleError", "graph: cycle between assets: a -> a. Remove one of these dependencies."]]);
+    expect(problems([a])).toEqual([
+      ["CycleError", "graph: cycle between assets: a -> a. Remove one of these dependencies."],
+    ]);
   });
 
   it("reports every problem at once", () => {
     const a = asset("a", { deps: ["missing"], schema: Row, sql: sqlOver("missing") });
-    const b = asset("b", { deps: [events], schema: Row, sql: sqlOver("events"), schedule: cron("0 25 * * *") });
+    const b = asset("b", {
+      deps: [events],
+      schema: Row,
+      sql: sqlOver("events"),
+      schedule: cron("0 25 * * *"),
+    });
     expect(problems([events, a, b, b]).map(([name]) => name)).toEqual([
       "DuplicateKeyError",
       "UnknownDependencyError",
       "ScheduleError",
     ]);
     expect(() => defineGraph([events, a, b, b])).toThrow(
-      /^graph: 3 errors:\n {2}- graph: key "b" is declared twice.*\n {2}- graph: asset "a" depends on "missing".*\n {2}- graph: asset "b": cron "0 25 \* \* \*" is invalid: .*$/,
+      /^graph: 3 errors:\n {2}- key "b" is declared twice.*\n {2}- asset "a" depends on "missing".*\n {2}- asset "b": cron "0 25 \* \* \*" is invalid: .*$/,
     );
   });
 
   it("refuses a partition mapping that cannot be satisfied", () => {
     const days = daily({ start: "2026-01-01" });
     const hours = hourly({ start: "2026-01-01T00" });
-    const dailyEvents = source("daily_events", { schema: Row, eventId: "id", eventTime: "at", partitions: days });
+    const dailyEvents = source("daily_events", {
+      schema: Row,
+      eventId: "id",
+      eventTime: "at",
+      partitions: days,
+    });
     const hourlyAsset = asset("per_hour", {
       deps: [dep(dailyEvents, { partitions: mapping.identity() })],
       schema: Row,
@@ -186,7 +198,9 @@ describe("graph validation", () => {
       schema: Row,
       sql: sqlOver("daily_events"),
     });
-    expect(problems([dailyEvents, hourlyAsset, weekly, early, implicit, zero, byTenant, perTenant, unpartitioned])).toEqual([
+    expect(
+      problems([dailyEvents, hourlyAsset, weekly, early, implicit, zero, byTenant, perTenant, unpartitioned]),
+    ).toEqual([
       [
         "PartitionMappingError",
         'graph: asset "per_hour" reads "daily_events" with partition mapping identity(), which cannot be satisfied: the upstream is daily and the consumer hourly.',
@@ -219,7 +233,12 @@ describe("graph validation", () => {
   it("accepts the mappings that can be satisfied", () => {
     const days = daily({ start: "2026-01-01" });
     const tenants = staticPartitions("tenant", ["acme", "globex"]);
-    const raw = source("raw", { schema: Row, eventId: "id", eventTime: "at", partitions: multiPartitions(days, tenants) });
+    const raw = source("raw", {
+      schema: Row,
+      eventId: "id",
+      eventTime: "at",
+      partitions: multiPartitions(days, tenants),
+    });
     const perTenant = asset("per_tenant", {
       deps: [dep(raw, { partitions: mapping.allTime() })],
       schema: Row,
@@ -256,7 +275,11 @@ describe("graph validation", () => {
       schema: Row,
       sql: sqlOver("events", "wide"),
     });
-    const wide = asset("wide", { deps: [events], schema: Type.Object({ total: Type.Integer() }), sql: sqlOver("events") });
+    const wide = asset("wide", {
+      deps: [events],
+      schema: Type.Object({ total: Type.Integer() }),
+      sql: sqlOver("events"),
+    });
     // Columns are typed: reading "amout" would not compile, so a plain JS consumer is simulated here.
     const typo = asset("typo", {
       deps: [{ key: "events", schema: Row, columns: ["amout"], __dep: true } as never],
@@ -273,21 +296,39 @@ describe("graph validation", () => {
   });
 
   it("names an invalid cron and an invalid time zone", () => {
-    const badCron = asset("bad_cron", { deps: [events], schema: Row, sql: sqlOver("events"), schedule: cron("0 2 * *") });
-    const badRange = asset("bad_range", { deps: [events], schema: Row, sql: sqlOver("events"), schedule: cron("61 2 * * *") });
+    const badCron = asset("bad_cron", {
+      deps: [events],
+      schema: Row,
+      sql: sqlOver("events"),
+      schedule: cron("0 2 * *"),
+    });
+    const badRange = asset("bad_range", {
+      deps: [events],
+      schema: Row,
+      sql: sqlOver("events"),
+      schedule: cron("61 2 * * *"),
+    });
     const badZone = asset("bad_zone", {
       deps: [events],
       schema: Row,
       sql: sqlOver("events"),
       schedule: cron("0 2 * * *", "Europe/Atlantis"),
     });
-    const good = asset("good", { deps: [events], schema: Row, sql: sqlOver("events"), schedule: cron("0 2 * * 1-5", "Asia/Tokyo") });
+    const good = asset("good", {
+      deps: [events],
+      schema: Row,
+      sql: sqlOver("events"),
+      schedule: cron("0 2 * * 1-5", "Asia/Tokyo"),
+    });
     expect(problems([events, badCron, badRange, badZone, good])).toEqual([
       [
         "ScheduleError",
         'graph: asset "bad_cron": cron "0 2 * *" has 4 fields; write five: minute hour day-of-month month day-of-week.',
       ],
-      ["ScheduleError", 'graph: asset "bad_range": cron "61 2 * * *" is invalid: Constraint error, got value 61 expected range 0-59.'],
+      [
+        "ScheduleError",
+        'graph: asset "bad_range": cron "61 2 * * *" is invalid: Constraint error, got value 61 expected range 0-59.',
+      ],
       [
         "ScheduleError",
         'graph: asset "bad_zone": time zone "Europe/Atlantis" is not an IANA time zone (e.g. "UTC", "Europe/Berlin").',
@@ -316,7 +357,10 @@ describe("graph validation", () => {
       ],
     });
     expect(problems([events, target, checked])).toEqual([
-      ["CheckError", 'graph: asset "checked": two checks are named "not_null_amount"; give one a distinct name.'],
+      [
+        "CheckError",
+        'graph: asset "checked": two checks are named "not_null_amount"; give one a distinct name.',
+      ],
       [
         "CheckError",
         'graph: asset "checked": check "typo" reads column "ammount", which the schema does not declare. Did you mean "amount"?',
@@ -334,9 +378,25 @@ describe("graph validation", () => {
     expect(errorsOf([events, checked])[0]).toBeInstanceOf(CheckError);
   });
 
+  it("refuses items that are not assets, such as an import cycle's undefined", () => {
+    expect(() => defineGraph([events, [undefined as never]])).toThrow(
+      new DeclarationError(
+        "graph: item [1][0] given to defineGraph is undefined, not an asset or source. If it is imported from another module, look for a circular import.",
+        [],
+      ),
+    );
+    expect(() => dep(undefined as never, {})).toThrow(
+      "dep(): the upstream is undefined, not an asset or source. If it is declared in another module, look for a circular import.",
+    );
+  });
+
   it("names SQL that never reads a declared dependency", () => {
     const other = asset("other", { deps: [events], schema: Row, sql: sqlOver("events") });
-    const a = asset("a", { deps: [events, other], schema: Row, sql: "SELECT * FROM events -- no other\n WHERE 'other' <> /* other */ 'x'" });
+    const a = asset("a", {
+      deps: [events, other],
+      schema: Row,
+      sql: "SELECT * FROM events -- no other\n WHERE 'other' <> /* other */ 'x'",
+    });
     expect(problems([events, other, a])).toEqual([
       [
         "DeclarationError",
