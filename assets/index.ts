@@ -2,7 +2,18 @@
  * The project's graph: every pipeline this repository ships, validated once at load.
  * `tributary` loads this module by default (`--graph <module>` loads another).
  */
+import { join } from "node:path";
 import { defineGraph } from "tributary";
 import { commerce } from "./pipelines/commerce/index.ts";
+import { writeSample } from "./pipelines/commerce/sample-data.ts";
 
 export default defineGraph([commerce]);
+
+/**
+ * Sample input for a first run: `tributary materialize` on a store with no data writes a week of seeded
+ * CDC events (with 3% invalid records, 3% duplicates and late events) and ingests them.
+ */
+export async function sampleData(dir: string): Promise<Record<string, string[]>> {
+  await writeSample(dir, { seed: 20261101 });
+  return { orders_cdc: [join(dir, "orders_cdc")], customers_cdc: [join(dir, "customers_cdc")] };
+}

@@ -387,6 +387,7 @@ export function upstreamKeys(
     case "window": {
       const t = timeDimension(upstream)!;
       const from = shiftTimeKey(t.granularity, time!, -(m.size - 1));
+      // biome-ignore lint/complexity/useMathMinMax: keys are strings, compared as dates.
       return timeKeys(t, from < t.start ? t.start : from, time).map((k) => join(k, stat));
     }
     case "all_time":

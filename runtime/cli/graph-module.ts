@@ -21,6 +21,20 @@ export async function loadGraph(
   module: string | undefined,
   cwd: string = process.cwd(),
 ): Promise<AssetGraph> {
+  return (await loadGraphModule(module, cwd)).graph;
+}
+
+/** The graph module's graph and its other exports (e.g. `sampleData`). */
+export interface GraphModule {
+  readonly graph: AssetGraph;
+  readonly exports: Readonly<Record<string, unknown>>;
+}
+
+/** Like `loadGraph`, also returning the module's exports. */
+export async function loadGraphModule(
+  module: string | undefined,
+  cwd: string = process.cwd(),
+): Promise<GraphModule> {
   const name = module ?? DEFAULT_GRAPH_MODULE;
   const path = resolve(cwd, name);
   const stat = statSync(path, { throwIfNoEntry: false });
@@ -51,8 +65,8 @@ export async function loadGraph(
     );
   }
   const graph = exports.default;
-  if (graph instanceof AssetGraph) return graph;
-  if (Array.isArray(graph)) return build(name, graph);
+  if (graph instanceof AssetGraph) return { graph, exports };
+  if (Array.isArray(graph)) return { graph: build(name, graph), exports };
   throw new GraphModuleError(
     `graph module ${name}: the default export is ${describe(graph)}, not an AssetGraph or an array of assets and sources. ${EXPORT_HINT}`,
   );

@@ -9,6 +9,7 @@ import { Command, CommanderError, Option } from "commander";
 import { TributaryError } from "../../assets/graph/errors.ts";
 import { GraphModuleCrash } from "./errors.ts";
 import { type Io, processIo } from "./io.ts";
+import { STORE_FLAGS, STORE_HELP } from "./store.ts";
 
 const GRAPH_FLAGS = "--graph <module>";
 const GRAPH_HELP = "the graph module to load, relative to the current directory (default: assets/index.ts)";
@@ -31,7 +32,9 @@ function version(): string {
 /** The program with every command; `setCode` receives each action's exit code. */
 export function program(io: Io, setCode: (code: number) => void): Command {
   const cli = new Command("tributary")
-    .description("A typed asset graph: validate it, list its assets and export its lineage.")
+    .description(
+      "A typed asset graph: validate it, ingest its sources, materialise its assets on DuckDB, inspect and trace them.",
+    )
     .version(version(), "-v, --version", "print the version")
     .helpOption("-h, --help", "print help")
     .helpCommand(false)
@@ -89,6 +92,81 @@ export function program(io: Io, setCode: (code: number) => void): Command {
         setCode(await lineage(selection, opts, io));
       },
     );
+
+  cli
+    .command("ingest")
+    .description(
+      "validate, deduplicate and land a source's records; quarantine the invalid ones with their reason",
+    )
+    .argument("<source>", "the source's key, e.g. orders_cdc")
+    .argument("<inputs...>", "NDJSON files (optionally gzip), folders of them, or - for standard input")
+    .option("--max-record-bytes <n>", "quarantine records larger than this (default 1 MiB)")
+    .option("--json", "print the batch manifest as JSON")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  tributary ingest orders_cdc exports/orders/\n  zcat orders.ndjson.gz | tributary ingest orders_cdc -",
+    )
+    .action(async (source: string, inputs: string[], opts: Record<string, unknown>) => {
+      const { ingestCommand } = await import("./commands/ingest.ts");
+      setCode(await ingestCommand(source, inputs, opts, io));
+    });
+
+  cli
+    .command("materialize")
+    .alias("materialise")
+    .description("materialise the stale partitions of the selected assets on DuckDB, in topological order")
+    .argument("[selection]", "which assets (default: all)")
+    .option(
+      "--partition <key>",
+      "only this partition (a time or static key selects every partition that has it)",
+    )
+    .option("--from <key>", "first time partition of a range, e.g. 2026-11-01")
+    .option("--to <key>", "last time partition of a range, inclusive")
+    .option("--force", "materialise even partitions that are fresh")
+    .option("--dry-run", "print the plan (what is stale and why) and write nothing")
+    .option("--json", "print the run's result as JSON")
+    .option("--no-sample", "never generate and ingest the graph module's sample data")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .addHelpText(
+      "after",
+      `${SELECTION_HELP}\n\nA partition is stale when it was never materialised, its asset's code version changed, or an input's data\nversion changed. On a store with no data for a source, the graph module's sampleData (if it exports one) is\ngenerated and ingested first.\n\nExamples:\n  tributary materialize\n  tributary materialize +daily_revenue --from 2026-11-01 --to 2026-11-07\n  tributary materialize curated_orders --partition acme --force`,
+    )
+    .action(async (selection: string | undefined, opts: Record<string, unknown>) => {
+      const { materializeCommand } = await import("./commands/materialize.ts");
+      setCode(await materializeCommand(selection, { ...opts, tty: io.tty ?? false }, io));
+    });
+
+  cli
+    .command("status")
+    .description(
+      "per asset and partition: last materialised, rows, data version, fresh or stale and why, checks",
+    )
+    .argument("[selection]", "which assets (default: all)")
+    .option("--all", "list every partition, not only those that need attention")
+    .option("--json", "print JSON")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .addHelpText("after", SELECTION_HELP)
+    .action(async (selection: string | undefined, opts: Record<string, unknown>) => {
+      const { statusCommand } = await import("./commands/status.ts");
+      setCode(await statusCommand(selection, opts, io));
+    });
+
+  cli
+    .command("query")
+    .description("run DuckDB SQL over the committed assets and sources, each a table named by its key")
+    .argument("<sql>", 'the query, e.g. "SELECT * FROM daily_revenue LIMIT 10"')
+    .option("--json", "print the rows as JSON")
+    .option("--limit <n>", "most rows to print as a table", "50")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .action(async (sql: string, opts: Record<string, unknown>) => {
+      const { queryCommand } = await import("./commands/query.ts");
+      setCode(await queryCommand(sql, opts, io));
+    });
 
   return cli;
 }

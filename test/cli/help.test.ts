@@ -10,17 +10,21 @@ describe("tributary --help and --version", () => {
     expect(help.stdout).toMatchInlineSnapshot(`
       "Usage: tributary [options] [command]
 
-      A typed asset graph: validate it, list its assets and export its lineage.
+      A typed asset graph: validate it, ingest its sources, materialise its assets on
+      DuckDB, inspect and trace them.
 
       Options:
-        -v, --version                  print the version
-        -h, --help                     print help
+        -v, --version                                  print the version
+        -h, --help                                     print help
 
       Commands:
-        validate [options]             load the graph module and validate the graph;
-                                       print a summary or every error
-        list [options] [selection]     list the selected assets in topological order
-        lineage [options] [selection]  print the static lineage of the selected assets
+        validate [options]                             load the graph module and validate the graph; print a summary or every error
+        list [options] [selection]                     list the selected assets in topological order
+        lineage [options] [selection]                  print the static lineage of the selected assets
+        ingest [options] <source> <inputs...>          validate, deduplicate and land a source's records; quarantine the invalid ones with their reason
+        materialize|materialise [options] [selection]  materialise the stale partitions of the selected assets on DuckDB, in topological order
+        status [options] [selection]                   per asset and partition: last materialised, rows, data version, fresh or stale and why, checks
+        query [options] <sql>                          run DuckDB SQL over the committed assets and sources, each a table named by its key
       "
     `);
     const { version } = JSON.parse(readFileSync(`${REPO}/package.json`, "utf8")) as { version: string };

@@ -38,7 +38,7 @@ describe("tributary validate", () => {
     [
       "duplicate",
       "tributary: graph module test/fixtures/graphs/duplicate.ts: the graph is invalid (1 error):\n" +
-        '  - graph: key "daily_revenue" is declared twice (as asset and as asset). Keys must be unique across every pipeline of the graph.\n',
+        '  - graph: key "daily_revenue" is declared twice (two different assets). Keys must be unique across every pipeline of the graph.\n',
     ],
     [
       "invalid",

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { describe, expect, it } from "vitest";
 import { toLineage } from "tributary";
+import { describe, expect, it } from "vitest";
 import graph from "../../assets/index.ts";
 
 describe("the Pulumi program", () => {

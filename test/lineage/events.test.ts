@@ -337,7 +337,17 @@ const curatedOrdersManifest: AssetManifest = {
     { name: "updated_at", type: "TIMESTAMP WITH TIME ZONE" },
     { name: "order_date", type: "DATE" },
   ],
-  nullCounts: { order_id: 0, tenant_id: 0, customer_id: 0, status: 0, amount_cents: 0, currency: 0, created_at: 0, updated_at: 0, order_date: 0 },
+  nullCounts: {
+    order_id: 0,
+    tenant_id: 0,
+    customer_id: 0,
+    status: 0,
+    amount_cents: 0,
+    currency: 0,
+    created_at: 0,
+    updated_at: 0,
+    order_date: 0,
+  },
   dataVersion: "9c1d3e5f7a2b4c6d",
   codeVersion: curatedOrders.codeVersion,
   inputs: [

@@ -26,6 +26,7 @@ import {
   staticPartitions,
   unique,
 } from "tributary";
+import { recommend } from "./recommend.ts";
 import {
   CuratedCustomer,
   CuratedOrder,
@@ -38,7 +39,6 @@ import {
   SEGMENTS,
   TENANTS,
 } from "./schemas.ts";
-import { recommend } from "./recommend.ts";
 
 /** The first day of data; partitions run from it up to yesterday. */
 export const FIRST_DAY = "2026-11-01";
@@ -116,7 +116,8 @@ export const curatedOrders = asset("curated_orders", {
 
 export const curatedCustomers = asset("curated_customers", {
   ...meta,
-  description: "The latest state of every customer per tenant; the e-mail replaced by a salted token, the name dropped.",
+  description:
+    "The latest state of every customer per tenant; the e-mail replaced by a salted token, the name dropped.",
   deps: [dep(customersCdc, { partitions: mapping.allTime() })],
   schema: CuratedCustomer,
   partitions: tenants,
@@ -156,7 +157,7 @@ export const customerFeatures = asset("customer_features", {
   schema: CustomerFeatures,
   partitions: tenants,
   sql: `
-    WITH as_of AS (SELECT max(created_at) AS at FROM curated_orders),
+    WITH as_of AS (SELECT max(created_at) AS as_of_time FROM curated_orders),
     spend AS (
       SELECT
         customer_id,
@@ -171,7 +172,7 @@ export const customerFeatures = asset("customer_features", {
       c.customer_id,
       c.tenant_id,
       c.country,
-      CAST(date_diff('day', s.last_order_at, (SELECT at FROM as_of)) AS BIGINT) AS recency_days,
+      CAST(date_diff('day', s.last_order_at, (SELECT as_of_time FROM as_of)) AS BIGINT) AS recency_days,
       CAST(coalesce(s.frequency, 0) AS BIGINT) AS frequency,
       CAST(coalesce(s.monetary_cents, 0) AS BIGINT) AS monetary_cents,
       s.first_order_at,
@@ -182,7 +183,10 @@ export const customerFeatures = asset("customer_features", {
   checks: [
     notNull(["customer_id", "frequency", "monetary_cents"]),
     unique(["customer_id"]),
-    sqlCheck("non_negative_values", "SELECT * FROM customer_features WHERE frequency < 0 OR monetary_cents < 0 OR recency_days < 0"),
+    sqlCheck(
+      "non_negative_values",
+      "SELECT * FROM customer_features WHERE frequency < 0 OR monetary_cents < 0 OR recency_days < 0",
+    ),
   ],
   schedule: cron("0 3 * * *", "Europe/Berlin"),
   owners: ["team:growth-ml"],
@@ -191,7 +195,8 @@ export const customerFeatures = asset("customer_features", {
 
 export const dailyRevenue = asset("daily_revenue", {
   ...meta,
-  description: "Orders, revenue and refunds per day, tenant and currency (by the day the order was placed, UTC).",
+  description:
+    "Orders, revenue and refunds per day, tenant and currency (by the day the order was placed, UTC).",
   deps: [dep(curatedOrders, { columns: ["order_date", "tenant_id", "currency", "status", "amount_cents"] })],
   schema: DailyRevenue,
   partitions: dayByTenant,
@@ -211,7 +216,10 @@ export const dailyRevenue = asset("daily_revenue", {
   checks: [
     unique(["order_date", "currency"]),
     acceptedValues("currency", ["EUR", "USD", "GBP"]),
-    sqlCheck("revenue_not_negative", "SELECT * FROM daily_revenue WHERE revenue_cents < 0 OR refunded_cents < 0"),
+    sqlCheck(
+      "revenue_not_negative",
+      "SELECT * FROM daily_revenue WHERE revenue_cents < 0 OR refunded_cents < 0",
+    ),
     freshness("26h", { blocking: false }),
   ],
   schedule: cron("30 2 * * *"),
@@ -222,14 +230,25 @@ export const dailyRevenue = asset("daily_revenue", {
 
 export const recommendationFeatures = asset("recommendation_features", {
   ...meta,
-  description: "One row per customer, ready for the embedding job: a segment, a text to embed and scaled numeric features.",
+  description:
+    "One row per customer, ready for the embedding job: a segment, a text to embed and scaled numeric features.",
   deps: [
     dep(customerFeatures, {
-      columns: ["customer_id", "tenant_id", "country", "recency_days", "frequency", "monetary_cents", "first_order_at", "last_order_at"],
+      columns: [
+        "customer_id",
+        "tenant_id",
+        "country",
+        "recency_days",
+        "frequency",
+        "monetary_cents",
+        "first_order_at",
+        "last_order_at",
+      ],
     }),
   ],
   schema: RecommendationFeatures,
   partitions: tenants,
+  codeVersion: "1",
   compute: ({ customer_features }) => customer_features.map(recommend),
   checks: [
     notNull(["customer_id", "segment", "embedding_text", "features"]),

@@ -25,10 +25,13 @@ export function recommend(f: Features): Recommendation {
   const frequency = clamp01(f.frequency / 20);
   const monetary = clamp01(Math.log1p(f.monetary_cents) / Math.log1p(1_000_000));
   const spanDays =
-    f.first_order_at && f.last_order_at ? (Date.parse(f.last_order_at) - Date.parse(f.first_order_at)) / DAY_MS : 0;
+    f.first_order_at && f.last_order_at
+      ? (Date.parse(f.last_order_at) - Date.parse(f.first_order_at)) / DAY_MS
+      : 0;
   const tenure = clamp01(spanDays / 90);
   const spent = (f.monetary_cents / 100).toFixed(2);
-  const last = f.recency_days === null ? "never ordered" : `last order ${f.recency_days} days before the as-of date`;
+  const last =
+    f.recency_days === null ? "never ordered" : `last order ${f.recency_days} days before the as-of date`;
   return {
     customer_id: f.customer_id,
     tenant_id: f.tenant_id,

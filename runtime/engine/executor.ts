@@ -1,0 +1,363 @@
+import {
+  type DuckDBAppender,
+  dateValueFromDate,
+  jsToDuckDBValue,
+  timestampTZValueFromDate,
+} from "@duckdb/node-api";
+import type { TSchema } from "@sinclair/typebox";
+import type { AnyAsset, AssetDef, ComputeContext } from "../../assets/graph/asset.ts";
+import { TributaryError } from "../../assets/graph/errors.ts";
+import type { AssetGraph } from "../../assets/graph/graph.ts";
+import {
+  MULTI_SEPARATOR,
+  staticDimension,
+  timeDimension,
+  upstreamKeys,
+} from "../../assets/graph/partitions.ts";
+import { layout, partitionPath } from "../storage/layout.ts";
+import { runCheck } from "./checks.ts";
+import type { Duck } from "./duckdb.ts";
+import type { Scratch } from "./files.ts";
+import type { AssetManifest, CheckResult } from "./manifest.ts";
+import type { PlanItem } from "./planner.ts";
+import type { StoreState } from "./state.ts";
+import { type ColumnType, castable, columnTypes, fromDuck, ident, jsonColumns, literal } from "./types.ts";
+import { compileSchema } from "./validate.ts";
+
+/** A materialisation that could not produce valid output: wrong columns, wrong types, bad rows. */
+export class MaterializeError extends TributaryError {
+  override name = "MaterializeError";
+}
+
+export interface Outcome {
+  readonly item: PlanItem;
+  readonly status: "materialized" | "failed";
+  readonly manifest?: AssetManifest;
+  readonly checks: readonly CheckResult[];
+  readonly error?: string;
+  readonly ms: number;
+}
+
+const APPEND_CHUNK = 10_000;
+
+/** Create the views an asset's SQL reads: one per dependency over its mapped partitions, and this_partition. */
+async function registerInputs(
+  graph: AssetGraph,
+  state: StoreState,
+  duck: Duck,
+  scratch: Scratch,
+  a: AssetDef,
+  partition: string,
+): Promise<void> {
+  for (const edge of graph.inputs(a.key)) {
+    const up = graph.get(edge.from);
+    const upKeys = upstreamKeys(up.partitions, a.partitions, edge.mapping, partition);
+    if (up.kind === "asset") {
+      for (const k of upKeys) {
+        if (!(await state.manifest(up, k))) {
+          throw new MaterializeError(
+            `upstream "${up.key}" partition ${JSON.stringify(k)} has no committed data.`,
+          );
+        }
+      }
+    }
+    const files = await Promise.all((await state.committedKeys(up, upKeys)).map((k) => scratch.readable(k)));
+    await duck.run(`CREATE OR REPLACE TEMP VIEW ${ident(up.key)} AS ${readSql(up, files)}`);
+  }
+  const time = timeDimension(a.partitions);
+  const stat = staticDimension(a.partitions);
+  const [timeKey, staticKey] =
+    a.partitions?.kind === "multi"
+      ? partition.split(MULTI_SEPARATOR)
+      : time
+        ? [partition, undefined]
+        : [undefined, stat ? partition : undefined];
+  const nullable = (v: string | undefined) => (v === undefined ? "CAST(NULL AS VARCHAR)" : literal(v));
+  await duck.run(
+    `CREATE OR REPLACE TEMP VIEW this_partition AS SELECT ${literal(partition)} AS key, ${nullable(timeKey)} AS time_key, ${nullable(staticKey)} AS static_key`,
+  );
+}
+
+/** SQL reading an asset's or source's committed files with its declared column types. */
+export function readSql(a: AnyAsset, files: readonly string[]): string {
+  const columns = columnTypes(a.schema, a.key);
+  if (files.length === 0) {
+    return `SELECT ${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${ident(c.name)}`).join(", ")} WHERE false`;
+  }
+  const list = `[${files.map(literal).join(", ")}]`;
+  if (a.kind === "source") {
+    return `SELECT * FROM read_json(${list}, format = 'newline_delimited', columns = ${jsonColumns(columns)})`;
+  }
+  return `SELECT ${columns.map((c) => ident(c.name)).join(", ")} FROM read_parquet(${list})`;
+}
+
+async function dropViews(duck: Duck): Promise<void> {
+  const views = await duck.rows("SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal");
+  for (const v of views) await duck.run(`DROP VIEW IF EXISTS ${ident(String(v.view_name))}`);
+  await duck.run("DROP TABLE IF EXISTS __tributary_out");
+}
+
+/** The user's SQL as one statement (a trailing semicolon is allowed). */
+function oneStatement(a: AssetDef): string {
+  const sql = a.sql!.trim().replace(/;\s*$/, "");
+  return sql;
+}
+
+/** Check the columns a query produces against the declared schema; return the SELECT list that casts them. */
+function castList(
+  a: AssetDef,
+  produced: readonly { name: string; type: string }[],
+  declared: readonly ColumnType[],
+): string {
+  const have = new Map(produced.map((c) => [c.name, c.type]));
+  const problems: string[] = [];
+  for (const c of declared) {
+    const t = have.get(c.name);
+    if (t === undefined) problems.push(`column "${c.name}" (${c.type}) is declared but not produced`);
+    else if (!castable(t, c.type)) problems.push(`column "${c.name}" is ${t}, declared ${c.type}`);
+  }
+  const extra = produced.filter((c) => !declared.some((d) => d.name === c.name)).map((c) => `"${c.name}"`);
+  if (extra.length > 0)
+    problems.push(
+      `column${extra.length === 1 ? "" : "s"} ${extra.join(", ")} ${extra.length === 1 ? "is" : "are"} produced but not declared in the schema`,
+    );
+  if (problems.length > 0) {
+    throw new MaterializeError(`the output of "${a.key}" does not match its schema: ${problems.join("; ")}.`);
+  }
+  return declared
+    .map((c) =>
+      have.get(c.name) === c.type ? ident(c.name) : `CAST(${ident(c.name)} AS ${c.type}) AS ${ident(c.name)}`,
+    )
+    .join(", ");
+}
+
+/** Append a compute function's rows into a typed table, validating each against the schema. */
+async function appendRows(
+  duck: Duck,
+  a: AssetDef,
+  declared: readonly ColumnType[],
+  rows: Iterable<unknown> | AsyncIterable<unknown>,
+): Promise<number> {
+  await duck.run(
+    `CREATE TEMP TABLE __tributary_out (${declared.map((c) => `${ident(c.name)} ${c.type}`).join(", ")})`,
+  );
+  const appender = await duck.connection.createAppender("__tributary_out");
+  const validate = compileSchema(a.schema);
+  const writers = declared.map((c, i) => writerFor(appender, c, i));
+  let n = 0;
+  try {
+    for await (const row of rows as AsyncIterable<unknown>) {
+      if (!validate(row)) {
+        const e = validate.errors![0]!;
+        throw new MaterializeError(
+          `row ${n + 1} returned by the compute function of "${a.key}" does not match its schema: ${e.instancePath || "/"} ${e.message}.`,
+        );
+      }
+      const r = row as Record<string, unknown>;
+      for (let i = 0; i < declared.length; i++) {
+        const v = r[declared[i]!.name];
+        if (v === null || v === undefined) appender.appendNull();
+        else writers[i]!(v);
+      }
+      appender.endRow();
+      if (++n % APPEND_CHUNK === 0) appender.flushSync();
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
+  return n;
+}
+
+function writerFor(appender: DuckDBAppender, c: ColumnType, index: number): (v: unknown) => void {
+  switch (c.type) {
+    case "VARCHAR":
+      return (v) => appender.appendVarchar(String(v));
+    case "BIGINT":
+      return (v) => appender.appendBigInt(BigInt(v as number));
+    case "DOUBLE":
+      return (v) => appender.appendDouble(Number(v));
+    case "BOOLEAN":
+      return (v) => appender.appendBoolean(Boolean(v));
+    case "DATE":
+      return (v) => appender.appendDate(dateValueFromDate(new Date(`${String(v)}T00:00:00Z`)));
+    case "TIMESTAMP WITH TIME ZONE":
+      return (v) => appender.appendTimestampTZ(timestampTZValueFromDate(new Date(String(v))));
+    default: {
+      const type = appender.columnType(index);
+      return (v) => appender.appendValue(jsToDuckDBValue(v as never, type), type);
+    }
+  }
+}
+
+/** Row count and null count per top-level column of a Parquet file, from its footer. */
+async function parquetStats(duck: Duck, path: string): Promise<{ rows: number; nulls: Map<string, number> }> {
+  const [meta] = await duck.rows(`SELECT num_rows FROM parquet_file_metadata(${literal(path)})`);
+  const stats = await duck.rows(
+    `SELECT path_in_schema AS col, sum(stats_null_count) AS nulls FROM parquet_metadata(${literal(path)}) GROUP BY ALL`,
+  );
+  const nulls = new Map<string, number>();
+  for (const s of stats) {
+    const col = String(s.col);
+    if (!col.includes(".")) nulls.set(col, Number(s.nulls ?? 0));
+  }
+  return { rows: Number(meta?.num_rows ?? 0), nulls };
+}
+
+export interface ExecuteContext {
+  readonly graph: AssetGraph;
+  readonly state: StoreState;
+  readonly duck: Duck;
+  readonly scratch: Scratch;
+  readonly runId: string;
+}
+
+/**
+ * Materialise one asset partition: read its inputs, compute, write Parquet (zstd), verify the schema
+ * and non-null columns, run its checks, and commit the manifest last. A failing blocking check leaves
+ * the previous commit in place and records the failure.
+ */
+export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outcome> {
+  const { graph, state, duck, scratch, runId } = ctx;
+  const a = graph.get(item.asset) as AssetDef;
+  const store = state.store;
+  const ppath = partitionPath(a.partitions, item.partition, a.key);
+  const started = new Date();
+  const t0 = performance.now();
+  const fileKey = layout.curated(a.key, ppath, `${item.dataVersion}-${runId.slice(-8)}`);
+  const declared = columnTypes(a.schema, a.key);
+  let written = false;
+  try {
+    await registerInputs(graph, state, duck, scratch, a, item.partition);
+    const out = await scratch.writable(fileKey);
+    const copyOptions = "(FORMAT parquet, COMPRESSION zstd)";
+    if (a.sql !== undefined) {
+      const sql = oneStatement(a);
+      const produced = await duck.describe(`SELECT * FROM (${sql})`);
+      const select = castList(a, produced, declared);
+      written = true;
+      await duck.run(`COPY (SELECT ${select} FROM (${sql})) TO ${literal(out.path)} ${copyOptions}`);
+    } else {
+      const inputs: Record<string, unknown[]> = {};
+      for (const edge of graph.inputs(a.key)) {
+        const up = graph.get(edge.from);
+        const props = up.schema.properties as Record<string, TSchema>;
+        const rows = await duck.rows(`SELECT * FROM ${ident(up.key)}`);
+        inputs[up.key] = rows.map((r) => {
+          const o: Record<string, unknown> = {};
+          for (const [k, s] of Object.entries(props)) o[k] = fromDuck(r[k], s);
+          return o;
+        });
+      }
+      const computeCtx: ComputeContext = { partition: item.partition, key: a.key };
+      const rows = await a.compute!(inputs, computeCtx);
+      await appendRows(duck, a, declared, rows);
+      written = true;
+      await duck.run(`COPY __tributary_out TO ${literal(out.path)} ${copyOptions}`);
+    }
+    await out.publish();
+    const computeMs = performance.now() - t0;
+    const stats = await parquetStats(duck, out.path);
+    const nullViolations = declared.filter((c) => !c.nullable && (stats.nulls.get(c.name) ?? 0) > 0);
+    if (nullViolations.length > 0) {
+      throw new MaterializeError(
+        `the output of "${a.key}" has nulls in non-nullable column${nullViolations.length === 1 ? "" : "s"} ${nullViolations
+          .map((c) => `"${c.name}" (${stats.nulls.get(c.name)} rows)`)
+          .join(", ")}; declare them Type.Union([..., Type.Null()]) or filter the nulls.`,
+      );
+    }
+    // Checks read the new data under the asset's own name.
+    await duck.run(
+      `CREATE OR REPLACE TEMP VIEW ${ident(a.key)} AS SELECT * FROM read_parquet(${literal(out.path)})`,
+    );
+    const t1 = performance.now();
+    const checks: CheckResult[] = [];
+    for (const check of a.checks) {
+      if (check.kind === "freshness") continue;
+      let reference: string | undefined;
+      if (check.kind === "references")
+        reference = await registerReference(ctx, a, check.asset, item.partition);
+      checks.push(await runCheck(duck, check, a.key, reference));
+    }
+    const checksMs = performance.now() - t1;
+    const failed = checks.filter((c) => !c.passed && c.blocking);
+    if (failed.length > 0) {
+      await store.delete(fileKey);
+      await store.put(
+        layout.failure(a.key, ppath),
+        JSON.stringify(
+          { asset: a.key, partition: item.partition, runId, at: new Date().toISOString(), checks },
+          null,
+          2,
+        ),
+      );
+      const error = failed.map((c) => `check "${c.name}" failed: ${c.message}`).join("; ");
+      return { item, status: "failed", checks, error, ms: performance.now() - t0 };
+    }
+    const size = (await store.head(fileKey))?.size ?? 0;
+    const manifest: AssetManifest = {
+      format: 1,
+      asset: a.key,
+      partition: item.partition,
+      files: [{ key: fileKey, rows: stats.rows, bytes: size }],
+      rowCount: stats.rows,
+      schema: declared.map((c) => ({ name: c.name, type: c.type })),
+      nullCounts: Object.fromEntries(declared.map((c) => [c.name, stats.nulls.get(c.name) ?? 0])),
+      dataVersion: item.dataVersion,
+      codeVersion: a.codeVersion,
+      inputs: item.inputs,
+      checks,
+      runId,
+      timings: {
+        startedAt: started.toISOString(),
+        finishedAt: new Date().toISOString(),
+        computeMs: Math.round(computeMs),
+        checksMs: Math.round(checksMs),
+      },
+    };
+    // The commit.
+    await store.put(layout.manifest(a.key, ppath), JSON.stringify(manifest, null, 2));
+    state.forget(a, item.partition);
+    await store.delete(layout.failure(a.key, ppath));
+    return { item, status: "materialized", manifest, checks, ms: performance.now() - t0 };
+  } catch (e) {
+    if (written) await store.delete(fileKey);
+    if (!(e instanceof TributaryError) && !isDuckError(e)) throw e;
+    const error = (e as Error).message;
+    await store.put(
+      layout.failure(a.key, ppath),
+      JSON.stringify(
+        { asset: a.key, partition: item.partition, runId, at: new Date().toISOString(), error, checks: [] },
+        null,
+        2,
+      ),
+    );
+    return { item, status: "failed", checks: [], error, ms: performance.now() - t0 };
+  } finally {
+    await dropViews(duck);
+  }
+}
+
+function isDuckError(e: unknown): boolean {
+  // DuckDB reports SQL problems (a syntax error, an unknown column) as plain Errors with a kind prefix.
+  return (
+    e instanceof Error &&
+    /^(Parser|Binder|Catalog|Conversion|Invalid Input|Out of Range|Constraint|IO) Error/.test(e.message)
+  );
+}
+
+/** A view over the committed data of a references check's target: the same partition when it has one, else everything. */
+async function registerReference(
+  ctx: ExecuteContext,
+  a: AssetDef,
+  target: string,
+  partition: string,
+): Promise<string> {
+  const t = ctx.graph.get(target);
+  const name = `__ref_${target}`;
+  const samePartitions = t.kind === "asset" && JSON.stringify(t.partitions) === JSON.stringify(a.partitions);
+  const keys = await ctx.state.committedKeys(t, samePartitions ? [partition] : undefined);
+  const files = await Promise.all(keys.map((k) => ctx.scratch.readable(k)));
+  await ctx.duck.run(`CREATE OR REPLACE TEMP VIEW ${ident(name)} AS ${readSql(t, files)}`);
+  return name;
+}

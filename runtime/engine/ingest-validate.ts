@@ -1,0 +1,405 @@
+/**
+ * Record validation for ingest: one line of NDJSON in, a verdict out (the partition it belongs to and its
+ * event id, or the reason it is quarantined). Everything here is synchronous and self-contained so that
+ * the same code runs on the ingest thread and in its worker threads (see ingest-worker.ts); a worker gets
+ * a `SourceSpec`, which is plain, structured-clonable data.
+ */
+import { isAscii, isUtf8 } from "node:buffer";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import addFormatsModule from "ajv-formats";
+// Types only: a worker loads this module, and nothing of the declaration kit (cron-parser and all).
+import type { StaticPartitions, TimePartitions } from "../../assets/graph/partitions.ts";
+import { encodeUuid, FIELDS, isDate, isDateTime, isUuid, timestampFields, utc } from "./ingest-formats.ts";
+import { compileScanner, type Scanner } from "./ingest-scan.ts";
+
+/**
+ * How ajv checks `format`s: "fast" (ajv-formats' regular expressions) or "full" (its exact checks).
+ * In both modes `date-time` and `date` use Tributary's own exact checks (a real calendar day, hours
+ * 0–23, a time zone, no leap second): the fast regular expressions let "2026-02-31T29:00:00Z" through,
+ * which DuckDB refuses later, when the partition is materialised. `uuid` uses a hand-written check that
+ * accepts exactly what ajv-formats' expression accepts, at a fraction of its cost.
+ */
+export type FormatsMode = "fast" | "full";
+
+/** What a worker needs to validate records of one source: plain data, no functions, no symbols. */
+export interface SourceSpec {
+  readonly key: string;
+  /** The source's JSON Schema, as plain JSON. */
+  readonly schema: Record<string, unknown>;
+  readonly eventId: string;
+  readonly eventTime: string;
+  readonly tenant?: string;
+  /** The time dimension of the source's partitions, if any. */
+  readonly time?: TimePartitions;
+  /** The static (tenant) dimension of the source's partitions, if any. */
+  readonly static?: StaticPartitions;
+  /** How a time key and a static key join in a partition key ("2026-11-01|acme"). */
+  readonly separator: string;
+  readonly maxRecordBytes: number;
+  readonly formats: FormatsMode;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Schema validation
+
+type AddFormats = (ajv: Ajv, opts: { mode: FormatsMode; keywords: boolean }) => Ajv;
+// ajv-formats is CommonJS with `exports.default`: under NodeNext the default import is the module object.
+const addFormats: AddFormats =
+  (addFormatsModule as unknown as { default?: AddFormats }).default ??
+  (addFormatsModule as unknown as AddFormats);
+
+/** One compiled validator per schema object and formats mode: ajv compiles a schema once. */
+const compiled = new WeakMap<object, Map<FormatsMode, ValidateFunction>>();
+
+export function compileSourceSchema(schema: object, formats: FormatsMode): ValidateFunction {
+  let byMode = compiled.get(schema);
+  if (!byMode) {
+    byMode = new Map();
+    compiled.set(schema, byMode);
+  }
+  let validate = byMode.get(formats);
+  if (!validate) {
+    // strict off: TypeBox schemas carry keywords ajv does not know. allErrors off: stop at the first
+    // error, which is both faster and the one reason a quarantined record needs.
+    const ajv = new Ajv({ strict: false, allErrors: false });
+    addFormats(ajv, { mode: formats, keywords: false });
+    ajv.addFormat("date-time", { type: "string", validate: (s: string) => isDateTime(s) });
+    ajv.addFormat("date", { type: "string", validate: (s: string) => isDate(s) });
+    ajv.addFormat("uuid", { type: "string", validate: (s: string) => isUuid(s) });
+    validate = ajv.compile(schema);
+    byMode.set(formats, validate);
+  }
+  return validate;
+}
+
+/** "<instance path> <message>", the path "/" for the record itself; names the property or values involved. */
+export function schemaReason(error: ErrorObject): string {
+  const path = error.instancePath === "" ? "/" : error.instancePath;
+  let reason = `${path} ${error.message ?? `fails ${error.keyword}`}`;
+  if (error.keyword === "additionalProperties") {
+    reason += `: ${JSON.stringify((error.params as { additionalProperty: string }).additionalProperty)}`;
+  } else if (error.keyword === "enum") {
+    reason += `: ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
+  }
+  return reason;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Partitions
+
+function describe(value: unknown): string {
+  return value === undefined ? "missing" : JSON.stringify(value);
+}
+
+/** Maps an event time to its time partition key ("2026-11-01" or "2026-11-01T13") in the partitions' zone. */
+class TimeKeys {
+  readonly #t: TimePartitions;
+  readonly #daily: boolean;
+  readonly #utc: boolean;
+  readonly #cache = new Map<number, string>();
+  readonly #format: Intl.DateTimeFormat | undefined;
+
+  constructor(t: TimePartitions) {
+    this.#t = t;
+    this.#daily = t.granularity === "daily";
+    this.#utc = t.timezone === "UTC" || t.timezone === "Etc/UTC";
+    this.#format = this.#utc
+      ? undefined
+      : new Intl.DateTimeFormat("en-CA", {
+          timeZone: t.timezone,
+          year: "numeric",
+          month: "2-digit",
+          day: "2-digit",
+          hour: "2-digit",
+          hourCycle: "h23",
+        });
+  }
+
+  /** The key of an instant (epoch ms). */
+  ofInstant(ms: number): string {
+    // UTC: one entry per day or hour. Elsewhere per quarter hour, the finest step of any zone's offset.
+    const bucket = Math.floor(ms / (this.#utc ? (this.#daily ? 86_400_000 : 3_600_000) : 900_000));
+    let key = this.#cache.get(bucket);
+    if (key === undefined) {
+      if (this.#format) {
+        const parts = this.#format.formatToParts(new Date(ms));
+        const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
+        key = `${get("year")}-${get("month")}-${get("day")}`;
+        if (!this.#daily) key += `T${get("hour")}`;
+      } else {
+        const iso = new Date(ms).toISOString();
+        key = this.#daily ? iso.slice(0, 10) : iso.slice(0, 13);
+      }
+      this.#cache.set(bucket, key);
+    }
+    return key;
+  }
+
+  /** Why the last `of` found no key. */
+  reason = "";
+
+  /** The key of an event time, or undefined with `reason` set. */
+  of(value: unknown, field: string, source: string): string | undefined {
+    if (typeof value === "string") {
+      let key: string | undefined;
+      if (timestampFields(value)) {
+        const f = FIELDS;
+        if (this.#utc && f[7] === 0) {
+          // A UTC timestamp in UTC partitions: the key is its own text (checked above).
+          key = this.#daily ? value.slice(0, 10) : `${value.slice(0, 10)}T${value.slice(11, 13)}`;
+        } else {
+          key = this.ofInstant(utc(f[0]!, f[1]!, f[2]!, f[3]!, f[4]!, f[5]!, f[6]!) - f[7]! * 60_000);
+        }
+      } else if (isDate(value)) {
+        key = this.#daily ? value : `${value}T00`;
+      }
+      if (key !== undefined) {
+        const t = this.#t;
+        if (key < t.start) {
+          this.reason = `event time ${value} is in partition ${key}, before the first partition of ${source} (${t.start})`;
+          return undefined;
+        }
+        if (t.end !== undefined && key > t.end) {
+          this.reason = `event time ${value} is in partition ${key}, after the last partition of ${source} (${t.end})`;
+          return undefined;
+        }
+        return key;
+      }
+    }
+    this.reason = `event time /${field} must be an RFC 3339 timestamp to choose a partition, not ${describe(value)}`;
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Lines
+
+/** `Classified.codes`: the line is blank (skipped, not a record). */
+export const BLANK = -2;
+/** `Classified.codes`: the line is quarantined; its reason is the next of `reasons`. */
+export const INVALID = -1;
+
+/**
+ * The verdict on every line of a block of NDJSON. Lines end at "\n" (a "\r" before it is dropped); the
+ * last line of a block may lack its "\n". A record's bytes are `block[bounds[2i], bounds[2i+1])`.
+ */
+export interface Classified {
+  readonly lines: number;
+  readonly bounds: Int32Array;
+  /** Per line: BLANK, INVALID or, for a valid record, the index of its partition key in `partitions`. */
+  readonly codes: Int32Array;
+  /** The partition keys of this block's valid records ("" when the source is unpartitioned). */
+  readonly partitions: string[];
+  /**
+   * Four integers per valid record, in order: its event id when that is a canonical UUID (see
+   * `encodeUuid`), else zeros and the id is the next of `ids`.
+   */
+  readonly keys: Int32Array;
+  /** The event ids of valid records that are not canonical UUIDs, in order. */
+  readonly ids: string[];
+  /** The reason of every quarantined record, in order. */
+  readonly reasons: string[];
+}
+
+/** Whether bytes [start, end) are only spaces, tabs and carriage returns. */
+function isBlank(block: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = block[i]!;
+    if (c !== 32 && c !== 9 && c !== 13) return false;
+  }
+  return true;
+}
+
+export function tooLargeReason(maxRecordBytes: number): string {
+  return `record larger than ${maxRecordBytes} bytes`;
+}
+
+/** Validates the records of one source, line by line. */
+export class RecordClassifier {
+  readonly #spec: SourceSpec;
+  readonly #validate: ValidateFunction;
+  readonly #time: TimeKeys | undefined;
+  /** The declared tenants, by themselves (partition keys use the declared strings). */
+  readonly #tenants: Map<string, string> | undefined;
+  /** The fast path; undefined when the schema uses what the scanner does not handle. */
+  readonly #scanner: Scanner | undefined;
+  readonly #tenantList: string;
+  readonly #multi: boolean;
+  readonly #tooLarge: string;
+  /** The partition key and event id of the record #check last accepted. */
+  #key = "";
+  #id = "";
+  /** Whether #id is a slice of the block's text (which it would keep alive). */
+  #idIsSlice = false;
+  /** Line ends of the block being classified (grown as needed, reused). */
+  #ends: Int32Array = new Int32Array(4096);
+
+  constructor(spec: SourceSpec) {
+    this.#spec = spec;
+    this.#validate = compileSourceSchema(spec.schema, spec.formats);
+    this.#time = spec.time ? new TimeKeys(spec.time) : undefined;
+    const stat = spec.static;
+    this.#tenants = stat ? new Map(stat.keys.map((k) => [k, k])) : undefined;
+    const captures = [spec.eventId, spec.eventTime, ...(spec.tenant === undefined ? [] : [spec.tenant])];
+    this.#scanner = compileScanner(spec.schema, captures, spec.formats);
+    this.#tenantList = stat ? stat.keys.join(", ") : "";
+    this.#multi = spec.time !== undefined && stat !== undefined;
+    this.#tooLarge = tooLargeReason(spec.maxRecordBytes);
+  }
+
+  /**
+   * Sets #key and #id from the event id, event time and tenant of a record whose schema has been checked,
+   * or returns why the record is invalid.
+   */
+  #place(rawId: unknown, time: unknown, rawTenant: unknown): string | undefined {
+    const spec = this.#spec;
+    if (typeof rawId === "string" && rawId !== "") {
+      if (rawId.includes("\n") || rawId.includes("\r")) return `event id /${spec.eventId} contains a line break`;
+      this.#id = rawId;
+    } else if (typeof rawId === "number" && Number.isSafeInteger(rawId)) {
+      this.#id = String(rawId);
+    } else {
+      return `event id /${spec.eventId} must be a non-empty string or an integer, not ${describe(rawId)}`;
+    }
+    let key = "";
+    if (this.#time) {
+      const t = this.#time.of(time, spec.eventTime, spec.key);
+      if (t === undefined) return this.#time.reason;
+      key = t;
+    }
+    if (this.#tenants) {
+      if (typeof rawTenant !== "string") return `tenant /${spec.tenant} must be a string, not ${describe(rawTenant)}`;
+      const tenant = this.#tenants.get(rawTenant);
+      if (tenant === undefined) {
+        return `tenant ${JSON.stringify(rawTenant)} is not a partition of ${spec.key} (${this.#tenantList})`;
+      }
+      key = this.#multi ? key + spec.separator + tenant : tenant;
+    }
+    this.#key = key;
+    return undefined;
+  }
+
+  /**
+   * Why the record `text[from, to)` (UTF-8, not too large) is invalid, or undefined with #key and #id set.
+   * `escapes`: whether the record may contain a backslash (the scanner needs text without escapes).
+   */
+  #check(text: string, from: number, to: number, escapes: boolean): string | undefined {
+    const scanner = this.#scanner;
+    // The fast path: a record without escapes the scanner finds valid, whose fields are strings.
+    if (scanner !== undefined && !escapes && scanner.scan(text, from, to)) {
+      const starts = scanner.starts;
+      const ends = scanner.ends;
+      const hasTenant = this.#spec.tenant !== undefined;
+      if (starts[0]! >= 0 && (!this.#time || starts[1]! >= 0) && (!hasTenant || starts[2]! >= 0)) {
+        this.#idIsSlice = true;
+        return this.#place(
+          text.slice(starts[0], ends[0]),
+          starts[1]! >= 0 ? text.slice(starts[1], ends[1]) : undefined,
+          hasTenant ? text.slice(starts[2], ends[2]) : undefined,
+        );
+      }
+    }
+    this.#idIsSlice = false;
+    let record: unknown;
+    try {
+      record = JSON.parse(from === 0 && to === text.length ? text : text.slice(from, to));
+    } catch (e) {
+      return `not JSON: ${(e as Error).message}`;
+    }
+    const validate = this.#validate;
+    if (!validate(record)) return schemaReason(validate.errors![0]!);
+    const r = record as Record<string, unknown>;
+    const spec = this.#spec;
+    return this.#place(r[spec.eventId], r[spec.eventTime], spec.tenant === undefined ? undefined : r[spec.tenant]);
+  }
+
+  /** The verdict on one record's text: its partition key and event id, or why it is invalid. */
+  check(text: string): { key: string; id: string } | { reason: string } {
+    const reason = this.#check(text, 0, text.length, text.includes("\\"));
+    return reason === undefined ? { key: this.#key, id: this.#id } : { reason };
+  }
+
+  /** Splits a block into lines and judges each one. */
+  classify(block: Buffer): Classified {
+    const n = block.length;
+    // Where each line ends, first: the result arrays are then allocated once.
+    let ends = this.#ends;
+    let lines = 0;
+    for (let at = block.indexOf(10); at >= 0; at = block.indexOf(10, at + 1)) {
+      if (lines === ends.length) ends = this.#growEnds();
+      ends[lines++] = at;
+    }
+    if (n > 0 && block[n - 1] !== 10) {
+      if (lines === ends.length) ends = this.#growEnds();
+      ends[lines++] = n;
+    }
+    const bounds = new Int32Array(lines * 2);
+    const codes = new Int32Array(lines);
+    const keys = new Int32Array(lines * 4);
+    let valid = 0;
+    const partitions: string[] = [];
+    const partitionIndex = new Map<string, number>();
+    const ids: string[] = [];
+    const reasons: string[] = [];
+    const max = this.#spec.maxRecordBytes;
+    const utf8 = isUtf8(block);
+    // An ASCII block is decoded once; its records are then slices of that string (no copies).
+    const text = utf8 && isAscii(block) ? block.toString("latin1") : undefined;
+    let backslash = -1;
+    let start = 0;
+    for (let i = 0; i < lines; i++) {
+      const nl = ends[i]!;
+      let end = nl;
+      if (end > start && block[end - 1] === 13) end--;
+      bounds[2 * i] = start;
+      bounds[2 * i + 1] = end;
+      let reason: string | undefined;
+      if (end - start > max) {
+        reason = this.#tooLarge;
+      } else if (block[start] !== 123 && isBlank(block, start, end)) {
+        codes[i] = BLANK;
+        start = nl + 1;
+        continue;
+      } else if (!utf8 && !isUtf8(block.subarray(start, end))) {
+        reason = "invalid UTF-8";
+      } else if (text === undefined) {
+        const line = block.toString("utf8", start, end);
+        reason = this.#check(line, 0, line.length, line.includes("\\"));
+      } else {
+        // The next backslash in the block: lines before it have no escapes.
+        if (backslash < start) {
+          backslash = text.indexOf("\\", start);
+          if (backslash < 0) backslash = n;
+        }
+        reason = this.#check(text, start, end, backslash < end);
+      }
+      if (reason !== undefined) {
+        codes[i] = INVALID;
+        reasons.push(reason);
+      } else {
+        const key = this.#key;
+        let p = partitionIndex.get(key);
+        if (p === undefined) {
+          p = partitions.length;
+          partitions.push(key);
+          partitionIndex.set(key, p);
+        }
+        codes[i] = p;
+        if (!encodeUuid(this.#id, keys, valid * 4)) {
+          // Ids kept as strings outlive the block: a slice of its text would keep all of it alive.
+          ids.push(this.#idIsSlice ? Buffer.from(this.#id).toString() : this.#id);
+        }
+        valid++;
+      }
+      start = nl + 1;
+    }
+    return { lines, bounds, codes, partitions, keys, ids, reasons };
+  }
+
+  #growEnds(): Int32Array {
+    const grown = new Int32Array(this.#ends.length * 2);
+    grown.set(this.#ends);
+    this.#ends = grown;
+    return grown;
+  }
+}

@@ -1,0 +1,102 @@
+import { createHash } from "node:crypto";
+
+/** The outcome of one check on one asset partition. */
+export interface CheckResult {
+  readonly name: string;
+  readonly kind: string;
+  readonly blocking: boolean;
+  readonly passed: boolean;
+  /** How many rows fail (for row_count and freshness: 0 or 1). */
+  readonly failingRows: number;
+  /** Up to five failing rows, as JSON values. */
+  readonly sample: readonly Record<string, unknown>[];
+  /** What failed, in a sentence, when it failed. */
+  readonly message?: string;
+}
+
+/** One upstream partition an asset partition was computed from. */
+export interface InputVersion {
+  readonly asset: string;
+  readonly partition: string;
+  readonly dataVersion: string;
+}
+
+/**
+ * The commit of one asset partition: written last, after its files and checks. Readers read manifests,
+ * never directory listings, so a materialisation is visible only once this object exists.
+ */
+export interface AssetManifest {
+  readonly format: 1;
+  readonly asset: string;
+  readonly partition: string;
+  readonly files: readonly { readonly key: string; readonly rows: number; readonly bytes: number }[];
+  readonly rowCount: number;
+  /** Column names and DuckDB types of the written data. */
+  readonly schema: readonly { readonly name: string; readonly type: string }[];
+  /** Nulls per top-level column of the written data (from the Parquet footer). */
+  readonly nullCounts: Readonly<Record<string, number>>;
+  readonly dataVersion: string;
+  readonly codeVersion: string;
+  readonly inputs: readonly InputVersion[];
+  readonly checks: readonly CheckResult[];
+  readonly runId: string;
+  readonly timings: {
+    readonly startedAt: string;
+    readonly finishedAt: string;
+    readonly computeMs: number;
+    readonly checksMs: number;
+  };
+}
+
+/** The commit of one ingest batch of a source. */
+export interface BatchManifest {
+  readonly format: 1;
+  readonly source: string;
+  readonly batch: string;
+  readonly committedAt: string;
+  /** The input files, as given on the command line (or "-" for standard input). */
+  readonly inputs: readonly string[];
+  /** One raw NDJSON object per partition the batch wrote to. */
+  readonly files: readonly {
+    readonly key: string;
+    readonly partition: string;
+    readonly rows: number;
+    readonly bytes: number;
+  }[];
+  readonly quarantine?: { readonly key: string; readonly rows: number };
+  /** The object listing the event ids this batch committed, one per line. */
+  readonly ids: string;
+  readonly counts: {
+    readonly read: number;
+    readonly written: number;
+    readonly quarantined: number;
+    readonly duplicates: number;
+  };
+}
+
+/** A short, stable hash of JSON-able parts: the building block of data versions. */
+export function versionHash(...parts: readonly unknown[]): string {
+  return createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
+}
+
+/** Data version of an asset partition = hash(code version, input data versions, partition). */
+export function assetDataVersion(
+  codeVersion: string,
+  inputs: readonly InputVersion[],
+  partition: string,
+): string {
+  const sorted = [...inputs].sort((a, b) =>
+    a.asset === b.asset ? (a.partition < b.partition ? -1 : 1) : a.asset < b.asset ? -1 : 1,
+  );
+  return versionHash(
+    codeVersion,
+    sorted.map((i) => [i.asset, i.partition, i.dataVersion]),
+    partition,
+  );
+}
+
+/** Data version of a source partition = hash of the batches (and their objects) that landed data in it. */
+export function sourceDataVersion(files: readonly { readonly key: string; readonly rows: number }[]): string {
+  if (files.length === 0) return "empty";
+  return versionHash([...files].map((f) => [f.key, f.rows]).sort());
+}

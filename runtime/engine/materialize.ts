@@ -1,0 +1,203 @@
+import { randomUUID } from "node:crypto";
+import type { AssetDef } from "../../assets/graph/asset.ts";
+import type { AssetGraph } from "../../assets/graph/graph.ts";
+import { assetRun, type LineageContext, runComplete, runFail, runStart } from "../lineage/events.ts";
+import type { LineageTransport } from "../lineage/transport.ts";
+import { partitionPath } from "../storage/layout.ts";
+import type { ObjectStore } from "../storage/port.ts";
+import { Duck } from "./duckdb.ts";
+import { execute, type Outcome } from "./executor.ts";
+import { Scratch } from "./files.ts";
+import { acquireLock } from "./lock.ts";
+import { type PlanItem, type PlanOptions, plan } from "./planner.ts";
+import { StoreState } from "./state.ts";
+
+/** What a caller (the CLI, a cloud handler, lineage) hears while a run goes on. */
+export interface RunObserver {
+  planned?(items: readonly PlanItem[]): void | Promise<void>;
+  started?(item: PlanItem): void | Promise<void>;
+  finished?(outcome: RunOutcome): void | Promise<void>;
+}
+
+/** The fate of one plan item in a run. */
+export type RunOutcome =
+  | Outcome
+  | {
+      readonly item: PlanItem;
+      readonly status: "fresh" | "skipped";
+      readonly reason: string;
+      readonly ms: 0;
+    };
+
+export interface RunResult {
+  readonly runId: string;
+  readonly outcomes: readonly RunOutcome[];
+  readonly counts: {
+    readonly materialized: number;
+    readonly fresh: number;
+    readonly failed: number;
+    readonly skipped: number;
+  };
+  readonly ms: number;
+}
+
+export interface MaterializeOptions extends PlanOptions {
+  readonly runId?: string;
+  readonly observer?: RunObserver;
+  /** How long to wait for another run's lock on a partition (default 10 minutes). */
+  readonly lockTimeoutMs?: number;
+  /** Where OpenLineage events of each asset partition go, with the context (parent run) they carry. */
+  readonly lineage?: {
+    readonly transport: LineageTransport;
+    readonly context: Omit<LineageContext, "store" | "engine">;
+  };
+}
+
+const id = (asset: string, partition: string) => `${asset}\u0000${partition}`;
+
+/**
+ * Plan and run: every stale asset partition of the selection, in topological order, each committed on
+ * its own. A failure (a blocking check, bad output) skips everything that reads the failed partition.
+ */
+export async function materialize(
+  graph: AssetGraph,
+  store: ObjectStore,
+  opts: MaterializeOptions = {},
+): Promise<RunResult> {
+  const t0 = performance.now();
+  const runId = opts.runId ?? randomUUID();
+  const state = new StoreState(store);
+  const items = await plan(graph, state, opts);
+  await opts.observer?.planned?.(items);
+  const outcomes: RunOutcome[] = [];
+  const broken = new Map<string, string>(); // asset partition → why downstream is skipped
+  const toRun = items.some((i) => i.action === "run");
+  const duck = toRun ? await Duck.open() : undefined;
+  const scratch = new Scratch(store);
+  try {
+    for (const item of items) {
+      let outcome: RunOutcome;
+      const upstreamBroken = item.inputs
+        .map((i) => broken.get(id(i.asset, i.partition)))
+        .find((r) => r !== undefined);
+      if (item.action === "blocked") {
+        outcome = { item, status: "skipped", reason: item.reason, ms: 0 };
+      } else if (upstreamBroken) {
+        outcome = { item, status: "skipped", reason: upstreamBroken, ms: 0 };
+      } else if (item.action === "skip") {
+        outcome = { item, status: "fresh", reason: item.reason, ms: 0 };
+      } else {
+        await opts.observer?.started?.(item);
+        outcome = await withLineage(graph, store, duck!, item, opts, () =>
+          runLocked(graph, store, state, duck!, scratch, runId, item, opts),
+        );
+      }
+      if (outcome.status === "failed") {
+        broken.set(
+          id(item.asset, item.partition),
+          `upstream ${item.asset}${item.partition ? `/${item.partition}` : ""} failed`,
+        );
+      } else if (outcome.status === "skipped") {
+        broken.set(
+          id(item.asset, item.partition),
+          outcome.reason.startsWith("upstream") ? outcome.reason : `upstream ${item.asset} skipped`,
+        );
+      }
+      outcomes.push(outcome);
+      await opts.observer?.finished?.(outcome);
+    }
+  } finally {
+    duck?.close();
+    await scratch.cleanup();
+  }
+  const count = (s: string) => outcomes.filter((o) => o.status === s).length;
+  return {
+    runId,
+    outcomes,
+    counts: {
+      materialized: count("materialized"),
+      fresh: count("fresh"),
+      failed: count("failed"),
+      skipped: count("skipped"),
+    },
+    ms: performance.now() - t0,
+  };
+}
+
+async function runLocked(
+  graph: AssetGraph,
+  store: ObjectStore,
+  state: StoreState,
+  duck: Duck,
+  scratch: Scratch,
+  runId: string,
+  item: PlanItem,
+  opts: MaterializeOptions,
+): Promise<RunOutcome> {
+  const a = graph.get(item.asset);
+  const release = await acquireLock(store, a.key, partitionPath(a.partitions, item.partition, a.key), runId, {
+    ...(opts.lockTimeoutMs === undefined ? {} : { timeoutMs: opts.lockTimeoutMs }),
+  });
+  try {
+    // Another run may have committed this partition while we waited for the lock.
+    state.forget(a, item.partition);
+    const now = await state.manifest(a, item.partition);
+    if (!opts.force && now?.dataVersion === item.dataVersion) {
+      return { item, status: "fresh", reason: "materialised by another run", ms: 0 };
+    }
+    return await execute({ graph, state, duck, scratch, runId }, item);
+  } finally {
+    await release();
+  }
+}
+
+let engineVersion: string | undefined;
+
+/** Run one asset partition between its OpenLineage START and COMPLETE (or FAIL) events. */
+async function withLineage(
+  graph: AssetGraph,
+  store: ObjectStore,
+  duck: Duck,
+  item: PlanItem,
+  opts: MaterializeOptions,
+  work: () => Promise<RunOutcome>,
+): Promise<RunOutcome> {
+  if (!opts.lineage) return work();
+  engineVersion ??= await duck.version();
+  const a = graph.get(item.asset) as AssetDef;
+  const ctx: LineageContext = { ...opts.lineage.context, store, engine: { version: engineVersion } };
+  const run = assetRun(a, item.partition, { upstream: graph.inputs(a.key).map((e) => graph.get(e.from)) });
+  const { transport } = opts.lineage;
+  await transport.emit(runStart(run, ctx));
+  try {
+    const outcome = await work();
+    if (outcome.status === "failed") {
+      await transport.emit(
+        runFail(run, ctx, new Error(outcome.error), { checks: outcome.checks, inputs: item.inputs }),
+      );
+    } else {
+      const m = outcome.status === "materialized" ? outcome.manifest : undefined;
+      const output = m
+        ? {
+            rowCount: m.rowCount,
+            bytes: m.files.reduce((n, f) => n + f.bytes, 0),
+            fileCount: m.files.length,
+            columns: Object.fromEntries(
+              Object.entries(m.nullCounts).map(([c, n]) => [c, { nullCount: n, count: m.rowCount }]),
+            ),
+          }
+        : undefined;
+      await transport.emit(
+        runComplete(run, ctx, {
+          ...(m ? { manifest: m } : {}),
+          inputs: item.inputs,
+          ...(output ? { output } : {}),
+        }),
+      );
+    }
+    return outcome;
+  } catch (e) {
+    await transport.emit(runFail(run, ctx, e, { inputs: item.inputs }));
+    throw e;
+  }
+}

@@ -1,0 +1,162 @@
+import type { AssetDef } from "../../assets/graph/asset.ts";
+import { TributaryError } from "../../assets/graph/errors.ts";
+import type { AssetGraph } from "../../assets/graph/graph.ts";
+import {
+  isPartitionKey,
+  lastCompleteKey,
+  MULTI_SEPARATOR,
+  type Partitions,
+  partitionKeys,
+  timeDimension,
+  upstreamKeys,
+} from "../../assets/graph/partitions.ts";
+import { assetDataVersion, type InputVersion } from "./manifest.ts";
+import type { StoreState } from "./state.ts";
+
+export interface PlanOptions {
+  /** Selection syntax; default everything. */
+  readonly selection?: string;
+  /** One partition key (a time key or a static key also selects every partition that has it). */
+  readonly partition?: string;
+  /** A time range of partitions, inclusive. */
+  readonly from?: string;
+  readonly to?: string;
+  /** Materialise even what is fresh. */
+  readonly force?: boolean;
+  /** "Now", for open-ended time partitions (default: the current time). */
+  readonly now?: Date;
+}
+
+/** One asset partition and what the run will do with it. */
+export interface PlanItem {
+  readonly asset: string;
+  readonly partition: string;
+  readonly action: "run" | "skip" | "blocked";
+  /** Why: "never materialised", "code version changed (a → b)", "input x/p changed", "fresh", … */
+  readonly reason: string;
+  readonly dataVersion: string;
+  readonly inputs: readonly InputVersion[];
+}
+
+export class PlanError extends TributaryError {
+  override name = "PlanError";
+}
+
+const TIME_KEY = /^\d{4}-\d{2}-\d{2}(T\d{2})?$/;
+
+/** The partition keys of one asset a run covers. */
+export function partitionsFor(partitions: Partitions | undefined, opts: PlanOptions): string[] {
+  // A run of one partition leaves unpartitioned assets alone.
+  if (!partitions) return opts.partition === undefined ? [""] : [];
+  const time = timeDimension(partitions);
+  const now = opts.now ?? new Date();
+  const range = time
+    ? { from: opts.from ?? time.start, to: opts.to ?? time.end ?? lastCompleteKey(time, now) }
+    : undefined;
+  for (const [name, value] of [
+    ["--from", opts.from],
+    ["--to", opts.to],
+  ] as const) {
+    if (value !== undefined && !TIME_KEY.test(value)) {
+      throw new PlanError(
+        `${name} ${JSON.stringify(value)} is not a partition key like 2026-11-01 (daily) or 2026-11-01T13 (hourly).`,
+      );
+    }
+  }
+  const all = partitionKeys(partitions, range);
+  const wanted = opts.partition;
+  if (wanted === undefined) return all;
+  if (isPartitionKey(partitions, wanted)) return [wanted];
+  // A key of one dimension selects every partition of a two-dimensional asset that has it; a
+  // two-dimensional key selects its matching dimension of a one-dimensional asset.
+  const parts = wanted.split(MULTI_SEPARATOR);
+  if (partitions.kind === "multi")
+    return all.filter((k) => parts.every((p) => k.split(MULTI_SEPARATOR).includes(p)));
+  return parts.filter((p) => isPartitionKey(partitions, p));
+}
+
+/**
+ * Decide, for every selected asset partition in topological order, whether it must run. Data versions
+ * are known before anything runs (hash of code version, input versions and partition), so the plan
+ * says exactly what a run will do; `--dry-run` prints it.
+ */
+export async function plan(
+  graph: AssetGraph,
+  state: StoreState,
+  opts: PlanOptions = {},
+): Promise<PlanItem[]> {
+  const selected = graph.select(opts.selection).filter((k) => graph.get(k).kind === "asset");
+  const planned = new Map<string, PlanItem>();
+  const items: PlanItem[] = [];
+  let matched = 0;
+  for (const key of selected) {
+    const a = graph.get(key) as AssetDef;
+    const keys = partitionsFor(a.partitions, opts);
+    matched += keys.length;
+    for (const partition of keys) {
+      const item = await planOne(graph, state, a, partition, planned, opts.force ?? false);
+      planned.set(`${key}\u0000${partition}`, item);
+      items.push(item);
+    }
+  }
+  if (opts.partition !== undefined && matched === 0) {
+    throw new PlanError(`no selected asset has a partition ${JSON.stringify(opts.partition)}.`);
+  }
+  return items;
+}
+
+async function planOne(
+  graph: AssetGraph,
+  state: StoreState,
+  a: AssetDef,
+  partition: string,
+  planned: ReadonlyMap<string, PlanItem>,
+  force: boolean,
+): Promise<PlanItem> {
+  const inputs: InputVersion[] = [];
+  let missing: string | undefined;
+  for (const edge of graph.inputs(a.key)) {
+    const up = graph.get(edge.from);
+    for (const upKey of upstreamKeys(up.partitions, a.partitions, edge.mapping, partition)) {
+      const inRun = planned.get(`${up.key}\u0000${upKey}`);
+      const version =
+        inRun && inRun.action !== "blocked" ? inRun.dataVersion : await state.version(up, upKey);
+      if (version === undefined) {
+        missing ??= `${up.key}${upKey ? `/${upKey}` : ""}`;
+        continue;
+      }
+      inputs.push({ asset: up.key, partition: upKey, dataVersion: version });
+    }
+  }
+  const dataVersion = assetDataVersion(a.codeVersion, inputs, partition);
+  const base = { asset: a.key, partition, dataVersion, inputs };
+  if (missing)
+    return {
+      ...base,
+      action: "blocked",
+      reason: `upstream ${missing} has never been materialised; select it too (+${a.key})`,
+    };
+  if (force) return { ...base, action: "run", reason: "forced" };
+  const manifest = await state.manifest(a, partition);
+  if (!manifest) return { ...base, action: "run", reason: "never materialised" };
+  if (manifest.dataVersion === dataVersion) return { ...base, action: "skip", reason: "fresh" };
+  if (manifest.codeVersion !== a.codeVersion) {
+    return {
+      ...base,
+      action: "run",
+      reason: `code version changed (${manifest.codeVersion} → ${a.codeVersion})`,
+    };
+  }
+  const before = new Map(manifest.inputs.map((i) => [`${i.asset}/${i.partition}`, i.dataVersion]));
+  const changed = inputs.filter((i) => before.get(`${i.asset}/${i.partition}`) !== i.dataVersion);
+  const gone = manifest.inputs.length + changed.length - inputs.length;
+  const names = changed.slice(0, 3).map((i) => `${i.asset}${i.partition ? `/${i.partition}` : ""}`);
+  const more = changed.length > 3 ? ` and ${changed.length - 3} more` : "";
+  const reason =
+    changed.length > 0
+      ? `input ${names.join(", ")}${more} changed`
+      : gone > 0
+        ? "inputs removed"
+        : "inputs changed";
+  return { ...base, action: "run", reason };
+}

@@ -1,0 +1,118 @@
+import type { AnyAsset } from "../../assets/graph/asset.ts";
+import { layout, partitionPath } from "../storage/layout.ts";
+import type { ObjectStore } from "../storage/port.ts";
+import { type AssetManifest, type BatchManifest, type CheckResult, sourceDataVersion } from "./manifest.ts";
+
+/** What the store holds for one source partition: its raw objects and their version. */
+export interface SourcePartition {
+  readonly files: readonly { readonly key: string; readonly rows: number }[];
+  readonly dataVersion: string;
+}
+
+/** The last failed attempt at an asset partition, kept until a commit replaces it. */
+export interface FailureRecord {
+  readonly asset: string;
+  readonly partition: string;
+  readonly runId: string;
+  readonly at: string;
+  readonly error?: string;
+  readonly checks: readonly CheckResult[];
+}
+
+async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+  const body = await store.get(key);
+  return body === undefined ? undefined : (JSON.parse(body.toString()) as T);
+}
+
+/** Every committed batch of a source (those with a manifest), grouped by partition. */
+export async function readSourcePartitions(
+  store: ObjectStore,
+  source: string,
+): Promise<Map<string, SourcePartition>> {
+  const files = new Map<string, { key: string; rows: number }[]>();
+  for (const info of await store.list(layout.batchPrefix(source))) {
+    const batch = await readJson<BatchManifest>(store, info.key);
+    for (const f of batch?.files ?? []) {
+      const list = files.get(f.partition) ?? [];
+      list.push({ key: f.key, rows: f.rows });
+      files.set(f.partition, list);
+    }
+  }
+  const out = new Map<string, SourcePartition>();
+  for (const [partition, list] of files)
+    out.set(partition, { files: list, dataVersion: sourceDataVersion(list) });
+  return out;
+}
+
+/**
+ * Reads of the store's committed state, each done once per run: asset manifests, failure records and
+ * source partitions. `forget` drops what a commit in this run replaced.
+ */
+export class StoreState {
+  readonly store: ObjectStore;
+  readonly #manifests = new Map<string, Promise<AssetManifest | undefined>>();
+  readonly #sources = new Map<string, Promise<Map<string, SourcePartition>>>();
+
+  constructor(store: ObjectStore) {
+    this.store = store;
+  }
+
+  manifest(asset: AnyAsset, partition: string): Promise<AssetManifest | undefined> {
+    const key = layout.manifest(asset.key, partitionPath(asset.partitions, partition, asset.key));
+    let m = this.#manifests.get(key);
+    if (!m) {
+      m = readJson<AssetManifest>(this.store, key);
+      this.#manifests.set(key, m);
+    }
+    return m;
+  }
+
+  failure(asset: AnyAsset, partition: string): Promise<FailureRecord | undefined> {
+    return readJson<FailureRecord>(
+      this.store,
+      layout.failure(asset.key, partitionPath(asset.partitions, partition, asset.key)),
+    );
+  }
+
+  sourcePartitions(source: string): Promise<Map<string, SourcePartition>> {
+    let s = this.#sources.get(source);
+    if (!s) {
+      s = readSourcePartitions(this.store, source);
+      this.#sources.set(source, s);
+    }
+    return s;
+  }
+
+  /** The committed data version of an upstream partition: "empty" for a source partition without data. */
+  async version(upstream: AnyAsset, partition: string): Promise<string | undefined> {
+    if (upstream.kind === "source")
+      return (await this.sourcePartitions(upstream.key)).get(partition)?.dataVersion ?? "empty";
+    return (await this.manifest(upstream, partition))?.dataVersion;
+  }
+
+  /** Every committed partition's manifest of an asset, by listing its manifests. */
+  async allManifests(asset: string): Promise<AssetManifest[]> {
+    const keys = (await this.store.list(layout.manifestPrefix(asset))).filter((o) =>
+      o.key.endsWith("/manifest.json"),
+    );
+    const out = await Promise.all(keys.map((o) => readJson<AssetManifest>(this.store, o.key)));
+    return out.filter((m): m is AssetManifest => m !== undefined);
+  }
+
+  /** The object keys holding the committed data of an asset or source: of `partitions`, or of every partition. */
+  async committedKeys(a: AnyAsset, partitions?: readonly string[]): Promise<string[]> {
+    if (a.kind === "source") {
+      const parts = await this.sourcePartitions(a.key);
+      const chosen = partitions ? partitions.map((p) => parts.get(p)) : [...parts.values()];
+      return chosen.flatMap((p) => p?.files.map((f) => f.key) ?? []);
+    }
+    const manifests = partitions
+      ? await Promise.all(partitions.map((p) => this.manifest(a, p)))
+      : await this.allManifests(a.key);
+    return manifests.flatMap((m) => m?.files.map((f) => f.key) ?? []);
+  }
+
+  forget(asset: AnyAsset, partition: string): void {
+    this.#manifests.delete(layout.manifest(asset.key, partitionPath(asset.partitions, partition, asset.key)));
+  }
+}

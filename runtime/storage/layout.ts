@@ -1,0 +1,41 @@
+import { isPartitionKey, MULTI_SEPARATOR, type Partitions } from "../../assets/graph/partitions.ts";
+import { StorageError } from "./port.ts";
+
+/**
+ * Where everything lives in a store, the same in every store:
+ *   raw/<source>/<partition>/<batch>.ndjson          validated events as they arrived (immutable)
+ *   curated/<asset>/<partition>/<data version>.parquet materialised assets
+ *   quarantine/<source>/<batch>.ndjson               rejected records with their reason
+ *   _manifests/<asset>/<partition>/manifest.json     the commit of one asset partition
+ *   _manifests/<source>/_batches/<batch>.json        the commit of one ingest batch
+ *   _failures/<asset>/<partition>/failure.json       the last failed attempt (checks that failed), until a commit
+ *   _index/<source>/<batch>.ids                      the event ids a batch committed (dedupe)
+ *   _locks/<asset>/<partition>.lock                  who is materialising an asset partition
+ *   _lineage/<day>/<run>.ndjson                      OpenLineage events
+ * A partition's path is its key with "|" as "/" ("2026-11-01/acme"); unpartitioned assets use "_all".
+ */
+export const UNPARTITIONED = "_all";
+
+/** The path segment(s) of a partition key, after checking that it is a key of `partitions`. */
+export function partitionPath(partitions: Partitions | undefined, key: string, owner: string): string {
+  if (!isPartitionKey(partitions, key)) {
+    throw new StorageError(`"${owner}" has no partition ${JSON.stringify(key)}.`);
+  }
+  return key === "" ? UNPARTITIONED : key.split(MULTI_SEPARATOR).join("/");
+}
+
+export const layout = {
+  raw: (source: string, ppath: string, batch: string) => `raw/${source}/${ppath}/${batch}.ndjson`,
+  rawPrefix: (source: string) => `raw/${source}/`,
+  curated: (asset: string, ppath: string, version: string) => `curated/${asset}/${ppath}/${version}.parquet`,
+  curatedPrefix: (asset: string) => `curated/${asset}/`,
+  quarantine: (source: string, batch: string) => `quarantine/${source}/${batch}.ndjson`,
+  manifest: (asset: string, ppath: string) => `_manifests/${asset}/${ppath}/manifest.json`,
+  manifestPrefix: (asset: string) => `_manifests/${asset}/`,
+  batch: (source: string, batch: string) => `_manifests/${source}/_batches/${batch}.json`,
+  batchPrefix: (source: string) => `_manifests/${source}/_batches/`,
+  ids: (source: string, batch: string) => `_index/${source}/${batch}.ids`,
+  failure: (asset: string, ppath: string) => `_failures/${asset}/${ppath}/failure.json`,
+  lock: (asset: string, ppath: string) => `_locks/${asset}/${ppath}.lock`,
+  lineage: (day: string, run: string) => `_lineage/${day}/${run}.ndjson`,
+} as const;
