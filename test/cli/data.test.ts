@@ -1,7 +1,9 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunEvent } from "../../runtime/lineage/events.ts";
+import { problems } from "../lineage/spec.ts";
 import { cli, normalise } from "./in-process.ts";
 
 let store: string;
@@ -27,6 +29,34 @@ describe("tributary materialize on the reference pipeline", () => {
     expect(lines).toContain("ok      curated_orders: 3 partitions, 652 rows in <n> ms");
     expect(lines).toContain("ok      recommendation_features: 3 partitions, 206 rows in <n> ms");
     expect(lines.at(-2)).toMatch(/^(\d+) materialised, 0 fresh, 0 failed, 0 skipped in <n> s \(run <id>\)$/);
+  });
+
+  it("writes OpenLineage events for every partition it materialised, each valid against the official schema", async () => {
+    const days = await readdir(join(store, "_lineage"));
+    const events: RunEvent[] = [];
+    for (const day of days) {
+      for (const f of await readdir(join(store, "_lineage", day))) {
+        const text = await readFile(join(store, "_lineage", day, f), "utf8");
+        for (const l of text.trim().split("\n")) events.push(JSON.parse(l) as RunEvent);
+      }
+    }
+    expect(events.flatMap((e) => problems(e))).toEqual([]);
+    const materialised = Number(/^(\d+) materialised/m.exec(first.stdout)![1]);
+    const starts = events.filter((e) => e.eventType === "START" && e.job.name !== "tributary.materialize");
+    expect(starts).toHaveLength(materialised);
+    expect(
+      events.filter((e) => e.eventType === "COMPLETE" && e.job.name !== "tributary.materialize"),
+    ).toHaveLength(materialised);
+    const cliRun = events.find((e) => e.job.name === "tributary.materialize" && e.eventType === "START")!;
+    expect(
+      starts.every(
+        (e) =>
+          (e.run.facets?.parent as { run?: { runId?: string } } | undefined)?.run?.runId === cliRun.run.runId,
+      ),
+    ).toBe(true);
+    const orders = events.find((e) => e.eventType === "COMPLETE" && e.job.name === "curated_orders")!;
+    expect(orders.inputs.map((i) => i.name)).toEqual(["orders_cdc"]);
+    expect(orders.outputs.map((o) => [o.namespace, o.name])).toEqual([[`file://${store}`, "curated_orders"]]);
   });
 
   it("materialises nothing on a second run and says everything is fresh", async () => {
