@@ -67,6 +67,7 @@ export {
   shiftTimeKey,
   staticPartitions,
   type TimePartitions,
+  timeKeyAt,
   timeKeys,
   upstreamKeys,
 } from "./partitions.ts";

@@ -287,25 +287,36 @@ export function mappingProblem(
   }
 }
 
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The key of the period ("2026-11-27" or "2026-11-27T13") holding instant `ms`, in the partitions' time zone. */
+export function timeKeyAt(t: Pick<TimePartitions, "granularity" | "timezone">, ms: number): string {
+  if (t.timezone === "UTC" || t.timezone === "Etc/UTC")
+    return formatTimeKey(t.granularity, ms - (ms % step(t.granularity)));
+  let format = zoneFormats.get(t.timezone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-CA", {
+      timeZone: t.timezone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      hourCycle: "h23",
+    });
+    zoneFormats.set(t.timezone, format);
+  }
+  const parts = format.formatToParts(new Date(ms));
+  const get = (type: string) => parts.find((p) => p.type === type)!.value;
+  const day = `${get("year")}-${get("month")}-${get("day")}`;
+  return t.granularity === "daily" ? day : `${day}T${get("hour")}`;
+}
+
 /**
  * The key of the last complete period at `now` in the partitions' time zone: yesterday for daily,
  * the previous hour for hourly. Open-ended partitions run up to it.
  */
 export function lastCompleteKey(t: TimePartitions, now: Date = new Date()): string {
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone: t.timezone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    hourCycle: "h23",
-  }).formatToParts(now);
-  const get = (type: string) => parts.find((p) => p.type === type)!.value;
-  const current =
-    t.granularity === "daily"
-      ? `${get("year")}-${get("month")}-${get("day")}`
-      : `${get("year")}-${get("month")}-${get("day")}T${get("hour")}`;
-  return shiftTimeKey(t.granularity, current, -1);
+  return shiftTimeKey(t.granularity, timeKeyAt(t, now.getTime()), -1);
 }
 
 /** Every key of a time dimension from `from` to `to` inclusive (defaults: its start, and its end or the last complete period). */

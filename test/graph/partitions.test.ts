@@ -3,6 +3,7 @@ import {
   hourly,
   isPartitionKey,
   lastCompleteKey,
+  timeKeyAt,
   mapping,
   multiPartitions,
   partitionKeys,
@@ -69,6 +70,15 @@ describe("partitions", () => {
       "2026-11-26",
     );
     expect(lastCompleteKey(hourly({ start: "2026-01-01T00" }), now)).toBe("2026-11-27T23");
+  });
+
+  it("finds the period holding an instant, in the partitions' zone", () => {
+    const at = Date.parse("2026-03-29T00:30:00Z"); // 01:30 in Berlin, the night clocks go forward
+    expect(timeKeyAt({ granularity: "daily", timezone: "UTC" }, at)).toBe("2026-03-29");
+    expect(timeKeyAt({ granularity: "hourly", timezone: "UTC" }, at)).toBe("2026-03-29T00");
+    expect(timeKeyAt({ granularity: "hourly", timezone: "Europe/Berlin" }, at)).toBe("2026-03-29T01");
+    expect(timeKeyAt({ granularity: "daily", timezone: "America/New_York" }, at)).toBe("2026-03-28");
+    expect(timeKeyAt({ granularity: "hourly", timezone: "Asia/Kolkata" }, at)).toBe("2026-03-29T06");
   });
 
   it("maps a consumer partition to the upstream partitions it reads", () => {
