@@ -168,6 +168,18 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       setCode(await queryCommand(sql, opts, io));
     });
 
+  cli
+    .command("gc")
+    .description("delete data objects no manifest names: output of crashed runs and replaced versions")
+    .option("--older-than <duration>", "keep objects younger than this, e.g. 30m, 2h, 1d", "1h")
+    .option("--dry-run", "list what would be deleted")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .action(async (opts: Record<string, unknown>) => {
+      const { gcCommand } = await import("./commands/gc.ts");
+      setCode(await gcCommand(opts, io));
+    });
+
   return cli;
 }
 

@@ -25,6 +25,7 @@ describe("tributary --help and --version", () => {
         materialize|materialise [options] [selection]  materialise the stale partitions of the selected assets on DuckDB, in topological order
         status [options] [selection]                   per asset and partition: last materialised, rows, data version, fresh or stale and why, checks
         query [options] <sql>                          run DuckDB SQL over the committed assets and sources, each a table named by its key
+        gc [options]                                   delete data objects no manifest names: output of crashed runs and replaced versions
       "
     `);
     const { version } = JSON.parse(readFileSync(`${REPO}/package.json`, "utf8")) as { version: string };

@@ -19,6 +19,7 @@ import {
 } from "tributary";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Duck } from "../../runtime/engine/duckdb.ts";
+import { collectGarbage } from "../../runtime/engine/gc.ts";
 import { ingest } from "../../runtime/engine/ingest.ts";
 import { materialize, type RunResult } from "../../runtime/engine/materialize.ts";
 import { PlanError, plan } from "../../runtime/engine/planner.ts";
@@ -324,5 +325,33 @@ describe("materialize", () => {
     expect(r.outcomes[0]!.status === "failed" && r.outcomes[0]!.error).toBe(
       'row 1 returned by the compute function of "wrong" does not match its schema: /amount must be integer.',
     );
+  });
+
+  it("collects data objects no manifest names, keeping young ones and every committed one", async () => {
+    await materialize(graphOf(), store);
+    await materialize(graphOf({ labelsVersion: "2" }), store); // replaces the three labels objects
+    await store.put("curated/totals/2026-11-01/crashed-run.parquet", "half a file");
+    const before = await rows("labels");
+    const young = await collectGarbage(graphOf(), store, { graceMs: 3600_000 });
+    expect(young).toEqual({ removed: [], kept: 4 });
+    const later = new Date(Date.now() + 2 * 3600_000);
+    const dry = await collectGarbage(graphOf(), store, { now: later, dryRun: true });
+    expect(dry.removed.map((o) => o.key.split("/").slice(0, 3).join("/"))).toEqual([
+      "curated/totals/2026-11-01",
+      "curated/labels/2026-11-01",
+      "curated/labels/2026-11-02",
+      "curated/labels/2026-11-03",
+    ]);
+    expect((await store.list("curated/")).length).toBe(3 + 3 + 1 + 4);
+    const done = await collectGarbage(graphOf(), store, { now: later });
+    expect(done.removed.map((o) => o.key)).toEqual(dry.removed.map((o) => o.key));
+    expect((await store.list("curated/")).length).toBe(3 + 3 + 1);
+    expect(await rows("labels")).toEqual(before);
+    expect((await materialize(graphOf({ labelsVersion: "2" }), store)).counts).toEqual({
+      materialized: 0,
+      fresh: 7,
+      failed: 0,
+      skipped: 0,
+    });
   });
 });
