@@ -3,12 +3,12 @@ import {
   hourly,
   isPartitionKey,
   lastCompleteKey,
-  timeKeyAt,
   mapping,
   multiPartitions,
   partitionKeys,
   shiftTimeKey,
   staticPartitions,
+  timeKeyAt,
   timeKeys,
   upstreamKeys,
 } from "tributary";
