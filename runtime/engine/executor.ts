@@ -91,10 +91,19 @@ export function readSql(a: AnyAsset, files: readonly string[]): string {
   return `SELECT ${columns.map((c) => ident(c.name)).join(", ")} FROM read_parquet(${list})`;
 }
 
-async function dropViews(duck: Duck): Promise<void> {
-  const views = await duck.rows("SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal");
-  for (const v of views) await duck.run(`DROP VIEW IF EXISTS ${ident(String(v.view_name))}`);
-  await duck.run("DROP TABLE IF EXISTS __tributary_out");
+/** Drop what one materialisation created (its views are named by the asset, its inputs and its checks). */
+async function dropViews(duck: Duck, graph: AssetGraph, a: AssetDef): Promise<void> {
+  const views = [
+    ...graph.inputs(a.key).map((e) => e.from),
+    "this_partition",
+    a.key,
+    ...a.checks.flatMap((c) => (c.kind === "references" ? [`__ref_${c.asset}`] : [])),
+  ];
+  await duck.run(
+    [...views.map((v) => `DROP VIEW IF EXISTS ${ident(v)}`), "DROP TABLE IF EXISTS __tributary_out"].join(
+      "; ",
+    ),
+  );
 }
 
 /** The user's SQL as one statement (a trailing semicolon is allowed). */
@@ -334,7 +343,7 @@ export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outc
     );
     return { item, status: "failed", checks: [], error, ms: performance.now() - t0 };
   } finally {
-    await dropViews(duck);
+    await dropViews(duck, graph, a);
   }
 }
 

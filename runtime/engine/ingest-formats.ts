@@ -16,7 +16,8 @@ function digits(s: string, at: number, n: number): number {
   let v = 0;
   for (let i = at; i < at + n; i++) {
     const c = s.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
+    // Not a digit (NaN past the end too): -1.
+    if (!(c >= 0 && c <= 9)) return -1;
     v = v * 10 + c;
   }
   return v;
@@ -116,12 +117,17 @@ export function isDateTime(s: string, o = 0, e: number = s.length): boolean {
   return timestampFields(s, o, e);
 }
 
-/** Hex digit values of ASCII codes, -1 for anything else. */
-const HEX = new Int8Array(128).fill(-1);
-for (let c = 0; c < 128; c++) {
-  const ch = String.fromCharCode(c).toLowerCase();
-  const v = "0123456789abcdef".indexOf(ch);
-  if (v >= 0) HEX[c] = v;
+/** The value of every UTF-16 code unit as a hex digit (either case), -1 when it is not one. */
+const ANY_HEX = new Int8Array(65536).fill(-1);
+for (let c = 48; c <= 57; c++) ANY_HEX[c] = c - 48;
+for (let c = 97; c <= 102; c++) ANY_HEX[c] = c - 87;
+for (let c = 65; c <= 70; c++) ANY_HEX[c] = c - 55;
+
+/** Whether s[from, to) are hex digits. */
+function hexRun(s: string, from: number, to: number): boolean {
+  let bad = 0;
+  for (let i = from; i < to; i++) bad |= ANY_HEX[s.charCodeAt(i)]!;
+  return bad >= 0;
 }
 
 /**
@@ -136,15 +142,17 @@ export function isUuid(s: string, o = 0, e: number = s.length): boolean {
   } else if (e - o !== 36) {
     return false;
   }
-  for (let k = 0; k < 36; k++) {
-    const c = s.charCodeAt(at + k);
-    if (k === 8 || k === 13 || k === 18 || k === 23) {
-      if (c !== 45) return false;
-    } else if (c >= 128 || HEX[c]! < 0) {
-      return false;
-    }
-  }
-  return true;
+  return (
+    s.charCodeAt(at + 8) === 45 &&
+    s.charCodeAt(at + 13) === 45 &&
+    s.charCodeAt(at + 18) === 45 &&
+    s.charCodeAt(at + 23) === 45 &&
+    hexRun(s, at, at + 8) &&
+    hexRun(s, at + 9, at + 13) &&
+    hexRun(s, at + 14, at + 18) &&
+    hexRun(s, at + 19, at + 23) &&
+    hexRun(s, at + 24, at + 36)
+  );
 }
 
 /**
@@ -203,4 +211,3 @@ export function encodeUuid(s: string, out: Int32Array, at: number): boolean {
 const LOWER_HEX = new Int8Array(65536).fill(-1);
 for (let c = 48; c <= 57; c++) LOWER_HEX[c] = c - 48;
 for (let c = 97; c <= 102; c++) LOWER_HEX[c] = c - 87;
-

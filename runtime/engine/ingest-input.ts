@@ -205,10 +205,15 @@ export class BlockPool {
     return block.byteOffset === 0 && this.#owned.has(block.buffer as ArrayBuffer);
   }
 
-  /** Gives a block's memory back once nothing reads the block any more. */
+  /**
+   * Gives a block's memory back once nothing reads the block any more. A block that went to a worker and
+   * came back has a new ArrayBuffer object over the same memory: it is adopted again.
+   */
   give(block: Buffer): void {
     const ab = block.buffer as ArrayBuffer;
-    if (this.#owned.has(ab) && this.#free.length < 16 && !this.#free.includes(ab)) this.#free.push(ab);
+    if (block.byteOffset !== 0 || this.#free.length >= 16 || this.#free.includes(ab)) return;
+    this.#owned.add(ab);
+    this.#free.push(ab);
   }
 }
 

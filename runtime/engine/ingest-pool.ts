@@ -99,7 +99,9 @@ export class ClassifierPool {
     let slot: Slot | undefined;
     for (const s of this.#slots) if (s.ready && (!slot || s.inFlight < slot.inFlight)) slot = s;
     if (!slot) return Promise.reject(new Error("ingest: no worker is ready"));
-    const own = owned ? block : Buffer.from(new Uint8Array(block));
+    // A copy into an ArrayBuffer of its own (Buffer.from would use Node's shared pool for small ones).
+    const copy = owned ? undefined : new Uint8Array(block);
+    const own = copy === undefined ? block : Buffer.from(copy.buffer, 0, copy.length);
     const seq = this.#seq++;
     const chosen = slot;
     chosen.inFlight++;

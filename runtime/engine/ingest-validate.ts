@@ -8,9 +8,8 @@ import { isAscii, isUtf8 } from "node:buffer";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 // Types only: a worker loads this module, and nothing of the declaration kit (cron-parser and all).
-import type { StaticPartitions, TimePartitions } from "../../assets/graph/partitions.ts";
+import { type StaticPartitions, type TimePartitions, timeKeyAt } from "../../assets/graph/partitions.ts";
 import { encodeUuid, FIELDS, isDate, isDateTime, isUuid, timestampFields, utc } from "./ingest-formats.ts";
-import { compileScanner, type Scanner } from "./ingest-scan.ts";
 
 /**
  * How ajv checks `format`s: "fast" (ajv-formats' regular expressions) or "full" (its exact checks).
@@ -97,39 +96,20 @@ class TimeKeys {
   readonly #daily: boolean;
   readonly #utc: boolean;
   readonly #cache = new Map<number, string>();
-  readonly #format: Intl.DateTimeFormat | undefined;
 
   constructor(t: TimePartitions) {
     this.#t = t;
     this.#daily = t.granularity === "daily";
     this.#utc = t.timezone === "UTC" || t.timezone === "Etc/UTC";
-    this.#format = this.#utc
-      ? undefined
-      : new Intl.DateTimeFormat("en-CA", {
-          timeZone: t.timezone,
-          year: "numeric",
-          month: "2-digit",
-          day: "2-digit",
-          hour: "2-digit",
-          hourCycle: "h23",
-        });
   }
 
-  /** The key of an instant (epoch ms). */
+  /** The key of an instant (epoch ms), remembered per period. */
   ofInstant(ms: number): string {
     // UTC: one entry per day or hour. Elsewhere per quarter hour, the finest step of any zone's offset.
     const bucket = Math.floor(ms / (this.#utc ? (this.#daily ? 86_400_000 : 3_600_000) : 900_000));
     let key = this.#cache.get(bucket);
     if (key === undefined) {
-      if (this.#format) {
-        const parts = this.#format.formatToParts(new Date(ms));
-        const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
-        key = `${get("year")}-${get("month")}-${get("day")}`;
-        if (!this.#daily) key += `T${get("hour")}`;
-      } else {
-        const iso = new Date(ms).toISOString();
-        key = this.#daily ? iso.slice(0, 10) : iso.slice(0, 13);
-      }
+      key = timeKeyAt(this.#t, ms);
       this.#cache.set(bucket, key);
     }
     return key;
@@ -221,16 +201,12 @@ export class RecordClassifier {
   readonly #time: TimeKeys | undefined;
   /** The declared tenants, by themselves (partition keys use the declared strings). */
   readonly #tenants: Map<string, string> | undefined;
-  /** The fast path; undefined when the schema uses what the scanner does not handle. */
-  readonly #scanner: Scanner | undefined;
   readonly #tenantList: string;
   readonly #multi: boolean;
   readonly #tooLarge: string;
   /** The partition key and event id of the record #check last accepted. */
   #key = "";
   #id = "";
-  /** Whether #id is a slice of the block's text (which it would keep alive). */
-  #idIsSlice = false;
   /** Line ends of the block being classified (grown as needed, reused). */
   #ends: Int32Array = new Int32Array(4096);
 
@@ -240,8 +216,6 @@ export class RecordClassifier {
     this.#time = spec.time ? new TimeKeys(spec.time) : undefined;
     const stat = spec.static;
     this.#tenants = stat ? new Map(stat.keys.map((k) => [k, k])) : undefined;
-    const captures = [spec.eventId, spec.eventTime, ...(spec.tenant === undefined ? [] : [spec.tenant])];
-    this.#scanner = compileScanner(spec.schema, captures, spec.formats);
     this.#tenantList = stat ? stat.keys.join(", ") : "";
     this.#multi = spec.time !== undefined && stat !== undefined;
     this.#tooLarge = tooLargeReason(spec.maxRecordBytes);
@@ -254,7 +228,8 @@ export class RecordClassifier {
   #place(rawId: unknown, time: unknown, rawTenant: unknown): string | undefined {
     const spec = this.#spec;
     if (typeof rawId === "string" && rawId !== "") {
-      if (rawId.includes("\n") || rawId.includes("\r")) return `event id /${spec.eventId} contains a line break`;
+      if (rawId.includes("\n") || rawId.includes("\r"))
+        return `event id /${spec.eventId} contains a line break`;
       this.#id = rawId;
     } else if (typeof rawId === "number" && Number.isSafeInteger(rawId)) {
       this.#id = String(rawId);
@@ -268,7 +243,8 @@ export class RecordClassifier {
       key = t;
     }
     if (this.#tenants) {
-      if (typeof rawTenant !== "string") return `tenant /${spec.tenant} must be a string, not ${describe(rawTenant)}`;
+      if (typeof rawTenant !== "string")
+        return `tenant /${spec.tenant} must be a string, not ${describe(rawTenant)}`;
       const tenant = this.#tenants.get(rawTenant);
       if (tenant === undefined) {
         return `tenant ${JSON.stringify(rawTenant)} is not a partition of ${spec.key} (${this.#tenantList})`;
@@ -279,30 +255,11 @@ export class RecordClassifier {
     return undefined;
   }
 
-  /**
-   * Why the record `text[from, to)` (UTF-8, not too large) is invalid, or undefined with #key and #id set.
-   * `escapes`: whether the record may contain a backslash (the scanner needs text without escapes).
-   */
-  #check(text: string, from: number, to: number, escapes: boolean): string | undefined {
-    const scanner = this.#scanner;
-    // The fast path: a record without escapes the scanner finds valid, whose fields are strings.
-    if (scanner !== undefined && !escapes && scanner.scan(text, from, to)) {
-      const starts = scanner.starts;
-      const ends = scanner.ends;
-      const hasTenant = this.#spec.tenant !== undefined;
-      if (starts[0]! >= 0 && (!this.#time || starts[1]! >= 0) && (!hasTenant || starts[2]! >= 0)) {
-        this.#idIsSlice = true;
-        return this.#place(
-          text.slice(starts[0], ends[0]),
-          starts[1]! >= 0 ? text.slice(starts[1], ends[1]) : undefined,
-          hasTenant ? text.slice(starts[2], ends[2]) : undefined,
-        );
-      }
-    }
-    this.#idIsSlice = false;
+  /** Why one record's text (UTF-8, not too large) is invalid, or undefined with #key and #id set. */
+  #check(text: string): string | undefined {
     let record: unknown;
     try {
-      record = JSON.parse(from === 0 && to === text.length ? text : text.slice(from, to));
+      record = JSON.parse(text);
     } catch (e) {
       return `not JSON: ${(e as Error).message}`;
     }
@@ -310,12 +267,16 @@ export class RecordClassifier {
     if (!validate(record)) return schemaReason(validate.errors![0]!);
     const r = record as Record<string, unknown>;
     const spec = this.#spec;
-    return this.#place(r[spec.eventId], r[spec.eventTime], spec.tenant === undefined ? undefined : r[spec.tenant]);
+    return this.#place(
+      r[spec.eventId],
+      r[spec.eventTime],
+      spec.tenant === undefined ? undefined : r[spec.tenant],
+    );
   }
 
   /** The verdict on one record's text: its partition key and event id, or why it is invalid. */
   check(text: string): { key: string; id: string } | { reason: string } {
-    const reason = this.#check(text, 0, text.length, text.includes("\\"));
+    const reason = this.#check(text);
     return reason === undefined ? { key: this.#key, id: this.#id } : { reason };
   }
 
@@ -345,7 +306,6 @@ export class RecordClassifier {
     const utf8 = isUtf8(block);
     // An ASCII block is decoded once; its records are then slices of that string (no copies).
     const text = utf8 && isAscii(block) ? block.toString("latin1") : undefined;
-    let backslash = -1;
     let start = 0;
     for (let i = 0; i < lines; i++) {
       const nl = ends[i]!;
@@ -362,16 +322,10 @@ export class RecordClassifier {
         continue;
       } else if (!utf8 && !isUtf8(block.subarray(start, end))) {
         reason = "invalid UTF-8";
-      } else if (text === undefined) {
-        const line = block.toString("utf8", start, end);
-        reason = this.#check(line, 0, line.length, line.includes("\\"));
       } else {
-        // The next backslash in the block: lines before it have no escapes.
-        if (backslash < start) {
-          backslash = text.indexOf("\\", start);
-          if (backslash < 0) backslash = n;
-        }
-        reason = this.#check(text, start, end, backslash < end);
+        reason = this.#check(
+          text === undefined ? block.toString("utf8", start, end) : text.slice(start, end),
+        );
       }
       if (reason !== undefined) {
         codes[i] = INVALID;
@@ -385,10 +339,7 @@ export class RecordClassifier {
           partitionIndex.set(key, p);
         }
         codes[i] = p;
-        if (!encodeUuid(this.#id, keys, valid * 4)) {
-          // Ids kept as strings outlive the block: a slice of its text would keep all of it alive.
-          ids.push(this.#idIsSlice ? Buffer.from(this.#id).toString() : this.#id);
-        }
+        if (!encodeUuid(this.#id, keys, valid * 4)) ids.push(this.#id);
         valid++;
       }
       start = nl + 1;

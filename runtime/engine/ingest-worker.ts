@@ -14,7 +14,12 @@ export interface WorkerRequest {
 
 export type WorkerReply =
   | { readonly kind: "ready" }
-  | ({ readonly kind: "done"; readonly seq: number; readonly block: ArrayBuffer; readonly length: number } & Classified)
+  | ({
+      readonly kind: "done";
+      readonly seq: number;
+      readonly block: ArrayBuffer;
+      readonly length: number;
+    } & Classified)
   | { readonly kind: "failed"; readonly seq: number; readonly error: string };
 
 const port = parentPort;

@@ -17,6 +17,12 @@
  * counts, its quarantine and an empty ids object, but no data object.
  *
  * One ingest per source at a time: two concurrent batches of a source do not see each other's ids.
+ *
+ * How it runs: this thread reads the inputs (gzip or not) and cuts them into blocks of whole lines; worker
+ * threads (ingest-worker.ts) parse each record with JSON.parse and check it with ajv, its partition and
+ * its event id; this thread applies their verdicts in input order: deduplication (ingest-ids.ts), the
+ * original bytes of new records into one buffered stream per partition, the rest to quarantine. Nothing
+ * holds more than a few blocks, the id index and the write buffers: memory does not grow with the input.
  */
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -674,7 +680,7 @@ export async function ingest(
       const head = queue.shift()!;
       const item = await head.item;
       apply(item, head.file);
-      // apply copied what it keeps: the block's memory serves again.
+      // apply copied what it keeps: the block's memory (ours alone) serves again.
       if (item.kind === "block") blocks.give(item.block);
       await writer.drain();
     };

@@ -89,9 +89,14 @@ export async function plan(
   const planned = new Map<string, PlanItem>();
   const items: PlanItem[] = [];
   let matched = 0;
-  for (const key of selected) {
+  const wanted = selected.map((key) => {
     const a = graph.get(key) as AssetDef;
-    const keys = partitionsFor(a.partitions, opts);
+    return { a, keys: partitionsFor(a.partitions, opts) };
+  });
+  // Start every manifest read at once: one by one, the store's round trips are most of a fresh rerun.
+  await Promise.all(wanted.flatMap(({ a, keys }) => keys.map((k) => state.manifest(a, k))));
+  for (const { a, keys } of wanted) {
+    const key = a.key;
     matched += keys.length;
     for (const partition of keys) {
       const item = await planOne(graph, state, a, partition, planned, opts.force ?? false);

@@ -1,13 +1,8 @@
 import type { AnyAsset } from "../../assets/graph/asset.ts";
 import { layout, partitionPath } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
-import { type AssetManifest, type BatchManifest, type CheckResult, sourceDataVersion } from "./manifest.ts";
-
-/** What the store holds for one source partition: its raw objects and their version. */
-export interface SourcePartition {
-  readonly files: readonly { readonly key: string; readonly rows: number }[];
-  readonly dataVersion: string;
-}
+import { type SourcePartition, sourcePartitions } from "./ingest.ts";
+import type { AssetManifest, CheckResult } from "./manifest.ts";
 
 /** The last failed attempt at an asset partition, kept until a commit replaces it. */
 export interface FailureRecord {
@@ -22,26 +17,6 @@ export interface FailureRecord {
 async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
   const body = await store.get(key);
   return body === undefined ? undefined : (JSON.parse(body.toString()) as T);
-}
-
-/** Every committed batch of a source (those with a manifest), grouped by partition. */
-export async function readSourcePartitions(
-  store: ObjectStore,
-  source: string,
-): Promise<Map<string, SourcePartition>> {
-  const files = new Map<string, { key: string; rows: number }[]>();
-  for (const info of await store.list(layout.batchPrefix(source))) {
-    const batch = await readJson<BatchManifest>(store, info.key);
-    for (const f of batch?.files ?? []) {
-      const list = files.get(f.partition) ?? [];
-      list.push({ key: f.key, rows: f.rows });
-      files.set(f.partition, list);
-    }
-  }
-  const out = new Map<string, SourcePartition>();
-  for (const [partition, list] of files)
-    out.set(partition, { files: list, dataVersion: sourceDataVersion(list) });
-  return out;
 }
 
 /**
@@ -77,7 +52,7 @@ export class StoreState {
   sourcePartitions(source: string): Promise<Map<string, SourcePartition>> {
     let s = this.#sources.get(source);
     if (!s) {
-      s = readSourcePartitions(this.store, source);
+      s = sourcePartitions(this.store, { key: source });
       this.#sources.set(source, s);
     }
     return s;

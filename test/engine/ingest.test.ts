@@ -3,11 +3,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
+import fc from "fast-check";
 import { daily, hourly, multiPartitions, source, staticPartitions, Type } from "tributary";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ordersCdc } from "../../assets/pipelines/commerce/index.ts";
 import { generateSample, type SampleLine } from "../../assets/pipelines/commerce/sample-data.ts";
 import { committedBatches, IngestError, ingest, sourcePartitions } from "../../runtime/engine/ingest.ts";
+import {
+  encodeUuid,
+  isDate,
+  isDateTime,
+  isUuid,
+  parseTimestamp,
+} from "../../runtime/engine/ingest-formats.ts";
+import { IdIndex, writeUuid } from "../../runtime/engine/ingest-ids.ts";
 import { type BatchManifest, sourceDataVersion } from "../../runtime/engine/manifest.ts";
 import { layout } from "../../runtime/storage/layout.ts";
 import { LocalStore } from "../../runtime/storage/local.ts";
@@ -615,5 +624,113 @@ describe("batch ids", () => {
     expect(
       await readFile(join(dir, "store", "_manifests", "orders_cdc", "_batches", `${a.batch}.json`), "utf8"),
     ).toBe(`${JSON.stringify(a.manifest, null, 2)}\n`);
+  });
+});
+
+describe("the checks ingest does itself", () => {
+  it("reads RFC 3339 timestamps to the same instant as Date.parse", () => {
+    const instant = fc.integer({ min: Date.UTC(1970, 0, 2), max: Date.UTC(9999, 11, 30) });
+    const offset = fc.integer({ min: -14 * 60, max: 14 * 60 });
+    fc.assert(
+      fc.property(
+        instant,
+        offset,
+        fc.constantFrom("T", " ", "t"),
+        fc.integer({ min: 0, max: 4 }),
+        (ms, off, sep, digits) => {
+          // The local time at `off` minutes from UTC, written with that offset.
+          const local = new Date(ms + off * 60_000).toISOString();
+          const fraction =
+            digits === 0
+              ? ""
+              : `.${local.slice(20, 23)}${"0".repeat(Math.max(0, digits - 3))}`.slice(0, digits + 1);
+          const zone =
+            off === 0
+              ? "Z"
+              : `${off < 0 ? "-" : "+"}${String(Math.floor(Math.abs(off) / 60)).padStart(2, "0")}:${String(Math.abs(off) % 60).padStart(2, "0")}`;
+          const text = `${local.slice(0, 10)}${sep}${local.slice(11, 19)}${fraction}${zone}`;
+          const expected = Date.parse(text.replace(" ", "T").replace("t", "T"));
+          expect(isDateTime(text)).toBe(true);
+          expect(parseTimestamp(text)).toBe(expected);
+        },
+      ),
+    );
+  });
+
+  it("refuses timestamps and dates DuckDB could not store", () => {
+    for (const bad of [
+      "2026-02-29T00:00:00Z",
+      "2026-11-31T00:00:00Z",
+      "2026-11-01T24:00:00Z",
+      "2026-11-01T23:60:00Z",
+      "2026-12-31T23:59:60Z",
+      "2026-11-01T10:00:00",
+      "2026-11-01T10:00:00.Z",
+      "2026-11-01T10:00:00+2400",
+      "2026-11-01T10:00:00+01:0",
+      "2026-11-01",
+      "11/01/2026 10:00:00Z",
+    ]) {
+      expect([bad, isDateTime(bad)]).toEqual([bad, false]);
+    }
+    expect(isDateTime("2024-02-29T23:59:59.999999+0530")).toBe(true);
+    expect(isDateTime("2026-11-01T10:00:00-03")).toBe(true);
+    expect([isDate("2024-02-29"), isDate("2026-02-29"), isDate("2026-13-01"), isDate("2026-1-01")]).toEqual([
+      true,
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  it("accepts exactly the UUIDs ajv-formats' expression accepts", () => {
+    const ajvFormats = /^(?:urn:uuid:)?[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
+    const near = fc.oneof(
+      fc.uuid(),
+      fc.uuid().map((u) => u.toUpperCase()),
+      fc.uuid().map((u) => `urn:uuid:${u}`),
+      fc.uuid().map((u) => `URN:UUID:${u}`),
+      fc
+        .tuple(fc.uuid(), fc.nat({ max: 35 }), fc.constantFrom("g", "G", "-", "0", "F", " ", "é"))
+        .map(([u, i, c]) => u.slice(0, i) + c + u.slice(i + 1)),
+      fc.string({ maxLength: 40 }),
+    );
+    fc.assert(
+      fc.property(near, (s) => {
+        expect([s, isUuid(s)]).toEqual([s, ajvFormats.test(s)]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("keeps canonical UUIDs as four integers and every other id as a string, like a Set", () => {
+    const id = fc.oneof(
+      fc.uuid(),
+      fc.uuid().map((u) => u.toUpperCase()),
+      fc.constant("00000000-0000-0000-0000-000000000000"),
+      fc.string({ maxLength: 8 }),
+    );
+    fc.assert(
+      fc.property(fc.array(id, { maxLength: 300 }), (ids) => {
+        const index = new IdIndex();
+        const model = new Set<string>();
+        for (const x of [...ids, ...ids.slice(0, 50)]) {
+          expect(index.add(x)).toBe(!model.has(x));
+          model.add(x);
+        }
+        expect(index.size).toBe(model.size);
+        for (const x of model) expect(index.has(x)).toBe(true);
+      }),
+    );
+    // Past its first table (65,536 slots at most three quarters full) the index grows and keeps every id.
+    const index = new IdIndex();
+    for (let n = 1; n <= 100_000; n++) expect(index.add(uuid(n))).toBe(true);
+    for (let n = 1; n <= 100_000; n += 997) expect(index.add(uuid(n))).toBe(false);
+    expect(index.size).toBe(100_000);
+    const keys = new Int32Array(4);
+    const text = Buffer.alloc(36);
+    expect(encodeUuid("0f8fad5b-d9cb-469f-a165-70867728950e", keys, 0)).toBe(true);
+    writeUuid(keys, 0, text, 0);
+    expect(text.toString()).toBe("0f8fad5b-d9cb-469f-a165-70867728950e");
   });
 });
