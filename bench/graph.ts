@@ -15,22 +15,11 @@ import { runInNewContext } from "node:vm";
 import { DirectedGraph } from "graphology";
 import { topologicalSort } from "graphology-dag";
 import { type AnyAsset, asset, defineGraph, source, Type } from "../assets/graph/index.ts";
+import { rng } from "./random.ts";
 
 const TARGET_MS_10K = 500;
 const TARGET_RATIO = 1.5;
 const SEED = 0x7269_6275; // "ribu"
-
-/** mulberry32: a small seeded generator, so every run benchmarks the same graph. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Spec {
   readonly nodes: number;

@@ -25,6 +25,7 @@ import { materialize } from "../runtime/engine/materialize.ts";
 import { plan } from "../runtime/engine/planner.ts";
 import { StoreState } from "../runtime/engine/state.ts";
 import { LocalStore } from "../runtime/storage/local.ts";
+import { rng } from "./random.ts";
 
 const ASSETS = Number(process.argv[2] ?? 1000);
 const RUNS = Number(process.argv[3] ?? 7);
@@ -35,18 +36,6 @@ const SEED = 0x7265_7275; // "reru"
 
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const DATA = join(REPO, "bench", ".data");
-
-/** mulberry32: a small seeded generator, so every run benchmarks the same graph. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Node {
   readonly key: string;
