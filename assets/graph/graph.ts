@@ -17,7 +17,7 @@ import {
 import { defaultMapping, describeMapping, mappingProblem, type PartitionMapping } from "./partitions.ts";
 import { scheduleProblem } from "./schedule.ts";
 import { select } from "./selection.ts";
-import { sqlWords } from "./sql.ts";
+import { namesWord, sqlCode } from "./sql.ts";
 import { didYouMean } from "./suggest.ts";
 
 /** An edge of the graph: `from` is read by `to`, through `mapping`. */
@@ -325,12 +325,12 @@ function validateAsset(
       const problem = scheduleProblem(a.schedule);
       if (problem) errors.push(new ScheduleError(`graph: asset "${a.key}": ${problem}.`, [a.key]));
     }
-    const words = a.sql === undefined ? undefined : sqlWords(a.sql);
+    const code = a.sql === undefined ? undefined : sqlCode(a.sql);
     for (const d of a.deps) {
       const up = byKey.get(d.key);
       if (!up) continue;
       validateEdge(a, up, d, columns, errors);
-      if (words !== undefined && !words.has(d.key)) {
+      if (code !== undefined && !namesWord(code, d.key)) {
         errors.push(
           new DeclarationError(
             `graph: asset "${a.key}" depends on "${d.key}" but its SQL never names the table "${d.key}". Read it in the SQL or remove the dependency.`,

@@ -1,5 +1,5 @@
 import { TributaryError } from "../../../assets/graph/errors.ts";
-import { sqlWords } from "../../../assets/graph/sql.ts";
+import { namesWord, sqlCode } from "../../../assets/graph/sql.ts";
 import { Duck } from "../../engine/duckdb.ts";
 import { readSql } from "../../engine/executor.ts";
 import { Scratch } from "../../engine/files.ts";
@@ -33,9 +33,9 @@ export async function queryCommand(sql: string, opts: QueryOptions, io: Io): Pro
   const scratch = new Scratch(store);
   const duck = await Duck.open();
   try {
-    const words = sqlWords(sql);
+    const code = sqlCode(sql);
     for (const key of graph.order) {
-      if (!words.has(key)) continue;
+      if (!namesWord(code, key)) continue;
       const a = graph.get(key);
       const files = await Promise.all((await state.committedKeys(a)).map((k) => scratch.readable(k)));
       await duck.run(`CREATE TEMP VIEW "${key}" AS ${readSql(a, files)}`);
