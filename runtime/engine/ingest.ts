@@ -57,6 +57,7 @@ import {
   type SourceSpec,
   tooLargeReason,
 } from "./ingest-validate.ts";
+import { acquireLock } from "./lock.ts";
 import { type BatchManifest, sourceDataVersion } from "./manifest.ts";
 
 export { IngestError, type IngestInput } from "./ingest-input.ts";
@@ -577,6 +578,25 @@ export async function ingest(
       `ingest ${source.key}: batch id ${JSON.stringify(batch)} must be letters, digits, _ . and -.`,
     );
   }
+  // One batch of a source at a time: a concurrent batch would not see this one's ids and let
+  // duplicates through. The lock is the engine's per-partition lock, on the source's "_ingest".
+  const release = await acquireLock(store, source.key, "_ingest", batch);
+  try {
+    return await ingestBatch(store, source, inputs, opts, max, batch);
+  } finally {
+    await release();
+  }
+}
+
+async function ingestBatch(
+  store: ObjectStore,
+  source: SourceDef,
+  inputs: readonly (string | IngestInput)[],
+  opts: IngestOptions,
+  max: number,
+  batch: string,
+): Promise<IngestResult> {
+  const now = opts.now ?? (() => new Date());
   const threads = workerCount(opts.workers);
   const resolved = await resolveInputs(source.key, inputs, opts.stdin ?? process.stdin);
   const spec = sourceSpec(source, max, opts.formats ?? "fast");

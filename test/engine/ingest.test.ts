@@ -734,3 +734,20 @@ describe("the checks ingest does itself", () => {
     expect(text.toString()).toBe("0f8fad5b-d9cb-469f-a165-70867728950e");
   });
 });
+
+describe("concurrent batches of one source", () => {
+  it("run one at a time, so the second sees the first's ids and lands no duplicate", async () => {
+    const body = `${Array.from({ length: 500 }, (_, i) => order(i)).join("\n")}\n`;
+    const input = (name: string) => [{ name, stream: Readable.from([body]) }];
+    const [a, b] = await Promise.all([
+      ingest(store, ordersCdc, input("a.ndjson"), { workers: 0 }),
+      ingest(store, ordersCdc, input("b.ndjson"), { workers: 0 }),
+    ]);
+    const written = [a.manifest.counts, b.manifest.counts].map((c) => c.written).sort((x, y) => x - y);
+    expect(written).toEqual([0, 500]);
+    expect([a.manifest.counts, b.manifest.counts].map((c) => c.duplicates).sort((x, y) => x - y)).toEqual([
+      0, 500,
+    ]);
+    expect(await keys("_locks/")).toEqual([]);
+  });
+});
