@@ -15,14 +15,15 @@ import {
   upstreamKeys,
 } from "../../assets/graph/partitions.ts";
 import { layout, partitionPath } from "../storage/layout.ts";
+import type { ObjectStore } from "../storage/port.ts";
 import { runCheck } from "./checks.ts";
 import type { Duck } from "./duckdb.ts";
 import type { Scratch } from "./files.ts";
+import { compileRowSchema } from "./ingest-validate.ts";
 import type { AssetManifest, CheckResult } from "./manifest.ts";
 import type { PlanItem } from "./planner.ts";
-import type { StoreState } from "./state.ts";
+import type { FailureRecord, StoreState } from "./state.ts";
 import { type ColumnType, castable, columnTypes, fromDuck, ident, jsonColumns, literal } from "./types.ts";
-import { compileSchema } from "./validate.ts";
 
 /** A materialisation that could not produce valid output: wrong columns, wrong types, bad rows. */
 export class MaterializeError extends TributaryError {
@@ -151,7 +152,7 @@ async function appendRows(
     `CREATE TEMP TABLE __tributary_out (${declared.map((c) => `${ident(c.name)} ${c.type}`).join(", ")})`,
   );
   const appender = await duck.connection.createAppender("__tributary_out");
-  const validate = compileSchema(a.schema);
+  const validate = compileRowSchema(a.schema, "fast");
   const writers = declared.map((c, i) => writerFor(appender, c, i));
   let n = 0;
   try {
@@ -292,14 +293,7 @@ export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outc
     const failed = checks.filter((c) => !c.passed && c.blocking);
     if (failed.length > 0) {
       await store.delete(fileKey);
-      await store.put(
-        layout.failure(a.key, ppath),
-        JSON.stringify(
-          { asset: a.key, partition: item.partition, runId, at: new Date().toISOString(), checks },
-          null,
-          2,
-        ),
-      );
+      await recordFailure(store, a, ppath, { partition: item.partition, runId, checks });
       const error = failed.map((c) => `check "${c.name}" failed: ${c.message}`).join("; ");
       return { item, status: "failed", checks, error, ms: performance.now() - t0 };
     }
@@ -333,18 +327,22 @@ export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outc
     if (written) await store.delete(fileKey);
     if (!(e instanceof TributaryError) && !isDuckError(e)) throw e;
     const error = (e as Error).message;
-    await store.put(
-      layout.failure(a.key, ppath),
-      JSON.stringify(
-        { asset: a.key, partition: item.partition, runId, at: new Date().toISOString(), error, checks: [] },
-        null,
-        2,
-      ),
-    );
+    await recordFailure(store, a, ppath, { partition: item.partition, runId, error, checks: [] });
     return { item, status: "failed", checks: [], error, ms: performance.now() - t0 };
   } finally {
     await dropViews(duck, graph, a);
   }
+}
+
+/** Keep the last failed attempt where `status` finds it, until a commit replaces it. */
+async function recordFailure(
+  store: ObjectStore,
+  a: AssetDef,
+  ppath: string,
+  attempt: Omit<FailureRecord, "asset" | "at">,
+): Promise<void> {
+  const record: FailureRecord = { asset: a.key, ...attempt, at: new Date().toISOString() };
+  await store.put(layout.failure(a.key, ppath), JSON.stringify(record, null, 2));
 }
 
 function isDuckError(e: unknown): boolean {

@@ -50,7 +50,11 @@ const addFormats: AddFormats =
 /** One compiled validator per schema object and formats mode: ajv compiles a schema once. */
 const compiled = new WeakMap<object, Map<FormatsMode, ValidateFunction>>();
 
-export function compileSourceSchema(schema: object, formats: FormatsMode): ValidateFunction {
+/**
+ * The validator of rows of a schema: events at ingest, and rows a compute function returns. Date-time,
+ * date and uuid are checked exactly, as DuckDB will read them.
+ */
+export function compileRowSchema(schema: object, formats: FormatsMode): ValidateFunction {
   let byMode = compiled.get(schema);
   if (!byMode) {
     byMode = new Map();
@@ -212,7 +216,7 @@ export class RecordClassifier {
 
   constructor(spec: SourceSpec) {
     this.#spec = spec;
-    this.#validate = compileSourceSchema(spec.schema, spec.formats);
+    this.#validate = compileRowSchema(spec.schema, spec.formats);
     this.#time = spec.time ? new TimeKeys(spec.time) : undefined;
     const stat = spec.static;
     this.#tenants = stat ? new Map(stat.keys.map((k) => [k, k])) : undefined;

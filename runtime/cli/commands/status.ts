@@ -108,11 +108,9 @@ async function partitionStatus(
   const a = graph.get(item.asset);
   const manifest: AssetManifest | undefined = await state.manifest(a, item.partition);
   const failure: FailureRecord | undefined = await state.failure(a, item.partition);
-  const checks = (
-    failure && (!manifest || failure.at > manifest.timings.finishedAt)
-      ? failure.checks
-      : (manifest?.checks ?? [])
-  ).map((c) => ({
+  // A failure recorded after the last commit is what the partition is now.
+  const failedLast = failure !== undefined && (!manifest || failure.at > manifest.timings.finishedAt);
+  const checks = (failedLast ? failure.checks : (manifest?.checks ?? [])).map((c) => ({
     name: c.name,
     passed: c.passed,
     blocking: c.blocking,
@@ -120,7 +118,7 @@ async function partitionStatus(
   }));
   let s: PartitionStatus["state"];
   let why: string;
-  if (failure && (!manifest || failure.at > manifest.timings.finishedAt)) {
+  if (failedLast) {
     s = "failed";
     why =
       failure.error ??
