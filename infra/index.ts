@@ -1,19 +1,56 @@
 /**
  * The Pulumi program (`main` in Pulumi.yaml): stack config → deployment plan → cloud adapter.
  *
- * The deployment plan and the cloud adapters arrive with the infrastructure issues; until then the
- * program creates no cloud resource and exports what every stack will be built from: the validated
- * asset graph's keys and its static lineage.
+ * `pulumi up` runs it per stack; `tributary synth` runs the very same module offline under Pulumi's
+ * mocks. The stack config arrives as Pulumi passes it (`pulumi.runtime.allConfig()`), and is validated
+ * against `stacks/Pulumi.<stack>.yaml`'s keys before anything is registered.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { toLineage } from "tributary";
+import { TributaryError, toLineage } from "tributary";
 import graph from "../assets/index.ts";
+import type { CloudAdapter } from "./adapter.ts";
+import { readStackConfig } from "./config.ts";
+import { planDeployment } from "./plan/build.ts";
 
 const stack = pulumi.getStack();
 
-/** Every asset and source key, in topological order. */
-export const assets = graph.order;
-/** The static lineage document (nodes, edges, columns, partition mappings). */
-export const lineage = toLineage(graph);
+function prepare() {
+  try {
+    const config = readStackConfig(pulumi.runtime.allConfig(), stack);
+    return planDeployment(graph, config);
+  } catch (e) {
+    // A user's mistake: Pulumi prints a RunError's message without a stack trace.
+    if (e instanceof TributaryError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
+}
+
+const plan = prepare();
+
+/** Each cloud's adapter is loaded only for its stacks: one cloud's SDK is all a deploy loads. */
+async function adapter(cloud: string): Promise<CloudAdapter> {
+  switch (cloud) {
+    case "aws":
+      return (await import("./aws/index.ts")).aws;
+    default:
+      throw new pulumi.RunError(
+        `stacks/Pulumi.${stack}.yaml: tributary:cloud "${cloud}" has no adapter yet; this release deploys to aws.`,
+      );
+  }
+}
+
+const deployed = (await adapter(plan.cloud)).deploy(plan);
+
+/** Physical bucket name per store (raw, curated, quarantine). */
+export const buckets = deployed.buckets;
+/** The ARN (or address) of the source-events and asset-events buses. */
+export const buses = deployed.buses;
+/** Physical function name per asset or source key. */
+export const functions = deployed.functions;
+/** The static lineage of what this stack deploys (nodes, edges, columns, partition mappings). */
+export const lineage = toLineage(
+  graph,
+  plan.functions.map((f) => f.id),
+);
 /** The stack this program ran for. */
 export const stackName = stack;

@@ -180,6 +180,37 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       setCode(await gcCommand(opts, io));
     });
 
+  cli
+    .command("plan")
+    .description("print the deployment plan of a stack: stores, buses, functions, triggers, grants, alarms")
+    .requiredOption("--stack <name>", "the stack, as in stacks/Pulumi.<name>.yaml")
+    .option("--json", "print the whole plan as JSON")
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  tributary plan --stack dev-aws\n  tributary plan --stack prod-aws --json",
+    )
+    .action(async (opts: { stack: string; json?: boolean; graph?: string }) => {
+      const { plan } = await import("./commands/plan.ts");
+      setCode(await plan(opts, io));
+    });
+
+  cli
+    .command("synth")
+    .description("run the Pulumi program offline under mocks and print every resource a deploy registers")
+    .requiredOption("--stack <name>", "the stack, as in stacks/Pulumi.<name>.yaml")
+    .option("--json", "print every resource with its type, name, parent, inputs and options")
+    .option("--check", "also run the security policy pack; violations exit 1")
+    .addHelpText(
+      "after",
+      "\nNo Pulumi CLI, credentials or network needed. Run from the project's root (where Pulumi.yaml is).\n" +
+        "Examples:\n  tributary synth --stack dev-aws\n  tributary synth --stack prod-aws --json --check",
+    )
+    .action(async (opts: { stack: string; json?: boolean; check?: boolean }) => {
+      const { synth } = await import("./commands/synth.ts");
+      setCode(await synth(opts, io));
+    });
+
   return cli;
 }
 

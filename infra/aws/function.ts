@@ -1,0 +1,365 @@
+/**
+ * `tributary:aws:AssetFunction`: the Lambda function that materialises one asset (or ingests one source),
+ * with everything that is its alone: its role and exact policy, its log group, its dead-letter queue,
+ * what triggers it (a queue fed by a bus rule, or a schedule) and its alarms.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { toEventBridge } from "../plan/cron.ts";
+import {
+  type AlarmPlan,
+  type FunctionPlan,
+  type GrantPlan,
+  MESSAGES,
+  type StoreId,
+  type TriggerPlan,
+} from "../plan/types.ts";
+import { assumeRole, document, functionPolicy, queueAccess } from "./policy.ts";
+
+export interface Named {
+  readonly name: pulumi.Input<string>;
+  readonly arn: pulumi.Input<string>;
+}
+
+export interface AssetFunctionArgs {
+  readonly fn: FunctionPlan;
+  /** What starts it; absent: only invoked by hand. */
+  readonly trigger?: TriggerPlan;
+  /** The function's grants from the plan (graph edges only). */
+  readonly grants: readonly GrantPlan[];
+  readonly alarms: readonly AlarmPlan[];
+  /** The log group's name, e.g. "/tributary/trib-dev/orders". */
+  readonly logGroup: string;
+  readonly logRetentionDays: number;
+  readonly buckets: Readonly<Record<StoreId, Named>>;
+  readonly keyArn: pulumi.Input<string>;
+  readonly assetBus: Named;
+  readonly sourceBus: Named;
+  readonly alertTopicArn: pulumi.Input<string>;
+  /** The deployment package. */
+  readonly code: pulumi.asset.Archive;
+  readonly environment: string;
+}
+
+const LAMBDA_RUNTIME = { nodejs22: "nodejs22.x" } as const;
+/** AWS recommends a queue's visibility timeout of six times the function's timeout. */
+const VISIBILITY_FACTOR = 6;
+/** Two weeks, SQS's longest: time to look at a dead letter before it is gone. */
+const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
+const ALARM_PERIOD_SECONDS = 300;
+
+export class AssetFunction extends pulumi.ComponentResource {
+  readonly functionName: pulumi.Output<string>;
+  readonly functionArn: pulumi.Output<string>;
+  readonly roleArn: pulumi.Output<string>;
+
+  constructor(name: string, args: AssetFunctionArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("tributary:aws:AssetFunction", name, {}, opts);
+    const { fn, trigger } = args;
+    const parent = { parent: this };
+    const tags = fn.tags;
+
+    const role = new aws.iam.Role(
+      `${name}-role`,
+      {
+        description: `Tributary function of ${fn.id}`,
+        assumeRolePolicy: JSON.stringify(assumeRole("lambda.amazonaws.com")),
+        tags,
+      },
+      parent,
+    );
+    const logs = new aws.cloudwatch.LogGroup(
+      `${name}-logs`,
+      { name: args.logGroup, retentionInDays: args.logRetentionDays, tags },
+      parent,
+    );
+    const deadLetters = trigger
+      ? new aws.sqs.Queue(
+          `${name}-dlq`,
+          {
+            messageRetentionSeconds: DEAD_LETTER_RETENTION_SECONDS,
+            sqsManagedSseEnabled: true,
+            tags: { ...tags, "tributary:role": "dead-letter" },
+          },
+          parent,
+        )
+      : undefined;
+    const queue =
+      trigger && trigger.kind !== "schedule"
+        ? new aws.sqs.Queue(
+            `${name}-queue`,
+            {
+              visibilityTimeoutSeconds: Math.min(fn.timeoutSeconds * VISIBILITY_FACTOR, 43200),
+              messageRetentionSeconds: 4 * 24 * 3600,
+              sqsManagedSseEnabled: true,
+              redrivePolicy: deadLetters!.arn.apply((arn) =>
+                JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: fn.maxReceiveCount }),
+              ),
+              tags: { ...tags, "tributary:role": "consumer" },
+            },
+            parent,
+          )
+        : undefined;
+
+    const scheduled = trigger?.kind === "schedule";
+    const policy = new aws.iam.RolePolicy(
+      `${name}-policy`,
+      {
+        role: role.id,
+        policy: pulumi
+          .all([
+            args.buckets.raw.arn,
+            args.buckets.curated.arn,
+            args.buckets.quarantine.arn,
+            args.keyArn,
+            args.assetBus.arn,
+            logs.arn,
+            queue?.arn ?? "",
+            (scheduled && deadLetters?.arn) || "",
+          ])
+          .apply(([raw, curated, quarantine, key, assetBus, logGroup, q, dlq]) =>
+            JSON.stringify(
+              functionPolicy(args.grants, {
+                buckets: { raw, curated, quarantine },
+                key,
+                assetBus,
+                logGroup,
+                queue: q || undefined,
+                deadLetters: dlq || undefined,
+              }),
+            ),
+          ),
+      },
+      parent,
+    );
+
+    const variables = pulumi.all(
+      Object.fromEntries(
+        Object.entries(fn.environment).map(([k, v]) => [
+          k,
+          typeof v === "string"
+            ? v
+            : "store" in v
+              ? pulumi.interpolate`s3://${args.buckets[v.store].name}`
+              : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).name,
+        ]),
+      ),
+    );
+    const lambda = new aws.lambda.Function(
+      name,
+      {
+        description: fn.description.slice(0, 256),
+        role: role.arn,
+        runtime: LAMBDA_RUNTIME[fn.runtime],
+        architectures: [fn.architecture],
+        handler: "index.handler",
+        code: args.code,
+        memorySize: fn.memoryMb,
+        timeout: fn.timeoutSeconds,
+        environment: { variables },
+        loggingConfig: { logFormat: "JSON", logGroup: logs.name },
+        // Asynchronous invocations (schedules) that fail every retry land in the dead-letter queue.
+        deadLetterConfig: scheduled ? { targetArn: deadLetters!.arn } : undefined,
+        tags,
+      },
+      { ...parent, dependsOn: [policy] },
+    );
+
+    if (trigger && trigger.kind !== "schedule") {
+      const bus = trigger.kind === "asset-materialised" ? args.assetBus : args.sourceBus;
+      const pattern =
+        trigger.kind === "asset-materialised"
+          ? {
+              source: [MESSAGES.producer],
+              "detail-type": [MESSAGES.assetMaterialised],
+              detail: { asset: [...trigger.upstream] },
+            }
+          : { "detail-type": [MESSAGES.sourceEvents], detail: { source: [trigger.source] } };
+      const rule = new aws.cloudwatch.EventRule(
+        `${name}-rule`,
+        {
+          eventBusName: bus.name,
+          description:
+            trigger.kind === "asset-materialised"
+              ? `${fn.id} runs when ${trigger.upstream.join(", ")} materialise`
+              : `${fn.id} ingests events of source ${trigger.source}`,
+          eventPattern: JSON.stringify(pattern),
+          tags,
+        },
+        parent,
+      );
+      new aws.sqs.QueuePolicy(
+        `${name}-queue-policy`,
+        {
+          queueUrl: queue!.url,
+          policy: pulumi
+            .all([queue!.arn, rule.arn])
+            .apply(([q, r]) => JSON.stringify(queueAccess(q, "events.amazonaws.com", [r]))),
+        },
+        parent,
+      );
+      // Events the bus could not deliver to the queue go to the same dead-letter queue.
+      new aws.sqs.QueuePolicy(
+        `${name}-dlq-policy`,
+        {
+          queueUrl: deadLetters!.url,
+          policy: pulumi
+            .all([deadLetters!.arn, rule.arn])
+            .apply(([q, r]) => JSON.stringify(queueAccess(q, "events.amazonaws.com", [r]))),
+        },
+        parent,
+      );
+      new aws.cloudwatch.EventTarget(
+        `${name}-target`,
+        {
+          rule: rule.name,
+          eventBusName: bus.name,
+          arn: queue!.arn,
+          deadLetterConfig: { arn: deadLetters!.arn },
+          retryPolicy: {
+            maximumRetryAttempts: trigger.retry.attempts,
+            maximumEventAgeInSeconds: trigger.retry.maxEventAgeSeconds,
+          },
+        },
+        parent,
+      );
+      new aws.lambda.EventSourceMapping(
+        `${name}-events`,
+        {
+          eventSourceArn: queue!.arn,
+          functionName: lambda.arn,
+          batchSize: 10,
+          functionResponseTypes: ["ReportBatchItemFailures"],
+          tags,
+        },
+        { ...parent, dependsOn: [policy] },
+      );
+    }
+
+    if (trigger?.kind === "schedule") {
+      const schedulerRole = new aws.iam.Role(
+        `${name}-scheduler`,
+        {
+          description: `EventBridge Scheduler for ${fn.id}`,
+          assumeRolePolicy: JSON.stringify(assumeRole("scheduler.amazonaws.com")),
+          tags,
+        },
+        parent,
+      );
+      const schedulerPolicy = new aws.iam.RolePolicy(
+        `${name}-scheduler-policy`,
+        {
+          role: schedulerRole.id,
+          policy: pulumi.all([lambda.arn, deadLetters!.arn]).apply(([f, q]) =>
+            JSON.stringify(
+              document([
+                { Sid: "InvokeFunction", Effect: "Allow", Action: "lambda:InvokeFunction", Resource: f },
+                { Sid: "DeadLetter", Effect: "Allow", Action: "sqs:SendMessage", Resource: q },
+              ]),
+            ),
+          ),
+        },
+        parent,
+      );
+      new aws.scheduler.Schedule(
+        `${name}-schedule`,
+        {
+          description: `${fn.id}: ${trigger.cron} (${trigger.timezone})`,
+          scheduleExpression: toEventBridge(trigger.cron),
+          scheduleExpressionTimezone: trigger.timezone,
+          flexibleTimeWindow: { mode: "OFF" },
+          state: "ENABLED",
+          target: {
+            arn: lambda.arn,
+            roleArn: schedulerRole.arn,
+            input: JSON.stringify({ asset: fn.id, scheduledTime: "<aws.scheduler.scheduled-time>" }),
+            retryPolicy: {
+              maximumRetryAttempts: trigger.retry.attempts,
+              maximumEventAgeInSeconds: trigger.retry.maxEventAgeSeconds,
+            },
+            deadLetterConfig: { arn: deadLetters!.arn },
+          },
+        },
+        { ...parent, dependsOn: [schedulerPolicy] },
+      );
+    }
+
+    for (const alarm of args.alarms) {
+      new aws.cloudwatch.MetricAlarm(
+        `${name}-${alarm.kind}`,
+        {
+          alarmDescription: alarm.description,
+          ...metricOf(alarm, {
+            functionName: lambda.name,
+            deadLetters: deadLetters?.name,
+            environment: args.environment,
+          }),
+          alarmActions: [args.alertTopicArn],
+          okActions: [args.alertTopicArn],
+          tags,
+        },
+        parent,
+      );
+    }
+
+    this.functionName = lambda.name;
+    this.functionArn = lambda.arn;
+    this.roleArn = role.arn;
+    this.registerOutputs({
+      functionName: this.functionName,
+      functionArn: this.functionArn,
+      roleArn: this.roleArn,
+    });
+  }
+}
+
+/** Longest look-back of one CloudWatch alarm: seven days (with periods of an hour or more). */
+export const MAX_FRESHNESS_MINUTES = 7 * 24 * 60;
+
+/** What an alarm watches. Freshness reads the `Tributary/AssetMaterialized` metric the handler emits. */
+function metricOf(
+  alarm: AlarmPlan,
+  refs: { functionName: pulumi.Input<string>; deadLetters?: pulumi.Input<string>; environment: string },
+): Omit<aws.cloudwatch.MetricAlarmArgs, "alarmActions" | "okActions" | "tags" | "alarmDescription"> {
+  const above = { comparisonOperator: "GreaterThanThreshold", threshold: 0, evaluationPeriods: 1 } as const;
+  switch (alarm.kind) {
+    case "dead-letters":
+      return {
+        ...above,
+        namespace: "AWS/SQS",
+        metricName: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: refs.deadLetters! },
+        statistic: "Maximum",
+        period: ALARM_PERIOD_SECONDS,
+        treatMissingData: "notBreaching",
+      };
+    case "errors":
+      return {
+        ...above,
+        namespace: "AWS/Lambda",
+        metricName: "Errors",
+        dimensions: { FunctionName: refs.functionName },
+        statistic: "Sum",
+        period: ALARM_PERIOD_SECONDS,
+        treatMissingData: "notBreaching",
+      };
+    case "freshness": {
+      // No materialisation in `minutes`: one period under an hour, else hourly periods that all miss.
+      const minutes = alarm.minutes!;
+      const hourly = minutes > 60;
+      const periods = hourly ? Math.ceil(minutes / 60) : 1;
+      return {
+        namespace: "Tributary",
+        metricName: "AssetMaterialized",
+        dimensions: { Environment: refs.environment, Asset: alarm.function },
+        statistic: "Sum",
+        comparisonOperator: "LessThanThreshold",
+        threshold: 1,
+        period: hourly ? 3600 : minutes * 60,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
+        treatMissingData: "breaching",
+      };
+    }
+  }
+}

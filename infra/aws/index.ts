@@ -1,0 +1,92 @@
+/**
+ * The AWS adapter: DeploymentPlan → Pulumi components. One KMS key, four buckets (raw, curated,
+ * quarantine, access logs), two EventBridge buses, an SNS topic for alarms, and one function component
+ * per asset or source with its own role, queue, trigger and alarms.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { CloudAdapter, StackOutputs } from "../adapter.ts";
+import { PLACEHOLDER_CODE } from "../placeholder.ts";
+import type { DeploymentPlan, StoreId } from "../plan/types.ts";
+import { Alerts } from "./alerts.ts";
+import { Bus } from "./bus.ts";
+import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
+import { DataKey } from "./key.ts";
+import { Store } from "./store.ts";
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+/** Function logs are kept as long as quarantined records, on the nearest period CloudWatch accepts. */
+export function logRetention(days: number): number {
+  return LOG_RETENTION_DAYS.find((d) => d >= days) ?? 3653;
+}
+
+function validate(plan: DeploymentPlan): void {
+  for (const alarm of plan.alarms) {
+    if (alarm.kind === "freshness" && alarm.minutes! > MAX_FRESHNESS_MINUTES) {
+      throw new pulumi.RunError(
+        `"${alarm.function}" has a freshness of ${alarm.minutes} minutes; CloudWatch alarms look back at most ` +
+          `7 days (${MAX_FRESHNESS_MINUTES} minutes). Shorten the asset's freshness.`,
+      );
+    }
+  }
+}
+
+export const aws = {
+  cloud: "aws",
+  deploy(plan: DeploymentPlan): StackOutputs {
+    validate(plan);
+    const p = plan.prefix;
+    const quarantineDays = plan.stores.find((s) => s.id === "quarantine")?.retentionDays ?? 30;
+    const shared = plan.tags;
+    const key = new DataKey(`${p}-data`, {
+      description: `Tributary ${plan.stack}: encrypts the raw, curated and quarantine stores`,
+      alias: `alias/${p}-data`,
+      tags: shared,
+    });
+    const stores = {} as Record<StoreId, Store>;
+    for (const s of plan.stores)
+      stores[s.id] = new Store(s.name, { store: s, keyArn: key.arn, tags: shared });
+    new Store(`${p}-access-logs`, {
+      store: { id: "access-logs", retentionDays: logRetention(quarantineDays) },
+      logged: plan.stores.map((s) => ({ id: s.id, name: stores[s.id].name, arn: stores[s.id].arn })),
+      tags: shared,
+    });
+    const buses = Object.fromEntries(
+      plan.buses.map((b) => [b.id, new Bus(b.name, { bus: b, tags: shared })]),
+    ) as Record<"source-events" | "asset-events", Bus>;
+    const alerts = new Alerts(`${p}-alerts`, { email: plan.alertEmail, tags: shared });
+
+    const retention = logRetention(quarantineDays);
+    const functions: Record<string, pulumi.Output<string>> = {};
+    for (const fn of plan.functions) {
+      const f = new AssetFunction(fn.name, {
+        fn,
+        trigger: plan.triggers.find((t) => t.function === fn.id),
+        grants: plan.grants.filter((g) => g.function === fn.id),
+        alarms: plan.alarms.filter((a) => a.function === fn.id),
+        logGroup: `/tributary/${p}/${fn.id}`,
+        logRetentionDays: retention,
+        buckets: {
+          raw: { name: stores.raw.name, arn: stores.raw.arn },
+          curated: { name: stores.curated.name, arn: stores.curated.arn },
+          quarantine: { name: stores.quarantine.name, arn: stores.quarantine.arn },
+        },
+        keyArn: key.arn,
+        assetBus: buses["asset-events"],
+        sourceBus: buses["source-events"],
+        alertTopicArn: alerts.topicArn,
+        code: PLACEHOLDER_CODE,
+        environment: plan.environment,
+      });
+      functions[fn.id] = f.functionName;
+    }
+    return {
+      buckets: { raw: stores.raw.name, curated: stores.curated.name, quarantine: stores.quarantine.name },
+      buses: { "source-events": buses["source-events"].arn, "asset-events": buses["asset-events"].arn },
+      functions,
+    };
+  },
+} satisfies CloudAdapter;

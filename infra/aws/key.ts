@@ -1,0 +1,31 @@
+/**
+ * `tributary:aws:DataKey`: the stack's customer-managed KMS key for its stores, rotated yearly. The key
+ * policy is AWS's default (the account administers the key; IAM policies grant its use), so every use
+ * is granted explicitly, per function, in that function's role policy.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface DataKeyArgs {
+  readonly description: string;
+  /** Alias, e.g. "alias/trib-dev-data". */
+  readonly alias: string;
+  readonly tags: Record<string, string>;
+}
+
+export class DataKey extends pulumi.ComponentResource {
+  readonly arn: pulumi.Output<string>;
+
+  constructor(name: string, args: DataKeyArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("tributary:aws:DataKey", name, {}, opts);
+    const key = new aws.kms.Key(
+      name,
+      { description: args.description, enableKeyRotation: true, deletionWindowInDays: 30, tags: args.tags },
+      // Deleting the key makes every object it encrypted unreadable.
+      { parent: this, protect: true },
+    );
+    new aws.kms.Alias(`${name}-alias`, { name: args.alias, targetKeyId: key.keyId }, { parent: this });
+    this.arn = key.arn;
+    this.registerOutputs({ arn: this.arn });
+  }
+}

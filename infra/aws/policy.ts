@@ -1,0 +1,167 @@
+/**
+ * IAM policy documents, built from the plan's grants. Pure: ARNs in, JSON-ready documents out, so the
+ * exact documents are unit-tested and property-tested without Pulumi.
+ *
+ * No Allow statement has a wildcard action or a `*` resource. Object grants end in `/<prefix>/*`: the one
+ * way S3 names "every object under this prefix". Deny statements (TLS only) may use wildcards: they
+ * only take rights away.
+ */
+import { type Access, type GrantPlan, MESSAGES, type StoreId } from "../plan/types.ts";
+
+export interface Statement {
+  Sid?: string;
+  Effect: "Allow" | "Deny";
+  Principal?: unknown;
+  Action: string | string[];
+  /** Absent only in trust policies, which name a principal instead. */
+  Resource?: string | string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface PolicyDocument {
+  Version: "2012-10-17";
+  Statement: Statement[];
+}
+
+export function document(statements: Statement[]): PolicyDocument {
+  return { Version: "2012-10-17", Statement: statements };
+}
+
+/** Who may assume a role: one AWS service. */
+export function assumeRole(service: string): PolicyDocument {
+  return document([{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }]);
+}
+
+/** The ARNs a function's policy refers to, resolved. */
+export interface FunctionArns {
+  readonly buckets: Readonly<Record<StoreId, string>>;
+  readonly key: string;
+  readonly assetBus: string;
+  readonly logGroup: string;
+  /** The queue the function consumes, when a bus triggers it. */
+  readonly queue?: string;
+  /** The dead-letter queue asynchronous invocations fail into, when a schedule triggers it. */
+  readonly deadLetters?: string;
+}
+
+const OBJECT_ACTIONS: Record<Exclude<Access, "list">, string> = {
+  read: "s3:GetObject",
+  write: "s3:PutObject",
+  delete: "s3:DeleteObject",
+};
+
+/**
+ * The one inline policy of a function's role: its grants on object prefixes (one statement per kind of
+ * access), list rights limited by `s3:prefix`, the data key, publishing asset events, its queue, its logs.
+ */
+export function functionPolicy(grants: readonly GrantPlan[], arns: FunctionArns): PolicyDocument {
+  const statements: Statement[] = [];
+  for (const access of ["read", "write", "delete"] as const) {
+    const resources = grants
+      .filter((g) => g.access.includes(access))
+      .map((g) => `${arns.buckets[g.store]}/${g.prefix}*`);
+    if (resources.length > 0) {
+      const sid = { read: "ReadObjects", write: "WriteObjects", delete: "DeleteObjects" }[access];
+      statements.push({
+        Sid: sid,
+        Effect: "Allow",
+        Action: OBJECT_ACTIONS[access],
+        Resource: unique(resources),
+      });
+    }
+  }
+  for (const store of ["raw", "curated", "quarantine"] as const) {
+    const prefixes = grants
+      .filter((g) => g.store === store && g.access.includes("list"))
+      .map((g) => `${g.prefix}*`);
+    if (prefixes.length > 0) {
+      statements.push({
+        Sid: `List${store[0]!.toUpperCase()}${store.slice(1)}`,
+        Effect: "Allow",
+        Action: "s3:ListBucket",
+        Resource: arns.buckets[store],
+        Condition: { StringLike: { "s3:prefix": unique(prefixes) } },
+      });
+    }
+  }
+  statements.push({
+    Sid: "UseDataKey",
+    Effect: "Allow",
+    Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+    Resource: arns.key,
+  });
+  statements.push({
+    Sid: "PublishAssetEvents",
+    Effect: "Allow",
+    Action: "events:PutEvents",
+    Resource: arns.assetBus,
+    // Only "asset materialised" events from Tributary: a function cannot forge source events.
+    Condition: {
+      StringEquals: { "events:source": MESSAGES.producer, "events:detail-type": MESSAGES.assetMaterialised },
+    },
+  });
+  if (arns.queue) {
+    statements.push({
+      Sid: "ConsumeQueue",
+      Effect: "Allow",
+      Action: [
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+      ],
+      Resource: arns.queue,
+    });
+  }
+  if (arns.deadLetters) {
+    statements.push({
+      Sid: "DeadLetter",
+      Effect: "Allow",
+      Action: "sqs:SendMessage",
+      Resource: arns.deadLetters,
+    });
+  }
+  statements.push({
+    Sid: "WriteLogs",
+    Effect: "Allow",
+    Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+    Resource: `${arns.logGroup}:log-stream:*`,
+  });
+  return document(statements);
+}
+
+/** Deny every request to a bucket that does not use TLS. */
+export function denyInsecureTransport(bucketArn: string): Statement {
+  return {
+    Sid: "DenyInsecureTransport",
+    Effect: "Deny",
+    Principal: "*",
+    Action: "s3:*",
+    Resource: [bucketArn, `${bucketArn}/*`],
+    Condition: { Bool: { "aws:SecureTransport": "false" } },
+  };
+}
+
+/** Let one AWS service send to one queue, only on behalf of the named sources (rules, schedules). */
+export function queueAccess(
+  queueArn: string,
+  service: string,
+  sourceArns: readonly string[],
+): PolicyDocument {
+  return document([
+    {
+      Sid: "AllowDelivery",
+      Effect: "Allow",
+      Principal: { Service: service },
+      Action: "sqs:SendMessage",
+      Resource: queueArn,
+      Condition: {
+        ArnEquals: { "aws:SourceArn": sourceArns.length === 1 ? sourceArns[0]! : [...sourceArns] },
+      },
+    },
+  ]);
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}

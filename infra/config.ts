@@ -1,0 +1,252 @@
+/**
+ * Stack configuration: what `stacks/Pulumi.<stack>.yaml` says about one environment on one cloud.
+ *
+ * Pulumi hands a program its stack config as a flat map from "<namespace>:<key>" to strings (objects
+ * and lists JSON-encoded): `PULUMI_CONFIG` under the CLI, `pulumi.runtime.allConfig()` inside the
+ * program. `tributary plan` and `tributary synth` read the stack file and build the very same map
+ * (`configMap`), so one validator (`readStackConfig`) sees the same input everywhere and names the file
+ * and key of every mistake.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { type Static, Type } from "@sinclair/typebox";
+import { Ajv, type ErrorObject } from "ajv";
+import addFormatsModule from "ajv-formats";
+import { parseDocument } from "yaml";
+import { TributaryError } from "../assets/graph/errors.ts";
+import { didYouMean } from "../assets/graph/suggest.ts";
+
+export const CLOUDS = ["aws", "gcp", "azure"] as const;
+export type Cloud = (typeof CLOUDS)[number];
+
+/** The provider key that names where a cloud's resources go. */
+export const REGION_KEY: Record<Cloud, string> = {
+  aws: "aws:region",
+  gcp: "gcp:region",
+  azure: "azure-native:location",
+};
+
+// Tag values must survive every cloud: AWS allows letters, digits, spaces and `_.:/=+-@`.
+const TAG_VALUE = "^[A-Za-z0-9 _.:/=+@-]{1,128}$";
+
+const Retention = Type.Object(
+  {
+    raw: Type.Integer({ minimum: 1, description: "days raw events are kept" }),
+    curated: Type.Optional(
+      Type.Integer({ minimum: 1, description: "days a superseded curated file is kept; absent: forever" }),
+    ),
+    quarantine: Type.Integer({ minimum: 1, description: "days rejected records are kept" }),
+  },
+  { additionalProperties: false },
+);
+
+const Functions = Type.Object(
+  {
+    architecture: Type.Optional(Type.Union([Type.Literal("arm64"), Type.Literal("x86_64")])),
+    memoryMb: Type.Optional(Type.Integer({ minimum: 128, maximum: 10240 })),
+    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 900 })),
+  },
+  { additionalProperties: false },
+);
+
+/** The `tributary:*` keys of a stack file, as JSON values after decoding. */
+const Schema = Type.Object(
+  {
+    cloud: Type.Union(CLOUDS.map((c) => Type.Literal(c))),
+    environment: Type.String({ pattern: "^[a-z][a-z0-9-]{0,15}$" }),
+    namePrefix: Type.Optional(Type.String({ pattern: "^[a-z][a-z0-9-]{0,11}$" })),
+    retentionDays: Retention,
+    coldAfterDays: Type.Optional(Type.Integer({ minimum: 30 })),
+    alertEmail: Type.String({ format: "email" }),
+    owner: Type.String({ pattern: TAG_VALUE }),
+    costCentre: Type.String({ pattern: TAG_VALUE }),
+    pipelines: Type.Array(Type.String({ pattern: "^[A-Za-z0-9_-]+$" }), { minItems: 1, uniqueItems: true }),
+    functions: Type.Optional(Functions),
+  },
+  { additionalProperties: false },
+);
+
+/** What each key means, for messages. */
+const EXPECT: Record<string, string> = {
+  cloud: `one of ${CLOUDS.join(", ")}`,
+  environment: "a lowercase name of up to 16 letters, digits and dashes, e.g. dev or prod",
+  namePrefix: "a lowercase prefix of up to 12 letters, digits and dashes, e.g. trib",
+  retentionDays: "an object { raw: days, quarantine: days, curated?: days }",
+  coldAfterDays: "the number of days (at least 30) after which raw events move to a colder storage tier",
+  alertEmail: "the e-mail address alarms are sent to",
+  owner: "the owning team, as a tag value (letters, digits, spaces and _.:/=+-@)",
+  costCentre: "the cost centre, as a tag value (letters, digits, spaces and _.:/=+-@)",
+  pipelines: "a list of the pipelines (asset groups) to deploy, e.g. [commerce]",
+  functions: "an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900 }",
+};
+const OBJECT_KEYS = new Set(["retentionDays", "functions", "pipelines"]);
+const NUMBER_KEYS = new Set(["coldAfterDays"]);
+
+export interface StackConfig {
+  readonly stack: string;
+  readonly cloud: Cloud;
+  readonly region: string;
+  readonly environment: string;
+  readonly namePrefix: string;
+  readonly retentionDays: { readonly raw: number; readonly curated?: number; readonly quarantine: number };
+  readonly coldAfterDays: number;
+  readonly alertEmail: string;
+  readonly owner: string;
+  readonly costCentre: string;
+  readonly pipelines: readonly string[];
+  readonly functions: {
+    readonly architecture: "arm64" | "x86_64";
+    readonly memoryMb: number;
+    readonly timeoutSeconds: number;
+  };
+}
+
+/** A stack file or stack config that cannot be deployed. */
+export class StackConfigError extends TributaryError {
+  override name = "StackConfigError";
+}
+
+type AddFormats = (ajv: Ajv, formats: string[]) => Ajv;
+const addFormats: AddFormats =
+  (addFormatsModule as unknown as { default?: AddFormats }).default ??
+  (addFormatsModule as unknown as AddFormats);
+let validator: ReturnType<Ajv["compile"]> | undefined;
+function validate(value: unknown): ErrorObject[] {
+  if (!validator) {
+    const ajv = new Ajv({ allErrors: true, strict: true });
+    addFormats(ajv, ["email"]);
+    validator = ajv.compile(Schema);
+  }
+  return validator(value) ? [] : [...(validator.errors ?? [])];
+}
+
+/** Where a stack's file lives, relative to the project root (Pulumi.yaml's `stackConfigDir`). */
+export function stackFile(stack: string): string {
+  return `stacks/Pulumi.${stack}.yaml`;
+}
+
+/**
+ * The stack's config as Pulumi passes it to the program: the stack file's `config:` map, with
+ * namespace-less keys put in the project's namespace ("tributary"), scalars as strings and objects
+ * and lists as JSON, as the CLI encodes them into `PULUMI_CONFIG`.
+ */
+export function configMap(root: string, stack: string): Record<string, string> {
+  const file = stackFile(stack);
+  const full = path.join(root, file);
+  if (!fs.existsSync(full)) {
+    const dir = path.join(root, "stacks");
+    const stacks = fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+          .filter((s): s is string => s !== undefined)
+          .sort()
+      : [];
+    throw new StackConfigError(
+      `${file}: no such stack file.${didYouMean(stack, stacks)} Stacks here: ${stacks.join(", ") || "none"}.`,
+    );
+  }
+  const doc = parseDocument(fs.readFileSync(full, "utf8"));
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const line = e?.linePos?.[0];
+    throw new StackConfigError(
+      `${file}${line ? `:${line.line}:${line.col}` : ""}: ${e?.message.split("\n")[0]}`,
+    );
+  }
+  const body = doc.toJS() as { config?: Record<string, unknown> } | null;
+  const config = body?.config ?? {};
+  if (typeof config !== "object" || Array.isArray(config)) {
+    throw new StackConfigError(`${file}: "config" must be a map of keys to values.`);
+  }
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const full = key.includes(":") ? key : `tributary:${key}`;
+    if (value !== null && typeof value === "object" && !Array.isArray(value) && "secure" in value) {
+      // Encrypted values need the stack's secrets provider; Tributary's own keys are never secret.
+      out[full] = "[secret]";
+      continue;
+    }
+    out[full] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  return out;
+}
+
+/**
+ * The validated stack config from Pulumi's flat config map. Every problem is reported at once, each
+ * naming `file` and the key, e.g. `stacks/Pulumi.dev-aws.yaml: tributary:retentionDays.raw must be …`.
+ */
+export function readStackConfig(values: Record<string, string>, stack: string): StackConfig {
+  const file = stackFile(stack);
+  const problems: string[] = [];
+  const raw: Record<string, unknown> = {};
+  const known = Object.keys(Schema.properties);
+  for (const [full, text] of Object.entries(values)) {
+    if (!full.startsWith("tributary:")) continue;
+    const key = full.slice("tributary:".length);
+    if (!known.includes(key)) {
+      problems.push(`tributary:${key} is not a Tributary setting.${didYouMean(key, known)}`);
+      continue;
+    }
+    if (OBJECT_KEYS.has(key) || NUMBER_KEYS.has(key)) {
+      try {
+        raw[key] = JSON.parse(text);
+      } catch {
+        problems.push(`tributary:${key} must be ${EXPECT[key]} (got ${JSON.stringify(text)})`);
+      }
+    } else {
+      raw[key] = text;
+    }
+  }
+  for (const e of validate(raw)) problems.push(describe(e, raw));
+  const cloud = raw.cloud as Cloud | undefined;
+  const regionKey = cloud && CLOUDS.includes(cloud) ? REGION_KEY[cloud] : undefined;
+  const region = regionKey ? values[regionKey] : undefined;
+  if (regionKey && !region)
+    problems.push(`${regionKey} is missing: set the ${cloud} region the stack deploys to`);
+  if (problems.length > 0) {
+    const unique = [...new Set(problems)];
+    throw new StackConfigError(
+      unique.length === 1
+        ? `${file}: ${unique[0]}.`
+        : `${file}: ${unique.length} problems:\n${unique.map((p) => `  - ${p}`).join("\n")}`,
+    );
+  }
+  const c = raw as Static<typeof Schema>;
+  return {
+    stack,
+    cloud: c.cloud,
+    region: region as string,
+    environment: c.environment,
+    namePrefix: c.namePrefix ?? "trib",
+    retentionDays: c.retentionDays,
+    coldAfterDays: c.coldAfterDays ?? 30,
+    alertEmail: c.alertEmail,
+    owner: c.owner,
+    costCentre: c.costCentre,
+    pipelines: c.pipelines,
+    functions: {
+      architecture: c.functions?.architecture ?? "arm64",
+      memoryMb: c.functions?.memoryMb ?? 1024,
+      timeoutSeconds: c.functions?.timeoutSeconds ?? 300,
+    },
+  };
+}
+
+function describe(e: ErrorObject, raw: Record<string, unknown>): string {
+  const parts = e.instancePath.split("/").filter(Boolean);
+  if (e.keyword === "required") parts.push((e.params as { missingProperty: string }).missingProperty);
+  if (e.keyword === "additionalProperties")
+    parts.push((e.params as { additionalProperty: string }).additionalProperty);
+  const top = parts[0] ?? "";
+  const key = `tributary:${parts.join(".")}`;
+  if (e.keyword === "required" && parts.length === 1) return `${key} is missing: set it to ${EXPECT[top]}`;
+  if (e.keyword === "required") return `${key} is missing (${`tributary:${top}`} must be ${EXPECT[top]})`;
+  if (e.keyword === "additionalProperties")
+    return `${key} is not a setting of tributary:${top}, which is ${EXPECT[top]}`;
+  let value: unknown = raw;
+  for (const p of parts) value = (value as Record<string, unknown> | undefined)?.[p];
+  const got = ` (got ${JSON.stringify(value)})`;
+  if (parts.length === 1) return `tributary:${top} must be ${EXPECT[top]}${got}`;
+  return `${key} ${e.message}${got}`;
+}

@@ -1,0 +1,376 @@
+/**
+ * Graph + stack config → DeploymentPlan. Pure: no Pulumi, no cloud, no clock; the same inputs give
+ * byte-identical JSON.
+ */
+import * as crypto from "node:crypto";
+import type { AnyAsset } from "../../assets/graph/asset.ts";
+import { TributaryError } from "../../assets/graph/errors.ts";
+import type { AssetGraph } from "../../assets/graph/graph.ts";
+import { didYouMean } from "../../assets/graph/suggest.ts";
+import { type StackConfig, stackFile } from "../config.ts";
+import {
+  type AlarmPlan,
+  type BusPlan,
+  type DeploymentPlan,
+  type EnvValue,
+  type FunctionPlan,
+  type GrantPlan,
+  PLAN_VERSION,
+  type StorePlan,
+  type TriggerPlan,
+} from "./types.ts";
+
+/** A graph that cannot be deployed with this stack's config. */
+export class PlanError extends TributaryError {
+  override name = "PlanError";
+}
+
+/** Messages a consumer's queue may deliver before it is dead-lettered. */
+export const MAX_RECEIVE_COUNT = 5;
+/** Retries of a schedule or bus delivery before the event is dead-lettered. */
+export const RETRY = { attempts: 3, maxEventAgeSeconds: 3600 } as const;
+/** Longest logical function name: the clouds' limits (64 for AWS Lambda and IAM) less autonaming suffixes. */
+const MAX_FUNCTION_NAME = 40;
+
+/** Tag keys every resource carries. */
+export const TAGS = {
+  asset: "tributary:asset",
+  pipeline: "tributary:pipeline",
+  env: "tributary:env",
+  owner: "owner",
+  costCentre: "cost-centre",
+} as const;
+/** The `tributary:asset` value of resources that serve the whole stack. */
+export const SHARED = "_shared";
+
+export function planDeployment(graph: AssetGraph, config: StackConfig): DeploymentPlan {
+  const prefix = `${config.namePrefix}-${config.environment}`;
+  const deployed = selectPipelines(graph, config);
+  const stackTags: Record<string, string> = {
+    [TAGS.asset]: SHARED,
+    [TAGS.pipeline]: config.pipelines.join("+"),
+    [TAGS.env]: config.environment,
+    [TAGS.owner]: config.owner,
+    [TAGS.costCentre]: config.costCentre,
+  };
+
+  const stores = (
+    [
+      {
+        id: "raw",
+        name: `${prefix}-raw`,
+        zones: ["raw"],
+        retentionDays: config.retentionDays.raw,
+        coldAfterDays: config.coldAfterDays < config.retentionDays.raw ? config.coldAfterDays : undefined,
+        encryption: "customer-key",
+        versioning: true,
+        holdsSourceData: true,
+      },
+      {
+        id: "curated",
+        name: `${prefix}-curated`,
+        zones: ["curated", "_manifests", "_failures", "_index", "_locks", "_lineage"],
+        retentionDays: config.retentionDays.curated,
+        encryption: "customer-key",
+        versioning: true,
+        holdsSourceData: false,
+      },
+      {
+        id: "quarantine",
+        name: `${prefix}-quarantine`,
+        zones: ["quarantine"],
+        retentionDays: config.retentionDays.quarantine,
+        encryption: "customer-key",
+        versioning: true,
+        holdsSourceData: true,
+      },
+    ] satisfies StorePlan[]
+  ).map(dropUndefined);
+
+  const functions: FunctionPlan[] = [];
+  const triggers: TriggerPlan[] = [];
+  const grants: GrantPlan[] = [];
+  const alarms: AlarmPlan[] = [];
+  const names = new Map<string, string>();
+  for (const a of deployed) {
+    const fn = functionPlan(a, config, prefix, stackTags);
+    const clash = names.get(fn.name);
+    if (clash)
+      throw new PlanError(`"${a.key}" and "${clash}" shorten to the same function name "${fn.name}".`);
+    names.set(fn.name, a.key);
+    functions.push(fn);
+    const trigger = triggerOf(a);
+    if (trigger) triggers.push(trigger);
+    grants.push(...grantsOf(graph, a));
+    alarms.push(...alarmsOf(a, trigger !== undefined));
+  }
+
+  const consumers = (bus: string) =>
+    triggers.filter((t) => t.kind !== "schedule" && t.bus === bus).map((t) => t.function);
+  const buses: BusPlan[] = [
+    {
+      id: "source-events",
+      name: `${prefix}-source-events`,
+      publishers: [],
+      consumers: consumers("source-events"),
+    },
+    {
+      id: "asset-events",
+      name: `${prefix}-asset-events`,
+      publishers: functions.map((f) => f.id),
+      consumers: consumers("asset-events"),
+    },
+  ];
+
+  return {
+    version: PLAN_VERSION,
+    stack: config.stack,
+    cloud: config.cloud,
+    region: config.region,
+    environment: config.environment,
+    prefix,
+    pipelines: config.pipelines,
+    alertEmail: config.alertEmail,
+    tags: stackTags,
+    stores,
+    buses,
+    functions,
+    triggers,
+    grants,
+    alarms,
+  };
+}
+
+/** The assets of the stack's pipelines, in topological order; an edge into an undeployed pipeline is an error. */
+function selectPipelines(graph: AssetGraph, config: StackConfig): AnyAsset[] {
+  const groups = new Set(graph.assets().map((a) => a.group));
+  const missing = config.pipelines.filter((p) => !groups.has(p));
+  if (missing.length > 0) {
+    throw new PlanError(
+      `${stackFile(config.stack)}: tributary:pipelines names ${missing.map((m) => `"${m}"`).join(", ")}, ` +
+        `which the graph does not have.${didYouMean(missing[0]!, groups)} Pipelines in the graph: ${[...groups].sort().join(", ")}.`,
+    );
+  }
+  const wanted = new Set(config.pipelines);
+  const deployed = graph.assets().filter((a) => wanted.has(a.group));
+  for (const a of deployed) {
+    for (const e of graph.inputs(a.key)) {
+      const up = graph.get(e.from);
+      if (!wanted.has(up.group)) {
+        throw new PlanError(
+          `"${a.key}" (pipeline "${a.group}") reads "${up.key}" of pipeline "${up.group}", which stack ` +
+            `"${config.stack}" does not deploy: add "${up.group}" to tributary:pipelines in ${stackFile(config.stack)}.`,
+        );
+      }
+    }
+  }
+  return deployed;
+}
+
+/** A logical name for an asset's resources: `<prefix>-<key>`, shortened with a hash when too long. */
+export function functionName(prefix: string, key: string): string {
+  const name = `${prefix}-${key.replaceAll("_", "-")}`;
+  if (name.length <= MAX_FUNCTION_NAME) return name;
+  const hash = crypto.createHash("sha256").update(key).digest("hex").slice(0, 6);
+  return `${name.slice(0, MAX_FUNCTION_NAME - 7).replace(/-+$/, "")}-${hash}`;
+}
+
+function functionPlan(
+  a: AnyAsset,
+  config: StackConfig,
+  prefix: string,
+  stackTags: Record<string, string>,
+): FunctionPlan {
+  const kind = a.kind === "source" ? "ingest" : "asset";
+  const resources = a.kind === "asset" ? a.resources : {};
+  const environment: Record<string, EnvValue> = {
+    TRIBUTARY_ASSET: a.key,
+    TRIBUTARY_KIND: kind,
+    TRIBUTARY_ENV: config.environment,
+    TRIBUTARY_STORE_RAW: { store: "raw" },
+    TRIBUTARY_STORE_CURATED: { store: "curated" },
+    TRIBUTARY_STORE_QUARANTINE: { store: "quarantine" },
+    TRIBUTARY_ASSET_EVENTS: { bus: "asset-events" },
+  };
+  return {
+    id: a.key,
+    kind,
+    name: functionName(prefix, a.key),
+    pipeline: a.group,
+    description:
+      a.description ??
+      (kind === "ingest" ? `Ingests source events of ${a.key}` : `Materialises the asset ${a.key}`),
+    owners: a.owners,
+    memoryMb: resources.memoryMb ?? config.functions.memoryMb,
+    timeoutSeconds: resources.timeoutSeconds ?? config.functions.timeoutSeconds,
+    architecture: config.functions.architecture,
+    runtime: "nodejs22",
+    environment,
+    tags: { ...stackTags, [TAGS.asset]: a.key, [TAGS.pipeline]: a.group },
+    maxReceiveCount: MAX_RECEIVE_COUNT,
+  };
+}
+
+/**
+ * What starts an asset's function: its cron schedule; else, when it is event-triggered, the
+ * materialisation of any upstream asset or source; a source's ingester starts on its source events.
+ * An asset with neither runs only when invoked.
+ */
+function triggerOf(a: AnyAsset): TriggerPlan | undefined {
+  if (a.kind === "source") {
+    return { function: a.key, kind: "source-event", bus: "source-events", source: a.key, retry: RETRY };
+  }
+  if (a.schedule) {
+    return {
+      function: a.key,
+      kind: "schedule",
+      cron: a.schedule.cron,
+      timezone: a.schedule.timezone,
+      retry: RETRY,
+    };
+  }
+  if (a.trigger?.on === "upstream") {
+    const upstream = [...new Set(a.deps.map((d) => d.key))].sort();
+    return { function: a.key, kind: "asset-materialised", bus: "asset-events", upstream, retry: RETRY };
+  }
+  return undefined;
+}
+
+/**
+ * The rights of one function, from the graph's edges only (prefixes as runtime/storage/layout.ts lays
+ * them out). An asset reads each upstream's data and manifests and writes its own data, manifests,
+ * failures and locks, and its quarantine prefix. An ingester writes its source's raw events, batch
+ * manifests, id index and lock, and its quarantine prefix.
+ */
+export function grantsOf(graph: AssetGraph, a: AnyAsset): GrantPlan[] {
+  const k = a.key;
+  const fn = k;
+  const own = "own";
+  if (a.kind === "source") {
+    return [
+      { function: fn, store: "raw", prefix: `raw/${k}/`, access: ["read", "write", "delete"], reason: own },
+      {
+        function: fn,
+        store: "curated",
+        prefix: `_manifests/${k}/`,
+        access: ["read", "list", "write"],
+        reason: own,
+      },
+      {
+        function: fn,
+        store: "curated",
+        prefix: `_index/${k}/`,
+        access: ["read", "write", "delete"],
+        reason: own,
+      },
+      {
+        function: fn,
+        store: "curated",
+        prefix: `_locks/${k}/`,
+        access: ["read", "list", "write", "delete"],
+        reason: own,
+      },
+      {
+        function: fn,
+        store: "quarantine",
+        prefix: `quarantine/${k}/`,
+        access: ["write", "delete"],
+        reason: "quarantine",
+      },
+    ];
+  }
+  const out: GrantPlan[] = [];
+  for (const up of [...new Set(graph.inputs(k).map((e) => e.from))].sort()) {
+    const reason = `upstream:${up}`;
+    const u = graph.get(up);
+    if (u.kind === "source") {
+      out.push({ function: fn, store: "raw", prefix: `raw/${up}/`, access: ["read"], reason });
+      out.push({
+        function: fn,
+        store: "curated",
+        prefix: `_manifests/${up}/`,
+        access: ["read", "list"],
+        reason,
+      });
+    } else {
+      out.push({ function: fn, store: "curated", prefix: `curated/${up}/`, access: ["read"], reason });
+      out.push({
+        function: fn,
+        store: "curated",
+        prefix: `_manifests/${up}/`,
+        access: ["read", "list"],
+        reason,
+      });
+    }
+  }
+  out.push(
+    {
+      function: fn,
+      store: "curated",
+      prefix: `curated/${k}/`,
+      access: ["read", "list", "write", "delete"],
+      reason: own,
+    },
+    {
+      function: fn,
+      store: "curated",
+      prefix: `_manifests/${k}/`,
+      access: ["read", "list", "write"],
+      reason: own,
+    },
+    {
+      function: fn,
+      store: "curated",
+      prefix: `_failures/${k}/`,
+      access: ["read", "write", "delete"],
+      reason: own,
+    },
+    {
+      function: fn,
+      store: "curated",
+      prefix: `_locks/${k}/`,
+      access: ["read", "list", "write", "delete"],
+      reason: own,
+    },
+    {
+      function: fn,
+      store: "quarantine",
+      prefix: `quarantine/${k}/`,
+      access: ["write"],
+      reason: "quarantine",
+    },
+  );
+  return out;
+}
+
+function alarmsOf(a: AnyAsset, triggered: boolean): AlarmPlan[] {
+  const out: AlarmPlan[] = [];
+  if (triggered) {
+    out.push({
+      id: `${a.key}-dead-letters`,
+      function: a.key,
+      kind: "dead-letters",
+      description: `Messages for ${a.key} were dead-lettered after every retry: inspect and redrive them.`,
+    });
+  }
+  out.push({
+    id: `${a.key}-errors`,
+    function: a.key,
+    kind: "errors",
+    description: `The function of ${a.key} failed.`,
+  });
+  if (a.freshnessMinutes !== undefined) {
+    out.push({
+      id: `${a.key}-freshness`,
+      function: a.key,
+      kind: "freshness",
+      minutes: a.freshnessMinutes,
+      description: `${a.key} was not materialised in the last ${a.freshnessMinutes} minutes.`,
+    });
+  }
+  return out;
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,149 @@
+/**
+ * The deployment plan: everything one stack deploys, derived from the asset graph and the stack
+ * config, as plain JSON. No cloud in here: each adapter (infra/aws, infra/gcp, infra/azure) turns the
+ * same plan into its own resources. Ids in the plan are logical and stable; physical names are the
+ * adapter's business.
+ */
+import type { Cloud } from "../config.ts";
+
+export const PLAN_VERSION = 1;
+
+/** The three zones of the storage layout, each its own store (bucket, container). */
+export type StoreId = "raw" | "curated" | "quarantine";
+/** Source events come from outside; asset events announce a committed materialisation. */
+export type BusId = "source-events" | "asset-events";
+/** What a function may do under a prefix of a store. */
+export type Access = "read" | "list" | "write" | "delete";
+
+export interface DeploymentPlan {
+  readonly version: typeof PLAN_VERSION;
+  readonly stack: string;
+  readonly cloud: Cloud;
+  readonly region: string;
+  readonly environment: string;
+  /** Logical names of the stack's resources start with it: `<namePrefix>-<environment>`. */
+  readonly prefix: string;
+  readonly pipelines: readonly string[];
+  readonly alertEmail: string;
+  /** Tags every resource of the stack carries; functions add their asset's. */
+  readonly tags: Readonly<Record<string, string>>;
+  readonly stores: readonly StorePlan[];
+  readonly buses: readonly BusPlan[];
+  readonly functions: readonly FunctionPlan[];
+  readonly triggers: readonly TriggerPlan[];
+  readonly grants: readonly GrantPlan[];
+  readonly alarms: readonly AlarmPlan[];
+}
+
+export interface StorePlan {
+  readonly id: StoreId;
+  /** Logical name, e.g. "trib-dev-raw". */
+  readonly name: string;
+  /** The first segments of the object keys that live in this store (see runtime/storage/layout.ts). */
+  readonly zones: readonly string[];
+  /** Days an object is kept after it was written (raw, quarantine) or superseded (curated); absent: kept. */
+  readonly retentionDays?: number;
+  /** Days after which objects move to a colder, cheaper tier; absent: never. */
+  readonly coldAfterDays?: number;
+  /** Always the stack's customer-managed key. */
+  readonly encryption: "customer-key";
+  readonly versioning: true;
+  /** Whether the store holds data that cannot be recomputed (raw events can't; curated can). */
+  readonly holdsSourceData: boolean;
+}
+
+export interface BusPlan {
+  readonly id: BusId;
+  readonly name: string;
+  /** Functions that publish to it (asset events); external producers publish source events. */
+  readonly publishers: readonly string[];
+  /** Functions that consume from it. */
+  readonly consumers: readonly string[];
+}
+
+export interface FunctionPlan {
+  /** The asset or source key the function materialises or ingests. */
+  readonly id: string;
+  readonly kind: "asset" | "ingest";
+  readonly name: string;
+  readonly pipeline: string;
+  readonly description: string;
+  readonly owners: readonly string[];
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  readonly architecture: "arm64" | "x86_64";
+  readonly runtime: "nodejs22";
+  /** Environment variables; `{ store }` and `{ bus }` values are resolved to physical names by the adapter. */
+  readonly environment: Readonly<Record<string, EnvValue>>;
+  readonly tags: Readonly<Record<string, string>>;
+  /** How many deliveries of one message before it goes to the dead-letter queue. */
+  readonly maxReceiveCount: number;
+}
+
+export type EnvValue = string | { readonly store: StoreId } | { readonly bus: BusId };
+
+/** What starts a function. */
+export type TriggerPlan =
+  | {
+      readonly function: string;
+      readonly kind: "schedule";
+      /** Five-field cron as the graph declares it. */
+      readonly cron: string;
+      readonly timezone: string;
+      readonly retry: RetryPlan;
+    }
+  | {
+      readonly function: string;
+      readonly kind: "asset-materialised";
+      readonly bus: "asset-events";
+      /** The upstream keys whose materialisation starts it (every dependency of the asset). */
+      readonly upstream: readonly string[];
+      readonly retry: RetryPlan;
+    }
+  | {
+      readonly function: string;
+      readonly kind: "source-event";
+      readonly bus: "source-events";
+      readonly source: string;
+      readonly retry: RetryPlan;
+    };
+
+export interface RetryPlan {
+  readonly attempts: number;
+  readonly maxEventAgeSeconds: number;
+}
+
+/**
+ * One right of one function on one store prefix. Grants come from graph edges only: an asset's
+ * function reads its upstream's prefixes and writes its own; nothing else.
+ */
+export interface GrantPlan {
+  readonly function: string;
+  readonly store: StoreId;
+  /** An object-key prefix ending in "/", e.g. "curated/orders/". */
+  readonly prefix: string;
+  readonly access: readonly Access[];
+  /** Why: "own" output, the "upstream:<key>" it reads, or "quarantine". */
+  readonly reason: string;
+}
+
+export interface AlarmPlan {
+  readonly id: string;
+  readonly function: string;
+  readonly kind: "dead-letters" | "errors" | "freshness";
+  /** For freshness: the asset must have materialised within this many minutes. */
+  readonly minutes?: number;
+  readonly description: string;
+}
+
+/**
+ * The messages on the buses, the same on every cloud. An asset function announces each commit with
+ * type `assetMaterialised` from `producer`, body `{ asset, partition, dataVersion }`; producers outside
+ * send source events with type `sourceEvents`, body `{ source, records }`. Consumers filter on the
+ * body's `asset` or `source` key.
+ */
+export const MESSAGES = {
+  producer: "tributary",
+  assetMaterialised: "tributary.asset.materialised",
+  sourceEvents: "tributary.source.events",
+} as const;

@@ -1,0 +1,28 @@
+/**
+ * The child process of `synth()`: run one stack's program under mocks and write the synthesis (or the
+ * user's error) to the file the parent named. Mocks keep global state, hence one process per stack.
+ */
+import * as fs from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
+import { TributaryError } from "../../assets/graph/errors.ts";
+import { runUnderMocks } from "./mocks.ts";
+
+const request = JSON.parse(process.env.TRIBUTARY_SYNTH ?? "{}") as {
+  main: string;
+  project: string;
+  stack: string;
+  config: Record<string, string>;
+  out: string;
+};
+
+try {
+  const synthesis = await runUnderMocks(request);
+  fs.writeFileSync(request.out, JSON.stringify(synthesis));
+} catch (e) {
+  // A RunError (what the program throws for a user's mistake) or a Tributary error: a message, no stack.
+  if (pulumi.RunError.isInstance(e) || e instanceof TributaryError) {
+    fs.writeFileSync(request.out, JSON.stringify({ error: (e as Error).message }));
+    process.exit(1);
+  }
+  throw e;
+}

@@ -1,0 +1,129 @@
+/**
+ * Run the Pulumi program offline under Pulumi's own mocks (`pulumi.runtime.setMocks`), recording every
+ * registration with its parent and options: the engine of `tributary synth`. Mocks keep their state in
+ * the process, so one process synthesises one stack: `synth()` in index.ts runs this in a child.
+ */
+import { pathToFileURL } from "node:url";
+import * as pulumi from "@pulumi/pulumi";
+import { fakeOutputs } from "./outputs.ts";
+import { normalise, type ResourceRecord, type Synthesis } from "./record.ts";
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getProtect(): boolean;
+  getRetainondelete(): boolean;
+  getDeletebeforereplace(): boolean;
+  getObject(): Parameters<typeof pulumi.runtime.deserializeProperties>[0];
+}
+
+export interface MockRun {
+  /** The program's path (absolute). */
+  readonly main: string;
+  readonly project: string;
+  readonly stack: string;
+  /** Pulumi's flat config map, as the CLI passes it in PULUMI_CONFIG. */
+  readonly config: Record<string, string>;
+}
+
+export async function runUnderMocks(run: MockRun): Promise<Synthesis> {
+  const region = run.config["aws:region"] ?? "us-east-1";
+  const pending: Promise<ResourceRecord>[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        const out = fakeOutputs({ type: args.type, name: args.name, inputs: args.inputs }, region);
+        return { id: out.id, state: out.state };
+      },
+      call: (args) => {
+        throw new Error(`the program called ${args.token}; Tributary's programs call no provider functions.`);
+      },
+    },
+    run.project,
+    run.stack,
+    false,
+  );
+  pulumi.runtime.setAllConfig(run.config);
+  type Callback = (err: unknown, response?: { getUrn(): string }) => void;
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: RegisterRequest, cb: Callback): void;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  // Records are kept in the order the program registered them, whatever order the answers come in.
+  monitor.registerResource = (req, callback) => {
+    pending.push(
+      new Promise((done, fail) =>
+        register(req, (err, response) => {
+          if (err || !response) fail(err);
+          else done(record(req, response.getUrn()));
+          callback(err, response);
+        }),
+      ),
+    );
+  };
+
+  const program = (await import(pathToFileURL(run.main).href)) as Record<string, unknown>;
+  const outputs: Record<string, unknown> = {};
+  for (const key of Object.keys(program).sort()) {
+    if (key === "default") continue;
+    outputs[key] = await resolve(program[key]);
+  }
+  await pulumi.runtime.disconnect();
+  return {
+    project: run.project,
+    stack: run.stack,
+    resources: canonicalOrder(await Promise.all(pending)),
+    outputs: (await normalise(outputs)) as Record<string, unknown>,
+  };
+}
+
+/**
+ * Depth-first under each component, the stack's own children in the order the program declared them
+ * (components register synchronously in their constructors) and a component's children by name (they
+ * register when their inputs resolve, an order that is not the program's and could shift).
+ */
+function canonicalOrder(records: ResourceRecord[]): ResourceRecord[] {
+  const children = new Map<string | undefined, ResourceRecord[]>();
+  for (const r of records) {
+    const list = children.get(r.parent) ?? [];
+    list.push(r);
+    children.set(r.parent, list);
+  }
+  const out: ResourceRecord[] = [];
+  const walk = (parent: string | undefined) => {
+    const list = children.get(parent) ?? [];
+    if (parent !== undefined) list.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
+    for (const r of list) {
+      out.push(r);
+      walk(r.urn);
+    }
+  };
+  walk(undefined);
+  return out;
+}
+
+async function record(req: RegisterRequest, urn: string): Promise<ResourceRecord> {
+  const inputs = pulumi.runtime.deserializeProperties(req.getObject());
+  const options: Record<string, unknown> = {};
+  if (req.getProtect()) options.protect = true;
+  if (req.getRetainondelete()) options.retainOnDelete = true;
+  if (req.getDeletebeforereplace()) options.deleteBeforeReplace = true;
+  const parent = req.getParent();
+  return {
+    urn,
+    type: req.getType(),
+    name: req.getName(),
+    ...(parent ? { parent } : {}),
+    custom: req.getCustom(),
+    inputs: (await normalise(inputs)) as Record<string, unknown>,
+    ...(Object.keys(options).length > 0 ? { options } : {}),
+  };
+}
+
+/** An exported value with every Output inside it resolved. */
+async function resolve(value: unknown): Promise<unknown> {
+  const output: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<string>);
+  return new Promise((done) => output.apply((v) => done(v)));
+}

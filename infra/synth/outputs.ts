@@ -1,0 +1,76 @@
+/**
+ * What a cloud provider would answer for a new resource, made up deterministically, so references
+ * between resources (ARNs, names, URLs) resolve offline exactly as they would after a deploy, apart from
+ * the random suffix Pulumi's auto-naming adds to physical names. Used by the mocks (`tributary synth`)
+ * and by the local engine the tests run the program against, so both see the same values.
+ */
+
+/** The account id synthesised ARNs carry: AWS's documentation placeholder. */
+export const OFFLINE_ACCOUNT = "123456789012";
+
+export interface NewResource {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, unknown>;
+}
+
+export interface FakeOutputs {
+  readonly id: string;
+  readonly state: Record<string, unknown>;
+}
+
+/** The provider's answer for one resource: its id and its state (inputs plus computed outputs). */
+export function fakeOutputs(r: NewResource, region: string): FakeOutputs {
+  const { type, name, inputs } = r;
+  const i = inputs as Record<string, string | undefined>;
+  const acct = OFFLINE_ACCOUNT;
+  // IAM is global: its ARNs name the account but no region.
+  const arn = (service: string, resource: string, withRegion = true) =>
+    `arn:aws:${service}:${withRegion ? region : ""}:${acct}:${resource}`;
+  const named = i.name ?? name;
+  const outputs = (id: string, extra: Record<string, unknown>): FakeOutputs => ({
+    id,
+    state: { ...inputs, ...extra },
+  });
+  switch (type) {
+    case "aws:s3/bucket:Bucket":
+      return outputs(name, { bucket: i.bucket ?? name, arn: `arn:aws:s3:::${i.bucket ?? name}` });
+    case "aws:kms/key:Key":
+      return outputs(`${name}-key-id`, { keyId: `${name}-key-id`, arn: arn("kms", `key/${name}-key-id`) });
+    case "aws:kms/alias:Alias":
+      return outputs(named, { arn: arn("kms", named) });
+    case "aws:cloudwatch/eventBus:EventBus":
+      return outputs(named, { name: named, arn: arn("events", `event-bus/${named}`) });
+    case "aws:cloudwatch/eventRule:EventRule":
+      return outputs(named, {
+        name: named,
+        arn: arn("events", `rule/${i.eventBusName ?? "default"}/${named}`),
+      });
+    case "aws:sqs/queue:Queue": {
+      const url = `https://sqs.${region}.amazonaws.com/${acct}/${named}`;
+      return outputs(url, { name: named, url, arn: arn("sqs", named) });
+    }
+    case "aws:iam/role:Role":
+      return outputs(named, {
+        name: named,
+        arn: arn("iam", `role/${named}`, false),
+        uniqueId: `${named}-unique-id`,
+      });
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return outputs(named, { name: named, arn: arn("logs", `log-group:${named}`) });
+    case "aws:lambda/function:Function":
+      return outputs(named, {
+        name: named,
+        arn: arn("lambda", `function:${named}`),
+        invokeArn: `arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${named}`)}/invocations`,
+      });
+    case "aws:sns/topic:Topic":
+      return outputs(arn("sns", named), { name: named, arn: arn("sns", named) });
+    case "aws:scheduler/schedule:Schedule":
+      return outputs(named, { name: named, arn: arn("scheduler", `schedule/default/${named}`) });
+    case "aws:cloudwatch/metricAlarm:MetricAlarm":
+      return outputs(named, { name: named, arn: arn("cloudwatch", `alarm:${named}`) });
+    default:
+      return outputs(`${name}-id`, {});
+  }
+}

@@ -1,0 +1,81 @@
+import { configMap, readStackConfig } from "../../../infra/config.ts";
+import { planDeployment } from "../../../infra/plan/build.ts";
+import type { DeploymentPlan, TriggerPlan } from "../../../infra/plan/types.ts";
+import { loadGraph } from "../graph-module.ts";
+import type { Io } from "../io.ts";
+import { formatTable } from "../table.ts";
+
+export interface PlanOptions {
+  stack: string;
+  graph?: string;
+  json?: boolean;
+}
+
+/** `tributary plan --stack <name>`: the stack's DeploymentPlan, as a summary or as JSON. */
+export async function plan(opts: PlanOptions, io: Io): Promise<number> {
+  const config = readStackConfig(configMap(process.cwd(), opts.stack), opts.stack);
+  const graph = await loadGraph(opts.graph);
+  const p = planDeployment(graph, config);
+  io.out(opts.json ? `${JSON.stringify(p, null, 2)}\n` : summary(p));
+  return 0;
+}
+
+function trigger(t: TriggerPlan | undefined): string {
+  if (!t) return "invoked by hand";
+  switch (t.kind) {
+    case "schedule":
+      return `cron ${t.cron} (${t.timezone})`;
+    case "asset-materialised":
+      return `after ${t.upstream.join(", ")}`;
+    case "source-event":
+      return `events of ${t.source}`;
+  }
+}
+
+/** The plan for a reader: where data lives, what runs when, and what each function may touch. */
+export function summary(p: DeploymentPlan): string {
+  const lines = [
+    `stack ${p.stack}: ${p.cloud} ${p.region}, environment ${p.environment}, pipelines ${p.pipelines.join(", ")}`,
+    "",
+    "stores",
+    formatTable(
+      ["store", "name", "holds", "retention", "colder tier"],
+      p.stores.map((s) => [
+        s.id,
+        s.name,
+        s.zones.join(", "),
+        s.retentionDays === undefined ? "kept" : `${s.retentionDays} days`,
+        s.coldAfterDays === undefined ? "-" : `after ${s.coldAfterDays} days`,
+      ]),
+    ),
+    "buses",
+    formatTable(
+      ["bus", "name", "consumers"],
+      p.buses.map((b) => [b.id, b.name, b.consumers.join(", ") || "-"]),
+    ),
+    "functions",
+    formatTable(
+      ["function", "kind", "runs", "memory", "timeout", "reads", "alarms"],
+      p.functions.map((f) => {
+        const reads = p.grants
+          .filter((g) => g.function === f.id && g.reason.startsWith("upstream:"))
+          .map((g) => g.reason.slice("upstream:".length));
+        return [
+          f.id,
+          f.kind,
+          trigger(p.triggers.find((t) => t.function === f.id)),
+          `${f.memoryMb} MB`,
+          `${f.timeoutSeconds} s`,
+          [...new Set(reads)].join(", ") || "-",
+          p.alarms
+            .filter((a) => a.function === f.id)
+            .map((a) => a.kind)
+            .join(", "),
+        ];
+      }),
+    ),
+    `${p.grants.length} grants, each from a graph edge or the function's own output; alarms mail ${p.alertEmail}.`,
+    "Run `tributary plan --json` for every field, `tributary synth` for the cloud resources.",
+  ];
+  return `${lines.join("\n")}\n`;
+}

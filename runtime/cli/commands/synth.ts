@@ -1,0 +1,52 @@
+import { evaluate } from "../../../infra/policy/rules.ts";
+import { type ResourceRecord, type Synthesis, synth as synthesise } from "../../../infra/synth/index.ts";
+import type { Io } from "../io.ts";
+
+export interface SynthOptions {
+  stack: string;
+  json?: boolean;
+  check?: boolean;
+}
+
+/**
+ * `tributary synth --stack <name>`: every resource `pulumi up` would register for the stack, offline.
+ * With `--check`, the security policy pack runs on them too and any violation fails the command.
+ */
+export async function synth(opts: SynthOptions, io: Io): Promise<number> {
+  const s = await synthesise({ root: process.cwd(), stack: opts.stack });
+  const violations = opts.check ? evaluate(s.resources) : [];
+  if (opts.json) {
+    io.out(`${JSON.stringify(opts.check ? { ...s, violations } : s, null, 2)}\n`);
+  } else {
+    io.out(tree(s));
+    if (opts.check && violations.length === 0) io.out("policy pack tributary-security: no violations\n");
+  }
+  for (const v of violations) io.err(`tributary: [${v.policy}] ${v.message} (${v.urn})\n`);
+  return violations.length > 0 ? 1 : 0;
+}
+
+/** The resources as a tree under their components: `type  name`, children indented. */
+export function tree(s: Synthesis): string {
+  const children = new Map<string | undefined, ResourceRecord[]>();
+  for (const r of s.resources) {
+    const list = children.get(r.parent) ?? [];
+    list.push(r);
+    children.set(r.parent, list);
+  }
+  const lines: string[] = [];
+  const walk = (parent: string | undefined, depth: number) => {
+    for (const r of children.get(parent) ?? []) {
+      const flags = r.options ? ` [${Object.keys(r.options).join(", ")}]` : "";
+      lines.push(`${"  ".repeat(depth)}${r.type}  ${r.name}${flags}`);
+      walk(r.urn, depth + 1);
+    }
+  };
+  walk(undefined, 0);
+  const custom = s.resources.filter((r) => r.custom).length;
+  lines.push(
+    "",
+    `stack ${s.stack}: ${custom} resources in ${s.resources.length - custom} components. ` +
+      "`--json` prints every input; physical names get a random suffix when deployed.",
+  );
+  return `${lines.join("\n")}\n`;
+}
