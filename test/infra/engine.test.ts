@@ -1,0 +1,311 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as pulumi from "@pulumi/pulumi";
+import type { RegisterResourceRequest } from "@pulumi/pulumi/proto/resource_pb.js";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { type EngineHooks, inTreeOrder, resourceUrn, runProgram } from "../../infra/synth/engine.ts";
+import { fakeOutputs } from "../../infra/synth/outputs.ts";
+import { normalise, type ResourceRecord } from "../../infra/synth/record.ts";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const fixture = path.join(repo, "test/infra/fixtures/engine-program");
+const config = {
+  "tributary:environment": "dev",
+  "tributary:retention": JSON.stringify({ days: 30, tier: "hot" }),
+};
+
+/** Deterministic cloud outputs, the same for the engine and for the mocks. */
+const hooks: Required<EngineHooks> = {
+  newResource: ({ type, name, inputs }) => {
+    if (type === "aws:s3/bucket:Bucket") {
+      return { id: name, state: { ...inputs, arn: `arn:aws:s3:::${name}`, bucket: name } };
+    }
+    if (type === "aws:lambda/function:Function") {
+      return {
+        id: name,
+        state: { ...inputs, arn: `arn:aws:lambda:eu-west-1:123456789012:function:${name}`, name },
+      };
+    }
+    return {};
+  },
+  invoke: (token) => {
+    if (token === "aws:index/getCallerIdentity:getCallerIdentity") {
+      return {
+        accountId: "123456789012",
+        arn: "arn:aws:iam::123456789012:user/ci",
+        userId: "AIDA",
+        id: "123456789012",
+      };
+    }
+    throw new Error(`unexpected invoke ${token}`);
+  },
+};
+
+const fixtureRun = {
+  cwd: fixture,
+  project: "tributary",
+  stack: "dev",
+  config,
+  nodeargs: ["--import", "tsx"],
+};
+
+/** The repository's own program, as Pulumi.yaml runs it. */
+const repoRun = { cwd: repo, main: "infra/index.ts", project: "tributary", nodeargs: ["--import", "tsx"] };
+
+const thing = "urn:pulumi:dev::tributary::tributary:test:Thing::events";
+const guard = "urn:pulumi:dev::tributary::tributary:test:Thing$tributary:test:Guard::events-guard";
+const policy =
+  '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::events-data/*"}]}';
+const secret = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" };
+
+/** What the fixture registers, in tree order. */
+const expected: ResourceRecord[] = [
+  { urn: thing, type: "tributary:test:Thing", name: "events", custom: false, inputs: {} },
+  {
+    urn: "urn:pulumi:dev::tributary::tributary:test:Thing$aws:iam/rolePolicy:RolePolicy::events-read",
+    type: "aws:iam/rolePolicy:RolePolicy",
+    name: "events-read",
+    parent: thing,
+    custom: true,
+    inputs: { policy, role: "tributary-runner" },
+  },
+  {
+    urn: "urn:pulumi:dev::tributary::tributary:test:Thing$aws:lambda/function:Function::events-fn",
+    type: "aws:lambda/function:Function",
+    name: "events-fn",
+    parent: thing,
+    custom: true,
+    inputs: {
+      code: {
+        $archive: {
+          assets: { "index.mjs": { $asset: { text: "export const handler = async () => 'ok';\n" } } },
+        },
+      },
+      environment: { variables: { BUCKET: "events-data", RETENTION_DAYS: "30" } },
+      handler: "index.handler",
+      role: "arn:aws:iam::123456789012:role/tributary-runner",
+      runtime: "nodejs20.x",
+    },
+    options: { retainOnDelete: true, deleteBeforeReplace: true },
+  },
+  {
+    urn: "urn:pulumi:dev::tributary::tributary:test:Thing$aws:s3/bucket:Bucket::events-data",
+    type: "aws:s3/bucket:Bucket",
+    name: "events-data",
+    parent: thing,
+    custom: true,
+    inputs: { tags: { ...secret, value: { environment: "dev", owner: "data-team", tier: "hot" } } },
+    options: { protect: true },
+  },
+  {
+    urn: guard,
+    type: "tributary:test:Guard",
+    name: "events-guard",
+    parent: thing,
+    custom: false,
+    inputs: {},
+  },
+  {
+    urn: "urn:pulumi:dev::tributary::tributary:test:Thing$tributary:test:Guard$aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock::events-guard-block",
+    type: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    name: "events-guard-block",
+    parent: guard,
+    custom: true,
+    inputs: { blockPublicAcls: true, blockPublicPolicy: true, bucket: "events-data" },
+  },
+];
+
+const expectedOutputs = {
+  bucketArn: "arn:aws:s3:::events-data",
+  policy,
+  settings: { environment: "dev", retentionDays: 30 },
+};
+
+describe("the local engine runs a program under the real Pulumi runner", () => {
+  it("records every resource the fixture registers, with resolved outputs, options and stack outputs", async () => {
+    const started = Date.now();
+    const run = await runProgram({ ...fixtureRun, main: "index.ts", ...hooks });
+    console.info(`runProgram(fixture): ${Date.now() - started} ms`);
+    expect(run.resources).toStrictEqual(expected);
+    // Byte for byte, key order included: what `tributary synth` prints.
+    expect(JSON.stringify(run.resources)).toBe(JSON.stringify(expected));
+    expect(run.outputs).toStrictEqual(expectedOutputs);
+    expect(run.project).toBe("tributary");
+    expect(run.stack).toBe("dev");
+    expect(run.log).toEqual([]);
+  });
+
+  it("runs transforms (stack, and a component's inherited by its children) and invokes, in a preview", async () => {
+    const run = await runProgram({ ...fixtureRun, main: "transforms.ts", dryRun: true, ...hooks });
+    const logs = "urn:pulumi:dev::tributary::tributary:test:Logs::logs";
+    expect(run.resources).toStrictEqual([
+      {
+        urn: logs,
+        type: "tributary:test:Logs",
+        name: "logs",
+        custom: false,
+        inputs: {},
+        options: { protect: true },
+      },
+      {
+        urn: "urn:pulumi:dev::tributary::tributary:test:Logs$aws:s3/bucket:Bucket::logs-bucket",
+        type: "aws:s3/bucket:Bucket",
+        name: "logs-bucket",
+        parent: logs,
+        custom: true,
+        inputs: { tags: { environment: "dev", managedBy: "tributary" } },
+        options: { protect: true },
+      },
+    ]);
+    expect(run.outputs).toStrictEqual({ accountId: "123456789012", preview: true });
+  });
+
+  it("rejects with a clear error naming a provider function it has no answer for", async () => {
+    await expect(runProgram({ ...fixtureRun, main: "transforms.ts" })).rejects.toThrow(
+      /no result for aws:index\/getCallerIdentity:getCallerIdentity: pass an invoke hook/,
+    );
+  });
+
+  it("kills a program that does not finish in time, and leaves no process behind", async () => {
+    const error = await runProgram({ ...fixtureRun, main: "hang.ts", timeoutMs: 6_000 }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(/^Pulumi program hang\.ts did not finish within 6000 ms:\npid \d+$/);
+    const pid = Number(/pid (\d+)/.exec(error?.message ?? "")?.[1]);
+    expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
+  });
+
+  // Uncaught program errors are slow on Node 20 (~25 s each): the runner util.inspect()s every one, with
+  // colours, for its tracing span, and Node 20 loops to "Invalid string length" on the source-mapped frame
+  // ".../node_modules/@pulumi/resource.ts:…" before falling back. `pulumi up` waits just as long. The two
+  // such runs go concurrently.
+  it.concurrent("rejects with the program's own message when it stops with a RunError", async () => {
+    const started = Date.now();
+    const failure = runProgram({ ...fixtureRun, main: "run-error.ts", ...hooks });
+    await expect(failure).rejects.toThrow(
+      /^Pulumi program run-error\.ts exited with 32:\nstacks\/Pulumi\.x\.yaml: tributary:environment must be one of dev, prod$/,
+    );
+    console.info(`runProgram(run-error): ${Date.now() - started} ms`);
+  }, 120_000);
+
+  it.concurrent("runs the repository's program (infra/index.ts), which stops with a clear error without stack config", async () => {
+    const run = runProgram({ ...repoRun, stack: "dev", config: {} });
+    await expect(run).rejects.toThrow(
+      /exited with 32:\nstacks\/Pulumi\.dev\.yaml: .*\n {2}- tributary:cloud is missing/,
+    );
+  }, 120_000);
+
+  it("runs the repository's program (infra/index.ts) with stacks/Pulumi.dev-aws.yaml as `pulumi up` would", async () => {
+    const file = parse(readFileSync(path.join(repo, "stacks/Pulumi.dev-aws.yaml"), "utf8")) as {
+      config: Record<string, unknown>;
+    };
+    const config: Record<string, string> = {};
+    for (const [k, v] of Object.entries(file.config))
+      config[k] = typeof v === "string" ? v : JSON.stringify(v);
+    const started = Date.now();
+    // Cloud outputs made up as `tributary synth` makes them up.
+    const region = config["aws:region"] ?? "us-east-1";
+    const run = await runProgram({
+      ...repoRun,
+      stack: "dev-aws",
+      config,
+      newResource: (r) => fakeOutputs(r, region),
+    });
+    console.info(`runProgram(infra/index.ts): ${Date.now() - started} ms, ${run.resources.length} resources`);
+    // Its resources change as the infrastructure grows: only what the runner must produce is asserted.
+    expect(run.outputs["stackName"]).toBe("dev-aws");
+  });
+
+  it("records what the SDK's mocks see for the same program, identically", async () => {
+    const mocked = await underMocks();
+    const run = await runProgram({ ...fixtureRun, main: "index.ts", ...hooks });
+    expect(mocked.resources).toStrictEqual(run.resources);
+    expect(JSON.stringify(mocked.resources)).toBe(JSON.stringify(run.resources));
+    expect(mocked.outputs).toStrictEqual(run.outputs);
+    // MockMonitor's own URN for a grandchild: only the parent's own type, not the whole chain.
+    expect(mocked.mockMonitorUrns).toContain(
+      "urn:pulumi:dev::tributary::tributary:test:Guard$aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock::events-guard-block",
+    );
+  });
+});
+
+interface MockMonitor {
+  registerResource(req: RegisterResourceRequest, cb: unknown): unknown;
+  newUrn(parent: string, type: string, name: string): string;
+}
+
+/**
+ * The fixture under `pulumi.runtime.setMocks`, in this process, recorded the way the mocks-based synth
+ * does: inputs from the mocks' `newResource` args, parent and options from the request the mock monitor
+ * received, records in tree order. The one correction: MockMonitor's URNs are replaced by the engine's
+ * (`resourceUrn`), because for a resource two levels down MockMonitor keeps only the parent's own type
+ * in the qualified type, where the Pulumi engine (and the SDK's own `createUrn`) keep the whole chain.
+ */
+async function underMocks(): Promise<{
+  resources: ResourceRecord[];
+  outputs: Record<string, unknown>;
+  mockMonitorUrns: string[];
+}> {
+  pulumi.runtime.setAllConfig(config);
+  let request: RegisterResourceRequest | undefined;
+  const records: Promise<ResourceRecord>[] = [];
+  const mockMonitorUrns: string[] = [];
+  const urnOf = (parent: string, type: string, name: string) =>
+    resourceUrn("dev", "tributary", parent, type, name);
+  await pulumi.runtime.setMocks(
+    {
+      newResource: async (args) => {
+        // MockMonitor.registerResource calls this synchronously, so `request` is this resource's.
+        const req = request;
+        request = undefined;
+        if (req) {
+          const parent = req.getParent();
+          const options = {
+            ...(req.getProtect() ? { protect: true } : {}),
+            ...(req.getRetainondelete() ? { retainOnDelete: true } : {}),
+            ...(req.getDeletebeforereplace() ? { deleteBeforeReplace: true } : {}),
+          };
+          records.push(
+            normalise(args.inputs).then((inputs) => ({
+              urn: urnOf(parent, args.type, args.name),
+              type: args.type,
+              name: args.name,
+              ...(parent ? { parent } : {}),
+              custom: args.custom === true,
+              inputs: inputs as Record<string, unknown>,
+              ...(Object.keys(options).length > 0 ? { options } : {}),
+            })),
+          );
+        }
+        const out = args.custom ? await hooks.newResource(args) : {};
+        return { id: out.id ?? `${args.name}-id`, state: out.state ?? args.inputs };
+      },
+      call: (args) => hooks.invoke(args.token, args.inputs),
+    },
+    "tributary",
+    "dev",
+  );
+  const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitor;
+  const register = monitor.registerResource.bind(monitor);
+  const mockUrn = monitor.newUrn.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    request = req;
+    return register(req, cb);
+  };
+  monitor.newUrn = (parent, type, name) => {
+    mockMonitorUrns.push(mockUrn(parent, type, name));
+    return urnOf(parent, type, name);
+  };
+  // Imported after the mocks are set (a static import would run first).
+  const program: Record<string, unknown> = { ...(await import("./fixtures/engine-program/index.ts")) };
+  const outputs = await new Promise<unknown>((done) => pulumi.output(program).apply(done));
+  await pulumi.runtime.disconnect();
+  return {
+    resources: inTreeOrder(await Promise.all(records)),
+    outputs: (await normalise(outputs)) as Record<string, unknown>,
+    mockMonitorUrns,
+  };
+}
