@@ -20,9 +20,19 @@ function prepare() {
     return planDeployment(graph, config);
   } catch (e) {
     // A user's mistake: Pulumi prints a RunError's message without a stack trace.
-    if (e instanceof TributaryError) throw new pulumi.RunError(e.message);
+    if (e instanceof TributaryError) throw runError(e.message);
     throw e;
   }
+}
+
+/**
+ * A RunError whose stack is its message: Pulumi prints a RunError's message alone, and the runner's
+ * inspection of a lazily source-mapped stack takes half a minute on Node 20 before it gives up.
+ */
+function runError(message: string): pulumi.RunError {
+  const e = new pulumi.RunError(message);
+  e.stack = message;
+  return e;
 }
 
 const plan = prepare();
@@ -33,7 +43,7 @@ async function adapter(cloud: string): Promise<CloudAdapter> {
     case "aws":
       return (await import("./aws/index.ts")).aws;
     default:
-      throw new pulumi.RunError(
+      throw runError(
         `stacks/Pulumi.${stack}.yaml: tributary:cloud "${cloud}" has no adapter yet; this release deploys to aws.`,
       );
   }

@@ -25,7 +25,14 @@ import type * as ResourceGrpc from "@pulumi/pulumi/proto/resource_grpc_pb.js";
 import type * as ResourcePb from "@pulumi/pulumi/proto/resource_pb.js";
 import type * as EmptyPb from "google-protobuf/google/protobuf/empty_pb.js";
 import type * as StructPb from "google-protobuf/google/protobuf/struct_pb.js";
-import { normalise, type ResourceRecord, type Synthesis } from "./record.ts";
+import {
+  inTreeOrder,
+  normalise,
+  type ResourceRecord,
+  resourceUrn,
+  STACK_TYPE,
+  type Synthesis,
+} from "./record.ts";
 
 // The gRPC and protobuf modules are loaded from @pulumi/pulumi's own dependencies, so the service
 // definitions, messages and transport are the very instances the SDK uses.
@@ -74,8 +81,6 @@ export interface RunOptions extends EngineHooks {
   timeoutMs?: number;
 }
 
-const STACK_TYPE = "pulumi:pulumi:Stack";
-
 /**
  * What `supportsFeature` answers: what `pulumi.runtime.setMocks` sets in the SDK's store, so the program
  * serialises its inputs (secrets, resource references, plain values instead of output values) exactly
@@ -98,49 +103,6 @@ const FEATURES: Readonly<Record<string, boolean>> = {
   resourceHooks: true,
   errorHooks: true,
 };
-
-/**
- * A resource's URN as the Pulumi engine (and the SDK's `createUrn`) computes it: the qualified type is
- * the parent's whole qualified type chain, `$`-joined with the type, the root stack excluded. (The
- * SDK's MockMonitor prefixes only the parent's own type, so its URNs differ from two levels down.)
- */
-export function resourceUrn(
-  stack: string,
-  project: string,
-  parent: string,
-  type: string,
-  name: string,
-): string {
-  const parentType = parent ? (parent.split("::")[2] ?? "") : "";
-  const qualified = parentType && parentType !== STACK_TYPE ? `${parentType}$${type}` : type;
-  return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
-}
-
-/**
- * Records in tree order — each parent followed by its children, siblings (and roots) by URN — so that
- * the engine's records and the mocks' come in the same order. The order in which registrations arrive
- * depends on when earlier answers arrive (a resource registers once the outputs it takes are resolved),
- * so over gRPC it changes from run to run, and differs from the order the in-process MockMonitor sees.
- * URNs are unique, so this order is total and reproducible.
- */
-export function inTreeOrder(records: readonly ResourceRecord[]): ResourceRecord[] {
-  const byUrn = (a: ResourceRecord, b: ResourceRecord) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0);
-  const urns = new Set(records.map((r) => r.urn));
-  const children = new Map<string, ResourceRecord[]>();
-  const roots: ResourceRecord[] = [];
-  for (const r of records) {
-    if (r.parent !== undefined && urns.has(r.parent))
-      children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
-    else roots.push(r);
-  }
-  const out: ResourceRecord[] = [];
-  const visit = (r: ResourceRecord): void => {
-    out.push(r);
-    for (const c of (children.get(r.urn) ?? []).sort(byUrn)) visit(c);
-  };
-  for (const r of roots.sort(byUrn)) visit(r);
-  return out;
-}
 
 /**
  * Wire properties → JS values, as the SDK's MockMonitor decodes them (`deserializeProperty`), with one

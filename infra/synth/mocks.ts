@@ -5,8 +5,9 @@
  */
 import { pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
+import type { EngineHooks } from "./engine.ts";
 import { fakeOutputs } from "./outputs.ts";
-import { normalise, type ResourceRecord, type Synthesis } from "./record.ts";
+import { inTreeOrder, normalise, type ResourceRecord, resourceUrn, type Synthesis } from "./record.ts";
 
 interface RegisterRequest {
   getType(): string;
@@ -26,6 +27,8 @@ export interface MockRun {
   readonly stack: string;
   /** Pulumi's flat config map, as the CLI passes it in PULUMI_CONFIG. */
   readonly config: Record<string, string>;
+  /** The provider's answers; default: `fakeOutputs`, and no provider function may be called. */
+  readonly hooks?: EngineHooks;
 }
 
 export async function runUnderMocks(run: MockRun): Promise<Synthesis> {
@@ -33,11 +36,14 @@ export async function runUnderMocks(run: MockRun): Promise<Synthesis> {
   const pending: Promise<ResourceRecord>[] = [];
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => {
-        const out = fakeOutputs({ type: args.type, name: args.name, inputs: args.inputs }, region);
-        return { id: out.id, state: out.state };
+      newResource: async (args) => {
+        const r = { type: args.type, name: args.name, inputs: args.inputs };
+        if (!run.hooks?.newResource) return fakeOutputs(r, region);
+        const out = args.custom ? await run.hooks.newResource(r) : {};
+        return { id: out.id ?? `${args.name}-id`, state: out.state ?? args.inputs };
       },
       call: (args) => {
+        if (run.hooks?.invoke) return run.hooks.invoke(args.token, args.inputs);
         throw new Error(`the program called ${args.token}; Tributary's programs call no provider functions.`);
       },
     },
@@ -49,7 +55,10 @@ export async function runUnderMocks(run: MockRun): Promise<Synthesis> {
   type Callback = (err: unknown, response?: { getUrn(): string }) => void;
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource(req: RegisterRequest, cb: Callback): void;
+    newUrn(parent: string, type: string, name: string): string;
   };
+  // MockMonitor qualifies a type by its parent's own type only; the engine by the whole chain.
+  monitor.newUrn = (parent, type, name) => resourceUrn(run.stack, run.project, parent, type, name);
   const register = monitor.registerResource.bind(monitor);
   // Records are kept in the order the program registered them, whatever order the answers come in.
   monitor.registerResource = (req, callback) => {
@@ -74,34 +83,9 @@ export async function runUnderMocks(run: MockRun): Promise<Synthesis> {
   return {
     project: run.project,
     stack: run.stack,
-    resources: canonicalOrder(await Promise.all(pending)),
+    resources: inTreeOrder(await Promise.all(pending)),
     outputs: (await normalise(outputs)) as Record<string, unknown>,
   };
-}
-
-/**
- * Depth-first under each component, the stack's own children in the order the program declared them
- * (components register synchronously in their constructors) and a component's children by name (they
- * register when their inputs resolve, an order that is not the program's and could shift).
- */
-function canonicalOrder(records: ResourceRecord[]): ResourceRecord[] {
-  const children = new Map<string | undefined, ResourceRecord[]>();
-  for (const r of records) {
-    const list = children.get(r.parent) ?? [];
-    list.push(r);
-    children.set(r.parent, list);
-  }
-  const out: ResourceRecord[] = [];
-  const walk = (parent: string | undefined) => {
-    const list = children.get(parent) ?? [];
-    if (parent !== undefined) list.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
-    for (const r of list) {
-      out.push(r);
-      walk(r.urn);
-    }
-  };
-  walk(undefined);
-  return out;
 }
 
 async function record(req: RegisterRequest, urn: string): Promise<ResourceRecord> {

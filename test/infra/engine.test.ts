@@ -1,13 +1,9 @@
-import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import * as pulumi from "@pulumi/pulumi";
-import type { RegisterResourceRequest } from "@pulumi/pulumi/proto/resource_pb.js";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import { type EngineHooks, inTreeOrder, resourceUrn, runProgram } from "../../infra/synth/engine.ts";
-import { fakeOutputs } from "../../infra/synth/outputs.ts";
-import { normalise, type ResourceRecord } from "../../infra/synth/record.ts";
+import { type EngineHooks, runProgram } from "../../infra/synth/engine.ts";
+import { runUnderMocks } from "../../infra/synth/mocks.ts";
+import type { ResourceRecord } from "../../infra/synth/record.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const fixture = path.join(repo, "test/infra/fixtures/engine-program");
@@ -178,10 +174,10 @@ describe("the local engine runs a program under the real Pulumi runner", () => {
     expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
   });
 
-  // Uncaught program errors are slow on Node 20 (~25 s each): the runner util.inspect()s every one, with
+  // An uncaught error whose stack is still lazy costs ~25 s on Node 20: the runner util.inspect()s it, with
   // colours, for its tracing span, and Node 20 loops to "Invalid string length" on the source-mapped frame
-  // ".../node_modules/@pulumi/resource.ts:…" before falling back. `pulumi up` waits just as long. The two
-  // such runs go concurrently.
+  // ".../node_modules/@pulumi/resource.ts:…" before falling back. `pulumi up` would wait just as long, so
+  // infra/index.ts (and this fixture) give their RunErrors an eager stack; these runs take seconds.
   it.concurrent("rejects with the program's own message when it stops with a RunError", async () => {
     const started = Date.now();
     const failure = runProgram({ ...fixtureRun, main: "run-error.ts", ...hooks });
@@ -198,114 +194,22 @@ describe("the local engine runs a program under the real Pulumi runner", () => {
     );
   }, 120_000);
 
-  it("runs the repository's program (infra/index.ts) with stacks/Pulumi.dev-aws.yaml as `pulumi up` would", async () => {
-    const file = parse(readFileSync(path.join(repo, "stacks/Pulumi.dev-aws.yaml"), "utf8")) as {
-      config: Record<string, unknown>;
-    };
-    const config: Record<string, string> = {};
-    for (const [k, v] of Object.entries(file.config))
-      config[k] = typeof v === "string" ? v : JSON.stringify(v);
-    const started = Date.now();
-    // Cloud outputs made up as `tributary synth` makes them up.
-    const region = config["aws:region"] ?? "us-east-1";
-    const run = await runProgram({
-      ...repoRun,
-      stack: "dev-aws",
-      config,
-      newResource: (r) => fakeOutputs(r, region),
-    });
-    console.info(`runProgram(infra/index.ts): ${Date.now() - started} ms, ${run.resources.length} resources`);
-    // Its resources change as the infrastructure grows: only what the runner must produce is asserted.
-    expect(run.outputs["stackName"]).toBe("dev-aws");
-  });
-
   it("records what the SDK's mocks see for the same program, identically", async () => {
-    const mocked = await underMocks();
+    // The mocks-based synth, in this process, with the same provider answers.
+    const mocked = await runUnderMocks({
+      main: path.join(fixture, "index.ts"),
+      project: "tributary",
+      stack: "dev",
+      config,
+      hooks,
+    });
     const run = await runProgram({ ...fixtureRun, main: "index.ts", ...hooks });
     expect(mocked.resources).toStrictEqual(run.resources);
     expect(JSON.stringify(mocked.resources)).toBe(JSON.stringify(run.resources));
     expect(mocked.outputs).toStrictEqual(run.outputs);
-    // MockMonitor's own URN for a grandchild: only the parent's own type, not the whole chain.
-    expect(mocked.mockMonitorUrns).toContain(
-      "urn:pulumi:dev::tributary::tributary:test:Guard$aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock::events-guard-block",
+    // A resource two levels down has its parent's whole type chain in its URN, on both sides.
+    expect(run.resources.map((r) => r.urn)).toContain(
+      "urn:pulumi:dev::tributary::tributary:test:Thing$tributary:test:Guard$aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock::events-guard-block",
     );
   });
 });
-
-interface MockMonitor {
-  registerResource(req: RegisterResourceRequest, cb: unknown): unknown;
-  newUrn(parent: string, type: string, name: string): string;
-}
-
-/**
- * The fixture under `pulumi.runtime.setMocks`, in this process, recorded the way the mocks-based synth
- * does: inputs from the mocks' `newResource` args, parent and options from the request the mock monitor
- * received, records in tree order. The one correction: MockMonitor's URNs are replaced by the engine's
- * (`resourceUrn`), because for a resource two levels down MockMonitor keeps only the parent's own type
- * in the qualified type, where the Pulumi engine (and the SDK's own `createUrn`) keep the whole chain.
- */
-async function underMocks(): Promise<{
-  resources: ResourceRecord[];
-  outputs: Record<string, unknown>;
-  mockMonitorUrns: string[];
-}> {
-  pulumi.runtime.setAllConfig(config);
-  let request: RegisterResourceRequest | undefined;
-  const records: Promise<ResourceRecord>[] = [];
-  const mockMonitorUrns: string[] = [];
-  const urnOf = (parent: string, type: string, name: string) =>
-    resourceUrn("dev", "tributary", parent, type, name);
-  await pulumi.runtime.setMocks(
-    {
-      newResource: async (args) => {
-        // MockMonitor.registerResource calls this synchronously, so `request` is this resource's.
-        const req = request;
-        request = undefined;
-        if (req) {
-          const parent = req.getParent();
-          const options = {
-            ...(req.getProtect() ? { protect: true } : {}),
-            ...(req.getRetainondelete() ? { retainOnDelete: true } : {}),
-            ...(req.getDeletebeforereplace() ? { deleteBeforeReplace: true } : {}),
-          };
-          records.push(
-            normalise(args.inputs).then((inputs) => ({
-              urn: urnOf(parent, args.type, args.name),
-              type: args.type,
-              name: args.name,
-              ...(parent ? { parent } : {}),
-              custom: args.custom === true,
-              inputs: inputs as Record<string, unknown>,
-              ...(Object.keys(options).length > 0 ? { options } : {}),
-            })),
-          );
-        }
-        const out = args.custom ? await hooks.newResource(args) : {};
-        return { id: out.id ?? `${args.name}-id`, state: out.state ?? args.inputs };
-      },
-      call: (args) => hooks.invoke(args.token, args.inputs),
-    },
-    "tributary",
-    "dev",
-  );
-  const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitor;
-  const register = monitor.registerResource.bind(monitor);
-  const mockUrn = monitor.newUrn.bind(monitor);
-  monitor.registerResource = (req, cb) => {
-    request = req;
-    return register(req, cb);
-  };
-  monitor.newUrn = (parent, type, name) => {
-    mockMonitorUrns.push(mockUrn(parent, type, name));
-    return urnOf(parent, type, name);
-  };
-  // Imported after the mocks are set (a static import would run first).
-  const program: Record<string, unknown> = { ...(await import("./fixtures/engine-program/index.ts")) };
-  const outputs = await new Promise<unknown>((done) => pulumi.output(program).apply(done));
-  await pulumi.runtime.disconnect();
-  return {
-    resources: inTreeOrder(await Promise.all(records)),
-    outputs: (await normalise(outputs)) as Record<string, unknown>,
-    mockMonitorUrns,
-  };
-}
