@@ -180,6 +180,7 @@ export function readStackConfig(values: Record<string, string>, stack: string): 
   const file = stackFile(stack);
   const problems: string[] = [];
   const raw: Record<string, unknown> = {};
+  const unreadable = new Set<string>();
   const known = Object.keys(Schema.properties);
   for (const [full, text] of Object.entries(values)) {
     if (!full.startsWith("tributary:")) continue;
@@ -192,13 +193,17 @@ export function readStackConfig(values: Record<string, string>, stack: string): 
       try {
         raw[key] = JSON.parse(text);
       } catch {
+        unreadable.add(key);
         problems.push(`tributary:${key} must be ${EXPECT[key]} (got ${JSON.stringify(text)})`);
       }
     } else {
       raw[key] = text;
     }
   }
-  for (const e of validate(raw)) problems.push(describe(e, raw));
+  for (const e of validate(raw)) {
+    const missing = e.keyword === "required" ? (e.params as { missingProperty: string }).missingProperty : "";
+    if (!(e.instancePath === "" && unreadable.has(missing))) problems.push(describe(e, raw));
+  }
   const cloud = raw.cloud as Cloud | undefined;
   const regionKey = cloud && CLOUDS.includes(cloud) ? REGION_KEY[cloud] : undefined;
   const region = regionKey ? values[regionKey] : undefined;

@@ -1,0 +1,533 @@
+/**
+ * The AWS adapter on the reference pipeline: `synth` runs infra/index.ts under Pulumi's mocks for the
+ * dev-aws stack, and the exact resources and their key inputs are asserted here.
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { toLineage } from "../../assets/graph/index.ts";
+import graph from "../../assets/index.ts";
+import { functionPolicy } from "../../infra/aws/policy.ts";
+import { configMap, readStackConfig } from "../../infra/config.ts";
+import { planDeployment } from "../../infra/plan/build.ts";
+import { type ResourceRecord, type Synthesis, synth } from "../../infra/synth/index.ts";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const ACCOUNT = "123456789012";
+const REGION = "eu-west-1";
+let s: Synthesis;
+
+beforeAll(async () => {
+  s = await synth({ root: repo, stack: "dev-aws" });
+}, 120_000);
+
+function one(name: string, type?: string): ResourceRecord {
+  const found = s.resources.filter((r) => r.name === name && r.custom && (!type || r.type === type));
+  expect(
+    found.map((r) => r.urn),
+    name,
+  ).toHaveLength(1);
+  return found[0]!;
+}
+const inputs = (name: string, type?: string) => one(name, type).inputs;
+const doc = (name: string) => JSON.parse(inputs(name).policy as string);
+const arn = {
+  bucket: (b: string) => `arn:aws:s3:::trib-dev-${b}`,
+  queue: (q: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:trib-dev-${q}`,
+  key: `arn:aws:kms:${REGION}:${ACCOUNT}:key/trib-dev-data-key-id`,
+  assetBus: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/trib-dev-asset-events`,
+  logs: (k: string) => `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/tributary/trib-dev/${k}:log-stream:*`,
+};
+const TAGS = {
+  "cost-centre": "cc-1042",
+  owner: "data-platform",
+  "tributary:env": "dev",
+  "tributary:pipeline": "commerce",
+};
+
+describe("the AWS stack of the reference pipeline", () => {
+  it("registers these resources, in components per store, bus and asset", () => {
+    const counts: Record<string, number> = {};
+    for (const r of s.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+    expect(counts).toEqual({
+      "tributary:aws:DataKey": 1,
+      "aws:kms/key:Key": 1,
+      "aws:kms/alias:Alias": 1,
+      "tributary:aws:Store": 4,
+      "aws:s3/bucket:Bucket": 4,
+      "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 4,
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 4,
+      "aws:s3/bucketVersioning:BucketVersioning": 4,
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 4,
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 4,
+      "aws:s3/bucketPolicy:BucketPolicy": 4,
+      "aws:s3/bucketLogging:BucketLogging": 3,
+      "tributary:aws:Bus": 2,
+      "aws:cloudwatch/eventBus:EventBus": 2,
+      "tributary:aws:Alerts": 1,
+      "aws:sns/topic:Topic": 1,
+      "aws:sns/topicSubscription:TopicSubscription": 1,
+      "aws:sns/topicPolicy:TopicPolicy": 1,
+      "tributary:aws:AssetFunction": 7,
+      "aws:iam/role:Role": 9,
+      "aws:iam/rolePolicy:RolePolicy": 9,
+      "aws:cloudwatch/logGroup:LogGroup": 7,
+      "aws:lambda/function:Function": 7,
+      "aws:sqs/queue:Queue": 12,
+      "aws:sqs/queuePolicy:QueuePolicy": 10,
+      "aws:cloudwatch/eventRule:EventRule": 5,
+      "aws:cloudwatch/eventTarget:EventTarget": 5,
+      "aws:lambda/eventSourceMapping:EventSourceMapping": 5,
+      "aws:scheduler/schedule:Schedule": 2,
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 16,
+    });
+    // Every cloud resource sits in a component; every component at the top.
+    expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
+    expect(s.resources.filter((r) => r.custom && !r.parent)).toEqual([]);
+    expect(one("trib-dev-curated-orders", "aws:lambda/function:Function").parent).toBe(
+      "urn:pulumi:dev-aws::tributary::tributary:aws:AssetFunction::trib-dev-curated-orders",
+    );
+  });
+
+  it("encrypts data stores with the rotated customer key, blocks public access, keeps versions and the data", () => {
+    expect(one("trib-dev-data", "aws:kms/key:Key")).toMatchObject({
+      inputs: { enableKeyRotation: true, deletionWindowInDays: 30 },
+      options: { protect: true },
+    });
+    for (const store of ["raw", "curated", "quarantine"]) {
+      expect(inputs(`trib-dev-${store}-encryption`)).toEqual({
+        bucket: `trib-dev-${store}`,
+        rules: [
+          {
+            applyServerSideEncryptionByDefault: { kmsMasterKeyId: arn.key, sseAlgorithm: "aws:kms" },
+            bucketKeyEnabled: true,
+          },
+        ],
+      });
+      expect(inputs(`trib-dev-${store}-public-access`)).toEqual({
+        bucket: `trib-dev-${store}`,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      });
+      expect(inputs(`trib-dev-${store}-versioning`)).toEqual({
+        bucket: `trib-dev-${store}`,
+        versioningConfiguration: { status: "Enabled" },
+      });
+      expect(one(`trib-dev-${store}`, "aws:s3/bucket:Bucket")).toMatchObject({
+        inputs: {
+          forceDestroy: false,
+          tags: { ...TAGS, "tributary:asset": "_shared", "tributary:store": store },
+        },
+        options: { protect: true },
+      });
+      expect(doc(`trib-dev-${store}-policy`)).toEqual({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "DenyInsecureTransport",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "s3:*",
+            Resource: [arn.bucket(store), `${arn.bucket(store)}/*`],
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          },
+        ],
+      });
+      expect(inputs(`trib-dev-access-logs-${store}`)).toEqual({
+        bucket: `trib-dev-${store}`,
+        targetBucket: "trib-dev-access-logs",
+        targetPrefix: `${store}/`,
+      });
+    }
+    // S3 server access logging cannot deliver to an SSE-KMS bucket: the log bucket uses SSE-S3.
+    expect(inputs("trib-dev-access-logs-encryption").rules).toEqual([
+      { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } },
+    ]);
+    expect(doc("trib-dev-access-logs-policy").Statement[1]).toEqual({
+      Sid: "AllowAccessLogDelivery",
+      Effect: "Allow",
+      Principal: { Service: "logging.s3.amazonaws.com" },
+      Action: "s3:PutObject",
+      Resource: ["raw", "curated", "quarantine"].map((z) => `${arn.bucket("access-logs")}/${z}/*`),
+      Condition: { ArnEquals: { "aws:SourceArn": ["raw", "curated", "quarantine"].map(arn.bucket) } },
+    });
+  });
+
+  it("expires raw events and quarantine after retention, curated only in superseded versions", () => {
+    const base = [
+      {
+        abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+        filter: {},
+        id: "abort-incomplete-uploads",
+        status: "Enabled",
+      },
+    ];
+    const noncurrent = (days: number) => ({
+      filter: {},
+      id: "expire-noncurrent-versions",
+      noncurrentVersionExpiration: { noncurrentDays: days },
+      status: "Enabled",
+    });
+    const expire = (days: number) => ({
+      expiration: { days },
+      filter: {},
+      id: "expire-after-retention",
+      status: "Enabled",
+    });
+    expect(inputs("trib-dev-raw-lifecycle").rules).toEqual([...base, noncurrent(30), expire(30)]);
+    expect(inputs("trib-dev-quarantine-lifecycle").rules).toEqual([...base, noncurrent(30), expire(14)]);
+    expect(inputs("trib-dev-curated-lifecycle").rules).toEqual([...base, noncurrent(7)]);
+  });
+
+  it("routes asset events to exactly the consumers the graph names, through an encrypted queue with a dead letter", () => {
+    expect(inputs("trib-dev-curated-orders-rule").eventPattern).toBe(
+      JSON.stringify({
+        source: ["tributary"],
+        "detail-type": ["tributary.asset.materialised"],
+        detail: { asset: ["orders_cdc"] },
+      }),
+    );
+    expect(inputs("trib-dev-recommendation-features-rule")).toMatchObject({
+      eventBusName: "trib-dev-asset-events",
+      eventPattern: JSON.stringify({
+        source: ["tributary"],
+        "detail-type": ["tributary.asset.materialised"],
+        detail: { asset: ["customer_features"] },
+      }),
+    });
+    expect(inputs("trib-dev-orders-cdc-rule")).toMatchObject({
+      eventBusName: "trib-dev-source-events",
+      eventPattern: JSON.stringify({
+        "detail-type": ["tributary.source.events"],
+        detail: { source: ["orders_cdc"] },
+      }),
+    });
+    expect(inputs("trib-dev-curated-orders-queue")).toEqual({
+      messageRetentionSeconds: 345600,
+      redrivePolicy: JSON.stringify({
+        deadLetterTargetArn: arn.queue("curated-orders-dlq"),
+        maxReceiveCount: 5,
+      }),
+      sqsManagedSseEnabled: true,
+      tags: { ...TAGS, "tributary:asset": "curated_orders", "tributary:role": "consumer" },
+      visibilityTimeoutSeconds: 1800,
+    });
+    expect(inputs("trib-dev-curated-orders-dlq")).toEqual({
+      messageRetentionSeconds: 1209600,
+      sqsManagedSseEnabled: true,
+      tags: { ...TAGS, "tributary:asset": "curated_orders", "tributary:role": "dead-letter" },
+    });
+    expect(inputs("trib-dev-curated-orders-target")).toEqual({
+      arn: arn.queue("curated-orders-queue"),
+      deadLetterConfig: { arn: arn.queue("curated-orders-dlq") },
+      eventBusName: "trib-dev-asset-events",
+      retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 3 },
+      rule: "trib-dev-curated-orders-rule",
+    });
+    const rule = `arn:aws:events:${REGION}:${ACCOUNT}:rule/trib-dev-asset-events/trib-dev-curated-orders-rule`;
+    for (const q of ["queue", "dlq"]) {
+      expect(doc(`trib-dev-curated-orders-${q}-policy`).Statement).toEqual([
+        {
+          Sid: "AllowDelivery",
+          Effect: "Allow",
+          Principal: { Service: "events.amazonaws.com" },
+          Action: "sqs:SendMessage",
+          Resource: arn.queue(`curated-orders-${q}`),
+          Condition: { ArnEquals: { "aws:SourceArn": rule } },
+        },
+      ]);
+    }
+    expect(inputs("trib-dev-curated-orders-events")).toMatchObject({
+      batchSize: 10,
+      eventSourceArn: arn.queue("curated-orders-queue"),
+      functionName: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:trib-dev-curated-orders`,
+      functionResponseTypes: ["ReportBatchItemFailures"],
+    });
+  });
+
+  it("runs each asset in its own Node.js 22 arm64 Lambda with a placeholder that says it is one", () => {
+    const fn = inputs("trib-dev-curated-orders", "aws:lambda/function:Function");
+    expect({ ...fn, code: undefined, tags: undefined }).toEqual({
+      architectures: ["arm64"],
+      description: "The latest state of every order per tenant, deletes applied.",
+      environment: {
+        variables: {
+          TRIBUTARY_ASSET: "curated_orders",
+          TRIBUTARY_ASSET_EVENTS: "trib-dev-asset-events",
+          TRIBUTARY_ENV: "dev",
+          TRIBUTARY_KIND: "asset",
+          TRIBUTARY_STORE_CURATED: "s3://trib-dev-curated",
+          TRIBUTARY_STORE_QUARANTINE: "s3://trib-dev-quarantine",
+          TRIBUTARY_STORE_RAW: "s3://trib-dev-raw",
+        },
+      },
+      handler: "index.handler",
+      loggingConfig: { logFormat: "JSON", logGroup: "/tributary/trib-dev/curated_orders" },
+      memorySize: 512,
+      role: `arn:aws:iam::${ACCOUNT}:role/trib-dev-curated-orders-role`,
+      runtime: "nodejs22.x",
+      timeout: 300,
+    });
+    expect(JSON.stringify(fn.code)).toContain(
+      "Tributary placeholder: this function has no handler bundle yet",
+    );
+    expect(inputs("trib-dev-curated-orders-logs")).toMatchObject({
+      name: "/tributary/trib-dev/curated_orders",
+      retentionInDays: 14,
+    });
+    expect(inputs("trib-dev-recommendation-features", "aws:lambda/function:Function").memorySize).toBe(1024);
+  });
+
+  it("gives each function's role exactly the policy its graph edges allow", () => {
+    expect(doc("trib-dev-curated-orders-policy")).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "ReadObjects",
+          Effect: "Allow",
+          Action: "s3:GetObject",
+          Resource: [
+            `${arn.bucket("raw")}/raw/orders_cdc/*`,
+            `${arn.bucket("curated")}/_manifests/orders_cdc/*`,
+            `${arn.bucket("curated")}/curated/curated_orders/*`,
+            `${arn.bucket("curated")}/_manifests/curated_orders/*`,
+            `${arn.bucket("curated")}/_failures/curated_orders/*`,
+            `${arn.bucket("curated")}/_locks/curated_orders/*`,
+          ],
+        },
+        {
+          Sid: "WriteObjects",
+          Effect: "Allow",
+          Action: "s3:PutObject",
+          Resource: [
+            `${arn.bucket("curated")}/curated/curated_orders/*`,
+            `${arn.bucket("curated")}/_manifests/curated_orders/*`,
+            `${arn.bucket("curated")}/_failures/curated_orders/*`,
+            `${arn.bucket("curated")}/_locks/curated_orders/*`,
+            `${arn.bucket("quarantine")}/quarantine/curated_orders/*`,
+          ],
+        },
+        {
+          Sid: "DeleteObjects",
+          Effect: "Allow",
+          Action: "s3:DeleteObject",
+          Resource: [
+            `${arn.bucket("curated")}/curated/curated_orders/*`,
+            `${arn.bucket("curated")}/_failures/curated_orders/*`,
+            `${arn.bucket("curated")}/_locks/curated_orders/*`,
+          ],
+        },
+        {
+          Sid: "ListCurated",
+          Effect: "Allow",
+          Action: "s3:ListBucket",
+          Resource: arn.bucket("curated"),
+          Condition: {
+            StringLike: {
+              "s3:prefix": [
+                "_manifests/orders_cdc/*",
+                "curated/curated_orders/*",
+                "_manifests/curated_orders/*",
+                "_locks/curated_orders/*",
+              ],
+            },
+          },
+        },
+        {
+          Sid: "UseDataKey",
+          Effect: "Allow",
+          Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+          Resource: arn.key,
+        },
+        {
+          Sid: "PublishAssetEvents",
+          Effect: "Allow",
+          Action: "events:PutEvents",
+          Resource: arn.assetBus,
+          Condition: {
+            StringEquals: {
+              "events:source": "tributary",
+              "events:detail-type": "tributary.asset.materialised",
+            },
+          },
+        },
+        {
+          Sid: "ConsumeQueue",
+          Effect: "Allow",
+          Action: [
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+          ],
+          Resource: arn.queue("curated-orders-queue"),
+        },
+        {
+          Sid: "WriteLogs",
+          Effect: "Allow",
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource: arn.logs("curated_orders"),
+        },
+      ],
+    });
+    // Every other function's document is the one its plan grants give, with its own ARNs.
+    const plan = planDeployment(graph, readStackConfig(configMap(repo, "dev-aws"), "dev-aws"));
+    for (const fn of plan.functions) {
+      const name = fn.name.slice("trib-dev-".length);
+      const scheduled = plan.triggers.find((t) => t.function === fn.id)?.kind === "schedule";
+      expect(doc(`${fn.name}-policy`), fn.id).toEqual(
+        functionPolicy(
+          plan.grants.filter((g) => g.function === fn.id),
+          {
+            buckets: {
+              raw: arn.bucket("raw"),
+              curated: arn.bucket("curated"),
+              quarantine: arn.bucket("quarantine"),
+            },
+            key: arn.key,
+            assetBus: arn.assetBus,
+            logGroup: arn.logs(fn.id).replace(":log-stream:*", ""),
+            queue: scheduled ? undefined : arn.queue(`${name}-queue`),
+            deadLetters: scheduled ? arn.queue(`${name}-dlq`) : undefined,
+          },
+        ),
+      );
+    }
+  });
+
+  it("schedules with EventBridge Scheduler in the asset's time zone, with retries and a dead letter", () => {
+    expect(inputs("trib-dev-customer-features-schedule")).toEqual({
+      description: "customer_features: 0 3 * * * (Europe/Berlin)",
+      flexibleTimeWindow: { mode: "OFF" },
+      scheduleExpression: "cron(0 3 * * ? *)",
+      scheduleExpressionTimezone: "Europe/Berlin",
+      state: "ENABLED",
+      target: {
+        arn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:trib-dev-customer-features`,
+        deadLetterConfig: { arn: arn.queue("customer-features-dlq") },
+        input: JSON.stringify({
+          asset: "customer_features",
+          scheduledTime: "<aws.scheduler.scheduled-time>",
+        }),
+        retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 3 },
+        roleArn: `arn:aws:iam::${ACCOUNT}:role/trib-dev-customer-features-scheduler`,
+      },
+    });
+    expect(doc("trib-dev-customer-features-scheduler-policy").Statement).toEqual([
+      {
+        Sid: "InvokeFunction",
+        Effect: "Allow",
+        Action: "lambda:InvokeFunction",
+        Resource: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:trib-dev-customer-features`,
+      },
+      {
+        Sid: "DeadLetter",
+        Effect: "Allow",
+        Action: "sqs:SendMessage",
+        Resource: arn.queue("customer-features-dlq"),
+      },
+    ]);
+    expect(
+      JSON.parse(
+        inputs("trib-dev-customer-features-scheduler", "aws:iam/role:Role").assumeRolePolicy as string,
+      ),
+    ).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        { Effect: "Allow", Principal: { Service: "scheduler.amazonaws.com" }, Action: "sts:AssumeRole" },
+      ],
+    });
+    // A scheduled function's failed asynchronous invocations land in its dead-letter queue too.
+    expect(inputs("trib-dev-customer-features", "aws:lambda/function:Function").deadLetterConfig).toEqual({
+      targetArn: arn.queue("customer-features-dlq"),
+    });
+  });
+
+  it("alarms to the alert e-mail on dead letters, errors and staleness", () => {
+    const topic = `arn:aws:sns:${REGION}:${ACCOUNT}:trib-dev-alerts`;
+    expect(inputs("trib-dev-alerts-email")).toEqual({
+      endpoint: "data-alerts@example.com",
+      protocol: "email",
+      topic,
+    });
+    expect(inputs("trib-dev-daily-revenue-dead-letters")).toMatchObject({
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: "trib-dev-daily-revenue-dlq" },
+      comparisonOperator: "GreaterThanThreshold",
+      threshold: 0,
+      alarmActions: [topic],
+    });
+    expect(inputs("trib-dev-daily-revenue-errors")).toMatchObject({
+      namespace: "AWS/Lambda",
+      metricName: "Errors",
+      dimensions: { FunctionName: "trib-dev-daily-revenue" },
+      alarmActions: [topic],
+    });
+    // 26 hours of hourly periods without a materialisation (CloudWatch looks back at most 7 days).
+    expect(inputs("trib-dev-daily-revenue-freshness")).toMatchObject({
+      namespace: "Tributary",
+      metricName: "AssetMaterialized",
+      dimensions: { Asset: "daily_revenue", Environment: "dev" },
+      statistic: "Sum",
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      period: 3600,
+      evaluationPeriods: 26,
+      datapointsToAlarm: 26,
+      treatMissingData: "breaching",
+    });
+  });
+
+  it("tags every taggable resource with asset, pipeline, env, owner and cost centre", () => {
+    const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
+    expect(tagged).toHaveLength(4 + 1 + 2 + 1 + 9 + 7 + 7 + 12 + 5 + 5 + 16);
+    for (const r of tagged) {
+      expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
+        expect.arrayContaining(["tributary:asset", ...Object.keys(TAGS)]),
+      );
+    }
+    expect(
+      (inputs("trib-dev-orders-cdc", "aws:lambda/function:Function").tags as Record<string, string>)[
+        "tributary:asset"
+      ],
+    ).toBe("orders_cdc");
+  });
+
+  it("outputs bucket names, bus ARNs, function names and the lineage", () => {
+    expect(s.outputs.buckets).toEqual({
+      raw: "trib-dev-raw",
+      curated: "trib-dev-curated",
+      quarantine: "trib-dev-quarantine",
+    });
+    expect(s.outputs.buses).toEqual({
+      "asset-events": arn.assetBus,
+      "source-events": `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/trib-dev-source-events`,
+    });
+    expect(s.outputs.functions).toEqual({
+      curated_customers: "trib-dev-curated-customers",
+      curated_orders: "trib-dev-curated-orders",
+      customer_features: "trib-dev-customer-features",
+      customers_cdc: "trib-dev-customers-cdc",
+      daily_revenue: "trib-dev-daily-revenue",
+      orders_cdc: "trib-dev-orders-cdc",
+      recommendation_features: "trib-dev-recommendation-features",
+    });
+    expect(JSON.stringify(s.outputs.lineage)).toBe(JSON.stringify(sortKeys(toLineage(graph))));
+    expect(s.outputs.stackName).toBe("dev-aws");
+  });
+});
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}

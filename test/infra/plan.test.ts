@@ -1,0 +1,277 @@
+import { describe, expect, it } from "vitest";
+import { dep } from "../../assets/graph/asset.ts";
+import { asset, defineGraph, source, Type } from "../../assets/graph/index.ts";
+import graph from "../../assets/index.ts";
+import { functionName, PlanError, planDeployment } from "../../infra/plan/build.ts";
+import { CONFIG } from "./fixtures/config.ts";
+
+const retry = { attempts: 3, maxEventAgeSeconds: 3600 };
+
+describe("the deployment plan of the reference pipeline", () => {
+  const plan = planDeployment(graph, CONFIG);
+
+  it("has three encrypted, versioned stores; raw moves to a colder tier only when it lives long enough", () => {
+    expect(plan.stores).toEqual([
+      {
+        id: "raw",
+        name: "trib-dev-raw",
+        zones: ["raw"],
+        retentionDays: 30,
+        encryption: "customer-key",
+        versioning: true,
+        holdsSourceData: true,
+      },
+      {
+        id: "curated",
+        name: "trib-dev-curated",
+        zones: ["curated", "_manifests", "_failures", "_index", "_locks", "_lineage"],
+        retentionDays: 7,
+        encryption: "customer-key",
+        versioning: true,
+        holdsSourceData: false,
+      },
+      {
+        id: "quarantine",
+        name: "trib-dev-quarantine",
+        zones: ["quarantine"],
+        retentionDays: 14,
+        encryption: "customer-key",
+        versioning: true,
+        holdsSourceData: true,
+      },
+    ]);
+    const prod = planDeployment(graph, {
+      ...CONFIG,
+      retentionDays: { raw: 730, quarantine: 90 },
+      coldAfterDays: 90,
+    });
+    expect(prod.stores[0]).toMatchObject({ id: "raw", retentionDays: 730, coldAfterDays: 90 });
+  });
+
+  it("has one function per source and asset, and triggers straight from the graph", () => {
+    expect(plan.functions.map((f) => [f.id, f.kind, f.name, f.memoryMb])).toEqual([
+      ["customers_cdc", "ingest", "trib-dev-customers-cdc", 512],
+      ["orders_cdc", "ingest", "trib-dev-orders-cdc", 512],
+      ["curated_customers", "asset", "trib-dev-curated-customers", 512],
+      ["curated_orders", "asset", "trib-dev-curated-orders", 512],
+      ["customer_features", "asset", "trib-dev-customer-features", 512],
+      ["daily_revenue", "asset", "trib-dev-daily-revenue", 512],
+      // The asset's own resources win over the stack's default.
+      ["recommendation_features", "asset", "trib-dev-recommendation-features", 1024],
+    ]);
+    expect(plan.triggers).toEqual([
+      {
+        function: "customers_cdc",
+        kind: "source-event",
+        bus: "source-events",
+        source: "customers_cdc",
+        retry,
+      },
+      { function: "orders_cdc", kind: "source-event", bus: "source-events", source: "orders_cdc", retry },
+      {
+        function: "curated_customers",
+        kind: "asset-materialised",
+        bus: "asset-events",
+        upstream: ["customers_cdc"],
+        retry,
+      },
+      {
+        function: "curated_orders",
+        kind: "asset-materialised",
+        bus: "asset-events",
+        upstream: ["orders_cdc"],
+        retry,
+      },
+      {
+        function: "customer_features",
+        kind: "schedule",
+        cron: "0 3 * * *",
+        timezone: "Europe/Berlin",
+        retry,
+      },
+      { function: "daily_revenue", kind: "schedule", cron: "30 2 * * *", timezone: "UTC", retry },
+      {
+        function: "recommendation_features",
+        kind: "asset-materialised",
+        bus: "asset-events",
+        upstream: ["customer_features"],
+        retry,
+      },
+    ]);
+    expect(plan.buses.map((b) => [b.id, b.consumers])).toEqual([
+      ["source-events", ["customers_cdc", "orders_cdc"]],
+      ["asset-events", ["curated_customers", "curated_orders", "recommendation_features"]],
+    ]);
+  });
+
+  it("grants an asset its upstreams' data for reading and its own prefixes for writing, nothing else", () => {
+    const own = "own";
+    expect(plan.grants.filter((g) => g.function === "customer_features")).toEqual([
+      {
+        function: "customer_features",
+        store: "curated",
+        prefix: "curated/curated_customers/",
+        access: ["read"],
+        reason: "upstream:curated_customers",
+      },
+      {
+        function: "customer_features",
+        store: "curated",
+        prefix: "_manifests/curated_customers/",
+        access: ["read", "list"],
+        reason: "upstream:curated_customers",
+      },
+      {
+        function: "customer_features",
+        store: "curated",
+        prefix: "curated/curated_orders/",
+        access: ["read"],
+        reason: "upstream:curated_orders",
+      },
+      {
+        function: "customer_features",
+        store: "curated",
+        prefix: "_manifests/curated_orders/",
+        access: ["read", "list"],
+        reason: "upstream:curated_orders",
+      },
+      {
+        function: "customer_features",
+        store: "curated",
+        prefix: "curated/customer_features/",
+        access: ["read", "list", "write", "delete"],
+        reason: own,
+      },
+      {
+        function: "customer_features",
+        store: "curated",
+        prefix: "_manifests/customer_features/",
+        access: ["read", "list", "write"],
+        reason: own,
+      },
+      {
+        function: "customer_features",
+        store: "curated",
+        prefix: "_failures/customer_features/",
+        access: ["read", "write", "delete"],
+        reason: own,
+      },
+      {
+        function: "customer_features",
+        store: "curated",
+        prefix: "_locks/customer_features/",
+        access: ["read", "list", "write", "delete"],
+        reason: own,
+      },
+      {
+        function: "customer_features",
+        store: "quarantine",
+        prefix: "quarantine/customer_features/",
+        access: ["write"],
+        reason: "quarantine",
+      },
+    ]);
+    // An ingester writes raw events of its own source; a reader of a source reads them.
+    expect(
+      plan.grants.filter((g) => g.function === "orders_cdc").map((g) => [g.store, g.prefix, g.access]),
+    ).toEqual([
+      ["raw", "raw/orders_cdc/", ["read", "write", "delete"]],
+      ["curated", "_manifests/orders_cdc/", ["read", "list", "write"]],
+      ["curated", "_index/orders_cdc/", ["read", "write", "delete"]],
+      ["curated", "_locks/orders_cdc/", ["read", "list", "write", "delete"]],
+      ["quarantine", "quarantine/orders_cdc/", ["write", "delete"]],
+    ]);
+    expect(
+      plan.grants
+        .filter((g) => g.function === "curated_orders" && g.reason !== "own")
+        .map((g) => [g.store, g.prefix, g.access]),
+    ).toEqual([
+      ["raw", "raw/orders_cdc/", ["read"]],
+      ["curated", "_manifests/orders_cdc/", ["read", "list"]],
+      ["quarantine", "quarantine/curated_orders/", ["write"]],
+    ]);
+  });
+
+  it("alarms on dead letters and errors of every triggered function, and on freshness where declared", () => {
+    expect(plan.alarms.map((a) => a.id)).toEqual([
+      "customers_cdc-dead-letters",
+      "customers_cdc-errors",
+      "orders_cdc-dead-letters",
+      "orders_cdc-errors",
+      "curated_customers-dead-letters",
+      "curated_customers-errors",
+      "curated_orders-dead-letters",
+      "curated_orders-errors",
+      "customer_features-dead-letters",
+      "customer_features-errors",
+      "daily_revenue-dead-letters",
+      "daily_revenue-errors",
+      "daily_revenue-freshness",
+      "recommendation_features-dead-letters",
+      "recommendation_features-errors",
+      "recommendation_features-freshness",
+    ]);
+    expect(plan.alarms.find((a) => a.id === "daily_revenue-freshness")?.minutes).toBe(26 * 60);
+  });
+
+  it("tags every function with its asset and pipeline, over the stack's tags", () => {
+    expect(plan.tags).toEqual({
+      "tributary:asset": "_shared",
+      "tributary:pipeline": "commerce",
+      "tributary:env": "dev",
+      owner: "data-platform",
+      "cost-centre": "cc-1042",
+    });
+    expect(plan.functions[0]?.tags).toEqual({ ...plan.tags, "tributary:asset": "customers_cdc" });
+  });
+
+  it("is plain JSON, and the same inputs give the same bytes", () => {
+    const text = JSON.stringify(plan);
+    expect(JSON.parse(text)).toEqual(plan);
+    expect(JSON.stringify(planDeployment(graph, CONFIG))).toBe(text);
+  });
+});
+
+describe("planning errors", () => {
+  const events = source("events", {
+    schema: Type.Object({ id: Type.String(), at_time: Type.String({ format: "date-time" }) }),
+    eventId: "id",
+    eventTime: "at_time",
+    group: "ingest",
+  });
+  const counts = asset("counts", {
+    deps: [dep(events, {})],
+    schema: Type.Object({ n: Type.Number() }),
+    sql: "select count(*) as n from events",
+    group: "reporting",
+  });
+  const g = defineGraph([events, counts]);
+
+  it("names a pipeline the graph does not have", () => {
+    expect(() => planDeployment(g, { ...CONFIG, pipelines: ["reportin"] })).toThrow(
+      new PlanError(
+        'stacks/Pulumi.dev-aws.yaml: tributary:pipelines names "reportin", which the graph does not have. Did you mean "reporting"? Pipelines in the graph: ingest, reporting.',
+      ),
+    );
+  });
+
+  it("refuses a stack that deploys a consumer without its upstream's pipeline", () => {
+    expect(() => planDeployment(g, { ...CONFIG, pipelines: ["reporting"] })).toThrow(
+      new PlanError(
+        '"counts" (pipeline "reporting") reads "events" of pipeline "ingest", which stack "dev-aws" does not deploy: add "ingest" to tributary:pipelines in stacks/Pulumi.dev-aws.yaml.',
+      ),
+    );
+    expect(
+      planDeployment(g, { ...CONFIG, pipelines: ["ingest", "reporting"] }).functions.map((f) => f.id),
+    ).toEqual(["events", "counts"]);
+  });
+
+  it("shortens long function names with a hash, keeping them distinct", () => {
+    expect(functionName("trib-dev", "orders")).toBe("trib-dev-orders");
+    const a = functionName("trib-production", "customer_lifetime_value_by_region_a");
+    const b = functionName("trib-production", "customer_lifetime_value_by_region_b");
+    expect(a).toMatch(/^trib-production-customer-lifetime-[0-9a-f]{6}$/);
+    expect(a.length).toBeLessThanOrEqual(40);
+    expect(a).not.toBe(b);
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * Every stack in stacks/: `tributary synth` (mocks) and the real Pulumi runner (`cmd/run` against the
+ * local engine, as `pulumi up` starts the program) register the same resources, and the security
+ * policy pack passes on them; deliberately broken variants fail with the rule's name.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { configMap, StackConfigError } from "../../infra/config.ts";
+import { evaluate } from "../../infra/policy/rules.ts";
+import { runProgram } from "../../infra/synth/engine.ts";
+import { type ResourceRecord, SynthError, synth } from "../../infra/synth/index.ts";
+import { fakeOutputs } from "../../infra/synth/outputs.ts";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const stacks = fs
+  .readdirSync(path.join(repo, "stacks"))
+  .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+  .filter((s): s is string => s !== undefined)
+  .sort();
+
+describe.each(stacks)("stack %s", (stack) => {
+  it("registers under Pulumi's own runner exactly what synth prints, and passes the policy pack", async () => {
+    const config = configMap(repo, stack);
+    const region = config["aws:region"] ?? "us-east-1";
+    const [mocked, again, real] = await Promise.all([
+      synth({ root: repo, stack }),
+      synth({ root: repo, stack }),
+      runProgram({
+        cwd: repo,
+        main: "infra/index.ts",
+        project: "tributary",
+        stack,
+        config,
+        nodeargs: ["--import", "tsx"],
+        newResource: (r) => fakeOutputs(r, region),
+      }),
+    ]);
+    expect(mocked.resources.length).toBeGreaterThan(100);
+    expect(JSON.stringify(real.resources)).toBe(JSON.stringify(mocked.resources));
+    expect(real.outputs).toEqual(mocked.outputs);
+    // Deterministic: the same graph and config give byte-identical JSON.
+    expect(JSON.stringify(again)).toBe(JSON.stringify(mocked));
+    expect(evaluate(mocked.resources)).toEqual([]);
+  }, 180_000);
+});
+
+describe("the policy pack on broken variants of a synthesised stack", () => {
+  let base: ResourceRecord[] | undefined;
+  async function resources(): Promise<ResourceRecord[]> {
+    base ??= (await synth({ root: repo, stack: "dev-aws" })).resources;
+    return structuredClone(base);
+  }
+  const change = (rs: ResourceRecord[], name: string, edit: (inputs: Record<string, unknown>) => void) => {
+    const r = rs.find((x) => x.name === name && x.custom);
+    if (!r) throw new Error(`no resource ${name}`);
+    edit(r.inputs);
+    return rs;
+  };
+  const rules = (rs: ResourceRecord[]) => [...new Set(evaluate(rs).map((v) => v.policy))];
+
+  it("a public bucket fails no-public-access", async () => {
+    const rs = change(await resources(), "trib-dev-raw-public-access", (i) => {
+      i.restrictPublicBuckets = false;
+    });
+    expect(rules(rs)).toEqual(["no-public-access"]);
+  }, 60_000);
+
+  it("a wildcard grant fails no-wildcard-grants", async () => {
+    const rs = change(await resources(), "trib-dev-curated-orders-policy", (i) => {
+      const doc = JSON.parse(i.policy as string);
+      doc.Statement[0].Action = "s3:*";
+      i.policy = JSON.stringify(doc);
+    });
+    expect(evaluate(rs)).toEqual([
+      expect.objectContaining({
+        policy: "no-wildcard-grants",
+        urn: "urn:pulumi:dev-aws::tributary::tributary:aws:AssetFunction$aws:iam/rolePolicy:RolePolicy::trib-dev-curated-orders-policy",
+      }),
+    ]);
+  }, 60_000);
+
+  it("a queue without a dead letter fails dead-letter-queue", async () => {
+    const rs = change(await resources(), "trib-dev-curated-orders-queue", (i) => {
+      delete i.redrivePolicy;
+    });
+    expect(rules(rs)).toEqual(["dead-letter-queue"]);
+  }, 60_000);
+});
+
+describe("synth of a broken stack", () => {
+  it("names the file and key of a bad value, before a process starts", async () => {
+    await expect(
+      synth({
+        root: repo,
+        stack: "dev-aws",
+        override: { "tributary:retentionDays": '{"raw":0,"quarantine":14}' },
+      }),
+    ).rejects.toThrow(
+      new StackConfigError("stacks/Pulumi.dev-aws.yaml: tributary:retentionDays.raw must be >= 1 (got 0)."),
+    );
+  });
+
+  it("reports what the program refuses (here, a pipeline the graph lacks) as the program says it", async () => {
+    await expect(
+      synth({ root: repo, stack: "dev-aws", override: { "tributary:pipelines": '["comerce"]' } }),
+    ).rejects.toThrow(
+      new SynthError(
+        'stacks/Pulumi.dev-aws.yaml: tributary:pipelines names "comerce", which the graph does not have. Did you mean "commerce"? Pipelines in the graph: commerce.',
+      ),
+    );
+  }, 60_000);
+});
