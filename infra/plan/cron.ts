@@ -81,7 +81,7 @@ function list(values: readonly Value[], wildcard: boolean, lo: number, hi: numbe
 function bothDays(expression: string, cloud: string): CronDialectError {
   return new CronDialectError(
     `cron ${JSON.stringify(expression)} restricts both the day of the month and the day of the week, ` +
-      `which ${cloud} cannot express; split it into two assets' schedules or restrict only one day field.`,
+      `which ${cloud} cannot express; restrict only one of the two day fields.`,
   );
 }
 
