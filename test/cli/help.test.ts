@@ -26,6 +26,8 @@ describe("tributary --help and --version", () => {
         status [options] [selection]                   per asset and partition: last materialised, rows, data version, fresh or stale and why, checks
         query [options] <sql>                          run DuckDB SQL over the committed assets and sources, each a table named by its key
         gc [options]                                   delete data objects no manifest names: output of crashed runs and replaced versions
+        plan [options]                                 print the deployment plan of a stack: stores, buses, functions, triggers, grants, alarms
+        synth [options]                                run the Pulumi program offline under mocks and print every resource a deploy registers
       "
     `);
     const { version } = JSON.parse(readFileSync(`${REPO}/package.json`, "utf8")) as { version: string };
