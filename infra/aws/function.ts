@@ -188,27 +188,24 @@ export class AssetFunction extends pulumi.ComponentResource {
         },
         parent,
       );
-      new aws.sqs.QueuePolicy(
-        `${name}-queue-policy`,
-        {
-          queueUrl: queue!.url,
-          policy: pulumi
-            .all([queue!.arn, rule.arn])
-            .apply(([q, r]) => JSON.stringify(queueAccess(q, "events.amazonaws.com", [r]))),
-        },
-        parent,
-      );
-      // Events the bus could not deliver to the queue go to the same dead-letter queue.
-      new aws.sqs.QueuePolicy(
-        `${name}-dlq-policy`,
-        {
-          queueUrl: deadLetters!.url,
-          policy: pulumi
-            .all([deadLetters!.arn, rule.arn])
-            .apply(([q, r]) => JSON.stringify(queueAccess(q, "events.amazonaws.com", [r]))),
-        },
-        parent,
-      );
+      // The bus delivers into the queue; what it cannot deliver goes to the same dead-letter queue.
+      for (const [suffix, q] of [
+        ["queue", queue!],
+        ["dlq", deadLetters!],
+      ] as const) {
+        new aws.sqs.QueuePolicy(
+          `${name}-${suffix}-policy`,
+          {
+            queueUrl: q.url,
+            policy: pulumi
+              .all([q.arn, rule.arn])
+              .apply(([queueArn, ruleArn]) =>
+                JSON.stringify(queueAccess(queueArn, "events.amazonaws.com", [ruleArn])),
+              ),
+          },
+          parent,
+        );
+      }
       new aws.cloudwatch.EventTarget(
         `${name}-target`,
         {

@@ -9,6 +9,7 @@ import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { didYouMean } from "../../assets/graph/suggest.ts";
 import { type StackConfig, stackFile } from "../config.ts";
 import {
+  type Access,
   type AlarmPlan,
   type BusPlan,
   type DeploymentPlan,
@@ -16,6 +17,7 @@ import {
   type FunctionPlan,
   type GrantPlan,
   PLAN_VERSION,
+  type StoreId,
   type StorePlan,
   type TriggerPlan,
 } from "./types.ts";
@@ -244,101 +246,38 @@ function triggerOf(a: AnyAsset): TriggerPlan | undefined {
  */
 export function grantsOf(graph: AssetGraph, a: AnyAsset): GrantPlan[] {
   const k = a.key;
-  const fn = k;
-  const own = "own";
+  const grant = (store: StoreId, prefix: string, access: Access[], reason: string): GrantPlan => ({
+    function: k,
+    store,
+    prefix,
+    access,
+    reason,
+  });
   if (a.kind === "source") {
     return [
-      { function: fn, store: "raw", prefix: `raw/${k}/`, access: ["read", "write", "delete"], reason: own },
-      {
-        function: fn,
-        store: "curated",
-        prefix: `_manifests/${k}/`,
-        access: ["read", "list", "write"],
-        reason: own,
-      },
-      {
-        function: fn,
-        store: "curated",
-        prefix: `_index/${k}/`,
-        access: ["read", "write", "delete"],
-        reason: own,
-      },
-      {
-        function: fn,
-        store: "curated",
-        prefix: `_locks/${k}/`,
-        access: ["read", "list", "write", "delete"],
-        reason: own,
-      },
-      {
-        function: fn,
-        store: "quarantine",
-        prefix: `quarantine/${k}/`,
-        access: ["write", "delete"],
-        reason: "quarantine",
-      },
+      grant("raw", `raw/${k}/`, ["read", "write", "delete"], "own"),
+      grant("curated", `_manifests/${k}/`, ["read", "list", "write"], "own"),
+      grant("curated", `_index/${k}/`, ["read", "write", "delete"], "own"),
+      grant("curated", `_locks/${k}/`, ["read", "list", "write", "delete"], "own"),
+      grant("quarantine", `quarantine/${k}/`, ["write", "delete"], "quarantine"),
     ];
   }
   const out: GrantPlan[] = [];
   for (const up of [...new Set(graph.inputs(k).map((e) => e.from))].sort()) {
     const reason = `upstream:${up}`;
-    const u = graph.get(up);
-    if (u.kind === "source") {
-      out.push({ function: fn, store: "raw", prefix: `raw/${up}/`, access: ["read"], reason });
-      out.push({
-        function: fn,
-        store: "curated",
-        prefix: `_manifests/${up}/`,
-        access: ["read", "list"],
-        reason,
-      });
-    } else {
-      out.push({ function: fn, store: "curated", prefix: `curated/${up}/`, access: ["read"], reason });
-      out.push({
-        function: fn,
-        store: "curated",
-        prefix: `_manifests/${up}/`,
-        access: ["read", "list"],
-        reason,
-      });
-    }
+    // A source's events are raw files; an asset's data is curated Parquet. Both commit by manifest.
+    const data =
+      graph.get(up).kind === "source"
+        ? grant("raw", `raw/${up}/`, ["read"], reason)
+        : grant("curated", `curated/${up}/`, ["read"], reason);
+    out.push(data, grant("curated", `_manifests/${up}/`, ["read", "list"], reason));
   }
   out.push(
-    {
-      function: fn,
-      store: "curated",
-      prefix: `curated/${k}/`,
-      access: ["read", "list", "write", "delete"],
-      reason: own,
-    },
-    {
-      function: fn,
-      store: "curated",
-      prefix: `_manifests/${k}/`,
-      access: ["read", "list", "write"],
-      reason: own,
-    },
-    {
-      function: fn,
-      store: "curated",
-      prefix: `_failures/${k}/`,
-      access: ["read", "write", "delete"],
-      reason: own,
-    },
-    {
-      function: fn,
-      store: "curated",
-      prefix: `_locks/${k}/`,
-      access: ["read", "list", "write", "delete"],
-      reason: own,
-    },
-    {
-      function: fn,
-      store: "quarantine",
-      prefix: `quarantine/${k}/`,
-      access: ["write"],
-      reason: "quarantine",
-    },
+    grant("curated", `curated/${k}/`, ["read", "list", "write", "delete"], "own"),
+    grant("curated", `_manifests/${k}/`, ["read", "list", "write"], "own"),
+    grant("curated", `_failures/${k}/`, ["read", "write", "delete"], "own"),
+    grant("curated", `_locks/${k}/`, ["read", "list", "write", "delete"], "own"),
+    grant("quarantine", `quarantine/${k}/`, ["write"], "quarantine"),
   );
   return out;
 }
