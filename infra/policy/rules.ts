@@ -9,6 +9,8 @@
  * undefined inputs, so a rule treats a missing input as missing.
  */
 import type { ResourceRecord } from "../synth/record.ts";
+import { azureChecks } from "./azure.ts";
+import { gcpChecks } from "./gcp.ts";
 
 /** One broken rule: which rule, on which resource, and what to do about it. */
 export interface Violation {
@@ -807,6 +809,26 @@ const requiredTags: Rule = {
     }),
 };
 
+/** One rule's check of one cloud's resources (the AWS checks live in this file). */
+export type CloudCheck = (resources: readonly ResourceRecord[]) => Violation[];
+/** Checks a cloud adds to the rules, by rule name (`infra/policy/gcp.ts`, `infra/policy/azure.ts`). */
+export type CloudChecks = Partial<Record<RuleName, CloudCheck>>;
+export type RuleName =
+  | "store-encrypted-with-customer-key"
+  | "no-public-access"
+  | "tls-only"
+  | "no-wildcard-grants"
+  | "dead-letter-queue"
+  | "log-retention"
+  | "required-tags";
+
+/** A rule that also runs each other cloud's check of the same name. */
+function everyCloud(rule: Rule, ...clouds: CloudChecks[]): Rule {
+  const extra = clouds.map((c) => c[rule.name as RuleName]).filter((c): c is CloudCheck => c !== undefined);
+  if (extra.length === 0) return rule;
+  return { ...rule, check: (resources) => [rule.check(resources), ...extra.map((c) => c(resources))].flat() };
+}
+
 /** The rules, in the order {@link evaluate} reports them. */
 export const rules: readonly Rule[] = [
   storeEncrypted,
@@ -816,7 +838,7 @@ export const rules: readonly Rule[] = [
   deadLetterQueue,
   logRetention,
   requiredTags,
-];
+].map((rule) => everyCloud(rule, gcpChecks, azureChecks));
 
 /**
  * Every violation of every rule over a stack's resources: by rule (in {@link rules} order), then by resource

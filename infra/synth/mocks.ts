@@ -6,7 +6,7 @@
 import { pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import type { EngineHooks } from "./engine.ts";
-import { fakeOutputs } from "./outputs.ts";
+import { configRegion, fakeOutputs } from "./outputs.ts";
 import { inTreeOrder, normalise, type ResourceRecord, resourceUrn, type Synthesis } from "./record.ts";
 
 interface RegisterRequest {
@@ -32,7 +32,7 @@ export interface MockRun {
 }
 
 export async function runUnderMocks(run: MockRun): Promise<Synthesis> {
-  const region = run.config["aws:region"] ?? "us-east-1";
+  const region = configRegion(run.config);
   const pending: Promise<ResourceRecord>[] = [];
   await pulumi.runtime.setMocks(
     {

@@ -5,6 +5,9 @@
  * and by the local engine the tests run the program against, so both see the same values.
  */
 
+import { fakeAzureOutputs } from "./outputs-azure.ts";
+import { fakeGcpOutputs } from "./outputs-gcp.ts";
+
 /** The account id synthesised ARNs carry: AWS's documentation placeholder. */
 export const OFFLINE_ACCOUNT = "123456789012";
 
@@ -19,8 +22,15 @@ export interface FakeOutputs {
   readonly state: Record<string, unknown>;
 }
 
+/** The region (or location) a stack's config names, whichever cloud it is for. */
+export function configRegion(config: Record<string, string>): string {
+  return config["aws:region"] ?? config["gcp:region"] ?? config["azure-native:location"] ?? "us-east-1";
+}
+
 /** The provider's answer for one resource: its id and its state (inputs plus computed outputs). */
 export function fakeOutputs(r: NewResource, region: string): FakeOutputs {
+  if (r.type.startsWith("gcp:")) return fakeGcpOutputs(r, region);
+  if (r.type.startsWith("azure-native:")) return fakeAzureOutputs(r, region);
   const { type, name, inputs } = r;
   const i = inputs as Record<string, string | undefined>;
   const acct = OFFLINE_ACCOUNT;

@@ -11,7 +11,7 @@ import { configMap, StackConfigError } from "../../infra/config.ts";
 import { evaluate } from "../../infra/policy/rules.ts";
 import { runProgram } from "../../infra/synth/engine.ts";
 import { type ResourceRecord, SynthError, synth } from "../../infra/synth/index.ts";
-import { fakeOutputs } from "../../infra/synth/outputs.ts";
+import { configRegion, fakeOutputs } from "../../infra/synth/outputs.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const stacks = fs
@@ -23,7 +23,7 @@ const stacks = fs
 describe.each(stacks)("stack %s", (stack) => {
   it("registers under Pulumi's own runner exactly what synth prints, and passes the policy pack", async () => {
     const config = configMap(repo, stack);
-    const region = config["aws:region"] ?? "us-east-1";
+    const region = configRegion(config);
     const [mocked, again, real] = await Promise.all([
       synth({ root: repo, stack }),
       synth({ root: repo, stack }),
