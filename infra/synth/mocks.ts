@@ -6,7 +6,7 @@
 import { pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import type { EngineHooks } from "./engine.ts";
-import { configRegion, fakeOutputs } from "./outputs.ts";
+import { configRegion, fakeInvoke, fakeOutputs } from "./outputs.ts";
 import { inTreeOrder, normalise, type ResourceRecord, resourceUrn, type Synthesis } from "./record.ts";
 
 interface RegisterRequest {
@@ -44,7 +44,7 @@ export async function runUnderMocks(run: MockRun): Promise<Synthesis> {
       },
       call: (args) => {
         if (run.hooks?.invoke) return run.hooks.invoke(args.token, args.inputs);
-        throw new Error(`the program called ${args.token}; Tributary's programs call no provider functions.`);
+        return fakeInvoke(args.token, args.inputs, run.config);
       },
     },
     run.project,

@@ -4,3 +4,12 @@ import type { FakeOutputs, NewResource } from "./outputs.ts";
 export function fakeAzureOutputs(r: NewResource, _region: string): FakeOutputs {
   return { id: `${r.name}-id`, state: { ...r.inputs } };
 }
+
+/** The answer of a provider function, or undefined when there is none offline. */
+export function fakeAzureInvoke(
+  _token: string,
+  _args: Record<string, unknown>,
+  _config: Record<string, string>,
+): Record<string, unknown> | undefined {
+  return undefined;
+}

@@ -5,8 +5,8 @@
  * and by the local engine the tests run the program against, so both see the same values.
  */
 
-import { fakeAzureOutputs } from "./outputs-azure.ts";
-import { fakeGcpOutputs } from "./outputs-gcp.ts";
+import { fakeAzureInvoke, fakeAzureOutputs } from "./outputs-azure.ts";
+import { fakeGcpInvoke, fakeGcpOutputs } from "./outputs-gcp.ts";
 
 /** The account id synthesised ARNs carry: AWS's documentation placeholder. */
 export const OFFLINE_ACCOUNT = "123456789012";
@@ -83,4 +83,25 @@ export function fakeOutputs(r: NewResource, region: string): FakeOutputs {
     default:
       return outputs(`${name}-id`, {});
   }
+}
+
+/**
+ * What a provider function (an invoke, e.g. the project's storage service account) answers offline.
+ * The AWS adapter calls none; each other cloud's file answers its own.
+ */
+export function fakeInvoke(
+  token: string,
+  args: Record<string, unknown>,
+  config: Record<string, string>,
+): Record<string, unknown> {
+  const answer = token.startsWith("gcp:")
+    ? fakeGcpInvoke(token, args, config)
+    : token.startsWith("azure-native:")
+      ? fakeAzureInvoke(token, args, config)
+      : undefined;
+  if (!answer)
+    throw new Error(
+      `no offline answer for the provider function ${token}; add one in infra/synth/outputs*.ts.`,
+    );
+  return answer;
 }

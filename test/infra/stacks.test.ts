@@ -11,7 +11,7 @@ import { configMap, StackConfigError } from "../../infra/config.ts";
 import { evaluate } from "../../infra/policy/rules.ts";
 import { runProgram } from "../../infra/synth/engine.ts";
 import { type ResourceRecord, SynthError, synth } from "../../infra/synth/index.ts";
-import { configRegion, fakeOutputs } from "../../infra/synth/outputs.ts";
+import { configRegion, fakeInvoke, fakeOutputs } from "../../infra/synth/outputs.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const stacks = fs
@@ -35,6 +35,7 @@ describe.each(stacks)("stack %s", (stack) => {
         config,
         nodeargs: ["--import", "tsx"],
         newResource: (r) => fakeOutputs(r, region),
+        invoke: (token, args) => fakeInvoke(token, args, config),
       }),
     ]);
     expect(mocked.resources.length).toBeGreaterThan(100);
