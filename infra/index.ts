@@ -42,6 +42,8 @@ async function adapter(cloud: string): Promise<CloudAdapter> {
   switch (cloud) {
     case "aws":
       return (await import("./aws/index.ts")).aws;
+    case "gcp":
+      return (await import("./gcp/index.ts")).gcp;
     default:
       throw runError(
         `stacks/Pulumi.${stack}.yaml: tributary:cloud "${cloud}" has no adapter yet; this release deploys to aws.`,

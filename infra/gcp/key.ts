@@ -1,0 +1,60 @@
+/**
+ * `tributary:gcp:DataKey`: the stack's customer-managed Cloud KMS key for its buckets, in a key ring of
+ * the stack's region (a bucket's key must be in the bucket's location), rotated yearly. Cloud Storage
+ * encrypts and decrypts with it through the project's Cloud Storage service agent, which is the only
+ * principal granted the key: functions read and write objects through Cloud Storage and never call KMS.
+ */
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface DataKeyArgs {
+  readonly project: string;
+  readonly location: string;
+  /** Members (e.g. the Cloud Storage service agent) that encrypt and decrypt with the key. */
+  readonly encrypters: readonly pulumi.Input<string>[];
+  readonly labels: Record<string, string>;
+}
+
+/** A year, as KMS writes durations. */
+export const ROTATION_PERIOD = `${365 * 24 * 3600}s`;
+/** Thirty days between destroying a key version and its material being gone. */
+export const DESTROY_SCHEDULED = `${30 * 24 * 3600}s`;
+
+export class DataKey extends pulumi.ComponentResource {
+  /** The key's resource id (`projects/…/cryptoKeys/…`), a bucket's `defaultKmsKeyName`. */
+  readonly id: pulumi.Output<string>;
+  /** The key grants: buckets must wait for them, or their creation fails. */
+  readonly grants: pulumi.Resource[];
+
+  constructor(name: string, args: DataKeyArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("tributary:gcp:DataKey", name, {}, opts);
+    // Key rings cannot be deleted, and deleting the key makes every object it encrypted unreadable.
+    const ring = new gcp.kms.KeyRing(
+      `${name}-ring`,
+      { name, project: args.project, location: args.location },
+      { parent: this, protect: true },
+    );
+    const key = new gcp.kms.CryptoKey(
+      name,
+      {
+        name: "data",
+        keyRing: ring.id,
+        purpose: "ENCRYPT_DECRYPT",
+        rotationPeriod: ROTATION_PERIOD,
+        destroyScheduledDuration: DESTROY_SCHEDULED,
+        labels: args.labels,
+      },
+      { parent: this, protect: true },
+    );
+    this.grants = args.encrypters.map(
+      (member, i) =>
+        new gcp.kms.CryptoKeyIAMMember(
+          `${name}-encrypter${i === 0 ? "" : `-${i + 1}`}`,
+          { cryptoKeyId: key.id, role: "roles/cloudkms.cryptoKeyEncrypterDecrypter", member },
+          { parent: this },
+        ),
+    );
+    this.id = key.id;
+    this.registerOutputs({ id: this.id });
+  }
+}

@@ -1,0 +1,462 @@
+/**
+ * The GCP adapter on the reference pipeline: `synth` runs infra/index.ts under Pulumi's mocks for the
+ * staging-gcp stack, and the exact resources and their key inputs are asserted here.
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { labelsOf, labelValue } from "../../infra/gcp/labels.ts";
+import { accountId, bucketBindings, subscriptionFilter } from "../../infra/gcp/policy.ts";
+import type { GrantPlan } from "../../infra/plan/types.ts";
+import { LABELLED_TYPES } from "../../infra/policy/gcp.ts";
+import { evaluate } from "../../infra/policy/rules.ts";
+import { type ResourceRecord, type Synthesis, synth } from "../../infra/synth/index.ts";
+import { offlineProjectNumber } from "../../infra/synth/outputs-gcp.ts";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const PROJECT = "tributary-staging";
+const REGION = "europe-west1";
+const NUMBER = offlineProjectNumber(PROJECT);
+const KEY = `projects/${PROJECT}/locations/${REGION}/keyRings/trib-staging-data/cryptoKeys/data`;
+const topic = (t: string) => `projects/${PROJECT}/topics/trib-staging-${t}`;
+const sa = (id: string) => `serviceAccount:${id}@${PROJECT}.iam.gserviceaccount.com`;
+const PUBSUB_AGENT = `serviceAccount:service-${NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`;
+const GCS_AGENT = `serviceAccount:service-${NUMBER}@gs-project-accounts.iam.gserviceaccount.com`;
+const LABELS = {
+  "cost-centre": "cc-1042",
+  owner: "data-platform",
+  "tributary-env": "staging",
+  "tributary-pipeline": "commerce",
+};
+let s: Synthesis;
+
+beforeAll(async () => {
+  s = await synth({ root: repo, stack: "staging-gcp" });
+}, 120_000);
+
+function one(name: string, type: string): ResourceRecord {
+  const found = s.resources.filter((r) => r.name === name && r.custom && r.type === type);
+  expect(
+    found.map((r) => r.urn),
+    name,
+  ).toHaveLength(1);
+  return found[0]!;
+}
+const inputs = (name: string, type: string) => one(name, type).inputs;
+const T = {
+  bucket: "gcp:storage/bucket:Bucket",
+  member: "gcp:storage/bucketIAMMember:BucketIAMMember",
+  subscription: "gcp:pubsub/subscription:Subscription",
+  topic: "gcp:pubsub/topic:Topic",
+  topicMember: "gcp:pubsub/topicIAMMember:TopicIAMMember",
+  fn: "gcp:cloudfunctionsv2/function:Function",
+  job: "gcp:cloudscheduler/job:Job",
+  alert: "gcp:monitoring/alertPolicy:AlertPolicy",
+} as const;
+
+describe("the GCP stack of the reference pipeline", () => {
+  it("registers these resources, in components per store, bus and asset", () => {
+    const counts: Record<string, number> = {};
+    for (const r of s.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+    expect(counts).toEqual({
+      "tributary:gcp:DataKey": 1,
+      "gcp:kms/keyRing:KeyRing": 1,
+      "gcp:kms/cryptoKey:CryptoKey": 1,
+      "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": 1,
+      "tributary:gcp:Store": 4,
+      "gcp:storage/bucket:Bucket": 4,
+      "gcp:storage/bucketObject:BucketObject": 1,
+      "tributary:gcp:Bus": 2,
+      "tributary:gcp:Alerts": 1,
+      "gcp:monitoring/notificationChannel:NotificationChannel": 1,
+      "gcp:logging/metric:Metric": 1,
+      "tributary:gcp:AssetFunction": 7,
+      "gcp:serviceaccount/account:Account": 14,
+      "gcp:cloudfunctionsv2/function:Function": 7,
+      "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 7,
+      "gcp:storage/bucketIAMMember:BucketIAMMember": 39,
+      // Two buses, two schedule topics, seven dead-letter topics.
+      "gcp:pubsub/topic:Topic": 11,
+      // Per triggered function: its push subscription and its dead-letter subscription.
+      "gcp:pubsub/subscription:Subscription": 14,
+      // Seven asset-event publishers, seven dead-letter publishers (the Pub/Sub service agent).
+      "gcp:pubsub/topicIAMMember:TopicIAMMember": 14,
+      "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 7,
+      "gcp:cloudscheduler/job:Job": 2,
+      "gcp:monitoring/alertPolicy:AlertPolicy": 16,
+    });
+    expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
+    expect(s.resources.filter((r) => r.custom && !r.parent)).toEqual([]);
+    expect(one("trib-staging-curated-orders", T.fn).parent).toBe(
+      "urn:pulumi:staging-gcp::tributary::tributary:gcp:AssetFunction::trib-staging-curated-orders",
+    );
+  });
+
+  it("encrypts every bucket with the rotated customer key the Cloud Storage agent may use", () => {
+    expect(one("trib-staging-data", "gcp:kms/cryptoKey:CryptoKey")).toMatchObject({
+      inputs: { rotationPeriod: "31536000s", purpose: "ENCRYPT_DECRYPT", name: "data" },
+      options: { protect: true },
+    });
+    expect(inputs("trib-staging-data-encrypter", "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")).toEqual({
+      cryptoKeyId: KEY,
+      role: "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+      member: GCS_AGENT,
+    });
+    const base = {
+      project: PROJECT,
+      location: "EUROPE-WEST1",
+      storageClass: "STANDARD",
+      forceDestroy: false,
+      uniformBucketLevelAccess: true,
+      publicAccessPrevention: "enforced",
+      versioning: { enabled: true },
+      encryption: { defaultKmsKeyName: KEY },
+    };
+    const abort = { action: { type: "AbortIncompleteMultipartUpload" }, condition: { age: 1 } };
+    const noncurrent = (days: number) => ({
+      action: { type: "Delete" },
+      condition: { withState: "ARCHIVED", daysSinceNoncurrentTime: days },
+    });
+    const rules: Record<string, unknown[]> = {
+      raw: [
+        abort,
+        noncurrent(30),
+        {
+          action: { type: "SetStorageClass", storageClass: "NEARLINE" },
+          condition: { age: 30, withState: "LIVE", matchesStorageClasses: ["STANDARD"] },
+        },
+        { action: { type: "Delete" }, condition: { age: 90, withState: "LIVE" } },
+      ],
+      // Current curated objects are never deleted.
+      curated: [abort, noncurrent(14)],
+      quarantine: [
+        abort,
+        noncurrent(30),
+        { action: { type: "Delete" }, condition: { age: 30, withState: "LIVE" } },
+      ],
+      "deploy-artifacts": [abort, noncurrent(30)],
+    };
+    for (const [store, lifecycleRules] of Object.entries(rules)) {
+      const bucket = one(`trib-staging-${store}`, T.bucket);
+      expect(bucket.inputs).toEqual({
+        ...base,
+        lifecycleRules,
+        labels: { ...LABELS, "tributary-asset": "_shared", "tributary-store": store },
+      });
+      expect(bucket.options).toMatchObject({ protect: true });
+    }
+    expect(evaluate(s.resources)).toEqual([]);
+  });
+
+  it("builds every function from the clearly named placeholder source", () => {
+    expect(inputs("trib-staging-placeholder-source", "gcp:storage/bucketObject:BucketObject")).toMatchObject({
+      bucket: "trib-staging-deploy-artifacts",
+      name: "placeholder/tributary-placeholder-handler.zip",
+    });
+    expect(inputs("trib-staging-curated-orders", T.fn)).toEqual({
+      name: "trib-staging-curated-orders",
+      project: PROJECT,
+      location: REGION,
+      description: expect.any(String),
+      buildConfig: {
+        runtime: "nodejs22",
+        entryPoint: "handler",
+        source: {
+          storageSource: {
+            bucket: "trib-staging-deploy-artifacts",
+            object: "placeholder/tributary-placeholder-handler.zip",
+          },
+        },
+      },
+      serviceConfig: {
+        availableMemory: "512Mi",
+        timeoutSeconds: 300,
+        ingressSettings: "ALLOW_INTERNAL_ONLY",
+        allTrafficOnLatestRevision: true,
+        serviceAccountEmail: `trib-staging-curated-orders@${PROJECT}.iam.gserviceaccount.com`,
+        environmentVariables: {
+          TRIBUTARY_ASSET: "curated_orders",
+          TRIBUTARY_KIND: "asset",
+          TRIBUTARY_ENV: "staging",
+          TRIBUTARY_STORE_RAW: "gs://trib-staging-raw",
+          TRIBUTARY_STORE_CURATED: "gs://trib-staging-curated",
+          TRIBUTARY_STORE_QUARANTINE: "gs://trib-staging-quarantine",
+          TRIBUTARY_ASSET_EVENTS: topic("asset-events"),
+        },
+      },
+      labels: { ...LABELS, "tributary-asset": "curated_orders" },
+    });
+  });
+
+  it("pushes filtered asset events to the function, with retries and a dead-letter topic", () => {
+    const url = `https://${REGION}-${PROJECT}.cloudfunctions.net/trib-staging-curated-orders`;
+    const invoker = `trib-staging-curated-or-${"79f01e"}@${PROJECT}.iam.gserviceaccount.com`;
+    expect(inputs("trib-staging-curated-orders-trigger", T.subscription)).toEqual({
+      project: PROJECT,
+      topic: topic("asset-events"),
+      filter: 'attributes.type = "tributary.asset.materialised" AND attributes.asset = "orders_cdc"',
+      ackDeadlineSeconds: 300,
+      pushConfig: { pushEndpoint: url, oidcToken: { serviceAccountEmail: invoker, audience: url } },
+      retryPolicy: { minimumBackoff: "10s", maximumBackoff: "600s" },
+      deadLetterPolicy: { deadLetterTopic: topic("curated-orders-dead-letters"), maxDeliveryAttempts: 5 },
+      expirationPolicy: { ttl: "" },
+      labels: { ...LABELS, "tributary-asset": "curated_orders", "tributary-role": "consumer" },
+    });
+    expect(inputs("trib-staging-orders-cdc-trigger", T.subscription)).toMatchObject({
+      topic: topic("source-events"),
+      filter: 'attributes.type = "tributary.source.events" AND attributes.source = "orders_cdc"',
+    });
+    // The dead letters are kept a week in a pull subscription; the Pub/Sub agent may dead-letter.
+    expect(inputs("trib-staging-curated-orders-dead-letters", T.subscription)).toMatchObject({
+      topic: topic("curated-orders-dead-letters"),
+      messageRetentionDuration: "604800s",
+      expirationPolicy: { ttl: "" },
+    });
+    expect(inputs("trib-staging-curated-orders-dead-letters-publish", T.topicMember)).toEqual({
+      project: PROJECT,
+      topic: "trib-staging-curated-orders-dead-letters",
+      role: "roles/pubsub.publisher",
+      member: PUBSUB_AGENT,
+    });
+    expect(
+      inputs(
+        "trib-staging-curated-orders-trigger-subscribe",
+        "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember",
+      ),
+    ).toEqual({
+      project: PROJECT,
+      subscription: "trib-staging-curated-orders-trigger",
+      role: "roles/pubsub.subscriber",
+      member: PUBSUB_AGENT,
+    });
+    // Only its invoker may invoke the function.
+    const invokers = s.resources.filter((r) => r.type === "gcp:cloudrunv2/serviceIamMember:ServiceIamMember");
+    expect(invokers.map((r) => r.inputs.role)).toEqual(Array(7).fill("roles/run.invoker"));
+    expect(
+      inputs("trib-staging-curated-orders-invoke", "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"),
+    ).toEqual({
+      project: PROJECT,
+      location: REGION,
+      name: `projects/${PROJECT}/locations/${REGION}/services/trib-staging-curated-orders`,
+      role: "roles/run.invoker",
+      member: `serviceAccount:${invoker}`,
+    });
+  });
+
+  it("grants curated_orders exactly its upstream's and its own prefixes, each under a condition", () => {
+    const member = sa("trib-staging-curated-orders");
+    const obj = (b: string, p: string) =>
+      `resource.name.startsWith("projects/_/buckets/trib-staging-${b}/objects/${p}")`;
+    const list = (p: string) =>
+      `api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("${p}")`;
+    const bindings = s.resources
+      .filter((r) => r.type === T.member && r.inputs.member === member)
+      .map(({ name, inputs: { member: _, ...rest } }) => ({ name, ...rest }));
+    expect(bindings).toEqual(
+      [
+        {
+          name: "trib-staging-curated-orders-curated-create",
+          bucket: "trib-staging-curated",
+          role: "roles/storage.objectCreator",
+          condition: {
+            title: "create curated prefixes",
+            expression: obj("curated", "_manifests/curated_orders/"),
+          },
+        },
+        {
+          name: "trib-staging-curated-orders-curated-list",
+          bucket: "trib-staging-curated",
+          role: "roles/storage.objectViewer",
+          condition: {
+            title: "list curated prefixes",
+            expression: [
+              "_manifests/orders_cdc/",
+              "curated/curated_orders/",
+              "_manifests/curated_orders/",
+              "_locks/curated_orders/",
+            ]
+              .map(list)
+              .join(" || "),
+          },
+        },
+        {
+          name: "trib-staging-curated-orders-curated-modify",
+          bucket: "trib-staging-curated",
+          role: "roles/storage.objectUser",
+          condition: {
+            title: "modify curated prefixes",
+            expression: ["curated/curated_orders/", "_failures/curated_orders/", "_locks/curated_orders/"]
+              .map((p) => obj("curated", p))
+              .join(" || "),
+          },
+        },
+        {
+          name: "trib-staging-curated-orders-curated-read",
+          bucket: "trib-staging-curated",
+          role: "roles/storage.objectViewer",
+          condition: {
+            title: "read curated prefixes",
+            expression: [
+              obj("curated", "_manifests/orders_cdc/"),
+              obj("curated", "_manifests/curated_orders/"),
+            ].join(" || "),
+          },
+        },
+        {
+          name: "trib-staging-curated-orders-quarantine-create",
+          bucket: "trib-staging-quarantine",
+          role: "roles/storage.objectCreator",
+          condition: {
+            title: "create quarantine prefixes",
+            expression: obj("quarantine", "quarantine/curated_orders/"),
+          },
+        },
+        {
+          name: "trib-staging-curated-orders-raw-read",
+          bucket: "trib-staging-raw",
+          role: "roles/storage.objectViewer",
+          condition: { title: "read raw prefixes", expression: obj("raw", "raw/orders_cdc/") },
+        },
+      ].sort((a, b) => (a.name < b.name ? -1 : 1)),
+    );
+    // It publishes asset events, and nothing else on Pub/Sub.
+    const publishes = s.resources.filter((r) => r.type === T.topicMember && r.inputs.member === member);
+    expect(publishes.map((r) => r.inputs)).toEqual([
+      { project: PROJECT, topic: "trib-staging-asset-events", role: "roles/pubsub.publisher", member },
+    ]);
+    // No member anywhere is public; every object-level binding has a condition.
+    for (const r of s.resources.filter((x) => /IAMMember|IamMember/.test(x.type))) {
+      expect(String(r.inputs.member)).not.toMatch(/^all(Authenticated)?Users$/);
+      if (r.type === T.member) expect(r.inputs.condition, r.name).toBeDefined();
+    }
+  });
+
+  it("publishes daily_revenue's schedule to its own topic, retried and dead-lettered like any trigger", () => {
+    expect(inputs("trib-staging-daily-revenue-schedule", T.job)).toEqual({
+      project: PROJECT,
+      region: REGION,
+      description: "daily_revenue: 30 2 * * * (UTC)",
+      schedule: "30 2 * * *",
+      timeZone: "UTC",
+      pubsubTarget: {
+        topicName: topic("daily-revenue-schedule"),
+        attributes: { type: "tributary.asset.scheduled", asset: "daily_revenue" },
+        data: Buffer.from('{"asset":"daily_revenue"}').toString("base64"),
+      },
+      retryConfig: { retryCount: 3, maxRetryDuration: "3600s" },
+    });
+    expect(inputs("trib-staging-daily-revenue-trigger", T.subscription)).toMatchObject({
+      topic: topic("daily-revenue-schedule"),
+      deadLetterPolicy: { deadLetterTopic: topic("daily-revenue-dead-letters"), maxDeliveryAttempts: 5 },
+    });
+    expect(inputs("trib-staging-daily-revenue-trigger", T.subscription).filter).toBeUndefined();
+  });
+
+  it("alerts on dead letters, errors and freshness", () => {
+    const channel = `projects/${PROJECT}/notificationChannels/trib-staging-alerts-email`;
+    const policies = s.resources.filter((r) => r.type === T.alert);
+    for (const p of policies) expect(p.inputs.notificationChannels).toEqual([channel]);
+    expect(inputs("trib-staging-curated-orders-dead-letters", T.alert).conditions).toEqual([
+      {
+        displayName: "Dead-lettered messages",
+        conditionThreshold: {
+          filter:
+            'resource.type = "pubsub_subscription" AND resource.labels.subscription_id = "trib-staging-curated-orders-dead-letters" AND metric.type = "pubsub.googleapis.com/subscription/num_undelivered_messages"',
+          aggregations: [{ alignmentPeriod: "300s", perSeriesAligner: "ALIGN_MAX" }],
+          comparison: "COMPARISON_GT",
+          thresholdValue: 0,
+          duration: "0s",
+        },
+      },
+    ]);
+    expect(inputs("trib-staging-daily-revenue-freshness", T.alert).conditions).toEqual([
+      {
+        displayName: "Not materialised in 1560 minutes",
+        conditionPrometheusQueryLanguage: {
+          query:
+            'absent_over_time(logging_googleapis_com:user_trib_staging_asset_materialised{asset="daily_revenue"}[1560m])',
+          duration: "0s",
+          evaluationInterval: "300s",
+        },
+      },
+    ]);
+    expect(inputs("trib-staging-alerts-materialised", "gcp:logging/metric:Metric")).toMatchObject({
+      name: "trib_staging_asset_materialised",
+      labelExtractors: { asset: "EXTRACT(jsonPayload.asset)" },
+    });
+  });
+
+  it("labels every labelled resource with the five required labels", () => {
+    const labelled = s.resources.filter((r) => LABELLED_TYPES[r.type]);
+    expect(labelled.length).toBe(4 + 1 + 11 + 14 + 7 + 16 + 1);
+    for (const r of labelled) {
+      expect(r.inputs[LABELLED_TYPES[r.type]!], r.name).toMatchObject({
+        ...LABELS,
+        "tributary-asset": expect.stringMatching(/^[a-z0-9_-]+$/),
+      });
+    }
+  });
+
+  it("outputs the buckets, topics and functions", () => {
+    expect(s.outputs.buckets).toEqual({
+      raw: "trib-staging-raw",
+      curated: "trib-staging-curated",
+      quarantine: "trib-staging-quarantine",
+    });
+    expect(s.outputs.buses).toEqual({
+      "source-events": topic("source-events"),
+      "asset-events": topic("asset-events"),
+    });
+    expect(Object.keys(s.outputs.functions as object).sort()).toEqual([
+      "curated_customers",
+      "curated_orders",
+      "customer_features",
+      "customers_cdc",
+      "daily_revenue",
+      "orders_cdc",
+      "recommendation_features",
+    ]);
+    expect((s.outputs.functions as Record<string, string>).daily_revenue).toBe("trib-staging-daily-revenue");
+  });
+});
+
+describe("the GCP adapter's pure parts", () => {
+  it("maps tags to GCP labels", () => {
+    expect(labelValue("team:growth")).toBe("team_growth");
+    expect(labelValue("_shared")).toBe("_shared");
+    expect(labelValue("Data Platform")).toBe("data_platform");
+    expect(labelsOf({ "tributary:asset": "x", owner: "A/B" })).toEqual({
+      owner: "a_b",
+      "tributary-asset": "x",
+    });
+    expect(labelValue("x".repeat(80))).toHaveLength(63);
+  });
+
+  it("splits a long prefix list into conditions of at most 12 terms", () => {
+    const grants: GrantPlan[] = Array.from({ length: 13 }, (_, i) => ({
+      function: "f",
+      store: "curated",
+      prefix: `_manifests/u${i}/`,
+      access: ["read"],
+      reason: `upstream:u${i}`,
+    }));
+    const b = bucketBindings(grants, { raw: "r", curated: "c", quarantine: "q" });
+    expect(b.map((x) => [x.suffix, x.condition.expression.split(" || ").length])).toEqual([
+      ["curated-read", 12],
+      ["curated-read-2", 1],
+    ]);
+  });
+
+  it("keeps service account ids within 30 characters", () => {
+    const hash = () => "abcdef123";
+    expect(accountId("trib-staging-orders-cdc", hash)).toBe("trib-staging-orders-cdc");
+    expect(accountId("trib-staging-recommendation-features", hash)).toBe("trib-staging-recommenda-abcdef");
+    expect(accountId("trib-staging-recommendation-features", hash).length).toBeLessThanOrEqual(30);
+  });
+
+  it("filters on the message type and every upstream", () => {
+    expect(subscriptionFilter("t", "asset", ["a", "b"])).toBe(
+      'attributes.type = "t" AND (attributes.asset = "a" OR attributes.asset = "b")',
+    );
+  });
+});
