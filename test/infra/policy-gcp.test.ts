@@ -1,0 +1,177 @@
+/**
+ * The GCP checks of the security rules, on the synthesised staging-gcp stack and broken variants of it.
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { gcpChecks, isPrefixCondition } from "../../infra/policy/gcp.ts";
+import { evaluate, UNKNOWN } from "../../infra/policy/rules.ts";
+import { type ResourceRecord, synth } from "../../infra/synth/index.ts";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+let base: ResourceRecord[];
+
+beforeAll(async () => {
+  base = (await synth({ root: repo, stack: "staging-gcp" })).resources;
+}, 120_000);
+
+const TYPES = {
+  bucket: "gcp:storage/bucket:Bucket",
+  member: "gcp:storage/bucketIAMMember:BucketIAMMember",
+  subscription: "gcp:pubsub/subscription:Subscription",
+  fn: "gcp:cloudfunctionsv2/function:Function",
+  topicMember: "gcp:pubsub/topicIAMMember:TopicIAMMember",
+} as const;
+
+/** The stack with one resource's inputs changed (a shallow copy: UNKNOWN cannot be cloned). */
+function edit(
+  name: string,
+  type: string,
+  change: (inputs: Record<string, unknown>) => Record<string, unknown>,
+): ResourceRecord[] {
+  expect(base.filter((r) => r.name === name && r.type === type)).toHaveLength(1);
+  return base.map((r) =>
+    r.name === name && r.type === type ? { ...r, inputs: change({ ...r.inputs }) } : r,
+  );
+}
+const urn = (name: string, type: string) => base.find((r) => r.name === name && r.type === type)!.urn;
+const rules = (rs: readonly ResourceRecord[]) => [...new Set(evaluate(rs).map((v) => v.policy))];
+
+describe("the GCP checks", () => {
+  it("pass on the synthesised stack, and every GCP rule has a check", () => {
+    expect(evaluate(base)).toEqual([]);
+    expect(Object.keys(gcpChecks).sort()).toEqual([
+      "dead-letter-queue",
+      "no-public-access",
+      "no-wildcard-grants",
+      "required-tags",
+      "store-encrypted-with-customer-key",
+    ]);
+  });
+
+  it("a bucket without its customer key fails store-encrypted-with-customer-key", () => {
+    const rs = edit("trib-staging-raw", TYPES.bucket, ({ encryption: _, ...i }) => i);
+    expect(evaluate(rs)).toEqual([
+      {
+        policy: "store-encrypted-with-customer-key",
+        urn: urn("trib-staging-raw", TYPES.bucket),
+        message:
+          'bucket "trib-staging-raw" is not encrypted with the stack\'s customer-managed key; set ' +
+          "encryption.defaultKmsKeyName to the Cloud KMS key (and grant the Cloud Storage service agent " +
+          "encrypt/decrypt on it)",
+      },
+    ]);
+  });
+
+  it("a bucket with ACLs or without public access prevention fails no-public-access", () => {
+    const rs = edit("trib-staging-curated", TYPES.bucket, (i) => ({
+      ...i,
+      uniformBucketLevelAccess: false,
+      publicAccessPrevention: "inherited",
+    }));
+    expect(evaluate(rs).map((v) => v.message)).toEqual([
+      'bucket "trib-staging-curated" allows object ACLs; set uniformBucketLevelAccess to true',
+      'bucket "trib-staging-curated" has publicAccessPrevention "inherited"; set it to "enforced"',
+    ]);
+  });
+
+  it("a grant to allUsers fails no-public-access", () => {
+    const rs = edit("trib-staging-curated-orders-publish", TYPES.topicMember, (i) => ({
+      ...i,
+      member: "allUsers",
+    }));
+    expect(rules(rs)).toEqual(["no-public-access"]);
+  });
+
+  it("an object binding without a prefix condition fails no-wildcard-grants", () => {
+    const name = "trib-staging-curated-orders-raw-read";
+    const rs = edit(name, TYPES.member, ({ condition: _, ...i }) => i);
+    expect(evaluate(rs)).toEqual([
+      {
+        policy: "no-wildcard-grants",
+        urn: urn(name, TYPES.member),
+        message:
+          'bucket IAM member "trib-staging-curated-orders-raw-read" grants "roles/storage.objectViewer" on every ' +
+          'object of the bucket; add a condition naming the exact prefixes, e.g. resource.name.startsWith("projects/_/buckets/<bucket>/objects/<prefix>/")',
+      },
+    ]);
+    const wholeBucket = edit(name, TYPES.member, (i) => ({
+      ...i,
+      condition: {
+        title: "everything",
+        expression: 'resource.name.startsWith("projects/_/buckets/trib-staging-raw/objects/")',
+      },
+    }));
+    expect(rules(wholeBucket)).toEqual(["no-wildcard-grants"]);
+    const admin = edit(name, TYPES.member, (i) => ({ ...i, role: "roles/storage.admin" }));
+    expect(rules(admin)).toEqual(["no-wildcard-grants"]);
+  });
+
+  it("a consumer subscription without a dead-letter topic fails dead-letter-queue", () => {
+    const name = "trib-staging-curated-orders-trigger";
+    expect(rules(edit(name, TYPES.subscription, ({ deadLetterPolicy: _, ...i }) => i))).toEqual([
+      "dead-letter-queue",
+    ]);
+    const few = edit(name, TYPES.subscription, (i) => ({
+      ...i,
+      deadLetterPolicy: { deadLetterTopic: "projects/p/topics/t", maxDeliveryAttempts: 3 },
+    }));
+    expect(evaluate(few).map((v) => v.message)).toEqual([
+      'subscription "trib-staging-curated-orders-trigger" has maxDeliveryAttempts 3; set deadLetterPolicy with a ' +
+        "deadLetterTopic and maxDeliveryAttempts of at least 5",
+    ]);
+    // The dead-letter subscription itself needs none.
+    expect(
+      base.find((r) => r.name === "trib-staging-curated-orders-dead-letters" && r.type === TYPES.subscription)
+        ?.inputs.deadLetterPolicy,
+    ).toBeUndefined();
+  });
+
+  it("an Eventarc trigger that does not retry fails dead-letter-queue", () => {
+    const rs = edit("trib-staging-curated-orders", TYPES.fn, (i) => ({
+      ...i,
+      eventTrigger: {
+        eventType: "google.cloud.pubsub.topic.v1.messagePublished",
+        retryPolicy: "RETRY_POLICY_DO_NOT_RETRY",
+      },
+    }));
+    expect(rules(rs)).toEqual(["dead-letter-queue"]);
+  });
+
+  it("a resource missing required labels fails required-tags", () => {
+    const rs = edit("trib-staging-curated-orders", TYPES.fn, (i) => ({
+      ...i,
+      labels: { owner: "x", "cost-centre": "" },
+    }));
+    expect(evaluate(rs).map((v) => v.message)).toEqual([
+      'function "trib-staging-curated-orders" is missing the required labels "tributary-asset", ' +
+        '"tributary-pipeline", "tributary-env", "cost-centre"; set labels with tributary-asset, ' +
+        "tributary-pipeline, tributary-env, owner, cost-centre (none empty)",
+    ]);
+  });
+
+  it("skips what a preview does not know yet", () => {
+    let rs = edit("trib-staging-raw", TYPES.bucket, (i) => ({ ...i, encryption: UNKNOWN, labels: UNKNOWN }));
+    rs = rs.map((r) =>
+      r.name === "trib-staging-curated-orders-raw-read" && r.type === TYPES.member
+        ? { ...r, inputs: { ...r.inputs, condition: UNKNOWN } }
+        : r,
+    );
+    expect(evaluate(rs)).toEqual([]);
+  });
+
+  it("accepts only exact prefixes ending in / as conditions", () => {
+    expect(isPrefixCondition('resource.name.startsWith("projects/_/buckets/b/objects/raw/x/")')).toBe(true);
+    expect(
+      isPrefixCondition(
+        'resource.name.startsWith("projects/_/buckets/b/objects/a/") || api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("a/")',
+      ),
+    ).toBe(true);
+    expect(isPrefixCondition('resource.name.startsWith("projects/_/buckets/b/objects/raw")')).toBe(false);
+    expect(isPrefixCondition('resource.name.startsWith("projects/_/buckets/b/")')).toBe(false);
+    expect(isPrefixCondition('resource.name.startsWith("projects/_/buckets/b/objects/a/") || true')).toBe(
+      false,
+    );
+    expect(isPrefixCondition("")).toBe(false);
+  });
+});
