@@ -44,6 +44,8 @@ async function adapter(cloud: string): Promise<CloudAdapter> {
       return (await import("./aws/index.ts")).aws;
     case "gcp":
       return (await import("./gcp/index.ts")).gcp;
+    case "azure":
+      return (await import("./azure/index.ts")).azure;
     default:
       throw runError(
         `stacks/Pulumi.${stack}.yaml: tributary:cloud "${cloud}" has no adapter yet; this release deploys to aws.`,

@@ -1,7 +1,384 @@
 /**
  * The security rules' checks of Azure resources, by rule name; `rules.ts` runs them with the AWS
- * checks of the same rule.
+ * checks of the same rule. As there: a value the engine does not know yet (a preview's computed output)
+ * is skipped, an absent one is absent.
+ *
+ * Only types are imported from rules.ts: it imports this module, and evaluates `azureChecks` as it loads.
  */
-import type { CloudChecks } from "./rules.ts";
+import { TAGS } from "../plan/build.ts";
+import type { ResourceRecord } from "../synth/record.ts";
+import type { CloudChecks, Violation } from "./rules.ts";
 
-export const azureChecks: CloudChecks = {};
+/** rules.ts's UNKNOWN (a registered symbol: the same value without importing it). */
+const UNKNOWN = Symbol.for("tributary.policy.unknown");
+
+/** The type tokens the checks read, as `@pulumi/azure-native` 3.x registers them. */
+export const AZURE_TYPES = {
+  resourceGroup: "azure-native:resources:ResourceGroup",
+  storageAccount: "azure-native:storage:StorageAccount",
+  blobContainer: "azure-native:storage:BlobContainer",
+  vault: "azure-native:keyvault:Vault",
+  key: "azure-native:keyvault:Key",
+  identity: "azure-native:managedidentity:UserAssignedIdentity",
+  namespace: "azure-native:servicebus:Namespace",
+  subscription: "azure-native:servicebus:Subscription",
+  plan: "azure-native:web:AppServicePlan",
+  webApp: "azure-native:web:WebApp",
+  component: "azure-native:applicationinsights:Component",
+  workspace: "azure-native:operationalinsights:Workspace",
+  roleAssignment: "azure-native:authorization:RoleAssignment",
+  actionGroup: "azure-native:monitor:ActionGroup",
+  metricAlert: "azure-native:monitor:MetricAlert",
+  scheduledQueryRule: "azure-native:monitor:ScheduledQueryRule",
+} as const;
+
+const KINDS: Record<string, string> = {
+  [AZURE_TYPES.resourceGroup]: "resource group",
+  [AZURE_TYPES.storageAccount]: "storage account",
+  [AZURE_TYPES.blobContainer]: "blob container",
+  [AZURE_TYPES.vault]: "key vault",
+  [AZURE_TYPES.key]: "key",
+  [AZURE_TYPES.identity]: "managed identity",
+  [AZURE_TYPES.namespace]: "Service Bus namespace",
+  [AZURE_TYPES.subscription]: "Service Bus subscription",
+  [AZURE_TYPES.plan]: "App Service plan",
+  [AZURE_TYPES.webApp]: "function app",
+  [AZURE_TYPES.component]: "Application Insights component",
+  [AZURE_TYPES.workspace]: "Log Analytics workspace",
+  [AZURE_TYPES.roleAssignment]: "role assignment",
+  [AZURE_TYPES.actionGroup]: "action group",
+  [AZURE_TYPES.metricAlert]: "metric alert",
+  [AZURE_TYPES.scheduledQueryRule]: "log alert",
+};
+
+/** The Azure types that take `tags`, all of which must carry the required tags. */
+export const AZURE_TAGGABLE_TYPES: readonly string[] = [
+  AZURE_TYPES.resourceGroup,
+  AZURE_TYPES.storageAccount,
+  AZURE_TYPES.vault,
+  AZURE_TYPES.key,
+  AZURE_TYPES.identity,
+  AZURE_TYPES.namespace,
+  AZURE_TYPES.plan,
+  AZURE_TYPES.webApp,
+  AZURE_TYPES.component,
+  AZURE_TYPES.workspace,
+  AZURE_TYPES.actionGroup,
+  AZURE_TYPES.metricAlert,
+  AZURE_TYPES.scheduledQueryRule,
+];
+
+/** The built-in storage data roles (role definition GUIDs). */
+const BLOB_DATA_ROLES: Record<string, string> = {
+  "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
+  "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+  "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+};
+/** The `tributary:store` tag of the Functions runtime's account, which holds no data of the plan. */
+const FUNCTIONS_HOST = "functions-host";
+const BLOB_PATH = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]";
+
+const label = (r: ResourceRecord): string => `${KINDS[r.type] ?? r.type} "${r.name}"`;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function at(v: unknown, ...path: string[]): unknown {
+  let cur = v;
+  for (const key of path) {
+    if (cur === UNKNOWN) return UNKNOWN;
+    if (!isObject(cur)) return undefined;
+    cur = cur[key];
+  }
+  return cur;
+}
+
+function present(v: unknown): boolean {
+  return typeof v === "string" && v.trim() !== "";
+}
+
+/** Runs `body` and returns its violations under `policy`, in registration order of the resource at fault. */
+function collect(
+  policy: string,
+  resources: readonly ResourceRecord[],
+  body: (report: (r: ResourceRecord, message: string) => void) => void,
+): Violation[] {
+  const found: { index: number; seq: number; violation: Violation }[] = [];
+  const index = new Map(resources.map((r, i) => [r, i]));
+  body((r, message) =>
+    found.push({ index: index.get(r) ?? -1, seq: found.length, violation: { policy, urn: r.urn, message } }),
+  );
+  return found.sort((a, b) => a.index - b.index || a.seq - b.seq).map((f) => f.violation);
+}
+
+const of = (resources: readonly ResourceRecord[], type: string) => resources.filter((r) => r.type === type);
+
+/** Reports `message` unless `value` is exactly `expected` (or unknown). */
+function expect(
+  report: (r: ResourceRecord, message: string) => void,
+  r: ResourceRecord,
+  value: unknown,
+  expected: unknown,
+  message: string,
+): void {
+  if (value !== UNKNOWN && value !== expected) report(r, `${label(r)} ${message}`);
+}
+
+const storeEncrypted = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("store-encrypted-with-customer-key", resources, (report) => {
+    for (const a of of(resources, AZURE_TYPES.storageAccount)) {
+      const encryption = a.inputs["encryption"];
+      if (encryption === UNKNOWN) continue;
+      const source = at(encryption, "keySource");
+      if (source !== UNKNOWN && source !== "Microsoft.Keyvault") {
+        report(
+          a,
+          `${label(a)} is encrypted with ${JSON.stringify(source ?? "Microsoft.Storage")} (Microsoft-managed keys), ` +
+            `not a customer-managed key; set encryption.keySource "Microsoft.Keyvault" with the stack's key`,
+        );
+      } else if (source === "Microsoft.Keyvault") {
+        const vault = at(encryption, "keyVaultProperties");
+        const missing = ["keyVaultUri", "keyName"].filter((k) => {
+          const v = at(vault, k);
+          return v !== UNKNOWN && !present(v);
+        });
+        if (missing.length > 0)
+          report(
+            a,
+            `${label(a)} uses a customer-managed key without ${missing.join(" and ")}; name the stack's key`,
+          );
+        const identity = at(encryption, "encryptionIdentity", "encryptionUserAssignedIdentity");
+        if (identity !== UNKNOWN && !present(identity))
+          report(a, `${label(a)} names no identity to use its key with; set encryption.encryptionIdentity`);
+      }
+      expect(
+        report,
+        a,
+        at(encryption, "requireInfrastructureEncryption"),
+        true,
+        "is not double-encrypted; set encryption.requireInfrastructureEncryption true (it can only be set at creation)",
+      );
+    }
+  });
+
+const noPublicAccess = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("no-public-access", resources, (report) => {
+    for (const a of of(resources, AZURE_TYPES.storageAccount)) {
+      expect(
+        report,
+        a,
+        a.inputs["allowBlobPublicAccess"],
+        false,
+        "allows anonymous blob access; set allowBlobPublicAccess false",
+      );
+      expect(
+        report,
+        a,
+        a.inputs["allowSharedKeyAccess"],
+        false,
+        "accepts shared keys, which bypass RBAC; set allowSharedKeyAccess false",
+      );
+    }
+    for (const c of of(resources, AZURE_TYPES.blobContainer)) {
+      const access = c.inputs["publicAccess"];
+      if (access !== UNKNOWN && access !== undefined && access !== "None")
+        report(c, `${label(c)} is public (${JSON.stringify(access)}); set publicAccess "None"`);
+    }
+    for (const n of of(resources, AZURE_TYPES.namespace)) {
+      expect(
+        report,
+        n,
+        n.inputs["disableLocalAuth"],
+        true,
+        "accepts SAS keys, which bypass RBAC; set disableLocalAuth true",
+      );
+    }
+  });
+
+const TLS_12 = new Set(["TLS1_2", "TLS1_3"]);
+const TLS_12_SHORT = new Set(["1.2", "1.3"]);
+
+const tlsOnly = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("tls-only", resources, (report) => {
+    for (const a of of(resources, AZURE_TYPES.storageAccount)) {
+      expect(
+        report,
+        a,
+        a.inputs["enableHttpsTrafficOnly"],
+        true,
+        "accepts plain HTTP; set enableHttpsTrafficOnly true",
+      );
+      const tls = a.inputs["minimumTlsVersion"];
+      if (tls !== UNKNOWN && !TLS_12.has(tls as string))
+        report(
+          a,
+          `${label(a)} accepts TLS below 1.2 (${JSON.stringify(tls ?? null)}); set minimumTlsVersion "TLS1_2"`,
+        );
+    }
+    for (const n of of(resources, AZURE_TYPES.namespace)) {
+      const tls = n.inputs["minimumTlsVersion"];
+      if (tls !== UNKNOWN && !TLS_12_SHORT.has(tls as string))
+        report(
+          n,
+          `${label(n)} accepts TLS below 1.2 (${JSON.stringify(tls ?? null)}); set minimumTlsVersion "1.2"`,
+        );
+    }
+    for (const w of of(resources, AZURE_TYPES.webApp)) {
+      expect(report, w, w.inputs["httpsOnly"], true, "accepts plain HTTP; set httpsOnly true");
+      const tls = at(w.inputs["siteConfig"], "minTlsVersion");
+      if (tls !== UNKNOWN && !TLS_12_SHORT.has(tls as string))
+        report(
+          w,
+          `${label(w)} accepts TLS below 1.2 (${JSON.stringify(tls ?? null)}); set siteConfig.minTlsVersion "1.2"`,
+        );
+    }
+  });
+
+/** `storageAccounts/<account>/blobServices/default/containers/<container>` at the end of a scope. */
+const CONTAINER_SCOPE =
+  /\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)\/blobServices\/default\/containers\/([^/]+)$/i;
+/** Scopes wider than one resource: a subscription, a resource group, a storage account or a namespace. */
+const WIDE_SCOPE = /^\/subscriptions\/[^/]+(\/resourceGroups\/[^/]+)?$/i;
+
+/**
+ * On Azure a wildcard grant is a role assigned wider than the plan's rights: storage data roles must be
+ * assigned on one container, and on a data account's container only under an ABAC condition (version
+ * 2.0) that limits blob paths to prefixes (`StringStartsWith '<zone>/<key>/'`); the Functions runtime's
+ * host account holds no data of the plan, and its containers need no path condition. No role is assigned
+ * on a whole subscription or resource group.
+ */
+const noWildcardGrants = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("no-wildcard-grants", resources, (report) => {
+    const hostAccounts = new Set<unknown>();
+    for (const a of of(resources, AZURE_TYPES.storageAccount)) {
+      if (at(a.inputs["tags"], "tributary:store") === FUNCTIONS_HOST)
+        hostAccounts.add(a.inputs["accountName"]);
+    }
+    for (const r of of(resources, AZURE_TYPES.roleAssignment)) {
+      const scope = r.inputs["scope"];
+      const role = r.inputs["roleDefinitionId"];
+      if (scope === UNKNOWN || role === UNKNOWN) continue;
+      if (typeof scope === "string" && WIDE_SCOPE.test(scope)) {
+        report(
+          r,
+          `${label(r)} is assigned on ${scope}, a whole subscription or resource group; assign it on one resource`,
+        );
+        continue;
+      }
+      const guid = typeof role === "string" ? role.split("/").pop()?.toLowerCase() : undefined;
+      const roleName = guid ? BLOB_DATA_ROLES[guid] : undefined;
+      if (!roleName) continue;
+      const container = typeof scope === "string" ? CONTAINER_SCOPE.exec(scope) : null;
+      if (!container) {
+        report(
+          r,
+          `${label(r)} grants ${roleName} on ${JSON.stringify(scope)}, not on one container; scope it to a container`,
+        );
+        continue;
+      }
+      if (hostAccounts.has(container[1])) continue;
+      if (roleName === "Storage Blob Data Owner") {
+        report(
+          r,
+          `${label(r)} grants Storage Blob Data Owner on data container "${container[2]}"; use Reader or Contributor under a path condition`,
+        );
+        continue;
+      }
+      const condition = r.inputs["condition"];
+      if (condition === UNKNOWN) continue;
+      const version = r.inputs["conditionVersion"];
+      const prefixes =
+        typeof condition === "string"
+          ? [...condition.matchAll(/StringStartsWith\s+'([^']*)'/g)].map((m) => m[1] ?? "")
+          : [];
+      if (typeof condition !== "string" || !condition.includes(BLOB_PATH) || prefixes.length === 0) {
+        report(
+          r,
+          `${label(r)} grants ${roleName} on the whole container "${container[2]}"; add an ABAC condition ` +
+            `(conditionVersion "2.0") that limits ${BLOB_PATH} to the granted prefixes`,
+        );
+        continue;
+      }
+      if (version !== UNKNOWN && version !== "2.0")
+        report(
+          r,
+          `${label(r)} has an ABAC condition of version ${JSON.stringify(version ?? null)}; set conditionVersion "2.0"`,
+        );
+      const broad = prefixes.filter((p) => !/^[^/*?]+\/[^/*?]+\/$/.test(p));
+      if (broad.length > 0)
+        report(
+          r,
+          `${label(r)} allows the prefixes ${broad.map((p) => JSON.stringify(p)).join(", ")}; grant only "<zone>/<key>/" prefixes`,
+        );
+    }
+  });
+
+const deadLetterQueue = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("dead-letter-queue", resources, (report) => {
+    for (const s of of(resources, AZURE_TYPES.subscription)) {
+      expect(
+        report,
+        s,
+        s.inputs["deadLetteringOnMessageExpiration"],
+        true,
+        "drops expired messages; set deadLetteringOnMessageExpiration true",
+      );
+      const count = s.inputs["maxDeliveryCount"];
+      if (count !== UNKNOWN && !(typeof count === "number" && count >= 1 && count <= 10))
+        report(
+          s,
+          `${label(s)} has maxDeliveryCount ${JSON.stringify(count ?? null)}; set the plan's maxReceiveCount (1 to 10) ` +
+            `so failing messages are dead-lettered`,
+        );
+    }
+  });
+
+const logRetention = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("log-retention", resources, (report) => {
+    for (const w of of(resources, AZURE_TYPES.workspace)) {
+      const days = w.inputs["retentionInDays"];
+      if (days !== UNKNOWN && !(typeof days === "number" && days >= 30))
+        report(
+          w,
+          `${label(w)} has no retention of at least 30 days (${JSON.stringify(days ?? null)}); set retentionInDays`,
+        );
+    }
+    for (const c of of(resources, AZURE_TYPES.component)) {
+      const workspace = c.inputs["workspaceResourceId"];
+      if (workspace !== UNKNOWN && !present(workspace))
+        report(c, `${label(c)} is not workspace-based, so no retention applies; set workspaceResourceId`);
+    }
+  });
+
+const REQUIRED = Object.values(TAGS);
+
+const requiredTags = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("required-tags", resources, (report) => {
+    for (const r of resources) {
+      if (!AZURE_TAGGABLE_TYPES.includes(r.type)) continue;
+      const tags = r.inputs["tags"];
+      if (tags === UNKNOWN) continue;
+      const missing = REQUIRED.filter((k) => {
+        const v = at(tags, k);
+        return v !== UNKNOWN && !present(v);
+      });
+      if (missing.length === 0) continue;
+      const what = missing.length === 1 ? "the required tag" : "the required tags";
+      report(
+        r,
+        `${label(r)} is missing ${what} ${missing.map((m) => JSON.stringify(m)).join(", ")}; tag it with ` +
+          `${REQUIRED.join(", ")} (none empty)`,
+      );
+    }
+  });
+
+export const azureChecks: CloudChecks = {
+  "store-encrypted-with-customer-key": storeEncrypted,
+  "no-public-access": noPublicAccess,
+  "tls-only": tlsOnly,
+  "no-wildcard-grants": noWildcardGrants,
+  "dead-letter-queue": deadLetterQueue,
+  "log-retention": logRetention,
+  "required-tags": requiredTags,
+};

@@ -1,0 +1,401 @@
+/**
+ * `tributary:azure:AssetFunction`: the Function App that materialises one asset (or ingests one source),
+ * with everything that is its alone: its Flex Consumption plan (a Flex plan hosts exactly one app), its
+ * Application Insights, its system-assigned identity and exactly the role assignments its graph edges
+ * allow, what triggers it (a filtered topic subscription whose dead letters go to its own queue, or a
+ * timer) and its alerts.
+ *
+ * Code: the app is created without a package. A Flex Consumption app runs what was deployed into its
+ * package container (`tributary bundle` and a zip deploy do that, per the cloud-runtime issue); until
+ * then it has no functions, so it never runs, and no message is consumed or lost: bus messages wait in
+ * the subscription (and are dead-lettered, then alerted, when they expire). The AWS placeholder that
+ * throws needs no packaging; an Azure package needs the `@azure/functions` worker model bundled, which
+ * is that issue's job, not the infrastructure's.
+ */
+import * as applicationinsights from "@pulumi/azure-native/applicationinsights/index.js";
+import * as authorization from "@pulumi/azure-native/authorization/index.js";
+import * as monitor from "@pulumi/azure-native/monitor/index.js";
+import * as servicebus from "@pulumi/azure-native/servicebus/index.js";
+import * as web from "@pulumi/azure-native/web/index.js";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  type AlarmPlan,
+  type FunctionPlan,
+  type GrantPlan,
+  MESSAGES,
+  type StoreId,
+  type TriggerPlan,
+} from "../plan/types.ts";
+import type { Bus } from "./bus.ts";
+import { MESSAGE_TTL } from "./bus.ts";
+import { guid } from "./names.ts";
+import { assetFilter, containerAccess, type Role, roleDefinitionId, sourceFilter } from "./policy.ts";
+import { timerSchedule } from "./schedule.ts";
+import type { Container } from "./store.ts";
+
+export interface AssetFunctionArgs {
+  readonly fn: FunctionPlan;
+  readonly trigger?: TriggerPlan;
+  readonly grants: readonly GrantPlan[];
+  readonly alarms: readonly AlarmPlan[];
+  readonly stack: string;
+  readonly resourceGroupName: pulumi.Input<string>;
+  readonly subscriptionId: pulumi.Input<string>;
+  /** The Function App's globally unique name. */
+  readonly appName: pulumi.Input<string>;
+  readonly data: {
+    readonly blobEndpoint: pulumi.Input<string>;
+    readonly containers: Readonly<Record<StoreId, Container>>;
+  };
+  /** The Functions runtime's storage: its account, its lock and key containers, this app's package container. */
+  readonly host: {
+    readonly accountName: pulumi.Input<string>;
+    readonly blobEndpoint: pulumi.Input<string>;
+    readonly locks: Container;
+    readonly secrets: Container;
+    readonly packages: Container;
+  };
+  readonly bus: Bus;
+  readonly workspaceId: pulumi.Input<string>;
+  readonly actionGroupId: pulumi.Input<string>;
+}
+
+/** Flex Consumption's instance sizes (MB). */
+export const INSTANCE_MEMORY_MB = [512, 2048, 4096] as const;
+/** The longest a message stays locked by one delivery: five minutes, Service Bus's most. */
+const LOCK_DURATION = "PT5M";
+/** Two weeks: time to look at a dead letter before it is gone (as SQS on AWS). */
+const DEAD_LETTER_TTL = "P14D";
+const ALERT_WINDOW = "PT5M";
+/** Log search alerts look back at most two days. */
+export const MAX_FRESHNESS_MINUTES = 2 * 24 * 60;
+
+export function instanceMemory(memoryMb: number): number {
+  return INSTANCE_MEMORY_MB.find((m) => m >= memoryMb) ?? 4096;
+}
+
+function hhmmss(seconds: number): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${p(Math.floor(seconds / 3600))}:${p(Math.floor((seconds % 3600) / 60))}:${p(seconds % 60)}`;
+}
+
+/** An ISO 8601 duration of whole hours or minutes. */
+function duration(minutes: number): string {
+  return minutes % 60 === 0 ? `PT${minutes / 60}H` : `PT${minutes}M`;
+}
+
+export class AssetFunction extends pulumi.ComponentResource {
+  readonly appName: pulumi.Output<string>;
+  readonly principalId: pulumi.Output<string>;
+
+  constructor(name: string, args: AssetFunctionArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("tributary:azure:AssetFunction", name, {}, opts);
+    const { fn, trigger, bus } = args;
+    const parent = { parent: this };
+    const rg = args.resourceGroupName;
+    const tags = fn.tags;
+
+    const plan = new web.AppServicePlan(
+      `${name}-plan`,
+      {
+        resourceGroupName: rg,
+        name: `${name}-plan`,
+        kind: "functionapp",
+        sku: { name: "FC1", tier: "FlexConsumption" },
+        reserved: true,
+        tags,
+      },
+      parent,
+    );
+    const insights = new applicationinsights.Component(
+      `${name}-insights`,
+      {
+        resourceGroupName: rg,
+        resourceName: `${name}-insights`,
+        kind: "web",
+        applicationType: "web",
+        workspaceResourceId: args.workspaceId,
+        ingestionMode: "LogAnalytics",
+        // Telemetry is sent with the app's identity (Monitoring Metrics Publisher below), not the key.
+        disableLocalAuth: true,
+        tags,
+      },
+      parent,
+    );
+
+    const consumes = trigger && trigger.kind !== "schedule" ? trigger : undefined;
+    let subscription: servicebus.Subscription | undefined;
+    let deadLetters: servicebus.Queue | undefined;
+    if (consumes) {
+      const topic = bus.topics[consumes.bus];
+      deadLetters = new servicebus.Queue(
+        `${name}-dead-letters`,
+        {
+          resourceGroupName: rg,
+          namespaceName: bus.namespaceName,
+          queueName: `${fn.id}-dead-letters`,
+          defaultMessageTimeToLive: DEAD_LETTER_TTL,
+          deadLetteringOnMessageExpiration: false,
+        },
+        parent,
+      );
+      subscription = new servicebus.Subscription(
+        `${name}-subscription`,
+        {
+          resourceGroupName: rg,
+          namespaceName: bus.namespaceName,
+          topicName: topic.name,
+          subscriptionName: fn.id,
+          maxDeliveryCount: fn.maxReceiveCount,
+          lockDuration: LOCK_DURATION,
+          defaultMessageTimeToLive: MESSAGE_TTL,
+          deadLetteringOnMessageExpiration: true,
+          deadLetteringOnFilterEvaluationExceptions: true,
+          // Each consumer's dead letters in a queue of its own: alerts and redrives per function.
+          forwardDeadLetteredMessagesTo: deadLetters.name,
+        },
+        parent,
+      );
+      // A new subscription accepts every message through its "$Default" rule (1=1); this replaces that
+      // rule's filter, so the subscription receives exactly the messages the graph's edges name.
+      new servicebus.Rule(
+        `${name}-filter`,
+        {
+          resourceGroupName: rg,
+          namespaceName: bus.namespaceName,
+          topicName: topic.name,
+          subscriptionName: subscription.name,
+          ruleName: "$Default",
+          filterType: "SqlFilter",
+          sqlFilter: {
+            sqlExpression:
+              consumes.kind === "asset-materialised"
+                ? assetFilter(MESSAGES.producer, MESSAGES.assetMaterialised, consumes.upstream)
+                : sourceFilter(MESSAGES.sourceEvents, consumes.source),
+            compatibilityLevel: 20,
+          },
+        },
+        parent,
+      );
+    }
+
+    const env = Object.entries(fn.environment).map(([k, v]) => ({
+      name: k,
+      value:
+        typeof v === "string"
+          ? pulumi.output(v)
+          : "store" in v
+            ? pulumi.interpolate`${args.data.blobEndpoint}${args.data.containers[v.store].name}`
+            : bus.topics[v.bus].name,
+    }));
+    const settings: { name: string; value: pulumi.Input<string> }[] = [
+      ...env,
+      // Identity-based connections: the data account's blobs, the bus, the runtime's own storage.
+      { name: "TRIBUTARY_STORE__blobServiceUri", value: args.data.blobEndpoint },
+      { name: "TRIBUTARY_BUS__fullyQualifiedNamespace", value: bus.fullyQualifiedNamespace },
+      { name: "AzureWebJobsStorage__accountName", value: args.host.accountName },
+      { name: "APPLICATIONINSIGHTS_CONNECTION_STRING", value: insights.connectionString },
+      { name: "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", value: "Authorization=AAD" },
+      { name: "AzureFunctionsJobHost__functionTimeout", value: hhmmss(fn.timeoutSeconds) },
+    ];
+    if (consumes && subscription) {
+      settings.push(
+        { name: "TRIBUTARY_TOPIC", value: bus.topics[consumes.bus].name },
+        { name: "TRIBUTARY_SUBSCRIPTION", value: subscription.name },
+      );
+    }
+    if (trigger?.kind === "schedule") {
+      const timer = timerSchedule(trigger.cron, trigger.timezone);
+      settings.push(
+        // The timer binding reads `%TRIBUTARY_SCHEDULE%` (UTC); the handler runs only when the cron
+        // matches the local time of TRIBUTARY_SCHEDULE_TIMEZONE (see schedule.ts).
+        { name: "TRIBUTARY_SCHEDULE", value: timer.ncrontab },
+        { name: "TRIBUTARY_SCHEDULE_CRON", value: trigger.cron },
+        { name: "TRIBUTARY_SCHEDULE_TIMEZONE", value: trigger.timezone },
+      );
+    }
+
+    const app = new web.WebApp(
+      name,
+      {
+        resourceGroupName: rg,
+        name: args.appName,
+        kind: "functionapp,linux",
+        serverFarmId: plan.id,
+        httpsOnly: true,
+        identity: { type: "SystemAssigned" },
+        functionAppConfig: {
+          runtime: { name: "node", version: "22" },
+          scaleAndConcurrency: { instanceMemoryMB: instanceMemory(fn.memoryMb), maximumInstanceCount: 40 },
+          deployment: {
+            storage: {
+              type: "blobContainer",
+              value: pulumi.interpolate`${args.host.blobEndpoint}${args.host.packages.name}`,
+              authentication: { type: "SystemAssignedIdentity" },
+            },
+          },
+        },
+        siteConfig: {
+          appSettings: settings,
+          minTlsVersion: "1.2",
+          ftpsState: "Disabled",
+          http20Enabled: true,
+        },
+        tags,
+      },
+      parent,
+    );
+    const principalId = app.identity.apply((i) => i?.principalId ?? "");
+
+    const assign = (
+      suffix: string,
+      role: Role,
+      scope: pulumi.Input<string>,
+      extra: { condition?: string; description: string },
+    ) =>
+      new authorization.RoleAssignment(
+        `${name}-${suffix}`,
+        {
+          roleAssignmentName: guid(args.stack, fn.id, suffix, role),
+          scope,
+          roleDefinitionId: pulumi.output(args.subscriptionId).apply((s) => roleDefinitionId(s, role)),
+          principalId,
+          principalType: "ServicePrincipal",
+          description: extra.description,
+          ...(extra.condition ? { condition: extra.condition, conditionVersion: "2.0" } : {}),
+        },
+        parent,
+      );
+    for (const access of containerAccess(args.grants)) {
+      assign(access.store, access.role, args.data.containers[access.store].id, {
+        condition: access.condition,
+        description: `${fn.id} on ${access.store}: ${(["read", "list", "write", "delete"] as const)
+          .filter((a) => access.prefixes[a].length > 0)
+          .map((a) => `${a} ${access.prefixes[a].join(" ")}`)
+          .join("; ")}`,
+      });
+    }
+    // The Functions runtime's own storage: timer locks and host keys (shared by the stack's apps) and
+    // this app's package.
+    assign("host-locks", "storageBlobDataOwner", args.host.locks.id, {
+      description: `${fn.id}: Functions host locks`,
+    });
+    assign("host-secrets", "storageBlobDataOwner", args.host.secrets.id, {
+      description: `${fn.id}: Functions host keys`,
+    });
+    assign("package", "storageBlobDataContributor", args.host.packages.id, {
+      description: `${fn.id}: its deployment package`,
+    });
+    assign("publish", "serviceBusDataSender", bus.topics["asset-events"].id, {
+      description: `${fn.id} announces its materialisations on asset-events`,
+    });
+    if (subscription) {
+      assign("receive", "serviceBusDataReceiver", subscription.id, {
+        description: `${fn.id} consumes its subscription`,
+      });
+    }
+    assign("telemetry", "monitoringMetricsPublisher", insights.id, {
+      description: `${fn.id} sends its telemetry`,
+    });
+
+    for (const alarm of args.alarms) {
+      const common = {
+        resourceGroupName: rg,
+        ruleName: `${name}-${alarm.kind}`,
+        description: alarm.description,
+        severity: 2,
+        enabled: true,
+        autoMitigate: true,
+        tags,
+      };
+      if (alarm.kind === "errors") {
+        // Every invocation is a request in Application Insights; a failed one has success == false.
+        new monitor.MetricAlert(
+          `${name}-errors`,
+          {
+            ...common,
+            location: "global",
+            scopes: [insights.id],
+            evaluationFrequency: ALERT_WINDOW,
+            windowSize: ALERT_WINDOW,
+            criteria: {
+              odataType: "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+              allOf: [
+                {
+                  criterionType: "StaticThresholdCriterion",
+                  name: "failed-invocations",
+                  metricNamespace: "microsoft.insights/components",
+                  metricName: "requests/failed",
+                  operator: "GreaterThan",
+                  threshold: 0,
+                  timeAggregation: "Count",
+                },
+              ],
+            },
+            actions: [{ actionGroupId: args.actionGroupId }],
+          },
+          parent,
+        );
+      } else if (alarm.kind === "dead-letters" && deadLetters) {
+        new monitor.MetricAlert(
+          `${name}-dead-letters`,
+          {
+            ...common,
+            location: "global",
+            scopes: [bus.namespaceId],
+            evaluationFrequency: ALERT_WINDOW,
+            windowSize: ALERT_WINDOW,
+            criteria: {
+              odataType: "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+              allOf: [
+                {
+                  criterionType: "StaticThresholdCriterion",
+                  name: "dead-letters",
+                  metricNamespace: "Microsoft.ServiceBus/namespaces",
+                  metricName: "ActiveMessages",
+                  dimensions: [{ name: "EntityName", operator: "Include", values: [deadLetters.name] }],
+                  operator: "GreaterThan",
+                  threshold: 0,
+                  timeAggregation: "Maximum",
+                },
+              ],
+            },
+            actions: [{ actionGroupId: args.actionGroupId }],
+          },
+          parent,
+        );
+      } else if (alarm.kind === "freshness") {
+        const minutes = alarm.minutes!;
+        new monitor.ScheduledQueryRule(
+          `${name}-freshness`,
+          {
+            ...common,
+            kind: "LogAlert",
+            displayName: `${fn.id} is stale`,
+            scopes: [insights.id],
+            evaluationFrequency: minutes > 60 ? "PT1H" : "PT5M",
+            windowSize: duration(minutes),
+            criteria: {
+              allOf: [
+                {
+                  // The handler records the metric AssetMaterialized (dimension Asset) on each commit.
+                  query: `customMetrics | where name == "AssetMaterialized" and tostring(customDimensions["Asset"]) == "${fn.id}"`,
+                  timeAggregation: "Count",
+                  operator: "LessThan",
+                  threshold: 1,
+                  failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 },
+                },
+              ],
+            },
+            actions: { actionGroups: [args.actionGroupId] },
+          },
+          parent,
+        );
+      }
+    }
+
+    this.appName = app.name;
+    this.principalId = principalId;
+    this.registerOutputs({ appName: this.appName, principalId: this.principalId });
+  }
+}

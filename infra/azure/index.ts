@@ -1,0 +1,142 @@
+/**
+ * The Azure adapter: DeploymentPlan → Pulumi components. A resource group; a customer-managed key in a
+ * Key Vault; a data storage account with the raw, curated and quarantine containers and a host account for
+ * the Functions runtime; a Service Bus namespace with the two topics; an action group and a Log Analytics
+ * workspace; and one function component per asset or source with its own Flex Consumption app, identity,
+ * role assignments (ABAC-conditioned to its prefixes), subscription, dead-letter queue and alerts.
+ */
+import * as authorization from "@pulumi/azure-native/authorization/index.js";
+import * as pulumi from "@pulumi/pulumi";
+import type { CloudAdapter, StackOutputs } from "../adapter.ts";
+import type { DeploymentPlan, StoreId } from "../plan/types.ts";
+import { Alerts } from "./alerts.ts";
+import { Bus } from "./bus.ts";
+import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
+import { Group } from "./group.ts";
+import { DataKey } from "./key.ts";
+import { dashedName, storageAccountName, suffix } from "./names.ts";
+import { Store } from "./store.ts";
+
+/** The Functions runtime's containers in the host account (timer locks, host keys). */
+export const HOST_CONTAINERS = { locks: "azure-webjobs-hosts", secrets: "azure-webjobs-secrets" } as const;
+
+/** Log Analytics keeps logs 30 to 730 days (PerGB2018): as long as quarantined records, within that. */
+export function logRetention(days: number): number {
+  return Math.min(730, Math.max(30, days));
+}
+
+/** A function's package container in the host account: `package-<key>`, within the 63 characters allowed. */
+export function packageContainer(key: string): string {
+  return `package-${key.replaceAll("_", "-")}`.slice(0, 63).replace(/-+$/, "");
+}
+
+function validate(plan: DeploymentPlan): void {
+  for (const alarm of plan.alarms) {
+    if (alarm.kind === "freshness" && alarm.minutes! > MAX_FRESHNESS_MINUTES) {
+      throw new pulumi.RunError(
+        `"${alarm.function}" has a freshness of ${alarm.minutes} minutes; Azure log search alerts look back at ` +
+          `most 2 days (${MAX_FRESHNESS_MINUTES} minutes). Shorten the asset's freshness.`,
+      );
+    }
+  }
+}
+
+export const azure = {
+  cloud: "azure",
+  deploy(plan: DeploymentPlan): StackOutputs {
+    validate(plan);
+    const p = plan.prefix;
+    const shared = plan.tags;
+    const client = authorization.getClientConfigOutput();
+    const subscriptionId = client.subscriptionId;
+    const sfx = subscriptionId.apply((s) => suffix(s, plan.stack));
+
+    const group = new Group(p, { location: plan.region, tags: shared });
+    const rg = group.name;
+    const key = new DataKey(`${p}-data`, {
+      resourceGroupName: rg,
+      vaultName: sfx.apply((s) => dashedName(`${p}-kv`, s, 24)),
+      tenantId: client.tenantId,
+      subscriptionId,
+      stack: plan.stack,
+      tags: shared,
+    });
+    const storeKey = {
+      vaultUri: key.vaultUri,
+      keyName: key.keyName,
+      identityId: key.identityId,
+      access: key.access,
+    };
+    const data = new Store(`${p}-data`, {
+      role: "data",
+      accountName: sfx.apply((s) => storageAccountName(p, "data", s)),
+      resourceGroupName: rg,
+      key: storeKey,
+      containers: plan.stores.map((s) => s.id),
+      stores: plan.stores,
+      tags: shared,
+    });
+    const host = new Store(`${p}-host`, {
+      role: "functions-host",
+      accountName: sfx.apply((s) => storageAccountName(p, "host", s)),
+      resourceGroupName: rg,
+      key: storeKey,
+      containers: [
+        HOST_CONTAINERS.locks,
+        HOST_CONTAINERS.secrets,
+        ...plan.functions.map((f) => packageContainer(f.id)),
+      ],
+      tags: shared,
+    });
+    const bus = new Bus(`${p}-bus`, {
+      resourceGroupName: rg,
+      namespaceName: sfx.apply((s) => dashedName(`${p}-bus`, s, 50)),
+      buses: plan.buses,
+      tags: shared,
+    });
+    const quarantineDays = plan.stores.find((s) => s.id === "quarantine")?.retentionDays ?? 30;
+    const alerts = new Alerts(`${p}-alerts`, {
+      resourceGroupName: rg,
+      email: plan.alertEmail,
+      shortName: p,
+      retentionInDays: logRetention(quarantineDays),
+      tags: shared,
+    });
+
+    const containers = data.containers as Record<StoreId, (typeof data.containers)[string]>;
+    const functions: Record<string, pulumi.Output<string>> = {};
+    for (const fn of plan.functions) {
+      const f = new AssetFunction(fn.name, {
+        fn,
+        trigger: plan.triggers.find((t) => t.function === fn.id),
+        grants: plan.grants.filter((g) => g.function === fn.id),
+        alarms: plan.alarms.filter((a) => a.function === fn.id),
+        stack: plan.stack,
+        resourceGroupName: rg,
+        subscriptionId,
+        appName: sfx.apply((s) => dashedName(fn.name, s, 60)),
+        data: { blobEndpoint: data.blobEndpoint, containers },
+        host: {
+          accountName: host.accountName,
+          blobEndpoint: host.blobEndpoint,
+          locks: host.containers[HOST_CONTAINERS.locks]!,
+          secrets: host.containers[HOST_CONTAINERS.secrets]!,
+          packages: host.containers[packageContainer(fn.id)]!,
+        },
+        bus,
+        workspaceId: alerts.workspaceId,
+        actionGroupId: alerts.actionGroupId,
+      });
+      functions[fn.id] = f.appName;
+    }
+    const url = (id: StoreId) => pulumi.interpolate`${data.blobEndpoint}${containers[id].name}`;
+    return {
+      buckets: { raw: url("raw"), curated: url("curated"), quarantine: url("quarantine") },
+      buses: {
+        "source-events": bus.topics["source-events"].id,
+        "asset-events": bus.topics["asset-events"].id,
+      },
+      functions,
+    };
+  },
+} satisfies CloudAdapter;

@@ -1,0 +1,104 @@
+/**
+ * `tributary:azure:DataKey`: the stack's customer-managed key for its storage accounts. A Key Vault
+ * (RBAC authorisation, soft delete and purge protection, which storage encryption requires; reachable by
+ * trusted Azure services only), an RSA key rotated yearly, and the user-assigned identity the storage
+ * accounts unwrap their account keys with, allowed exactly that on exactly this key.
+ */
+import * as authorization from "@pulumi/azure-native/authorization/index.js";
+import * as keyvault from "@pulumi/azure-native/keyvault/index.js";
+import * as managedidentity from "@pulumi/azure-native/managedidentity/index.js";
+import * as pulumi from "@pulumi/pulumi";
+import { guid } from "./names.ts";
+import { roleDefinitionId } from "./policy.ts";
+
+export interface DataKeyArgs {
+  readonly resourceGroupName: pulumi.Input<string>;
+  /** Globally unique vault name (3-24 characters). */
+  readonly vaultName: pulumi.Input<string>;
+  readonly tenantId: pulumi.Input<string>;
+  readonly subscriptionId: pulumi.Input<string>;
+  /** Names the key's role assignment: the stack. */
+  readonly stack: string;
+  readonly tags: Record<string, string>;
+}
+
+export class DataKey extends pulumi.ComponentResource {
+  /** The vault's URI, e.g. `https://trib-prod-kv-1a2b3c.vault.azure.net/`. */
+  readonly vaultUri: pulumi.Output<string>;
+  readonly keyName: pulumi.Output<string>;
+  /** ARM id of the identity that uses the key. */
+  readonly identityId: pulumi.Output<string>;
+  /** The key's role assignment: encryption with the key works once it exists. */
+  readonly access: authorization.RoleAssignment;
+
+  constructor(name: string, args: DataKeyArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("tributary:azure:DataKey", name, {}, opts);
+    const parent = { parent: this };
+    const rg = args.resourceGroupName;
+    const vault = new keyvault.Vault(
+      `${name}-vault`,
+      {
+        resourceGroupName: rg,
+        vaultName: args.vaultName,
+        properties: {
+          tenantId: args.tenantId,
+          sku: { family: "A", name: "standard" },
+          enableRbacAuthorization: true,
+          enableSoftDelete: true,
+          softDeleteRetentionInDays: 90,
+          enablePurgeProtection: true,
+          publicNetworkAccess: "Enabled",
+          networkAcls: { bypass: "AzureServices", defaultAction: "Deny" },
+        },
+        tags: args.tags,
+      },
+      // Deleting the vault (or the key) makes every blob it encrypted unreadable.
+      { ...parent, protect: true },
+    );
+    const key = new keyvault.Key(
+      name,
+      {
+        resourceGroupName: rg,
+        vaultName: vault.name,
+        keyName: name,
+        properties: {
+          kty: "RSA",
+          keySize: 3072,
+          keyOps: ["wrapKey", "unwrapKey"],
+          rotationPolicy: {
+            attributes: { expiryTime: "P2Y" },
+            lifetimeActions: [
+              { action: { type: "rotate" }, trigger: { timeAfterCreate: "P1Y" } },
+              { action: { type: "notify" }, trigger: { timeBeforeExpiry: "P30D" } },
+            ],
+          },
+        },
+        tags: args.tags,
+      },
+      { ...parent, protect: true },
+    );
+    const identity = new managedidentity.UserAssignedIdentity(
+      `${name}-identity`,
+      { resourceGroupName: rg, resourceName: `${name}-identity`, tags: args.tags },
+      parent,
+    );
+    this.access = new authorization.RoleAssignment(
+      `${name}-use`,
+      {
+        roleAssignmentName: guid(args.stack, name, "key", "keyVaultCryptoServiceEncryptionUser"),
+        scope: key.id,
+        roleDefinitionId: pulumi
+          .output(args.subscriptionId)
+          .apply((s) => roleDefinitionId(s, "keyVaultCryptoServiceEncryptionUser")),
+        principalId: identity.principalId,
+        principalType: "ServicePrincipal",
+        description: `Storage accounts of ${args.stack} wrap and unwrap their keys with ${name}`,
+      },
+      parent,
+    );
+    this.vaultUri = vault.properties.apply((p) => p.vaultUri ?? "");
+    this.keyName = key.name;
+    this.identityId = identity.id;
+    this.registerOutputs({ vaultUri: this.vaultUri, keyName: this.keyName, identityId: this.identityId });
+  }
+}

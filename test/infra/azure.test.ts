@@ -1,0 +1,637 @@
+/**
+ * The Azure adapter on the reference pipeline: `synth` runs infra/index.ts under Pulumi's mocks for the
+ * prod-azure stack, and the exact resources and their key inputs are asserted here.
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { toLineage } from "../../assets/graph/index.ts";
+import graph from "../../assets/index.ts";
+import { guid } from "../../infra/azure/names.ts";
+import { blobCondition, containerAccess } from "../../infra/azure/policy.ts";
+import { offsets, timerSchedule } from "../../infra/azure/schedule.ts";
+import { CronDialectError } from "../../infra/plan/cron.ts";
+import type { GrantPlan } from "../../infra/plan/types.ts";
+import { AZURE_TAGGABLE_TYPES } from "../../infra/policy/azure.ts";
+import { type ResourceRecord, type Synthesis, synth } from "../../infra/synth/index.ts";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const SUB = "00000000-0000-0000-0000-000000000000";
+const RG = `/subscriptions/${SUB}/resourceGroups/trib-prod`;
+/** The stack's name suffix: a hash of the (offline) subscription and the stack. */
+const SFX = "1127c7";
+const DATA = `tribproddata${SFX}`;
+const HOST = `tribprodhost${SFX}`;
+const NS = `trib-prod-bus-${SFX}`;
+const account = (a: string) => `${RG}/providers/Microsoft.Storage/storageAccounts/${a}`;
+const container = (a: string, c: string) => `${account(a)}/blobServices/default/containers/${c}`;
+const topic = (t: string) => `${RG}/providers/Microsoft.ServiceBus/namespaces/${NS}/topics/${t}`;
+const role = (g: string) => `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${g}`;
+const READER = role("2a2b9908-6ea1-4ae2-8e65-a410df84e7d1");
+const CONTRIBUTOR = role("ba92f5b4-2d11-453d-a403-e96b0029c9fe");
+const OWNER = role("b7e6dc6d-f1e8-4753-8033-0f276bb0955b");
+const IDENTITY = `${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/trib-prod-data-identity`;
+const TAGS = {
+  "cost-centre": "cc-1042",
+  owner: "data-platform",
+  "tributary:env": "prod",
+  "tributary:pipeline": "commerce",
+};
+const BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs";
+const READ = `ActionMatches{'${BLOBS}/read'} AND NOT SubOperationMatches{'Blob.List'}`;
+const LIST = `ActionMatches{'${BLOBS}/read'} AND SubOperationMatches{'Blob.List'}`;
+const WRITE = `ActionMatches{'${BLOBS}/write'} OR ActionMatches{'${BLOBS}/add/action'}`;
+const DELETE = `ActionMatches{'${BLOBS}/delete'}`;
+const MOVE = `ActionMatches{'${BLOBS}/move/action'}`;
+const path_ = (p: string) => `@Resource[${BLOBS}:path] StringStartsWith '${p}'`;
+const prefix = (p: string) => `@Request[${BLOBS}:prefix] StringStartsWith '${p}'`;
+const clause = (action: string, tests: string[]) =>
+  tests.length === 0 ? `(!(${action}))` : `(!(${action}) OR ${tests.join(" OR ")})`;
+
+let s: Synthesis;
+
+beforeAll(async () => {
+  s = await synth({ root: repo, stack: "prod-azure" });
+}, 120_000);
+
+function one(name: string, type: string): ResourceRecord {
+  const found = s.resources.filter((r) => r.name === name && r.custom && r.type === type);
+  expect(
+    found.map((r) => r.urn),
+    name,
+  ).toHaveLength(1);
+  return found[0]!;
+}
+const inputs = (name: string, type: string) => one(name, type).inputs;
+const T = {
+  account: "azure-native:storage:StorageAccount",
+  container: "azure-native:storage:BlobContainer",
+  assignment: "azure-native:authorization:RoleAssignment",
+  app: "azure-native:web:WebApp",
+  subscription: "azure-native:servicebus:Subscription",
+  rule: "azure-native:servicebus:Rule",
+  queue: "azure-native:servicebus:Queue",
+  metricAlert: "azure-native:monitor:MetricAlert",
+  logAlert: "azure-native:monitor:ScheduledQueryRule",
+};
+const settings = (name: string) =>
+  Object.fromEntries(
+    (inputs(name, T.app).siteConfig as { appSettings: { name: string; value: string }[] }).appSettings.map(
+      (x) => [x.name, x.value],
+    ),
+  );
+
+describe("the Azure stack of the reference pipeline", () => {
+  it("registers these resources, in components for the group, key, stores, bus, alerts and each asset", () => {
+    const counts: Record<string, number> = {};
+    for (const r of s.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+    expect(counts).toEqual({
+      "tributary:azure:Group": 1,
+      "azure-native:resources:ResourceGroup": 1,
+      "tributary:azure:DataKey": 1,
+      "azure-native:keyvault:Vault": 1,
+      "azure-native:keyvault:Key": 1,
+      "azure-native:managedidentity:UserAssignedIdentity": 1,
+      "tributary:azure:Store": 2,
+      "azure-native:storage:StorageAccount": 2,
+      "azure-native:storage:BlobServiceProperties": 1,
+      // raw, curated, quarantine; the host's locks and keys, and one package container per function.
+      "azure-native:storage:BlobContainer": 3 + 2 + 7,
+      "azure-native:storage:ManagementPolicy": 1,
+      "tributary:azure:Bus": 1,
+      "azure-native:servicebus:Namespace": 1,
+      "azure-native:servicebus:Topic": 2,
+      "tributary:azure:Alerts": 1,
+      "azure-native:monitor:ActionGroup": 1,
+      "azure-native:operationalinsights:Workspace": 1,
+      "tributary:azure:AssetFunction": 7,
+      "azure-native:web:AppServicePlan": 7,
+      "azure-native:web:WebApp": 7,
+      "azure-native:applicationinsights:Component": 7,
+      "azure-native:servicebus:Subscription": 5,
+      "azure-native:servicebus:Rule": 5,
+      "azure-native:servicebus:Queue": 5,
+      // The key's; per function its data containers (2 or 3), 3 on the host account, publishing,
+      // receiving (5 consumers) and telemetry.
+      "azure-native:authorization:RoleAssignment": 1 + 18 + 21 + 7 + 5 + 7,
+      // errors for 7, dead letters for the 5 bus consumers; freshness as log alerts.
+      "azure-native:monitor:MetricAlert": 12,
+      "azure-native:monitor:ScheduledQueryRule": 2,
+    });
+    expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
+    expect(s.resources.filter((r) => r.custom && !r.parent)).toEqual([]);
+    expect(one("trib-prod-curated-orders", T.app).parent).toBe(
+      "urn:pulumi:prod-azure::tributary::tributary:azure:AssetFunction::trib-prod-curated-orders",
+    );
+  });
+
+  it("keeps the data in a hardened, double-encrypted account under the stack's rotated customer key", () => {
+    const hardened = (name: string, store: string) => ({
+      accessTier: "Hot",
+      accountName: name,
+      allowBlobPublicAccess: false,
+      allowCrossTenantReplication: false,
+      allowSharedKeyAccess: false,
+      defaultToOAuthAuthentication: true,
+      enableHttpsTrafficOnly: true,
+      encryption: {
+        encryptionIdentity: { encryptionUserAssignedIdentity: IDENTITY },
+        keySource: "Microsoft.Keyvault",
+        keyVaultProperties: {
+          keyName: "trib-prod-data",
+          keyVaultUri: `https://trib-prod-kv-${SFX}.vault.azure.net/`,
+        },
+        requireInfrastructureEncryption: true,
+        services: {
+          blob: { enabled: true, keyType: "Account" },
+          file: { enabled: true, keyType: "Account" },
+          queue: { enabled: true, keyType: "Account" },
+          table: { enabled: true, keyType: "Account" },
+        },
+      },
+      identity: { type: "UserAssigned", userAssignedIdentities: [IDENTITY] },
+      isHnsEnabled: false,
+      kind: "StorageV2",
+      minimumTlsVersion: "TLS1_2",
+      resourceGroupName: "trib-prod",
+      sku: { name: "Standard_ZRS" },
+      tags: { ...TAGS, "tributary:asset": "_shared", "tributary:store": store },
+    });
+    expect(one("trib-prod-data", T.account)).toMatchObject({
+      inputs: hardened(DATA, "data"),
+      options: { protect: true },
+    });
+    expect(inputs("trib-prod-data", T.account)).toEqual(hardened(DATA, "data"));
+    expect(inputs("trib-prod-host", T.account)).toEqual(hardened(HOST, "functions-host"));
+    expect(one("trib-prod", "azure-native:resources:ResourceGroup").options).toEqual({ protect: true });
+    expect(one("trib-prod-data-vault", "azure-native:keyvault:Vault")).toMatchObject({
+      inputs: {
+        vaultName: `trib-prod-kv-${SFX}`,
+        properties: {
+          enablePurgeProtection: true,
+          enableRbacAuthorization: true,
+          enableSoftDelete: true,
+          networkAcls: { bypass: "AzureServices", defaultAction: "Deny" },
+          softDeleteRetentionInDays: 90,
+          tenantId: "11111111-1111-1111-1111-111111111111",
+        },
+      },
+      options: { protect: true },
+    });
+    expect(one("trib-prod-data", "azure-native:keyvault:Key")).toMatchObject({
+      inputs: { properties: { kty: "RSA", keySize: 3072, keyOps: ["wrapKey", "unwrapKey"] } },
+      options: { protect: true },
+    });
+    // The identity may use exactly the key, and the accounts wait for that.
+    expect(inputs("trib-prod-data-use", T.assignment)).toMatchObject({
+      scope: `${RG}/providers/Microsoft.KeyVault/vaults/trib-prod-kv-${SFX}/keys/trib-prod-data`,
+      roleDefinitionId: role("e147488a-f6f5-4113-8e2d-b22465e65bf6"),
+      principalType: "ServicePrincipal",
+    });
+    expect(inputs("trib-prod-data-blobs", "azure-native:storage:BlobServiceProperties")).toEqual({
+      accountName: DATA,
+      blobServicesName: "default",
+      containerDeleteRetentionPolicy: { days: 30, enabled: true },
+      deleteRetentionPolicy: { days: 30, enabled: true },
+      isVersioningEnabled: true,
+      resourceGroupName: "trib-prod",
+    });
+    for (const c of ["raw", "curated", "quarantine"]) {
+      expect(inputs(`trib-prod-data-${c}`, T.container)).toEqual({
+        accountName: DATA,
+        containerName: c,
+        publicAccess: "None",
+        resourceGroupName: "trib-prod",
+      });
+    }
+  });
+
+  it("cools raw events, expires raw and quarantine after retention, curated only in previous versions", () => {
+    const rule = (name: string, actions: object) => ({
+      definition: { actions, filters: { blobTypes: ["blockBlob"], prefixMatch: [`${name}/`] } },
+      enabled: true,
+      name,
+      type: "Lifecycle",
+    });
+    const versions = (days: number) => ({ version: { delete: { daysAfterCreationGreaterThan: days } } });
+    expect(inputs("trib-prod-data-lifecycle", "azure-native:storage:ManagementPolicy")).toEqual({
+      accountName: DATA,
+      managementPolicyName: "default",
+      resourceGroupName: "trib-prod",
+      policy: {
+        rules: [
+          rule("raw", {
+            baseBlob: {
+              delete: { daysAfterModificationGreaterThan: 730 },
+              tierToCool: { daysAfterModificationGreaterThan: 90 },
+            },
+            ...versions(30),
+          }),
+          rule("curated", versions(30)),
+          rule("quarantine", {
+            baseBlob: { delete: { daysAfterModificationGreaterThan: 90 } },
+            ...versions(30),
+          }),
+        ],
+      },
+    });
+  });
+
+  it("subscribes each consumer to exactly the messages its graph edges name, dead letters in its own queue", () => {
+    expect(inputs("trib-prod-curated-orders-subscription", T.subscription)).toEqual({
+      deadLetteringOnFilterEvaluationExceptions: true,
+      deadLetteringOnMessageExpiration: true,
+      defaultMessageTimeToLive: "P4D",
+      forwardDeadLetteredMessagesTo: "curated_orders-dead-letters",
+      lockDuration: "PT5M",
+      maxDeliveryCount: 5,
+      namespaceName: NS,
+      resourceGroupName: "trib-prod",
+      subscriptionName: "curated_orders",
+      topicName: "asset-events",
+    });
+    // The subscription's own "$Default" rule, its accept-all filter replaced.
+    expect(inputs("trib-prod-curated-orders-filter", T.rule)).toEqual({
+      filterType: "SqlFilter",
+      namespaceName: NS,
+      resourceGroupName: "trib-prod",
+      ruleName: "$Default",
+      sqlFilter: {
+        compatibilityLevel: 20,
+        requiresPreprocessing: true,
+        sqlExpression:
+          "producer = 'tributary' AND type = 'tributary.asset.materialised' AND asset IN ('orders_cdc')",
+      },
+      subscriptionName: "curated_orders",
+      topicName: "asset-events",
+    });
+    expect(inputs("trib-prod-orders-cdc-filter", T.rule)).toMatchObject({
+      topicName: "source-events",
+      subscriptionName: "orders_cdc",
+      sqlFilter: { sqlExpression: "type = 'tributary.source.events' AND source = 'orders_cdc'" },
+    });
+    expect(inputs("trib-prod-recommendation-features-filter", T.rule)).toMatchObject({
+      sqlFilter: {
+        sqlExpression:
+          "producer = 'tributary' AND type = 'tributary.asset.materialised' AND asset IN ('customer_features')",
+      },
+    });
+    expect(inputs("trib-prod-curated-orders-dead-letters", T.queue)).toEqual({
+      deadLetteringOnMessageExpiration: false,
+      defaultMessageTimeToLive: "P14D",
+      namespaceName: NS,
+      queueName: "curated_orders-dead-letters",
+      resourceGroupName: "trib-prod",
+    });
+    expect(inputs("trib-prod-bus", "azure-native:servicebus:Namespace")).toMatchObject({
+      disableLocalAuth: true,
+      minimumTlsVersion: "1.2",
+      sku: { name: "Standard", tier: "Standard" },
+    });
+  });
+
+  it("gives each function's identity exactly the rights its graph edges allow, under path conditions", () => {
+    const fn = "trib-prod-curated-orders";
+    const mine = s.resources.filter(
+      (r) =>
+        r.type === T.assignment &&
+        r.parent === `urn:pulumi:prod-azure::tributary::tributary:azure:AssetFunction::${fn}`,
+    );
+    const principal = (inputs(fn, T.app) as { name: string }).name;
+    expect(principal).toBe(`trib-prod-curated-orders-${SFX}`);
+    const principalId = mine[0]!.inputs.principalId;
+    expect(
+      mine.every(
+        (r) => r.inputs.principalId === principalId && r.inputs.principalType === "ServicePrincipal",
+      ),
+    ).toBe(true);
+    const summary = Object.fromEntries(
+      mine.map((r) => [
+        r.name.slice(fn.length + 1),
+        { role: r.inputs.roleDefinitionId, scope: r.inputs.scope, condition: r.inputs.condition },
+      ]),
+    );
+    expect(summary).toEqual({
+      raw: {
+        role: READER,
+        scope: container(DATA, "raw"),
+        condition: [clause(READ, [path_("raw/orders_cdc/")]), clause(LIST, [])].join(" AND "),
+      },
+      curated: {
+        role: CONTRIBUTOR,
+        scope: container(DATA, "curated"),
+        condition: [
+          clause(
+            READ,
+            [
+              "_manifests/orders_cdc/",
+              "curated/curated_orders/",
+              "_manifests/curated_orders/",
+              "_failures/curated_orders/",
+              "_locks/curated_orders/",
+            ].map(path_),
+          ),
+          clause(
+            LIST,
+            [
+              "_manifests/orders_cdc/",
+              "curated/curated_orders/",
+              "_manifests/curated_orders/",
+              "_locks/curated_orders/",
+            ].map(prefix),
+          ),
+          clause(
+            WRITE,
+            [
+              "curated/curated_orders/",
+              "_manifests/curated_orders/",
+              "_failures/curated_orders/",
+              "_locks/curated_orders/",
+            ].map(path_),
+          ),
+          clause(
+            DELETE,
+            ["curated/curated_orders/", "_failures/curated_orders/", "_locks/curated_orders/"].map(path_),
+          ),
+          clause(MOVE, []),
+        ].join(" AND "),
+      },
+      quarantine: {
+        role: CONTRIBUTOR,
+        scope: container(DATA, "quarantine"),
+        condition: [
+          clause(READ, []),
+          clause(LIST, []),
+          clause(WRITE, [path_("quarantine/curated_orders/")]),
+          clause(DELETE, []),
+          clause(MOVE, []),
+        ].join(" AND "),
+      },
+      "host-locks": { role: OWNER, scope: container(HOST, "azure-webjobs-hosts"), condition: undefined },
+      "host-secrets": { role: OWNER, scope: container(HOST, "azure-webjobs-secrets"), condition: undefined },
+      package: { role: CONTRIBUTOR, scope: container(HOST, "package-curated-orders"), condition: undefined },
+      publish: {
+        role: role("69a216fc-b8fb-44d8-bc22-1f3c2c88ae39"),
+        scope: topic("asset-events"),
+        condition: undefined,
+      },
+      receive: {
+        role: role("4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"),
+        scope: `${topic("asset-events")}/subscriptions/curated_orders`,
+        condition: undefined,
+      },
+      telemetry: {
+        role: role("3913510d-42f4-4e42-8a64-420c390055eb"),
+        scope: `${RG}/providers/Microsoft.Insights/components/trib-prod-curated-orders-insights`,
+        condition: undefined,
+      },
+    });
+    for (const r of mine.filter((x) => x.inputs.condition !== undefined)) {
+      expect(r.inputs.conditionVersion).toBe("2.0");
+    }
+    // Names are GUIDs of stack, function, scope and role: the same on every run, unique in the stack.
+    expect(inputs(`${fn}-raw`, T.assignment).roleAssignmentName).toBe(
+      guid("prod-azure", "curated_orders", "raw", "storageBlobDataReader"),
+    );
+    const names = s.resources.filter((r) => r.type === T.assignment).map((r) => r.inputs.roleAssignmentName);
+    expect(new Set(names).size).toBe(names.length);
+    for (const n of names)
+      expect(n).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // A function that only ingests never reads another's data: orders_cdc has no Reader anywhere.
+    const ingest = s.resources.filter(
+      (r) =>
+        r.type === T.assignment &&
+        r.name.startsWith("trib-prod-orders-cdc-") &&
+        r.inputs.roleDefinitionId === READER,
+    );
+    expect(ingest).toEqual([]);
+  });
+
+  it("runs each asset in its own Flex Consumption Node.js 22 app with identity-based connections", () => {
+    expect(inputs("trib-prod-curated-orders-plan", "azure-native:web:AppServicePlan")).toMatchObject({
+      kind: "functionapp",
+      reserved: true,
+      sku: { name: "FC1", tier: "FlexConsumption" },
+    });
+    expect(inputs("trib-prod-curated-orders", T.app)).toMatchObject({
+      kind: "functionapp,linux",
+      httpsOnly: true,
+      identity: { type: "SystemAssigned" },
+      functionAppConfig: {
+        runtime: { name: "node", version: "22" },
+        scaleAndConcurrency: { instanceMemoryMB: 2048, maximumInstanceCount: 40 },
+        deployment: {
+          storage: {
+            type: "blobContainer",
+            value: `https://${HOST}.blob.core.windows.net/package-curated-orders`,
+            authentication: { type: "SystemAssignedIdentity" },
+          },
+        },
+      },
+      siteConfig: { minTlsVersion: "1.2", ftpsState: "Disabled" },
+    });
+    const env = settings("trib-prod-curated-orders");
+    expect(env).toEqual({
+      TRIBUTARY_ASSET: "curated_orders",
+      TRIBUTARY_KIND: "asset",
+      TRIBUTARY_ENV: "prod",
+      TRIBUTARY_STORE_RAW: `https://${DATA}.blob.core.windows.net/raw`,
+      TRIBUTARY_STORE_CURATED: `https://${DATA}.blob.core.windows.net/curated`,
+      TRIBUTARY_STORE_QUARANTINE: `https://${DATA}.blob.core.windows.net/quarantine`,
+      TRIBUTARY_ASSET_EVENTS: "asset-events",
+      TRIBUTARY_STORE__blobServiceUri: `https://${DATA}.blob.core.windows.net/`,
+      TRIBUTARY_BUS__fullyQualifiedNamespace: `${NS}.servicebus.windows.net`,
+      AzureWebJobsStorage__accountName: HOST,
+      APPLICATIONINSIGHTS_CONNECTION_STRING: expect.stringMatching(/^InstrumentationKey=[0-9a-f-]{36};/),
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: "Authorization=AAD",
+      AzureFunctionsJobHost__functionTimeout: "00:10:00",
+      TRIBUTARY_TOPIC: "asset-events",
+      TRIBUTARY_SUBSCRIPTION: "curated_orders",
+    });
+    expect(
+      inputs("trib-prod-curated-orders-insights", "azure-native:applicationinsights:Component"),
+    ).toMatchObject({
+      disableLocalAuth: true,
+      ingestionMode: "LogAnalytics",
+      workspaceResourceId: `${RG}/providers/Microsoft.OperationalInsights/workspaces/trib-prod-alerts-logs`,
+    });
+    expect(inputs("trib-prod-alerts-logs", "azure-native:operationalinsights:Workspace")).toMatchObject({
+      retentionInDays: 90,
+      sku: { name: "PerGB2018" },
+    });
+  });
+
+  it("schedules timers in UTC, widened over daylight saving for other zones, the handler filtering", () => {
+    const daily = settings("trib-prod-daily-revenue");
+    expect([
+      daily.TRIBUTARY_SCHEDULE,
+      daily.TRIBUTARY_SCHEDULE_CRON,
+      daily.TRIBUTARY_SCHEDULE_TIMEZONE,
+    ]).toEqual(["0 30 2 * * *", "30 2 * * *", "UTC"]);
+    expect(daily.WEBSITE_TIME_ZONE).toBeUndefined();
+    expect(daily.TRIBUTARY_TOPIC).toBeUndefined();
+    const features = settings("trib-prod-customer-features");
+    // 03:00 in Berlin is 01:00 UTC in summer, 02:00 in winter.
+    expect([
+      features.TRIBUTARY_SCHEDULE,
+      features.TRIBUTARY_SCHEDULE_CRON,
+      features.TRIBUTARY_SCHEDULE_TIMEZONE,
+    ]).toEqual(["0 0 1,2 * * *", "0 3 * * *", "Europe/Berlin"]);
+    expect(offsets("Europe/Berlin")).toEqual([60, 120]);
+    expect(timerSchedule("0 3 * * *", "UTC")).toEqual({ ncrontab: "0 0 3 * * *", exact: true });
+    expect(timerSchedule("15 22 * * *", "Asia/Tokyo")).toEqual({ ncrontab: "0 15 13 * * *", exact: true });
+    expect(timerSchedule("0 23 * * *", "America/New_York")).toEqual({
+      ncrontab: "0 0 3,4 * * *",
+      exact: false,
+    });
+    expect(() => timerSchedule("0 23 * * 1", "America/New_York")).toThrow(CronDialectError);
+    expect(() => timerSchedule("0 3 * * *", "Asia/Kolkata")).toThrow(CronDialectError);
+  });
+
+  it("alerts the on-call e-mail on failed invocations, dead letters and staleness", () => {
+    const group = `${RG}/providers/Microsoft.Insights/actionGroups/trib-prod-alerts`;
+    expect(inputs("trib-prod-alerts", "azure-native:monitor:ActionGroup")).toMatchObject({
+      emailReceivers: [
+        { emailAddress: "data-oncall@example.com", name: "alert-email", useCommonAlertSchema: true },
+      ],
+      enabled: true,
+      groupShortName: "trib-prod",
+      location: "global",
+    });
+    expect(inputs("trib-prod-daily-revenue-errors", T.metricAlert)).toMatchObject({
+      scopes: [`${RG}/providers/Microsoft.Insights/components/trib-prod-daily-revenue-insights`],
+      criteria: {
+        allOf: [
+          {
+            metricNamespace: "microsoft.insights/components",
+            metricName: "requests/failed",
+            operator: "GreaterThan",
+            threshold: 0,
+            timeAggregation: "Count",
+          },
+        ],
+      },
+      actions: [{ actionGroupId: group }],
+    });
+    expect(inputs("trib-prod-curated-orders-dead-letters", T.metricAlert)).toMatchObject({
+      scopes: [`${RG}/providers/Microsoft.ServiceBus/namespaces/${NS}`],
+      criteria: {
+        allOf: [
+          {
+            metricNamespace: "Microsoft.ServiceBus/namespaces",
+            metricName: "ActiveMessages",
+            dimensions: [
+              { name: "EntityName", operator: "Include", values: ["curated_orders-dead-letters"] },
+            ],
+            operator: "GreaterThan",
+            threshold: 0,
+          },
+        ],
+      },
+      actions: [{ actionGroupId: group }],
+    });
+    expect(inputs("trib-prod-daily-revenue-freshness", T.logAlert)).toMatchObject({
+      kind: "LogAlert",
+      windowSize: "PT26H",
+      evaluationFrequency: "PT1H",
+      criteria: {
+        allOf: [
+          {
+            query:
+              'customMetrics | where name == "AssetMaterialized" and tostring(customDimensions["Asset"]) == "daily_revenue"',
+            timeAggregation: "Count",
+            operator: "LessThan",
+            threshold: 1,
+          },
+        ],
+      },
+      actions: { actionGroups: [group] },
+    });
+  });
+
+  it("tags every taggable resource with asset, pipeline, env, owner and cost centre", () => {
+    const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
+    // group, vault, key, identity, 2 accounts, namespace, action group, workspace; per function plan,
+    // app, insights; 12 metric alerts, 2 log alerts.
+    expect(tagged).toHaveLength(9 + 7 * 3 + 12 + 2);
+    expect(s.resources.filter((r) => AZURE_TAGGABLE_TYPES.includes(r.type))).toEqual(tagged);
+    for (const r of tagged) {
+      expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
+        expect.arrayContaining(["tributary:asset", ...Object.keys(TAGS)]),
+      );
+    }
+    expect((inputs("trib-prod-orders-cdc", T.app).tags as Record<string, string>)["tributary:asset"]).toBe(
+      "orders_cdc",
+    );
+  });
+
+  it("outputs container URLs, topic ids, app names and the lineage", () => {
+    expect(s.outputs.buckets).toEqual({
+      raw: `https://${DATA}.blob.core.windows.net/raw`,
+      curated: `https://${DATA}.blob.core.windows.net/curated`,
+      quarantine: `https://${DATA}.blob.core.windows.net/quarantine`,
+    });
+    expect(s.outputs.buses).toEqual({
+      "asset-events": topic("asset-events"),
+      "source-events": topic("source-events"),
+    });
+    expect(s.outputs.functions).toEqual(
+      Object.fromEntries(
+        [
+          "curated_customers",
+          "curated_orders",
+          "customer_features",
+          "customers_cdc",
+          "daily_revenue",
+          "orders_cdc",
+          "recommendation_features",
+        ].map((k) => [k, `trib-prod-${k.replaceAll("_", "-")}-${SFX}`]),
+      ),
+    );
+    expect(JSON.stringify(s.outputs.lineage)).toBe(JSON.stringify(sortKeys(toLineage(graph))));
+    expect(s.outputs.stackName).toBe("prod-azure");
+  });
+});
+
+describe("ABAC conditions from grants", () => {
+  const g = (store: GrantPlan["store"], prefix: string, access: GrantPlan["access"]): GrantPlan => ({
+    function: "x",
+    store,
+    prefix,
+    access,
+    reason: "own",
+  });
+
+  it("picks the least role per container and denies every action not granted", () => {
+    const access = containerAccess([
+      g("raw", "raw/a/", ["read"]),
+      g("curated", "_manifests/a/", ["read", "list"]),
+    ]);
+    expect(access.map((a) => [a.store, a.role])).toEqual([
+      ["raw", "storageBlobDataReader"],
+      ["curated", "storageBlobDataReader"],
+    ]);
+    expect(access[1]!.condition).toBe(
+      `${clause(READ, [path_("_manifests/a/")])} AND ${clause(LIST, [prefix("_manifests/a/")])}`,
+    );
+  });
+
+  it("refuses a prefix that is not a path ending in a slash", () => {
+    const none = { read: [], list: [], write: [], delete: [] };
+    expect(() => blobCondition({ ...none, read: [""] }, false)).toThrow(/must be a non-empty path/);
+    expect(() => blobCondition({ ...none, write: ["raw/a"] }, true)).toThrow(/must be a non-empty path/);
+    expect(() => blobCondition({ ...none, read: ["raw/a'/"] }, false)).toThrow(/must be a non-empty path/);
+  });
+});
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}

@@ -1,0 +1,273 @@
+/**
+ * The Azure checks of the security rules (infra/policy/azure.ts), on the synthesised prod-azure stack and
+ * on broken variants of it: each break fails exactly its rule, on the resource at fault, with a message
+ * that says what to fix; values a preview does not know yet are skipped.
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { evaluate, UNKNOWN } from "../../infra/policy/rules.ts";
+import { type ResourceRecord, synth } from "../../infra/synth/index.ts";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+let base: ResourceRecord[];
+
+beforeAll(async () => {
+  base = (await synth({ root: repo, stack: "prod-azure" })).resources;
+}, 120_000);
+
+const T = {
+  account: "azure-native:storage:StorageAccount",
+  container: "azure-native:storage:BlobContainer",
+  assignment: "azure-native:authorization:RoleAssignment",
+  subscription: "azure-native:servicebus:Subscription",
+  namespace: "azure-native:servicebus:Namespace",
+  workspace: "azure-native:operationalinsights:Workspace",
+  component: "azure-native:applicationinsights:Component",
+  app: "azure-native:web:WebApp",
+  metricAlert: "azure-native:monitor:MetricAlert",
+};
+
+/** The stack with one resource's inputs changed. */
+function edit(
+  name: string,
+  type: string,
+  change: (inputs: Record<string, unknown>) => Record<string, unknown>,
+): ResourceRecord[] {
+  expect(base.filter((r) => r.name === name && r.type === type)).toHaveLength(1);
+  return base.map((r) =>
+    r.name === name && r.type === type ? { ...r, inputs: change(structuredClone(r.inputs)) } : r,
+  );
+}
+
+const urn = (rs: readonly ResourceRecord[], name: string, type: string) =>
+  rs.find((r) => r.name === name && r.type === type)!.urn;
+
+function only(
+  rs: readonly ResourceRecord[],
+  name: string,
+  type: string,
+  policy: string,
+  message: string | RegExp,
+) {
+  const found = evaluate(rs);
+  expect(found).toEqual([
+    {
+      policy,
+      urn: urn(rs, name, type),
+      message: typeof message === "string" ? message : expect.stringMatching(message),
+    },
+  ]);
+}
+
+describe("the Azure checks", () => {
+  it("pass on the synthesised stack", () => {
+    expect(evaluate(base)).toEqual([]);
+  });
+
+  it("store-encrypted-with-customer-key: Microsoft-managed keys, no double encryption", () => {
+    only(
+      edit("trib-prod-data", T.account, (i) => ({
+        ...i,
+        encryption: { ...(i.encryption as object), keySource: "Microsoft.Storage" },
+      })),
+      "trib-prod-data",
+      T.account,
+      "store-encrypted-with-customer-key",
+      /^storage account "trib-prod-data" is encrypted with "Microsoft.Storage" \(Microsoft-managed keys\), not a customer-managed key/,
+    );
+    only(
+      edit("trib-prod-data", T.account, (i) => ({
+        ...i,
+        encryption: { ...(i.encryption as object), requireInfrastructureEncryption: false },
+      })),
+      "trib-prod-data",
+      T.account,
+      "store-encrypted-with-customer-key",
+      /is not double-encrypted; set encryption.requireInfrastructureEncryption true/,
+    );
+    only(
+      edit("trib-prod-host", T.account, (i) => ({
+        ...i,
+        encryption: {
+          ...(i.encryption as object),
+          keyVaultProperties: { keyVaultUri: "https://v.vault.azure.net/" },
+        },
+      })),
+      "trib-prod-host",
+      T.account,
+      "store-encrypted-with-customer-key",
+      /uses a customer-managed key without keyName/,
+    );
+  });
+
+  it("no-public-access: anonymous blobs, shared keys, a public container, SAS keys on the bus", () => {
+    only(
+      edit("trib-prod-data", T.account, (i) => ({ ...i, allowBlobPublicAccess: true })),
+      "trib-prod-data",
+      T.account,
+      "no-public-access",
+      /allows anonymous blob access/,
+    );
+    only(
+      edit("trib-prod-data", T.account, ({ allowSharedKeyAccess: _, ...i }) => i),
+      "trib-prod-data",
+      T.account,
+      "no-public-access",
+      /accepts shared keys, which bypass RBAC; set allowSharedKeyAccess false/,
+    );
+    only(
+      edit("trib-prod-data-raw", T.container, (i) => ({ ...i, publicAccess: "Blob" })),
+      "trib-prod-data-raw",
+      T.container,
+      "no-public-access",
+      'blob container "trib-prod-data-raw" is public ("Blob"); set publicAccess "None"',
+    );
+    only(
+      edit("trib-prod-bus", T.namespace, (i) => ({ ...i, disableLocalAuth: false })),
+      "trib-prod-bus",
+      T.namespace,
+      "no-public-access",
+      /accepts SAS keys/,
+    );
+  });
+
+  it("tls-only: plain HTTP or old TLS on the account, the bus or an app", () => {
+    only(
+      edit("trib-prod-data", T.account, (i) => ({ ...i, minimumTlsVersion: "TLS1_0" })),
+      "trib-prod-data",
+      T.account,
+      "tls-only",
+      'storage account "trib-prod-data" accepts TLS below 1.2 ("TLS1_0"); set minimumTlsVersion "TLS1_2"',
+    );
+    only(
+      edit("trib-prod-data", T.account, (i) => ({ ...i, enableHttpsTrafficOnly: false })),
+      "trib-prod-data",
+      T.account,
+      "tls-only",
+      /accepts plain HTTP/,
+    );
+    only(
+      edit("trib-prod-bus", T.namespace, (i) => ({ ...i, minimumTlsVersion: "1.0" })),
+      "trib-prod-bus",
+      T.namespace,
+      "tls-only",
+      /accepts TLS below 1.2/,
+    );
+    only(
+      edit("trib-prod-orders-cdc", T.app, (i) => ({ ...i, httpsOnly: false })),
+      "trib-prod-orders-cdc",
+      T.app,
+      "tls-only",
+      /function app "trib-prod-orders-cdc" accepts plain HTTP/,
+    );
+  });
+
+  it("no-wildcard-grants: a data container without a path condition, a whole-zone prefix, a wide scope", () => {
+    only(
+      edit(
+        "trib-prod-curated-orders-curated",
+        T.assignment,
+        ({ condition: _, conditionVersion: __, ...i }) => i,
+      ),
+      "trib-prod-curated-orders-curated",
+      T.assignment,
+      "no-wildcard-grants",
+      /grants Storage Blob Data Contributor on the whole container "curated"; add an ABAC condition/,
+    );
+    only(
+      edit("trib-prod-curated-orders-raw", T.assignment, (i) => ({
+        ...i,
+        condition: (i.condition as string).replace("'raw/orders_cdc/'", "'raw/'"),
+      })),
+      "trib-prod-curated-orders-raw",
+      T.assignment,
+      "no-wildcard-grants",
+      /allows the prefixes "raw\/"; grant only "<zone>\/<key>\/" prefixes/,
+    );
+    only(
+      edit("trib-prod-curated-orders-raw", T.assignment, (i) => ({
+        ...i,
+        scope: (i.scope as string).replace(/\/blobServices\/.*$/, ""),
+      })),
+      "trib-prod-curated-orders-raw",
+      T.assignment,
+      "no-wildcard-grants",
+      /grants Storage Blob Data Reader on ".*storageAccounts\/tribproddata1127c7", not on one container/,
+    );
+    only(
+      edit("trib-prod-curated-orders-publish", T.assignment, (i) => ({
+        ...i,
+        scope: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/trib-prod",
+      })),
+      "trib-prod-curated-orders-publish",
+      T.assignment,
+      "no-wildcard-grants",
+      /a whole subscription or resource group/,
+    );
+    // The runtime's host containers hold no data of the plan: no path condition needed there.
+    const host = base.filter((r) => r.name === "trib-prod-curated-orders-host-locks");
+    expect(host[0]!.inputs.condition).toBeUndefined();
+  });
+
+  it("dead-letter-queue: a subscription that drops expired messages or never dead-letters", () => {
+    only(
+      edit("trib-prod-curated-orders-subscription", T.subscription, (i) => ({
+        ...i,
+        deadLetteringOnMessageExpiration: false,
+      })),
+      "trib-prod-curated-orders-subscription",
+      T.subscription,
+      "dead-letter-queue",
+      /drops expired messages/,
+    );
+    only(
+      edit("trib-prod-curated-orders-subscription", T.subscription, ({ maxDeliveryCount: _, ...i }) => i),
+      "trib-prod-curated-orders-subscription",
+      T.subscription,
+      "dead-letter-queue",
+      /has maxDeliveryCount null; set the plan's maxReceiveCount/,
+    );
+  });
+
+  it("log-retention: a workspace without retention, telemetry outside the workspace", () => {
+    only(
+      edit("trib-prod-alerts-logs", T.workspace, ({ retentionInDays: _, ...i }) => i),
+      "trib-prod-alerts-logs",
+      T.workspace,
+      "log-retention",
+      /has no retention of at least 30 days/,
+    );
+    only(
+      edit("trib-prod-daily-revenue-insights", T.component, ({ workspaceResourceId: _, ...i }) => i),
+      "trib-prod-daily-revenue-insights",
+      T.component,
+      "log-retention",
+      /is not workspace-based/,
+    );
+  });
+
+  it("required-tags: a missing tag", () => {
+    only(
+      edit("trib-prod-daily-revenue-errors", T.metricAlert, (i) => {
+        const { owner: _, ...tags } = i.tags as Record<string, string>;
+        return { ...i, tags };
+      }),
+      "trib-prod-daily-revenue-errors",
+      T.metricAlert,
+      "required-tags",
+      'metric alert "trib-prod-daily-revenue-errors" is missing the required tag "owner"; tag it with tributary:asset, tributary:pipeline, tributary:env, owner, cost-centre (none empty)',
+    );
+  });
+
+  it("skip what a preview does not know yet", () => {
+    const unknown = base.map((r) =>
+      r.type === T.assignment
+        ? { ...r, inputs: { ...r.inputs, scope: UNKNOWN, condition: UNKNOWN } }
+        : r.type === T.account
+          ? { ...r, inputs: { ...r.inputs, encryption: UNKNOWN, minimumTlsVersion: UNKNOWN, tags: UNKNOWN } }
+          : r,
+    );
+    expect(evaluate(unknown)).toEqual([]);
+  });
+});
