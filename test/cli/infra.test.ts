@@ -39,7 +39,7 @@ describe("tributary plan", () => {
       code: 1,
       stdout: "",
       stderr:
-        'tributary: stacks/Pulumi.dev-asw.yaml: no such stack file. Did you mean "dev-aws"? Stacks here: dev-aws, prod-aws.\n',
+        'tributary: stacks/Pulumi.dev-asw.yaml: no such stack file. Did you mean "dev-aws"? Stacks here: dev-aws, prod-aws, prod-azure, staging-gcp.\n',
     });
   });
 
