@@ -7,10 +7,8 @@
  */
 import { TAGS } from "../plan/build.ts";
 import type { ResourceRecord } from "../synth/record.ts";
+import { at, UNKNOWN } from "./read.ts";
 import type { CloudChecks, Violation } from "./rules.ts";
-
-/** rules.ts's UNKNOWN (a registered symbol: the same value without importing it). */
-const UNKNOWN = Symbol.for("tributary.policy.unknown");
 
 /** The type tokens the checks read, as `@pulumi/azure-native` 3.x registers them. */
 export const AZURE_TYPES = {
@@ -79,20 +77,6 @@ const FUNCTIONS_HOST = "functions-host";
 const BLOB_PATH = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]";
 
 const label = (r: ResourceRecord): string => `${KINDS[r.type] ?? r.type} "${r.name}"`;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function at(v: unknown, ...path: string[]): unknown {
-  let cur = v;
-  for (const key of path) {
-    if (cur === UNKNOWN) return UNKNOWN;
-    if (!isObject(cur)) return undefined;
-    cur = cur[key];
-  }
-  return cur;
-}
 
 function present(v: unknown): boolean {
   return typeof v === "string" && v.trim() !== "";

@@ -16,10 +16,8 @@
  * tls-only and log-retention have nothing to check here.
  */
 import type { ResourceRecord } from "../synth/record.ts";
+import { at, UNKNOWN } from "./read.ts";
 import type { CloudChecks, Violation } from "./rules.ts";
-
-/** rules.ts's UNKNOWN (not imported: rules.ts imports this module). */
-const UNKNOWN: unique symbol = Symbol.for("tributary.policy.unknown") as never;
 
 export const GCP_TYPES = {
   bucket: "gcp:storage/bucket:Bucket",
@@ -57,20 +55,6 @@ const PUBLIC_MEMBERS = ["allUsers", "allAuthenticatedUsers"];
 const BASIC_ROLES = ["roles/owner", "roles/editor", "roles/viewer"];
 
 const isIamMember = (type: string) => /^gcp:[a-z0-9]+\/[A-Za-z0-9]*I[Aa][Mm](Member|Binding):/.test(type);
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function at(v: unknown, ...path: string[]): unknown {
-  let cur = v;
-  for (const key of path) {
-    if (cur === UNKNOWN) return UNKNOWN;
-    if (!isObject(cur)) return undefined;
-    cur = cur[key];
-  }
-  return cur;
-}
 
 const KINDS: Record<string, string> = {
   [GCP_TYPES.bucket]: "bucket",

@@ -9,6 +9,10 @@
  * undefined inputs, so a rule treats a missing input as missing.
  */
 import type { ResourceRecord } from "../synth/record.ts";
+import { at, isObject, UNKNOWN, type Unknown } from "./read.ts";
+
+export { UNKNOWN } from "./read.ts";
+
 import { azureChecks } from "./azure.ts";
 import { gcpChecks } from "./gcp.ts";
 
@@ -29,10 +33,6 @@ export interface Rule {
   /** The rule's violations over a whole stack, in a deterministic order. */
   readonly check: (resources: readonly ResourceRecord[]) => Violation[];
 }
-
-/** A value the engine does not know yet (a preview's computed output). Rules skip it. */
-export const UNKNOWN: unique symbol = Symbol.for("tributary.policy.unknown");
-type Unknown = typeof UNKNOWN;
 
 /** The type tokens the rules read, as `@pulumi/aws` 7.x registers them. */
 export const TYPES = {
@@ -95,21 +95,6 @@ const quoteAll = (vs: readonly unknown[]): string => vs.map(quote).join(", ");
 // ------------------------------------------------------------------------------------------------
 // Reading inputs that may be absent or unknown.
 // ------------------------------------------------------------------------------------------------
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** The value at `path`; {@link UNKNOWN} as soon as a step is unknown, undefined when a step is missing. */
-function at(v: unknown, ...path: string[]): unknown {
-  let cur = v;
-  for (const key of path) {
-    if (cur === UNKNOWN) return UNKNOWN;
-    if (!isObject(cur)) return undefined;
-    cur = cur[key];
-  }
-  return cur;
-}
 
 /** A string, array-or-single value as an array (IAM lets `Action`, `Resource`… be either). */
 function list(v: unknown): unknown[] {
