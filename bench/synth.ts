@@ -37,7 +37,6 @@ import { rng } from "./random.ts";
 const TARGET_S_1K = 30;
 const TARGET_GROWTH = 2.2;
 const SEED = 0x7379_6e74; // "synt"
-const STACK = "bench-aws";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const DATA = join(REPO, "bench", ".data");
@@ -168,14 +167,16 @@ await pulumi.runtime.disconnect();
 writeFileSync(out, JSON.stringify({ registered }));
 `;
 
-/** A throwaway project at `dir` that looks like a user's, with the stack file `stacks/Pulumi.bench-aws.yaml`. */
+/** A throwaway project at `dir` that looks like a user's, with the stack file `stacks/Pulumi.bench-<cloud>.yaml`. */
 async function makeProject(dir: string): Promise<void> {
   await cp(join(REPO, "package.json"), join(dir, "package.json"));
   await cp(join(REPO, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
   await cp(join(REPO, "infra"), join(dir, "infra"), { recursive: true });
   await cp(join(REPO, "assets", "graph"), join(dir, "assets", "graph"), { recursive: true });
   await symlink(join(REPO, "node_modules"), join(dir, "node_modules"), "dir");
-  const stack = parseDocument(await readFile(join(REPO, "stacks", "Pulumi.dev-aws.yaml"), "utf8"));
+  const stack = parseDocument(
+    await readFile(join(REPO, "stacks", `Pulumi.${EXAMPLE_STACK[CLOUD]}.yaml`), "utf8"),
+  );
   stack.setIn(["config", "tributary:pipelines"], stack.createNode(["bench"]));
   await mkdir(join(dir, "stacks"));
   await writeFile(join(dir, "stacks", `Pulumi.${STACK}.yaml`), stack.toString());
@@ -292,7 +293,7 @@ async function baseline(dir: string, n: number): Promise<number> {
 
 /** Checks that the synthesis deployed every asset: one AssetFunction component each. */
 function check(s: Synthesis, assets: number): Synthesis {
-  const functions = s.resources.filter((r) => r.type === "tributary:aws:AssetFunction").length;
+  const functions = s.resources.filter((r) => r.type === `tributary:${CLOUD}:AssetFunction`).length;
   if (functions !== assets) {
     throw new Error(`bench: the synthesis has ${functions} AssetFunction components for ${assets} assets`);
   }
@@ -467,6 +468,11 @@ const flag = (name: string): boolean => {
   return at >= 0 && args.splice(at, 1).length > 0;
 };
 const RUNS = Number(option("--runs") ?? 1);
+// --cloud aws|gcp|azure: the generated graph deploys with that cloud's adapter, from a copy of its example stack.
+const CLOUD = option("--cloud") ?? "aws";
+const EXAMPLE_STACK: Record<string, string> = { aws: "dev-aws", gcp: "staging-gcp", azure: "prod-azure" };
+if (!EXAMPLE_STACK[CLOUD]) throw new Error("usage: --cloud aws|gcp|azure");
+const STACK = `bench-${CLOUD}`;
 // Node's default heap (about 4 GB) cannot hold 2,000 assets' resources under the mocks; both sides get the same.
 const HEAP_MB = Number(option("--heap") ?? Math.min(16_384, Math.floor((totalmem() * 0.7) / 2 ** 20)));
 const KEEP = flag("--keep");
@@ -484,7 +490,9 @@ if (
   HEAP_MB < 0 ||
   SIZES.some((n) => !Number.isInteger(n) || n < 3)
 ) {
-  throw new Error("usage: npx tsx bench/synth.ts [assets ...] [--runs N] [--heap MB] [--profile] [--keep]");
+  throw new Error(
+    "usage: npx tsx bench/synth.ts [assets ...] [--cloud aws|gcp|azure] [--runs N] [--heap MB] [--profile] [--keep]",
+  );
 }
 
 await mkdir(DATA, { recursive: true });

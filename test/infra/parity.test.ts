@@ -52,6 +52,8 @@ const REALISE: Record<
     event: (rs: ResourceRecord[], keys: readonly string[]) => boolean;
     grant: (rs: ResourceRecord[], g: GrantPlan) => boolean;
     alarms: (rs: ResourceRecord[]) => number;
+    /** The tags (or labels) of a resource naming its asset, pipeline and environment. */
+    tags: (r: ResourceRecord) => Record<string, string> | undefined;
   }
 > = {
   aws: {
@@ -68,6 +70,7 @@ const REALISE: Record<
       ),
     grant: (rs, g) => text(ofType(rs, "aws:iam/rolePolicy:RolePolicy")).includes(`/${g.prefix}*`),
     alarms: (rs) => ofType(rs, "aws:cloudwatch/metricAlarm:MetricAlarm").length,
+    tags: (r) => r.inputs.tags as Record<string, string> | undefined,
   },
   gcp: {
     store: (d, id) =>
@@ -84,6 +87,7 @@ const REALISE: Record<
     grant: (rs, g) =>
       text(ofType(rs, "gcp:storage/bucketIAMMember:BucketIAMMember")).includes(`/objects/${g.prefix}`),
     alarms: (rs) => ofType(rs, "gcp:monitoring/alertPolicy:AlertPolicy").length,
+    tags: (r) => (r.inputs.labels ?? r.inputs.userLabels) as Record<string, string> | undefined,
   },
   azure: {
     store: (d, id) =>
@@ -98,6 +102,7 @@ const REALISE: Record<
     alarms: (rs) =>
       ofType(rs, "azure-native:monitor:MetricAlert").length +
       ofType(rs, "azure-native:monitor:ScheduledQueryRule").length,
+    tags: (r) => r.inputs.tags as Record<string, string> | undefined,
   },
 };
 
@@ -138,6 +143,22 @@ describe.each(Object.keys(STACKS) as Cloud[])("plan concepts on %s", (cloud) => 
         expect(r.grant(rs, g), `${fn.id} grant ${g.store}:${g.prefix}`).toBe(true);
       }
       expect(r.alarms(rs), `${fn.id} alarms`).toBe(expectedAlarms(cloud, d, fn));
+    }
+  });
+
+  it("the function's resources carry its asset, pipeline and environment in their tags or labels", () => {
+    const d = deployed[cloud];
+    for (const fn of d.plan.functions) {
+      const tagged = ofFunction(d, fn)
+        .map((r) => REALISE[cloud].tags(r))
+        .filter((t): t is Record<string, string> => t !== undefined);
+      expect(tagged.length, fn.id).toBeGreaterThan(0);
+      for (const t of tagged) {
+        const values = Object.values(t);
+        expect(values, fn.id).toContain(fn.id);
+        expect(values, fn.id).toContain(fn.pipeline);
+        expect(values, fn.id).toContain(d.plan.environment);
+      }
     }
   });
 });
