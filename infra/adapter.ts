@@ -3,7 +3,7 @@
  * `satisfies CloudAdapter`), so the program is the same for every cloud and a missing piece is a compile
  * error, not a surprise at deploy time.
  */
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import type { Cloud } from "./config.ts";
 import type { BusId, DeploymentPlan, StoreId } from "./plan/types.ts";
 
@@ -21,4 +21,19 @@ export interface CloudAdapter {
   readonly cloud: Cloud;
   /** Register the plan's resources with Pulumi (under the current stack) and return the outputs. */
   deploy(plan: DeploymentPlan): StackOutputs;
+}
+
+/**
+ * Stop the deploy when an asset's freshness is longer than the cloud's alerts can look back: `alerts`
+ * says whose alerts and how far, e.g. "CloudWatch alarms look back at most 7 days".
+ */
+export function assertFreshnessWithin(plan: DeploymentPlan, maxMinutes: number, alerts: string): void {
+  for (const alarm of plan.alarms) {
+    if (alarm.kind === "freshness" && alarm.minutes! > maxMinutes) {
+      throw new pulumi.RunError(
+        `"${alarm.function}" has a freshness of ${alarm.minutes} minutes; ${alerts} (${maxMinutes} minutes). ` +
+          "Shorten the asset's freshness.",
+      );
+    }
+  }
 }

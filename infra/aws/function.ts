@@ -6,14 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { toEventBridge } from "../plan/cron.ts";
-import {
-  type AlarmPlan,
-  type FunctionPlan,
-  type GrantPlan,
-  MESSAGES,
-  type StoreId,
-  type TriggerPlan,
-} from "../plan/types.ts";
+import { type AlarmPlan, type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
 import { assumeRole, document, functionPolicy, queueAccess } from "./policy.ts";
 
 export interface Named {
@@ -21,13 +14,7 @@ export interface Named {
   readonly arn: pulumi.Input<string>;
 }
 
-export interface AssetFunctionArgs {
-  readonly fn: FunctionPlan;
-  /** What starts it; absent: only invoked by hand. */
-  readonly trigger?: TriggerPlan;
-  /** The function's grants from the plan (graph edges only). */
-  readonly grants: readonly GrantPlan[];
-  readonly alarms: readonly AlarmPlan[];
+export interface AssetFunctionArgs extends FunctionParts {
   /** The log group's name, e.g. "/tributary/trib-dev/orders". */
   readonly logGroup: string;
   readonly logRetentionDays: number;

@@ -3,10 +3,10 @@
  * quarantine, access logs), two EventBridge buses, an SNS topic for alarms, and one function component
  * per asset or source with its own role, queue, trigger and alarms.
  */
-import * as pulumi from "@pulumi/pulumi";
-import type { CloudAdapter, StackOutputs } from "../adapter.ts";
+import type * as pulumi from "@pulumi/pulumi";
+import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
 import { PLACEHOLDER_CODE } from "../placeholder.ts";
-import type { DeploymentPlan, StoreId } from "../plan/types.ts";
+import { type DeploymentPlan, functionParts, type StoreId } from "../plan/types.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
 import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
@@ -23,23 +23,12 @@ export function logRetention(days: number): number {
   return LOG_RETENTION_DAYS.find((d) => d >= days) ?? 3653;
 }
 
-function validate(plan: DeploymentPlan): void {
-  for (const alarm of plan.alarms) {
-    if (alarm.kind === "freshness" && alarm.minutes! > MAX_FRESHNESS_MINUTES) {
-      throw new pulumi.RunError(
-        `"${alarm.function}" has a freshness of ${alarm.minutes} minutes; CloudWatch alarms look back at most ` +
-          `7 days (${MAX_FRESHNESS_MINUTES} minutes). Shorten the asset's freshness.`,
-      );
-    }
-  }
-}
-
 export const aws = {
   cloud: "aws",
   deploy(plan: DeploymentPlan): StackOutputs {
-    validate(plan);
+    assertFreshnessWithin(plan, MAX_FRESHNESS_MINUTES, "CloudWatch alarms look back at most 7 days");
     const p = plan.prefix;
-    const quarantineDays = plan.stores.find((s) => s.id === "quarantine")?.retentionDays ?? 30;
+    const retention = logRetention(plan.logRetentionDays);
     const shared = plan.tags;
     const key = new DataKey(`${p}-data`, {
       description: `Tributary ${plan.stack}: encrypts the raw, curated and quarantine stores`,
@@ -50,7 +39,7 @@ export const aws = {
     for (const s of plan.stores)
       stores[s.id] = new Store(s.name, { store: s, keyArn: key.arn, tags: shared });
     new Store(`${p}-access-logs`, {
-      store: { id: "access-logs", retentionDays: logRetention(quarantineDays) },
+      store: { id: "access-logs", retentionDays: retention },
       logged: plan.stores.map((s) => ({ id: s.id, name: stores[s.id].name, arn: stores[s.id].arn })),
       tags: shared,
     });
@@ -59,14 +48,10 @@ export const aws = {
     ) as Record<"source-events" | "asset-events", Bus>;
     const alerts = new Alerts(`${p}-alerts`, { email: plan.alertEmail, tags: shared });
 
-    const retention = logRetention(quarantineDays);
     const functions: Record<string, pulumi.Output<string>> = {};
     for (const fn of plan.functions) {
       const f = new AssetFunction(fn.name, {
-        fn,
-        trigger: plan.triggers.find((t) => t.function === fn.id),
-        grants: plan.grants.filter((g) => g.function === fn.id),
-        alarms: plan.alarms.filter((a) => a.function === fn.id),
+        ...functionParts(plan, fn),
         logGroup: `/tributary/${p}/${fn.id}`,
         logRetentionDays: retention,
         buckets: {

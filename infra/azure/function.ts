@@ -18,14 +18,7 @@ import * as monitor from "@pulumi/azure-native/monitor/index.js";
 import * as servicebus from "@pulumi/azure-native/servicebus/index.js";
 import * as web from "@pulumi/azure-native/web/index.js";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  type AlarmPlan,
-  type FunctionPlan,
-  type GrantPlan,
-  MESSAGES,
-  type StoreId,
-  type TriggerPlan,
-} from "../plan/types.ts";
+import { type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
 import type { Bus } from "./bus.ts";
 import { MESSAGE_TTL } from "./bus.ts";
 import { guid } from "./names.ts";
@@ -33,11 +26,7 @@ import { assetFilter, containerAccess, type Role, roleDefinitionId, sourceFilter
 import { timerSchedule } from "./schedule.ts";
 import type { Container } from "./store.ts";
 
-export interface AssetFunctionArgs {
-  readonly fn: FunctionPlan;
-  readonly trigger?: TriggerPlan;
-  readonly grants: readonly GrantPlan[];
-  readonly alarms: readonly AlarmPlan[];
+export interface AssetFunctionArgs extends FunctionParts {
   readonly stack: string;
   readonly resourceGroupName: pulumi.Input<string>;
   readonly subscriptionId: pulumi.Input<string>;

@@ -7,8 +7,8 @@
  */
 import * as authorization from "@pulumi/azure-native/authorization/index.js";
 import * as pulumi from "@pulumi/pulumi";
-import type { CloudAdapter, StackOutputs } from "../adapter.ts";
-import type { DeploymentPlan, StoreId } from "../plan/types.ts";
+import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
+import { type DeploymentPlan, functionParts, type StoreId } from "../plan/types.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
 import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
@@ -30,21 +30,10 @@ export function packageContainer(key: string): string {
   return `package-${key.replaceAll("_", "-")}`.slice(0, 63).replace(/-+$/, "");
 }
 
-function validate(plan: DeploymentPlan): void {
-  for (const alarm of plan.alarms) {
-    if (alarm.kind === "freshness" && alarm.minutes! > MAX_FRESHNESS_MINUTES) {
-      throw new pulumi.RunError(
-        `"${alarm.function}" has a freshness of ${alarm.minutes} minutes; Azure log search alerts look back at ` +
-          `most 2 days (${MAX_FRESHNESS_MINUTES} minutes). Shorten the asset's freshness.`,
-      );
-    }
-  }
-}
-
 export const azure = {
   cloud: "azure",
   deploy(plan: DeploymentPlan): StackOutputs {
-    validate(plan);
+    assertFreshnessWithin(plan, MAX_FRESHNESS_MINUTES, "Azure log search alerts look back at most 2 days");
     const p = plan.prefix;
     const shared = plan.tags;
     const client = authorization.getClientConfigOutput();
@@ -94,12 +83,11 @@ export const azure = {
       buses: plan.buses,
       tags: shared,
     });
-    const quarantineDays = plan.stores.find((s) => s.id === "quarantine")?.retentionDays ?? 30;
     const alerts = new Alerts(`${p}-alerts`, {
       resourceGroupName: rg,
       email: plan.alertEmail,
       shortName: p,
-      retentionInDays: logRetention(quarantineDays),
+      retentionInDays: logRetention(plan.logRetentionDays),
       tags: shared,
     });
 
@@ -107,10 +95,7 @@ export const azure = {
     const functions: Record<string, pulumi.Output<string>> = {};
     for (const fn of plan.functions) {
       const f = new AssetFunction(fn.name, {
-        fn,
-        trigger: plan.triggers.find((t) => t.function === fn.id),
-        grants: plan.grants.filter((g) => g.function === fn.id),
-        alarms: plan.alarms.filter((a) => a.function === fn.id),
+        ...functionParts(plan, fn),
         stack: plan.stack,
         resourceGroupName: rg,
         subscriptionId,

@@ -20,14 +20,7 @@ import * as crypto from "node:crypto";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { toCloudScheduler } from "../plan/cron.ts";
-import {
-  type AlarmPlan,
-  type FunctionPlan,
-  type GrantPlan,
-  MESSAGES,
-  type StoreId,
-  type TriggerPlan,
-} from "../plan/types.ts";
+import { type AlarmPlan, type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
 import { materialisedMetricName } from "./alerts.ts";
 import { labelsOf } from "./labels.ts";
 import { accountId, bucketBindings, subscriptionFilter } from "./policy.ts";
@@ -38,11 +31,7 @@ export interface Topic {
   readonly id: pulumi.Input<string>;
 }
 
-export interface AssetFunctionArgs {
-  readonly fn: FunctionPlan;
-  readonly trigger?: TriggerPlan;
-  readonly grants: readonly GrantPlan[];
-  readonly alarms: readonly AlarmPlan[];
+export interface AssetFunctionArgs extends FunctionParts {
   readonly project: string;
   readonly region: string;
   /** The stack's name prefix (for the freshness metric's name). */

@@ -8,7 +8,7 @@ import * as google from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudAdapter, StackOutputs } from "../adapter.ts";
 import { PLACEHOLDER_SOURCE } from "../placeholder.ts";
-import type { DeploymentPlan, StoreId } from "../plan/types.ts";
+import { type DeploymentPlan, functionParts, type StoreId } from "../plan/types.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
 import { AssetFunction } from "./function.ts";
@@ -84,10 +84,7 @@ export const gcp = {
     const functions: Record<string, pulumi.Output<string>> = {};
     for (const fn of plan.functions) {
       const f = new AssetFunction(fn.name, {
-        fn,
-        trigger: plan.triggers.find((t) => t.function === fn.id),
-        grants: plan.grants.filter((g) => g.function === fn.id),
-        alarms: plan.alarms.filter((a) => a.function === fn.id),
+        ...functionParts(plan, fn),
         project,
         region,
         prefix: p,

@@ -140,6 +140,7 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
     triggers,
     grants,
     alarms,
+    logRetentionDays: config.retentionDays.quarantine,
   };
 }
 

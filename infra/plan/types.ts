@@ -33,6 +33,8 @@ export interface DeploymentPlan {
   readonly triggers: readonly TriggerPlan[];
   readonly grants: readonly GrantPlan[];
   readonly alarms: readonly AlarmPlan[];
+  /** Days function logs are kept: as long as quarantined records, whose reasons they explain. */
+  readonly logRetentionDays: number;
 }
 
 export interface StorePlan {
@@ -134,6 +136,26 @@ export interface AlarmPlan {
   /** For freshness: the asset must have materialised within this many minutes. */
   readonly minutes?: number;
   readonly description: string;
+}
+
+/** What the plan says of one function: every cloud's function component takes these. */
+export interface FunctionParts {
+  readonly fn: FunctionPlan;
+  /** What starts it; absent: only invoked by hand. */
+  readonly trigger?: TriggerPlan;
+  /** Its grants (graph edges only). */
+  readonly grants: readonly GrantPlan[];
+  readonly alarms: readonly AlarmPlan[];
+}
+
+/** One function's slice of the plan. */
+export function functionParts(plan: DeploymentPlan, fn: FunctionPlan): FunctionParts {
+  return {
+    fn,
+    trigger: plan.triggers.find((t) => t.function === fn.id),
+    grants: plan.grants.filter((g) => g.function === fn.id),
+    alarms: plan.alarms.filter((a) => a.function === fn.id),
+  };
 }
 
 /**
