@@ -10,8 +10,9 @@ import { accountId, bucketBindings, subscriptionFilter } from "../../infra/gcp/p
 import type { GrantPlan } from "../../infra/plan/types.ts";
 import { LABELLED_TYPES } from "../../infra/policy/gcp.ts";
 import { evaluate } from "../../infra/policy/rules.ts";
-import { type ResourceRecord, type Synthesis, synth } from "../../infra/synth/index.ts";
+import { type Synthesis, synth } from "../../infra/synth/index.ts";
 import { offlineProjectNumber } from "../../infra/synth/outputs-gcp.ts";
+import { lookup } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const PROJECT = "tributary-staging";
@@ -34,15 +35,7 @@ beforeAll(async () => {
   s = await synth({ root: repo, stack: "staging-gcp" });
 }, 120_000);
 
-function one(name: string, type: string): ResourceRecord {
-  const found = s.resources.filter((r) => r.name === name && r.custom && r.type === type);
-  expect(
-    found.map((r) => r.urn),
-    name,
-  ).toHaveLength(1);
-  return found[0]!;
-}
-const inputs = (name: string, type: string) => one(name, type).inputs;
+const { one, inputs } = lookup(() => s);
 const T = {
   bucket: "gcp:storage/bucket:Bucket",
   member: "gcp:storage/bucketIAMMember:BucketIAMMember",
@@ -327,7 +320,15 @@ describe("the GCP stack of the reference pipeline", () => {
     // No member anywhere is public; every object-level binding has a condition.
     for (const r of s.resources.filter((x) => /IAMMember|IamMember/.test(x.type))) {
       expect(String(r.inputs.member)).not.toMatch(/^all(Authenticated)?Users$/);
-      if (r.type === T.member) expect(r.inputs.condition, r.name).toBeDefined();
+      if (r.type !== T.member) continue;
+      // Every term of the condition names one exact prefix: of object names, or of a list request.
+      const condition = r.inputs.condition as { title: string; expression: string };
+      expect(Object.keys(condition).sort(), r.name).toEqual(["expression", "title"]);
+      for (const term of condition.expression.split(" || ")) {
+        expect(term, r.name).toMatch(
+          /^(resource\.name\.startsWith\("projects\/_\/buckets\/[a-z0-9-]+\/objects\/[a-z_]+\/[a-z0-9_]+\/"\)|api\.getAttribute\("storage\.googleapis\.com\/objectListPrefix", ""\)\.startsWith\("[a-z_]+\/[a-z0-9_]+\/"\))$/,
+        );
+      }
     }
   });
 

@@ -35,9 +35,13 @@ beforeAll(async () => {
 
 /** The resources of a function's component (the component and its children). */
 function ofFunction(d: Deployed, fn: FunctionPlan): ResourceRecord[] {
-  const component = d.s.resources.find((r) => !r.custom && r.name === fn.name);
-  expect(component, `component of ${fn.id}`).toBeDefined();
-  return d.s.resources.filter((r) => r.urn === component!.urn || r.parent === component!.urn);
+  const components = d.s.resources.filter((r) => !r.custom && r.name === fn.name);
+  expect(
+    components.map((r) => r.type),
+    `component of ${fn.id}`,
+  ).toEqual([`tributary:${d.plan.cloud}:AssetFunction`]);
+  const urn = components[0]!.urn;
+  return d.s.resources.filter((r) => r.urn === urn || r.parent === urn);
 }
 const text = (rs: ResourceRecord[]) => JSON.stringify(rs.map((r) => r.inputs));
 const ofType = (rs: ResourceRecord[], type: string) => rs.filter((r) => r.type === type);

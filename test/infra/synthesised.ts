@@ -1,0 +1,22 @@
+/** Finding resources in a synthesis by logical name, for the adapters' tests. */
+import { expect } from "vitest";
+import type { ResourceRecord, Synthesis } from "../../infra/synth/index.ts";
+
+/**
+ * `one(name, type?)`: the one cloud resource with that logical name (and type), asserting there is
+ * exactly one; `inputs(name, type?)`: its inputs. `synthesis` is read at call time (tests set it in
+ * `beforeAll`).
+ */
+export function lookup(synthesis: () => Synthesis) {
+  const one = (name: string, type?: string): ResourceRecord => {
+    const found = synthesis().resources.filter(
+      (r) => r.name === name && r.custom && (!type || r.type === type),
+    );
+    expect(
+      found.map((r) => r.urn),
+      name,
+    ).toHaveLength(1);
+    return found[0]!;
+  };
+  return { one, inputs: (name: string, type?: string) => one(name, type).inputs };
+}
