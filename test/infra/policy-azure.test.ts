@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { evaluate, UNKNOWN } from "../../infra/policy/rules.ts";
 import { type ResourceRecord, synth } from "../../infra/synth/index.ts";
+import { edited } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 let base: ResourceRecord[];
@@ -28,17 +29,11 @@ const T = {
   metricAlert: "azure-native:monitor:MetricAlert",
 };
 
-/** The stack with one resource's inputs changed. */
-function edit(
+const edit = (
   name: string,
   type: string,
   change: (inputs: Record<string, unknown>) => Record<string, unknown>,
-): ResourceRecord[] {
-  expect(base.filter((r) => r.name === name && r.type === type)).toHaveLength(1);
-  return base.map((r) =>
-    r.name === name && r.type === type ? { ...r, inputs: change(structuredClone(r.inputs)) } : r,
-  );
-}
+) => edited(base, name, type, change);
 
 const urn = (rs: readonly ResourceRecord[], name: string, type: string) =>
   rs.find((r) => r.name === name && r.type === type)!.urn;

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { gcpChecks, isPrefixCondition } from "../../infra/policy/gcp.ts";
 import { evaluate, UNKNOWN } from "../../infra/policy/rules.ts";
 import { type ResourceRecord, synth } from "../../infra/synth/index.ts";
+import { edited } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 let base: ResourceRecord[];
@@ -23,17 +24,11 @@ const TYPES = {
   topicMember: "gcp:pubsub/topicIAMMember:TopicIAMMember",
 } as const;
 
-/** The stack with one resource's inputs changed (a shallow copy: UNKNOWN cannot be cloned). */
-function edit(
+const edit = (
   name: string,
   type: string,
   change: (inputs: Record<string, unknown>) => Record<string, unknown>,
-): ResourceRecord[] {
-  expect(base.filter((r) => r.name === name && r.type === type)).toHaveLength(1);
-  return base.map((r) =>
-    r.name === name && r.type === type ? { ...r, inputs: change({ ...r.inputs }) } : r,
-  );
-}
+) => edited(base, name, type, change);
 const urn = (name: string, type: string) => base.find((r) => r.name === name && r.type === type)!.urn;
 const rules = (rs: readonly ResourceRecord[]) => [...new Set(evaluate(rs).map((v) => v.policy))];
 

@@ -20,3 +20,19 @@ export function lookup(synthesis: () => Synthesis) {
   };
   return { one, inputs: (name: string, type?: string) => one(name, type).inputs };
 }
+
+/**
+ * `resources` with the inputs of the one resource of that name and type replaced by `change` of a deep
+ * copy of them: a broken variant of a stack, for the policy checks. The original is left as it was.
+ */
+export function edited(
+  resources: readonly ResourceRecord[],
+  name: string,
+  type: string,
+  change: (inputs: Record<string, unknown>) => Record<string, unknown>,
+): ResourceRecord[] {
+  expect(resources.filter((r) => r.name === name && r.type === type)).toHaveLength(1);
+  return resources.map((r) =>
+    r.name === name && r.type === type ? { ...r, inputs: change(structuredClone(r.inputs)) } : r,
+  );
+}
