@@ -7,6 +7,7 @@ import type { AnyAsset } from "../../assets/graph/asset.ts";
 import { TributaryError } from "../../assets/graph/errors.ts";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { didYouMean } from "../../assets/graph/suggest.ts";
+import { STORE_ZONES } from "../../runtime/storage/layout.ts";
 import { type StackConfig, stackFile } from "../config.ts";
 import {
   type Access,
@@ -61,7 +62,7 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
       {
         id: "raw",
         name: `${prefix}-raw`,
-        zones: ["raw"],
+        zones: STORE_ZONES.raw,
         retentionDays: config.retentionDays.raw,
         coldAfterDays: config.coldAfterDays < config.retentionDays.raw ? config.coldAfterDays : undefined,
         encryption: "customer-key",
@@ -71,7 +72,7 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
       {
         id: "curated",
         name: `${prefix}-curated`,
-        zones: ["curated", "_manifests", "_failures", "_index", "_locks", "_lineage"],
+        zones: STORE_ZONES.curated,
         retentionDays: config.retentionDays.curated,
         encryption: "customer-key",
         versioning: true,
@@ -80,7 +81,7 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
       {
         id: "quarantine",
         name: `${prefix}-quarantine`,
-        zones: ["quarantine"],
+        zones: STORE_ZONES.quarantine,
         retentionDays: config.retentionDays.quarantine,
         encryption: "customer-key",
         versioning: true,

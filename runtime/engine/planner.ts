@@ -18,6 +18,8 @@ export interface PlanOptions {
   readonly selection?: string;
   /** One partition key (a time key or a static key also selects every partition that has it). */
   readonly partition?: string;
+  /** Exactly these partition keys of each selected asset ("" for an unpartitioned one); others are left alone. */
+  readonly partitions?: readonly string[];
   /** A time range of partitions, inclusive. */
   readonly from?: string;
   readonly to?: string;
@@ -46,6 +48,7 @@ const TIME_KEY = /^\d{4}-\d{2}-\d{2}(T\d{2})?$/;
 
 /** The partition keys of one asset a run covers. */
 export function partitionsFor(partitions: Partitions | undefined, opts: PlanOptions): string[] {
+  if (opts.partitions) return opts.partitions.filter((k) => isPartitionKey(partitions, k));
   // A run of one partition leaves unpartitioned assets alone.
   if (!partitions) return opts.partition === undefined ? [""] : [];
   const time = timeDimension(partitions);

@@ -39,3 +39,14 @@ export const layout = {
   lock: (asset: string, ppath: string) => `_locks/${asset}/${ppath}.lock`,
   lineage: (day: string, run: string) => `_lineage/${day}/${run}.ndjson`,
 } as const;
+
+/**
+ * Which zones live together when a deployed stack splits the store in three (a bucket or container
+ * each): raw events, which cannot be recomputed; curated data with the state that commits it; and
+ * quarantined records. Locally all zones share one folder.
+ */
+export const STORE_ZONES = {
+  raw: ["raw"],
+  curated: ["curated", "_manifests", "_failures", "_index", "_locks", "_lineage"],
+  quarantine: ["quarantine"],
+} as const satisfies Record<string, readonly string[]>;

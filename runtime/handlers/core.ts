@@ -1,0 +1,458 @@
+/**
+ * What every cloud function does, whatever the cloud: a cloud entry point (aws.ts, gcp.ts, azure.ts)
+ * turns its event into `Work` items, `perform` runs each one on the engine, and the announcements of
+ * what was committed go to the asset-events bus through the cloud's `Publisher`.
+ *
+ * Delivery is at least once everywhere, so every step is idempotent:
+ * - an ingest batch's id is derived from the message id: a redelivered message finds its batch
+ *   committed and ingests nothing (and records repeated across messages are deduplicated by event id);
+ * - an asset partition whose data version is already committed is not materialised again (the
+ *   manifest decides), and two invocations for one partition serialise on its lock;
+ * - announcements are repeated on redelivery (a crash between commit and publish must not strand the
+ *   downstream), and consumers of a repeated announcement find their partitions fresh.
+ * A message that cannot be understood is a `PoisonMessageError`: it fails alone, is retried by the
+ * cloud and ends in the dead-letter queue. Failed checks are recorded in the store and reported, not
+ * retried: the same inputs would fail the same way.
+ */
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import type { AssetDef, SourceDef } from "../../assets/graph/asset.ts";
+import { TributaryError } from "../../assets/graph/errors.ts";
+import type { AssetGraph } from "../../assets/graph/graph.ts";
+import { upstreamKeys } from "../../assets/graph/partitions.ts";
+import { IngestError, ingest, sourcePartitions } from "../engine/ingest.ts";
+import type { BatchManifest } from "../engine/manifest.ts";
+import { materialize } from "../engine/materialize.ts";
+import { partitionsFor } from "../engine/planner.ts";
+import { layout, STORE_ZONES } from "../storage/layout.ts";
+import type { ObjectStore } from "../storage/port.ts";
+import { ZonedStore } from "../storage/zoned.ts";
+
+/** The function's environment is wrong: a deployment mistake, named by variable. */
+export class HandlerConfigError extends TributaryError {
+  override name = "HandlerConfigError";
+}
+
+/** A message no retry can make sense of: it fails alone and goes to the dead-letter queue. */
+export class PoisonMessageError extends TributaryError {
+  override name = "PoisonMessageError";
+}
+
+/** What infra/plan gives every function as environment variables (FunctionPlan.environment). */
+export interface FunctionEnv {
+  /** The asset the function materialises, or the source it ingests. */
+  readonly asset: string;
+  readonly kind: "asset" | "ingest";
+  readonly environment: string;
+  /** Store URIs per zone group: s3://…, gs://…, https://<account>.blob.core.windows.net/<container>. */
+  readonly stores: { readonly raw: string; readonly curated: string; readonly quarantine: string };
+  /** The asset-events bus: an EventBridge bus name, a Pub/Sub topic id, a Service Bus topic name. */
+  readonly assetEvents: string;
+}
+
+export function functionEnv(env: Readonly<Record<string, string | undefined>> = process.env): FunctionEnv {
+  const need = (name: string): string => {
+    const v = env[name]?.trim();
+    if (!v) {
+      throw new HandlerConfigError(
+        `handler: environment variable ${name} is not set; the function was not deployed by Tributary's infra (or with a stale plan). Deploy it with pulumi up.`,
+      );
+    }
+    return v;
+  };
+  const kind = need("TRIBUTARY_KIND");
+  if (kind !== "asset" && kind !== "ingest") {
+    throw new HandlerConfigError(
+      `handler: TRIBUTARY_KIND is ${JSON.stringify(kind)}; expected asset or ingest.`,
+    );
+  }
+  return {
+    asset: need("TRIBUTARY_ASSET"),
+    kind,
+    environment: need("TRIBUTARY_ENV"),
+    stores: {
+      raw: need("TRIBUTARY_STORE_RAW"),
+      curated: need("TRIBUTARY_STORE_CURATED"),
+      quarantine: need("TRIBUTARY_STORE_QUARANTINE"),
+    },
+    assetEvents: need("TRIBUTARY_ASSET_EVENTS"),
+  };
+}
+
+/** The engine's one store over the stack's three: each zone to the store that holds it. */
+export function functionStore(fn: FunctionEnv, open: (uri: string) => ObjectStore): ObjectStore {
+  const stores = new Map<string, ObjectStore>();
+  const byUri = (uri: string) => {
+    let s = stores.get(uri);
+    if (!s) {
+      s = open(uri);
+      stores.set(uri, s);
+    }
+    return s;
+  };
+  const zones: Record<string, ObjectStore> = {};
+  for (const [group, names] of Object.entries(STORE_ZONES)) {
+    for (const zone of names) zones[zone] = byUri(fn.stores[group as keyof typeof STORE_ZONES]);
+  }
+  return new ZonedStore(zones, "curated");
+}
+
+/** "This asset partition is committed with this data version": the body of an asset-events message. */
+export interface Announcement {
+  readonly asset: string;
+  readonly partition: string;
+  readonly dataVersion: string;
+}
+
+/** Sends announcements to the asset-events bus (EventBridge, Pub/Sub, Service Bus). */
+export interface Publisher {
+  publish(announcements: readonly Announcement[]): Promise<void>;
+}
+
+/** One thing a message asks of the function. `id` is the message's own id, stable across redeliveries. */
+export type Work =
+  | {
+      readonly kind: "source-events";
+      readonly id: string;
+      readonly source: string;
+      readonly records: readonly unknown[];
+    }
+  | {
+      readonly kind: "asset-materialised";
+      readonly id: string;
+      readonly asset: string;
+      readonly partition: string;
+      readonly dataVersion: string;
+    }
+  | { readonly kind: "schedule"; readonly id: string; readonly asset: string; readonly scheduledTime: Date }
+  /** An NDJSON object landed in a store under `landing/<source>/`: ingest it as one batch. */
+  | {
+      readonly kind: "object-created";
+      readonly id: string;
+      readonly store: string;
+      readonly key: string;
+    }
+  | { readonly kind: "ignored"; readonly id: string; readonly reason: string };
+
+export type WorkStatus =
+  | "ingested"
+  | "duplicate"
+  | "materialised"
+  | "fresh"
+  | "waiting"
+  | "failed-checks"
+  | "ignored";
+
+export interface WorkReport {
+  readonly id: string;
+  readonly kind: Work["kind"];
+  readonly status: WorkStatus;
+  /** One sentence: what happened and why. */
+  readonly detail: string;
+  readonly announced: readonly Announcement[];
+}
+
+export interface Runtime {
+  readonly graph: AssetGraph;
+  readonly store: ObjectStore;
+  readonly fn: FunctionEnv;
+  readonly publisher: Publisher;
+  /** Structured log lines (one JSON object each); the cloud entry decides how they are written. */
+  readonly log: (record: Readonly<Record<string, unknown>>) => void;
+  /** Opens the store an object-created event names (the function's own raw store, usually). */
+  readonly openStore?: (uri: string) => ObjectStore;
+  /** How long to wait for another invocation's lock on a partition before failing for a retry. */
+  readonly lockTimeoutMs?: number;
+}
+
+/** The event every commit is logged as: the freshness alerts of every cloud count these lines. */
+export const MATERIALISED_EVENT = "tributary.asset.materialised";
+
+/** Run one piece of work on the engine; throws what a retry may fix, and PoisonMessageError. */
+export async function perform(rt: Runtime, work: Work): Promise<WorkReport> {
+  const report = await dispatch(rt, work);
+  if (report.announced.length > 0) await rt.publisher.publish(report.announced);
+  rt.log({
+    event: "tributary.work",
+    id: work.id,
+    kind: work.kind,
+    status: report.status,
+    detail: report.detail,
+  });
+  return report;
+}
+
+async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
+  const done = (status: WorkStatus, detail: string, announced: readonly Announcement[] = []): WorkReport => ({
+    id: work.id,
+    kind: work.kind,
+    status,
+    detail,
+    announced,
+  });
+  const { fn } = rt;
+  switch (work.kind) {
+    case "ignored":
+      return done("ignored", work.reason);
+    case "source-events": {
+      if (fn.kind !== "ingest" || work.source !== fn.asset) {
+        return done(
+          "ignored",
+          `source events of "${work.source}" are not for this function (it ${role(fn)}).`,
+        );
+      }
+      const lines = work.records.map((r, i) => recordLine(r, work.id, i));
+      return ingestBatch(
+        rt,
+        work,
+        `message ${work.id}`,
+        Readable.from(lines.length ? [`${lines.join("\n")}\n`] : []),
+      );
+    }
+    case "object-created": {
+      const source = work.key.split("/")[1];
+      if (fn.kind !== "ingest" || !work.key.startsWith("landing/") || source !== fn.asset) {
+        return done(
+          "ignored",
+          `object ${work.key} in ${work.store} is not a landing object of this function (it ${role(fn)}: landing/${fn.asset}/…).`,
+        );
+      }
+      const store = (rt.openStore ?? (() => rt.store))(work.store);
+      const body = await store.read(work.key);
+      if (!body) return done("ignored", `object ${work.key} in ${work.store} no longer exists.`);
+      return ingestBatch(rt, work, `${work.store}/${work.key}`, body);
+    }
+    case "asset-materialised": {
+      if (fn.kind !== "asset")
+        return done("ignored", `this function ${role(fn)}; it consumes no asset events.`);
+      const a = rt.graph.get(fn.asset) as AssetDef;
+      if (!rt.graph.inputs(a.key).some((e) => e.from === work.asset)) {
+        return done("ignored", `"${fn.asset}" does not read "${work.asset}".`);
+      }
+      const partitions = readersOf(rt.graph, a, work.asset, work.partition);
+      if (partitions.length === 0) {
+        return done("ignored", `no partition of "${a.key}" reads ${describe(work.asset, work.partition)}.`);
+      }
+      return run(rt, done, { partitions }, true);
+    }
+    case "schedule": {
+      if (fn.kind !== "asset" || work.asset !== fn.asset) {
+        return done("ignored", `the schedule of "${work.asset}" is not for this function (it ${role(fn)}).`);
+      }
+      return run(rt, done, { now: work.scheduledTime }, false);
+    }
+  }
+}
+
+function role(fn: FunctionEnv): string {
+  return fn.kind === "ingest" ? `ingests "${fn.asset}"` : `materialises "${fn.asset}"`;
+}
+
+function describe(asset: string, partition: string): string {
+  return partition ? `${asset}/${partition}` : asset;
+}
+
+/** A source-events record as one NDJSON line: an object as JSON, a string as it is (one line). */
+function recordLine(record: unknown, id: string, i: number): string {
+  if (typeof record === "string") {
+    if (/[\r\n]/.test(record)) {
+      throw new PoisonMessageError(
+        `message ${id}: records[${i}] is a string with a line break; send one record per element.`,
+      );
+    }
+    return record;
+  }
+  if (record === null || typeof record !== "object" || Array.isArray(record)) {
+    throw new PoisonMessageError(
+      `message ${id}: records[${i}] is ${record === null ? "null" : Array.isArray(record) ? "an array" : `a ${typeof record}`}, not an object or an NDJSON line.`,
+    );
+  }
+  return JSON.stringify(record);
+}
+
+/** The batch id of a message: the same for every delivery of it. */
+export function batchIdOf(messageId: string): string {
+  return `m-${createHash("sha256").update(messageId).digest("hex").slice(0, 24)}`;
+}
+
+async function ingestBatch(
+  rt: Runtime,
+  work: Work,
+  name: string,
+  stream: Readable | AsyncIterable<Uint8Array | string>,
+): Promise<WorkReport> {
+  const source = rt.graph.get(rt.fn.asset) as SourceDef;
+  const batch = batchIdOf(work.id);
+  const key = layout.batch(source.key, batch);
+  let manifest: BatchManifest;
+  let status: WorkStatus = "ingested";
+  const committed = await rt.store.get(key);
+  if (committed) {
+    manifest = JSON.parse(committed.toString()) as BatchManifest;
+    status = "duplicate";
+  } else {
+    try {
+      manifest = (await ingest(rt.store, source, [{ name, stream }], { batch, workers: 0 })).manifest;
+    } catch (e) {
+      // Two deliveries of one message at once: the other committed the batch first.
+      const again = e instanceof IngestError ? await rt.store.get(key) : undefined;
+      if (!again) throw e;
+      manifest = JSON.parse(again.toString()) as BatchManifest;
+      status = "duplicate";
+    }
+  }
+  const versions = await sourcePartitions(rt.store, source);
+  const announced = [...new Set(manifest.files.map((f) => f.partition))].sort().map((partition) => ({
+    asset: source.key,
+    partition,
+    dataVersion: versions.get(partition)!.dataVersion,
+  }));
+  for (const a of announced) rt.log({ event: MATERIALISED_EVENT, ...a, environment: rt.fn.environment });
+  const c = manifest.counts;
+  const counts = `read ${c.read} = written ${c.written} + quarantined ${c.quarantined} + duplicates ${c.duplicates}`;
+  return {
+    id: work.id,
+    kind: work.kind,
+    status,
+    detail:
+      status === "duplicate"
+        ? `batch ${batch} of "${source.key}" was already committed (${counts}); announced again.`
+        : `batch ${batch} of "${source.key}": ${counts}.`,
+    announced,
+  };
+}
+
+/**
+ * The partitions of `consumer` that read partition `partition` of `upstream`, through the edge's
+ * partition mapping, among the partitions that exist now.
+ */
+export function readersOf(
+  graph: AssetGraph,
+  consumer: AssetDef,
+  upstream: string,
+  partition: string,
+): string[] {
+  const up = graph.get(upstream);
+  const edges = graph.inputs(consumer.key).filter((e) => e.from === upstream);
+  const own = partitionsFor(consumer.partitions, {});
+  return own.filter((k) =>
+    edges.some((e) => upstreamKeys(up.partitions, consumer.partitions, e.mapping, k).includes(partition)),
+  );
+}
+
+async function run(
+  rt: Runtime,
+  done: (status: WorkStatus, detail: string, announced?: readonly Announcement[]) => WorkReport,
+  opts: { partitions?: readonly string[]; now?: Date },
+  announceFresh: boolean,
+): Promise<WorkReport> {
+  const key = rt.fn.asset;
+  const result = await materialize(rt.graph, rt.store, {
+    selection: key,
+    ...opts,
+    ...(rt.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: rt.lockTimeoutMs }),
+  });
+  const announced: Announcement[] = [];
+  const failed: string[] = [];
+  const waiting: string[] = [];
+  for (const o of result.outcomes) {
+    const at = describe(o.item.asset, o.item.partition);
+    const a = { asset: o.item.asset, partition: o.item.partition, dataVersion: o.item.dataVersion };
+    if (o.status === "materialized") {
+      announced.push(a);
+      rt.log({
+        event: MATERIALISED_EVENT,
+        ...a,
+        rows: o.manifest?.rowCount ?? 0,
+        environment: rt.fn.environment,
+      });
+    } else if (o.status === "fresh") {
+      if (announceFresh) announced.push(a);
+    } else if (o.status === "failed") {
+      failed.push(
+        `${at}: ${
+          o.error ??
+          o.checks
+            .filter((c) => !c.passed)
+            .map((c) => c.message ?? c.name)
+            .join("; ")
+        }`,
+      );
+      rt.log({
+        event: "tributary.asset.failed",
+        asset: o.item.asset,
+        partition: o.item.partition,
+        error: o.error,
+        checks: o.checks.filter((c) => !c.passed).map((c) => c.name),
+        environment: rt.fn.environment,
+      });
+    } else if (o.status === "skipped") {
+      waiting.push(`${at}: ${o.reason}`);
+    }
+  }
+  const c = result.counts;
+  const summary = `"${key}": ${c.materialized} materialised, ${c.fresh} fresh, ${c.failed} failed, ${c.skipped} waiting`;
+  if (failed.length > 0) return done("failed-checks", `${summary}. ${failed.join(" ")}`, announced);
+  if (c.materialized > 0) return done("materialised", `${summary}.`, announced);
+  if (waiting.length > 0 && c.fresh === 0) return done("waiting", `${summary}: ${waiting[0]}.`, announced);
+  if (result.outcomes.length === 0)
+    return done(
+      "fresh",
+      `${summary}: nothing to run ${opts.now ? `at ${opts.now.toISOString()}` : ""}.`.replace(" .", "."),
+      announced,
+    );
+  return done("fresh", `${summary}.`, announced);
+}
+
+/** What a cloud entry may be given instead of its defaults: for tests and `tributary invoke`. */
+export interface HandlerDeps {
+  /** The function's environment (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Opens a store URI (default: runtime/storage/uri.ts, the cloud SDKs). */
+  readonly openStore?: (uri: string) => ObjectStore;
+  /** Where announcements go (default: the cloud's bus client, built from the environment). */
+  readonly publisher?: Publisher;
+  /** Where log lines go (default: console.log, which every cloud collects). */
+  readonly write?: (line: string) => void;
+  readonly lockTimeoutMs?: number;
+}
+
+/**
+ * The runtime of one function instance, built on its first invocation and kept while the instance
+ * lives (the cloud reuses warm instances): environment read once, clients made once.
+ */
+export function lazyRuntime(
+  graph: AssetGraph,
+  deps: HandlerDeps,
+  defaults: {
+    openStore: (uri: string) => ObjectStore;
+    publisher: (fn: FunctionEnv, env: Readonly<Record<string, string | undefined>>) => Publisher;
+    /** How a structured record becomes a log line (AWS adds its embedded metric format). */
+    format?: (record: Readonly<Record<string, unknown>>) => string;
+  },
+): () => Runtime {
+  let rt: Runtime | undefined;
+  return () => {
+    if (rt) return rt;
+    const env = deps.env ?? process.env;
+    const fn = functionEnv(env);
+    if (!graph.has(fn.asset)) {
+      throw new HandlerConfigError(
+        `handler: TRIBUTARY_ASSET is "${fn.asset}", which the bundled graph does not have; rebuild the bundle (tributary bundle) from the graph the stack was deployed with.`,
+      );
+    }
+    const open = deps.openStore ?? defaults.openStore;
+    const write = deps.write ?? ((line: string) => console.log(line));
+    const format = defaults.format ?? ((r) => JSON.stringify(r));
+    rt = {
+      graph,
+      store: functionStore(fn, open),
+      fn,
+      publisher: deps.publisher ?? defaults.publisher(fn, env),
+      log: (record) => write(format(record)),
+      openStore: open,
+      ...(deps.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: deps.lockTimeoutMs }),
+    };
+    return rt;
+  };
+}
