@@ -58,7 +58,7 @@ export const RETRY_POLICY = { minimumBackoff: "10s", maximumBackoff: "600s" } as
 const ALERT_PERIOD = "300s";
 
 /** The `type` attribute of the messages Cloud Scheduler publishes to a scheduled function's topic. */
-export const SCHEDULED = "tributary.asset.scheduled";
+export const SCHEDULED = MESSAGES.assetScheduled;
 
 const sha1 = (s: string) => crypto.createHash("sha1").update(s).digest("hex");
 

@@ -158,14 +158,4 @@ export function functionParts(plan: DeploymentPlan, fn: FunctionPlan): FunctionP
   };
 }
 
-/**
- * The messages on the buses, the same on every cloud. An asset function announces each commit with
- * type `assetMaterialised` from `producer`, body `{ asset, partition, dataVersion }`; producers outside
- * send source events with type `sourceEvents`, body `{ source, records }`. Consumers filter on the
- * body's `asset` or `source` key.
- */
-export const MESSAGES = {
-  producer: "tributary",
-  assetMaterialised: "tributary.asset.materialised",
-  sourceEvents: "tributary.source.events",
-} as const;
+export { MESSAGES } from "../../runtime/handlers/messages.ts";
