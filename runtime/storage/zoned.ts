@@ -43,19 +43,19 @@ export class ZonedStore implements ObjectStore {
     return store;
   }
 
-  put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<boolean> {
+  async put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<boolean> {
     return this.#of(key).put(key, body, opts);
   }
-  get(key: string): Promise<Buffer | undefined> {
+  async get(key: string): Promise<Buffer | undefined> {
     return this.#of(key).get(key);
   }
-  read(key: string): Promise<Readable | undefined> {
+  async read(key: string): Promise<Readable | undefined> {
     return this.#of(key).read(key);
   }
-  head(key: string): Promise<ObjectInfo | undefined> {
+  async head(key: string): Promise<ObjectInfo | undefined> {
     return this.#of(key).head(key);
   }
-  delete(key: string): Promise<void> {
+  async delete(key: string): Promise<void> {
     return this.#of(key).delete(key);
   }
 
