@@ -82,6 +82,8 @@ export interface IngestOptions {
   batch?: string;
   /** The clock, for tests. */
   now?: () => Date;
+  /** Age after which another host's ingest lock on the source is taken as abandoned (default 6 hours). */
+  lockStaleAfterMs?: number;
 }
 
 export interface IngestResult {
@@ -580,7 +582,9 @@ export async function ingest(
   }
   // One batch of a source at a time: a concurrent batch would not see this one's ids and let
   // duplicates through. The lock is the engine's per-partition lock, on the source's "_ingest".
-  const release = await acquireLock(store, source.key, "_ingest", batch);
+  const release = await acquireLock(store, source.key, "_ingest", batch, {
+    ...(opts.lockStaleAfterMs === undefined ? {} : { staleAfterMs: opts.lockStaleAfterMs }),
+  });
   try {
     return await ingestBatch(store, source, inputs, opts, max, batch);
   } finally {

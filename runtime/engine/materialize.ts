@@ -46,6 +46,11 @@ export interface MaterializeOptions extends PlanOptions {
   readonly observer?: RunObserver;
   /** How long to wait for another run's lock on a partition (default 10 minutes). */
   readonly lockTimeoutMs?: number;
+  /**
+   * Age after which another host's lock is taken as abandoned (default 6 hours). Cloud functions set
+   * it just above their longest possible run: a lock older than that outlived its function.
+   */
+  readonly lockStaleAfterMs?: number;
   /** Where OpenLineage events of each asset partition go, with the context (parent run) they carry. */
   readonly lineage?: {
     readonly transport: LineageTransport;
@@ -137,6 +142,7 @@ async function runLocked(
   const a = graph.get(item.asset);
   const release = await acquireLock(store, a.key, partitionPath(a.partitions, item.partition, a.key), runId, {
     ...(opts.lockTimeoutMs === undefined ? {} : { timeoutMs: opts.lockTimeoutMs }),
+    ...(opts.lockStaleAfterMs === undefined ? {} : { staleAfterMs: opts.lockStaleAfterMs }),
   });
   try {
     // Another run may have committed this partition while we waited for the lock.

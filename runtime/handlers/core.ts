@@ -165,6 +165,13 @@ export interface Runtime {
   readonly lockTimeoutMs?: number;
 }
 
+/**
+ * A lock older than this outlived the function that took it: no function runs longer than 15 minutes
+ * (Lambda's limit; stack configs cap timeouts at 900 s on every cloud), and a crashed or timed-out
+ * invocation leaves its lock behind, on a host that will never come back to release it.
+ */
+export const CLOUD_LOCK_STALE_MS = 16 * 60_000;
+
 /** The event every commit is logged as: the freshness alerts of every cloud count these lines. */
 export const MATERIALISED_EVENT = "tributary.asset.materialised";
 
@@ -292,7 +299,13 @@ async function ingestBatch(
     status = "duplicate";
   } else {
     try {
-      manifest = (await ingest(rt.store, source, [{ name, stream }], { batch, workers: 0 })).manifest;
+      manifest = (
+        await ingest(rt.store, source, [{ name, stream }], {
+          batch,
+          workers: 0,
+          lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
+        })
+      ).manifest;
     } catch (e) {
       // Two deliveries of one message at once: the other committed the batch first.
       const again = e instanceof IngestError ? await rt.store.get(key) : undefined;
@@ -350,6 +363,7 @@ async function run(
   const result = await materialize(rt.graph, rt.store, {
     selection: key,
     ...opts,
+    lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
     ...(rt.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: rt.lockTimeoutMs }),
   });
   const announced: Announcement[] = [];
