@@ -24,6 +24,8 @@ import { IngestError, ingest, sourcePartitions } from "../engine/ingest.ts";
 import type { BatchManifest } from "../engine/manifest.ts";
 import { materialize } from "../engine/materialize.ts";
 import { partitionsFor } from "../engine/planner.ts";
+import { ingestRun, runComplete, runFail, runStart } from "../lineage/events.ts";
+import { httpTransportFromEnv, type LineageTransport } from "../lineage/transport.ts";
 import { layout, STORE_ZONES } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { ZonedStore } from "../storage/zoned.ts";
@@ -163,6 +165,8 @@ export interface Runtime {
   readonly openStore?: (uri: string) => ObjectStore;
   /** How long to wait for another invocation's lock on a partition before failing for a retry. */
   readonly lockTimeoutMs?: number;
+  /** Where OpenLineage events go (OPENLINEAGE_URL); none when unset. */
+  readonly lineage?: LineageTransport;
 }
 
 /**
@@ -298,6 +302,9 @@ async function ingestBatch(
     manifest = JSON.parse(committed.toString()) as BatchManifest;
     status = "duplicate";
   } else {
+    const run = ingestRun(source, batch, { files: [name] });
+    const ctx = { store: rt.store };
+    await rt.lineage?.emit(runStart(run, ctx));
     try {
       manifest = (
         await ingest(rt.store, source, [{ name, stream }], {
@@ -306,10 +313,14 @@ async function ingestBatch(
           lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
         })
       ).manifest;
+      await rt.lineage?.emit(runComplete(run, ctx, { manifest }));
     } catch (e) {
       // Two deliveries of one message at once: the other committed the batch first.
       const again = e instanceof IngestError ? await rt.store.get(key) : undefined;
-      if (!again) throw e;
+      if (!again) {
+        await rt.lineage?.emit(runFail(run, ctx, e));
+        throw e;
+      }
       manifest = JSON.parse(again.toString()) as BatchManifest;
       status = "duplicate";
     }
@@ -364,6 +375,7 @@ async function run(
     selection: key,
     ...opts,
     lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
+    ...(rt.lineage ? { lineage: { transport: rt.lineage, context: {} } } : {}),
     ...(rt.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: rt.lockTimeoutMs }),
   });
   const announced: Announcement[] = [];
@@ -458,13 +470,18 @@ export function lazyRuntime(
     const open = deps.openStore ?? defaults.openStore;
     const write = deps.write ?? ((line: string) => console.log(line));
     const format = defaults.format ?? ((r) => JSON.stringify(r));
+    const log = (record: Readonly<Record<string, unknown>>) => write(format(record));
+    const lineage = httpTransportFromEnv(env, {
+      onWarning: (warning) => log({ event: "tributary.lineage.warning", warning }),
+    });
     rt = {
       graph,
       store: functionStore(fn, open),
       fn,
       publisher: deps.publisher ?? defaults.publisher(fn, env),
-      log: (record) => write(format(record)),
+      log,
       openStore: open,
+      ...(lineage ? { lineage } : {}),
       ...(deps.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: deps.lockTimeoutMs }),
     };
     return rt;

@@ -239,32 +239,40 @@ export function transportsFromEnv(
       ...(onWarning ? { onWarning } : {}),
     }),
   ];
-  const url = env["OPENLINEAGE_URL"]?.trim();
-  if (url && !TRUE.test(env["OPENLINEAGE_DISABLED"]?.trim() ?? "")) {
-    if (/^https?:\/\/[^/]/i.test(url)) {
-      const timeout = Number(env["OPENLINEAGE_TIMEOUT_MS"]);
-      const apiKey = env["OPENLINEAGE_API_KEY"]?.trim();
-      const endpoint = env["OPENLINEAGE_ENDPOINT"]?.trim();
-      transports.push(
-        new HttpTransport(url, {
-          ...(apiKey ? { apiKey } : {}),
-          ...(endpoint ? { endpoint } : {}),
-          ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMs: timeout } : {}),
-          ...(opts.fetch ? { fetch: opts.fetch } : {}),
-          ...(opts.retryDelayMs === undefined ? {} : { retryDelayMs: opts.retryDelayMs }),
-          ...(onWarning ? { onWarning } : {}),
-        }),
-      );
-    } else {
-      transports.push(
-        new Rejected(
-          `lineage: OPENLINEAGE_URL ${JSON.stringify(url)} is not an http(s) URL; events go to the store only.`,
-          onWarning,
-        ),
-      );
-    }
-  }
+  const http = httpTransportFromEnv(env, opts);
+  if (http) transports.push(http);
   return new CompositeTransport(transports);
+}
+
+/**
+ * The HTTP transport the environment asks for (OPENLINEAGE_URL, …, as `transportsFromEnv` reads them),
+ * or undefined when none is set or OPENLINEAGE_DISABLED is "true". Cloud functions use it alone: their
+ * grants do not reach the store's `_lineage/` zone.
+ */
+export function httpTransportFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  opts: { fetch?: typeof fetch; onWarning?: WarningHandler; retryDelayMs?: number } = {},
+): LineageTransport | undefined {
+  const onWarning = opts.onWarning;
+  const url = env["OPENLINEAGE_URL"]?.trim();
+  if (!url || TRUE.test(env["OPENLINEAGE_DISABLED"]?.trim() ?? "")) return undefined;
+  if (/^https?:\/\/[^/]/i.test(url)) {
+    const timeout = Number(env["OPENLINEAGE_TIMEOUT_MS"]);
+    const apiKey = env["OPENLINEAGE_API_KEY"]?.trim();
+    const endpoint = env["OPENLINEAGE_ENDPOINT"]?.trim();
+    return new HttpTransport(url, {
+      ...(apiKey ? { apiKey } : {}),
+      ...(endpoint ? { endpoint } : {}),
+      ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMs: timeout } : {}),
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      ...(opts.retryDelayMs === undefined ? {} : { retryDelayMs: opts.retryDelayMs }),
+      ...(onWarning ? { onWarning } : {}),
+    });
+  }
+  return new Rejected(
+    `lineage: OPENLINEAGE_URL ${JSON.stringify(url)} is not an http(s) URL; events go to the store only.`,
+    onWarning,
+  );
 }
 
 /** A transport that sends nothing and carries the warning of why. */

@@ -228,6 +228,32 @@ describe("perform", () => {
   });
 });
 
+describe("lineage from a function", () => {
+  it("sends OpenLineage events of each ingest and asset run to the transport the environment names", async () => {
+    const root = join(dir, "lineage");
+    const events: { eventType: string; job: { name: string } }[] = [];
+    const transport = {
+      emit: async (e: unknown) => void events.push(e as (typeof events)[number]),
+      close: async () => {},
+    };
+    const ingester = { ...runtime("orders_cdc", root), lineage: transport };
+    const ingested = await perform(ingester, {
+      kind: "source-events",
+      id: "l1",
+      source: "orders_cdc",
+      records: day1.orders,
+    });
+    const asset = { ...runtime("curated_orders", root), lineage: transport };
+    await perform(asset, { kind: "asset-materialised", id: "l2", ...ingested.announced[0]! });
+    expect(events.map((e) => `${e.eventType} ${e.job.name}`)).toEqual([
+      "START ingest.orders_cdc",
+      "COMPLETE ingest.orders_cdc",
+      "START curated_orders",
+      "COMPLETE curated_orders",
+    ]);
+  });
+});
+
 describe("readersOf", () => {
   it("maps an upstream partition to the partitions that read it", () => {
     const daily = graph.get("daily_revenue") as AssetDef;
