@@ -1,0 +1,281 @@
+import { Readable } from "node:stream";
+import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
+import {
+  BlobServiceClient,
+  type ContainerClient,
+  type StoragePipelineOptions,
+  type StorageSharedKeyCredential,
+} from "@azure/storage-blob";
+import {
+  assertObjectKey,
+  assertPrefix,
+  type Body,
+  type ObjectInfo,
+  type ObjectStore,
+  StorageError,
+} from "./port.ts";
+import {
+  byteStream,
+  checkRange,
+  checkStorePrefix,
+  codesOf,
+  DEFAULT_RETRY,
+  type RetryPolicy,
+  SDK_STREAM_ATTEMPTS,
+  sortByKey,
+  statusOf,
+  storageFailure,
+  withRetry,
+} from "./retry.ts";
+
+export interface AzureBlobStoreOptions {
+  readonly account: string;
+  readonly container: string;
+  /** Blobs live under `<prefix>/` in the container; list and head return keys relative to it. */
+  readonly prefix?: string;
+  /** Default https://<account>.blob.core.windows.net; Azurite: http://127.0.0.1:10000/<account>. */
+  readonly serviceUrl?: string;
+  /** Default AZURE_STORAGE_CONNECTION_STRING; it must name the same account and endpoint. */
+  readonly connectionString?: string;
+  /** Overrides the connection string and DefaultAzureCredential. */
+  readonly credential?: TokenCredential | StorageSharedKeyCredential;
+  /** Blobs per list request, 1 to 5000 (Azure's maximum and default). */
+  readonly pageSize?: number;
+  /** Block size of a streamed upload; default 8 MiB. */
+  readonly blockSize?: number;
+  readonly retry?: RetryPolicy;
+}
+
+const MiB = 1024 * 1024;
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * An Azure Blob Storage container (or a prefix in one) behind the ObjectStore port.
+ *
+ * Credentials: AZURE_STORAGE_CONNECTION_STRING when it is set (local development, Azurite), else
+ * DefaultAzureCredential (the Function App's managed identity when deployed, `az login` on a laptop).
+ * The deployed storage accounts allow no shared keys, so production never needs the connection
+ * string. An Azurite URI with no connection string uses Azurite's published development account.
+ *
+ * - `put` of a string or bytes is one Put Blob; `put` of a stream stages blocks and commits the block
+ *   list (uploadStream), holding at most 4 blocks in memory. The blob appears whole at the commit.
+ * - `ifAbsent` sends `If-None-Match: *` (on Put Blob, or on the final Put Block List), checked
+ *   atomically by the service: 409 BlobAlreadyExists or 412 ConditionNotMet means it exists, and put
+ *   returns false.
+ * - Retries: see retry.ts. `#ops` has the SDK's retries off; `#streams` (streamed uploads) has them on.
+ */
+export class AzureBlobStore implements ObjectStore {
+  readonly uri: string;
+  readonly account: string;
+  readonly container: string;
+  readonly prefix: string;
+  readonly #ops: ContainerClient;
+  readonly #streams: ContainerClient;
+  readonly #pageSize: number;
+  readonly #blockSize: number;
+  readonly #retry: RetryPolicy;
+
+  constructor(opts: AzureBlobStoreOptions) {
+    this.account = checkAzureAccount(opts.account);
+    this.container = checkAzureContainer(opts.container);
+    const serviceUrl = (opts.serviceUrl ?? `https://${this.account}.blob.core.windows.net`).replace(
+      /\/+$/,
+      "",
+    );
+    this.prefix = checkStorePrefix(opts.prefix ?? "", `${serviceUrl}/${this.container}`);
+    this.uri = `${serviceUrl}/${this.container}${this.prefix ? `/${this.prefix}` : ""}`;
+    this.#pageSize = checkRange(opts.pageSize ?? 5000, 1, 5000, "pageSize", this.uri);
+    this.#blockSize = checkRange(opts.blockSize ?? 8 * MiB, 1, 4000 * MiB, "blockSize", this.uri);
+    this.#retry = opts.retry ?? DEFAULT_RETRY;
+
+    const ops: StoragePipelineOptions = { retryOptions: { maxTries: 1 } };
+    const streams: StoragePipelineOptions = { retryOptions: { maxTries: SDK_STREAM_ATTEMPTS } };
+    const connectionString = opts.connectionString ?? process.env["AZURE_STORAGE_CONNECTION_STRING"];
+    let make: (options: StoragePipelineOptions) => BlobServiceClient;
+    if (opts.credential) {
+      const credential = opts.credential;
+      make = (options) => new BlobServiceClient(serviceUrl, credential, options);
+    } else if (connectionString) {
+      make = (options) => fromConnectionString(connectionString, options, this.uri);
+      const probe = make(ops);
+      const names = `${probe.url.replace(/\/+$/, "")} (account ${probe.accountName})`;
+      if (probe.accountName !== this.account || !sameUrl(probe.url, serviceUrl)) {
+        throw new StorageError(
+          `storage: AZURE_STORAGE_CONNECTION_STRING points at ${names}, but the store is ${this.uri}: use a connection string for account ${this.account}, or unset it to use DefaultAzureCredential.`,
+        );
+      }
+    } else if (LOOPBACK.has(new URL(serviceUrl).host.replace(/:\d+$/, ""))) {
+      // Azurite's development account; its key is public and only Azurite accepts it.
+      const dev = fromConnectionString("UseDevelopmentStorage=true", ops, this.uri);
+      if (this.account !== dev.accountName) {
+        throw new StorageError(
+          `storage: ${this.uri} is an Azurite URI for account ${this.account}: set AZURE_STORAGE_CONNECTION_STRING with that account's key (only ${dev.accountName} needs none).`,
+        );
+      }
+      const credential = dev.credential as StorageSharedKeyCredential;
+      make = (options) => new BlobServiceClient(serviceUrl, credential, options);
+    } else {
+      const credential = new DefaultAzureCredential();
+      make = (options) => new BlobServiceClient(serviceUrl, credential, options);
+    }
+    this.#ops = make(ops).getContainerClient(this.container);
+    this.#streams = make(streams).getContainerClient(this.container);
+  }
+
+  async put(key: string, body: Body, opts: { ifAbsent?: boolean } = {}): Promise<boolean> {
+    assertObjectKey(key);
+    const options = {
+      blobHTTPHeaders: { blobContentType: "application/octet-stream" },
+      ...(opts.ifAbsent ? { conditions: { ifNoneMatch: "*" } } : {}),
+    };
+    try {
+      if (typeof body === "string" || body instanceof Uint8Array) {
+        const data = typeof body === "string" ? Buffer.from(body) : body;
+        const blob = this.#ops.getBlockBlobClient(this.#full(key));
+        await withRetry(() => blob.upload(data, data.byteLength, options), this.#retry);
+      } else {
+        const source = byteStream(body);
+        const blob = this.#streams.getBlockBlobClient(this.#full(key));
+        await blob.uploadStream(source, this.#blockSize, 4, options);
+      }
+      return true;
+    } catch (e) {
+      const status = statusOf(e);
+      if (opts.ifAbsent && (status === 412 || (status === 409 && codesOf(e).includes("BlobAlreadyExists")))) {
+        return false;
+      }
+      throw storageFailure(`put ${this.#where(key)}`, e);
+    }
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    assertObjectKey(key);
+    return this.#call(`get ${this.#where(key)}`, async () => {
+      const stream = await this.#download(key);
+      if (!stream) return undefined;
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    });
+  }
+
+  async read(key: string): Promise<Readable | undefined> {
+    assertObjectKey(key);
+    return this.#call(`read ${this.#where(key)}`, () => this.#download(key));
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    assertObjectKey(key);
+    return this.#call(`head ${this.#where(key)}`, async () => {
+      try {
+        const p = await this.#ops.getBlobClient(this.#full(key)).getProperties();
+        return { key, size: p.contentLength ?? 0, modified: p.lastModified ?? new Date(0) };
+      } catch (e) {
+        if (isMissingBlob(e)) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    assertPrefix(prefix);
+    const out: ObjectInfo[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.#call(`list ${this.#where(prefix)}`, async () => {
+        const pages = this.#ops
+          .listBlobsFlat({ prefix: this.#full(prefix) })
+          .byPage({ maxPageSize: this.#pageSize, ...(continuationToken ? { continuationToken } : {}) });
+        return (await pages.next()).value;
+      });
+      for (const b of page?.segment.blobItems ?? []) {
+        out.push({
+          key: this.#relative(b.name),
+          size: b.properties.contentLength ?? 0,
+          modified: b.properties.lastModified,
+        });
+      }
+      continuationToken = page?.continuationToken || undefined;
+    } while (continuationToken);
+    return sortByKey(out);
+  }
+
+  async delete(key: string): Promise<void> {
+    assertObjectKey(key);
+    // deleteIfExists swallows BlobNotFound only: a missing container stays an error.
+    await this.#call(`delete ${this.#where(key)}`, () =>
+      this.#ops.getBlobClient(this.#full(key)).deleteIfExists(),
+    );
+  }
+
+  async #download(key: string): Promise<Readable | undefined> {
+    try {
+      const response = await this.#ops.getBlobClient(this.#full(key)).download();
+      const body = response.readableStreamBody;
+      if (!(body instanceof Readable)) throw new Error("Azure download returned no Node stream.");
+      return body;
+    } catch (e) {
+      if (isMissingBlob(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await withRetry(fn, this.#retry);
+    } catch (e) {
+      throw storageFailure(what, e);
+    }
+  }
+
+  #full(key: string): string {
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  #relative(full: string): string {
+    return this.prefix && full.startsWith(`${this.prefix}/`) ? full.slice(this.prefix.length + 1) : full;
+  }
+
+  #where(key: string): string {
+    return `${this.uri}/${key}`;
+  }
+}
+
+/** A 404 for the blob; a 404 for the container (ContainerNotFound) is an error, not an empty store. */
+function isMissingBlob(e: unknown): boolean {
+  return statusOf(e) === 404 && !codesOf(e).includes("ContainerNotFound");
+}
+
+function fromConnectionString(cs: string, options: StoragePipelineOptions, where: string): BlobServiceClient {
+  try {
+    return BlobServiceClient.fromConnectionString(cs, options);
+  } catch (e) {
+    throw new StorageError(
+      `storage: AZURE_STORAGE_CONNECTION_STRING cannot open ${where}: ${(e as Error).message.replace(/\.$/, "")}; it should read DefaultEndpointsProtocol=https;AccountName=<account>;AccountKey=<key>;EndpointSuffix=core.windows.net.`,
+    );
+  }
+}
+
+const sameUrl = (a: string, b: string) =>
+  a.replace(/\/+$/, "").toLowerCase() === b.replace(/\/+$/, "").toLowerCase();
+
+const AZURE_ACCOUNT = /^[a-z0-9]{3,24}$/;
+const AZURE_CONTAINER = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/;
+
+export function checkAzureAccount(account: string): string {
+  if (!AZURE_ACCOUNT.test(account)) {
+    throw new StorageError(
+      `storage: Azure storage account name ${JSON.stringify(account)} is invalid: use 3 to 24 lowercase letters and digits.`,
+    );
+  }
+  return account;
+}
+
+export function checkAzureContainer(container: string): string {
+  if (!AZURE_CONTAINER.test(container)) {
+    throw new StorageError(
+      `storage: Azure container name ${JSON.stringify(container)} is invalid: use 3 to 63 lowercase letters, digits and single "-", starting and ending with a letter or digit.`,
+    );
+  }
+  return container;
+}

@@ -1,0 +1,225 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  type Bucket,
+  type CreateWriteStreamOptions,
+  IdempotencyStrategy,
+  Storage,
+} from "@google-cloud/storage";
+import {
+  assertObjectKey,
+  assertPrefix,
+  type Body,
+  type ObjectInfo,
+  type ObjectStore,
+  StorageError,
+} from "./port.ts";
+import {
+  byteStream,
+  checkRange,
+  checkStorePrefix,
+  DEFAULT_RETRY,
+  type RetryPolicy,
+  SDK_STREAM_ATTEMPTS,
+  sortByKey,
+  statusOf,
+  storageFailure,
+  withRetry,
+} from "./retry.ts";
+
+export interface GcsStoreOptions {
+  readonly bucket: string;
+  /** Keys live under `<prefix>/` in the bucket; list and head return them relative to it. */
+  readonly prefix?: string;
+  /** Objects per list request, 1 to 1000 (GCS's maximum and default). */
+  readonly pageSize?: number;
+  readonly retry?: RetryPolicy;
+}
+
+/**
+ * A Cloud Storage bucket (or a prefix in one) behind the ObjectStore port.
+ *
+ * The client takes everything else from the environment, as every Google client does: credentials
+ * from Application Default Credentials (the function's service account when deployed), the project
+ * from GOOGLE_CLOUD_PROJECT (object calls need none), and STORAGE_EMULATOR_HOST to talk to an
+ * emulator instead of storage.googleapis.com.
+ *
+ * - `put` of a string or bytes is one multipart (metadata + media) upload; `put` of a stream is a
+ *   resumable upload, sent as one streaming request that the SDK resumes from the last byte GCS
+ *   acknowledged when it breaks. An object appears whole when the upload finalises.
+ * - `ifAbsent` sends `ifGenerationMatch=0`, which GCS checks atomically when the object is created
+ *   (and, for resumable uploads, also when the session starts): 412 means it exists, and put returns false.
+ * - Retries: see retry.ts. `#ops` has the SDK's retries off; `#streams` (streamed uploads) has them on.
+ */
+export class GcsStore implements ObjectStore {
+  readonly uri: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly #ops: Bucket;
+  readonly #streams: Bucket;
+  readonly #pageSize: number;
+  readonly #retry: RetryPolicy;
+
+  constructor(opts: GcsStoreOptions) {
+    this.bucket = checkGcsBucket(opts.bucket);
+    this.prefix = checkStorePrefix(opts.prefix ?? "", `gs://${opts.bucket}`);
+    this.uri = `gs://${this.bucket}${this.prefix ? `/${this.prefix}` : ""}`;
+    this.#pageSize = checkRange(opts.pageSize ?? 1000, 1, 1000, "pageSize", this.uri);
+    this.#retry = opts.retry ?? DEFAULT_RETRY;
+    this.#ops = new Storage({ retryOptions: { autoRetry: false } }).bucket(this.bucket);
+    this.#streams = new Storage({
+      retryOptions: {
+        autoRetry: true,
+        maxRetries: SDK_STREAM_ATTEMPTS - 1,
+        // Starting a resumable session creates nothing, and its chunks are tied to the session, so
+        // every request of a streamed upload is safe to repeat, with or without ifGenerationMatch.
+        idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+      },
+    }).bucket(this.bucket);
+  }
+
+  async put(key: string, body: Body, opts: { ifAbsent?: boolean } = {}): Promise<boolean> {
+    assertObjectKey(key);
+    const options: CreateWriteStreamOptions = {
+      contentType: "application/octet-stream",
+      ...(opts.ifAbsent ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
+    };
+    try {
+      if (typeof body === "string" || body instanceof Uint8Array) {
+        const data = typeof body === "string" ? Buffer.from(body) : body;
+        await withRetry(
+          () => this.#ops.file(this.#full(key)).save(data, { ...options, resumable: false }),
+          this.#retry,
+        );
+      } else {
+        const source = byteStream(body);
+        await pipeline(
+          source,
+          this.#streams.file(this.#full(key)).createWriteStream({ ...options, resumable: true }),
+        );
+      }
+      return true;
+    } catch (e) {
+      if (opts.ifAbsent && statusOf(e) === 412) return false;
+      throw storageFailure(`put ${this.#where(key)}`, e);
+    }
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    assertObjectKey(key);
+    return this.#call(`get ${this.#where(key)}`, async () => {
+      try {
+        const [data] = await this.#ops.file(this.#full(key)).download();
+        return data;
+      } catch (e) {
+        if (statusOf(e) === 404) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  async read(key: string): Promise<Readable | undefined> {
+    assertObjectKey(key);
+    // The SDK's stream reports a missing object only once read from: wait for the first chunk (or the
+    // end) so that a missing object is undefined here, not an error on the caller's stream later.
+    return this.#call(`read ${this.#where(key)}`, async () => {
+      const chunks = this.#ops.file(this.#full(key)).createReadStream()[Symbol.asyncIterator]();
+      let first: IteratorResult<Buffer>;
+      try {
+        first = await chunks.next();
+      } catch (e) {
+        if (statusOf(e) === 404) return undefined;
+        throw e;
+      }
+      return Readable.from(rest(first, chunks), { objectMode: false });
+    });
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    assertObjectKey(key);
+    return this.#call(`head ${this.#where(key)}`, async () => {
+      try {
+        const [meta] = await this.#ops.file(this.#full(key)).getMetadata();
+        return { key, size: Number(meta.size ?? 0), modified: new Date(meta.updated ?? 0) };
+      } catch (e) {
+        if (statusOf(e) === 404) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    assertPrefix(prefix);
+    const out: ObjectInfo[] = [];
+    let pageToken: string | undefined;
+    do {
+      const [files, next] = await this.#call(`list ${this.#where(prefix)}`, () =>
+        this.#ops.getFiles({
+          prefix: this.#full(prefix),
+          maxResults: this.#pageSize,
+          autoPaginate: false,
+          ...(pageToken ? { pageToken } : {}),
+        }),
+      );
+      for (const f of files) {
+        out.push({
+          key: this.#relative(f.name),
+          size: Number(f.metadata.size ?? 0),
+          modified: new Date(f.metadata.updated ?? 0),
+        });
+      }
+      pageToken = next && "pageToken" in next ? next.pageToken : undefined;
+    } while (pageToken);
+    return sortByKey(out);
+  }
+
+  async delete(key: string): Promise<void> {
+    assertObjectKey(key);
+    await this.#call(`delete ${this.#where(key)}`, () =>
+      this.#ops.file(this.#full(key)).delete({ ignoreNotFound: true }),
+    );
+  }
+
+  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await withRetry(fn, this.#retry);
+    } catch (e) {
+      throw storageFailure(what, e);
+    }
+  }
+
+  #full(key: string): string {
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  #relative(full: string): string {
+    return this.prefix && full.startsWith(`${this.prefix}/`) ? full.slice(this.prefix.length + 1) : full;
+  }
+
+  #where(key: string): string {
+    return `${this.uri}/${key}`;
+  }
+}
+
+async function* rest(first: IteratorResult<Buffer>, chunks: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  if (first.done) return;
+  yield first.value;
+  try {
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  } finally {
+    await chunks.return?.();
+  }
+}
+
+const GCS_BUCKET = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
+
+/** Cloud Storage's bucket naming rules: 3-63 characters (222 with dots) of a-z 0-9 _ - . */
+export function checkGcsBucket(bucket: string): string {
+  const dotted = bucket.includes(".");
+  if (!GCS_BUCKET.test(bucket) || (!dotted && bucket.length > 63) || bucket.includes("..")) {
+    throw new StorageError(
+      `storage: Cloud Storage bucket name ${JSON.stringify(bucket)} is invalid: use 3 to 63 lowercase letters, digits, "_", "-" and "." (up to 222 with dots), starting and ending with a letter or digit.`,
+    );
+  }
+  return bucket;
+}
