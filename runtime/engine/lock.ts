@@ -41,15 +41,14 @@ export async function acquireLock(
   const body: LockBody = { runId, pid: process.pid, host: hostname(), at: new Date().toISOString() };
   const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
   const staleAfter = opts.staleAfterMs ?? 6 * 3600_000;
+  const release = async () => {
+    const current = await store.get(key);
+    if (current && (JSON.parse(current.toString()) as LockBody).runId === runId) await store.delete(key);
+    // Takeover markers of locks this lock replaced: their stale locks are long gone.
+    for (const m of await store.list(`${key}.takeover-`)) await store.delete(m.key);
+  };
   for (;;) {
-    if (await store.put(key, JSON.stringify(body), { ifAbsent: true })) {
-      return async () => {
-        const current = await store.get(key);
-        if (current && (JSON.parse(current.toString()) as LockBody).runId === runId) await store.delete(key);
-        // Takeover markers of locks this lock replaced: their stale locks are long gone.
-        for (const m of await store.list(`${key}.takeover-`)) await store.delete(m.key);
-      };
-    }
+    if (await store.put(key, JSON.stringify(body), { ifAbsent: true })) return release;
     const raw = await store.get(key);
     if (raw === undefined) continue;
     let holder: LockBody | undefined;
@@ -62,6 +61,15 @@ export async function acquireLock(
       !holder ||
       (holder.host === body.host && !alive(holder.pid)) ||
       Date.now() - Date.parse(holder.at) > staleAfter;
+    // Our own lock: a create whose answer was lost and retried reads as "exists" (storage/retry.ts).
+    if (
+      holder?.runId === runId &&
+      holder.pid === body.pid &&
+      holder.host === body.host &&
+      holder.at === body.at
+    ) {
+      return release;
+    }
     if (stale) {
       // Take over through a marker named after the stale lock's content, created only if absent: of
       // several runs that read the same stale lock, exactly one deletes it, and only while it is still
