@@ -57,7 +57,15 @@ export async function loadGraphModule(
   } catch (error) {
     throw explainImportFailure(name, error);
   }
+  return { graph: graphOfModule(name, exports), exports };
+}
 
+/**
+ * The validated graph of a graph module's exports, already imported: by `loadGraphModule`, and by the
+ * cloud functions' bundles, whose graph module is bundled in (runtime/handlers/entry/). `name` names
+ * the module in errors.
+ */
+export function graphOfModule(name: string, exports: Readonly<Record<string, unknown>>): AssetGraph {
   if (!("default" in exports)) {
     const named = Object.keys(exports).sort();
     throw new GraphModuleError(
@@ -65,8 +73,8 @@ export async function loadGraphModule(
     );
   }
   const graph = exports.default;
-  if (graph instanceof AssetGraph) return { graph, exports };
-  if (Array.isArray(graph)) return { graph: build(name, graph), exports };
+  if (graph instanceof AssetGraph) return graph;
+  if (Array.isArray(graph)) return build(name, graph);
   throw new GraphModuleError(
     `graph module ${name}: the default export is ${describe(graph)}, not an AssetGraph or an array of assets and sources. ${EXPORT_HINT}`,
   );

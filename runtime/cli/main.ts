@@ -211,6 +211,34 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       setCode(await synth(opts, io));
     });
 
+  cli
+    .command("bundle")
+    .description("build the folder a stack deploys as its functions' code: the graph, the engine and DuckDB")
+    .addOption(
+      new Option("--cloud <cloud>", "the cloud whose functions run it").choices(["aws", "gcp", "azure"]),
+    )
+    .addOption(
+      new Option(
+        "--arch <arch>",
+        "the functions' architecture (default: the stack's, else arm64 on aws, x64 elsewhere)",
+      ).choices(["arm64", "x64"]),
+    )
+    .option("--stack <name>", "take the cloud and architecture from stacks/Pulumi.<name>.yaml")
+    .option(
+      "--out <dir>",
+      "the folder to write (default: dist/bundles/<cloud>-<arch>, where the stacks look)",
+    )
+    .option("--json", "print the report as JSON")
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  tributary bundle --cloud aws --arch arm64\n  tributary bundle --stack prod-azure --json",
+    )
+    .action(async (opts: import("./commands/bundle.ts").BundleCommandOptions) => {
+      const { bundleCommand } = await import("./commands/bundle.ts");
+      setCode(await bundleCommand(opts, io));
+    });
+
   return cli;
 }
 

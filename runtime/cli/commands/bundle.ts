@@ -1,0 +1,66 @@
+import { configMap, readStackConfig } from "../../../infra/config.ts";
+import { BundleError, type BundleReport, bundle } from "../../bundle/index.ts";
+import type { BundleArch, BundleCloud } from "../../bundle/manifest.ts";
+import type { Io } from "../io.ts";
+
+export interface BundleCommandOptions {
+  cloud?: BundleCloud;
+  arch?: BundleArch;
+  stack?: string;
+  graph?: string;
+  out?: string;
+  json?: boolean;
+}
+
+/**
+ * `tributary bundle --cloud aws|gcp|azure`: the folder a stack deploys as its functions' code. The
+ * architecture is `--arch`, else the stack's (`--stack`: tributary:functions.architecture), else what
+ * the cloud runs by default: arm64 on AWS (Tributary's default), x64 on GCP and Azure (their only one).
+ */
+export async function bundleCommand(opts: BundleCommandOptions, io: Io): Promise<number> {
+  let cloud = opts.cloud;
+  let arch = opts.arch;
+  if (opts.stack) {
+    const config = readStackConfig(configMap(process.cwd(), opts.stack), opts.stack);
+    if (cloud && cloud !== config.cloud) {
+      throw new BundleError(
+        `--cloud ${cloud} does not match stack ${opts.stack}, which deploys to ${config.cloud}; drop --cloud or name a ${cloud} stack.`,
+      );
+    }
+    cloud = config.cloud;
+    arch ??= config.cloud === "aws" && config.functions.architecture === "arm64" ? "arm64" : "x64";
+  }
+  if (!cloud)
+    throw new BundleError("name the cloud to bundle for: --cloud aws|gcp|azure, or --stack <name>.");
+  arch ??= cloud === "aws" ? "arm64" : "x64";
+  if (cloud !== "aws" && arch !== "x64") {
+    throw new BundleError(
+      `--arch ${arch}: ${cloud === "gcp" ? "Cloud Functions" : "Azure Functions"} run on x64 only.`,
+    );
+  }
+
+  const report = await bundle({ cloud, arch, graph: opts.graph, out: opts.out });
+  io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : text(report));
+  return 0;
+}
+
+const MB = 1024 * 1024;
+const size = (bytes: number) =>
+  bytes >= MB ? `${(bytes / MB).toFixed(1)} MB` : `${(bytes / 1024).toFixed(1)} KB`;
+
+/** The folder's files with their sizes, the totals, and what to do next. */
+export function text(r: BundleReport): string {
+  const width = Math.max(...r.files.map((f) => f.path.length));
+  const lines = [
+    `${r.cloud}-${r.arch} bundle of ${r.graph} (${r.functions} assets and sources) in ${r.out}, built in ${(r.milliseconds / 1000).toFixed(1)} s:`,
+    ...r.files.map((f) => `  ${f.path.padEnd(width)}  ${size(f.bytes).padStart(9)}  ${f.role}`),
+    "",
+    `bundle JS ${size(r.totals.bundle)}, native binding ${
+      r.binding.shipped
+        ? size(r.totals.binding)
+        : `not shipped (${r.binding.package}@${r.binding.version}, installed by the Cloud Functions build)`
+    }, total ${size(r.totals.total)}.`,
+    ...r.warnings.map((w) => `warning: ${w}`),
+  ];
+  return `${lines.join("\n")}\n`;
+}
