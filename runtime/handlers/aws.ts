@@ -1,0 +1,310 @@
+/**
+ * The AWS Lambda entry point. What invokes a Tributary function (infra/aws/function.ts):
+ * - an SQS event source mapping with ReportBatchItemFailures: a batch of records, each body the
+ *   EventBridge event a bus rule forwarded (detail-type tributary.asset.materialised or
+ *   tributary.source.events). Records run one after the other; the answer names exactly the records
+ *   that failed, so SQS redelivers only those (and dead-letters them after maxReceiveCount);
+ * - EventBridge Scheduler, with the target input `{ asset, scheduledTime }` (or a raw "Scheduled Event");
+ * - S3 event notifications, for objects landed under `landing/<source>/`.
+ * An asynchronous invocation (schedule, S3) that fails throws: Lambda retries it, then dead-letters it.
+ *
+ * Logs are JSON lines written straight to stdout (not console.log, which Lambda's JSON log format wraps
+ * into a `message` string): every commit's line is also in CloudWatch embedded metric format, which
+ * makes the metric `Tributary/AssetMaterialized` (dimensions Environment, Asset) the freshness alarms read.
+ */
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
+import type { AssetGraph } from "../../assets/graph/graph.ts";
+import { openStoreUri } from "../storage/uri.ts";
+import {
+  type Announcement,
+  type HandlerDeps,
+  lazyRuntime,
+  MATERIALISED_EVENT,
+  PoisonMessageError,
+  type Publisher,
+  type Work,
+} from "./core.ts";
+import {
+  attempt,
+  attemptAll,
+  busWork,
+  chunks,
+  excerpt,
+  isObject,
+  type Json,
+  PublishError,
+  parseJson,
+  scheduleWork,
+} from "./events.ts";
+import { MESSAGES } from "./messages.ts";
+
+/** The metric every commit adds one to; infra/aws/function.ts alarms on it. */
+export const METRIC = { namespace: "Tributary", name: "AssetMaterialized" } as const;
+
+/** SQS's partial batch response: the records to redeliver. */
+export interface BatchResponse {
+  readonly batchItemFailures: { readonly itemIdentifier: string }[];
+}
+
+const EXPECTED_BODY = `the EventBridge event of a Tributary bus rule (detail-type ${MESSAGES.assetMaterialised} or ${MESSAGES.sourceEvents})`;
+
+/**
+ * One log line. A commit (`tributary.asset.materialised`) is also a CloudWatch embedded metric format
+ * document: `_aws` names the metric and its dimension set, the root holds the dimension values and the
+ * metric value, beside the record's own fields.
+ */
+export function awsLogLine(record: Readonly<Record<string, unknown>>, now: number = Date.now()): string {
+  const { asset, environment } = record;
+  if (record.event !== MATERIALISED_EVENT || typeof asset !== "string" || typeof environment !== "string") {
+    return JSON.stringify(record);
+  }
+  return JSON.stringify({
+    _aws: {
+      Timestamp: now,
+      CloudWatchMetrics: [
+        {
+          Namespace: METRIC.namespace,
+          Dimensions: [["Environment", "Asset"]],
+          Metrics: [{ Name: METRIC.name, Unit: "Count" }],
+        },
+      ],
+    },
+    ...record,
+    Environment: environment,
+    Asset: asset,
+    [METRIC.name]: 1,
+  });
+}
+
+const stdoutLine = (line: string) => void process.stdout.write(`${line}\n`);
+
+export interface EventBridgePublisherOptions {
+  /** The bus name (TRIBUTARY_ASSET_EVENTS). */
+  readonly bus: string;
+  /** A client of its own; default one from the environment (AWS_REGION, AWS_ENDPOINT_URL_EVENTBRIDGE). */
+  readonly client?: EventBridgeClient;
+  /** Or an endpoint for the default client (tests, LocalStack). */
+  readonly endpoint?: string;
+  /** Attempts for entries PutEvents reports as failed (default 4). */
+  readonly attempts?: number;
+  /** Wait before the first retry, doubled each time (default 100 ms). */
+  readonly backoffMs?: number;
+}
+
+/** EventBridge accepts at most 10 entries per PutEvents call. */
+export const PUT_EVENTS_MAX = 10;
+
+/** Announcements to the asset-events bus: PutEvents, retrying the entries EventBridge reports as failed. */
+export class EventBridgePublisher implements Publisher {
+  readonly bus: string;
+  readonly #client: EventBridgeClient;
+  readonly #attempts: number;
+  readonly #backoffMs: number;
+
+  constructor(opts: EventBridgePublisherOptions) {
+    this.bus = opts.bus;
+    this.#client = opts.client ?? new EventBridgeClient(opts.endpoint ? { endpoint: opts.endpoint } : {});
+    this.#attempts = Math.max(1, opts.attempts ?? 4);
+    this.#backoffMs = opts.backoffMs ?? 100;
+  }
+
+  async publish(announcements: readonly Announcement[]): Promise<void> {
+    for (const chunk of chunks(announcements, PUT_EVENTS_MAX)) await this.#put(chunk);
+  }
+
+  async #put(announcements: readonly Announcement[]): Promise<void> {
+    let pending: { entry: PutEventsRequestEntry; a: Announcement }[] = announcements.map((a) => ({
+      a,
+      entry: {
+        EventBusName: this.bus,
+        Source: MESSAGES.producer,
+        DetailType: MESSAGES.assetMaterialised,
+        Detail: JSON.stringify({ asset: a.asset, partition: a.partition, dataVersion: a.dataVersion }),
+      },
+    }));
+    for (let n = 1; ; n++) {
+      const out = await this.#client.send(new PutEventsCommand({ Entries: pending.map((p) => p.entry) }));
+      if (!out.FailedEntryCount) return;
+      // Results come in the order of the entries; a failed one has an error code and no event id.
+      const failed = pending
+        .map((p, i) => ({ ...p, result: out.Entries?.[i] }))
+        .filter((p) => p.result?.ErrorCode !== undefined || p.result?.EventId === undefined);
+      if (n >= this.#attempts) {
+        const reasons = failed
+          .map(
+            (f) =>
+              `${f.a.asset}/${f.a.partition}: ${f.result?.ErrorCode ?? "no result"}${f.result?.ErrorMessage ? ` (${f.result.ErrorMessage})` : ""}`,
+          )
+          .join("; ");
+        throw new PublishError(
+          `eventbridge: ${failed.length} of ${announcements.length} announcements were not put on bus ${this.bus} after ${n} attempts: ${reasons}.`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, this.#backoffMs * 2 ** (n - 1)));
+      pending = failed;
+    }
+  }
+}
+
+/** The Lambda handler of one Tributary function. */
+export function awsHandler(
+  graph: AssetGraph,
+  deps: HandlerDeps = {},
+): (event: unknown, context?: unknown) => Promise<unknown> {
+  const runtime = lazyRuntime(
+    graph,
+    { ...deps, write: deps.write ?? stdoutLine },
+    {
+      openStore: openStoreUri,
+      publisher: (fn) => new EventBridgePublisher({ bus: fn.assetEvents }),
+      format: (record) => awsLogLine(record),
+    },
+  );
+  return async (event, context) => {
+    const rt = runtime();
+    if (isSqsBatch(event)) {
+      const batchItemFailures: { itemIdentifier: string }[] = [];
+      for (const record of event.Records) {
+        const id = String(record.messageId);
+        try {
+          await attempt(rt, id, () => sqsWork(record, id, rt.fn.asset));
+        } catch {
+          batchItemFailures.push({ itemIdentifier: id });
+        }
+      }
+      return { batchItemFailures } satisfies BatchResponse;
+    }
+    const requestId =
+      isObject(context) && typeof context.awsRequestId === "string" ? context.awsRequestId : "";
+    return attemptAll(rt, asyncWork(event, rt.fn.asset, requestId));
+  };
+}
+
+function isSqsBatch(event: unknown): event is { Records: Json[] } {
+  return (
+    isObject(event) &&
+    Array.isArray(event.Records) &&
+    event.Records.length > 0 &&
+    event.Records.every((r) => isObject(r) && r.eventSource === "aws:sqs")
+  );
+}
+
+/** One SQS record: its body is the EventBridge event a bus rule sent to the queue. */
+export function sqsWork(record: Json, id: string, self: string): Work {
+  const where = `SQS message ${id}`;
+  if (typeof record.body !== "string") {
+    throw new PoisonMessageError(`${where}: it has no body; expected ${EXPECTED_BODY}.`);
+  }
+  const body = parseJson(record.body, where, EXPECTED_BODY);
+  if (!isObject(body) || typeof body["detail-type"] !== "string") {
+    throw new PoisonMessageError(
+      `${where}: the body is not an EventBridge event (no "detail-type"): ${excerpt(body)}; expected ${EXPECTED_BODY}.`,
+    );
+  }
+  return eventBridgeWork(body, id, where, self);
+}
+
+/** An EventBridge event: a Tributary bus message, or a scheduled event for this function. */
+function eventBridgeWork(event: Json, id: string, where: string, self: string): Work {
+  const type = event["detail-type"];
+  const detail =
+    typeof event.detail === "string" ? parseJson(event.detail, where, "a JSON detail") : event.detail;
+  if (type === "Scheduled Event") {
+    const asset = isObject(detail) && typeof detail.asset === "string" ? detail.asset : self;
+    return scheduleWork(asset, event.time, id, where);
+  }
+  if (type !== MESSAGES.assetMaterialised && type !== MESSAGES.sourceEvents) {
+    throw new PoisonMessageError(
+      `${where}: detail-type ${excerpt(type)} is not a Tributary event; expected ${EXPECTED_BODY}.`,
+    );
+  }
+  return busWork(type, detail, id, where);
+}
+
+/** The work of an asynchronous invocation (S3, EventBridge Scheduler, EventBridge), item by item. */
+export function asyncWork(
+  event: unknown,
+  self: string,
+  requestId = "",
+): { readonly id: string; readonly make: () => Work }[] {
+  if (isObject(event) && Array.isArray(event.Records) && event.Records.length > 0) {
+    return event.Records.map((record, i) => {
+      const id = isObject(record) ? s3Id(record) : undefined;
+      return {
+        id: id ?? `${requestId || "event"}#${i}`,
+        make: () => s3Work(record, id ?? `record ${i}`),
+      };
+    });
+  }
+  if (isObject(event) && typeof event["detail-type"] === "string") {
+    const id = typeof event.id === "string" ? event.id : requestId || "event";
+    return [{ id, make: () => eventBridgeWork(event, id, `EventBridge event ${id}`, self) }];
+  }
+  if (isObject(event) && "scheduledTime" in event) {
+    const id = `${String(event.asset)}@${String(event.scheduledTime)}`;
+    return [
+      { id, make: () => scheduleWork(event.asset, event.scheduledTime, id, "EventBridge Scheduler input") },
+    ];
+  }
+  const keys = isObject(event) ? Object.keys(event).join(", ") || "none" : typeof event;
+  const id = requestId || "event";
+  return [
+    {
+      id,
+      make: () => {
+        throw new PoisonMessageError(
+          `lambda invocation ${id}: the event is none of an SQS batch, an S3 notification, an EventBridge Scheduler input {asset, scheduledTime} or an EventBridge event (its keys: ${keys}).`,
+        );
+      },
+    },
+  ];
+}
+
+interface S3Object {
+  readonly bucket: string;
+  readonly key: string;
+  readonly version?: string;
+}
+
+function s3Object(record: Json): S3Object | undefined {
+  const s3 = record.s3;
+  if (record.eventSource !== "aws:s3" || !isObject(s3) || !isObject(s3.bucket) || !isObject(s3.object)) {
+    return undefined;
+  }
+  const { name } = s3.bucket;
+  const { key, versionId, sequencer } = s3.object;
+  if (typeof name !== "string" || typeof key !== "string") return undefined;
+  let decoded: string;
+  try {
+    // S3 URL-encodes keys in notifications, with + for spaces.
+    decoded = decodeURIComponent(key.replace(/\+/g, " "));
+  } catch {
+    return undefined;
+  }
+  const version = [versionId, sequencer].find((v): v is string => typeof v === "string" && v !== "");
+  return { bucket: name, key: decoded, ...(version ? { version } : {}) };
+}
+
+/** The id of an S3 notification: the object's write (S3 may notify it twice; both get this id). */
+function s3Id(record: Json): string | undefined {
+  const o = s3Object(record);
+  return o ? `s3://${o.bucket}/${o.key}${o.version ? `@${o.version}` : ""}` : undefined;
+}
+
+function s3Work(record: unknown, id: string): Work {
+  const o = isObject(record) ? s3Object(record) : undefined;
+  if (!o || !isObject(record)) {
+    throw new PoisonMessageError(
+      `${id}: not an S3 event notification record (eventSource ${excerpt(isObject(record) ? record.eventSource : record)}).`,
+    );
+  }
+  const name = typeof record.eventName === "string" ? record.eventName : "";
+  if (!name.startsWith("ObjectCreated:")) {
+    return {
+      kind: "ignored",
+      id,
+      reason: `S3 event ${name || "(unnamed)"} of ${id} is not an object creation.`,
+    };
+  }
+  return { kind: "object-created", id, store: `s3://${o.bucket}`, key: o.key };
+}

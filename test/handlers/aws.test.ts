@@ -1,0 +1,552 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname, join } from "node:path";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  asyncWork,
+  awsHandler,
+  awsLogLine,
+  EventBridgePublisher,
+  sqsWork,
+} from "../../runtime/handlers/aws.ts";
+import { type Announcement, batchIdOf, PoisonMessageError } from "../../runtime/handlers/core.ts";
+import { PublishError } from "../../runtime/handlers/events.ts";
+import { MESSAGES } from "../../runtime/handlers/messages.ts";
+import {
+  committedVersion,
+  DAY,
+  fixture,
+  graph,
+  orderRecords,
+  recorder,
+  sourceAnnouncements,
+  stack,
+  tempDir,
+  tree,
+} from "./helpers.ts";
+
+const URIS = {
+  raw: "s3://trib-test-raw",
+  curated: "s3://trib-test-curated",
+  quarantine: "s3://trib-test-quarantine",
+};
+
+/** The EventBridge event a bus rule forwards to a consumer's queue. */
+function busEvent(type: string, detail: unknown, id: string) {
+  return {
+    version: "0",
+    id,
+    "detail-type": type,
+    source: type === MESSAGES.assetMaterialised ? MESSAGES.producer : "shop.orders",
+    account: "123456789012",
+    time: "2026-11-02T00:00:05Z",
+    region: "eu-west-1",
+    resources: [],
+    detail,
+  };
+}
+
+/** An SQS batch as the event source mapping delivers it. */
+function sqsBatch(...records: [messageId: string, body: string][]) {
+  return {
+    Records: records.map(([messageId, body]) => ({
+      messageId,
+      receiptHandle: `handle-${messageId}`,
+      body,
+      attributes: {
+        ApproximateReceiveCount: "1",
+        SentTimestamp: "1793577605000",
+        SenderId: "AIDAEXAMPLE",
+        ApproximateFirstReceiveTimestamp: "1793577605100",
+      },
+      messageAttributes: {},
+      md5OfBody: "0",
+      eventSource: "aws:sqs",
+      eventSourceARN: "arn:aws:sqs:eu-west-1:123456789012:trib-test-orders-cdc-queue",
+      awsRegion: "eu-west-1",
+    })),
+  };
+}
+
+const workLines = (r: ReturnType<typeof recorder>) =>
+  r.logged("tributary.work").map(({ id, status, detail }) => ({ id, status, detail }));
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let s: ReturnType<typeof stack>;
+let records: Record<string, unknown>[];
+beforeAll(async () => {
+  dir = await tempDir("aws");
+  s = stack(dir.path, URIS);
+  records = orderRecords();
+});
+afterAll(() => dir.remove());
+
+describe("the shared AWS samples", () => {
+  it("the SQS sample's body is no Tributary event: that record alone fails, logged with its reason", async () => {
+    const r = recorder();
+    const handler = awsHandler(graph, r.deps(s, "orders_cdc"));
+    expect(await handler(await fixture("aws-sqs.json"))).toEqual({
+      batchItemFailures: [{ itemIdentifier: "MessageID_1" }],
+    });
+    expect(r.logged("tributary.work.failed")).toEqual([
+      {
+        event: "tributary.work.failed",
+        id: "MessageID_1",
+        error: "PoisonMessageError",
+        message:
+          'SQS message MessageID_1: the body is not JSON ("Message Body"); expected the EventBridge event of a Tributary bus rule (detail-type tributary.asset.materialised or tributary.source.events).',
+        poison: true,
+      },
+    ]);
+    expect(r.published).toEqual([]);
+  });
+
+  it("the S3 sample parses and is ignored: HappyFace.jpg is no landing object", async () => {
+    const r = recorder();
+    const handler = awsHandler(graph, r.deps(s, "orders_cdc"));
+    expect(await handler(await fixture("aws-s3-put.json"), { awsRequestId: "req-1" })).toEqual([
+      {
+        id: "s3://sourcebucket/HappyFace.jpg@version",
+        kind: "object-created",
+        status: "ignored",
+        detail:
+          'object HappyFace.jpg in s3://sourcebucket is not a landing object of this function (it ingests "orders_cdc": landing/orders_cdc/…).',
+        announced: [],
+      },
+    ]);
+  });
+});
+
+describe("an ingest function on AWS", () => {
+  let announced: Announcement[];
+
+  it("ingests a source-events message; its redelivery writes nothing and announces the same again", async () => {
+    const r = recorder();
+    const handler = awsHandler(graph, r.deps(s, "orders_cdc"));
+    // Records as JSON objects and as NDJSON lines, both.
+    const body = JSON.stringify(
+      busEvent(
+        MESSAGES.sourceEvents,
+        { source: "orders_cdc", records: records.map((x, i) => (i % 2 ? JSON.stringify(x) : x)) },
+        "eb-1",
+      ),
+    );
+    expect(await handler(sqsBatch(["msg-1", body]))).toEqual({ batchItemFailures: [] });
+    const n = records.length;
+    expect(n).toBe(16);
+    expect(workLines(r)).toEqual([
+      {
+        id: "msg-1",
+        status: "ingested",
+        detail: `batch ${batchIdOf("msg-1")} of "orders_cdc": read ${n} = written ${n} + quarantined 0 + duplicates 0.`,
+      },
+    ]);
+    announced = await sourceAnnouncements(s, "orders_cdc");
+    expect(announced.map((a) => a.partition)).toEqual([`${DAY}|acme`, `${DAY}|globex`, `${DAY}|initech`]);
+    expect(r.published).toEqual(announced);
+
+    const before = await tree(dir.path);
+    expect(await handler(sqsBatch(["msg-1", body]))).toEqual({ batchItemFailures: [] });
+    expect(await tree(dir.path)).toEqual(before);
+    expect(workLines(r)[1]).toEqual({
+      id: "msg-1",
+      status: "duplicate",
+      detail: `batch ${batchIdOf("msg-1")} of "orders_cdc" was already committed (read ${n} = written ${n} + quarantined 0 + duplicates 0); announced again.`,
+    });
+    expect(r.published).toEqual([...announced, ...announced]);
+  });
+
+  it("fails exactly the poison record of a batch and still runs the records after it", async () => {
+    const r = recorder();
+    const handler = awsHandler(graph, r.deps(s, "orders_cdc"));
+    const ok = (id: string, source: string, rows: unknown[]) =>
+      [id, JSON.stringify(busEvent(MESSAGES.sourceEvents, { source, records: rows }, `eb-${id}`))] as [
+        string,
+        string,
+      ];
+    const result = await handler(
+      sqsBatch(
+        ok("b-1", "orders_cdc", records.slice(0, 2)),
+        ["b-2", JSON.stringify(busEvent(MESSAGES.sourceEvents, { source: "orders_cdc" }, "eb-b-2"))],
+        ok("b-3", "customers_cdc", []),
+      ),
+    );
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "b-2" }] });
+    expect(workLines(r)).toEqual([
+      {
+        id: "b-1",
+        status: "ingested",
+        detail: `batch ${batchIdOf("b-1")} of "orders_cdc": read 2 = written 0 + quarantined 0 + duplicates 2.`,
+      },
+      {
+        id: "b-3",
+        status: "ignored",
+        detail: 'source events of "customers_cdc" are not for this function (it ingests "orders_cdc").',
+      },
+    ]);
+    expect(r.logged("tributary.work.failed")).toEqual([
+      {
+        event: "tributary.work.failed",
+        id: "b-2",
+        error: "PoisonMessageError",
+        message:
+          'SQS message b-2: a tributary.source.events message has the body {source, records} (records: JSON objects or NDJSON lines), not "{\\"source\\":\\"orders_cdc\\"}".',
+        poison: true,
+      },
+    ]);
+  });
+
+  it("ingests an object landed in S3 under an URL-encoded key, once per write", async () => {
+    const key = "landing/orders_cdc/day=2026-11-01|late.ndjson";
+    const path = join(dir.path, "raw", key);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(
+      path,
+      `${records
+        .slice(0, 3)
+        .map((x) => JSON.stringify(x))
+        .join("\n")}\n`,
+    );
+    const event = await fixture("aws-s3-put.json");
+    const record = (event.Records as Record<string, Record<string, Record<string, unknown>>>[])[0]!;
+    record.s3!.bucket = { name: "trib-test-raw" };
+    record.s3!.object = {
+      key: "landing/orders_cdc/day%3D2026-11-01%7Clate.ndjson",
+      size: 10,
+      sequencer: "0A1B",
+    };
+    const r = recorder();
+    const handler = awsHandler(graph, r.deps(s, "orders_cdc"));
+    const id = `s3://trib-test-raw/${key}@0A1B`;
+    expect(await handler(event)).toEqual([
+      {
+        id,
+        kind: "object-created",
+        status: "ingested",
+        detail: `batch ${batchIdOf(id)} of "orders_cdc": read 3 = written 0 + quarantined 0 + duplicates 3.`,
+        // Nothing new was written: no partition changed, nothing to announce.
+        announced: [],
+      },
+    ]);
+    // S3 notified twice: the second delivery finds the batch committed.
+    const [again] = (await handler(event)) as { status: string }[];
+    expect(again!.status).toBe("duplicate");
+  });
+
+  it("decodes S3 keys, + for a space, and prefers the version id to the sequencer", () => {
+    const event = {
+      Records: [
+        {
+          eventSource: "aws:s3",
+          eventName: "ObjectCreated:CompleteMultipartUpload",
+          s3: {
+            bucket: { name: "trib-test-raw" },
+            object: {
+              key: "landing/orders_cdc/two+words%2Bplus%C3%A9.ndjson",
+              versionId: "v7",
+              sequencer: "0C",
+            },
+          },
+        },
+        {
+          eventSource: "aws:s3",
+          eventName: "ObjectRemoved:Delete",
+          s3: {
+            bucket: { name: "trib-test-raw" },
+            object: { key: "landing/orders_cdc/x.ndjson", sequencer: "0D" },
+          },
+        },
+      ],
+    };
+    expect(asyncWork(event, "orders_cdc").map((w) => w.make())).toEqual([
+      {
+        kind: "object-created",
+        id: "s3://trib-test-raw/landing/orders_cdc/two words+plusé.ndjson@v7",
+        store: "s3://trib-test-raw",
+        key: "landing/orders_cdc/two words+plusé.ndjson",
+      },
+      {
+        kind: "ignored",
+        id: "s3://trib-test-raw/landing/orders_cdc/x.ndjson@0D",
+        reason:
+          "S3 event ObjectRemoved:Delete of s3://trib-test-raw/landing/orders_cdc/x.ndjson@0D is not an object creation.",
+      },
+    ]);
+  });
+
+  it("materialises curated_orders on its upstream's announcement and announces exactly that commit", async () => {
+    const r = recorder();
+    const handler = awsHandler(graph, r.deps(s, "curated_orders"));
+    const acme = announced.find((a) => a.partition === `${DAY}|acme`)!;
+    const t0 = Date.now();
+    expect(
+      await handler(sqsBatch(["e-1", JSON.stringify(busEvent(MESSAGES.assetMaterialised, acme, "eb-e-1"))])),
+    ).toEqual({ batchItemFailures: [] });
+    const t1 = Date.now();
+    const dataVersion = await committedVersion(dir.path, "curated_orders", "acme");
+    expect(r.published).toEqual([{ asset: "curated_orders", partition: "acme", dataVersion }]);
+    expect(workLines(r)).toEqual([
+      {
+        id: "e-1",
+        status: "materialised",
+        detail: '"curated_orders": 1 materialised, 0 fresh, 0 failed, 0 waiting.',
+      },
+    ]);
+    // The commit's log line is an embedded metric format document of Tributary/AssetMaterialized.
+    const [line] = r.logged(MESSAGES.assetMaterialised);
+    const timestamp = (line!._aws as { Timestamp: number }).Timestamp;
+    expect(timestamp).toBeGreaterThanOrEqual(t0);
+    expect(timestamp).toBeLessThanOrEqual(t1);
+    expect(line).toEqual({
+      _aws: {
+        Timestamp: timestamp,
+        CloudWatchMetrics: [
+          {
+            Namespace: "Tributary",
+            Dimensions: [["Environment", "Asset"]],
+            Metrics: [{ Name: "AssetMaterialized", Unit: "Count" }],
+          },
+        ],
+      },
+      event: "tributary.asset.materialised",
+      asset: "curated_orders",
+      partition: "acme",
+      dataVersion,
+      rows: 3,
+      environment: "test",
+      Environment: "test",
+      Asset: "curated_orders",
+      AssetMaterialized: 1,
+    });
+
+    // The announcement again (EventBridge delivered it twice): fresh, nothing rewritten, announced again.
+    const before = await tree(dir.path);
+    await handler(sqsBatch(["e-2", JSON.stringify(busEvent(MESSAGES.assetMaterialised, acme, "eb-e-1"))]));
+    expect(await tree(dir.path)).toEqual(before);
+    expect(workLines(r)[1]).toEqual({
+      id: "e-2",
+      status: "fresh",
+      detail: '"curated_orders": 0 materialised, 1 fresh, 0 failed, 0 waiting.',
+    });
+    expect(r.published).toEqual([
+      { asset: "curated_orders", partition: "acme", dataVersion },
+      { asset: "curated_orders", partition: "acme", dataVersion },
+    ]);
+  });
+});
+
+describe("scheduled invocations", () => {
+  it("runs the asset's schedule at the EventBridge Scheduler's time, or a raw Scheduled Event's", async () => {
+    const empty = await tempDir("aws-schedule");
+    try {
+      const r = recorder();
+      const handler = awsHandler(graph, r.deps(stack(empty.path, URIS), "daily_revenue"));
+      const waiting =
+        '"daily_revenue": 0 materialised, 0 fresh, 0 failed, 3 waiting: daily_revenue/2026-11-01|acme: upstream curated_orders/acme has never been materialised; select it too (+daily_revenue).';
+      expect(await handler({ asset: "daily_revenue", scheduledTime: "2026-11-02T02:30:00Z" })).toEqual([
+        {
+          id: "daily_revenue@2026-11-02T02:30:00Z",
+          kind: "schedule",
+          status: "waiting",
+          detail: waiting,
+          announced: [],
+        },
+      ]);
+      const raw = {
+        version: "0",
+        id: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        source: "aws.scheduler",
+        account: "123456789012",
+        time: "2026-11-02T02:30:00Z",
+        region: "eu-west-1",
+        resources: ["arn:aws:scheduler:eu-west-1:123456789012:schedule/default/trib-test-daily-revenue"],
+        detail: "{}",
+      };
+      expect(await handler(raw)).toEqual([
+        { id: raw.id, kind: "schedule", status: "waiting", detail: waiting, announced: [] },
+      ]);
+      expect(asyncWork(raw, "daily_revenue")[0]!.make()).toEqual({
+        kind: "schedule",
+        id: raw.id,
+        asset: "daily_revenue",
+        scheduledTime: new Date("2026-11-02T02:30:00Z"),
+      });
+      expect(await handler({ asset: "customer_features", scheduledTime: "2026-11-02T02:00:00Z" })).toEqual([
+        {
+          id: "customer_features@2026-11-02T02:00:00Z",
+          kind: "schedule",
+          status: "ignored",
+          detail:
+            'the schedule of "customer_features" is not for this function (it materialises "daily_revenue").',
+          announced: [],
+        },
+      ]);
+    } finally {
+      await empty.remove();
+    }
+  });
+
+  it("throws for an asynchronous invocation that fails, so that Lambda retries it", async () => {
+    const r = recorder();
+    const handler = awsHandler(graph, r.deps(s, "daily_revenue"));
+    await expect(handler({ asset: "daily_revenue", scheduledTime: "at three" })).rejects.toThrow(
+      new PoisonMessageError(
+        'EventBridge Scheduler input: the scheduled time of "daily_revenue" is "at three", not an ISO 8601 timestamp.',
+      ),
+    );
+    await expect(handler({ hello: "world" }, { awsRequestId: "req-9" })).rejects.toThrow(
+      "lambda invocation req-9: the event is none of an SQS batch, an S3 notification, an EventBridge Scheduler input {asset, scheduledTime} or an EventBridge event (its keys: hello).",
+    );
+    expect(r.logged("tributary.work.failed").map((l) => l.id)).toEqual(["daily_revenue@at three", "req-9"]);
+  });
+});
+
+describe("parsing SQS records", () => {
+  const record = (body: string) => ({ messageId: "x", body, eventSource: "aws:sqs" });
+  it("takes asset events and source events, a detail given as a string too", () => {
+    const detail = { asset: "orders_cdc", partition: "2026-11-01|acme", dataVersion: "v1" };
+    expect(
+      sqsWork(
+        record(JSON.stringify(busEvent(MESSAGES.assetMaterialised, JSON.stringify(detail), "e"))),
+        "x",
+        "a",
+      ),
+    ).toEqual({ kind: "asset-materialised", id: "x", ...detail });
+    expect(() =>
+      sqsWork(record(JSON.stringify(busEvent("Object Created", {}, "e"))), "x", "curated_orders"),
+    ).toThrow(
+      'SQS message x: detail-type "Object Created" is not a Tributary event; expected the EventBridge event of a Tributary bus rule (detail-type tributary.asset.materialised or tributary.source.events).',
+    );
+    expect(() => sqsWork(record("[1,2]"), "x", "curated_orders")).toThrow(
+      'SQS message x: the body is not an EventBridge event (no "detail-type"): "[1,2]"; expected the EventBridge event of a Tributary bus rule (detail-type tributary.asset.materialised or tributary.source.events).',
+    );
+    expect(() =>
+      sqsWork(
+        record(JSON.stringify(busEvent(MESSAGES.assetMaterialised, { asset: "orders_cdc" }, "e"))),
+        "x",
+        "a",
+      ),
+    ).toThrow(
+      'SQS message x: a tributary.asset.materialised message has the body {asset, partition, dataVersion} (strings; partition "" when the asset is unpartitioned), not "{\\"asset\\":\\"orders_cdc\\"}".',
+    );
+  });
+});
+
+describe("the embedded metric format", () => {
+  it("makes each commit's line a document of the metric Tributary/AssetMaterialized by Environment and Asset", () => {
+    const record = {
+      event: MESSAGES.assetMaterialised,
+      asset: "daily_revenue",
+      partition: "2026-11-01|acme",
+      dataVersion: "d1",
+      rows: 3,
+      environment: "prod",
+    };
+    expect(awsLogLine(record, 1_793_577_600_000)).toBe(
+      '{"_aws":{"Timestamp":1793577600000,"CloudWatchMetrics":[{"Namespace":"Tributary","Dimensions":[["Environment","Asset"]],"Metrics":[{"Name":"AssetMaterialized","Unit":"Count"}]}]},"event":"tributary.asset.materialised","asset":"daily_revenue","partition":"2026-11-01|acme","dataVersion":"d1","rows":3,"environment":"prod","Environment":"prod","Asset":"daily_revenue","AssetMaterialized":1}',
+    );
+    expect(awsLogLine({ event: "tributary.work", id: "m", status: "fresh" }, 1)).toBe(
+      '{"event":"tributary.work","id":"m","status":"fresh"}',
+    );
+  });
+});
+
+describe("the EventBridge publisher", () => {
+  interface Call {
+    readonly target: string | undefined;
+    readonly headers: IncomingHttpHeaders;
+    readonly body: {
+      Entries: { EventBusName: string; Source: string; DetailType: string; Detail: string }[];
+    };
+  }
+  let calls: Call[];
+  /** Entries (by their Detail) the fake bus refuses, and how many times each. */
+  let refuse: Map<string, number>;
+  let endpoint: string;
+  let server: ReturnType<typeof createServer>;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let text = "";
+      req.on("data", (c) => (text += c));
+      req.on("end", () => {
+        const body = JSON.parse(text) as Call["body"];
+        calls.push({ target: req.headers["x-amz-target"] as string | undefined, headers: req.headers, body });
+        let failed = 0;
+        const Entries = body.Entries.map((e, i) => {
+          const left = refuse.get(e.Detail) ?? 0;
+          if (left > 0) {
+            refuse.set(e.Detail, left - 1);
+            failed++;
+            return { ErrorCode: "ThrottlingException", ErrorMessage: "Rate exceeded" };
+          }
+          return { EventId: `ev-${calls.length}-${i}` };
+        });
+        res.setHeader("content-type", "application/x-amz-json-1.1");
+        res.end(JSON.stringify({ FailedEntryCount: failed, Entries }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const client = () =>
+    new EventBridgeClient({
+      endpoint,
+      region: "eu-west-1",
+      credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "secret" },
+      maxAttempts: 1,
+    });
+  const announcements = (n: number): Announcement[] =>
+    Array.from({ length: n }, (_, i) => ({ asset: "orders_cdc", partition: `p${i}`, dataVersion: `v${i}` }));
+  const detail = (a: Announcement) => JSON.stringify(a);
+
+  it("puts at most 10 entries per call and retries only the entries EventBridge failed", async () => {
+    calls = [];
+    const all = announcements(23);
+    refuse = new Map([[detail(all[4]!), 2]]);
+    await new EventBridgePublisher({ bus: "trib-test-assets", client: client(), backoffMs: 0 }).publish(all);
+    expect(calls.map((c) => c.target)).toEqual(Array(5).fill("AWSEvents.PutEvents"));
+    expect(calls.map((c) => c.body.Entries.map((e) => JSON.parse(e.Detail).partition))).toEqual([
+      ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"],
+      ["p4"],
+      ["p4"],
+      ["p10", "p11", "p12", "p13", "p14", "p15", "p16", "p17", "p18", "p19"],
+      ["p20", "p21", "p22"],
+    ]);
+    expect(calls[0]!.body.Entries[0]).toEqual({
+      EventBusName: "trib-test-assets",
+      Source: "tributary",
+      DetailType: "tributary.asset.materialised",
+      Detail: '{"asset":"orders_cdc","partition":"p0","dataVersion":"v0"}',
+    });
+    expect(calls[0]!.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/eu-west-1\/events\/aws4_request/,
+    );
+  });
+
+  it("throws naming the entries that still fail after every attempt", async () => {
+    calls = [];
+    const all = announcements(3);
+    refuse = new Map([[detail(all[1]!), 10]]);
+    const publisher = new EventBridgePublisher({
+      bus: "trib-test-assets",
+      endpoint,
+      attempts: 3,
+      backoffMs: 0,
+    });
+    // The default client, pointed at the endpoint; credentials and region from the environment.
+    process.env.AWS_ACCESS_KEY_ID ??= "AKIDTEST";
+    process.env.AWS_SECRET_ACCESS_KEY ??= "secret";
+    process.env.AWS_REGION ??= "eu-west-1";
+    await expect(publisher.publish(all)).rejects.toThrow(
+      new PublishError(
+        "eventbridge: 1 of 3 announcements were not put on bus trib-test-assets after 3 attempts: orders_cdc/p1: ThrottlingException (Rate exceeded).",
+      ),
+    );
+    expect(calls.map((c) => c.body.Entries.length)).toEqual([3, 1, 1]);
+  });
+});
