@@ -1,0 +1,360 @@
+/**
+ * The Azure Functions entry points (Node.js programming model v4). What invokes a Tributary function
+ * (infra/azure/function.ts):
+ * - a Service Bus topic subscription (`%TRIBUTARY_TOPIC%` / `%TRIBUTARY_SUBSCRIPTION%`, identity
+ *   connection `TRIBUTARY_BUS__fullyQualifiedNamespace`) whose SQL filter reads the application
+ *   properties `producer`, `type`, `asset` or `source`; one message per invocation, its body the JSON
+ *   body of the message. The worker hands the trigger metadata over with camel-cased keys: the message id
+ *   is `triggerMetadata.messageId`, the properties are `triggerMetadata.applicationProperties` (also
+ *   given as `userProperties`, their older name). A failure throws: Service Bus redelivers the message up
+ *   to the subscription's maxDeliveryCount, then dead-letters it;
+ * - a timer (`%TRIBUTARY_SCHEDULE%`, NCRONTAB in UTC on Flex Consumption). It fires at every UTC hour
+ *   the schedule's local hours can map to, so the handler runs only when TRIBUTARY_SCHEDULE_CRON matches
+ *   the local time in TRIBUTARY_SCHEDULE_TIMEZONE (infra/azure/schedule.ts);
+ * - Event Grid `Microsoft.Storage.BlobCreated`, for objects landed under `landing/<source>/`.
+ * Logs go through the invocation's `context.log` as JSON strings (Application Insights traces).
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createHash } from "node:crypto";
+import { app, type EventGridEvent, type InvocationContext, type Timer } from "@azure/functions";
+import { DefaultAzureCredential } from "@azure/identity";
+import { ServiceBusClient, type ServiceBusMessage } from "@azure/service-bus";
+import { CronExpressionParser } from "cron-parser";
+import type { AssetGraph } from "../../assets/graph/graph.ts";
+import { openStoreUri } from "../storage/uri.ts";
+import {
+  type Announcement,
+  HandlerConfigError,
+  type HandlerDeps,
+  lazyRuntime,
+  PoisonMessageError,
+  type Publisher,
+  type Runtime,
+  type Work,
+  type WorkReport,
+} from "./core.ts";
+import {
+  attempt,
+  busWork,
+  chunks,
+  EXPECTED_TYPES,
+  excerpt,
+  isObject,
+  type Json,
+  jsonBody,
+  PublishError,
+  WORK_FAILED_EVENT,
+} from "./events.ts";
+import { MESSAGES } from "./messages.ts";
+
+/** The app settings the infra gives a function (infra/azure/function.ts). */
+export const SETTINGS = {
+  namespace: "TRIBUTARY_BUS__fullyQualifiedNamespace",
+  topic: "TRIBUTARY_TOPIC",
+  subscription: "TRIBUTARY_SUBSCRIPTION",
+  schedule: "TRIBUTARY_SCHEDULE",
+  cron: "TRIBUTARY_SCHEDULE_CRON",
+  timezone: "TRIBUTARY_SCHEDULE_TIMEZONE",
+} as const;
+
+export const BLOB_CREATED = "Microsoft.Storage.BlobCreated";
+
+/** What a Service Bus sender must do for the publisher (a `ServiceBusSender`, or a test's recorder). */
+export interface ServiceBusSenderLike {
+  sendMessages(messages: ServiceBusMessage[]): Promise<void>;
+}
+
+export interface ServiceBusPublisherOptions {
+  /** `<namespace>.servicebus.windows.net` (TRIBUTARY_BUS__fullyQualifiedNamespace). */
+  readonly namespace: string;
+  /** The asset-events topic (TRIBUTARY_ASSET_EVENTS). */
+  readonly topic: string;
+  /** A sender of its own; default one of a ServiceBusClient with DefaultAzureCredential. */
+  readonly sender?: ServiceBusSenderLike;
+}
+
+/** Messages per send call: a batch stays far below the 256 KB of a standard namespace. */
+const SEND_MAX = 50;
+/** Service Bus message ids are at most 128 characters. */
+const MESSAGE_ID_MAX = 128;
+
+/**
+ * The message of one announcement: the JSON body, and the application properties the subscriptions'
+ * SQL filters read. The message id is the announcement itself, so a repeated announcement is a
+ * duplicate that a topic with duplicate detection drops.
+ */
+export function serviceBusMessage(a: Announcement): ServiceBusMessage {
+  const id = `${a.asset}/${a.partition}/${a.dataVersion}`;
+  return {
+    body: { asset: a.asset, partition: a.partition, dataVersion: a.dataVersion },
+    contentType: "application/json",
+    messageId: id.length <= MESSAGE_ID_MAX ? id : createHash("sha256").update(id).digest("hex"),
+    applicationProperties: { producer: MESSAGES.producer, type: MESSAGES.assetMaterialised, asset: a.asset },
+  };
+}
+
+/** Announcements to the asset-events topic. */
+export class ServiceBusPublisher implements Publisher {
+  readonly namespace: string;
+  readonly topic: string;
+  #sender: ServiceBusSenderLike | undefined;
+
+  constructor(opts: ServiceBusPublisherOptions) {
+    this.namespace = opts.namespace;
+    this.topic = opts.topic;
+    this.#sender = opts.sender;
+  }
+
+  async publish(announcements: readonly Announcement[]): Promise<void> {
+    this.#sender ??= new ServiceBusClient(this.namespace, new DefaultAzureCredential()).createSender(
+      this.topic,
+    );
+    for (const chunk of chunks(announcements, SEND_MAX)) {
+      try {
+        await this.#sender.sendMessages(chunk.map(serviceBusMessage));
+      } catch (e) {
+        throw new PublishError(
+          `servicebus: ${chunk.length} announcements were not sent to topic ${this.topic} of ${this.namespace}: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
+    }
+  }
+}
+
+/** Log lines that are errors in Application Insights; the rest are information. */
+const ERROR_EVENTS = new Set([WORK_FAILED_EVENT, "tributary.asset.failed"]);
+
+export interface AzureHandlers {
+  serviceBus(message: unknown, context: InvocationContext): Promise<WorkReport>;
+  timer(timer: Timer, context: InvocationContext): Promise<WorkReport>;
+  eventGrid(event: EventGridEvent, context: InvocationContext): Promise<WorkReport>;
+}
+
+/** The three trigger handlers of one Tributary function. */
+export function azureHandlers(graph: AssetGraph, deps: HandlerDeps = {}): AzureHandlers {
+  const invocation = new AsyncLocalStorage<InvocationContext>();
+  const write = (line: string) => {
+    let level: "log" | "error" = "log";
+    try {
+      const event = (JSON.parse(line) as { event?: unknown }).event;
+      if (typeof event === "string" && ERROR_EVENTS.has(event)) level = "error";
+    } catch {
+      // Not JSON: logged as it is.
+    }
+    const context = invocation.getStore();
+    if (context) context[level](line);
+    else console[level](line);
+  };
+  const env = deps.env ?? process.env;
+  const runtime = lazyRuntime(
+    graph,
+    { ...deps, write: deps.write ?? write },
+    {
+      openStore: openStoreUri,
+      publisher: (fn, e) => {
+        const namespace = e[SETTINGS.namespace]?.trim();
+        if (!namespace) {
+          throw new HandlerConfigError(
+            `handler: app setting ${SETTINGS.namespace} is not set; the function was not deployed by Tributary's infra. Deploy it with pulumi up.`,
+          );
+        }
+        return new ServiceBusPublisher({ namespace, topic: fn.assetEvents });
+      },
+    },
+  );
+  const run = (context: InvocationContext, id: (rt: Runtime) => string, make: (rt: Runtime) => Work) =>
+    invocation.run(context, async () => {
+      const rt = runtime();
+      return attempt(rt, id(rt), () => make(rt));
+    });
+  return {
+    serviceBus: (message, context) => {
+      const id = serviceBusId(context);
+      return run(
+        context,
+        () => id ?? context.invocationId,
+        () => serviceBusWork(message, context.triggerMetadata ?? {}, id),
+      );
+    },
+    timer: (timer, context) => {
+      const at = tickTime(timer, context);
+      return run(
+        context,
+        (rt) => `${rt.fn.asset}@${at.toISOString()}`,
+        (rt) => timerWork(rt.fn.asset, at, env),
+      );
+    },
+    eventGrid: (event, context) => {
+      const id =
+        blobId(event) ?? (isObject(event) && typeof event.id === "string" ? event.id : context.invocationId);
+      return run(
+        context,
+        () => id,
+        () => eventGridWork(event, id),
+      );
+    },
+  };
+}
+
+/** The app's function registrations (the `app` of @azure/functions, or a test's recorder). */
+export type AzureApp = Pick<typeof app, "serviceBusTopic" | "timer" | "eventGrid">;
+
+/**
+ * Register the triggers the function's app settings call for: the subscription when it consumes a bus,
+ * the timer when it is scheduled, Event Grid when it ingests a source (landed objects). Returns the
+ * names of the functions registered.
+ */
+export function registerAzure(graph: AssetGraph, deps: HandlerDeps = {}, target: AzureApp = app): string[] {
+  const env = deps.env ?? process.env;
+  const handlers = azureHandlers(graph, deps);
+  const registered: string[] = [];
+  if (env[SETTINGS.topic] && env[SETTINGS.subscription]) {
+    target.serviceBusTopic("events", {
+      topicName: `%${SETTINGS.topic}%`,
+      subscriptionName: `%${SETTINGS.subscription}%`,
+      connection: "TRIBUTARY_BUS",
+      cardinality: "one",
+      handler: handlers.serviceBus,
+    });
+    registered.push("events");
+  }
+  if (env[SETTINGS.schedule]) {
+    target.timer("schedule", { schedule: `%${SETTINGS.schedule}%`, handler: handlers.timer });
+    registered.push("schedule");
+  }
+  if (env.TRIBUTARY_KIND === "ingest") {
+    target.eventGrid("landed", { handler: handlers.eventGrid });
+    registered.push("landed");
+  }
+  return registered;
+}
+
+function serviceBusId(context: InvocationContext): string | undefined {
+  const id = context.triggerMetadata?.messageId;
+  return typeof id === "string" && id !== "" ? id : undefined;
+}
+
+/** One Service Bus message: its body, and its type in the application properties. */
+export function serviceBusWork(message: unknown, metadata: Json, id: string | undefined): Work {
+  const where = `Service Bus message ${id ?? "(no id)"}`;
+  if (id === undefined) {
+    throw new PoisonMessageError(
+      `${where}: the trigger metadata has no messageId; it cannot be processed idempotently.`,
+    );
+  }
+  const properties = isObject(metadata.applicationProperties)
+    ? metadata.applicationProperties
+    : isObject(metadata.userProperties)
+      ? metadata.userProperties
+      : {};
+  const type = properties.type;
+  if (type !== MESSAGES.assetMaterialised && type !== MESSAGES.sourceEvents) {
+    const names = Object.keys(properties);
+    throw new PoisonMessageError(
+      `${where}: not a Tributary message: its application property "type" is ${type === undefined ? "missing" : excerpt(type)} (properties: ${names.length ? names.join(", ") : "none"}); expected ${EXPECTED_TYPES}.`,
+    );
+  }
+  const body = jsonBody(message, where, `the JSON body of a ${type} message`);
+  return busWork(type, body, id, where);
+}
+
+/**
+ * The minute a timer invocation is for: the scheduled time the invocation carries (a local delivery
+ * sets it in the trigger metadata), the missed occurrence of a past-due run, else now.
+ */
+function tickTime(timer: Timer, context: InvocationContext): Date {
+  const given = context.triggerMetadata?.scheduledTime;
+  let at = typeof given === "string" ? new Date(given) : new Date();
+  if (typeof given !== "string" && timer?.isPastDue && typeof timer.scheduleStatus?.next === "string") {
+    const missed = new Date(timer.scheduleStatus.next);
+    if (!Number.isNaN(missed.getTime()) && missed.getTime() <= at.getTime()) at = missed;
+  }
+  if (Number.isNaN(at.getTime())) at = new Date();
+  return new Date(Math.floor(at.getTime() / 60_000) * 60_000);
+}
+
+/** A timer tick: the schedule's work when the graph's cron matches the local time, else nothing. */
+export function timerWork(asset: string, at: Date, env: Readonly<Record<string, string | undefined>>): Work {
+  const id = `${asset}@${at.toISOString()}`;
+  const cron = env[SETTINGS.cron]?.trim();
+  const timezone = env[SETTINGS.timezone]?.trim();
+  if (!cron || !timezone) {
+    throw new HandlerConfigError(
+      `handler: app setting ${!cron ? SETTINGS.cron : SETTINGS.timezone} is not set, but the timer fired; the function was not deployed by Tributary's infra. Deploy it with pulumi up.`,
+    );
+  }
+  let matches: boolean;
+  try {
+    matches = CronExpressionParser.parse(cron, { tz: timezone }).includesDate(at);
+  } catch (e) {
+    throw new HandlerConfigError(
+      `handler: ${SETTINGS.cron} ${JSON.stringify(cron)} in ${SETTINGS.timezone} ${JSON.stringify(timezone)} is not a valid schedule (${e instanceof Error ? e.message : String(e)}); redeploy with pulumi up.`,
+    );
+  }
+  if (!matches) {
+    const local = new Intl.DateTimeFormat("sv-SE", {
+      timeZone: timezone,
+      dateStyle: "short",
+      timeStyle: "short",
+    }).format(at);
+    return {
+      kind: "ignored",
+      id,
+      reason: `the timer fired at ${at.toISOString()}, ${local} in ${timezone}, which is not a time of "${asset}"'s schedule ${JSON.stringify(cron)}.`,
+    };
+  }
+  return { kind: "schedule", id, asset, scheduledTime: at };
+}
+
+interface Blob {
+  readonly store: string;
+  readonly key: string;
+  readonly url: string;
+}
+
+/** A blob URL as a store URI and key: the container's URL, and the blob's path in it. */
+export function blobOf(url: string): Blob | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const parts = u.pathname.split("/").slice(1);
+  // Azurite (http://127.0.0.1:10000/<account>/<container>/…) puts the account in the path.
+  const skip = /\.blob\.core\.windows\.net$/.test(u.hostname) ? 1 : 2;
+  if (parts.length <= skip || parts.slice(skip).join("") === "") return undefined;
+  const store = `${u.origin}/${parts.slice(0, skip).join("/")}`;
+  let key: string;
+  try {
+    key = parts.slice(skip).map(decodeURIComponent).join("/");
+  } catch {
+    return undefined;
+  }
+  return { store, key, url: `${store}/${key}` };
+}
+
+function blobId(event: unknown): string | undefined {
+  if (!isObject(event) || !isObject(event.data) || typeof event.data.url !== "string") return undefined;
+  const blob = blobOf(event.data.url);
+  if (!blob) return undefined;
+  const write = [event.data.sequencer, event.data.eTag].find((v) => typeof v === "string" && v !== "");
+  return write ? `${blob.url}@${write as string}` : blob.url;
+}
+
+/** An Event Grid event (Event Grid schema, or CloudEvents schema) of a storage account. */
+export function eventGridWork(event: unknown, id: string): Work {
+  const where = `Event Grid event ${id}`;
+  const type = isObject(event) ? (event.eventType ?? event.type) : undefined;
+  if (type !== BLOB_CREATED) {
+    return { kind: "ignored", id, reason: `${where} is a ${excerpt(type)} event, not ${BLOB_CREATED}.` };
+  }
+  const data = isObject(event) && isObject(event.data) ? event.data : {};
+  const blob = typeof data.url === "string" ? blobOf(data.url) : undefined;
+  if (!blob) {
+    throw new PoisonMessageError(
+      `${where}: its data.url ${excerpt(data.url)} is not the URL of a blob in a container.`,
+    );
+  }
+  return { kind: "object-created", id, store: blob.store, key: blob.key };
+}
