@@ -241,8 +241,9 @@ function triggerOf(a: AnyAsset): TriggerPlan | undefined {
 }
 
 /**
- * The rights of one function, from the graph's edges only (prefixes as runtime/storage/layout.ts lays
- * them out). An asset reads each upstream's data and manifests and writes its own data, manifests,
+ * The rights of one function, from the graph's edges and the assets its references checks name
+ * (prefixes as runtime/storage/layout.ts lays them out). An asset reads each upstream's (and each
+ * referenced asset's) data and manifests and writes its own data, manifests,
  * failures and locks, and its quarantine prefix. An ingester writes its source's raw events, batch
  * manifests, id index and lock, and its quarantine prefix.
  */
@@ -265,8 +266,13 @@ export function grantsOf(graph: AssetGraph, a: AnyAsset): GrantPlan[] {
     ];
   }
   const out: GrantPlan[] = [];
-  for (const up of [...new Set(graph.inputs(k).map((e) => e.from))].sort()) {
-    const reason = `upstream:${up}`;
+  // What the asset reads: its upstreams, and the targets of its references checks (a foreign key is
+  // checked against the committed data of the asset it names, which need not be an upstream).
+  const reads = new Map<string, string>();
+  for (const e of graph.inputs(k)) reads.set(e.from, `upstream:${e.from}`);
+  for (const c of a.checks)
+    if (c.kind === "references" && !reads.has(c.asset)) reads.set(c.asset, `check:${c.name}`);
+  for (const [up, reason] of [...reads].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
     // A source's events are raw files; an asset's data is curated Parquet. Both commit by manifest.
     const data =
       graph.get(up).kind === "source"

@@ -125,7 +125,7 @@ export interface GrantPlan {
   /** An object-key prefix ending in "/", e.g. "curated/orders/". */
   readonly prefix: string;
   readonly access: readonly Access[];
-  /** Why: "own" output, the "upstream:<key>" it reads, or "quarantine". */
+  /** Why: "own" output, the "upstream:<key>" it reads, the "check:<name>" that reads it, or "quarantine". */
   readonly reason: string;
 }
 

@@ -104,7 +104,7 @@ describe("the deployment plan of the reference pipeline", () => {
     ]);
   });
 
-  it("grants an asset its upstreams' data for reading and its own prefixes for writing, nothing else", () => {
+  it("grants an asset its upstreams' (and referenced assets') data for reading and its own prefixes for writing, nothing else", () => {
     const own = "own";
     expect(plan.grants.filter((g) => g.function === "customer_features")).toEqual([
       {
@@ -186,9 +186,20 @@ describe("the deployment plan of the reference pipeline", () => {
         .filter((g) => g.function === "curated_orders" && g.reason !== "own")
         .map((g) => [g.store, g.prefix, g.access]),
     ).toEqual([
+      // Its references check reads the committed customers: not an upstream, still a read.
+      ["curated", "curated/curated_customers/", ["read"]],
+      ["curated", "_manifests/curated_customers/", ["read", "list"]],
       ["raw", "raw/orders_cdc/", ["read"]],
       ["curated", "_manifests/orders_cdc/", ["read", "list"]],
       ["quarantine", "quarantine/curated_orders/", ["write"]],
+    ]);
+    expect(
+      plan.grants
+        .filter((g) => g.function === "curated_orders" && g.prefix.includes("curated_customers"))
+        .map((g) => g.reason),
+    ).toEqual([
+      "check:references_customer_id_curated_customers",
+      "check:references_customer_id_curated_customers",
     ]);
   });
 
