@@ -62,6 +62,8 @@ const Schema = Type.Object(
     costCentre: Type.String({ pattern: TAG_VALUE }),
     pipelines: Type.Array(Type.String({ pattern: "^[A-Za-z0-9_-]+$" }), { minItems: 1, uniqueItems: true }),
     functions: Type.Optional(Functions),
+    // Validated here; infra/bundle.ts reads it where the program deploys the functions' code.
+    bundles: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );
@@ -78,6 +80,8 @@ const EXPECT: Record<string, string> = {
   costCentre: "the cost centre, as a tag value (letters, digits, spaces and _.:/=+-@)",
   pipelines: "a list of the pipelines (asset groups) to deploy, e.g. [commerce]",
   functions: "an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900 }",
+  bundles:
+    "the folder holding the functions' code built by tributary bundle, relative to the project (default dist/bundles)",
 };
 const OBJECT_KEYS = new Set(["retentionDays", "functions", "pipelines"]);
 const NUMBER_KEYS = new Set(["coldAfterDays"]);

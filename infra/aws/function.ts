@@ -23,7 +23,7 @@ export interface AssetFunctionArgs extends FunctionParts {
   readonly assetBus: Named;
   readonly sourceBus: Named;
   readonly alertTopicArn: pulumi.Input<string>;
-  /** The deployment package. */
+  /** The deployment package: the bundle folder of the function's architecture (infra/bundle.ts). */
   readonly code: pulumi.asset.Archive;
   readonly environment: string;
 }

@@ -5,7 +5,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
-import { PLACEHOLDER_CODE } from "../placeholder.ts";
+import { functionCodes } from "../bundle.ts";
 import { type DeploymentPlan, functionParts, type StoreId } from "../plan/types.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
@@ -27,6 +27,9 @@ export const aws = {
   cloud: "aws",
   deploy(plan: DeploymentPlan): StackOutputs {
     assertFreshnessWithin(plan, MAX_FRESHNESS_MINUTES, "CloudWatch alarms look back at most 7 days");
+    // The functions' code first: without it the program stops before registering anything. Each
+    // function's code is the bundle of its architecture, the folder as Lambda runs it (index.handler).
+    const codeOf = functionCodes(plan, "aws");
     const p = plan.prefix;
     const retention = logRetention(plan.logRetentionDays);
     const shared = plan.tags;
@@ -63,7 +66,7 @@ export const aws = {
         assetBus: buses["asset-events"],
         sourceBus: buses["source-events"],
         alertTopicArn: alerts.topicArn,
-        code: PLACEHOLDER_CODE,
+        code: codeOf(fn).archive,
         environment: plan.environment,
       });
       functions[fn.id] = f.functionName;

@@ -5,17 +5,20 @@
  * allow, what triggers it (a filtered topic subscription whose dead letters go to its own queue, or a
  * timer) and its alerts.
  *
- * Code: the app is created without a package. A Flex Consumption app runs what was deployed into its
- * package container (`tributary bundle` and a zip deploy do that, per the cloud-runtime issue); until
- * then it has no functions, so it never runs, and no message is consumed or lost: bus messages wait in
- * the subscription (and are dead-lettered, then alerted, when they expire). The AWS placeholder that
- * throws needs no packaging; an Azure package needs the `@azure/functions` worker model bundled, which
- * is that issue's job, not the infrastructure's.
+ * Code: the stack's bundle (`tributary bundle --cloud azure`, infra/bundle.ts), zipped into the app's
+ * package container as `released-package.zip`, the one blob a Flex Consumption app runs from
+ * (`functionAppConfig.deployment.storage`: type blobContainer, the container's URL, read with the app's
+ * system-assigned identity; what `az functionapp deploy` / OneDeploy upload there too). The blob is
+ * written before the app is created or updated, and the bundle's SHA-256 is an app setting: a new
+ * bundle changes the app's settings, which restarts the app, which then loads the new package.
+ * Uploading needs the deploying identity to have Storage Blob Data Contributor on the host account,
+ * as its shared keys are disabled.
  */
 import * as applicationinsights from "@pulumi/azure-native/applicationinsights/index.js";
 import * as authorization from "@pulumi/azure-native/authorization/index.js";
 import * as monitor from "@pulumi/azure-native/monitor/index.js";
 import * as servicebus from "@pulumi/azure-native/servicebus/index.js";
+import * as storage from "@pulumi/azure-native/storage/index.js";
 import * as web from "@pulumi/azure-native/web/index.js";
 import * as pulumi from "@pulumi/pulumi";
 import { type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
@@ -45,6 +48,8 @@ export interface AssetFunctionArgs extends FunctionParts {
     readonly packages: Container;
   };
   readonly bus: Bus;
+  /** The function's code: the stack's bundle folder and its SHA-256 (infra/bundle.ts). */
+  readonly code: { readonly archive: pulumi.asset.Archive; readonly sha256: string };
   readonly workspaceId: pulumi.Input<string>;
   readonly actionGroupId: pulumi.Input<string>;
 }
@@ -56,8 +61,24 @@ const LOCK_DURATION = "PT5M";
 /** Two weeks: time to look at a dead letter before it is gone (as SQS on AWS). */
 const DEAD_LETTER_TTL = "P14D";
 const ALERT_WINDOW = "PT5M";
+/** The blob of a Flex Consumption app's package container that the app runs. */
+export const PACKAGE_BLOB = "released-package.zip";
 /** Log search alerts look back at most two days. */
 export const MAX_FRESHNESS_MINUTES = 2 * 24 * 60;
+
+/**
+ * The traces of the commits of `asset`: the JSON line the handler logs on each (runtime/handlers/azure.ts),
+ * whose `event` is the announcement's message type. `has` narrows on the indexed term before parsing.
+ */
+export function freshnessQuery(asset: string): string {
+  const event = MESSAGES.assetMaterialised;
+  return [
+    "traces",
+    `where message has "${event}"`,
+    "extend e = parse_json(message)",
+    `where tostring(e.event) == "${event}" and tostring(e.asset) == "${asset}"`,
+  ].join(" | ");
+}
 
 export function instanceMemory(memoryMb: number): number {
   return INSTANCE_MEMORY_MB.find((m) => m >= memoryMb) ?? 4096;
@@ -186,6 +207,8 @@ export class AssetFunction extends pulumi.ComponentResource {
       { name: "APPLICATIONINSIGHTS_CONNECTION_STRING", value: insights.connectionString },
       { name: "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", value: "Authorization=AAD" },
       { name: "AzureFunctionsJobHost__functionTimeout", value: hhmmss(fn.timeoutSeconds) },
+      // A new bundle changes this setting: the app restarts and loads the new package.
+      { name: "TRIBUTARY_BUNDLE_SHA256", value: args.code.sha256 },
     ];
     if (consumes && subscription) {
       settings.push(
@@ -204,6 +227,19 @@ export class AssetFunction extends pulumi.ComponentResource {
       );
     }
 
+    const pkg = new storage.Blob(
+      `${name}-package`,
+      {
+        resourceGroupName: rg,
+        accountName: args.host.accountName,
+        containerName: args.host.packages.name,
+        blobName: PACKAGE_BLOB,
+        type: "Block",
+        contentType: "application/zip",
+        source: args.code.archive,
+      },
+      parent,
+    );
     const app = new web.WebApp(
       name,
       {
@@ -232,7 +268,7 @@ export class AssetFunction extends pulumi.ComponentResource {
         },
         tags,
       },
-      parent,
+      { ...parent, dependsOn: [pkg] },
     );
     const principalId = app.identity.apply((i) => i?.principalId ?? "");
 
@@ -367,8 +403,9 @@ export class AssetFunction extends pulumi.ComponentResource {
             criteria: {
               allOf: [
                 {
-                  // The handler records the metric AssetMaterialized (dimension Asset) on each commit.
-                  query: `customMetrics | where name == "AssetMaterialized" and tostring(customDimensions["Asset"]) == "${fn.id}"`,
+                  // The handler logs one JSON line per commit through context.log, which Application
+                  // Insights keeps as a trace: {"event":"tributary.asset.materialised","asset":"<key>",…}.
+                  query: freshnessQuery(fn.id),
                   timeAggregation: "Count",
                   operator: "LessThan",
                   threshold: 1,

@@ -8,6 +8,7 @@
 import * as authorization from "@pulumi/azure-native/authorization/index.js";
 import * as pulumi from "@pulumi/pulumi";
 import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
+import { functionCode } from "../bundle.ts";
 import { type DeploymentPlan, functionParts, type StoreId } from "../plan/types.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
@@ -34,6 +35,8 @@ export const azure = {
   cloud: "azure",
   deploy(plan: DeploymentPlan): StackOutputs {
     assertFreshnessWithin(plan, MAX_FRESHNESS_MINUTES, "Azure log search alerts look back at most 2 days");
+    // The functions' code first: without it the program stops before registering anything.
+    const code = functionCode(plan, "azure", "x64");
     const p = plan.prefix;
     const shared = plan.tags;
     const client = authorization.getClientConfigOutput();
@@ -109,6 +112,7 @@ export const azure = {
           packages: host.containers[packageContainer(fn.id)]!,
         },
         bus,
+        code: { archive: code.archive, sha256: code.manifest.sha256 },
         workspaceId: alerts.workspaceId,
         actionGroupId: alerts.actionGroupId,
       });

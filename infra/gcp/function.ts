@@ -43,7 +43,7 @@ export interface AssetFunctionArgs extends FunctionParts {
   readonly pubsubAgent: pulumi.Input<string>;
   /** The notification channel alerts go to. */
   readonly channel: pulumi.Input<string>;
-  /** The function source (a placeholder archive until bundles exist) in the deploy-artifacts bucket. */
+  /** The function source (the stack's bundle, zipped) in the deploy-artifacts bucket. */
   readonly source: { readonly bucket: pulumi.Input<string>; readonly object: pulumi.Input<string> };
 }
 

@@ -7,7 +7,7 @@
 import * as google from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudAdapter, StackOutputs } from "../adapter.ts";
-import { PLACEHOLDER_SOURCE } from "../placeholder.ts";
+import { functionCode } from "../bundle.ts";
 import { type DeploymentPlan, functionParts, type StoreId } from "../plan/types.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
@@ -16,21 +16,11 @@ import { DataKey } from "./key.ts";
 import { labelsOf } from "./labels.ts";
 import { Store } from "./store.ts";
 
-/**
- * PLACEHOLDER function source: the shared placeholder handler, with the package.json Cloud Functions
- * needs to find an ES module. Every function is built from it until the handler bundles exist.
- */
-export const PLACEHOLDER_ARCHIVE = new pulumi.asset.AssetArchive({
-  "index.mjs": new pulumi.asset.StringAsset(PLACEHOLDER_SOURCE),
-  "package.json": new pulumi.asset.StringAsset(
-    `${JSON.stringify({ name: "tributary-placeholder", private: true, type: "module", main: "index.mjs" }, null, 2)}\n`,
-  ),
-});
-export const PLACEHOLDER_OBJECT = "placeholder/tributary-placeholder-handler.zip";
-
 export const gcp = {
   cloud: "gcp",
   deploy(plan: DeploymentPlan): StackOutputs {
+    // The functions' code first: without it the program stops before registering anything.
+    const code = functionCode(plan, "gcp", "x64");
     const p = plan.prefix;
     const project = new pulumi.Config("gcp").require("project");
     const region = plan.region;
@@ -59,14 +49,19 @@ export const gcp = {
       store: { id: "deploy-artifacts" },
       labels: labelsOf(plan.tags, { "tributary:store": "deploy-artifacts" }),
     });
-    const placeholder = new google.storage.BucketObject(
-      `${p}-placeholder-source`,
+    // Every function is built from the one bundle, named by its content: a new bundle is a new object,
+    // which changes each function's build source and so rebuilds it (one replaced in place would not).
+    const source = new google.storage.BucketObject(
+      `${p}-function-source`,
       {
         bucket: artifacts.name,
-        name: PLACEHOLDER_OBJECT,
-        source: PLACEHOLDER_ARCHIVE,
+        name: `functions/gcp-x64-${code.manifest.sha256.slice(0, 16)}.zip`,
+        source: code.archive,
         contentType: "application/zip",
-        metadata: { "tributary-placeholder": "true" },
+        metadata: {
+          "tributary-bundle-sha256": code.manifest.sha256,
+          "tributary-version": code.manifest.tributary,
+        },
       },
       { parent: artifacts },
     );
@@ -93,7 +88,7 @@ export const gcp = {
         sourceBus: buses["source-events"],
         pubsubAgent,
         channel: alerts.channel,
-        source: { bucket: artifacts.name, object: placeholder.name },
+        source: { bucket: artifacts.name, object: source.name },
       });
       functions[fn.id] = f.functionName;
     }

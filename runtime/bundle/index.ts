@@ -25,12 +25,14 @@
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
+import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
 import { DEFAULT_GRAPH_MODULE, loadGraph } from "../cli/graph-module.ts";
 import {
+  BUNDLES_DIR,
   type BundleArch,
   type BundleCloud,
   type BundleManifest,
@@ -49,9 +51,6 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ENTRIES = path.join(ROOT, "runtime", "handlers", "entry");
 const KIT = path.join(ROOT, "assets", "graph", "index.ts");
 const WORKER = path.join(ROOT, "runtime", "engine", "ingest-worker.ts");
-
-/** Where bundles go, relative to the project: `<BUNDLES_DIR>/<cloud>-<arch>/`. */
-export const BUNDLES_DIR = "dist/bundles";
 
 /**
  * At the top of every bundled file: a `require` for the CommonJS packages esbuild bundles into an ES
@@ -104,13 +103,16 @@ const LAYOUT: Record<BundleCloud, CloudLayout> = {
   },
 };
 
-export interface BundleOptions {
+export interface BundleTarget {
   readonly cloud: BundleCloud;
   readonly arch: BundleArch;
-  /** The graph module, relative to `cwd` (default assets/index.ts). */
-  readonly graph?: string;
   /** The folder to write, relative to `cwd` (default dist/bundles/<cloud>-<arch>). */
   readonly out?: string;
+}
+
+export interface BundleOptions extends BundleTarget {
+  /** The graph module, relative to `cwd` (default assets/index.ts). */
+  readonly graph?: string;
   /** The project's root (default: the current directory). */
   readonly cwd?: string;
 }
@@ -132,88 +134,128 @@ export interface BundleReport {
   readonly sha256: string;
   /** What esbuild warned about, one line each. */
   readonly warnings: readonly string[];
+  /** From the start of the build to this folder's completion. */
   readonly milliseconds: number;
 }
 
 /** Build the bundle of `opts.cloud` for `opts.arch` and report what it wrote. */
 export async function bundle(opts: BundleOptions): Promise<BundleReport> {
+  return (await bundleEach([opts], opts))[0]!;
+}
+
+/**
+ * Build several bundles of one graph module, with one esbuild pass for all their clouds (the JavaScript
+ * of a cloud is the same on every architecture): what a project deploying to more than one cloud, or the
+ * test suite, needs.
+ */
+export async function bundleEach(
+  targets: readonly BundleTarget[],
+  opts: { readonly graph?: string; readonly cwd?: string } = {},
+): Promise<BundleReport[]> {
   const started = performance.now();
   const cwd = opts.cwd ?? process.cwd();
   const graphName = opts.graph ?? DEFAULT_GRAPH_MODULE;
-  const outName = opts.out ?? path.join(BUNDLES_DIR, bundleName(opts.cloud, opts.arch));
-  const out = path.resolve(cwd, outName);
-  const layout = LAYOUT[opts.cloud];
-
+  const outs = targets.map((t) => {
+    const name = t.out ?? path.join(BUNDLES_DIR, bundleName(t.cloud, t.arch));
+    return { ...t, name, dir: path.resolve(cwd, name) };
+  });
   // A bundle never carries a graph `tributary validate` would reject: load it here first.
   const graph = await loadGraph(opts.graph, cwd);
-  checkReplaceable(out, outName);
-  // Built beside `out` and moved there when complete: a failed build leaves nothing behind.
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  const work = fs.mkdtempSync(`${out}.partial-`);
-  let manifest: BundleManifest;
-  let warnings: string[];
+  for (const o of outs) checkReplaceable(o.dir, o.name);
+  const clouds = [...new Set(targets.map((t) => t.cloud))];
+  const cache = path.join(cwd, "node_modules", ".cache", "tributary");
+  const js = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-bundle-"));
   try {
-    const cache = path.join(cwd, "node_modules", ".cache", "tributary");
-    let binding: NativeBinding;
-    [binding, warnings] = await Promise.all([
-      nativeBinding(opts.arch, cache),
-      buildJs(opts.cloud, path.resolve(cwd, graphName), work, cwd),
+    const [warnings, ...bindings] = await Promise.all([
+      buildJs(clouds, path.resolve(cwd, graphName), js, cwd),
+      ...outs.map((o) => nativeBinding(o.arch, cache)),
     ]);
+    const functions = Object.fromEntries(
+      graph
+        .assets()
+        .map((a) => [a.key, a.kind === "source" ? "ingest" : "asset"] as const)
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
+    return outs.map((o, i) => {
+      const manifest = layOut(o, js, bindings[i]!, { graph: graphName, functions });
+      return report(o.dir, o.name, manifest, graph.size, warnings, started);
+    });
+  } finally {
+    fs.rmSync(js, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Write one bundle folder from the built JavaScript: beside `out`, moved there when complete, so a failed
+ * build leaves nothing behind and a previous bundle stays until the new one is whole.
+ */
+function layOut(
+  o: BundleTarget & { readonly dir: string },
+  js: string,
+  binding: NativeBinding,
+  of: Pick<BundleManifest, "graph" | "functions">,
+): BundleManifest {
+  const layout = LAYOUT[o.cloud];
+  fs.mkdirSync(path.dirname(o.dir), { recursive: true });
+  const work = fs.mkdtempSync(`${o.dir}.partial-`);
+  try {
+    fs.cpSync(path.join(js, o.cloud), work, { recursive: true });
+    for (const f of ["ingest-worker.js", "ingest-worker.js.map"])
+      fs.copyFileSync(path.join(js, f), path.join(work, f));
     if (layout.shipsBinding) {
       fs.cpSync(binding.dir, path.join(work, "node_modules", binding.package), { recursive: true });
     }
     const pkg = {
-      name: `tributary-${opts.cloud}-functions`,
+      name: `tributary-${o.cloud}-functions`,
       private: true,
       type: "module",
       ...layout.packageJson(binding),
     };
     writeJson(path.join(work, "package.json"), pkg);
     for (const [name, body] of Object.entries(layout.files)) writeJson(path.join(work, name), body);
-    await checkSyntax(path.join(work, "index.mjs"));
 
     const files = listFiles(work);
-    manifest = {
+    const manifest: BundleManifest = {
       tributary: (require("../../package.json") as { version: string }).version,
-      cloud: opts.cloud,
-      arch: opts.arch,
-      graph: graphName,
-      functions: Object.fromEntries(
-        graph
-          .assets()
-          .map((a) => [a.key, a.kind === "source" ? "ingest" : "asset"] as const)
-          .sort(([a], [b]) => (a < b ? -1 : 1)),
-      ),
+      cloud: o.cloud,
+      arch: o.arch,
+      ...of,
       binding: { package: binding.package, version: binding.version, shipped: layout.shipsBinding },
       files: Object.fromEntries(files.map((f) => [f, fs.statSync(path.join(work, f)).size])),
       sha256: folderHash(work, files),
     };
     writeJson(path.join(work, MANIFEST), manifest);
-    fs.rmSync(out, { recursive: true, force: true });
-    fs.renameSync(work, out);
+    fs.rmSync(o.dir, { recursive: true, force: true });
+    fs.renameSync(work, o.dir);
+    return manifest;
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
 
-  const listed = [...Object.keys(manifest.files), MANIFEST].map((f) => ({
+function report(
+  dir: string,
+  name: string,
+  manifest: BundleManifest,
+  functions: number,
+  warnings: readonly string[],
+  started: number,
+): BundleReport {
+  const files = [...Object.keys(manifest.files), MANIFEST].map((f) => ({
     path: f,
-    bytes: manifest.files[f] ?? fs.statSync(path.join(out, f)).size,
+    bytes: manifest.files[f] ?? fs.statSync(path.join(dir, f)).size,
     role: roleOf(f),
   }));
-  const sum = (role: FileRole) => listed.filter((f) => f.role === role).reduce((n, f) => n + f.bytes, 0);
+  const sum = (role: FileRole) => files.filter((f) => f.role === role).reduce((n, f) => n + f.bytes, 0);
   return {
-    cloud: opts.cloud,
-    arch: opts.arch,
-    graph: graphName,
-    out: outName,
-    functions: graph.size,
+    cloud: manifest.cloud,
+    arch: manifest.arch,
+    graph: manifest.graph,
+    out: name,
+    functions,
     binding: manifest.binding,
-    files: listed,
-    totals: {
-      bundle: sum("bundle"),
-      binding: sum("binding"),
-      total: listed.reduce((n, f) => n + f.bytes, 0),
-    },
+    files,
+    totals: { bundle: sum("bundle"), binding: sum("binding"), total: files.reduce((n, f) => n + f.bytes, 0) },
     sha256: manifest.sha256,
     warnings,
     milliseconds: Math.round(performance.now() - started),
@@ -233,8 +275,17 @@ function checkReplaceable(out: string, name: string): void {
   }
 }
 
-/** esbuild: the entry point as `index.mjs` and the ingest worker as `ingest-worker.js`; returns the warnings. */
-async function buildJs(cloud: BundleCloud, graph: string, out: string, cwd: string): Promise<string[]> {
+/**
+ * esbuild, into `dir`: each cloud's entry point as `<cloud>/index.mjs`, in one pass that parses the
+ * engine and the graph once for every cloud, and the ingest worker as `ingest-worker.js`. Checks that
+ * each entry parses; returns the warnings.
+ */
+async function buildJs(
+  clouds: readonly BundleCloud[],
+  graph: string,
+  dir: string,
+  cwd: string,
+): Promise<string[]> {
   const common: esbuild.BuildOptions = {
     bundle: true,
     platform: "node",
@@ -248,27 +299,54 @@ async function buildJs(cloud: BundleCloud, graph: string, out: string, cwd: stri
     keepNames: true,
     absWorkingDir: cwd,
     logLevel: "silent",
-    external: ["@duckdb/node-bindings-*", ...LAYOUT[cloud].external],
+    // Each cloud's externals are packages only that cloud's entry imports: one list serves them all.
+    external: ["@duckdb/node-bindings-*", ...clouds.flatMap((c) => LAYOUT[c].external)],
     plugins: [resolveTributary(graph)],
   };
+  let results: esbuild.BuildResult[];
   try {
-    const results = await Promise.all([
+    results = await Promise.all([
       esbuild.build({
         ...common,
-        entryPoints: [path.join(ENTRIES, `${cloud}.ts`)],
-        outfile: path.join(out, "index.mjs"),
+        entryPoints: Object.fromEntries(clouds.map((c) => [`${c}/index`, path.join(ENTRIES, `${c}.ts`)])),
+        outdir: dir,
+        outExtension: { ".js": ".mjs" },
       }),
       // The engine starts its ingest workers from `ingest-worker.js` beside the bundle.
-      esbuild.build({ ...common, entryPoints: [WORKER], outfile: path.join(out, "ingest-worker.js") }),
+      esbuild.build({ ...common, entryPoints: [WORKER], outfile: path.join(dir, "ingest-worker.js") }),
     ]);
-    return [...new Set(results.flatMap((r) => r.warnings.map(describe)))];
   } catch (e) {
     const errors = (e as Partial<esbuild.BuildFailure>).errors;
     if (!errors) throw e;
     throw new BundleError(
-      `esbuild could not bundle the ${cloud} functions:\n${errors.map((m) => `  - ${describe(m)}`).join("\n")}`,
+      `esbuild could not bundle the ${clouds.join(", ")} functions:\n${errors.map((m) => `  - ${describe(m)}`).join("\n")}`,
     );
   }
+  const maps = [
+    ...clouds.map((c) => path.join(dir, c, "index.mjs.map")),
+    path.join(dir, "ingest-worker.js.map"),
+  ];
+  for (const map of maps) relativeSources(map, cwd);
+  await Promise.all(clouds.map((c) => checkSyntax(path.join(dir, c, "index.mjs"))));
+  return [...new Set(results.flatMap((r) => r.warnings.map(describe)))];
+}
+
+/**
+ * A source map's sources relative to the project (`runtime/engine/ingest.ts`), not to where it was
+ * built: the same sources give the same bundle, byte for byte, wherever and on whatever machine.
+ */
+function relativeSources(file: string, cwd: string): void {
+  const map = JSON.parse(fs.readFileSync(file, "utf8")) as { sources: string[] };
+  map.sources = map.sources.map((s) =>
+    // A source with a scheme (`webpack:/…` from a package's own map) is a name, not a path.
+    /^[a-z][a-z0-9+.-]*:/i.test(s)
+      ? s
+      : path
+          .relative(cwd, path.resolve(path.dirname(file), s))
+          .split(path.sep)
+          .join("/"),
+  );
+  fs.writeFileSync(file, JSON.stringify(map));
 }
 
 /** `tributary:graph` is the project's graph module; `tributary` is this package's declaration kit. */

@@ -15,6 +15,9 @@ export type BundleArch = (typeof ARCHES)[number];
 
 export const MANIFEST = "tributary-bundle.json";
 
+/** Where bundles go, relative to the project: `<BUNDLES_DIR>/<cloud>-<arch>/`. */
+export const BUNDLES_DIR = "dist/bundles";
+
 /** The folder name of a bundle under the bundles folder: `aws-arm64`, `gcp-x64`, `azure-x64`. */
 export function bundleName(cloud: BundleCloud, arch: BundleArch): string {
   return `${cloud}-${arch}`;

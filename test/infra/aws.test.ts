@@ -4,7 +4,7 @@
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { toLineage } from "../../assets/graph/index.ts";
 import graph from "../../assets/index.ts";
 import { functionPolicy } from "../../infra/aws/policy.ts";
@@ -241,7 +241,7 @@ describe("the AWS stack of the reference pipeline", () => {
     });
   });
 
-  it("runs each asset in its own Node.js 22 arm64 Lambda with a placeholder that says it is one", () => {
+  it("runs each asset in its own Node.js 22 arm64 Lambda, its code the arm64 bundle folder", () => {
     const fn = inputs("trib-dev-curated-orders", "aws:lambda/function:Function");
     expect({ ...fn, code: undefined, tags: undefined }).toEqual({
       architectures: ["arm64"],
@@ -264,9 +264,13 @@ describe("the AWS stack of the reference pipeline", () => {
       runtime: "nodejs22.x",
       timeout: 300,
     });
-    expect(JSON.stringify(fn.code)).toContain(
-      "Tributary placeholder: this function has no handler bundle yet",
-    );
+    // Every function runs the one bundle of its architecture, the folder as `tributary bundle` wrote it.
+    const bundles = inject("bundles");
+    expect(fn.code).toEqual({ $archive: { path: path.join(bundles.dir, "aws-arm64") } });
+    const codes = s.resources
+      .filter((r) => r.type === "aws:lambda/function:Function")
+      .map((r) => r.inputs.code);
+    expect(codes).toEqual(Array(7).fill(fn.code));
     expect(inputs("trib-dev-curated-orders-logs")).toMatchObject({
       name: "/tributary/trib-dev/curated_orders",
       retentionInDays: 14,

@@ -4,7 +4,7 @@
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { toLineage } from "../../assets/graph/index.ts";
 import graph from "../../assets/index.ts";
 import { guid } from "../../infra/azure/names.ts";
@@ -92,6 +92,8 @@ describe("the Azure stack of the reference pipeline", () => {
       // raw, curated, quarantine; the host's locks and keys, and one package container per function.
       "azure-native:storage:BlobContainer": 3 + 2 + 7,
       "azure-native:storage:ManagementPolicy": 1,
+      // Each function's package, in its package container.
+      "azure-native:storage:Blob": 7,
       "tributary:azure:Bus": 1,
       "azure-native:servicebus:Namespace": 1,
       "azure-native:servicebus:Topic": 2,
@@ -401,7 +403,37 @@ describe("the Azure stack of the reference pipeline", () => {
     expect(ingest).toEqual([]);
   });
 
+  it("deploys the Azure bundle into each app's package container, as the blob Flex Consumption runs", () => {
+    const { dir } = inject("bundles");
+    expect(inputs("trib-prod-curated-orders-package", "azure-native:storage:Blob")).toEqual({
+      resourceGroupName: "trib-prod",
+      accountName: HOST,
+      containerName: "package-curated-orders",
+      blobName: "released-package.zip",
+      type: "Block",
+      contentType: "application/zip",
+      source: { $archive: { path: path.join(dir, "azure-x64") } },
+    });
+    const blob = one("trib-prod-curated-orders-package", "azure-native:storage:Blob");
+    expect(blob.parent).toBe(
+      "urn:pulumi:prod-azure::tributary::tributary:azure:AssetFunction::trib-prod-curated-orders",
+    );
+    // Every app runs the same bundle, from its own container.
+    const blobs = s.resources.filter((r) => r.type === "azure-native:storage:Blob");
+    expect(blobs.map((b) => b.inputs.containerName).sort()).toEqual([
+      "package-curated-customers",
+      "package-curated-orders",
+      "package-customer-features",
+      "package-customers-cdc",
+      "package-daily-revenue",
+      "package-orders-cdc",
+      "package-recommendation-features",
+    ]);
+    expect(blobs.map((b) => b.inputs.source)).toEqual(Array(7).fill(blob.inputs.source));
+  });
+
   it("runs each asset in its own Flex Consumption Node.js 22 app with identity-based connections", () => {
+    const bundle = inject("bundles").reports["azure-x64"]!;
     expect(inputs("trib-prod-curated-orders-plan", "azure-native:web:AppServicePlan")).toMatchObject({
       kind: "functionapp",
       reserved: true,
@@ -439,6 +471,7 @@ describe("the Azure stack of the reference pipeline", () => {
       APPLICATIONINSIGHTS_CONNECTION_STRING: expect.stringMatching(/^InstrumentationKey=[0-9a-f-]{36};/),
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: "Authorization=AAD",
       AzureFunctionsJobHost__functionTimeout: "00:10:00",
+      TRIBUTARY_BUNDLE_SHA256: bundle.sha256,
       TRIBUTARY_TOPIC: "asset-events",
       TRIBUTARY_SUBSCRIPTION: "curated_orders",
     });
@@ -532,7 +565,7 @@ describe("the Azure stack of the reference pipeline", () => {
         allOf: [
           {
             query:
-              'customMetrics | where name == "AssetMaterialized" and tostring(customDimensions["Asset"]) == "daily_revenue"',
+              'traces | where message has "tributary.asset.materialised" | extend e = parse_json(message) | where tostring(e.event) == "tributary.asset.materialised" and tostring(e.asset) == "daily_revenue"',
             timeAggregation: "Count",
             operator: "LessThan",
             threshold: 1,

@@ -2,9 +2,10 @@
  * The GCP adapter on the reference pipeline: `synth` runs infra/index.ts under Pulumi's mocks for the
  * staging-gcp stack, and the exact resources and their key inputs are asserted here.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { labelsOf, labelValue } from "../../infra/gcp/labels.ts";
 import { accountId, bucketBindings, subscriptionFilter } from "../../infra/gcp/policy.ts";
 import type { GrantPlan } from "../../infra/plan/types.ts";
@@ -15,6 +16,8 @@ import { offlineProjectNumber } from "../../infra/synth/outputs-gcp.ts";
 import { lookup } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const VERSION = (JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8")) as { version: string })
+  .version;
 const PROJECT = "tributary-staging";
 const REGION = "europe-west1";
 const NUMBER = offlineProjectNumber(PROJECT);
@@ -141,10 +144,16 @@ describe("the GCP stack of the reference pipeline", () => {
     expect(evaluate(s.resources)).toEqual([]);
   });
 
-  it("builds every function from the clearly named placeholder source", () => {
-    expect(inputs("trib-staging-placeholder-source", "gcp:storage/bucketObject:BucketObject")).toMatchObject({
+  it("builds every function from the GCP bundle, uploaded under a name that changes with its content", () => {
+    const bundles = inject("bundles");
+    const sha256 = bundles.reports["gcp-x64"]!.sha256;
+    const object = `functions/gcp-x64-${sha256.slice(0, 16)}.zip`;
+    expect(inputs("trib-staging-function-source", "gcp:storage/bucketObject:BucketObject")).toEqual({
       bucket: "trib-staging-deploy-artifacts",
-      name: "placeholder/tributary-placeholder-handler.zip",
+      name: object,
+      source: { $archive: { path: path.join(bundles.dir, "gcp-x64") } },
+      contentType: "application/zip",
+      metadata: { "tributary-bundle-sha256": sha256, "tributary-version": VERSION },
     });
     expect(inputs("trib-staging-curated-orders", T.fn)).toEqual({
       name: "trib-staging-curated-orders",
@@ -157,7 +166,7 @@ describe("the GCP stack of the reference pipeline", () => {
         source: {
           storageSource: {
             bucket: "trib-staging-deploy-artifacts",
-            object: "placeholder/tributary-placeholder-handler.zip",
+            object,
           },
         },
       },
