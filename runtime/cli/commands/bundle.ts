@@ -24,7 +24,7 @@ export async function bundleCommand(opts: BundleCommandOptions, io: Io): Promise
     const config = readStackConfig(configMap(process.cwd(), opts.stack), opts.stack);
     if (cloud && cloud !== config.cloud) {
       throw new BundleError(
-        `--cloud ${cloud} does not match stack ${opts.stack}, which deploys to ${config.cloud}; drop --cloud or name a ${cloud} stack.`,
+        `--cloud ${cloud} does not match stack ${opts.stack}, which deploys to ${config.cloud}; drop --cloud or name a stack on ${cloud}.`,
       );
     }
     cloud = config.cloud;
