@@ -201,7 +201,9 @@ export function sqsWork(record: Json, id: string, self: string): Work {
       `${where}: the body is not an EventBridge event (no "detail-type"): ${excerpt(body)}; expected ${EXPECTED_BODY}.`,
     );
   }
-  return eventBridgeWork(body, id, where, self);
+  // The EventBridge event id, not the SQS message id, names the work: EventBridge may put one event
+  // in the queue twice (two SQS messages), and both deliveries must make one ingest batch.
+  return eventBridgeWork(body, typeof body.id === "string" && body.id !== "" ? body.id : id, where, self);
 }
 
 /** An EventBridge event: a Tributary bus message, or a scheduled event for this function. */

@@ -331,7 +331,10 @@ async function ingestBatch(
     partition,
     dataVersion: versions.get(partition)!.dataVersion,
   }));
-  for (const a of announced) rt.log({ event: MATERIALISED_EVENT, ...a, environment: rt.fn.environment });
+  // Only a commit counts for the freshness alerts: a redelivered message announces again, but logs nothing.
+  if (status === "ingested") {
+    for (const a of announced) rt.log({ event: MATERIALISED_EVENT, ...a, environment: rt.fn.environment });
+  }
   const c = manifest.counts;
   const counts = `read ${c.read} = written ${c.written} + quarantined ${c.quarantined} + duplicates ${c.duplicates}`;
   return {

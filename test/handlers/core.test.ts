@@ -233,6 +233,7 @@ describe("lineage from a function", () => {
     const root = join(dir, "lineage");
     const events: { eventType: string; job: { name: string } }[] = [];
     const transport = {
+      warnings: [] as string[],
       emit: async (e: unknown) => void events.push(e as (typeof events)[number]),
       close: async () => {},
     };
