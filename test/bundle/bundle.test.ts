@@ -16,7 +16,6 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { generateSample } from "../../assets/pipelines/commerce/sample-data.ts";
 import type { BundleManifest } from "../../runtime/bundle/manifest.ts";
-import { envelope } from "../../runtime/handlers/envelopes.ts";
 import { MESSAGES } from "../../runtime/handlers/messages.ts";
 import { installFrom } from "./install.ts";
 
@@ -289,24 +288,16 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
       if (source === "orders_cdc") records.push(JSON.parse(line));
       if (records.length === 40) break;
     }
-    const batch = envelope(
-      "aws",
-      { type: MESSAGES.sourceEvents, id: "batch-1", body: { source: "orders_cdc", records } },
-      "orders_cdc",
-    );
-    const ingest = await invoke("aws", batch.event, environment("orders_cdc", "ingest"));
+    const batch = sqsEvent("batch-1", MESSAGES.sourceEvents, { source: "orders_cdc", records });
+    const ingest = await invoke("aws", batch, environment("orders_cdc", "ingest"));
     expect(ingest.result).toEqual({ batchItemFailures: [] });
     const landed = published.map((e) => JSON.parse(e.Detail) as { asset: string; partition: string });
     expect(landed.length).toBeGreaterThan(0);
     expect(new Set(landed.map((a) => a.asset))).toEqual(new Set(["orders_cdc"]));
 
     published.length = 0;
-    const announcement = envelope(
-      "aws",
-      { type: MESSAGES.assetMaterialised, id: "announce-1", body: landed[0]! as never },
-      "curated_orders",
-    );
-    const materialise = await invoke("aws", announcement.event, environment("curated_orders", "asset"));
+    const announcement = sqsEvent("announce-1", MESSAGES.assetMaterialised, landed[0]);
+    const materialise = await invoke("aws", announcement, environment("curated_orders", "asset"));
     expect(materialise.result).toEqual({ batchItemFailures: [] });
     expect(published.map((e) => [e.EventBusName, e.Source, e.DetailType])).toEqual([
       ["bus", "tributary", "tributary.asset.materialised"],
@@ -318,6 +309,35 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
     );
   });
 });
+
+/** An SQS batch of one record whose body is the EventBridge event a bus rule forwards (aws-sqs.json's shape). */
+function sqsEvent(id: string, detailType: string, detail: unknown): unknown {
+  const body = JSON.stringify({
+    version: "0",
+    id,
+    "detail-type": detailType,
+    source: detailType === MESSAGES.assetMaterialised ? MESSAGES.producer : "test.producer",
+    account: "123456789012",
+    time: "2026-11-28T12:00:00Z",
+    region: "eu-west-1",
+    resources: [],
+    detail,
+  });
+  return {
+    Records: [
+      {
+        messageId: id,
+        receiptHandle: `receipt-${id}`,
+        body,
+        attributes: { ApproximateReceiveCount: "1", SentTimestamp: "1795867200000" },
+        messageAttributes: {},
+        eventSource: "aws:sqs",
+        eventSourceARN: "arn:aws:sqs:eu-west-1:123456789012:trib-test-queue",
+        awsRegion: "eu-west-1",
+      },
+    ],
+  };
+}
 
 /** `select 42` through the DuckDB binding the deployed bundle of `cloud` would load: what it answers. */
 async function selectFortyTwo(cloud: "gcp" | "azure"): Promise<unknown> {
