@@ -239,6 +239,50 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       setCode(await bundleCommand(opts, io));
     });
 
+  cli
+    .command("invoke")
+    .description("run one cloud function's entry point on an event file, locally, like sam local invoke")
+    .requiredOption("--cloud <cloud>", "aws, gcp or azure: whose entry point and event format")
+    .requiredOption("--event <file>", "the event as the cloud delivers it (- reads standard input)")
+    .requiredOption(
+      "--asset <key>",
+      "the function to run: the asset it materialises or the source it ingests",
+    )
+    .option(
+      "--store <dir|uri>",
+      "the store: a folder, or s3://, gs://, https://…blob… (default: $TRIBUTARY_STORE or .tributary)",
+    )
+    .option("--follow", "deliver what it announces to the consumers, and theirs, until nothing is left")
+    .option("--json", "print the result and the announcements as JSON")
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .addHelpText(
+      "after",
+      "\nEmulators: set AWS_ENDPOINT_URL_S3 (s3rver), STORAGE_EMULATOR_HOST (GCS) or AZURE_STORAGE_CONNECTION_STRING (azurite).\n" +
+        "Examples:\n  tributary event --cloud aws --source orders_cdc --records events.ndjson > sqs.json\n" +
+        "  tributary invoke --cloud aws --event sqs.json --asset orders_cdc --follow",
+    )
+    .action(async (opts: import("./commands/invoke.ts").InvokeOptions) => {
+      const { invokeCommand } = await import("./commands/invoke.ts");
+      setCode(await invokeCommand(opts, io));
+    });
+
+  cli
+    .command("event")
+    .description("print a sample event as a cloud delivers it to a function, for tributary invoke")
+    .requiredOption("--cloud <cloud>", "aws, gcp or azure")
+    .option("--source <key>", "source events of this source (with --records)")
+    .option("--records <file>", "an NDJSON file: one record per line")
+    .option("--materialised <asset>", "the announcement that this asset was materialised")
+    .option("--partition <key>", "the announced partition (with --materialised)")
+    .option("--data-version <v>", "the announced data version (with --materialised)")
+    .option("--schedule <asset>", "a schedule tick of this asset")
+    .option("--at <time>", "the scheduled time (ISO 8601; default now)")
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .action(async (opts: import("./commands/invoke.ts").EventOptions) => {
+      const { eventCommand } = await import("./commands/invoke.ts");
+      setCode(await eventCommand(opts, io));
+    });
+
   return cli;
 }
 

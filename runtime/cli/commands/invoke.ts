@@ -1,0 +1,196 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { SelectionError, TributaryError } from "tributary";
+import { type BusMessage, CLOUDS, type Cloud, type Delivery, envelope } from "../../handlers/envelopes.ts";
+import { type DeliveryRecord, LocalCloud } from "../../handlers/local.ts";
+import { MESSAGES } from "../../handlers/messages.ts";
+import { openStoreUri } from "../../storage/uri.ts";
+import { loadGraph } from "../graph-module.ts";
+import type { Io } from "../io.ts";
+
+export class InvokeError extends TributaryError {
+  override name = "InvokeError";
+}
+
+export interface InvokeOptions {
+  cloud: string;
+  event: string;
+  asset: string;
+  store?: string;
+  graph?: string;
+  follow?: boolean;
+  json?: boolean;
+}
+
+function cloudOf(value: string): Cloud {
+  if (!(CLOUDS as readonly string[]).includes(value)) {
+    throw new InvokeError(`--cloud ${JSON.stringify(value)} is not one of ${CLOUDS.join(", ")}.`);
+  }
+  return value as Cloud;
+}
+
+/** The store every zone uses locally: a folder (default $TRIBUTARY_STORE or .tributary) or a store URI. */
+function storeUri(store: string | undefined): string {
+  const s = store ?? process.env.TRIBUTARY_STORE ?? ".tributary";
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : resolve(s);
+}
+
+/**
+ * `tributary invoke --cloud <c> --event <file> --asset <key>`: run one function's cloud entry point on
+ * an event file, as the cloud would deliver it, against a local store or an emulator's. With
+ * `--follow`, what it announces is delivered to the functions that consume it, and theirs, until
+ * nothing is left: a whole deployed stack's fan-out on this machine.
+ */
+export async function invokeCommand(opts: InvokeOptions, io: Io): Promise<number> {
+  const cloud = cloudOf(opts.cloud);
+  const graph = await loadGraph(opts.graph);
+  if (!graph.has(opts.asset)) {
+    throw new SelectionError(
+      `--asset "${opts.asset}" is not in the graph; functions: ${graph.order.join(", ")}.`,
+    );
+  }
+  const text =
+    opts.event === "-" ? await readStdin() : await readFile(opts.event, "utf8").catch(() => undefined);
+  if (text === undefined) throw new InvokeError(`--event ${opts.event}: no such file.`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new InvokeError(`--event ${opts.event} is not JSON: ${(e as Error).message}`);
+  }
+  const delivery = deliveryOf(cloud, parsed);
+  const uri = storeUri(opts.store);
+  const cloudSim = new LocalCloud({
+    graph,
+    cloud,
+    stores: { raw: uri, curated: uri, quarantine: uri },
+    openStore: (u) => openStoreUri(u),
+    write: (line) => io.err(`${line}\n`),
+    onDelivery: opts.json ? undefined : (r) => io.out(describe(r)),
+  });
+  const first = await cloudSim.invoke(opts.asset, delivery);
+  const rest = opts.follow ? await cloudSim.drain() : [];
+  if (opts.json) {
+    io.out(
+      `${JSON.stringify({ result: first.result ?? null, error: first.error, announced: first.announced, followed: rest.map(summary) }, null, 2)}\n`,
+    );
+  } else if (!opts.follow && first.announced.length > 0) {
+    io.out(`not delivered (pass --follow to run the consumers): ${first.announced.length} announcement(s)\n`);
+  }
+  const failed = [first, ...rest].filter((r) => r.error !== undefined);
+  if (cloudSim.deadLetters.length > 0) {
+    io.err(`tributary: ${cloudSim.deadLetters.length} message(s) dead-lettered after every retry\n`);
+  }
+  return failed.length > 0 ? 1 : 0;
+}
+
+function summary(r: DeliveryRecord) {
+  return { consumer: r.consumer, attempt: r.attempt, error: r.error, announced: r.announced };
+}
+
+function describe(r: DeliveryRecord): string {
+  const what = r.message ? messageLine(r.message) : "event";
+  const outcome = r.error === undefined ? "ok" : `FAILED (attempt ${r.attempt}): ${r.error}`;
+  const lines = [`${r.consumer} ← ${what}: ${outcome}`];
+  if (r.result !== undefined && r.message === undefined) lines.push(`  returned ${JSON.stringify(r.result)}`);
+  for (const a of r.announced) {
+    lines.push(
+      `  announced ${a.asset}${a.partition ? `/${a.partition}` : ""} (data version ${a.dataVersion})`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function messageLine(m: BusMessage): string {
+  if (m.type === "schedule") return `schedule ${m.scheduledTime}`;
+  if (m.type === MESSAGES.sourceEvents) return `${m.body.records.length} source event(s) of ${m.body.source}`;
+  return `${m.body.asset}${m.body.partition ? `/${m.body.partition}` : ""} materialised`;
+}
+
+/** An event file is the cloud's own payload; for Azure, `{ trigger, event, triggerMetadata }`. */
+function deliveryOf(cloud: Cloud, parsed: unknown): Delivery {
+  if (cloud !== "azure") return { event: parsed };
+  const o = parsed as { trigger?: unknown; event?: unknown; triggerMetadata?: unknown } | null;
+  if (o && typeof o === "object" && "trigger" in o) {
+    if (o.trigger !== "serviceBus" && o.trigger !== "timer" && o.trigger !== "eventGrid") {
+      throw new InvokeError(
+        `the Azure event's "trigger" is ${JSON.stringify(o.trigger)}; expected serviceBus, timer or eventGrid.`,
+      );
+    }
+    return {
+      trigger: o.trigger,
+      event: o.event,
+      ...(o.triggerMetadata && typeof o.triggerMetadata === "object"
+        ? { triggerMetadata: o.triggerMetadata as Record<string, unknown> }
+        : {}),
+    };
+  }
+  // An Event Grid event as the portal and the samples show it.
+  if (o && typeof o === "object" && "eventType" in o) return { trigger: "eventGrid", event: o };
+  throw new InvokeError(
+    'an Azure event file is { "trigger": "serviceBus" | "timer" | "eventGrid", "event": …, "triggerMetadata": … } or an Event Grid event; `tributary event --cloud azure` writes one.',
+  );
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export interface EventOptions {
+  cloud: string;
+  source?: string;
+  records?: string;
+  materialised?: string;
+  partition?: string;
+  dataVersion?: string;
+  schedule?: string;
+  at?: string;
+  graph?: string;
+}
+
+/**
+ * `tributary event --cloud <c> …`: print a sample event as the cloud would deliver it, for `invoke`:
+ * source events (records from an NDJSON file), an asset's "materialised" announcement, or a schedule tick.
+ */
+export async function eventCommand(opts: EventOptions, io: Io): Promise<number> {
+  const cloud = cloudOf(opts.cloud);
+  const graph = await loadGraph(opts.graph);
+  const chosen = [opts.source, opts.materialised, opts.schedule].filter((v) => v !== undefined);
+  if (chosen.length !== 1) {
+    throw new InvokeError(
+      "give exactly one of --source <key> --records <file>, --materialised <asset>, --schedule <asset>.",
+    );
+  }
+  const known = (key: string) => {
+    if (!graph.has(key))
+      throw new SelectionError(`"${key}" is not in the graph; keys: ${graph.order.join(", ")}.`);
+    return key;
+  };
+  const id = `local-${Date.now().toString(36)}`;
+  let message: BusMessage;
+  let consumer: string;
+  if (opts.source !== undefined) {
+    consumer = known(opts.source);
+    if (!opts.records) throw new InvokeError("--source needs --records <file.ndjson>: the records to send.");
+    const text = await readFile(opts.records, "utf8").catch(() => {
+      throw new InvokeError(`--records ${opts.records}: no such file.`);
+    });
+    const records = text.split("\n").filter((l) => l.trim() !== "");
+    message = { type: MESSAGES.sourceEvents, id, body: { source: consumer, records } };
+  } else if (opts.materialised !== undefined) {
+    consumer = known(opts.materialised);
+    message = {
+      type: MESSAGES.assetMaterialised,
+      id,
+      body: { asset: consumer, partition: opts.partition ?? "", dataVersion: opts.dataVersion ?? "unknown" },
+    };
+  } else {
+    consumer = known(opts.schedule!);
+    message = { type: "schedule", id, asset: consumer, scheduledTime: opts.at ?? new Date().toISOString() };
+  }
+  const d = envelope(cloud, message, consumer);
+  io.out(`${JSON.stringify(cloud === "azure" ? d : d.event, null, 2)}\n`);
+  return 0;
+}
