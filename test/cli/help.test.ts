@@ -28,6 +28,7 @@ describe("tributary --help and --version", () => {
         gc [options]                                   delete data objects no manifest names: output of crashed runs and replaced versions
         plan [options]                                 print the deployment plan of a stack: stores, buses, functions, triggers, grants, alarms
         synth [options]                                run the Pulumi program offline under mocks and print every resource a deploy registers
+        bundle [options]                               build the folder a stack deploys as its functions' code: the graph, the engine and DuckDB
       "
     `);
     const { version } = JSON.parse(readFileSync(`${REPO}/package.json`, "utf8")) as { version: string };
