@@ -29,6 +29,8 @@ describe("tributary --help and --version", () => {
         plan [options]                                 print the deployment plan of a stack: stores, buses, functions, triggers, grants, alarms
         synth [options]                                run the Pulumi program offline under mocks and print every resource a deploy registers
         bundle [options]                               build the folder a stack deploys as its functions' code: the graph, the engine and DuckDB
+        invoke [options]                               run one cloud function's entry point on an event file, locally, like sam local invoke
+        event [options]                                print a sample event as a cloud delivers it to a function, for tributary invoke
       "
     `);
     const { version } = JSON.parse(readFileSync(`${REPO}/package.json`, "utf8")) as { version: string };
