@@ -287,6 +287,9 @@ describe("the AWS stack of the reference pipeline", () => {
           Effect: "Allow",
           Action: "s3:GetObject",
           Resource: [
+            // curated_customers: what its reference check reads.
+            `${arn.bucket("curated")}/curated/curated_customers/*`,
+            `${arn.bucket("curated")}/_manifests/curated_customers/*`,
             `${arn.bucket("raw")}/raw/orders_cdc/*`,
             `${arn.bucket("curated")}/_manifests/orders_cdc/*`,
             `${arn.bucket("curated")}/curated/curated_orders/*`,
@@ -325,6 +328,7 @@ describe("the AWS stack of the reference pipeline", () => {
           Condition: {
             StringLike: {
               "s3:prefix": [
+                "_manifests/curated_customers/*",
                 "_manifests/orders_cdc/*",
                 "curated/curated_orders/*",
                 "_manifests/curated_orders/*",

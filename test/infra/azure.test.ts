@@ -320,6 +320,9 @@ describe("the Azure stack of the reference pipeline", () => {
           clause(
             READ,
             [
+              // curated_customers: what its reference check reads.
+              "curated/curated_customers/",
+              "_manifests/curated_customers/",
               "_manifests/orders_cdc/",
               "curated/curated_orders/",
               "_manifests/curated_orders/",
@@ -330,6 +333,7 @@ describe("the Azure stack of the reference pipeline", () => {
           clause(
             LIST,
             [
+              "_manifests/curated_customers/",
               "_manifests/orders_cdc/",
               "curated/curated_orders/",
               "_manifests/curated_orders/",

@@ -272,6 +272,7 @@ describe("the GCP stack of the reference pipeline", () => {
           condition: {
             title: "list curated prefixes",
             expression: [
+              "_manifests/curated_customers/",
               "_manifests/orders_cdc/",
               "curated/curated_orders/",
               "_manifests/curated_orders/",
@@ -299,6 +300,9 @@ describe("the GCP stack of the reference pipeline", () => {
           condition: {
             title: "read curated prefixes",
             expression: [
+              // curated_customers: what its reference check reads.
+              obj("curated", "curated/curated_customers/"),
+              obj("curated", "_manifests/curated_customers/"),
               obj("curated", "_manifests/orders_cdc/"),
               obj("curated", "_manifests/curated_orders/"),
             ].join(" || "),
