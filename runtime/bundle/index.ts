@@ -42,7 +42,7 @@ import {
   MANIFEST,
   readManifest,
 } from "./manifest.ts";
-import { BundleError, type NativeBinding, nativeBinding } from "./native.ts";
+import { BundleError, bindingSpec, type NativeBinding, nativeBinding } from "./native.ts";
 
 export { BundleError } from "./native.ts";
 
@@ -71,7 +71,10 @@ interface CloudLayout {
   /** Whether the folder ships the binding in node_modules (else package.json names it). */
   readonly shipsBinding: boolean;
   /** package.json beyond name, private and type. */
-  readonly packageJson: (binding: NativeBinding) => Record<string, unknown>;
+  readonly packageJson: (binding: {
+    readonly package: string;
+    readonly version: string;
+  }) => Record<string, unknown>;
   /** Other files at the folder's root. */
   readonly files: Readonly<Record<string, unknown>>;
 }
@@ -168,7 +171,8 @@ export async function bundleEach(
   try {
     const [warnings, ...bindings] = await Promise.all([
       buildJs(clouds, path.resolve(cwd, graphName), js, cwd),
-      ...outs.map((o) => nativeBinding(o.arch, cache)),
+      // A folder that does not ship the binding only names it.
+      ...outs.map((o) => (LAYOUT[o.cloud].shipsBinding ? nativeBinding(o.arch, cache) : bindingSpec(o.arch))),
     ]);
     const functions = Object.fromEntries(
       graph
@@ -192,7 +196,7 @@ export async function bundleEach(
 function layOut(
   o: BundleTarget & { readonly dir: string },
   js: string,
-  binding: NativeBinding,
+  binding: NativeBinding | { readonly package: string; readonly version: string },
   of: Pick<BundleManifest, "graph" | "functions">,
 ): BundleManifest {
   const layout = LAYOUT[o.cloud];
@@ -202,7 +206,7 @@ function layOut(
     fs.cpSync(path.join(js, o.cloud), work, { recursive: true });
     for (const f of ["ingest-worker.js", "ingest-worker.js.map"])
       fs.copyFileSync(path.join(js, f), path.join(work, f));
-    if (layout.shipsBinding) {
+    if ("dir" in binding) {
       fs.cpSync(binding.dir, path.join(work, "node_modules", binding.package), { recursive: true });
     }
     const pkg = {

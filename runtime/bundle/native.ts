@@ -36,6 +36,11 @@ export function bindingsPackage(): { readonly dir: string; readonly version: str
   return { dir: path.dirname(file), version };
 }
 
+/** The binding's package for Linux on `arch`, at the engine's version: what a package.json would name. */
+export function bindingSpec(arch: BundleArch): { readonly package: string; readonly version: string } {
+  return { package: `@duckdb/node-bindings-linux-${arch}`, version: bindingsPackage().version };
+}
+
 /** The binding for Linux on `arch`, from node_modules or the cache under `cache`, fetching it if need be. */
 export async function nativeBinding(arch: BundleArch, cache: string): Promise<NativeBinding> {
   const bindings = bindingsPackage();
