@@ -21,6 +21,7 @@ import {
   listFiles,
   readManifest,
 } from "../runtime/bundle/manifest.ts";
+import { runError } from "./errors.ts";
 import type { DeploymentPlan, FunctionPlan } from "./plan/types.ts";
 
 export const BUNDLES_ENV = "TRIBUTARY_BUNDLES";
@@ -101,11 +102,4 @@ export function functionCodes(plan: DeploymentPlan, cloud: BundleCloud): (fn: Fu
     if (!codes.has(arch)) codes.set(arch, functionCode(plan, cloud, arch));
   }
   return (fn) => codes.get(cloud === "aws" ? bundleArch(fn) : "x64")!;
-}
-
-/** A RunError whose stack is its message: Pulumi prints it alone (see infra/index.ts). */
-function runError(message: string): pulumi.RunError {
-  const e = new pulumi.RunError(message);
-  e.stack = message;
-  return e;
 }

@@ -10,6 +10,7 @@ import { TributaryError, toLineage } from "tributary";
 import graph from "../assets/index.ts";
 import type { CloudAdapter } from "./adapter.ts";
 import { readStackConfig } from "./config.ts";
+import { runError } from "./errors.ts";
 import { planDeployment } from "./plan/build.ts";
 
 const stack = pulumi.getStack();
@@ -23,16 +24,6 @@ function prepare() {
     if (e instanceof TributaryError) throw runError(e.message);
     throw e;
   }
-}
-
-/**
- * A RunError whose stack is its message: Pulumi prints a RunError's message alone, and the runner's
- * inspection of a lazily source-mapped stack takes half a minute on Node 20 before it gives up.
- */
-function runError(message: string): pulumi.RunError {
-  const e = new pulumi.RunError(message);
-  e.stack = message;
-  return e;
 }
 
 const plan = prepare();
