@@ -136,22 +136,22 @@ describe("synth of a stack whose functions' bundle does not fit", () => {
   it("names the folder, what is wrong with it and the command that builds the right one", async () => {
     const bundles = inject("bundles");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-bad-bundles-"));
-    const stackIn = (name: string) => {
-      fs.mkdirSync(path.join(dir, name));
-      return path.join(dir, name);
-    };
-    const missing = stackIn("missing");
-    const other = stackIn("other");
-    fs.symlinkSync(path.join(bundles.dir, "gcp-x64"), path.join(other, "aws-arm64"));
-    const stale = stackIn("stale");
-    linked(path.join(bundles.dir, "aws-arm64"), path.join(stale, "aws-arm64"), (m) => {
-      delete (m.functions as Record<string, string>).daily_revenue;
-    });
-    const edited = stackIn("edited");
-    linked(path.join(bundles.dir, "aws-arm64"), path.join(edited, "aws-arm64"));
-    fs.rmSync(path.join(edited, "aws-arm64", "index.mjs"));
-    fs.writeFileSync(path.join(edited, "aws-arm64", "index.mjs"), "export const handler = () => {};\n");
     try {
+      const stackIn = (name: string) => {
+        fs.mkdirSync(path.join(dir, name));
+        return path.join(dir, name);
+      };
+      const missing = stackIn("missing");
+      const other = stackIn("other");
+      fs.symlinkSync(path.join(bundles.dir, "gcp-x64"), path.join(other, "aws-arm64"));
+      const stale = stackIn("stale");
+      linked(path.join(bundles.dir, "aws-arm64"), path.join(stale, "aws-arm64"), (m) => {
+        delete (m.functions as Record<string, string>).daily_revenue;
+      });
+      const edited = stackIn("edited");
+      linked(path.join(bundles.dir, "aws-arm64"), path.join(edited, "aws-arm64"));
+      fs.rmSync(path.join(edited, "aws-arm64", "index.mjs"));
+      fs.writeFileSync(path.join(edited, "aws-arm64", "index.mjs"), "export const handler = () => {};\n");
       const problem = (folder: string) =>
         synth({ root: repo, stack: "dev-aws", override: { "tributary:bundles": folder } }).then(
           () => "no error",
