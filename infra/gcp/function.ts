@@ -245,7 +245,9 @@ export class AssetFunction extends pulumi.ComponentResource {
           filter,
           ackDeadlineSeconds: Math.min(Math.max(fn.timeoutSeconds, 10), MAX_ACK_DEADLINE),
           pushConfig: {
-            pushEndpoint: fnResource.url,
+            // The topic in the path is where the Functions Framework reads the CloudEvent's source
+            // from when it converts a push request (without it, it warns on every request).
+            pushEndpoint: pulumi.interpolate`${fnResource.url}/${topic.id}`,
             oidcToken: { serviceAccountEmail: invoker.email, audience: fnResource.url },
           },
           retryPolicy: { ...RETRY_POLICY },

@@ -16,7 +16,6 @@
  * Every facet carries `_producer` and `_schemaURL`: the `$id` of its facet schema plus `#/$defs/<Facet>`.
  */
 import { randomFillSync } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TSchema } from "@sinclair/typebox";
@@ -29,21 +28,12 @@ import {
   shiftTimeKey,
   timeDimension,
 } from "../../assets/graph/partitions.ts";
+// Imported, not read at run time: a cloud function's bundle has no package.json beside it.
+import pkg from "../../package.json" with { type: "json" };
 import type { AssetManifest, BatchManifest, CheckResult, InputVersion } from "../engine/manifest.ts";
 
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === "string" ? pkg.version : "0.0.0";
-  } catch {
-    return "0.0.0";
-  }
-}
-
 /** Tributary's version, from package.json. */
-export const TRIBUTARY_VERSION = packageVersion();
+export const TRIBUTARY_VERSION: string = typeof pkg.version === "string" ? pkg.version : "0.0.0";
 /** The `producer` of every event and the `_producer` of every facet: the source tree of this version. */
 export const PRODUCER = `https://github.com/tributary-data/tributary/tree/v${TRIBUTARY_VERSION}`;
 export const RUN_EVENT_SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";

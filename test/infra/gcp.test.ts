@@ -198,7 +198,10 @@ describe("the GCP stack of the reference pipeline", () => {
       topic: topic("asset-events"),
       filter: 'attributes.type = "tributary.asset.materialised" AND attributes.asset = "orders_cdc"',
       ackDeadlineSeconds: 300,
-      pushConfig: { pushEndpoint: url, oidcToken: { serviceAccountEmail: invoker, audience: url } },
+      pushConfig: {
+        pushEndpoint: `${url}/${topic("asset-events")}`,
+        oidcToken: { serviceAccountEmail: invoker, audience: url },
+      },
       retryPolicy: { minimumBackoff: "10s", maximumBackoff: "600s" },
       deadLetterPolicy: { deadLetterTopic: topic("curated-orders-dead-letters"), maxDeliveryAttempts: 5 },
       expirationPolicy: { ttl: "" },
