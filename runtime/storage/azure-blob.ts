@@ -6,27 +6,9 @@ import {
   type StoragePipelineOptions,
   type StorageSharedKeyCredential,
 } from "@azure/storage-blob";
-import {
-  assertObjectKey,
-  assertPrefix,
-  type Body,
-  type ObjectInfo,
-  type ObjectStore,
-  StorageError,
-} from "./port.ts";
-import {
-  byteStream,
-  checkRange,
-  checkStorePrefix,
-  codesOf,
-  DEFAULT_RETRY,
-  type RetryPolicy,
-  SDK_STREAM_ATTEMPTS,
-  sortByKey,
-  statusOf,
-  storageFailure,
-  withRetry,
-} from "./retry.ts";
+import { CloudStore, checkRange, type ListPage } from "./cloud.ts";
+import { assertObjectKey, type ObjectInfo, type ObjectStore, StorageError } from "./port.ts";
+import { codesOf, type RetryPolicy, SDK_STREAM_ATTEMPTS, statusOf } from "./retry.ts";
 
 export interface AzureBlobStoreOptions {
   readonly account: string;
@@ -64,29 +46,23 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
  *   returns false.
  * - Retries: see retry.ts. `#ops` has the SDK's retries off; `#streams` (streamed uploads) has them on.
  */
-export class AzureBlobStore implements ObjectStore {
-  readonly uri: string;
+export class AzureBlobStore extends CloudStore implements ObjectStore {
   readonly account: string;
   readonly container: string;
-  readonly prefix: string;
   readonly #ops: ContainerClient;
   readonly #streams: ContainerClient;
   readonly #pageSize: number;
   readonly #blockSize: number;
-  readonly #retry: RetryPolicy;
 
   constructor(opts: AzureBlobStoreOptions) {
-    this.account = checkAzureAccount(opts.account);
-    this.container = checkAzureContainer(opts.container);
-    const serviceUrl = (opts.serviceUrl ?? `https://${this.account}.blob.core.windows.net`).replace(
-      /\/+$/,
-      "",
-    );
-    this.prefix = checkStorePrefix(opts.prefix ?? "", `${serviceUrl}/${this.container}`);
-    this.uri = `${serviceUrl}/${this.container}${this.prefix ? `/${this.prefix}` : ""}`;
+    const account = checkAzureAccount(opts.account);
+    const container = checkAzureContainer(opts.container);
+    const serviceUrl = (opts.serviceUrl ?? `https://${account}.blob.core.windows.net`).replace(/\/+$/, "");
+    super(`${serviceUrl}/${container}`, opts.prefix, opts.retry);
+    this.account = account;
+    this.container = container;
     this.#pageSize = checkRange(opts.pageSize ?? 5000, 1, 5000, "pageSize", this.uri);
     this.#blockSize = checkRange(opts.blockSize ?? 8 * MiB, 1, 4000 * MiB, "blockSize", this.uri);
-    this.#retry = opts.retry ?? DEFAULT_RETRY;
 
     const ops: StoragePipelineOptions = { retryOptions: { maxTries: 1 } };
     const streams: StoragePipelineOptions = { retryOptions: { maxTries: SDK_STREAM_ATTEMPTS } };
@@ -122,35 +98,24 @@ export class AzureBlobStore implements ObjectStore {
     this.#streams = make(streams).getContainerClient(this.container);
   }
 
-  async put(key: string, body: Body, opts: { ifAbsent?: boolean } = {}): Promise<boolean> {
-    assertObjectKey(key);
-    const options = {
-      blobHTTPHeaders: { blobContentType: "application/octet-stream" },
-      ...(opts.ifAbsent ? { conditions: { ifNoneMatch: "*" } } : {}),
-    };
-    try {
-      if (typeof body === "string" || body instanceof Uint8Array) {
-        const data = typeof body === "string" ? Buffer.from(body) : body;
-        const blob = this.#ops.getBlockBlobClient(this.#full(key));
-        await withRetry(() => blob.upload(data, data.byteLength, options), this.#retry);
-      } else {
-        const source = byteStream(body);
-        const blob = this.#streams.getBlockBlobClient(this.#full(key));
-        await blob.uploadStream(source, this.#blockSize, 4, options);
-      }
-      return true;
-    } catch (e) {
-      const status = statusOf(e);
-      if (opts.ifAbsent && (status === 412 || (status === 409 && codesOf(e).includes("BlobAlreadyExists")))) {
-        return false;
-      }
-      throw storageFailure(`put ${this.#where(key)}`, e);
-    }
+  protected async putBytes(name: string, body: string | Uint8Array, ifAbsent: boolean): Promise<void> {
+    const data = typeof body === "string" ? Buffer.from(body) : body;
+    await this.#ops.getBlockBlobClient(name).upload(data, data.byteLength, putOptions(ifAbsent));
+  }
+
+  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<void> {
+    await this.#streams.getBlockBlobClient(name).uploadStream(body, this.#blockSize, 4, putOptions(ifAbsent));
+  }
+
+  /** 412 ConditionNotMet, or 409 BlobAlreadyExists: Put Blob and Put Block List answer either. */
+  protected override alreadyExists(e: unknown): boolean {
+    const status = statusOf(e);
+    return status === 412 || (status === 409 && codesOf(e).includes("BlobAlreadyExists"));
   }
 
   async get(key: string): Promise<Buffer | undefined> {
     assertObjectKey(key);
-    return this.#call(`get ${this.#where(key)}`, async () => {
+    return this.call(`get ${this.where(key)}`, async () => {
       const stream = await this.#download(key);
       if (!stream) return undefined;
       const chunks: Buffer[] = [];
@@ -161,14 +126,14 @@ export class AzureBlobStore implements ObjectStore {
 
   async read(key: string): Promise<Readable | undefined> {
     assertObjectKey(key);
-    return this.#call(`read ${this.#where(key)}`, () => this.#download(key));
+    return this.call(`read ${this.where(key)}`, () => this.#download(key));
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     assertObjectKey(key);
-    return this.#call(`head ${this.#where(key)}`, async () => {
+    return this.call(`head ${this.where(key)}`, async () => {
       try {
-        const p = await this.#ops.getBlobClient(this.#full(key)).getProperties();
+        const p = await this.#ops.getBlobClient(this.full(key)).getProperties();
         return { key, size: p.contentLength ?? 0, modified: p.lastModified ?? new Date(0) };
       } catch (e) {
         if (isMissingBlob(e)) return undefined;
@@ -177,40 +142,33 @@ export class AzureBlobStore implements ObjectStore {
     });
   }
 
-  async list(prefix: string): Promise<ObjectInfo[]> {
-    assertPrefix(prefix);
-    const out: ObjectInfo[] = [];
-    let continuationToken: string | undefined;
-    do {
-      const page = await this.#call(`list ${this.#where(prefix)}`, async () => {
-        const pages = this.#ops
-          .listBlobsFlat({ prefix: this.#full(prefix) })
-          .byPage({ maxPageSize: this.#pageSize, ...(continuationToken ? { continuationToken } : {}) });
-        return (await pages.next()).value;
+  protected async listPage(full: string, continuationToken: string | undefined): Promise<ListPage> {
+    const pages = this.#ops
+      .listBlobsFlat({ prefix: full })
+      .byPage({ maxPageSize: this.#pageSize, ...(continuationToken ? { continuationToken } : {}) });
+    const page = (await pages.next()).value;
+    const objects: ObjectInfo[] = [];
+    for (const b of page?.segment.blobItems ?? []) {
+      objects.push({
+        key: b.name,
+        size: b.properties.contentLength ?? 0,
+        modified: b.properties.lastModified,
       });
-      for (const b of page?.segment.blobItems ?? []) {
-        out.push({
-          key: this.#relative(b.name),
-          size: b.properties.contentLength ?? 0,
-          modified: b.properties.lastModified,
-        });
-      }
-      continuationToken = page?.continuationToken || undefined;
-    } while (continuationToken);
-    return sortByKey(out);
+    }
+    return { objects, next: page?.continuationToken || undefined };
   }
 
   async delete(key: string): Promise<void> {
     assertObjectKey(key);
     // deleteIfExists swallows BlobNotFound only: a missing container stays an error.
-    await this.#call(`delete ${this.#where(key)}`, () =>
-      this.#ops.getBlobClient(this.#full(key)).deleteIfExists(),
+    await this.call(`delete ${this.where(key)}`, () =>
+      this.#ops.getBlobClient(this.full(key)).deleteIfExists(),
     );
   }
 
   async #download(key: string): Promise<Readable | undefined> {
     try {
-      const response = await this.#ops.getBlobClient(this.#full(key)).download();
+      const response = await this.#ops.getBlobClient(this.full(key)).download();
       const body = response.readableStreamBody;
       if (!(body instanceof Readable)) throw new Error("Azure download returned no Node stream.");
       return body;
@@ -219,26 +177,13 @@ export class AzureBlobStore implements ObjectStore {
       throw e;
     }
   }
+}
 
-  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await withRetry(fn, this.#retry);
-    } catch (e) {
-      throw storageFailure(what, e);
-    }
-  }
-
-  #full(key: string): string {
-    return this.prefix ? `${this.prefix}/${key}` : key;
-  }
-
-  #relative(full: string): string {
-    return this.prefix && full.startsWith(`${this.prefix}/`) ? full.slice(this.prefix.length + 1) : full;
-  }
-
-  #where(key: string): string {
-    return `${this.uri}/${key}`;
-  }
+function putOptions(ifAbsent: boolean) {
+  return {
+    blobHTTPHeaders: { blobContentType: "application/octet-stream" },
+    ...(ifAbsent ? { conditions: { ifNoneMatch: "*" } } : {}),
+  };
 }
 
 /** A 404 for the blob; a 404 for the container (ContainerNotFound) is an error, not an empty store. */

@@ -6,26 +6,9 @@ import {
   IdempotencyStrategy,
   Storage,
 } from "@google-cloud/storage";
-import {
-  assertObjectKey,
-  assertPrefix,
-  type Body,
-  type ObjectInfo,
-  type ObjectStore,
-  StorageError,
-} from "./port.ts";
-import {
-  byteStream,
-  checkRange,
-  checkStorePrefix,
-  DEFAULT_RETRY,
-  type RetryPolicy,
-  SDK_STREAM_ATTEMPTS,
-  sortByKey,
-  statusOf,
-  storageFailure,
-  withRetry,
-} from "./retry.ts";
+import { CloudStore, checkRange, type ListPage } from "./cloud.ts";
+import { assertObjectKey, type ObjectInfo, type ObjectStore, StorageError } from "./port.ts";
+import { type RetryPolicy, SDK_STREAM_ATTEMPTS, statusOf } from "./retry.ts";
 
 export interface GcsStoreOptions {
   readonly bucket: string;
@@ -51,21 +34,17 @@ export interface GcsStoreOptions {
  *   (and, for resumable uploads, also when the session starts): 412 means it exists, and put returns false.
  * - Retries: see retry.ts. `#ops` has the SDK's retries off; `#streams` (streamed uploads) has them on.
  */
-export class GcsStore implements ObjectStore {
-  readonly uri: string;
+export class GcsStore extends CloudStore implements ObjectStore {
   readonly bucket: string;
-  readonly prefix: string;
   readonly #ops: Bucket;
   readonly #streams: Bucket;
   readonly #pageSize: number;
-  readonly #retry: RetryPolicy;
 
   constructor(opts: GcsStoreOptions) {
-    this.bucket = checkGcsBucket(opts.bucket);
-    this.prefix = checkStorePrefix(opts.prefix ?? "", `gs://${opts.bucket}`);
-    this.uri = `gs://${this.bucket}${this.prefix ? `/${this.prefix}` : ""}`;
+    const bucket = checkGcsBucket(opts.bucket);
+    super(`gs://${bucket}`, opts.prefix, opts.retry);
+    this.bucket = bucket;
     this.#pageSize = checkRange(opts.pageSize ?? 1000, 1, 1000, "pageSize", this.uri);
-    this.#retry = opts.retry ?? DEFAULT_RETRY;
     this.#ops = new Storage({ retryOptions: { autoRetry: false } }).bucket(this.bucket);
     this.#streams = new Storage({
       retryOptions: {
@@ -78,38 +57,23 @@ export class GcsStore implements ObjectStore {
     }).bucket(this.bucket);
   }
 
-  async put(key: string, body: Body, opts: { ifAbsent?: boolean } = {}): Promise<boolean> {
-    assertObjectKey(key);
-    const options: CreateWriteStreamOptions = {
-      contentType: "application/octet-stream",
-      ...(opts.ifAbsent ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
-    };
-    try {
-      if (typeof body === "string" || body instanceof Uint8Array) {
-        const data = typeof body === "string" ? Buffer.from(body) : body;
-        await withRetry(
-          () => this.#ops.file(this.#full(key)).save(data, { ...options, resumable: false }),
-          this.#retry,
-        );
-      } else {
-        const source = byteStream(body);
-        await pipeline(
-          source,
-          this.#streams.file(this.#full(key)).createWriteStream({ ...options, resumable: true }),
-        );
-      }
-      return true;
-    } catch (e) {
-      if (opts.ifAbsent && statusOf(e) === 412) return false;
-      throw storageFailure(`put ${this.#where(key)}`, e);
-    }
+  protected async putBytes(name: string, body: string | Uint8Array, ifAbsent: boolean): Promise<void> {
+    const data = typeof body === "string" ? Buffer.from(body) : body;
+    await this.#ops.file(name).save(data, { ...putOptions(ifAbsent), resumable: false });
+  }
+
+  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<void> {
+    await pipeline(
+      body,
+      this.#streams.file(name).createWriteStream({ ...putOptions(ifAbsent), resumable: true }),
+    );
   }
 
   async get(key: string): Promise<Buffer | undefined> {
     assertObjectKey(key);
-    return this.#call(`get ${this.#where(key)}`, async () => {
+    return this.call(`get ${this.where(key)}`, async () => {
       try {
-        const [data] = await this.#ops.file(this.#full(key)).download();
+        const [data] = await this.#ops.file(this.full(key)).download();
         return data;
       } catch (e) {
         if (statusOf(e) === 404) return undefined;
@@ -122,8 +86,8 @@ export class GcsStore implements ObjectStore {
     assertObjectKey(key);
     // The SDK's stream reports a missing object only once read from: wait for the first chunk (or the
     // end) so that a missing object is undefined here, not an error on the caller's stream later.
-    return this.#call(`read ${this.#where(key)}`, async () => {
-      const chunks = this.#ops.file(this.#full(key)).createReadStream()[Symbol.asyncIterator]();
+    return this.call(`read ${this.where(key)}`, async () => {
+      const chunks = this.#ops.file(this.full(key)).createReadStream()[Symbol.asyncIterator]();
       let first: IteratorResult<Buffer>;
       try {
         first = await chunks.next();
@@ -137,9 +101,9 @@ export class GcsStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     assertObjectKey(key);
-    return this.#call(`head ${this.#where(key)}`, async () => {
+    return this.call(`head ${this.where(key)}`, async () => {
       try {
-        const [meta] = await this.#ops.file(this.#full(key)).getMetadata();
+        const [meta] = await this.#ops.file(this.full(key)).getMetadata();
         return { key, size: Number(meta.size ?? 0), modified: new Date(meta.updated ?? 0) };
       } catch (e) {
         if (statusOf(e) === 404) return undefined;
@@ -148,57 +112,36 @@ export class GcsStore implements ObjectStore {
     });
   }
 
-  async list(prefix: string): Promise<ObjectInfo[]> {
-    assertPrefix(prefix);
-    const out: ObjectInfo[] = [];
-    let pageToken: string | undefined;
-    do {
-      const [files, next] = await this.#call(`list ${this.#where(prefix)}`, () =>
-        this.#ops.getFiles({
-          prefix: this.#full(prefix),
-          maxResults: this.#pageSize,
-          autoPaginate: false,
-          ...(pageToken ? { pageToken } : {}),
-        }),
-      );
-      for (const f of files) {
-        out.push({
-          key: this.#relative(f.name),
-          size: Number(f.metadata.size ?? 0),
-          modified: new Date(f.metadata.updated ?? 0),
-        });
-      }
-      pageToken = next && "pageToken" in next ? next.pageToken : undefined;
-    } while (pageToken);
-    return sortByKey(out);
+  protected async listPage(full: string, pageToken: string | undefined): Promise<ListPage> {
+    const [files, next] = await this.#ops.getFiles({
+      prefix: full,
+      maxResults: this.#pageSize,
+      autoPaginate: false,
+      ...(pageToken ? { pageToken } : {}),
+    });
+    return {
+      objects: files.map((f) => ({
+        key: f.name,
+        size: Number(f.metadata.size ?? 0),
+        modified: new Date(f.metadata.updated ?? 0),
+      })),
+      next: next && "pageToken" in next ? next.pageToken : undefined,
+    };
   }
 
   async delete(key: string): Promise<void> {
     assertObjectKey(key);
-    await this.#call(`delete ${this.#where(key)}`, () =>
-      this.#ops.file(this.#full(key)).delete({ ignoreNotFound: true }),
+    await this.call(`delete ${this.where(key)}`, () =>
+      this.#ops.file(this.full(key)).delete({ ignoreNotFound: true }),
     );
   }
+}
 
-  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await withRetry(fn, this.#retry);
-    } catch (e) {
-      throw storageFailure(what, e);
-    }
-  }
-
-  #full(key: string): string {
-    return this.prefix ? `${this.prefix}/${key}` : key;
-  }
-
-  #relative(full: string): string {
-    return this.prefix && full.startsWith(`${this.prefix}/`) ? full.slice(this.prefix.length + 1) : full;
-  }
-
-  #where(key: string): string {
-    return `${this.uri}/${key}`;
-  }
+function putOptions(ifAbsent: boolean): CreateWriteStreamOptions {
+  return {
+    contentType: "application/octet-stream",
+    ...(ifAbsent ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
+  };
 }
 
 async function* rest(first: IteratorResult<Buffer>, chunks: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {

@@ -1,6 +1,5 @@
 import { STATUS_CODES } from "node:http";
-import { Readable } from "node:stream";
-import { assertObjectKey, type ObjectInfo, StorageError } from "./port.ts";
+import { StorageError } from "./port.ts";
 
 /**
  * Retries of the cloud adapters (S3Store, GcsStore, AzureBlobStore), and who retries what.
@@ -30,8 +29,8 @@ import { assertObjectKey, type ObjectInfo, StorageError } from "./port.ts";
  * was lost, the retry finds the object it wrote itself and reports false. A caller that takes a lock
  * with `ifAbsent` should write its own identity into the object, so that it can read it back to tell.
  *
- * The end of this file holds the rest of what the three adapters share (prefix and option checks,
- * list order, streamed bodies as Buffers).
+ * What else the three adapters share (their prefix, option checks, list order, streamed bodies as
+ * Buffers) is in cloud.ts.
  */
 export interface RetryPolicy {
   /** Attempts in all, the first one included (1 = no retry). */
@@ -192,51 +191,4 @@ export function storageFailure(what: string, error: unknown): StorageError {
   const failure = new StorageError(`storage: ${what} failed${tag ? ` (${tag})` : ""}: ${text}.${hint}`);
   failure.cause = error;
   return failure;
-}
-
-// What else the three cloud adapters share: their key prefix, option checks and list order.
-
-/** Objects sorted by key, byte-wise, as every store lists them. */
-export function sortByKey(objects: ObjectInfo[]): ObjectInfo[] {
-  return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
-
-/** A store's key prefix, a trailing "/" dropped; "" for none. */
-export function checkStorePrefix(prefix: string, where: string): string {
-  const trimmed = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
-  if (trimmed === "") return "";
-  try {
-    assertObjectKey(trimmed);
-  } catch (e) {
-    throw new StorageError(
-      `storage: key prefix ${JSON.stringify(prefix)} of ${where} is invalid: ${(e as Error).message.replace(/^storage: /, "")}`,
-    );
-  }
-  return trimmed;
-}
-
-export function checkRange(value: number, min: number, max: number, name: string, where: string): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new StorageError(
-      `storage: ${name} of ${where} must be a whole number from ${min} to ${max}, not ${value}.`,
-    );
-  }
-  return value;
-}
-
-/**
- * A streamed body as a byte stream of Buffers: the SDKs' upload helpers copy chunks with Buffer
- * methods, so bare Uint8Arrays (or strings from an object-mode stream) must be turned into Buffers.
- */
-export function byteStream(body: Readable | AsyncIterable<Uint8Array>): Readable {
-  return Readable.from(buffers(body), { objectMode: false });
-}
-
-async function* buffers(body: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
-  for await (const chunk of body) {
-    if (Buffer.isBuffer(chunk)) yield chunk;
-    else if (chunk instanceof Uint8Array) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    else if (typeof chunk === "string") yield Buffer.from(chunk);
-    else throw new StorageError(`storage: a streamed body must yield bytes or strings, not ${typeof chunk}.`);
-  }
 }

@@ -9,27 +9,9 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import {
-  assertObjectKey,
-  assertPrefix,
-  type Body,
-  type ObjectInfo,
-  type ObjectStore,
-  StorageError,
-} from "./port.ts";
-import {
-  byteStream,
-  checkRange,
-  checkStorePrefix,
-  codesOf,
-  DEFAULT_RETRY,
-  type RetryPolicy,
-  SDK_STREAM_ATTEMPTS,
-  sortByKey,
-  statusOf,
-  storageFailure,
-  withRetry,
-} from "./retry.ts";
+import { CloudStore, checkRange, type ListPage } from "./cloud.ts";
+import { assertObjectKey, type ObjectInfo, type ObjectStore, StorageError } from "./port.ts";
+import { codesOf, type RetryPolicy, SDK_STREAM_ATTEMPTS, statusOf } from "./retry.ts";
 
 export interface S3StoreOptions {
   readonly bucket: string;
@@ -66,23 +48,19 @@ const MiB = 1024 * 1024;
  * - Retries: see retry.ts. `client` makes single requests with the SDK's retries off; `streamClient`
  *   makes the requests of streamed uploads with the SDK's retries on.
  */
-export class S3Store implements ObjectStore {
-  readonly uri: string;
+export class S3Store extends CloudStore implements ObjectStore {
   readonly bucket: string;
-  readonly prefix: string;
   readonly #client: S3Client;
   readonly #streamClient: S3Client;
   readonly #pageSize: number;
   readonly #partSize: number;
-  readonly #retry: RetryPolicy;
 
   constructor(opts: S3StoreOptions) {
-    this.bucket = checkS3Bucket(opts.bucket);
-    this.prefix = checkStorePrefix(opts.prefix ?? "", `s3://${opts.bucket}`);
-    this.uri = `s3://${this.bucket}${this.prefix ? `/${this.prefix}` : ""}`;
+    const bucket = checkS3Bucket(opts.bucket);
+    super(`s3://${bucket}`, opts.prefix, opts.retry);
+    this.bucket = bucket;
     this.#pageSize = checkRange(opts.pageSize ?? 1000, 1, 1000, "pageSize", this.uri);
     this.#partSize = checkRange(opts.partSize ?? 8 * MiB, 5 * MiB, 5 * 1024 * MiB, "partSize", this.uri);
-    this.#retry = opts.retry ?? DEFAULT_RETRY;
     const env = process.env;
     const endpoint = opts.endpoint ?? env["AWS_ENDPOINT_URL_S3"] ?? env["AWS_ENDPOINT_URL"];
     const config: S3ClientConfig = {
@@ -97,38 +75,27 @@ export class S3Store implements ObjectStore {
     this.#streamClient = new S3Client({ ...config, maxAttempts: SDK_STREAM_ATTEMPTS });
   }
 
-  async put(key: string, body: Body, opts: { ifAbsent?: boolean } = {}): Promise<boolean> {
-    assertObjectKey(key);
-    const params = {
-      Bucket: this.bucket,
-      Key: this.#full(key),
-      ...(opts.ifAbsent ? { IfNoneMatch: "*" } : {}),
-    };
-    try {
-      if (typeof body === "string" || body instanceof Uint8Array) {
-        await withRetry(
-          () => this.#client.send(new PutObjectCommand({ ...params, Body: body })),
-          this.#retry,
-        );
-      } else {
-        const upload = new Upload({
-          client: this.#streamClient,
-          params: { ...params, Body: byteStream(body) },
-          partSize: this.#partSize,
-          queueSize: 4,
-        });
-        await upload.done();
-      }
-      return true;
-    } catch (e) {
-      if (opts.ifAbsent && statusOf(e) === 412) return false;
-      throw storageFailure(`put ${this.#where(key)}`, e);
-    }
+  protected async putBytes(name: string, body: string | Uint8Array, ifAbsent: boolean): Promise<void> {
+    await this.#client.send(new PutObjectCommand({ ...this.#putParams(name, ifAbsent), Body: body }));
+  }
+
+  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<void> {
+    const upload = new Upload({
+      client: this.#streamClient,
+      params: { ...this.#putParams(name, ifAbsent), Body: body },
+      partSize: this.#partSize,
+      queueSize: 4,
+    });
+    await upload.done();
+  }
+
+  #putParams(name: string, ifAbsent: boolean) {
+    return { Bucket: this.bucket, Key: name, ...(ifAbsent ? { IfNoneMatch: "*" } : {}) };
   }
 
   async get(key: string): Promise<Buffer | undefined> {
     assertObjectKey(key);
-    return this.#call(`get ${this.#where(key)}`, async () => {
+    return this.call(`get ${this.where(key)}`, async () => {
       const out = await this.#getObject(key);
       if (!out) return undefined;
       const bytes = await out.transformToByteArray();
@@ -138,7 +105,7 @@ export class S3Store implements ObjectStore {
 
   async read(key: string): Promise<Readable | undefined> {
     assertObjectKey(key);
-    return this.#call(`read ${this.#where(key)}`, async () => {
+    return this.call(`read ${this.where(key)}`, async () => {
       const out = await this.#getObject(key);
       if (!out) return undefined;
       if (out instanceof Readable) return out;
@@ -148,10 +115,10 @@ export class S3Store implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     assertObjectKey(key);
-    return this.#call(`head ${this.#where(key)}`, async () => {
+    return this.call(`head ${this.where(key)}`, async () => {
       try {
         const out = await this.#client.send(
-          new HeadObjectCommand({ Bucket: this.bucket, Key: this.#full(key) }),
+          new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }),
         );
         return { key, size: out.ContentLength ?? 0, modified: out.LastModified ?? new Date(0) };
       } catch (e) {
@@ -162,35 +129,28 @@ export class S3Store implements ObjectStore {
     });
   }
 
-  async list(prefix: string): Promise<ObjectInfo[]> {
-    assertPrefix(prefix);
-    const out: ObjectInfo[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.#call(`list ${this.#where(prefix)}`, () =>
-        this.#client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: this.#full(prefix),
-            MaxKeys: this.#pageSize,
-            ContinuationToken: token,
-          }),
-        ),
-      );
-      for (const o of page.Contents ?? []) {
-        if (o.Key === undefined) continue;
-        out.push({ key: this.#relative(o.Key), size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return sortByKey(out);
+  protected async listPage(full: string, token: string | undefined): Promise<ListPage> {
+    const page = await this.#client.send(
+      new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix: full,
+        MaxKeys: this.#pageSize,
+        ContinuationToken: token,
+      }),
+    );
+    const objects: ObjectInfo[] = [];
+    for (const o of page.Contents ?? []) {
+      if (o.Key === undefined) continue;
+      objects.push({ key: o.Key, size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
+    }
+    return { objects, next: page.IsTruncated ? page.NextContinuationToken : undefined };
   }
 
   async delete(key: string): Promise<void> {
     assertObjectKey(key);
     // S3 answers 204 for a key that is not there.
-    await this.#call(`delete ${this.#where(key)}`, () =>
-      this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#full(key) })),
+    await this.call(`delete ${this.where(key)}`, () =>
+      this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })),
     );
   }
 
@@ -202,35 +162,13 @@ export class S3Store implements ObjectStore {
 
   async #getObject(key: string) {
     try {
-      const out = await this.#client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.#full(key) }),
-      );
+      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
       return out.Body;
     } catch (e) {
       // NoSuchBucket is a 404 too, and an error: a wrong bucket must not look like an empty one.
       if (codesOf(e).includes("NoSuchKey")) return undefined;
       throw e;
     }
-  }
-
-  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await withRetry(fn, this.#retry);
-    } catch (e) {
-      throw storageFailure(what, e);
-    }
-  }
-
-  #full(key: string): string {
-    return this.prefix ? `${this.prefix}/${key}` : key;
-  }
-
-  #relative(full: string): string {
-    return this.prefix && full.startsWith(`${this.prefix}/`) ? full.slice(this.prefix.length + 1) : full;
-  }
-
-  #where(key: string): string {
-    return `${this.uri}/${key}`;
   }
 }
 

@@ -1,9 +1,9 @@
 import { fileURLToPath } from "node:url";
 import { AzureBlobStore, checkAzureAccount, checkAzureContainer } from "./azure-blob.ts";
+import { checkStorePrefix } from "./cloud.ts";
 import { checkGcsBucket, GcsStore } from "./gcs.ts";
 import { LocalStore } from "./local.ts";
 import { type ObjectStore, StorageError } from "./port.ts";
-import { checkStorePrefix } from "./retry.ts";
 import { checkS3Bucket, S3Store } from "./s3.ts";
 
 /** Where a store URI points, before any client is made. */
