@@ -124,16 +124,30 @@ describe("tributary invoke", () => {
     );
     expect(r.code).toBe(0);
     const lines = r.stdout.split("\n");
-    expect(lines.slice(0, 3)).toEqual([
+    expect(lines.slice(0, 4)).toEqual([
       "orders_cdc ← event: ok",
+      expect.stringMatching(
+        /^ {2}ingested: batch m-[0-9a-f]{24} of "orders_cdc": read 6 = written 6 \+ quarantined 0 \+ duplicates 0\.$/,
+      ),
       '  returned {"batchItemFailures":[]}',
       expect.stringMatching(/^ {2}announced orders_cdc\/2026-11-01\|acme \(data version [0-9a-f]{16}\)$/),
     ]);
-    expect(lines[3]).toMatch(/^curated_orders ← orders_cdc\/2026-11-01\|acme materialised: ok$/);
-    // curated_orders reads customers it has not got: its check warns, it still commits; downstream waits
-    // for curated_customers where it needs it and runs where it does not.
-    expect(lines).toContain("customer_features ← curated_orders/acme materialised: ok");
-    expect(r.stdout).toMatch(/^daily_revenue ← curated_orders\/acme materialised: ok$/m);
+    expect(lines.slice(4, 6)).toEqual([
+      "curated_orders ← orders_cdc/2026-11-01|acme materialised: ok",
+      '  materialised: "curated_orders": 1 materialised, 0 fresh, 0 failed, 0 waiting.',
+    ]);
+    // customer_features also reads curated_customers, which nothing has ingested: it waits, and says why.
+    const features = lines.indexOf("customer_features ← curated_orders/acme materialised: ok");
+    expect(lines[features + 1]).toBe(
+      '  waiting: "customer_features": 0 materialised, 0 fresh, 0 failed, 1 waiting: customer_features/acme: upstream curated_customers/acme has never been materialised; select it too (+customer_features).',
+    );
+    const daily = lines.indexOf("daily_revenue ← curated_orders/acme materialised: ok");
+    expect(lines[daily + 1]).toMatch(
+      /^ {2}materialised: "daily_revenue": \d+ materialised, 0 fresh, 0 failed, 0 waiting\.$/,
+    );
+    expect(lines).toContain(
+      `  … and ${Number(lines[daily + 1]!.match(/(\d+) materialised/)![1]) - 4} more announcements`,
+    );
     const manifest = JSON.parse(
       await readFile(
         join(store, "_manifests", "daily_revenue", "2026-11-01", "acme", "manifest.json"),

@@ -88,17 +88,42 @@ function summary(r: DeliveryRecord) {
   return { consumer: r.consumer, attempt: r.attempt, error: r.error, announced: r.announced };
 }
 
+/** What the function did, from its own `tributary.work` log lines (each cloud writes them as JSON). */
+function workLines(logs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const line of logs) {
+    try {
+      const record = JSON.parse(line) as { event?: unknown; status?: unknown; detail?: unknown };
+      if (record.event === "tributary.work") out.push(`  ${String(record.status)}: ${String(record.detail)}`);
+    } catch {
+      // not a JSON line: nothing to show
+    }
+  }
+  return out;
+}
+
+const SHOWN = 4;
+
 function describe(r: DeliveryRecord): string {
   const what = r.message ? messageLine(r.message) : "event";
   const outcome = r.error === undefined ? "ok" : `FAILED (attempt ${r.attempt}): ${r.error}`;
-  const lines = [`${r.consumer} ← ${what}: ${outcome}`];
-  if (r.result !== undefined && r.message === undefined) lines.push(`  returned ${JSON.stringify(r.result)}`);
-  for (const a of r.announced) {
+  const lines = [`${r.consumer} ← ${what}: ${outcome}`, ...workLines(r.logs)];
+  if (r.result !== undefined && r.message === undefined && !isReport(r.result)) {
+    lines.push(`  returned ${JSON.stringify(r.result)}`);
+  }
+  for (const a of r.announced.slice(0, SHOWN)) {
     lines.push(
       `  announced ${a.asset}${a.partition ? `/${a.partition}` : ""} (data version ${a.dataVersion})`,
     );
   }
+  if (r.announced.length > SHOWN) lines.push(`  … and ${r.announced.length - SHOWN} more announcements`);
   return `${lines.join("\n")}\n`;
+}
+
+/** GCP and Azure entry points return their work report, which the work lines already show. */
+function isReport(result: unknown): boolean {
+  const reports = Array.isArray(result) ? result : [result];
+  return reports.every((x) => typeof x === "object" && x !== null && "status" in x && "detail" in x);
 }
 
 function messageLine(m: BusMessage): string {
