@@ -14,7 +14,8 @@
  */
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
-import { openStoreUri } from "../storage/uri.ts";
+import { S3Store } from "../storage/s3.ts";
+import { storeOpener } from "../storage/uri.ts";
 import {
   type Announcement,
   type HandlerDeps,
@@ -155,7 +156,7 @@ export function awsHandler(
     graph,
     { ...deps, write: deps.write ?? stdoutLine },
     {
-      openStore: openStoreUri,
+      openStore: storeOpener({ s3: (at) => new S3Store({ bucket: at.bucket, prefix: at.prefix }) }),
       publisher: (fn) => new EventBridgePublisher({ bus: fn.assetEvents }),
       format: (record) => awsLogLine(record),
     },

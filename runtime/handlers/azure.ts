@@ -21,7 +21,8 @@ import { DefaultAzureCredential } from "@azure/identity";
 import { ServiceBusClient, type ServiceBusMessage } from "@azure/service-bus";
 import { CronExpressionParser } from "cron-parser";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
-import { openStoreUri } from "../storage/uri.ts";
+import { AzureBlobStore } from "../storage/azure-blob.ts";
+import { storeOpener } from "../storage/uri.ts";
 import {
   type Announcement,
   HandlerConfigError,
@@ -150,7 +151,15 @@ export function azureHandlers(graph: AssetGraph, deps: HandlerDeps = {}): AzureH
     graph,
     { ...deps, write: deps.write ?? write },
     {
-      openStore: openStoreUri,
+      openStore: storeOpener({
+        azure: (at) =>
+          new AzureBlobStore({
+            serviceUrl: at.serviceUrl,
+            account: at.account,
+            container: at.container,
+            prefix: at.prefix,
+          }),
+      }),
       publisher: (fn, e) => {
         const namespace = e[SETTINGS.namespace]?.trim();
         if (!namespace) {

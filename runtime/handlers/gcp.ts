@@ -19,7 +19,8 @@ import type { CloudEvent } from "@google-cloud/functions-framework";
 import { cloudEvent as registerCloudEvent } from "@google-cloud/functions-framework";
 import { PubSub, type Topic } from "@google-cloud/pubsub";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
-import { openStoreUri } from "../storage/uri.ts";
+import { GcsStore } from "../storage/gcs.ts";
+import { storeOpener } from "../storage/uri.ts";
 import {
   type Announcement,
   type HandlerDeps,
@@ -118,7 +119,7 @@ export function gcpHandler(
   deps: HandlerDeps = {},
 ): (cloudEvent: CloudEvent<unknown>) => Promise<WorkReport> {
   const runtime = lazyRuntime(graph, deps, {
-    openStore: openStoreUri,
+    openStore: storeOpener({ gcs: (at) => new GcsStore({ bucket: at.bucket, prefix: at.prefix }) }),
     publisher: (fn) => new PubSubPublisher({ topic: fn.assetEvents }),
     format: gcpLogLine,
   });

@@ -7,6 +7,7 @@ import {
   type StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { CloudStore, checkRange, type ListPage } from "./cloud.ts";
+import { checkAzureAccount, checkAzureContainer } from "./names.ts";
 import { assertObjectKey, type ObjectInfo, type ObjectStore, StorageError } from "./port.ts";
 import { codesOf, type RetryPolicy, SDK_STREAM_ATTEMPTS, statusOf } from "./retry.ts";
 
@@ -203,24 +204,3 @@ function fromConnectionString(cs: string, options: StoragePipelineOptions, where
 
 const sameUrl = (a: string, b: string) =>
   a.replace(/\/+$/, "").toLowerCase() === b.replace(/\/+$/, "").toLowerCase();
-
-const AZURE_ACCOUNT = /^[a-z0-9]{3,24}$/;
-const AZURE_CONTAINER = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/;
-
-export function checkAzureAccount(account: string): string {
-  if (!AZURE_ACCOUNT.test(account)) {
-    throw new StorageError(
-      `storage: Azure storage account name ${JSON.stringify(account)} is invalid: use 3 to 24 lowercase letters and digits.`,
-    );
-  }
-  return account;
-}
-
-export function checkAzureContainer(container: string): string {
-  if (!AZURE_CONTAINER.test(container)) {
-    throw new StorageError(
-      `storage: Azure container name ${JSON.stringify(container)} is invalid: use 3 to 63 lowercase letters, digits and single "-", starting and ending with a letter or digit.`,
-    );
-  }
-  return container;
-}

@@ -7,7 +7,8 @@ import {
   Storage,
 } from "@google-cloud/storage";
 import { CloudStore, checkRange, type ListPage } from "./cloud.ts";
-import { assertObjectKey, type ObjectInfo, type ObjectStore, StorageError } from "./port.ts";
+import { checkGcsBucket } from "./names.ts";
+import { assertObjectKey, type ObjectInfo, type ObjectStore } from "./port.ts";
 import { type RetryPolicy, SDK_STREAM_ATTEMPTS, statusOf } from "./retry.ts";
 
 export interface GcsStoreOptions {
@@ -152,17 +153,4 @@ async function* rest(first: IteratorResult<Buffer>, chunks: AsyncIterator<Buffer
   } finally {
     await chunks.return?.();
   }
-}
-
-const GCS_BUCKET = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
-
-/** Cloud Storage's bucket naming rules: 3-63 characters (222 with dots) of a-z 0-9 _ - . */
-export function checkGcsBucket(bucket: string): string {
-  const dotted = bucket.includes(".");
-  if (!GCS_BUCKET.test(bucket) || (!dotted && bucket.length > 63) || bucket.includes("..")) {
-    throw new StorageError(
-      `storage: Cloud Storage bucket name ${JSON.stringify(bucket)} is invalid: use 3 to 63 lowercase letters, digits, "_", "-" and "." (up to 222 with dots), starting and ending with a letter or digit.`,
-    );
-  }
-  return bucket;
 }

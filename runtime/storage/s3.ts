@@ -10,7 +10,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { CloudStore, checkRange, type ListPage } from "./cloud.ts";
-import { assertObjectKey, type ObjectInfo, type ObjectStore, StorageError } from "./port.ts";
+import { checkS3Bucket } from "./names.ts";
+import { assertObjectKey, type ObjectInfo, type ObjectStore } from "./port.ts";
 import { codesOf, type RetryPolicy, SDK_STREAM_ATTEMPTS, statusOf } from "./retry.ts";
 
 export interface S3StoreOptions {
@@ -170,16 +171,4 @@ export class S3Store extends CloudStore implements ObjectStore {
       throw e;
     }
   }
-}
-
-const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-/** S3's bucket naming rules (the ones a typo breaks): 3-63 of a-z 0-9 . -, starting and ending alphanumeric. */
-export function checkS3Bucket(bucket: string): string {
-  if (!S3_BUCKET.test(bucket) || bucket.includes("..")) {
-    throw new StorageError(
-      `storage: S3 bucket name ${JSON.stringify(bucket)} is invalid: use 3 to 63 lowercase letters, digits, "." and "-", starting and ending with a letter or digit.`,
-    );
-  }
-  return bucket;
 }

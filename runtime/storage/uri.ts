@@ -1,10 +1,8 @@
 import { fileURLToPath } from "node:url";
-import { AzureBlobStore, checkAzureAccount, checkAzureContainer } from "./azure-blob.ts";
 import { checkStorePrefix } from "./cloud.ts";
-import { checkGcsBucket, GcsStore } from "./gcs.ts";
 import { LocalStore } from "./local.ts";
+import { checkAzureAccount, checkAzureContainer, checkGcsBucket, checkS3Bucket } from "./names.ts";
 import { type ObjectStore, StorageError } from "./port.ts";
-import { checkS3Bucket, S3Store } from "./s3.ts";
 
 /** Where a store URI points, before any client is made. */
 export type StoreLocation =
@@ -28,29 +26,30 @@ const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]+):/;
 const AZURE_HOST = /^([a-z0-9]+)\.blob\.core\.windows\.net$/;
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
+/** How to open each kind of cloud store; a function bundles only its own cloud's. */
+export type StoreOpeners = {
+  readonly [K in Exclude<StoreLocation["kind"], "local">]?: (
+    at: Extract<StoreLocation, { kind: K }>,
+  ) => ObjectStore;
+};
+
 /**
- * Open the store a URI names. Endpoints and credentials come from the environment, never the URI, so
- * the same URI works on a laptop and in a function: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and
- * AWS_REGION for S3, STORAGE_EMULATOR_HOST and Application Default Credentials for GCS,
- * AZURE_STORAGE_CONNECTION_STRING or DefaultAzureCredential for Azure.
+ * Open store URIs with the given adapters (and local folders always). A URI of a kind not given is
+ * refused, naming the kinds this opener has: a Lambda opens s3:// stores, not gs:// ones.
  */
-export function openStoreUri(uri: string): ObjectStore {
-  const at = parseStoreUri(uri);
-  switch (at.kind) {
-    case "local":
-      return new LocalStore(at.path);
-    case "s3":
-      return new S3Store({ bucket: at.bucket, prefix: at.prefix });
-    case "gcs":
-      return new GcsStore({ bucket: at.bucket, prefix: at.prefix });
-    case "azure":
-      return new AzureBlobStore({
-        serviceUrl: at.serviceUrl,
-        account: at.account,
-        container: at.container,
-        prefix: at.prefix,
-      });
-  }
+export function storeOpener(openers: StoreOpeners): (uri: string) => ObjectStore {
+  return (uri) => {
+    const at = parseStoreUri(uri);
+    if (at.kind === "local") return new LocalStore(at.path);
+    const open = openers[at.kind] as ((at: StoreLocation) => ObjectStore) | undefined;
+    if (!open) {
+      const kinds = ["local", ...Object.keys(openers)].join(", ");
+      throw new StorageError(
+        `storage: cannot open store ${JSON.stringify(uri)} here: this program opens ${kinds} stores only.`,
+      );
+    }
+    return open(at);
+  };
 }
 
 /** Parse a store URI (see openStoreUri), checking bucket, container and prefix names. */

@@ -2,9 +2,10 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { AzureBlobStore } from "../../runtime/storage/azure-blob.ts";
 import { GcsStore } from "../../runtime/storage/gcs.ts";
 import { LocalStore } from "../../runtime/storage/local.ts";
+import { openStoreUri } from "../../runtime/storage/open.ts";
 import { StorageError } from "../../runtime/storage/port.ts";
 import { S3Store } from "../../runtime/storage/s3.ts";
-import { ACCEPTED_STORE_URIS, openStoreUri, parseStoreUri } from "../../runtime/storage/uri.ts";
+import { ACCEPTED_STORE_URIS, parseStoreUri, storeOpener } from "../../runtime/storage/uri.ts";
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -136,6 +137,19 @@ describe("parseStoreUri", () => {
     expect(() => parseStoreUri(uri)).toThrow(
       new StorageError(
         `storage: cannot open store ${JSON.stringify(uri)}: ${why}. Accepted: ${ACCEPTED_STORE_URIS}.`,
+      ),
+    );
+  });
+});
+
+describe("storeOpener", () => {
+  it("opens local folders and the kinds it is given, and refuses the others by name", () => {
+    const open = storeOpener({ s3: (at) => new S3Store({ bucket: at.bucket, prefix: at.prefix }) });
+    expect(open("s3://my-bucket/p").uri).toBe("s3://my-bucket/p");
+    expect(open("/tmp/x").uri).toBe("file:///tmp/x");
+    expect(() => open("gs://my-bucket")).toThrow(
+      new StorageError(
+        'storage: cannot open store "gs://my-bucket" here: this program opens local, s3 stores only.',
       ),
     );
   });

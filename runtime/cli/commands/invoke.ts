@@ -4,7 +4,7 @@ import { SelectionError, TributaryError } from "tributary";
 import { type BusMessage, CLOUDS, type Cloud, type Delivery, envelope } from "../../handlers/envelopes.ts";
 import { type DeliveryRecord, LocalCloud } from "../../handlers/local.ts";
 import { MESSAGES } from "../../handlers/messages.ts";
-import { openStoreUri } from "../../storage/uri.ts";
+import { openStoreUri } from "../../storage/open.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 
