@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,8 +18,10 @@ import {
   type Runtime,
   readersOf,
 } from "../../runtime/handlers/core.ts";
+import { functionEnvironment } from "../../runtime/handlers/local.ts";
 import { MESSAGES } from "../../runtime/handlers/messages.ts";
 import { LocalStore } from "../../runtime/storage/local.ts";
+import { tree } from "./helpers.ts";
 
 let dir: string;
 let day1: { orders: string[]; customers: string[] };
@@ -42,15 +44,12 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 function env(asset: string, root: string) {
-  return {
-    TRIBUTARY_ASSET: asset,
-    TRIBUTARY_KIND: graph.get(asset).kind === "source" ? "ingest" : "asset",
-    TRIBUTARY_ENV: "test",
-    TRIBUTARY_STORE_RAW: join(root, "raw"),
-    TRIBUTARY_STORE_CURATED: join(root, "curated"),
-    TRIBUTARY_STORE_QUARANTINE: join(root, "quarantine"),
-    TRIBUTARY_ASSET_EVENTS: "asset-events",
+  const stores = {
+    raw: join(root, "raw"),
+    curated: join(root, "curated"),
+    quarantine: join(root, "quarantine"),
   };
+  return functionEnvironment(graph, asset, stores, "test");
 }
 
 function runtime(
@@ -70,18 +69,6 @@ function runtime(
     logs,
   };
 }
-
-const tree = async (root: string) =>
-  (
-    (await readdir(root, { recursive: true, withFileTypes: true })) as {
-      name: string;
-      parentPath: string;
-      isFile(): boolean;
-    }[]
-  )
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(root.length + 1))
-    .sort();
 
 describe("the function environment", () => {
   it("names the variable that is missing", () => {

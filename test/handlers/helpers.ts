@@ -16,6 +16,7 @@ import {
   type HandlerDeps,
   type Publisher,
 } from "../../runtime/handlers/core.ts";
+import { functionEnvironment } from "../../runtime/handlers/local.ts";
 import { LocalStore } from "../../runtime/storage/local.ts";
 
 export { graph };
@@ -55,16 +56,7 @@ export function stack(root: string, uris: { raw: string; curated: string; quaran
       return new LocalStore(dir);
     },
     env(asset: string, extra: Record<string, string> = {}): Record<string, string> {
-      return {
-        TRIBUTARY_ASSET: asset,
-        TRIBUTARY_KIND: graph.get(asset).kind === "source" ? "ingest" : "asset",
-        TRIBUTARY_ENV: "test",
-        TRIBUTARY_STORE_RAW: uris.raw,
-        TRIBUTARY_STORE_CURATED: uris.curated,
-        TRIBUTARY_STORE_QUARANTINE: uris.quarantine,
-        TRIBUTARY_ASSET_EVENTS: "asset-events",
-        ...extra,
-      };
+      return { ...functionEnvironment(graph, asset, uris, "test"), ...extra };
     },
   };
 }
