@@ -244,9 +244,9 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .description("run one cloud function's entry point on an event file, locally, like sam local invoke")
     .requiredOption("--cloud <cloud>", "aws, gcp or azure: whose entry point and event format")
     .requiredOption("--event <file>", "the event as the cloud delivers it (- reads standard input)")
-    .requiredOption(
+    .option(
       "--asset <key>",
-      "the function to run: the asset it materialises or the source it ingests",
+      "the function to run: the asset it materialises or the source it ingests (default: the one the event is for)",
     )
     .option(
       "--store <dir|uri>",

@@ -194,6 +194,48 @@ describe("tributary invoke", () => {
     expect(out.announced).toEqual([]);
   });
 
+  it("runs the function the event is for when --asset is not given, and asks when it cannot tell", async () => {
+    const store = join(dir, "store-infer");
+    const sqs = join(dir, "infer-sqs.json");
+    await writeFile(
+      sqs,
+      (await cli("event", "--cloud", "aws", "--source", "orders_cdc", "--records", records)).stdout,
+    );
+    const ran = await cli("invoke", "--cloud", "aws", "--event", sqs, "--store", store);
+    expect(ran.code).toBe(0);
+    expect(ran.stdout.split("\n")[0]).toBe("orders_cdc ← event: ok");
+    const tick = join(dir, "infer-tick.json");
+    await writeFile(tick, (await cli("event", "--cloud", "gcp", "--schedule", "daily_revenue")).stdout);
+    expect(
+      (await cli("invoke", "--cloud", "gcp", "--event", tick, "--store", store)).stdout.split("\n")[0],
+    ).toBe("daily_revenue ← event: ok");
+    const announced = join(dir, "infer-announced.json");
+    await writeFile(
+      announced,
+      (await cli("event", "--cloud", "azure", "--materialised", "curated_orders", "--partition", "acme"))
+        .stdout,
+    );
+    const many = await cli("invoke", "--cloud", "azure", "--event", announced, "--store", store);
+    expect(many.code).toBe(1);
+    expect(many.stderr).toMatch(
+      new RegExp(
+        `^tributary: --event ${announced}: "curated_orders" is read by customer_features, daily_revenue; pass --asset <key>, the function to run \\(one of .*\\)\\.\n$`,
+      ),
+    );
+    const sample = await cli(
+      "invoke",
+      "--cloud",
+      "aws",
+      "--event",
+      join(FIXTURES, "aws-sqs.json"),
+      "--store",
+      store,
+    );
+    expect(sample.stderr).toMatch(
+      /the event names no source or asset Tributary can run it for; pass --asset <key>/,
+    );
+  });
+
   it("names what is wrong with its input", async () => {
     const missing = await cli(
       "invoke",

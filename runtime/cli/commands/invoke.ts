@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { SelectionError, TributaryError } from "tributary";
+import { type AssetGraph, SelectionError, TributaryError } from "tributary";
 import { type BusMessage, CLOUDS, type Cloud, type Delivery, envelope } from "../../handlers/envelopes.ts";
-import { type DeliveryRecord, LocalCloud } from "../../handlers/local.ts";
+import { consumersOf, type DeliveryRecord, LocalCloud } from "../../handlers/local.ts";
 import { MESSAGES } from "../../handlers/messages.ts";
 import { openStoreUri } from "../../storage/open.ts";
 import { loadGraph } from "../graph-module.ts";
@@ -15,7 +15,7 @@ export class InvokeError extends TributaryError {
 export interface InvokeOptions {
   cloud: string;
   event: string;
-  asset: string;
+  asset?: string;
   store?: string;
   graph?: string;
   follow?: boolean;
@@ -44,7 +44,7 @@ function storeUri(store: string | undefined): string {
 export async function invokeCommand(opts: InvokeOptions, io: Io): Promise<number> {
   const cloud = cloudOf(opts.cloud);
   const graph = await loadGraph(opts.graph);
-  if (!graph.has(opts.asset)) {
+  if (opts.asset !== undefined && !graph.has(opts.asset)) {
     throw new SelectionError(
       `--asset "${opts.asset}" is not in the graph; functions: ${graph.order.join(", ")}.`,
     );
@@ -59,6 +59,7 @@ export async function invokeCommand(opts: InvokeOptions, io: Io): Promise<number
     throw new InvokeError(`--event ${opts.event} is not JSON: ${(e as Error).message}`);
   }
   const delivery = deliveryOf(cloud, parsed);
+  const asset = opts.asset ?? functionOf(graph, cloud, delivery, opts.event);
   const uri = storeUri(opts.store);
   const cloudSim = new LocalCloud({
     graph,
@@ -68,7 +69,7 @@ export async function invokeCommand(opts: InvokeOptions, io: Io): Promise<number
     write: (line) => io.err(`${line}\n`),
     onDelivery: opts.json ? undefined : (r) => io.out(describe(r)),
   });
-  const first = await cloudSim.invoke(opts.asset, delivery);
+  const first = await cloudSim.invoke(asset, delivery);
   const rest = opts.follow ? await cloudSim.drain() : [];
   if (opts.json) {
     io.out(
@@ -155,6 +156,65 @@ function deliveryOf(cloud: Cloud, parsed: unknown): Delivery {
   throw new InvokeError(
     'an Azure event file is { "trigger": "serviceBus" | "timer" | "eventGrid", "event": …, "triggerMetadata": … } or an Event Grid event; `tributary event --cloud azure` writes one.',
   );
+}
+
+/**
+ * The function an event is for, when the event says so: the source of source events, the asset of a
+ * schedule tick, the one consumer of an announcement. Otherwise `--asset` must say.
+ */
+function functionOf(graph: AssetGraph, cloud: Cloud, d: Delivery, file: string): string {
+  const m = tributaryMessage(cloud, d);
+  const ask = (why: string) =>
+    new InvokeError(
+      `--event ${file}: ${why}; pass --asset <key>, the function to run (one of ${graph.order.join(", ")}).`,
+    );
+  if (!m) throw ask("the event names no source or asset Tributary can run it for");
+  const candidates =
+    m.type === MESSAGES.assetMaterialised
+      ? consumersOf(graph, { type: m.type, id: "", body: { asset: m.key, partition: "", dataVersion: "" } })
+      : graph.has(m.key)
+        ? [m.key]
+        : [];
+  if (candidates.length === 1) return candidates[0]!;
+  if (candidates.length === 0) throw ask(`no function runs it ("${m.key}")`);
+  throw ask(`"${m.key}" is read by ${candidates.join(", ")}`);
+}
+
+/** What Tributary message an event carries, from the cloud's envelope (best effort; undefined when none). */
+function tributaryMessage(cloud: Cloud, d: Delivery): { type: string; key: string } | undefined {
+  const obj = (v: unknown) =>
+    typeof v === "object" && v !== null ? (v as Record<string, unknown>) : undefined;
+  const json = (v: unknown) => {
+    try {
+      return typeof v === "string" ? (JSON.parse(v) as unknown) : v;
+    } catch {
+      return undefined;
+    }
+  };
+  const of = (type: unknown, body: unknown) => {
+    const b = obj(body);
+    if (type === MESSAGES.sourceEvents && typeof b?.source === "string") return { type, key: b.source };
+    if (type === MESSAGES.assetMaterialised && typeof b?.asset === "string") return { type, key: b.asset };
+    if (type === MESSAGES.assetScheduled && typeof b?.asset === "string") return { type, key: b.asset };
+    return undefined;
+  };
+  const e = obj(d.event);
+  if (cloud === "aws") {
+    if (typeof e?.asset === "string" && "scheduledTime" in e)
+      return { type: MESSAGES.assetScheduled, key: e.asset };
+    const records = Array.isArray(e?.Records) ? e.Records : [];
+    const body = obj(json(obj(records[0])?.body));
+    return body ? of(body["detail-type"], json(body.detail)) : undefined;
+  }
+  if (cloud === "gcp") {
+    const message = obj(obj(obj(e?.data)?.message));
+    const attributes = obj(message?.attributes);
+    const data =
+      typeof message?.data === "string" ? json(Buffer.from(message.data, "base64").toString()) : undefined;
+    return of(attributes?.type, data);
+  }
+  if (d.trigger === "timer") return undefined;
+  return of(obj(d.triggerMetadata?.applicationProperties)?.type, d.event);
 }
 
 async function readStdin(): Promise<string> {
