@@ -156,7 +156,7 @@ export function awsHandler(
     graph,
     { ...deps, write: deps.write ?? stdoutLine },
     {
-      openStore: storeOpener({ s3: (at) => new S3Store({ bucket: at.bucket, prefix: at.prefix }) }),
+      openStore: storeOpener({ s3: (at) => new S3Store(at) }),
       publisher: (fn) => new EventBridgePublisher({ bus: fn.assetEvents }),
       format: (record) => awsLogLine(record),
     },

@@ -151,15 +151,7 @@ export function azureHandlers(graph: AssetGraph, deps: HandlerDeps = {}): AzureH
     graph,
     { ...deps, write: deps.write ?? write },
     {
-      openStore: storeOpener({
-        azure: (at) =>
-          new AzureBlobStore({
-            serviceUrl: at.serviceUrl,
-            account: at.account,
-            container: at.container,
-            prefix: at.prefix,
-          }),
-      }),
+      openStore: storeOpener({ azure: (at) => new AzureBlobStore(at) }),
       publisher: (fn, e) => {
         const namespace = e[SETTINGS.namespace]?.trim();
         if (!namespace) {

@@ -119,7 +119,7 @@ export function gcpHandler(
   deps: HandlerDeps = {},
 ): (cloudEvent: CloudEvent<unknown>) => Promise<WorkReport> {
   const runtime = lazyRuntime(graph, deps, {
-    openStore: storeOpener({ gcs: (at) => new GcsStore({ bucket: at.bucket, prefix: at.prefix }) }),
+    openStore: storeOpener({ gcs: (at) => new GcsStore(at) }),
     publisher: (fn) => new PubSubPublisher({ topic: fn.assetEvents }),
     format: gcpLogLine,
   });

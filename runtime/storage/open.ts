@@ -11,13 +11,7 @@ import { storeOpener } from "./uri.ts";
  * AZURE_STORAGE_CONNECTION_STRING or DefaultAzureCredential for Azure.
  */
 export const openStoreUri: (uri: string) => ObjectStore = storeOpener({
-  s3: (at) => new S3Store({ bucket: at.bucket, prefix: at.prefix }),
-  gcs: (at) => new GcsStore({ bucket: at.bucket, prefix: at.prefix }),
-  azure: (at) =>
-    new AzureBlobStore({
-      serviceUrl: at.serviceUrl,
-      account: at.account,
-      container: at.container,
-      prefix: at.prefix,
-    }),
+  s3: (at) => new S3Store(at),
+  gcs: (at) => new GcsStore(at),
+  azure: (at) => new AzureBlobStore(at),
 });
