@@ -7,6 +7,7 @@ import type { AnyAsset } from "../../assets/graph/asset.ts";
 import { TributaryError } from "../../assets/graph/errors.ts";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { didYouMean } from "../../assets/graph/suggest.ts";
+import { functionKind, functionVariables } from "../../runtime/handlers/environment.ts";
 import { STORE_ZONES } from "../../runtime/storage/layout.ts";
 import { type StackConfig, stackFile } from "../config.ts";
 import {
@@ -185,17 +186,15 @@ function functionPlan(
   prefix: string,
   stackTags: Record<string, string>,
 ): FunctionPlan {
-  const kind = a.kind === "source" ? "ingest" : "asset";
+  const kind = functionKind(a);
   const resources = a.kind === "asset" ? a.resources : {};
-  const environment: Record<string, EnvValue> = {
-    TRIBUTARY_ASSET: a.key,
-    TRIBUTARY_KIND: kind,
-    TRIBUTARY_ENV: config.environment,
-    TRIBUTARY_STORE_RAW: { store: "raw" },
-    TRIBUTARY_STORE_CURATED: { store: "curated" },
-    TRIBUTARY_STORE_QUARANTINE: { store: "quarantine" },
-    TRIBUTARY_ASSET_EVENTS: { bus: "asset-events" },
-  };
+  const environment: Record<string, EnvValue> = functionVariables<EnvValue>({
+    asset: a.key,
+    kind,
+    environment: config.environment,
+    stores: { raw: { store: "raw" }, curated: { store: "curated" }, quarantine: { store: "quarantine" } },
+    assetEvents: { bus: "asset-events" },
+  });
   return {
     id: a.key,
     kind,

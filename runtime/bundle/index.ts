@@ -31,6 +31,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
 import { DEFAULT_GRAPH_MODULE, loadGraph } from "../cli/graph-module.ts";
+import { functionKind } from "../handlers/environment.ts";
 import {
   BUNDLES_DIR,
   type BundleArch,
@@ -177,7 +178,7 @@ export async function bundleEach(
     const functions = Object.fromEntries(
       graph
         .assets()
-        .map((a) => [a.key, a.kind === "source" ? "ingest" : "asset"] as const)
+        .map((a) => [a.key, functionKind(a)] as const)
         .sort(([a], [b]) => (a < b ? -1 : 1)),
     );
     return outs.map((o, i) => {

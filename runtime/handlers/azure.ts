@@ -34,6 +34,7 @@ import {
   type Work,
   type WorkReport,
 } from "./core.ts";
+import { FUNCTION_ENV } from "./environment.ts";
 import {
   attempt,
   busWork,
@@ -223,7 +224,7 @@ export function registerAzure(graph: AssetGraph, deps: HandlerDeps = {}, target:
     target.timer("schedule", { schedule: `%${SETTINGS.schedule}%`, handler: handlers.timer });
     registered.push("schedule");
   }
-  if (env.TRIBUTARY_KIND === "ingest") {
+  if (env[FUNCTION_ENV.kind] === "ingest") {
     target.eventGrid("landed", { handler: handlers.eventGrid });
     registered.push("landed");
   }

@@ -29,6 +29,7 @@ import { httpTransportFromEnv, type LineageTransport } from "../lineage/transpor
 import { layout, STORE_ZONES } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { ZonedStore } from "../storage/zoned.ts";
+import { FUNCTION_ENV, type FunctionKind } from "./environment.ts";
 
 /** The function's environment is wrong: a deployment mistake, named by variable. */
 export class HandlerConfigError extends TributaryError {
@@ -44,7 +45,7 @@ export class PoisonMessageError extends TributaryError {
 export interface FunctionEnv {
   /** The asset the function materialises, or the source it ingests. */
   readonly asset: string;
-  readonly kind: "asset" | "ingest";
+  readonly kind: FunctionKind;
   readonly environment: string;
   /** Store URIs per zone group: s3://…, gs://…, https://<account>.blob.core.windows.net/<container>. */
   readonly stores: { readonly raw: string; readonly curated: string; readonly quarantine: string };
@@ -62,22 +63,22 @@ export function functionEnv(env: Readonly<Record<string, string | undefined>> = 
     }
     return v;
   };
-  const kind = need("TRIBUTARY_KIND");
+  const kind = need(FUNCTION_ENV.kind);
   if (kind !== "asset" && kind !== "ingest") {
     throw new HandlerConfigError(
-      `handler: TRIBUTARY_KIND is ${JSON.stringify(kind)}; expected asset or ingest.`,
+      `handler: ${FUNCTION_ENV.kind} is ${JSON.stringify(kind)}; expected asset or ingest.`,
     );
   }
   return {
-    asset: need("TRIBUTARY_ASSET"),
+    asset: need(FUNCTION_ENV.asset),
     kind,
-    environment: need("TRIBUTARY_ENV"),
+    environment: need(FUNCTION_ENV.environment),
     stores: {
-      raw: need("TRIBUTARY_STORE_RAW"),
-      curated: need("TRIBUTARY_STORE_CURATED"),
-      quarantine: need("TRIBUTARY_STORE_QUARANTINE"),
+      raw: need(FUNCTION_ENV.raw),
+      curated: need(FUNCTION_ENV.curated),
+      quarantine: need(FUNCTION_ENV.quarantine),
     },
-    assetEvents: need("TRIBUTARY_ASSET_EVENTS"),
+    assetEvents: need(FUNCTION_ENV.assetEvents),
   };
 }
 

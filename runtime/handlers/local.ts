@@ -13,6 +13,7 @@ import type { AssetGraph } from "../../assets/graph/graph.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import type { Announcement, HandlerDeps, Publisher } from "./core.ts";
 import { type BusMessage, type Cloud, type Delivery, envelope } from "./envelopes.ts";
+import { functionKind, functionVariables } from "./environment.ts";
 import { MESSAGES } from "./messages.ts";
 
 /** Calls one function's entry point with one delivery; resolves to what it returned, throws what it threw. */
@@ -71,15 +72,13 @@ export function functionEnvironment(
   environment: string,
   bus = "asset-events",
 ): Record<string, string> {
-  return {
-    TRIBUTARY_ASSET: key,
-    TRIBUTARY_KIND: graph.get(key).kind === "source" ? "ingest" : "asset",
-    TRIBUTARY_ENV: environment,
-    TRIBUTARY_STORE_RAW: stores.raw,
-    TRIBUTARY_STORE_CURATED: stores.curated,
-    TRIBUTARY_STORE_QUARANTINE: stores.quarantine,
-    TRIBUTARY_ASSET_EVENTS: bus,
-  };
+  return functionVariables({
+    asset: key,
+    kind: functionKind(graph.get(key)),
+    environment,
+    stores,
+    assetEvents: bus,
+  });
 }
 
 /** The functions a message is delivered to, as the infra routes it. */

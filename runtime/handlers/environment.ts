@@ -1,0 +1,43 @@
+/**
+ * The environment variables infra/plan gives every function and the handlers read back
+ * (core.ts `functionEnv`): one list of names for both sides. No imports: the plan is pure and must not
+ * load the engine.
+ */
+export const FUNCTION_ENV = {
+  asset: "TRIBUTARY_ASSET",
+  kind: "TRIBUTARY_KIND",
+  environment: "TRIBUTARY_ENV",
+  raw: "TRIBUTARY_STORE_RAW",
+  curated: "TRIBUTARY_STORE_CURATED",
+  quarantine: "TRIBUTARY_STORE_QUARANTINE",
+  assetEvents: "TRIBUTARY_ASSET_EVENTS",
+} as const;
+
+export type FunctionKind = "asset" | "ingest";
+
+/** A source's function ingests it; an asset's materialises it. */
+export function functionKind(a: { readonly kind: "source" | "asset" }): FunctionKind {
+  return a.kind === "source" ? "ingest" : "asset";
+}
+
+/**
+ * A function's variables, by name: the stores and bus as `V`, which is a URI or name in a running
+ * function and a reference to resolve in the plan.
+ */
+export function functionVariables<V>(fn: {
+  readonly asset: string;
+  readonly kind: FunctionKind;
+  readonly environment: string;
+  readonly stores: { readonly raw: V; readonly curated: V; readonly quarantine: V };
+  readonly assetEvents: V;
+}): Record<string, string | V> {
+  return {
+    [FUNCTION_ENV.asset]: fn.asset,
+    [FUNCTION_ENV.kind]: fn.kind,
+    [FUNCTION_ENV.environment]: fn.environment,
+    [FUNCTION_ENV.raw]: fn.stores.raw,
+    [FUNCTION_ENV.curated]: fn.stores.curated,
+    [FUNCTION_ENV.quarantine]: fn.stores.quarantine,
+    [FUNCTION_ENV.assetEvents]: fn.assetEvents,
+  };
+}
