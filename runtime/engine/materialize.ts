@@ -9,7 +9,7 @@ import { Duck } from "./duckdb.ts";
 import { execute, type Outcome } from "./executor.ts";
 import { Scratch } from "./files.ts";
 import { acquireLock } from "./lock.ts";
-import { type PlanItem, type PlanOptions, plan } from "./planner.ts";
+import { type PlanItem, type PlanOptions, partitionLabel, plan } from "./planner.ts";
 import { StoreState } from "./state.ts";
 
 /** What a caller (the CLI, a cloud handler, lineage) hears while a run goes on. */
@@ -100,7 +100,7 @@ export async function materialize(
       if (outcome.status === "failed") {
         broken.set(
           id(item.asset, item.partition),
-          `upstream ${item.asset}${item.partition ? `/${item.partition}` : ""} failed`,
+          `upstream ${partitionLabel(item.asset, item.partition)} failed`,
         );
       } else if (outcome.status === "skipped") {
         broken.set(

@@ -40,6 +40,11 @@ export interface PlanItem {
   readonly inputs: readonly InputVersion[];
 }
 
+/** An asset partition as messages name it: "daily_revenue/2026-11-01|acme", or the key alone when unpartitioned. */
+export function partitionLabel(asset: string, partition: string): string {
+  return partition ? `${asset}/${partition}` : asset;
+}
+
 export class PlanError extends TributaryError {
   override name = "PlanError";
 }
@@ -130,7 +135,7 @@ async function planOne(
       const version =
         inRun && inRun.action !== "blocked" ? inRun.dataVersion : await state.version(up, upKey);
       if (version === undefined) {
-        missing ??= `${up.key}${upKey ? `/${upKey}` : ""}`;
+        missing ??= partitionLabel(up.key, upKey);
         continue;
       }
       inputs.push({ asset: up.key, partition: upKey, dataVersion: version });
@@ -158,7 +163,7 @@ async function planOne(
   const before = new Map(manifest.inputs.map((i) => [`${i.asset}/${i.partition}`, i.dataVersion]));
   const changed = inputs.filter((i) => before.get(`${i.asset}/${i.partition}`) !== i.dataVersion);
   const gone = manifest.inputs.length + changed.length - inputs.length;
-  const names = changed.slice(0, 3).map((i) => `${i.asset}${i.partition ? `/${i.partition}` : ""}`);
+  const names = changed.slice(0, 3).map((i) => partitionLabel(i.asset, i.partition));
   const more = changed.length > 3 ? ` and ${changed.length - 3} more` : "";
   const reason =
     changed.length > 0

@@ -23,13 +23,14 @@ import { upstreamKeys } from "../../assets/graph/partitions.ts";
 import { IngestError, ingest, sourcePartitions } from "../engine/ingest.ts";
 import type { BatchManifest } from "../engine/manifest.ts";
 import { materialize } from "../engine/materialize.ts";
-import { partitionsFor } from "../engine/planner.ts";
+import { partitionLabel, partitionsFor } from "../engine/planner.ts";
 import { ingestRun, runComplete, runFail, runStart } from "../lineage/events.ts";
 import { httpTransportFromEnv, type LineageTransport } from "../lineage/transport.ts";
 import { layout, STORE_ZONES } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { ZonedStore } from "../storage/zoned.ts";
 import { FUNCTION_ENV, type FunctionKind } from "./environment.ts";
+import { MESSAGES } from "./messages.ts";
 
 /** The function's environment is wrong: a deployment mistake, named by variable. */
 export class HandlerConfigError extends TributaryError {
@@ -177,8 +178,11 @@ export interface Runtime {
  */
 export const CLOUD_LOCK_STALE_MS = 16 * 60_000;
 
-/** The event every commit is logged as: the freshness alerts of every cloud count these lines. */
-export const MATERIALISED_EVENT = "tributary.asset.materialised";
+/**
+ * The event every commit is logged as, named like the message that announces it: the freshness alerts
+ * of every cloud count these lines (infra/gcp/alerts.ts filters on the same constant).
+ */
+export const MATERIALISED_EVENT = MESSAGES.assetMaterialised;
 
 /** Run one piece of work on the engine; throws what a retry may fix, and PoisonMessageError. */
 export async function perform(rt: Runtime, work: Work): Promise<WorkReport> {
@@ -195,7 +199,7 @@ export async function perform(rt: Runtime, work: Work): Promise<WorkReport> {
 }
 
 async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
-  const done = (status: WorkStatus, detail: string, announced: readonly Announcement[] = []): WorkReport => ({
+  const done: Done = (status, detail, announced = []) => ({
     id: work.id,
     kind: work.kind,
     status,
@@ -217,6 +221,7 @@ async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
       return ingestBatch(
         rt,
         work,
+        done,
         `message ${work.id}`,
         Readable.from(lines.length ? [`${lines.join("\n")}\n`] : []),
       );
@@ -232,7 +237,7 @@ async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
       const store = (rt.openStore ?? (() => rt.store))(work.store);
       const body = await store.read(work.key);
       if (!body) return done("ignored", `object ${work.key} in ${work.store} no longer exists.`);
-      return ingestBatch(rt, work, `${work.store}/${work.key}`, body);
+      return ingestBatch(rt, work, done, `${work.store}/${work.key}`, body);
     }
     case "asset-materialised": {
       if (fn.kind !== "asset")
@@ -243,7 +248,10 @@ async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
       }
       const partitions = readersOf(rt.graph, a, work.asset, work.partition);
       if (partitions.length === 0) {
-        return done("ignored", `no partition of "${a.key}" reads ${describe(work.asset, work.partition)}.`);
+        return done(
+          "ignored",
+          `no partition of "${a.key}" reads ${partitionLabel(work.asset, work.partition)}.`,
+        );
       }
       return run(rt, done, { partitions }, true);
     }
@@ -258,10 +266,6 @@ async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
 
 function role(fn: FunctionEnv): string {
   return fn.kind === "ingest" ? `ingests "${fn.asset}"` : `materialises "${fn.asset}"`;
-}
-
-function describe(asset: string, partition: string): string {
-  return partition ? `${asset}/${partition}` : asset;
 }
 
 /** A source-events record as one NDJSON line: an object as JSON, a string as it is (one line). */
@@ -287,9 +291,13 @@ export function batchIdOf(messageId: string): string {
   return `m-${createHash("sha256").update(messageId).digest("hex").slice(0, 24)}`;
 }
 
+/** What a piece of work did: its report, with the work's id and kind. */
+type Done = (status: WorkStatus, detail: string, announced?: readonly Announcement[]) => WorkReport;
+
 async function ingestBatch(
   rt: Runtime,
   work: Work,
+  done: Done,
   name: string,
   stream: Readable | AsyncIterable<Uint8Array | string>,
 ): Promise<WorkReport> {
@@ -338,16 +346,13 @@ async function ingestBatch(
   }
   const c = manifest.counts;
   const counts = `read ${c.read} = written ${c.written} + quarantined ${c.quarantined} + duplicates ${c.duplicates}`;
-  return {
-    id: work.id,
-    kind: work.kind,
+  return done(
     status,
-    detail:
-      status === "duplicate"
-        ? `batch ${batch} of "${source.key}" was already committed (${counts}); announced again.`
-        : `batch ${batch} of "${source.key}": ${counts}.`,
+    status === "duplicate"
+      ? `batch ${batch} of "${source.key}" was already committed (${counts}); announced again.`
+      : `batch ${batch} of "${source.key}": ${counts}.`,
     announced,
-  };
+  );
 }
 
 /**
@@ -370,7 +375,7 @@ export function readersOf(
 
 async function run(
   rt: Runtime,
-  done: (status: WorkStatus, detail: string, announced?: readonly Announcement[]) => WorkReport,
+  done: Done,
   opts: { partitions?: readonly string[]; now?: Date },
   announceFresh: boolean,
 ): Promise<WorkReport> {
@@ -386,7 +391,7 @@ async function run(
   const failed: string[] = [];
   const waiting: string[] = [];
   for (const o of result.outcomes) {
-    const at = describe(o.item.asset, o.item.partition);
+    const at = partitionLabel(o.item.asset, o.item.partition);
     const a = { asset: o.item.asset, partition: o.item.partition, dataVersion: o.item.dataVersion };
     if (o.status === "materialized") {
       announced.push(a);
@@ -425,12 +430,10 @@ async function run(
   if (failed.length > 0) return done("failed-checks", `${summary}. ${failed.join(" ")}`, announced);
   if (c.materialized > 0) return done("materialised", `${summary}.`, announced);
   if (waiting.length > 0 && c.fresh === 0) return done("waiting", `${summary}: ${waiting[0]}.`, announced);
-  if (result.outcomes.length === 0)
-    return done(
-      "fresh",
-      `${summary}: nothing to run ${opts.now ? `at ${opts.now.toISOString()}` : ""}.`.replace(" .", "."),
-      announced,
-    );
+  if (result.outcomes.length === 0) {
+    const at = opts.now ? ` at ${opts.now.toISOString()}` : "";
+    return done("fresh", `${summary}: nothing to run${at}.`, announced);
+  }
   return done("fresh", `${summary}.`, announced);
 }
 

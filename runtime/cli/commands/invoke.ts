@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type AssetGraph, SelectionError, TributaryError } from "tributary";
+import { partitionLabel } from "../../engine/planner.ts";
 import { type BusMessage, CLOUDS, type Cloud, type Delivery, envelope } from "../../handlers/envelopes.ts";
 import { consumersOf, type DeliveryRecord, LocalCloud } from "../../handlers/local.ts";
 import { MESSAGES } from "../../handlers/messages.ts";
@@ -113,9 +114,7 @@ function describe(r: DeliveryRecord): string {
     lines.push(`  returned ${JSON.stringify(r.result)}`);
   }
   for (const a of r.announced.slice(0, SHOWN)) {
-    lines.push(
-      `  announced ${a.asset}${a.partition ? `/${a.partition}` : ""} (data version ${a.dataVersion})`,
-    );
+    lines.push(`  announced ${partitionLabel(a.asset, a.partition)} (data version ${a.dataVersion})`);
   }
   if (r.announced.length > SHOWN) lines.push(`  … and ${r.announced.length - SHOWN} more announcements`);
   return `${lines.join("\n")}\n`;
@@ -130,7 +129,7 @@ function isReport(result: unknown): boolean {
 function messageLine(m: BusMessage): string {
   if (m.type === "schedule") return `schedule ${m.scheduledTime}`;
   if (m.type === MESSAGES.sourceEvents) return `${m.body.records.length} source event(s) of ${m.body.source}`;
-  return `${m.body.asset}${m.body.partition ? `/${m.body.partition}` : ""} materialised`;
+  return `${partitionLabel(m.body.asset, m.body.partition)} materialised`;
 }
 
 /** An event file is the cloud's own payload; for Azure, `{ trigger, event, triggerMetadata }`. */
