@@ -95,6 +95,11 @@ export interface IngestResult {
   readonly blankLines: number;
   /** Worker threads that validated blocks (0: all on the calling thread). */
   readonly workers: number;
+  /**
+   * The partitions the batch wrote to, as committed now (with every earlier batch), each with its data
+   * version: what `sourcePartitions` would read back, without reading the batch manifests again.
+   */
+  readonly partitions: ReadonlyMap<string, SourcePartition>;
 }
 
 /** One partition of a source as committed batches left it: its raw objects and its data version. */
@@ -168,9 +173,13 @@ export async function committedBatches(store: ObjectStore, source: string): Prom
 }
 
 /** Every event id committed for a source: the ids objects named by committed batch manifests. */
-export async function committedIds(store: ObjectStore, source: string): Promise<IdIndex> {
+export async function committedIds(
+  store: ObjectStore,
+  source: string,
+  batches?: readonly BatchManifest[],
+): Promise<IdIndex> {
   const seen = new IdIndex();
-  const batches = await committedBatches(store, source);
+  batches ??= await committedBatches(store, source);
   await mapLimit(batches, 4, async (m) => {
     const stream = await store.read(m.ids);
     if (!stream) {
@@ -199,8 +208,13 @@ export async function sourcePartitions(
   store: ObjectStore,
   source: Pick<SourceDef, "key">,
 ): Promise<Map<string, SourcePartition>> {
+  return partitionsOf(await committedBatches(store, source.key));
+}
+
+/** The partitions committed batches wrote to, from their manifests in commit-key order (see sourcePartitions). */
+export function partitionsOf(batches: readonly BatchManifest[]): Map<string, SourcePartition> {
   const files = new Map<string, { key: string; rows: number }[]>();
-  for (const m of await committedBatches(store, source.key)) {
+  for (const m of batches) {
     for (const f of m.files) {
       let list = files.get(f.partition);
       if (!list) {
@@ -622,7 +636,8 @@ async function ingestBatch(
 
   const writer = new BatchWriter(store, source, batch);
   try {
-    const seen = await committedIds(store, source.key);
+    const batches = await committedBatches(store, source.key);
+    const seen = await committedIds(store, source.key, batches);
     // Workers asked for by number are waited for; "auto" ones join when they are up.
     if (pool && !threads.auto) await pool.whenReady();
     const counts = { read: 0, written: 0, quarantined: 0, duplicates: 0 };
@@ -766,7 +781,13 @@ async function ingestBatch(
         `ingest ${source.key}: batch ${batch} is already committed; give another batch id.`,
       );
     }
-    return { batch, manifestKey, manifest, blankLines, workers: usedWorkers ? pool!.size : 0 };
+    // In the order a listing of the manifests gives, as committedBatches reads them back.
+    const key = (m: BatchManifest) => layout.batch(source.key, m.batch);
+    const all = partitionsOf(
+      [...batches, manifest].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)),
+    );
+    const partitions = new Map(manifest.files.map((f) => [f.partition, all.get(f.partition)!] as const));
+    return { batch, manifestKey, manifest, blankLines, workers: usedWorkers ? pool!.size : 0, partitions };
   } catch (e) {
     await writer.abort();
     throw e;

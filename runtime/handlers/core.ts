@@ -20,7 +20,7 @@ import type { AssetDef, SourceDef } from "../../assets/graph/asset.ts";
 import { TributaryError } from "../../assets/graph/errors.ts";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { upstreamKeys } from "../../assets/graph/partitions.ts";
-import { IngestError, ingest, sourcePartitions } from "../engine/ingest.ts";
+import { IngestError, ingest, type SourcePartition, sourcePartitions } from "../engine/ingest.ts";
 import type { BatchManifest } from "../engine/manifest.ts";
 import { materialize } from "../engine/materialize.ts";
 import { partitionLabel, partitionsFor } from "../engine/planner.ts";
@@ -306,6 +306,8 @@ async function ingestBatch(
   const key = layout.batch(source.key, batch);
   let manifest: BatchManifest;
   let status: WorkStatus = "ingested";
+  /** The data versions of the partitions the batch wrote (ingest returns them with a new commit). */
+  let versions: ReadonlyMap<string, SourcePartition> | undefined;
   const committed = await rt.store.get(key);
   if (committed) {
     manifest = JSON.parse(committed.toString()) as BatchManifest;
@@ -315,13 +317,13 @@ async function ingestBatch(
     const ctx = { store: rt.store };
     await rt.lineage?.emit(runStart(run, ctx));
     try {
-      manifest = (
-        await ingest(rt.store, source, [{ name, stream }], {
-          batch,
-          workers: 0,
-          lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
-        })
-      ).manifest;
+      const result = await ingest(rt.store, source, [{ name, stream }], {
+        batch,
+        workers: 0,
+        lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
+      });
+      manifest = result.manifest;
+      versions = result.partitions;
       await rt.lineage?.emit(runComplete(run, ctx, { manifest }));
     } catch (e) {
       // Two deliveries of one message at once: the other committed the batch first.
@@ -334,7 +336,7 @@ async function ingestBatch(
       status = "duplicate";
     }
   }
-  const versions = await sourcePartitions(rt.store, source);
+  versions ??= await sourcePartitions(rt.store, source);
   const announced = [...new Set(manifest.files.map((f) => f.partition))].sort().map((partition) => ({
     asset: source.key,
     partition,

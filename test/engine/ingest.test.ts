@@ -514,8 +514,13 @@ describe("sourcePartitions", () => {
     );
     await ingest(store, ordersCdc, [join(dir, "a.ndjson")], { batch: "b1", workers: 0 });
     const before = await sourcePartitions(store, ordersCdc);
-    await ingest(store, ordersCdc, [join(dir, "b.ndjson")], { batch: "b2", workers: 0 });
+    const second = await ingest(store, ordersCdc, [join(dir, "b.ndjson")], { batch: "b2", workers: 0 });
     const after = await sourcePartitions(store, ordersCdc);
+    // The ingest says what it committed as sourcePartitions reads it back, for the partitions it wrote.
+    expect(Object.fromEntries(second.partitions)).toEqual({
+      "2026-11-02|acme": after.get("2026-11-02|acme"),
+      "2026-11-03|acme": after.get("2026-11-03|acme"),
+    });
 
     const acme2 = [
       { key: "raw/orders_cdc/2026-11-02/acme/b1.ndjson", rows: 1 },
@@ -532,6 +537,17 @@ describe("sourcePartitions", () => {
     expect(after.get("2026-11-02|acme")!.dataVersion).not.toBe(before.get("2026-11-02|acme")!.dataVersion);
     expect(after.get("2026-11-02|globex")!.dataVersion).toBe(before.get("2026-11-02|globex")!.dataVersion);
     expect(after.get("2026-11-02|globex")!.dataVersion).toMatch(/^[0-9a-f]{16}$/);
+
+    // A batch whose id sorts before the others (cloud batches are named by message, not by time) is
+    // placed where a listing puts it, in ingest's answer as in sourcePartitions.
+    await writeFile(join(dir, "c.ndjson"), order(6));
+    const early = await ingest(store, ordersCdc, [join(dir, "c.ndjson")], { batch: "a0", workers: 0 });
+    expect(Object.fromEntries(early.partitions)).toEqual({
+      "2026-11-02|acme": (await sourcePartitions(store, ordersCdc)).get("2026-11-02|acme"),
+    });
+    expect(early.partitions.get("2026-11-02|acme")!.files[0]!.key).toBe(
+      "raw/orders_cdc/2026-11-02/acme/a0.ndjson",
+    );
   });
 });
 
