@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type AssetGraph, SelectionError, TributaryError } from "tributary";
 import { partitionLabel } from "../../engine/planner.ts";
+import type { Work } from "../../handlers/core.ts";
 import { type BusMessage, CLOUDS, type Cloud, type Delivery, envelope } from "../../handlers/envelopes.ts";
 import { consumersOf, type DeliveryRecord, LocalCloud } from "../../handlers/local.ts";
 import { MESSAGES } from "../../handlers/messages.ts";
@@ -60,7 +61,7 @@ export async function invokeCommand(opts: InvokeOptions, io: Io): Promise<number
     throw new InvokeError(`--event ${opts.event} is not JSON: ${(e as Error).message}`);
   }
   const delivery = deliveryOf(cloud, parsed);
-  const asset = opts.asset ?? functionOf(graph, cloud, delivery, opts.event);
+  const asset = opts.asset ?? (await functionOf(graph, cloud, delivery, opts.event));
   const uri = storeUri(opts.store);
   const cloudSim = new LocalCloud({
     graph,
@@ -158,62 +159,64 @@ function deliveryOf(cloud: Cloud, parsed: unknown): Delivery {
 }
 
 /**
- * The function an event is for, when the event says so: the source of source events, the asset of a
- * schedule tick, the one consumer of an announcement. Otherwise `--asset` must say.
+ * The function an event is for, when the event says so: the source of source events or of a landed
+ * object, the asset of a schedule tick, the one consumer of an announcement. The event is read by the
+ * cloud entry point's own parser; otherwise `--asset` must say.
  */
-function functionOf(graph: AssetGraph, cloud: Cloud, d: Delivery, file: string): string {
-  const m = tributaryMessage(cloud, d);
+async function functionOf(graph: AssetGraph, cloud: Cloud, d: Delivery, file: string): Promise<string> {
   const ask = (why: string) =>
     new InvokeError(
       `--event ${file}: ${why}; pass --asset <key>, the function to run (one of ${graph.order.join(", ")}).`,
     );
-  if (!m) throw ask("the event names no source or asset Tributary can run it for");
+  let work: Work | undefined;
+  try {
+    work = await workOf(cloud, d);
+  } catch {
+    work = undefined; // not a message Tributary understands: the function will say why
+  }
+  const key =
+    work?.kind === "source-events"
+      ? work.source
+      : work?.kind === "schedule" || work?.kind === "asset-materialised"
+        ? work.asset
+        : work?.kind === "object-created" && work.key.startsWith("landing/")
+          ? work.key.split("/")[1]
+          : undefined;
+  if (!work || key === undefined) throw ask("the event names no source or asset Tributary can run it for");
   const candidates =
-    m.type === MESSAGES.assetMaterialised
-      ? consumersOf(graph, { type: m.type, id: "", body: { asset: m.key, partition: "", dataVersion: "" } })
-      : graph.has(m.key)
-        ? [m.key]
+    work.kind === "asset-materialised"
+      ? consumersOf(graph, {
+          type: MESSAGES.assetMaterialised,
+          id: "",
+          body: { asset: work.asset, partition: work.partition, dataVersion: work.dataVersion },
+        })
+      : graph.has(key)
+        ? [key]
         : [];
   if (candidates.length === 1) return candidates[0]!;
-  if (candidates.length === 0) throw ask(`no function runs it ("${m.key}")`);
-  throw ask(`"${m.key}" is read by ${candidates.join(", ")}`);
+  if (candidates.length === 0) throw ask(`no function runs it ("${key}")`);
+  throw ask(`"${key}" is read by ${candidates.join(", ")}`);
 }
 
-/** What Tributary message an event carries, from the cloud's envelope (best effort; undefined when none). */
-function tributaryMessage(cloud: Cloud, d: Delivery): { type: string; key: string } | undefined {
-  const obj = (v: unknown) =>
-    typeof v === "object" && v !== null ? (v as Record<string, unknown>) : undefined;
-  const json = (v: unknown) => {
-    try {
-      return typeof v === "string" ? (JSON.parse(v) as unknown) : v;
-    } catch {
-      return undefined;
-    }
-  };
-  const of = (type: unknown, body: unknown) => {
-    const b = obj(body);
-    if (type === MESSAGES.sourceEvents && typeof b?.source === "string") return { type, key: b.source };
-    if (type === MESSAGES.assetMaterialised && typeof b?.asset === "string") return { type, key: b.asset };
-    if (type === MESSAGES.assetScheduled && typeof b?.asset === "string") return { type, key: b.asset };
-    return undefined;
-  };
-  const e = obj(d.event);
+/** The work a cloud entry point would make of one delivery (its first item, for a batch). */
+async function workOf(cloud: Cloud, d: Delivery): Promise<Work | undefined> {
+  const e = d.event as { Records?: unknown[] } | null;
   if (cloud === "aws") {
-    if (typeof e?.asset === "string" && "scheduledTime" in e)
-      return { type: MESSAGES.assetScheduled, key: e.asset };
-    const records = Array.isArray(e?.Records) ? e.Records : [];
-    const body = obj(json(obj(records[0])?.body));
-    return body ? of(body["detail-type"], json(body.detail)) : undefined;
+    const { asyncWork, sqsWork } = await import("../../handlers/aws.ts");
+    const record = Array.isArray(e?.Records) ? (e.Records[0] as Record<string, unknown>) : undefined;
+    if (record?.eventSource === "aws:sqs") return sqsWork(record, String(record.messageId), "");
+    return asyncWork(d.event, "")[0]?.make();
   }
-  if (cloud === "gcp") {
-    const message = obj(obj(obj(e?.data)?.message));
-    const attributes = obj(message?.attributes);
-    const data =
-      typeof message?.data === "string" ? json(Buffer.from(message.data, "base64").toString()) : undefined;
-    return of(attributes?.type, data);
-  }
-  if (d.trigger === "timer") return undefined;
-  return of(obj(d.triggerMetadata?.applicationProperties)?.type, d.event);
+  if (cloud === "gcp") return (await import("../../handlers/gcp.ts")).gcpWork(d.event);
+  const { eventGridWork, serviceBusWork } = await import("../../handlers/azure.ts");
+  if (d.trigger === "eventGrid") return eventGridWork(d.event, "event");
+  if (d.trigger === "timer") return undefined; // a timer names no asset: the function's settings do
+  const metadata = { ...d.triggerMetadata };
+  return serviceBusWork(
+    d.event,
+    metadata,
+    typeof metadata.messageId === "string" ? metadata.messageId : undefined,
+  );
 }
 
 async function readStdin(): Promise<string> {
