@@ -1,5 +1,12 @@
 import { Readable } from "node:stream";
-import { assertObjectKey, assertPrefix, type Body, type ObjectInfo, StorageError } from "./port.ts";
+import {
+  assertObjectKey,
+  assertPrefix,
+  type Body,
+  type ObjectInfo,
+  StorageError,
+  sortByKey,
+} from "./port.ts";
 import { DEFAULT_RETRY, type RetryPolicy, statusOf, storageFailure, withRetry } from "./retry.ts";
 
 /**
@@ -107,11 +114,6 @@ export abstract class CloudStore {
 export interface ListPage {
   readonly objects: ObjectInfo[];
   readonly next: string | undefined;
-}
-
-/** Objects sorted by key, byte-wise, as every store lists them. */
-export function sortByKey(objects: ObjectInfo[]): ObjectInfo[] {
-  return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /** A store's key prefix, a trailing "/" dropped; "" for none. */

@@ -4,7 +4,14 @@ import { dirname, join, resolve, sep } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
-import { assertObjectKey, assertPrefix, type Body, type ObjectInfo, type ObjectStore } from "./port.ts";
+import {
+  assertObjectKey,
+  assertPrefix,
+  type Body,
+  type ObjectInfo,
+  type ObjectStore,
+  sortByKey,
+} from "./port.ts";
 
 let counter = 0;
 const TMP = ".tmp-";
@@ -107,7 +114,7 @@ export class LocalStore implements ObjectStore {
       const s = await stat(full).catch(() => undefined);
       if (s) out.push({ key, size: s.size, modified: s.mtime });
     }
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return sortByKey(out);
   }
 
   async delete(key: string): Promise<void> {

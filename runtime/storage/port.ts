@@ -36,6 +36,11 @@ export interface ObjectStore {
   localPath?(key: string): string;
 }
 
+/** Objects sorted by key, byte-wise, as every store lists them (`list`'s contract). */
+export function sortByKey(objects: ObjectInfo[]): ObjectInfo[] {
+  return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
 export class StorageError extends TributaryError {
   override name = "StorageError";
 }

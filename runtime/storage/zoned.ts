@@ -6,6 +6,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
   StorageError,
+  sortByKey,
 } from "./port.ts";
 
 /** Which store holds each zone: a key's first segment names its zone (see layout.ts). */
@@ -72,6 +73,6 @@ export class ZonedStore implements ObjectStore {
         (await s.list(prefix)).filter((o) => this.#zones.get(o.key.split("/")[0]!) === s),
       ),
     );
-    return lists.flat().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return sortByKey(lists.flat());
   }
 }
