@@ -53,6 +53,8 @@ interface Common<K extends string, S extends TObject> extends Metadata {
   readonly checks: readonly CheckSpec[];
   /** Freshness SLA in minutes: the asset should never be older than this. */
   readonly freshnessMinutes?: number;
+  /** Present (and true) only when declared: its data may be thrown away (see `disposable` in the options). */
+  readonly disposable?: true;
 }
 
 /** Data that arrives from outside (CDC events, files): validated, deduplicated and landed by ingest. */
@@ -148,6 +150,12 @@ interface CommonOptions<S extends TObject> extends MetadataOptions {
   checks?: readonly CheckSpec<ColumnOf<S>>[];
   /** Freshness SLA, e.g. "26h": alarms fire when the asset is older. */
   freshness?: string;
+  /**
+   * Data that can be rebuilt or thrown away, e.g. a scratch asset or a dev-only source; default false.
+   * A deployed store holding only disposable data is not protected: a stack change (or `pulumi destroy`)
+   * may delete it with its contents. Stores holding any other data are protected and kept.
+   */
+  disposable?: boolean;
 }
 
 export interface SourceOptions<S extends TObject> extends CommonOptions<S> {
@@ -209,6 +217,17 @@ function metadata(o: MetadataOptions): Metadata {
   return meta;
 }
 
+/** Whether a declaration is disposable; anything but a boolean is a mistake worth naming. */
+function isDisposable(key: string, what: string, value: unknown): boolean {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new DeclarationError(
+      `${what} "${key}": disposable must be true or false, not ${JSON.stringify(value)}.`,
+      [key],
+    );
+  }
+  return value === true;
+}
+
 function assertObjectSchema(key: string, what: string, schema: unknown): asserts schema is TObject {
   const s = schema as { type?: unknown; properties?: unknown } | undefined;
   if (s?.type !== "object" || typeof s.properties !== "object" || s.properties === null) {
@@ -227,6 +246,7 @@ export function source<const K extends string, S extends TObject>(
   assertKey(key, "source");
   assertObjectSchema(key, "source", opts.schema);
   const pii = frozenCopy(opts.pii);
+  const disposable = isDisposable(key, "source", opts.disposable);
   const meta = metadata(opts);
   // Built key by key (not from spreads of temporaries): the same keys in the same order, less garbage.
   const def: Partial<Mutable<SourceDef<K, S>>> = {
@@ -246,6 +266,7 @@ export function source<const K extends string, S extends TObject>(
   def.tags = pii.length > 0 && !meta.tags.includes("pii") ? Object.freeze([...meta.tags, "pii"]) : meta.tags;
   def.group = meta.group;
   if (meta.description !== undefined) def.description = meta.description;
+  if (disposable) def.disposable = true;
   return Object.freeze(def) as SourceDef<K, S>;
 }
 
@@ -325,6 +346,7 @@ export function asset<
       twice,
     ]);
   }
+  const disposable = isDisposable(key, "asset", opts.disposable);
   const resources = opts.resources ?? {};
   for (const [name, value] of Object.entries(resources)) {
     if (value !== undefined && (!Number.isInteger(value) || value <= 0)) {
@@ -356,6 +378,7 @@ export function asset<
   def.tags = meta.tags;
   def.group = meta.group;
   if (meta.description !== undefined) def.description = meta.description;
+  if (disposable) def.disposable = true;
   return Object.freeze(def) as AssetDef<K, S>;
 }
 

@@ -85,6 +85,45 @@ describe("declaring sources and assets", () => {
     ).toBe("7");
   });
 
+  it("records disposable only when declared true, so other specs keep their keys", () => {
+    const scratch = source("scratch", { schema: Row, eventId: "id", eventTime: "at", disposable: true });
+    expect(scratch).toEqual({
+      kind: "source",
+      key: "scratch",
+      schema: Row,
+      eventId: "id",
+      eventTime: "at",
+      pii: [],
+      checks: [],
+      owners: [],
+      tags: [],
+      group: "default",
+      disposable: true,
+    });
+    const kept = source("kept", { schema: Row, eventId: "id", eventTime: "at", disposable: false });
+    expect(Object.keys(kept)).toEqual(Object.keys(events));
+    expect("disposable" in kept).toBe(false);
+
+    const sql = "SELECT * FROM events";
+    const tmp = asset("tmp", { deps: [events], schema: Row, sql, disposable: true });
+    expect(tmp.disposable).toBe(true);
+    expect(Object.keys(tmp)).toEqual([
+      ...Object.keys(asset("tmp", { deps: [events], schema: Row, sql })),
+      "disposable",
+    ]);
+    for (const declared of [asset("tmp", { deps: [events], schema: Row, sql, disposable: false }), events]) {
+      expect("disposable" in declared).toBe(false);
+    }
+    expect(thrown(() => asset("odd", { schema: Row, sql, disposable: "yes" as never }))).toEqual({
+      name: "DeclarationError",
+      message: 'asset "odd": disposable must be true or false, not "yes".',
+    });
+    expect(
+      thrown(() => source("odd", { schema: Row, eventId: "id", eventTime: "at", disposable: 1 as never }))
+        .message,
+    ).toBe('source "odd": disposable must be true or false, not 1.');
+  });
+
   it("refuses invalid keys at declaration", () => {
     for (const key of ["Orders", "1orders", "orders-v2", "", "a".repeat(64), "../etc", "x;drop"]) {
       const e = thrown(() => asset(key, { schema: Row, sql: "SELECT 1" }));
