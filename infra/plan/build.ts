@@ -58,39 +58,6 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
     [TAGS.costCentre]: config.costCentre,
   };
 
-  const stores = (
-    [
-      {
-        id: "raw",
-        name: `${prefix}-raw`,
-        zones: STORE_ZONES.raw,
-        retentionDays: config.retentionDays.raw,
-        coldAfterDays: config.coldAfterDays < config.retentionDays.raw ? config.coldAfterDays : undefined,
-        encryption: "customer-key",
-        versioning: true,
-        holdsSourceData: true,
-      },
-      {
-        id: "curated",
-        name: `${prefix}-curated`,
-        zones: STORE_ZONES.curated,
-        retentionDays: config.retentionDays.curated,
-        encryption: "customer-key",
-        versioning: true,
-        holdsSourceData: false,
-      },
-      {
-        id: "quarantine",
-        name: `${prefix}-quarantine`,
-        zones: STORE_ZONES.quarantine,
-        retentionDays: config.retentionDays.quarantine,
-        encryption: "customer-key",
-        versioning: true,
-        holdsSourceData: true,
-      },
-    ] satisfies StorePlan[]
-  ).map(dropUndefined);
-
   const functions: FunctionPlan[] = [];
   const triggers: TriggerPlan[] = [];
   const grants: GrantPlan[] = [];
@@ -108,6 +75,48 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
     grants.push(...grantsOf(graph, a));
     alarms.push(...alarmsOf(a, trigger !== undefined));
   }
+
+  // The data-loss guard: a store's data is that of the functions granted write on it.
+  const disposable = new Set(deployed.filter((a) => a.disposable === true).map((a) => a.key));
+  const protects = (store: StoreId): boolean => {
+    const holders = grants.filter((g) => g.store === store && g.access.includes("write"));
+    return holders.length === 0 || holders.some((g) => !disposable.has(g.function));
+  };
+  const stores = (
+    [
+      {
+        id: "raw",
+        name: `${prefix}-raw`,
+        zones: STORE_ZONES.raw,
+        retentionDays: config.retentionDays.raw,
+        coldAfterDays: config.coldAfterDays < config.retentionDays.raw ? config.coldAfterDays : undefined,
+        encryption: "customer-key",
+        versioning: true,
+        holdsSourceData: true,
+        protect: protects("raw"),
+      },
+      {
+        id: "curated",
+        name: `${prefix}-curated`,
+        zones: STORE_ZONES.curated,
+        retentionDays: config.retentionDays.curated,
+        encryption: "customer-key",
+        versioning: true,
+        holdsSourceData: false,
+        protect: protects("curated"),
+      },
+      {
+        id: "quarantine",
+        name: `${prefix}-quarantine`,
+        zones: STORE_ZONES.quarantine,
+        retentionDays: config.retentionDays.quarantine,
+        encryption: "customer-key",
+        versioning: true,
+        holdsSourceData: true,
+        protect: protects("quarantine"),
+      },
+    ] satisfies StorePlan[]
+  ).map(dropUndefined);
 
   const consumers = (bus: string) =>
     triggers.filter((t) => t.kind !== "schedule" && t.bus === bus).map((t) => t.function);

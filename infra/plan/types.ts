@@ -52,6 +52,13 @@ export interface StorePlan {
   readonly versioning: true;
   /** Whether the store holds data that cannot be recomputed (raw events can't; curated can). */
   readonly holdsSourceData: boolean;
+  /**
+   * The data-loss guard: true unless every asset and source whose data the store holds (every function
+   * granted write on it) is declared `disposable: true`; a store that holds nobody's data stays
+   * protected. A protected store cannot be deleted or replaced by a stack change and is kept in the
+   * cloud when removed from the stack; an unprotected one may be deleted with its contents.
+   */
+  readonly protect: boolean;
 }
 
 export interface BusPlan {
@@ -146,6 +153,23 @@ export interface FunctionParts {
   /** Its grants (graph edges only). */
   readonly grants: readonly GrantPlan[];
   readonly alarms: readonly AlarmPlan[];
+}
+
+/**
+ * The tag (a label `tributary-disposable` on GCP, blob metadata `tributary_disposable` on an Azure
+ * container) with the value "true" that marks an unprotected store, or a shared resource of a stack whose
+ * stores are all unprotected: the policy pack lets such a resource go unprotected.
+ */
+export const DISPOSABLE_TAG = "tributary:disposable";
+
+/**
+ * Whether the resources every store depends on are protected too: the customer-managed key (without it
+ * no store's data can be read) and the stores that serve the data stores (access logs, deploy artifacts,
+ * the Functions host). They are while any store is; a stack whose stores are all disposable may be
+ * destroyed whole.
+ */
+export function protectsShared(plan: DeploymentPlan): boolean {
+  return plan.stores.some((s) => s.protect);
 }
 
 /** One function's slice of the plan. */

@@ -20,6 +20,7 @@ describe("the deployment plan of the reference pipeline", () => {
         encryption: "customer-key",
         versioning: true,
         holdsSourceData: true,
+        protect: true,
       },
       {
         id: "curated",
@@ -29,6 +30,7 @@ describe("the deployment plan of the reference pipeline", () => {
         encryption: "customer-key",
         versioning: true,
         holdsSourceData: false,
+        protect: true,
       },
       {
         id: "quarantine",
@@ -38,6 +40,7 @@ describe("the deployment plan of the reference pipeline", () => {
         encryption: "customer-key",
         versioning: true,
         holdsSourceData: true,
+        protect: true,
       },
     ]);
     const prod = planDeployment(graph, {
@@ -240,6 +243,104 @@ describe("the deployment plan of the reference pipeline", () => {
     const text = JSON.stringify(plan);
     expect(JSON.parse(text)).toEqual(plan);
     expect(JSON.stringify(planDeployment(graph, CONFIG))).toBe(text);
+  });
+});
+
+describe("the data-loss guard", () => {
+  /** The graph's specs, each declared disposable (or not) as `disposable` says of its key. */
+  const declared = (g: typeof graph, disposable: (key: string) => boolean) =>
+    defineGraph(g.assets().map((a) => (disposable(a.key) ? Object.freeze({ ...a, disposable: true }) : a)));
+  const protect = (p: ReturnType<typeof planDeployment>) =>
+    Object.fromEntries(p.stores.map((s) => [s.id, s.protect]));
+  const sources = new Set(
+    graph
+      .assets()
+      .filter((a) => a.kind === "source")
+      .map((a) => a.key),
+  );
+
+  it("protects every store of the reference pipeline, and none when all its assets and sources are disposable", () => {
+    expect(protect(planDeployment(graph, CONFIG))).toEqual({ raw: true, curated: true, quarantine: true });
+    expect(
+      protect(
+        planDeployment(
+          declared(graph, () => true),
+          CONFIG,
+        ),
+      ),
+    ).toEqual({
+      raw: false,
+      curated: false,
+      quarantine: false,
+    });
+  });
+
+  it("keeps a store protected while one of its holders is not disposable", () => {
+    // Disposable sources: their raw events may go; the curated store keeps their batch manifests and id
+    // index beside the assets' tables, and both write the quarantine.
+    expect(
+      protect(
+        planDeployment(
+          declared(graph, (k) => sources.has(k)),
+          CONFIG,
+        ),
+      ),
+    ).toEqual({
+      raw: false,
+      curated: true,
+      quarantine: true,
+    });
+    expect(
+      protect(
+        planDeployment(
+          declared(graph, (k) => !sources.has(k)),
+          CONFIG,
+        ),
+      ),
+    ).toEqual({
+      raw: true,
+      curated: true,
+      quarantine: true,
+    });
+    const one = [...graph.assets()].find((a) => a.kind === "asset")!.key;
+    expect(
+      protect(
+        planDeployment(
+          declared(graph, (k) => k !== one),
+          CONFIG,
+        ),
+      ),
+    ).toEqual({
+      raw: false,
+      curated: true,
+      quarantine: true,
+    });
+  });
+
+  it("reads only the stack's pipelines, and protects a store that holds nobody's data", () => {
+    const events = source("events", {
+      schema: Type.Object({ id: Type.String(), at_time: Type.String({ format: "date-time" }) }),
+      eventId: "id",
+      eventTime: "at_time",
+      group: "ingest",
+    });
+    const scratch = asset("scratch", {
+      schema: Type.Object({ n: Type.Number() }),
+      sql: "select 1 as n",
+      group: "scratch",
+      disposable: true,
+    });
+    const g = defineGraph([events, scratch]);
+    expect(protect(planDeployment(g, { ...CONFIG, pipelines: ["scratch"] }))).toEqual({
+      raw: true,
+      curated: false,
+      quarantine: false,
+    });
+    expect(protect(planDeployment(g, { ...CONFIG, pipelines: ["ingest", "scratch"] }))).toEqual({
+      raw: true,
+      curated: true,
+      quarantine: true,
+    });
   });
 });
 

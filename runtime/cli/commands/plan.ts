@@ -39,13 +39,15 @@ export function summary(p: DeploymentPlan): string {
     "",
     "stores",
     formatTable(
-      ["store", "name", "holds", "retention", "colder tier"],
+      ["store", "name", "holds", "retention", "colder tier", "data"],
       p.stores.map((s) => [
         s.id,
         s.name,
         s.zones.join(", "),
         s.retentionDays === undefined ? "kept" : `${s.retentionDays} days`,
         s.coldAfterDays === undefined ? "-" : `after ${s.coldAfterDays} days`,
+        // Protected: no stack change deletes the store, and it stays when removed from the stack.
+        s.protect ? "protected" : "disposable",
       ]),
     ),
     "buses",
