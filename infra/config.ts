@@ -134,18 +134,23 @@ export function stackFile(stack: string): string {
  * namespace-less keys put in the project's namespace ("tributary"), scalars as strings and objects
  * and lists as JSON, as the CLI encodes them into `PULUMI_CONFIG`.
  */
+/** The stacks of the project at `root`: the names of its `stacks/Pulumi.<stack>.yaml` files, sorted. */
+export function stackNames(root: string): string[] {
+  const dir = path.join(root, "stacks");
+  return fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .sort()
+    : [];
+}
+
 export function configMap(root: string, stack: string): Record<string, string> {
   const file = stackFile(stack);
   const full = path.join(root, file);
   if (!fs.existsSync(full)) {
-    const dir = path.join(root, "stacks");
-    const stacks = fs.existsSync(dir)
-      ? fs
-          .readdirSync(dir)
-          .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
-          .filter((s): s is string => s !== undefined)
-          .sort()
-      : [];
+    const stacks = stackNames(root);
     throw new StackConfigError(
       `${file}: no such stack file.${didYouMean(stack, stacks)} Stacks here: ${stacks.join(", ") || "none"}.`,
     );
