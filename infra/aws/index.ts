@@ -6,7 +6,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
 import { functionCodes } from "../bundle.ts";
-import { type DeploymentPlan, functionParts, type StoreId } from "../plan/types.ts";
+import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
 import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
@@ -33,16 +33,18 @@ export const aws = {
     const p = plan.prefix;
     const retention = logRetention(plan.logRetentionDays);
     const shared = plan.tags;
+    const keepShared = protectsShared(plan);
     const key = new DataKey(`${p}-data`, {
       description: `Tributary ${plan.stack}: encrypts the raw, curated and quarantine stores`,
       alias: `alias/${p}-data`,
       tags: shared,
+      protect: keepShared,
     });
     const stores = {} as Record<StoreId, Store>;
     for (const s of plan.stores)
       stores[s.id] = new Store(s.name, { store: s, keyArn: key.arn, tags: shared });
     new Store(`${p}-access-logs`, {
-      store: { id: "access-logs", retentionDays: retention },
+      store: { id: "access-logs", retentionDays: retention, protect: keepShared },
       logged: plan.stores.map((s) => ({ id: s.id, name: stores[s.id].name, arn: stores[s.id].arn })),
       tags: shared,
     });

@@ -4,15 +4,24 @@
  * server access logging cannot deliver to SSE-KMS buckets), versioned, ACLs off, public access blocked,
  * TLS only and a lifecycle. The log store turns on the access logging of the buckets it receives logs
  * from, so each data bucket exists before the log bucket's policy names it.
+ *
+ * The data-loss guard: a protected store's bucket is `protect` (no stack change deletes or replaces it)
+ * and `retainOnDelete` (removed from the stack, it stays in the account). A disposable one is neither,
+ * is tagged `tributary:disposable`, and is `forceDestroy`, so `pulumi destroy` empties and deletes it.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { StorePlan } from "../plan/types.ts";
+import { DISPOSABLE_TAG, type StorePlan } from "../plan/types.ts";
 import { denyInsecureTransport, document, type Statement } from "./policy.ts";
 
 export interface StoreArgs {
-  /** The plan's store, or "access-logs" for the bucket the others log to. */
-  readonly store: StorePlan | { readonly id: "access-logs"; readonly retentionDays: number };
+  /**
+   * The plan's store, or "access-logs" for the bucket the others log to (protected while any data store
+   * is: see `protectsShared`).
+   */
+  readonly store:
+    | StorePlan
+    | { readonly id: "access-logs"; readonly retentionDays: number; readonly protect: boolean };
   /** ARN of the customer-managed key (data stores only). */
   readonly keyArn?: pulumi.Input<string>;
   /** The buckets that log their access here (the log store only): it turns their logging on. */
@@ -38,10 +47,14 @@ export class Store extends pulumi.ComponentResource {
     const isLog = id === "access-logs";
     if (!isLog && !args.keyArn) throw new Error(`Store "${name}": a data store needs keyArn.`);
     const logged = args.logged ?? [];
-    const tags = { ...args.tags, "tributary:store": id };
+    const keep = args.store.protect;
+    const tags = { ...args.tags, "tributary:store": id, ...(keep ? {} : { [DISPOSABLE_TAG]: "true" }) };
     const parent = { parent: this };
-    // Data loss guard: a bucket holding data is never deleted by a stack change.
-    const bucket = new aws.s3.Bucket(name, { forceDestroy: false, tags }, { ...parent, protect: true });
+    const bucket = new aws.s3.Bucket(
+      name,
+      { forceDestroy: !keep, tags },
+      { ...parent, ...(keep ? { protect: true, retainOnDelete: true } : {}) },
+    );
     const b = bucket.bucket;
 
     new aws.s3.BucketOwnershipControls(

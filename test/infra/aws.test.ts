@@ -12,7 +12,7 @@ import { configMap, readStackConfig } from "../../infra/config.ts";
 import { planDeployment } from "../../infra/plan/build.ts";
 import { type Synthesis, synth } from "../../infra/synth/index.ts";
 import { normalise } from "../../infra/synth/record.ts";
-import { lookup } from "./synthesised.ts";
+import { disposableSynth, guarded, GUARDED as KEPT, lookup } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const ACCOUNT = "123456789012";
@@ -86,7 +86,6 @@ describe("the AWS stack of the reference pipeline", () => {
   it("encrypts data stores with the rotated customer key, blocks public access, keeps versions and the data", () => {
     expect(one("trib-dev-data", "aws:kms/key:Key")).toMatchObject({
       inputs: { enableKeyRotation: true, deletionWindowInDays: 30 },
-      options: { protect: true },
     });
     for (const store of ["raw", "curated", "quarantine"]) {
       expect(inputs(`trib-dev-${store}-encryption`)).toEqual({
@@ -109,12 +108,9 @@ describe("the AWS stack of the reference pipeline", () => {
         bucket: `trib-dev-${store}`,
         versioningConfiguration: { status: "Enabled" },
       });
-      expect(one(`trib-dev-${store}`, "aws:s3/bucket:Bucket")).toMatchObject({
-        inputs: {
-          forceDestroy: false,
-          tags: { ...TAGS, "tributary:asset": "_shared", "tributary:store": store },
-        },
-        options: { protect: true },
+      expect(inputs(`trib-dev-${store}`, "aws:s3/bucket:Bucket")).toEqual({
+        forceDestroy: false,
+        tags: { ...TAGS, "tributary:asset": "_shared", "tributary:store": store },
       });
       expect(doc(`trib-dev-${store}-policy`)).toEqual({
         Version: "2012-10-17",
@@ -146,6 +142,24 @@ describe("the AWS stack of the reference pipeline", () => {
       Action: "s3:PutObject",
       Resource: ["raw", "curated", "quarantine"].map((z) => `${arn.bucket("access-logs")}/${z}/*`),
       Condition: { ArnEquals: { "aws:SourceArn": ["raw", "curated", "quarantine"].map(arn.bucket) } },
+    });
+  });
+
+  it("protects and keeps every bucket and the key (the data-loss guard), and nothing else", () => {
+    expect(guarded(s)).toEqual([
+      ["aws:kms/key:Key", "trib-dev-data", KEPT],
+      ["aws:s3/bucket:Bucket", "trib-dev-access-logs", KEPT],
+      ["aws:s3/bucket:Bucket", "trib-dev-curated", KEPT],
+      ["aws:s3/bucket:Bucket", "trib-dev-quarantine", KEPT],
+      ["aws:s3/bucket:Bucket", "trib-dev-raw", KEPT],
+    ]);
+    expect(inputs("trib-dev-access-logs", "aws:s3/bucket:Bucket")).toEqual({
+      forceDestroy: false,
+      tags: { ...TAGS, "tributary:asset": "_shared", "tributary:store": "access-logs" },
+    });
+    expect(inputs("trib-dev-data", "aws:kms/key:Key").tags).toEqual({
+      ...TAGS,
+      "tributary:asset": "_shared",
     });
   });
 
@@ -520,4 +534,48 @@ describe("the AWS stack of the reference pipeline", () => {
     expect(JSON.stringify(s.outputs.lineage)).toBe(JSON.stringify(await normalise(toLineage(graph))));
     expect(s.outputs.stackName).toBe("dev-aws");
   });
+});
+
+describe("the AWS stack of the reference graph declared disposable", () => {
+  const shared = { ...TAGS, "tributary:asset": "_shared" };
+  const disposable = { "tributary:disposable": "true" };
+
+  it("with every asset and source disposable: nothing protected, every bucket force-destroyed, all tagged", async () => {
+    const all = await disposableSynth("dev-aws", "all");
+    const { inputs } = lookup(() => all);
+    expect(guarded(all)).toEqual([]);
+    for (const store of ["raw", "curated", "quarantine", "access-logs"]) {
+      expect(inputs(`trib-dev-${store}`, "aws:s3/bucket:Bucket"), store).toEqual({
+        forceDestroy: true,
+        tags: { ...shared, ...disposable, "tributary:store": store },
+      });
+    }
+    expect(inputs("trib-dev-data", "aws:kms/key:Key")).toEqual({
+      description: "Tributary dev-aws: encrypts the raw, curated and quarantine stores",
+      enableKeyRotation: true,
+      deletionWindowInDays: 30,
+      tags: { ...shared, ...disposable },
+    });
+    // Same logical names as the protected stack: declaring disposable replaces nothing.
+    expect(all.resources.map((r) => r.urn)).toEqual(s.resources.map((r) => r.urn));
+  }, 120_000);
+
+  it("with only the sources disposable: the raw bucket goes, the rest (and the key) is kept", async () => {
+    const sources = await disposableSynth("dev-aws", "sources");
+    const { inputs } = lookup(() => sources);
+    expect(guarded(sources)).toEqual([
+      ["aws:kms/key:Key", "trib-dev-data", KEPT],
+      ["aws:s3/bucket:Bucket", "trib-dev-access-logs", KEPT],
+      ["aws:s3/bucket:Bucket", "trib-dev-curated", KEPT],
+      ["aws:s3/bucket:Bucket", "trib-dev-quarantine", KEPT],
+    ]);
+    expect(inputs("trib-dev-raw", "aws:s3/bucket:Bucket")).toEqual({
+      forceDestroy: true,
+      tags: { ...shared, ...disposable, "tributary:store": "raw" },
+    });
+    expect(inputs("trib-dev-curated", "aws:s3/bucket:Bucket")).toEqual({
+      forceDestroy: false,
+      tags: { ...shared, "tributary:store": "curated" },
+    });
+  }, 120_000);
 });

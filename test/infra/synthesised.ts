@@ -1,6 +1,14 @@
 /** Finding resources in a synthesis by logical name, for the adapters' tests. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
-import type { ResourceRecord, Synthesis } from "../../infra/synth/index.ts";
+import { type ResourceRecord, type Synthesis, synth } from "../../infra/synth/index.ts";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, "../..");
+const PROGRAM = path.join(HERE, "fixtures", "disposable-program.ts");
 
 /**
  * `one(name, type?)`: the one cloud resource with that logical name (and type), asserting there is
@@ -35,4 +43,36 @@ export function edited(
   return resources.map((r) =>
     r.name === name && r.type === type ? { ...r, inputs: change(structuredClone(r.inputs)) } : r,
   );
+}
+
+/** The options of a resource the data-loss guard keeps: no stack change deletes it, nor does removing it. */
+export const GUARDED = { protect: true, retainOnDelete: true } as const;
+
+/** Every resource registered with options, as [type, name, options], sorted by type then name. */
+export function guarded(synthesis: Synthesis): [string, string, Record<string, unknown>][] {
+  return synthesis.resources
+    .filter((r) => r.options !== undefined)
+    .map((r): [string, string, Record<string, unknown>] => [r.type, r.name, r.options!])
+    .sort(([t1, n1], [t2, n2]) => (t1 < t2 ? -1 : t1 > t2 ? 1 : n1 < n2 ? -1 : n1 > n2 ? 1 : 0));
+}
+
+/**
+ * The synthesis of `stack` (a stack of this repository) for the reference graph with some specs declared
+ * disposable (`which`: every asset and source, or the sources only), by the fixture program
+ * fixtures/disposable-program.ts, in a throwaway project that shares this one's stack files and packages.
+ */
+export async function disposableSynth(stack: string, which: "all" | "sources"): Promise<Synthesis> {
+  const project = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-disposable-"));
+  try {
+    fs.writeFileSync(
+      path.join(project, "Pulumi.yaml"),
+      `name: tributary\nruntime: nodejs\nmain: ${PROGRAM}\nstackConfigDir: stacks\n`,
+    );
+    // The child process loads tsx from its working directory; the stack files are the repository's.
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(project, "node_modules"), "dir");
+    fs.symlinkSync(path.join(REPO, "stacks"), path.join(project, "stacks"), "dir");
+    return await synth({ root: project, stack, override: { "fixture:disposable": which } });
+  } finally {
+    fs.rmSync(project, { recursive: true, force: true });
+  }
 }
