@@ -8,7 +8,7 @@ import * as google from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudAdapter, StackOutputs } from "../adapter.ts";
 import { functionCode } from "../bundle.ts";
-import { type DeploymentPlan, functionParts, type StoreId } from "../plan/types.ts";
+import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
 import { AssetFunction } from "./function.ts";
@@ -25,6 +25,7 @@ export const gcp = {
     const project = new pulumi.Config("gcp").require("project");
     const region = plan.region;
     const shared = labelsOf(plan.tags);
+    const keepShared = protectsShared(plan);
 
     const storageAgent = google.storage.getProjectServiceAccountOutput({ project });
     const projectInfo = google.organizations.getProjectOutput({ projectId: project });
@@ -35,6 +36,7 @@ export const gcp = {
       location: region,
       encrypters: [storageAgent.member],
       labels: shared,
+      protect: keepShared,
     });
     const storeArgs = { project, location: region, keyId: key.id, dependsOn: key.grants };
     const stores = {} as Record<StoreId, Store>;
@@ -46,7 +48,7 @@ export const gcp = {
       });
     const artifacts = new Store(`${p}-deploy-artifacts`, {
       ...storeArgs,
-      store: { id: "deploy-artifacts" },
+      store: { id: "deploy-artifacts", protect: keepShared },
       labels: labelsOf(plan.tags, { "tributary:store": "deploy-artifacts" }),
     });
     // Every function is built from the one bundle, named by its content: a new bundle is a new object,

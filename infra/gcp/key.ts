@@ -3,9 +3,16 @@
  * the stack's region (a bucket's key must be in the bucket's location), rotated yearly. Cloud Storage
  * encrypts and decrypts with it through the project's Cloud Storage service agent, which is the only
  * principal granted the key: functions read and write objects through Cloud Storage and never call KMS.
+ *
+ * Deleting the key makes every object it encrypted unreadable, so the key (and its ring) is `protect` and
+ * `retainOnDelete` while any store holds data worth keeping; in a stack whose stores are all disposable
+ * neither is, and the key is labelled `tributary-disposable`. (Cloud KMS never deletes a key ring or a
+ * key: Pulumi forgets the ring, and destroys the key's versions.)
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import { DISPOSABLE_TAG } from "../plan/types.ts";
+import { labelKey } from "./labels.ts";
 
 export interface DataKeyArgs {
   readonly project: string;
@@ -13,6 +20,8 @@ export interface DataKeyArgs {
   /** Members (e.g. the Cloud Storage service agent) that encrypt and decrypt with the key. */
   readonly encrypters: readonly pulumi.Input<string>[];
   readonly labels: Record<string, string>;
+  /** Whether the key and its ring are protected and kept: while any store is (`protectsShared`). */
+  readonly protect: boolean;
 }
 
 /** A year, as KMS writes durations. */
@@ -28,11 +37,12 @@ export class DataKey extends pulumi.ComponentResource {
 
   constructor(name: string, args: DataKeyArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("tributary:gcp:DataKey", name, {}, opts);
-    // Key rings cannot be deleted, and deleting the key makes every object it encrypted unreadable.
+    const keep = args.protect;
+    const guard = keep ? { protect: true, retainOnDelete: true } : {};
     const ring = new gcp.kms.KeyRing(
       `${name}-ring`,
       { name, project: args.project, location: args.location },
-      { parent: this, protect: true },
+      { parent: this, ...guard },
     );
     const key = new gcp.kms.CryptoKey(
       name,
@@ -42,9 +52,9 @@ export class DataKey extends pulumi.ComponentResource {
         purpose: "ENCRYPT_DECRYPT",
         rotationPeriod: ROTATION_PERIOD,
         destroyScheduledDuration: DESTROY_SCHEDULED,
-        labels: args.labels,
+        labels: keep ? args.labels : { ...args.labels, [labelKey(DISPOSABLE_TAG)]: "true" },
       },
-      { parent: this, protect: true },
+      { parent: this, ...guard },
     );
     this.grants = args.encrypters.map(
       (member, i) =>

@@ -3,14 +3,22 @@
  * stack's deploy-artifacts bucket. Encrypted by default with the stack's customer-managed key, uniform
  * bucket-level access (IAM only, no ACLs), public access prevention enforced, versioned, with a
  * lifecycle. Cloud Storage accepts only TLS, so no bucket policy is needed for it.
+ *
+ * The data-loss guard: a protected store's bucket is `protect` (no stack change deletes or replaces it)
+ * and `retainOnDelete` (removed from the stack, it stays in the project). A disposable one is neither, is
+ * labelled `tributary-disposable`, and is `forceDestroy`, so `pulumi destroy` empties and deletes it.
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import type { StorePlan } from "../plan/types.ts";
+import { DISPOSABLE_TAG, type StorePlan } from "../plan/types.ts";
+import { labelKey } from "./labels.ts";
 
 export interface StoreArgs {
-  /** The plan's store, or the bucket of deploy artifacts (function sources). */
-  readonly store: StorePlan | { readonly id: "deploy-artifacts" };
+  /**
+   * The plan's store, or the bucket of deploy artifacts (function sources), protected while any data
+   * store is (see `protectsShared`).
+   */
+  readonly store: StorePlan | { readonly id: "deploy-artifacts"; readonly protect: boolean };
   readonly project: string;
   /** The bucket's location: the stack's region. */
   readonly location: string;
@@ -32,22 +40,26 @@ export class Store extends pulumi.ComponentResource {
 
   constructor(name: string, args: StoreArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("tributary:gcp:Store", name, {}, opts);
-    // Data loss guard: a bucket holding data is never deleted by a stack change.
+    const keep = args.store.protect;
     this.bucket = new gcp.storage.Bucket(
       name,
       {
         project: args.project,
         location: args.location.toUpperCase(),
         storageClass: "STANDARD",
-        forceDestroy: false,
+        forceDestroy: !keep,
         uniformBucketLevelAccess: true,
         publicAccessPrevention: "enforced",
         versioning: { enabled: true },
         encryption: { defaultKmsKeyName: args.keyId },
         lifecycleRules: lifecycle(args.store),
-        labels: args.labels,
+        labels: keep ? args.labels : { ...args.labels, [labelKey(DISPOSABLE_TAG)]: "true" },
       },
-      { parent: this, protect: true, dependsOn: args.dependsOn },
+      {
+        parent: this,
+        ...(keep ? { protect: true, retainOnDelete: true } : {}),
+        dependsOn: args.dependsOn,
+      },
     );
     this.name = this.bucket.name;
     this.registerOutputs({ name: this.name });

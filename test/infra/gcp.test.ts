@@ -13,7 +13,7 @@ import { LABELLED_TYPES } from "../../infra/policy/gcp.ts";
 import { evaluate } from "../../infra/policy/rules.ts";
 import { type Synthesis, synth } from "../../infra/synth/index.ts";
 import { offlineProjectNumber } from "../../infra/synth/outputs-gcp.ts";
-import { lookup } from "./synthesised.ts";
+import { disposableSynth, guarded, GUARDED as KEPT, lookup } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const VERSION = (JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8")) as { version: string })
@@ -91,7 +91,6 @@ describe("the GCP stack of the reference pipeline", () => {
   it("encrypts every bucket with the rotated customer key the Cloud Storage agent may use", () => {
     expect(one("trib-staging-data", "gcp:kms/cryptoKey:CryptoKey")).toMatchObject({
       inputs: { rotationPeriod: "31536000s", purpose: "ENCRYPT_DECRYPT", name: "data" },
-      options: { protect: true },
     });
     expect(inputs("trib-staging-data-encrypter", "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")).toEqual({
       cryptoKeyId: KEY,
@@ -139,9 +138,23 @@ describe("the GCP stack of the reference pipeline", () => {
         lifecycleRules,
         labels: { ...LABELS, "tributary-asset": "_shared", "tributary-store": store },
       });
-      expect(bucket.options).toMatchObject({ protect: true });
     }
     expect(evaluate(s.resources)).toEqual([]);
+  });
+
+  it("protects and keeps every bucket, the key and its ring (the data-loss guard), and nothing else", () => {
+    expect(guarded(s)).toEqual([
+      ["gcp:kms/cryptoKey:CryptoKey", "trib-staging-data", KEPT],
+      ["gcp:kms/keyRing:KeyRing", "trib-staging-data-ring", KEPT],
+      [T.bucket, "trib-staging-curated", KEPT],
+      [T.bucket, "trib-staging-deploy-artifacts", KEPT],
+      [T.bucket, "trib-staging-quarantine", KEPT],
+      [T.bucket, "trib-staging-raw", KEPT],
+    ]);
+    expect(inputs("trib-staging-data", "gcp:kms/cryptoKey:CryptoKey").labels).toEqual({
+      ...LABELS,
+      "tributary-asset": "_shared",
+    });
   });
 
   it("builds every function from the GCP bundle, uploaded under a name that changes with its content", () => {
@@ -435,6 +448,57 @@ describe("the GCP stack of the reference pipeline", () => {
     ]);
     expect((s.outputs.functions as Record<string, string>).daily_revenue).toBe("trib-staging-daily-revenue");
   });
+});
+
+describe("the GCP stack of the reference graph declared disposable", () => {
+  const shared = { ...LABELS, "tributary-asset": "_shared" };
+  const disposable = { "tributary-disposable": "true" };
+  const protectedInputs = inputs;
+
+  it("with every asset and source disposable: nothing protected, every bucket force-destroyed, all labelled", async () => {
+    const all = await disposableSynth("staging-gcp", "all");
+    const { inputs } = lookup(() => all);
+    expect(guarded(all)).toEqual([]);
+    // The same buckets as the protected stack's but for these two inputs.
+    for (const store of ["raw", "curated", "quarantine", "deploy-artifacts"]) {
+      expect(inputs(`trib-staging-${store}`, T.bucket), store).toEqual({
+        ...protectedInputs(`trib-staging-${store}`, T.bucket),
+        forceDestroy: true,
+        labels: { ...shared, ...disposable, "tributary-store": store },
+      });
+    }
+    expect(inputs("trib-staging-data", "gcp:kms/cryptoKey:CryptoKey")).toEqual({
+      name: "data",
+      keyRing: `projects/${PROJECT}/locations/${REGION}/keyRings/trib-staging-data`,
+      purpose: "ENCRYPT_DECRYPT",
+      rotationPeriod: "31536000s",
+      destroyScheduledDuration: "2592000s",
+      labels: { ...shared, ...disposable },
+    });
+    expect(all.resources.map((r) => r.urn)).toEqual(s.resources.map((r) => r.urn));
+  }, 120_000);
+
+  it("with only the sources disposable: the raw bucket goes, the rest (and the key) is kept", async () => {
+    const sources = await disposableSynth("staging-gcp", "sources");
+    const { inputs } = lookup(() => sources);
+    expect(guarded(sources)).toEqual([
+      ["gcp:kms/cryptoKey:CryptoKey", "trib-staging-data", KEPT],
+      ["gcp:kms/keyRing:KeyRing", "trib-staging-data-ring", KEPT],
+      [T.bucket, "trib-staging-curated", KEPT],
+      [T.bucket, "trib-staging-deploy-artifacts", KEPT],
+      [T.bucket, "trib-staging-quarantine", KEPT],
+    ]);
+    expect(inputs("trib-staging-raw", T.bucket)).toEqual({
+      ...protectedInputs("trib-staging-raw", T.bucket),
+      forceDestroy: true,
+      labels: { ...shared, ...disposable, "tributary-store": "raw" },
+    });
+    for (const store of ["curated", "quarantine", "deploy-artifacts"]) {
+      expect(inputs(`trib-staging-${store}`, T.bucket)).toEqual(
+        protectedInputs(`trib-staging-${store}`, T.bucket),
+      );
+    }
+  }, 120_000);
 });
 
 describe("the GCP adapter's pure parts", () => {
