@@ -9,7 +9,7 @@ import * as authorization from "@pulumi/azure-native/authorization/index.js";
 import * as pulumi from "@pulumi/pulumi";
 import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
 import { functionCode } from "../bundle.ts";
-import { type DeploymentPlan, functionParts, type StoreId } from "../plan/types.ts";
+import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
 import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
@@ -39,6 +39,7 @@ export const azure = {
     const code = functionCode(plan, "azure", "x64");
     const p = plan.prefix;
     const shared = plan.tags;
+    const keepShared = protectsShared(plan);
     const client = authorization.getClientConfigOutput();
     const subscriptionId = client.subscriptionId;
     const sfx = subscriptionId.apply((s) => suffix(s, plan.stack));
@@ -52,6 +53,7 @@ export const azure = {
       subscriptionId,
       stack: plan.stack,
       tags: shared,
+      protect: keepShared,
     });
     const storeKey = {
       vaultUri: key.vaultUri,
@@ -64,7 +66,8 @@ export const azure = {
       accountName: sfx.apply((s) => storageAccountName(p, "data", s)),
       resourceGroupName: rg,
       key: storeKey,
-      containers: plan.stores.map((s) => s.id),
+      protect: plan.stores.some((s) => s.protect),
+      containers: plan.stores.map((s) => ({ id: s.id, protect: s.protect })),
       stores: plan.stores,
       tags: shared,
     });
@@ -73,11 +76,13 @@ export const azure = {
       accountName: sfx.apply((s) => storageAccountName(p, "host", s)),
       resourceGroupName: rg,
       key: storeKey,
+      protect: keepShared,
+      // What the Functions runtime keeps here (timer locks, host keys, packages) is rebuilt by a deploy.
       containers: [
         HOST_CONTAINERS.locks,
         HOST_CONTAINERS.secrets,
         ...plan.functions.map((f) => packageContainer(f.id)),
-      ],
+      ].map((id) => ({ id, protect: false })),
       tags: shared,
     });
     const bus = new Bus(`${p}-bus`, {

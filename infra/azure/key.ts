@@ -3,11 +3,16 @@
  * (RBAC authorisation, soft delete and purge protection, which storage encryption requires; reachable by
  * trusted Azure services only), an RSA key rotated yearly, and the user-assigned identity the storage
  * accounts unwrap their account keys with, allowed exactly that on exactly this key.
+ *
+ * Deleting the vault or the key makes every blob it encrypted unreadable, so both are `protect` and
+ * `retainOnDelete` while any store holds data worth keeping; in a stack whose stores are all disposable
+ * neither is, and both are tagged `tributary:disposable`.
  */
 import * as authorization from "@pulumi/azure-native/authorization/index.js";
 import * as keyvault from "@pulumi/azure-native/keyvault/index.js";
 import * as managedidentity from "@pulumi/azure-native/managedidentity/index.js";
 import * as pulumi from "@pulumi/pulumi";
+import { DISPOSABLE_TAG } from "../plan/types.ts";
 import { guid } from "./names.ts";
 import { roleDefinitionId } from "./policy.ts";
 
@@ -20,6 +25,8 @@ export interface DataKeyArgs {
   /** Names the key's role assignment: the stack. */
   readonly stack: string;
   readonly tags: Record<string, string>;
+  /** Whether the vault and key are protected and kept: while any store is (`protectsShared`). */
+  readonly protect: boolean;
 }
 
 export class DataKey extends pulumi.ComponentResource {
@@ -35,6 +42,9 @@ export class DataKey extends pulumi.ComponentResource {
     super("tributary:azure:DataKey", name, {}, opts);
     const parent = { parent: this };
     const rg = args.resourceGroupName;
+    const keep = args.protect;
+    const guard = keep ? { protect: true, retainOnDelete: true } : {};
+    const keyTags = keep ? args.tags : { ...args.tags, [DISPOSABLE_TAG]: "true" };
     const vault = new keyvault.Vault(
       `${name}-vault`,
       {
@@ -50,10 +60,9 @@ export class DataKey extends pulumi.ComponentResource {
           publicNetworkAccess: "Enabled",
           networkAcls: { bypass: "AzureServices", defaultAction: "Deny" },
         },
-        tags: args.tags,
+        tags: keyTags,
       },
-      // Deleting the vault (or the key) makes every blob it encrypted unreadable.
-      { ...parent, protect: true },
+      { ...parent, ...guard },
     );
     const key = new keyvault.Key(
       name,
@@ -73,9 +82,9 @@ export class DataKey extends pulumi.ComponentResource {
             ],
           },
         },
-        tags: args.tags,
+        tags: keyTags,
       },
-      { ...parent, protect: true },
+      { ...parent, ...guard },
     );
     const identity = new managedidentity.UserAssignedIdentity(
       `${name}-identity`,

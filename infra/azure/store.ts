@@ -6,12 +6,16 @@
  *
  * Both: StorageV2, HTTPS only with TLS 1.2 at least, no anonymous blob access, no shared keys (every
  * access is Entra ID and RBAC), infrastructure (double) encryption, and the stack's customer-managed key.
- * The account is protected: a stack change never deletes it.
+ *
+ * The data-loss guard: a protected account or container is `protect` (no stack change deletes or replaces
+ * it) and `retainOnDelete` (removed from the stack, it stays in the subscription). An unprotected one is
+ * neither, and says so: the account by the tag `tributary:disposable`, a container (which takes no tags)
+ * by its metadata `tributary_disposable`.
  */
 import type * as authorization from "@pulumi/azure-native/authorization/index.js";
 import * as storage from "@pulumi/azure-native/storage/index.js";
 import * as pulumi from "@pulumi/pulumi";
-import type { StorePlan } from "../plan/types.ts";
+import { DISPOSABLE_METADATA, DISPOSABLE_TAG, type StorePlan } from "../plan/types.ts";
 
 /** Days a deleted or overwritten blob (and a deleted container) can be restored, unless retention says less. */
 export const SOFT_DELETE_DAYS = 30;
@@ -29,8 +33,13 @@ export interface StoreArgs {
   readonly accountName: pulumi.Input<string>;
   readonly resourceGroupName: pulumi.Input<string>;
   readonly key: StoreKey;
-  /** The containers, by logical id. */
-  readonly containers: readonly string[];
+  /**
+   * Whether the account is protected: the data account while any of its containers is, the host account
+   * while the stack's shared resources are (`protectsShared`).
+   */
+  readonly protect: boolean;
+  /** The containers, by logical id, each protected when it holds data worth keeping. */
+  readonly containers: readonly { readonly id: string; readonly protect: boolean }[];
   /** The plan's stores (the data account): versioning, soft delete and lifecycle follow them. */
   readonly stores?: readonly StorePlan[];
   readonly tags: Record<string, string>;
@@ -52,6 +61,7 @@ export class Store extends pulumi.ComponentResource {
     super("tributary:azure:Store", name, {}, opts);
     const parent = { parent: this };
     const rg = args.resourceGroupName;
+    const guard = (keep: boolean) => (keep ? { protect: true, retainOnDelete: true } : {});
     const account = new storage.StorageAccount(
       name,
       {
@@ -80,10 +90,14 @@ export class Store extends pulumi.ComponentResource {
             table: { enabled: true, keyType: "Account" },
           },
         },
-        tags: { ...args.tags, "tributary:store": args.role },
+        tags: {
+          ...args.tags,
+          "tributary:store": args.role,
+          ...(args.protect ? {} : { [DISPOSABLE_TAG]: "true" }),
+        },
       },
       // The identity must be allowed to use the key before the account is encrypted with it.
-      { ...parent, protect: true, dependsOn: [args.key.access] },
+      { ...parent, ...guard(args.protect), dependsOn: [args.key.access] },
     );
 
     const stores = args.stores ?? [];
@@ -104,11 +118,17 @@ export class Store extends pulumi.ComponentResource {
         : undefined;
 
     const containers: Record<string, Container> = {};
-    for (const c of args.containers) {
+    for (const { id: c, protect } of args.containers) {
       const container = new storage.BlobContainer(
         `${name}-${c}`,
-        { resourceGroupName: rg, accountName: account.name, containerName: c, publicAccess: "None" },
-        { ...parent, dependsOn: service ? [service] : [] },
+        {
+          resourceGroupName: rg,
+          accountName: account.name,
+          containerName: c,
+          publicAccess: "None",
+          ...(protect ? {} : { metadata: { [DISPOSABLE_METADATA]: "true" } }),
+        },
+        { ...parent, ...guard(protect), dependsOn: service ? [service] : [] },
       );
       containers[c] = { name: container.name, id: container.id };
     }

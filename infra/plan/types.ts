@@ -161,6 +161,8 @@ export interface FunctionParts {
  * stores are all unprotected: the policy pack lets such a resource go unprotected.
  */
 export const DISPOSABLE_TAG = "tributary:disposable";
+/** {@link DISPOSABLE_TAG} as the metadata of an Azure blob container (which takes no tags). */
+export const DISPOSABLE_METADATA = "tributary_disposable";
 
 /**
  * Whether the resources every store depends on are protected too: the customer-managed key (without it

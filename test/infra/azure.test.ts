@@ -15,7 +15,7 @@ import type { GrantPlan } from "../../infra/plan/types.ts";
 import { AZURE_TAGGABLE_TYPES } from "../../infra/policy/azure.ts";
 import { type Synthesis, synth } from "../../infra/synth/index.ts";
 import { normalise } from "../../infra/synth/record.ts";
-import { lookup } from "./synthesised.ts";
+import { disposableSynth, guarded, GUARDED as KEPT, lookup } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SUB = "00000000-0000-0000-0000-000000000000";
@@ -153,13 +153,8 @@ describe("the Azure stack of the reference pipeline", () => {
       sku: { name: "Standard_ZRS" },
       tags: { ...TAGS, "tributary:asset": "_shared", "tributary:store": store },
     });
-    expect(one("trib-prod-data", T.account)).toMatchObject({
-      inputs: hardened(DATA, "data"),
-      options: { protect: true },
-    });
     expect(inputs("trib-prod-data", T.account)).toEqual(hardened(DATA, "data"));
     expect(inputs("trib-prod-host", T.account)).toEqual(hardened(HOST, "functions-host"));
-    expect(one("trib-prod", "azure-native:resources:ResourceGroup").options).toEqual({ protect: true });
     expect(one("trib-prod-data-vault", "azure-native:keyvault:Vault")).toMatchObject({
       inputs: {
         vaultName: `trib-prod-kv-${SFX}`,
@@ -172,11 +167,9 @@ describe("the Azure stack of the reference pipeline", () => {
           tenantId: "11111111-1111-1111-1111-111111111111",
         },
       },
-      options: { protect: true },
     });
     expect(one("trib-prod-data", "azure-native:keyvault:Key")).toMatchObject({
       inputs: { properties: { kty: "RSA", keySize: 3072, keyOps: ["wrapKey", "unwrapKey"] } },
-      options: { protect: true },
     });
     // The identity may use exactly the key, and the accounts wait for that.
     expect(inputs("trib-prod-data-use", T.assignment)).toMatchObject({
@@ -199,6 +192,50 @@ describe("the Azure stack of the reference pipeline", () => {
         publicAccess: "None",
         resourceGroupName: "trib-prod",
       });
+    }
+  });
+
+  it("protects and keeps the data account, its containers, the vault and the key (the data-loss guard)", () => {
+    expect(guarded(s)).toEqual([
+      ["azure-native:keyvault:Key", "trib-prod-data", KEPT],
+      ["azure-native:keyvault:Vault", "trib-prod-data-vault", KEPT],
+      // Not the Store's: the group (infra/azure/group.ts) is protected on its own, and not retained.
+      ["azure-native:resources:ResourceGroup", "trib-prod", { protect: true }],
+      [T.container, "trib-prod-data-curated", KEPT],
+      [T.container, "trib-prod-data-quarantine", KEPT],
+      [T.container, "trib-prod-data-raw", KEPT],
+      [T.account, "trib-prod-data", KEPT],
+      [T.account, "trib-prod-host", KEPT],
+    ]);
+    // The host account's containers hold what a deploy rebuilds: they come and go with the functions.
+    const host = s.resources.filter((r) => r.type === T.container && r.inputs.accountName === HOST);
+    expect(host.map((c) => c.inputs.containerName)).toEqual([
+      "azure-webjobs-hosts",
+      "azure-webjobs-secrets",
+      ...[
+        "curated-customers",
+        "curated-orders",
+        "customer-features",
+        "customers-cdc",
+        "daily-revenue",
+        "orders-cdc",
+        "recommendation-features",
+      ].map((k) => `package-${k}`),
+    ]);
+    for (const c of host) {
+      expect(c.inputs, c.name).toEqual({
+        accountName: HOST,
+        containerName: c.inputs.containerName,
+        metadata: { tributary_disposable: "true" },
+        publicAccess: "None",
+        resourceGroupName: "trib-prod",
+      });
+    }
+    for (const [name, type] of [
+      ["trib-prod-data", "azure-native:keyvault:Key"],
+      ["trib-prod-data-vault", "azure-native:keyvault:Vault"],
+    ] as const) {
+      expect(inputs(name, type).tags, name).toEqual({ ...TAGS, "tributary:asset": "_shared" });
     }
   });
 
@@ -622,6 +659,59 @@ describe("the Azure stack of the reference pipeline", () => {
     expect(JSON.stringify(s.outputs.lineage)).toBe(JSON.stringify(await normalise(toLineage(graph))));
     expect(s.outputs.stackName).toBe("prod-azure");
   });
+});
+
+describe("the Azure stack of the reference graph declared disposable", () => {
+  const disposable = { "tributary:disposable": "true" };
+  const metadata = { tributary_disposable: "true" };
+  const protectedInputs = inputs;
+
+  it("with every asset and source disposable: only the resource group stays protected; the rest is tagged", async () => {
+    const all = await disposableSynth("prod-azure", "all");
+    const { inputs } = lookup(() => all);
+    expect(guarded(all)).toEqual([["azure-native:resources:ResourceGroup", "trib-prod", { protect: true }]]);
+    for (const [name, type] of [
+      ["trib-prod-data", T.account],
+      ["trib-prod-host", T.account],
+      ["trib-prod-data", "azure-native:keyvault:Key"],
+      ["trib-prod-data-vault", "azure-native:keyvault:Vault"],
+    ] as const) {
+      const tags = protectedInputs(name, type).tags as Record<string, string>;
+      expect(inputs(name, type), name).toEqual({
+        ...protectedInputs(name, type),
+        tags: { ...tags, ...disposable },
+      });
+    }
+    for (const c of ["raw", "curated", "quarantine"]) {
+      expect(inputs(`trib-prod-data-${c}`, T.container)).toEqual({
+        accountName: DATA,
+        containerName: c,
+        metadata,
+        publicAccess: "None",
+        resourceGroupName: "trib-prod",
+      });
+    }
+    expect(all.resources.map((r) => r.urn)).toEqual(s.resources.map((r) => r.urn));
+  }, 120_000);
+
+  it("with only the sources disposable: the raw container goes, the account and the rest are kept", async () => {
+    const sources = await disposableSynth("prod-azure", "sources");
+    const { inputs } = lookup(() => sources);
+    expect(guarded(sources)).toEqual([
+      ["azure-native:keyvault:Key", "trib-prod-data", KEPT],
+      ["azure-native:keyvault:Vault", "trib-prod-data-vault", KEPT],
+      ["azure-native:resources:ResourceGroup", "trib-prod", { protect: true }],
+      [T.container, "trib-prod-data-curated", KEPT],
+      [T.container, "trib-prod-data-quarantine", KEPT],
+      [T.account, "trib-prod-data", KEPT],
+      [T.account, "trib-prod-host", KEPT],
+    ]);
+    expect(inputs("trib-prod-data-raw", T.container)).toEqual({
+      ...protectedInputs("trib-prod-data-raw", T.container),
+      metadata,
+    });
+    expect(inputs("trib-prod-data", T.account)).toEqual(protectedInputs("trib-prod-data", T.account));
+  }, 120_000);
 });
 
 describe("ABAC conditions from grants", () => {
