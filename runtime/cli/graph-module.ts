@@ -75,6 +75,9 @@ export function graphOfModule(name: string, exports: Readonly<Record<string, unk
   const graph = exports.default;
   if (graph instanceof AssetGraph) return graph;
   if (Array.isArray(graph)) return build(name, graph);
+  // An AssetGraph of another copy of the kit (a project checked out at another revision, whose
+  // `tributary` import resolves to its own copy): rebuilt, and so validated, by this one.
+  if (isGraphLike(graph)) return build(name, graph.assets());
   throw new GraphModuleError(
     `graph module ${name}: the default export is ${describe(graph)}, not an AssetGraph or an array of assets and sources. ${EXPORT_HINT}`,
   );
@@ -128,6 +131,11 @@ function build(name: string, items: readonly unknown[]): AssetGraph {
     if (error instanceof GraphValidationError) throw invalidGraph(name, error);
     throw error;
   }
+}
+
+function isGraphLike(value: unknown): value is { assets(): readonly unknown[] } {
+  const v = value as { assets?: unknown; order?: unknown } | null;
+  return typeof v === "object" && v !== null && typeof v.assets === "function" && Array.isArray(v.order);
 }
 
 function isAsset(value: unknown): value is AnyAsset {
