@@ -6,9 +6,11 @@
  * Only types are imported from rules.ts: it imports this module, and evaluates `azureChecks` as it loads.
  */
 import { TAGS } from "../plan/build.ts";
+import { DISPOSABLE_METADATA, DISPOSABLE_TAG } from "../plan/types.ts";
 import type { ResourceRecord } from "../synth/record.ts";
 import { at, UNKNOWN } from "./read.ts";
 import type { CloudChecks, Violation } from "./rules.ts";
+import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "./survive.ts";
 
 /** The type tokens the checks read, as `@pulumi/azure-native` 3.x registers them. */
 export const AZURE_TYPES = {
@@ -357,6 +359,24 @@ const requiredTags = (resources: readonly ResourceRecord[]): Violation[] =>
     }
   });
 
+/**
+ * The storage accounts, their blob containers, the key vault and its key: protected and retained on
+ * delete, and not deleted before their replacement, unless marked disposable (an account, vault or key by
+ * its tag `tributary:disposable`, a container, which takes no tags, by its metadata `tributary_disposable`).
+ */
+const storesSurvive = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("stores-survive-changes", resources, (report) => {
+    for (const r of resources) {
+      const container = r.type === AZURE_TYPES.blobContainer;
+      const key = r.type === AZURE_TYPES.vault || r.type === AZURE_TYPES.key;
+      if (!container && !key && r.type !== AZURE_TYPES.storageAccount) continue;
+      const mark = container ? marker(r, "metadata", DISPOSABLE_METADATA) : marker(r, "tags", DISPOSABLE_TAG);
+      const loss = key ? KEY_LOSS : STORE_LOSS;
+      for (const problem of survivalProblems(r, mark, label(r), loss, key ? KEY_REMEDY : STORE_REMEDY))
+        report(r, problem);
+    }
+  });
+
 export const azureChecks: CloudChecks = {
   "store-encrypted-with-customer-key": storeEncrypted,
   "no-public-access": noPublicAccess,
@@ -365,4 +385,5 @@ export const azureChecks: CloudChecks = {
   "dead-letter-queue": deadLetterQueue,
   "log-retention": logRetention,
   "required-tags": requiredTags,
+  "stores-survive-changes": storesSurvive,
 };

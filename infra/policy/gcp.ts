@@ -12,12 +12,17 @@
  *     `tributary-role: dead-letter`) has a dead-letter topic and at least 5 delivery attempts; a gen2
  *     function's Eventarc trigger retries (RETRY_POLICY_RETRY).
  *   - required-tags: every labelled type carries the five required labels, none empty.
+ *   - stores-survive-changes: every bucket and Cloud KMS key is protected and retained on delete, and not
+ *     deleted before its replacement, unless labelled `tributary-disposable: "true"`.
  * Cloud Storage accepts only TLS and Cloud Logging keeps logs for a bounded time by default, so
  * tls-only and log-retention have nothing to check here.
  */
+import { labelKey } from "../gcp/labels.ts";
+import { DISPOSABLE_TAG } from "../plan/types.ts";
 import type { ResourceRecord } from "../synth/record.ts";
 import { at, UNKNOWN } from "./read.ts";
 import type { CloudChecks, Violation } from "./rules.ts";
+import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "./survive.ts";
 
 export const GCP_TYPES = {
   bucket: "gcp:storage/bucket:Bucket",
@@ -221,6 +226,17 @@ export const gcpChecks: CloudChecks = {
             `${missing.map(quote).join(", ")}; set ${input} with ${REQUIRED_GCP_LABELS.join(", ")} (none empty)`,
         );
       }
+    }
+  }),
+  "stores-survive-changes": check("stores-survive-changes", (resources, report) => {
+    const disposable = labelKey(DISPOSABLE_TAG);
+    for (const r of resources) {
+      const key = r.type === GCP_TYPES.cryptoKey;
+      if (!key && r.type !== GCP_TYPES.bucket) continue;
+      const loss = key ? KEY_LOSS : STORE_LOSS;
+      const remedy = key ? KEY_REMEDY : STORE_REMEDY;
+      for (const problem of survivalProblems(r, marker(r, "labels", disposable), label(r), loss, remedy))
+        report(r, problem);
     }
   }),
 };

@@ -42,6 +42,18 @@ export function knownValues(value: unknown): unknown {
   return out;
 }
 
+/**
+ * The options a record keeps, as far as the engine tells a policy: `protect` and `deleteBeforeReplace`.
+ * It does not pass `retainOnDelete` (nor `replaceOnChanges`): that is UNKNOWN here, and the rules skip it.
+ */
+function knownOptions(resource: PolicyResource): Record<string, unknown> {
+  return {
+    ...(resource.opts?.protect ? { protect: true } : {}),
+    ...(resource.opts?.deleteBeforeReplace ? { deleteBeforeReplace: true } : {}),
+    retainOnDelete: UNKNOWN,
+  };
+}
+
 /** An engine resource as the record the rules read. */
 export function toRecord(resource: PolicyResource): ResourceRecord {
   const parent = resource.parent?.urn;
@@ -53,6 +65,7 @@ export function toRecord(resource: PolicyResource): ResourceRecord {
     // Custom resources have a provider; components (and the stack) do not.
     custom: resource.provider !== undefined || resource.type.startsWith("pulumi:providers:"),
     inputs: knownValues(resource.props) as Record<string, unknown>,
+    options: knownOptions(resource),
   };
 }
 

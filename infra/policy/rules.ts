@@ -8,6 +8,7 @@
  * cannot know instead of reporting it. A value that is absent (undefined) is absent: offline records drop
  * undefined inputs, so a rule treats a missing input as missing.
  */
+import { DISPOSABLE_TAG } from "../plan/types.ts";
 import type { ResourceRecord } from "../synth/record.ts";
 import { at, isObject, UNKNOWN, type Unknown } from "./read.ts";
 
@@ -15,6 +16,7 @@ export { UNKNOWN } from "./read.ts";
 
 import { azureChecks } from "./azure.ts";
 import { gcpChecks } from "./gcp.ts";
+import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "./survive.ts";
 
 /** One broken rule: which rule, on which resource, and what to do about it. */
 export interface Violation {
@@ -794,6 +796,28 @@ const requiredTags: Rule = {
     }),
 };
 
+const storesSurvive: Rule = {
+  name: "stores-survive-changes",
+  description:
+    "Every store that holds data (bucket, storage account, blob container) and every key its data is " +
+    "encrypted with is protected and retained on delete, and not deleted before its replacement exists, " +
+    "unless it is marked tributary:disposable (its assets are declared disposable).",
+  check: (resources) =>
+    collect(storesSurvive.name, resources, (stack, report) => {
+      for (const r of [...stack.of(TYPES.bucket), ...stack.of(TYPES.kmsKey)]) {
+        const key = r.type === TYPES.kmsKey;
+        for (const problem of survivalProblems(
+          r,
+          marker(r, "tags", DISPOSABLE_TAG),
+          label(r),
+          key ? KEY_LOSS : STORE_LOSS,
+          key ? KEY_REMEDY : STORE_REMEDY,
+        ))
+          report(r, problem);
+      }
+    }),
+};
+
 /** One rule's check of one cloud's resources (the AWS checks live in this file). */
 export type CloudCheck = (resources: readonly ResourceRecord[]) => Violation[];
 /** Checks a cloud adds to the rules, by rule name (`infra/policy/gcp.ts`, `infra/policy/azure.ts`). */
@@ -805,7 +829,8 @@ export type RuleName =
   | "no-wildcard-grants"
   | "dead-letter-queue"
   | "log-retention"
-  | "required-tags";
+  | "required-tags"
+  | "stores-survive-changes";
 
 /** A rule that also runs each other cloud's check of the same name. */
 function everyCloud(rule: Rule, ...clouds: CloudChecks[]): Rule {
@@ -823,6 +848,7 @@ export const rules: readonly Rule[] = [
   deadLetterQueue,
   logRetention,
   requiredTags,
+  storesSurvive,
 ].map((rule) => everyCloud(rule, gcpChecks, azureChecks));
 
 /**

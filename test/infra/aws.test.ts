@@ -10,6 +10,7 @@ import graph from "../../assets/index.ts";
 import { functionPolicy } from "../../infra/aws/policy.ts";
 import { configMap, readStackConfig } from "../../infra/config.ts";
 import { planDeployment } from "../../infra/plan/build.ts";
+import { evaluate } from "../../infra/policy/rules.ts";
 import { type Synthesis, synth } from "../../infra/synth/index.ts";
 import { normalise } from "../../infra/synth/record.ts";
 import { disposableSynth, guarded, GUARDED as KEPT, lookup } from "./synthesised.ts";
@@ -558,11 +559,14 @@ describe("the AWS stack of the reference graph declared disposable", () => {
     });
     // Same logical names as the protected stack: declaring disposable replaces nothing.
     expect(all.resources.map((r) => r.urn)).toEqual(s.resources.map((r) => r.urn));
+    // What it lets go is marked disposable: the policy pack passes it.
+    expect(evaluate(all.resources)).toEqual([]);
   }, 120_000);
 
   it("with only the sources disposable: the raw bucket goes, the rest (and the key) is kept", async () => {
     const sources = await disposableSynth("dev-aws", "sources");
     const { inputs } = lookup(() => sources);
+    expect(evaluate(sources.resources)).toEqual([]);
     expect(guarded(sources)).toEqual([
       ["aws:kms/key:Key", "trib-dev-data", KEPT],
       ["aws:s3/bucket:Bucket", "trib-dev-access-logs", KEPT],

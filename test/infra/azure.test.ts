@@ -13,6 +13,7 @@ import { offsets, timerSchedule } from "../../infra/azure/schedule.ts";
 import { CronDialectError } from "../../infra/plan/cron.ts";
 import type { GrantPlan } from "../../infra/plan/types.ts";
 import { AZURE_TAGGABLE_TYPES } from "../../infra/policy/azure.ts";
+import { evaluate } from "../../infra/policy/rules.ts";
 import { type Synthesis, synth } from "../../infra/synth/index.ts";
 import { normalise } from "../../infra/synth/record.ts";
 import { disposableSynth, guarded, GUARDED as KEPT, lookup } from "./synthesised.ts";
@@ -692,11 +693,14 @@ describe("the Azure stack of the reference graph declared disposable", () => {
       });
     }
     expect(all.resources.map((r) => r.urn)).toEqual(s.resources.map((r) => r.urn));
+    // What it lets go is marked disposable: the policy pack passes it.
+    expect(evaluate(all.resources)).toEqual([]);
   }, 120_000);
 
   it("with only the sources disposable: the raw container goes, the account and the rest are kept", async () => {
     const sources = await disposableSynth("prod-azure", "sources");
     const { inputs } = lookup(() => sources);
+    expect(evaluate(sources.resources)).toEqual([]);
     expect(guarded(sources)).toEqual([
       ["azure-native:keyvault:Key", "trib-prod-data", KEPT],
       ["azure-native:keyvault:Vault", "trib-prod-data-vault", KEPT],

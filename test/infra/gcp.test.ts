@@ -476,11 +476,14 @@ describe("the GCP stack of the reference graph declared disposable", () => {
       labels: { ...shared, ...disposable },
     });
     expect(all.resources.map((r) => r.urn)).toEqual(s.resources.map((r) => r.urn));
+    // What it lets go is marked disposable: the policy pack passes it.
+    expect(evaluate(all.resources)).toEqual([]);
   }, 120_000);
 
   it("with only the sources disposable: the raw bucket goes, the rest (and the key) is kept", async () => {
     const sources = await disposableSynth("staging-gcp", "sources");
     const { inputs } = lookup(() => sources);
+    expect(evaluate(sources.resources)).toEqual([]);
     expect(guarded(sources)).toEqual([
       ["gcp:kms/cryptoKey:CryptoKey", "trib-staging-data", KEPT],
       ["gcp:kms/keyRing:KeyRing", "trib-staging-data-ring", KEPT],

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { evaluate, UNKNOWN } from "../../infra/policy/rules.ts";
 import { type ResourceRecord, synth } from "../../infra/synth/index.ts";
-import { edited } from "./synthesised.ts";
+import { edited, GUARDED, reoptioned } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 let base: ResourceRecord[];
@@ -28,6 +28,7 @@ const T = {
   app: "azure-native:web:WebApp",
   metricAlert: "azure-native:monitor:MetricAlert",
 };
+const VAULT = "azure-native:keyvault:Vault";
 
 const edit = (
   name: string,
@@ -255,13 +256,77 @@ describe("the Azure checks", () => {
     );
   });
 
+  it("stores-survive-changes: an unprotected data container, an unretained account, a replaced vault", () => {
+    const fix =
+      "declare the assets and sources whose data it holds disposable: true if that data can be rebuilt or " +
+      "thrown away";
+    only(
+      reoptioned(base, "trib-prod-data-raw", T.container, undefined),
+      "trib-prod-data-raw",
+      T.container,
+      "stores-survive-changes",
+      'blob container "trib-prod-data-raw" is not protected, so a stack change may delete or replace it and ' +
+        `lose its data; keep protect: true and retainOnDelete: true on it, or ${fix}`,
+    );
+    only(
+      reoptioned(base, "trib-prod-host", T.account, { protect: true }),
+      "trib-prod-host",
+      T.account,
+      "stores-survive-changes",
+      'storage account "trib-prod-host" is not retained on delete, so removing it from the stack deletes it ' +
+        `and loses its data; set retainOnDelete: true on it, or ${fix}`,
+    );
+    only(
+      reoptioned(base, "trib-prod-data-vault", VAULT, { ...GUARDED, deleteBeforeReplace: true }),
+      "trib-prod-data-vault",
+      VAULT,
+      "stores-survive-changes",
+      'key vault "trib-prod-data-vault" sets deleteBeforeReplace, so a replacement deletes it, and every ' +
+        "store's data it encrypts, before its successor exists; remove deleteBeforeReplace",
+    );
+  });
+
+  it("stores-survive-changes: lets go what is marked disposable, a container by its metadata", () => {
+    let rs = reoptioned(base, "trib-prod-data-raw", T.container, undefined);
+    rs = edited(rs, "trib-prod-data-raw", T.container, (i) => ({
+      ...i,
+      metadata: { tributary_disposable: "true" },
+    }));
+    rs = reoptioned(rs, "trib-prod-data", T.account, undefined);
+    rs = edited(rs, "trib-prod-data", T.account, (i) => ({
+      ...i,
+      tags: { ...(i.tags as object), "tributary:disposable": "true" },
+    }));
+    expect(evaluate(rs)).toEqual([]);
+    // A container's tag-like marker is its metadata, not a tag it cannot have.
+    const tagged = edited(
+      reoptioned(base, "trib-prod-data-curated", T.container, undefined),
+      "trib-prod-data-curated",
+      T.container,
+      (i) => ({ ...i, tags: { "tributary:disposable": "true" } }),
+    );
+    expect(evaluate(tagged).map((v) => [v.policy, v.urn])).toEqual([
+      ["stores-survive-changes", urn(tagged, "trib-prod-data-curated", T.container)],
+    ]);
+  });
+
   it("skip what a preview does not know yet", () => {
     const unknown = base.map((r) =>
       r.type === T.assignment
         ? { ...r, inputs: { ...r.inputs, scope: UNKNOWN, condition: UNKNOWN } }
         : r.type === T.account
-          ? { ...r, inputs: { ...r.inputs, encryption: UNKNOWN, minimumTlsVersion: UNKNOWN, tags: UNKNOWN } }
-          : r,
+          ? {
+              ...r,
+              inputs: { ...r.inputs, encryption: UNKNOWN, minimumTlsVersion: UNKNOWN, tags: UNKNOWN },
+              options: undefined,
+            }
+          : r.type === T.container
+            ? {
+                ...r,
+                inputs: { ...r.inputs, metadata: UNKNOWN },
+                options: { protect: true, retainOnDelete: UNKNOWN },
+              }
+            : r,
     );
     expect(evaluate(unknown)).toEqual([]);
   });

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { gcpChecks, isPrefixCondition } from "../../infra/policy/gcp.ts";
 import { evaluate, UNKNOWN } from "../../infra/policy/rules.ts";
 import { type ResourceRecord, synth } from "../../infra/synth/index.ts";
-import { edited } from "./synthesised.ts";
+import { edited, GUARDED, reoptioned } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 let base: ResourceRecord[];
@@ -41,6 +41,7 @@ describe("the GCP checks", () => {
       "no-wildcard-grants",
       "required-tags",
       "store-encrypted-with-customer-key",
+      "stores-survive-changes",
     ]);
   });
 
@@ -143,6 +144,39 @@ describe("the GCP checks", () => {
         '"tributary-pipeline", "tributary-env", "cost-centre"; set labels with tributary-asset, ' +
         "tributary-pipeline, tributary-env, owner, cost-centre (none empty)",
     ]);
+  });
+
+  it("a bucket or key that a stack change may delete fails stores-survive-changes", () => {
+    const KEY = "gcp:kms/cryptoKey:CryptoKey";
+    let rs = reoptioned(base, "trib-staging-raw", TYPES.bucket, { retainOnDelete: true });
+    rs = reoptioned(rs, "trib-staging-data", KEY, { ...GUARDED, replaceOnChanges: ["labels"] });
+    expect(evaluate(rs)).toEqual([
+      {
+        policy: "stores-survive-changes",
+        urn: urn("trib-staging-data", KEY),
+        message:
+          'KMS key "trib-staging-data" sets replaceOnChanges ("labels"), so changing those inputs replaces it ' +
+          "and loses every store's data it encrypts; remove replaceOnChanges",
+      },
+      {
+        policy: "stores-survive-changes",
+        urn: urn("trib-staging-raw", TYPES.bucket),
+        message:
+          'bucket "trib-staging-raw" is not protected, so a stack change may delete or replace it and lose ' +
+          "its data; keep protect: true and retainOnDelete: true on it, or declare the assets and sources " +
+          "whose data it holds disposable: true if that data can be rebuilt or thrown away",
+      },
+    ]);
+  });
+
+  it("a bucket labelled tributary-disposable may go; the key ring is not a store", () => {
+    let rs = reoptioned(base, "trib-staging-raw", TYPES.bucket, undefined);
+    rs = edited(rs, "trib-staging-raw", TYPES.bucket, (i) => ({
+      ...i,
+      labels: { ...(i.labels as object), "tributary-disposable": "true" },
+    }));
+    rs = reoptioned(rs, "trib-staging-data-ring", "gcp:kms/keyRing:KeyRing", undefined);
+    expect(evaluate(rs)).toEqual([]);
   });
 
   it("skips what a preview does not know yet", () => {

@@ -12,6 +12,7 @@ import type { ResourceRecord } from "../../infra/synth/record.ts";
 import {
   ACCOUNT,
   compliantStack,
+  KEPT,
   KEY_ARN,
   LOGS_BUCKET,
   ORDERS_QUEUE_ARN,
@@ -62,6 +63,20 @@ function ordersRolePolicy(...statements: Record<string, unknown>[]): ResourceRec
   }));
 }
 
+/** The stack with one resource's options replaced (undefined: none). */
+function withOptions(
+  resources: readonly ResourceRecord[],
+  name: string,
+  options: Record<string, unknown> | undefined,
+): ResourceRecord[] {
+  expect(resources.some((r) => r.name === name)).toBe(true);
+  return resources.map((r) => {
+    if (r.name !== name) return r;
+    const { options: _, ...rest } = r;
+    return options === undefined ? rest : { ...rest, options };
+  });
+}
+
 /** The single violation a change should cause. */
 function only(resources: readonly ResourceRecord[], name: string, policy: string, message: string): void {
   expect(evaluate(resources)).toEqual([{ policy, urn: urn(resources, name), message }]);
@@ -75,6 +90,7 @@ const RULE_NAMES = [
   "dead-letter-queue",
   "log-retention",
   "required-tags",
+  "stores-survive-changes",
 ];
 
 const TLS_FIX = (bucket: string): string =>
@@ -601,6 +617,94 @@ describe("required-tags", () => {
   });
 });
 
+describe("stores-survive-changes", () => {
+  const RAW = 'bucket "trib-dev-raw"';
+  const STORE_FIX =
+    "declare the assets and sources whose data it holds disposable: true if that data can be rebuilt or " +
+    "thrown away";
+  const survive = "stores-survive-changes";
+  const disposable = (resources: readonly ResourceRecord[], name: string, value = "true") =>
+    edit(resources, name, (inputs) => ({
+      ...inputs,
+      tags: { ...(inputs.tags as object), "tributary:disposable": value },
+    }));
+
+  it("reports a bucket without protect, however retained", () => {
+    const message =
+      `${RAW} is not protected, so a stack change may delete or replace it and lose its data; keep protect: ` +
+      `true and retainOnDelete: true on it, or ${STORE_FIX}`;
+    for (const options of [undefined, { retainOnDelete: true }]) {
+      only(withOptions(compliantStack(), "trib-dev-raw", options), "trib-dev-raw", survive, message);
+    }
+  });
+
+  it("reports a protected bucket that is not retained on delete", () => {
+    only(
+      withOptions(compliantStack(), "trib-dev-raw", { protect: true }),
+      "trib-dev-raw",
+      survive,
+      `${RAW} is not retained on delete, so removing it from the stack deletes it and loses its data; set ` +
+        `retainOnDelete: true on it, or ${STORE_FIX}`,
+    );
+  });
+
+  it("reports an unprotected key, naming what its deletion loses", () => {
+    only(
+      withOptions(compliantStack(), "trib-dev-key", undefined),
+      "trib-dev-key",
+      survive,
+      `KMS key "trib-dev-key" is not protected, so a stack change may delete or replace it and lose every ` +
+        `store's data it encrypts; keep protect: true and retainOnDelete: true on it, or declare every asset ` +
+        `and source of the stack disposable: true if no store's data needs keeping`,
+    );
+  });
+
+  it("reports deleteBeforeReplace and replaceOnChanges on a protected bucket", () => {
+    const resources = withOptions(compliantStack(), "trib-dev-access-logs", {
+      ...KEPT,
+      deleteBeforeReplace: true,
+      replaceOnChanges: ["bucket"],
+    });
+    const label = 'bucket "trib-dev-access-logs"';
+    expect(evaluate(resources)).toEqual([
+      {
+        policy: survive,
+        urn: urn(resources, "trib-dev-access-logs"),
+        message:
+          `${label} sets deleteBeforeReplace, so a replacement deletes it, and its data, before its successor ` +
+          `exists; remove deleteBeforeReplace`,
+      },
+      {
+        policy: survive,
+        urn: urn(resources, "trib-dev-access-logs"),
+        message:
+          `${label} sets replaceOnChanges ("bucket"), so changing those inputs replaces it and loses its data; ` +
+          `remove replaceOnChanges`,
+      },
+    ]);
+  });
+
+  it("lets a bucket or key tagged tributary:disposable go, and only with the value true", () => {
+    let resources = compliantStack();
+    for (const name of ["trib-dev-raw", "trib-dev-access-logs", "trib-dev-key"]) {
+      resources = disposable(withOptions(resources, name, undefined), name);
+    }
+    resources = withOptions(resources, "trib-dev-raw", { deleteBeforeReplace: true });
+    expect(evaluate(resources)).toEqual([]);
+    const notQuite = disposable(resources, "trib-dev-access-logs", "yes");
+    expect(evaluate(notQuite).map((v) => [v.policy, v.urn])).toEqual([
+      [survive, urn(notQuite, "trib-dev-access-logs")],
+    ]);
+  });
+
+  it("skips what a preview does not know: the tags, retainOnDelete", () => {
+    let resources = withOptions(compliantStack(), "trib-dev-raw", undefined);
+    resources = edit(resources, "trib-dev-raw", (inputs) => ({ ...inputs, tags: UNKNOWN }));
+    resources = withOptions(resources, "trib-dev-key", { protect: true, retainOnDelete: UNKNOWN });
+    expect(evaluate(resources)).toEqual([]);
+  });
+});
+
 describe("unknown values (a preview)", () => {
   it("skip what cannot be known instead of reporting it", () => {
     let resources = compliantStack();
@@ -690,7 +794,8 @@ describe("the policy pack (infra/policy/index.ts)", () => {
         urn: r.urn,
         props: unknownCheckingProxy(props),
         opts: {
-          protect: false,
+          protect: r.options?.protect === true,
+          ...(r.options?.deleteBeforeReplace === true ? { deleteBeforeReplace: true } : {}),
           ignoreChanges: [],
           aliases: [],
           additionalSecretOutputs: [],
@@ -736,7 +841,34 @@ describe("the policy pack (infra/policy/index.ts)", () => {
     expect(violations).toEqual(evaluate(records));
     expect(violations).toHaveLength(1);
     const raw = index.toRecord(engineResources(records).find((r) => r.name === "trib-dev-raw")!);
-    expect(raw).toEqual(records.find((r) => r.name === "trib-dev-raw"));
+    // The engine tells a policy protect and deleteBeforeReplace, not retainOnDelete.
+    expect(raw).toEqual({
+      ...records.find((r) => r.name === "trib-dev-raw"),
+      options: { protect: true, retainOnDelete: UNKNOWN },
+    });
+  });
+
+  it("checks the options the engine passes (protect, deleteBeforeReplace) and skips retainOnDelete", async () => {
+    const { index } = await load();
+    let records = withOptions(compliantStack(), "trib-dev-raw", undefined);
+    records = withOptions(records, "trib-dev-access-logs", { protect: true, deleteBeforeReplace: true });
+    records = withOptions(records, "trib-dev-key", { protect: true });
+    const violations = index.policies.flatMap((p) => run(p, engineResources(records)));
+    expect(violations.map((v) => [v.policy, v.urn, v.message.split(",")[0]])).toEqual([
+      [
+        "stores-survive-changes",
+        urn(records, "trib-dev-access-logs"),
+        'bucket "trib-dev-access-logs" sets deleteBeforeReplace',
+      ],
+      ["stores-survive-changes", urn(records, "trib-dev-raw"), 'bucket "trib-dev-raw" is not protected'],
+    ]);
+    // Offline, the missing retainOnDelete of the key and the log bucket is known, and reported.
+    expect(evaluate(records).map((v) => [v.urn, v.message.split(",")[0]])).toEqual([
+      [urn(records, "trib-dev-key"), 'KMS key "trib-dev-key" is not retained on delete'],
+      [urn(records, "trib-dev-access-logs"), 'bucket "trib-dev-access-logs" is not retained on delete'],
+      [urn(records, "trib-dev-access-logs"), 'bucket "trib-dev-access-logs" sets deleteBeforeReplace'],
+      [urn(records, "trib-dev-raw"), 'bucket "trib-dev-raw" is not protected'],
+    ]);
   });
 
   it("turns values the engine does not know yet into UNKNOWN, which the rules skip", async () => {

@@ -45,6 +45,24 @@ export function edited(
   );
 }
 
+/**
+ * `resources` with the options of the one resource of that name and type replaced by `options` (undefined:
+ * none): a variant of a stack for the data-loss guard's rule. The original is left as it was.
+ */
+export function reoptioned(
+  resources: readonly ResourceRecord[],
+  name: string,
+  type: string,
+  options: Record<string, unknown> | undefined,
+): ResourceRecord[] {
+  expect(resources.filter((r) => r.name === name && r.type === type)).toHaveLength(1);
+  return resources.map((r) => {
+    if (r.name !== name || r.type !== type) return r;
+    const { options: _, ...rest } = r;
+    return options === undefined ? rest : { ...rest, options };
+  });
+}
+
 /** The options of a resource the data-loss guard keeps: no stack change deletes it, nor does removing it. */
 export const GUARDED = { protect: true, retainOnDelete: true } as const;
 
