@@ -103,7 +103,8 @@ const MERMAID_KEYWORDS = new Set([
   "default",
 ]);
 
-function mermaidId(key: string): string {
+/** A key as a Mermaid node id: a key Mermaid reads as a keyword gets a suffix. */
+export function mermaidId(key: string): string {
   return MERMAID_KEYWORDS.has(key) ? `${key}_` : key;
 }
 

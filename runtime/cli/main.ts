@@ -283,6 +283,59 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       setCode(await eventCommand(opts, io));
     });
 
+  cli
+    .command("diff")
+    .description(
+      "preview a change for review: assets changed, schema verdicts, downstream impact, infrastructure per stack",
+    )
+    .requiredOption("--base <ref>", "the git revision the change is compared with, e.g. origin/main")
+    .option(
+      "--head <ref>",
+      "the git revision of the change (default: the working tree, uncommitted changes included)",
+    )
+    .option("--stack <name...>", "only these stacks (default: every stack of either revision)")
+    .addOption(
+      new Option("--format <format>", "markdown (one pull-request comment) or json")
+        .choices(["markdown", "json"])
+        .default("markdown"),
+    )
+    .option("--no-synth", "compare the stacks' deployment plans only, not the synthesised resources (faster)")
+    .option(
+      "--exit-code",
+      "exit 1 when the change breaks a consumer's schema, risks data loss or widens a privilege",
+    )
+    .option("--out <file>", "write to this file instead of standard output")
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .addHelpText(
+      "after",
+      "\nBoth revisions are read from git (a temporary worktree for each ref); nothing is fetched or deployed.\n" +
+        "Examples:\n  tributary diff --base origin/main\n  tributary diff --base main --head feature --stack prod-aws --format json --exit-code",
+    )
+    .action(async (opts: import("./commands/diff.ts").DiffCommandOptions) => {
+      const { diffCommand } = await import("./commands/diff.ts");
+      setCode(await diffCommand(opts, io));
+    });
+
+  cli
+    .command("preview-comment")
+    .description("render `pulumi preview --json` output of one or more stacks as the pull-request comment")
+    .argument(
+      "<preview.json...>",
+      "one file per stack; the stack's name is the file's (prod-aws.json) unless --stack says",
+    )
+    .option("--stack <name...>", "the stack of each file, in the same order")
+    .option("--diff <file>", "the output of `tributary diff --format json`, for the graph and plan sections")
+    .option("--exit-code", "exit 1 when a breaking change, data loss or privilege widening is found")
+    .option("--out <file>", "write to this file instead of standard output")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  pulumi preview --json --stack prod-aws > prod-aws.json\n  tributary preview-comment prod-aws.json --diff diff.json --out comment.md",
+    )
+    .action(async (files: string[], opts: import("./commands/diff.ts").PreviewCommentOptions) => {
+      const { previewCommentCommand } = await import("./commands/diff.ts");
+      setCode(await previewCommentCommand(files, opts, io));
+    });
+
   return cli;
 }
 

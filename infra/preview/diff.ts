@@ -1,0 +1,186 @@
+/**
+ * `tributary diff`: the preview of a change between two git revisions of the project. The base (and the
+ * head, when it is a ref rather than the working tree) is checked out into a temporary worktree; each
+ * revision's graph module is loaded and snapshotted, each stack's deployment plan is built from that
+ * revision's graph and stack file, and, unless told not to, each revision's Pulumi program is
+ * synthesised offline. No network, no cloud account, no Pulumi CLI.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { AssetGraph } from "../../assets/graph/graph.ts";
+import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../runtime/cli/graph-module.ts";
+import { CLOUDS, configMap, readStackConfig, stackNames } from "../config.ts";
+import { planDeployment } from "../plan/build.ts";
+import type { DeploymentPlan } from "../plan/types.ts";
+import { type Synthesis, synth } from "../synth/index.ts";
+import { commitOf, gitTop, isDirty, PreviewError, withWorktree } from "./git.ts";
+import { diffGraph } from "./graph-diff.ts";
+import { diffPlans } from "./plan-diff.ts";
+import { diffSyntheses } from "./resources.ts";
+import { type GraphSnapshot, snapshotOf } from "./snapshot.ts";
+import { writeStandInBundles } from "./stand-in.ts";
+import { PREVIEW_VERSION, type Preview, type Risk, type StackPreview } from "./types.ts";
+
+export interface DiffOptions {
+  /** The project's folder (where Pulumi.yaml is), in the working tree. */
+  readonly root: string;
+  /** The git ref the change is compared with, e.g. origin/main. */
+  readonly base: string;
+  /** The git ref of the change; default: the working tree as it is (uncommitted changes included). */
+  readonly head?: string;
+  /** The stacks to compare; default: every stack of either revision. */
+  readonly stacks?: readonly string[];
+  /** Synthesise each stack at both revisions (seconds per stack); false: compare the plans only. */
+  readonly synth?: boolean;
+  /** The graph module, relative to the project (default assets/index.ts). */
+  readonly graph?: string;
+  /** Which time partitions exist (default: now). */
+  readonly now?: Date;
+  /** Told what is being done, for a progress line. */
+  readonly progress?: (step: string) => void;
+}
+
+interface Revision {
+  readonly ref: string;
+  readonly commit: string;
+  readonly dir: string;
+  readonly graph?: AssetGraph;
+  readonly snapshot: GraphSnapshot;
+}
+
+export async function previewDiff(opts: DiffOptions): Promise<Preview> {
+  const root = path.resolve(opts.root);
+  const top = gitTop(root);
+  const baseCommit = commitOf(top, opts.base);
+  const progress = opts.progress ?? (() => {});
+  const at = async <T>(ref: string | undefined, commit: string, fn: (dir: string) => Promise<T>) =>
+    ref === undefined ? fn(root) : withWorktree(root, commit, fn);
+
+  const headCommit = opts.head === undefined ? commitOf(top, "HEAD") : commitOf(top, opts.head);
+  const headRef = opts.head ?? (isDirty(top) ? "working tree" : "HEAD");
+  return at(opts.head, headCommit, async (headDir) => {
+    progress(`loading the graph at ${headRef}`);
+    const head = await revision(headRef, headCommit, headDir, opts, true);
+    return withWorktree(root, baseCommit, async (baseDir) => {
+      progress(`loading the graph at ${opts.base} (${baseCommit.slice(0, 7)})`);
+      const base = await revision(opts.base, baseCommit, baseDir, opts, false);
+      const { graph, risks: graphRisks } = diffGraph(base.snapshot, head.snapshot);
+      const stacks = opts.stacks ?? [...new Set([...stackNames(base.dir), ...stackNames(head.dir)])].sort();
+      for (const s of opts.stacks ?? []) {
+        if (
+          !fs.existsSync(path.join(head.dir, "stacks", `Pulumi.${s}.yaml`)) &&
+          !fs.existsSync(path.join(base.dir, "stacks", `Pulumi.${s}.yaml`))
+        ) {
+          throw new PreviewError(
+            `stack "${s}" has no stacks/Pulumi.${s}.yaml at either revision. Stacks: ${[...new Set([...stackNames(base.dir), ...stackNames(head.dir)])].sort().join(", ") || "none"}.`,
+          );
+        }
+      }
+      const risks: Risk[] = [...graphRisks];
+      const previews: StackPreview[] = [];
+      const standIn = opts.synth === false ? undefined : writeStandInBundles([base.graph, head.graph]);
+      try {
+        for (const stack of stacks) {
+          progress(`comparing stack ${stack}`);
+          const p = await stackPreview(stack, base, head, standIn);
+          previews.push(p.preview);
+          risks.push(...p.risks);
+        }
+      } finally {
+        if (standIn) fs.rmSync(standIn, { recursive: true, force: true });
+      }
+      return {
+        version: PREVIEW_VERSION,
+        base: { ref: opts.base, commit: baseCommit },
+        head: { ref: headRef, commit: headCommit },
+        graph,
+        stacks: previews,
+        risks,
+      };
+    });
+  });
+}
+
+async function revision(
+  ref: string,
+  commit: string,
+  dir: string,
+  opts: DiffOptions,
+  required: boolean,
+): Promise<Revision> {
+  const module = opts.graph ?? DEFAULT_GRAPH_MODULE;
+  if (!required && !fs.existsSync(path.join(dir, module))) {
+    // The project had no graph before this change: everything is added.
+    return { ref, commit, dir, snapshot: { assets: [] } };
+  }
+  try {
+    const graph = await loadGraph(module, dir);
+    return { ref, commit, dir, graph, snapshot: snapshotOf(graph, opts.now) };
+  } catch (e) {
+    if (e instanceof PreviewError || !(e instanceof Error) || !("name" in e)) throw e;
+    throw new PreviewError(`at ${ref} (${commit.slice(0, 7)}): ${e.message}`, { cause: e });
+  }
+}
+
+interface Side {
+  readonly plan?: DeploymentPlan;
+  readonly synthesis?: Synthesis;
+  readonly note?: string;
+}
+
+async function side(stack: string, r: Revision, standIn: string | undefined): Promise<Side> {
+  if (!fs.existsSync(path.join(r.dir, "stacks", `Pulumi.${stack}.yaml`))) {
+    return { note: `the stack does not exist at ${r.ref}` };
+  }
+  let plan: DeploymentPlan | undefined;
+  try {
+    const config = readStackConfig(configMap(r.dir, stack), stack);
+    plan = r.graph ? planDeployment(r.graph, config) : undefined;
+  } catch (e) {
+    return { note: `no plan at ${r.ref}: ${(e as Error).message}` };
+  }
+  if (!standIn || !plan || !(CLOUDS as readonly string[]).includes(plan.cloud)) return { plan };
+  try {
+    const synthesis = await synth({ root: r.dir, stack, override: { "tributary:bundles": standIn } });
+    return { plan, synthesis };
+  } catch (e) {
+    return { plan, note: `not synthesised at ${r.ref}: ${(e as Error).message.split("\n")[0]}` };
+  }
+}
+
+async function stackPreview(
+  stack: string,
+  base: Revision,
+  head: Revision,
+  standIn: string | undefined,
+): Promise<{ preview: StackPreview; risks: Risk[] }> {
+  const [b, h] = await Promise.all([side(stack, base, standIn), side(stack, head, standIn)]);
+  const plan = diffPlans(stack, b.plan, h.plan);
+  const notes = [b.note, h.note].filter((n): n is string => n !== undefined);
+  const synthesised = (b.synthesis || !b.plan) && (h.synthesis || !h.plan) && standIn !== undefined;
+  const resources = synthesised ? diffSyntheses(b.synthesis, h.synthesis, stack) : undefined;
+  if (standIn && synthesised) {
+    notes.push(
+      "function code is compared through the assets' code versions: the bundles are not built for a diff",
+    );
+  }
+  const cloud = h.plan?.cloud ?? b.plan?.cloud;
+  return {
+    preview: {
+      stack,
+      ...(cloud ? { cloud } : {}),
+      source: resources ? "synth" : "plan",
+      plan: plan.changes,
+      ...(resources ? { resources: resources.resources } : {}),
+      summary: resources ? resources.summary : planSummary(plan.changes),
+      ...(notes.length > 0 ? { notes } : {}),
+    },
+    risks: [...plan.risks, ...(resources?.risks ?? [])],
+  };
+}
+
+function planSummary(changes: readonly { op: string }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of changes) out[c.op] = (out[c.op] ?? 0) + 1;
+  return out;
+}
