@@ -65,7 +65,11 @@ function summary(a: AssetSnapshot): AssetSummary {
 function consumersOf(head: GraphSnapshot): Map<string, AssetSnapshot[]> {
   const out = new Map<string, AssetSnapshot[]>();
   for (const a of head.assets) {
-    for (const d of a.deps) out.set(d.key, [...(out.get(d.key) ?? []), a]);
+    for (const d of a.deps) {
+      const list = out.get(d.key);
+      if (list) list.push(a);
+      else out.set(d.key, [a]);
+    }
   }
   return out;
 }
@@ -299,12 +303,14 @@ function impactOf(
     const upstreamCauses = [...causes];
     for (const c of consumers.get(a.key) ?? []) for (const cause of upstreamCauses) mark(c.key, cause);
   }
+  const rank = new Map(head.assets.map((a, i) => [a.key, i]));
+  const inOrder = (keys: Iterable<string>) => [...keys].sort((x, y) => rank.get(x)! - rank.get(y)!);
   return head.assets
     .filter((a) => because.has(a.key) && a.kind === "asset")
     .map((a) => ({
       key: a.key,
       owners: a.owners,
-      because: head.assets.map((x) => x.key).filter((k) => because.get(a.key)!.has(k)),
+      because: inOrder(because.get(a.key)!),
       partitions:
         a.partitionCount === 1 && a.partitions === "unpartitioned"
           ? "the one partition"
@@ -326,11 +332,11 @@ function edgesOf(
   const gone = new Set(removed.map((a) => a.key));
   const headEdges = new Set(head.assets.flatMap((a) => a.deps.map((d) => `${d.key}\u0000${a.key}`)));
   const out: { from: string; to: string; removed?: boolean }[] = [];
+  const changed = new Set(modified.map((m) => m.key));
   for (const a of head.assets) {
     for (const d of a.deps) {
       // Into a shown asset from anything (its inputs give context), or out of a shown one into a shown one.
-      if (shown.has(a.key) && (shown.has(d.key) || modified.some((m) => m.key === a.key)))
-        out.push({ from: d.key, to: a.key });
+      if (shown.has(a.key) && (shown.has(d.key) || changed.has(a.key))) out.push({ from: d.key, to: a.key });
     }
   }
   for (const a of base.assets) {

@@ -30,6 +30,8 @@ export function diffPlans(stack: string, base?: DeploymentPlan, head?: Deploymen
         changes.push({ section: name, id: i.id, op: "add", ...asset(i) });
         continue;
       }
+      // Most items of a plan are the same at both revisions: one comparison of their text first.
+      if (JSON.stringify(old.value) === JSON.stringify(i.value)) continue;
       const fields = fieldChanges(old.value, i.value);
       if (fields.length > 0) changes.push({ section: name, id: i.id, op: "change", ...asset(i), fields });
     }
@@ -66,12 +68,15 @@ export function diffPlans(stack: string, base?: DeploymentPlan, head?: Deploymen
   const triggerItems = (p?: DeploymentPlan): Item[] =>
     (p?.triggers ?? []).map((t) => ({ id: t.function, asset: t.function, value: { ...t } }));
   section("triggers", triggerItems(base), triggerItems(head));
-  section("grants", grantItems(base), grantItems(head));
+  const grantsBefore = grantItems(base);
+  const grantsAfter = grantItems(head);
+  section("grants", grantsBefore, grantsAfter);
   const alarmItems = (p?: DeploymentPlan): Item[] =>
     (p?.alarms ?? []).map((a) => ({ id: a.id, asset: a.function, value: { ...a } }));
   section("alarms", alarmItems(base), alarmItems(head));
 
-  risks.push(...storeRisks(stack, base, head), ...grantRisks(stack, base, head));
+  risks.push(...storeRisks(stack, base, head));
+  if (base && head) risks.push(...grantRisks(stack, base, grantsBefore, grantsAfter));
   return { changes, risks };
 }
 
@@ -172,12 +177,16 @@ function storeRisks(stack: string, base?: DeploymentPlan, head?: DeploymentPlan)
 }
 
 /** A function that existed before and may now do more: a new (store, prefix) or more access there. */
-function grantRisks(stack: string, base?: DeploymentPlan, head?: DeploymentPlan): Risk[] {
-  if (!base || !head) return [];
+function grantRisks(
+  stack: string,
+  base: DeploymentPlan,
+  grantsBefore: readonly Item[],
+  grantsAfter: readonly Item[],
+): Risk[] {
   const existed = new Set(base.functions.map((f) => f.id));
-  const before = new Map(grantItems(base).map((i) => [i.id, new Set(i.value.access as string[])]));
+  const before = new Map(grantsBefore.map((i) => [i.id, new Set(i.value.access as string[])]));
   const risks: Risk[] = [];
-  for (const item of grantItems(head)) {
+  for (const item of grantsAfter) {
     if (!existed.has(item.asset!)) continue;
     const access = item.value.access as string[];
     const had = before.get(item.id);
