@@ -373,27 +373,44 @@ function stack(s: StackPreview, level: Level, allRisks: readonly Risk[]): string
   const resources = s.resources ?? [];
   if (resources.length > 0) {
     const flagged = new Set(allRisks.filter((r) => r.stack === s.stack).map((r) => r.subject));
+    const isRisky = (r: ResourceChange) =>
+      r.dataLoss === true || r.widensPrivilege === true || flagged.has(r.urn);
     const groups = new Map<string, ResourceChange[]>();
-    for (const r of resources) groups.set(r.asset ?? "", [...(groups.get(r.asset ?? "") ?? []), r]);
-    let rows = 0;
-    for (const [asset, list] of groups) {
+    for (const r of resources) {
+      const list = groups.get(r.asset ?? "");
+      if (list) list.push(r);
+      else groups.set(r.asset ?? "", [r]);
+    }
+    // Groups holding a risk first: a cut list still shows them.
+    const ordered = [...groups].sort(([, a], [, b]) => Number(b.some(isRisky)) - Number(a.some(isRisky)));
+    let shown = 0;
+    let left = 0;
+    let leftChanges = 0;
+    for (const [asset, list] of ordered) {
+      const risky = list.filter(isRisky);
+      if (risky.length === 0 && shown >= level.rows) {
+        left++;
+        leftChanges += list.length;
+        continue;
+      }
+      shown++;
       const title = asset ? code(asset) : "stack-wide";
       const ops = counts(
         Object.fromEntries(
           ["create", "update", "replace", "delete"].map((op) => [op, list.filter((r) => r.op === op).length]),
         ),
       );
-      const risky = list.filter((r) => r.dataLoss || r.widensPrivilege || flagged.has(r.urn));
       const listed = level.resources ? list : risky;
-      if (!level.resources && rows >= level.rows) {
-        out.push(`- ${title}: ${ops}`);
-        continue;
-      }
-      rows++;
       out.push(`<details><summary>${title.replaceAll("`", "")}: ${ops}</summary>`, "");
       for (const r of listed) out.push(resourceLine(r));
       if (listed.length < list.length) out.push(`- … and ${list.length - listed.length} more without risk`);
       out.push("", "</details>", "");
+    }
+    if (left > 0) {
+      out.push(
+        `… and ${plural(leftChanges, "resource change")} of ${plural(left, "more asset")}, none of them flagged (${ALL}).`,
+        "",
+      );
     }
     out.push("");
   }
