@@ -320,7 +320,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .command("preview-comment")
     .description("render `pulumi preview --json` output of one or more stacks as the pull-request comment")
     .argument(
-      "<preview.json...>",
+      "[preview.json...]",
       "one file per stack; the stack's name is the file's (prod-aws.json) unless --stack says",
     )
     .option("--stack <name...>", "the stack of each file, in the same order")

@@ -31,6 +31,8 @@ describe("tributary --help and --version", () => {
         bundle [options]                               build the folder a stack deploys as its functions' code: the graph, the engine and DuckDB
         invoke [options]                               run one cloud function's entry point on an event file, locally, like sam local invoke
         event [options]                                print a sample event as a cloud delivers it to a function, for tributary invoke
+        diff [options]                                 preview a change for review: assets changed, schema verdicts, downstream impact, infrastructure per stack
+        preview-comment [options] [preview.json...]    render \`pulumi preview --json\` output of one or more stacks as the pull-request comment
       "
     `);
     const { version } = JSON.parse(readFileSync(`${REPO}/package.json`, "utf8")) as { version: string };
