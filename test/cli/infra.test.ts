@@ -15,7 +15,7 @@ describe("tributary plan", () => {
       "orders_cdc               ingest  events of orders_cdc            512 MB   300 s    -                                  dead-letters, errors",
     );
     expect(lines).toContain(
-      "raw         trib-dev-raw         raw                                                       30 days    -",
+      "raw         trib-dev-raw         raw                                                       30 days    -            protected",
     );
   });
 
@@ -61,7 +61,7 @@ describe("tributary synth", () => {
       "  aws:sns/topic:Topic  trib-dev-alerts",
       "  aws:sns/topicPolicy:TopicPolicy  trib-dev-alerts-policy",
     ]);
-    expect(lines).toContain("  aws:s3/bucket:Bucket  trib-dev-raw [protect]");
+    expect(lines).toContain("  aws:s3/bucket:Bucket  trib-dev-raw [protect, retainOnDelete]");
     expect(lines).toContain("  aws:scheduler/schedule:Schedule  trib-dev-daily-revenue-schedule");
     expect(lines.at(-3)).toMatch(/^stack dev-aws: 125 resources in 15 components\. /);
     expect(lines.at(-2)).toBe("policy pack tributary-security: no violations");
