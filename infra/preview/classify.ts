@@ -5,6 +5,9 @@
  */
 import { SHARED, TAGS } from "../plan/build.ts";
 
+/** What an output or input not known until the deploy looks like in `pulumi preview --json`. */
+export const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
 /** Resources that hold data, or the keys without which the data cannot be read. */
 const HOLDS_DATA = new Set([
   "aws:s3/bucket:Bucket",
@@ -188,19 +191,31 @@ export function gained(type: string, before: Inputs, after: Inputs): string[] {
   return [parts.join(", ")];
 }
 
+/** Marks a document that cannot be read as allows: the rest of the string says why, for a reader. */
+const UNREADABLE = "unreadable\u0000";
+
 function describeAllow(a: string): string {
+  if (a.startsWith(UNREADABLE)) return a.slice(UNREADABLE.length);
   const [principal, action, resource, condition] = a.split("|");
   return `${action} on ${resource}${principal !== "null" ? ` for ${principal}` : ""}${condition !== "null" ? ` if ${condition}` : ""}`;
 }
 
-/** Every Allow of a policy document, one string per (principal, action, resource, condition). */
+/**
+ * Every Allow of a policy document, one string per (principal, action, resource, condition). A document
+ * not known until the deploy (it names a resource the deploy creates), or not JSON, is one allow of
+ * whatever it will say: a change to it cannot be shown to grant nothing more.
+ */
 function allows(document: unknown): string[] {
   let doc = document;
-  if (typeof doc === "string") {
+  if (doc === UNKNOWN_VALUE) {
+    return [`${UNREADABLE}whatever its policy document allows, known only after the deploy`];
+  }
+  if (typeof document === "string") {
     try {
-      doc = JSON.parse(doc);
+      doc = JSON.parse(document);
     } catch {
-      return [`unreadable:${doc}`];
+      const text = document.length > 40 ? `${document.slice(0, 40)}…` : document;
+      return [`${UNREADABLE}whatever its policy document allows (not JSON: ${text})`];
     }
   }
   const statements = (doc as { Statement?: unknown } | null)?.Statement;

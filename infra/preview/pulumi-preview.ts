@@ -6,13 +6,13 @@
  * and turns it into the same resource changes as the synthesis diff, grouped by asset.
  */
 
-import { assetsByUrn, gained, holdsData, replaceKeys } from "./classify.ts";
+import { assetsByUrn, gained, holdsData, replaceKeys, UNKNOWN_VALUE } from "./classify.ts";
 import { PreviewError } from "./git.ts";
 import { risksOf } from "./resources.ts";
 import type { ResourceChange, ResourceOp, Risk, StackPreview } from "./types.ts";
 
 /** What an output or input not known until the deploy looks like in the JSON. */
-export const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+export { UNKNOWN_VALUE };
 
 export interface ResourceState {
   readonly urn: string;
@@ -92,6 +92,17 @@ function stackOfUrn(urn: string): string | undefined {
 const isInfrastructure = (type: string) =>
   type === "pulumi:pulumi:Stack" || type.startsWith("pulumi:providers:") || type.startsWith("tributary:");
 
+/**
+ * The paths, less those that a more precise one lies under: `diffReasons` name top-level inputs
+ * (`rules`) and `detailedDiff` the paths below them (`rules[0].expiration.days`), and a reader needs
+ * each change once.
+ */
+function precise(paths: readonly string[]): string[] {
+  const all = [...new Set(paths)];
+  const under = (q: string, p: string) => q.startsWith(`${p}.`) || q.startsWith(`${p}[`);
+  return all.filter((p) => !all.some((q) => under(q, p))).sort();
+}
+
 /** Paths of unknown values in a state's inputs and outputs. */
 function unknownPaths(value: unknown, at = ""): string[] {
   if (value === UNKNOWN_VALUE) return [at];
@@ -150,14 +161,18 @@ export function previewOfDigest(
       string,
       PropertyDiff
     >;
-    const changed = [
-      ...new Set([...Object.keys(detailed), ...group.flatMap((s) => s.diffReasons ?? [])]),
-    ].sort();
-    const fromReasons = [...new Set(group.flatMap((s) => s.replaceReasons ?? []))];
+    const changed = precise([...Object.keys(detailed), ...group.flatMap((s) => s.diffReasons ?? [])]);
+    const fromReasons = group.flatMap((s) => s.replaceReasons ?? []);
     const fromDetail = Object.entries(detailed)
       .filter(([, d]) => d.kind.endsWith("-replace"))
       .map(([k]) => k);
-    const keys = op === "replace" ? [...new Set([...fromReasons, ...fromDetail])].sort() : [];
+    // Without reasons from Pulumi (a `--replace`, a `replaceOnChanges`), the table's; else none.
+    const keys =
+      op !== "replace"
+        ? []
+        : fromReasons.length + fromDetail.length > 0
+          ? precise([...fromReasons, ...fromDetail])
+          : replaceKeys(type, changed);
     const unknown = now
       ? [...new Set([...unknownPaths(now.inputs), ...unknownPaths(now.outputs)])].sort()
       : [];
@@ -176,11 +191,7 @@ export function previewOfDigest(
       name: urn.split("::").pop() ?? urn,
       ...(asset === undefined ? {} : { asset }),
       ...(changed.length > 0 ? { changed } : {}),
-      ...(keys.length > 0
-        ? { replaceKeys: keys }
-        : op === "replace"
-          ? { replaceKeys: replaceKeys(type, changed) }
-          : {}),
+      ...(keys.length > 0 ? { replaceKeys: keys } : {}),
       ...(unknown.length > 0 ? { unknown } : {}),
       ...(loses ? { dataLoss: true } : {}),
       ...(widening ? { widensPrivilege: true } : {}),

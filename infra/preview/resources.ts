@@ -127,7 +127,7 @@ export function risksOf(
         message:
           c.op === "delete"
             ? `deletes ${what}: the data it holds is lost`
-            : `replaces ${what} (${c.replaceKeys!.join(", ")} changed): a new, empty one takes its place and the old one is deleted with its data`,
+            : `replaces ${what}${c.replaceKeys?.length ? ` (${c.replaceKeys.join(", ")} changed)` : ""}: a new, empty one takes its place and the old one is deleted with its data`,
       });
     } else if (
       c.op === "update" &&
