@@ -28,11 +28,19 @@ export function holdsData(type: string): boolean {
 }
 
 /**
- * The inputs whose change replaces a resource rather than updating it, for every type our programs
- * register: the providers' documented "changing this forces a new resource" arguments (Pulumi registry
- * pages of aws, gcp and azure-native; the Terraform-bridged providers mark them ForceNew). Azure's
- * native provider replaces a resource whose resource group, location or name changes (rule below).
- * `pulumi preview` reports replacements itself; this table is for the offline synthesis diff.
+ * The inputs whose change replaces a resource rather than updating it, for every type the stacks
+ * register (`tributary synth --stack` for dev-aws, prod-aws, staging-gcp and prod-azure lists them; a
+ * test checks that each is here). `pulumi preview` reports replacements itself, from the provider; this
+ * table is for the offline synthesis diff, which has no provider to ask.
+ *
+ * aws and gcp (bridged from Terraform): the arguments the Pulumi registry pages document as "Changing
+ * this forces a new resource" (the Terraform schemas' ForceNew), e.g. hashicorp/terraform-provider-google
+ * `resource_storage_bucket_object.go`, where every argument but the holds is ForceNew.
+ * azure-native: every parameter of the resource's ARM path (its resource group, its name, its parents'
+ * names; pulumi/pulumi-azure-native#77), `location` where the resource has one (create-only in ARM),
+ * and the provider's own list (`provider/pkg/gen/replacement.go`: RoleAssignment principalId and scope,
+ * StorageAccount isHnsEnabled, WebApp kind, Service Bus queue and topic session, duplicate detection and
+ * partitioning; storage Blob's source, type and content hash, pulumi/pulumi-azure-native#3530).
  */
 const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
   "aws:s3/bucket:Bucket": ["bucket", "bucketPrefix", "objectLockEnabled", "region"],
@@ -100,7 +108,7 @@ const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
   "gcp:logging/metric:Metric": ["project"],
   "gcp:monitoring/alertPolicy:AlertPolicy": ["project"],
   "gcp:monitoring/notificationChannel:NotificationChannel": ["project"],
-  "gcp:pubsub/subscription:Subscription": ["name", "topic", "project", "filter"],
+  "gcp:pubsub/subscription:Subscription": ["name", "topic", "project", "filter", "enableMessageOrdering"],
   "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": [
     "subscription",
     "member",
@@ -113,24 +121,106 @@ const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
   "gcp:serviceaccount/account:Account": ["accountId", "project"],
   "gcp:storage/bucket:Bucket": ["name", "location", "project"],
   "gcp:storage/bucketIAMMember:BucketIAMMember": ["bucket", "member", "role", "condition"],
-  "gcp:storage/bucketObject:BucketObject": ["bucket", "name", "source", "content", "detectMd5hash"],
-  "azure-native:storage:StorageAccount": ["isHnsEnabled"],
-  "azure-native:storage:Blob": ["type", "source"],
-  "azure-native:authorization:RoleAssignment": ["scope", "principalId", "roleDefinitionId"],
+  "gcp:storage/bucketObject:BucketObject": [
+    "bucket",
+    "name",
+    "source",
+    "content",
+    "detectMd5hash",
+    "contentType",
+    "contentEncoding",
+    "contentDisposition",
+    "contentLanguage",
+    "cacheControl",
+    "metadata",
+    "storageClass",
+    "kmsKeyName",
+    "customerEncryption",
+  ],
+  "azure-native:applicationinsights:Component": ["resourceGroupName", "resourceName", "location"],
+  "azure-native:authorization:RoleAssignment": ["scope", "roleAssignmentName", "principalId"],
+  "azure-native:keyvault:Key": ["resourceGroupName", "vaultName", "keyName"],
+  "azure-native:keyvault:Vault": ["resourceGroupName", "vaultName", "location"],
+  "azure-native:managedidentity:UserAssignedIdentity": ["resourceGroupName", "resourceName", "location"],
+  "azure-native:monitor:ActionGroup": ["resourceGroupName", "actionGroupName", "location"],
+  "azure-native:monitor:MetricAlert": ["resourceGroupName", "ruleName", "location"],
+  "azure-native:monitor:ScheduledQueryRule": ["resourceGroupName", "ruleName", "location"],
+  "azure-native:operationalinsights:Workspace": ["resourceGroupName", "workspaceName", "location"],
+  "azure-native:resources:ResourceGroup": ["resourceGroupName", "location"],
+  "azure-native:servicebus:Namespace": ["resourceGroupName", "namespaceName", "location"],
+  "azure-native:servicebus:Queue": [
+    "resourceGroupName",
+    "namespaceName",
+    "queueName",
+    "requiresDuplicateDetection",
+    "requiresSession",
+    "enablePartitioning",
+  ],
+  "azure-native:servicebus:Rule": [
+    "resourceGroupName",
+    "namespaceName",
+    "topicName",
+    "subscriptionName",
+    "ruleName",
+  ],
+  "azure-native:servicebus:Subscription": [
+    "resourceGroupName",
+    "namespaceName",
+    "topicName",
+    "subscriptionName",
+  ],
+  "azure-native:servicebus:Topic": [
+    "resourceGroupName",
+    "namespaceName",
+    "topicName",
+    "requiresDuplicateDetection",
+    "requiresSession",
+    "enablePartitioning",
+  ],
+  "azure-native:storage:Blob": [
+    "resourceGroupName",
+    "accountName",
+    "containerName",
+    "blobName",
+    "source",
+    "contentMd5",
+    "type",
+  ],
+  "azure-native:storage:BlobContainer": ["resourceGroupName", "accountName", "containerName"],
+  "azure-native:storage:BlobServiceProperties": ["resourceGroupName", "accountName", "blobServicesName"],
+  "azure-native:storage:ManagementPolicy": ["resourceGroupName", "accountName", "managementPolicyName"],
+  "azure-native:storage:StorageAccount": ["resourceGroupName", "accountName", "location", "isHnsEnabled"],
+  "azure-native:web:AppServicePlan": ["resourceGroupName", "name", "location"],
+  "azure-native:web:WebApp": ["resourceGroupName", "name", "location", "kind"],
 };
+
+/** The resource types the replace table knows. */
+export function knownReplaceTypes(): string[] {
+  return Object.keys(REPLACE_KEYS).sort();
+}
+
+/**
+ * An azure-native type outside the table: its ARM path parameters are, by the provider's convention,
+ * `resourceGroupName` and the inputs named `<something>Name` (display and short names are properties).
+ */
+function azurePathLike(input: string): boolean {
+  return (
+    input === "resourceGroupName" ||
+    input === "location" ||
+    input === "name" ||
+    (/[a-z]Name$/.test(input) && !/(display|short|friendly)Name$/i.test(input))
+  );
+}
 
 /** The changed input paths (e.g. `lifecycleRules[0].action`) that replace a resource of `type`. */
 export function replaceKeys(type: string, changed: readonly string[]): string[] {
-  const keys = new Set(REPLACE_KEYS[type] ?? []);
-  const azure = type.startsWith("azure-native:");
+  const table = REPLACE_KEYS[type];
+  const keys = new Set(table ?? []);
+  const guess = table === undefined && type.startsWith("azure-native:");
   const out = new Set<string>();
   for (const p of changed) {
     const top = /^[^.[]+/.exec(p)?.[0] ?? p;
-    const azureIdentity =
-      azure &&
-      (top === "resourceGroupName" || top === "location" || top === "name" || /[a-z]Name$/.test(top)) &&
-      top !== "displayName";
-    if (keys.has(top) || azureIdentity) out.add(top);
+    if (keys.has(top) || (guess && azurePathLike(top))) out.add(top);
   }
   return [...out].sort();
 }
@@ -174,21 +264,93 @@ export function gained(type: string, before: Inputs, after: Inputs): string[] {
       .filter((a) => !had.has(a))
       .map(describeAllow);
   }
-  const keys = [
-    "member",
-    "members",
-    "role",
-    "condition",
-    "principalId",
-    "roleDefinitionId",
-    "scope",
-    "policyArn",
-  ];
-  const changed =
-    before === undefined || keys.some((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
-  if (!changed) return [];
-  const parts = keys.filter((k) => after[k] !== undefined).map((k) => `${k} ${JSON.stringify(after[k])}`);
-  return [parts.join(", ")];
+  const had = new Set(before === undefined ? [] : bindings(type, before).keys());
+  return [...bindings(type, after)].filter(([key]) => !had.has(key)).map(([, text]) => text);
+}
+
+/** Whether the change from `before` to `after` (absent: a new resource) grants anything it did not. */
+export function widens(type: string, before: Inputs, after: Inputs): boolean {
+  return gained(type, before, after).length > 0;
+}
+
+/** The inputs of a binding that say who gets what, in the order a reader reads them. */
+const WHO_WHAT = [
+  "member",
+  "role",
+  "condition",
+  "principalId",
+  "roleDefinitionId",
+  "scope",
+  "conditionVersion",
+  "policyArn",
+];
+
+/** Inputs of a binding that describe it and grant nothing (an Azure role assignment's). */
+const DESCRIPTIVE = new Set(["description", "principalType", "roleAssignmentName", "tags", "labels"]);
+
+/**
+ * The grants of a binding resource, one per (resource, member, role, condition): keyed by a canonical
+ * form, with a text for a reader (`member "serviceAccount:…", role "roles/storage.objectViewer"`). A GCP
+ * IAMBinding grants its role to each of its `members`, an IAMPolicy each binding of its `policyData`; a
+ * member, role or condition not there before, or the same on another resource, is a new grant.
+ */
+function bindings(type: string, inputs: NonNullable<Inputs>): Map<string, string> {
+  const out = new Map<string, string>();
+  const add = (grant: Record<string, unknown>) => {
+    const on = Object.keys(grant).filter((k) => !DESCRIPTIVE.has(k) && grant[k] !== undefined);
+    const key = JSON.stringify(on.sort().map((k) => [k, grant[k]]));
+    const said = WHO_WHAT.filter((k) => grant[k] !== undefined);
+    out.set(key, said.map((k) => `${k} ${shown(grant[k])}`).join(", "));
+  };
+  if (/^gcp:.*IAMPolicy:/i.test(type)) {
+    const { policyData, ...on } = inputs;
+    const list = policyBindings(policyData);
+    if (list === undefined) {
+      // Unreadable: one grant of whatever it will say, the same only as the same unreadable document.
+      out.set(
+        `unreadable ${JSON.stringify(policyData)}`,
+        policyData === UNKNOWN_VALUE
+          ? "whatever its policy allows, known only after the deploy"
+          : "whatever its policy allows (its policyData is not a policy)",
+      );
+    }
+    for (const b of list ?? []) {
+      for (const member of b.members) add({ ...on, member, role: b.role, condition: b.condition });
+    }
+  } else if (/^gcp:.*IAMBinding:/i.test(type) && Array.isArray(inputs.members)) {
+    const { members, ...rest } = inputs;
+    for (const member of members as unknown[]) add({ ...rest, member });
+  } else {
+    add({ ...inputs });
+  }
+  return out;
+}
+
+function shown(value: unknown): string {
+  return value === UNKNOWN_VALUE ? "(known only after the deploy)" : JSON.stringify(value);
+}
+
+/** The bindings of a GCP IAM policy document (`policyData`, a JSON string); undefined if unreadable. */
+function policyBindings(
+  data: unknown,
+): { role: unknown; members: unknown[]; condition?: unknown }[] | undefined {
+  let doc = data;
+  if (data === UNKNOWN_VALUE) return undefined;
+  if (typeof data === "string") {
+    try {
+      doc = JSON.parse(data);
+    } catch {
+      return undefined;
+    }
+  }
+  const list = (doc as { bindings?: unknown } | null | undefined)?.bindings;
+  if (doc === null || typeof doc !== "object") return undefined;
+  if (!Array.isArray(list)) return [];
+  return (list as Record<string, unknown>[]).map((b) => ({
+    role: b.role,
+    members: Array.isArray(b.members) ? b.members : [],
+    ...(b.condition === undefined ? {} : { condition: b.condition }),
+  }));
 }
 
 /** Marks a document that cannot be read as allows: the rest of the string says why, for a reader. */

@@ -11,6 +11,7 @@ import {
   type Placed,
   replaceKeys,
   typeName,
+  widens,
 } from "../../infra/preview/classify.ts";
 import { UNKNOWN_VALUE } from "../../infra/preview/pulumi-preview.ts";
 
@@ -61,6 +62,48 @@ describe("replaceKeys", () => {
 
   it("knows no replacing input of a type outside the table", () => {
     expect(replaceKeys("aws:ec2/vpc:Vpc", ["cidrBlock"])).toEqual([]);
+  });
+
+  it("takes an azure-native type's own list: an action group's short name is a property, not its name", () => {
+    expect(
+      replaceKeys("azure-native:monitor:ActionGroup", [
+        "groupShortName",
+        "actionGroupName",
+        "emailReceivers[0]",
+      ]),
+    ).toEqual(["actionGroupName"]);
+    // The provider replaces a role assignment for another principal or scope; another role updates it.
+    expect(
+      replaceKeys("azure-native:authorization:RoleAssignment", [
+        "roleDefinitionId",
+        "condition",
+        "principalId",
+      ]),
+    ).toEqual(["principalId"]);
+    expect(replaceKeys("azure-native:servicebus:Subscription", ["topicName", "maxDeliveryCount"])).toEqual([
+      "topicName",
+    ]);
+    expect(replaceKeys("azure-native:web:WebApp", ["kind", "siteConfig.appSettings[3].value"])).toEqual([
+      "kind",
+    ]);
+  });
+
+  it("guesses an unlisted azure-native type's path parameters, and not its display or short names", () => {
+    expect(
+      replaceKeys("azure-native:network:VirtualNetwork", [
+        "virtualNetworkName",
+        "resourceGroupName",
+        "shortName",
+        "friendlyName",
+        "addressSpace.addressPrefixes[0]",
+      ]),
+    ).toEqual(["resourceGroupName", "virtualNetworkName"]);
+  });
+
+  it("replaces a GCS object whose content type or metadata changes (Terraform's ForceNew)", () => {
+    expect(
+      replaceKeys("gcp:storage/bucketObject:BucketObject", ["contentType", "metadata.tributary-version"]),
+    ).toEqual(["contentType", "metadata"]);
   });
 });
 
@@ -201,6 +244,75 @@ describe("gained", () => {
         role: "roles/storage.objectViewer",
       }),
     ).toEqual(['member "serviceAccount:x@p.iam.gserviceaccount.com", role "roles/storage.objectViewer"']);
+  });
+
+  it("ignores what only describes a binding: an Azure role assignment's description", () => {
+    const assignment = {
+      principalId: "00000000-0000-0000-0000-00000000000a",
+      roleDefinitionId: "/providers/Microsoft.Authorization/roleDefinitions/reader",
+      scope: "/subscriptions/s/resourceGroups/trib-prod/providers/Microsoft.Storage/storageAccounts/data",
+      condition:
+        "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'raw'",
+      description: "orders reads raw",
+      principalType: "ServicePrincipal",
+    };
+    const RA = "azure-native:authorization:RoleAssignment";
+    expect(gained(RA, assignment, { ...assignment, description: "orders reads raw events" })).toEqual([]);
+    // The condition dropped: the role on the whole account.
+    const { condition: _, ...unconditional } = assignment;
+    expect(gained(RA, assignment, unconditional)).toEqual([
+      `principalId "${assignment.principalId}", roleDefinitionId "${assignment.roleDefinitionId}", scope "${assignment.scope}"`,
+    ]);
+  });
+
+  it("names each new member of a GCP IAM binding, and none for a member removed", () => {
+    const BINDING = "gcp:storage/bucketIAMBinding:BucketIAMBinding";
+    const before = {
+      bucket: "raw",
+      role: "roles/storage.objectViewer",
+      members: ["user:a@x.com", "user:b@x.com"],
+    };
+    expect(gained(BINDING, before, { ...before, members: ["user:b@x.com", "user:c@x.com"] })).toEqual([
+      'member "user:c@x.com", role "roles/storage.objectViewer"',
+    ]);
+    expect(gained(BINDING, before, { ...before, members: ["user:a@x.com"] })).toEqual([]);
+  });
+
+  it("reads a GCP IAM policy's bindings from its policyData", () => {
+    const POLICY = "gcp:storage/bucketIAMPolicy:BucketIAMPolicy";
+    const data = (bindings: object[]) => ({ bucket: "raw", policyData: JSON.stringify({ bindings }) });
+    const viewer = { role: "roles/storage.objectViewer", members: ["user:a@x.com"] };
+    expect(
+      gained(
+        POLICY,
+        data([viewer]),
+        data([
+          { ...viewer, members: ["user:a@x.com", "group:g@x.com"] },
+          { role: "roles/storage.admin", members: [] },
+        ]),
+      ),
+    ).toEqual(['member "group:g@x.com", role "roles/storage.objectViewer"']);
+    expect(gained(POLICY, data([viewer]), { bucket: "raw", policyData: UNKNOWN_VALUE })).toEqual([
+      "whatever its policy allows, known only after the deploy",
+    ]);
+  });
+
+  it("names a policy attached to another role", () => {
+    const ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
+    const before = { policyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess", role: "orders" };
+    expect(gained(ATTACHMENT, before, { ...before, role: "revenue" })).toEqual([
+      'role "revenue", policyArn "arn:aws:iam::aws:policy/ReadOnlyAccess"',
+    ]);
+  });
+
+  it("widens when anything is gained", () => {
+    expect(widens(ROLE_POLICY, { policy: policy(read) }, { policy: policy(read, list(["raw/"])) })).toBe(
+      true,
+    );
+    expect(widens(ROLE_POLICY, { policy: policy(read, list(["raw/"])) }, { policy: policy(read) })).toBe(
+      false,
+    );
+    expect(widens("aws:sqs/queue:Queue", undefined, { name: "q" })).toBe(false);
   });
 
   it("finds nothing for a resource that grants nothing, or one that is gone", () => {
