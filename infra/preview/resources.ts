@@ -4,7 +4,7 @@
  * a deploy makes up never enters). Shared by the `pulumi preview --json` reader for what a change means.
  */
 import type { ResourceRecord, Synthesis } from "../synth/record.ts";
-import { assetsByUrn, gained, holdsData, replaceKeys, typeName } from "./classify.ts";
+import { assetsByUrn, gained, holdsData, replaceKeys, typeName, widens } from "./classify.ts";
 import type { ResourceChange, ResourceOp, Risk } from "./types.ts";
 
 export interface ResourceDiff {
@@ -14,13 +14,24 @@ export interface ResourceDiff {
   readonly risks: readonly Risk[];
 }
 
-/** The paths at which two input values differ: `rules[0].expiration.days`, `tags.owner`. */
+/**
+ * The paths at which two input values differ: `rules[0].expiration.days`, `tags.owner`. Lists are
+ * compared item by item; when each item of both is an object with its own `id` (or `name`), as
+ * lifecycle rules are, items are matched by it, so a rule added in the middle is that rule's path
+ * rather than a shift of every rule after it (head positions; a removed item's is its base position).
+ * Two Pulumi assets or archives read from a path (`{ $archive: { path } }`) are the same when the path
+ * is the same relative path (`sameFile`): the folder a synthesis read them from is not the code.
+ */
 export function changedPaths(before: unknown, after: unknown, at = ""): string[] {
   if (before === after) return [];
-  if (Array.isArray(before) && Array.isArray(after) && before.length === after.length) {
-    return before.flatMap((b, i) => changedPaths(b, after[i], `${at}[${i}]`));
-  }
-  if (isRecord(before) && isRecord(after)) {
+  if (Array.isArray(before) && Array.isArray(after)) {
+    const key = itemKey(before, after);
+    if (key) return keyedPaths(key, before, after, at);
+    if (before.length === after.length) {
+      return before.flatMap((b, i) => changedPaths(b, after[i], `${at}[${i}]`));
+    }
+  } else if (isRecord(before) && isRecord(after)) {
+    if (sameFile(before, after)) return [];
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
     return keys.flatMap((k) => changedPaths(before[k], after[k], at ? `${at}.${k}` : k));
   }
@@ -31,11 +42,76 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** What a deploy of `head` over `base` does to each resource (either may be absent: a new or gone stack). */
+/** The field that names each item of both lists uniquely (`id`, else `name`), if one does. */
+function itemKey(a: readonly unknown[], b: readonly unknown[]): "id" | "name" | undefined {
+  const all = [...a, ...b];
+  if (all.length === 0 || !all.every(isRecord)) return undefined;
+  return (["id", "name"] as const).find((k) =>
+    [a, b].every((list) => {
+      const values = list.map((item) => (item as Record<string, unknown>)[k]);
+      return values.every((v) => typeof v === "string") && new Set(values).size === values.length;
+    }),
+  );
+}
+
+function keyedPaths(
+  key: string,
+  before: readonly unknown[],
+  after: readonly unknown[],
+  at: string,
+): string[] {
+  const named = (list: readonly unknown[]) =>
+    new Map(list.map((item, i) => [(item as Record<string, string>)[key], { item, i }]));
+  const was = named(before);
+  const is = named(after);
+  const out = new Set<string>();
+  for (const [name, { item, i }] of is) {
+    const old = was.get(name);
+    if (!old) out.add(`${at}[${i}]`);
+    else for (const p of changedPaths(old.item, item, `${at}[${i}]`)) out.add(p);
+  }
+  for (const [name, { i }] of was) if (!is.has(name)) out.add(`${at}[${i}]`);
+  return [...out].sort(byPath);
+}
+
+/** Paths in reading order: `rules[2]` before `rules[10]`. */
+function byPath(a: string, b: string): number {
+  return a.localeCompare(b, "en", { numeric: true });
+}
+
+/** A Pulumi asset or archive read from a file: `{ $asset: { path } }` or `{ $archive: { path } }`. */
+function filePath(v: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(v);
+  if (keys.length !== 1 || (keys[0] !== "$asset" && keys[0] !== "$archive")) return undefined;
+  const body = v[keys[0]];
+  if (!isRecord(body) || Object.keys(body).length !== 1 || typeof body.path !== "string") return undefined;
+  return body.path;
+}
+
+/**
+ * Two assets or archives of the same relative path: equal relative paths, or absolute paths that end in
+ * the same file or folder (`/tmp/b/aws-arm64` and `/home/ci/bundles/aws-arm64`). What the file holds is
+ * the caller's to compare (a diff compares function code through the assets' code versions).
+ */
+function sameFile(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const pa = filePath(a);
+  const pb = filePath(b);
+  if (pa === undefined || pb === undefined || Object.keys(a)[0] !== Object.keys(b)[0]) return false;
+  const norm = (p: string) => p.replace(/\\/g, "/").replace(/\/+$/, "");
+  const absolute = (p: string) => p.startsWith("/") || /^[A-Za-z]:\//.test(p);
+  const [na, nb] = [norm(pa), norm(pb)];
+  if (!absolute(na) || !absolute(nb)) return na === nb;
+  return na.split("/").pop() === nb.split("/").pop();
+}
+
+/**
+ * What a deploy of `head` over `base` does to each resource (either may be absent: a new or gone stack).
+ * `stack` names the stack in the risks; by default, the syntheses'.
+ */
 export function diffSyntheses(
   base: Synthesis | undefined,
   head: Synthesis | undefined,
-  stack: string,
+  stack: string = head?.stack ?? base?.stack ?? "",
 ): ResourceDiff {
   const before = new Map((base?.resources ?? []).filter((r) => r.custom).map((r) => [r.urn, r]));
   const after = new Map((head?.resources ?? []).filter((r) => r.custom).map((r) => [r.urn, r]));
@@ -95,7 +171,7 @@ function change(
   mayWiden = true,
 ): ResourceChange {
   const loses = (op === "delete" || op === "replace") && holdsData(r.type);
-  const widening = mayWiden && op !== "delete" && gained(r.type, old?.inputs, r.inputs).length > 0;
+  const widening = mayWiden && op !== "delete" && widens(r.type, old?.inputs, r.inputs);
   return {
     op,
     urn: r.urn,
@@ -109,12 +185,42 @@ function change(
   };
 }
 
+/** A resource's inputs and options at one revision, as much as the risks need of them. */
+export interface StateOf {
+  readonly inputs?: Readonly<Record<string, unknown>>;
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * What deleting or replacing a resource that holds data does, for a reader. The engine refuses to
+ * delete a protected resource (the deployed state's `protect` for a delete; the program's for a
+ * replacement, which the same update may lift), and leaves a retained one in the cloud, unmanaged.
+ */
+function lossMessage(c: ResourceChange, what: string, old?: StateOf, now?: StateOf): string {
+  const retained = old?.options?.retainOnDelete === true;
+  if (c.op === "delete") {
+    if (old?.options?.protect === true) {
+      return `deletes ${what}: it is protected, so \`pulumi up\` stops with an error; unprotected, the data it holds is lost`;
+    }
+    return retained
+      ? `removes ${what} from the stack: it is retained in the cloud with its data, but no longer managed or used`
+      : `deletes ${what}: the data it holds is lost`;
+  }
+  const why = c.replaceKeys?.length ? ` (${c.replaceKeys.join(", ")} changed)` : "";
+  if (now?.options?.protect === true) {
+    return `replaces ${what}${why}: it is protected, so \`pulumi up\` stops with an error; unprotected, a new, empty one takes its place and the old one is deleted with its data`;
+  }
+  return retained
+    ? `replaces ${what}${why}: a new, empty one takes its place; the old one is retained with its data, but no longer used`
+    : `replaces ${what}${why}: a new, empty one takes its place and the old one is deleted with its data`;
+}
+
 /** One risk per change that loses data or widens a privilege, and per data resource left unprotected. */
 export function risksOf(
   changes: readonly ResourceChange[],
   stack: string,
-  before: ReadonlyMap<string, { inputs?: Record<string, unknown>; options?: Record<string, unknown> }>,
-  after: ReadonlyMap<string, { inputs?: Record<string, unknown>; options?: Record<string, unknown> }>,
+  before: ReadonlyMap<string, StateOf>,
+  after: ReadonlyMap<string, StateOf>,
 ): Risk[] {
   const risks: Risk[] = [];
   for (const c of changes) {
@@ -124,10 +230,7 @@ export function risksOf(
       risks.push({
         kind: "data-loss",
         ...base,
-        message:
-          c.op === "delete"
-            ? `deletes ${what}: the data it holds is lost`
-            : `replaces ${what}${c.replaceKeys?.length ? ` (${c.replaceKeys.join(", ")} changed)` : ""}: a new, empty one takes its place and the old one is deleted with its data`,
+        message: lossMessage(c, what, before.get(c.urn), after.get(c.urn)),
       });
     } else if (
       c.op === "update" &&

@@ -1,10 +1,17 @@
 /**
- * The resource-level difference of one stack between two syntheses, on hand-built syntheses: what
- * `pulumi up` would create, update, replace and delete, and which of those lose data or widen privilege.
+ * The resource-level difference of one stack between two syntheses: what `pulumi up` would create,
+ * update, replace and delete, and which of those lose data or widen privilege. On hand-built syntheses,
+ * and on real ones of this repository's stacks, one of them with a config override.
  */
-import { describe, expect, it } from "vitest";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { knownReplaceTypes } from "../../infra/preview/classify.ts";
 import { changedPaths, diffSyntheses } from "../../infra/preview/resources.ts";
 import type { ResourceChange, Risk } from "../../infra/preview/types.ts";
+import { synth } from "../../infra/synth/index.ts";
 import { type ResourceRecord, resourceUrn, type Synthesis } from "../../infra/synth/record.ts";
 
 const STACK = "prod-aws";
@@ -73,7 +80,7 @@ const bucket = (name: string, physical: string, options?: Record<string, unknown
   );
 
 const base = synthesis([
-  bucket("raw", "shop-prod-raw", GUARDED),
+  bucket("raw", "shop-prod-raw"),
   bucket("curated", "shop-prod-curated", GUARDED),
   record("aws:kms/key:Key", "key", { enableKeyRotation: true, tags: tags("_shared") }, { options: GUARDED }),
   ...assetFunction("orders", ["s3:GetObject"]),
@@ -82,7 +89,7 @@ const base = synthesis([
 
 const head = synthesis([
   // The physical name changes: a replacement.
-  bucket("raw", "shop-prod-raw-v2", GUARDED),
+  bucket("raw", "shop-prod-raw-v2"),
   // No longer protected nor retained.
   bucket("curated", "shop-prod-curated"),
   record("aws:kms/key:Key", "key", { enableKeyRotation: true, tags: tags("_shared") }, { options: GUARDED }),
@@ -109,6 +116,25 @@ describe("changedPaths", () => {
     expect(changedPaths({ a: [1, 2] }, { a: [1, 2, 3] })).toEqual(["a"]);
     expect(changedPaths({ a: [1, { b: null }] }, { a: [1, { b: null }] })).toEqual([]);
     expect(changedPaths(1, 2)).toEqual(["(value)"]);
+  });
+
+  it("matches the items of lists by their id: an added, removed or moved rule is that rule's path", () => {
+    const rule = (id: string, days = 30) => ({ id, expiration: { days } });
+    // Added in the middle (head position), the one after it changed.
+    expect(changedPaths([rule("a"), rule("z")], [rule("a"), rule("m"), rule("z", 60)])).toEqual([
+      "[1]",
+      "[2].expiration.days",
+    ]);
+    // Removed (base position); moved and unchanged: nothing.
+    expect(
+      changedPaths({ rules: [rule("a"), rule("b"), rule("c")] }, { rules: [rule("c"), rule("a")] }),
+    ).toEqual(["rules[1]"]);
+    expect(changedPaths([rule("a"), rule("b")], [rule("b"), rule("a")])).toEqual([]);
+    // By name when there is no id; positions in reading order.
+    const named = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `q${i}` }));
+    expect(changedPaths(named(9), named(12))).toEqual(["[9]", "[10]", "[11]"]);
+    // Items without a unique id are compared by position.
+    expect(changedPaths([rule("a"), rule("a")], [rule("a"), rule("a", 7)])).toEqual(["[1].expiration.days"]);
   });
 });
 
@@ -263,9 +289,159 @@ describe("diffSyntheses", () => {
     const gone = diffSyntheses(base, undefined, STACK);
     expect(gone.summary).toEqual({ delete: 7, same: 0 });
     expect(gone.risks.map((r) => [r.kind, r.subject, r.message])).toEqual([
-      ["data-loss", urnOf(base, "key"), "deletes Key key: the data it holds is lost"],
-      ["data-loss", urnOf(base, "curated"), "deletes Bucket curated: the data it holds is lost"],
+      [
+        "data-loss",
+        urnOf(base, "key"),
+        "deletes Key key: it is protected, so `pulumi up` stops with an error; unprotected, the data it holds is lost",
+      ],
+      [
+        "data-loss",
+        urnOf(base, "curated"),
+        "deletes Bucket curated: it is protected, so `pulumi up` stops with an error; unprotected, the data it holds is lost",
+      ],
       ["data-loss", urnOf(base, "raw"), "deletes Bucket raw: the data it holds is lost"],
     ]);
+  });
+
+  it("names the stack after the syntheses when not told", () => {
+    expect(diffSyntheses(base, head).risks.map((r) => r.stack)).toEqual([STACK, STACK, STACK]);
+  });
+
+  it("says what a protected or retained store's replacement or removal does", () => {
+    const guarded = (options: Record<string, unknown>) =>
+      synthesis([bucket("raw", "shop-prod-raw", options), bucket("curated", "shop-prod-curated", options)]);
+    const renamed = (options: Record<string, unknown>) =>
+      synthesis([bucket("raw", "shop-prod-raw-v2", options)]);
+    const messages = (b: Synthesis, h: Synthesis) =>
+      diffSyntheses(b, h, STACK).risks.map((r) => [r.subject.split("::").pop(), r.message]);
+
+    expect(messages(guarded({ retainOnDelete: true }), renamed({ retainOnDelete: true }))).toEqual([
+      [
+        "curated",
+        "removes Bucket curated from the stack: it is retained in the cloud with its data, but no longer managed or used",
+      ],
+      [
+        "raw",
+        "replaces Bucket raw (bucket changed): a new, empty one takes its place; the old one is retained with its data, but no longer used",
+      ],
+    ]);
+    expect(messages(guarded(GUARDED), renamed(GUARDED))).toEqual([
+      [
+        "curated",
+        "deletes Bucket curated: it is protected, so `pulumi up` stops with an error; unprotected, the data it holds is lost",
+      ],
+      [
+        "raw",
+        "replaces Bucket raw (bucket changed): it is protected, so `pulumi up` stops with an error; unprotected, a new, empty one takes its place and the old one is deleted with its data",
+      ],
+    ]);
+    // The same change lifts the protection: the program's options decide a replacement.
+    expect(messages(guarded({ protect: true }), renamed({}))).toEqual([
+      [
+        "curated",
+        "deletes Bucket curated: it is protected, so `pulumi up` stops with an error; unprotected, the data it holds is lost",
+      ],
+      [
+        "raw",
+        "replaces Bucket raw (bucket changed): a new, empty one takes its place and the old one is deleted with its data",
+      ],
+    ]);
+  });
+
+  it("does not see a function's code move to another bundles folder, and does see another bundle", () => {
+    const fn = (code: string) =>
+      synthesis([
+        record("aws:lambda/function:Function", "orders", {
+          code: { $archive: { path: code } },
+          tags: tags("orders"),
+        }),
+      ]);
+    expect(diffSyntheses(fn("/tmp/b/aws-arm64"), fn("/home/ci/bundles/aws-arm64/"), STACK).resources).toEqual(
+      [],
+    );
+    expect(diffSyntheses(fn("/tmp/b/aws-arm64"), fn("/tmp/b/aws-x64"), STACK).resources).toEqual([
+      {
+        op: "update",
+        urn: urnOf(fn("/tmp/b/aws-x64"), "orders"),
+        type: "aws:lambda/function:Function",
+        name: "orders",
+        asset: "orders",
+        changed: ["code.$archive.path"],
+      },
+    ]);
+    // Relative paths are the project's: another one is another file.
+    expect(
+      diffSyntheses(fn("dist/bundles/aws-arm64"), fn("build/aws-arm64"), STACK).resources.map(
+        (r) => r.changed,
+      ),
+    ).toEqual([["code.$archive.path"]]);
+  });
+});
+
+describe("diffSyntheses on this repository's stacks", () => {
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+  const STACKS = ["dev-aws", "prod-aws", "staging-gcp", "prod-azure"] as const;
+  let synths: Record<string, Synthesis> = {};
+  let longerRetention: Synthesis;
+  let elsewhere: string;
+
+  beforeAll(async () => {
+    // The same bundle under another folder, as a diff's stand-in bundles or another machine's are.
+    elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-resources-bundles-"));
+    fs.symlinkSync(path.join(inject("bundles").dir, "aws-arm64"), path.join(elsewhere, "aws-arm64"), "dir");
+    const [changed, ...each] = await Promise.all([
+      synth({
+        root: repo,
+        stack: "dev-aws",
+        override: {
+          "tributary:retentionDays": JSON.stringify({ raw: 60, quarantine: 14, curated: 7 }),
+          "tributary:bundles": elsewhere,
+        },
+      }),
+      ...STACKS.map((stack) => synth({ root: repo, stack })),
+    ]);
+    longerRetention = changed!;
+    synths = Object.fromEntries(STACKS.map((s, i) => [s, each[i]!]));
+    // Five programs under mocks at once, on two cores, beside the other test files.
+  }, 180_000);
+  afterAll(() => fs.rmSync(elsewhere, { recursive: true, force: true }));
+
+  it("finds the one lifecycle a longer raw retention changes: its rule's days and the cold tier it now has", () => {
+    const d = diffSyntheses(synths["dev-aws"], longerRetention);
+    expect(d).toEqual({
+      resources: [
+        {
+          op: "update",
+          urn: "urn:pulumi:dev-aws::tributary::tributary:aws:Store$aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration::trib-dev-raw-lifecycle",
+          type: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+          name: "trib-dev-raw-lifecycle",
+          // 30 days are no longer than the default 30 before the cold tier: a rule `move-to-cold-tier`
+          // comes in before `expire-after-retention`, matched by its id.
+          changed: ["rules[2]", "rules[3].expiration.days"],
+        },
+      ],
+      summary: { update: 1, same: 124 },
+      risks: [],
+    });
+    const rules = (s: Synthesis) =>
+      (s.resources.find((r) => r.name === "trib-dev-raw-lifecycle")!.inputs.rules as { id: string }[]).map(
+        (r) => r.id,
+      );
+    expect(rules(longerRetention)).toEqual([
+      "abort-incomplete-uploads",
+      "expire-noncurrent-versions",
+      "move-to-cold-tier",
+      "expire-after-retention",
+    ]);
+  });
+
+  it("knows the replacing inputs of every resource type the stacks register", () => {
+    const registered = [
+      ...new Set(
+        Object.values(synths).flatMap((s) => s.resources.filter((r) => r.custom).map((r) => r.type)),
+      ),
+    ].sort();
+    expect(registered.filter((t) => !knownReplaceTypes().includes(t))).toEqual([]);
+    expect(registered).toHaveLength(64);
   });
 });
