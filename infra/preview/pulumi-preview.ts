@@ -6,9 +6,9 @@
  * and turns it into the same resource changes as the synthesis diff, grouped by asset.
  */
 
-import { assetsByUrn, gained, holdsData, replaceKeys, UNKNOWN_VALUE } from "./classify.ts";
+import { assetsByUrn, holdsData, replaceKeys, UNKNOWN_VALUE, widens } from "./classify.ts";
 import { PreviewError } from "./git.ts";
-import { risksOf } from "./resources.ts";
+import { risksOf, type StateOf } from "./resources.ts";
 import type { ResourceChange, ResourceOp, Risk, StackPreview } from "./types.ts";
 
 /** What an output or input not known until the deploy looks like in the JSON. */
@@ -92,6 +92,48 @@ function stackOfUrn(urn: string): string | undefined {
 const isInfrastructure = (type: string) =>
   type === "pulumi:pulumi:Stack" || type.startsWith("pulumi:providers:") || type.startsWith("tributary:");
 
+/** Every op `pulumi preview --json` prints (sdk/go/common/resource/deploy: StepOp). */
+const KNOWN_OPS = new Set([
+  "same",
+  "create",
+  "update",
+  "delete",
+  "replace",
+  "create-replacement",
+  "delete-replaced",
+  "read",
+  "read-replacement",
+  "refresh",
+  "discard",
+  "discard-replaced",
+  "remove-pending-replace",
+  "import",
+  "import-replacement",
+]);
+
+/**
+ * What the steps of one URN do to the cloud resource. A replacement comes as up to three steps
+ * (create-replacement, replace, delete-replaced; an import-replacement for an imported one). An import
+ * adds an existing resource to the stack: a create, for the stack. Reads, refreshes, discards (a read
+ * resource leaving the state, the cloud resource untouched) and pending-replace clean-ups change nothing.
+ */
+function opOf(ops: ReadonlySet<string>): ResourceOp | undefined {
+  if (["replace", "create-replacement", "delete-replaced", "import-replacement"].some((o) => ops.has(o))) {
+    return "replace";
+  }
+  if (ops.has("create") || ops.has("import")) return "create";
+  if (ops.has("delete")) return "delete";
+  if (ops.has("update")) return "update";
+  return undefined;
+}
+
+function optionsOf(s: ResourceState): Record<string, unknown> {
+  return {
+    ...(s.protect === undefined ? {} : { protect: s.protect }),
+    ...(s.retainOnDelete === undefined ? {} : { retainOnDelete: s.retainOnDelete }),
+  };
+}
+
 /**
  * The paths, less those that a more precise one lies under: `diffReasons` name top-level inputs
  * (`rules`) and `detailedDiff` the paths below them (`rules[0].expiration.days`), and a reader needs
@@ -134,25 +176,18 @@ export function previewOfDigest(
   for (const s of steps) byUrn.set(s.urn, [...(byUrn.get(s.urn) ?? []), s]);
 
   const changes: ResourceChange[] = [];
-  const before = new Map<string, { inputs?: Record<string, unknown>; options?: Record<string, unknown> }>();
-  const after = new Map<string, { inputs?: Record<string, unknown>; options?: Record<string, unknown> }>();
+  const before = new Map<string, StateOf>();
+  const after = new Map<string, StateOf>();
   let same = 0;
+  const unknownOps = new Set<string>();
   for (const [urn, group] of byUrn) {
     const ops = new Set(group.map((s) => s.op));
     const old = group.find((s) => s.oldState)?.oldState;
     const now = [...group].reverse().find((s) => s.newState)?.newState;
     const type = now?.type ?? old?.type ?? urn.split("::")[2]?.split("$").pop() ?? "";
     if (isInfrastructure(type) || (now?.custom === false && old?.custom !== true)) continue;
-    const op: ResourceOp | undefined =
-      ops.has("replace") || ops.has("create-replacement") || ops.has("delete-replaced")
-        ? "replace"
-        : ops.has("create") || ops.has("import")
-          ? "create"
-          : ops.has("delete") || ops.has("discard")
-            ? "delete"
-            : ops.has("update")
-              ? "update"
-              : undefined;
+    const op = opOf(ops);
+    for (const o of ops) if (!KNOWN_OPS.has(o)) unknownOps.add(o);
     if (!op) {
       same++;
       continue;
@@ -177,13 +212,11 @@ export function previewOfDigest(
       ? [...new Set([...unknownPaths(now.inputs), ...unknownPaths(now.outputs)])].sort()
       : [];
     const asset = assets.get(urn);
-    if (old) before.set(urn, { inputs: old.inputs, options: { protect: old.protect } });
-    if (now) after.set(urn, { inputs: now.inputs, options: { protect: now.protect } });
+    if (old) before.set(urn, { inputs: old.inputs, options: optionsOf(old) });
+    if (now) after.set(urn, { inputs: now.inputs, options: optionsOf(now) });
     const loses = (op === "delete" || op === "replace") && holdsData(type);
     const widening =
-      op !== "delete" &&
-      gained(type, old?.inputs, now?.inputs).length > 0 &&
-      (op !== "create" || deployed.has(asset));
+      op !== "delete" && widens(type, old?.inputs, now?.inputs) && (op !== "create" || deployed.has(asset));
     changes.push({
       op,
       urn,
@@ -208,6 +241,9 @@ export function previewOfDigest(
     if (d.severity === "error" && d.message) notes.push(`error: ${d.message.trim()}`);
   }
   if (digest.maybeCorrupt) notes.push("Pulumi reports that the stack's state may be corrupt");
+  if (unknownOps.size > 0) {
+    notes.push(`steps of an op this reader does not know, left out: ${[...unknownOps].sort().join(", ")}`);
+  }
   return {
     stack: {
       stack: name,

@@ -217,6 +217,76 @@ describe("previewOfDigest", () => {
     ]);
   });
 
+  it("changes nothing for discards and pending-replace clean-ups, creates on import, replaces on import-replacement", () => {
+    const q = { name: "q" };
+    const b = { bucket: "dev-raw" };
+    const p = previewOfDigest(
+      {
+        steps: [
+          // A bucket the program read and reads no more: it leaves the state, not the cloud.
+          step("discard", "logs", BUCKET, b),
+          step("discard-replaced", "logs-old", BUCKET, b),
+          step("remove-pending-replace", "raw-old", BUCKET, b),
+          step("read-replacement", "shared", BUCKET, b, b),
+          step("import", "adopted", QUEUE, undefined, q),
+          step("import-replacement", "raw", BUCKET, b, { bucket: "dev-raw-2" }),
+          step("delete-replaced", "raw", BUCKET, b),
+          step("frobnicate", "x", QUEUE, q, q),
+        ],
+      },
+      "dev",
+    );
+    expect(p.stack).toEqual({
+      stack: "dev",
+      source: "pulumi-preview",
+      resources: [
+        {
+          op: "replace",
+          urn: "urn:pulumi:dev::shop::aws:s3/bucket:Bucket::raw",
+          type: BUCKET,
+          name: "raw",
+          dataLoss: true,
+        },
+        {
+          op: "create",
+          urn: "urn:pulumi:dev::shop::aws:sqs/queue:Queue::adopted",
+          type: QUEUE,
+          name: "adopted",
+        },
+      ],
+      summary: { create: 1, replace: 1, same: 5 },
+      notes: ["steps of an op this reader does not know, left out: frobnicate"],
+    });
+  });
+
+  it("says a protected bucket's delete stops the update, and a retained one's leaves it in the cloud", () => {
+    const urn = (name: string) => `urn:pulumi:dev::shop::${BUCKET}::${name}`;
+    const gone = (name: string, options: object) => ({
+      op: "delete",
+      urn: urn(name),
+      oldState: { urn: urn(name), type: BUCKET, custom: true, inputs: { bucket: `dev-${name}` }, ...options },
+    });
+    const p = previewOfDigest(
+      {
+        steps: [
+          gone("raw", { protect: true, retainOnDelete: true }),
+          gone("curated", { retainOnDelete: true }),
+        ],
+      },
+      "dev",
+    );
+    expect(p.risks.map((r) => [r.subject, r.message])).toEqual([
+      [
+        urn("curated"),
+        "removes Bucket curated from the stack: it is retained in the cloud with its data, but no longer managed or used",
+      ],
+      [
+        urn("raw"),
+        "deletes Bucket raw: it is protected, so `pulumi up` stops with an error; unprotected, the data it holds is lost",
+      ],
+    ]);
+  });
+
   it("counts reads, refreshes and same steps as the same without a changeSummary, and notes errors", () => {
     const q = { name: "q" };
     const d: PreviewDigest = {
