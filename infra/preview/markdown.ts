@@ -1,15 +1,28 @@
 /**
  * A preview as the Markdown of one pull-request comment. Risks (breaking schema changes, data loss,
  * privilege widening) come first and are never cut. The rest fits GitHub's 65,536-character limit by
- * giving up detail in a fixed order: the resources of unflagged changes, then per-asset detail, then
- * the graph, then the tail of long tables, each step saying what was left out and how to see it all.
+ * giving up detail in a fixed order, each step saying what was left out and how to see it all:
+ *
+ *  1. the resources of changes that carry no risk: one line per asset instead of one per resource;
+ *  2. the detail block of each modified asset that breaks nothing, then of those that break a consumer;
+ *  3. the graph: first only the changed assets and their direct consumers, then no graph at all;
+ *  4. the tail of long tables and lists (the most rows that fit, the same number for each), keeping
+ *     every breaking producer, broken consumer, and flagged plan item and resource;
+ *  5. when the risks alone are too long: everything but them, then each risk's message, shortened and
+ *     then left out (its kind, stack, asset and subject stay). A risk is never dropped, so only then
+ *     can the comment exceed the limit.
+ *
+ * Each section is rendered from the preview and the step alone, and measured; the sections a step does
+ * not touch are reused, so the whole costs a few renders of the preview (a binary search for step 4).
  */
 
 import { typeText } from "./graph-diff.ts";
-import { previewMermaid } from "./mermaid.ts";
+import { type PreviewMermaid, previewMermaid } from "./mermaid.ts";
 import type {
   AssetModification,
   ColumnChange,
+  GraphDiff,
+  Impact,
   PlanItemChange,
   Preview,
   ResourceChange,
@@ -17,169 +30,156 @@ import type {
   StackPreview,
 } from "./types.ts";
 
+/** GitHub's limit on a comment's characters. */
 export const COMMENT_LIMIT = 65_536;
+/** The comment's first line, by which the workflow finds it again. */
 export const MARKER = "<!-- tributary-preview -->";
 const ALL = "run `tributary diff --format json` for all";
+/** Assets in the graph past which it is drawn inside a `<details>` block. */
+const GRAPH_OPEN_NODES = 40;
+/** Nodes of the graph once it must shrink: the changed assets and their direct consumers. */
+const GRAPH_SMALL_NODES = 60;
+/** Rows of the impact table past which it is collapsed. */
+const IMPACT_OPEN_ROWS = 15;
 
 export interface MarkdownOptions {
-  /** Characters the comment may have (default GitHub's 65,536, less a margin). */
+  /**
+   * Characters the comment may have (default `COMMENT_LIMIT`); the comment aims at 99% of it, for the
+   * workflow's own additions. Exceeded only when the risks alone, each in its shortest form, are longer.
+   */
   readonly limit?: number;
+  /** The heading (default "Tributary preview"). */
   readonly title?: string;
-  /** The first line, by which the workflow finds its comment again. */
+  /** The first line (default `MARKER`). */
   readonly marker?: string;
 }
 
-/** Detail given up, in order, until the comment fits. */
+/** How much detail a render keeps; `LADDER` gives it up step by step. */
 interface Level {
-  /** List each resource of changes that carry no risk (else a count per asset). */
-  readonly resources: boolean;
-  /** A details block per modified asset. */
-  readonly assetDetail: boolean;
-  readonly mermaid: boolean;
-  /** Rows of long tables and lists (assets, impact, plan, resources); Infinity: all. */
+  /** Each resource of an unflagged change ("all"), or one line per asset whose changes carry no risk. */
+  readonly resources: "all" | "flagged";
+  /** A details block per modified asset, only for those that break a consumer, or none. */
+  readonly assetDetail: "all" | "breaking" | "none";
+  readonly graph: "full" | "small" | "none";
+  /** Rows of each long table or list beyond the flagged ones; Infinity: all. */
   readonly rows: number;
-  /** Risks as one short line each. */
-  readonly shortRisks: boolean;
+  /** Flagged rows (breaking, broken, data loss, privilege) kept beyond `rows`: false once the risks alone overflow. */
+  readonly flagged: boolean;
+  /** Characters of each risk's message; Infinity: whole, 0: none. */
+  readonly riskMessage: number;
 }
+
+const FULL: Level = {
+  resources: "all",
+  assetDetail: "all",
+  graph: "full",
+  rows: Number.POSITIVE_INFINITY,
+  flagged: true,
+  riskMessage: Number.POSITIVE_INFINITY,
+};
+
+/** Steps 1 to 3, in order. */
+const LADDER: readonly Level[] = [
+  FULL,
+  { ...FULL, resources: "flagged" },
+  { ...FULL, resources: "flagged", assetDetail: "breaking" },
+  { ...FULL, resources: "flagged", assetDetail: "none" },
+  { ...FULL, resources: "flagged", assetDetail: "none", graph: "small" },
+  { ...FULL, resources: "flagged", assetDetail: "none", graph: "none" },
+];
+
+/** Step 5: the shortest forms, tried in order. */
+const RISKS_ONLY: readonly Level[] = [Number.POSITIVE_INFINITY, 160, 60, 0].map((riskMessage) => ({
+  resources: "flagged",
+  assetDetail: "none",
+  graph: "none",
+  rows: 0,
+  flagged: false,
+  riskMessage,
+}));
 
 export function renderMarkdown(preview: Preview, opts: MarkdownOptions = {}): string {
   const limit = Math.floor((opts.limit ?? COMMENT_LIMIT) * 0.99);
-  const levels: Level[] = [
-    { resources: true, assetDetail: true, mermaid: true, rows: Number.POSITIVE_INFINITY, shortRisks: false },
-    { resources: false, assetDetail: true, mermaid: true, rows: Number.POSITIVE_INFINITY, shortRisks: false },
-    {
-      resources: false,
-      assetDetail: false,
-      mermaid: true,
-      rows: Number.POSITIVE_INFINITY,
-      shortRisks: false,
-    },
-    {
-      resources: false,
-      assetDetail: false,
-      mermaid: false,
-      rows: Number.POSITIVE_INFINITY,
-      shortRisks: false,
-    },
-  ];
-  for (const level of levels) {
-    const text = render(preview, opts, level);
+  const r = new Renderer(preview, opts);
+  for (const level of LADDER) {
+    const text = r.render(level);
     if (text.length <= limit) return text;
   }
-  // Cut long tables: the most rows that fit, found by halving.
-  for (const shortRisks of [false, true]) {
-    let lo = 0;
-    let hi = 2_000;
-    let best: string | undefined;
-    while (lo <= hi) {
-      const rows = Math.floor((lo + hi) / 2);
-      const text = render(preview, opts, {
-        resources: false,
-        assetDetail: false,
-        mermaid: false,
-        rows,
-        shortRisks,
-      });
-      if (text.length <= limit) {
-        best = text;
-        lo = rows + 1;
-      } else hi = rows - 1;
-    }
-    if (best) return best;
+  // Step 4: the most rows per table that fit, found by halving between none and the longest table.
+  const cut = { ...LADDER[LADDER.length - 1]! };
+  let lo = 0;
+  let hi = r.longestList() - 1;
+  let best: string | undefined;
+  while (lo <= hi) {
+    const rows = Math.floor((lo + hi) / 2);
+    const text = r.render({ ...cut, rows });
+    if (text.length <= limit) {
+      best = text;
+      lo = rows + 1;
+    } else hi = rows - 1;
   }
-  // Only the risks are left, and they alone are too long: each as short as it can be, every one kept.
-  return render(preview, opts, {
-    resources: false,
-    assetDetail: false,
-    mermaid: false,
-    rows: 0,
-    shortRisks: true,
-  });
+  if (best !== undefined) return best;
+  let text = "";
+  for (const level of RISKS_ONLY) {
+    text = r.render(level);
+    if (text.length <= limit) return text;
+  }
+  return text;
 }
 
-/** Text for a table cell or list item: no line breaks, no HTML, no column separators. */
+// Text from the preview is written through one of these, by where it lands.
+
+/**
+ * Text for a table cell or a list item: one line, and nothing Markdown or HTML would read as syntax
+ * (a `|` would split the cell, `<` open a tag, a backtick or `*` start a span).
+ */
 export function cell(text: string): string {
   return text
     .replace(/[\r\n]+/g, " ")
+    .replaceAll("\\", "\\\\")
+    .replaceAll("&", "&amp;")
     .replaceAll("<", "&lt;")
     .replaceAll(">", "&gt;")
-    .replaceAll("|", "\\|");
+    .replaceAll("|", "\\|")
+    .replaceAll("`", "\\`")
+    .replaceAll("*", "\\*")
+    .replaceAll("_", "\\_");
 }
 
-const code = (s: string) => `\`${s.replaceAll("`", "'")}\``;
+/** Our own sentences with text from the preview in them (risk messages): one line, no HTML; their code spans kept. */
+function prose(text: string): string {
+  return text
+    .replace(/[\r\n]+/g, " ")
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;");
+}
+
+/** Text inside an HTML element (a `<summary>`), where Markdown is not read. */
+function html(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+/**
+ * A code span, for keys, ids, types, paths, schedules. Markdown is not read inside it, but a table still
+ * splits it at a `|`: in a table, only for asset keys, which hold none.
+ */
+const code = (s: string) => `\`${s.replace(/[\r\n]+/g, " ").replaceAll("`", "'")}\``;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const more = (total: number, shown: number): string[] =>
+  total > shown ? [`… and ${total - shown} more (${ALL}).`, ""] : [];
 
-function render(p: Preview, opts: MarkdownOptions, level: Level): string {
-  const out: string[] = [opts.marker ?? MARKER, `## ${opts.title ?? "Tributary preview"}`, ""];
-  if (p.base && p.head) {
-    out.push(
-      `${code(p.base.ref)} ${p.base.commit.slice(0, 7)} → ${code(p.head.ref)} ${p.head.commit.slice(0, 7)}`,
-      "",
-    );
+/** The flagged items, then at most `rows` of the others (all of them when `flagged` is off), in that order. */
+function pick<T>(items: readonly T[], isFlagged: (t: T) => boolean, level: Level): T[] {
+  const shown: T[] = [];
+  if (level.flagged) for (const t of items) if (isFlagged(t)) shown.push(t);
+  let rest = 0;
+  for (const t of items) {
+    if (level.flagged && isFlagged(t)) continue;
+    if (rest++ >= level.rows) break;
+    shown.push(t);
   }
-  out.push(summaryLine(p), "");
-  if (p.risks.length > 0) out.push(...risks(p.risks, level.shortRisks));
-  const g = p.graph;
-  const nothing =
-    (!g || g.added.length + g.removed.length + g.modified.length === 0) &&
-    p.stacks.every((s) => (s.plan?.length ?? 0) + (s.resources?.length ?? 0) === 0);
-  if (nothing) {
-    out.push("No changes: the graph and every stack are the same at both revisions.", "");
-    for (const s of p.stacks) for (const n of s.notes ?? []) out.push(`- ${code(s.stack)}: ${cell(n)}`);
-    return `${out.join("\n").trimEnd()}\n`;
-  }
-  if (g) {
-    out.push(...assets(p, level));
-    out.push(...impact(p, level));
-    if (level.mermaid && g.edges.length + g.added.length + g.removed.length + g.modified.length > 0) {
-      const m = previewMermaid(g);
-      const fence = ["```mermaid", m.text.trimEnd(), "```"];
-      const note = m.omitted > 0 ? [`${m.omitted} more impacted assets are not drawn.`, ""] : [];
-      out.push(
-        "### Graph",
-        "",
-        ...(m.shown > 40
-          ? [
-              "<details><summary>The changed assets and their downstream</summary>",
-              "",
-              ...fence,
-              "",
-              "</details>",
-            ]
-          : fence),
-        "",
-        ...note,
-      );
-    } else if (g.modified.length + g.added.length + g.removed.length > 0) {
-      out.push("### Graph", "", `Not drawn, to fit one comment: ${ALL}, or \`tributary lineage\`.`, "");
-    }
-  }
-  for (const s of p.stacks) out.push(...stack(s, level, p.risks));
-  return `${out.join("\n").trimEnd()}\n`;
-}
-
-function summaryLine(p: Preview): string {
-  const parts: string[] = [];
-  const g = p.graph;
-  if (g) {
-    parts.push(
-      `assets: ${g.added.length} added, ${g.removed.length} removed, ${g.modified.length} modified`,
-      `${plural(g.impact.length, "asset")} to re-materialise`,
-    );
-  }
-  for (const s of p.stacks) parts.push(`${code(s.stack)}: ${counts(s.summary) || "no change"}`);
-  const verdict =
-    p.risks.length === 0
-      ? "✅ No breaking change, data loss or privilege widening."
-      : `⚠️ **${plural(p.risks.length, "risk")}** to review: ${riskCounts(p.risks)}.`;
-  return `${verdict}\n\n${parts.join(" · ")}`;
-}
-
-function counts(summary: Readonly<Record<string, number>>): string {
-  return ["create", "update", "replace", "delete", "add", "change", "remove"]
-    .filter((op) => (summary[op] ?? 0) > 0)
-    .map((op) => `${summary[op]} to ${op}`)
-    .join(", ");
+  return shown;
 }
 
 const RISK_TITLES: Readonly<Record<Risk["kind"], string>> = {
@@ -195,29 +195,223 @@ const RISK_COUNTS: Readonly<Record<Risk["kind"], readonly [string, string]>> = {
   "privilege-widening": ["privilege widening", "privilege widenings"],
 };
 
-function riskCounts(risks: readonly Risk[]): string {
+/** How a flagged plan item or resource is marked, in words, the same everywhere. */
+const FLAG: Readonly<Record<"data-loss" | "privilege-widening", string>> = {
+  "data-loss": "**data loss**",
+  "privilege-widening": "**widens privilege**",
+};
+
+const SOURCE: Readonly<Record<StackPreview["source"], string>> = {
+  synth: "the Pulumi program synthesised at both revisions",
+  plan: "the deployment plans",
+  "pulumi-preview": "`pulumi preview`",
+};
+
+/** Plan sections in the order they are listed, with the word for one item. */
+const SECTIONS: readonly (readonly [PlanItemChange["section"], string, string])[] = [
+  ["stack", "Stack settings", "stack setting"],
+  ["stores", "Stores", "store"],
+  ["buses", "Buses", "bus"],
+  ["functions", "Functions", "function"],
+  ["triggers", "Triggers", "trigger"],
+  ["grants", "Grants", "grant"],
+  ["alarms", "Alarms", "alarm"],
+];
+const ITEM = new Map(SECTIONS.map(([s, , word]) => [s, word]));
+const OPS = ["create", "update", "replace", "delete", "add", "change", "remove"] as const;
+
+/** The resource changes of one asset (or of the stack as a whole) in one stack. */
+interface Group {
+  readonly asset: string | undefined;
+  readonly changes: readonly ResourceChange[];
+  readonly flagged: readonly ResourceChange[];
+}
+
+/** One stack, grouped and flagged once for every render. */
+interface StackData {
+  readonly stack: StackPreview;
+  /** Plan items in section order, each with its risks' kinds. */
+  readonly plan: readonly { readonly item: PlanItemChange; readonly flags: readonly Risk["kind"][] }[];
+  /** Groups holding a flagged change first, then the others, each in order of first appearance. */
+  readonly groups: readonly Group[];
+  readonly flagsOf: (r: ResourceChange) => readonly Risk["kind"][];
+}
+
+class Renderer {
+  private readonly cache = new Map<string, string>();
+  private readonly stacks: readonly StackData[];
+  private readonly mermaid = new Map<string, PreviewMermaid>();
+
+  private readonly p: Preview;
+  private readonly opts: MarkdownOptions;
+
+  constructor(p: Preview, opts: MarkdownOptions) {
+    this.p = p;
+    this.opts = opts;
+    this.stacks = p.stacks.map((s) => stackData(s, p.risks));
+  }
+
+  /** Rows of the longest table or list, past which cutting rows changes nothing. */
+  longestList(): number {
+    const g = this.p.graph;
+    return Math.max(
+      g ? g.added.length + g.removed.length + g.modified.length : 0,
+      g ? g.impact.length : 0,
+      ...this.stacks.map((s) => Math.max(s.plan.length, s.groups.length)),
+    );
+  }
+
+  render(level: Level): string {
+    const p = this.p;
+    const sections = [this.section(`head`, () => this.head())];
+    if (p.risks.length > 0) {
+      sections.push(this.section(`risks ${level.riskMessage}`, () => risks(p.risks, level.riskMessage)));
+    }
+    if (nothingChanged(p)) {
+      const notes = p.stacks.flatMap((s) => (s.notes ?? []).map((n) => `- ${code(s.stack)}: ${cell(n)}`));
+      const what = p.graph ? "the graph and every stack are" : "every stack is";
+      sections.push([`No changes: ${what} the same at both revisions.`, "", ...notes].join("\n"));
+    } else {
+      const g = p.graph;
+      const rows = `${level.rows} ${level.flagged}`;
+      if (g) {
+        sections.push(this.section(`assets ${rows} ${level.assetDetail}`, () => assets(g, level)));
+        sections.push(this.section(`impact ${rows}`, () => impact(g.impact, level)));
+        sections.push(this.section(`graph ${level.graph}`, () => this.graph(g, level.graph)));
+      }
+      this.stacks.forEach((s, i) => {
+        sections.push(this.section(`stack ${i} ${rows} ${level.resources}`, () => stack(s, level)));
+      });
+    }
+    return `${sections
+      .filter((s) => s.length > 0)
+      .join("\n\n")
+      .trimEnd()}\n`;
+  }
+
+  private section(key: string, make: () => string | readonly string[]): string {
+    let text = this.cache.get(key);
+    if (text === undefined) {
+      const made = make();
+      text = (typeof made === "string" ? made : made.join("\n")).replace(/\n{3,}/g, "\n\n").trim();
+      this.cache.set(key, text);
+    }
+    return text;
+  }
+
+  private head(): string[] {
+    const p = this.p;
+    const out = [this.opts.marker ?? MARKER, `## ${this.opts.title ?? "Tributary preview"}`, ""];
+    const rev = (r: { readonly ref: string; readonly commit: string }) =>
+      `${code(r.ref)} ${r.commit.slice(0, 7)}`;
+    if (p.base && p.head) out.push(`${rev(p.base)} → ${rev(p.head)}`, "");
+    else if (p.head) out.push(`at ${rev(p.head)}`, "");
+    const verdict =
+      p.risks.length === 0
+        ? "✅ No breaking change, data loss or privilege widening."
+        : `⚠️ **${plural(p.risks.length, "risk")}** to review: ${riskCounts(p.risks)}.`;
+    const parts: string[] = [];
+    const g = p.graph;
+    if (g) {
+      parts.push(
+        `assets: ${g.added.length} added, ${g.removed.length} removed, ${g.modified.length} modified`,
+        `${plural(g.impact.length, "asset")} to re-materialise`,
+      );
+    }
+    for (const s of p.stacks) parts.push(`${code(s.stack)}: ${counts(s.summary) || "no change"}`);
+    out.push(verdict, "", parts.join(" · "));
+    return out;
+  }
+
+  private graph(g: GraphDiff, how: Level["graph"]): string[] {
+    if (g.added.length + g.removed.length + g.modified.length + g.edges.length === 0) return [];
+    if (how === "none") {
+      return ["### Graph", "", `Not drawn, to fit one comment: ${ALL}, or \`tributary lineage\`.`];
+    }
+    let m = this.mermaid.get(how);
+    if (!m) {
+      m = previewMermaid(g, how === "small" ? { maxNodes: GRAPH_SMALL_NODES } : {});
+      this.mermaid.set(how, m);
+    }
+    const fence = ["```mermaid", m.text.trimEnd(), "```"];
+    const out = ["### Graph", ""];
+    if (m.shown > GRAPH_OPEN_NODES) {
+      out.push(
+        `<details><summary>${plural(m.shown, "asset")}: the changed ones and their downstream</summary>`,
+        "",
+        ...fence,
+        "",
+        "</details>",
+      );
+    } else out.push(...fence);
+    if (m.omitted + m.omittedEdges > 0) {
+      out.push(
+        "",
+        `Drawn: the changed assets and their direct consumers, as many as fit; ${plural(m.omitted, "asset")} and ${plural(m.omittedEdges, "edge")} left out (\`tributary lineage\` draws the whole graph).`,
+      );
+    }
+    return out;
+  }
+}
+
+function nothingChanged(p: Preview): boolean {
+  const g = p.graph;
+  return (
+    (!g || g.added.length + g.removed.length + g.modified.length === 0) &&
+    p.stacks.every((s) => (s.plan?.length ?? 0) + (s.resources?.length ?? 0) === 0)
+  );
+}
+
+function counts(summary: Readonly<Record<string, number>>): string {
+  return OPS.filter((op) => (summary[op] ?? 0) > 0)
+    .map((op) => `${summary[op]} to ${op}`)
+    .join(", ");
+}
+
+function opCounts(list: readonly ResourceChange[]): string {
+  const by: Record<string, number> = {};
+  for (const r of list) by[r.op] = (by[r.op] ?? 0) + 1;
+  return counts(by);
+}
+
+function riskCounts(list: readonly Risk[]): string {
   return (Object.keys(RISK_TITLES) as Risk["kind"][])
-    .map((k) => [k, risks.filter((r) => r.kind === k).length] as const)
+    .map((k) => [k, list.filter((r) => r.kind === k).length] as const)
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${n} ${RISK_COUNTS[k][n === 1 ? 0 : 1]}`)
     .join(", ");
 }
 
-function risks(list: readonly Risk[], short: boolean): string[] {
+/** A risk's subject as written: a URN by its logical name. */
+function subjectText(subject: string): string {
+  return subject.startsWith("urn:") ? subject.slice(subject.lastIndexOf("::") + 2) : subject;
+}
+
+function risks(list: readonly Risk[], messageChars: number): string[] {
   const out = ["### ⚠️ Risks", ""];
   for (const kind of Object.keys(RISK_TITLES) as Risk["kind"][]) {
     const of = list.filter((r) => r.kind === kind);
     if (of.length === 0) continue;
     out.push(`**${RISK_TITLES[kind]}**`, "");
     for (const r of of) {
-      const where = [
-        r.stack ? code(r.stack) : undefined,
-        r.asset && !r.subject.includes(r.asset) ? code(r.asset) : undefined,
-      ]
-        .filter(Boolean)
-        .join(" · ");
-      const subject = r.subject.startsWith("urn:") ? code(r.subject.split("::").pop()!) : code(r.subject);
-      out.push(`- ${where ? `${where} · ` : ""}${subject}${short ? "" : `: ${cell(r.message)}`}`);
+      const subject = subjectText(r.subject);
+      const named = new Set(subject.split(/[^a-z0-9_]+/));
+      const where = [r.stack, r.asset && !named.has(r.asset) ? r.asset : undefined]
+        .filter((w): w is string => w !== undefined)
+        .map(code);
+      let message = "";
+      if (messageChars > 0) {
+        const m = [...r.message];
+        message = `: ${prose(
+          m.length > messageChars
+            ? `${m
+                .slice(0, messageChars - 1)
+                .join("")
+                .trimEnd()}…`
+            : r.message,
+        )}`;
+      }
+      out.push(`- ${[...where, code(subject)].join(" · ")}${message}`);
     }
     out.push("");
   }
@@ -238,32 +432,41 @@ function what(m: AssetModification): string {
   return parts.join(", ");
 }
 
-function more(total: number, shown: number): string[] {
-  return total > shown ? [`… and ${total - shown} more (${ALL}).`, ""] : [];
-}
+const breaks = (m: AssetModification) => m.schema?.consumers.some((c) => c.verdict === "breaking") ?? false;
+const owners = (list: readonly string[]) => cell(list.join(", ")) || "-";
 
-function assets(p: Preview, level: Level): string[] {
-  const g = p.graph!;
-  const rows: string[][] = [
-    ...g.added.map((a) => [code(a.key), "added", a.owners.join(", "), `${a.kind}, ${a.partitions}`]),
-    ...g.removed.map((a) => [code(a.key), "removed", a.owners.join(", "), `${a.kind}, ${a.partitions}`]),
-    ...g.modified.map((m) => [code(m.key), "modified", m.owners.join(", "), what(m)]),
+function assets(g: GraphDiff, level: Level): string[] {
+  type Row = { readonly text: string; readonly breaking: boolean };
+  const rows: Row[] = [
+    ...g.modified.map((m) => ({
+      text: `| ${code(m.key)} | modified | ${owners(m.owners)} | ${cell(what(m))} |`,
+      breaking: breaks(m),
+    })),
+    ...g.added.map((a) => ({
+      text: `| ${code(a.key)} | added | ${owners(a.owners)} | ${cell(`${a.kind}, ${a.partitions}`)} |`,
+      breaking: false,
+    })),
+    ...g.removed.map((a) => ({
+      text: `| ${code(a.key)} | removed | ${owners(a.owners)} | ${cell(`${a.kind}, ${a.partitions}`)} |`,
+      breaking: false,
+    })),
   ];
   if (rows.length === 0) return [];
-  // Breaking producers first, so a cut table still shows them.
-  const breaking = (r: string[]) => (r[3]!.includes("(breaking)") ? 0 : 1);
-  const sorted = [...rows].sort((a, b) => breaking(a) - breaking(b));
-  const shown = sorted.slice(0, level.rows);
+  // Producers that break a consumer first: a cut table still shows them.
+  const sorted = [...rows.filter((r) => r.breaking), ...rows.filter((r) => !r.breaking)];
+  const shown = pick(sorted, (r) => r.breaking, level);
   const out = [
     "### Assets",
     "",
     "| asset | change | owners | what changed |",
     "| --- | --- | --- | --- |",
-    ...shown.map((r) => `| ${r[0]} | ${r[1]} | ${cell(r[2]!) || "-"} | ${cell(r[3]!)} |`),
+    ...shown.map((r) => r.text),
     "",
     ...more(rows.length, shown.length),
   ];
-  if (level.assetDetail) for (const m of g.modified) out.push(...assetDetail(m));
+  if (level.assetDetail !== "none") {
+    for (const m of g.modified) if (level.assetDetail === "all" || breaks(m)) out.push(...assetDetail(m));
+  }
   return out;
 }
 
@@ -279,69 +482,75 @@ function column(c: ColumnChange): string {
 }
 
 function assetDetail(m: AssetModification): string[] {
-  const out = [`<details><summary><code>${m.key}</code>: ${cell(what(m))}</summary>`, ""];
+  const out = [`<details><summary><code>${html(m.key)}</code>: ${html(what(m))}</summary>`, ""];
   if (m.schema) {
     out.push(`Schema, ${m.schema.verdict}:`, "", ...m.schema.columns.map((c) => `- ${column(c)}`), "");
     if (m.schema.consumers.length > 0) {
       out.push("| consumer | verdict | reads | why |", "| --- | --- | --- | --- |");
       for (const c of m.schema.consumers) {
+        const reads = cell(c.reads.join(", ")) || "-";
         out.push(
-          `| ${code(c.consumer)} | ${c.verdict} | ${c.reads.join(", ") || "-"} (${c.readsFrom}) | ${cell(c.reason)} |`,
+          `| ${code(c.consumer)} | ${c.verdict === "breaking" ? "**breaking**" : c.verdict} | ${reads} (${c.readsFrom}) | ${cell(c.reason)} |`,
         );
       }
       out.push("");
     }
   }
   const line = (label: string, text: string) => out.push(`- ${label}: ${text}`);
-  if (m.code)
+  const fromTo = (from: string, to: string) => `${cell(from) || "-"} → ${cell(to) || "-"}`;
+  if (m.code) {
     line(
       m.code.sql ? "SQL changed, code version" : "code version",
       `${code(m.code.from)} → ${code(m.code.to)}`,
     );
+  }
   if (m.dependencies) {
     const d = m.dependencies;
     if (d.added.length) line("reads also", d.added.map(code).join(", "));
     if (d.removed.length) line("reads no more", d.removed.map(code).join(", "));
     for (const c of d.changed) line("dependency", cell(c));
   }
-  if (m.partitions) line("partitions", `${cell(m.partitions.from)} → ${cell(m.partitions.to)}`);
+  if (m.partitions) line("partitions", `${code(m.partitions.from)} → ${code(m.partitions.to)}`);
   if (m.checks) {
     for (const c of m.checks.added) line("check added", cell(c));
     for (const c of m.checks.removed) line("check removed", cell(c));
     for (const c of m.checks.changed) line("check changed", cell(c));
   }
-  if (m.schedule) line("schedule", `${cell(m.schedule.from)} → ${cell(m.schedule.to)}`);
-  if (m.ownership)
-    line("owners", `${cell(m.ownership.from.join(", ") || "-")} → ${cell(m.ownership.to.join(", ") || "-")}`);
-  if (m.tags)
-    line("tags", [...m.tags.added.map((t) => `+${t}`), ...m.tags.removed.map((t) => `−${t}`)].join(", "));
-  for (const o of m.other ?? []) line(o.field, `${cell(o.from)} → ${cell(o.to)}`);
+  if (m.schedule) line("schedule", `${code(m.schedule.from)} → ${code(m.schedule.to)}`);
+  if (m.ownership) line("owners", fromTo(m.ownership.from.join(", "), m.ownership.to.join(", ")));
+  if (m.tags) {
+    line(
+      "tags",
+      cell([...m.tags.added.map((t) => `+${t}`), ...m.tags.removed.map((t) => `−${t}`)].join(", ")),
+    );
+  }
+  for (const o of m.other ?? []) line(cell(o.field), fromTo(o.from, o.to));
   out.push("", "</details>", "");
   return out;
 }
 
-function impact(p: Preview, level: Level): string[] {
-  const list = p.graph!.impact;
+function impact(list: readonly Impact[], level: Level): string[] {
   if (list.length === 0) return [];
-  // Broken consumers first, so a cut table still shows them.
+  // Broken consumers first: a cut table still shows them.
   const sorted = [...list.filter((i) => i.broken), ...list.filter((i) => !i.broken)];
-  const shown = sorted.slice(0, level.rows);
+  const shown = pick(sorted, (i) => i.broken, level);
   const table = [
     "| asset | owners | because of | re-materialised | |",
     "| --- | --- | --- | --- | --- |",
     ...shown.map(
       (i) =>
-        `| ${code(i.key)} | ${cell(i.owners.join(", ")) || "-"} | ${i.because.map(code).join(", ")} | ${cell(i.partitions)} | ${i.broken ? "**breaks**" : ""} |`,
+        `| ${code(i.key)} | ${owners(i.owners)} | ${i.because.map(code).join(", ")} | ${cell(i.partitions)} | ${i.broken ? "**breaks**" : ""} |`,
     ),
   ];
   const partitions = list.reduce((n, i) => n + i.partitionCount, 0);
-  const head = `${plural(list.length, "asset")}, ${plural(partitions, "partition")} in all.`;
+  const broken = list.filter((i) => i.broken).length;
+  const head = `${plural(list.length, "asset")}, ${plural(partitions, "partition")} in all${broken > 0 ? `; ${broken} broken` : ""}.`;
   return [
     "### Downstream impact",
     "",
     head,
     "",
-    ...(shown.length > 15
+    ...(shown.length > IMPACT_OPEN_ROWS
       ? ["<details><summary>Every impacted asset</summary>", "", ...table, "", "</details>"]
       : table),
     "",
@@ -349,99 +558,131 @@ function impact(p: Preview, level: Level): string[] {
   ];
 }
 
-const SOURCE: Readonly<Record<StackPreview["source"], string>> = {
-  synth: "the Pulumi program synthesised at both revisions",
-  plan: "the deployment plans",
-  "pulumi-preview": "`pulumi preview`",
-};
+function stackData(s: StackPreview, all: readonly Risk[]): StackData {
+  const mine = all.filter((r) => r.stack === s.stack && r.kind !== "breaking-schema");
+  const byUrn = new Map<string, Risk["kind"][]>();
+  for (const r of mine) byUrn.set(r.subject, [...(byUrn.get(r.subject) ?? []), r.kind]);
+  const flagsOf = (r: ResourceChange): Risk["kind"][] => {
+    const kinds = new Set(byUrn.get(r.urn) ?? []);
+    if (r.dataLoss) kinds.add("data-loss");
+    if (r.widensPrivilege) kinds.add("privilege-widening");
+    return [...kinds].sort();
+  };
+  // A plan risk names its item as "<item word> <id>", with the physical name in parentheses for a store.
+  const planFlags = (c: PlanItemChange): Risk["kind"][] => {
+    const named = `${ITEM.get(c.section)} ${c.id}`;
+    const kinds = mine
+      .filter((r) => r.subject === named || r.subject.startsWith(`${named} (`))
+      .map((r) => r.kind);
+    return [...new Set(kinds)].sort();
+  };
+  const plan = SECTIONS.flatMap(([section]) =>
+    (s.plan ?? []).filter((c) => c.section === section).map((item) => ({ item, flags: planFlags(item) })),
+  );
+  const byAsset = new Map<string | undefined, ResourceChange[]>();
+  for (const r of s.resources ?? []) {
+    const list = byAsset.get(r.asset);
+    if (list) list.push(r);
+    else byAsset.set(r.asset, [r]);
+  }
+  const groups = [...byAsset].map(([asset, changes]) => ({
+    asset,
+    changes,
+    flagged: changes.filter((r) => flagsOf(r).length > 0),
+  }));
+  return {
+    stack: s,
+    plan,
+    groups: [...groups.filter((g) => g.flagged.length > 0), ...groups.filter((g) => g.flagged.length === 0)],
+    flagsOf,
+  };
+}
 
-function stack(s: StackPreview, level: Level, allRisks: readonly Risk[]): string[] {
+function stack(d: StackData, level: Level): string[] {
+  const s = d.stack;
   const out = [
-    `### Stack ${code(s.stack)}${s.cloud ? ` (${s.cloud})` : ""}`,
+    `### Stack ${code(s.stack)}${s.cloud ? ` (${cell(s.cloud)})` : ""}`,
     "",
     `From ${SOURCE[s.source]}: ${counts(s.summary) || "no change"}${s.summary.same ? `, ${s.summary.same} unchanged` : ""}.`,
     "",
   ];
   for (const n of s.notes ?? []) out.push(`> ${cell(n)}`, "");
-  const plan = s.plan ?? [];
-  if (plan.length > 0) {
-    const shown = plan.slice(0, level.rows);
-    out.push(`<details><summary>Plan: ${plural(plan.length, "change")}</summary>`, "");
-    for (const c of shown) out.push(planLine(c));
-    out.push("", ...more(plan.length, shown.length), "</details>", "");
-  }
-  const resources = s.resources ?? [];
-  if (resources.length > 0) {
-    const flagged = new Set(allRisks.filter((r) => r.stack === s.stack).map((r) => r.subject));
-    const isRisky = (r: ResourceChange) =>
-      r.dataLoss === true || r.widensPrivilege === true || flagged.has(r.urn);
-    const groups = new Map<string, ResourceChange[]>();
-    for (const r of resources) {
-      const list = groups.get(r.asset ?? "");
-      if (list) list.push(r);
-      else groups.set(r.asset ?? "", [r]);
+
+  if (d.plan.length > 0) {
+    const shown = new Set(pick(d.plan, (c) => c.flags.length > 0, level));
+    out.push(`<details><summary>Plan: ${plural(d.plan.length, "change")}</summary>`, "");
+    for (const [section, title] of SECTIONS) {
+      const items = d.plan.filter((c) => c.item.section === section && shown.has(c));
+      if (items.length === 0) continue;
+      out.push(`${title}:`, "", ...items.map(planLine), "");
     }
-    // Groups holding a risk first: a cut list still shows them.
-    const ordered = [...groups].sort(([, a], [, b]) => Number(b.some(isRisky)) - Number(a.some(isRisky)));
-    let shown = 0;
-    let left = 0;
-    let leftChanges = 0;
-    for (const [asset, list] of ordered) {
-      const risky = list.filter(isRisky);
-      if (risky.length === 0 && shown >= level.rows) {
-        left++;
-        leftChanges += list.length;
-        continue;
-      }
-      shown++;
-      const title = asset ? code(asset) : "stack-wide";
-      const ops = counts(
-        Object.fromEntries(
-          ["create", "update", "replace", "delete"].map((op) => [op, list.filter((r) => r.op === op).length]),
-        ),
-      );
-      const listed = level.resources ? list : risky;
-      out.push(`<details><summary>${title.replaceAll("`", "")}: ${ops}</summary>`, "");
-      for (const r of listed) out.push(resourceLine(r));
-      if (listed.length < list.length) out.push(`- … and ${list.length - listed.length} more without risk`);
+    out.push(...more(d.plan.length, shown.size), "</details>", "");
+  }
+
+  if (d.groups.length === 0) return out;
+  const title = (g: Group) => (g.asset === undefined ? "stack-wide" : html(g.asset));
+  if (level.resources === "all") {
+    for (const g of d.groups) {
+      out.push(`<details><summary>${title(g)}: ${opCounts(g.changes)}</summary>`, "");
+      for (const r of g.changes) out.push(resourceLine(r, d.flagsOf(r)));
       out.push("", "</details>", "");
     }
-    if (left > 0) {
-      out.push(
-        `… and ${plural(leftChanges, "resource change")} of ${plural(left, "more asset")}, none of them flagged (${ALL}).`,
-        "",
-      );
-    }
-    out.push("");
+    return out;
+  }
+  // Flagged resources listed in their asset's block; every other asset's changes as one line.
+  const flaggedGroups = level.flagged ? d.groups.filter((g) => g.flagged.length > 0) : [];
+  for (const g of flaggedGroups) {
+    out.push(`<details><summary>${title(g)}: ${opCounts(g.changes)}</summary>`, "");
+    for (const r of g.flagged) out.push(resourceLine(r, d.flagsOf(r)));
+    const rest = g.changes.filter((r) => !g.flagged.includes(r));
+    if (rest.length > 0) out.push(`- and ${opCounts(rest)}, none flagged`);
+    out.push("", "</details>", "");
+  }
+  const others = d.groups.filter((g) => !flaggedGroups.includes(g));
+  if (others.length > 0) {
+    const changes = others.flatMap((g) => g.changes);
+    const shown = others.slice(0, level.rows);
+    const whose = plural(others.length, flaggedGroups.length > 0 ? "other asset" : "asset");
+    const label = level.flagged ? "none flagged" : "the flagged ones under Risks";
+    out.push(
+      `<details><summary>Resources of ${whose}, ${label}: ${opCounts(changes)}</summary>`,
+      "",
+      ...shown.map(
+        (g) => `- ${g.asset === undefined ? "stack-wide" : code(g.asset)}: ${opCounts(g.changes)}`,
+      ),
+      "",
+      ...more(others.length, shown.length),
+      "</details>",
+      "",
+    );
   }
   return out;
 }
 
-const ITEM: Readonly<Record<PlanItemChange["section"], string>> = {
-  stack: "stack setting",
-  stores: "store",
-  buses: "bus",
-  functions: "function",
-  triggers: "trigger",
-  grants: "grant",
-  alarms: "alarm",
-};
-
-function planLine(c: PlanItemChange): string {
-  const fields = c.fields && c.fields.length > 0 ? `: ${cell(c.fields.join("; "))}` : "";
-  return `- ${c.op} ${ITEM[c.section]} ${code(c.id)}${fields}`;
+function flagText(flags: readonly Risk["kind"][]): string {
+  const words = flags.filter((f) => f !== "breaking-schema").map((f) => FLAG[f as keyof typeof FLAG]);
+  return words.length > 0 ? ` ${words.join(" ")}` : "";
 }
 
-function resourceLine(r: ResourceChange): string {
-  const flags = [r.dataLoss ? "**data loss**" : "", r.widensPrivilege ? "**widens privilege**" : ""].filter(
-    Boolean,
-  );
+function planLine(c: { readonly item: PlanItemChange; readonly flags: readonly Risk["kind"][] }): string {
+  const fields = c.item.fields && c.item.fields.length > 0 ? `: ${cell(c.item.fields.join("; "))}` : "";
+  return `- ${c.item.op} ${ITEM.get(c.item.section)} ${code(c.item.id)}${fields}${flagText(c.flags)}`;
+}
+
+function paths(list: readonly string[], max: number): string {
+  const shown = list.slice(0, max).map(code).join(", ");
+  return list.length > max ? `${shown} and ${list.length - max} more` : shown;
+}
+
+function resourceLine(r: ResourceChange, flags: readonly Risk["kind"][]): string {
+  const replaceKeys = r.replaceKeys ?? [];
+  const changed = (r.changed ?? []).filter((c) => !replaceKeys.includes(c));
   const detail = [
-    r.replaceKeys?.length ? `replaced because ${r.replaceKeys.map(code).join(", ")} changed` : "",
-    r.op === "update" && r.changed?.length
-      ? `changes ${r.changed.slice(0, 8).map(code).join(", ")}${r.changed.length > 8 ? ` and ${r.changed.length - 8} more` : ""}`
+    replaceKeys.length > 0 ? `replaced because ${paths(replaceKeys, 8)} changed` : "",
+    (r.op === "update" || r.op === "replace") && changed.length > 0
+      ? `${replaceKeys.length > 0 ? "also changes" : "changes"} ${paths(changed, 8)}`
       : "",
-    r.unknown?.length ? `known after deploy: ${r.unknown.slice(0, 5).map(code).join(", ")}` : "",
+    r.unknown?.length ? `known after deploy: ${paths(r.unknown, 5)}` : "",
   ].filter(Boolean);
-  return `- ${r.op} ${code(r.type)} ${code(r.name)}${flags.length ? ` ${flags.join(" ")}` : ""}${detail.length ? ` (${detail.join("; ")})` : ""}`;
+  return `- ${r.op} ${code(r.type)} ${code(r.name)}${flagText(flags)}${detail.length ? ` (${detail.join("; ")})` : ""}`;
 }
