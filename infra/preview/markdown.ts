@@ -9,8 +9,9 @@
  *  4. the tail of long tables and lists (the most rows that fit, the same number for each), keeping
  *     every breaking producer, broken consumer, and flagged plan item and resource;
  *  5. when the risks alone are too long: everything but them, then each risk's message, shortened and
- *     then left out (its kind, stack, asset and subject stay). A risk is never dropped, so only then
- *     can the comment exceed the limit.
+ *     then left out (its kind, stack, asset and subject stay), then the subjects of each stack and
+ *     asset, and at last of each stack, written on one line. A risk is never dropped, so only past all
+ *     that can the comment exceed the limit (GitHub then refuses it: the caller should check).
  *
  * Each section is rendered from the preview and the step alone, and measured; the sections a step does
  * not touch are reused, so the whole costs a few renders of the preview (a binary search for step 4).
@@ -67,6 +68,11 @@ interface Level {
   readonly flagged: boolean;
   /** Characters of each risk's message; Infinity: whole, 0: none. */
   readonly riskMessage: number;
+  /**
+   * Risks one per line ("none"), or the subjects of each stack and asset, or of each stack, on one
+   * line, without messages: the last resort when even the shortest lines do not fit.
+   */
+  readonly riskGrouping: "none" | "asset" | "stack";
 }
 
 const FULL: Level = {
@@ -76,6 +82,7 @@ const FULL: Level = {
   rows: Number.POSITIVE_INFINITY,
   flagged: true,
   riskMessage: Number.POSITIVE_INFINITY,
+  riskGrouping: "none",
 };
 
 /** Steps 1 to 3, in order. */
@@ -89,13 +96,23 @@ const LADDER: readonly Level[] = [
 ];
 
 /** Step 5: the shortest forms, tried in order. */
-const RISKS_ONLY: readonly Level[] = [Number.POSITIVE_INFINITY, 160, 60, 0].map((riskMessage) => ({
+const RISKS_ONLY: readonly Level[] = (
+  [
+    [Number.POSITIVE_INFINITY, "none"],
+    [160, "none"],
+    [60, "none"],
+    [0, "none"],
+    [0, "asset"],
+    [0, "stack"],
+  ] as const
+).map(([riskMessage, riskGrouping]) => ({
   resources: "flagged",
   assetDetail: "none",
   graph: "none",
   rows: 0,
   flagged: false,
   riskMessage,
+  riskGrouping,
 }));
 
 export function renderMarkdown(preview: Preview, opts: MarkdownOptions = {}): string {
@@ -265,7 +282,9 @@ class Renderer {
     const p = this.p;
     const sections = [this.section(`head`, () => this.head())];
     if (p.risks.length > 0) {
-      sections.push(this.section(`risks ${level.riskMessage}`, () => risks(p.risks, level.riskMessage)));
+      sections.push(
+        this.section(`risks ${level.riskMessage} ${level.riskGrouping}`, () => risks(p.risks, level)),
+      );
     }
     if (nothingChanged(p)) {
       const notes = p.stacks.flatMap((s) => (s.notes ?? []).map((n) => `- ${code(s.stack)}: ${cell(n)}`));
@@ -387,30 +406,54 @@ function subjectText(subject: string): string {
   return subject.startsWith("urn:") ? subject.slice(subject.lastIndexOf("::") + 2) : subject;
 }
 
-function risks(list: readonly Risk[], messageChars: number): string[] {
+function shorten(text: string, chars: number): string {
+  const c = [...text];
+  return c.length > chars
+    ? `${c
+        .slice(0, chars - 1)
+        .join("")
+        .trimEnd()}…`
+    : text;
+}
+
+function risks(list: readonly Risk[], level: Level): string[] {
   const out = ["### ⚠️ Risks", ""];
+  if (level.riskGrouping !== "none") {
+    out.push(
+      `Too many to list one by one in a comment: each stack's${level.riskGrouping === "asset" ? " and asset's" : ""} risks on one line (${ALL}).`,
+      "",
+    );
+  }
   for (const kind of Object.keys(RISK_TITLES) as Risk["kind"][]) {
     const of = list.filter((r) => r.kind === kind);
     if (of.length === 0) continue;
     out.push(`**${RISK_TITLES[kind]}**`, "");
+    if (level.riskGrouping !== "none") {
+      // The subjects of each stack (and asset), in order of first appearance.
+      const groups = new Map<string, { where: string[]; subjects: string[] }>();
+      for (const r of of) {
+        const where = [r.stack, level.riskGrouping === "asset" ? r.asset : undefined].filter(
+          (w): w is string => w !== undefined,
+        );
+        const key = where.join("\0");
+        const group = groups.get(key) ?? { where, subjects: [] };
+        group.subjects.push(subjectText(r.subject));
+        groups.set(key, group);
+      }
+      for (const { where, subjects } of groups.values()) {
+        const head = where.map(code).join(" · ");
+        out.push(`- ${head ? `${head}: ` : ""}${subjects.map(code).join(", ")}`);
+      }
+      out.push("");
+      continue;
+    }
     for (const r of of) {
       const subject = subjectText(r.subject);
       const named = new Set(subject.split(/[^a-z0-9_]+/));
       const where = [r.stack, r.asset && !named.has(r.asset) ? r.asset : undefined]
         .filter((w): w is string => w !== undefined)
         .map(code);
-      let message = "";
-      if (messageChars > 0) {
-        const m = [...r.message];
-        message = `: ${prose(
-          m.length > messageChars
-            ? `${m
-                .slice(0, messageChars - 1)
-                .join("")
-                .trimEnd()}…`
-            : r.message,
-        )}`;
-      }
+      const message = level.riskMessage > 0 ? `: ${prose(shorten(r.message, level.riskMessage))}` : "";
       out.push(`- ${[...where, code(subject)].join(" · ")}${message}`);
     }
     out.push("");
@@ -568,14 +611,14 @@ function stackData(s: StackPreview, all: readonly Risk[]): StackData {
     if (r.widensPrivilege) kinds.add("privilege-widening");
     return [...kinds].sort();
   };
-  // A plan risk names its item as "<item word> <id>", with the physical name in parentheses for a store.
-  const planFlags = (c: PlanItemChange): Risk["kind"][] => {
-    const named = `${ITEM.get(c.section)} ${c.id}`;
-    const kinds = mine
-      .filter((r) => r.subject === named || r.subject.startsWith(`${named} (`))
-      .map((r) => r.kind);
-    return [...new Set(kinds)].sort();
-  };
+  // A plan risk names its item "<item word> <id>", a store's with its physical name in parentheses.
+  const byItem = new Map<string, Set<Risk["kind"]>>();
+  for (const r of mine) {
+    const item = r.subject.replace(/ \([^()]*\)$/, "");
+    byItem.set(item, (byItem.get(item) ?? new Set()).add(r.kind));
+  }
+  const planFlags = (c: PlanItemChange): Risk["kind"][] =>
+    [...(byItem.get(`${ITEM.get(c.section)} ${c.id}`) ?? [])].sort();
   const plan = SECTIONS.flatMap(([section]) =>
     (s.plan ?? []).filter((c) => c.section === section).map((item) => ({ item, flags: planFlags(item) })),
   );
@@ -630,19 +673,20 @@ function stack(d: StackData, level: Level): string[] {
     return out;
   }
   // Flagged resources listed in their asset's block; every other asset's changes as one line.
-  const flaggedGroups = level.flagged ? d.groups.filter((g) => g.flagged.length > 0) : [];
+  const flaggedGroups = new Set(level.flagged ? d.groups.filter((g) => g.flagged.length > 0) : []);
   for (const g of flaggedGroups) {
     out.push(`<details><summary>${title(g)}: ${opCounts(g.changes)}</summary>`, "");
     for (const r of g.flagged) out.push(resourceLine(r, d.flagsOf(r)));
-    const rest = g.changes.filter((r) => !g.flagged.includes(r));
+    const flagged = new Set(g.flagged);
+    const rest = g.changes.filter((r) => !flagged.has(r));
     if (rest.length > 0) out.push(`- and ${opCounts(rest)}, none flagged`);
     out.push("", "</details>", "");
   }
-  const others = d.groups.filter((g) => !flaggedGroups.includes(g));
+  const others = d.groups.filter((g) => !flaggedGroups.has(g));
   if (others.length > 0) {
     const changes = others.flatMap((g) => g.changes);
     const shown = others.slice(0, level.rows);
-    const whose = plural(others.length, flaggedGroups.length > 0 ? "other asset" : "asset");
+    const whose = plural(others.length, flaggedGroups.size > 0 ? "other asset" : "asset");
     const label = level.flagged ? "none flagged" : "the flagged ones under Risks";
     out.push(
       `<details><summary>Resources of ${whose}, ${label}: ${opCounts(changes)}</summary>`,

@@ -510,12 +510,13 @@ describe("the budget", () => {
   it("keeps every comment within 99% of its limit until the risks alone are too long", () => {
     for (const { limit, md } of rendered) {
       if (detail(md).riskMessages) expect(md.length).toBeLessThanOrEqual(Math.floor(limit * 0.99));
-      expect(riskLines(md).map((l) => l.split(":")[0])).toEqual([
-        "- `orders → customers`",
-        "- `dev-aws` · `store raw (shop-dev-raw)`",
-      ]);
+      const lines = riskLines(md);
+      expect([lines.length, lines[0]!.startsWith("- `orders → customers`")]).toEqual([2, true]);
+      expect(lines[1]).toMatch(/^- `dev-aws`( · |: )`store raw \(shop-dev-raw\)`/);
     }
-    expect(rendered.at(-1)!.md.length).toBeGreaterThan(rendered.at(-1)!.limit);
+    const last = rendered.at(-1)!;
+    expect(last.md.length).toBeGreaterThan(last.limit);
+    expect(riskLines(last.md)).toEqual(["- `orders → customers`", "- `dev-aws`: `store raw (shop-dev-raw)`"]);
   });
 
   it("gives up detail in order: resources, asset detail, breaking asset detail, graph, rows, then the risks' messages", () => {
@@ -551,6 +552,49 @@ describe("the budget", () => {
     ]);
   });
 
+  it("shrinks the graph to the changed assets and their direct consumers before dropping it", () => {
+    const leaves = Array.from({ length: 150 }, (_, i) => `leaf_${i}`);
+    const hub = (i: number) => (i % 2 === 0 ? "hub_a" : "hub_b");
+    const fan: Preview = {
+      version: 1,
+      graph: {
+        added: [],
+        removed: [],
+        modified: ["hub_a", "hub_b"].map((key) => ({
+          key,
+          kind: "asset",
+          owners: [],
+          code: { from: "a", to: "b", sql: true },
+          recompute: true,
+        })),
+        impact: leaves.map((key, i) => ({
+          key,
+          owners: [],
+          because: [hub(i)],
+          partitions: "the one partition",
+          partitionCount: 1,
+          broken: false,
+        })),
+        edges: leaves.map((to, i) => ({ from: hub(i), to })),
+      },
+      stacks: [],
+      risks: [],
+    };
+    const full = renderMarkdown(fan, { limit: 1e9 });
+    expect(full).toContain("<details><summary>152 assets: the changed ones and their downstream</summary>");
+    const md = renderMarkdown(fan, { limit: Math.ceil((full.length - 1_000) / 0.99) });
+    const lines = md.split("\n");
+    expect(lines).toContain("<details><summary>60 assets: the changed ones and their downstream</summary>");
+    expect(lines).toContain(
+      "Drawn: the changed assets and their direct consumers, as many as fit; 92 assets and 92 edges left out (`tributary lineage` draws the whole graph).",
+    );
+    const graph = md.slice(md.indexOf("```mermaid"), md.indexOf("```\n", md.indexOf("```mermaid") + 3));
+    expect(graph).toContain("\n  hub_b --> leaf_57\n");
+    expect(graph).not.toContain("leaf_58");
+    expect(md).not.toContain("<details><summary><code>hub_a</code>");
+    expect(lines).toContain("| `leaf_149` | - | `hub_b` | the one partition |  |");
+  });
+
   it("then cuts tables, keeping the breaking producer, the broken consumer and the flagged plan item", () => {
     const md = rendered.find(({ md }) => !detail(md).rows && detail(md).brokenRow)!.md;
     const lines = md.split("\n");
@@ -579,10 +623,57 @@ describe("the budget", () => {
     expect(cut[3]).toBe(
       `- \`prod-azure\` · \`asset_3\` · \`role-3\`: assigns Storage Blob Data Owner on the data account to asset_3's identity: ${"x".repeat(84)}…`,
     );
-    const shortest = renderMarkdown(preview, { limit: 3_000 });
-    expect(shortest.length).toBeGreaterThan(3_000);
-    expect(riskLines(shortest)).toEqual(
+    expect(riskLines(renderMarkdown(preview, { limit: 12_000 }))).toEqual(
       risks.map((_, i) => `- \`prod-azure\` · \`asset_${i}\` · \`role-${i}\``),
+    );
+    // Then the subjects of each stack on one line, the assets left to the JSON.
+    const grouped = renderMarkdown(preview, { limit: 3_000 });
+    expect(grouped.length).toBeLessThanOrEqual(2_970);
+    const lines = grouped.split("\n");
+    const at = lines.indexOf("### ⚠️ Risks");
+    expect(lines.slice(at, at + 8)).toEqual([
+      "### ⚠️ Risks",
+      "",
+      "Too many to list one by one in a comment: each stack's risks on one line (run `tributary diff --format json` for all).",
+      "",
+      "**Privilege widening**",
+      "",
+      `- \`prod-azure\`: ${risks.map((_, i) => `\`role-${i}\``).join(", ")}`,
+      "",
+    ]);
+    // Past that, the limit gives: no risk is dropped.
+    expect(renderMarkdown(preview, { limit: 1_000 })).toBe(grouped);
+  });
+
+  it("fits 3,000 data-loss risks by writing each asset's on one line", () => {
+    const resources: ResourceChange[] = Array.from({ length: 3_000 }, (_, i) => ({
+      op: "delete",
+      urn: `urn:pulumi:prod-aws::tributary::aws:s3/bucket:Bucket::d${i}`,
+      type: "aws:s3/bucket:Bucket",
+      name: `d${i}`,
+      asset: `asset_${i % 300}`,
+      dataLoss: true,
+    }));
+    const risks: Risk[] = resources.map((r) => ({
+      kind: "data-loss",
+      stack: "prod-aws",
+      asset: r.asset!,
+      subject: r.urn,
+      message: `deletes Bucket ${r.name}: the data it holds is lost`,
+    }));
+    const md = renderMarkdown({
+      version: 1,
+      stacks: [{ stack: "prod-aws", source: "pulumi-preview", resources, summary: { delete: 3_000 } }],
+      risks,
+    });
+    expect(md.length).toBeLessThanOrEqual(Math.floor(COMMENT_LIMIT * 0.99));
+    const lines = riskLines(md);
+    expect(lines).toHaveLength(300);
+    expect(lines[7]).toBe(
+      `- \`prod-aws\` · \`asset_7\`: ${Array.from({ length: 10 }, (_, k) => `\`d${7 + 300 * k}\``).join(", ")}`,
+    );
+    expect(md).toContain(
+      "<details><summary>Resources of 300 assets, the flagged ones under Risks: 3000 to delete</summary>",
     );
   });
 
@@ -604,18 +695,23 @@ describe("the budget", () => {
             ...small.risks,
             ...extra.map(({ kind, n, message }) => ({
               kind,
-              stack: "dev-aws",
+              ...(n % 3 === 0 ? {} : { stack: n % 3 === 1 ? "dev-aws" : "prod-gcp" }),
+              ...(n % 5 === 0 ? {} : { asset: `asset_${n % 7}` }),
               subject: `item_${n}`,
               message,
             })),
           ];
           const md = renderMarkdown({ ...small, risks }, { limit });
-          const lines = riskLines(md);
-          expect(lines).toHaveLength(risks.length);
-          for (const r of risks) expect(md).toContain(`\`${r.subject}\``);
-          // Over the limit only in the shortest form: no message left.
-          if (md.length > Math.floor(limit * 0.99))
-            for (const l of lines) expect(l).toMatch(/^- (`[^`]*`( · )?)+$/);
+          const section = riskLines(md).join("\n");
+          // Each subject as often as the risks name it.
+          for (const r of risks) {
+            const span = `\`${r.subject}\``;
+            expect(section.split(span).length - 1).toBe(risks.filter((x) => x.subject === r.subject).length);
+          }
+          // Over the limit only in a shortest form: no message left.
+          if (md.length > Math.floor(limit * 0.99)) {
+            for (const l of riskLines(md)) expect(l).toMatch(/^- `[^`]*`((, | · |: )`[^`]*`)*$/);
+          }
         },
       ),
       { numRuns: 150 },
