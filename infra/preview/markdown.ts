@@ -115,6 +115,10 @@ const RISKS_ONLY: readonly Level[] = (
   riskGrouping,
 }));
 
+/**
+ * The comment: marker, title and verdict; risks; assets; downstream impact; graph; one section per
+ * stack. The most detailed rendering that fits the limit (see the steps above); deterministic.
+ */
 export function renderMarkdown(preview: Preview, opts: MarkdownOptions = {}): string {
   const limit = Math.floor((opts.limit ?? COMMENT_LIMIT) * 0.99);
   const r = new Renderer(preview, opts);
@@ -123,7 +127,7 @@ export function renderMarkdown(preview: Preview, opts: MarkdownOptions = {}): st
     if (text.length <= limit) return text;
   }
   // Step 4: the most rows per table that fit, found by halving between none and the longest table.
-  const cut = { ...LADDER[LADDER.length - 1]! };
+  const cut = LADDER[LADDER.length - 1]!;
   let lo = 0;
   let hi = r.longestList() - 1;
   let best: string | undefined;
