@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { COMMENT_LIMIT } from "../../infra/preview/markdown.ts";
 import {
   type PreviewDigest,
   type PreviewStep,
@@ -16,7 +17,7 @@ import {
   readPreviewDigest,
   UNKNOWN_VALUE,
 } from "../../infra/preview/pulumi-preview.ts";
-import type { Risk, StackPreview } from "../../infra/preview/types.ts";
+import { PREVIEW_VERSION, type Risk, type StackPreview } from "../../infra/preview/types.ts";
 import { cli } from "../cli/in-process.ts";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/prod-aws.json", import.meta.url));
@@ -424,6 +425,25 @@ describe("tributary preview-comment", () => {
       stderr:
         "tributary: give the output of `pulumi preview --json` for one or more stacks, or --diff with the output of `tributary diff --format json`, or both.\n",
     });
+  });
+
+  it("warns, and still writes every risk, when the risks alone are longer than a comment", async () => {
+    // 20,000 deleted buckets in as many stacks: even one line per stack is over GitHub's limit.
+    const risks = Array.from({ length: 20_000 }, (_, i) => ({
+      kind: "data-loss",
+      stack: `stack-${i}`,
+      subject: `urn:pulumi:stack-${i}::shop::aws:s3/bucket:Bucket::bucket-${i}`,
+      message: `deletes Bucket bucket-${i}: the data it holds is lost`,
+    }));
+    const file = path.join(dir, "huge-diff.json");
+    fs.writeFileSync(file, JSON.stringify({ version: PREVIEW_VERSION, stacks: [], risks }));
+    const r = await cli("preview-comment", "--diff", file);
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(COMMENT_LIMIT);
+    expect(r.stderr).toBe(
+      `tributary: the comment is ${r.stdout.length} characters, over GitHub's ${COMMENT_LIMIT}, though it lists only the risks; GitHub will refuse it: attach the JSON (--format json) instead.\n`,
+    );
+    for (const i of [0, 9_999, 19_999]) expect(r.stdout).toContain(`bucket-${i}`);
   });
 
   it("says which file is not a preview", async () => {

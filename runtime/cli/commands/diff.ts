@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { previewDiff } from "../../../infra/preview/diff.ts";
 import { PreviewError } from "../../../infra/preview/git.ts";
-import { renderMarkdown } from "../../../infra/preview/markdown.ts";
+import { COMMENT_LIMIT, MARKER, renderMarkdown } from "../../../infra/preview/markdown.ts";
 import { previewOfDigest, readPreviewDigest } from "../../../infra/preview/pulumi-preview.ts";
 import { PREVIEW_VERSION, type Preview, type StackPreview } from "../../../infra/preview/types.ts";
 import type { Io } from "../io.ts";
@@ -136,6 +136,12 @@ export function stackOfFile(file: string): string | undefined {
 }
 
 function write(text: string, out: string | undefined, io: Io): void {
+  if (text.startsWith(MARKER) && text.length > COMMENT_LIMIT) {
+    // Only when the risks alone are longer than a comment: said, and written whole rather than cut.
+    io.err(
+      `tributary: the comment is ${text.length} characters, over GitHub's ${COMMENT_LIMIT}, though it lists only the risks; GitHub will refuse it: attach the JSON (--format json) instead.\n`,
+    );
+  }
   if (out) fs.writeFileSync(out, text);
   else io.out(text);
 }
