@@ -19,6 +19,7 @@ import { scheduleProblem } from "./schedule.ts";
 import { select } from "./selection.ts";
 import { namesWord, sqlCode } from "./sql.ts";
 import { didYouMean } from "./suggest.ts";
+import { walk } from "./walk.ts";
 
 /** An edge of the graph: `from` is read by `to`, through `mapping`. */
 export interface Edge {
@@ -109,31 +110,6 @@ export class AssetGraph {
   select(expression: string | undefined): string[] {
     return select(this, expression);
   }
-}
-
-function walk(
-  graph: DirectedGraph,
-  start: string,
-  direction: "in" | "out",
-  depth = Number.POSITIVE_INFINITY,
-): Set<string> {
-  const seen = new Set<string>();
-  let frontier = [start];
-  for (let level = 0; level < depth && frontier.length > 0; level++) {
-    const next: string[] = [];
-    for (const node of frontier) {
-      const visit = (n: string) => {
-        if (!seen.has(n) && n !== start) {
-          seen.add(n);
-          next.push(n);
-        }
-      };
-      if (direction === "in") graph.forEachInNeighbor(node, visit);
-      else graph.forEachOutNeighbor(node, visit);
-    }
-    frontier = next;
-  }
-  return seen;
 }
 
 function edgeOf(d: Dependency, consumer: AssetDef, upstream: AnyAsset): Edge {

@@ -1,6 +1,23 @@
 import { SelectionError } from "./errors.ts";
-import type { AssetGraph } from "./graph.ts";
 import { didYouMean } from "./suggest.ts";
+
+/** What a selection needs of a graph: `AssetGraph` is one, and so is the asset-graph page's own graph. */
+export interface Selectable {
+  readonly order: readonly string[];
+  has(key: string): boolean;
+  upstream(key: string, depth?: number): string[];
+  downstream(key: string, depth?: number): string[];
+  sort(keys: Iterable<string>): string[];
+  assets(): readonly SelectableAsset[];
+}
+
+export interface SelectableAsset {
+  readonly key: string;
+  readonly kind: "source" | "asset";
+  readonly group: string;
+  readonly owners: readonly string[];
+  readonly tags: readonly string[];
+}
 
 /**
  * Dagster-style selection, terms joined by commas (union):
@@ -12,7 +29,7 @@ import { didYouMean } from "./suggest.ts";
  *   *          everything
  * An empty or absent selection means everything.
  */
-export function select(graph: AssetGraph, expression: string | undefined): string[] {
+export function select(graph: Selectable, expression: string | undefined): string[] {
   if (expression === undefined || expression.trim() === "") return [...graph.order];
   const chosen = new Set<string>();
   const terms = expression.split(",").map((t) => t.trim());
@@ -34,7 +51,7 @@ export function select(graph: AssetGraph, expression: string | undefined): strin
 
 const ATTRIBUTES = ["tag", "group", "owner", "kind"] as const;
 
-function baseKeys(graph: AssetGraph, base: string, term: string): string[] {
+function baseKeys(graph: Selectable, base: string, term: string): string[] {
   if (base === "*") return [...graph.order];
   const colon = base.indexOf(":");
   if (colon < 0) {
@@ -52,7 +69,7 @@ function baseKeys(graph: AssetGraph, base: string, term: string): string[] {
       `selection "${term}": unknown filter "${attr}:"; use one of ${ATTRIBUTES.map((a) => `${a}:`).join(", ")}.${didYouMean(attr, ATTRIBUTES)}`,
     );
   }
-  const values = (a: ReturnType<AssetGraph["get"]>): readonly string[] =>
+  const values = (a: SelectableAsset): readonly string[] =>
     attr === "tag" ? a.tags : attr === "owner" ? a.owners : attr === "group" ? [a.group] : [a.kind];
   if (attr === "kind" && value !== "source" && value !== "asset") {
     throw new SelectionError(`selection "${term}": kind must be "source" or "asset".`);
