@@ -4,7 +4,7 @@
  * heavier than commander.
  */
 import { readFileSync } from "node:fs";
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 // The error classes only, not the kit's index: it would load the kit's dependencies on every `--help`.
 import { TributaryError } from "../../assets/graph/errors.ts";
 import { GraphModuleCrash } from "./errors.ts";
@@ -75,18 +75,20 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .description("print the static lineage of the selected assets")
     .argument("[selection]", "which assets (default: all)")
     .addOption(
-      new Option("--format <format>", "output format").choices(["mermaid", "dot", "json"]).default("mermaid"),
+      new Option("--format <format>", "output format (html: the asset-graph page as one self-contained file)")
+        .choices(["mermaid", "dot", "json", "html"])
+        .default("mermaid"),
     )
     .option("--out <file>", "write to this file instead of standard output")
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .addHelpText(
       "after",
-      `${SELECTION_HELP}\n\nExamples:\n  tributary lineage > lineage.mmd\n  tributary lineage +daily_revenue --format dot --out lineage.dot`,
+      `${SELECTION_HELP}\n\nExamples:\n  tributary lineage > lineage.mmd\n  tributary lineage +daily_revenue --format dot --out lineage.dot\n  tributary lineage --format html --out lineage.html`,
     )
     .action(
       async (
         selection: string | undefined,
-        opts: { graph?: string; format: "mermaid" | "dot" | "json"; out?: string },
+        opts: { graph?: string; format: "mermaid" | "dot" | "json" | "html"; out?: string },
       ) => {
         const { lineage } = await import("./commands/lineage.ts");
         setCode(await lineage(selection, opts, io));
@@ -336,7 +338,36 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       setCode(await previewCommentCommand(files, opts, io));
     });
 
+  cli
+    .command("ui")
+    .description("serve the asset graph and its health as a page in the browser, on this machine only")
+    .option("--port <n>", "the port; 0 picks a free one", portNumber, 3210)
+    .option(
+      "--host <address>",
+      "the address to listen on (anything but loopback shares the page)",
+      "127.0.0.1",
+    )
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .option(STORE_FLAGS, STORE_HELP)
+    .addHelpText(
+      "after",
+      "\nThe page follows the store while runs happen. Nothing is built or downloaded: the CLI serves the page.\n" +
+        "Examples:\n  tributary ui\n  tributary ui --port 8080 --store /data/.tributary",
+    )
+    .action(async (opts: import("./commands/ui.ts").UiOptions) => {
+      const { uiCommand } = await import("./commands/ui.ts");
+      setCode(await uiCommand(opts, io));
+    });
+
   return cli;
+}
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65_535) {
+    throw new InvalidArgumentError(`"${value}" is not a port: give a number from 0 to 65535.`);
+  }
+  return n;
 }
 
 /** Run the command line on `argv` (as in `process.argv`) and return the exit code. */

@@ -1,10 +1,15 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { TributaryError, toDot, toLineage, toMermaid } from "tributary";
-import { loadGraph } from "../graph-module.ts";
+import { type AssetGraph, TributaryError, toDot, toLineage, toMermaid } from "tributary";
+import { columnLineageOf } from "../../ui/columns.ts";
+import { uiDetails, uiGraph } from "../../ui/model.ts";
+import { clientScript, pageHtml } from "../../ui/page.ts";
+import type { UiAssetDetails } from "../../ui/types.ts";
+import { DEFAULT_GRAPH_MODULE, loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
+import { stackPlans } from "./ui.ts";
 
-export const LINEAGE_FORMATS = ["mermaid", "dot", "json"] as const;
+export const LINEAGE_FORMATS = ["mermaid", "dot", "json", "html"] as const;
 export type LineageFormat = (typeof LINEAGE_FORMATS)[number];
 
 export interface LineageOptions {
@@ -22,7 +27,9 @@ export async function lineage(selection: string | undefined, opts: LineageOption
       ? toMermaid(graph, keys)
       : opts.format === "dot"
         ? toDot(graph, keys)
-        : `${JSON.stringify(toLineage(graph, keys), null, 2)}\n`;
+        : opts.format === "html"
+          ? await lineagePage(graph, keys, opts.graph ?? DEFAULT_GRAPH_MODULE, io)
+          : `${JSON.stringify(toLineage(graph, keys), null, 2)}\n`;
   if (opts.out === undefined) {
     io.out(text);
     return 0;
@@ -46,4 +53,36 @@ export async function lineage(selection: string | undefined, opts: LineageOption
     `wrote ${opts.format} lineage of ${n} asset${n === 1 ? "" : "s"} and ${e} edge${e === 1 ? "" : "s"} to ${opts.out}\n`,
   );
   return 0;
+}
+
+/**
+ * The asset-graph page as one file: the selected assets, their edges among themselves, every asset's
+ * details, and the page's script, inlined. Static: no store is read, so nodes are coloured by kind.
+ */
+async function lineagePage(
+  graph: AssetGraph,
+  keys: readonly string[],
+  module: string,
+  io: Io,
+): Promise<string> {
+  const columnLineage = columnLineageOf(graph);
+  const model = { module, stacks: stackPlans(graph, io), columnLineage };
+  const chosen = new Set(keys);
+  const whole = await uiGraph(graph, model);
+  const page = {
+    ...whole,
+    nodes: whole.nodes.filter((n) => chosen.has(n.key)),
+    edges: whole.edges.filter((e) => chosen.has(e.from) && chosen.has(e.to)),
+  };
+  const details: Record<string, UiAssetDetails> = {};
+  try {
+    for (const d of await Promise.all(keys.map((k) => uiDetails(graph, k, model)))) details[d.key] = d;
+  } finally {
+    await columnLineage.close();
+  }
+  return pageHtml({
+    title: `Tributary · ${module}`,
+    live: false,
+    script: { inline: await clientScript(), data: { graph: page, details } },
+  });
 }

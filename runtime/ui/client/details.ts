@@ -27,6 +27,9 @@ export function colourOf(node: Pick<UiNode, "state" | "kind">): string {
   return node.state ? STATE_COLOURS[node.state] : KIND_COLOURS[node.kind];
 }
 
+/** A long identifier that may wrap after its underscores and dots, not inside a word. */
+export const ident = (text: string): string => esc(text).replace(/([_.])/g, "$1<wbr>");
+
 export function esc(text: string): string {
   return text
     .replaceAll("&", "&amp;")
@@ -145,7 +148,13 @@ export function detailsHtml(d: UiAssetDetails, node: UiNode | undefined, live: b
                 esc(m.partition || "-"),
                 esc(m.at.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC")),
                 esc(m.rows.toLocaleString("en")),
-                m.durationMs === undefined ? "-" : esc(`${(m.durationMs / 1000).toFixed(1)} s`),
+                m.durationMs === undefined
+                  ? "-"
+                  : esc(
+                      m.durationMs < 1000
+                        ? `${Math.round(m.durationMs)} ms`
+                        : `${(m.durationMs / 1000).toFixed(1)} s`,
+                    ),
               ]),
             ),
         ` id="details-materialisations"`,
@@ -161,7 +170,11 @@ export function detailsHtml(d: UiAssetDetails, node: UiNode | undefined, live: b
         : table(
             live ? ["check", "kind", "blocking", "last result"] : ["check", "kind", "blocking"],
             d.checks.map((c) => {
-              const row = [`<code>${esc(c.name)}</code>`, esc(c.kind), c.blocking ? "yes" : "no"];
+              const row = [
+                `<code>${ident(c.name)}</code>`,
+                esc(c.kind.replaceAll("_", " ")),
+                c.blocking ? "yes" : "no",
+              ];
               if (live) {
                 row.push(
                   !c.last
@@ -183,7 +196,7 @@ export function detailsHtml(d: UiAssetDetails, node: UiNode | undefined, live: b
       `Schema (${d.schema.length} columns)`,
       table(
         ["column", "type", "nullable"],
-        d.schema.map((c) => [`<code>${esc(c.name)}</code>`, esc(c.type), c.nullable ? "yes" : "no"]),
+        d.schema.map((c) => [`<code>${ident(c.name)}</code>`, esc(c.type), c.nullable ? "yes" : "no"]),
       ),
       ` id="details-schema"`,
     ),
