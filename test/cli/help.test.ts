@@ -33,6 +33,7 @@ describe("tributary --help and --version", () => {
         event [options]                                print a sample event as a cloud delivers it to a function, for tributary invoke
         diff [options]                                 preview a change for review: assets changed, schema verdicts, downstream impact, infrastructure per stack
         preview-comment [options] [preview.json...]    render \`pulumi preview --json\` output of one or more stacks as the pull-request comment
+        ui [options]                                   serve the asset graph and its health as a page in the browser, on this machine only
       "
     `);
     const { version } = JSON.parse(readFileSync(`${REPO}/package.json`, "utf8")) as { version: string };
@@ -98,8 +99,9 @@ describe("tributary --help and --version", () => {
         selection          which assets (default: all)
 
       Options:
-        --format <format>  output format (choices: "mermaid", "dot", "json", default:
-                           "mermaid")
+        --format <format>  output format (html: the asset-graph page as one
+                           self-contained file) (choices: "mermaid", "dot", "json",
+                           "html", default: "mermaid")
         --out <file>       write to this file instead of standard output
         --graph <module>   the graph module to load, relative to the current directory
                            (default: assets/index.ts)
@@ -115,6 +117,7 @@ describe("tributary --help and --version", () => {
       Examples:
         tributary lineage > lineage.mmd
         tributary lineage +daily_revenue --format dot --out lineage.dot
+        tributary lineage --format html --out lineage.html
       "
     `);
   });

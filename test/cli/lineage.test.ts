@@ -133,7 +133,7 @@ describe("tributary lineage", () => {
       code: 1,
       stdout: "",
       stderr:
-        "tributary: option '--format <format>' argument 'svg' is invalid. Allowed choices are mermaid, dot, json.\n" +
+        "tributary: option '--format <format>' argument 'svg' is invalid. Allowed choices are mermaid, dot, json, html.\n" +
         "(run with --help for usage)\n",
     });
     expect(run.stderr).not.toMatch(STACK_LINE);
