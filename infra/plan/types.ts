@@ -185,3 +185,21 @@ export function functionParts(plan: DeploymentPlan, fn: FunctionPlan): FunctionP
 }
 
 export { MESSAGES } from "../../runtime/handlers/messages.ts";
+
+/** What starts a function, or what would: a trigger's parts that its words need. */
+export type TriggerWords =
+  | Pick<Extract<TriggerPlan, { kind: "schedule" }>, "kind" | "cron" | "timezone">
+  | Pick<Extract<TriggerPlan, { kind: "asset-materialised" }>, "kind" | "upstream">
+  | Pick<Extract<TriggerPlan, { kind: "source-event" }>, "kind" | "source">;
+
+/** A trigger in words, as `tributary plan` and the asset-graph page say it. */
+export function describeTrigger(t: TriggerWords): string {
+  switch (t.kind) {
+    case "schedule":
+      return `cron ${t.cron} (${t.timezone})`;
+    case "asset-materialised":
+      return `after ${t.upstream.join(", ")}`;
+    case "source-event":
+      return `events of ${t.source}`;
+  }
+}

@@ -8,7 +8,13 @@ import type { AssetDef } from "../../assets/graph/asset.ts";
 import { formatDuration } from "../../assets/graph/duration.ts";
 import { columnType, toLineage } from "../../assets/graph/lineage.ts";
 import { describeMapping, describePartitions } from "../../assets/graph/partitions.ts";
-import type { DeploymentPlan, FunctionPlan, StorePlan, TriggerPlan } from "../../infra/plan/types.ts";
+import {
+  type DeploymentPlan,
+  describeTrigger,
+  type FunctionPlan,
+  type StorePlan,
+  type TriggerPlan,
+} from "../../infra/plan/types.ts";
 import { committedBatches, partitionsOf, type SourcePartition } from "../engine/ingest.ts";
 import type { CheckResult } from "../engine/manifest.ts";
 import { partitionsFor, plan } from "../engine/planner.ts";
@@ -417,29 +423,13 @@ const later = (a: string | null, b: string | null): string | null =>
   a === null || (b !== null && b > a) ? b : a;
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** What starts the asset, worded as `tributary plan` words a stack's trigger. */
-type Automation =
-  | Pick<Extract<TriggerPlan, { kind: "schedule" }>, "kind" | "cron" | "timezone">
-  | Pick<Extract<TriggerPlan, { kind: "asset-materialised" }>, "kind" | "upstream">
-  | Pick<Extract<TriggerPlan, { kind: "source-event" }>, "kind" | "source">;
-
-function words(t: Automation): string {
-  switch (t.kind) {
-    case "schedule":
-      return `cron ${t.cron} (${t.timezone})`;
-    case "asset-materialised":
-      return `after ${t.upstream.join(", ")}`;
-    case "source-event":
-      return `events of ${t.source}`;
-  }
-}
-
 /** The automation the graph declares, as a stack would deploy it (infra/plan/build.ts triggerOf). */
 function automationOf(a: AnyAsset): string | undefined {
-  if (a.kind === "source") return words({ kind: "source-event", source: a.key });
-  if (a.schedule) return words({ kind: "schedule", cron: a.schedule.cron, timezone: a.schedule.timezone });
+  if (a.kind === "source") return describeTrigger({ kind: "source-event", source: a.key });
+  if (a.schedule)
+    return describeTrigger({ kind: "schedule", cron: a.schedule.cron, timezone: a.schedule.timezone });
   if (a.trigger?.on === "upstream") {
-    return words({ kind: "asset-materialised", upstream: upstreamKeysOf(a) });
+    return describeTrigger({ kind: "asset-materialised", upstream: upstreamKeysOf(a) });
   }
   return undefined;
 }
@@ -486,7 +476,9 @@ function placement(stack: string, p: DeploymentPlan, a: AnyAsset): UiStackPlacem
     cloud: p.cloud,
     region: p.region,
     store: { id: store.id, name: store.name, prefix },
-    ...(fn ? { function: { name: fn.name, runs: trigger ? words(trigger) : "invoked by hand" } } : {}),
+    ...(fn
+      ? { function: { name: fn.name, runs: trigger ? describeTrigger(trigger) : "invoked by hand" } }
+      : {}),
   };
 }
 

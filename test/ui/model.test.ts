@@ -280,17 +280,11 @@ describe("a generated graph of 10,000 assets", () => {
   }, 120_000);
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it("is modelled without a store in well under a second", async () => {
-    let best = Number.POSITIVE_INFINITY;
-    let g: UiGraph | undefined;
-    for (let i = 0; i < 3; i++) {
-      const t = performance.now();
-      g = await uiGraph(graph, { module: "generated", now: NOW });
-      best = Math.min(best, performance.now() - t);
-    }
-    expect(best).toBeLessThan(1000);
-    expect(g!.nodes).toHaveLength(10_000);
-    expect(g!.edges).toHaveLength(graph.edges().length);
+  // Its time is measured in bench/ui.ts, not here: tests assert what, never how fast.
+  it("is modelled without a store: every asset and edge", async () => {
+    const g = await uiGraph(graph, { module: "generated", now: NOW });
+    expect(g.nodes).toHaveLength(10_000);
+    expect(g.edges).toHaveLength(graph.edges().length);
   });
 
   it("is laid out by level, without two nodes of a level at one y, deterministically", async () => {

@@ -1,6 +1,6 @@
 import { configMap, readStackConfig } from "../../../infra/config.ts";
 import { planDeployment } from "../../../infra/plan/build.ts";
-import type { DeploymentPlan, TriggerPlan } from "../../../infra/plan/types.ts";
+import { type DeploymentPlan, describeTrigger, type TriggerPlan } from "../../../infra/plan/types.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { formatTable } from "../table.ts";
@@ -21,15 +21,7 @@ export async function plan(opts: PlanOptions, io: Io): Promise<number> {
 }
 
 function trigger(t: TriggerPlan | undefined): string {
-  if (!t) return "invoked by hand";
-  switch (t.kind) {
-    case "schedule":
-      return `cron ${t.cron} (${t.timezone})`;
-    case "asset-materialised":
-      return `after ${t.upstream.join(", ")}`;
-    case "source-event":
-      return `events of ${t.source}`;
-  }
+  return t ? describeTrigger(t) : "invoked by hand";
 }
 
 /** The plan for a reader: where data lives, what runs when, and what each function may touch. */
