@@ -2,7 +2,9 @@
  * The data the asset-graph page shows: the graph as drawn (levels, positions, state from the store) and
  * one asset's details. Built from the graph, the store (when there is one), and each stack's plan.
  */
+
 import type { Readable } from "node:stream";
+import pLimit from "p-limit";
 import type { AnyAsset, AssetGraph, Edge } from "tributary";
 import type { AssetDef } from "../../assets/graph/asset.ts";
 import { formatDuration } from "../../assets/graph/duration.ts";
@@ -79,38 +81,12 @@ class ListedStore implements ObjectStore {
   readonly localPath?: (key: string) => string;
   readonly #inner: ObjectStore;
   readonly #listed = new Map<string, Promise<Set<string>>>();
-  #running = 0;
-  // A queue as an array and the index of its head: shift() would copy the rest on every read.
-  readonly #waiting: (() => void)[] = [];
-  #head = 0;
+  readonly #bounded = pLimit(READS_IN_FLIGHT);
 
   constructor(inner: ObjectStore) {
     this.#inner = inner;
     this.uri = inner.uri;
     if (inner.localPath) this.localPath = (key) => inner.localPath!(key);
-  }
-
-  async #bounded<T>(f: () => Promise<T>): Promise<T> {
-    // A waiter is handed the finished read's slot, so no newcomer slips in between.
-    if (this.#running >= READS_IN_FLIGHT) await new Promise<void>((go) => this.#waiting.push(go));
-    else this.#running++;
-    try {
-      return await f();
-    } finally {
-      if (!this.#handOver()) this.#running--;
-    }
-  }
-
-  #handOver(): boolean {
-    const go = this.#waiting[this.#head];
-    if (!go) return false;
-    this.#head++;
-    if (this.#head === this.#waiting.length || this.#head > 4096) {
-      this.#waiting.splice(0, this.#head);
-      this.#head = 0;
-    }
-    go();
-    return true;
   }
 
   async get(key: string): Promise<Buffer | undefined> {

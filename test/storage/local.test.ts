@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -23,6 +24,16 @@ const text = async (r: Readable | undefined) => {
 };
 
 describe("the local store", () => {
+  it("reads more objects at once than the process may open files (a plan of a large graph does)", async () => {
+    // Past this machine's open-file limit (20,000 here; 1,024 on many): unbounded, the reads fail EMFILE.
+    const n = 25_000;
+    const folder = join(dir, "store", "_manifests", "big");
+    await mkdir(folder, { recursive: true });
+    for (let i = 0; i < n; i++) writeFileSync(join(folder, `${i}.json`), String(i));
+    const got = await Promise.all(Array.from({ length: n }, (_, i) => store.get(`_manifests/big/${i}.json`)));
+    expect(got.every((b, i) => b?.toString() === String(i))).toBe(true);
+  }, 60_000);
+
   it("puts, gets, streams, lists by prefix and deletes", async () => {
     expect(await store.put("raw/a/2026-11-01/b1.ndjson", "one\n")).toBe(true);
     await store.put("raw/a/2026-11-02/b2.ndjson", Buffer.from("two\n"));
