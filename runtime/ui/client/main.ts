@@ -63,6 +63,7 @@ async function start(): Promise<void> {
   const page = new PageGraph(data);
   const graph = page.graph;
   const nodeSize = data.nodes.length > 2000 ? 3 : data.nodes.length > 300 ? 5 : 8;
+  const allLabels = data.nodes.length <= 300;
 
   // What the reducers read: the clicked asset, the lineage view's asset and the filter.
   let selected: string | undefined;
@@ -81,20 +82,35 @@ async function start(): Promise<void> {
     hideEdgesOnMove: data.nodes.length > 2000,
     zIndex: true,
     // Room for the last level's labels, which are drawn to the right of their nodes.
-    stagePadding: 60,
+    stagePadding: 110,
     minCameraRatio: 0.002,
     maxCameraRatio: 4,
     nodeReducer: (key, attrs) => {
       const n = attrs as unknown as UiNode;
       // What a reducer returns replaces the attributes: position and size always.
-      const base = { x: n.x, y: n.y, label: key, size: n.kind === "source" ? nodeSize * 1.2 : nodeSize };
+      const base = {
+        x: n.x,
+        y: n.y,
+        label: key,
+        size: n.kind === "source" ? nodeSize * 1.2 : nodeSize,
+        // A small graph shows every label; a large one lets sigma thin them out by zoom.
+        forceLabel: allLabels,
+      };
       const colour = colourOf(n);
       if (!visible(key)) return { ...base, color: colour, hidden: true };
       if (selected === undefined) return { ...base, color: colour };
-      if (key === selected)
-        return { ...base, color: colour, size: base.size * 1.6, highlighted: true, zIndex: 2 };
+      if (key === selected) {
+        return {
+          ...base,
+          color: colour,
+          size: base.size * 1.6,
+          highlighted: true,
+          forceLabel: true,
+          zIndex: 2,
+        };
+      }
       // In a lineage view every asset left is in focus; otherwise the clicked asset's neighbours are.
-      if (neighbours.has(key) || lineageSet) return { ...base, color: colour, zIndex: 1 };
+      if (neighbours.has(key) || lineageSet) return { ...base, color: colour, forceLabel: true, zIndex: 1 };
       return { ...base, color: faded(colour), label: "", zIndex: 0 };
     },
     edgeReducer: (edge, attrs) => {
@@ -104,7 +120,7 @@ async function start(): Promise<void> {
       const touches = selected !== undefined && (from === selected || to === selected);
       return {
         ...attrs,
-        color: touches ? "#57606a" : selected ? "#eaeef2" : "#c8d1da",
+        color: touches ? "#57606a" : selected ? "#eaeef2" : "#afb8c1",
         size: touches ? 2 : 1,
       };
     },
@@ -146,6 +162,16 @@ async function start(): Promise<void> {
     });
   };
   sigma.on("afterRender", drawStrips);
+  // Sigma drew its first frame in its constructor, before this listener: draw this one's strips now.
+  drawStrips();
+
+  // Labels are drawn right of their nodes: move the view left by half the last level's longest label.
+  let last = 0;
+  let longest = 0;
+  for (const n of data.nodes) if (n.level > last) last = n.level;
+  for (const n of data.nodes) if (n.level === last) longest = Math.max(longest, n.key.length);
+  const { width } = sigma.getDimensions();
+  if (width > 0) sigma.getCamera().setState({ x: 0.5 + Math.min(0.2, (longest * 3.5) / width) });
 
   const panel = $("details");
   const showPanel = (html: string, asset?: string) => {
