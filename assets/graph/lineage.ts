@@ -1,6 +1,6 @@
 import type { TSchema } from "@sinclair/typebox";
 import type { AnyAsset } from "./asset.ts";
-import type { AssetGraph } from "./graph.ts";
+import type { AssetGraph, Edge } from "./graph.ts";
 import { describeMapping, describePartitions } from "./partitions.ts";
 
 /** Static lineage: what the graph itself says, before anything runs. */
@@ -63,13 +63,18 @@ export function toLineage(graph: AssetGraph, keys?: readonly string[]): LineageD
   const edges = graph
     .edges()
     .filter((e) => keep.has(e.from) && keep.has(e.to))
-    .map((e) => ({
-      from: e.from,
-      to: e.to,
-      mapping: describeMapping(e.mapping),
-      ...(e.columns ? { columns: e.columns } : {}),
-    }));
+    .map(lineageEdge);
   return { nodes, edges };
+}
+
+/** An edge as lineage says it: its partition mapping in words, and the columns read when declared. */
+export function lineageEdge(e: Edge): LineageEdge {
+  return {
+    from: e.from,
+    to: e.to,
+    mapping: describeMapping(e.mapping),
+    ...(e.columns ? { columns: e.columns } : {}),
+  };
 }
 
 function node(a: AnyAsset, level: number): LineageNode {

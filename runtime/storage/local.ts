@@ -18,9 +18,10 @@ let counter = 0;
 const TMP = ".tmp-";
 
 /**
- * Reads open at once, across every local store of the process. A plan of a large graph asks for every
- * manifest together (86,000 on a 10,000-asset graph); without a bound the process runs out of file
- * handles (EMFILE) long before the disk is the limit.
+ * Files and folders open at once for reading, across every local store of the process. A plan of a
+ * large graph asks for every manifest together (86,000 on a 10,000-asset graph), and the asset-graph
+ * page lists every asset's manifests together; without a bound the process runs out of file handles
+ * (EMFILE) long before the disk is the limit.
  */
 const reads = pLimit(256);
 
@@ -107,7 +108,9 @@ export class LocalStore implements ObjectStore {
     const out: ObjectInfo[] = [];
     let entries: { name: string; parentPath: string; isFile(): boolean }[];
     try {
-      entries = (await readdir(start, { recursive: true, withFileTypes: true })) as typeof entries;
+      entries = (await reads(() =>
+        readdir(start, { recursive: true, withFileTypes: true }),
+      )) as typeof entries;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw e;

@@ -4,12 +4,11 @@
  */
 
 import type { Readable } from "node:stream";
-import pLimit from "p-limit";
-import type { AnyAsset, AssetGraph, Edge } from "tributary";
+import type { AnyAsset, AssetGraph } from "tributary";
 import type { AssetDef } from "../../assets/graph/asset.ts";
 import { formatDuration } from "../../assets/graph/duration.ts";
-import { columnType, toLineage } from "../../assets/graph/lineage.ts";
-import { describeMapping, describePartitions } from "../../assets/graph/partitions.ts";
+import { columnType, lineageEdge, toLineage } from "../../assets/graph/lineage.ts";
+import { describePartitions } from "../../assets/graph/partitions.ts";
 import {
   type DeploymentPlan,
   describeTrigger,
@@ -31,7 +30,6 @@ import {
   type UiAssetDetails,
   type UiCheck,
   type UiColumnLineage,
-  type UiEdge,
   type UiGraph,
   type UiMaterialisation,
   type UiNode,
@@ -72,16 +70,15 @@ interface PartState {
 
 /**
  * The store as the page reads it: each asset's manifests are listed once, not probed partition by
- * partition (most probes find nothing in a sparse store), failure records (rare) in one listing, and
- * reads are bounded in number so a graph of many partitions cannot run out of file handles (a plan's
- * reads all start at once). A listing is a snapshot: what commits after it shows at the next read.
+ * partition (most probes find nothing in a sparse store), and failure records (rare) in one listing.
+ * A listing is a snapshot: what commits after it shows at the next read. (The local store bounds how
+ * many files it opens at once, so a plan's reads all starting together cannot run out of handles.)
  */
 class ListedStore implements ObjectStore {
   readonly uri: string;
   readonly localPath?: (key: string) => string;
   readonly #inner: ObjectStore;
   readonly #listed = new Map<string, Promise<Set<string>>>();
-  readonly #bounded = pLimit(READS_IN_FLIGHT);
 
   constructor(inner: ObjectStore) {
     this.#inner = inner;
@@ -91,13 +88,13 @@ class ListedStore implements ObjectStore {
 
   async get(key: string): Promise<Buffer | undefined> {
     const owner = LISTED.exec(key)?.[0];
-    if (owner === undefined) return this.#bounded(() => this.#inner.get(key));
+    if (owner === undefined) return this.#inner.get(key);
     let keys = this.#listed.get(owner);
     if (!keys) {
-      keys = this.#bounded(() => this.#inner.list(owner)).then((os) => new Set(os.map((o) => o.key)));
+      keys = this.#inner.list(owner).then((os) => new Set(os.map((o) => o.key)));
       this.#listed.set(owner, keys);
     }
-    return (await keys).has(key) ? this.#bounded(() => this.#inner.get(key)) : undefined;
+    return (await keys).has(key) ? this.#inner.get(key) : undefined;
   }
 
   put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<boolean> {
@@ -110,7 +107,7 @@ class ListedStore implements ObjectStore {
     return this.#inner.head(key);
   }
   list(prefix: string): Promise<ObjectInfo[]> {
-    return this.#bounded(() => this.#inner.list(prefix));
+    return this.#inner.list(prefix);
   }
   delete(key: string): Promise<void> {
     return this.#inner.delete(key);
@@ -119,7 +116,6 @@ class ListedStore implements ObjectStore {
 
 /** What is listed rather than probed: each asset's `_manifests/<asset>/`, and all of `_failures/` (few). */
 const LISTED = /^_failures\/|^_manifests\/[^/]+\//;
-const READS_IN_FLIGHT = 64;
 
 /** A fresh reader of the caller's store, through one listing per asset (see ListedStore). */
 const listed = (state: StoreState): StoreState => new StoreState(new ListedStore(state.store));
@@ -157,12 +153,7 @@ export async function uiGraph(graph: AssetGraph, opts: ModelOptions): Promise<Ui
     at: now.toISOString(),
     live: opts.store !== undefined,
     nodes,
-    edges: doc.edges.map((e) => ({
-      from: e.from,
-      to: e.to,
-      mapping: e.mapping,
-      ...(e.columns ? { columns: e.columns } : {}),
-    })),
+    edges: doc.edges,
     stacks: (opts.stacks ?? []).map((s) => s.name),
   };
 }
@@ -269,22 +260,13 @@ export async function uiDetails(graph: AssetGraph, key: string, opts: ModelOptio
     }),
     materialisations: live?.materialisations ?? [],
     partitions: live ? live.partitions.slice(-PARTITIONS_MAX).reverse() : [],
-    upstream: graph.inputs(a.key).map(uiEdge),
+    upstream: graph.inputs(a.key).map(lineageEdge),
     downstream: graph
       .sort(graph.graph.outNeighbors(a.key))
       .flatMap((d) => graph.inputs(d).filter((e) => e.from === a.key))
-      .map(uiEdge),
+      .map(lineageEdge),
     ...(columnLineage === undefined ? {} : { columnLineage }),
     stacks: (opts.stacks ?? []).flatMap((s) => placement(s.name, s.plan, a) ?? []),
-  };
-}
-
-function uiEdge(e: Edge): UiEdge {
-  return {
-    from: e.from,
-    to: e.to,
-    mapping: describeMapping(e.mapping),
-    ...(e.columns ? { columns: e.columns } : {}),
   };
 }
 

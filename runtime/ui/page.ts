@@ -6,6 +6,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { esc } from "./client/details.ts";
 import type { UiAssetDetails, UiGraph } from "./types.ts";
 
 const ENTRY = fileURLToPath(new URL("./client/main.ts", import.meta.url));
@@ -103,7 +104,7 @@ export function pageHtml(p: PageContent): string {
   const legend = (p.live ? LEGEND_LIVE : LEGEND_STATIC)
     .map(([c, w]) => `<li><span class="dot" style="background:${c}"></span>${w}</li>`)
     .join("");
-  const title = p.title.replaceAll("&", "&amp;").replaceAll("<", "&lt;");
+  const title = esc(p.title);
   const scripts =
     "src" in p.script
       ? `<script src="${p.script.src}" defer></script>`

@@ -26,6 +26,9 @@ export interface UiServer {
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
+/** Whether a host name or address is this machine's loopback. */
+export const isLoopback = (host: string): boolean => LOOPBACK.has(host);
+
 export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   const host = opts.host ?? "127.0.0.1";
   const script = await clientScript();
@@ -46,7 +49,7 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const hostHeader = (req.headers.host ?? "").replace(/:\d+$/, "");
-    if (LOOPBACK.has(host) && !LOOPBACK.has(hostHeader)) {
+    if (isLoopback(host) && !isLoopback(hostHeader)) {
       send(res, 403, "text/plain", `tributary ui answers only to ${host}\n`);
       return;
     }

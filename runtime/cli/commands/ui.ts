@@ -10,7 +10,7 @@ import type { DeploymentPlan } from "../../../infra/plan/types.ts";
 import { StoreState } from "../../engine/state.ts";
 import { columnLineageOf } from "../../ui/columns.ts";
 import type { ModelOptions } from "../../ui/model.ts";
-import { startUiServer, type UiServer } from "../../ui/server.ts";
+import { isLoopback, startUiServer, type UiServer } from "../../ui/server.ts";
 import { DEFAULT_GRAPH_MODULE, loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";
@@ -61,19 +61,13 @@ export async function serveUi(
 ): Promise<UiServer & { readonly assets: number; readonly module: string }> {
   const graph = await loadGraph(opts.graph);
   const stacks = stackPlans(graph, io);
-  const objects = openStore(opts.store);
+  // The model reads the store afresh on every call (its StoreState's cache is not used).
+  const store = new StoreState(openStore(opts.store));
   const columnLineage = columnLineageOf(graph);
   const module = opts.graph ?? DEFAULT_GRAPH_MODULE;
-  // A StoreState remembers what it read (it serves one run): each request reads the store afresh.
-  const model = (): ModelOptions => ({
-    module,
-    store: new StoreState(objects),
-    stacks,
-    columnLineage,
-    now: new Date(),
-  });
+  const model = (): ModelOptions => ({ module, store, stacks, columnLineage, now: new Date() });
   const host = opts.host ?? "127.0.0.1";
-  if (!["127.0.0.1", "localhost", "::1"].includes(host)) {
+  if (!isLoopback(host)) {
     io.err(
       `tributary: serving on ${host}: anyone who can reach it sees the graph, its SQL and the store's state.\n`,
     );
