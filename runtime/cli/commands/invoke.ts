@@ -202,9 +202,9 @@ async function functionOf(graph: AssetGraph, cloud: Cloud, d: Delivery, file: st
 async function workOf(cloud: Cloud, d: Delivery): Promise<Work | undefined> {
   const e = d.event as { Records?: unknown[] } | null;
   if (cloud === "aws") {
-    const { asyncWork, sqsWork } = await import("../../handlers/aws.ts");
+    const { asyncWork, sqsItems } = await import("../../handlers/aws.ts");
     const record = Array.isArray(e?.Records) ? (e.Records[0] as Record<string, unknown>) : undefined;
-    if (record?.eventSource === "aws:sqs") return sqsWork(record, String(record.messageId), "");
+    if (record?.eventSource === "aws:sqs") return sqsItems(record, String(record.messageId), "")[0]?.make();
     return asyncWork(d.event, "")[0]?.make();
   }
   if (cloud === "gcp") return (await import("../../handlers/gcp.ts")).gcpWork(d.event);
