@@ -14,10 +14,13 @@
  *   - required-tags: every labelled type carries the five required labels, none empty.
  *   - stores-survive-changes: every bucket and Cloud KMS key is protected and retained on delete, and not
  *     deleted before its replacement, unless labelled `tributary-disposable: "true"`.
+ *   - apis-enabled: every API a resource needs (infra/gcp/services.ts) is enabled by a
+ *     `gcp.projects.Service` of the stack with disableOnDestroy false, and the resource depends on it.
  * Cloud Storage accepts only TLS and Cloud Logging keeps logs for a bounded time by default, so
  * tls-only and log-retention have nothing to check here.
  */
 import { labelKey } from "../gcp/labels.ts";
+import { APIS, apisOf } from "../gcp/services.ts";
 import { DISPOSABLE_TAG } from "../plan/types.ts";
 import type { ResourceRecord } from "../synth/record.ts";
 import { at, UNKNOWN } from "./read.ts";
@@ -34,6 +37,7 @@ export const GCP_TYPES = {
   function: "gcp:cloudfunctionsv2/function:Function",
   alertPolicy: "gcp:monitoring/alertPolicy:AlertPolicy",
   notificationChannel: "gcp:monitoring/notificationChannel:NotificationChannel",
+  service: "gcp:projects/service:Service",
 } as const;
 
 /** Label keys every labelled resource carries. */
@@ -70,6 +74,8 @@ const KINDS: Record<string, string> = {
   [GCP_TYPES.function]: "function",
   [GCP_TYPES.alertPolicy]: "alert policy",
   [GCP_TYPES.notificationChannel]: "notification channel",
+  [GCP_TYPES.service]: "API service",
+  "gcp:cloudscheduler/job:Job": "Cloud Scheduler job",
 };
 const label = (r: ResourceRecord) => `${KINDS[r.type] ?? r.type} "${r.name}"`;
 const quote = (v: unknown) => JSON.stringify(v) ?? String(v);
@@ -225,6 +231,40 @@ export const gcpChecks: CloudChecks = {
           `${label(r)} is missing the required ${missing.length === 1 ? "label" : "labels"} ` +
             `${missing.map(quote).join(", ")}; set ${input} with ${REQUIRED_GCP_LABELS.join(", ")} (none empty)`,
         );
+      }
+    }
+  }),
+  "apis-enabled": check("apis-enabled", (resources, report) => {
+    const services = of(resources, GCP_TYPES.service);
+    for (const s of services) {
+      const disable = s.inputs["disableOnDestroy"];
+      if (disable !== UNKNOWN && disable !== false) {
+        report(
+          s,
+          `${label(s)} disables ${quote(s.inputs["service"])} in the whole project when it leaves the stack ` +
+            `(disableOnDestroy ${quote(disable ?? true)}; true is the provider's default); set disableOnDestroy ` +
+            "false: other workloads of the project, and this stack's own resources while they are deleted, use it",
+        );
+      }
+    }
+    for (const r of resources) {
+      if (!r.custom) continue;
+      for (const api of apisOf(r.type, r.inputs)) {
+        const enabling = services.filter((s) => s.inputs["service"] === APIS[api]);
+        if (enabling.length === 0) {
+          if (services.some((s) => s.inputs["service"] === UNKNOWN)) continue;
+          report(
+            r,
+            `${label(r)} needs ${APIS[api]}, which the stack does not enable; add a gcp.projects.Service for it ` +
+              "(disableOnDestroy false) and put it in the resource's dependsOn",
+          );
+        } else if (!enabling.some((s) => (r.dependsOn ?? []).includes(s.urn))) {
+          report(
+            r,
+            `${label(r)} does not wait for ${APIS[api]} to be enabled: on a new project it would be created ` +
+              "first and fail; put the API's gcp.projects.Service in its dependsOn",
+          );
+        }
       }
     }
   }),

@@ -830,7 +830,8 @@ export type RuleName =
   | "dead-letter-queue"
   | "log-retention"
   | "required-tags"
-  | "stores-survive-changes";
+  | "stores-survive-changes"
+  | "apis-enabled";
 
 /** A rule that also runs each other cloud's check of the same name. */
 function everyCloud(rule: Rule, ...clouds: CloudChecks[]): Rule {
@@ -838,6 +839,18 @@ function everyCloud(rule: Rule, ...clouds: CloudChecks[]): Rule {
   if (extra.length === 0) return rule;
   return { ...rule, check: (resources) => [rule.check(resources), ...extra.map((c) => c(resources))].flat() };
 }
+
+/** A rule that only other clouds' checks give content: on AWS there is nothing of the kind to check. */
+function elsewhere(name: RuleName, description: string): Rule {
+  return { name, description, check: () => [] };
+}
+
+const apisEnabled = elsewhere(
+  "apis-enabled",
+  "GCP: the stack enables every API its resources use (gcp.projects.Service, kept on when the stack is " +
+    "destroyed), and each resource depends on the services of the APIs it needs, so a first deploy on a " +
+    "new project does not fail on an API that is off. AWS and Azure have no APIs to enable.",
+);
 
 /** The rules, in the order {@link evaluate} reports them. */
 export const rules: readonly Rule[] = [
@@ -849,6 +862,7 @@ export const rules: readonly Rule[] = [
   logRetention,
   requiredTags,
   storesSurvive,
+  apisEnabled,
 ].map((rule) => everyCloud(rule, gcpChecks, azureChecks));
 
 /**

@@ -108,6 +108,7 @@ const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
   "gcp:logging/metric:Metric": ["project"],
   "gcp:monitoring/alertPolicy:AlertPolicy": ["project"],
   "gcp:monitoring/notificationChannel:NotificationChannel": ["project"],
+  "gcp:projects/service:Service": ["project", "service"],
   "gcp:pubsub/subscription:Subscription": ["name", "topic", "project", "filter", "enableMessageOrdering"],
   "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": [
     "subscription",

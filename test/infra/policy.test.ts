@@ -91,6 +91,7 @@ const RULE_NAMES = [
   "log-retention",
   "required-tags",
   "stores-survive-changes",
+  "apis-enabled",
 ];
 
 const TLS_FIX = (bucket: string): string =>
