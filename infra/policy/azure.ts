@@ -77,6 +77,14 @@ const BLOB_DATA_ROLES: Record<string, string> = {
 /** The `tributary:store` tag of the Functions runtime's account, which holds no data of the plan. */
 const FUNCTIONS_HOST = "functions-host";
 const BLOB_PATH = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]";
+/** The storage data roles whose data actions include deleting blobs. */
+const DELETING_BLOB_ROLES = new Set([
+  "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+  "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+]);
+/** The ABAC clause that denies deleting blobs whatever their path (infra/azure/policy.ts writes it). */
+const DELETE_DENIED =
+  "(!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'}))";
 
 const label = (r: ResourceRecord): string => `${KINDS[r.type] ?? r.type} "${r.name}"`;
 
@@ -377,6 +385,30 @@ const storesSurvive = (resources: readonly ResourceRecord[]): Violation[] =>
     }
   });
 
+/**
+ * Raw history is append-only: a role that may delete blobs, assigned on the raw container, carries a
+ * condition that denies delete on every path.
+ */
+const rawAppendOnly = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("raw-append-only", resources, (report) => {
+    for (const r of of(resources, AZURE_TYPES.roleAssignment)) {
+      const scope = r.inputs["scope"];
+      const role = r.inputs["roleDefinitionId"];
+      const condition = r.inputs["condition"];
+      if (scope === UNKNOWN || role === UNKNOWN || condition === UNKNOWN) continue;
+      const guid = typeof role === "string" ? role.split("/").pop()?.toLowerCase() : undefined;
+      if (!guid || !DELETING_BLOB_ROLES.has(guid)) continue;
+      const container = typeof scope === "string" ? CONTAINER_SCOPE.exec(scope) : null;
+      if (container?.[2] !== "raw") continue;
+      if (typeof condition === "string" && condition.includes(DELETE_DENIED)) continue;
+      report(
+        r,
+        `${label(r)} grants ${BLOB_DATA_ROLES[guid]} on the raw container without denying delete; ingest only ` +
+          `appends: its ABAC condition must include ${DELETE_DENIED} (the lifecycle policy expires old events)`,
+      );
+    }
+  });
+
 export const azureChecks: CloudChecks = {
   "store-encrypted-with-customer-key": storeEncrypted,
   "no-public-access": noPublicAccess,
@@ -386,4 +418,5 @@ export const azureChecks: CloudChecks = {
   "log-retention": logRetention,
   "required-tags": requiredTags,
   "stores-survive-changes": storesSurvive,
+  "raw-append-only": rawAppendOnly,
 };

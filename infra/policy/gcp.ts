@@ -14,6 +14,8 @@
  *   - required-tags: every labelled type carries the five required labels, none empty.
  *   - stores-survive-changes: every bucket and Cloud KMS key is protected and retained on delete, and not
  *     deleted before its replacement, unless labelled `tributary-disposable: "true"`.
+ *   - raw-append-only: no bucket binding of a role that deletes objects (objectUser, objectAdmin,
+ *     admin, legacy bucket owner/writer) has a condition reaching `raw/` prefixes.
  *   - apis-enabled: every API a resource needs (infra/gcp/services.ts) is enabled by a
  *     `gcp.projects.Service` of the stack with disableOnDestroy false, and the resource depends on it.
  * Cloud Storage accepts only TLS and Cloud Logging keeps logs for a bounded time by default, so
@@ -61,6 +63,14 @@ export const LABELLED_TYPES: Readonly<Record<string, string>> = {
 };
 
 const PUBLIC_MEMBERS = ["allUsers", "allAuthenticatedUsers"];
+/** Predefined roles with storage.objects.delete. */
+const DELETING_ROLES = [
+  "roles/storage.objectUser",
+  "roles/storage.objectAdmin",
+  "roles/storage.admin",
+  "roles/storage.legacyBucketOwner",
+  "roles/storage.legacyBucketWriter",
+];
 const BASIC_ROLES = ["roles/owner", "roles/editor", "roles/viewer"];
 
 const isIamMember = (type: string) => /^gcp:[a-z0-9]+\/[A-Za-z0-9]*I[Aa][Mm](Member|Binding):/.test(type);
@@ -265,6 +275,36 @@ export const gcpChecks: CloudChecks = {
               "first and fail; put the API's gcp.projects.Service in its dependsOn",
           );
         }
+      }
+    }
+  }),
+  "raw-append-only": check("raw-append-only", (resources, report) => {
+    // The raw buckets, by name (a bucket's explicit name, else its logical name).
+    const rawBuckets = of(resources, GCP_TYPES.bucket)
+      .filter((b) => at(b.inputs, "labels", "tributary-store") === "raw")
+      .map((b) => (typeof b.inputs["name"] === "string" ? b.inputs["name"] : b.name));
+    const members = [
+      ...of(resources, GCP_TYPES.bucketIamMember),
+      ...of(resources, GCP_TYPES.bucketIamBinding),
+    ];
+    for (const r of members) {
+      const role = r.inputs["role"];
+      if (typeof role !== "string" || !DELETING_ROLES.includes(role)) continue;
+      const expression = at(r.inputs["condition"], "expression");
+      if (typeof expression !== "string") continue;
+      // An object prefix under raw/ in any bucket, or one that reaches raw/ in a raw bucket.
+      const raw = [...expression.matchAll(/buckets\/([^/"]+)\/objects\/([^"]*)"/g)]
+        .filter(
+          ([, bucket = "", p = ""]) =>
+            p.startsWith("raw/") || ("raw/".startsWith(p) && rawBuckets.includes(bucket)),
+        )
+        .map(([, , p]) => p);
+      if (raw.length > 0) {
+        report(
+          r,
+          `${label(r)} grants ${quote(role)}, which deletes objects, on raw history ${raw.map(quote).join(", ")}; ` +
+            `ingest only appends: grant "roles/storage.objectCreator" there (the bucket's lifecycle rule expires old events)`,
+        );
       }
     }
   }),

@@ -831,7 +831,8 @@ export type RuleName =
   | "log-retention"
   | "required-tags"
   | "stores-survive-changes"
-  | "apis-enabled";
+  | "apis-enabled"
+  | "raw-append-only";
 
 /** A rule that also runs each other cloud's check of the same name. */
 function everyCloud(rule: Rule, ...clouds: CloudChecks[]): Rule {
@@ -839,6 +840,70 @@ function everyCloud(rule: Rule, ...clouds: CloudChecks[]): Rule {
   if (extra.length === 0) return rule;
   return { ...rule, check: (resources) => [rule.check(resources), ...extra.map((c) => c(resources))].flat() };
 }
+
+/** The actions that delete an object (or one of its versions), lowercase as IAM compares them. */
+const DELETE_ACTIONS = ["s3:deleteobject", "s3:deleteobjectversion"];
+
+/**
+ * Whether an S3 resource of an Allow may name an object of the raw zone: `*`, a bucket part that matches
+ * a raw bucket (`trib-dev-raw/*`, `trib-*`), or a key part under `raw/`.
+ */
+function onRaw(resource: string, rawBuckets: readonly string[]): boolean {
+  if (resource === "*") return true;
+  const m = /^arn:[^:]+:s3:::(.*)$/.exec(resource);
+  if (!m) return false;
+  const rest = m[1] ?? "";
+  const slash = rest.indexOf("/");
+  const bucket = slash < 0 ? rest : rest.slice(0, slash);
+  const key = slash < 0 ? "" : rest.slice(slash + 1);
+  const objects = slash >= 0 || WILDCARD.test(bucket);
+  return objects && (rawBuckets.some((b) => globMatches(bucket, b)) || key.startsWith("raw/"));
+}
+
+const rawAppendOnly: Rule = {
+  name: "raw-append-only",
+  description:
+    "Raw history is append-only: nothing the stack grants may delete an object of the raw zone (on AWS no " +
+    "s3:DeleteObject or s3:DeleteObjectVersion on the raw bucket or raw/ keys; on GCP no role that deletes " +
+    "objects on raw/ prefixes; on Azure every blob data role on the raw container denies delete by its " +
+    "condition). Ingest only appends; expiry is the store's lifecycle rule.",
+  check: (resources) =>
+    collect(rawAppendOnly.name, resources, (stack, report) => {
+      // The raw buckets whose names are known; `raw/` keys are raw history in any bucket.
+      const rawBuckets = stack
+        .of(TYPES.bucket)
+        .filter((b) => storeOf(b) === "raw")
+        .map((b) => b.inputs["bucket"])
+        .filter((n): n is string => typeof n === "string");
+      for (const r of stack.resources) {
+        const holder = POLICY_DOCUMENTS.find((d) => d.type === r.type && d.type !== TYPES.bucketPolicy);
+        if (!holder) continue;
+        const documents = holder.documents(r);
+        if (documents === UNKNOWN) continue;
+        for (const { doc, label: where } of documents) {
+          const parsed = parsePolicy(doc);
+          if (parsed.kind !== "ok") continue;
+          for (const s of parsed.statements) {
+            if (s.body["Effect"] === UNKNOWN || !isAllow(s)) continue;
+            const deletes = list(s.body["Action"]).filter(
+              (a) => typeof a === "string" && DELETE_ACTIONS.some((d) => globMatches(a.toLowerCase(), d)),
+            );
+            if (deletes.length === 0) continue;
+            const targets = list(s.body["Resource"]).filter(
+              (x) => typeof x === "string" && onRaw(x, rawBuckets),
+            );
+            if (targets.length > 0) {
+              report(
+                r,
+                `${where} ${s.where} allows ${quoteAll(deletes)} on raw history ${quoteAll(targets)}; ingest only ` +
+                  "appends (s3:PutObject), and the raw bucket's lifecycle rule expires old events",
+              );
+            }
+          }
+        }
+      }
+    }),
+};
 
 /** A rule that only other clouds' checks give content: on AWS there is nothing of the kind to check. */
 function elsewhere(name: RuleName, description: string): Rule {
@@ -863,6 +928,7 @@ export const rules: readonly Rule[] = [
   requiredTags,
   storesSurvive,
   apisEnabled,
+  rawAppendOnly,
 ].map((rule) => everyCloud(rule, gcpChecks, azureChecks));
 
 /**

@@ -40,6 +40,7 @@ describe("the GCP checks", () => {
       "dead-letter-queue",
       "no-public-access",
       "no-wildcard-grants",
+      "raw-append-only",
       "required-tags",
       "store-encrypted-with-customer-key",
       "stores-survive-changes",
@@ -101,7 +102,8 @@ describe("the GCP checks", () => {
     }));
     expect(rules(wholeBucket)).toEqual(["no-wildcard-grants"]);
     const admin = edit(name, TYPES.member, (i) => ({ ...i, role: "roles/storage.admin" }));
-    expect(rules(admin)).toEqual(["no-wildcard-grants"]);
+    // storage.admin also deletes: on these raw/ prefixes that breaks raw-append-only too.
+    expect(rules(admin)).toEqual(["no-wildcard-grants", "raw-append-only"]);
   });
 
   it("a consumer subscription without a dead-letter topic fails dead-letter-queue", () => {
@@ -134,6 +136,37 @@ describe("the GCP checks", () => {
     }));
     // An event trigger also needs Eventarc, which the stack does not enable.
     expect(rules(rs)).toEqual(["dead-letter-queue", "apis-enabled"]);
+  });
+
+  it("an ingest function that may delete raw history fails raw-append-only", () => {
+    const name = "trib-staging-orders-cdc-raw-create";
+    expect(base.find((r) => r.name === name)!.inputs).toMatchObject({
+      role: "roles/storage.objectCreator",
+      condition: {
+        expression: 'resource.name.startsWith("projects/_/buckets/trib-staging-raw/objects/raw/orders_cdc/")',
+      },
+    });
+    const rs = edit(name, TYPES.member, (i) => ({ ...i, role: "roles/storage.objectUser" }));
+    expect(evaluate(rs)).toEqual([
+      {
+        policy: "raw-append-only",
+        urn: urn(name, TYPES.member),
+        message:
+          'bucket IAM member "trib-staging-orders-cdc-raw-create" grants "roles/storage.objectUser", which deletes ' +
+          'objects, on raw history "raw/orders_cdc/"; ingest only appends: grant "roles/storage.objectCreator" there ' +
+          "(the bucket's lifecycle rule expires old events)",
+      },
+    ]);
+    // The whole raw bucket reaches raw/ too.
+    const whole = edit(name, TYPES.member, (i) => ({
+      ...i,
+      role: "roles/storage.objectAdmin",
+      condition: {
+        title: "all",
+        expression: 'resource.name.startsWith("projects/_/buckets/trib-staging-raw/objects/")',
+      },
+    }));
+    expect(rules(whole)).toEqual(["no-wildcard-grants", "raw-append-only"]);
   });
 
   it("a resource that does not wait for its API, an API left off, or one disabled on destroy fail apis-enabled", () => {
