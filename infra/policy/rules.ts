@@ -832,7 +832,10 @@ export type RuleName =
   | "required-tags"
   | "stores-survive-changes"
   | "apis-enabled"
-  | "raw-append-only";
+  | "raw-append-only"
+  | "no-owner-roles"
+  | "storage-roles-isolated"
+  | "private-network";
 
 /** A rule that also runs each other cloud's check of the same name. */
 function everyCloud(rule: Rule, ...clouds: CloudChecks[]): Rule {
@@ -917,6 +920,26 @@ const apisEnabled = elsewhere(
     "new project does not fail on an API that is off. AWS and Azure have no APIs to enable.",
 );
 
+const noOwnerRoles = elsewhere(
+  "no-owner-roles",
+  "Azure: no role assignment hands out an Owner role (Owner, Storage Blob Data Owner, Azure Service Bus Data " +
+    "Owner, Azure Event Hubs Data Owner, User Access Administrator); each identity gets the least role that works.",
+);
+
+const storageRolesIsolated = elsewhere(
+  "storage-roles-isolated",
+  "Azure: a storage data role carries an ABAC condition on blob paths, or is on a container no other identity " +
+    "holds a storage role on, so no function app reads or rewrites another's blobs (the Functions runtime's " +
+    "shared host keys, above all). AWS and GCP grants are per prefix already (no-wildcard-grants).",
+);
+
+const privateNetwork = elsewhere(
+  "private-network",
+  "Azure: the Key Vault and the Service Bus namespace take no traffic from the internet (public network access " +
+    "disabled, or network rules that deny by default, no rule letting every address in), and each has a " +
+    "private endpoint the stack's functions reach it by.",
+);
+
 /** The rules, in the order {@link evaluate} reports them. */
 export const rules: readonly Rule[] = [
   storeEncrypted,
@@ -929,6 +952,9 @@ export const rules: readonly Rule[] = [
   storesSurvive,
   apisEnabled,
   rawAppendOnly,
+  noOwnerRoles,
+  storageRolesIsolated,
+  privateNetwork,
 ].map((rule) => everyCloud(rule, gcpChecks, azureChecks));
 
 /**

@@ -93,6 +93,9 @@ const RULE_NAMES = [
   "stores-survive-changes",
   "apis-enabled",
   "raw-append-only",
+  "no-owner-roles",
+  "storage-roles-isolated",
+  "private-network",
 ];
 
 const TLS_FIX = (bucket: string): string =>
