@@ -572,6 +572,10 @@ describe("the Azure stack of the reference pipeline", () => {
     expect(new Set(names).size).toBe(names.length);
     for (const n of names)
       expect(n).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // No identity of the stack is an Owner of anything (no-owner-roles).
+    expect(s.resources.filter((r) => r.type === T.assignment && r.inputs.roleDefinitionId === OWNER)).toEqual(
+      [],
+    );
     // A function that only ingests never reads another's data: orders_cdc has no Reader anywhere.
     const ingest = s.resources.filter(
       (r) =>
