@@ -1,18 +1,26 @@
 /**
- * `tributary:azure:Bus`: the stack's Service Bus namespace (Standard: topics need it) with one topic per
- * bus of the plan. TLS 1.2 at least and no SAS keys: senders and receivers authenticate with Entra ID.
- * Consumers subscribe in their own component (a subscription with a SQL filter), so the bus knows nothing
- * of who listens.
+ * `tributary:azure:Bus`: the stack's Service Bus namespace with one topic per bus of the plan. TLS 1.2 at
+ * least and no SAS keys: senders and receivers authenticate with Entra ID. Consumers subscribe in their
+ * own component (a subscription with a SQL filter), so the bus knows nothing of who listens.
+ *
+ * Network: no public access at all. The namespace is Premium, the only tier with private endpoints, and
+ * is reached through its private endpoint in the stack's network, by the functions (and Flex
+ * Consumption's scaling, which reads the subscriptions through the app's network) alike. A producer of
+ * source events outside Azure reaches it through a private endpoint of its own network, or peering; see
+ * docs/azure-network.md.
  */
 import * as servicebus from "@pulumi/azure-native/servicebus/index.js";
 import * as pulumi from "@pulumi/pulumi";
 import type { BusId, BusPlan } from "../plan/types.ts";
+import type { Network } from "./network.ts";
 
 export interface BusArgs {
   readonly resourceGroupName: pulumi.Input<string>;
   readonly namespaceName: pulumi.Input<string>;
   readonly buses: readonly BusPlan[];
   readonly tags: Record<string, string>;
+  /** The stack's network: the namespace's private endpoint is in it. */
+  readonly network: Network;
 }
 
 export interface Topic {
@@ -38,13 +46,30 @@ export class Bus extends pulumi.ComponentResource {
       {
         resourceGroupName: args.resourceGroupName,
         namespaceName: args.namespaceName,
-        sku: { name: "Standard", tier: "Standard" },
+        sku: { name: "Premium", tier: "Premium", capacity: 1 },
+        premiumMessagingPartitions: 1,
         minimumTlsVersion: "1.2",
         disableLocalAuth: true,
+        publicNetworkAccess: "Disabled",
         tags: args.tags,
       },
       parent,
     );
+    // The namespace's network rules, said outright: deny every network, no exceptions.
+    new servicebus.NamespaceNetworkRuleSet(
+      `${name}-network`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        namespaceName: namespace.name,
+        publicNetworkAccess: "Disabled",
+        defaultAction: "Deny",
+        ipRules: [],
+        virtualNetworkRules: [],
+        trustedServiceAccessEnabled: false,
+      },
+      parent,
+    );
+    args.network.privateEndpoint(`${name}-namespace`, "namespace", namespace.id, this);
     const topics = {} as Record<BusId, Topic>;
     for (const b of args.buses) {
       const topic = new servicebus.Topic(

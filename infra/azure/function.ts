@@ -13,6 +13,15 @@
  * bundle changes the app's settings, which restarts the app, which then loads the new package.
  * Uploading needs the deploying identity to have Storage Blob Data Contributor on the host account,
  * as its shared keys are disabled.
+ *
+ * Host storage: the stack's apps share one host storage account (an account per app would hit the
+ * subscription's limit of accounts per region long before a large graph). Each app's host id is pinned
+ * (`AzureFunctionsWebHost__hostid`, see names.ts `hostId`), and its identity holds Storage Blob Data
+ * Contributor, not Owner, on the two runtime containers under an ABAC condition that keeps it to its own
+ * paths (policy.ts `hostAccess`): no app can read or rewrite another's keys, locks or timers.
+ *
+ * Network: the app joins the stack's functions subnet (Flex Consumption VNet integration), through
+ * which it reaches the Key Vault and the Service Bus namespace at their private endpoints.
  */
 import * as applicationinsights from "@pulumi/azure-native/applicationinsights/index.js";
 import * as authorization from "@pulumi/azure-native/authorization/index.js";
@@ -24,8 +33,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
 import type { Bus } from "./bus.ts";
 import { MESSAGE_TTL } from "./bus.ts";
-import { guid } from "./names.ts";
-import { assetFilter, containerAccess, type Role, roleDefinitionId, sourceFilter } from "./policy.ts";
+import { guid, hostId } from "./names.ts";
+import {
+  assetFilter,
+  containerAccess,
+  hostAccess,
+  type Role,
+  roleDefinitionId,
+  sourceFilter,
+} from "./policy.ts";
 import { timerSchedule } from "./schedule.ts";
 import type { Container } from "./store.ts";
 
@@ -48,6 +64,8 @@ export interface AssetFunctionArgs extends FunctionParts {
     readonly packages: Container;
   };
   readonly bus: Bus;
+  /** The stack network's subnet the app joins (Flex Consumption VNet integration). */
+  readonly subnetId: pulumi.Input<string>;
   /** The function's code: the stack's bundle folder and its SHA-256 (infra/bundle.ts). */
   readonly code: { readonly archive: pulumi.asset.Archive; readonly sha256: string };
   readonly workspaceId: pulumi.Input<string>;
@@ -198,8 +216,11 @@ export class AssetFunction extends pulumi.ComponentResource {
             ? pulumi.interpolate`${args.data.blobEndpoint}${args.data.containers[v.store].name}`
             : bus.topics[v.bus].name,
     }));
+    // The host id keys the app's paths in the shared host storage: pinned, so the conditions hold.
+    const host = pulumi.output(args.appName).apply((app) => ({ id: hostId(app), site: app.toLowerCase() }));
     const settings: { name: string; value: pulumi.Input<string> }[] = [
       ...env,
+      { name: "AzureFunctionsWebHost__hostid", value: host.id },
       // Identity-based connections: the data account's blobs, the bus, the runtime's own storage.
       { name: "TRIBUTARY_STORE__blobServiceUri", value: args.data.blobEndpoint },
       { name: "TRIBUTARY_BUS__fullyQualifiedNamespace", value: bus.fullyQualifiedNamespace },
@@ -247,6 +268,7 @@ export class AssetFunction extends pulumi.ComponentResource {
         name: args.appName,
         kind: "functionapp,linux",
         serverFarmId: plan.id,
+        virtualNetworkSubnetId: args.subnetId,
         httpsOnly: true,
         identity: { type: "SystemAssigned" },
         functionAppConfig: {
@@ -276,7 +298,7 @@ export class AssetFunction extends pulumi.ComponentResource {
       suffix: string,
       role: Role,
       scope: pulumi.Input<string>,
-      extra: { condition?: string; description: string },
+      extra: { condition?: pulumi.Input<string>; description: string },
     ) =>
       new authorization.RoleAssignment(
         `${name}-${suffix}`,
@@ -300,13 +322,16 @@ export class AssetFunction extends pulumi.ComponentResource {
           .join("; ")}`,
       });
     }
-    // The Functions runtime's own storage: timer locks and host keys (shared by the stack's apps) and
-    // this app's package.
-    assign("host-locks", "storageBlobDataOwner", args.host.locks.id, {
-      description: `${fn.id}: Functions host locks`,
+    // The Functions runtime's own storage: locks, timers and host keys in the containers the stack's
+    // apps share, each app held to its own paths; and this app's package container, its alone.
+    const access = host.apply((h) => hostAccess(h.id, h.site));
+    assign("host-locks", "storageBlobDataContributor", args.host.locks.id, {
+      condition: access.locks,
+      description: `${fn.id}: its Functions host's locks, timers and host id record`,
     });
-    assign("host-secrets", "storageBlobDataOwner", args.host.secrets.id, {
-      description: `${fn.id}: Functions host keys`,
+    assign("host-secrets", "storageBlobDataContributor", args.host.secrets.id, {
+      condition: access.secrets,
+      description: `${fn.id}: its Functions host's keys`,
     });
     assign("package", "storageBlobDataContributor", args.host.packages.id, {
       description: `${fn.id}: its deployment package`,

@@ -1,7 +1,8 @@
 /**
- * The Azure adapter: DeploymentPlan → Pulumi components. A resource group; a customer-managed key in a
- * Key Vault; a data storage account with the raw, curated and quarantine containers and a host account for
- * the Functions runtime; a Service Bus namespace with the two topics; an action group and a Log Analytics
+ * The Azure adapter: DeploymentPlan → Pulumi components. A resource group; a private network (subnets for
+ * the function apps and for private endpoints, a NAT gateway, private DNS zones); a customer-managed key
+ * in a Key Vault; a data storage account with the raw, curated and quarantine containers and a host
+ * account for the Functions runtime; a Service Bus namespace with the two topics; an action group and a Log Analytics
  * workspace; and one function component per asset or source with its own Flex Consumption app, identity,
  * role assignments (ABAC-conditioned to its prefixes), subscription, dead-letter queue and alerts.
  */
@@ -16,6 +17,7 @@ import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
 import { Group } from "./group.ts";
 import { DataKey } from "./key.ts";
 import { dashedName, storageAccountName, suffix } from "./names.ts";
+import { Network } from "./network.ts";
 import { Store } from "./store.ts";
 
 /** The Functions runtime's containers in the host account (timer locks, host keys). */
@@ -46,6 +48,7 @@ export const azure = {
 
     const group = new Group(p, { location: plan.region, tags: shared });
     const rg = group.name;
+    const network = new Network(`${p}-network`, { resourceGroupName: rg, tags: shared });
     const key = new DataKey(`${p}-data`, {
       resourceGroupName: rg,
       vaultName: sfx.apply((s) => dashedName(`${p}-kv`, s, 24)),
@@ -54,6 +57,7 @@ export const azure = {
       stack: plan.stack,
       tags: shared,
       protect: keepShared,
+      network,
     });
     const storeKey = {
       vaultUri: key.vaultUri,
@@ -90,6 +94,7 @@ export const azure = {
       namespaceName: sfx.apply((s) => dashedName(`${p}-bus`, s, 50)),
       buses: plan.buses,
       tags: shared,
+      network,
     });
     const alerts = new Alerts(`${p}-alerts`, {
       resourceGroupName: rg,
@@ -117,6 +122,7 @@ export const azure = {
           packages: host.containers[packageContainer(fn.id)]!,
         },
         bus,
+        subnetId: network.functionsSubnetId,
         code: { archive: code.archive, sha256: code.manifest.sha256 },
         workspaceId: alerts.workspaceId,
         actionGroupId: alerts.actionGroupId,

@@ -1,8 +1,13 @@
 /**
  * `tributary:azure:DataKey`: the stack's customer-managed key for its storage accounts. A Key Vault
- * (RBAC authorisation, soft delete and purge protection, which storage encryption requires; reachable by
- * trusted Azure services only), an RSA key rotated yearly, and the user-assigned identity the storage
- * accounts unwrap their account keys with, allowed exactly that on exactly this key.
+ * (RBAC authorisation, soft delete and purge protection, which storage encryption requires), an RSA key
+ * rotated yearly, and the user-assigned identity the storage accounts unwrap their account keys with,
+ * allowed exactly that on exactly this key.
+ *
+ * Network: the vault's firewall denies every network (no IP or virtual network rule) but lets trusted
+ * Azure services through, which is how the storage accounts reach their key; the stack's functions reach
+ * the vault (its secrets) through a private endpoint in the stack's network. Deploying keys and secrets
+ * is ARM's control plane, which the firewall does not filter. See docs/azure-network.md.
  *
  * Deleting the vault or the key makes every blob it encrypted unreadable, so both are `protect` and
  * `retainOnDelete` while any store holds data worth keeping; in a stack whose stores are all disposable
@@ -14,6 +19,7 @@ import * as managedidentity from "@pulumi/azure-native/managedidentity/index.js"
 import * as pulumi from "@pulumi/pulumi";
 import { DISPOSABLE_TAG } from "../plan/types.ts";
 import { guid } from "./names.ts";
+import type { Network } from "./network.ts";
 import { roleDefinitionId } from "./policy.ts";
 
 export interface DataKeyArgs {
@@ -27,11 +33,16 @@ export interface DataKeyArgs {
   readonly tags: Record<string, string>;
   /** Whether the vault and key are protected and kept: while any store is (`protectsShared`). */
   readonly protect: boolean;
+  /** The stack's network: the vault's private endpoint is in it. */
+  readonly network: Network;
 }
 
 export class DataKey extends pulumi.ComponentResource {
   /** The vault's URI, e.g. `https://trib-prod-kv-1a2b3c.vault.azure.net/`. */
   readonly vaultUri: pulumi.Output<string>;
+  /** The vault's ARM id (role assignments on its secrets are scoped under it). */
+  readonly vaultId: pulumi.Output<string>;
+  readonly vaultName: pulumi.Output<string>;
   readonly keyName: pulumi.Output<string>;
   /** ARM id of the identity that uses the key. */
   readonly identityId: pulumi.Output<string>;
@@ -57,8 +68,14 @@ export class DataKey extends pulumi.ComponentResource {
           enableSoftDelete: true,
           softDeleteRetentionInDays: 90,
           enablePurgeProtection: true,
+          // Public endpoint: trusted Azure services only (the storage accounts' key); no IP, no network.
           publicNetworkAccess: "Enabled",
-          networkAcls: { bypass: "AzureServices", defaultAction: "Deny" },
+          networkAcls: {
+            bypass: "AzureServices",
+            defaultAction: "Deny",
+            ipRules: [],
+            virtualNetworkRules: [],
+          },
         },
         tags: keyTags,
       },
@@ -105,7 +122,10 @@ export class DataKey extends pulumi.ComponentResource {
       },
       parent,
     );
+    args.network.privateEndpoint(`${name}-vault`, "vault", vault.id, this);
     this.vaultUri = vault.properties.apply((p) => p.vaultUri ?? "");
+    this.vaultId = vault.id;
+    this.vaultName = vault.name;
     this.keyName = key.name;
     this.identityId = identity.id;
     this.registerOutputs({ vaultUri: this.vaultUri, keyName: this.keyName, identityId: this.identityId });

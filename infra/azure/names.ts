@@ -32,6 +32,26 @@ export function storageAccountName(prefix: string, role: string, sfx: string): s
   return `${base.slice(0, 24 - sfx.length)}${sfx}`;
 }
 
+/** The longest host id the Functions host takes. */
+export const MAX_HOST_ID = 32;
+
+/**
+ * The Functions host id of an app (`AzureFunctionsWebHost__hostid`): 1 to 32 lowercase letters, digits
+ * and single dashes, not starting or ending with one. The app's name when it fits; else a cut of it and a
+ * hash of the whole, so that two apps sharing a host storage account never share a host id (the host
+ * keys its locks and timers by it; the default, the name cut to 32 characters, would collide).
+ */
+export function hostId(appName: string): string {
+  const clean = appName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .replace(/-+/g, "-")
+    .replace(/^-|-$/g, "");
+  if (clean !== "" && clean.length <= MAX_HOST_ID) return clean;
+  const hash = crypto.createHash("sha256").update(appName).digest("hex").slice(0, 6);
+  return `${clean.slice(0, MAX_HOST_ID - hash.length - 1).replace(/-+$/, "")}-${hash}`;
+}
+
 /** A globally unique dashed name (key vault: 24, function app: 60), e.g. `trib-prod-kv-1a2b3c`. */
 export function dashedName(base: string, sfx: string, max: number): string {
   return `${base.slice(0, max - sfx.length - 1).replace(/-+$/, "")}-${sfx}`;

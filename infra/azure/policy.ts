@@ -54,6 +54,11 @@ export interface ContainerAccess {
  * limits each of the role's data actions to the granted prefixes (and denies the ones not granted).
  */
 export function containerAccess(grants: readonly GrantPlan[]): ContainerAccess[] {
+  for (const g of grants) {
+    if (!g.prefix.endsWith("/") || g.prefix === "/") {
+      throw new Error(`grant prefix ${JSON.stringify(g.prefix)} must be a non-empty path ending in "/"`);
+    }
+  }
   const out: ContainerAccess[] = [];
   for (const store of ["raw", "curated", "quarantine"] as const) {
     const mine = grants.filter((g) => g.store === store);
@@ -76,22 +81,29 @@ export function containerAccess(grants: readonly GrantPlan[]): ContainerAccess[]
 }
 
 /**
- * The ABAC condition: one clause per data action of the role, each `(!(action) OR path starts with one
- * of the prefixes)`; a clause without prefixes denies its action.
+ * The ABAC condition: one clause per data action of the role, each `(!(action) OR the path is one of the
+ * allowed)`; a clause with none denies its action. An allowed path ending in "/" is a prefix (every blob
+ * under it); one that does not is a single blob.
  */
 export function blobCondition(
   prefixes: Readonly<Record<Access, readonly string[]>>,
   writes: boolean,
 ): string {
-  for (const p of Object.values(prefixes).flat()) {
-    if (!p.endsWith("/") || p === "/" || p.includes("'")) {
-      throw new Error(`grant prefix ${JSON.stringify(p)} must be a non-empty path ending in "/"`);
+  for (const [access, paths] of Object.entries(prefixes)) {
+    for (const p of paths) {
+      if (p === "" || p.startsWith("/") || p.includes("'") || (access === "list" && !p.endsWith("/"))) {
+        throw new Error(
+          `${access} path ${JSON.stringify(p)} must be a non-empty relative path${access === "list" ? ' ending in "/"' : ""}, without quotes`,
+        );
+      }
     }
   }
+  const term = (attribute: string, p: string) =>
+    p.endsWith("/") ? `${attribute} StringStartsWith '${p}'` : `${attribute} StringEquals '${p}'`;
   const clause = (action: string, attribute: string, allowed: readonly string[]) =>
     allowed.length === 0
       ? `(!(${action}))`
-      : `(!(${action}) OR ${allowed.map((p) => `${attribute} StringStartsWith '${p}'`).join(" OR ")})`;
+      : `(!(${action}) OR ${allowed.map((p) => term(attribute, p)).join(" OR ")})`;
   const clauses = [
     clause(
       `ActionMatches{'${BLOB_ACTIONS.read}'} AND NOT SubOperationMatches{'Blob.List'}`,
@@ -116,6 +128,38 @@ export function blobCondition(
     );
   }
   return clauses.join(" AND ");
+}
+
+/**
+ * What a function app's Functions host may do in the shared host storage account, as Storage Blob Data
+ * Contributor (never Owner) under a condition that keeps it to its own paths: in `azure-webjobs-hosts`
+ * its singleton and timer locks (`locks/<host id>/`), its timers' schedule status (`timers/<host id>/`)
+ * and its host id's usage record (`ids/usage/<host id>`); in `azure-webjobs-secrets` its host and
+ * function keys (`<site name>/`, the app's name in lowercase). Read, write and list there; no delete
+ * (the host deletes nothing of these), no rename. Every other app's paths are out of reach.
+ */
+export function hostAccess(hostId: string, site: string): { locks: string; secrets: string } {
+  if (!/^[a-z0-9](?:-?[a-z0-9])*$/.test(hostId) || hostId.length > 32) {
+    throw new Error(
+      `host id ${JSON.stringify(hostId)} must be 1-32 lowercase letters, digits and single dashes`,
+    );
+  }
+  if (!/^[a-z0-9](?:-?[a-z0-9])*$/.test(site)) {
+    throw new Error(`site name ${JSON.stringify(site)} must be lowercase letters, digits and single dashes`);
+  }
+  const own = [`locks/${hostId}/`, `timers/${hostId}/`];
+  return {
+    locks: blobCondition(
+      {
+        read: [...own, `ids/usage/${hostId}`],
+        list: own,
+        write: [...own, `ids/usage/${hostId}`],
+        delete: [],
+      },
+      true,
+    ),
+    secrets: blobCondition({ read: [`${site}/`], list: [`${site}/`], write: [`${site}/`], delete: [] }, true),
+  };
 }
 
 /** A Service Bus SQL filter's string literal. */

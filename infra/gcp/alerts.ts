@@ -6,6 +6,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { MESSAGES } from "../plan/types.ts";
+import type { Apis } from "./apis.ts";
 
 export interface AlertsArgs {
   readonly project: string;
@@ -13,6 +14,8 @@ export interface AlertsArgs {
   /** The stack's name prefix: the metric counts only its functions' logs. */
   readonly prefix: string;
   readonly labels: Record<string, string>;
+  /** The stack's enabled APIs: the channel waits for Monitoring's, the metric for Logging's. */
+  readonly apis: Apis;
 }
 
 export class Alerts extends pulumi.ComponentResource {
@@ -23,7 +26,6 @@ export class Alerts extends pulumi.ComponentResource {
 
   constructor(name: string, args: AlertsArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("tributary:gcp:Alerts", name, {}, opts);
-    const parent = { parent: this };
     const channel = new gcp.monitoring.NotificationChannel(
       `${name}-email`,
       {
@@ -33,7 +35,7 @@ export class Alerts extends pulumi.ComponentResource {
         labels: { email_address: args.email },
         userLabels: args.labels,
       },
-      parent,
+      { parent: this, dependsOn: args.apis.of("monitoring") },
     );
     const metric = new gcp.logging.Metric(
       `${name}-materialised`,
@@ -54,7 +56,7 @@ export class Alerts extends pulumi.ComponentResource {
         },
         labelExtractors: { asset: "EXTRACT(jsonPayload.asset)" },
       },
-      parent,
+      { parent: this, dependsOn: args.apis.of("logging") },
     );
     this.channel = channel.name;
     this.materialisedMetric = metric.name;

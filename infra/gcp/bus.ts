@@ -7,12 +7,15 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { BusPlan } from "../plan/types.ts";
+import type { Apis } from "./apis.ts";
 import { labelsOf } from "./labels.ts";
 
 export interface BusArgs {
   readonly bus: BusPlan;
   readonly project: string;
   readonly tags: Record<string, string>;
+  /** The stack's enabled APIs: the topic waits for Pub/Sub's. */
+  readonly apis: Apis;
 }
 
 export class Bus extends pulumi.ComponentResource {
@@ -29,7 +32,7 @@ export class Bus extends pulumi.ComponentResource {
         project: args.project,
         labels: labelsOf(args.tags, { "tributary:bus": args.bus.id }),
       },
-      { parent: this },
+      { parent: this, dependsOn: args.apis.of("pubsub") },
     );
     this.name = topic.name;
     this.id = topic.id;

@@ -22,6 +22,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { toCloudScheduler } from "../plan/cron.ts";
 import { type AlarmPlan, type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
 import { materialisedMetricName } from "./alerts.ts";
+import type { Apis } from "./apis.ts";
 import { labelsOf } from "./labels.ts";
 import { accountId, bucketBindings, subscriptionFilter } from "./policy.ts";
 
@@ -45,6 +46,8 @@ export interface AssetFunctionArgs extends FunctionParts {
   readonly channel: pulumi.Input<string>;
   /** The function source (the stack's bundle, zipped) in the deploy-artifacts bucket. */
   readonly source: { readonly bucket: pulumi.Input<string>; readonly object: pulumi.Input<string> };
+  /** The stack's enabled APIs: each resource waits for its own. */
+  readonly apis: Apis;
 }
 
 const RUNTIME = { nodejs22: "nodejs22" } as const;
@@ -69,7 +72,9 @@ export class AssetFunction extends pulumi.ComponentResource {
   constructor(name: string, args: AssetFunctionArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("tributary:gcp:AssetFunction", name, {}, opts);
     const { fn, trigger, project, region } = args;
-    const parent = { parent: this };
+    const apis = args.apis;
+    // Each resource waits for the APIs it needs (services.ts).
+    const on = (...needs: Parameters<Apis["of"]>) => ({ parent: this, dependsOn: apis.of(...needs) });
     const labels = labelsOf(fn.tags);
 
     const account = new gcp.serviceaccount.Account(
@@ -80,7 +85,7 @@ export class AssetFunction extends pulumi.ComponentResource {
         displayName: `Tributary function of ${fn.id}`.slice(0, 100),
         description: `Runs ${fn.id}: reads its upstreams' prefixes, writes its own, publishes asset events.`,
       },
-      parent,
+      on("iam"),
     );
     const member = account.member;
 
@@ -104,14 +109,14 @@ export class AssetFunction extends pulumi.ComponentResource {
             return { title: resolved.condition.title, expression: resolved.condition.expression };
           }),
         },
-        parent,
+        on("storage"),
       );
     });
     // Asset events only: the source-events topic is for producers outside the stack.
     const publish = new gcp.pubsub.TopicIAMMember(
       `${name}-publish`,
       { project, topic: args.assetBus.name, role: "roles/pubsub.publisher", member },
-      parent,
+      on("pubsub"),
     );
 
     const variables = pulumi.all(
@@ -149,7 +154,14 @@ export class AssetFunction extends pulumi.ComponentResource {
         },
         labels,
       },
-      { ...parent, dependsOn: [...grants, publish] },
+      {
+        parent: this,
+        dependsOn: [
+          ...grants,
+          publish,
+          ...apis.of("cloudfunctions", "run", "cloudbuild", "artifactregistry"),
+        ],
+      },
     );
 
     let deadLetters: gcp.pubsub.Subscription | undefined;
@@ -162,7 +174,7 @@ export class AssetFunction extends pulumi.ComponentResource {
           displayName: `Tributary invoker of ${fn.id}`.slice(0, 100),
           description: `Pub/Sub pushes ${fn.id}'s trigger messages as this account; it may invoke only ${fn.name}.`,
         },
-        parent,
+        on("iam"),
       );
       const invoke = new gcp.cloudrunv2.ServiceIamMember(
         `${name}-invoke`,
@@ -173,7 +185,7 @@ export class AssetFunction extends pulumi.ComponentResource {
           role: "roles/run.invoker",
           member: invoker.member,
         },
-        parent,
+        on("run"),
       );
 
       let topic: Topic;
@@ -181,7 +193,7 @@ export class AssetFunction extends pulumi.ComponentResource {
         const ticks = new gcp.pubsub.Topic(
           `${name}-schedule`,
           { project, labels: labelsOf(fn.tags, { "tributary:role": "schedule" }) },
-          parent,
+          on("pubsub"),
         );
         topic = { name: ticks.name, id: ticks.id };
         new gcp.cloudscheduler.Job(
@@ -202,7 +214,7 @@ export class AssetFunction extends pulumi.ComponentResource {
               maxRetryDuration: `${trigger.retry.maxEventAgeSeconds}s`,
             },
           },
-          parent,
+          on("cloudscheduler"),
         );
       } else {
         topic = trigger.kind === "asset-materialised" ? args.assetBus : args.sourceBus;
@@ -211,7 +223,7 @@ export class AssetFunction extends pulumi.ComponentResource {
       const deadLetterTopic = new gcp.pubsub.Topic(
         `${name}-dead-letters`,
         { project, labels: labelsOf(fn.tags, { "tributary:role": "dead-letter" }) },
-        parent,
+        on("pubsub"),
       );
       deadLetters = new gcp.pubsub.Subscription(
         `${name}-dead-letters`,
@@ -224,7 +236,7 @@ export class AssetFunction extends pulumi.ComponentResource {
           expirationPolicy: { ttl: "" },
           labels: labelsOf(fn.tags, { "tributary:role": "dead-letter" }),
         },
-        parent,
+        on("pubsub"),
       );
       const filter =
         trigger.kind === "asset-materialised"
@@ -258,19 +270,19 @@ export class AssetFunction extends pulumi.ComponentResource {
           expirationPolicy: { ttl: "" },
           labels: labelsOf(fn.tags, { "tributary:role": "consumer" }),
         },
-        { ...parent, dependsOn: [invoke] },
+        { parent: this, dependsOn: [invoke, ...apis.of("pubsub")] },
       );
       // Dead-lettering needs the Pub/Sub service agent to publish to the dead-letter topic and to
       // acknowledge (subscribe to) the subscription it takes the message from.
       new gcp.pubsub.TopicIAMMember(
         `${name}-dead-letters-publish`,
         { project, topic: deadLetterTopic.name, role: "roles/pubsub.publisher", member: args.pubsubAgent },
-        parent,
+        on("pubsub"),
       );
       new gcp.pubsub.SubscriptionIAMMember(
         `${name}-trigger-subscribe`,
         { project, subscription: consumer.name, role: "roles/pubsub.subscriber", member: args.pubsubAgent },
-        parent,
+        on("pubsub"),
       );
     }
 
@@ -293,7 +305,7 @@ export class AssetFunction extends pulumi.ComponentResource {
           alertStrategy: { autoClose: "604800s" },
           userLabels: labels,
         },
-        parent,
+        on("monitoring"),
       );
     }
 

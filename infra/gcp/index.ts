@@ -1,8 +1,9 @@
 /**
- * The GCP adapter: DeploymentPlan → Pulumi components. One Cloud KMS key, four buckets (raw, curated,
- * quarantine, deploy artifacts), two Pub/Sub topics, an alert channel, and one function component per
- * asset or source with its own service account, conditional bucket bindings, trigger subscription,
- * dead-letter topic and alert policies.
+ * The GCP adapter: DeploymentPlan → Pulumi components. The APIs the stack uses, enabled first; one Cloud
+ * KMS key, four buckets (raw, curated, quarantine, deploy artifacts), two Pub/Sub topics, an alert
+ * channel, and one function component per asset or source with its own service account, conditional
+ * bucket bindings, trigger subscription, dead-letter topic and alert policies. Every resource waits for
+ * the APIs it needs.
  */
 import * as google from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,10 +11,12 @@ import type { CloudAdapter, StackOutputs } from "../adapter.ts";
 import { functionCode } from "../bundle.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import { Alerts } from "./alerts.ts";
+import { Apis } from "./apis.ts";
 import { Bus } from "./bus.ts";
 import { AssetFunction } from "./function.ts";
 import { DataKey } from "./key.ts";
 import { labelsOf } from "./labels.ts";
+import { STACK_APIS } from "./services.ts";
 import { Store } from "./store.ts";
 
 export const gcp = {
@@ -27,6 +30,7 @@ export const gcp = {
     const shared = labelsOf(plan.tags);
     const keepShared = protectsShared(plan);
 
+    const apis = new Apis(`${p}-apis`, { project, apis: STACK_APIS });
     const storageAgent = google.storage.getProjectServiceAccountOutput({ project });
     const projectInfo = google.organizations.getProjectOutput({ projectId: project });
     const pubsubAgent = pulumi.interpolate`serviceAccount:service-${projectInfo.number}@gcp-sa-pubsub.iam.gserviceaccount.com`;
@@ -37,8 +41,9 @@ export const gcp = {
       encrypters: [storageAgent.member],
       labels: shared,
       protect: keepShared,
+      apis,
     });
-    const storeArgs = { project, location: region, keyId: key.id, dependsOn: key.grants };
+    const storeArgs = { project, location: region, keyId: key.id, dependsOn: key.grants, apis };
     const stores = {} as Record<StoreId, Store>;
     for (const s of plan.stores)
       stores[s.id] = new Store(s.name, {
@@ -65,17 +70,18 @@ export const gcp = {
           "tributary-version": code.manifest.tributary,
         },
       },
-      { parent: artifacts },
+      { parent: artifacts, dependsOn: apis.of("storage") },
     );
 
     const buses = Object.fromEntries(
-      plan.buses.map((b) => [b.id, new Bus(b.name, { bus: b, project, tags: plan.tags })]),
+      plan.buses.map((b) => [b.id, new Bus(b.name, { bus: b, project, tags: plan.tags, apis })]),
     ) as Record<"source-events" | "asset-events", Bus>;
     const alerts = new Alerts(`${p}-alerts`, {
       project,
       email: plan.alertEmail,
       prefix: p,
       labels: shared,
+      apis,
     });
 
     const functions: Record<string, pulumi.Output<string>> = {};
@@ -91,6 +97,7 @@ export const gcp = {
         pubsubAgent,
         channel: alerts.channel,
         source: { bucket: artifacts.name, object: source.name },
+        apis,
       });
       functions[fn.id] = f.functionName;
     }

@@ -12,6 +12,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { DISPOSABLE_TAG } from "../plan/types.ts";
+import type { Apis } from "./apis.ts";
 import { labelKey } from "./labels.ts";
 
 export interface DataKeyArgs {
@@ -22,6 +23,8 @@ export interface DataKeyArgs {
   readonly labels: Record<string, string>;
   /** Whether the key and its ring are protected and kept: while any store is (`protectsShared`). */
   readonly protect: boolean;
+  /** The stack's enabled APIs: the ring, key and grants wait for Cloud KMS's. */
+  readonly apis: Apis;
 }
 
 /** A year, as KMS writes durations. */
@@ -39,10 +42,11 @@ export class DataKey extends pulumi.ComponentResource {
     super("tributary:gcp:DataKey", name, {}, opts);
     const keep = args.protect;
     const guard = keep ? { protect: true, retainOnDelete: true } : {};
+    const kms = { parent: this, dependsOn: args.apis.of("cloudkms") };
     const ring = new gcp.kms.KeyRing(
       `${name}-ring`,
       { name, project: args.project, location: args.location },
-      { parent: this, ...guard },
+      { ...kms, ...guard },
     );
     const key = new gcp.kms.CryptoKey(
       name,
@@ -54,14 +58,14 @@ export class DataKey extends pulumi.ComponentResource {
         destroyScheduledDuration: DESTROY_SCHEDULED,
         labels: keep ? args.labels : { ...args.labels, [labelKey(DISPOSABLE_TAG)]: "true" },
       },
-      { parent: this, ...guard },
+      { ...kms, ...guard },
     );
     this.grants = args.encrypters.map(
       (member, i) =>
         new gcp.kms.CryptoKeyIAMMember(
           `${name}-encrypter${i === 0 ? "" : `-${i + 1}`}`,
           { cryptoKeyId: key.id, role: "roles/cloudkms.cryptoKeyEncrypterDecrypter", member },
-          { parent: this },
+          kms,
         ),
     );
     this.id = key.id;

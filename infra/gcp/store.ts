@@ -11,6 +11,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { DISPOSABLE_TAG, type StorePlan } from "../plan/types.ts";
+import type { Apis } from "./apis.ts";
 import { labelKey } from "./labels.ts";
 
 export interface StoreArgs {
@@ -27,6 +28,8 @@ export interface StoreArgs {
   readonly labels: Record<string, string>;
   /** What must exist first (the key grant of the Cloud Storage service agent). */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** The stack's enabled APIs: the bucket waits for Cloud Storage's. */
+  readonly apis: Apis;
 }
 
 /** Days an overwritten or deleted version is kept, unless the store's retention says otherwise. */
@@ -58,7 +61,7 @@ export class Store extends pulumi.ComponentResource {
       {
         parent: this,
         ...(keep ? { protect: true, retainOnDelete: true } : {}),
-        dependsOn: args.dependsOn,
+        dependsOn: [...(args.dependsOn ?? []), ...args.apis.of("storage")],
       },
     );
     this.name = this.bucket.name;

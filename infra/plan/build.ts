@@ -252,8 +252,10 @@ function triggerOf(a: AnyAsset): TriggerPlan | undefined {
  * The rights of one function, from the graph's edges and the assets its references checks name
  * (prefixes as runtime/storage/layout.ts lays them out). An asset reads each upstream's (and each
  * referenced asset's) data and manifests and writes its own data, manifests,
- * failures and locks, and its quarantine prefix. An ingester writes its source's raw events, batch
- * manifests, id index and lock, and its quarantine prefix.
+ * failures and locks, and its quarantine prefix. An ingester appends its source's raw events and its
+ * quarantine (write, never delete: expiry is the stores' lifecycle rule, and a failed attempt's leftovers
+ * are named by no manifest; see runtime/storage/layout.ts), and writes its batch manifests, its id index
+ * and attempt claims, and its lock.
  */
 export function grantsOf(graph: AssetGraph, a: AnyAsset): GrantPlan[] {
   const k = a.key;
@@ -266,11 +268,11 @@ export function grantsOf(graph: AssetGraph, a: AnyAsset): GrantPlan[] {
   });
   if (a.kind === "source") {
     return [
-      grant("raw", `raw/${k}/`, ["read", "write", "delete"], "own"),
+      grant("raw", `raw/${k}/`, ["write"], "own"),
       grant("curated", `_manifests/${k}/`, ["read", "list", "write"], "own"),
       grant("curated", `_index/${k}/`, ["read", "write", "delete"], "own"),
       grant("curated", `_locks/${k}/`, ["read", "list", "write", "delete"], "own"),
-      grant("quarantine", `quarantine/${k}/`, ["write", "delete"], "quarantine"),
+      grant("quarantine", `quarantine/${k}/`, ["write"], "quarantine"),
     ];
   }
   const out: GrantPlan[] = [];

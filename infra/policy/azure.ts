@@ -30,6 +30,13 @@ export const AZURE_TYPES = {
   actionGroup: "azure-native:monitor:ActionGroup",
   metricAlert: "azure-native:monitor:MetricAlert",
   scheduledQueryRule: "azure-native:monitor:ScheduledQueryRule",
+  networkRuleSet: "azure-native:servicebus:NamespaceNetworkRuleSet",
+  virtualNetwork: "azure-native:network:VirtualNetwork",
+  publicIp: "azure-native:network:PublicIPAddress",
+  natGateway: "azure-native:network:NatGateway",
+  privateEndpoint: "azure-native:network:PrivateEndpoint",
+  privateZone: "azure-native:privatedns:PrivateZone",
+  zoneLink: "azure-native:privatedns:VirtualNetworkLink",
 } as const;
 
 const KINDS: Record<string, string> = {
@@ -49,6 +56,13 @@ const KINDS: Record<string, string> = {
   [AZURE_TYPES.actionGroup]: "action group",
   [AZURE_TYPES.metricAlert]: "metric alert",
   [AZURE_TYPES.scheduledQueryRule]: "log alert",
+  [AZURE_TYPES.networkRuleSet]: "Service Bus network rule set",
+  [AZURE_TYPES.virtualNetwork]: "virtual network",
+  [AZURE_TYPES.publicIp]: "public IP address",
+  [AZURE_TYPES.natGateway]: "NAT gateway",
+  [AZURE_TYPES.privateEndpoint]: "private endpoint",
+  [AZURE_TYPES.privateZone]: "private DNS zone",
+  [AZURE_TYPES.zoneLink]: "private DNS zone link",
 };
 
 /** The Azure types that take `tags`, all of which must carry the required tags. */
@@ -66,6 +80,12 @@ export const AZURE_TAGGABLE_TYPES: readonly string[] = [
   AZURE_TYPES.actionGroup,
   AZURE_TYPES.metricAlert,
   AZURE_TYPES.scheduledQueryRule,
+  AZURE_TYPES.virtualNetwork,
+  AZURE_TYPES.publicIp,
+  AZURE_TYPES.natGateway,
+  AZURE_TYPES.privateEndpoint,
+  AZURE_TYPES.privateZone,
+  AZURE_TYPES.zoneLink,
 ];
 
 /** The built-in storage data roles (role definition GUIDs). */
@@ -77,6 +97,14 @@ const BLOB_DATA_ROLES: Record<string, string> = {
 /** The `tributary:store` tag of the Functions runtime's account, which holds no data of the plan. */
 const FUNCTIONS_HOST = "functions-host";
 const BLOB_PATH = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]";
+/** The storage data roles whose data actions include deleting blobs. */
+const DELETING_BLOB_ROLES = new Set([
+  "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+  "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+]);
+/** The ABAC clause that denies deleting blobs whatever their path (infra/azure/policy.ts writes it). */
+const DELETE_DENIED =
+  "(!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'}))";
 
 const label = (r: ResourceRecord): string => `${KINDS[r.type] ?? r.type} "${r.name}"`;
 
@@ -227,6 +255,15 @@ const CONTAINER_SCOPE =
 /** Scopes wider than one resource: a subscription, a resource group, a storage account or a namespace. */
 const WIDE_SCOPE = /^\/subscriptions\/[^/]+(\/resourceGroups\/[^/]+)?$/i;
 
+/** The storage accounts of the Functions runtime (tag `tributary:store` = functions-host), by name. */
+function hostAccountNames(resources: readonly ResourceRecord[]): Set<unknown> {
+  const names = new Set<unknown>();
+  for (const a of of(resources, AZURE_TYPES.storageAccount)) {
+    if (at(a.inputs["tags"], "tributary:store") === FUNCTIONS_HOST) names.add(a.inputs["accountName"]);
+  }
+  return names;
+}
+
 /**
  * On Azure a wildcard grant is a role assigned wider than the plan's rights: storage data roles must be
  * assigned on one container, and on a data account's container only under an ABAC condition (version
@@ -236,11 +273,7 @@ const WIDE_SCOPE = /^\/subscriptions\/[^/]+(\/resourceGroups\/[^/]+)?$/i;
  */
 const noWildcardGrants = (resources: readonly ResourceRecord[]): Violation[] =>
   collect("no-wildcard-grants", resources, (report) => {
-    const hostAccounts = new Set<unknown>();
-    for (const a of of(resources, AZURE_TYPES.storageAccount)) {
-      if (at(a.inputs["tags"], "tributary:store") === FUNCTIONS_HOST)
-        hostAccounts.add(a.inputs["accountName"]);
-    }
+    const hostAccounts = hostAccountNames(resources);
     for (const r of of(resources, AZURE_TYPES.roleAssignment)) {
       const scope = r.inputs["scope"];
       const role = r.inputs["roleDefinitionId"];
@@ -264,13 +297,7 @@ const noWildcardGrants = (resources: readonly ResourceRecord[]): Violation[] =>
         continue;
       }
       if (hostAccounts.has(container[1])) continue;
-      if (roleName === "Storage Blob Data Owner") {
-        report(
-          r,
-          `${label(r)} grants Storage Blob Data Owner on data container "${container[2]}"; use Reader or Contributor under a path condition`,
-        );
-        continue;
-      }
+      // An Owner role is no-owner-roles' to report; here it is judged like any data role.
       const condition = r.inputs["condition"];
       if (condition === UNKNOWN) continue;
       const version = r.inputs["conditionVersion"];
@@ -377,6 +404,189 @@ const storesSurvive = (resources: readonly ResourceRecord[]): Violation[] =>
     }
   });
 
+/** Roles that are full control (and, for Owner and User Access Administrator, the power to grant roles). */
+const OWNER_ROLES: Record<string, string> = {
+  "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+  "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+  "090c5cfd-751d-490a-894a-3ce6f1109419": "Azure Service Bus Data Owner",
+  "f526a384-b230-433a-b45c-95f59c4a2dec": "Azure Event Hubs Data Owner",
+  "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+};
+
+const roleGuid = (role: unknown): string | undefined =>
+  typeof role === "string" ? role.split("/").pop()?.toLowerCase() : undefined;
+
+/** No role assignment of the stack hands out an Owner role: each identity gets the least role that works. */
+const noOwnerRoles = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("no-owner-roles", resources, (report) => {
+    for (const r of of(resources, AZURE_TYPES.roleAssignment)) {
+      const role = r.inputs["roleDefinitionId"];
+      if (role === UNKNOWN) continue;
+      const name = OWNER_ROLES[roleGuid(role) ?? ""];
+      if (name) {
+        report(
+          r,
+          `${label(r)} assigns ${name}, full control of its scope; assign the least role that works (for blobs, ` +
+            "Storage Blob Data Reader or Contributor under an ABAC path condition)",
+        );
+      }
+    }
+  });
+
+/**
+ * A storage data role either carries an ABAC condition on blob paths or is on a container no other
+ * principal holds a storage data role on: no identity reads or rewrites another's blobs (the Functions
+ * runtime's shared containers, above all, where each app's host keys live).
+ */
+const storageRolesIsolated = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("storage-roles-isolated", resources, (report) => {
+    // The data accounts' containers are no-wildcard-grants' to judge: every role there needs a condition.
+    const hosts = hostAccountNames(resources);
+    const data = of(resources, AZURE_TYPES.roleAssignment).filter((r) => {
+      const guid = roleGuid(r.inputs["roleDefinitionId"]);
+      const scope = r.inputs["scope"];
+      if (guid === undefined || BLOB_DATA_ROLES[guid] === undefined || typeof scope !== "string")
+        return false;
+      const container = CONTAINER_SCOPE.exec(scope);
+      return container !== null && hosts.has(container[1]);
+    });
+    for (const r of data) {
+      const condition = r.inputs["condition"];
+      if (condition === UNKNOWN || (typeof condition === "string" && condition.includes(BLOB_PATH))) continue;
+      const principal = r.inputs["principalId"];
+      const others = data.filter((o) => o.inputs["scope"] === r.inputs["scope"] && o !== r);
+      if (principal === UNKNOWN || others.some((o) => o.inputs["principalId"] === UNKNOWN)) continue;
+      const strangers = new Set(others.map((o) => o.inputs["principalId"]).filter((p) => p !== principal));
+      if (strangers.size === 0) continue;
+      const container = CONTAINER_SCOPE.exec(r.inputs["scope"] as string)?.[2] ?? String(r.inputs["scope"]);
+      report(
+        r,
+        `${label(r)} grants ${BLOB_DATA_ROLES[roleGuid(r.inputs["roleDefinitionId"])!]} on "${container}" with no ` +
+          `path condition, where ${strangers.size} other ${strangers.size === 1 ? "identity holds" : "identities hold"} ` +
+          "storage roles: it can read and rewrite their blobs; condition it to its own paths " +
+          `(${BLOB_PATH}) or give it a container of its own`,
+      );
+    }
+  });
+
+/** An IP rule that lets every address in. */
+const OPEN_RANGES = new Set(["0.0.0.0/0", "0.0.0.0", "::/0"]);
+const openRules = (rules: unknown, key: string): string[] =>
+  (Array.isArray(rules) ? rules : [])
+    .map((x) => at(x, key))
+    .filter((v): v is string => typeof v === "string" && OPEN_RANGES.has(v));
+const disabled = (v: unknown) => typeof v === "string" && v.toLowerCase() === "disabled";
+
+/**
+ * The Key Vault and the Service Bus namespace take no traffic from the internet: public network access
+ * is disabled, or network rules deny by default (with no rule that lets every address in); and a closed
+ * one has a private endpoint, without which the stack's functions could not reach it.
+ */
+const privateNetwork = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("private-network", resources, (report) => {
+    const endpoints = of(resources, AZURE_TYPES.privateEndpoint);
+    const linked = (path: string) =>
+      endpoints.some((e) => {
+        const connections = e.inputs["privateLinkServiceConnections"];
+        if (connections === UNKNOWN) return true;
+        return (Array.isArray(connections) ? connections : []).some((c) => {
+          const target = at(c, "privateLinkServiceId");
+          return target === UNKNOWN || (typeof target === "string" && target.toLowerCase().endsWith(path));
+        });
+      });
+    const reachable = (r: ResourceRecord, path: string, what: string) => {
+      if (!linked(path.toLowerCase())) {
+        report(
+          r,
+          `${label(r)} is closed to every network but has no private endpoint: the stack's functions cannot reach ` +
+            `${what}; add one in the stack network's endpoints subnet, with its private DNS zone`,
+        );
+      }
+    };
+    for (const v of of(resources, AZURE_TYPES.vault)) {
+      const props = v.inputs["properties"];
+      const access = at(props, "publicNetworkAccess");
+      const acls = at(props, "networkAcls");
+      const action = at(acls, "defaultAction");
+      if ([props, access, acls, action].includes(UNKNOWN)) continue;
+      const name = v.inputs["vaultName"];
+      if (!disabled(access)) {
+        const open = openRules(at(acls, "ipRules"), "value");
+        if (action !== "Deny") {
+          report(
+            v,
+            `${label(v)} accepts traffic from every network (networkAcls.defaultAction ${JSON.stringify(action ?? "Allow")}); ` +
+              'set networkAcls.defaultAction "Deny" (bypass "AzureServices" keeps the storage accounts\' key working) ' +
+              'and reach it by a private endpoint, or set publicNetworkAccess "Disabled"',
+          );
+          continue;
+        }
+        if (open.length > 0) {
+          report(
+            v,
+            `${label(v)} lets every address in by its IP rule ${open.map((o) => JSON.stringify(o)).join(", ")}; remove it`,
+          );
+          continue;
+        }
+      }
+      if (typeof name === "string") reachable(v, `/vaults/${name}`, "its secrets");
+    }
+    const ruleSets = of(resources, AZURE_TYPES.networkRuleSet);
+    for (const n of of(resources, AZURE_TYPES.namespace)) {
+      const access = n.inputs["publicNetworkAccess"];
+      const name = n.inputs["namespaceName"];
+      if (access === UNKNOWN || name === UNKNOWN) continue;
+      if (!disabled(access)) {
+        const rules = ruleSets.filter((s) => s.inputs["namespaceName"] === name);
+        if (
+          rules.some(
+            (s) => s.inputs["defaultAction"] === UNKNOWN || s.inputs["publicNetworkAccess"] === UNKNOWN,
+          )
+        )
+          continue;
+        const closed = rules.some(
+          (s) =>
+            disabled(s.inputs["publicNetworkAccess"]) ||
+            (s.inputs["defaultAction"] === "Deny" && openRules(s.inputs["ipRules"], "ipMask").length === 0),
+        );
+        if (!closed) {
+          report(
+            n,
+            `${label(n)} accepts traffic from every network (publicNetworkAccess ${JSON.stringify(access ?? "Enabled")}, ` +
+              'no network rule set that denies by default); set publicNetworkAccess "Disabled" and reach it by a ' +
+              "private endpoint (Premium tier), or deny by default in its network rule set",
+          );
+          continue;
+        }
+      }
+      if (typeof name === "string") reachable(n, `/namespaces/${name}`, "its topics");
+    }
+  });
+
+/**
+ * Raw history is append-only: a role that may delete blobs, assigned on the raw container, carries a
+ * condition that denies delete on every path.
+ */
+const rawAppendOnly = (resources: readonly ResourceRecord[]): Violation[] =>
+  collect("raw-append-only", resources, (report) => {
+    for (const r of of(resources, AZURE_TYPES.roleAssignment)) {
+      const scope = r.inputs["scope"];
+      const role = r.inputs["roleDefinitionId"];
+      const condition = r.inputs["condition"];
+      if (scope === UNKNOWN || role === UNKNOWN || condition === UNKNOWN) continue;
+      const guid = typeof role === "string" ? role.split("/").pop()?.toLowerCase() : undefined;
+      if (!guid || !DELETING_BLOB_ROLES.has(guid)) continue;
+      const container = typeof scope === "string" ? CONTAINER_SCOPE.exec(scope) : null;
+      if (container?.[2] !== "raw") continue;
+      if (typeof condition === "string" && condition.includes(DELETE_DENIED)) continue;
+      report(
+        r,
+        `${label(r)} grants ${BLOB_DATA_ROLES[guid]} on the raw container without denying delete; ingest only ` +
+          `appends: its ABAC condition must include ${DELETE_DENIED} (the lifecycle policy expires old events)`,
+      );
+    }
+  });
+
 export const azureChecks: CloudChecks = {
   "store-encrypted-with-customer-key": storeEncrypted,
   "no-public-access": noPublicAccess,
@@ -386,4 +596,8 @@ export const azureChecks: CloudChecks = {
   "log-retention": logRetention,
   "required-tags": requiredTags,
   "stores-survive-changes": storesSurvive,
+  "raw-append-only": rawAppendOnly,
+  "no-owner-roles": noOwnerRoles,
+  "storage-roles-isolated": storageRolesIsolated,
+  "private-network": privateNetwork,
 };

@@ -14,10 +14,15 @@
  *   - required-tags: every labelled type carries the five required labels, none empty.
  *   - stores-survive-changes: every bucket and Cloud KMS key is protected and retained on delete, and not
  *     deleted before its replacement, unless labelled `tributary-disposable: "true"`.
+ *   - raw-append-only: no bucket binding of a role that deletes objects (objectUser, objectAdmin,
+ *     admin, legacy bucket owner/writer) has a condition reaching `raw/` prefixes.
+ *   - apis-enabled: every API a resource needs (infra/gcp/services.ts) is enabled by a
+ *     `gcp.projects.Service` of the stack with disableOnDestroy false, and the resource depends on it.
  * Cloud Storage accepts only TLS and Cloud Logging keeps logs for a bounded time by default, so
  * tls-only and log-retention have nothing to check here.
  */
 import { labelKey } from "../gcp/labels.ts";
+import { APIS, apisOf } from "../gcp/services.ts";
 import { DISPOSABLE_TAG } from "../plan/types.ts";
 import type { ResourceRecord } from "../synth/record.ts";
 import { at, UNKNOWN } from "./read.ts";
@@ -34,6 +39,7 @@ export const GCP_TYPES = {
   function: "gcp:cloudfunctionsv2/function:Function",
   alertPolicy: "gcp:monitoring/alertPolicy:AlertPolicy",
   notificationChannel: "gcp:monitoring/notificationChannel:NotificationChannel",
+  service: "gcp:projects/service:Service",
 } as const;
 
 /** Label keys every labelled resource carries. */
@@ -57,6 +63,14 @@ export const LABELLED_TYPES: Readonly<Record<string, string>> = {
 };
 
 const PUBLIC_MEMBERS = ["allUsers", "allAuthenticatedUsers"];
+/** Predefined roles with storage.objects.delete. */
+const DELETING_ROLES = [
+  "roles/storage.objectUser",
+  "roles/storage.objectAdmin",
+  "roles/storage.admin",
+  "roles/storage.legacyBucketOwner",
+  "roles/storage.legacyBucketWriter",
+];
 const BASIC_ROLES = ["roles/owner", "roles/editor", "roles/viewer"];
 
 const isIamMember = (type: string) => /^gcp:[a-z0-9]+\/[A-Za-z0-9]*I[Aa][Mm](Member|Binding):/.test(type);
@@ -70,6 +84,8 @@ const KINDS: Record<string, string> = {
   [GCP_TYPES.function]: "function",
   [GCP_TYPES.alertPolicy]: "alert policy",
   [GCP_TYPES.notificationChannel]: "notification channel",
+  [GCP_TYPES.service]: "API service",
+  "gcp:cloudscheduler/job:Job": "Cloud Scheduler job",
 };
 const label = (r: ResourceRecord) => `${KINDS[r.type] ?? r.type} "${r.name}"`;
 const quote = (v: unknown) => JSON.stringify(v) ?? String(v);
@@ -224,6 +240,70 @@ export const gcpChecks: CloudChecks = {
           r,
           `${label(r)} is missing the required ${missing.length === 1 ? "label" : "labels"} ` +
             `${missing.map(quote).join(", ")}; set ${input} with ${REQUIRED_GCP_LABELS.join(", ")} (none empty)`,
+        );
+      }
+    }
+  }),
+  "apis-enabled": check("apis-enabled", (resources, report) => {
+    const services = of(resources, GCP_TYPES.service);
+    for (const s of services) {
+      const disable = s.inputs["disableOnDestroy"];
+      if (disable !== UNKNOWN && disable !== false) {
+        report(
+          s,
+          `${label(s)} disables ${quote(s.inputs["service"])} in the whole project when it leaves the stack ` +
+            `(disableOnDestroy ${quote(disable ?? true)}; true is the provider's default); set disableOnDestroy ` +
+            "false: other workloads of the project, and this stack's own resources while they are deleted, use it",
+        );
+      }
+    }
+    for (const r of resources) {
+      if (!r.custom) continue;
+      for (const api of apisOf(r.type, r.inputs)) {
+        const enabling = services.filter((s) => s.inputs["service"] === APIS[api]);
+        if (enabling.length === 0) {
+          if (services.some((s) => s.inputs["service"] === UNKNOWN)) continue;
+          report(
+            r,
+            `${label(r)} needs ${APIS[api]}, which the stack does not enable; add a gcp.projects.Service for it ` +
+              "(disableOnDestroy false) and put it in the resource's dependsOn",
+          );
+        } else if (!enabling.some((s) => (r.dependsOn ?? []).includes(s.urn))) {
+          report(
+            r,
+            `${label(r)} does not wait for ${APIS[api]} to be enabled: on a new project it would be created ` +
+              "first and fail; put the API's gcp.projects.Service in its dependsOn",
+          );
+        }
+      }
+    }
+  }),
+  "raw-append-only": check("raw-append-only", (resources, report) => {
+    // The raw buckets, by name (a bucket's explicit name, else its logical name).
+    const rawBuckets = of(resources, GCP_TYPES.bucket)
+      .filter((b) => at(b.inputs, "labels", "tributary-store") === "raw")
+      .map((b) => (typeof b.inputs["name"] === "string" ? b.inputs["name"] : b.name));
+    const members = [
+      ...of(resources, GCP_TYPES.bucketIamMember),
+      ...of(resources, GCP_TYPES.bucketIamBinding),
+    ];
+    for (const r of members) {
+      const role = r.inputs["role"];
+      if (typeof role !== "string" || !DELETING_ROLES.includes(role)) continue;
+      const expression = at(r.inputs["condition"], "expression");
+      if (typeof expression !== "string") continue;
+      // An object prefix under raw/ in any bucket, or one that reaches raw/ in a raw bucket.
+      const raw = [...expression.matchAll(/buckets\/([^/"]+)\/objects\/([^"]*)"/g)]
+        .filter(
+          ([, bucket = "", p = ""]) =>
+            p.startsWith("raw/") || ("raw/".startsWith(p) && rawBuckets.includes(bucket)),
+        )
+        .map(([, , p]) => p);
+      if (raw.length > 0) {
+        report(
+          r,
+          `${label(r)} grants ${quote(role)}, which deletes objects, on raw history ${raw.map(quote).join(", ")}; ` +
+            `ingest only appends: grant "roles/storage.objectCreator" there (the bucket's lifecycle rule expires old events)`,
         );
       }
     }

@@ -12,7 +12,7 @@ import {
   type StackValidationPolicy,
   UnknownValueError,
 } from "@pulumi/policy";
-import type { ResourceRecord } from "../synth/record.ts";
+import { explicitDependencies, type ResourceRecord } from "../synth/record.ts";
 import { type Rule, rules, UNKNOWN } from "./rules.ts";
 
 // UnknownValueError is exported at runtime, but its declaration is stripped from @pulumi/policy's typings
@@ -57,6 +57,10 @@ function knownOptions(resource: PolicyResource): Record<string, unknown> {
 /** An engine resource as the record the rules read. */
 export function toRecord(resource: PolicyResource): ResourceRecord {
   const parent = resource.parent?.urn;
+  const dependsOn = explicitDependencies(
+    (resource.dependencies ?? []).map((d) => d.urn),
+    Object.values(resource.propertyDependencies ?? {}).map((ds) => ds.map((d) => d.urn)),
+  );
   return {
     urn: resource.urn,
     type: resource.type,
@@ -66,6 +70,7 @@ export function toRecord(resource: PolicyResource): ResourceRecord {
     custom: resource.provider !== undefined || resource.type.startsWith("pulumi:providers:"),
     inputs: knownValues(resource.props) as Record<string, unknown>,
     options: knownOptions(resource),
+    ...(dependsOn.length > 0 ? { dependsOn } : {}),
   };
 }
 

@@ -830,7 +830,12 @@ export type RuleName =
   | "dead-letter-queue"
   | "log-retention"
   | "required-tags"
-  | "stores-survive-changes";
+  | "stores-survive-changes"
+  | "apis-enabled"
+  | "raw-append-only"
+  | "no-owner-roles"
+  | "storage-roles-isolated"
+  | "private-network";
 
 /** A rule that also runs each other cloud's check of the same name. */
 function everyCloud(rule: Rule, ...clouds: CloudChecks[]): Rule {
@@ -838,6 +843,102 @@ function everyCloud(rule: Rule, ...clouds: CloudChecks[]): Rule {
   if (extra.length === 0) return rule;
   return { ...rule, check: (resources) => [rule.check(resources), ...extra.map((c) => c(resources))].flat() };
 }
+
+/** The actions that delete an object (or one of its versions), lowercase as IAM compares them. */
+const DELETE_ACTIONS = ["s3:deleteobject", "s3:deleteobjectversion"];
+
+/**
+ * Whether an S3 resource of an Allow may name an object of the raw zone: `*`, a bucket part that matches
+ * a raw bucket (`trib-dev-raw/*`, `trib-*`), or a key part under `raw/`.
+ */
+function onRaw(resource: string, rawBuckets: readonly string[]): boolean {
+  if (resource === "*") return true;
+  const m = /^arn:[^:]+:s3:::(.*)$/.exec(resource);
+  if (!m) return false;
+  const rest = m[1] ?? "";
+  const slash = rest.indexOf("/");
+  const bucket = slash < 0 ? rest : rest.slice(0, slash);
+  const key = slash < 0 ? "" : rest.slice(slash + 1);
+  const objects = slash >= 0 || WILDCARD.test(bucket);
+  return objects && (rawBuckets.some((b) => globMatches(bucket, b)) || key.startsWith("raw/"));
+}
+
+const rawAppendOnly: Rule = {
+  name: "raw-append-only",
+  description:
+    "Raw history is append-only: nothing the stack grants may delete an object of the raw zone (on AWS no " +
+    "s3:DeleteObject or s3:DeleteObjectVersion on the raw bucket or raw/ keys; on GCP no role that deletes " +
+    "objects on raw/ prefixes; on Azure every blob data role on the raw container denies delete by its " +
+    "condition). Ingest only appends; expiry is the store's lifecycle rule.",
+  check: (resources) =>
+    collect(rawAppendOnly.name, resources, (stack, report) => {
+      // The raw buckets whose names are known; `raw/` keys are raw history in any bucket.
+      const rawBuckets = stack
+        .of(TYPES.bucket)
+        .filter((b) => storeOf(b) === "raw")
+        .map((b) => b.inputs["bucket"])
+        .filter((n): n is string => typeof n === "string");
+      for (const r of stack.resources) {
+        const holder = POLICY_DOCUMENTS.find((d) => d.type === r.type && d.type !== TYPES.bucketPolicy);
+        if (!holder) continue;
+        const documents = holder.documents(r);
+        if (documents === UNKNOWN) continue;
+        for (const { doc, label: where } of documents) {
+          const parsed = parsePolicy(doc);
+          if (parsed.kind !== "ok") continue;
+          for (const s of parsed.statements) {
+            if (s.body["Effect"] === UNKNOWN || !isAllow(s)) continue;
+            const deletes = list(s.body["Action"]).filter(
+              (a) => typeof a === "string" && DELETE_ACTIONS.some((d) => globMatches(a.toLowerCase(), d)),
+            );
+            if (deletes.length === 0) continue;
+            const targets = list(s.body["Resource"]).filter(
+              (x) => typeof x === "string" && onRaw(x, rawBuckets),
+            );
+            if (targets.length > 0) {
+              report(
+                r,
+                `${where} ${s.where} allows ${quoteAll(deletes)} on raw history ${quoteAll(targets)}; ingest only ` +
+                  "appends (s3:PutObject), and the raw bucket's lifecycle rule expires old events",
+              );
+            }
+          }
+        }
+      }
+    }),
+};
+
+/** A rule that only other clouds' checks give content: on AWS there is nothing of the kind to check. */
+function elsewhere(name: RuleName, description: string): Rule {
+  return { name, description, check: () => [] };
+}
+
+const apisEnabled = elsewhere(
+  "apis-enabled",
+  "GCP: the stack enables every API its resources use (gcp.projects.Service, kept on when the stack is " +
+    "destroyed), and each resource depends on the services of the APIs it needs, so a first deploy on a " +
+    "new project does not fail on an API that is off. AWS and Azure have no APIs to enable.",
+);
+
+const noOwnerRoles = elsewhere(
+  "no-owner-roles",
+  "Azure: no role assignment hands out an Owner role (Owner, Storage Blob Data Owner, Azure Service Bus Data " +
+    "Owner, Azure Event Hubs Data Owner, User Access Administrator); each identity gets the least role that works.",
+);
+
+const storageRolesIsolated = elsewhere(
+  "storage-roles-isolated",
+  "Azure: a storage data role carries an ABAC condition on blob paths, or is on a container no other identity " +
+    "holds a storage role on, so no function app reads or rewrites another's blobs (the Functions runtime's " +
+    "shared host keys, above all). AWS and GCP grants are per prefix already (no-wildcard-grants).",
+);
+
+const privateNetwork = elsewhere(
+  "private-network",
+  "Azure: the Key Vault and the Service Bus namespace take no traffic from the internet (public network access " +
+    "disabled, or network rules that deny by default, no rule letting every address in), and each has a " +
+    "private endpoint the stack's functions reach it by.",
+);
 
 /** The rules, in the order {@link evaluate} reports them. */
 export const rules: readonly Rule[] = [
@@ -849,6 +950,11 @@ export const rules: readonly Rule[] = [
   logRetention,
   requiredTags,
   storesSurvive,
+  apisEnabled,
+  rawAppendOnly,
+  noOwnerRoles,
+  storageRolesIsolated,
+  privateNetwork,
 ].map((rule) => everyCloud(rule, gcpChecks, azureChecks));
 
 /**

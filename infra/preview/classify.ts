@@ -108,6 +108,7 @@ const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
   "gcp:logging/metric:Metric": ["project"],
   "gcp:monitoring/alertPolicy:AlertPolicy": ["project"],
   "gcp:monitoring/notificationChannel:NotificationChannel": ["project"],
+  "gcp:projects/service:Service": ["project", "service"],
   "gcp:pubsub/subscription:Subscription": ["name", "topic", "project", "filter", "enableMessageOrdering"],
   "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": [
     "subscription",
@@ -148,6 +149,24 @@ const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
   "azure-native:operationalinsights:Workspace": ["resourceGroupName", "workspaceName", "location"],
   "azure-native:resources:ResourceGroup": ["resourceGroupName", "location"],
   "azure-native:servicebus:Namespace": ["resourceGroupName", "namespaceName", "location"],
+  "azure-native:servicebus:NamespaceNetworkRuleSet": ["resourceGroupName", "namespaceName"],
+  "azure-native:network:VirtualNetwork": ["resourceGroupName", "virtualNetworkName", "location"],
+  "azure-native:network:Subnet": ["resourceGroupName", "virtualNetworkName", "subnetName"],
+  "azure-native:network:PublicIPAddress": ["resourceGroupName", "publicIpAddressName", "location"],
+  "azure-native:network:NatGateway": ["resourceGroupName", "natGatewayName", "location"],
+  "azure-native:network:PrivateEndpoint": ["resourceGroupName", "privateEndpointName", "location"],
+  "azure-native:network:PrivateDnsZoneGroup": [
+    "resourceGroupName",
+    "privateEndpointName",
+    "privateDnsZoneGroupName",
+  ],
+  "azure-native:privatedns:PrivateZone": ["resourceGroupName", "privateZoneName", "location"],
+  "azure-native:privatedns:VirtualNetworkLink": [
+    "resourceGroupName",
+    "privateZoneName",
+    "virtualNetworkLinkName",
+    "location",
+  ],
   "azure-native:servicebus:Queue": [
     "resourceGroupName",
     "namespaceName",

@@ -26,6 +26,7 @@ import type * as ResourcePb from "@pulumi/pulumi/proto/resource_pb.js";
 import type * as EmptyPb from "google-protobuf/google/protobuf/empty_pb.js";
 import type * as StructPb from "google-protobuf/google/protobuf/struct_pb.js";
 import {
+  explicitDependencies,
   inTreeOrder,
   normalise,
   type ResourceRecord,
@@ -285,7 +286,10 @@ class LocalEngine {
       return;
     }
     const work = (async () => {
-      const { props, options } = await this.transform(req);
+      const { props, options, dependencies } = await this.transform(req);
+      const byProperty: string[][] = [];
+      req.getPropertydependenciesMap().forEach((deps) => void byProperty.push(deps.getUrnsList()));
+      const dependsOn = explicitDependencies(dependencies, byProperty);
       const inputs = decode(props, this.dryRun);
       let id = "";
       let state: Props = {};
@@ -309,6 +313,7 @@ class LocalEngine {
         custom,
         inputs: (await normalise(inputs)) as Props,
         ...(Object.keys(options).length > 0 ? { options } : {}),
+        ...(dependsOn.length > 0 ? { dependsOn } : {}),
       };
       return {
         record,
@@ -332,7 +337,7 @@ class LocalEngine {
    */
   private async transform(
     req: ResourcePb.RegisterResourceRequest,
-  ): Promise<{ props: Struct | undefined; options: Props }> {
+  ): Promise<{ props: Struct | undefined; options: Props; dependencies: string[] }> {
     const chain = [...req.getTransformsList()];
     for (let p = req.getParent(); p; p = this.registered.get(p)?.parent ?? "") {
       chain.push(...(this.registered.get(p)?.transforms ?? []));
@@ -342,6 +347,7 @@ class LocalEngine {
     if (chain.length === 0) {
       return {
         props,
+        dependencies: req.getDependenciesList(),
         options: keptOptions(
           req.getProtect(),
           req.getRetainondelete(),
@@ -363,6 +369,8 @@ class LocalEngine {
     }
     return {
       props,
+      // A transform may change what the resource depends on, as the engine would take it.
+      dependencies: opts.getDependsOnList(),
       options: keptOptions(
         opts.hasProtect() ? opts.getProtect() : undefined,
         opts.hasRetainOnDelete() ? opts.getRetainOnDelete() : undefined,

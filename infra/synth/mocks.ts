@@ -7,7 +7,14 @@ import { pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import type { EngineHooks } from "./engine.ts";
 import { configRegion, fakeInvoke, fakeOutputs } from "./outputs.ts";
-import { inTreeOrder, normalise, type ResourceRecord, resourceUrn, type Synthesis } from "./record.ts";
+import {
+  explicitDependencies,
+  inTreeOrder,
+  normalise,
+  type ResourceRecord,
+  resourceUrn,
+  type Synthesis,
+} from "./record.ts";
 
 interface RegisterRequest {
   getType(): string;
@@ -18,6 +25,8 @@ interface RegisterRequest {
   getRetainondelete(): boolean;
   getDeletebeforereplace(): boolean;
   getObject(): Parameters<typeof pulumi.runtime.deserializeProperties>[0];
+  getDependenciesList(): string[];
+  getPropertydependenciesMap(): { forEach(f: (deps: { getUrnsList(): string[] }) => void): void };
 }
 
 export interface MockRun {
@@ -95,6 +104,9 @@ async function record(req: RegisterRequest, urn: string): Promise<ResourceRecord
   if (req.getRetainondelete()) options.retainOnDelete = true;
   if (req.getDeletebeforereplace()) options.deleteBeforeReplace = true;
   const parent = req.getParent();
+  const byProperty: string[][] = [];
+  req.getPropertydependenciesMap().forEach((deps) => void byProperty.push(deps.getUrnsList()));
+  const dependsOn = explicitDependencies(req.getDependenciesList(), byProperty);
   return {
     urn,
     type: req.getType(),
@@ -103,6 +115,7 @@ async function record(req: RegisterRequest, urn: string): Promise<ResourceRecord
     custom: req.getCustom(),
     inputs: (await normalise(inputs)) as Record<string, unknown>,
     ...(Object.keys(options).length > 0 ? { options } : {}),
+    ...(dependsOn.length > 0 ? { dependsOn } : {}),
   };
 }
 

@@ -68,6 +68,42 @@ const TYPES: Record<
     path: (i, n) =>
       `Microsoft.ServiceBus/namespaces/${i.namespaceName}/topics/${i.topicName}/subscriptions/${i.subscriptionName}/rules/${n}`,
   },
+  "azure-native:servicebus:NamespaceNetworkRuleSet": {
+    nameInput: "",
+    path: (i) => `Microsoft.ServiceBus/namespaces/${i.namespaceName}/networkRuleSets/default`,
+  },
+  "azure-native:network:VirtualNetwork": {
+    nameInput: "virtualNetworkName",
+    path: (_i, n) => `Microsoft.Network/virtualNetworks/${n}`,
+  },
+  "azure-native:network:Subnet": {
+    nameInput: "subnetName",
+    path: (i, n) => `Microsoft.Network/virtualNetworks/${i.virtualNetworkName}/subnets/${n}`,
+  },
+  "azure-native:network:PublicIPAddress": {
+    nameInput: "publicIpAddressName",
+    path: (_i, n) => `Microsoft.Network/publicIPAddresses/${n}`,
+  },
+  "azure-native:network:NatGateway": {
+    nameInput: "natGatewayName",
+    path: (_i, n) => `Microsoft.Network/natGateways/${n}`,
+  },
+  "azure-native:network:PrivateEndpoint": {
+    nameInput: "privateEndpointName",
+    path: (_i, n) => `Microsoft.Network/privateEndpoints/${n}`,
+  },
+  "azure-native:network:PrivateDnsZoneGroup": {
+    nameInput: "privateDnsZoneGroupName",
+    path: (i, n) => `Microsoft.Network/privateEndpoints/${i.privateEndpointName}/privateDnsZoneGroups/${n}`,
+  },
+  "azure-native:privatedns:PrivateZone": {
+    nameInput: "privateZoneName",
+    path: (_i, n) => `Microsoft.Network/privateDnsZones/${n}`,
+  },
+  "azure-native:privatedns:VirtualNetworkLink": {
+    nameInput: "virtualNetworkLinkName",
+    path: (i, n) => `Microsoft.Network/privateDnsZones/${i.privateZoneName}/virtualNetworkLinks/${n}`,
+  },
   "azure-native:web:AppServicePlan": { nameInput: "name", path: (_i, n) => `Microsoft.Web/serverfarms/${n}` },
   "azure-native:web:WebApp": { nameInput: "name", path: (_i, n) => `Microsoft.Web/sites/${n}` },
   "azure-native:applicationinsights:Component": {
@@ -109,7 +145,7 @@ export function fakeAzureOutputs(r: NewResource, _region: string): FakeOutputs {
   }
   const t = TYPES[r.type];
   if (!t) return { id: `${r.name}-id`, state: { ...r.inputs } };
-  const name = i[t.nameInput] ?? r.name;
+  const name = (t.nameInput ? i[t.nameInput] : undefined) ?? r.name;
   const id = `${sub}/resourceGroups/${i.resourceGroupName}/providers/${t.path(i, name)}`;
   switch (r.type) {
     case "azure-native:storage:StorageAccount": {
@@ -161,6 +197,11 @@ export function fakeAzureOutputs(r: NewResource, _region: string): FakeOutputs {
     }
     case "azure-native:operationalinsights:Workspace":
       return outputs(id, name, { customerId: guid("workspace", id) });
+    case "azure-native:network:PublicIPAddress": {
+      // A documentation address (RFC 5737), the same for the same resource.
+      const n = Number.parseInt(guid("ip", id).slice(0, 2), 16);
+      return outputs(id, name, { ipAddress: `203.0.113.${n}` });
+    }
     default:
       return outputs(id, name);
   }

@@ -22,6 +22,24 @@ export interface ResourceRecord {
   readonly inputs: Record<string, unknown>;
   /** Resource options that change what a deploy does (protect, retainOnDelete, deleteBeforeReplace…). */
   readonly options?: Record<string, unknown>;
+  /**
+   * The URNs of the resources it waits for beyond those its inputs name (its `dependsOn`, a component
+   * there standing for the cloud resources under it), sorted; absent when none.
+   */
+  readonly dependsOn?: string[];
+}
+
+/**
+ * The dependencies a resource was given with `dependsOn`: all of its direct dependencies (what the SDK
+ * sends the engine) but those its properties name. Sorted, without repeats.
+ */
+export function explicitDependencies(
+  all: Iterable<string>,
+  byProperty: Iterable<Iterable<string>>,
+): string[] {
+  const implied = new Set<string>();
+  for (const urns of byProperty) for (const urn of urns) implied.add(urn);
+  return [...new Set([...all].filter((urn) => !implied.has(urn)))].sort();
 }
 
 /** Stack outputs plus every registered resource, in registration order. */

@@ -279,6 +279,10 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .option("--data-version <v>", "the announced data version (with --materialised)")
     .option("--schedule <asset>", "a schedule tick of this asset")
     .option("--at <time>", "the scheduled time (ISO 8601; default now)")
+    .option(
+      "--http <mode>",
+      "gcp: print the HTTP request that carries the event, { headers, body }: push (a Pub/Sub push), binary or structured (a CloudEvent in that content mode)",
+    )
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .action(async (opts: import("./commands/invoke.ts").EventOptions) => {
       const { eventCommand } = await import("./commands/invoke.ts");

@@ -16,6 +16,13 @@
  * reads. A batch that writes nothing new (all duplicates or invalid) still commits a manifest with its
  * counts, its quarantine and an empty ids object, but no data object.
  *
+ * Ingest never deletes what it wrote to the raw and quarantine zones (a cloud function that ingests may
+ * only append there). Each attempt of a batch first claims an attempt number, an object created only if
+ * absent under `_index/`, and names its objects after it (layout.ts): a retry after a failure or a crash
+ * writes beside the leftovers of the attempt before it, never over them. A claim is released when its
+ * attempt fails before any of its objects was stored (the next attempt takes the same names), and after
+ * the commit.
+ *
  * One ingest per source at a time: two concurrent batches of a source do not see each other's ids.
  *
  * How it runs: this thread reads the inputs (gzip or not) and cuts them into blocks of whole lines; worker
@@ -28,7 +35,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream } from "node:fs";
 import { appendFile, mkdtemp, rm } from "node:fs/promises";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
@@ -240,6 +247,11 @@ abstract class Sink {
   readonly key: string;
   rows = 0;
   bytes = 0;
+  /**
+   * Whether this object's put got an answer: it was stored, or its name was taken. Either way the
+   * attempt's names are spent; a put that failed (or was abandoned) stored nothing.
+   */
+  spent = false;
   #buf: Buffer = Buffer.allocUnsafe(SINK_BUFFER);
   #pos = 0;
 
@@ -254,7 +266,7 @@ abstract class Sink {
   abstract drain(): Promise<void>;
   /** Writes the object; rejects when it cannot be written. */
   abstract close(): Promise<void>;
-  /** Stops writing; the object is not written (or is left unreferenced). */
+  /** Stops writing, and waits for its put to settle: the object is not written (or left unreferenced). */
   abstract abort(): Promise<void>;
 
   /** Bytes [start, end) of `src` and a newline. */
@@ -322,7 +334,9 @@ class StreamSink extends Sink {
     this.#stream.on("error", () => {});
     this.#put = store.put(key, this.#stream, { ifAbsent: true });
     this.#settled = this.#put.then(
-      () => {},
+      () => {
+        this.spent = true;
+      },
       (e: unknown) => {
         this.#error ??= e;
       },
@@ -370,6 +384,8 @@ class StagedSink extends Sink {
   #chain: Promise<void>;
   #queued = 0;
   #error: unknown;
+  #aborted = false;
+  #putting: Promise<boolean> | undefined;
 
   constructor(store: ObjectStore, key: string, path: Promise<string>) {
     super(key);
@@ -405,12 +421,22 @@ class StagedSink extends Sink {
     this.flush();
     await this.#chain;
     if (this.#error) throw this.#error;
-    const ok = await this.#store.put(this.key, createReadStream(this.#path), { ifAbsent: true });
+    if (this.#aborted) throw new IngestError(`ingest: writing ${this.key} was abandoned.`);
+    this.#putting = this.#store.put(this.key, createReadStream(this.#path), { ifAbsent: true });
+    const ok = await this.#putting;
+    this.spent = true;
     if (!ok) throw new IngestError(`ingest: object ${this.key} already exists; nothing was overwritten.`);
   }
 
   async abort(): Promise<void> {
+    this.#aborted = true;
     await this.#chain;
+    await this.#putting?.then(
+      () => {
+        this.spent = true;
+      },
+      () => {},
+    );
   }
 }
 
@@ -418,30 +444,25 @@ class StagedSink extends Sink {
 class BatchWriter {
   readonly #store: ObjectStore;
   readonly #source: SourceDef;
-  readonly #batch: string;
+  /** The stem of this attempt's object names (layout.attemptStem). */
+  readonly #stem: string;
   readonly #partitions = new Map<string, Sink>();
   #quarantine: Sink | undefined;
   #ids: Sink | undefined;
   #staging: Promise<string> | undefined;
   #staged = 0;
-  /** Objects fully written, to remove if the batch fails before its manifest. */
-  readonly #written: string[] = [];
 
-  constructor(store: ObjectStore, source: SourceDef, batch: string) {
+  constructor(store: ObjectStore, source: SourceDef, stem: string) {
     this.#store = store;
     this.#source = source;
-    this.#batch = batch;
+    this.#stem = stem;
   }
 
   partition(key: string): Sink {
     let sink = this.#partitions.get(key);
     if (!sink) {
       const source = this.#source;
-      const objectKey = layout.raw(
-        source.key,
-        partitionPath(source.partitions, key, source.key),
-        this.#batch,
-      );
+      const objectKey = layout.raw(source.key, partitionPath(source.partitions, key, source.key), this.#stem);
       if (this.#partitions.size < STREAMED_PARTITIONS) {
         sink = new StreamSink(this.#store, objectKey);
       } else {
@@ -459,12 +480,12 @@ class BatchWriter {
   }
 
   quarantine(): Sink {
-    this.#quarantine ??= new StreamSink(this.#store, layout.quarantine(this.#source.key, this.#batch));
+    this.#quarantine ??= new StreamSink(this.#store, layout.quarantine(this.#source.key, this.#stem));
     return this.#quarantine;
   }
 
   ids(): Sink {
-    this.#ids ??= new StreamSink(this.#store, layout.ids(this.#source.key, this.#batch));
+    this.#ids ??= new StreamSink(this.#store, layout.ids(this.#source.key, this.#stem));
     return this.#ids;
   }
 
@@ -484,27 +505,29 @@ class BatchWriter {
     const entries = [...this.#partitions.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const streamed = entries.filter(([, s]) => s instanceof StreamSink);
     const staged = entries.filter(([, s]) => !(s instanceof StreamSink));
-    await Promise.all(streamed.map(([, s]) => s.close().then(() => this.#written.push(s.key))));
-    await mapLimit(staged, 4, ([, s]) => s.close().then(() => this.#written.push(s.key)));
+    await Promise.all(streamed.map(([, s]) => s.close()));
+    await mapLimit(staged, 4, ([, s]) => s.close());
     const files = entries.map(([partition, s]) => ({ key: s.key, partition, rows: s.rows, bytes: s.bytes }));
     let quarantine: BatchManifest["quarantine"];
     if (this.#quarantine) {
       await this.#quarantine.close();
-      this.#written.push(this.#quarantine.key);
       quarantine = { key: this.#quarantine.key, rows: this.#quarantine.rows };
     }
     const ids = this.ids();
     await ids.close();
-    this.#written.push(ids.key);
     await this.#cleanup();
     return { files, ...(quarantine ? { quarantine } : {}), ids: ids.key };
   }
 
-  async abort(): Promise<void> {
+  /**
+   * Stops every object and waits for their puts to settle. Deletes nothing: resolves to whether any
+   * object of the attempt was stored (or found its name taken), that is whether its names are spent.
+   */
+  async abort(): Promise<boolean> {
     const sinks = [...this.#partitions.values(), this.#quarantine, this.#ids].filter((s) => s !== undefined);
     await Promise.all(sinks.map((s) => s.abort().catch(() => {})));
-    await Promise.all(this.#written.map((key) => this.#store.delete(key).catch(() => {})));
     await this.#cleanup();
+    return sinks.some((s) => s.spent);
   }
 
   async #cleanup(): Promise<void> {
@@ -516,6 +539,20 @@ class BatchWriter {
 
 // ---------------------------------------------------------------------------------------------------------
 // Ingest
+
+/** Attempts of one batch before ingest gives up: far more than any cloud redelivers a message. */
+const MAX_ATTEMPTS = 1000;
+
+/** Claims the next attempt number of a batch: its claim object, created only if absent. */
+async function claimAttempt(store: ObjectStore, source: string, batch: string): Promise<number> {
+  const body = JSON.stringify({ host: hostname(), pid: process.pid, at: new Date().toISOString() });
+  for (let n = 1; n <= MAX_ATTEMPTS; n++) {
+    if (await store.put(layout.attempt(source, batch, n), body, { ifAbsent: true })) return n;
+  }
+  throw new IngestError(
+    `ingest ${source}: batch ${batch} was attempted ${MAX_ATTEMPTS} times without committing; look at why it fails (its objects are under raw/${source}/ and quarantine/${source}/) and ingest it under another batch id.`,
+  );
+}
 
 function assertIngestible(source: SourceDef): void {
   const properties = (source.schema as { properties?: Record<string, unknown> }).properties ?? {};
@@ -634,8 +671,19 @@ async function ingestBatch(
   const known = resolved.files.reduce((sum, f) => sum + (f.size ?? 0), 0);
   if (!threads.auto || known >= WORKER_THRESHOLD) startPool();
 
-  const writer = new BatchWriter(store, source, batch);
+  const manifestKey = layout.batch(source.key, batch);
+  let writer: BatchWriter | undefined;
+  let claim: string | undefined;
   try {
+    if (await store.head(manifestKey)) {
+      throw new IngestError(
+        `ingest ${source.key}: batch ${batch} is already committed; give another batch id.`,
+      );
+    }
+    const attempt = await claimAttempt(store, source.key, batch);
+    claim = layout.attempt(source.key, batch, attempt);
+    const w = new BatchWriter(store, source, layout.attemptStem(batch, attempt));
+    writer = w;
     const batches = await committedBatches(store, source.key);
     const seen = await committedIds(store, source.key, batches);
     // Workers asked for by number are waited for; "auto" ones join when they are up.
@@ -650,7 +698,7 @@ async function ingestBatch(
     let line = 0;
     const quarantine = (at: number, reason: string, record: string) => {
       counts.quarantined++;
-      writer.quarantine().line(JSON.stringify({ file: file!.name, line: at, reason, record }));
+      w.quarantine().line(JSON.stringify({ file: file!.name, line: at, reason, record }));
     };
     const apply = (item: Item, from: InputFile) => {
       if (from !== file) {
@@ -665,7 +713,7 @@ async function ingestBatch(
       const { block, lines, bounds, codes, partitions, keys, ids, reasons } = item;
       // A partition's object is created by its first new record: duplicates alone write nothing.
       const sinks: (Sink | undefined)[] = new Array(partitions.length);
-      const idSink = writer.ids();
+      const idSink = w.ids();
       let v = 0;
       let other = 0;
       let r = 0;
@@ -701,7 +749,7 @@ async function ingestBatch(
         if (fresh) {
           let sink = sinks[code];
           if (!sink) {
-            sink = writer.partition(partitions[code]!);
+            sink = w.partition(partitions[code]!);
             sinks[code] = sink;
           }
           sink.record(block, start, end);
@@ -721,7 +769,7 @@ async function ingestBatch(
       apply(item, head.file);
       // apply copied what it keeps: the block's memory (ours alone) serves again.
       if (item.kind === "block") blocks.give(item.block);
-      await writer.drain();
+      await w.drain();
     };
     const pieces: Piece[] = [];
     const feed = async (from: InputFile) => {
@@ -763,7 +811,7 @@ async function ingestBatch(
         `ingest ${source.key}: internal error: counts do not add up: ${JSON.stringify(counts)}`,
       );
     }
-    const objects = await writer.close();
+    const objects = await w.close();
     const manifest: BatchManifest = {
       format: 1,
       source: source.key,
@@ -775,12 +823,13 @@ async function ingestBatch(
       ids: objects.ids,
       counts,
     };
-    const manifestKey = layout.batch(source.key, batch);
     if (!(await store.put(manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, { ifAbsent: true }))) {
       throw new IngestError(
         `ingest ${source.key}: batch ${batch} is already committed; give another batch id.`,
       );
     }
+    // Committed: the claim has done its work (a leftover one only makes a later attempt skip a number).
+    await store.delete(claim).catch(() => {});
     // In the order a listing of the manifests gives, as committedBatches reads them back.
     const key = (m: BatchManifest) => layout.batch(source.key, m.batch);
     const all = partitionsOf(
@@ -789,7 +838,10 @@ async function ingestBatch(
     const partitions = new Map(manifest.files.map((f) => [f.partition, all.get(f.partition)!] as const));
     return { batch, manifestKey, manifest, blankLines, workers: usedWorkers ? pool!.size : 0, partitions };
   } catch (e) {
-    await writer.abort();
+    // Nothing the attempt stored is deleted. If it stored nothing, its claim is released and the next
+    // attempt names its objects the same; otherwise the next attempt takes the next number.
+    const spent = writer ? await writer.abort() : false;
+    if (claim && !spent) await store.delete(claim).catch(() => {});
     throw e;
   } finally {
     await pool?.close();

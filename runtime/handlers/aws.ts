@@ -5,7 +5,9 @@
  *   tributary.source.events). Records run one after the other; the answer names exactly the records
  *   that failed, so SQS redelivers only those (and dead-letters them after maxReceiveCount);
  * - EventBridge Scheduler, with the target input `{ asset, scheduledTime }` (or a raw "Scheduled Event");
- * - S3 event notifications, for objects landed under `landing/<source>/`.
+ * - S3 event notifications, for objects landed under `landing/<source>/`: straight from S3, through an
+ *   SNS topic, or through an SQS queue (an SQS record whose body is the notification, or the SNS
+ *   notification carrying it); S3's test event is ignored.
  * An asynchronous invocation (schedule, S3) that fails throws: Lambda retries it, then dead-letters it.
  *
  * Logs are JSON lines written straight to stdout (not console.log, which Lambda's JSON log format wraps
@@ -26,16 +28,19 @@ import {
   type Work,
 } from "./core.ts";
 import {
-  attempt,
   attemptAll,
   busWork,
   chunks,
   excerpt,
   isObject,
   type Json,
+  nonEmpty,
+  objectCreatedWork,
   PublishError,
   parseJson,
+  poisonItem,
   scheduleWork,
+  type WorkItem,
 } from "./events.ts";
 import { MESSAGES } from "./messages.ts";
 
@@ -47,7 +52,7 @@ export interface BatchResponse {
   readonly batchItemFailures: { readonly itemIdentifier: string }[];
 }
 
-const EXPECTED_BODY = `the EventBridge event of a Tributary bus rule (detail-type ${MESSAGES.assetMaterialised} or ${MESSAGES.sourceEvents})`;
+const EXPECTED_BODY = `the EventBridge event of a Tributary bus rule (detail-type ${MESSAGES.assetMaterialised} or ${MESSAGES.sourceEvents}), an S3 event notification, or an SNS notification carrying one`;
 
 /**
  * One log line. A commit (`tributary.asset.materialised`) is also a CloudWatch embedded metric format
@@ -168,7 +173,8 @@ export function awsHandler(
       for (const record of event.Records) {
         const id = String(record.messageId);
         try {
-          await attempt(rt, id, () => sqsWork(record, id, rt.fn.asset));
+          // Every item of the message runs; the message fails (and is redelivered) if any item failed.
+          await attemptAll(rt, sqsItems(record, id, rt.fn.asset));
         } catch {
           batchItemFailures.push({ itemIdentifier: id });
         }
@@ -190,21 +196,93 @@ function isSqsBatch(event: unknown): event is { Records: Json[] } {
   );
 }
 
-/** One SQS record: its body is the EventBridge event a bus rule sent to the queue. */
-export function sqsWork(record: Json, id: string, self: string): Work {
+/**
+ * The work of one SQS record. Its body is one of: the EventBridge event a bus rule forwarded (Tributary's
+ * own wiring); an S3 event notification (S3 → SQS), one item per record in it; an SNS notification whose
+ * message is one of those (S3 → SNS → SQS without raw message delivery). An S3 test event, which S3 sends
+ * when a notification is configured, is ignored. Items are made when they run: a body that cannot be
+ * understood is one item that fails as poison.
+ */
+export function sqsItems(record: Json, id: string, self: string): WorkItem[] {
   const where = `SQS message ${id}`;
   if (typeof record.body !== "string") {
-    throw new PoisonMessageError(`${where}: it has no body; expected ${EXPECTED_BODY}.`);
+    return [poisonItem(id, new PoisonMessageError(`${where}: it has no body; expected ${EXPECTED_BODY}.`))];
   }
-  const body = parseJson(record.body, where, EXPECTED_BODY);
-  if (!isObject(body) || typeof body["detail-type"] !== "string") {
-    throw new PoisonMessageError(
-      `${where}: the body is not an EventBridge event (no "detail-type"): ${excerpt(body)}; expected ${EXPECTED_BODY}.`,
-    );
+  let body: unknown;
+  try {
+    body = parseJson(record.body, where, EXPECTED_BODY);
+  } catch (e) {
+    return [poisonItem(id, e)];
   }
-  // The EventBridge event id, not the SQS message id, names the work: EventBridge may put one event
-  // in the queue twice (two SQS messages), and both deliveries must make one ingest batch.
-  return eventBridgeWork(body, typeof body.id === "string" && body.id !== "" ? body.id : id, where, self);
+  return bodyItems(body, id, where, self);
+}
+
+/** What an SQS body or an SNS message carries, as work items (see {@link sqsItems}). */
+function bodyItems(body: unknown, id: string, where: string, self: string): WorkItem[] {
+  if (isObject(body) && typeof body["detail-type"] === "string") {
+    // The EventBridge event id, not the SQS message id, names the work: EventBridge may put one event
+    // in the queue twice (two SQS messages), and both deliveries must make one ingest batch.
+    const eventId = nonEmpty(body.id) ? body.id : id;
+    return [{ id: eventId, make: () => eventBridgeWork(body, eventId, where, self) }];
+  }
+  if (isObject(body) && body.Type === "Notification" && typeof body.Message === "string") {
+    const inner = `${where}: SNS message ${nonEmpty(body.MessageId) ? body.MessageId : "(no id)"}`;
+    let message: unknown;
+    try {
+      message = parseJson(body.Message, inner, "an S3 event notification");
+    } catch (e) {
+      return [poisonItem(id, e)];
+    }
+    if (isS3Notification(message) || isS3TestEvent(message)) return bodyItems(message, id, inner, self);
+    return [
+      poisonItem(
+        id,
+        new PoisonMessageError(
+          `${inner}: the message is not an S3 event notification: ${excerpt(message)}; Tributary takes S3 notifications through SNS.`,
+        ),
+      ),
+    ];
+  }
+  if (isS3Notification(body)) return body.Records.map((r, i) => s3Item(r, `${where} record ${i}`));
+  if (isS3TestEvent(body)) {
+    const bucket = typeof body.Bucket === "string" ? body.Bucket : "(unnamed)";
+    return [
+      {
+        id,
+        make: () => ({
+          kind: "ignored",
+          id,
+          reason: `${where} is the S3 test event (s3:TestEvent) of bucket ${bucket}, sent when its notifications were configured.`,
+        }),
+      },
+    ];
+  }
+  const what = isObject(body)
+    ? `an object with the keys ${Object.keys(body).join(", ") || "(none)"}`
+    : excerpt(body);
+  return [
+    poisonItem(
+      id,
+      new PoisonMessageError(
+        `${where}: the body is ${what}, which Tributary does not take; expected ${EXPECTED_BODY}.`,
+      ),
+    ),
+  ];
+}
+
+/** An S3 event notification: `{Records: [{eventSource: "aws:s3", s3: …}, …]}`. */
+function isS3Notification(v: unknown): v is { Records: unknown[] } {
+  return (
+    isObject(v) &&
+    Array.isArray(v.Records) &&
+    v.Records.length > 0 &&
+    v.Records.every((r) => isObject(r) && r.eventSource === "aws:s3")
+  );
+}
+
+/** The message S3 sends when a bucket's notification configuration is saved. */
+function isS3TestEvent(v: unknown): v is Json {
+  return isObject(v) && v.Event === "s3:TestEvent" && v.Service === "Amazon S3";
 }
 
 /** An EventBridge event: a Tributary bus message, or a scheduled event for this function. */
@@ -224,19 +302,19 @@ function eventBridgeWork(event: Json, id: string, where: string, self: string): 
   return busWork(type, detail, id, where);
 }
 
-/** The work of an asynchronous invocation (S3, EventBridge Scheduler, EventBridge), item by item. */
-export function asyncWork(
-  event: unknown,
-  self: string,
-  requestId = "",
-): { readonly id: string; readonly make: () => Work }[] {
+/**
+ * The work of an asynchronous invocation, item by item: S3 event notifications (S3 → Lambda), SNS
+ * notifications carrying them (S3 → SNS → Lambda), EventBridge Scheduler inputs and EventBridge events.
+ */
+export function asyncWork(event: unknown, self: string, requestId = ""): WorkItem[] {
   if (isObject(event) && Array.isArray(event.Records) && event.Records.length > 0) {
-    return event.Records.map((record, i) => {
-      const id = isObject(record) ? s3Id(record) : undefined;
-      return {
-        id: id ?? `${requestId || "event"}#${i}`,
-        make: () => s3Work(record, id ?? `record ${i}`),
-      };
+    return event.Records.flatMap((record, i) => {
+      if (isObject(record) && record.EventSource === "aws:sns" && isObject(record.Sns)) {
+        const sns = record.Sns;
+        const id = nonEmpty(sns.MessageId) ? sns.MessageId : `${requestId || "event"}#${i}`;
+        return bodyItems({ ...sns, Type: sns.Type ?? "Notification" }, id, `SNS record ${i}`, self);
+      }
+      return [s3Item(record, `record ${i}`, `${requestId || "event"}#${i}`)];
     });
   }
   if (isObject(event) && typeof event["detail-type"] === "string") {
@@ -252,14 +330,12 @@ export function asyncWork(
   const keys = isObject(event) ? Object.keys(event).join(", ") || "none" : typeof event;
   const id = requestId || "event";
   return [
-    {
+    poisonItem(
       id,
-      make: () => {
-        throw new PoisonMessageError(
-          `lambda invocation ${id}: the event is none of an SQS batch, an S3 notification, an EventBridge Scheduler input {asset, scheduledTime} or an EventBridge event (its keys: ${keys}).`,
-        );
-      },
-    },
+      new PoisonMessageError(
+        `lambda invocation ${id}: the event is none of an SQS batch, an S3 notification, an SNS notification, an EventBridge Scheduler input {asset, scheduledTime} or an EventBridge event (its keys: ${keys}).`,
+      ),
+    ),
   ];
 }
 
@@ -288,14 +364,17 @@ function s3Object(record: Json): S3Object | undefined {
   return { bucket: name, key: decoded, ...(version ? { version } : {}) };
 }
 
-/** The id of an S3 notification: the object's write (S3 may notify it twice; both get this id). */
-function s3Id(record: Json): string | undefined {
-  const o = s3Object(record);
-  return o ? `s3://${o.bucket}/${o.key}${o.version ? `@${o.version}` : ""}` : undefined;
+/**
+ * One record of an S3 notification. Its id is the object's write, whatever carried the notification
+ * (S3 may notify it twice, and SQS or SNS deliver it again: every delivery gets this id).
+ */
+function s3Item(record: unknown, where: string, fallback = where): WorkItem {
+  const o = isObject(record) ? s3Object(record) : undefined;
+  const id = o ? `s3://${o.bucket}/${o.key}${o.version ? `@${o.version}` : ""}` : fallback;
+  return { id, make: () => s3Work(record, o ? id : where, o) };
 }
 
-function s3Work(record: unknown, id: string): Work {
-  const o = isObject(record) ? s3Object(record) : undefined;
+function s3Work(record: unknown, id: string, o: S3Object | undefined): Work {
   if (!o || !isObject(record)) {
     throw new PoisonMessageError(
       `${id}: not an S3 event notification record (eventSource ${excerpt(isObject(record) ? record.eventSource : record)}).`,
@@ -309,5 +388,5 @@ function s3Work(record: unknown, id: string): Work {
       reason: `S3 event ${name || "(unnamed)"} of ${id} is not an object creation.`,
     };
   }
-  return { kind: "object-created", id, store: `s3://${o.bucket}`, key: o.key };
+  return objectCreatedWork(id, `s3://${o.bucket}`, o.key);
 }

@@ -44,6 +44,7 @@ import {
   isObject,
   type Json,
   jsonBody,
+  objectCreatedWork,
   PublishError,
   WORK_FAILED_EVENT,
 } from "./events.ts";
@@ -358,5 +359,5 @@ export function eventGridWork(event: unknown, id: string): Work {
       `${where}: its data.url ${excerpt(data.url)} is not the URL of a blob in a container.`,
     );
   }
-  return { kind: "object-created", id, store: blob.store, key: blob.key };
+  return objectCreatedWork(id, blob.store, blob.key);
 }

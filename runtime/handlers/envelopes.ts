@@ -9,6 +9,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { Announcement } from "./core.ts";
+import type { HttpRequest } from "./gcp-http.ts";
 import { MESSAGES } from "./messages.ts";
 
 export type Cloud = "aws" | "gcp" | "azure";
@@ -44,6 +45,11 @@ export interface Delivery {
   readonly event: unknown;
   /** Azure only: the trigger metadata of the invocation context. */
   readonly triggerMetadata?: Readonly<Record<string, unknown>>;
+  /**
+   * GCP only: the HTTP request that carries the event, delivered through the Functions Framework
+   * (gcp-http.ts); `event` is then what the framework makes of it.
+   */
+  readonly http?: HttpRequest;
 }
 
 const md5 = (s: string) => createHash("md5").update(s).digest("hex");

@@ -6,6 +6,7 @@
  * once, so a malformed message reads the same on every cloud.
  */
 import { TributaryError } from "../../assets/graph/errors.ts";
+import { assertObjectKey, StorageError } from "../storage/port.ts";
 import { PoisonMessageError, perform, type Runtime, type Work, type WorkReport } from "./core.ts";
 import { MESSAGES } from "./messages.ts";
 
@@ -48,7 +49,7 @@ export function jsonBody(body: unknown, where: string, expected: string): unknow
   return body;
 }
 
-const nonEmpty = (v: unknown): v is string => typeof v === "string" && v !== "";
+export const nonEmpty = (v: unknown): v is string => typeof v === "string" && v !== "";
 
 /**
  * The work of one Tributary bus message: `type` is the message type (EventBridge detail-type, Pub/Sub
@@ -87,6 +88,23 @@ export function busWork(type: unknown, body: unknown, id: string, where: string)
   );
 }
 
+/**
+ * The work of an object landed in a store (S3, GCS, Blob Storage notifications), `key` decoded. A key the
+ * stores cannot name (a space, a quote…) is poison: no retry makes it readable, the object must be
+ * renamed; saying so here beats a storage error on every retry.
+ */
+export function objectCreatedWork(id: string, store: string, key: string): Work {
+  try {
+    assertObjectKey(key);
+  } catch (e) {
+    if (!(e instanceof StorageError)) throw e;
+    throw new PoisonMessageError(
+      `${id}: the landed object's key ${JSON.stringify(key)} cannot be read: ${e.message.replace(/^storage: /, "")} Rename the object.`,
+    );
+  }
+  return { kind: "object-created", id, store, key };
+}
+
 /** The work of a schedule tick for `asset` at `time` (an ISO 8601 timestamp). */
 export function scheduleWork(asset: unknown, time: unknown, id: string, where: string): Work {
   if (!nonEmpty(asset)) {
@@ -121,11 +139,27 @@ export async function attempt(rt: Runtime, id: string, make: () => Work): Promis
   }
 }
 
+/**
+ * One piece of work of an event, made when it runs: making it may throw PoisonMessageError, which then
+ * fails this item alone (and is logged as its failure).
+ */
+export interface WorkItem {
+  readonly id: string;
+  readonly make: () => Work;
+}
+
+/** An item that fails as poison when it runs: what cannot be understood is logged like any failure. */
+export function poisonItem(id: string, error: unknown): WorkItem {
+  return {
+    id,
+    make: () => {
+      throw error;
+    },
+  };
+}
+
 /** Run every piece of work, all of them even when one fails; then throw if any failed. */
-export async function attemptAll(
-  rt: Runtime,
-  items: readonly { readonly id: string; readonly make: () => Work }[],
-): Promise<WorkReport[]> {
+export async function attemptAll(rt: Runtime, items: readonly WorkItem[]): Promise<WorkReport[]> {
   const reports: WorkReport[] = [];
   const errors: unknown[] = [];
   for (const item of items) {

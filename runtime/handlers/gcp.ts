@@ -10,6 +10,11 @@
  * CloudEvent before calling the function (its legacy Pub/Sub middleware, then its background-event
  * conversion; the subscription name is lost on the way, and a message with empty data is not
  * converted). The handler also takes a raw push body as it is, so neither case depends on the framework.
+ * An Eventarc delivery, or any producer, may send a CloudEvent over HTTP in binary content mode (`ce-*`
+ * headers, the body the event's data) or structured mode (`application/cloudevents+json`, the body the
+ * event): the framework hands the function the same CloudEvent either way, and the handler reads its
+ * data whether the framework parsed it (a JSON content type) or not (a string or bytes, or
+ * `data_base64`). See {@link gcpItem} for every shape it takes.
  *
  * A failure throws: the framework answers 500, Pub/Sub retries with backoff and dead-letters after the
  * subscription's maximum deliveries. Logs are JSON lines with a `severity`, which Cloud Logging turns
@@ -37,10 +42,15 @@ import {
   excerpt,
   isObject,
   type Json,
+  jsonBody,
+  nonEmpty,
+  objectCreatedWork,
   PublishError,
   parseJson,
+  poisonItem,
   scheduleWork,
   WORK_FAILED_EVENT,
+  type WorkItem,
 } from "./events.ts";
 import { MESSAGES } from "./messages.ts";
 
@@ -125,8 +135,8 @@ export function gcpHandler(
   });
   return async (event) => {
     const rt = runtime();
-    const id = eventId(event);
-    return attempt(rt, id, () => gcpWork(event, id));
+    const item = gcpItem(event);
+    return attempt(rt, item.id, item.make);
   };
 }
 
@@ -140,57 +150,118 @@ function isPushBody(event: unknown): event is { message: Json; subscription?: un
   return isObject(event) && !("specversion" in event) && isObject(event.message);
 }
 
-function pubsubMessage(event: unknown): Json | undefined {
-  if (isPushBody(event)) return event.message;
-  if (
-    isObject(event) &&
-    event.type === PUBSUB_PUBLISHED &&
-    isObject(event.data) &&
-    isObject(event.data.message)
-  ) {
-    return event.data.message;
+const TRIBUTARY_TYPES: readonly unknown[] = [
+  MESSAGES.assetMaterialised,
+  MESSAGES.sourceEvents,
+  MESSAGES.assetScheduled,
+];
+
+/**
+ * A CloudEvent's data as a JSON value. In binary content mode the Functions Framework hands the function
+ * the request body as `data`: parsed JSON for a JSON content type, else a string or a Buffer. In
+ * structured mode binary data comes base64 in `data_base64`.
+ */
+function eventData(event: Json, where: string, expected: string): unknown {
+  if (typeof event.data_base64 === "string") {
+    return parseJson(Buffer.from(event.data_base64, "base64").toString("utf8"), where, expected);
   }
-  return undefined;
+  return jsonBody(event.data, where, expected);
 }
 
-function eventId(event: unknown): string {
-  const message = pubsubMessage(event);
-  if (message && typeof message.messageId === "string" && message.messageId !== "") return message.messageId;
-  if (isObject(event) && event.type === GCS_FINALIZED && isObject(event.data)) {
-    const { bucket, name, generation } = event.data;
-    if (typeof bucket === "string" && typeof name === "string") {
-      return `gs://${bucket}/${name}${typeof generation === "string" || typeof generation === "number" ? `#${generation}` : ""}`;
+/**
+ * The work of what the Functions Framework hands the function (see gcp-http.ts for how a request
+ * becomes it):
+ * - a `messagePublished` CloudEvent whose data is the push message `{message, subscription}`: the
+ *   framework's conversion of a push request, or an Eventarc delivery in binary or structured mode;
+ * - a raw push body, which the framework passes on unconverted when the message has no data;
+ * - a GCS `object.v1.finalized` CloudEvent, for a landed object;
+ * - a CloudEvent whose type is a Tributary message type (`tributary.source.events`…) and whose data is
+ *   the message's body, as a producer may send one in either content mode.
+ * Made when it runs: what cannot be understood fails as poison, under the event's id.
+ */
+export function gcpItem(event: unknown): WorkItem {
+  if (isPushBody(event)) {
+    const id = nonEmpty(event.message.messageId) ? event.message.messageId : "event";
+    return { id, make: () => pubsubWork(event.message, id) };
+  }
+  if (!isObject(event) || (!("specversion" in event) && !("type" in event))) {
+    const keys = isObject(event) ? Object.keys(event).join(", ") || "none" : typeof event;
+    return poisonItem(
+      "event",
+      new PoisonMessageError(
+        `event: neither a CloudEvent nor a Pub/Sub push body (its keys: ${keys}). An HTTP request (ce-* headers and a body) reaches the function through the Functions Framework, which makes the CloudEvent; tributary invoke takes one as {"headers": …, "body": …}.`,
+      ),
+    );
+  }
+  const ceId = nonEmpty(event.id) ? event.id : "event";
+  const where = `CloudEvent ${ceId}`;
+  const type = event.type;
+  if (type === PUBSUB_PUBLISHED) {
+    let data: unknown;
+    try {
+      data = eventData(event, where, "a Pub/Sub push message {message, subscription}");
+    } catch (e) {
+      return poisonItem(ceId, e);
     }
+    if (!isObject(data) || !isObject(data.message)) {
+      return poisonItem(
+        ceId,
+        new PoisonMessageError(
+          `${where}: a ${PUBSUB_PUBLISHED} event carries the push message {message, subscription}, not ${excerpt(data, 120)}.`,
+        ),
+      );
+    }
+    const message = data.message;
+    const id = nonEmpty(message.messageId) ? message.messageId : ceId;
+    return { id, make: () => pubsubWork(message, id) };
   }
-  return isObject(event) && typeof event.id === "string" ? event.id : "event";
-}
-
-/** The work of one CloudEvent (or raw push body). */
-export function gcpWork(event: unknown, id: string = eventId(event)): Work {
-  const message = pubsubMessage(event);
-  if (message) return pubsubWork(message, id);
-  if (isObject(event) && event.type === GCS_FINALIZED) {
-    const data = event.data;
+  if (type === GCS_FINALIZED) {
+    let data: unknown;
+    try {
+      data = eventData(event, where, "a Cloud Storage object");
+    } catch (e) {
+      return poisonItem(ceId, e);
+    }
     if (!isObject(data) || typeof data.bucket !== "string" || typeof data.name !== "string") {
-      throw new PoisonMessageError(`GCS event ${id}: its data has no bucket and name: ${excerpt(data)}.`);
+      return poisonItem(
+        ceId,
+        new PoisonMessageError(`GCS event ${ceId}: its data has no bucket and name: ${excerpt(data)}.`),
+      );
     }
-    return { kind: "object-created", id, store: `gs://${data.bucket}`, key: data.name };
+    const { bucket, name, generation } = data;
+    const id = `gs://${bucket}/${name}${typeof generation === "string" || typeof generation === "number" ? `#${generation}` : ""}`;
+    return { id, make: () => objectCreatedWork(id, `gs://${bucket}`, name) };
   }
-  const type = isObject(event) ? event.type : undefined;
-  throw new PoisonMessageError(
-    `event ${id}: a CloudEvent of type ${excerpt(type)} is neither a Pub/Sub message (${PUBSUB_PUBLISHED}) nor a landed object (${GCS_FINALIZED}).`,
+  if (TRIBUTARY_TYPES.includes(type)) {
+    return {
+      id: ceId,
+      make: () => {
+        const body = eventData(event, where, `the JSON body of a ${String(type)} message`);
+        if (type === MESSAGES.assetScheduled) {
+          return scheduleWork(isObject(body) ? body.asset : undefined, event.time, ceId, where);
+        }
+        return busWork(type, body, ceId, where);
+      },
+    };
+  }
+  return poisonItem(
+    ceId,
+    new PoisonMessageError(
+      `event ${ceId}: a CloudEvent of type ${excerpt(type)} is none of a Pub/Sub message (${PUBSUB_PUBLISHED}), a landed object (${GCS_FINALIZED}) or a Tributary message (${EXPECTED_TYPES}).`,
+    ),
   );
+}
+
+/** The work of one CloudEvent (or raw push body); throws what {@link gcpItem}'s item would. */
+export function gcpWork(event: unknown): Work {
+  return gcpItem(event).make();
 }
 
 function pubsubWork(message: Json, id: string): Work {
   const where = `Pub/Sub message ${id}`;
   const attributes = isObject(message.attributes) ? message.attributes : {};
   const type = attributes.type;
-  if (
-    type !== MESSAGES.assetMaterialised &&
-    type !== MESSAGES.sourceEvents &&
-    type !== MESSAGES.assetScheduled
-  ) {
+  if (!TRIBUTARY_TYPES.includes(type)) {
     const names = Object.keys(attributes);
     throw new PoisonMessageError(
       `${where}: not a Tributary message: its attribute "type" is ${type === undefined ? "missing" : excerpt(type)} (attributes: ${names.length ? names.join(", ") : "none"}); expected ${EXPECTED_TYPES}.`,

@@ -32,9 +32,13 @@ export async function entryPoint(
     return (d) => handler(d.event, { functionName: consumer, awsRequestId: randomUUID() });
   }
   if (cloud === "gcp") {
-    const { gcpHandler } = await import("./gcp.ts");
+    const [{ gcpHandler }, { invokeOverHttp }] = await Promise.all([
+      import("./gcp.ts"),
+      import("./gcp-http.ts"),
+    ]);
     const handler = gcpHandler(graph, deps);
-    return (d) => handler(d.event as Parameters<typeof handler>[0]);
+    return (d) =>
+      d.http ? invokeOverHttp(handler, d.http) : handler(d.event as Parameters<typeof handler>[0]);
   }
   const [{ azureHandlers }, { InvocationContext }] = await Promise.all([
     import("./azure.ts"),

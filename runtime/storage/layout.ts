@@ -10,9 +10,16 @@ import { StorageError } from "./port.ts";
  *   _manifests/<source>/_batches/<batch>.json        the commit of one ingest batch
  *   _failures/<asset>/<partition>/failure.json       the last failed attempt (checks that failed), until a commit
  *   _index/<source>/<batch>.ids                      the event ids a batch committed (dedupe)
+ *   _index/<source>/<batch>=<n>.attempt              attempt n of a batch has claimed its object names
  *   _locks/<asset>/<partition>.lock                  who is materialising an asset partition
  *   _lineage/<day>/<run>.ndjson                      OpenLineage events
  * A partition's path is its key with "|" as "/" ("2026-11-01/acme"); unpartitioned assets use "_all".
+ *
+ * Raw and quarantine objects are append-only: nothing that ingests deletes them (expiry is the store's
+ * lifecycle rule). An ingest attempt that fails after writing some of its objects leaves them, named by
+ * no manifest, and the next attempt of the same batch writes under names of its own: attempt 1 uses the
+ * batch id (`<batch>.ndjson`), attempt n the stem `<batch>=<n>` (`=` is no character of a batch id, so
+ * no batch's names meet another's). The manifest names the files of the attempt that committed.
  */
 export const UNPARTITIONED = "_all";
 
@@ -35,6 +42,9 @@ export const layout = {
   batch: (source: string, batch: string) => `_manifests/${source}/_batches/${batch}.json`,
   batchPrefix: (source: string) => `_manifests/${source}/_batches/`,
   ids: (source: string, batch: string) => `_index/${source}/${batch}.ids`,
+  /** The stem of attempt `n` of a batch's objects: the batch id, then `<batch>=<n>`. */
+  attemptStem: (batch: string, n: number) => (n === 1 ? batch : `${batch}=${n}`),
+  attempt: (source: string, batch: string, n: number) => `_index/${source}/${batch}=${n}.attempt`,
   failure: (asset: string, ppath: string) => `_failures/${asset}/${ppath}/failure.json`,
   lock: (asset: string, ppath: string) => `_locks/${asset}/${ppath}.lock`,
   lineage: (day: string, run: string) => `_lineage/${day}/${run}.ndjson`,

@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeSample } from "../../assets/pipelines/commerce/sample-data.ts";
+import { openStoreUri } from "../../runtime/storage/open.ts";
+import { type S3Emulator, startS3 } from "../storage/emulators.ts";
 import { cli } from "./in-process.ts";
 
 const FIXTURES = join(import.meta.dirname, "../../../shared/fixtures/cloud-events");
@@ -87,6 +89,50 @@ describe("tributary event", () => {
     expect(JSON.parse(Buffer.from(gcp.data.message.data, "base64").toString())).toEqual({
       asset: "daily_revenue",
     });
+  });
+
+  it("writes the HTTP request that carries a GCP event: a push, or a CloudEvent in binary or structured mode", async () => {
+    const args = [
+      "event",
+      "--cloud",
+      "gcp",
+      "--schedule",
+      "daily_revenue",
+      "--at",
+      "2026-11-28T03:00:00.000Z",
+    ];
+    // Every run names its message anew ("local-<time>"): compare them under one name.
+    const run = async (...extra: string[]) =>
+      JSON.parse((await cli(...args, ...extra)).stdout.replace(/"local-[0-9a-z]+"/g, '"local-id"'));
+    const event = await run();
+    expect(await run("--http", "push")).toEqual({
+      headers: { "content-type": "application/json" },
+      body: event.data,
+    });
+    expect(await run("--http", "binary")).toEqual({
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-source": "//pubsub.googleapis.com/projects/tributary-local/topics/daily_revenue-schedule",
+        "ce-id": "local-id",
+        "ce-time": "2026-11-28T03:00:00.000Z",
+        "content-type": "application/json",
+      },
+      body: event.data,
+    });
+    expect(await run("--http", "structured")).toEqual({
+      headers: { "content-type": "application/cloudevents+json" },
+      body: event,
+    });
+    expect(await cli("event", "--cloud", "aws", "--schedule", "daily_revenue", "--http", "binary")).toEqual({
+      code: 1,
+      stdout: "",
+      stderr:
+        "tributary: --http is for --cloud gcp, whose functions are called over HTTP; aws events are not HTTP requests.\n",
+    });
+    expect((await cli(...args, "--http", "grpc")).stderr).toBe(
+      'tributary: --http "grpc" is not one of push, binary, structured.\n',
+    );
   });
 
   it("refuses to guess", async () => {
@@ -270,4 +316,138 @@ describe("tributary invoke", () => {
     expect(asset.stderr).toMatch(/^tributary: --asset "orders" is not in the graph; functions: /);
     expect([missing.code, bad.code, asset.code]).toEqual([1, 1, 1]);
   });
+});
+
+describe("tributary invoke on events that do not come from Tributary's own buses", () => {
+  let s3: S3Emulator;
+  const saved: Record<string, string | undefined> = {};
+  const landed = "landing/orders_cdc/day=2026-11-01|late.ndjson";
+  beforeAll(async () => {
+    s3 = await startS3();
+    for (const [k, v] of Object.entries(s3.env)) {
+      saved[k] = process.env[k];
+      process.env[k] = v;
+    }
+    await openStoreUri(`s3://${s3.bucket}`).put(landed, await readFile(records));
+  }, 60_000);
+  afterAll(async () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await s3?.stop();
+  });
+
+  /** The shared SQS sample, its one message's body the shared S3 sample for the landed object. */
+  async function sqsOfS3(key: string): Promise<string> {
+    const s3Event = JSON.parse(await readFile(join(FIXTURES, "aws-s3-put.json"), "utf8"));
+    s3Event.Records[0].s3.bucket.name = s3.bucket;
+    s3Event.Records[0].s3.object.key = key;
+    const sqs = JSON.parse(await readFile(join(FIXTURES, "aws-sqs.json"), "utf8"));
+    sqs.Records[0].body = JSON.stringify(s3Event);
+    const file = join(dir, `sqs-s3-${sqs.Records.length}-${Date.now()}.json`);
+    await writeFile(file, JSON.stringify(sqs));
+    return file;
+  }
+
+  it("AWS: an SQS message whose body is an S3 notification with a URL-encoded key ingests the landed object", async () => {
+    const event = await sqsOfS3("landing/orders_cdc/day%3D2026-11-01%7Clate.ndjson");
+    const store = join(dir, "store-s3-landing");
+    const r = await cli("invoke", "--cloud", "aws", "--event", event, "--store", store);
+    expect(r.code).toBe(0);
+    const id = `s3://${s3.bucket}/${landed}@version`;
+    expect(r.stdout.split("\n").slice(0, 3)).toEqual([
+      "orders_cdc ← event: ok",
+      expect.stringMatching(
+        /^ {2}ingested: batch m-[0-9a-f]{24} of "orders_cdc": read 6 = written 6 \+ quarantined 0 \+ duplicates 0\.$/,
+      ),
+      '  returned {"batchItemFailures":[]}',
+    ]);
+    expect(r.stderr).toContain(`"id":${JSON.stringify(id)}`);
+    // The same message to a function it is not for: understood, and ignored.
+    const other = await cli(
+      "invoke",
+      "--cloud",
+      "aws",
+      "--event",
+      event,
+      "--asset",
+      "curated_orders",
+      "--store",
+      store,
+    );
+    expect(other.code).toBe(0);
+    expect(other.stdout.split("\n").slice(0, 2)).toEqual([
+      "curated_orders ← event: ok",
+      `  ignored: object ${landed} in s3://${s3.bucket} is not a landing object of this function (it materialises "curated_orders": landing/curated_orders/…).`,
+    ]);
+  }, 60_000);
+
+  it("GCP: a binary-mode CloudEvent carrying a Pub/Sub push message, and the other HTTP modes, run through the Functions Framework", async () => {
+    for (const mode of ["binary", "structured", "push"]) {
+      const event = join(dir, `gcp-${mode}.json`);
+      const written = await cli(
+        "event",
+        "--cloud",
+        "gcp",
+        "--source",
+        "orders_cdc",
+        "--records",
+        records,
+        "--http",
+        mode,
+      );
+      await writeFile(event, written.stdout);
+      const r = await cli(
+        "invoke",
+        "--cloud",
+        "gcp",
+        "--event",
+        event,
+        "--store",
+        join(dir, `store-gcp-${mode}`),
+      );
+      expect([mode, r.code]).toEqual([mode, 0]);
+      expect(r.stdout.split("\n").slice(0, 2)).toEqual([
+        "orders_cdc ← event: ok",
+        expect.stringMatching(
+          /^ {2}ingested: batch m-[0-9a-f]{24} of "orders_cdc": read 6 = written 6 \+ quarantined 0 \+ duplicates 0\.$/,
+        ),
+      ]);
+    }
+    // A CloudEvent of a type no Tributary function takes: the framework answers 500, the cloud would retry.
+    const odd = join(dir, "gcp-odd.json");
+    await writeFile(
+      odd,
+      JSON.stringify({
+        headers: {
+          "ce-specversion": "1.0",
+          "ce-type": "com.example.x",
+          "ce-source": "//x",
+          "ce-id": "odd-1",
+        },
+        body: { a: 1 },
+      }),
+    );
+    const r = await cli(
+      "invoke",
+      "--cloud",
+      "gcp",
+      "--event",
+      odd,
+      "--asset",
+      "orders_cdc",
+      "--store",
+      join(dir, "store-odd"),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout.split("\n")[0]).toBe(
+      'orders_cdc ← event: FAILED (attempt 1): event odd-1: a CloudEvent of type "com.example.x" is none of a Pub/Sub message (google.cloud.pubsub.topic.v1.messagePublished), a landed object (google.cloud.storage.object.v1.finalized) or a Tributary message (tributary.asset.materialised, tributary.source.events or tributary.asset.scheduled).',
+    );
+    const bad = join(dir, "gcp-bad-header.json");
+    await writeFile(bad, JSON.stringify({ headers: { "ce-id": 7 }, body: {} }));
+    expect((await cli("invoke", "--cloud", "gcp", "--event", bad, "--asset", "orders_cdc")).stderr).toBe(
+      'tributary: the GCP event\'s header "ce-id" is 7; header values are strings.\n',
+    );
+  }, 60_000);
 });

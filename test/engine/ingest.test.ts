@@ -439,6 +439,67 @@ describe("ingest inputs", () => {
   });
 });
 
+describe("retries: raw and quarantine are append-only", () => {
+  /** A store that fails the batch manifest's first put, and records every delete asked of it. */
+  class FailsCommitOnce extends LocalStore {
+    readonly deleted: string[] = [];
+    #failed = false;
+    override async put(key: string, body: Parameters<LocalStore["put"]>[1], opts?: { ifAbsent?: boolean }) {
+      if (key.startsWith(layout.batchPrefix("orders_cdc")) && !this.#failed) {
+        this.#failed = true;
+        throw new Error("connection reset while committing");
+      }
+      return super.put(key, body, opts);
+    }
+    override async delete(key: string): Promise<void> {
+      this.deleted.push(key);
+      return super.delete(key);
+    }
+  }
+
+  it("leaves a failed attempt's objects, and the next attempt of the batch writes beside them", async () => {
+    const flaky = new FailsCommitOnce(join(dir, "flaky"));
+    await writeFile(join(dir, "a.ndjson"), `${order(1)}\n${order(2)}\nnot json\n`);
+    await expect(
+      ingest(flaky, ordersCdc, [join(dir, "a.ndjson")], { batch: "b1", workers: 0 }),
+    ).rejects.toThrow("connection reset while committing");
+    const left = [
+      "_index/orders_cdc/b1.ids",
+      "_index/orders_cdc/b1=1.attempt",
+      "quarantine/orders_cdc/b1.ndjson",
+      "raw/orders_cdc/2026-11-02/acme/b1.ndjson",
+    ];
+    expect((await flaky.list("")).map((o) => o.key)).toEqual(left);
+    // The same batch again (a redelivered message): attempt 2 names its objects after itself.
+    const again = await ingest(flaky, ordersCdc, [join(dir, "a.ndjson")], { batch: "b1", workers: 0 });
+    expect(again.manifest.files.map((f) => f.key)).toEqual(["raw/orders_cdc/2026-11-02/acme/b1=2.ndjson"]);
+    expect(again.manifest.quarantine).toEqual({ key: "quarantine/orders_cdc/b1=2.ndjson", rows: 1 });
+    expect(again.manifest.ids).toBe("_index/orders_cdc/b1=2.ids");
+    expect(again.manifest.counts).toEqual({ read: 3, written: 2, quarantined: 1, duplicates: 0 });
+    expect((await flaky.list("")).map((o) => o.key)).toEqual([
+      "_index/orders_cdc/b1.ids",
+      "_index/orders_cdc/b1=1.attempt",
+      "_index/orders_cdc/b1=2.ids",
+      "_manifests/orders_cdc/_batches/b1.json",
+      "quarantine/orders_cdc/b1.ndjson",
+      "quarantine/orders_cdc/b1=2.ndjson",
+      "raw/orders_cdc/2026-11-02/acme/b1.ndjson",
+      "raw/orders_cdc/2026-11-02/acme/b1=2.ndjson",
+    ]);
+    // Only what a function may delete was deleted: claims and locks, nothing raw or quarantined.
+    expect(flaky.deleted.filter((k) => !k.startsWith("_index/") && !k.startsWith("_locks/"))).toEqual([]);
+    expect(flaky.deleted).toContain("_index/orders_cdc/b1=2.attempt");
+    // A committed batch is refused before anything is written.
+    const before = (await flaky.list("")).map((o) => o.key);
+    await expect(
+      ingest(flaky, ordersCdc, [join(dir, "a.ndjson")], { batch: "b1", workers: 0 }),
+    ).rejects.toThrow(
+      new IngestError("ingest orders_cdc: batch b1 is already committed; give another batch id."),
+    );
+    expect((await flaky.list("")).map((o) => o.key)).toEqual(before);
+  });
+});
+
 describe("deduplication across batches", () => {
   it("drops events committed by earlier batches", async () => {
     await writeFile(join(dir, "a.ndjson"), [1, 2, 3].map((n) => order(n)).join("\n"));

@@ -9,7 +9,7 @@ import {
   awsHandler,
   awsLogLine,
   EventBridgePublisher,
-  sqsWork,
+  sqsItems,
 } from "../../runtime/handlers/aws.ts";
 import { type Announcement, batchIdOf, PoisonMessageError } from "../../runtime/handlers/core.ts";
 import { PublishError } from "../../runtime/handlers/events.ts";
@@ -70,6 +70,38 @@ function sqsBatch(...records: [messageId: string, body: string][]) {
   };
 }
 
+/** What every SQS body error ends with: the shapes an SQS body may take. */
+const EXPECTED_BODY =
+  "the EventBridge event of a Tributary bus rule (detail-type tributary.asset.materialised or tributary.source.events), an S3 event notification, or an SNS notification carrying one";
+
+/** The shared S3 sample, for the stack's raw bucket and a landed object's (URL-encoded) key. */
+async function s3Notification(key: string): Promise<{ Records: Record<string, unknown>[] }> {
+  const event = (await fixture("aws-s3-put.json")) as { Records: Record<string, Record<string, unknown>>[] };
+  const record = event.Records[0]!;
+  record.s3 = {
+    ...record.s3,
+    bucket: { ...(record.s3!.bucket as object), name: "trib-test-raw", arn: "arn:aws:s3:::trib-test-raw" },
+    object: { ...(record.s3!.object as object), key },
+  };
+  return event;
+}
+
+/** An SNS notification as SNS delivers it to an SQS queue without raw message delivery. */
+function snsNotification(message: unknown) {
+  return {
+    Type: "Notification",
+    MessageId: "9b5f3c1e-0d7a-5c8e-9f61-1a2b3c4d5e6f",
+    TopicArn: "arn:aws:sns:eu-west-1:123456789012:trib-test-landing",
+    Subject: "Amazon S3 Notification",
+    Message: JSON.stringify(message),
+    Timestamp: "2026-11-01T00:00:01.000Z",
+    SignatureVersion: "1",
+    Signature: "EXAMPLE",
+    SigningCertURL: "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-EXAMPLE.pem",
+    UnsubscribeURL: "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=EXAMPLE",
+  };
+}
+
 const workLines = (r: ReturnType<typeof recorder>) =>
   r.logged("tributary.work").map(({ id, status, detail }) => ({ id, status, detail }));
 
@@ -95,8 +127,7 @@ describe("the shared AWS samples", () => {
         event: "tributary.work.failed",
         id: "MessageID_1",
         error: "PoisonMessageError",
-        message:
-          'SQS message MessageID_1: the body is not JSON ("Message Body"); expected the EventBridge event of a Tributary bus rule (detail-type tributary.asset.materialised or tributary.source.events).',
+        message: `SQS message MessageID_1: the body is not JSON ("Message Body"); expected ${EXPECTED_BODY}.`,
         poison: true,
       },
     ]);
@@ -194,7 +225,8 @@ describe("an ingest function on AWS", () => {
     expect(r.logged("tributary.work.failed")).toEqual([
       {
         event: "tributary.work.failed",
-        id: "b-2",
+        // Logged under the id of the work it carries (the EventBridge event's), as a success would be.
+        id: "eb-b-2",
         error: "PoisonMessageError",
         message:
           'SQS message b-2: a tributary.source.events message has the body {source, records} (records: JSON objects or NDJSON lines), not "{\\"source\\":\\"orders_cdc\\"}".',
@@ -240,21 +272,84 @@ describe("an ingest function on AWS", () => {
     expect(again!.status).toBe("duplicate");
   });
 
-  it("decodes S3 keys, + for a space, and prefers the version id to the sequencer", () => {
+  it("ingests an object whose S3 notification came through SQS, and through SNS and SQS, once per write", async () => {
+    const key = "landing/orders_cdc/late=batch|2.ndjson";
+    await mkdir(join(dir.path, "raw", "landing", "orders_cdc"), { recursive: true });
+    // Events no earlier message carried: new event ids.
+    const fresh = records
+      .slice(0, 3)
+      .map((x, i) => ({ ...x, event_id: `0b1e7c2a-5d3f-4a6b-8c9d-00000000000${i}` }));
+    await writeFile(join(dir.path, "raw", key), `${fresh.map((x) => JSON.stringify(x)).join("\n")}\n`);
+    const notification = await s3Notification("landing/orders_cdc/late%3Dbatch%7C2.ndjson");
+    const test = { Service: "Amazon S3", Event: "s3:TestEvent", Bucket: "trib-test-raw", RequestId: "R1" };
+    const r = recorder();
+    const handler = awsHandler(graph, r.deps(s, "orders_cdc"));
+    const id = `s3://trib-test-raw/${key}@version`;
+    const first = await handler(
+      sqsBatch(["sqs-1", JSON.stringify(notification)], ["sqs-2", JSON.stringify(test)]),
+    );
+    expect(r.logged("tributary.work.failed").map((l) => l.message)).toEqual([]);
+    expect(first).toEqual({ batchItemFailures: [] });
+    const before = await tree(dir.path);
+    // The same write notified again, now through an SNS topic: the batch is committed already.
+    expect(await handler(sqsBatch(["sqs-3", JSON.stringify(snsNotification(notification))]))).toEqual({
+      batchItemFailures: [],
+    });
+    expect(await tree(dir.path)).toEqual(before);
+    const counts = "read 3 = written 3 + quarantined 0 + duplicates 0";
+    expect(workLines(r)).toEqual([
+      { id, status: "ingested", detail: `batch ${batchIdOf(id)} of "orders_cdc": ${counts}.` },
+      {
+        id: "sqs-2",
+        status: "ignored",
+        detail:
+          "SQS message sqs-2 is the S3 test event (s3:TestEvent) of bucket trib-test-raw, sent when its notifications were configured.",
+      },
+      {
+        id,
+        status: "duplicate",
+        detail: `batch ${batchIdOf(id)} of "orders_cdc" was already committed (${counts}); announced again.`,
+      },
+    ]);
+    const partitions = [`${DAY}|acme`, `${DAY}|globex`, `${DAY}|initech`];
+    expect(r.published.map((a) => a.partition)).toEqual([...partitions, ...partitions]);
+  });
+
+  it("takes S3 notifications an SNS topic invokes the function with (S3 → SNS → Lambda)", async () => {
+    const notification = await s3Notification("landing/orders_cdc/x%3Dy.ndjson");
+    const sns = snsNotification(notification);
     const event = {
       Records: [
         {
-          eventSource: "aws:s3",
-          eventName: "ObjectCreated:CompleteMultipartUpload",
-          s3: {
-            bucket: { name: "trib-test-raw" },
-            object: {
-              key: "landing/orders_cdc/two+words%2Bplus%C3%A9.ndjson",
-              versionId: "v7",
-              sequencer: "0C",
-            },
-          },
+          EventSource: "aws:sns",
+          EventVersion: "1.0",
+          EventSubscriptionArn: `${sns.TopicArn}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55`,
+          Sns: { ...sns, MessageAttributes: {} },
         },
+      ],
+    };
+    expect(asyncWork(event, "orders_cdc").map((w) => [w.id, w.make()])).toEqual([
+      [
+        "s3://trib-test-raw/landing/orders_cdc/x=y.ndjson@version",
+        {
+          kind: "object-created",
+          id: "s3://trib-test-raw/landing/orders_cdc/x=y.ndjson@version",
+          store: "s3://trib-test-raw",
+          key: "landing/orders_cdc/x=y.ndjson",
+        },
+      ],
+    ]);
+  });
+
+  it("decodes S3 keys, + for a space, prefers the version id to the sequencer, and names a key no store takes", () => {
+    const created = (key: string, version: Record<string, string>) => ({
+      eventSource: "aws:s3",
+      eventName: "ObjectCreated:CompleteMultipartUpload",
+      s3: { bucket: { name: "trib-test-raw" }, object: { key, ...version } },
+    });
+    const event = {
+      Records: [
+        created("landing/orders_cdc/day%3D2026-11-01%7Cpart-1.ndjson", { versionId: "v7", sequencer: "0C" }),
         {
           eventSource: "aws:s3",
           eventName: "ObjectRemoved:Delete",
@@ -263,14 +358,21 @@ describe("an ingest function on AWS", () => {
             object: { key: "landing/orders_cdc/x.ndjson", sequencer: "0D" },
           },
         },
+        created("landing/orders_cdc/two+words%2Bplus%C3%A9.ndjson", { sequencer: "0E" }),
       ],
     };
-    expect(asyncWork(event, "orders_cdc").map((w) => w.make())).toEqual([
+    const items = asyncWork(event, "orders_cdc");
+    expect(items.map((w) => w.id)).toEqual([
+      "s3://trib-test-raw/landing/orders_cdc/day=2026-11-01|part-1.ndjson@v7",
+      "s3://trib-test-raw/landing/orders_cdc/x.ndjson@0D",
+      "s3://trib-test-raw/landing/orders_cdc/two words+plusé.ndjson@0E",
+    ]);
+    expect(items.slice(0, 2).map((w) => w.make())).toEqual([
       {
         kind: "object-created",
-        id: "s3://trib-test-raw/landing/orders_cdc/two words+plusé.ndjson@v7",
+        id: "s3://trib-test-raw/landing/orders_cdc/day=2026-11-01|part-1.ndjson@v7",
         store: "s3://trib-test-raw",
-        key: "landing/orders_cdc/two words+plusé.ndjson",
+        key: "landing/orders_cdc/day=2026-11-01|part-1.ndjson",
       },
       {
         kind: "ignored",
@@ -279,6 +381,12 @@ describe("an ingest function on AWS", () => {
           "S3 event ObjectRemoved:Delete of s3://trib-test-raw/landing/orders_cdc/x.ndjson@0D is not an object creation.",
       },
     ]);
+    // The decoded key has a space: no retry makes it readable, so it is poison, and says what to do.
+    expect(() => items[2]!.make()).toThrow(
+      new PoisonMessageError(
+        's3://trib-test-raw/landing/orders_cdc/two words+plusé.ndjson@0E: the landed object\'s key "landing/orders_cdc/two words+plusé.ndjson" cannot be read: object key "landing/orders_cdc/two words+plusé.ndjson" is invalid: segment "two words+plusé.ndjson" must be letters, digits and _ . = | - (no "..", no empty segments). Rename the object.',
+      ),
+    );
   });
 
   it("materialises curated_orders on its upstream's announcement and announces exactly that commit", async () => {
@@ -403,7 +511,7 @@ describe("scheduled invocations", () => {
       ),
     );
     await expect(handler({ hello: "world" }, { awsRequestId: "req-9" })).rejects.toThrow(
-      "lambda invocation req-9: the event is none of an SQS batch, an S3 notification, an EventBridge Scheduler input {asset, scheduledTime} or an EventBridge event (its keys: hello).",
+      "lambda invocation req-9: the event is none of an SQS batch, an S3 notification, an SNS notification, an EventBridge Scheduler input {asset, scheduledTime} or an EventBridge event (its keys: hello).",
     );
     expect(r.logged("tributary.work.failed").map((l) => l.id)).toEqual(["daily_revenue@at three", "req-9"]);
   });
@@ -411,31 +519,83 @@ describe("scheduled invocations", () => {
 
 describe("parsing SQS records", () => {
   const record = (body: string) => ({ messageId: "x", body, eventSource: "aws:sqs" });
+  const works = (body: string, self: string) => sqsItems(record(body), "x", self).map((i) => i.make());
   it("takes asset events and source events, a detail given as a string too", () => {
     const detail = { asset: "orders_cdc", partition: "2026-11-01|acme", dataVersion: "v1" };
     expect(
-      sqsWork(
-        record(JSON.stringify(busEvent(MESSAGES.assetMaterialised, JSON.stringify(detail), "e"))),
-        "x",
-        "a",
-      ),
-    ).toEqual({ kind: "asset-materialised", id: "e", ...detail });
-    expect(() =>
-      sqsWork(record(JSON.stringify(busEvent("Object Created", {}, "e"))), "x", "curated_orders"),
-    ).toThrow(
-      'SQS message x: detail-type "Object Created" is not a Tributary event; expected the EventBridge event of a Tributary bus rule (detail-type tributary.asset.materialised or tributary.source.events).',
+      works(JSON.stringify(busEvent(MESSAGES.assetMaterialised, JSON.stringify(detail), "e")), "a"),
+    ).toEqual([{ kind: "asset-materialised", id: "e", ...detail }]);
+    expect(() => works(JSON.stringify(busEvent("Object Created", {}, "e")), "curated_orders")).toThrow(
+      `SQS message x: detail-type "Object Created" is not a Tributary event; expected ${EXPECTED_BODY}.`,
     );
-    expect(() => sqsWork(record("[1,2]"), "x", "curated_orders")).toThrow(
-      'SQS message x: the body is not an EventBridge event (no "detail-type"): "[1,2]"; expected the EventBridge event of a Tributary bus rule (detail-type tributary.asset.materialised or tributary.source.events).',
+    expect(() => works("[1,2]", "curated_orders")).toThrow(
+      `SQS message x: the body is "[1,2]", which Tributary does not take; expected ${EXPECTED_BODY}.`,
+    );
+    expect(() => works(JSON.stringify({ hello: "world", n: 1 }), "curated_orders")).toThrow(
+      `SQS message x: the body is an object with the keys hello, n, which Tributary does not take; expected ${EXPECTED_BODY}.`,
     );
     expect(() =>
-      sqsWork(
-        record(JSON.stringify(busEvent(MESSAGES.assetMaterialised, { asset: "orders_cdc" }, "e"))),
-        "x",
-        "a",
-      ),
+      works(JSON.stringify(busEvent(MESSAGES.assetMaterialised, { asset: "orders_cdc" }, "e")), "a"),
     ).toThrow(
       'SQS message x: a tributary.asset.materialised message has the body {asset, partition, dataVersion} (strings; partition "" when the asset is unpartitioned), not "{\\"asset\\":\\"orders_cdc\\"}".',
+    );
+  });
+
+  it("takes an S3 notification (S3 → SQS), and the SNS notification carrying one (S3 → SNS → SQS)", async () => {
+    const notification = await s3Notification("landing/orders_cdc/day%3D2026-11-01%7Cpart-1.ndjson");
+    const work = {
+      kind: "object-created",
+      id: "s3://trib-test-raw/landing/orders_cdc/day=2026-11-01|part-1.ndjson@version",
+      store: "s3://trib-test-raw",
+      key: "landing/orders_cdc/day=2026-11-01|part-1.ndjson",
+    };
+    expect(works(JSON.stringify(notification), "orders_cdc")).toEqual([work]);
+    expect(works(JSON.stringify(snsNotification(notification)), "orders_cdc")).toEqual([work]);
+    // Two records in one notification are two items, each named by its object's write.
+    const two = {
+      Records: [...notification.Records, { ...notification.Records[0]!, eventName: "ObjectRemoved:Delete" }],
+    };
+    expect(sqsItems(record(JSON.stringify(two)), "x", "orders_cdc").map((i) => i.id)).toEqual([
+      work.id,
+      work.id,
+    ]);
+    expect(works(JSON.stringify(two), "orders_cdc")[1]).toEqual({
+      kind: "ignored",
+      id: work.id,
+      reason: `S3 event ObjectRemoved:Delete of ${work.id} is not an object creation.`,
+    });
+  });
+
+  it("ignores S3's test event, raw or through SNS, and refuses an SNS message that carries no S3 notification", () => {
+    const test = {
+      Service: "Amazon S3",
+      Event: "s3:TestEvent",
+      Time: "2026-11-01T00:00:00.000Z",
+      Bucket: "trib-test-raw",
+      RequestId: "5582815E1AEA5ADF",
+      HostId: "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE",
+    };
+    expect(works(JSON.stringify(test), "orders_cdc")).toEqual([
+      {
+        kind: "ignored",
+        id: "x",
+        reason:
+          "SQS message x is the S3 test event (s3:TestEvent) of bucket trib-test-raw, sent when its notifications were configured.",
+      },
+    ]);
+    expect(works(JSON.stringify(snsNotification(test)), "orders_cdc")).toEqual([
+      {
+        kind: "ignored",
+        id: "x",
+        reason:
+          "SQS message x: SNS message 9b5f3c1e-0d7a-5c8e-9f61-1a2b3c4d5e6f is the S3 test event (s3:TestEvent) of bucket trib-test-raw, sent when its notifications were configured.",
+      },
+    ]);
+    expect(() => works(JSON.stringify(snsNotification({ alarm: "high" })), "orders_cdc")).toThrow(
+      'SQS message x: SNS message 9b5f3c1e-0d7a-5c8e-9f61-1a2b3c4d5e6f: the message is not an S3 event notification: "{\\"alarm\\":\\"high\\"}"; Tributary takes S3 notifications through SNS.',
+    );
+    expect(() => works(JSON.stringify({ ...snsNotification(test), Message: "hi" }), "orders_cdc")).toThrow(
+      'SQS message x: SNS message 9b5f3c1e-0d7a-5c8e-9f61-1a2b3c4d5e6f: the body is not JSON ("hi"); expected an S3 event notification.',
     );
   });
 });

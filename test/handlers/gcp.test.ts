@@ -357,6 +357,98 @@ describe("the real Functions Framework", () => {
     ]);
   });
 
+  const post = (headers: Record<string, string>, body: string) =>
+    fetch(url, { method: "POST", headers, body });
+  const tick = (id: string) =>
+    pubsubMessage(
+      id,
+      { type: SCHEDULED, asset: "daily_revenue" },
+      { asset: "daily_revenue" },
+      "2026-11-02T02:30:00.000Z",
+    );
+  const pushBody = (message: Record<string, unknown>) => ({
+    message,
+    subscription: `projects/${PROJECT}/subscriptions/trib-test-daily-revenue-trigger`,
+  });
+  const ce = (id: string) => ({
+    "ce-specversion": "1.0",
+    "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+    "ce-source": `//pubsub.googleapis.com/projects/${PROJECT}/topics/trib-test-daily-revenue-schedule`,
+    "ce-id": id,
+    "ce-time": "2026-11-02T02:30:00.000Z",
+  });
+
+  it("takes a CloudEvent in binary content mode: ce-* headers, the push message the body (Eventarc's delivery)", async () => {
+    seen.length = 0;
+    const message = tick("5001");
+    const res = await post(
+      { ...ce("5001"), "content-type": "application/json" },
+      JSON.stringify(pushBody(message)),
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: "5001", kind: "schedule", status: "waiting" });
+    // The framework hands the function the headers as attributes and the parsed body as data.
+    expect(seen).toEqual([
+      {
+        specversion: "1.0",
+        type: "google.cloud.pubsub.topic.v1.messagePublished",
+        source: `//pubsub.googleapis.com/projects/${PROJECT}/topics/trib-test-daily-revenue-schedule`,
+        id: "5001",
+        time: "2026-11-02T02:30:00.000Z",
+        data: pushBody(message),
+      },
+    ]);
+    // A body of a content type that is not JSON arrives as bytes: the handler parses them the same.
+    seen.length = 0;
+    const bytes = await post(
+      { ...ce("5002"), "content-type": "application/octet-stream" },
+      JSON.stringify(pushBody(tick("5002"))),
+    );
+    expect(bytes.status).toBe(200);
+    expect(await bytes.json()).toMatchObject({ id: "5002", kind: "schedule", status: "waiting" });
+    expect(Buffer.isBuffer((seen[0] as { data: unknown }).data)).toBe(true);
+    // A text/plain body never reaches the function: the framework's own middleware fails on a string.
+    const text = await post({ ...ce("5006"), "content-type": "text/plain" }, "{}");
+    expect([text.status, seen.length]).toEqual([500, 1]);
+  });
+
+  it("takes a CloudEvent in structured content mode, Pub/Sub's or one of a Tributary type, data_base64 too", async () => {
+    seen.length = 0;
+    const message = tick("5003");
+    const event = {
+      specversion: "1.0",
+      type: "google.cloud.pubsub.topic.v1.messagePublished",
+      source: `//pubsub.googleapis.com/projects/${PROJECT}/topics/trib-test-daily-revenue-schedule`,
+      id: "5003",
+      time: "2026-11-02T02:30:00.000Z",
+      datacontenttype: "application/json",
+      data: pushBody(message),
+    };
+    const res = await post({ "content-type": "application/cloudevents+json" }, JSON.stringify(event));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: "5003", kind: "schedule", status: "waiting" });
+    expect(seen).toEqual([event]);
+    const own = {
+      specversion: "1.0",
+      type: SCHEDULED,
+      source: "//example.com/scheduler",
+      id: "5004",
+      time: "2026-11-02T02:30:00.000Z",
+      data_base64: Buffer.from(JSON.stringify({ asset: "daily_revenue" })).toString("base64"),
+    };
+    const mine = await post({ "content-type": "application/cloudevents+json" }, JSON.stringify(own));
+    expect(mine.status).toBe(200);
+    expect(await mine.json()).toMatchObject({ id: "5004", kind: "schedule", status: "waiting" });
+    const unknown = await post(
+      { "content-type": "application/cloudevents+json" },
+      JSON.stringify({ ...own, id: "5005", type: "com.example.order.created" }),
+    );
+    expect(unknown.status).toBe(500);
+    expect(await unknown.text()).toBe(
+      'event 5005: a CloudEvent of type "com.example.order.created" is none of a Pub/Sub message (google.cloud.pubsub.topic.v1.messagePublished), a landed object (google.cloud.storage.object.v1.finalized) or a Tributary message (tributary.asset.materialised, tributary.source.events or tributary.asset.scheduled).',
+    );
+  });
+
   it("answers 500 for a poison message, so that Pub/Sub retries it and dead-letters it", async () => {
     const res = await push(pubsubMessage("4003", { attr1: "attr1-value" }, "test message 3"));
     expect(res.status).toBe(500);

@@ -293,6 +293,19 @@ describe("the AWS stack of the reference pipeline", () => {
     expect(inputs("trib-dev-recommendation-features", "aws:lambda/function:Function").memorySize).toBe(1024);
   });
 
+  it("lets an ingest function append raw events and its quarantine, never delete them", () => {
+    const statements = doc("trib-dev-orders-cdc-policy").Statement as { Sid: string; Resource: string[] }[];
+    const of = (sid: string) => statements.find((st) => st.Sid === sid)?.Resource;
+    expect(of("WriteObjects")).toContain(`${arn.bucket("raw")}/raw/orders_cdc/*`);
+    expect(of("WriteObjects")).toContain(`${arn.bucket("quarantine")}/quarantine/orders_cdc/*`);
+    // Deletes only its bookkeeping: attempt claims and the ingest lock.
+    expect(of("DeleteObjects")).toEqual([
+      `${arn.bucket("curated")}/_index/orders_cdc/*`,
+      `${arn.bucket("curated")}/_locks/orders_cdc/*`,
+    ]);
+    expect(of("ReadObjects")?.filter((r) => r.includes("/raw/"))).toEqual([]);
+  });
+
   it("gives each function's role exactly the policy its graph edges allow", () => {
     expect(doc("trib-dev-curated-orders-policy")).toEqual({
       Version: "2012-10-17",

@@ -48,6 +48,9 @@ const DELETE = `ActionMatches{'${BLOBS}/delete'}`;
 const MOVE = `ActionMatches{'${BLOBS}/move/action'}`;
 const path_ = (p: string) => `@Resource[${BLOBS}:path] StringStartsWith '${p}'`;
 const prefix = (p: string) => `@Request[${BLOBS}:prefix] StringStartsWith '${p}'`;
+const exact = (p: string) => `@Resource[${BLOBS}:path] StringEquals '${p}'`;
+/** curated_orders' app: its name is its site name and, at 31 characters, its host id too. */
+const APP = `trib-prod-curated-orders-${SFX}`;
 const clause = (action: string, tests: string[]) =>
   tests.length === 0 ? `(!(${action}))` : `(!(${action}) OR ${tests.join(" OR ")})`;
 
@@ -83,6 +86,16 @@ describe("the Azure stack of the reference pipeline", () => {
     expect(counts).toEqual({
       "tributary:azure:Group": 1,
       "azure-native:resources:ResourceGroup": 1,
+      "tributary:azure:Network": 1,
+      "azure-native:network:VirtualNetwork": 1,
+      "azure-native:network:Subnet": 2,
+      "azure-native:network:PublicIPAddress": 1,
+      "azure-native:network:NatGateway": 1,
+      // The vault's and the namespace's.
+      "azure-native:privatedns:PrivateZone": 2,
+      "azure-native:privatedns:VirtualNetworkLink": 2,
+      "azure-native:network:PrivateEndpoint": 2,
+      "azure-native:network:PrivateDnsZoneGroup": 2,
       "tributary:azure:DataKey": 1,
       "azure-native:keyvault:Vault": 1,
       "azure-native:keyvault:Key": 1,
@@ -97,6 +110,7 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:storage:Blob": 7,
       "tributary:azure:Bus": 1,
       "azure-native:servicebus:Namespace": 1,
+      "azure-native:servicebus:NamespaceNetworkRuleSet": 1,
       "azure-native:servicebus:Topic": 2,
       "tributary:azure:Alerts": 1,
       "azure-native:monitor:ActionGroup": 1,
@@ -320,8 +334,110 @@ describe("the Azure stack of the reference pipeline", () => {
     expect(inputs("trib-prod-bus", "azure-native:servicebus:Namespace")).toMatchObject({
       disableLocalAuth: true,
       minimumTlsVersion: "1.2",
-      sku: { name: "Standard", tier: "Standard" },
+      sku: { name: "Premium", tier: "Premium", capacity: 1 },
     });
+  });
+
+  it("keeps the Key Vault and the Service Bus namespace off the internet, reached by private endpoints", () => {
+    const NET = `${RG}/providers/Microsoft.Network/virtualNetworks/trib-prod-network`;
+    expect(inputs("trib-prod-network", "azure-native:network:VirtualNetwork")).toEqual({
+      resourceGroupName: "trib-prod",
+      virtualNetworkName: "trib-prod-network",
+      addressSpace: { addressPrefixes: ["10.40.0.0/16"] },
+      // The provider's defaults, as it registers them.
+      enableDdosProtection: false,
+      enableVmProtection: false,
+      tags: { ...TAGS, "tributary:asset": "_shared" },
+    });
+    expect(inputs("trib-prod-network-functions", "azure-native:network:Subnet")).toEqual({
+      resourceGroupName: "trib-prod",
+      virtualNetworkName: "trib-prod-network",
+      subnetName: "functions",
+      addressPrefix: "10.40.0.0/17",
+      defaultOutboundAccess: false,
+      delegations: [{ name: "flex-consumption", serviceName: "Microsoft.App/environments" }],
+      natGateway: { id: `${RG}/providers/Microsoft.Network/natGateways/trib-prod-network-egress` },
+      // The provider's defaults.
+      privateEndpointNetworkPolicies: "Disabled",
+      privateLinkServiceNetworkPolicies: "Enabled",
+    });
+    expect(inputs("trib-prod-network-endpoints", "azure-native:network:Subnet")).toMatchObject({
+      subnetName: "endpoints",
+      addressPrefix: "10.40.128.0/24",
+      privateEndpointNetworkPolicies: "Disabled",
+    });
+    // The vault: trusted Azure services only (the accounts' key), no network rule; a private endpoint.
+    expect(inputs("trib-prod-data-vault", "azure-native:keyvault:Vault")).toMatchObject({
+      properties: {
+        publicNetworkAccess: "Enabled",
+        networkAcls: { bypass: "AzureServices", defaultAction: "Deny", ipRules: [], virtualNetworkRules: [] },
+      },
+    });
+    // The namespace: no public access at all, its rules deny everything; a private endpoint.
+    expect(inputs("trib-prod-bus", "azure-native:servicebus:Namespace")).toMatchObject({
+      publicNetworkAccess: "Disabled",
+    });
+    expect(inputs("trib-prod-bus-network", "azure-native:servicebus:NamespaceNetworkRuleSet")).toEqual({
+      resourceGroupName: "trib-prod",
+      namespaceName: NS,
+      publicNetworkAccess: "Disabled",
+      defaultAction: "Deny",
+      ipRules: [],
+      virtualNetworkRules: [],
+      trustedServiceAccessEnabled: false,
+    });
+    const endpoint = (name: string, target: string, group: string) => ({
+      resourceGroupName: "trib-prod",
+      privateEndpointName: `${name}-endpoint`,
+      // The subnet's policies are the provider's defaults it fills in.
+      subnet: {
+        id: `${NET}/subnets/endpoints`,
+        privateEndpointNetworkPolicies: "Disabled",
+        privateLinkServiceNetworkPolicies: "Enabled",
+      },
+      privateLinkServiceConnections: [
+        { name: `${name}-endpoint`, privateLinkServiceId: target, groupIds: [group] },
+      ],
+      tags: { ...TAGS, "tributary:asset": "_shared" },
+    });
+    expect(inputs("trib-prod-data-vault-endpoint", "azure-native:network:PrivateEndpoint")).toEqual(
+      endpoint(
+        "trib-prod-data-vault",
+        `${RG}/providers/Microsoft.KeyVault/vaults/trib-prod-kv-${SFX}`,
+        "vault",
+      ),
+    );
+    expect(inputs("trib-prod-bus-namespace-endpoint", "azure-native:network:PrivateEndpoint")).toEqual(
+      endpoint(
+        "trib-prod-bus-namespace",
+        `${RG}/providers/Microsoft.ServiceBus/namespaces/${NS}`,
+        "namespace",
+      ),
+    );
+    // Inside the network the public names resolve to the endpoints.
+    expect(
+      s.resources
+        .filter((r) => r.type === "azure-native:privatedns:PrivateZone")
+        .map((r) => r.inputs.privateZoneName),
+    ).toEqual(["privatelink.servicebus.windows.net", "privatelink.vaultcore.azure.net"]);
+    expect(
+      inputs("trib-prod-bus-namespace-endpoint-dns", "azure-native:network:PrivateDnsZoneGroup"),
+    ).toEqual({
+      resourceGroupName: "trib-prod",
+      privateEndpointName: "trib-prod-bus-namespace-endpoint",
+      privateDnsZoneGroupName: "default",
+      privateDnsZoneConfigs: [
+        {
+          name: "namespace",
+          privateDnsZoneId: `${RG}/providers/Microsoft.Network/privateDnsZones/privatelink.servicebus.windows.net`,
+        },
+      ],
+    });
+    // Every app joins the functions subnet.
+    const apps = s.resources.filter((r) => r.type === T.app);
+    expect(apps.map((a) => a.inputs.virtualNetworkSubnetId)).toEqual(
+      Array(7).fill(`${NET}/subnets/functions`),
+    );
   });
 
   it("gives each function's identity exactly the rights its graph edges allow, under path conditions", () => {
@@ -405,8 +521,29 @@ describe("the Azure stack of the reference pipeline", () => {
           clause(MOVE, []),
         ].join(" AND "),
       },
-      "host-locks": { role: OWNER, scope: container(HOST, "azure-webjobs-hosts"), condition: undefined },
-      "host-secrets": { role: OWNER, scope: container(HOST, "azure-webjobs-secrets"), condition: undefined },
+      // The shared host containers: Contributor, each app held to the paths of its own host id and site.
+      "host-locks": {
+        role: CONTRIBUTOR,
+        scope: container(HOST, "azure-webjobs-hosts"),
+        condition: [
+          clause(READ, [path_(`locks/${APP}/`), path_(`timers/${APP}/`), exact(`ids/usage/${APP}`)]),
+          clause(LIST, [prefix(`locks/${APP}/`), prefix(`timers/${APP}/`)]),
+          clause(WRITE, [path_(`locks/${APP}/`), path_(`timers/${APP}/`), exact(`ids/usage/${APP}`)]),
+          clause(DELETE, []),
+          clause(MOVE, []),
+        ].join(" AND "),
+      },
+      "host-secrets": {
+        role: CONTRIBUTOR,
+        scope: container(HOST, "azure-webjobs-secrets"),
+        condition: [
+          clause(READ, [path_(`${APP}/`)]),
+          clause(LIST, [prefix(`${APP}/`)]),
+          clause(WRITE, [path_(`${APP}/`)]),
+          clause(DELETE, []),
+          clause(MOVE, []),
+        ].join(" AND "),
+      },
       package: { role: CONTRIBUTOR, scope: container(HOST, "package-curated-orders"), condition: undefined },
       publish: {
         role: role("69a216fc-b8fb-44d8-bc22-1f3c2c88ae39"),
@@ -435,6 +572,10 @@ describe("the Azure stack of the reference pipeline", () => {
     expect(new Set(names).size).toBe(names.length);
     for (const n of names)
       expect(n).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // No identity of the stack is an Owner of anything (no-owner-roles).
+    expect(s.resources.filter((r) => r.type === T.assignment && r.inputs.roleDefinitionId === OWNER)).toEqual(
+      [],
+    );
     // A function that only ingests never reads another's data: orders_cdc has no Reader anywhere.
     const ingest = s.resources.filter(
       (r) =>
@@ -484,6 +625,7 @@ describe("the Azure stack of the reference pipeline", () => {
     expect(inputs("trib-prod-curated-orders", T.app)).toMatchObject({
       kind: "functionapp,linux",
       httpsOnly: true,
+      virtualNetworkSubnetId: `${RG}/providers/Microsoft.Network/virtualNetworks/trib-prod-network/subnets/functions`,
       identity: { type: "SystemAssigned" },
       functionAppConfig: {
         runtime: { name: "node", version: "22" },
@@ -510,6 +652,7 @@ describe("the Azure stack of the reference pipeline", () => {
       TRIBUTARY_STORE__blobServiceUri: `https://${DATA}.blob.core.windows.net/`,
       TRIBUTARY_BUS__fullyQualifiedNamespace: `${NS}.servicebus.windows.net`,
       AzureWebJobsStorage__accountName: HOST,
+      AzureFunctionsWebHost__hostid: APP,
       APPLICATIONINSIGHTS_CONNECTION_STRING: expect.stringMatching(/^InstrumentationKey=[0-9a-f-]{36};/),
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: "Authorization=AAD",
       AzureFunctionsJobHost__functionTimeout: "00:10:00",
@@ -620,9 +763,10 @@ describe("the Azure stack of the reference pipeline", () => {
 
   it("tags every taggable resource with asset, pipeline, env, owner and cost centre", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
-    // group, vault, key, identity, 2 accounts, namespace, action group, workspace; per function plan,
+    // group, vault, key, identity, 2 accounts, namespace, action group, workspace; the network, its
+    // egress IP and NAT gateway, 2 DNS zones and their links, 2 private endpoints; per function plan,
     // app, insights; 12 metric alerts, 2 log alerts.
-    expect(tagged).toHaveLength(9 + 7 * 3 + 12 + 2);
+    expect(tagged).toHaveLength(9 + 9 + 7 * 3 + 12 + 2);
     expect(s.resources.filter((r) => AZURE_TAGGABLE_TYPES.includes(r.type))).toEqual(tagged);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
@@ -741,10 +885,28 @@ describe("ABAC conditions from grants", () => {
     );
   });
 
-  it("refuses a prefix that is not a path ending in a slash", () => {
+  it("refuses a grant prefix that is not a path ending in a slash, and a path a condition cannot hold", () => {
+    const grant = (prefix: string): GrantPlan => ({
+      function: "f",
+      store: "raw",
+      prefix,
+      access: ["write"],
+      reason: "own",
+    });
+    expect(() => containerAccess([grant("raw/a")])).toThrow(
+      'grant prefix "raw/a" must be a non-empty path ending in "/"',
+    );
     const none = { read: [], list: [], write: [], delete: [] };
-    expect(() => blobCondition({ ...none, read: [""] }, false)).toThrow(/must be a non-empty path/);
-    expect(() => blobCondition({ ...none, write: ["raw/a"] }, true)).toThrow(/must be a non-empty path/);
-    expect(() => blobCondition({ ...none, read: ["raw/a'/"] }, false)).toThrow(/must be a non-empty path/);
+    expect(() => blobCondition({ ...none, read: [""] }, false)).toThrow(
+      'read path "" must be a non-empty relative path, without quotes',
+    );
+    expect(() => blobCondition({ ...none, list: ["raw/a"] }, false)).toThrow(
+      'list path "raw/a" must be a non-empty relative path ending in "/", without quotes',
+    );
+    expect(() => blobCondition({ ...none, read: ["raw/a'/"] }, false)).toThrow(/without quotes/);
+    // A path without the final slash is one blob: StringEquals.
+    expect(blobCondition({ ...none, read: ["ids/usage/h1"] }, false)).toBe(
+      [clause(READ, [exact("ids/usage/h1")]), clause(LIST, [])].join(" AND "),
+    );
   });
 });

@@ -85,6 +85,7 @@ const expected: ResourceRecord[] = [
       runtime: "nodejs20.x",
     },
     options: { retainOnDelete: true, deleteBeforeReplace: true },
+    dependsOn: ["urn:pulumi:dev::tributary::tributary:test:Thing$aws:iam/rolePolicy:RolePolicy::events-read"],
   },
   {
     urn: "urn:pulumi:dev::tributary::tributary:test:Thing$aws:s3/bucket:Bucket::events-data",
@@ -102,6 +103,7 @@ const expected: ResourceRecord[] = [
     parent: thing,
     custom: false,
     inputs: {},
+    dependsOn: ["urn:pulumi:dev::tributary::tributary:test:Thing$aws:lambda/function:Function::events-fn"],
   },
   {
     urn: "urn:pulumi:dev::tributary::tributary:test:Thing$tributary:test:Guard$aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock::events-guard-block",

@@ -55,6 +55,9 @@ describe("the GCP stack of the reference pipeline", () => {
     const counts: Record<string, number> = {};
     for (const r of s.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
     expect(counts).toEqual({
+      "tributary:gcp:Apis": 1,
+      // Every API the stack uses but Eventarc (no function has an event trigger).
+      "gcp:projects/service:Service": 12,
       "tributary:gcp:DataKey": 1,
       "gcp:kms/keyRing:KeyRing": 1,
       "gcp:kms/cryptoKey:CryptoKey": 1,
@@ -86,6 +89,49 @@ describe("the GCP stack of the reference pipeline", () => {
     expect(one("trib-staging-curated-orders", T.fn).parent).toBe(
       "urn:pulumi:staging-gcp::tributary::tributary:gcp:AssetFunction::trib-staging-curated-orders",
     );
+  });
+
+  it("enables the APIs it uses, kept on when the stack goes, and every resource waits for its own", () => {
+    const services = s.resources.filter((r) => r.type === "gcp:projects/service:Service");
+    expect(services.map((r) => r.inputs)).toEqual(
+      [
+        "artifactregistry",
+        "cloudbuild",
+        "cloudfunctions",
+        "cloudkms",
+        "cloudscheduler",
+        "iam",
+        "logging",
+        "monitoring",
+        "pubsub",
+        "run",
+        "secretmanager",
+        "storage",
+      ].map((api) => ({
+        project: PROJECT,
+        service: `${api}.googleapis.com`,
+        disableOnDestroy: false,
+        disableDependentServices: false,
+      })),
+    );
+    const urn = (api: string) =>
+      `urn:pulumi:staging-gcp::tributary::tributary:gcp:Apis$gcp:projects/service:Service::trib-staging-apis-${api}`;
+    expect(one("trib-staging-curated-orders", T.fn).dependsOn).toEqual(
+      [
+        urn("artifactregistry"),
+        urn("cloudbuild"),
+        urn("cloudfunctions"),
+        urn("run"),
+        ...s.resources
+          .filter((r) => r.type === T.member && r.name.startsWith("trib-staging-curated-orders-"))
+          .map((r) => r.urn),
+        one("trib-staging-curated-orders-publish", T.topicMember).urn,
+      ].sort(),
+    );
+    expect(one("trib-staging-data-ring", "gcp:kms/keyRing:KeyRing").dependsOn).toEqual([urn("cloudkms")]);
+    expect(one("trib-staging-daily-revenue-schedule", T.job).dependsOn).toEqual([urn("cloudscheduler")]);
+    // Nothing of the stack's is created before the APIs it needs are on (the policy pack's rule).
+    expect(evaluate(s.resources).filter((v) => v.policy === "apis-enabled")).toEqual([]);
   });
 
   it("encrypts every bucket with the rotated customer key the Cloud Storage agent may use", () => {

@@ -90,6 +90,11 @@ describe("grants from graph edges", () => {
           expect(keysFor(doc, "s3:GetObject")).toEqual(new Set([...upstream, fn.id]));
           expect(keysFor(doc, "s3:PutObject")).toEqual(new Set([fn.id]));
           expect(keysFor(doc, "s3:DeleteObject")).toEqual(new Set([fn.id]));
+          // Raw history is append-only: no function deletes under raw/ (the lifecycle expires it).
+          const deletes = doc.Statement.filter((s) => s.Action === "s3:DeleteObject");
+          expect(
+            deletes.flatMap((s) => [s.Resource ?? []].flat()).filter((r) => r.includes("/raw/")),
+          ).toEqual([]);
           // Every object resource is under a prefix; no action or resource is a wildcard.
           for (const s of doc.Statement) {
             for (const a of [s.Action].flat()) expect(a).not.toContain("*");

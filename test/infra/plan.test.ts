@@ -174,15 +174,16 @@ describe("the deployment plan of the reference pipeline", () => {
         reason: "quarantine",
       },
     ]);
-    // An ingester writes raw events of its own source; a reader of a source reads them.
+    // An ingester appends raw events of its own source, and its quarantine: never delete (expiry is
+    // the lifecycle's); a reader of a source reads them.
     expect(
       plan.grants.filter((g) => g.function === "orders_cdc").map((g) => [g.store, g.prefix, g.access]),
     ).toEqual([
-      ["raw", "raw/orders_cdc/", ["read", "write", "delete"]],
+      ["raw", "raw/orders_cdc/", ["write"]],
       ["curated", "_manifests/orders_cdc/", ["read", "list", "write"]],
       ["curated", "_index/orders_cdc/", ["read", "write", "delete"]],
       ["curated", "_locks/orders_cdc/", ["read", "list", "write", "delete"]],
-      ["quarantine", "quarantine/orders_cdc/", ["write", "delete"]],
+      ["quarantine", "quarantine/orders_cdc/", ["write"]],
     ]);
     expect(
       plan.grants

@@ -201,9 +201,129 @@ describe("the Azure checks", () => {
       "no-wildcard-grants",
       /a whole subscription or resource group/,
     );
-    // The runtime's host containers hold no data of the plan: no path condition needed there.
-    const host = base.filter((r) => r.name === "trib-prod-curated-orders-host-locks");
-    expect(host[0]!.inputs.condition).toBeUndefined();
+    // The runtime's host containers hold no data of the plan (no zone prefixes), but they are shared: each
+    // app's roles there are held to its own paths (storage-roles-isolated).
+    const host = base.find((r) => r.name === "trib-prod-curated-orders-host-locks")!;
+    expect(host.inputs.condition).toContain("'locks/trib-prod-curated-orders-1127c7/'");
+  });
+
+  it("no-owner-roles and storage-roles-isolated: the shared host containers as the probe found them", () => {
+    const OWNER =
+      "/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
+    // Storage Blob Data Owner, unconditioned, on the keys every app shares.
+    const name = "trib-prod-curated-orders-host-secrets";
+    const probed = edit(name, T.assignment, ({ condition: _, conditionVersion: __, ...i }) => ({
+      ...i,
+      roleDefinitionId: OWNER,
+    }));
+    expect(evaluate(probed)).toEqual([
+      {
+        policy: "no-owner-roles",
+        urn: urn(probed, name, T.assignment),
+        message:
+          'role assignment "trib-prod-curated-orders-host-secrets" assigns Storage Blob Data Owner, full control of ' +
+          "its scope; assign the least role that works (for blobs, Storage Blob Data Reader or Contributor under " +
+          "an ABAC path condition)",
+      },
+      {
+        policy: "storage-roles-isolated",
+        urn: urn(probed, name, T.assignment),
+        message:
+          'role assignment "trib-prod-curated-orders-host-secrets" grants Storage Blob Data Owner on ' +
+          '"azure-webjobs-secrets" with no path condition, where 6 other identities hold storage roles: it can ' +
+          "read and rewrite their blobs; condition it to its own paths " +
+          "(@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]) or give it a " +
+          "container of its own",
+      },
+    ]);
+    // Contributor without the condition is still one app reaching into every other's keys.
+    const unconditioned = edit(name, T.assignment, ({ condition: _, conditionVersion: __, ...i }) => i);
+    expect(evaluate(unconditioned).map((v) => v.policy)).toEqual(["storage-roles-isolated"]);
+    // A container of its own (the app's package container) needs no condition.
+    const pkg = base.find((r) => r.name === "trib-prod-curated-orders-package" && r.type === T.assignment)!;
+    expect(pkg.inputs.condition).toBeUndefined();
+  });
+
+  it("private-network: a vault or a namespace open to every network, or closed with no private endpoint", () => {
+    const VAULT_NAME = "trib-prod-data-vault";
+    const open = edit(VAULT_NAME, VAULT, (i) => ({
+      ...i,
+      properties: {
+        ...(i.properties as object),
+        networkAcls: { bypass: "AzureServices", defaultAction: "Allow" },
+      },
+    }));
+    only(
+      open,
+      VAULT_NAME,
+      VAULT,
+      "private-network",
+      'key vault "trib-prod-data-vault" accepts traffic from every network (networkAcls.defaultAction "Allow"); ' +
+        'set networkAcls.defaultAction "Deny" (bypass "AzureServices" keeps the storage accounts\' key working) ' +
+        'and reach it by a private endpoint, or set publicNetworkAccess "Disabled"',
+    );
+    const everyone = edit(VAULT_NAME, VAULT, (i) => ({
+      ...i,
+      properties: {
+        ...(i.properties as object),
+        networkAcls: { bypass: "AzureServices", defaultAction: "Deny", ipRules: [{ value: "0.0.0.0/0" }] },
+      },
+    }));
+    only(
+      everyone,
+      VAULT_NAME,
+      VAULT,
+      "private-network",
+      'key vault "trib-prod-data-vault" lets every address in by its IP rule "0.0.0.0/0"; remove it',
+    );
+    // The namespace as it was: public access on, no rule set.
+    const publicBus = edit("trib-prod-bus", T.namespace, (i) => ({
+      ...i,
+      publicNetworkAccess: "Enabled",
+    })).filter((r) => r.type !== "azure-native:servicebus:NamespaceNetworkRuleSet");
+    only(
+      publicBus,
+      "trib-prod-bus",
+      T.namespace,
+      "private-network",
+      'Service Bus namespace "trib-prod-bus" accepts traffic from every network (publicNetworkAccess "Enabled", no ' +
+        'network rule set that denies by default); set publicNetworkAccess "Disabled" and reach it by a private ' +
+        "endpoint (Premium tier), or deny by default in its network rule set",
+    );
+    // Closed, but without its private endpoint the functions could not consume their subscriptions.
+    const unreachable = base.filter((r) => r.name !== "trib-prod-bus-namespace-endpoint");
+    only(
+      unreachable,
+      "trib-prod-bus",
+      T.namespace,
+      "private-network",
+      'Service Bus namespace "trib-prod-bus" is closed to every network but has no private endpoint: the stack\'s ' +
+        "functions cannot reach its topics; add one in the stack network's endpoints subnet, with its private DNS zone",
+    );
+  });
+
+  it("raw-append-only: an ingest function's role on the raw container that may delete", () => {
+    const name = "trib-prod-orders-cdc-raw";
+    const DELETE =
+      "(!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'}))";
+    expect(base.find((r) => r.name === name && r.type === T.assignment)!.inputs.condition).toContain(DELETE);
+    const deleting = edit(name, T.assignment, (i) => ({
+      ...i,
+      condition: (i.condition as string).replace(
+        DELETE,
+        "(!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'}) OR " +
+          "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringStartsWith 'raw/orders_cdc/')",
+      ),
+    }));
+    only(
+      deleting,
+      name,
+      T.assignment,
+      "raw-append-only",
+      'role assignment "trib-prod-orders-cdc-raw" grants Storage Blob Data Contributor on the raw container without ' +
+        "denying delete; ingest only appends: its ABAC condition must include " +
+        `${DELETE} (the lifecycle policy expires old events)`,
+    );
   });
 
   it("dead-letter-queue: a subscription that drops expired messages or never dead-letters", () => {

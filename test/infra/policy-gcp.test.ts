@@ -36,9 +36,11 @@ describe("the GCP checks", () => {
   it("pass on the synthesised stack, and every GCP rule has a check", () => {
     expect(evaluate(base)).toEqual([]);
     expect(Object.keys(gcpChecks).sort()).toEqual([
+      "apis-enabled",
       "dead-letter-queue",
       "no-public-access",
       "no-wildcard-grants",
+      "raw-append-only",
       "required-tags",
       "store-encrypted-with-customer-key",
       "stores-survive-changes",
@@ -100,7 +102,8 @@ describe("the GCP checks", () => {
     }));
     expect(rules(wholeBucket)).toEqual(["no-wildcard-grants"]);
     const admin = edit(name, TYPES.member, (i) => ({ ...i, role: "roles/storage.admin" }));
-    expect(rules(admin)).toEqual(["no-wildcard-grants"]);
+    // storage.admin also deletes: on these raw/ prefixes that breaks raw-append-only too.
+    expect(rules(admin)).toEqual(["no-wildcard-grants", "raw-append-only"]);
   });
 
   it("a consumer subscription without a dead-letter topic fails dead-letter-queue", () => {
@@ -131,7 +134,81 @@ describe("the GCP checks", () => {
         retryPolicy: "RETRY_POLICY_DO_NOT_RETRY",
       },
     }));
-    expect(rules(rs)).toEqual(["dead-letter-queue"]);
+    // An event trigger also needs Eventarc, which the stack does not enable.
+    expect(rules(rs)).toEqual(["dead-letter-queue", "apis-enabled"]);
+  });
+
+  it("an ingest function that may delete raw history fails raw-append-only", () => {
+    const name = "trib-staging-orders-cdc-raw-create";
+    expect(base.find((r) => r.name === name)!.inputs).toMatchObject({
+      role: "roles/storage.objectCreator",
+      condition: {
+        expression: 'resource.name.startsWith("projects/_/buckets/trib-staging-raw/objects/raw/orders_cdc/")',
+      },
+    });
+    const rs = edit(name, TYPES.member, (i) => ({ ...i, role: "roles/storage.objectUser" }));
+    expect(evaluate(rs)).toEqual([
+      {
+        policy: "raw-append-only",
+        urn: urn(name, TYPES.member),
+        message:
+          'bucket IAM member "trib-staging-orders-cdc-raw-create" grants "roles/storage.objectUser", which deletes ' +
+          'objects, on raw history "raw/orders_cdc/"; ingest only appends: grant "roles/storage.objectCreator" there ' +
+          "(the bucket's lifecycle rule expires old events)",
+      },
+    ]);
+    // The whole raw bucket reaches raw/ too.
+    const whole = edit(name, TYPES.member, (i) => ({
+      ...i,
+      role: "roles/storage.objectAdmin",
+      condition: {
+        title: "all",
+        expression: 'resource.name.startsWith("projects/_/buckets/trib-staging-raw/objects/")',
+      },
+    }));
+    expect(rules(whole)).toEqual(["no-wildcard-grants", "raw-append-only"]);
+  });
+
+  it("a resource that does not wait for its API, an API left off, or one disabled on destroy fail apis-enabled", () => {
+    const fn = urn("trib-staging-curated-orders", TYPES.fn);
+    const service = (api: string) => `trib-staging-apis-${api}`;
+    const SERVICE = "gcp:projects/service:Service";
+    // The function's dependsOn without Cloud Build's service.
+    const built = base.map((r) =>
+      r.urn === fn
+        ? { ...r, dependsOn: r.dependsOn!.filter((u) => u !== urn(service("cloudbuild"), SERVICE)) }
+        : r,
+    );
+    expect(evaluate(built)).toEqual([
+      {
+        policy: "apis-enabled",
+        urn: fn,
+        message:
+          'function "trib-staging-curated-orders" does not wait for cloudbuild.googleapis.com to be enabled: on a ' +
+          "new project it would be created first and fail; put the API's gcp.projects.Service in its dependsOn",
+      },
+    ]);
+    // No Cloud Scheduler service at all: every job names what is missing.
+    const off = base.filter((r) => r.name !== service("cloudscheduler"));
+    expect(evaluate(off).map((v) => v.message)).toEqual(
+      ["trib-staging-customer-features-schedule", "trib-staging-daily-revenue-schedule"].map(
+        (job) =>
+          `Cloud Scheduler job "${job}" needs cloudscheduler.googleapis.com, which the stack does not enable; ` +
+          "add a gcp.projects.Service for it (disableOnDestroy false) and put it in the resource's dependsOn",
+      ),
+    );
+    // The provider's default: destroying the stack would turn Pub/Sub off for the project.
+    const disabling = edit(service("pubsub"), SERVICE, ({ disableOnDestroy: _, ...i }) => i);
+    expect(evaluate(disabling)).toEqual([
+      {
+        policy: "apis-enabled",
+        urn: urn(service("pubsub"), SERVICE),
+        message:
+          'API service "trib-staging-apis-pubsub" disables "pubsub.googleapis.com" in the whole project when it ' +
+          "leaves the stack (disableOnDestroy true; true is the provider's default); set disableOnDestroy false: " +
+          "other workloads of the project, and this stack's own resources while they are deleted, use it",
+      },
+    ]);
   });
 
   it("a resource missing required labels fails required-tags", () => {

@@ -91,6 +91,11 @@ const RULE_NAMES = [
   "log-retention",
   "required-tags",
   "stores-survive-changes",
+  "apis-enabled",
+  "raw-append-only",
+  "no-owner-roles",
+  "storage-roles-isolated",
+  "private-network",
 ];
 
 const TLS_FIX = (bucket: string): string =>
@@ -321,17 +326,24 @@ describe("no-wildcard-grants", () => {
   const head = `role policy "trib-dev-orders-policy"`;
 
   it("reports a role policy allowing s3:*", () => {
-    only(
-      ordersRolePolicy({
-        Sid: "Everything",
-        Effect: "Allow",
-        Action: "s3:*",
-        Resource: `arn:aws:s3:::${RAW_BUCKET}/raw/orders/*`,
-      }),
-      "trib-dev-orders-policy",
-      "no-wildcard-grants",
-      `${head} statement "Everything" allows wildcard actions "s3:*"; list the actions it needs`,
-    );
+    const resources = ordersRolePolicy({
+      Sid: "Everything",
+      Effect: "Allow",
+      Action: "s3:*",
+      Resource: `arn:aws:s3:::${RAW_BUCKET}/raw/orders/*`,
+    });
+    expect(evaluate(resources).map((v) => [v.policy, v.message])).toEqual([
+      [
+        "no-wildcard-grants",
+        `${head} statement "Everything" allows wildcard actions "s3:*"; list the actions it needs`,
+      ],
+      // s3:* deletes too, here on raw history.
+      [
+        "raw-append-only",
+        `${head} statement "Everything" allows "s3:*" on raw history "arn:aws:s3:::${RAW_BUCKET}/raw/orders/*"; ` +
+          "ingest only appends (s3:PutObject), and the raw bucket's lifecycle rule expires old events",
+      ],
+    ]);
   });
 
   it("reports a role policy on Resource *", () => {
@@ -891,5 +903,55 @@ describe("the policy pack (infra/policy/index.ts)", () => {
       { applyServerSideEncryptionByDefault: { kmsMasterKeyId: UNKNOWN, sseAlgorithm: "aws:kms" } },
     ]);
     expect(index.policies.flatMap((p) => run(p, resources))).toEqual([]);
+  });
+});
+
+describe("raw-append-only", () => {
+  const put = {
+    Sid: "WriteOrders",
+    Effect: "Allow",
+    Action: "s3:PutObject",
+    Resource: `arn:aws:s3:::${RAW_BUCKET}/raw/orders/*`,
+  };
+  it("passes an ingest function that only puts objects on raw", () => {
+    expect(evaluate(ordersRolePolicy(put)).filter((v) => v.policy === "raw-append-only")).toEqual([]);
+  });
+
+  it("reports a delete on raw history: on raw/ keys, on the raw bucket's objects, through a wildcard action", () => {
+    const resources = ordersRolePolicy(
+      put,
+      {
+        Sid: "DropRaw",
+        Effect: "Allow",
+        Action: ["s3:PutObject", "s3:DeleteObject"],
+        Resource: `arn:aws:s3:::${RAW_BUCKET}/raw/orders/*`,
+      },
+      {
+        Sid: "DropVersions",
+        Effect: "Allow",
+        Action: "s3:DeleteObjectVersion",
+        Resource: `arn:aws:s3:::${RAW_BUCKET}/landing/*`,
+      },
+      { Sid: "DropAll", Effect: "Allow", Action: "s3:Delete*", Resource: "arn:aws:s3:::trib-dev-*" },
+      // Deleting elsewhere is another rule's business (no-wildcard-grants, least privilege).
+      {
+        Sid: "DropCurated",
+        Effect: "Allow",
+        Action: "s3:DeleteObject",
+        Resource: "arn:aws:s3:::trib-dev-curated/curated/orders/*",
+      },
+    );
+    const policy = 'role policy "trib-dev-orders-policy"';
+    expect(evaluate(resources).filter((v) => v.policy === "raw-append-only")).toEqual(
+      [
+        `${policy} statement "DropRaw" allows "s3:DeleteObject" on raw history "arn:aws:s3:::${RAW_BUCKET}/raw/orders/*"`,
+        `${policy} statement "DropVersions" allows "s3:DeleteObjectVersion" on raw history "arn:aws:s3:::${RAW_BUCKET}/landing/*"`,
+        `${policy} statement "DropAll" allows "s3:Delete*" on raw history "arn:aws:s3:::trib-dev-*"`,
+      ].map((message) => ({
+        policy: "raw-append-only",
+        urn: urn(resources, "trib-dev-orders-policy"),
+        message: `${message}; ingest only appends (s3:PutObject), and the raw bucket's lifecycle rule expires old events`,
+      })),
+    );
   });
 });

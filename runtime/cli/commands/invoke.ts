@@ -60,7 +60,7 @@ export async function invokeCommand(opts: InvokeOptions, io: Io): Promise<number
   } catch (e) {
     throw new InvokeError(`--event ${opts.event} is not JSON: ${(e as Error).message}`);
   }
-  const delivery = deliveryOf(cloud, parsed);
+  const delivery = await deliveryOf(cloud, parsed);
   const asset = opts.asset ?? (await functionOf(graph, cloud, delivery, opts.event));
   const uri = storeUri(opts.store);
   const cloudSim = new LocalCloud({
@@ -133,8 +133,23 @@ function messageLine(m: BusMessage): string {
   return `${partitionLabel(m.body.asset, m.body.partition)} materialised`;
 }
 
-/** An event file is the cloud's own payload; for Azure, `{ trigger, event, triggerMetadata }`. */
-function deliveryOf(cloud: Cloud, parsed: unknown): Delivery {
+/**
+ * An event file is the cloud's own payload; for Azure, `{ trigger, event, triggerMetadata }`; for GCP
+ * also the HTTP request `{ headers, body }` that carries it (a push, or a CloudEvent in binary or
+ * structured mode), which is delivered through the Functions Framework.
+ */
+async function deliveryOf(cloud: Cloud, parsed: unknown): Promise<Delivery> {
+  if (cloud === "gcp") {
+    const { cloudEventOf, isHttpRequest } = await import("../../handlers/gcp-http.ts");
+    if (!isHttpRequest(parsed)) return { event: parsed };
+    const bad = Object.entries(parsed.headers).find(([, v]) => typeof v !== "string");
+    if (bad) {
+      throw new InvokeError(
+        `the GCP event's header ${JSON.stringify(bad[0])} is ${JSON.stringify(bad[1])}; header values are strings.`,
+      );
+    }
+    return { event: cloudEventOf(parsed), http: parsed };
+  }
   if (cloud !== "azure") return { event: parsed };
   const o = parsed as { trigger?: unknown; event?: unknown; triggerMetadata?: unknown } | null;
   if (o && typeof o === "object" && "trigger" in o) {
@@ -202,9 +217,9 @@ async function functionOf(graph: AssetGraph, cloud: Cloud, d: Delivery, file: st
 async function workOf(cloud: Cloud, d: Delivery): Promise<Work | undefined> {
   const e = d.event as { Records?: unknown[] } | null;
   if (cloud === "aws") {
-    const { asyncWork, sqsWork } = await import("../../handlers/aws.ts");
+    const { asyncWork, sqsItems } = await import("../../handlers/aws.ts");
     const record = Array.isArray(e?.Records) ? (e.Records[0] as Record<string, unknown>) : undefined;
-    if (record?.eventSource === "aws:sqs") return sqsWork(record, String(record.messageId), "");
+    if (record?.eventSource === "aws:sqs") return sqsItems(record, String(record.messageId), "")[0]?.make();
     return asyncWork(d.event, "")[0]?.make();
   }
   if (cloud === "gcp") return (await import("../../handlers/gcp.ts")).gcpWork(d.event);
@@ -234,6 +249,8 @@ export interface EventOptions {
   dataVersion?: string;
   schedule?: string;
   at?: string;
+  /** GCP: write the HTTP request that carries the event (push, binary or structured CloudEvent). */
+  http?: string;
   graph?: string;
 }
 
@@ -243,6 +260,18 @@ export interface EventOptions {
  */
 export async function eventCommand(opts: EventOptions, io: Io): Promise<number> {
   const cloud = cloudOf(opts.cloud);
+  const { HTTP_MODES, httpRequest } = await import("../../handlers/gcp-http.ts");
+  const mode = opts.http as (typeof HTTP_MODES)[number] | undefined;
+  if (mode !== undefined) {
+    if (cloud !== "gcp") {
+      throw new InvokeError(
+        `--http is for --cloud gcp, whose functions are called over HTTP; ${cloud} events are not HTTP requests.`,
+      );
+    }
+    if (!HTTP_MODES.includes(mode)) {
+      throw new InvokeError(`--http ${JSON.stringify(opts.http)} is not one of ${HTTP_MODES.join(", ")}.`);
+    }
+  }
   const graph = await loadGraph(opts.graph);
   const chosen = [opts.source, opts.materialised, opts.schedule].filter((v) => v !== undefined);
   if (chosen.length !== 1) {
@@ -278,6 +307,7 @@ export async function eventCommand(opts: EventOptions, io: Io): Promise<number> 
     message = { type: "schedule", id, asset: consumer, scheduledTime: opts.at ?? new Date().toISOString() };
   }
   const d = envelope(cloud, message, consumer);
-  io.out(`${JSON.stringify(cloud === "azure" ? d : d.event, null, 2)}\n`);
+  const out = mode ? httpRequest(mode, d.event as Record<string, unknown>) : cloud === "azure" ? d : d.event;
+  io.out(`${JSON.stringify(out, null, 2)}\n`);
   return 0;
 }
