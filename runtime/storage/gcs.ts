@@ -33,6 +33,8 @@ export interface GcsStoreOptions {
  *   acknowledged when it breaks. An object appears whole when the upload finalises.
  * - `ifAbsent` sends `ifGenerationMatch=0`, which GCS checks atomically when the object is created
  *   (and, for resumable uploads, also when the session starts): 412 means it exists, and put returns false.
+ * - Checksums: GCS keeps an MD5 and a CRC32C of every object it stores; `head` reports the MD5. The
+ *   SDK checks uploads and downloads against them.
  * - Retries: see retry.ts. `#ops` has the SDK's retries off; `#streams` (streamed uploads) has them on.
  */
 export class GcsStore extends CloudStore implements ObjectStore {
@@ -105,7 +107,18 @@ export class GcsStore extends CloudStore implements ObjectStore {
     return this.call(`head ${this.where(key)}`, async () => {
       try {
         const [meta] = await this.#ops.file(this.full(key)).getMetadata();
-        return { key, size: Number(meta.size ?? 0), modified: new Date(meta.updated ?? 0) };
+        // GCS computes both for every object it stores; a composed object has no MD5.
+        const checksum = meta.md5Hash
+          ? `md5:${meta.md5Hash}`
+          : meta.crc32c
+            ? `crc32c:${meta.crc32c}`
+            : undefined;
+        return {
+          key,
+          size: Number(meta.size ?? 0),
+          modified: new Date(meta.updated ?? 0),
+          ...(checksum ? { checksum } : {}),
+        };
       } catch (e) {
         if (statusOf(e) === 404) return undefined;
         throw e;

@@ -6,6 +6,14 @@ export interface ObjectInfo {
   readonly key: string;
   readonly size: number;
   readonly modified: Date;
+  /**
+   * The store's own checksum of the object's bytes, as `<algorithm>:<base64>`, when it keeps one:
+   * S3's ChecksumSHA256 (`sha256:…`, or `sha256:…-N` for an object uploaded in N parts), GCS's md5Hash
+   * (`md5:…`; `crc32c:…` for a composed object), Azure's Content-MD5 (`md5:…`). The store computes it
+   * (or checks it) from the bytes it receives, so it changes whenever the object's bytes do. Only `head`
+   * reports it; the local store has none (a file keeps no checksum).
+   */
+  readonly checksum?: string;
 }
 
 export type Body = string | Uint8Array | Readable | AsyncIterable<Uint8Array>;
@@ -20,7 +28,8 @@ export interface ObjectStore {
   readonly uri: string;
   /**
    * Write an object. With `ifAbsent`, write only if no object has this key, atomically with respect
-   * to other writers, and return false (writing nothing) when one exists.
+   * to other writers, and return false (writing nothing) when one exists. A cloud store is asked to keep
+   * a checksum of what it receives (see `ObjectInfo.checksum`), which `head` then reports.
    */
   put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<boolean>;
   /** The whole object, or undefined when there is none. */

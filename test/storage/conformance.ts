@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type ObjectStore, StorageError } from "../../runtime/storage/port.ts";
@@ -14,6 +14,11 @@ export interface StoreCapabilities {
    * that ignores the condition). The tests that need the refusal are skipped with this reason.
    */
   readonly noConditionalCreate?: string;
+  /**
+   * The checksum `head` reports, as what it is computed with, or why there is none: "sha256" or "md5"
+   * of the whole object's bytes, or `{ none: reason }` (the store keeps none, or the emulator does not).
+   */
+  readonly checksum: "sha256" | "md5" | { readonly none: string };
 }
 
 /**
@@ -25,7 +30,7 @@ export interface StoreCapabilities {
 export function describeObjectStore(
   name: string,
   open: (path: string) => Promise<OpenedStore>,
-  capabilities: StoreCapabilities = {},
+  capabilities: StoreCapabilities,
 ): void {
   describe(`${name} conforms to the ObjectStore port`, () => {
     let opened: OpenedStore[] = [];
@@ -153,6 +158,43 @@ export function describeObjectStore(
         expect(wins.filter((w) => w).length).toBe(1);
         const winner = writers[wins.indexOf(true)];
         expect((await store.get("_locks/race/p.lock"))!.toString()).toBe(winner);
+      },
+    );
+
+    const algorithm = typeof capabilities.checksum === "string" ? capabilities.checksum : undefined;
+    const noChecksum = typeof capabilities.checksum === "object" ? capabilities.checksum.none : undefined;
+
+    it.skipIf(algorithm === undefined)(
+      algorithm
+        ? `heads an object with the ${algorithm} of its bytes, put whole or streamed, and a new one when they change`
+        : `heads an object with the store's checksum [skipped: ${noChecksum}]`,
+      async () => {
+        const digest = (data: Buffer) =>
+          `${algorithm}:${createHash(algorithm!).update(data).digest("base64")}`;
+        const small = Buffer.from("PAR1 small\n");
+        // Past the block or part size the tests open stores with: a streamed upload in several requests.
+        const big = randomBytes(6 * 1024 * 1024 + 7);
+        async function* chunks() {
+          for (let at = 0; at < big.length; at += 1024 * 1024) yield big.subarray(at, at + 1024 * 1024);
+        }
+        await store.put("curated/c/small.parquet", small);
+        await store.put("curated/c/big.parquet", Readable.from(chunks()), { ifAbsent: true });
+        expect((await store.head("curated/c/small.parquet"))!.checksum).toBe(digest(small));
+        expect((await store.head("curated/c/big.parquet"))!.checksum).toBe(digest(big));
+        await store.put("curated/c/small.parquet", "other bytes");
+        expect((await store.head("curated/c/small.parquet"))!.checksum).toBe(
+          digest(Buffer.from("other bytes")),
+        );
+      },
+    );
+
+    it.skipIf(noChecksum === undefined)(
+      noChecksum === undefined
+        ? "heads an object without a checksum when the store keeps none [skipped: it keeps one]"
+        : `heads an object without a checksum (${noChecksum})`,
+      async () => {
+        await store.put("curated/c/small.parquet", "PAR1");
+        expect((await store.head("curated/c/small.parquet"))!.checksum).toBe(undefined);
       },
     );
 
