@@ -57,6 +57,14 @@ import {
   type SourceSpec,
   tooLargeReason,
 } from "./ingest-validate.ts";
+import {
+  type CommittedObject,
+  CorruptObjectError,
+  hashed,
+  judge,
+  type ObjectRecord,
+  Sha256,
+} from "./integrity.ts";
 import { acquireLock } from "./lock.ts";
 import { type BatchManifest, sourceDataVersion } from "./manifest.ts";
 
@@ -102,9 +110,12 @@ export interface IngestResult {
   readonly partitions: ReadonlyMap<string, SourcePartition>;
 }
 
-/** One partition of a source as committed batches left it: its raw objects and its data version. */
+/**
+ * One partition of a source as committed batches left it: its raw objects (with what their batches
+ * recorded of them) and its data version.
+ */
 export interface SourcePartition {
-  readonly files: readonly { readonly key: string; readonly rows: number }[];
+  readonly files: readonly (CommittedObject & { readonly rows: number })[];
   readonly dataVersion: string;
 }
 
@@ -188,14 +199,22 @@ export async function committedIds(
       );
     }
     const decoder = new StringDecoder("utf8");
+    const hash = new Sha256();
     let carry = "";
-    for await (const chunk of stream) {
-      const lines = (carry + decoder.write(chunk as Buffer)).split("\n");
+    for await (const chunk of hashed(stream, hash)) {
+      const lines = (carry + decoder.write(chunk)).split("\n");
       carry = lines.pop()!;
       for (const id of lines) if (id !== "") seen.add(id);
     }
     carry += decoder.end();
     if (carry !== "") seen.add(carry);
+    // Deduplicating against ids that are not the committed ones would let duplicates in, or drop new events.
+    const check = judge({ key: m.ids, ...m.idsObject }, hash.digest(), hash.bytes);
+    if (check.state === "corrupt") {
+      throw new IngestError(
+        `ingest ${source}: batch ${m.batch}'s ids, which deduplication reads, are damaged: ${new CorruptObjectError(check).message}`,
+      );
+    }
   });
   return seen;
 }
@@ -213,15 +232,15 @@ export async function sourcePartitions(
 
 /** The partitions committed batches wrote to, from their manifests in commit-key order (see sourcePartitions). */
 export function partitionsOf(batches: readonly BatchManifest[]): Map<string, SourcePartition> {
-  const files = new Map<string, { key: string; rows: number }[]>();
+  const files = new Map<string, (CommittedObject & { rows: number })[]>();
   for (const m of batches) {
-    for (const f of m.files) {
-      let list = files.get(f.partition);
+    for (const { partition, ...file } of m.files) {
+      let list = files.get(partition);
       if (!list) {
         list = [];
-        files.set(f.partition, list);
+        files.set(partition, list);
       }
-      list.push({ key: f.key, rows: f.rows });
+      list.push(file);
     }
   }
   const out = new Map<string, SourcePartition>();
@@ -235,16 +254,32 @@ export function partitionsOf(batches: readonly BatchManifest[]): Map<string, Sou
 // ---------------------------------------------------------------------------------------------------------
 // Writing objects
 
-/** Appends records or lines into buffers of SINK_BUFFER bytes and hands full buffers to `emit`. */
+/**
+ * Appends records or lines into buffers of SINK_BUFFER bytes and hands full buffers to `emit`, hashing
+ * them on the way: the batch manifest records each object's SHA-256 (see integrity.ts).
+ */
 abstract class Sink {
   readonly key: string;
   rows = 0;
   bytes = 0;
   #buf: Buffer = Buffer.allocUnsafe(SINK_BUFFER);
   #pos = 0;
+  readonly #hash = new Sha256();
+  #sha256: string | undefined;
 
   constructor(key: string) {
     this.key = key;
+  }
+
+  /** SHA-256 of everything emitted, once the last of it was. */
+  get sha256(): string {
+    this.#sha256 ??= this.#hash.digest();
+    return this.#sha256;
+  }
+
+  #send(chunk: Buffer): void {
+    this.#hash.update(chunk);
+    this.emit(chunk);
   }
 
   protected abstract emit(chunk: Buffer): void;
@@ -265,7 +300,7 @@ abstract class Sink {
       const own = Buffer.allocUnsafe(n);
       src.copy(own, 0, start, end);
       own[n - 1] = 10;
-      this.emit(own);
+      this.#send(own);
     } else {
       src.copy(this.#buf, this.#pos, start, end);
       this.#buf[this.#pos + n - 1] = 10;
@@ -280,7 +315,7 @@ abstract class Sink {
     const n = Buffer.byteLength(text) + 1;
     if (this.#pos + n > this.#buf.length) this.flush();
     if (n > this.#buf.length) {
-      this.emit(Buffer.from(`${text}\n`));
+      this.#send(Buffer.from(`${text}\n`));
     } else {
       this.#buf.write(text, this.#pos);
       this.#buf[this.#pos + n - 1] = 10;
@@ -305,7 +340,7 @@ abstract class Sink {
     const full = this.#buf.subarray(0, this.#pos);
     this.#buf = Buffer.allocUnsafe(SINK_BUFFER);
     this.#pos = 0;
-    this.emit(full);
+    this.#send(full);
   }
 }
 
@@ -480,24 +515,49 @@ class BatchWriter {
     files: BatchManifest["files"];
     quarantine?: BatchManifest["quarantine"];
     ids: string;
+    idsObject: ObjectRecord;
   }> {
     const entries = [...this.#partitions.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const streamed = entries.filter(([, s]) => s instanceof StreamSink);
     const staged = entries.filter(([, s]) => !(s instanceof StreamSink));
-    await Promise.all(streamed.map(([, s]) => s.close().then(() => this.#written.push(s.key))));
-    await mapLimit(staged, 4, ([, s]) => s.close().then(() => this.#written.push(s.key)));
-    const files = entries.map(([partition, s]) => ({ key: s.key, partition, rows: s.rows, bytes: s.bytes }));
+    const records = new Map<Sink, ObjectRecord>();
+    const close = async (s: Sink) => {
+      await s.close();
+      this.#written.push(s.key);
+      records.set(s, await this.#record(s));
+    };
+    await Promise.all(streamed.map(([, s]) => close(s)));
+    await mapLimit(staged, 4, ([, s]) => close(s));
+    const files = entries.map(([partition, s]) => ({
+      key: s.key,
+      partition,
+      rows: s.rows,
+      ...records.get(s)!,
+    }));
     let quarantine: BatchManifest["quarantine"];
     if (this.#quarantine) {
-      await this.#quarantine.close();
-      this.#written.push(this.#quarantine.key);
-      quarantine = { key: this.#quarantine.key, rows: this.#quarantine.rows };
+      await close(this.#quarantine);
+      quarantine = {
+        key: this.#quarantine.key,
+        rows: this.#quarantine.rows,
+        ...records.get(this.#quarantine)!,
+      };
     }
     const ids = this.ids();
-    await ids.close();
-    this.#written.push(ids.key);
+    await close(ids);
     await this.#cleanup();
-    return { files, ...(quarantine ? { quarantine } : {}), ids: ids.key };
+    return { files, ...(quarantine ? { quarantine } : {}), ids: ids.key, idsObject: records.get(ids)! };
+  }
+
+  /** What the manifest records of a written object: its size, SHA-256 and the store's checksum. */
+  async #record(s: Sink): Promise<ObjectRecord> {
+    const info = await this.#store.head(s.key);
+    if (info?.size !== s.bytes) {
+      throw new IngestError(
+        `ingest: ${s.key} holds ${info ? `${info.size} bytes` : "nothing"} after ${s.bytes} bytes were written to it; nothing was committed.`,
+      );
+    }
+    return { bytes: s.bytes, sha256: s.sha256, ...(info.checksum ? { checksum: info.checksum } : {}) };
   }
 
   async abort(): Promise<void> {
@@ -773,6 +833,7 @@ async function ingestBatch(
       files: objects.files,
       ...(objects.quarantine ? { quarantine: objects.quarantine } : {}),
       ids: objects.ids,
+      idsObject: objects.idsObject,
       counts,
     };
     const manifestKey = layout.batch(source.key, batch);
