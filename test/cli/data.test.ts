@@ -128,7 +128,9 @@ describe("tributary materialize on the reference pipeline", () => {
       /^asset +partitions +fresh +stale +failed +corrupt +never +rows +last materialised +freshness$/,
     );
     expect(lines[2]).toMatch(/^curated_orders +3 +3 +0 +0 +0 +0 +652 +<time> +-$/);
-    expect(lines[4]).toMatch(/^daily_revenue +(\d+) +\1 +0 +0 +0 +0 +56 +<time> +ok \(<age> old, SLA 1d2h\)$/);
+    expect(lines[4]).toMatch(
+      /^daily_revenue +(\d+) +\1 +0 +0 +0 +0 +56 +<time> +ok \(<age> old, SLA 1d2h\)$/,
+    );
     const json = JSON.parse((await cli("status", "curated_orders", "--json", "--store", store)).stdout);
     expect(
       json.partitions.map((p: { partition: string; state: string; rows: number }) => [
