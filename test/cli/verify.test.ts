@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -149,4 +149,51 @@ describe("a committed file overwritten with other valid Parquet", () => {
     expect((await tributary(["status", "--store", store])).code).toBe(0);
     expect(await cli("query", amountSql, "--store", store)).toEqual(before);
   }, 120_000);
+
+  it("a raw file, which nothing can recompute: status and verify name it, and no asset reads it", async () => {
+    const dir = join(store, "_manifests/orders_cdc/_batches");
+    const [name] = await readdir(dir);
+    const batch = JSON.parse(await readFile(join(dir, name!), "utf8")) as BatchManifest;
+    const raw = batch.files.find((f) => f.partition === "2026-11-02|globex")!;
+    const path = join(store, raw.key);
+    // One event's amount changed in place: the file stays valid NDJSON of the same size.
+    const text = await readFile(path, "utf8");
+    const changed = text.replace(
+      /"amount_cents":(\d)/,
+      (_, d: string) => `"amount_cents":${(Number(d) + 1) % 10}`,
+    );
+    expect(changed).not.toBe(text);
+    await writeFile(path, changed);
+    const why = `its SHA-256 (${createHash("sha256").update(changed).digest("hex").slice(0, 12)}…) is not the one its commit recorded (${raw.sha256!.slice(0, 12)}…)`;
+    const remedy =
+      "raw data cannot be recomputed: restore the file from a backup, or ingest its events again into a new batch";
+
+    const status = await cli("status", "orders_cdc", "--store", store);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toContain(`\n${raw.key}  orders_cdc batch ${batch.batch}  corrupt: ${why}\n`);
+
+    const verify = await cli("verify", "orders_cdc", "--store", store);
+    expect(verify.code).toBe(1);
+    expect(verify.stdout).toContain(`\n${raw.key}  orders_cdc batch ${batch.batch}  corrupt  ${why}\n`);
+    expect(verify.stdout).toContain(`\n${raw.key}: ${remedy}\n`);
+
+    const run = await cli(
+      "materialize",
+      "curated_orders",
+      "--partition",
+      "globex",
+      "--force",
+      "--store",
+      store,
+    );
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(
+      `\nFAILED  curated_orders globex: ${raw.key} is corrupt: ${why}; ${remedy}\n`,
+    );
+    expect(await cli("query", "SELECT count(*) FROM orders_cdc", "--store", store)).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `tributary: ${raw.key} is corrupt: ${why}; ${remedy}\n`,
+    });
+  });
 });
