@@ -299,25 +299,11 @@ export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outc
       const error = failed.map((c) => `check "${c.name}" failed: ${c.message}`).join("; ");
       return { item, status: "failed", checks, error, ms: performance.now() - t0 };
     }
-    const info = await store.head(fileKey);
-    if (info?.size !== published.bytes) {
-      throw new MaterializeError(
-        `${fileKey} changed while "${a.key}" was committing it (${published.bytes} bytes written, ${info ? `${info.size} bytes` : "nothing"} there now).`,
-      );
-    }
     const manifest: AssetManifest = {
       format: 1,
       asset: a.key,
       partition: item.partition,
-      files: [
-        {
-          key: fileKey,
-          rows: stats.rows,
-          bytes: published.bytes,
-          sha256: published.sha256,
-          ...(info.checksum ? { checksum: info.checksum } : {}),
-        },
-      ],
+      files: [{ key: fileKey, rows: stats.rows, ...published }],
       rowCount: stats.rows,
       schema: declared.map((c) => ({ name: c.name, type: c.type })),
       nullCounts: Object.fromEntries(declared.map((c) => [c.name, stats.nulls.get(c.name) ?? 0])),

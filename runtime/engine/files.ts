@@ -59,11 +59,9 @@ export class Scratch {
 
   /**
    * A path DuckDB may write the object to, and the function that makes it the object and says what its
-   * commit records of it (size and SHA-256, taken as the bytes go to the store).
+   * commit records of it: size and SHA-256, taken as the bytes go to the store, and the store's checksum.
    */
-  async writable(
-    key: string,
-  ): Promise<{ path: string; publish: () => Promise<Omit<ObjectRecord, "checksum">> }> {
+  async writable(key: string): Promise<{ path: string; publish: () => Promise<ObjectRecord> }> {
     const local = this.store.localPath?.(key);
     if (local) {
       await mkdir(dirname(local), { recursive: true });
@@ -82,8 +80,8 @@ export class Scratch {
       path,
       publish: async () => {
         const hash = new Sha256();
-        await this.store.put(key, Readable.from(hashed(createReadStream(path), hash)));
-        return { sha256: hash.digest(), bytes: hash.bytes };
+        const written = await this.store.put(key, Readable.from(hashed(createReadStream(path), hash)));
+        return { sha256: hash.digest(), bytes: hash.bytes, ...written };
       },
     };
   }

@@ -35,7 +35,7 @@ import { StringDecoder } from "node:string_decoder";
 import type { SourceDef } from "../../assets/graph/asset.ts";
 import { MULTI_SEPARATOR, staticDimension, timeDimension } from "../../assets/graph/partitions.ts";
 import { layout, partitionPath } from "../storage/layout.ts";
-import type { ObjectStore } from "../storage/port.ts";
+import type { ObjectStore, Written } from "../storage/port.ts";
 import { IdIndex, writeUuid } from "./ingest-ids.ts";
 import {
   BlockPool,
@@ -287,8 +287,8 @@ abstract class Sink {
   abstract needsDrain(): boolean;
   /** Waits until the object has room for more; rejects when it failed. */
   abstract drain(): Promise<void>;
-  /** Writes the object; rejects when it cannot be written. */
-  abstract close(): Promise<void>;
+  /** Writes the object and says what the store keeps of it; rejects when it cannot be written. */
+  abstract close(): Promise<Written>;
   /** Stops writing; the object is not written (or is left unreferenced). */
   abstract abort(): Promise<void>;
 
@@ -347,7 +347,7 @@ abstract class Sink {
 /** An object written while it is produced: a put whose body is a stream. */
 class StreamSink extends Sink {
   readonly #stream = new PassThrough({ highWaterMark: PIPE_BUFFER });
-  readonly #put: Promise<boolean>;
+  readonly #put: Promise<Written | false>;
   readonly #settled: Promise<void>;
   #error: unknown;
 
@@ -382,13 +382,15 @@ class StreamSink extends Sink {
     if (this.#error) throw this.#error;
   }
 
-  async close(): Promise<void> {
+  async close(): Promise<Written> {
     this.flush();
     this.#stream.end();
     await this.#settled;
     if (this.#error) throw this.#error;
-    if (!(await this.#put))
+    const written = await this.#put;
+    if (!written)
       throw new IngestError(`ingest: object ${this.key} already exists; nothing was overwritten.`);
+    return written;
   }
 
   async abort(): Promise<void> {
@@ -436,12 +438,14 @@ class StagedSink extends Sink {
     if (this.#error) throw this.#error;
   }
 
-  async close(): Promise<void> {
+  async close(): Promise<Written> {
     this.flush();
     await this.#chain;
     if (this.#error) throw this.#error;
-    const ok = await this.#store.put(this.key, createReadStream(this.#path), { ifAbsent: true });
-    if (!ok) throw new IngestError(`ingest: object ${this.key} already exists; nothing was overwritten.`);
+    const written = await this.#store.put(this.key, createReadStream(this.#path), { ifAbsent: true });
+    if (!written)
+      throw new IngestError(`ingest: object ${this.key} already exists; nothing was overwritten.`);
+    return written;
   }
 
   async abort(): Promise<void> {
@@ -522,9 +526,10 @@ class BatchWriter {
     const staged = entries.filter(([, s]) => !(s instanceof StreamSink));
     const records = new Map<Sink, ObjectRecord>();
     const close = async (s: Sink) => {
-      await s.close();
+      const written = await s.close();
       this.#written.push(s.key);
-      records.set(s, await this.#record(s));
+      // What the manifest records of the object: its size, SHA-256 and the store's checksum.
+      records.set(s, { bytes: s.bytes, sha256: s.sha256, ...written });
     };
     await Promise.all(streamed.map(([, s]) => close(s)));
     await mapLimit(staged, 4, ([, s]) => close(s));
@@ -547,17 +552,6 @@ class BatchWriter {
     await close(ids);
     await this.#cleanup();
     return { files, ...(quarantine ? { quarantine } : {}), ids: ids.key, idsObject: records.get(ids)! };
-  }
-
-  /** What the manifest records of a written object: its size, SHA-256 and the store's checksum. */
-  async #record(s: Sink): Promise<ObjectRecord> {
-    const info = await this.#store.head(s.key);
-    if (info?.size !== s.bytes) {
-      throw new IngestError(
-        `ingest: ${s.key} holds ${info ? `${info.size} bytes` : "nothing"} after ${s.bytes} bytes were written to it; nothing was committed.`,
-      );
-    }
-    return { bytes: s.bytes, sha256: s.sha256, ...(info.checksum ? { checksum: info.checksum } : {}) };
   }
 
   async abort(): Promise<void> {

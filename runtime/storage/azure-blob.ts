@@ -103,12 +103,18 @@ export class AzureBlobStore extends CloudStore implements ObjectStore {
     this.#streams = make(streams).getContainerClient(this.container);
   }
 
-  protected async putBytes(name: string, body: string | Uint8Array, ifAbsent: boolean): Promise<void> {
+  protected async putBytes(
+    name: string,
+    body: string | Uint8Array,
+    ifAbsent: boolean,
+  ): Promise<string | undefined> {
     const data = typeof body === "string" ? Buffer.from(body) : body;
-    await this.#ops.getBlockBlobClient(name).upload(data, data.byteLength, putOptions(ifAbsent));
+    // Put Blob answers with the Content-MD5 the service computed of the blob.
+    const out = await this.#ops.getBlockBlobClient(name).upload(data, data.byteLength, putOptions(ifAbsent));
+    return md5Checksum(out.contentMD5);
   }
 
-  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<void> {
+  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<string | undefined> {
     // A block list's Content-MD5 is the client's to send: hash the blocks as they pass, and set it
     // before the SDK commits the list (it commits once the stream has ended).
     const options = putOptions(ifAbsent);
@@ -123,6 +129,8 @@ export class AzureBlobStore extends CloudStore implements ObjectStore {
     await this.#streams
       .getBlockBlobClient(name)
       .uploadStream(Readable.from(hashed(), { objectMode: false }), this.#blockSize, 4, options);
+    // Put Block List answers with the MD5 of the list it received, not of the blob: the blob's is ours.
+    return md5Checksum(options.blobHTTPHeaders.blobContentMD5);
   }
 
   /** 412 ConditionNotMet, or 409 BlobAlreadyExists: Put Blob and Put Block List answer either. */
@@ -156,7 +164,7 @@ export class AzureBlobStore extends CloudStore implements ObjectStore {
           key,
           size: p.contentLength ?? 0,
           modified: p.lastModified ?? new Date(0),
-          ...(p.contentMD5 ? { checksum: `md5:${Buffer.from(p.contentMD5).toString("base64")}` } : {}),
+          ...(p.contentMD5 ? { checksum: md5Checksum(p.contentMD5) } : {}),
         };
       } catch (e) {
         if (isMissingBlob(e)) return undefined;
@@ -211,6 +219,9 @@ function putOptions(ifAbsent: boolean): {
     ...(ifAbsent ? { conditions: { ifNoneMatch: "*" } } : {}),
   };
 }
+
+const md5Checksum = (md5: Uint8Array | undefined) =>
+  md5 ? `md5:${Buffer.from(md5).toString("base64")}` : undefined;
 
 /** A 404 for the blob; a 404 for the container (ContainerNotFound) is an error, not an empty store. */
 function isMissingBlob(e: unknown): boolean {

@@ -80,18 +80,25 @@ export class S3Store extends CloudStore implements ObjectStore {
     this.#streamClient = new S3Client({ ...config, maxAttempts: SDK_STREAM_ATTEMPTS });
   }
 
-  protected async putBytes(name: string, body: string | Uint8Array, ifAbsent: boolean): Promise<void> {
-    await this.#client.send(new PutObjectCommand({ ...this.#putParams(name, ifAbsent), Body: body }));
+  protected async putBytes(
+    name: string,
+    body: string | Uint8Array,
+    ifAbsent: boolean,
+  ): Promise<string | undefined> {
+    return checksumOf(
+      await this.#client.send(new PutObjectCommand({ ...this.#putParams(name, ifAbsent), Body: body })),
+    );
   }
 
-  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<void> {
+  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<string | undefined> {
     const upload = new Upload({
       client: this.#streamClient,
       params: { ...this.#putParams(name, ifAbsent), Body: body },
       partSize: this.#partSize,
       queueSize: 4,
     });
-    await upload.done();
+    // PutObject's answer, or CompleteMultipartUpload's with the checksum of the parts' checksums.
+    return checksumOf(await upload.done());
   }
 
   #putParams(name: string, ifAbsent: boolean) {
@@ -193,8 +200,8 @@ export class S3Store extends CloudStore implements ObjectStore {
 }
 
 /**
- * The object's checksum as S3 reports it: SHA-256 when it was put with one (as S3Store puts), else the
- * CRC S3 computes by default for uploads that name no algorithm.
+ * The object's checksum as S3 reports it (in the answer to a put or a head): SHA-256 when it was put
+ * with one (as S3Store puts), else the CRC S3 computes by default for uploads that name no algorithm.
  */
 function checksumOf(out: {
   ChecksumSHA256?: string | undefined;

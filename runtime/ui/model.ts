@@ -28,7 +28,7 @@ import {
   partitionRecords,
 } from "../engine/status.ts";
 import { layout as storeLayout } from "../storage/layout.ts";
-import type { Body, ObjectInfo, ObjectStore } from "../storage/port.ts";
+import type { Body, ObjectInfo, ObjectStore, Written } from "../storage/port.ts";
 import {
   type NodeState,
   STRIP_MAX,
@@ -103,7 +103,7 @@ class ListedStore implements ObjectStore {
     return (await keys).has(key) ? this.#inner.get(key) : undefined;
   }
 
-  put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<boolean> {
+  put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<Written | false> {
     return this.#inner.put(key, body, opts);
   }
   read(key: string): Promise<Readable | undefined> {

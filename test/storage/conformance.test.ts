@@ -101,10 +101,15 @@ describe("openStoreUri with the standard environment", () => {
       `gs://${gcs.bucket}/from-env`,
       `${azure.serviceUrl}/${azure.container}/from-env`,
     ];
+    const md5 = (text: string) => `md5:${createHash("md5").update(text).digest("base64")}`;
     for (const uri of uris) {
       const store = openStoreUri(uri);
       expect(store.uri).toBe(uri);
-      expect(await store.put("_manifests/a/_all/manifest.json", `{"uri":"${uri}"}`)).toBe(true);
+      // s3rver keeps no checksum; GCS and Azure keep an MD5.
+      const body = `{"uri":"${uri}"}`;
+      expect(await store.put("_manifests/a/_all/manifest.json", body)).toEqual(
+        uri.startsWith("s3:") ? {} : { checksum: md5(body) },
+      );
       expect((await store.get("_manifests/a/_all/manifest.json"))!.toString()).toBe(`{"uri":"${uri}"}`);
       expect((await store.list("_manifests/")).map((o) => o.key)).toEqual([
         "_manifests/a/_all/manifest.json",
@@ -116,7 +121,9 @@ describe("openStoreUri with the standard environment", () => {
   it("opens an Azurite URI with no connection string using Azurite's development account", async () => {
     vi.stubEnv("AZURE_STORAGE_CONNECTION_STRING", undefined);
     const store = openStoreUri(`${azure.serviceUrl}/${azure.container}/dev-account`);
-    expect(await store.put("k", "v")).toBe(true);
+    expect(await store.put("k", "v")).toEqual({
+      checksum: `md5:${createHash("md5").update("v").digest("base64")}`,
+    });
     expect((await store.get("k"))!.toString()).toBe("v");
   });
 
@@ -296,7 +303,7 @@ describe("S3Store checksums, against a scripted S3", () => {
     });
     try {
       const s = store(server.url);
-      expect(await s.put("curated/a/v1.parquet", body)).toBe(true);
+      expect(await s.put("curated/a/v1.parquet", body)).toEqual({ checksum: `sha256:${sha256}` });
       expect(await s.head("curated/a/v1.parquet")).toEqual({
         key: "curated/a/v1.parquet",
         size: body.length,
