@@ -146,22 +146,24 @@ const short = (hex: string) => `${hex.slice(0, 12)}…`;
 
 /** What was read of an object (its SHA-256 and size) against what its commit recorded. */
 export function judge(o: CommittedObject, sha256: string, bytes: number): ObjectCheck {
-  if (o.bytes !== undefined && bytes !== o.bytes) {
-    return {
-      key: o.key,
-      state: "corrupt",
-      why: `it is ${bytes} bytes, its commit recorded ${o.bytes}`,
-    };
-  }
-  if (!o.sha256) return { key: o.key, state: "unverified", why: UNVERIFIED };
+  const size = sizeCheck(o, bytes);
+  if (size.state !== "ok") return size;
   if (sha256 !== o.sha256) {
     return {
       key: o.key,
       state: "corrupt",
-      why: `its SHA-256 (${short(sha256)}) is not the one its commit recorded (${short(o.sha256)})`,
+      why: `its SHA-256 (${short(sha256)}) is not the one its commit recorded (${short(o.sha256!)})`,
     };
   }
-  return { key: o.key, state: "ok" };
+  return size;
+}
+
+/** An object's size against its commit's record: "ok" so far, "corrupt", or "unverified" with no SHA-256 to go on. */
+function sizeCheck(o: CommittedObject, bytes: number): ObjectCheck {
+  if (o.bytes !== undefined && bytes !== o.bytes) {
+    return { key: o.key, state: "corrupt", why: `it is ${bytes} bytes, its commit recorded ${o.bytes}` };
+  }
+  return o.sha256 ? { key: o.key, state: "ok" } : { key: o.key, state: "unverified", why: UNVERIFIED };
 }
 
 const UNVERIFIED = "it was committed before Tributary recorded checksums";
@@ -176,8 +178,7 @@ export function checkObject(store: ObjectStore, o: CommittedObject, depth: Check
     const local = store.localPath?.(o.key);
     if (local && !o.sha256) {
       const file = await identity(local);
-      if (!file) return { key: o.key, state: "missing", why: MISSING };
-      return judge(o, "", file.size);
+      return file ? sizeCheck(o, file.size) : { key: o.key, state: "missing", why: MISSING };
     }
     if (local) {
       const read = await fileSha256(local, { fresh: depth === "full" });
@@ -186,14 +187,8 @@ export function checkObject(store: ObjectStore, o: CommittedObject, depth: Check
     if (depth === "quick" || !o.sha256) {
       const info = await store.head(o.key);
       if (!info) return { key: o.key, state: "missing", why: MISSING };
-      if (o.bytes !== undefined && info.size !== o.bytes) {
-        return {
-          key: o.key,
-          state: "corrupt",
-          why: `it is ${info.size} bytes, its commit recorded ${o.bytes}`,
-        };
-      }
-      if (!o.sha256) return { key: o.key, state: "unverified", why: UNVERIFIED };
+      const size = sizeCheck(o, info.size);
+      if (size.state !== "ok") return size;
       // The same store checksum as at commit: the same bytes, without reading them. A different one
       // (or none) is not taken as proof of damage, since a store may spell a checksum differently in a
       // put's answer and a head's: the bytes decide.
@@ -207,7 +202,10 @@ export function checkObject(store: ObjectStore, o: CommittedObject, depth: Check
   });
 }
 
+/** Whether a check found the bytes damaged or gone: what no reader may read, and what makes `verify` and `status` exit 1. */
+export const damaged = (c: ObjectCheck): boolean => c.state === "corrupt" || c.state === "missing";
+
 /** Throw CorruptObjectError unless the object may be read. */
 export function assertReadable(check: ObjectCheck): void {
-  if (check.state === "corrupt" || check.state === "missing") throw new CorruptObjectError(check);
+  if (damaged(check)) throw new CorruptObjectError(check);
 }

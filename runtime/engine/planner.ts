@@ -10,10 +10,9 @@ import {
   timeDimension,
   upstreamKeys,
 } from "../../assets/graph/partitions.ts";
-import type { ObjectCheck } from "./integrity.ts";
+import { damaged, type ObjectCheck } from "./integrity.ts";
 import { assetDataVersion, type InputVersion } from "./manifest.ts";
 import type { StoreState } from "./state.ts";
-import { damaged } from "./verify.ts";
 
 export interface PlanOptions {
   /** Selection syntax; default everything. */

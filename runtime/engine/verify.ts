@@ -52,9 +52,6 @@ export async function verifyCommitted(
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-/** Whether a check found the bytes damaged or gone: what makes `verify` and `status` exit 1. */
-export const damaged = (c: ObjectCheck): boolean => c.state === "corrupt" || c.state === "missing";
-
 /** The commit that names an object, in words: "daily_revenue 2026-11-01|acme", "orders_cdc batch b1". */
 export function commitLabel(o: Pick<VerifiedObject, "asset" | "commit">): string {
   if ("batch" in o.commit) return `${o.asset} batch ${o.commit.batch}`;

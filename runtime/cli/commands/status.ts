@@ -1,9 +1,9 @@
 import type { AssetGraph } from "tributary";
-import type { ObjectCheck } from "../../engine/integrity.ts";
+import { damaged, type ObjectCheck } from "../../engine/integrity.ts";
 import { plan } from "../../engine/planner.ts";
 import { StoreState } from "../../engine/state.ts";
 import { freshnessOf, type PartitionStatus, partitionStatus } from "../../engine/status.ts";
-import { commitLabel, damaged, verifyCommitted } from "../../engine/verify.ts";
+import { commitLabel, verifyCommitted } from "../../engine/verify.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";

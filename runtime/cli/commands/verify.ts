@@ -1,6 +1,6 @@
-import { remedy } from "../../engine/integrity.ts";
+import { damaged, remedy } from "../../engine/integrity.ts";
 import { StoreState } from "../../engine/state.ts";
-import { commitLabel, damaged, verifyCommitted } from "../../engine/verify.ts";
+import { commitLabel, verifyCommitted } from "../../engine/verify.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";
