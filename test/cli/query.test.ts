@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AssetManifest } from "../../runtime/engine/manifest.ts";
 import { cli } from "./in-process.ts";
+import { tributary } from "./run.ts";
 
 let store: string;
 /** A committed data file of daily_revenue, and an older version of it that no commit names any more. */
@@ -37,6 +38,9 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => rm(store, { recursive: true, force: true }));
 
+/** `tributary query <sql> --store <store>` in its own process, as a user runs it. */
+const query = (sql: string) => tributary(["query", sql, "--store", store]);
+
 const READS = "query runs one read statement (SELECT, FROM, WITH, VALUES, DESCRIBE, SHOW or SUMMARIZE)";
 const refused = (what: string) =>
   `tributary: query refused: this is ${what}; ${READS}, and changes nothing.\n`;
@@ -46,7 +50,7 @@ const outside = (path: string) =>
 describe("tributary query is read-only and sees only committed files", () => {
   it("refuses COPY … TO, to a new file or over a committed one, and writes nothing", async () => {
     const out = join(store, "out.csv");
-    expect(await cli("query", `COPY (SELECT * FROM daily_revenue) TO '${out}'`, "--store", store)).toEqual({
+    expect(await query(`COPY (SELECT * FROM daily_revenue) TO '${out}'`)).toEqual({
       code: 1,
       stdout: "",
       stderr: outside(out),
@@ -55,18 +59,15 @@ describe("tributary query is read-only and sees only committed files", () => {
     // The committed file is readable by this query, so DuckDB may bind a COPY to it: the statement's kind refuses it.
     const before = sha256(committed);
     expect(
-      await cli(
-        "query",
+      await query(
         `COPY (SELECT * REPLACE (0 AS revenue_cents) FROM daily_revenue) TO '${committed}' (FORMAT parquet)`,
-        "--store",
-        store,
       ),
     ).toEqual({ code: 1, stdout: "", stderr: refused("a COPY statement") });
     expect(sha256(committed)).toBe(before);
   });
 
   it("refuses to read a file outside the store: read_csv('/etc/passwd')", async () => {
-    expect(await cli("query", "SELECT * FROM read_csv('/etc/passwd')", "--store", store)).toEqual({
+    expect(await query("SELECT * FROM read_csv('/etc/passwd')")).toEqual({
       code: 1,
       stdout: "",
       stderr: outside("/etc/passwd"),
@@ -74,33 +75,25 @@ describe("tributary query is read-only and sees only committed files", () => {
   });
 
   it("refuses a Parquet file of the store that no commit names, even beside its asset", async () => {
-    expect(
-      await cli(
-        "query",
-        `SELECT count(*) AS n FROM daily_revenue, read_parquet('${replaced}')`,
-        "--store",
-        store,
-      ),
-    ).toEqual({ code: 1, stdout: "", stderr: outside(replaced) });
+    expect(await query(`SELECT count(*) AS n FROM daily_revenue, read_parquet('${replaced}')`)).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: outside(replaced),
+    });
     // A committed file is readable by path when the query names its asset: it is in the sandbox.
     expect(
-      await cli(
-        "query",
-        `SELECT count(*) AS n FROM daily_revenue, read_parquet('${committed}')`,
-        "--store",
-        store,
-      ),
+      await query(`SELECT count(*) AS n FROM daily_revenue, read_parquet('${committed}')`),
     ).toMatchObject({ code: 0, stderr: "" });
   });
 
   it("refuses ATTACH of a new database, in memory or on disk", async () => {
-    expect(await cli("query", "ATTACH ':memory:' AS scratch", "--store", store)).toEqual({
+    expect(await query("ATTACH ':memory:' AS scratch")).toEqual({
       code: 1,
       stdout: "",
       stderr: refused("an ATTACH statement"),
     });
     const file = join(store, "new.duckdb");
-    expect(await cli("query", `ATTACH '${file}' AS scratch`, "--store", store)).toEqual({
+    expect(await query(`ATTACH '${file}' AS scratch`)).toEqual({
       code: 1,
       stdout: "",
       stderr: refused("an ATTACH statement"),
@@ -110,7 +103,7 @@ describe("tributary query is read-only and sees only committed files", () => {
 
   it("refuses INSTALL and LOAD of extensions", async () => {
     for (const sql of ["INSTALL httpfs", "LOAD httpfs"]) {
-      expect(await cli("query", sql, "--store", store)).toEqual({
+      expect(await query(sql)).toEqual({
         code: 1,
         stdout: "",
         stderr: refused("an INSTALL or LOAD statement"),
@@ -119,12 +112,12 @@ describe("tributary query is read-only and sees only committed files", () => {
   });
 
   it("refuses SET allowed_directories, and every other change of configuration", async () => {
-    expect(await cli("query", "SET allowed_directories = ['/']", "--store", store)).toEqual({
+    expect(await query("SET allowed_directories = ['/']")).toEqual({
       code: 1,
       stdout: "",
       stderr: refused("a SET, RESET or USE statement"),
     });
-    expect(await cli("query", "RESET enable_external_access", "--store", store)).toEqual({
+    expect(await query("RESET enable_external_access")).toEqual({
       code: 1,
       stdout: "",
       stderr: refused("a SET, RESET or USE statement"),
