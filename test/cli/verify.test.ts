@@ -150,6 +150,49 @@ describe("a committed file overwritten with other valid Parquet", () => {
     expect(await cli("query", amountSql, "--store", store)).toEqual(before);
   }, 120_000);
 
+  it("files committed before checksums: read unchecked, reported unverified, re-committed with --force", async () => {
+    const total = await committedCount();
+    // curated_customers as an earlier Tributary committed it: no sha256 in its manifests.
+    const old: string[] = [];
+    for (const tenant of ["acme", "globex", "initech"]) {
+      const path = join(store, "_manifests/curated_customers", tenant, "manifest.json");
+      const m = JSON.parse(await readFile(path, "utf8")) as AssetManifest;
+      await writeFile(
+        path,
+        JSON.stringify({ ...m, files: m.files.map(({ sha256: _, ...f }) => f) }, null, 2),
+      );
+      old.push(m.files[0]!.key);
+    }
+    const status = await cli("status", "curated_customers", "--store", store);
+    expect(status.code).toBe(0);
+    expect(
+      status.stdout.endsWith(
+        "\n3 committed files have no checksum (committed before Tributary recorded them): read unchecked; tributary verify lists them, and tributary materialize --force re-commits an asset's with one.\n",
+      ),
+    ).toBe(true);
+    const verify = await cli("verify", "--store", store);
+    expect(verify.code).toBe(0);
+    expect(verify.stdout.split("\n").slice(1, 4)).toEqual(
+      old.map((key) =>
+        expect.stringMatching(
+          new RegExp(
+            `^${literalRe(key)} +curated_customers \\w+ +unverified  it was committed before Tributary recorded checksums$`,
+          ),
+        ),
+      ),
+    );
+    expect(verify.stdout).toContain(
+      `\nverified ${total} committed files of 7 assets and sources: ${total - 3} intact, 3 unverified (committed before Tributary recorded checksums; read unchecked)\n`,
+    );
+    expect((await cli("query", "SELECT count(*) AS n FROM curated_customers", "--store", store)).stdout).toBe(
+      "n\n206\n(1 row)\n",
+    );
+    expect((await cli("materialize", "curated_customers", "--force", "--store", store)).code).toBe(0);
+    expect((await cli("verify", "--store", store)).stdout).toBe(
+      `verified ${total} committed files of 7 assets and sources: ${total} intact\n`,
+    );
+  });
+
   it("a raw file, which nothing can recompute: status and verify name it, and no asset reads it", async () => {
     const dir = join(store, "_manifests/orders_cdc/_batches");
     const [name] = await readdir(dir);

@@ -44,10 +44,15 @@ export async function statusCommand(
   // files of sources, which nothing recomputes, are checked here.
   const items = await plan(graph, state, selection === undefined ? {} : { selection });
   const sources = graph.select(selection).filter((k) => graph.get(k).kind === "source");
-  const [partitions, sourceChecks] = await Promise.all([
+  const [partitions, sourceChecks, assetChecks] = await Promise.all([
     Promise.all(items.map((i) => partitionStatus(graph, state, i))),
     verifyCommitted(graph, state, sources, "quick"),
+    // The plan's own checks of fresh partitions (kept by the state): only read again here.
+    Promise.all(
+      items.filter((i) => i.action === "skip").map((i) => state.integrity(graph.get(i.asset), i.partition)),
+    ),
   ]);
+  const unverified = [...sourceChecks, ...assetChecks.flat()].filter((c) => c.state === "unverified").length;
   const assets = summarise(graph, partitions, now);
   const corrupt: CorruptFile[] = [
     ...partitions.flatMap((p, i) =>
@@ -62,7 +67,7 @@ export async function statusCommand(
   ];
   const code = corrupt.length > 0 ? 1 : 0;
   if (opts.json) {
-    io.out(`${JSON.stringify({ assets, partitions, corrupt }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ assets, partitions, corrupt, unverified }, null, 2)}\n`);
     return code;
   }
   io.out(
@@ -120,6 +125,11 @@ export async function statusCommand(
     );
     io.out(
       `\n${corrupt.length} committed file${corrupt.length === 1 ? " is" : "s are"} not what ${corrupt.length === 1 ? "its commit" : "their commits"} recorded: tributary materialize re-materialises an asset's; a source's raw data cannot be recomputed (restore it from a backup).\n`,
+    );
+  }
+  if (unverified > 0) {
+    io.out(
+      `\n${unverified} committed file${unverified === 1 ? " has" : "s have"} no checksum (committed before Tributary recorded them): read unchecked; tributary verify lists them, and tributary materialize --force re-commits an asset's with one.\n`,
     );
   }
   return code;
