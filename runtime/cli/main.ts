@@ -158,8 +158,28 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     });
 
   cli
+    .command("verify")
+    .description(
+      "read every committed file of the selected assets and sources and check it against its commit's SHA-256",
+    )
+    .argument("[selection]", "which assets and sources (default: all)")
+    .option("--json", "print every file with its state as JSON")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .addHelpText(
+      "after",
+      `${SELECTION_HELP}\n\nExits 1 when a file is corrupt (its bytes are not the committed ones) or missing. Files committed\nbefore Tributary recorded checksums are reported as unverified.\n\nExamples:\n  tributary verify\n  tributary verify +daily_revenue --json`,
+    )
+    .action(async (selection: string | undefined, opts: Record<string, unknown>) => {
+      const { verifyCommand } = await import("./commands/verify.ts");
+      setCode(await verifyCommand(selection, opts, io));
+    });
+
+  cli
     .command("query")
-    .description("run DuckDB SQL over the committed assets and sources, each a table named by its key")
+    .description(
+      "run one read-only DuckDB SELECT over the committed assets and sources, each a table named by its key",
+    )
     .argument("<sql>", 'the query, e.g. "SELECT * FROM daily_revenue LIMIT 10"')
     .option("--json", "print the rows as JSON")
     .option("--limit <n>", "most rows to print as a table", "50")

@@ -1,4 +1,5 @@
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { literal } from "./types.ts";
 
 /** One embedded DuckDB database for a run: in memory, reading and writing files directly. */
 export class Duck {
@@ -15,6 +16,33 @@ export class Duck {
     if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
     const instance = await DuckDBInstance.create(":memory:", config);
     return new Duck(instance, await instance.connect());
+  }
+
+  /**
+   * A database for SQL Tributary does not control (`tributary query`, the page's parse of asset SQL):
+   * it may read exactly the files `readable` names and no other file, URL or database; it writes no
+   * file (nor attaches, installs or loads anything); and its configuration is locked, so no statement
+   * can undo that. Extensions are neither autoloaded nor autoinstalled: Parquet and JSON are built in.
+   */
+  static async sandboxed(readable: readonly string[], opts: { threads?: number } = {}): Promise<Duck> {
+    const instance = await DuckDBInstance.create(":memory:", {
+      autoload_known_extensions: "false",
+      autoinstall_known_extensions: "false",
+      ...(opts.threads ? { threads: String(opts.threads) } : {}),
+    });
+    const connection = await instance.connect();
+    try {
+      // allowed_paths is a list, which DuckDB's C configuration API cannot set: it is set here, before
+      // external access is switched off and the configuration locked (neither can be switched back).
+      await connection.run(`SET allowed_paths = [${readable.map(literal).join(", ")}]`);
+      await connection.run("SET enable_external_access = false");
+      await connection.run("SET lock_configuration = true");
+    } catch (e) {
+      connection.closeSync();
+      instance.closeSync();
+      throw e;
+    }
+    return new Duck(instance, connection);
   }
 
   async run(sql: string): Promise<void> {

@@ -62,7 +62,9 @@ async function registerInputs(
         }
       }
     }
-    const files = await Promise.all((await state.committedKeys(up, upKeys)).map((k) => scratch.readable(k)));
+    const files = await Promise.all(
+      (await state.committedObjects(up, upKeys)).map((o) => scratch.readable(o)),
+    );
     await duck.run(`CREATE OR REPLACE TEMP VIEW ${ident(up.key)} AS ${readSql(up, files)}`);
   }
   const time = timeDimension(a.partitions);
@@ -265,7 +267,7 @@ export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outc
       written = true;
       await duck.run(`COPY __tributary_out TO ${literal(out.path)} ${copyOptions}`);
     }
-    await out.publish();
+    const published = await out.publish();
     const computeMs = performance.now() - t0;
     const stats = await parquetStats(duck, out.path);
     const nullViolations = declared.filter((c) => !c.nullable && (stats.nulls.get(c.name) ?? 0) > 0);
@@ -297,12 +299,11 @@ export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outc
       const error = failed.map((c) => `check "${c.name}" failed: ${c.message}`).join("; ");
       return { item, status: "failed", checks, error, ms: performance.now() - t0 };
     }
-    const size = (await store.head(fileKey))?.size ?? 0;
     const manifest: AssetManifest = {
       format: 1,
       asset: a.key,
       partition: item.partition,
-      files: [{ key: fileKey, rows: stats.rows, bytes: size }],
+      files: [{ key: fileKey, rows: stats.rows, ...published }],
       rowCount: stats.rows,
       schema: declared.map((c) => ({ name: c.name, type: c.type })),
       nullCounts: Object.fromEntries(declared.map((c) => [c.name, stats.nulls.get(c.name) ?? 0])),
@@ -363,8 +364,8 @@ async function registerReference(
   const t = ctx.graph.get(target);
   const name = `__ref_${target}`;
   const samePartitions = t.kind === "asset" && JSON.stringify(t.partitions) === JSON.stringify(a.partitions);
-  const keys = await ctx.state.committedKeys(t, samePartitions ? [partition] : undefined);
-  const files = await Promise.all(keys.map((k) => ctx.scratch.readable(k)));
+  const objects = await ctx.state.committedObjects(t, samePartitions ? [partition] : undefined);
+  const files = await Promise.all(objects.map((o) => ctx.scratch.readable(o)));
   await ctx.duck.run(`CREATE OR REPLACE TEMP VIEW ${ident(name)} AS ${readSql(t, files)}`);
   return name;
 }

@@ -42,7 +42,7 @@ import { StringDecoder } from "node:string_decoder";
 import type { SourceDef } from "../../assets/graph/asset.ts";
 import { MULTI_SEPARATOR, staticDimension, timeDimension } from "../../assets/graph/partitions.ts";
 import { layout, partitionPath } from "../storage/layout.ts";
-import type { ObjectStore } from "../storage/port.ts";
+import type { ObjectStore, Written } from "../storage/port.ts";
 import { IdIndex, writeUuid } from "./ingest-ids.ts";
 import {
   BlockPool,
@@ -64,6 +64,14 @@ import {
   type SourceSpec,
   tooLargeReason,
 } from "./ingest-validate.ts";
+import {
+  type CommittedObject,
+  CorruptObjectError,
+  hashed,
+  judge,
+  type ObjectRecord,
+  Sha256,
+} from "./integrity.ts";
 import { acquireLock } from "./lock.ts";
 import { type BatchManifest, sourceDataVersion } from "./manifest.ts";
 
@@ -109,9 +117,12 @@ export interface IngestResult {
   readonly partitions: ReadonlyMap<string, SourcePartition>;
 }
 
-/** One partition of a source as committed batches left it: its raw objects and its data version. */
+/**
+ * One partition of a source as committed batches left it: its raw objects (with what their batches
+ * recorded of them) and its data version.
+ */
 export interface SourcePartition {
-  readonly files: readonly { readonly key: string; readonly rows: number }[];
+  readonly files: readonly (CommittedObject & { readonly rows: number })[];
   readonly dataVersion: string;
 }
 
@@ -195,14 +206,22 @@ export async function committedIds(
       );
     }
     const decoder = new StringDecoder("utf8");
+    const hash = new Sha256();
     let carry = "";
-    for await (const chunk of stream) {
-      const lines = (carry + decoder.write(chunk as Buffer)).split("\n");
+    for await (const chunk of hashed(stream, hash)) {
+      const lines = (carry + decoder.write(chunk)).split("\n");
       carry = lines.pop()!;
       for (const id of lines) if (id !== "") seen.add(id);
     }
     carry += decoder.end();
     if (carry !== "") seen.add(carry);
+    // Deduplicating against ids that are not the committed ones would let duplicates in, or drop new events.
+    const check = judge({ key: m.ids, ...m.idsObject }, hash.digest(), hash.bytes);
+    if (check.state === "corrupt") {
+      throw new IngestError(
+        `ingest ${source}: batch ${m.batch}'s ids, which deduplication reads, are damaged: ${new CorruptObjectError(check).message}`,
+      );
+    }
   });
   return seen;
 }
@@ -220,15 +239,15 @@ export async function sourcePartitions(
 
 /** The partitions committed batches wrote to, from their manifests in commit-key order (see sourcePartitions). */
 export function partitionsOf(batches: readonly BatchManifest[]): Map<string, SourcePartition> {
-  const files = new Map<string, { key: string; rows: number }[]>();
+  const files = new Map<string, (CommittedObject & { rows: number })[]>();
   for (const m of batches) {
-    for (const f of m.files) {
-      let list = files.get(f.partition);
+    for (const { partition, ...file } of m.files) {
+      let list = files.get(partition);
       if (!list) {
         list = [];
-        files.set(f.partition, list);
+        files.set(partition, list);
       }
-      list.push({ key: f.key, rows: f.rows });
+      list.push(file);
     }
   }
   const out = new Map<string, SourcePartition>();
@@ -242,7 +261,10 @@ export function partitionsOf(batches: readonly BatchManifest[]): Map<string, Sou
 // ---------------------------------------------------------------------------------------------------------
 // Writing objects
 
-/** Appends records or lines into buffers of SINK_BUFFER bytes and hands full buffers to `emit`. */
+/**
+ * Appends records or lines into buffers of SINK_BUFFER bytes and hands full buffers to `emit`, hashing
+ * them on the way: the batch manifest records each object's SHA-256 (see integrity.ts).
+ */
 abstract class Sink {
   readonly key: string;
   rows = 0;
@@ -254,9 +276,22 @@ abstract class Sink {
   spent = false;
   #buf: Buffer = Buffer.allocUnsafe(SINK_BUFFER);
   #pos = 0;
+  readonly #hash = new Sha256();
+  #sha256: string | undefined;
 
   constructor(key: string) {
     this.key = key;
+  }
+
+  /** SHA-256 of everything emitted, once the last of it was. */
+  get sha256(): string {
+    this.#sha256 ??= this.#hash.digest();
+    return this.#sha256;
+  }
+
+  #send(chunk: Buffer): void {
+    this.#hash.update(chunk);
+    this.emit(chunk);
   }
 
   protected abstract emit(chunk: Buffer): void;
@@ -264,8 +299,8 @@ abstract class Sink {
   abstract needsDrain(): boolean;
   /** Waits until the object has room for more; rejects when it failed. */
   abstract drain(): Promise<void>;
-  /** Writes the object; rejects when it cannot be written. */
-  abstract close(): Promise<void>;
+  /** Writes the object and says what the store keeps of it; rejects when it cannot be written. */
+  abstract close(): Promise<Written>;
   /** Stops writing, and waits for its put to settle: the object is not written (or left unreferenced). */
   abstract abort(): Promise<void>;
 
@@ -277,7 +312,7 @@ abstract class Sink {
       const own = Buffer.allocUnsafe(n);
       src.copy(own, 0, start, end);
       own[n - 1] = 10;
-      this.emit(own);
+      this.#send(own);
     } else {
       src.copy(this.#buf, this.#pos, start, end);
       this.#buf[this.#pos + n - 1] = 10;
@@ -292,7 +327,7 @@ abstract class Sink {
     const n = Buffer.byteLength(text) + 1;
     if (this.#pos + n > this.#buf.length) this.flush();
     if (n > this.#buf.length) {
-      this.emit(Buffer.from(`${text}\n`));
+      this.#send(Buffer.from(`${text}\n`));
     } else {
       this.#buf.write(text, this.#pos);
       this.#buf[this.#pos + n - 1] = 10;
@@ -317,14 +352,14 @@ abstract class Sink {
     const full = this.#buf.subarray(0, this.#pos);
     this.#buf = Buffer.allocUnsafe(SINK_BUFFER);
     this.#pos = 0;
-    this.emit(full);
+    this.#send(full);
   }
 }
 
 /** An object written while it is produced: a put whose body is a stream. */
 class StreamSink extends Sink {
   readonly #stream = new PassThrough({ highWaterMark: PIPE_BUFFER });
-  readonly #put: Promise<boolean>;
+  readonly #put: Promise<Written | false>;
   readonly #settled: Promise<void>;
   #error: unknown;
 
@@ -361,13 +396,15 @@ class StreamSink extends Sink {
     if (this.#error) throw this.#error;
   }
 
-  async close(): Promise<void> {
+  async close(): Promise<Written> {
     this.flush();
     this.#stream.end();
     await this.#settled;
     if (this.#error) throw this.#error;
-    if (!(await this.#put))
+    const written = await this.#put;
+    if (!written)
       throw new IngestError(`ingest: object ${this.key} already exists; nothing was overwritten.`);
+    return written;
   }
 
   async abort(): Promise<void> {
@@ -385,7 +422,7 @@ class StagedSink extends Sink {
   #queued = 0;
   #error: unknown;
   #aborted = false;
-  #putting: Promise<boolean> | undefined;
+  #putting: Promise<Written | false> | undefined;
 
   constructor(store: ObjectStore, key: string, path: Promise<string>) {
     super(key);
@@ -417,15 +454,17 @@ class StagedSink extends Sink {
     if (this.#error) throw this.#error;
   }
 
-  async close(): Promise<void> {
+  async close(): Promise<Written> {
     this.flush();
     await this.#chain;
     if (this.#error) throw this.#error;
     if (this.#aborted) throw new IngestError(`ingest: writing ${this.key} was abandoned.`);
     this.#putting = this.#store.put(this.key, createReadStream(this.#path), { ifAbsent: true });
-    const ok = await this.#putting;
+    const written = await this.#putting;
     this.spent = true;
-    if (!ok) throw new IngestError(`ingest: object ${this.key} already exists; nothing was overwritten.`);
+    if (!written)
+      throw new IngestError(`ingest: object ${this.key} already exists; nothing was overwritten.`);
+    return written;
   }
 
   async abort(): Promise<void> {
@@ -501,22 +540,38 @@ class BatchWriter {
     files: BatchManifest["files"];
     quarantine?: BatchManifest["quarantine"];
     ids: string;
+    idsObject: ObjectRecord;
   }> {
     const entries = [...this.#partitions.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const streamed = entries.filter(([, s]) => s instanceof StreamSink);
     const staged = entries.filter(([, s]) => !(s instanceof StreamSink));
-    await Promise.all(streamed.map(([, s]) => s.close()));
-    await mapLimit(staged, 4, ([, s]) => s.close());
-    const files = entries.map(([partition, s]) => ({ key: s.key, partition, rows: s.rows, bytes: s.bytes }));
+    const records = new Map<Sink, ObjectRecord>();
+    const close = async (s: Sink) => {
+      const written = await s.close();
+      // What the manifest records of the object: its size, SHA-256 and the store's checksum.
+      records.set(s, { bytes: s.bytes, sha256: s.sha256, ...written });
+    };
+    await Promise.all(streamed.map(([, s]) => close(s)));
+    await mapLimit(staged, 4, ([, s]) => close(s));
+    const files = entries.map(([partition, s]) => ({
+      key: s.key,
+      partition,
+      rows: s.rows,
+      ...records.get(s)!,
+    }));
     let quarantine: BatchManifest["quarantine"];
     if (this.#quarantine) {
-      await this.#quarantine.close();
-      quarantine = { key: this.#quarantine.key, rows: this.#quarantine.rows };
+      await close(this.#quarantine);
+      quarantine = {
+        key: this.#quarantine.key,
+        rows: this.#quarantine.rows,
+        ...records.get(this.#quarantine)!,
+      };
     }
     const ids = this.ids();
-    await ids.close();
+    await close(ids);
     await this.#cleanup();
-    return { files, ...(quarantine ? { quarantine } : {}), ids: ids.key };
+    return { files, ...(quarantine ? { quarantine } : {}), ids: ids.key, idsObject: records.get(ids)! };
   }
 
   /**
@@ -821,6 +876,7 @@ async function ingestBatch(
       files: objects.files,
       ...(objects.quarantine ? { quarantine: objects.quarantine } : {}),
       ids: objects.ids,
+      idsObject: objects.idsObject,
       counts,
     };
     if (!(await store.put(manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, { ifAbsent: true }))) {

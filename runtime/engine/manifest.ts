@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { CommittedObject, ObjectRecord } from "./integrity.ts";
 
 /** The outcome of one check on one asset partition. */
 export interface CheckResult {
@@ -29,7 +30,8 @@ export interface AssetManifest {
   readonly format: 1;
   readonly asset: string;
   readonly partition: string;
-  readonly files: readonly { readonly key: string; readonly rows: number; readonly bytes: number }[];
+  /** Its data objects, each with its size and checksums (see integrity.ts). */
+  readonly files: readonly (CommittedObject & { readonly rows: number; readonly bytes: number })[];
   readonly rowCount: number;
   /** Column names and DuckDB types of the written data. */
   readonly schema: readonly { readonly name: string; readonly type: string }[];
@@ -56,16 +58,17 @@ export interface BatchManifest {
   readonly committedAt: string;
   /** The input files, as given on the command line (or "-" for standard input). */
   readonly inputs: readonly string[];
-  /** One raw NDJSON object per partition the batch wrote to. */
-  readonly files: readonly {
-    readonly key: string;
+  /** One raw NDJSON object per partition the batch wrote to, each with its size and checksums. */
+  readonly files: readonly (CommittedObject & {
     readonly partition: string;
     readonly rows: number;
     readonly bytes: number;
-  }[];
-  readonly quarantine?: { readonly key: string; readonly rows: number };
+  })[];
+  readonly quarantine?: CommittedObject & { readonly rows: number };
   /** The object listing the event ids this batch committed, one per line. */
   readonly ids: string;
+  /** The ids object's size and checksums (absent in batches committed before Tributary recorded them). */
+  readonly idsObject?: ObjectRecord;
   readonly counts: {
     readonly read: number;
     readonly written: number;
@@ -99,4 +102,9 @@ export function assetDataVersion(
 export function sourceDataVersion(files: readonly { readonly key: string; readonly rows: number }[]): string {
   if (files.length === 0) return "empty";
   return versionHash([...files].map((f) => [f.key, f.rows]).sort());
+}
+
+/** Every object a batch commits: its raw objects, its quarantine object and its ids object. */
+export function batchObjects(m: BatchManifest): CommittedObject[] {
+  return [...m.files, ...(m.quarantine ? [m.quarantine] : []), { key: m.ids, ...(m.idsObject ?? {}) }];
 }

@@ -145,10 +145,12 @@ async function runLocked(
     ...(opts.lockStaleAfterMs === undefined ? {} : { staleAfterMs: opts.lockStaleAfterMs }),
   });
   try {
-    // Another run may have committed this partition while we waited for the lock.
+    // Another run may have committed this partition while we waited for the lock (a corrupt one
+    // runs again unless another run committed it anew).
     state.forget(a, item.partition);
     const now = await state.manifest(a, item.partition);
-    if (!opts.force && now?.dataVersion === item.dataVersion) {
+    const repaired = !item.corrupt || !now?.files.some((f) => item.corrupt!.some((c) => c.key === f.key));
+    if (!opts.force && now?.dataVersion === item.dataVersion && repaired) {
       return { item, status: "fresh", reason: "materialised by another run", ms: 0 };
     }
     return await execute({ graph, state, duck, scratch, runId }, item);

@@ -10,6 +10,7 @@ import {
   timeDimension,
   upstreamKeys,
 } from "../../assets/graph/partitions.ts";
+import { damaged, type ObjectCheck } from "./integrity.ts";
 import { assetDataVersion, type InputVersion } from "./manifest.ts";
 import type { StoreState } from "./state.ts";
 
@@ -27,6 +28,12 @@ export interface PlanOptions {
   readonly force?: boolean;
   /** "Now", for open-ended time partitions (default: the current time). */
   readonly now?: Date;
+  /**
+   * Check the committed files of each partition that would be fresh against what its commit recorded
+   * (the quick check of integrity.ts), and plan a corrupt one to run again. Default true; the
+   * asset-graph page, which plans every few seconds, leaves it off.
+   */
+  readonly checkFiles?: boolean;
 }
 
 /** One asset partition and what the run will do with it. */
@@ -38,6 +45,8 @@ export interface PlanItem {
   readonly reason: string;
   readonly dataVersion: string;
   readonly inputs: readonly InputVersion[];
+  /** The committed files whose bytes are not the committed ones: why a fresh partition runs again. */
+  readonly corrupt?: readonly ObjectCheck[];
 }
 
 /** An asset partition as messages name it: "daily_revenue/2026-11-01|acme", or the key alone when unpartitioned. */
@@ -115,7 +124,24 @@ export async function plan(
   if (opts.partition !== undefined && matched === 0) {
     throw new PlanError(`no selected asset has a partition ${JSON.stringify(opts.partition)}.`);
   }
-  return items;
+  if (opts.checkFiles === false) return items;
+  // A fresh partition whose files are not the committed bytes runs again, with the same data version:
+  // what reads it planned with that version already, so only its own action changes.
+  return Promise.all(items.map((item) => (item.action === "skip" ? checked(graph, state, item) : item)));
+}
+
+async function checked(graph: AssetGraph, state: StoreState, item: PlanItem): Promise<PlanItem> {
+  const checks = await state.integrity(graph.get(item.asset), item.partition);
+  const corrupt = checks.filter(damaged);
+  if (corrupt.length === 0) return item;
+  const [first] = corrupt;
+  const more = corrupt.length > 1 ? ` (and ${corrupt.length - 1} more)` : "";
+  return {
+    ...item,
+    action: "run",
+    reason: `committed file ${first!.key} is ${first!.state}: ${first!.why}${more}`,
+    corrupt,
+  };
 }
 
 async function planOne(

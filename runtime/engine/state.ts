@@ -2,6 +2,7 @@ import type { AnyAsset } from "../../assets/graph/asset.ts";
 import { layout, partitionPath } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { type SourcePartition, sourcePartitions } from "./ingest.ts";
+import { type CommittedObject, checkObject, type ObjectCheck } from "./integrity.ts";
 import type { AssetManifest, CheckResult } from "./manifest.ts";
 
 /** The last failed attempt at an asset partition, kept until a commit replaces it. */
@@ -27,6 +28,7 @@ export class StoreState {
   readonly store: ObjectStore;
   readonly #manifests = new Map<string, Promise<AssetManifest | undefined>>();
   readonly #sources = new Map<string, Promise<Map<string, SourcePartition>>>();
+  readonly #integrity = new Map<string, Promise<ObjectCheck[]>>();
 
   constructor(store: ObjectStore) {
     this.store = store;
@@ -74,20 +76,41 @@ export class StoreState {
     return out.filter((m): m is AssetManifest => m !== undefined);
   }
 
-  /** The object keys holding the committed data of an asset or source: of `partitions`, or of every partition. */
-  async committedKeys(a: AnyAsset, partitions?: readonly string[]): Promise<string[]> {
+  /**
+   * The objects holding the committed data of an asset or source, with what their commits recorded of
+   * them: of `partitions`, or of every partition.
+   */
+  async committedObjects(a: AnyAsset, partitions?: readonly string[]): Promise<CommittedObject[]> {
     if (a.kind === "source") {
       const parts = await this.sourcePartitions(a.key);
       const chosen = partitions ? partitions.map((p) => parts.get(p)) : [...parts.values()];
-      return chosen.flatMap((p) => p?.files.map((f) => f.key) ?? []);
+      return chosen.flatMap((p) => p?.files ?? []);
     }
     const manifests = partitions
       ? await Promise.all(partitions.map((p) => this.manifest(a, p)))
       : await this.allManifests(a.key);
-    return manifests.flatMap((m) => m?.files.map((f) => f.key) ?? []);
+    return manifests.flatMap((m) => m?.files ?? []);
+  }
+
+  /**
+   * The quick check (integrity.ts) of an asset partition's committed objects, once per run: an empty
+   * list when it has no commit.
+   */
+  integrity(asset: AnyAsset, partition: string): Promise<ObjectCheck[]> {
+    const key = layout.manifest(asset.key, partitionPath(asset.partitions, partition, asset.key));
+    let checks = this.#integrity.get(key);
+    if (!checks) {
+      checks = this.manifest(asset, partition).then((m) =>
+        Promise.all((m?.files ?? []).map((f) => checkObject(this.store, f, "quick"))),
+      );
+      this.#integrity.set(key, checks);
+    }
+    return checks;
   }
 
   forget(asset: AnyAsset, partition: string): void {
-    this.#manifests.delete(layout.manifest(asset.key, partitionPath(asset.partitions, partition, asset.key)));
+    const key = layout.manifest(asset.key, partitionPath(asset.partitions, partition, asset.key));
+    this.#manifests.delete(key);
+    this.#integrity.delete(key);
   }
 }

@@ -13,7 +13,8 @@ import type { FailureRecord, StoreState } from "./state.ts";
 export interface PartitionStatus {
   asset: string;
   partition: string;
-  state: "fresh" | "stale" | "failed" | "never" | "blocked";
+  /** "corrupt": its committed files are not the committed bytes (the plan runs it again). */
+  state: "fresh" | "stale" | "failed" | "never" | "blocked" | "corrupt";
   why: string;
   lastMaterialized: string | null;
   rows: number | null;
@@ -56,7 +57,10 @@ export async function partitionRecords(
   }));
   let s: PartitionStatus["state"];
   let why: string;
-  if (failedLast) {
+  if (item.corrupt) {
+    s = "corrupt";
+    why = item.reason;
+  } else if (failedLast) {
     s = "failed";
     why =
       failure.error ??

@@ -139,7 +139,7 @@ export async function columnLineage(
 }
 
 async function withDuck<T>(f: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-  const duck = await Duck.open({ threads: 1 });
+  const duck = await Duck.sandboxed([], { threads: 1 });
   try {
     return await f(duck.connection);
   } finally {

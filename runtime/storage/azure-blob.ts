@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import {
+  type BlobHTTPHeaders,
   BlobServiceClient,
   type ContainerClient,
   type StoragePipelineOptions,
@@ -45,6 +47,8 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
  * - `ifAbsent` sends `If-None-Match: *` (on Put Blob, or on the final Put Block List), checked
  *   atomically by the service: 409 BlobAlreadyExists or 412 ConditionNotMet means it exists, and put
  *   returns false.
+ * - Checksums: the service computes a blob's Content-MD5 for a single Put Blob; for a streamed upload
+ *   the store hashes the blocks as they pass and sends the MD5 with the block list. `head` reports it.
  * - Retries: see retry.ts. `#ops` has the SDK's retries off; `#streams` (streamed uploads) has them on.
  */
 export class AzureBlobStore extends CloudStore implements ObjectStore {
@@ -99,13 +103,34 @@ export class AzureBlobStore extends CloudStore implements ObjectStore {
     this.#streams = make(streams).getContainerClient(this.container);
   }
 
-  protected async putBytes(name: string, body: string | Uint8Array, ifAbsent: boolean): Promise<void> {
+  protected async putBytes(
+    name: string,
+    body: string | Uint8Array,
+    ifAbsent: boolean,
+  ): Promise<string | undefined> {
     const data = typeof body === "string" ? Buffer.from(body) : body;
-    await this.#ops.getBlockBlobClient(name).upload(data, data.byteLength, putOptions(ifAbsent));
+    // Put Blob answers with the Content-MD5 the service computed of the blob.
+    const out = await this.#ops.getBlockBlobClient(name).upload(data, data.byteLength, putOptions(ifAbsent));
+    return md5Checksum(out.contentMD5);
   }
 
-  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<void> {
-    await this.#streams.getBlockBlobClient(name).uploadStream(body, this.#blockSize, 4, putOptions(ifAbsent));
+  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<string | undefined> {
+    // A block list's Content-MD5 is the client's to send: hash the blocks as they pass, and set it
+    // before the SDK commits the list (it commits once the stream has ended).
+    const options = putOptions(ifAbsent);
+    const md5 = createHash("md5");
+    async function* hashed() {
+      for await (const chunk of body) {
+        md5.update(chunk as Buffer);
+        yield chunk as Buffer;
+      }
+      options.blobHTTPHeaders.blobContentMD5 = md5.digest();
+    }
+    await this.#streams
+      .getBlockBlobClient(name)
+      .uploadStream(Readable.from(hashed(), { objectMode: false }), this.#blockSize, 4, options);
+    // Put Block List answers with the MD5 of the list it received, not of the blob: the blob's is ours.
+    return md5Checksum(options.blobHTTPHeaders.blobContentMD5);
   }
 
   /** 412 ConditionNotMet, or 409 BlobAlreadyExists: Put Blob and Put Block List answer either. */
@@ -135,7 +160,12 @@ export class AzureBlobStore extends CloudStore implements ObjectStore {
     return this.call(`head ${this.where(key)}`, async () => {
       try {
         const p = await this.#ops.getBlobClient(this.full(key)).getProperties();
-        return { key, size: p.contentLength ?? 0, modified: p.lastModified ?? new Date(0) };
+        return {
+          key,
+          size: p.contentLength ?? 0,
+          modified: p.lastModified ?? new Date(0),
+          ...(p.contentMD5 ? { checksum: md5Checksum(p.contentMD5) } : {}),
+        };
       } catch (e) {
         if (isMissingBlob(e)) return undefined;
         throw e;
@@ -180,12 +210,18 @@ export class AzureBlobStore extends CloudStore implements ObjectStore {
   }
 }
 
-function putOptions(ifAbsent: boolean) {
+function putOptions(ifAbsent: boolean): {
+  blobHTTPHeaders: BlobHTTPHeaders;
+  conditions?: { ifNoneMatch: string };
+} {
   return {
     blobHTTPHeaders: { blobContentType: "application/octet-stream" },
     ...(ifAbsent ? { conditions: { ifNoneMatch: "*" } } : {}),
   };
 }
+
+const md5Checksum = (md5: Uint8Array | undefined) =>
+  md5 ? `md5:${Buffer.from(md5).toString("base64")}` : undefined;
 
 /** A 404 for the blob; a 404 for the container (ContainerNotFound) is an error, not an empty store. */
 function isMissingBlob(e: unknown): boolean {

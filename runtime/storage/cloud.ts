@@ -6,6 +6,7 @@ import {
   type ObjectInfo,
   StorageError,
   sortByKey,
+  type Written,
 } from "./port.ts";
 import { DEFAULT_RETRY, type RetryPolicy, statusOf, storageFailure, withRetry } from "./retry.ts";
 
@@ -35,27 +36,33 @@ export abstract class CloudStore {
    * A string or bytes is one request, retried here; a stream is the SDK's upload, which retries its own
    * parts and is never sent again from here (see retry.ts). With `ifAbsent`, false when the object exists.
    */
-  async put(key: string, body: Body, opts: { ifAbsent?: boolean } = {}): Promise<boolean> {
+  async put(key: string, body: Body, opts: { ifAbsent?: boolean } = {}): Promise<Written | false> {
     assertObjectKey(key);
     const ifAbsent = Boolean(opts.ifAbsent);
     try {
-      if (typeof body === "string" || body instanceof Uint8Array) {
-        await this.retried(() => this.putBytes(this.full(key), body, ifAbsent));
-      } else {
-        await this.putStream(this.full(key), byteStream(body), ifAbsent);
-      }
-      return true;
+      const checksum =
+        typeof body === "string" || body instanceof Uint8Array
+          ? await this.retried(() => this.putBytes(this.full(key), body, ifAbsent))
+          : await this.putStream(this.full(key), byteStream(body), ifAbsent);
+      return checksum ? { checksum } : {};
     } catch (e) {
       if (ifAbsent && this.alreadyExists(e)) return false;
       throw storageFailure(`put ${this.where(key)}`, e);
     }
   }
 
-  /** One request that uploads the whole object `name`; with `ifAbsent`, only if it does not exist. */
-  protected abstract putBytes(name: string, body: string | Uint8Array, ifAbsent: boolean): Promise<void>;
+  /**
+   * One request that uploads the whole object `name`; with `ifAbsent`, only if it does not exist.
+   * Resolves to the store's checksum of what it received (`ObjectInfo.checksum`), when it keeps one.
+   */
+  protected abstract putBytes(
+    name: string,
+    body: string | Uint8Array,
+    ifAbsent: boolean,
+  ): Promise<string | undefined>;
 
-  /** The SDK's streamed upload, through a client with its own retries on. */
-  protected abstract putStream(name: string, body: Readable, ifAbsent: boolean): Promise<void>;
+  /** The SDK's streamed upload, through a client with its own retries on; resolves as `putBytes`. */
+  protected abstract putStream(name: string, body: Readable, ifAbsent: boolean): Promise<string | undefined>;
 
   /** Whether a put with `ifAbsent` failed because the object exists: 412 Precondition Failed. */
   protected alreadyExists(error: unknown): boolean {

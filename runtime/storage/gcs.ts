@@ -33,6 +33,8 @@ export interface GcsStoreOptions {
  *   acknowledged when it breaks. An object appears whole when the upload finalises.
  * - `ifAbsent` sends `ifGenerationMatch=0`, which GCS checks atomically when the object is created
  *   (and, for resumable uploads, also when the session starts): 412 means it exists, and put returns false.
+ * - Checksums: GCS keeps an MD5 and a CRC32C of every object it stores; `head` reports the MD5. The
+ *   SDK checks uploads and downloads against them.
  * - Retries: see retry.ts. `#ops` has the SDK's retries off; `#streams` (streamed uploads) has them on.
  */
 export class GcsStore extends CloudStore implements ObjectStore {
@@ -58,16 +60,21 @@ export class GcsStore extends CloudStore implements ObjectStore {
     }).bucket(this.bucket);
   }
 
-  protected async putBytes(name: string, body: string | Uint8Array, ifAbsent: boolean): Promise<void> {
+  protected async putBytes(
+    name: string,
+    body: string | Uint8Array,
+    ifAbsent: boolean,
+  ): Promise<string | undefined> {
     const data = typeof body === "string" ? Buffer.from(body) : body;
-    await this.#ops.file(name).save(data, { ...putOptions(ifAbsent), resumable: false });
+    const file = this.#ops.file(name);
+    await file.save(data, { ...putOptions(ifAbsent), resumable: false });
+    return checksumOf(file.metadata);
   }
 
-  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<void> {
-    await pipeline(
-      body,
-      this.#streams.file(name).createWriteStream({ ...putOptions(ifAbsent), resumable: true }),
-    );
+  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<string | undefined> {
+    const file = this.#streams.file(name);
+    await pipeline(body, file.createWriteStream({ ...putOptions(ifAbsent), resumable: true }));
+    return checksumOf(file.metadata);
   }
 
   async get(key: string): Promise<Buffer | undefined> {
@@ -105,7 +112,13 @@ export class GcsStore extends CloudStore implements ObjectStore {
     return this.call(`head ${this.where(key)}`, async () => {
       try {
         const [meta] = await this.#ops.file(this.full(key)).getMetadata();
-        return { key, size: Number(meta.size ?? 0), modified: new Date(meta.updated ?? 0) };
+        const checksum = checksumOf(meta);
+        return {
+          key,
+          size: Number(meta.size ?? 0),
+          modified: new Date(meta.updated ?? 0),
+          ...(checksum ? { checksum } : {}),
+        };
       } catch (e) {
         if (statusOf(e) === 404) return undefined;
         throw e;
@@ -153,4 +166,12 @@ async function* rest(first: IteratorResult<Buffer>, chunks: AsyncIterator<Buffer
   } finally {
     await chunks.return?.();
   }
+}
+
+/**
+ * An object's checksum from its resource (a metadata read, or the answer to an upload, which the SDK
+ * keeps as the file's metadata): GCS computes both for every object it stores; a composed one has no MD5.
+ */
+function checksumOf(meta: { md5Hash?: string | undefined; crc32c?: string | undefined }): string | undefined {
+  return meta.md5Hash ? `md5:${meta.md5Hash}` : meta.crc32c ? `crc32c:${meta.crc32c}` : undefined;
 }

@@ -12,6 +12,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
   sortByKey,
+  type Written,
 } from "./port.ts";
 
 let counter = 0;
@@ -44,7 +45,7 @@ export class LocalStore implements ObjectStore {
     return join(this.root, ...key.split("/"));
   }
 
-  async put(key: string, body: Body, opts: { ifAbsent?: boolean } = {}): Promise<boolean> {
+  async put(key: string, body: Body, opts: { ifAbsent?: boolean } = {}): Promise<Written | false> {
     const path = this.localPath(key);
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}${TMP}${process.pid}-${++counter}`;
@@ -68,7 +69,8 @@ export class LocalStore implements ObjectStore {
         // rename replaces atomically; link + unlink would leave a window with no object.
         await rename(tmp, path);
       }
-      return true;
+      // A file keeps no checksum.
+      return {};
     } finally {
       await rm(tmp, { force: true });
     }

@@ -6,6 +6,19 @@ export interface ObjectInfo {
   readonly key: string;
   readonly size: number;
   readonly modified: Date;
+  /**
+   * The store's own checksum of the object's bytes, as `<algorithm>:<base64>`, when it keeps one:
+   * S3's ChecksumSHA256 (`sha256:…`, or `sha256:…-N` for an object uploaded in N parts), GCS's md5Hash
+   * (`md5:…`; `crc32c:…` for a composed object), Azure's Content-MD5 (`md5:…`). The store computes it
+   * (or checks it) from the bytes it receives, so it changes whenever the object's bytes do. Only `head`
+   * reports it, and `put` says it of what it wrote; the local store has none (a file keeps no checksum).
+   */
+  readonly checksum?: string;
+}
+
+/** What a store says of an object it has just written: its checksum (`ObjectInfo.checksum`), if it keeps one. */
+export interface Written {
+  readonly checksum?: string;
 }
 
 export type Body = string | Uint8Array | Readable | AsyncIterable<Uint8Array>;
@@ -19,10 +32,12 @@ export interface ObjectStore {
   /** Where the store lives, as a URI (file:///…, s3://bucket/prefix): the OpenLineage namespace. */
   readonly uri: string;
   /**
-   * Write an object. With `ifAbsent`, write only if no object has this key, atomically with respect
-   * to other writers, and return false (writing nothing) when one exists.
+   * Write an object, and say what the store keeps of it: a cloud store is asked to keep a checksum of
+   * what it receives (see `ObjectInfo.checksum`), taken from the upload's own response, so writing
+   * needs no right to read. With `ifAbsent`, write only if no object has this key, atomically with
+   * respect to other writers, and return false (writing nothing) when one exists.
    */
-  put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<boolean>;
+  put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<Written | false>;
   /** The whole object, or undefined when there is none. */
   get(key: string): Promise<Buffer | undefined>;
   /** The object as a stream, or undefined when there is none. */

@@ -46,6 +46,10 @@ const MiB = 1024 * 1024;
  * - `ifAbsent` sends `If-None-Match: *` (on PutObject, and on CompleteMultipartUpload for a multipart
  *   upload), which S3 evaluates atomically: 412 PreconditionFailed means another writer got there
  *   first, and put returns false.
+ * - Checksums: every put names SHA256 as its checksum algorithm, so S3 checks each request's body
+ *   against the SHA-256 the SDK sends with it and keeps it with the object (for a multipart upload, a
+ *   SHA-256 of the parts' ones, `…-N`); `head` reads it back and `get`/`read` have the SDK check the
+ *   body against it (ChecksumMode ENABLED).
  * - Retries: see retry.ts. `client` makes single requests with the SDK's retries off; `streamClient`
  *   makes the requests of streamed uploads with the SDK's retries on.
  */
@@ -76,22 +80,35 @@ export class S3Store extends CloudStore implements ObjectStore {
     this.#streamClient = new S3Client({ ...config, maxAttempts: SDK_STREAM_ATTEMPTS });
   }
 
-  protected async putBytes(name: string, body: string | Uint8Array, ifAbsent: boolean): Promise<void> {
-    await this.#client.send(new PutObjectCommand({ ...this.#putParams(name, ifAbsent), Body: body }));
+  protected async putBytes(
+    name: string,
+    body: string | Uint8Array,
+    ifAbsent: boolean,
+  ): Promise<string | undefined> {
+    return checksumOf(
+      await this.#client.send(new PutObjectCommand({ ...this.#putParams(name, ifAbsent), Body: body })),
+    );
   }
 
-  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<void> {
+  protected async putStream(name: string, body: Readable, ifAbsent: boolean): Promise<string | undefined> {
     const upload = new Upload({
       client: this.#streamClient,
       params: { ...this.#putParams(name, ifAbsent), Body: body },
       partSize: this.#partSize,
       queueSize: 4,
     });
-    await upload.done();
+    // PutObject's answer, or CompleteMultipartUpload's with the checksum of the parts' checksums.
+    return checksumOf(await upload.done());
   }
 
   #putParams(name: string, ifAbsent: boolean) {
-    return { Bucket: this.bucket, Key: name, ...(ifAbsent ? { IfNoneMatch: "*" } : {}) };
+    return {
+      Bucket: this.bucket,
+      Key: name,
+      // S3 checks the SHA-256 the SDK computes of each request's body and keeps it with the object.
+      ChecksumAlgorithm: "SHA256" as const,
+      ...(ifAbsent ? { IfNoneMatch: "*" } : {}),
+    };
   }
 
   async get(key: string): Promise<Buffer | undefined> {
@@ -119,9 +136,15 @@ export class S3Store extends CloudStore implements ObjectStore {
     return this.call(`head ${this.where(key)}`, async () => {
       try {
         const out = await this.#client.send(
-          new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }),
+          new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key), ChecksumMode: "ENABLED" }),
         );
-        return { key, size: out.ContentLength ?? 0, modified: out.LastModified ?? new Date(0) };
+        const checksum = checksumOf(out);
+        return {
+          key,
+          size: out.ContentLength ?? 0,
+          modified: out.LastModified ?? new Date(0),
+          ...(checksum ? { checksum } : {}),
+        };
       } catch (e) {
         // HEAD responses have no body, so a missing bucket looks like a missing key here.
         if (statusOf(e) === 404) return undefined;
@@ -163,7 +186,10 @@ export class S3Store extends CloudStore implements ObjectStore {
 
   async #getObject(key: string) {
     try {
-      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
+      // With ChecksumMode, the SDK checks the body against the object's full-object checksum as it arrives.
+      const out = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), ChecksumMode: "ENABLED" }),
+      );
       return out.Body;
     } catch (e) {
       // NoSuchBucket is a 404 too, and an error: a wrong bucket must not look like an empty one.
@@ -171,4 +197,28 @@ export class S3Store extends CloudStore implements ObjectStore {
       throw e;
     }
   }
+}
+
+/**
+ * The object's checksum as S3 reports it (in the answer to a put or a head): SHA-256 when it was put
+ * with one (as S3Store puts), else the CRC S3 computes by default for uploads that name no algorithm.
+ */
+function checksumOf(out: {
+  ChecksumSHA256?: string | undefined;
+  ChecksumCRC64NVME?: string | undefined;
+  ChecksumCRC32C?: string | undefined;
+  ChecksumCRC32?: string | undefined;
+  ChecksumSHA1?: string | undefined;
+}): string | undefined {
+  const [algorithm, value] =
+    (
+      [
+        ["sha256", out.ChecksumSHA256],
+        ["crc64nvme", out.ChecksumCRC64NVME],
+        ["crc32c", out.ChecksumCRC32C],
+        ["crc32", out.ChecksumCRC32],
+        ["sha1", out.ChecksumSHA1],
+      ] as const
+    ).find(([, v]) => v) ?? [];
+  return value ? `${algorithm}:${value}` : undefined;
 }

@@ -7,6 +7,7 @@ import {
   type ObjectStore,
   StorageError,
   sortByKey,
+  type Written,
 } from "./port.ts";
 
 /** Which store holds each zone: a key's first segment names its zone (see layout.ts). */
@@ -44,7 +45,7 @@ export class ZonedStore implements ObjectStore {
     return store;
   }
 
-  async put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<boolean> {
+  async put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<Written | false> {
     return this.#of(key).put(key, body, opts);
   }
   async get(key: string): Promise<Buffer | undefined> {

@@ -24,7 +24,8 @@ export function columnLineageOf(graph: AssetGraph): ColumnLineageSource {
       const upstreams = graph
         .inputs(a.key)
         .map((e) => ({ key: e.from, columns: columnsOf(graph.get(e.from)) }));
-      duck ??= Duck.open({ threads: 1 });
+      // Only parsed, never run; sandboxed all the same, since the SQL is not ours.
+      duck ??= Duck.sandboxed([], { threads: 1 });
       const sql = a.sql;
       found = duck.then((d) => columnLineage(sql, upstreams, d.connection));
       cache.set(a.key, found);

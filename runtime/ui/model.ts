@@ -20,9 +20,15 @@ import { committedBatches, partitionsOf, type SourcePartition } from "../engine/
 import type { CheckResult } from "../engine/manifest.ts";
 import { partitionsFor, plan } from "../engine/planner.ts";
 import { StoreState } from "../engine/state.ts";
-import { freshnessLimit, freshnessOf, type PartitionRecords, partitionRecords } from "../engine/status.ts";
+import {
+  freshnessLimit,
+  freshnessOf,
+  type PartitionRecords,
+  type PartitionStatus,
+  partitionRecords,
+} from "../engine/status.ts";
 import { layout as storeLayout } from "../storage/layout.ts";
-import type { Body, ObjectInfo, ObjectStore } from "../storage/port.ts";
+import type { Body, ObjectInfo, ObjectStore, Written } from "../storage/port.ts";
 import {
   type NodeState,
   STRIP_MAX,
@@ -97,7 +103,7 @@ class ListedStore implements ObjectStore {
     return (await keys).has(key) ? this.#inner.get(key) : undefined;
   }
 
-  put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<boolean> {
+  put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<Written | false> {
     return this.#inner.put(key, body, opts);
   }
   read(key: string): Promise<Readable | undefined> {
@@ -167,7 +173,8 @@ async function storeStates(
   store: StoreState,
   now: Date,
 ): Promise<Map<string, PartState[]>> {
-  const items = await plan(graph, store, { now });
+  // Files are not checked against their commits here: the page plans every few seconds.
+  const items = await plan(graph, store, { now, checkFiles: false });
   const sources = graph.assets().filter((a) => a.kind === "source");
   const [records, ingested] = await Promise.all([
     Promise.all(items.map((i) => partitionRecords(graph, store, i))),
@@ -180,7 +187,7 @@ async function storeStates(
       list = [];
       out.set(status.asset, list);
     }
-    list.push(status);
+    list.push({ ...status, state: nodeState(status.state) });
   }
   sources.forEach((s, i) => {
     out.set(s.key, sourceStates(partitionsFor(s.partitions, { now }), ingested[i]!));
@@ -212,6 +219,9 @@ function sourceStates(
     };
   });
 }
+
+/** A partition's state as the page colours it; the page plans without checking files, so "corrupt" is `tributary status`'s. */
+const nodeState = (state: PartitionStatus["state"]): NodeState => (state === "corrupt" ? "failed" : state);
 
 /** The node's state and why: its worst partition, the newest of those, and how many more share it. */
 function summary(parts: readonly PartState[]): { state: NodeState; why: string } {
@@ -288,12 +298,14 @@ async function liveDetails(
   const keys = partitionsFor(a.partitions, { now });
   if (a.kind === "source") return sourceDetails(a.key, keys, store);
   // The asset with its upstreams: planned as in the whole graph's plan, so the panel says what the node does.
-  const items = (await plan(graph, store, { selection: `+${a.key}`, now })).filter((i) => i.asset === a.key);
+  const items = (await plan(graph, store, { selection: `+${a.key}`, now, checkFiles: false })).filter(
+    (i) => i.asset === a.key,
+  );
   const records = await Promise.all(items.map((i) => partitionRecords(graph, store, i)));
   return {
     partitions: records.map(({ status: s }) => ({
       partition: s.partition,
-      state: s.state,
+      state: nodeState(s.state),
       why: s.why,
       rows: s.rows,
       at: s.lastMaterialized,

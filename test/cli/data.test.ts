@@ -125,10 +125,12 @@ describe("tributary materialize on the reference pipeline", () => {
     expect(s.code).toBe(0);
     const lines = normalise(s.stdout).split("\n");
     expect(lines[0]).toMatch(
-      /^asset +partitions +fresh +stale +failed +never +rows +last materialised +freshness$/,
+      /^asset +partitions +fresh +stale +failed +corrupt +never +rows +last materialised +freshness$/,
     );
-    expect(lines[2]).toMatch(/^curated_orders +3 +3 +0 +0 +0 +652 +<time> +-$/);
-    expect(lines[4]).toMatch(/^daily_revenue +(\d+) +\1 +0 +0 +0 +56 +<time> +ok \(<age> old, SLA 1d2h\)$/);
+    expect(lines[2]).toMatch(/^curated_orders +3 +3 +0 +0 +0 +0 +652 +<time> +-$/);
+    expect(lines[4]).toMatch(
+      /^daily_revenue +(\d+) +\1 +0 +0 +0 +0 +56 +<time> +ok \(<age> old, SLA 1d2h\)$/,
+    );
     const json = JSON.parse((await cli("status", "curated_orders", "--json", "--store", store)).stdout);
     expect(
       json.partitions.map((p: { partition: string; state: string; rows: number }) => [

@@ -24,7 +24,8 @@ describe("tributary --help and --version", () => {
         ingest [options] <source> <inputs...>          validate, deduplicate and land a source's records; quarantine the invalid ones with their reason
         materialize|materialise [options] [selection]  materialise the stale partitions of the selected assets on DuckDB, in topological order
         status [options] [selection]                   per asset and partition: last materialised, rows, data version, fresh or stale and why, checks
-        query [options] <sql>                          run DuckDB SQL over the committed assets and sources, each a table named by its key
+        verify [options] [selection]                   read every committed file of the selected assets and sources and check it against its commit's SHA-256
+        query [options] <sql>                          run one read-only DuckDB SELECT over the committed assets and sources, each a table named by its key
         gc [options]                                   delete data objects no manifest names: output of crashed runs and replaced versions
         plan [options]                                 print the deployment plan of a stack: stores, buses, functions, triggers, grants, alarms
         synth [options]                                run the Pulumi program offline under mocks and print every resource a deploy registers

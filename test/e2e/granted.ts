@@ -7,7 +7,7 @@
  */
 import type { Readable } from "node:stream";
 import type { Access, GrantPlan, StoreId } from "../../infra/plan/types.ts";
-import type { Body, ObjectInfo, ObjectStore } from "../../runtime/storage/port.ts";
+import type { Body, ObjectInfo, ObjectStore, Written } from "../../runtime/storage/port.ts";
 
 export class AccessDenied extends Error {
   override name = "AccessDenied";
@@ -37,7 +37,7 @@ export class GrantedStore implements ObjectStore {
     throw new AccessDenied(msg);
   }
 
-  async put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<boolean> {
+  async put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<Written | false> {
     this.#check("write", key);
     return this.#inner.put(key, body, opts);
   }

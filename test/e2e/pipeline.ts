@@ -59,7 +59,7 @@ export async function tables(store: ObjectStore): Promise<Record<string, unknown
     for (const key of graph.order) {
       const a = graph.get(key);
       if (a.kind !== "asset") continue;
-      const files = await Promise.all((await state.committedKeys(a)).map((k) => scratch.readable(k)));
+      const files = await Promise.all((await state.committedObjects(a)).map((o) => scratch.readable(o)));
       if (files.length === 0) {
         out[key] = [];
         continue;

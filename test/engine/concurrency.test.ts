@@ -18,7 +18,7 @@ import type { AssetManifest } from "../../runtime/engine/manifest.ts";
 import { materialize, type RunObserver, type RunOutcome } from "../../runtime/engine/materialize.ts";
 import type { PlanItem } from "../../runtime/engine/planner.ts";
 import { LocalStore } from "../../runtime/storage/local.ts";
-import type { Body, ObjectInfo, ObjectStore } from "../../runtime/storage/port.ts";
+import type { Body, ObjectInfo, ObjectStore, Written } from "../../runtime/storage/port.ts";
 import {
   alive,
   copyStore,
@@ -401,7 +401,7 @@ class SlowReads implements ObjectStore {
       this.#read = resolve;
     });
   }
-  put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<boolean> {
+  put(key: string, body: Body, opts?: { ifAbsent?: boolean }): Promise<Written | false> {
     return this.#inner.put(key, body, opts);
   }
   async get(key: string): Promise<Buffer | undefined> {

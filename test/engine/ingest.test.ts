@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +40,11 @@ const quarantined = async (m: BatchManifest, from: LocalStore = store) =>
     .slice(0, -1)
     .map((l) => JSON.parse(l) as { file: string; line: number; reason: string; record: string });
 const FIXED = () => new Date("2026-11-28T01:02:03.456Z");
+/** What a batch manifest must record of an object: its key, size and SHA-256 (a folder keeps no checksum). */
+const recorded = async (key: string) => {
+  const bytes = (await store.get(key))!;
+  return { key, bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+};
 
 /** A deterministic UUID: n in the last group. */
 const uuid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
@@ -157,7 +163,7 @@ describe("ingest of generated CDC events (5% invalid, 5% duplicates)", () => {
     for (const f of m.files) {
       const body = await text(f.key);
       expect(body).toBe(`${expected.get(f.partition)!.join("\n")}\n`);
-      expect(f.bytes).toBe(Buffer.byteLength(body));
+      expect(f).toEqual({ partition: f.partition, rows: f.rows, ...(await recorded(f.key)) });
     }
     expect(await keys("raw/")).toEqual(m.files.map((f) => f.key));
 
@@ -167,7 +173,9 @@ describe("ingest of generated CDC events (5% invalid, 5% duplicates)", () => {
     for (const l of late) expect(expected.get(partitionOf(l.line))).toContain(l.line);
 
     // Quarantine: one record per invalid line, with its line number, reason and text.
-    expect(m.quarantine).toEqual({ key: "quarantine/orders_cdc/b1.ndjson", rows: 150 });
+    expect(m.quarantine).toEqual({ rows: 150, ...(await recorded("quarantine/orders_cdc/b1.ndjson")) });
+    const { key: _, ...idsObject } = await recorded("_index/orders_cdc/b1.ids");
+    expect([m.ids, m.idsObject]).toEqual(["_index/orders_cdc/b1.ids", idsObject]);
     const q = await quarantined(m);
     const invalid = sampleLines.flatMap((l, i) => (l.kind === "invalid" ? [{ l, line: i + 1 }] : []));
     expect(q).toEqual(
@@ -550,7 +558,7 @@ describe("deduplication across batches", () => {
     });
     expect(m.counts).toEqual({ read: 2, written: 2, quarantined: 0, duplicates: 0 });
     expect((await sourcePartitions(store, ordersCdc)).get("2026-11-02|acme")!.files).toEqual([
-      { key: "raw/orders_cdc/2026-11-02/acme/b1.ndjson", rows: 2 },
+      { rows: 2, ...(await recorded("raw/orders_cdc/2026-11-02/acme/b1.ndjson")) },
     ]);
   });
 
@@ -584,11 +592,11 @@ describe("sourcePartitions", () => {
     });
 
     const acme2 = [
-      { key: "raw/orders_cdc/2026-11-02/acme/b1.ndjson", rows: 1 },
-      { key: "raw/orders_cdc/2026-11-02/acme/b2.ndjson", rows: 2 },
+      { rows: 1, ...(await recorded("raw/orders_cdc/2026-11-02/acme/b1.ndjson")) },
+      { rows: 2, ...(await recorded("raw/orders_cdc/2026-11-02/acme/b2.ndjson")) },
     ];
-    const globex2 = [{ key: "raw/orders_cdc/2026-11-02/globex/b1.ndjson", rows: 1 }];
-    const acme3 = [{ key: "raw/orders_cdc/2026-11-03/acme/b2.ndjson", rows: 1 }];
+    const globex2 = [{ rows: 1, ...(await recorded("raw/orders_cdc/2026-11-02/globex/b1.ndjson")) }];
+    const acme3 = [{ rows: 1, ...(await recorded("raw/orders_cdc/2026-11-03/acme/b2.ndjson")) }];
     expect([...after.entries()]).toEqual([
       ["2026-11-02|acme", { files: acme2, dataVersion: sourceDataVersion(acme2) }],
       ["2026-11-02|globex", { files: globex2, dataVersion: sourceDataVersion(globex2) }],
@@ -663,10 +671,16 @@ describe("partitions of other sources", () => {
     expect(m.counts).toEqual({ read: 300, written: 300, quarantined: 0, duplicates: 0 });
     expect(m.files.length).toBe(100);
     expect(m.files[0]).toEqual({
-      key: "raw/clicks/2026-11-01T00/b1.ndjson",
       partition: "2026-11-01T00",
       rows: 3,
-      bytes: 138,
+      ...(await recorded("raw/clicks/2026-11-01T00/b1.ndjson")),
+    });
+    expect(m.files[0]!.bytes).toBe(138);
+    // Partitions past the first 64 are staged in files and put whole; their records are the same.
+    expect(m.files[99]).toEqual({
+      partition: "2026-11-05T03",
+      rows: 3,
+      ...(await recorded("raw/clicks/2026-11-05T03/b1.ndjson")),
     });
     for (const [h, at] of hours.entries()) {
       const key = at.slice(0, 13);

@@ -99,11 +99,11 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 async function rows(key: string): Promise<unknown[]> {
   const state = new StoreState(store);
   const graph = graphOf();
-  const keys = await state.committedKeys(graph.get(key));
-  if (keys.length === 0) return [];
+  const objects = await state.committedObjects(graph.get(key));
+  if (objects.length === 0) return [];
   const duck = await Duck.open();
   try {
-    const list = keys.map((k) => `'${store.localPath(k)}'`).join(", ");
+    const list = objects.map((o) => `'${store.localPath(o.key)}'`).join(", ");
     return await duck.jsonRows(`SELECT * FROM read_parquet([${list}]) ORDER BY ALL`);
   } finally {
     duck.close();

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,7 +40,9 @@ const failure = (p: Promise<unknown>) =>
     (e: unknown) => e,
   );
 
-describeObjectStore("LocalStore", async (path) => ({ store: new LocalStore(join(dir, path)), close: done }));
+describeObjectStore("LocalStore", async (path) => ({ store: new LocalStore(join(dir, path)), close: done }), {
+  checksum: { none: "a file keeps no checksum" },
+});
 
 describeObjectStore(
   "S3Store on s3rver",
@@ -59,27 +62,36 @@ describeObjectStore(
   {
     noConditionalCreate:
       "s3rver 3.7.1 ignores If-None-Match on PutObject and CompleteMultipartUpload; see the S3 loopback tests",
+    checksum: { none: "s3rver 3.7.1 keeps no checksums; see the S3 loopback tests" },
   },
 );
 
-describeObjectStore("AzureBlobStore on Azurite", async (path) => ({
-  store: new AzureBlobStore({
-    account: azure.account,
-    container: azure.container,
-    serviceUrl: azure.serviceUrl,
-    connectionString: azure.connectionString,
-    prefix: path,
-    pageSize: 10,
-    blockSize: 4 * 1024 * 1024,
-    retry: fast,
+describeObjectStore(
+  "AzureBlobStore on Azurite",
+  async (path) => ({
+    store: new AzureBlobStore({
+      account: azure.account,
+      container: azure.container,
+      serviceUrl: azure.serviceUrl,
+      connectionString: azure.connectionString,
+      prefix: path,
+      pageSize: 10,
+      blockSize: 4 * 1024 * 1024,
+      retry: fast,
+    }),
+    close: done,
   }),
-  close: done,
-}));
+  { checksum: "md5" },
+);
 
-describeObjectStore("GcsStore on the GCS fake", async (path) => ({
-  store: new GcsStore({ bucket: gcs.bucket, prefix: path, pageSize: 10, retry: fast }),
-  close: done,
-}));
+describeObjectStore(
+  "GcsStore on the GCS fake",
+  async (path) => ({
+    store: new GcsStore({ bucket: gcs.bucket, prefix: path, pageSize: 10, retry: fast }),
+    close: done,
+  }),
+  { checksum: "md5" },
+);
 
 describe("openStoreUri with the standard environment", () => {
   it("reaches s3rver, Azurite and the GCS fake through their environment variables", async () => {
@@ -89,10 +101,15 @@ describe("openStoreUri with the standard environment", () => {
       `gs://${gcs.bucket}/from-env`,
       `${azure.serviceUrl}/${azure.container}/from-env`,
     ];
+    const md5 = (text: string) => `md5:${createHash("md5").update(text).digest("base64")}`;
     for (const uri of uris) {
       const store = openStoreUri(uri);
       expect(store.uri).toBe(uri);
-      expect(await store.put("_manifests/a/_all/manifest.json", `{"uri":"${uri}"}`)).toBe(true);
+      // s3rver keeps no checksum; GCS and Azure keep an MD5.
+      const body = `{"uri":"${uri}"}`;
+      expect(await store.put("_manifests/a/_all/manifest.json", body)).toEqual(
+        uri.startsWith("s3:") ? {} : { checksum: md5(body) },
+      );
       expect((await store.get("_manifests/a/_all/manifest.json"))!.toString()).toBe(`{"uri":"${uri}"}`);
       expect((await store.list("_manifests/")).map((o) => o.key)).toEqual([
         "_manifests/a/_all/manifest.json",
@@ -104,7 +121,9 @@ describe("openStoreUri with the standard environment", () => {
   it("opens an Azurite URI with no connection string using Azurite's development account", async () => {
     vi.stubEnv("AZURE_STORAGE_CONNECTION_STRING", undefined);
     const store = openStoreUri(`${azure.serviceUrl}/${azure.container}/dev-account`);
-    expect(await store.put("k", "v")).toBe(true);
+    expect(await store.put("k", "v")).toEqual({
+      checksum: `md5:${createHash("md5").update("v").digest("base64")}`,
+    });
     expect((await store.get("k"))!.toString()).toBe("v");
   });
 
@@ -243,6 +262,67 @@ describe("S3Store conditional create, against a scripted S3", () => {
           ["abort", null],
         ].sort(),
       );
+      s.destroy();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+/**
+ * s3rver keeps no checksums, so these check against a scripted S3 that S3Store asks S3 to keep a
+ * SHA-256 of what it puts, reads it back with head, and has the SDK refuse a body that does not match
+ * the checksum S3 sends with it.
+ */
+describe("S3Store checksums, against a scripted S3", () => {
+  const body = "PAR1 committed bytes";
+  const sha256 = createHash("sha256").update(body).digest("base64");
+  const store = (endpoint: string) =>
+    new S3Store({
+      bucket: "data",
+      prefix: "p",
+      endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+    });
+
+  it("puts with the body's SHA-256, heads it back, and refuses a body that does not match it", async () => {
+    const server = await startLoopback((req, res) => {
+      const stored = { "x-amz-checksum-sha256": sha256, "x-amz-checksum-type": "FULL_OBJECT" };
+      if (req.method === "PUT") res.writeHead(200, { etag: '"e1"', ...stored }).end();
+      else if (req.method === "HEAD")
+        res
+          .writeHead(200, {
+            "content-length": String(body.length),
+            "last-modified": new Date(0).toUTCString(),
+            ...stored,
+          })
+          .end();
+      else res.writeHead(200, { "content-length": "8", ...stored }).end("tampered");
+    });
+    try {
+      const s = store(server.url);
+      expect(await s.put("curated/a/v1.parquet", body)).toEqual({ checksum: `sha256:${sha256}` });
+      expect(await s.head("curated/a/v1.parquet")).toEqual({
+        key: "curated/a/v1.parquet",
+        size: body.length,
+        modified: new Date(0),
+        checksum: `sha256:${sha256}`,
+      });
+      const error = await failure(s.get("curated/a/v1.parquet"));
+      expect(error).toBeInstanceOf(StorageError);
+      expect((error as Error).message).toMatch(
+        /^storage: get s3:\/\/data\/p\/curated\/a\/v1\.parquet failed: Checksum mismatch: expected "[^"]+" but received "[^"]+" in response header "x-amz-checksum-sha256"\.$/,
+      );
+      const [put, head, get] = server.requests;
+      expect([put!.method, put!.headers["x-amz-checksum-sha256"], put!.body.toString()]).toEqual([
+        "PUT",
+        sha256,
+        body,
+      ]);
+      expect([head!.method, head!.headers["x-amz-checksum-mode"]]).toEqual(["HEAD", "ENABLED"]);
+      expect([get!.method, get!.headers["x-amz-checksum-mode"]]).toEqual(["GET", "ENABLED"]);
       s.destroy();
     } finally {
       await server.stop();

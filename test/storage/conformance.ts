@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type ObjectStore, StorageError } from "../../runtime/storage/port.ts";
@@ -14,6 +14,11 @@ export interface StoreCapabilities {
    * that ignores the condition). The tests that need the refusal are skipped with this reason.
    */
   readonly noConditionalCreate?: string;
+  /**
+   * The checksum `head` reports, as what it is computed with, or why there is none: "sha256" or "md5"
+   * of the whole object's bytes, or `{ none: reason }` (the store keeps none, or the emulator does not).
+   */
+  readonly checksum: "sha256" | "md5" | { readonly none: string };
 }
 
 /**
@@ -25,7 +30,7 @@ export interface StoreCapabilities {
 export function describeObjectStore(
   name: string,
   open: (path: string) => Promise<OpenedStore>,
-  capabilities: StoreCapabilities = {},
+  capabilities: StoreCapabilities,
 ): void {
   describe(`${name} conforms to the ObjectStore port`, () => {
     let opened: OpenedStore[] = [];
@@ -45,6 +50,14 @@ export function describeObjectStore(
       opened = [];
     });
 
+    const algorithm = typeof capabilities.checksum === "string" ? capabilities.checksum : undefined;
+    const noChecksum = typeof capabilities.checksum === "object" ? capabilities.checksum.none : undefined;
+    /** The store's checksum of `data`, as head reports it. */
+    const digest = (data: string | Uint8Array) =>
+      `${algorithm}:${createHash(algorithm!).update(data).digest("base64")}`;
+    /** What put answers when it wrote `data`: the store's checksum of it, when the store keeps one. */
+    const written = (data: string | Uint8Array) => (algorithm ? { checksum: digest(data) } : {});
+
     const text = async (r: Readable | undefined) => {
       const chunks: Buffer[] = [];
       for await (const c of r!) chunks.push(Buffer.from(c as Uint8Array));
@@ -52,16 +65,16 @@ export function describeObjectStore(
     };
 
     it("round-trips a string, bytes, a Readable and an async iterable", async () => {
-      expect(await store.put("raw/s/one.ndjson", "one\n")).toBe(true);
-      expect(await store.put("raw/s/two.bin", new Uint8Array([116, 119, 111]))).toBe(true);
+      expect(await store.put("raw/s/one.ndjson", "one\n")).toEqual(written("one\n"));
+      expect(await store.put("raw/s/two.bin", new Uint8Array([116, 119, 111]))).toEqual(written("two"));
       expect(
         await store.put("raw/s/three.ndjson", Readable.from([Buffer.from("th"), Buffer.from("ree")])),
-      ).toBe(true);
+      ).toEqual(written("three"));
       async function* parts() {
         yield new TextEncoder().encode("fo");
         yield new TextEncoder().encode("ur");
       }
-      expect(await store.put("raw/s/four.ndjson", parts())).toBe(true);
+      expect(await store.put("raw/s/four.ndjson", parts())).toEqual(written("four"));
       expect((await store.get("raw/s/one.ndjson"))!.toString()).toBe("one\n");
       expect((await store.get("raw/s/two.bin"))!.toString()).toBe("two");
       expect((await store.get("raw/s/three.ndjson"))!.toString()).toBe("three");
@@ -91,7 +104,7 @@ export function describeObjectStore(
       async function* chunks() {
         for (let at = 0; at < size; at += 1024 * 1024) yield data.subarray(at, at + 1024 * 1024);
       }
-      expect(await store.put("curated/big/v1.parquet", Readable.from(chunks()))).toBe(true);
+      expect(await store.put("curated/big/v1.parquet", Readable.from(chunks()))).toEqual(written(data));
       expect((await store.head("curated/big/v1.parquet"))!.size).toBe(size);
       const back = await store.get("curated/big/v1.parquet");
       expect(back!.length).toBe(size);
@@ -117,14 +130,16 @@ export function describeObjectStore(
     });
 
     it("creates with ifAbsent when the key is free", async () => {
-      expect(await store.put("_locks/a/p.lock", "first", { ifAbsent: true })).toBe(true);
+      expect(await store.put("_locks/a/p.lock", "first", { ifAbsent: true })).toEqual(written("first"));
       expect((await store.get("_locks/a/p.lock"))!.toString()).toBe("first");
       async function* body() {
         yield Buffer.from("streamed");
       }
-      expect(await store.put("_locks/a/q.lock", body(), { ifAbsent: true })).toBe(true);
+      expect(await store.put("_locks/a/q.lock", body(), { ifAbsent: true })).toEqual(written("streamed"));
       expect((await store.get("_locks/a/q.lock"))!.toString()).toBe("streamed");
-      expect(await store.put("_locks/a/p.lock", "plain overwrite", { ifAbsent: false })).toBe(true);
+      expect(await store.put("_locks/a/p.lock", "plain overwrite", { ifAbsent: false })).toEqual(
+        written("plain overwrite"),
+      );
       expect((await store.get("_locks/a/p.lock"))!.toString()).toBe("plain overwrite");
     });
 
@@ -150,9 +165,46 @@ export function describeObjectStore(
         const wins = await Promise.all(
           writers.map((w) => store.put("_locks/race/p.lock", w, { ifAbsent: true })),
         );
-        expect(wins.filter((w) => w).length).toBe(1);
-        const winner = writers[wins.indexOf(true)];
+        expect(wins.filter((w) => w !== false).length).toBe(1);
+        const winner = writers[wins.findIndex((w) => w !== false)];
         expect((await store.get("_locks/race/p.lock"))!.toString()).toBe(winner);
+      },
+    );
+
+    it.skipIf(algorithm === undefined)(
+      algorithm
+        ? `heads an object with the ${algorithm} of its bytes, put whole or streamed, and a new one when they change`
+        : `heads an object with the store's checksum [skipped: ${noChecksum}]`,
+      async () => {
+        const small = Buffer.from("PAR1 small\n");
+        // Past the block or part size the tests open stores with: a streamed upload in several requests.
+        const big = randomBytes(6 * 1024 * 1024 + 7);
+        async function* chunks() {
+          for (let at = 0; at < big.length; at += 1024 * 1024) yield big.subarray(at, at + 1024 * 1024);
+        }
+        // The answer to the put and a later head agree: what a commit records is what a check compares.
+        expect(await store.put("curated/c/small.parquet", small)).toEqual({ checksum: digest(small) });
+        expect(await store.put("curated/c/big.parquet", Readable.from(chunks()), { ifAbsent: true })).toEqual(
+          {
+            checksum: digest(big),
+          },
+        );
+        expect((await store.head("curated/c/small.parquet"))!.checksum).toBe(digest(small));
+        expect((await store.head("curated/c/big.parquet"))!.checksum).toBe(digest(big));
+        await store.put("curated/c/small.parquet", "other bytes");
+        expect((await store.head("curated/c/small.parquet"))!.checksum).toBe(
+          digest(Buffer.from("other bytes")),
+        );
+      },
+    );
+
+    it.skipIf(noChecksum === undefined)(
+      noChecksum === undefined
+        ? "heads an object without a checksum when the store keeps none [skipped: it keeps one]"
+        : `heads an object without a checksum (${noChecksum})`,
+      async () => {
+        expect(await store.put("curated/c/small.parquet", "PAR1")).toEqual({});
+        expect((await store.head("curated/c/small.parquet"))!.checksum).toBe(undefined);
       },
     );
 

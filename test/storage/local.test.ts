@@ -35,7 +35,7 @@ describe("the local store", () => {
   }, 60_000);
 
   it("puts, gets, streams, lists by prefix and deletes", async () => {
-    expect(await store.put("raw/a/2026-11-01/b1.ndjson", "one\n")).toBe(true);
+    expect(await store.put("raw/a/2026-11-01/b1.ndjson", "one\n")).toEqual({});
     await store.put("raw/a/2026-11-02/b2.ndjson", Buffer.from("two\n"));
     await store.put("raw/ab/x.ndjson", Readable.from([Buffer.from("th"), Buffer.from("ree\n")]));
     expect((await store.get("raw/a/2026-11-01/b1.ndjson"))!.toString()).toBe("one\n");
@@ -64,7 +64,7 @@ describe("the local store", () => {
     await store.put("_manifests/a/m.json", "old");
     await store.put("_manifests/a/m.json", "new");
     expect((await store.get("_manifests/a/m.json"))!.toString()).toBe("new");
-    expect(await store.put("_locks/a/p.lock", "first", { ifAbsent: true })).toBe(true);
+    expect(await store.put("_locks/a/p.lock", "first", { ifAbsent: true })).toEqual({});
     expect(await store.put("_locks/a/p.lock", "second", { ifAbsent: true })).toBe(false);
     expect((await store.get("_locks/a/p.lock"))!.toString()).toBe("first");
     // Of many concurrent creators exactly one wins.

@@ -1,9 +1,11 @@
+import { type DuckDBPreparedStatement, StatementType } from "@duckdb/node-api";
 import { TributaryError } from "../../../assets/graph/errors.ts";
 import { namesWord, sqlCode } from "../../../assets/graph/sql.ts";
 import { Duck } from "../../engine/duckdb.ts";
 import { readSql } from "../../engine/executor.ts";
 import { Scratch } from "../../engine/files.ts";
 import { StoreState } from "../../engine/state.ts";
+import { ident } from "../../engine/types.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";
@@ -22,32 +24,43 @@ export class QueryError extends TributaryError {
 }
 
 /**
- * `tributary query "<sql>"`: DuckDB SQL over the committed assets, each a view named by its key over
- * every partition's committed files (sources: every committed raw batch). Readers read manifests, so
- * nothing half-written is ever visible.
+ * `tributary query "<sql>"`: one read statement of DuckDB SQL over the committed assets, each a view
+ * named by its key over every partition's committed files (sources: every committed raw batch). Readers
+ * read manifests, so nothing half-written is ever visible; each file is checked against its commit's
+ * checksum before DuckDB opens it; and DuckDB runs sandboxed (Duck.sandboxed): it may read those files
+ * and nothing else, and the statement must be one SELECT, as DuckDB itself classifies it.
  */
 export async function queryCommand(sql: string, opts: QueryOptions, io: Io): Promise<number> {
   const graph = await loadGraph(opts.graph);
   const store = openStore(opts.store);
   const state = new StoreState(store);
   const scratch = new Scratch(store);
-  const duck = await Duck.open();
+  let duck: Duck | undefined;
   try {
     const code = sqlCode(sql);
+    if (code.replace(/[\s;]/g, "") === "") throw new QueryError("query: no SQL statement was given.");
+    const views: string[] = [];
+    const files: string[] = [];
     for (const key of graph.order) {
       if (!namesWord(code, key)) continue;
       const a = graph.get(key);
-      const files = await Promise.all((await state.committedKeys(a)).map((k) => scratch.readable(k)));
-      await duck.run(`CREATE TEMP VIEW "${key}" AS ${readSql(a, files)}`);
+      const paths = await Promise.all((await state.committedObjects(a)).map((o) => scratch.readable(o)));
+      files.push(...paths);
+      views.push(`CREATE TEMP VIEW ${ident(key)} AS ${readSql(a, paths)}`);
     }
+    duck = await Duck.sandboxed(files);
+    for (const view of views) await duck.run(view);
+    const statement = await readStatement(duck, sql);
     let rows: Record<string, unknown>[];
     let columns: string[];
     try {
-      const reader = await duck.connection.runAndReadAll(sql);
+      const reader = await statement.runAndReadAll();
       rows = reader.getRowObjectsJson() as Record<string, unknown>[];
       columns = reader.columnNames();
     } catch (e) {
-      throw new QueryError(`query failed: ${(e as Error).message}`);
+      throw new QueryError(`query failed: ${firstLine(e)}`);
+    } finally {
+      statement.destroySync();
     }
     if (opts.json) {
       io.out(`${JSON.stringify(rows, null, 2)}\n`);
@@ -68,7 +81,78 @@ export async function queryCommand(sql: string, opts: QueryOptions, io: Io): Pro
     );
     return 0;
   } finally {
-    duck.close();
+    duck?.close();
     await scratch.cleanup();
   }
+}
+
+const READS = "query runs one read statement (SELECT, FROM, WITH, VALUES, DESCRIBE, SHOW or SUMMARIZE)";
+
+/** Each kind of statement query refuses, as DuckDB classifies it, in the words a user would write. */
+const KINDS: Partial<Record<StatementType, string>> = {
+  [StatementType.INSERT]: "an INSERT statement",
+  [StatementType.UPDATE]: "an UPDATE statement",
+  [StatementType.DELETE]: "a DELETE statement",
+  [StatementType.MERGE_INTO]: "a MERGE statement",
+  [StatementType.CREATE]: "a CREATE statement",
+  [StatementType.CREATE_FUNC]: "a CREATE MACRO statement",
+  [StatementType.DROP]: "a DROP statement",
+  [StatementType.ALTER]: "an ALTER statement",
+  [StatementType.COPY]: "a COPY statement",
+  [StatementType.COPY_DATABASE]: "a COPY FROM DATABASE statement",
+  [StatementType.EXPORT]: "an EXPORT DATABASE statement",
+  [StatementType.ATTACH]: "an ATTACH statement",
+  [StatementType.DETACH]: "a DETACH statement",
+  [StatementType.LOAD]: "an INSTALL or LOAD statement",
+  [StatementType.UPDATE_EXTENSIONS]: "an UPDATE EXTENSIONS statement",
+  [StatementType.SET]: "a SET, RESET or USE statement",
+  [StatementType.VARIABLE_SET]: "a SET VARIABLE statement",
+  [StatementType.PRAGMA]: "a PRAGMA statement",
+  [StatementType.CALL]: "a CALL (or CHECKPOINT) statement",
+  [StatementType.TRANSACTION]: "a transaction statement",
+  [StatementType.EXPLAIN]: "an EXPLAIN statement (EXPLAIN ANALYZE runs the statement it explains)",
+  [StatementType.PREPARE]: "a PREPARE statement",
+  [StatementType.EXECUTE]: "an EXECUTE statement",
+  [StatementType.VACUUM]: "a VACUUM statement",
+  [StatementType.ANALYZE]: "an ANALYZE statement",
+};
+
+/**
+ * The statement prepared, when it is exactly one statement that DuckDB classifies as a SELECT (which
+ * DESCRIBE, SHOW, SUMMARIZE and table-valued PRAGMAs also become). Preparing binds but runs nothing;
+ * a statement that names a file outside the sandbox already fails here, with DuckDB's Permission Error.
+ */
+async function readStatement(duck: Duck, sql: string): Promise<DuckDBPreparedStatement> {
+  let extracted: Awaited<ReturnType<Duck["connection"]["extractStatements"]>>;
+  try {
+    extracted = await duck.connection.extractStatements(sql);
+  } catch (e) {
+    throw new QueryError(`query failed: ${firstLine(e).replace(/^Failed to extract statements: /, "")}`);
+  }
+  if (extracted.count !== 1) {
+    throw new QueryError(`query refused: the SQL holds ${extracted.count} statements; ${READS}.`);
+  }
+  let statement: DuckDBPreparedStatement;
+  try {
+    statement = await extracted.prepare(0);
+  } catch (e) {
+    const message = firstLine(e);
+    if (message.startsWith("Permission Error:")) {
+      throw new QueryError(
+        `query refused: ${message}; query reads only the committed files of the assets it names, and writes none.`,
+      );
+    }
+    throw new QueryError(`query failed: ${message}`);
+  }
+  if (statement.statementType !== StatementType.SELECT) {
+    const kind = KINDS[statement.statementType] ?? `a ${StatementType[statement.statementType]} statement`;
+    statement.destroySync();
+    throw new QueryError(`query refused: this is ${kind}; ${READS}, and changes nothing.`);
+  }
+  return statement;
+}
+
+/** DuckDB's message without its second and later lines (the SQL quoted with a caret under it). */
+function firstLine(e: unknown): string {
+  return (e as Error).message.split("\n")[0]!.trim();
 }

@@ -1,7 +1,9 @@
 import type { AssetGraph } from "tributary";
+import { damaged, type ObjectCheck } from "../../engine/integrity.ts";
 import { plan } from "../../engine/planner.ts";
 import { StoreState } from "../../engine/state.ts";
 import { freshnessOf, type PartitionStatus, partitionStatus } from "../../engine/status.ts";
+import { commitLabel, verifyCommitted } from "../../engine/verify.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";
@@ -22,6 +24,7 @@ export interface AssetStatus {
   fresh: number;
   stale: number;
   failed: number;
+  corrupt: number;
   never: number;
   blocked: number;
   lastMaterialized: string | null;
@@ -37,22 +40,57 @@ export async function statusCommand(
 ): Promise<number> {
   const graph = await loadGraph(opts.graph);
   const state = new StoreState(openStore(opts.store));
+  // The plan checks the files of fresh asset partitions (a corrupt one is planned to run again); the
+  // files of sources, which nothing recomputes, are checked here.
   const items = await plan(graph, state, selection === undefined ? {} : { selection });
-  const partitions = await Promise.all(items.map((i) => partitionStatus(graph, state, i)));
+  const sources = graph.select(selection).filter((k) => graph.get(k).kind === "source");
+  const [partitions, sourceChecks, assetChecks] = await Promise.all([
+    Promise.all(items.map((i) => partitionStatus(graph, state, i))),
+    verifyCommitted(graph, state, sources, "quick"),
+    // The plan's own checks of fresh partitions (kept by the state): only read again here.
+    Promise.all(
+      items.filter((i) => i.action === "skip").map((i) => state.integrity(graph.get(i.asset), i.partition)),
+    ),
+  ]);
+  const unverified = [...sourceChecks, ...assetChecks.flat()].filter((c) => c.state === "unverified").length;
   const assets = summarise(graph, partitions, now);
+  const corrupt: CorruptFile[] = [
+    ...partitions.flatMap((p, i) =>
+      (items[i]!.corrupt ?? []).map((c) => ({
+        ...c,
+        of: commitLabel({ asset: p.asset, commit: { partition: p.partition } }),
+      })),
+    ),
+    ...sourceChecks
+      .filter(damaged)
+      .map((c) => ({ key: c.key, state: c.state, why: c.why, of: commitLabel(c) })),
+  ];
+  const code = corrupt.length > 0 ? 1 : 0;
   if (opts.json) {
-    io.out(`${JSON.stringify({ assets, partitions }, null, 2)}\n`);
-    return 0;
+    io.out(`${JSON.stringify({ assets, partitions, corrupt, unverified }, null, 2)}\n`);
+    return code;
   }
   io.out(
     formatTable(
-      ["asset", "partitions", "fresh", "stale", "failed", "never", "rows", "last materialised", "freshness"],
+      [
+        "asset",
+        "partitions",
+        "fresh",
+        "stale",
+        "failed",
+        "corrupt",
+        "never",
+        "rows",
+        "last materialised",
+        "freshness",
+      ],
       assets.map((a) => [
         a.asset,
         String(a.partitions),
         String(a.fresh),
         String(a.stale),
         String(a.failed),
+        String(a.corrupt),
         String(a.never + a.blocked),
         String(a.rows),
         a.lastMaterialized ?? "-",
@@ -77,8 +115,28 @@ export async function statusCommand(
       ),
     );
   }
-  return 0;
+  if (corrupt.length > 0) {
+    io.out("\n");
+    io.out(
+      formatTable(
+        ["corrupt file", "of", "why"],
+        corrupt.map((c) => [c.key, c.of, `${c.state}: ${c.why}`]),
+      ),
+    );
+    io.out(
+      `\n${corrupt.length} committed file${corrupt.length === 1 ? " is" : "s are"} not what ${corrupt.length === 1 ? "its commit" : "their commits"} recorded: tributary materialize re-materialises an asset's; a source's raw data cannot be recomputed (restore it from a backup).\n`,
+    );
+  }
+  if (unverified > 0) {
+    io.out(
+      `\n${unverified} committed file${unverified === 1 ? " has" : "s have"} no checksum (committed before Tributary recorded them): read unchecked; tributary verify lists them, and tributary materialize --force re-commits an asset's with one.\n`,
+    );
+  }
+  return code;
 }
+
+/** A committed file whose bytes are damaged or gone, and the commit that names it. */
+type CorruptFile = Pick<ObjectCheck, "key" | "state" | "why"> & { readonly of: string };
 
 function checksText(checks: PartitionStatus["checks"]): string {
   if (checks.length === 0) return "-";
@@ -98,6 +156,7 @@ function summarise(graph: AssetGraph, partitions: readonly PartitionStatus[], no
         fresh: 0,
         stale: 0,
         failed: 0,
+        corrupt: 0,
         never: 0,
         blocked: 0,
         lastMaterialized: null,
