@@ -21,6 +21,7 @@ import type { CheckResult } from "../engine/manifest.ts";
 import { partitionsFor, plan } from "../engine/planner.ts";
 import { StoreState } from "../engine/state.ts";
 import { freshnessLimit, freshnessOf, type PartitionRecords, partitionRecords } from "../engine/status.ts";
+import type { TokenKeys } from "../engine/tokens.ts";
 import { layout as storeLayout } from "../storage/layout.ts";
 import type { Body, ObjectInfo, ObjectStore } from "../storage/port.ts";
 import {
@@ -50,6 +51,8 @@ export interface ModelOptions {
   now?: Date;
   /** Column lineage of a SQL asset (called for SQL assets only). */
   columnLineage?: (asset: AnyAsset) => Promise<UiColumnLineage | undefined>;
+  /** The store's tokenisation keys, which tokenising assets' data versions include. */
+  keys?: TokenKeys;
 }
 
 /** Horizontal distance between levels and vertical distance between rows, in the page's graph units. */
@@ -124,7 +127,7 @@ export async function uiGraph(graph: AssetGraph, opts: ModelOptions): Promise<Ui
   const now = opts.now ?? new Date();
   const doc = toLineage(graph);
   const positions = layout(graph);
-  const states = opts.store ? await storeStates(graph, listed(opts.store), now) : undefined;
+  const states = opts.store ? await storeStates(graph, listed(opts.store), now, opts.keys) : undefined;
   const nodes = doc.nodes.map((n): UiNode => {
     const a = graph.get(n.key);
     const p = positions.get(n.key)!;
@@ -166,8 +169,9 @@ async function storeStates(
   graph: AssetGraph,
   store: StoreState,
   now: Date,
+  keys: TokenKeys | undefined,
 ): Promise<Map<string, PartState[]>> {
-  const items = await plan(graph, store, { now });
+  const items = await plan(graph, store, { now, ...(keys ? { keys } : {}) });
   const sources = graph.assets().filter((a) => a.kind === "source");
   const [records, ingested] = await Promise.all([
     Promise.all(items.map((i) => partitionRecords(graph, store, i))),
@@ -234,7 +238,7 @@ function summary(parts: readonly PartState[]): { state: NodeState; why: string }
 export async function uiDetails(graph: AssetGraph, key: string, opts: ModelOptions): Promise<UiAssetDetails> {
   const a = graph.get(key);
   const now = opts.now ?? new Date();
-  const live = opts.store ? await liveDetails(graph, a, listed(opts.store), now) : undefined;
+  const live = opts.store ? await liveDetails(graph, a, listed(opts.store), now, opts.keys) : undefined;
   const limit = freshnessLimit(a);
   let freshness: string | undefined;
   if (live) freshness = freshnessOf(a, live.last, now);
@@ -284,11 +288,14 @@ async function liveDetails(
   a: AnyAsset,
   store: StoreState,
   now: Date,
+  tokenKeys: TokenKeys | undefined,
 ): Promise<LiveDetails> {
   const keys = partitionsFor(a.partitions, { now });
   if (a.kind === "source") return sourceDetails(a.key, keys, store);
   // The asset with its upstreams: planned as in the whole graph's plan, so the panel says what the node does.
-  const items = (await plan(graph, store, { selection: `+${a.key}`, now })).filter((i) => i.asset === a.key);
+  const items = (
+    await plan(graph, store, { selection: `+${a.key}`, now, ...(tokenKeys ? { keys: tokenKeys } : {}) })
+  ).filter((i) => i.asset === a.key);
   const records = await Promise.all(items.map((i) => partitionRecords(graph, store, i)));
   return {
     partitions: records.map(({ status: s }) => ({

@@ -2,9 +2,10 @@ import type { AssetGraph } from "tributary";
 import { plan } from "../../engine/planner.ts";
 import { StoreState } from "../../engine/state.ts";
 import { freshnessOf, type PartitionStatus, partitionStatus } from "../../engine/status.ts";
+import { TokenKeys } from "../../engine/tokens.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
-import { openStore } from "../store.ts";
+import { openStore, storeSecrets } from "../store.ts";
 import { formatTable } from "../table.ts";
 
 export interface StatusOptions {
@@ -36,8 +37,10 @@ export async function statusCommand(
   now = new Date(),
 ): Promise<number> {
   const graph = await loadGraph(opts.graph);
-  const state = new StoreState(openStore(opts.store));
-  const items = await plan(graph, state, selection === undefined ? {} : { selection });
+  const store = openStore(opts.store);
+  const state = new StoreState(store);
+  const keys = new TokenKeys(graph, storeSecrets(store, { create: false }));
+  const items = await plan(graph, state, { ...(selection === undefined ? {} : { selection }), keys });
   const partitions = await Promise.all(items.map((i) => partitionStatus(graph, state, i)));
   const assets = summarise(graph, partitions, now);
   if (opts.json) {
