@@ -11,7 +11,9 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { SecretDef } from "../../assets/graph/secret.ts";
-import { SecretMissingError, type SecretSource, secretVariable } from "./source.ts";
+import { LocalStore } from "../storage/local.ts";
+import type { ObjectStore } from "../storage/port.ts";
+import { environmentSecrets, SecretMissingError, type SecretSource, secretVariable } from "./source.ts";
 import { keyId } from "./token.ts";
 
 /** The store's folder of key files. */
@@ -170,4 +172,13 @@ async function exists(path: string): Promise<boolean> {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw e;
   }
+}
+
+/**
+ * The secrets of a store: `TRIBUTARY_SECRET_<NAME>`, else the store's key files (a local folder's
+ * `_secrets/`); for another store, the environment only. `create: false` (dry runs, status, the page)
+ * reports a missing tokenisation key instead of making one.
+ */
+export function storeSecrets(store: ObjectStore, opts: { create?: boolean } = {}): SecretSource {
+  return store instanceof LocalStore ? new LocalSecrets(store.root, opts) : environmentSecrets();
 }

@@ -21,7 +21,8 @@ import type { CheckResult } from "../engine/manifest.ts";
 import { partitionsFor, plan } from "../engine/planner.ts";
 import { StoreState } from "../engine/state.ts";
 import { freshnessLimit, freshnessOf, type PartitionRecords, partitionRecords } from "../engine/status.ts";
-import type { TokenKeys } from "../engine/tokens.ts";
+import { TokenKeys } from "../engine/tokens.ts";
+import { storeSecrets } from "../secrets/local.ts";
 import { layout as storeLayout } from "../storage/layout.ts";
 import type { Body, ObjectInfo, ObjectStore } from "../storage/port.ts";
 import {
@@ -51,8 +52,16 @@ export interface ModelOptions {
   now?: Date;
   /** Column lineage of a SQL asset (called for SQL assets only). */
   columnLineage?: (asset: AnyAsset) => Promise<UiColumnLineage | undefined>;
-  /** The store's tokenisation keys, which tokenising assets' data versions include. */
+  /**
+   * The store's tokenisation keys, which tokenising assets' data versions include; default: read afresh
+   * from the store's own (never made here).
+   */
   keys?: TokenKeys;
+}
+
+function keysOf(graph: AssetGraph, opts: ModelOptions): TokenKeys | undefined {
+  if (opts.keys || !opts.store) return opts.keys;
+  return new TokenKeys(graph, storeSecrets(opts.store.store, { create: false }));
 }
 
 /** Horizontal distance between levels and vertical distance between rows, in the page's graph units. */
@@ -127,7 +136,9 @@ export async function uiGraph(graph: AssetGraph, opts: ModelOptions): Promise<Ui
   const now = opts.now ?? new Date();
   const doc = toLineage(graph);
   const positions = layout(graph);
-  const states = opts.store ? await storeStates(graph, listed(opts.store), now, opts.keys) : undefined;
+  const states = opts.store
+    ? await storeStates(graph, listed(opts.store), now, keysOf(graph, opts))
+    : undefined;
   const nodes = doc.nodes.map((n): UiNode => {
     const a = graph.get(n.key);
     const p = positions.get(n.key)!;
@@ -238,7 +249,9 @@ function summary(parts: readonly PartState[]): { state: NodeState; why: string }
 export async function uiDetails(graph: AssetGraph, key: string, opts: ModelOptions): Promise<UiAssetDetails> {
   const a = graph.get(key);
   const now = opts.now ?? new Date();
-  const live = opts.store ? await liveDetails(graph, a, listed(opts.store), now, opts.keys) : undefined;
+  const live = opts.store
+    ? await liveDetails(graph, a, listed(opts.store), now, keysOf(graph, opts))
+    : undefined;
   const limit = freshnessLimit(a);
   let freshness: string | undefined;
   if (live) freshness = freshnessOf(a, live.last, now);

@@ -11,6 +11,7 @@ import { plan } from "../../engine/planner.ts";
 import { StoreState } from "../../engine/state.ts";
 import { TokenKeys } from "../../engine/tokens.ts";
 import { commandRun, parentOf, runComplete, runFail, runStart } from "../../lineage/events.ts";
+import { checkPii } from "../../lineage/pii.ts";
 import { transportsFromEnv } from "../../lineage/transport.ts";
 import type { ObjectStore } from "../../storage/port.ts";
 import { loadGraphModule } from "../graph-module.ts";
@@ -42,6 +43,7 @@ export async function materializeCommand(
   io: Io,
 ): Promise<number> {
   const { graph, exports } = await loadGraphModule(opts.graph);
+  await checkPii(graph);
   const store = openStore(opts.store);
   const planOptions = {
     ...(selection === undefined ? {} : { selection }),
