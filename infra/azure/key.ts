@@ -32,6 +32,8 @@ export interface DataKeyArgs {
 export class DataKey extends pulumi.ComponentResource {
   /** The vault's URI, e.g. `https://trib-prod-kv-1a2b3c.vault.azure.net/`. */
   readonly vaultUri: pulumi.Output<string>;
+  /** The vault's name: the stack's secrets live in it too (infra/azure/secret.ts). */
+  readonly vaultName: pulumi.Output<string>;
   readonly keyName: pulumi.Output<string>;
   /** ARM id of the identity that uses the key. */
   readonly identityId: pulumi.Output<string>;
@@ -106,6 +108,7 @@ export class DataKey extends pulumi.ComponentResource {
       parent,
     );
     this.vaultUri = vault.properties.apply((p) => p.vaultUri ?? "");
+    this.vaultName = vault.name;
     this.keyName = key.name;
     this.identityId = identity.id;
     this.registerOutputs({ vaultUri: this.vaultUri, keyName: this.keyName, identityId: this.identityId });

@@ -7,7 +7,14 @@ import { pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import type { EngineHooks } from "./engine.ts";
 import { configRegion, fakeInvoke, fakeOutputs } from "./outputs.ts";
-import { inTreeOrder, normalise, type ResourceRecord, resourceUrn, type Synthesis } from "./record.ts";
+import {
+  inTreeOrder,
+  normalise,
+  type ResourceRecord,
+  resourceUrn,
+  SECRET_MARKER,
+  type Synthesis,
+} from "./record.ts";
 
 interface RegisterRequest {
   getType(): string;
@@ -106,8 +113,9 @@ async function record(req: RegisterRequest, urn: string): Promise<ResourceRecord
   };
 }
 
-/** An exported value with every Output inside it resolved. */
+/** An exported value with every Output inside it resolved; a secret one is its marker. */
 async function resolve(value: unknown): Promise<unknown> {
   const output: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<string>);
+  if (await pulumi.isSecret(output)) return { ...SECRET_MARKER };
   return new Promise((done) => output.apply((v) => done(v)));
 }
