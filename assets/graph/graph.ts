@@ -17,7 +17,7 @@ import {
 } from "./errors.ts";
 import { defaultMapping, describeMapping, mappingProblem, type PartitionMapping } from "./partitions.ts";
 import { scheduleProblem } from "./schedule.ts";
-import { declaredSecrets, isSecret, type SecretDef } from "./secret.ts";
+import { declaredSecrets, isSecret, type SecretDef, soleDeclaration } from "./secret.ts";
 import { select } from "./selection.ts";
 import { namesWord, sqlCode } from "./sql.ts";
 import { didYouMean } from "./suggest.ts";
@@ -280,12 +280,21 @@ function collectSecrets(
   };
   for (const s of listed) declare(s);
   for (const a of specs) for (const s of declaredSecrets(a)) declare(s);
+  // Names no spec was given a declaration of: the kit's one declaration of that name, if it has one.
+  for (const a of specs) {
+    for (const name of a.secrets ?? []) {
+      const sole = byName.has(name) ? undefined : soleDeclaration(name);
+      if (sole) byName.set(name, sole);
+    }
+  }
   for (const a of specs) {
     const what = `${a.kind} "${a.key}"`;
     const tokenKeys: string[] = [];
+    let unknown = false;
     for (const name of a.secrets ?? []) {
       const s = byName.get(name);
       if (s === undefined) {
+        unknown = true;
         errors.push(
           new SecretError(
             `graph: ${what} needs secret "${name}", which the graph does not declare.${didYouMean(name, byName.keys()) || ` Declare it with secret("${name}", { ... }) and list it in secrets or in defineGraph.`}`,
@@ -314,6 +323,7 @@ function collectSecrets(
       a.kind === "asset" &&
       a.sql !== undefined &&
       tokenKeys.length === 0 &&
+      !unknown &&
       namesWord(sqlCode(a.sql), "pii_token")
     ) {
       errors.push(

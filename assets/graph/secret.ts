@@ -51,7 +51,25 @@ export function secret<const N extends string>(name: N, opts: SecretOptions = {}
   }
   const def: { -readonly [K in keyof SecretDef<N>]: SecretDef<N>[K] } = { kind: "secret", name, use };
   if (opts.description !== undefined) def.description = opts.description;
-  return Object.freeze(def);
+  const frozen = Object.freeze(def);
+  const same = everDeclared.get(name);
+  if (same) same.push(frozen);
+  else everDeclared.set(name, [frozen]);
+  return frozen;
+}
+
+/** Every secret declared with this kit, by name: how a spec copied without its declarations finds them. */
+const everDeclared = new Map<string, SecretDef[]>();
+
+/**
+ * The one declaration of `name` made with this kit, when every declaration of that name says the same;
+ * for a spec that names a secret it was not given as an object (a copy of a spec keeps names only).
+ */
+export function soleDeclaration(name: string): SecretDef | undefined {
+  const all = everDeclared.get(name);
+  if (!all) return undefined;
+  const first = all[0]!;
+  return all.every((s) => s.use === first.use && s.description === first.description) ? first : undefined;
 }
 
 /** What `secrets` accepts: a declared secret (typed) or its name. */

@@ -73,6 +73,10 @@ describe("secrets in the graph", () => {
       secrets: ["api_token"],
     });
     expect(defineGraph([events, named, apiToken]).secretsOf("named")).toEqual([apiToken]);
+    // A copy of a spec keeps the names; the kit's one declaration of each is found.
+    expect(
+      defineGraph([events, Object.freeze({ ...tokens, disposable: true as const })]).secretsOf("tokens"),
+    ).toEqual([tokenKey, apiToken]);
   });
 
   it("reports unknown names with suggestions, conflicting declarations, and tokenisation where it cannot work", () => {
