@@ -85,7 +85,7 @@ export const gcp = {
     const secrets = Object.fromEntries(
       plan.secrets.map((s) => [
         s.name,
-        new Secret(`${p}-${s.name.replaceAll("_", "-")}`, {
+        new Secret(`${p}-secret-${s.name.replaceAll("_", "-")}`, {
           secret: s,
           values,
           project,

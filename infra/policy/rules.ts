@@ -16,6 +16,7 @@ export { UNKNOWN } from "./read.ts";
 
 import { azureChecks } from "./azure.ts";
 import { gcpChecks } from "./gcp.ts";
+import { secretRules } from "./secrets.ts";
 import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "./survive.ts";
 
 /** One broken rule: which rule, on which resource, and what to do about it. */
@@ -841,15 +842,18 @@ function everyCloud(rule: Rule, ...clouds: CloudChecks[]): Rule {
 
 /** The rules, in the order {@link evaluate} reports them. */
 export const rules: readonly Rule[] = [
-  storeEncrypted,
-  noPublicAccess,
-  tlsOnly,
-  noWildcardGrants,
-  deadLetterQueue,
-  logRetention,
-  requiredTags,
-  storesSurvive,
-].map((rule) => everyCloud(rule, gcpChecks, azureChecks));
+  ...[
+    storeEncrypted,
+    noPublicAccess,
+    tlsOnly,
+    noWildcardGrants,
+    deadLetterQueue,
+    logRetention,
+    requiredTags,
+    storesSurvive,
+  ].map((rule) => everyCloud(rule, gcpChecks, azureChecks)),
+  ...secretRules,
+];
 
 /**
  * Every violation of every rule over a stack's resources: by rule (in {@link rules} order), then by resource
