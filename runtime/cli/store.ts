@@ -1,6 +1,4 @@
 import { resolve } from "node:path";
-import { LocalSecrets } from "../secrets/local.ts";
-import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
 import { LocalStore } from "../storage/local.ts";
 import type { ObjectStore } from "../storage/port.ts";
 
