@@ -70,6 +70,20 @@ export function summary(p: DeploymentPlan): string {
         ];
       }),
     ),
+    ...(p.secrets.length > 0
+      ? [
+          "secrets (names only: values live in the cloud's secret store)",
+          formatTable(
+            ["secret", "use", "value", "read by"],
+            p.secrets.map((s) => [
+              s.name,
+              s.use,
+              s.value === "config" ? "from tributary:secrets" : "generated on first deploy",
+              s.readers.join(", "),
+            ]),
+          ),
+        ]
+      : []),
     `${p.grants.length} grants, each from a graph edge or the function's own output; alarms mail ${p.alertEmail}.`,
     "Run `tributary plan --json` for every field, `tributary synth` for the cloud resources.",
   ];

@@ -129,7 +129,7 @@ export async function secretsSet(
   name: string,
   opts: SecretsOptions,
   io: Io,
-  input: AsyncIterable<string | Buffer> = process.stdin,
+  input: AsyncIterable<string | Buffer> | Iterable<string> = process.stdin,
 ): Promise<number> {
   const graph = await loadGraph(opts.graph);
   const s = declared(graph, name);
