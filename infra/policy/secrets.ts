@@ -289,7 +289,7 @@ const onlyDeclared: Rule = {
           );
           const refs = fn ? references(fn) : [];
           if (refs === UNKNOWN) continue;
-          const names = refs.some((r) => new RegExp(`/secrets/${escape(String(secretId))}(/|$)`).test(r));
+          const names = refs.some((r) => new RegExp(`/secrets/${escapeRegExp(String(secretId))}(/|$)`).test(r));
           if (!fn || !names) {
             report(
               m,
@@ -343,7 +343,7 @@ const onlyDeclared: Rule = {
     }),
 };
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 

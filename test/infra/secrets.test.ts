@@ -43,9 +43,6 @@ beforeAll(async () => {
 const children = (s: Synthesis, component: string) =>
   s.resources.filter((r) => r.parent === s.resources.find((c) => !c.custom && c.name === component)!.urn);
 const shape = (rs: readonly ResourceRecord[]) => rs.map((r) => [r.type, r.name, r.inputs]);
-/** The resources (of these types) that grant reading secrets, as [type, name]. */
-const grantsOf = (s: Synthesis, types: readonly string[]) =>
-  s.resources.filter((r) => types.includes(r.type)).map((r) => [r.type, r.name]);
 
 describe("the reference pipeline's tokenisation key on every cloud", () => {
   it("AWS: a Secrets Manager secret under the stack's KMS key, a generated value, read by curated_customers alone", () => {

@@ -126,7 +126,7 @@ describe("GCP: Secret Manager", () => {
 
   it("reads the version the environment names, its CRC32C checked", async () => {
     let checksum = crc(KEY);
-    const sm = await fake((req, res) => {
+    const sm = await fake((_req, res) => {
       res.setHeader("content-type", "application/json");
       res.end(
         JSON.stringify({
