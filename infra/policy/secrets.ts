@@ -289,7 +289,9 @@ const onlyDeclared: Rule = {
           );
           const refs = fn ? references(fn) : [];
           if (refs === UNKNOWN) continue;
-          const names = refs.some((r) => new RegExp(`/secrets/${escapeRegExp(String(secretId))}(/|$)`).test(r));
+          const names = refs.some((r) =>
+            new RegExp(`/secrets/${escapeRegExp(String(secretId))}(/|$)`).test(r),
+          );
           if (!fn || !names) {
             report(
               m,
