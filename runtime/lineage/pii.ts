@@ -8,7 +8,7 @@
  * that reads personal data must declare what it holds. What cannot be traced is never assumed clean.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { AnyAsset, AssetDef } from "../../assets/graph/asset.ts";
+import type { AssetDef } from "../../assets/graph/asset.ts";
 import { TributaryError } from "../../assets/graph/errors.ts";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { Duck } from "../engine/duckdb.ts";
@@ -191,7 +191,18 @@ function held(a: AssetDef, columns: readonly string[], found: Derived): PiiPaths
   return out;
 }
 
-/** The columns of an asset that hold personal data, sorted: what the pull-request preview compares. */
-export function piiColumns(flows: PiiFlows, a: AnyAsset): string[] {
-  return [...(flows.holders.get(a.key)?.keys() ?? [])].sort();
+/**
+ * Where each asset keeps or outputs personal data, for the pull-request preview: "column ← origins" for
+ * the columns of declared holders and the columns that leak it (which fail validation); "any column ←
+ * origins" where it cannot be traced. Assets without personal data are absent.
+ */
+export function piiColumns(flows: PiiFlows): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const add = (asset: string, line: string) => out.set(asset, [...(out.get(asset) ?? []), line]);
+  for (const [asset, paths] of flows.holders) {
+    for (const [column, origins] of paths) add(asset, `${column} ← ${origins.join(", ")}`);
+  }
+  for (const p of flows.problems) add(p.asset, `${p.column ?? "any column"} ← ${p.origins.join(", ")}`);
+  for (const [k, v] of out) out.set(k, [...new Set(v)].sort());
+  return out;
 }

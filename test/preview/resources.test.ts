@@ -420,7 +420,7 @@ describe("diffSyntheses on this repository's stacks", () => {
           changed: ["rules[2]", "rules[3].expiration.days"],
         },
       ],
-      summary: { update: 1, same: 124 },
+      summary: { update: 1, same: 127 },
       risks: [],
     });
     const rules = (s: Synthesis) =>
@@ -442,6 +442,6 @@ describe("diffSyntheses on this repository's stacks", () => {
       ),
     ].sort();
     expect(registered.filter((t) => !knownReplaceTypes().includes(t))).toEqual([]);
-    expect(registered).toHaveLength(64);
+    expect(registered).toHaveLength(72);
   });
 });
