@@ -91,6 +91,9 @@ const RULE_NAMES = [
   "log-retention",
   "required-tags",
   "stores-survive-changes",
+  "secrets-encrypted-with-stack-key",
+  "secret-read-only-by-declaring-functions",
+  "no-plain-secrets-in-environment",
 ];
 
 const TLS_FIX = (bucket: string): string =>
