@@ -8,13 +8,12 @@ import { configMap, readStackConfig, stackNames } from "../../../infra/config.ts
 import { planDeployment } from "../../../infra/plan/build.ts";
 import type { DeploymentPlan } from "../../../infra/plan/types.ts";
 import { StoreState } from "../../engine/state.ts";
-import { TokenKeys } from "../../engine/tokens.ts";
 import { columnLineageOf } from "../../ui/columns.ts";
 import type { ModelOptions } from "../../ui/model.ts";
 import { isLoopback, startUiServer, type UiServer } from "../../ui/server.ts";
 import { DEFAULT_GRAPH_MODULE, loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
-import { openStore, storeSecrets } from "../store.ts";
+import { openStore } from "../store.ts";
 
 export interface UiOptions {
   graph?: string;
@@ -63,20 +62,10 @@ export async function serveUi(
   const graph = await loadGraph(opts.graph);
   const stacks = stackPlans(graph, io);
   // The model reads the store afresh on every call (its StoreState's cache is not used).
-  const objects = openStore(opts.store);
-  const store = new StoreState(objects);
+  const store = new StoreState(openStore(opts.store));
   const columnLineage = columnLineageOf(graph);
   const module = opts.graph ?? DEFAULT_GRAPH_MODULE;
-  const secrets = storeSecrets(objects, { create: false });
-  // Keys are read afresh with the store: a rotation shows as stale without a restart.
-  const model = (): ModelOptions => ({
-    module,
-    store,
-    stacks,
-    columnLineage,
-    now: new Date(),
-    keys: new TokenKeys(graph, secrets),
-  });
+  const model = (): ModelOptions => ({ module, store, stacks, columnLineage, now: new Date() });
   const host = opts.host ?? "127.0.0.1";
   if (!isLoopback(host)) {
     io.err(
