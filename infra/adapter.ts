@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Cloud } from "./config.ts";
 import type { BusId, DeploymentPlan, StoreId } from "./plan/types.ts";
+import type { SecretValues } from "./secrets.ts";
 
 /** What a deployed stack tells its users (`pulumi stack output`). */
 export interface StackOutputs {
@@ -19,8 +20,11 @@ export interface StackOutputs {
 
 export interface CloudAdapter {
   readonly cloud: Cloud;
-  /** Register the plan's resources with Pulumi (under the current stack) and return the outputs. */
-  deploy(plan: DeploymentPlan): StackOutputs;
+  /**
+   * Register the plan's resources with Pulumi (under the current stack) and return the outputs;
+   * `secrets` are the configured secrets' values (the others are generated or refused by the plan).
+   */
+  deploy(plan: DeploymentPlan, secrets: SecretValues): StackOutputs;
 }
 
 /**

@@ -14,6 +14,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { parseDocument } from "yaml";
 import { TributaryError } from "../assets/graph/errors.ts";
+import { KEY_PATTERN } from "../assets/graph/keys.ts";
 import { didYouMean } from "../assets/graph/suggest.ts";
 
 export const CLOUDS = ["aws", "gcp", "azure"] as const;
@@ -64,6 +65,12 @@ const Schema = Type.Object(
     functions: Type.Optional(Functions),
     // Validated here; infra/bundle.ts reads it where the program deploys the functions' code.
     bundles: Type.Optional(Type.String({ minLength: 1 })),
+    // The graph's secrets' values, each set with `pulumi config set --secret --path 'tributary:secrets.<name>'`.
+    secrets: Type.Optional(
+      Type.Record(Type.String({ pattern: KEY_PATTERN.source }), Type.String({ minLength: 1 }), {
+        additionalProperties: false,
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -82,8 +89,13 @@ const EXPECT: Record<string, string> = {
   functions: "an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900 }",
   bundles:
     "the folder holding the functions' code built by tributary bundle, relative to the project (default dist/bundles)",
+  secrets:
+    "a map from each secret's name (lowercase snake case) to its value, each set with `pulumi config set --secret --path 'tributary:secrets.<name>' <value>`",
 };
-const OBJECT_KEYS = new Set(["retentionDays", "functions", "pipelines"]);
+const OBJECT_KEYS = new Set(["retentionDays", "functions", "pipelines", "secrets"]);
+
+/** What `tributary synth` and `tributary plan` see for an encrypted config value: they cannot decrypt it. */
+export const SECRET_PLACEHOLDER = "[secret]";
 const NUMBER_KEYS = new Set(["coldAfterDays"]);
 
 export interface StackConfig {
@@ -103,6 +115,8 @@ export interface StackConfig {
     readonly memoryMb: number;
     readonly timeoutSeconds: number;
   };
+  /** The secrets given a value in `tributary:secrets`, by name, sorted; never their values. */
+  readonly secrets?: readonly string[];
 }
 
 /** A stack file or stack config that cannot be deployed. */
@@ -171,12 +185,45 @@ export function configMap(root: string, stack: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(config)) {
     const full = key.includes(":") ? key : `tributary:${key}`;
+    if (full === "tributary:secrets") {
+      out[full] = JSON.stringify(encryptedSecrets(file, value));
+      continue;
+    }
     if (value !== null && typeof value === "object" && !Array.isArray(value) && "secure" in value) {
       // Encrypted values need the stack's secrets provider; Tributary's own keys are never secret.
       out[full] = "[secret]";
       continue;
     }
     out[full] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  return out;
+}
+
+const isSecure = (v: unknown): boolean =>
+  v !== null && typeof v === "object" && !Array.isArray(v) && "secure" in v && Object.keys(v).length === 1;
+
+/**
+ * `tributary:secrets` as a stack file holds it: every value encrypted on its own (`secure:`), so its names
+ * stay readable. A plain value in the file is refused: it would be a secret committed in plain text.
+ */
+function encryptedSecrets(file: string, value: unknown): Record<string, string> {
+  const how = (name: string) => `pulumi config set --secret --path 'tributary:secrets.${name}' <value>`;
+  if (isSecure(value)) {
+    throw new StackConfigError(
+      `${file}: tributary:secrets is encrypted as a whole, which hides the secrets' names: set each with \`${how("<name>")}\`.`,
+    );
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new StackConfigError(`${file}: tributary:secrets must be ${EXPECT.secrets}.`);
+  }
+  const out: Record<string, string> = {};
+  for (const [name, v] of Object.entries(value)) {
+    if (!isSecure(v)) {
+      throw new StackConfigError(
+        `${file}: tributary:secrets.${name} is in plain text: remove it from the file and set it with \`${how(name)}\`.`,
+      );
+    }
+    out[name] = SECRET_PLACEHOLDER;
   }
   return out;
 }
@@ -203,7 +250,8 @@ export function readStackConfig(values: Record<string, string>, stack: string): 
         raw[key] = JSON.parse(text);
       } catch {
         unreadable.add(key);
-        problems.push(`tributary:${key} must be ${EXPECT[key]} (got ${JSON.stringify(text)})`);
+        const got = key === "secrets" ? "" : ` (got ${JSON.stringify(text)})`;
+        problems.push(`tributary:${key} must be ${EXPECT[key]}${got}`);
       }
     } else {
       raw[key] = text;
@@ -244,6 +292,7 @@ export function readStackConfig(values: Record<string, string>, stack: string): 
       memoryMb: c.functions?.memoryMb ?? 1024,
       timeoutSeconds: c.functions?.timeoutSeconds ?? 300,
     },
+    ...(c.secrets === undefined ? {} : { secrets: Object.keys(c.secrets).sort() }),
   };
 }
 
@@ -260,7 +309,8 @@ function describe(e: ErrorObject, raw: Record<string, unknown>): string {
     return `${key} is not a setting of tributary:${top}, which is ${EXPECT[top]}`;
   let value: unknown = raw;
   for (const p of parts) value = (value as Record<string, unknown> | undefined)?.[p];
-  const got = ` (got ${JSON.stringify(value)})`;
+  // A secret's value is never printed, not even a wrong one.
+  const got = top === "secrets" ? "" : ` (got ${JSON.stringify(value)})`;
   if (parts.length === 1) return `tributary:${top} must be ${EXPECT[top]}${got}`;
   return `${key} ${e.message}${got}`;
 }

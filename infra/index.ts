@@ -5,20 +5,27 @@
  * mocks. The stack config arrives as Pulumi passes it (`pulumi.runtime.allConfig()`), and is validated
  * against `stacks/Pulumi.<stack>.yaml`'s keys before anything is registered.
  */
+
+import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { TributaryError, toLineage } from "tributary";
 import graph from "../assets/index.ts";
 import type { CloudAdapter } from "./adapter.ts";
-import { readStackConfig } from "./config.ts";
+import { configMap, readStackConfig, stackFile } from "./config.ts";
 import { runError } from "./errors.ts";
 import { planDeployment } from "./plan/build.ts";
+import { configuredSecrets } from "./secrets.ts";
 
 const stack = pulumi.getStack();
 
 function prepare() {
   try {
-    const config = readStackConfig(pulumi.runtime.allConfig(), stack);
-    return planDeployment(graph, config);
+    const values = pulumi.runtime.allConfig();
+    // The stack file must hold no secret in plain text (the CLI decrypts the encrypted ones for us).
+    if (fs.existsSync(stackFile(stack))) configMap(process.cwd(), stack);
+    const config = readStackConfig(values, stack);
+    const plan = planDeployment(graph, config);
+    return { plan, secrets: configuredSecrets(values, plan.secrets) };
   } catch (e) {
     // A user's mistake: Pulumi prints a RunError's message without a stack trace.
     if (e instanceof TributaryError) throw runError(e.message);
@@ -26,7 +33,7 @@ function prepare() {
   }
 }
 
-const plan = prepare();
+const { plan, secrets } = prepare();
 
 /** Each cloud's adapter is loaded only for its stacks: one cloud's SDK is all a deploy loads. */
 async function adapter(cloud: string): Promise<CloudAdapter> {
@@ -44,7 +51,7 @@ async function adapter(cloud: string): Promise<CloudAdapter> {
   }
 }
 
-const deployed = (await adapter(plan.cloud)).deploy(plan);
+const deployed = (await adapter(plan.cloud)).deploy(plan, secrets);
 
 /** Physical bucket name per store (raw, curated, quarantine). */
 export const buckets = deployed.buckets;

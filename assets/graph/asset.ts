@@ -6,6 +6,7 @@ import { DeclarationError } from "./errors.ts";
 import { assertKey } from "./keys.ts";
 import type { PartitionMapping, Partitions } from "./partitions.ts";
 import type { EventTrigger, Schedule } from "./schedule.ts";
+import { rememberSecrets, type SecretLike, secretNames } from "./secret.ts";
 
 /** The column names of an object schema. */
 export type ColumnOf<S extends TObject> = keyof S["properties"] & string;
@@ -55,6 +56,8 @@ interface Common<K extends string, S extends TObject> extends Metadata {
   readonly freshnessMinutes?: number;
   /** Present (and true) only when declared: its data may be thrown away (see `disposable` in the options). */
   readonly disposable?: true;
+  /** The names of the secrets its function needs, in declaration order; present only when declared. */
+  readonly secrets?: readonly string[];
 }
 
 /** Data that arrives from outside (CDC events, files): validated, deduplicated and landed by ingest. */
@@ -73,6 +76,13 @@ export interface ComputeContext {
   readonly partition: string;
   /** The asset's key. */
   readonly key: string;
+  /** The value of a secret the asset declares (`secrets: [...]`); refused for any other. */
+  secret(name: string): Promise<string>;
+  /**
+   * The keyed token of `value` for `tenant`, under the asset's tokenisation secret: the same token
+   * `pii_token(tenant, value)` gives in SQL. Refused when the asset declares no tokenisation secret.
+   */
+  token(tenant: string, value: string): string;
 }
 
 export type ComputeResult<S extends TObject> =
@@ -97,6 +107,11 @@ export interface AssetDef<K extends string = string, S extends TObject = TObject
   /** Changes when the asset's logic changes; default: a hash of its SQL or compute function. */
   readonly codeVersion: string;
   readonly resources: Resources;
+  /**
+   * Present only when declared: the asset holds personal data on purpose. `true`: any of its columns
+   * may; a list: these columns do. Its personal data is personal data to its consumers too.
+   */
+  readonly pii?: true | readonly string[];
 }
 
 export type AnyAsset = SourceDef | AssetDef;
@@ -156,6 +171,12 @@ interface CommonOptions<S extends TObject> extends MetadataOptions {
    * may delete it with its contents. Stores holding any other data are protected and kept.
    */
   disposable?: boolean;
+  /**
+   * The secrets its function needs: declared secrets (`secret("name", {...})`) or their names. A
+   * deployed stack grants its function read on exactly these; locally they come from the environment
+   * or the store's key files.
+   */
+  secrets?: readonly SecretLike[];
 }
 
 export interface SourceOptions<S extends TObject> extends CommonOptions<S> {
@@ -195,6 +216,13 @@ type Automation =
 export type AssetOptions<S extends TObject, D extends readonly DepLike[]> = CommonOptions<S> & {
   deps?: D;
   resources?: Resources;
+  /**
+   * The asset holds personal data on purpose: `true` (any of its columns may) or the columns that do.
+   * Without it, an output column computed from a source's `pii` field (or another such asset's) that
+   * is not tokenised with `pii_token` is a validation error. Its personal data stays personal data to
+   * its consumers.
+   */
+  pii?: boolean | readonly ColumnOf<S>[];
 } & Logic<S, D> &
   Automation;
 
@@ -247,6 +275,7 @@ export function source<const K extends string, S extends TObject>(
   assertObjectSchema(key, "source", opts.schema);
   const pii = frozenCopy(opts.pii);
   const disposable = isDisposable(key, "source", opts.disposable);
+  const secrets = secretNames(key, "source", opts.secrets);
   const meta = metadata(opts);
   // Built key by key (not from spreads of temporaries): the same keys in the same order, less garbage.
   const def: Partial<Mutable<SourceDef<K, S>>> = {
@@ -267,7 +296,10 @@ export function source<const K extends string, S extends TObject>(
   def.group = meta.group;
   if (meta.description !== undefined) def.description = meta.description;
   if (disposable) def.disposable = true;
-  return Object.freeze(def) as SourceDef<K, S>;
+  if (secrets.length > 0) def.secrets = Object.freeze(secrets);
+  const spec = Object.freeze(def) as SourceDef<K, S>;
+  rememberSecrets(spec, opts.secrets);
+  return spec;
 }
 
 /** sha256 of a text, hex; the one-shot `crypto.hash` (Node ≥ 20.12) when there is one: a third of the cost. */
@@ -347,6 +379,8 @@ export function asset<
     ]);
   }
   const disposable = isDisposable(key, "asset", opts.disposable);
+  const secrets = secretNames(key, "asset", opts.secrets);
+  const pii = piiOption(key, opts.pii);
   const resources = opts.resources ?? {};
   for (const [name, value] of Object.entries(resources)) {
     if (value !== undefined && (!Number.isInteger(value) || value <= 0)) {
@@ -375,11 +409,29 @@ export function asset<
   def.resources = Object.freeze({ ...resources });
   const meta = metadata(opts);
   def.owners = meta.owners;
-  def.tags = meta.tags;
+  def.tags =
+    pii !== undefined && !meta.tags.includes("pii") ? Object.freeze([...meta.tags, "pii"]) : meta.tags;
   def.group = meta.group;
   if (meta.description !== undefined) def.description = meta.description;
   if (disposable) def.disposable = true;
-  return Object.freeze(def) as AssetDef<K, S>;
+  if (secrets.length > 0) def.secrets = Object.freeze(secrets);
+  if (pii !== undefined) def.pii = pii;
+  const spec = Object.freeze(def) as AssetDef<K, S>;
+  rememberSecrets(spec, opts.secrets);
+  return spec;
+}
+
+/** An asset's `pii` option: absent (false), true, or a list of its columns. */
+function piiOption(key: string, value: unknown): true | readonly string[] | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return true;
+  if (Array.isArray(value) && value.length > 0 && value.every((c) => typeof c === "string")) {
+    return Object.freeze([...new Set(value as string[])]);
+  }
+  throw new DeclarationError(
+    `asset "${key}": pii must be true (the asset may hold personal data in any column) or a non-empty list of its columns that do, not ${JSON.stringify(value)}.`,
+    [key],
+  );
 }
 
 /** The column names of an asset or source. */

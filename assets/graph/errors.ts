@@ -49,6 +49,10 @@ export class ScheduleError extends GraphError {
 export class CheckError extends GraphError {
   override name = "CheckError";
 }
+/** A secret named but not declared, declared twice differently, or used where it cannot be. */
+export class SecretError extends GraphError {
+  override name = "SecretError";
+}
 /** Any other invalid option of a declaration (a bad field name, conflicting options). */
 export class DeclarationError extends GraphError {
   override name = "DeclarationError";

@@ -11,11 +11,13 @@ import {
   GraphValidationError,
   PartitionMappingError,
   ScheduleError,
+  SecretError,
   SelectionError,
   UnknownDependencyError,
 } from "./errors.ts";
 import { defaultMapping, describeMapping, mappingProblem, type PartitionMapping } from "./partitions.ts";
 import { scheduleProblem } from "./schedule.ts";
+import { declaredSecrets, isSecret, type SecretDef, soleDeclaration } from "./secret.ts";
 import { select } from "./selection.ts";
 import { namesWord, sqlCode } from "./sql.ts";
 import { didYouMean } from "./suggest.ts";
@@ -42,11 +44,18 @@ export class AssetGraph {
   readonly order: readonly string[];
   readonly #byKey: ReadonlyMap<string, AnyAsset>;
   readonly #rank: ReadonlyMap<string, number>;
+  readonly #secrets: ReadonlyMap<string, SecretDef>;
 
   /** @internal use `defineGraph`. */
-  constructor(graph: DirectedGraph, byKey: ReadonlyMap<string, AnyAsset>, levels: string[][]) {
+  constructor(
+    graph: DirectedGraph,
+    byKey: ReadonlyMap<string, AnyAsset>,
+    levels: string[][],
+    secrets: ReadonlyMap<string, SecretDef> = new Map(),
+  ) {
     this.graph = graph;
     this.#byKey = byKey;
+    this.#secrets = secrets;
     this.levels = levels;
     this.order = levels.flat();
     const rank = new Map<string, number>();
@@ -110,6 +119,26 @@ export class AssetGraph {
   select(expression: string | undefined): string[] {
     return select(this, expression);
   }
+
+  /** Every secret the graph declares, by name. */
+  secrets(): SecretDef[] {
+    return [...this.#secrets.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The secrets an asset or source declares, in its declaration order. */
+  secretsOf(key: string): SecretDef[] {
+    return (this.get(key).secrets ?? []).map((n) => this.#secrets.get(n)!);
+  }
+
+  /** The tokenisation secret an asset declares (at most one), if any. */
+  tokenSecret(key: string): SecretDef | undefined {
+    return this.secretsOf(key).find((s) => s.use === "tokenisation");
+  }
+
+  /** The keys of the assets and sources that declare a secret, in topological order. */
+  usersOf(name: string): string[] {
+    return this.order.filter((k) => this.#byKey.get(k)!.secrets?.includes(name));
+  }
 }
 
 function edgeOf(d: Dependency, consumer: AssetDef, upstream: AnyAsset): Edge {
@@ -118,8 +147,11 @@ function edgeOf(d: Dependency, consumer: AssetDef, upstream: AnyAsset): Edge {
   return { from: d.key, to: consumer.key, mapping, ...(d.columns ? { columns: d.columns } : {}) };
 }
 
-/** What a graph module may export: assets and sources, or lists of them (one per pipeline). */
-export type GraphInput = readonly (AnyAsset | readonly AnyAsset[])[];
+/**
+ * What a graph module may export: assets and sources, or lists of them (one per pipeline); secrets
+ * that assets name only by name are listed here too.
+ */
+export type GraphInput = readonly (AnyAsset | SecretDef | readonly (AnyAsset | SecretDef)[])[];
 
 /**
  * Build and validate the graph in one pass. Throws a GraphValidationError listing every problem found,
@@ -131,15 +163,20 @@ export type GraphInput = readonly (AnyAsset | readonly AnyAsset[])[];
  */
 export function defineGraph(items: GraphInput): AssetGraph {
   const all: AnyAsset[] = [];
+  const listedSecrets: SecretDef[] = [];
   items.forEach((item, i) => {
     const inner: readonly unknown[] = Array.isArray(item) ? item : [item];
     inner.forEach((a, j) => {
+      if (isSecret(a)) {
+        listedSecrets.push(a);
+        return;
+      }
       const k = (a as { key?: unknown } | null | undefined)?.key;
       const kind = (a as { kind?: unknown } | null | undefined)?.kind;
       if (typeof k !== "string" || (kind !== "asset" && kind !== "source")) {
         const at = Array.isArray(item) ? `[${i}][${j}]` : `[${i}]`;
         throw new DeclarationError(
-          `graph: item ${at} given to defineGraph is ${a === undefined ? "undefined" : (JSON.stringify(a) ?? String(a))}, not an asset or source. If it is imported from another module, look for a circular import.`,
+          `graph: item ${at} given to defineGraph is ${a === undefined ? "undefined" : (JSON.stringify(a) ?? String(a))}, not an asset, source or secret. If it is imported from another module, look for a circular import.`,
           [],
         );
       }
@@ -172,6 +209,7 @@ export function defineGraph(items: GraphInput): AssetGraph {
   const problems: GraphError[] = [];
   const columns = columnSets();
   for (const a of unique) validateAsset(a, byKey, columns, problems);
+  const secrets = collectSecrets(listedSecrets, unique, problems);
 
   // Every edge first, then one cycle check over the whole graph (never a check per edge: quadratic).
   // The edges are also kept as node indices (`from[e]` is read by `to[e]`) for that check.
@@ -207,7 +245,100 @@ export function defineGraph(items: GraphInput): AssetGraph {
   for (const p of problems) errors.push(p);
 
   if (errors.length > 0 || levels === undefined) throw new GraphValidationError(errors);
-  return new AssetGraph(graph, byKey, levels);
+  return new AssetGraph(graph, byKey, levels, secrets);
+}
+
+/**
+ * The graph's secrets: those listed to defineGraph and those its specs were given as objects. A name
+ * is declared once (two declarations that say the same thing are one); every name a spec lists must be
+ * declared; a source uses no tokenisation secret (tokens are made by assets) and an asset at most one
+ * (`pii_token` would not know which), and an asset whose SQL calls `pii_token` declares one.
+ */
+function collectSecrets(
+  listed: readonly SecretDef[],
+  specs: readonly AnyAsset[],
+  errors: GraphError[],
+): Map<string, SecretDef> {
+  const byName = new Map<string, SecretDef>();
+  const twice = new Set<string>();
+  const declare = (s: SecretDef) => {
+    const prior = byName.get(s.name);
+    if (prior === undefined) byName.set(s.name, s);
+    else if (
+      prior !== s &&
+      (prior.use !== s.use || prior.description !== s.description) &&
+      !twice.has(s.name)
+    ) {
+      twice.add(s.name);
+      errors.push(
+        new SecretError(
+          `graph: secret "${s.name}" is declared twice, differently (${describeSecret(prior)}; ${describeSecret(s)}). Declare it once and share the declaration.`,
+          [],
+        ),
+      );
+    }
+  };
+  for (const s of listed) declare(s);
+  for (const a of specs) for (const s of declaredSecrets(a)) declare(s);
+  // Names no spec was given a declaration of: the kit's one declaration of that name, if it has one.
+  for (const a of specs) {
+    for (const name of a.secrets ?? []) {
+      const sole = byName.has(name) ? undefined : soleDeclaration(name);
+      if (sole) byName.set(name, sole);
+    }
+  }
+  for (const a of specs) {
+    const what = `${a.kind} "${a.key}"`;
+    const tokenKeys: string[] = [];
+    let unknown = false;
+    for (const name of a.secrets ?? []) {
+      const s = byName.get(name);
+      if (s === undefined) {
+        unknown = true;
+        errors.push(
+          new SecretError(
+            `graph: ${what} needs secret "${name}", which the graph does not declare.${didYouMean(name, byName.keys()) || ` Declare it with secret("${name}", { ... }) and list it in secrets or in defineGraph.`}`,
+            [a.key],
+          ),
+        );
+      } else if (s.use === "tokenisation") tokenKeys.push(name);
+    }
+    if (a.kind === "source" && tokenKeys.length > 0) {
+      errors.push(
+        new SecretError(
+          `graph: ${what} needs the tokenisation secret "${tokenKeys[0]}", but sources do not tokenise: tokenise in the asset that reads it, with pii_token(tenant, value).`,
+          [a.key],
+        ),
+      );
+    }
+    if (a.kind === "asset" && tokenKeys.length > 1) {
+      errors.push(
+        new SecretError(
+          `graph: ${what} needs ${tokenKeys.length} tokenisation secrets (${tokenKeys.map((k) => `"${k}"`).join(", ")}); pii_token would not know which to use: keep one.`,
+          [a.key],
+        ),
+      );
+    }
+    if (
+      a.kind === "asset" &&
+      a.sql !== undefined &&
+      tokenKeys.length === 0 &&
+      !unknown &&
+      namesWord(sqlCode(a.sql), "pii_token")
+    ) {
+      errors.push(
+        new SecretError(
+          `graph: ${what} calls pii_token but needs no tokenisation secret: declare one (secret("pii_token_key", { use: "tokenisation" })) and list it in its secrets.`,
+          [a.key],
+        ),
+      );
+    }
+  }
+  return byName;
+}
+
+function describeSecret(s: SecretDef): string {
+  return `use "${s.use}"${s.description === undefined ? "" : `, "${s.description}"`}`;
 }
 
 /**
@@ -297,6 +428,19 @@ function validateAsset(
       }
     }
   } else {
+    if (Array.isArray(a.pii)) {
+      const own = columns(a);
+      for (const col of a.pii as readonly string[]) {
+        if (!own.has(col)) {
+          errors.push(
+            new ColumnError(
+              `graph: asset "${a.key}": pii column "${col}" is not a column of its schema.${didYouMean(col, own)}`,
+              [a.key],
+            ),
+          );
+        }
+      }
+    }
     if (a.schedule) {
       const problem = scheduleProblem(a.schedule);
       if (problem) errors.push(new ScheduleError(`graph: asset "${a.key}": ${problem}.`, [a.key]));

@@ -72,4 +72,11 @@ export {
   upstreamKeys,
 } from "./partitions.ts";
 export { cron, type EventTrigger, onUpstream, type Schedule } from "./schedule.ts";
+export {
+  type SecretDef,
+  type SecretLike,
+  type SecretOptions,
+  type SecretUse,
+  secret,
+} from "./secret.ts";
 export { select } from "./selection.ts";

@@ -7,6 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { toEventBridge } from "../plan/cron.ts";
 import { type AlarmPlan, type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
+import { secretReferences } from "../secrets.ts";
 import { assumeRole, document, functionPolicy, queueAccess } from "./policy.ts";
 
 export interface Named {
@@ -26,6 +27,10 @@ export interface AssetFunctionArgs extends FunctionParts {
   /** The deployment package: the bundle folder of the function's architecture (infra/bundle.ts). */
   readonly code: pulumi.asset.Archive;
   readonly environment: string;
+  /** The secrets its asset declares, by name: each one's ARN and the reference its environment names. */
+  readonly secrets?: Readonly<
+    Record<string, { readonly arn: pulumi.Input<string>; readonly reference: pulumi.Input<string> }>
+  >;
 }
 
 const LAMBDA_RUNTIME = { nodejs22: "nodejs22.x" } as const;
@@ -89,6 +94,7 @@ export class AssetFunction extends pulumi.ComponentResource {
         : undefined;
 
     const scheduled = trigger?.kind === "schedule";
+    const secretArns = (fn.secrets ?? []).map((n) => args.secrets![n]!.arn);
     const policy = new aws.iam.RolePolicy(
       `${name}-policy`,
       {
@@ -104,7 +110,8 @@ export class AssetFunction extends pulumi.ComponentResource {
             queue?.arn ?? "",
             (scheduled && deadLetters?.arn) || "",
           ])
-          .apply(([raw, curated, quarantine, key, assetBus, logGroup, q, dlq]) =>
+          .apply((arns) => pulumi.all(secretArns).apply((secrets) => [arns, secrets] as const))
+          .apply(([[raw, curated, quarantine, key, assetBus, logGroup, q, dlq], secrets]) =>
             JSON.stringify(
               functionPolicy(args.grants, {
                 buckets: { raw, curated, quarantine },
@@ -113,6 +120,7 @@ export class AssetFunction extends pulumi.ComponentResource {
                 logGroup,
                 queue: q || undefined,
                 deadLetters: dlq || undefined,
+                secrets,
               }),
             ),
           ),
@@ -128,7 +136,12 @@ export class AssetFunction extends pulumi.ComponentResource {
             ? v
             : "store" in v
               ? pulumi.interpolate`s3://${args.buckets[v.store].name}`
-              : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).name,
+              : "secrets" in v
+                ? secretReferences(
+                    v.secrets,
+                    Object.fromEntries(v.secrets.map((n) => [n, args.secrets![n]!.reference])),
+                  )
+                : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).name,
         ]),
       ),
     );

@@ -7,10 +7,12 @@ import type * as pulumi from "@pulumi/pulumi";
 import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
 import { functionCodes } from "../bundle.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
+import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
 import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
 import { DataKey } from "./key.ts";
+import { Secret } from "./secret.ts";
 import { Store } from "./store.ts";
 
 /** CloudWatch Logs accepts only these retention periods (days). */
@@ -25,7 +27,7 @@ export function logRetention(days: number): number {
 
 export const aws = {
   cloud: "aws",
-  deploy(plan: DeploymentPlan): StackOutputs {
+  deploy(plan: DeploymentPlan, values: SecretValues): StackOutputs {
     assertFreshnessWithin(plan, MAX_FRESHNESS_MINUTES, "CloudWatch alarms look back at most 7 days");
     // The functions' code first: without it the program stops before registering anything. Each
     // function's code is the bundle of its architecture, the folder as Lambda runs it (index.handler).
@@ -52,6 +54,17 @@ export const aws = {
       plan.buses.map((b) => [b.id, new Bus(b.name, { bus: b, tags: shared })]),
     ) as Record<"source-events" | "asset-events", Bus>;
     const alerts = new Alerts(`${p}-alerts`, { email: plan.alertEmail, tags: shared });
+    const secrets = Object.fromEntries(
+      plan.secrets.map((s) => [
+        s.name,
+        new Secret(`${p}-secret-${s.name.replaceAll("_", "-")}`, {
+          secret: s,
+          values,
+          keyArn: key.arn,
+          tags: shared,
+        }),
+      ]),
+    );
 
     const functions: Record<string, pulumi.Output<string>> = {};
     for (const fn of plan.functions) {
@@ -70,6 +83,7 @@ export const aws = {
         alertTopicArn: alerts.topicArn,
         code: codeOf(fn).archive,
         environment: plan.environment,
+        ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
       });
       functions[fn.id] = f.functionName;
     }

@@ -42,6 +42,8 @@ export interface FunctionArns {
   readonly queue?: string;
   /** The dead-letter queue asynchronous invocations fail into, when a schedule triggers it. */
   readonly deadLetters?: string;
+  /** The Secrets Manager secrets its asset declares. */
+  readonly secrets?: readonly string[];
 }
 
 const OBJECT_ACTIONS: Record<Exclude<Access, "list">, string> = {
@@ -119,6 +121,14 @@ export function functionPolicy(grants: readonly GrantPlan[], arns: FunctionArns)
       Effect: "Allow",
       Action: "sqs:SendMessage",
       Resource: arns.deadLetters,
+    });
+  }
+  if (arns.secrets && arns.secrets.length > 0) {
+    statements.push({
+      Sid: "ReadSecrets",
+      Effect: "Allow",
+      Action: "secretsmanager:GetSecretValue",
+      Resource: unique([...arns.secrets]),
     });
   }
   statements.push({

@@ -31,6 +31,7 @@ import * as storage from "@pulumi/azure-native/storage/index.js";
 import * as web from "@pulumi/azure-native/web/index.js";
 import * as pulumi from "@pulumi/pulumi";
 import { type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
+import { secretReferences } from "../secrets.ts";
 import type { Bus } from "./bus.ts";
 import { MESSAGE_TTL } from "./bus.ts";
 import { guid, hostId } from "./names.ts";
@@ -70,6 +71,10 @@ export interface AssetFunctionArgs extends FunctionParts {
   readonly code: { readonly archive: pulumi.asset.Archive; readonly sha256: string };
   readonly workspaceId: pulumi.Input<string>;
   readonly actionGroupId: pulumi.Input<string>;
+  /** The secrets its asset declares, by name: each one's ARM id and the versioned URI its settings name. */
+  readonly secrets?: Readonly<
+    Record<string, { readonly id: pulumi.Input<string>; readonly reference: pulumi.Input<string> }>
+  >;
 }
 
 /** Flex Consumption's instance sizes (MB). */
@@ -214,7 +219,12 @@ export class AssetFunction extends pulumi.ComponentResource {
           ? pulumi.output(v)
           : "store" in v
             ? pulumi.interpolate`${args.data.blobEndpoint}${args.data.containers[v.store].name}`
-            : bus.topics[v.bus].name,
+            : "secrets" in v
+              ? secretReferences(
+                  v.secrets,
+                  Object.fromEntries(v.secrets.map((n) => [n, args.secrets![n]!.reference])),
+                )
+              : bus.topics[v.bus].name,
     }));
     // The host id keys the app's paths in the shared host storage: pinned, so the conditions hold.
     const host = pulumi.output(args.appName).apply((app) => ({ id: hostId(app), site: app.toLowerCase() }));
@@ -347,6 +357,12 @@ export class AssetFunction extends pulumi.ComponentResource {
     assign("telemetry", "monitoringMetricsPublisher", insights.id, {
       description: `${fn.id} sends its telemetry`,
     });
+    // Each secret its asset declares, and no other: scoped to that secret, not to the vault.
+    for (const n of fn.secrets ?? []) {
+      assign(`secret-${n.replaceAll("_", "-")}`, "keyVaultSecretsUser", args.secrets![n]!.id, {
+        description: `${fn.id} reads the secret ${n}`,
+      });
+    }
 
     for (const alarm of args.alarms) {
       const common = {

@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
 import { functionCode } from "../bundle.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
+import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
 import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
@@ -18,6 +19,7 @@ import { Group } from "./group.ts";
 import { DataKey } from "./key.ts";
 import { dashedName, storageAccountName, suffix } from "./names.ts";
 import { Network } from "./network.ts";
+import { Secret } from "./secret.ts";
 import { Store } from "./store.ts";
 
 /** The Functions runtime's containers in the host account (timer locks, host keys). */
@@ -35,7 +37,7 @@ export function packageContainer(key: string): string {
 
 export const azure = {
   cloud: "azure",
-  deploy(plan: DeploymentPlan): StackOutputs {
+  deploy(plan: DeploymentPlan, values: SecretValues): StackOutputs {
     assertFreshnessWithin(plan, MAX_FRESHNESS_MINUTES, "Azure log search alerts look back at most 2 days");
     // The functions' code first: without it the program stops before registering anything.
     const code = functionCode(plan, "azure", "x64");
@@ -104,6 +106,19 @@ export const azure = {
       tags: shared,
     });
 
+    const secrets = Object.fromEntries(
+      plan.secrets.map((s) => [
+        s.name,
+        new Secret(`${p}-secret-${s.name.replaceAll("_", "-")}`, {
+          secret: s,
+          values,
+          resourceGroupName: rg,
+          vaultName: key.vaultName,
+          tags: shared,
+        }),
+      ]),
+    );
+
     const containers = data.containers as Record<StoreId, (typeof data.containers)[string]>;
     const functions: Record<string, pulumi.Output<string>> = {};
     for (const fn of plan.functions) {
@@ -126,6 +141,7 @@ export const azure = {
         code: { archive: code.archive, sha256: code.manifest.sha256 },
         workspaceId: alerts.workspaceId,
         actionGroupId: alerts.actionGroupId,
+        ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
       });
       functions[fn.id] = f.appName;
     }

@@ -42,6 +42,7 @@ export class DataKey extends pulumi.ComponentResource {
   readonly vaultUri: pulumi.Output<string>;
   /** The vault's ARM id (role assignments on its secrets are scoped under it). */
   readonly vaultId: pulumi.Output<string>;
+  /** The vault's name: the stack's secrets live in it too (infra/azure/secret.ts). */
   readonly vaultName: pulumi.Output<string>;
   readonly keyName: pulumi.Output<string>;
   /** ARM id of the identity that uses the key. */

@@ -17,6 +17,7 @@ export const ROLES = {
   serviceBusDataSender: "69a216fc-b8fb-44d8-bc22-1f3c2c88ae39",
   serviceBusDataReceiver: "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
   keyVaultCryptoServiceEncryptionUser: "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+  keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
   monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
 } as const;
 export type Role = keyof typeof ROLES;

@@ -21,6 +21,7 @@ import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { toCloudScheduler } from "../plan/cron.ts";
 import { type AlarmPlan, type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
+import { secretReferences } from "../secrets.ts";
 import { materialisedMetricName } from "./alerts.ts";
 import type { Apis } from "./apis.ts";
 import { labelsOf } from "./labels.ts";
@@ -48,6 +49,10 @@ export interface AssetFunctionArgs extends FunctionParts {
   readonly source: { readonly bucket: pulumi.Input<string>; readonly object: pulumi.Input<string> };
   /** The stack's enabled APIs: each resource waits for its own. */
   readonly apis: Apis;
+  /** The secrets its asset declares, by name: each one's id and the version its environment names. */
+  readonly secrets?: Readonly<
+    Record<string, { readonly secretId: pulumi.Input<string>; readonly reference: pulumi.Input<string> }>
+  >;
 }
 
 const RUNTIME = { nodejs22: "nodejs22" } as const;
@@ -112,6 +117,20 @@ export class AssetFunction extends pulumi.ComponentResource {
         on("storage"),
       );
     });
+    // Each secret its asset declares, and no other: accessor on that secret alone.
+    const reads = (fn.secrets ?? []).map(
+      (n) =>
+        new gcp.secretmanager.SecretIamMember(
+          `${name}-secret-${n.replaceAll("_", "-")}`,
+          {
+            project,
+            secretId: args.secrets![n]!.secretId,
+            role: "roles/secretmanager.secretAccessor",
+            member,
+          },
+          on("secretmanager"),
+        ),
+    );
     // Asset events only: the source-events topic is for producers outside the stack.
     const publish = new gcp.pubsub.TopicIAMMember(
       `${name}-publish`,
@@ -127,7 +146,12 @@ export class AssetFunction extends pulumi.ComponentResource {
             ? v
             : "store" in v
               ? pulumi.interpolate`gs://${args.buckets[v.store]}`
-              : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).id,
+              : "secrets" in v
+                ? secretReferences(
+                    v.secrets,
+                    Object.fromEntries(v.secrets.map((n) => [n, args.secrets![n]!.reference])),
+                  )
+                : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).id,
         ]),
       ),
     );
@@ -158,6 +182,7 @@ export class AssetFunction extends pulumi.ComponentResource {
         parent: this,
         dependsOn: [
           ...grants,
+          ...reads,
           publish,
           ...apis.of("cloudfunctions", "run", "cloudbuild", "artifactregistry"),
         ],

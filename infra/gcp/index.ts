@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { CloudAdapter, StackOutputs } from "../adapter.ts";
 import { functionCode } from "../bundle.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
+import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
 import { Apis } from "./apis.ts";
 import { Bus } from "./bus.ts";
@@ -17,11 +18,12 @@ import { AssetFunction } from "./function.ts";
 import { DataKey } from "./key.ts";
 import { labelsOf } from "./labels.ts";
 import { STACK_APIS } from "./services.ts";
+import { Secret } from "./secret.ts";
 import { Store } from "./store.ts";
 
 export const gcp = {
   cloud: "gcp",
-  deploy(plan: DeploymentPlan): StackOutputs {
+  deploy(plan: DeploymentPlan, values: SecretValues): StackOutputs {
     // The functions' code first: without it the program stops before registering anything.
     const code = functionCode(plan, "gcp", "x64");
     const p = plan.prefix;
@@ -39,6 +41,8 @@ export const gcp = {
       project,
       location: region,
       encrypters: [storageAgent.member],
+      // Secret Manager encrypts the stack's secrets with the same key, through its own service agent.
+      ...(plan.secrets.length > 0 ? { agents: ["secretmanager.googleapis.com"] } : {}),
       labels: shared,
       protect: keepShared,
       apis,
@@ -84,6 +88,22 @@ export const gcp = {
       apis,
     });
 
+    const secrets = Object.fromEntries(
+      plan.secrets.map((s) => [
+        s.name,
+        new Secret(`${p}-secret-${s.name.replaceAll("_", "-")}`, {
+          secret: s,
+          values,
+          project,
+          location: region,
+          keyId: key.id,
+          tags: plan.tags,
+          dependsOn: key.grants,
+          apis,
+        }),
+      ]),
+    );
+
     const functions: Record<string, pulumi.Output<string>> = {};
     for (const fn of plan.functions) {
       const f = new AssetFunction(fn.name, {
@@ -98,6 +118,7 @@ export const gcp = {
         channel: alerts.channel,
         source: { bucket: artifacts.name, object: source.name },
         apis,
+        ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
       });
       functions[fn.id] = f.functionName;
     }

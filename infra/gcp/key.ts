@@ -1,8 +1,9 @@
 /**
  * `tributary:gcp:DataKey`: the stack's customer-managed Cloud KMS key for its buckets, in a key ring of
  * the stack's region (a bucket's key must be in the bucket's location), rotated yearly. Cloud Storage
- * encrypts and decrypts with it through the project's Cloud Storage service agent, which is the only
- * principal granted the key: functions read and write objects through Cloud Storage and never call KMS.
+ * encrypts and decrypts with it through the project's Cloud Storage service agent, and Secret Manager (the
+ * stack's secrets, when it has any) through its own: those agents are the only principals granted the key;
+ * functions read objects and secrets through those services and never call KMS.
  *
  * Deleting the key makes every object it encrypted unreadable, so the key (and its ring) is `protect` and
  * `retainOnDelete` while any store holds data worth keeping; in a stack whose stores are all disposable
@@ -20,6 +21,11 @@ export interface DataKeyArgs {
   readonly location: string;
   /** Members (e.g. the Cloud Storage service agent) that encrypt and decrypt with the key. */
   readonly encrypters: readonly pulumi.Input<string>[];
+  /**
+   * Google services whose service agents encrypt and decrypt with the key too, made to exist first
+   * (a service's agent is created on demand): `secretmanager.googleapis.com` when the stack has secrets.
+   */
+  readonly agents?: readonly string[];
   readonly labels: Record<string, string>;
   /** Whether the key and its ring are protected and kept: while any store is (`protectsShared`). */
   readonly protect: boolean;
@@ -60,7 +66,15 @@ export class DataKey extends pulumi.ComponentResource {
       },
       { ...kms, ...guard },
     );
-    this.grants = args.encrypters.map(
+    const agents = (args.agents ?? []).map(
+      (service) =>
+        new gcp.projects.ServiceIdentity(
+          `${name}-${service.split(".")[0]}-agent`,
+          { project: args.project, service },
+          { parent: this, dependsOn: args.apis.of(service.split(".")[0] as Parameters<Apis["of"]>[0]) },
+        ).member,
+    );
+    this.grants = [...args.encrypters, ...agents].map(
       (member, i) =>
         new gcp.kms.CryptoKeyIAMMember(
           `${name}-encrypter${i === 0 ? "" : `-${i + 1}`}`,

@@ -19,6 +19,7 @@ import {
   type FunctionPlan,
   type GrantPlan,
   PLAN_VERSION,
+  type SecretPlan,
   type StoreId,
   type StorePlan,
   type TriggerPlan,
@@ -135,6 +136,8 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
     },
   ];
 
+  const secrets = secretsOf(graph, deployed, config);
+
   return {
     version: PLAN_VERSION,
     stack: config.stack,
@@ -151,8 +154,46 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
     triggers,
     grants,
     alarms,
+    secrets,
     logRetentionDays: config.retentionDays.quarantine,
   };
+}
+
+/**
+ * The secrets the deployed functions declare, by name: each read by exactly its declaring functions,
+ * valued from the stack's secret config, or generated on first deploy when it is a tokenisation key.
+ * A value secret without config, and config naming no deployed secret, are mistakes to name.
+ */
+function secretsOf(graph: AssetGraph, deployed: readonly AnyAsset[], config: StackConfig): SecretPlan[] {
+  const configured = config.secrets ?? [];
+  const out: SecretPlan[] = [];
+  for (const s of graph.secrets()) {
+    const readers = deployed.filter((a) => a.secrets?.includes(s.name)).map((a) => a.key);
+    if (readers.length === 0) continue;
+    const given = configured.includes(s.name);
+    if (!given && s.use !== "tokenisation") {
+      throw new PlanError(
+        `secret "${s.name}" (needed by ${readers.join(", ")}) has no value for stack "${config.stack}": set it with ` +
+          `\`pulumi config set --secret --path 'tributary:secrets.${s.name}' <value>\` (stored encrypted in ${stackFile(config.stack)}).`,
+      );
+    }
+    out.push({
+      name: s.name,
+      use: s.use,
+      description: s.description ?? `Tributary secret ${s.name}`,
+      value: given ? "config" : "generated",
+      readers,
+    });
+  }
+  const names = out.map((s) => s.name);
+  for (const name of configured) {
+    if (!names.includes(name)) {
+      throw new PlanError(
+        `${stackFile(config.stack)}: tributary:secrets.${name} is no secret of the functions stack "${config.stack}" deploys.${didYouMean(name, names) || ` Their secrets: ${names.join(", ") || "none"}.`} Remove it with \`pulumi config rm --path 'tributary:secrets.${name}'\`.`,
+      );
+    }
+  }
+  return out;
 }
 
 /** The assets of the stack's pipelines, in topological order; an edge into an undeployed pipeline is an error. */
@@ -203,6 +244,7 @@ function functionPlan(
     environment: config.environment,
     stores: { raw: { store: "raw" }, curated: { store: "curated" }, quarantine: { store: "quarantine" } },
     assetEvents: { bus: "asset-events" },
+    ...(a.secrets ? { secrets: { secrets: a.secrets } } : {}),
   });
   return {
     id: a.key,
@@ -220,6 +262,7 @@ function functionPlan(
     environment,
     tags: { ...stackTags, [TAGS.asset]: a.key, [TAGS.pipeline]: a.group },
     maxReceiveCount: MAX_RECEIVE_COUNT,
+    ...(a.secrets ? { secrets: a.secrets } : {}),
   };
 }
 

@@ -33,6 +33,8 @@ export interface DeploymentPlan {
   readonly triggers: readonly TriggerPlan[];
   readonly grants: readonly GrantPlan[];
   readonly alarms: readonly AlarmPlan[];
+  /** The secrets the deployed functions declare: provisioned in the cloud's secret store, read by exactly them. */
+  readonly secrets: readonly SecretPlan[];
   /** Days function logs are kept: as long as quarantined records, whose reasons they explain. */
   readonly logRetentionDays: number;
 }
@@ -87,9 +89,34 @@ export interface FunctionPlan {
   readonly tags: Readonly<Record<string, string>>;
   /** How many deliveries of one message before it goes to the dead-letter queue. */
   readonly maxReceiveCount: number;
+  /** The secrets its asset declares, which it alone (with the others declaring them) may read. */
+  readonly secrets?: readonly string[];
 }
 
-export type EnvValue = string | { readonly store: StoreId } | { readonly bus: BusId };
+/**
+ * An environment variable's value: text, or a reference the adapter resolves: a store's URI, a bus's
+ * name, or the references of secrets (JSON, runtime/handlers/environment.ts `FUNCTION_ENV.secrets`).
+ */
+export type EnvValue =
+  | string
+  | { readonly store: StoreId }
+  | { readonly bus: BusId }
+  | { readonly secrets: readonly string[] };
+
+/** One secret of the stack: no value, ever; where its value comes from and who may read it. */
+export interface SecretPlan {
+  /** The secret's name in the graph. */
+  readonly name: string;
+  readonly use: "tokenisation" | "value";
+  readonly description: string;
+  /**
+   * Where its value comes from: the stack's secret config (`tributary:secrets.<name>`), or generated
+   * on the first deploy and kept in the stack's state (a tokenisation key only).
+   */
+  readonly value: "config" | "generated";
+  /** The functions that may read it: exactly those whose asset or source declares it, in plan order. */
+  readonly readers: readonly string[];
+}
 
 /** What starts a function. */
 export type TriggerPlan =

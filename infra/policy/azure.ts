@@ -71,6 +71,7 @@ export const AZURE_TAGGABLE_TYPES: readonly string[] = [
   AZURE_TYPES.storageAccount,
   AZURE_TYPES.vault,
   AZURE_TYPES.key,
+  "azure-native:keyvault:Secret",
   AZURE_TYPES.identity,
   AZURE_TYPES.namespace,
   AZURE_TYPES.plan,

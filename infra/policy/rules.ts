@@ -16,6 +16,7 @@ export { UNKNOWN } from "./read.ts";
 
 import { azureChecks } from "./azure.ts";
 import { gcpChecks } from "./gcp.ts";
+import { secretRules } from "./secrets.ts";
 import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "./survive.ts";
 
 /** One broken rule: which rule, on which resource, and what to do about it. */
@@ -942,20 +943,23 @@ const privateNetwork = elsewhere(
 
 /** The rules, in the order {@link evaluate} reports them. */
 export const rules: readonly Rule[] = [
-  storeEncrypted,
-  noPublicAccess,
-  tlsOnly,
-  noWildcardGrants,
-  deadLetterQueue,
-  logRetention,
-  requiredTags,
-  storesSurvive,
-  apisEnabled,
-  rawAppendOnly,
-  noOwnerRoles,
-  storageRolesIsolated,
-  privateNetwork,
-].map((rule) => everyCloud(rule, gcpChecks, azureChecks));
+  ...[
+    storeEncrypted,
+    noPublicAccess,
+    tlsOnly,
+    noWildcardGrants,
+    deadLetterQueue,
+    logRetention,
+    requiredTags,
+    storesSurvive,
+    apisEnabled,
+    rawAppendOnly,
+    noOwnerRoles,
+    storageRolesIsolated,
+    privateNetwork,
+  ].map((rule) => everyCloud(rule, gcpChecks, azureChecks)),
+  ...secretRules,
+];
 
 /**
  * Every violation of every rule over a stack's resources: by rule (in {@link rules} order), then by resource

@@ -43,6 +43,15 @@ export function holdsData(type: string): boolean {
  * partitioning; storage Blob's source, type and content hash, pulumi/pulumi-azure-native#3530).
  */
 const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
+  // Secrets: a new value is a new version (replaced); a secret's name and replication are fixed.
+  "aws:secretsmanager/secret:Secret": ["name", "namePrefix"],
+  "aws:secretsmanager/secretVersion:SecretVersion": ["secretId", "secretString", "secretBinary"],
+  "gcp:secretmanager/secret:Secret": ["project", "secretId", "replication"],
+  "gcp:secretmanager/secretVersion:SecretVersion": ["secret", "secretData"],
+  "gcp:secretmanager/secretIamMember:SecretIamMember": ["project", "secretId", "role", "member", "condition"],
+  "gcp:projects/serviceIdentity:ServiceIdentity": ["project", "service"],
+  "azure-native:keyvault:Secret": ["resourceGroupName", "vaultName", "secretName"],
+  "random:index/randomBytes:RandomBytes": ["length", "keepers"],
   "aws:s3/bucket:Bucket": ["bucket", "bucketPrefix", "objectLockEnabled", "region"],
   "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ["bucket", "expectedBucketOwner"],
   "aws:s3/bucketLogging:BucketLogging": ["bucket", "expectedBucketOwner"],

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../runtime/cli/graph-module.ts";
+import { piiColumns, piiFlows } from "../../runtime/lineage/pii.ts";
 import { CLOUDS, configMap, readStackConfig, stackNames } from "../config.ts";
 import { planDeployment } from "../plan/build.ts";
 import type { DeploymentPlan } from "../plan/types.ts";
@@ -17,7 +18,7 @@ import { commitOf, gitTop, isDirty, PreviewError, withWorktree } from "./git.ts"
 import { diffGraph } from "./graph-diff.ts";
 import { diffPlans } from "./plan-diff.ts";
 import { diffSyntheses } from "./resources.ts";
-import { type GraphSnapshot, snapshotOf } from "./snapshot.ts";
+import { type GraphSnapshot, snapshotOf, withPii } from "./snapshot.ts";
 import { writeStandInBundles } from "./stand-in.ts";
 import { PREVIEW_VERSION, type Preview, type Risk, type StackPreview } from "./types.ts";
 
@@ -115,7 +116,8 @@ async function revision(
   }
   try {
     const graph = await loadGraph(module, dir);
-    return { ref, commit, dir, graph, snapshot: snapshotOf(graph, opts.now) };
+    const pii = piiColumns(await piiFlows(graph));
+    return { ref, commit, dir, graph, snapshot: withPii(snapshotOf(graph, opts.now), pii) };
   } catch (e) {
     if (e instanceof PreviewError || !(e instanceof Error) || !("name" in e)) throw e;
     throw new PreviewError(`at ${ref} (${commit.slice(0, 7)}): ${e.message}`, { cause: e });

@@ -50,6 +50,19 @@ export function diffGraph(base: GraphSnapshot, head: GraphSnapshot): GraphDiffRe
     }
   }
 
+  // A new flow of personal data: an asset that outputs or holds personal data in a column it did not.
+  for (const a of head.assets) {
+    const was = new Set(before.get(a.key)?.pii ?? []);
+    const fresh = (a.pii ?? []).filter((line) => !was.has(line));
+    if (fresh.length === 0) continue;
+    risks.push({
+      kind: "pii-flow",
+      asset: a.key,
+      subject: a.key,
+      message: `${a.key} ${before.has(a.key) ? "now " : ""}holds personal data: ${fresh.join("; ")}`,
+    });
+  }
+
   const impact = impactOf(head, consumers, added, modified);
   return {
     graph: { added, removed, modified, impact, edges: edgesOf(base, head, added, removed, modified, impact) },

@@ -207,6 +207,7 @@ const RISK_TITLES: Readonly<Record<Risk["kind"], string>> = {
   "breaking-schema": "Breaking schema changes",
   "data-loss": "Data loss",
   "privilege-widening": "Privilege widening",
+  "pii-flow": "New personal data flows",
 };
 
 /** A count of risks of one kind: "1 breaking schema change", "2 data-loss risks". */
@@ -214,6 +215,7 @@ const RISK_COUNTS: Readonly<Record<Risk["kind"], readonly [string, string]>> = {
   "breaking-schema": ["breaking schema change", "breaking schema changes"],
   "data-loss": ["data-loss risk", "data-loss risks"],
   "privilege-widening": ["privilege widening", "privilege widenings"],
+  "pii-flow": ["new personal-data flow", "new personal-data flows"],
 };
 
 /** How a flagged plan item or resource is marked, in words, the same everywhere. */
@@ -236,6 +238,7 @@ const SECTIONS: readonly (readonly [PlanItemChange["section"], string, string])[
   ["functions", "Functions", "function"],
   ["triggers", "Triggers", "trigger"],
   ["grants", "Grants", "grant"],
+  ["secrets", "Secrets", "secret"],
   ["alarms", "Alarms", "alarm"],
 ];
 const ITEM = new Map(SECTIONS.map(([s, , word]) => [s, word]));

@@ -71,13 +71,38 @@ export function diffPlans(stack: string, base?: DeploymentPlan, head?: Deploymen
   const grantsBefore = grantItems(base);
   const grantsAfter = grantItems(head);
   section("grants", grantsBefore, grantsAfter);
+  // Secrets by name: never a value, only what it is for, where its value comes from and who reads it.
+  const secretItems = (p?: DeploymentPlan): Item[] =>
+    (p?.secrets ?? []).map((s) => ({ id: s.name, value: { ...s } }));
+  section("secrets", secretItems(base), secretItems(head));
   const alarmItems = (p?: DeploymentPlan): Item[] =>
     (p?.alarms ?? []).map((a) => ({ id: a.id, asset: a.function, value: { ...a } }));
   section("alarms", alarmItems(base), alarmItems(head));
 
   risks.push(...storeRisks(stack, base, head));
   if (base && head) risks.push(...grantRisks(stack, base, grantsBefore, grantsAfter));
+  if (base && head) risks.push(...secretRisks(stack, base, head));
   return { changes, risks };
+}
+
+/** A function that existed before and may now read a secret it could not. */
+function secretRisks(stack: string, base: DeploymentPlan, head: DeploymentPlan): Risk[] {
+  const existed = new Set(base.functions.map((f) => f.id));
+  const before = new Map((base.secrets ?? []).map((s) => [s.name, new Set(s.readers)]));
+  const risks: Risk[] = [];
+  for (const s of head.secrets ?? []) {
+    for (const reader of s.readers) {
+      if (!existed.has(reader) || before.get(s.name)?.has(reader)) continue;
+      risks.push({
+        kind: "privilege-widening",
+        stack,
+        asset: reader,
+        subject: `secret ${s.name}`,
+        message: `${reader} may now read the secret ${s.name} (${s.use})`,
+      });
+    }
+  }
+  return risks;
 }
 
 function asset(i: Item): { asset?: string } {

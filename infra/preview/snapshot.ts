@@ -53,11 +53,29 @@ export interface AssetSnapshot {
   readonly schedule: string;
   /** Every other declared attribute that changes what runs or who is told, as text by name. */
   readonly other: Readonly<Record<string, string>>;
+  /**
+   * The columns holding personal data, each with where it comes from ("email ← customers_cdc.after.email");
+   * absent when none does, or when it was not traced (runtime/lineage/pii.ts).
+   */
+  readonly pii?: readonly string[];
 }
 
 export interface GraphSnapshot {
   /** Every asset and source, in the graph's topological order. */
   readonly assets: readonly AssetSnapshot[];
+}
+
+/**
+ * The snapshot with each asset's personal data (runtime/lineage/pii.ts `piiColumns`): the columns that
+ * hold it, by asset key; an asset that leaks it untokenised is listed too.
+ */
+export function withPii(snapshot: GraphSnapshot, pii: ReadonlyMap<string, readonly string[]>): GraphSnapshot {
+  return {
+    assets: snapshot.assets.map((a) => {
+      const columns = pii.get(a.key);
+      return columns && columns.length > 0 && a.kind === "asset" ? { ...a, pii: columns } : a;
+    }),
+  };
 }
 
 /** The snapshot of a validated graph; `now` fixes which time partitions exist (default: now). */
@@ -84,12 +102,14 @@ function assetSnapshot(a: AnyAsset, partitions: string, partitionCount: number):
   if (a.freshnessMinutes !== undefined) other.freshness = `${a.freshnessMinutes} min`;
   const disposable = (a as { disposable?: boolean }).disposable;
   if (disposable) other.disposable = "yes";
+  if (a.secrets) other.secrets = a.secrets.join(", ");
   if (a.kind === "source") {
     other.eventId = a.eventId;
     other.eventTime = a.eventTime;
     if (a.tenant !== undefined) other.tenant = a.tenant;
     if (a.pii.length > 0) other.pii = a.pii.join(", ");
   } else {
+    if (a.pii !== undefined) other.pii = a.pii === true ? "yes" : a.pii.join(", ");
     if (a.resources.memoryMb !== undefined) other.memoryMb = String(a.resources.memoryMb);
     if (a.resources.timeoutSeconds !== undefined) other.timeoutSeconds = String(a.resources.timeoutSeconds);
   }

@@ -128,7 +128,8 @@ export interface GraphDiff {
 
 /** A flag the reviewer must see: never truncated, and what `--exit-code` exits 1 on. */
 export interface Risk {
-  readonly kind: "breaking-schema" | "data-loss" | "privilege-widening";
+  /** `pii-flow`: an asset outputs or holds personal data it did not before. */
+  readonly kind: "breaking-schema" | "data-loss" | "privilege-widening" | "pii-flow";
   /** The stack, for infrastructure risks. */
   readonly stack?: string;
   /** The asset it concerns, when one does. */
@@ -140,7 +141,7 @@ export interface Risk {
 
 /** A change to one item of a stack's deployment plan. */
 export interface PlanItemChange {
-  readonly section: "stores" | "buses" | "functions" | "triggers" | "grants" | "alarms" | "stack";
+  readonly section: "stores" | "buses" | "functions" | "triggers" | "grants" | "secrets" | "alarms" | "stack";
   /** The item's logical id: a store id, function id, `<function> <access> <store>:<prefix>` for grants. */
   readonly id: string;
   readonly op: "add" | "remove" | "change";

@@ -13,6 +13,7 @@ import {
   normalise,
   type ResourceRecord,
   resourceUrn,
+  SECRET_MARKER,
   type Synthesis,
 } from "./record.ts";
 
@@ -119,8 +120,9 @@ async function record(req: RegisterRequest, urn: string): Promise<ResourceRecord
   };
 }
 
-/** An exported value with every Output inside it resolved. */
+/** An exported value with every Output inside it resolved; a secret one is its marker. */
 async function resolve(value: unknown): Promise<unknown> {
   const output: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<string>);
+  if (await pulumi.isSecret(output)) return { ...SECRET_MARKER };
   return new Promise((done) => output.apply((v) => done(v)));
 }

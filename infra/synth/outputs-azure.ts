@@ -6,6 +6,7 @@
  */
 import { guid } from "../azure/names.ts";
 import type { FakeOutputs, NewResource } from "./outputs.ts";
+import { isSecretValue } from "./record.ts";
 
 /** The subscription and tenant the offline Azure provider is signed in to: placeholders. */
 export const OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
@@ -37,6 +38,10 @@ const TYPES: Record<
   "azure-native:keyvault:Vault": {
     nameInput: "vaultName",
     path: (_i, n) => `Microsoft.KeyVault/vaults/${n}`,
+  },
+  "azure-native:keyvault:Secret": {
+    nameInput: "secretName",
+    path: (i, n) => `Microsoft.KeyVault/vaults/${i.vaultName}/secrets/${n}`,
   },
   "azure-native:keyvault:Key": {
     nameInput: "keyName",
@@ -170,6 +175,20 @@ export function fakeAzureOutputs(r: NewResource, _region: string): FakeOutputs {
         keyUri: `https://${i.vaultName}.vault.azure.net/keys/${name}`,
         keyUriWithVersion: `https://${i.vaultName}.vault.azure.net/keys/${name}/${guid(id).replaceAll("-", "")}`,
       });
+    case "azure-native:keyvault:Secret": {
+      // The service never returns a secret's value (here the SDK sends the properties wrapped as a secret).
+      const given = (r.inputs.properties ?? {}) as Record<string, unknown>;
+      const plain = (isSecretValue(given) ? given.value : given) as Record<string, unknown>;
+      const { value: _, ...properties } = plain;
+      const uri = `https://${i.vaultName}.vault.azure.net/secrets/${name}`;
+      return outputs(id, name, {
+        properties: {
+          ...properties,
+          secretUri: uri,
+          secretUriWithVersion: `${uri}/${guid(id).replaceAll("-", "")}`,
+        },
+      });
+    }
     case "azure-native:managedidentity:UserAssignedIdentity":
       return outputs(id, name, {
         principalId: guid("principal", id),

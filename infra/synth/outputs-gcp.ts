@@ -83,6 +83,23 @@ export function fakeGcpOutputs(r: NewResource, region: string): FakeOutputs {
       });
     case "gcp:logging/metric:Metric":
       return outputs(named, { name: named });
+    case "gcp:secretmanager/secret:Secret": {
+      const id = `projects/${project}/secrets/${str(i.secretId) ?? name}`;
+      return outputs(id, { name: id });
+    }
+    case "gcp:secretmanager/secretVersion:SecretVersion": {
+      const id = `${str(i.secret) ?? ""}/versions/1`;
+      return outputs(id, { name: id, version: "1", enabled: true });
+    }
+    case "gcp:projects/serviceIdentity:ServiceIdentity": {
+      // A Google service's agent: service-<project number>@gcp-sa-<service>.iam.gserviceaccount.com.
+      const service = (str(i.service) ?? "").replace(/\.googleapis\.com$/, "");
+      const email = `service-${offlineProjectNumber(project)}@gcp-sa-${service}.iam.gserviceaccount.com`;
+      return outputs(`projects/${project}/services/${str(i.service) ?? ""}`, {
+        email,
+        member: `serviceAccount:${email}`,
+      });
+    }
     default:
       return outputs(`${name}-id`, { etag: "BwOfflineEtag=" });
   }

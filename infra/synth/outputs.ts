@@ -5,8 +5,17 @@
  * and by the local engine the tests run the program against, so both see the same values.
  */
 
+import { createHash } from "node:crypto";
 import { fakeAzureInvoke, fakeAzureOutputs } from "./outputs-azure.ts";
 import { fakeGcpInvoke, fakeGcpOutputs } from "./outputs-gcp.ts";
+
+const digest = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** A UUID made from a text: the same every run. */
+function uuidOf(text: string): string {
+  const h = digest(text);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
 
 /** The account id synthesised ARNs carry: AWS's documentation placeholder. */
 export const OFFLINE_ACCOUNT = "123456789012";
@@ -29,6 +38,14 @@ export function configRegion(config: Record<string, string>): string {
 
 /** The provider's answer for one resource: its id and its state (inputs plus computed outputs). */
 export function fakeOutputs(r: NewResource, region: string): FakeOutputs {
+  if (r.type === "random:index/randomBytes:RandomBytes") {
+    // The value of a generated key is the deploy's to make: offline it is a fixed stand-in (never deployed).
+    const bytes = Buffer.alloc(Number(r.inputs.length ?? 32), 0x5a);
+    return {
+      id: `${r.name}-id`,
+      state: { ...r.inputs, base64: bytes.toString("base64"), hex: bytes.toString("hex") },
+    };
+  }
   if (r.type.startsWith("gcp:")) return fakeGcpOutputs(r, region);
   if (r.type.startsWith("azure-native:")) return fakeAzureOutputs(r, region);
   const { type, name, inputs } = r;
@@ -80,6 +97,19 @@ export function fakeOutputs(r: NewResource, region: string): FakeOutputs {
       return outputs(named, { name: named, arn: arn("scheduler", `schedule/default/${named}`) });
     case "aws:cloudwatch/metricAlarm:MetricAlarm":
       return outputs(named, { name: named, arn: arn("cloudwatch", `alarm:${named}`) });
+    case "aws:secretsmanager/secret:Secret": {
+      // Secrets Manager appends six random characters to a secret's ARN: these are made from its name.
+      const secretArn = arn("secretsmanager", `secret:${named}-${digest(named).slice(0, 6)}`);
+      return outputs(secretArn, { name: named, arn: secretArn });
+    }
+    case "aws:secretsmanager/secretVersion:SecretVersion": {
+      const versionId = uuidOf(`${name}-version`);
+      return outputs(`${i.secretId}|${versionId}`, {
+        arn: i.secretId,
+        versionId,
+        versionStages: ["AWSCURRENT"],
+      });
+    }
     default:
       return outputs(`${name}-id`, {});
   }

@@ -51,12 +51,30 @@ export interface Synthesis {
 }
 
 /**
+ * What a secret value prints as: its place is shown, its value never. Secret config, generated keys and
+ * anything computed from them are Pulumi secrets; the SDK hands them to the engine (and to the mocks)
+ * wrapped, and the wrapping is all `tributary synth`, the runner's records and the preview ever show.
+ */
+export const SECRET_MARKER = Object.freeze({ $secret: true });
+
+/** Whether a deserialised property is a Pulumi secret (the SDK's wrapper of a secret value). */
+export function isSecretValue(value: unknown): boolean {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig
+  );
+}
+
+/**
  * A value as JSON with object keys sorted and undefined dropped, so two registrations of the same
  * inputs print byte-identically. Pulumi assets and archives (whose fields are promises) become
- * `{ "$asset": { text | path | uri } }` and `{ "$archive": { assets | path | uri } }`.
+ * `{ "$asset": { text | path | uri } }` and `{ "$archive": { assets | path | uri } }`; a secret becomes
+ * {@link SECRET_MARKER}, whatever it holds.
  */
 export async function normalise(value: unknown): Promise<unknown> {
   if (value === null || value === undefined) return value;
+  if (isSecretValue(value)) return { ...SECRET_MARKER };
   if (Array.isArray(value)) return Promise.all(value.map((v) => (v === undefined ? null : normalise(v))));
   if (pulumi.asset.Asset.isInstance(value)) return { $asset: await describe(value) };
   if (pulumi.asset.Archive.isInstance(value)) return { $archive: await describe(value) };

@@ -202,6 +202,51 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       setCode(await gcCommand(opts, io));
     });
 
+  const secrets = cli
+    .command("secrets")
+    .description(
+      "the graph's secrets on this machine: who needs each, where its value comes from; rotate a key",
+    )
+    .addHelpText(
+      "after",
+      "\nValues come from TRIBUTARY_SECRET_<NAME>, else the store's key files (<store>/_secrets/<name>, owner-only).\n" +
+        "A tokenisation key is made there on first use. Values are never printed.\n" +
+        "Examples:\n  tributary secrets list\n  tributary secrets rotate pii_token_key\n  openssl rand -base64 32 | tributary secrets set pii_token_key --replace",
+    );
+  secrets
+    .command("list", { isDefault: true })
+    .description(
+      "every secret the graph declares: its use, who needs it, where its value comes from, its key id",
+    )
+    .option("--json", "print JSON")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .action(async (opts: Record<string, unknown>) => {
+      const { secretsList } = await import("./commands/secrets.ts");
+      setCode(await secretsList(opts, io));
+    });
+  secrets
+    .command("rotate")
+    .description("give a tokenisation key a new key file; the next materialize re-tokenises with it")
+    .argument("<name>", "the secret, e.g. pii_token_key")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .action(async (name: string, opts: Record<string, unknown>) => {
+      const { secretsRotate } = await import("./commands/secrets.ts");
+      setCode(await secretsRotate(name, opts, io));
+    });
+  secrets
+    .command("set")
+    .description("store a secret's value, read from standard input, in its key file")
+    .argument("<name>", "the secret")
+    .option("--replace", "replace an existing key file")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .action(async (name: string, opts: Record<string, unknown>) => {
+      const { secretsSet } = await import("./commands/secrets.ts");
+      setCode(await secretsSet(name, opts, io));
+    });
+
   cli
     .command("plan")
     .description("print the deployment plan of a stack: stores, buses, functions, triggers, grants, alarms")

@@ -7,5 +7,7 @@ export function openStore(dir: string | undefined, cwd: string = process.cwd()):
   return new LocalStore(resolve(cwd, dir ?? process.env.TRIBUTARY_STORE ?? ".tributary"));
 }
 
+export { storeSecrets } from "../secrets/local.ts";
+
 export const STORE_FLAGS = "--store <dir>";
 export const STORE_HELP = "the local store folder (default: $TRIBUTARY_STORE or .tributary)";

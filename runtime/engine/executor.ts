@@ -23,6 +23,7 @@ import { compileRowSchema } from "./ingest-validate.ts";
 import type { AssetManifest, CheckResult } from "./manifest.ts";
 import type { PlanItem } from "./planner.ts";
 import type { FailureRecord, StoreState } from "./state.ts";
+import type { TokenKeys, TokenScope } from "./tokens.ts";
 import { type ColumnType, castable, columnTypes, fromDuck, ident, jsonColumns, literal } from "./types.ts";
 
 /** A materialisation that could not produce valid output: wrong columns, wrong types, bad rows. */
@@ -222,6 +223,38 @@ export interface ExecuteContext {
   readonly duck: Duck;
   readonly scratch: Scratch;
   readonly runId: string;
+  /** The run's tokenisation keys and secret source. */
+  readonly keys: TokenKeys;
+  /** What the database's `pii_token` tokenises with (registerTokenFunction): set for each asset here. */
+  readonly tokens: TokenScope;
+}
+
+/** What a compute function may ask of the run: the secrets its asset declares, and tokens. */
+function computeContext(ctx: ExecuteContext, a: AssetDef, partition: string): ComputeContext {
+  return {
+    partition,
+    key: a.key,
+    secret: async (name) => {
+      const def = ctx.graph.secretsOf(a.key).find((s) => s.name === name);
+      if (def === undefined) {
+        const declared = a.secrets?.length
+          ? `it declares ${a.secrets.map((n) => `"${n}"`).join(", ")}`
+          : "it declares none";
+        throw new MaterializeError(
+          `the compute function of "${a.key}" asked for secret "${name}", which the asset does not declare (${declared}): add it to its secrets.`,
+        );
+      }
+      return ctx.keys.source.read(def);
+    },
+    token: (tenant, value) => {
+      if (ctx.tokens.key === undefined) {
+        throw new MaterializeError(
+          `the compute function of "${a.key}" asked for a token, but the asset declares no tokenisation secret: add one to its secrets.`,
+        );
+      }
+      return ctx.tokens.key.token(tenant, value);
+    },
+  };
 }
 
 /**
@@ -232,6 +265,8 @@ export interface ExecuteContext {
 export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outcome> {
   const { graph, state, duck, scratch, runId } = ctx;
   const a = graph.get(item.asset) as AssetDef;
+  ctx.tokens.asset = a.key;
+  ctx.tokens.key = item.keys === undefined ? undefined : (await ctx.keys.of(a.key))?.key;
   const store = state.store;
   const ppath = partitionPath(a.partitions, item.partition, a.key);
   const started = new Date();
@@ -261,8 +296,7 @@ export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outc
           return o;
         });
       }
-      const computeCtx: ComputeContext = { partition: item.partition, key: a.key };
-      const rows = await a.compute!(inputs, computeCtx);
+      const rows = await a.compute!(inputs, computeContext(ctx, a, item.partition));
       await appendRows(duck, a, declared, rows);
       written = true;
       await duck.run(`COPY __tributary_out TO ${literal(out.path)} ${copyOptions}`);
@@ -309,6 +343,7 @@ export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outc
       nullCounts: Object.fromEntries(declared.map((c) => [c.name, stats.nulls.get(c.name) ?? 0])),
       dataVersion: item.dataVersion,
       codeVersion: a.codeVersion,
+      ...(item.keys === undefined ? {} : { keys: item.keys }),
       inputs: item.inputs,
       checks,
       runId,
@@ -331,6 +366,8 @@ export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outc
     await recordFailure(store, a, ppath, { partition: item.partition, runId, error, checks: [] });
     return { item, status: "failed", checks: [], error, ms: performance.now() - t0 };
   } finally {
+    ctx.tokens.asset = undefined;
+    ctx.tokens.key = undefined;
     await dropViews(duck, graph, a);
   }
 }

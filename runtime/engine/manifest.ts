@@ -39,6 +39,11 @@ export interface AssetManifest {
   readonly nullCounts: Readonly<Record<string, number>>;
   readonly dataVersion: string;
   readonly codeVersion: string;
+  /**
+   * The id of the tokenisation key its tokens were made with, by secret name (never the key); present
+   * only for an asset that declares a tokenisation secret.
+   */
+  readonly keys?: Readonly<Record<string, string>>;
   readonly inputs: readonly InputVersion[];
   readonly checks: readonly CheckResult[];
   readonly runId: string;
@@ -82,20 +87,22 @@ export function versionHash(...parts: readonly unknown[]): string {
   return createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
 }
 
-/** Data version of an asset partition = hash(code version, input data versions, partition). */
+/**
+ * Data version of an asset partition = hash(code version, input data versions, partition), and the ids
+ * of the tokenisation keys it uses when it uses any: a new key is new data, as new code is.
+ */
 export function assetDataVersion(
   codeVersion: string,
   inputs: readonly InputVersion[],
   partition: string,
+  keys?: Readonly<Record<string, string>>,
 ): string {
   const sorted = [...inputs].sort((a, b) =>
     a.asset === b.asset ? (a.partition < b.partition ? -1 : 1) : a.asset < b.asset ? -1 : 1,
   );
-  return versionHash(
-    codeVersion,
-    sorted.map((i) => [i.asset, i.partition, i.dataVersion]),
-    partition,
-  );
+  const parts: unknown[] = [codeVersion, sorted.map((i) => [i.asset, i.partition, i.dataVersion]), partition];
+  if (keys !== undefined) parts.push(Object.entries(keys).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return versionHash(...parts);
 }
 
 /** Data version of a source partition = hash of the batches (and their objects) that landed data in it. */

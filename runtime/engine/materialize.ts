@@ -3,14 +3,16 @@ import type { AssetDef } from "../../assets/graph/asset.ts";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { assetRun, type LineageContext, runComplete, runFail, runStart } from "../lineage/events.ts";
 import type { LineageTransport } from "../lineage/transport.ts";
+import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
 import { partitionPath } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { Duck } from "./duckdb.ts";
-import { execute, type Outcome } from "./executor.ts";
+import { type ExecuteContext, execute, type Outcome } from "./executor.ts";
 import { Scratch } from "./files.ts";
 import { acquireLock } from "./lock.ts";
 import { type PlanItem, type PlanOptions, partitionLabel, plan } from "./planner.ts";
 import { StoreState } from "./state.ts";
+import { registerTokenFunction, TokenKeys, type TokenScope } from "./tokens.ts";
 
 /** What a caller (the CLI, a cloud handler, lineage) hears while a run goes on. */
 export interface RunObserver {
@@ -51,6 +53,11 @@ export interface MaterializeOptions extends PlanOptions {
    * it just above their longest possible run: a lock older than that outlived its function.
    */
   readonly lockStaleAfterMs?: number;
+  /**
+   * Where the secrets the assets declare come from (default: `TRIBUTARY_SECRET_<NAME>` variables). The
+   * CLI gives the store's key files; a cloud function, the references in its environment.
+   */
+  readonly secrets?: SecretSource;
   /** Where OpenLineage events of each asset partition go, with the context (parent run) they carry. */
   readonly lineage?: {
     readonly transport: LineageTransport;
@@ -72,12 +79,15 @@ export async function materialize(
   const t0 = performance.now();
   const runId = opts.runId ?? randomUUID();
   const state = new StoreState(store);
-  const items = await plan(graph, state, opts);
+  const keys = opts.keys ?? new TokenKeys(graph, opts.secrets ?? environmentSecrets());
+  const items = await plan(graph, state, { ...opts, keys });
   await opts.observer?.planned?.(items);
   const outcomes: RunOutcome[] = [];
   const broken = new Map<string, string>(); // asset partition → why downstream is skipped
   const toRun = items.some((i) => i.action === "run");
   const duck = toRun ? await Duck.open() : undefined;
+  const tokens: TokenScope = {};
+  if (duck) registerTokenFunction(duck, tokens);
   const scratch = new Scratch(store);
   try {
     for (const item of items) {
@@ -94,7 +104,7 @@ export async function materialize(
       } else {
         await opts.observer?.started?.(item);
         outcome = await withLineage(graph, store, duck!, item, opts, () =>
-          runLocked(graph, store, state, duck!, scratch, runId, item, opts),
+          runLocked({ graph, state, duck: duck!, scratch, runId, keys, tokens }, store, item, opts),
         );
       }
       if (outcome.status === "failed") {
@@ -130,15 +140,12 @@ export async function materialize(
 }
 
 async function runLocked(
-  graph: AssetGraph,
+  ctx: ExecuteContext,
   store: ObjectStore,
-  state: StoreState,
-  duck: Duck,
-  scratch: Scratch,
-  runId: string,
   item: PlanItem,
   opts: MaterializeOptions,
 ): Promise<RunOutcome> {
+  const { graph, state, runId } = ctx;
   const a = graph.get(item.asset);
   const release = await acquireLock(store, a.key, partitionPath(a.partitions, item.partition, a.key), runId, {
     ...(opts.lockTimeoutMs === undefined ? {} : { timeoutMs: opts.lockTimeoutMs }),
@@ -153,7 +160,7 @@ async function runLocked(
     if (!opts.force && now?.dataVersion === item.dataVersion && repaired) {
       return { item, status: "fresh", reason: "materialised by another run", ms: 0 };
     }
-    return await execute({ graph, state, duck, scratch, runId }, item);
+    return await execute(ctx, item);
   } finally {
     await release();
   }

@@ -11,8 +11,11 @@ import {
   upstreamKeys,
 } from "../../assets/graph/partitions.ts";
 import { damaged, type ObjectCheck } from "./integrity.ts";
+import { SecretMissingError } from "../secrets/source.ts";
+import { SecretValueError } from "../secrets/token.ts";
 import { assetDataVersion, type InputVersion } from "./manifest.ts";
 import type { StoreState } from "./state.ts";
+import type { TokenKeys } from "./tokens.ts";
 
 export interface PlanOptions {
   /** Selection syntax; default everything. */
@@ -34,6 +37,11 @@ export interface PlanOptions {
    * asset-graph page, which plans every few seconds, leaves it off.
    */
   readonly checkFiles?: boolean;
+  /**
+   * The tokenisation keys of the run: a tokenising asset's data version includes its key's id. Without
+   * them such an asset is blocked (its data version cannot be known).
+   */
+  readonly keys?: TokenKeys;
 }
 
 /** One asset partition and what the run will do with it. */
@@ -47,6 +55,8 @@ export interface PlanItem {
   readonly inputs: readonly InputVersion[];
   /** The committed files whose bytes are not the committed ones: why a fresh partition runs again. */
   readonly corrupt?: readonly ObjectCheck[];
+  /** The ids of the tokenisation keys it uses, by secret name; present only for a tokenising asset. */
+  readonly keys?: Readonly<Record<string, string>>;
 }
 
 /** An asset partition as messages name it: "daily_revenue/2026-11-01|acme", or the key alone when unpartitioned. */
@@ -115,8 +125,9 @@ export async function plan(
   for (const { a, keys } of wanted) {
     const key = a.key;
     matched += keys.length;
+    const tokenKey = keys.length > 0 ? await keyOf(graph, a, opts.keys) : undefined;
     for (const partition of keys) {
-      const item = await planOne(graph, state, a, partition, planned, opts.force ?? false);
+      const item = await planOne(graph, state, a, partition, planned, opts.force ?? false, tokenKey);
       planned.set(`${key}\u0000${partition}`, item);
       items.push(item);
     }
@@ -144,6 +155,24 @@ async function checked(graph: AssetGraph, state: StoreState, item: PlanItem): Pr
   };
 }
 
+/** The id of an asset's tokenisation key by secret name, or why it cannot be known; undefined when it has none. */
+async function keyOf(
+  graph: AssetGraph,
+  a: AssetDef,
+  keys: TokenKeys | undefined,
+): Promise<{ keys: Record<string, string> } | { problem: string } | undefined> {
+  const secret = graph.tokenSecret(a.key);
+  if (secret === undefined) return undefined;
+  if (keys === undefined) return { problem: `this run has no secrets to read "${secret.name}" from` };
+  try {
+    const found = await keys.of(a.key);
+    return { keys: { [secret.name]: found!.key.kid } };
+  } catch (e) {
+    if (e instanceof SecretMissingError || e instanceof SecretValueError) return { problem: e.message };
+    throw e;
+  }
+}
+
 async function planOne(
   graph: AssetGraph,
   state: StoreState,
@@ -151,6 +180,7 @@ async function planOne(
   partition: string,
   planned: ReadonlyMap<string, PlanItem>,
   force: boolean,
+  tokenKey?: { keys: Record<string, string> } | { problem: string },
 ): Promise<PlanItem> {
   const inputs: InputVersion[] = [];
   let missing: string | undefined;
@@ -167,14 +197,18 @@ async function planOne(
       inputs.push({ asset: up.key, partition: upKey, dataVersion: version });
     }
   }
-  const dataVersion = assetDataVersion(a.codeVersion, inputs, partition);
-  const base = { asset: a.key, partition, dataVersion, inputs };
+  const keys = tokenKey !== undefined && "keys" in tokenKey ? tokenKey.keys : undefined;
+  const dataVersion = assetDataVersion(a.codeVersion, inputs, partition, keys);
+  const base = { asset: a.key, partition, dataVersion, inputs, ...(keys ? { keys } : {}) };
   if (missing)
     return {
       ...base,
       action: "blocked",
       reason: `upstream ${missing} has never been materialised; select it too (+${a.key})`,
     };
+  if (tokenKey !== undefined && "problem" in tokenKey) {
+    return { ...base, action: "blocked", reason: tokenKey.problem.replace(/\.$/, "") };
+  }
   if (force) return { ...base, action: "run", reason: "forced" };
   const manifest = await state.manifest(a, partition);
   if (!manifest) return { ...base, action: "run", reason: "never materialised" };
@@ -184,6 +218,19 @@ async function planOne(
       ...base,
       action: "run",
       reason: `code version changed (${manifest.codeVersion} → ${a.codeVersion})`,
+    };
+  }
+  const rotated = Object.entries(keys ?? {}).find(([name, kid]) => manifest.keys?.[name] !== kid);
+  if (rotated) {
+    const [name, kid] = rotated;
+    const before = manifest.keys?.[name];
+    return {
+      ...base,
+      action: "run",
+      reason:
+        before === undefined
+          ? `secret "${name}" now tokenises it (key k${kid})`
+          : `secret "${name}" was rotated (key k${before} → k${kid})`,
     };
   }
   const before = new Map(manifest.inputs.map((i) => [`${i.asset}/${i.partition}`, i.dataVersion]));

@@ -16,6 +16,7 @@
  */
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
+import { awsSecretReader } from "../secrets/aws.ts";
 import { S3Store } from "../storage/s3.ts";
 import { storeOpener } from "../storage/uri.ts";
 import {
@@ -164,6 +165,7 @@ export function awsHandler(
       openStore: storeOpener({ s3: (at) => new S3Store(at) }),
       publisher: (fn) => new EventBridgePublisher({ bus: fn.assetEvents }),
       format: (record) => awsLogLine(record),
+      secretReader: () => awsSecretReader(),
     },
   );
   return async (event, context) => {

@@ -21,6 +21,7 @@ import { DefaultAzureCredential } from "@azure/identity";
 import { ServiceBusClient, type ServiceBusMessage } from "@azure/service-bus";
 import { CronExpressionParser } from "cron-parser";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
+import { azureSecretReader } from "../secrets/azure.ts";
 import { AzureBlobStore } from "../storage/azure-blob.ts";
 import { storeOpener } from "../storage/uri.ts";
 import {
@@ -163,6 +164,7 @@ export function azureHandlers(graph: AssetGraph, deps: HandlerDeps = {}): AzureH
         }
         return new ServiceBusPublisher({ namespace, topic: fn.assetEvents });
       },
+      secretReader: () => azureSecretReader(),
     },
   );
   const run = (context: InvocationContext, id: (rt: Runtime) => string, make: (rt: Runtime) => Work) =>

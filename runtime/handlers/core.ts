@@ -26,6 +26,8 @@ import { materialize } from "../engine/materialize.ts";
 import { partitionLabel, partitionsFor } from "../engine/planner.ts";
 import { ingestRun, runComplete, runFail, runStart } from "../lineage/events.ts";
 import { httpTransportFromEnv, type LineageTransport } from "../lineage/transport.ts";
+import { functionSecrets, type SecretReader } from "../secrets/cloud.ts";
+import type { SecretSource } from "../secrets/source.ts";
 import { layout, STORE_ZONES } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { ZonedStore } from "../storage/zoned.ts";
@@ -169,6 +171,8 @@ export interface Runtime {
   readonly lockTimeoutMs?: number;
   /** Where OpenLineage events go (OPENLINEAGE_URL); none when unset. */
   readonly lineage?: LineageTransport;
+  /** The secrets its asset declares (the references in its environment, read with the cloud's SDK). */
+  readonly secrets?: SecretSource;
 }
 
 /**
@@ -388,6 +392,7 @@ async function run(
     lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
     ...(rt.lineage ? { lineage: { transport: rt.lineage, context: {} } } : {}),
     ...(rt.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: rt.lockTimeoutMs }),
+    ...(rt.secrets ? { secrets: rt.secrets } : {}),
   });
   const announced: Announcement[] = [];
   const failed: string[] = [];
@@ -450,6 +455,8 @@ export interface HandlerDeps {
   /** Where log lines go (default: console.log, which every cloud collects). */
   readonly write?: (line: string) => void;
   readonly lockTimeoutMs?: number;
+  /** Where secrets come from (default: the references in the environment, read with the cloud's SDK). */
+  readonly secrets?: SecretSource;
 }
 
 /**
@@ -464,6 +471,8 @@ export function lazyRuntime(
     publisher: (fn: FunctionEnv, env: Readonly<Record<string, string | undefined>>) => Publisher;
     /** How a structured record becomes a log line (AWS adds its embedded metric format). */
     format?: (record: Readonly<Record<string, unknown>>) => string;
+    /** Reads a secret by reference with the cloud's SDK (made on the first read). */
+    secretReader?: () => SecretReader;
   },
 ): () => Runtime {
   let rt: Runtime | undefined;
@@ -492,6 +501,11 @@ export function lazyRuntime(
       openStore: open,
       ...(lineage ? { lineage } : {}),
       ...(deps.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: deps.lockTimeoutMs }),
+      ...(deps.secrets
+        ? { secrets: deps.secrets }
+        : defaults.secretReader
+          ? { secrets: functionSecrets(env, defaults.secretReader) }
+          : {}),
     };
     return rt;
   };

@@ -11,6 +11,12 @@ export const FUNCTION_ENV = {
   curated: "TRIBUTARY_STORE_CURATED",
   quarantine: "TRIBUTARY_STORE_QUARANTINE",
   assetEvents: "TRIBUTARY_ASSET_EVENTS",
+  /**
+   * The secrets the function's asset declares, as JSON `{ "<name>": "<reference>" }`: a Secrets Manager
+   * ARN with `#<version id>`, a Secret Manager version's resource name, a Key Vault secret's versioned URI.
+   * References only: the function reads each value with its cloud's SDK (runtime/secrets/).
+   */
+  secrets: "TRIBUTARY_SECRET_REFS",
 } as const;
 
 export type FunctionKind = "asset" | "ingest";
@@ -30,6 +36,8 @@ export function functionVariables<V>(fn: {
   readonly environment: string;
   readonly stores: { readonly raw: V; readonly curated: V; readonly quarantine: V };
   readonly assetEvents: V;
+  /** The secrets' references, when the asset declares any. */
+  readonly secrets?: V;
 }): Record<string, string | V> {
   return {
     [FUNCTION_ENV.asset]: fn.asset,
@@ -39,5 +47,6 @@ export function functionVariables<V>(fn: {
     [FUNCTION_ENV.curated]: fn.stores.curated,
     [FUNCTION_ENV.quarantine]: fn.stores.quarantine,
     [FUNCTION_ENV.assetEvents]: fn.assetEvents,
+    ...(fn.secrets === undefined ? {} : { [FUNCTION_ENV.secrets]: fn.secrets }),
   };
 }

@@ -24,6 +24,7 @@ import type { CloudEvent } from "@google-cloud/functions-framework";
 import { cloudEvent as registerCloudEvent } from "@google-cloud/functions-framework";
 import { PubSub, type Topic } from "@google-cloud/pubsub";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
+import { gcpSecretReader } from "../secrets/gcp.ts";
 import { GcsStore } from "../storage/gcs.ts";
 import { storeOpener } from "../storage/uri.ts";
 import {
@@ -132,6 +133,7 @@ export function gcpHandler(
     openStore: storeOpener({ gcs: (at) => new GcsStore(at) }),
     publisher: (fn) => new PubSubPublisher({ topic: fn.assetEvents }),
     format: gcpLogLine,
+    secretReader: () => gcpSecretReader(),
   });
   return async (event) => {
     const rt = runtime();

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
+import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import type { Announcement, HandlerDeps, Publisher } from "./core.ts";
 import { type BusMessage, type Cloud, type Delivery, envelope } from "./envelopes.ts";
@@ -115,6 +116,11 @@ export interface LocalCloudOptions {
   readonly maxDeliveries?: number;
   readonly write?: (line: string) => void;
   readonly lockTimeoutMs?: number;
+  /**
+   * Where the functions' secrets come from (default: `TRIBUTARY_SECRET_<NAME>`): a local cloud has no
+   * secret store, so its functions read what this machine gives.
+   */
+  readonly secrets?: SecretSource;
   /** Told of every delivery as it ends. */
   readonly onDelivery?: (record: DeliveryRecord) => void;
 }
@@ -234,6 +240,7 @@ export class LocalCloud {
           o.write?.(line);
         },
         ...(o.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: o.lockTimeoutMs }),
+        secrets: o.secrets ?? environmentSecrets(),
       });
       this.#entries.set(consumer, entry);
     }

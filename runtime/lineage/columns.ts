@@ -22,10 +22,25 @@ interface Upstream {
 /** One node of DuckDB's JSON parse tree. */
 type Ast = { readonly [k: string]: unknown };
 
-interface Ref {
+/**
+ * One upstream column a value comes from: the whole column, or a field inside it (`path`, for a struct
+ * column read as `after.email`), and whether the value passed through `pii_token` on its way (`tokenised`):
+ * what a tokenised value carries of the column is a keyed token, not the column's value.
+ */
+export interface ColumnSource {
   readonly asset: string;
   readonly column: string;
+  /** Dotted field names below the column, lower case; absent for the whole column. */
+  readonly path?: string;
+  readonly tokenised?: true;
 }
+
+type Ref = ColumnSource;
+
+/** The detailed lineage of each output column: fields within struct columns, and tokenisation. */
+export type ColumnSources =
+  | { known: true; columns: { column: string; from: ColumnSource[] }[] }
+  | { known: false; reason: string };
 
 /** Where one column's values come from, or why that is not known. */
 type Lin = { readonly ok: true; readonly from: ReadonlyMap<string, Ref> } | Failed;
@@ -73,6 +88,9 @@ type Match =
   | { readonly kind: "ambiguous"; readonly tables: readonly string[] }
   | { readonly kind: "unknown"; readonly reason: string };
 
+/** The engine's token function (runtime/engine/tokens.ts): its result is a keyed token of its input. */
+const TOKEN_FUNCTION = "pii_token";
+
 /** The view the executor creates next to the upstreams; its values are the run's partition, no asset's. */
 const THIS_PARTITION = "this_partition";
 const PARTITION_COLUMNS = ["key", "time_key", "static_key"];
@@ -104,6 +122,30 @@ export async function columnLineage(
   upstreams: readonly { key: string; columns: readonly string[] }[],
   connection?: DuckDBConnection,
 ): Promise<ColumnLineage> {
+  const found = await columnSources(sql, upstreams, connection);
+  if (!found.known) return found;
+  return {
+    known: true,
+    columns: found.columns.map((c) => ({ column: c.column, from: wholeColumns(c.from) })),
+  };
+}
+
+/** The upstream columns of detailed sources, each once, sorted. */
+function wholeColumns(from: readonly ColumnSource[]): { asset: string; column: string }[] {
+  const seen = new Map<string, { asset: string; column: string }>();
+  for (const r of from) seen.set(`${r.asset}\u0000${r.column}`, { asset: r.asset, column: r.column });
+  return [...seen.values()].sort((x, y) => cmp(x.asset, y.asset) || cmp(x.column, y.column));
+}
+
+/**
+ * {@link columnLineage} in detail: each output column's sources with the struct fields read
+ * (`after.email` is field `email` of column `after`) and whether each passed through `pii_token`.
+ */
+export async function columnSources(
+  sql: string,
+  upstreams: readonly { key: string; columns: readonly string[] }[],
+  connection?: DuckDBConnection,
+): Promise<ColumnSources> {
   const parsed = connection ? await serialize(connection, sql) : await withDuck((c) => serialize(c, sql));
   if (parsed.error === true) {
     const message = String(parsed.error_message ?? "unknown error");
@@ -121,7 +163,7 @@ export async function columnLineage(
   }
   const rel = new Binder(upstreams).query(node(statements[0], "node") ?? {}, new Map(), undefined);
   if (!rel.ok) return { known: false, reason: rel.reason };
-  const columns: { column: string; from: Ref[] }[] = [];
+  const columns: { column: string; from: ColumnSource[] }[] = [];
   const problems: string[] = [];
   rel.cols.forEach((c, i) => {
     if (c.name === undefined) {
@@ -396,6 +438,24 @@ class Binder {
     if (e === null || typeof e !== "object") return undefined;
     const x = e as Ast;
     const cls = x.class;
+    if (cls === "FUNCTION" && String(x.function_name).toLowerCase() === TOKEN_FUNCTION) {
+      // What goes into pii_token comes out as a keyed token of it.
+      const inner = new Map<string, Ref>();
+      const p = this.walk(x.children, scope, params, inner);
+      if (p !== undefined) return p;
+      for (const r of inner.values()) {
+        const t: Ref = { ...r, tokenised: true };
+        acc.set(refKey(t), t);
+      }
+      return undefined;
+    }
+    const field = fieldAccess(x);
+    if (field !== undefined && !params.has(field[0]!.toLowerCase())) {
+      const r = this.ref(field, scope);
+      if (!r.lin.ok) return r.lin.reason;
+      for (const [k, v] of r.lin.from) acc.set(k, v);
+      return undefined;
+    }
     if (typeof cls === "string" && !PLAIN.has(cls)) {
       switch (cls) {
         case "COLUMN_REF": {
@@ -460,13 +520,15 @@ class Binder {
         const t = tables[0];
         if (t) {
           const m = inTable(t, lower[1]!);
-          if (m.kind === "found") return { lin: m.lin, name: lower.length === 2 ? m.name : last };
+          if (m.kind === "found")
+            return { lin: within(m.lin, lower.slice(2)), name: lower.length === 2 ? m.name : last };
           if (m.kind === "unknown") return { lin: fail(m.reason), name: last };
           return { lin: fail(`${t.label} has no column "${parts[1]}"`), name: last };
         }
       }
       const m = lookup(s.source, lower[0]!);
-      if (m.kind === "found") return { lin: m.lin, name: lower.length === 1 ? m.name : last };
+      if (m.kind === "found")
+        return { lin: within(m.lin, lower.slice(1)), name: lower.length === 1 ? m.name : last };
       if (m.kind === "ambiguous") {
         return { lin: fail(`"${parts[0]}" is ambiguous: a column of ${m.tables.join(" and ")}`), name: last };
       }
@@ -652,8 +714,37 @@ function renamed(rel: Rel, aliases: readonly string[]): Rel {
   return { ok: true, cols: rel.cols.map((c, i) => ({ name: aliases[i] ?? c.name, lin: c.lin })) };
 }
 
+function refKey(r: Ref): string {
+  return `${r.asset}\u0000${r.column}\u0000${r.path ?? ""}\u0000${r.tokenised ? "t" : ""}`;
+}
+
 function ok(refs: readonly Ref[]): Lin {
-  return { ok: true, from: new Map(refs.map((r) => [`${r.asset}\u0000${r.column}`, r])) };
+  return { ok: true, from: new Map(refs.map((r) => [refKey(r), r])) };
+}
+
+/** A value's sources narrowed to a field inside them: `after.email` of `after`'s sources. */
+function within(lin: Lin, fields: readonly string[]): Lin {
+  if (!lin.ok || fields.length === 0) return lin;
+  const below = fields.join(".");
+  return ok(
+    [...lin.from.values()].map((r) => ({ ...r, path: r.path === undefined ? below : `${r.path}.${below}` })),
+  );
+}
+
+/**
+ * A struct field read by function or subscript (`struct_extract(after, 'email')`, `after['email']`) as
+ * the column reference it amounts to (`after.email`); undefined for anything else.
+ */
+function fieldAccess(x: Ast): string[] | undefined {
+  const extract =
+    (x.class === "FUNCTION" && String(x.function_name).toLowerCase() === "struct_extract") ||
+    (x.class === "OPERATOR" && x.type === "ARRAY_EXTRACT");
+  if (!extract) return undefined;
+  const [target, name] = list(x.children);
+  if (target?.class !== "COLUMN_REF" || name?.class !== "CONSTANT") return undefined;
+  const value = node(name, "value");
+  if (node(value, "type")?.id !== "VARCHAR" || value?.is_null === true) return undefined;
+  return [...strings(target.column_names), String(value?.value)];
 }
 
 function fail(reason: string): Failed {
@@ -672,9 +763,13 @@ function sameLin(a: Lin, b: Lin): boolean {
 }
 
 function sorted(from: ReadonlyMap<string, Ref>): Ref[] {
-  return [...from.values()]
-    .map((r) => ({ asset: r.asset, column: r.column }))
-    .sort((x, y) => cmp(x.asset, y.asset) || cmp(x.column, y.column));
+  return [...from.values()].sort(
+    (x, y) =>
+      cmp(x.asset, y.asset) ||
+      cmp(x.column, y.column) ||
+      cmp(x.path ?? "", y.path ?? "") ||
+      cmp(x.tokenised ? "t" : "", y.tokenised ? "t" : ""),
+  );
 }
 
 function cmp(a: string, b: string): number {

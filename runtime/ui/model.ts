@@ -27,6 +27,8 @@ import {
   type PartitionStatus,
   partitionRecords,
 } from "../engine/status.ts";
+import { TokenKeys } from "../engine/tokens.ts";
+import { storeSecrets } from "../secrets/local.ts";
 import { layout as storeLayout } from "../storage/layout.ts";
 import type { Body, ObjectInfo, ObjectStore, Written } from "../storage/port.ts";
 import {
@@ -56,6 +58,16 @@ export interface ModelOptions {
   now?: Date;
   /** Column lineage of a SQL asset (called for SQL assets only). */
   columnLineage?: (asset: AnyAsset) => Promise<UiColumnLineage | undefined>;
+  /**
+   * The store's tokenisation keys, which tokenising assets' data versions include; default: read afresh
+   * from the store's own (never made here).
+   */
+  keys?: TokenKeys;
+}
+
+function keysOf(graph: AssetGraph, opts: ModelOptions): TokenKeys | undefined {
+  if (opts.keys || !opts.store) return opts.keys;
+  return new TokenKeys(graph, storeSecrets(opts.store.store, { create: false }));
 }
 
 /** Horizontal distance between levels and vertical distance between rows, in the page's graph units. */
@@ -130,7 +142,9 @@ export async function uiGraph(graph: AssetGraph, opts: ModelOptions): Promise<Ui
   const now = opts.now ?? new Date();
   const doc = toLineage(graph);
   const positions = layout(graph);
-  const states = opts.store ? await storeStates(graph, listed(opts.store), now) : undefined;
+  const states = opts.store
+    ? await storeStates(graph, listed(opts.store), now, keysOf(graph, opts))
+    : undefined;
   const nodes = doc.nodes.map((n): UiNode => {
     const a = graph.get(n.key);
     const p = positions.get(n.key)!;
@@ -172,9 +186,10 @@ async function storeStates(
   graph: AssetGraph,
   store: StoreState,
   now: Date,
+  keys: TokenKeys | undefined,
 ): Promise<Map<string, PartState[]>> {
   // Files are not checked against their commits here: the page plans every few seconds.
-  const items = await plan(graph, store, { now, checkFiles: false });
+  const items = await plan(graph, store, { now, checkFiles: false, ...(keys ? { keys } : {}) });
   const sources = graph.assets().filter((a) => a.kind === "source");
   const [records, ingested] = await Promise.all([
     Promise.all(items.map((i) => partitionRecords(graph, store, i))),
@@ -244,7 +259,9 @@ function summary(parts: readonly PartState[]): { state: NodeState; why: string }
 export async function uiDetails(graph: AssetGraph, key: string, opts: ModelOptions): Promise<UiAssetDetails> {
   const a = graph.get(key);
   const now = opts.now ?? new Date();
-  const live = opts.store ? await liveDetails(graph, a, listed(opts.store), now) : undefined;
+  const live = opts.store
+    ? await liveDetails(graph, a, listed(opts.store), now, keysOf(graph, opts))
+    : undefined;
   const limit = freshnessLimit(a);
   let freshness: string | undefined;
   if (live) freshness = freshnessOf(a, live.last, now);
@@ -294,13 +311,19 @@ async function liveDetails(
   a: AnyAsset,
   store: StoreState,
   now: Date,
+  tokenKeys: TokenKeys | undefined,
 ): Promise<LiveDetails> {
   const keys = partitionsFor(a.partitions, { now });
   if (a.kind === "source") return sourceDetails(a.key, keys, store);
   // The asset with its upstreams: planned as in the whole graph's plan, so the panel says what the node does.
-  const items = (await plan(graph, store, { selection: `+${a.key}`, now, checkFiles: false })).filter(
-    (i) => i.asset === a.key,
-  );
+  const items = (
+    await plan(graph, store, {
+      selection: `+${a.key}`,
+      now,
+      checkFiles: false,
+      ...(tokenKeys ? { keys: tokenKeys } : {}),
+    })
+  ).filter((i) => i.asset === a.key);
   const records = await Promise.all(items.map((i) => partitionRecords(graph, store, i)));
   return {
     partitions: records.map(({ status: s }) => ({

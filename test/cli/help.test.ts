@@ -27,6 +27,7 @@ describe("tributary --help and --version", () => {
         verify [options] [selection]                   read every committed file of the selected assets and sources and check it against its commit's SHA-256
         query [options] <sql>                          run one read-only DuckDB SELECT over the committed assets and sources, each a table named by its key
         gc [options]                                   delete data objects no manifest names: output of crashed runs and replaced versions
+        secrets                                        the graph's secrets on this machine: who needs each, where its value comes from; rotate a key
         plan [options]                                 print the deployment plan of a stack: stores, buses, functions, triggers, grants, alarms
         synth [options]                                run the Pulumi program offline under mocks and print every resource a deploy registers
         bundle [options]                               build the folder a stack deploys as its functions' code: the graph, the engine and DuckDB

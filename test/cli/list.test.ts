@@ -10,14 +10,14 @@ describe("tributary list", () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toBe("");
     expect(run.stdout).toMatchInlineSnapshot(`
-      "key                      kind    group     partitions                                              deps                               owners                  schedule
-      customers_cdc            source  commerce  daily from 2026-11-01 × tenant [acme, globex, initech]  -                                  team:data-platform      -
-      orders_cdc               source  commerce  daily from 2026-11-01 × tenant [acme, globex, initech]  -                                  team:data-platform      -
-      curated_customers        asset   commerce  tenant [acme, globex, initech]                          customers_cdc                      team:data-platform      on upstream
-      curated_orders           asset   commerce  tenant [acme, globex, initech]                          orders_cdc                         team:data-platform      on upstream
-      customer_features        asset   commerce  tenant [acme, globex, initech]                          curated_orders, curated_customers  team:growth-ml          0 3 * * * Europe/Berlin
-      daily_revenue            asset   commerce  daily from 2026-11-01 × tenant [acme, globex, initech]  curated_orders                     team:finance-analytics  30 2 * * * UTC
-      recommendation_features  asset   commerce  tenant [acme, globex, initech]                          customer_features                  team:growth-ml          on upstream
+      "key                      kind    group     partitions                                              deps                               owners                  schedule                 secrets
+      customers_cdc            source  commerce  daily from 2026-11-01 × tenant [acme, globex, initech]  -                                  team:data-platform      -                        -
+      orders_cdc               source  commerce  daily from 2026-11-01 × tenant [acme, globex, initech]  -                                  team:data-platform      -                        -
+      curated_customers        asset   commerce  tenant [acme, globex, initech]                          customers_cdc                      team:data-platform      on upstream              pii_token_key
+      curated_orders           asset   commerce  tenant [acme, globex, initech]                          orders_cdc                         team:data-platform      on upstream              -
+      customer_features        asset   commerce  tenant [acme, globex, initech]                          curated_orders, curated_customers  team:growth-ml          0 3 * * * Europe/Berlin  -
+      daily_revenue            asset   commerce  daily from 2026-11-01 × tenant [acme, globex, initech]  curated_orders                     team:finance-analytics  30 2 * * * UTC           -
+      recommendation_features  asset   commerce  tenant [acme, globex, initech]                          customer_features                  team:growth-ml          on upstream              -
       "
     `);
   });
@@ -52,8 +52,9 @@ describe("tributary list", () => {
       tags,
       schedule: null,
       trigger: null,
+      secrets: [],
     });
-    const curated = (key: string, upstream: string) => ({
+    const curated = (key: string, upstream: string, secrets: string[] = []) => ({
       key,
       kind: "asset",
       group: "commerce",
@@ -63,11 +64,12 @@ describe("tributary list", () => {
       tags: ["curated"],
       schedule: null,
       trigger: "upstream",
+      secrets,
     });
     expect(JSON.parse(run.stdout)).toEqual([
       source("customers_cdc", ["cdc", "pii"]),
       source("orders_cdc", ["cdc"]),
-      curated("curated_customers", "customers_cdc"),
+      curated("curated_customers", "customers_cdc", ["pii_token_key"]),
       curated("curated_orders", "orders_cdc"),
       {
         key: "customer_features",
@@ -79,6 +81,7 @@ describe("tributary list", () => {
         tags: ["features"],
         schedule: { cron: "0 3 * * *", timezone: "Europe/Berlin" },
         trigger: null,
+        secrets: [],
       },
     ]);
   });

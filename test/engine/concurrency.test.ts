@@ -30,6 +30,7 @@ import {
   readLocks,
   readManifests,
   spawnTributary,
+  TEST_KEY,
   tempDir,
 } from "./helpers/store.ts";
 
@@ -80,6 +81,8 @@ interface JsonRun {
 
 describe("two materialize runs at once on one store", () => {
   beforeAll(async () => {
+    // One tokenisation key for the in-process runs and the CLI processes (which inherit it): same tokens.
+    process.env[TEST_KEY.variable] = TEST_KEY.value;
     root = await tempDir("tributary-concurrency-");
     base = join(root, "base");
     await ingestedStore(base);

@@ -37,6 +37,7 @@ import {
   rowsOf,
   seededRandom,
   spawnTributary,
+  TEST_KEY,
   tempDir,
 } from "./helpers/store.ts";
 
@@ -65,6 +66,8 @@ let order: { asset: string; partition: string; id: string }[];
 let cliRun: { committed: Map<string, ReferencePartition>; planMs: number; workMs: number; stdout: string };
 
 beforeAll(async () => {
+  // One tokenisation key for the in-process runs and the CLI processes (which inherit it): same tokens.
+  process.env[TEST_KEY.variable] = TEST_KEY.value;
   root = await tempDir("tributary-crash-");
   base = join(root, "base");
   await ingestedStore(base);

@@ -381,7 +381,7 @@ describe("graph validation", () => {
   it("refuses items that are not assets, such as an import cycle's undefined", () => {
     expect(() => defineGraph([events, [undefined as never]])).toThrow(
       new DeclarationError(
-        "graph: item [1][0] given to defineGraph is undefined, not an asset or source. If it is imported from another module, look for a circular import.",
+        "graph: item [1][0] given to defineGraph is undefined, not an asset, source or secret. If it is imported from another module, look for a circular import.",
         [],
       ),
     );

@@ -2,6 +2,7 @@
  * The AWS adapter on the reference pipeline: `synth` runs infra/index.ts under Pulumi's mocks for the
  * dev-aws stack, and the exact resources and their key inputs are asserted here.
  */
+import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, inject, it } from "vitest";
@@ -32,6 +33,11 @@ const arn = {
   key: `arn:aws:kms:${REGION}:${ACCOUNT}:key/trib-dev-data-key-id`,
   assetBus: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/trib-dev-asset-events`,
   logs: (k: string) => `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/tributary/trib-dev/${k}:log-stream:*`,
+  /** Secrets Manager's six random characters, offline made from the name (infra/synth/outputs.ts). */
+  secret: (n: string) => {
+    const name = `trib-dev-secret-${n.replaceAll("_", "-")}`;
+    return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-${createHash("sha256").update(name).digest("hex").slice(0, 6)}`;
+  },
 };
 const TAGS = {
   "cost-centre": "cc-1042",
@@ -75,6 +81,10 @@ describe("the AWS stack of the reference pipeline", () => {
       "aws:lambda/eventSourceMapping:EventSourceMapping": 5,
       "aws:scheduler/schedule:Schedule": 2,
       "aws:cloudwatch/metricAlarm:MetricAlarm": 16,
+      "tributary:aws:Secret": 1,
+      "aws:secretsmanager/secret:Secret": 1,
+      "aws:secretsmanager/secretVersion:SecretVersion": 1,
+      "random:index/randomBytes:RandomBytes": 1,
     });
     // Every cloud resource sits in a component; every component at the top.
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
@@ -421,6 +431,7 @@ describe("the AWS stack of the reference pipeline", () => {
             logGroup: arn.logs(fn.id).replace(":log-stream:*", ""),
             queue: scheduled ? undefined : arn.queue(`${name}-queue`),
             deadLetters: scheduled ? arn.queue(`${name}-dlq`) : undefined,
+            secrets: (fn.secrets ?? []).map((n) => arn.secret(n)),
           },
         ),
       );
@@ -513,7 +524,7 @@ describe("the AWS stack of the reference pipeline", () => {
 
   it("tags every taggable resource with asset, pipeline, env, owner and cost centre", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
-    expect(tagged).toHaveLength(4 + 1 + 2 + 1 + 9 + 7 + 7 + 12 + 5 + 5 + 16);
+    expect(tagged).toHaveLength(4 + 1 + 2 + 1 + 9 + 7 + 7 + 12 + 5 + 5 + 16 + 1);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
         expect.arrayContaining(["tributary:asset", ...Object.keys(TAGS)]),

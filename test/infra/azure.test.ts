@@ -99,6 +99,9 @@ describe("the Azure stack of the reference pipeline", () => {
       "tributary:azure:DataKey": 1,
       "azure-native:keyvault:Vault": 1,
       "azure-native:keyvault:Key": 1,
+      "azure-native:keyvault:Secret": 1,
+      "tributary:azure:Secret": 1,
+      "random:index/randomBytes:RandomBytes": 1,
       "azure-native:managedidentity:UserAssignedIdentity": 1,
       "tributary:azure:Store": 2,
       "azure-native:storage:StorageAccount": 2,
@@ -123,8 +126,8 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:servicebus:Rule": 5,
       "azure-native:servicebus:Queue": 5,
       // The key's; per function its data containers (2 or 3), 3 on the host account, publishing,
-      // receiving (5 consumers) and telemetry.
-      "azure-native:authorization:RoleAssignment": 1 + 18 + 21 + 7 + 5 + 7,
+      // receiving (5 consumers) and telemetry; reading its secret (curated_customers).
+      "azure-native:authorization:RoleAssignment": 1 + 18 + 21 + 7 + 5 + 7 + 1,
       // errors for 7, dead letters for the 5 bus consumers; freshness as log alerts.
       "azure-native:monitor:MetricAlert": 12,
       "azure-native:monitor:ScheduledQueryRule": 2,
@@ -765,8 +768,8 @@ describe("the Azure stack of the reference pipeline", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
     // group, vault, key, identity, 2 accounts, namespace, action group, workspace; the network, its
     // egress IP and NAT gateway, 2 DNS zones and their links, 2 private endpoints; per function plan,
-    // app, insights; 12 metric alerts, 2 log alerts.
-    expect(tagged).toHaveLength(9 + 9 + 7 * 3 + 12 + 2);
+    // app, insights; 12 metric alerts, 2 log alerts; the secret.
+    expect(tagged).toHaveLength(9 + 9 + 7 * 3 + 12 + 2 + 1);
     expect(s.resources.filter((r) => AZURE_TAGGABLE_TYPES.includes(r.type))).toEqual(tagged);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(

@@ -96,6 +96,9 @@ const RULE_NAMES = [
   "no-owner-roles",
   "storage-roles-isolated",
   "private-network",
+  "secrets-encrypted-with-stack-key",
+  "secret-read-only-by-declaring-functions",
+  "no-plain-secrets-in-environment",
 ];
 
 const TLS_FIX = (bucket: string): string =>

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import graph from "../../assets/index.ts";
 import { Duck } from "../../runtime/engine/duckdb.ts";
 import { readSql } from "../../runtime/engine/executor.ts";
+import { registerTokenFunction } from "../../runtime/engine/tokens.ts";
 import { type ColumnLineage, columnLineage } from "../../runtime/lineage/columns.ts";
+import { tokenKey } from "../../runtime/secrets/token.ts";
 import type { UiColumnLineage } from "../../runtime/ui/types.ts";
 
 const ORDERS = { key: "orders", columns: ["order_id", "customer_id", "amount", "status", "created_at"] };
@@ -464,6 +466,7 @@ describe("columnLineage of the reference pipeline's SQL assets", () => {
     const result = await columnLineage(a.sql!, upstreams, duck.connection);
     // The asset's SQL bound as the executor binds it: views of typed, empty upstreams and this_partition.
     const bound = await Duck.open();
+    registerTokenFunction(bound, { key: tokenKey("pii_token_key", "k".repeat(32)) });
     try {
       for (const e of graph.inputs(key)) {
         await bound.run(`CREATE VIEW "${e.from}" AS ${readSql(graph.get(e.from), [])}`);

@@ -21,6 +21,7 @@ import {
   onUpstream,
   references,
   rowCount,
+  secret,
   source,
   sqlCheck,
   staticPartitions,
@@ -42,6 +43,17 @@ import {
 
 /** The first day of data; partitions run from it up to yesterday. */
 export const FIRST_DAY = "2026-11-01";
+
+/**
+ * The key customers' e-mail addresses are tokenised with: each tenant's tokens are keyed by a key
+ * derived from it, so nobody without it can tell whose address a token is. Generated on first use
+ * (locally in the store's _secrets/, in a stack on first deploy) unless given.
+ */
+export const piiTokenKey = secret("pii_token_key", {
+  use: "tokenisation",
+  description:
+    "Keys the e-mail tokens of curated_customers; rotating it re-materialises them and their downstream.",
+});
 
 const tenants = staticPartitions("tenant", TENANTS);
 const dayByTenant = multiPartitions(daily({ start: FIRST_DAY }), tenants);
@@ -117,7 +129,7 @@ export const curatedOrders = asset("curated_orders", {
 export const curatedCustomers = asset("curated_customers", {
   ...meta,
   description:
-    "The latest state of every customer per tenant; the e-mail replaced by a salted token, the name dropped.",
+    "The latest state of every customer per tenant; the e-mail replaced by a keyed token, the name dropped.",
   deps: [dep(customersCdc, { partitions: mapping.allTime() })],
   schema: CuratedCustomer,
   partitions: tenants,
@@ -135,13 +147,14 @@ export const curatedCustomers = asset("curated_customers", {
     SELECT
       customer_id,
       tenant_id,
-      sha256(tenant_id || ':' || lower(after.email)) AS email_token,
+      pii_token(tenant_id, lower(after.email)) AS email_token,
       after.country AS country,
       CAST(timezone('UTC', after.created_at) AS DATE) AS signup_date
     FROM changes
     WHERE newest = 1 AND op <> 'd'
     ORDER BY customer_id`,
   checks: [notNull(["customer_id", "email_token", "country"]), unique(["customer_id"])],
+  secrets: [piiTokenKey],
   trigger: onUpstream(),
   owners: ["team:data-platform"],
   tags: ["curated"],

@@ -81,7 +81,7 @@ export const CuratedOrder = Type.Object({
 export const CuratedCustomer = Type.Object({
   customer_id: Type.String(),
   tenant_id: Type.String(),
-  /** sha256 of the lower-cased e-mail with the tenant as salt: joinable, not reversible. */
+  /** The lower-cased e-mail's keyed token (`pii_token`): joinable within a tenant, not reversible without the key. */
   email_token: Type.String(),
   country: Type.String(),
   signup_date: Type.String({ format: "date" }),

@@ -6,6 +6,7 @@ import type { Work } from "../../handlers/core.ts";
 import { type BusMessage, CLOUDS, type Cloud, type Delivery, envelope } from "../../handlers/envelopes.ts";
 import { consumersOf, type DeliveryRecord, LocalCloud } from "../../handlers/local.ts";
 import { MESSAGES } from "../../handlers/messages.ts";
+import { storeSecrets } from "../../secrets/local.ts";
 import { openStoreUri } from "../../storage/open.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
@@ -68,6 +69,8 @@ export async function invokeCommand(opts: InvokeOptions, io: Io): Promise<number
     cloud,
     stores: { raw: uri, curated: uri, quarantine: uri },
     openStore: (u) => openStoreUri(u),
+    // The functions' secrets from this machine: the store's key files (a folder) or TRIBUTARY_SECRET_<NAME>.
+    secrets: storeSecrets(openStoreUri(uri)),
     write: (line) => io.err(`${line}\n`),
     onDelivery: opts.json ? undefined : (r) => io.out(describe(r)),
   });

@@ -21,6 +21,8 @@ export interface ListedAsset {
   schedule: { cron: string; timezone: string } | null;
   /** "upstream" when the asset runs as soon as its upstream data arrives, or null. */
   trigger: "upstream" | null;
+  /** The names of the secrets its function needs (never their values). */
+  secrets: string[];
 }
 
 /** `tributary list`: the selected assets in topological order, as a table or JSON. */
@@ -31,6 +33,8 @@ export async function list(selection: string | undefined, opts: ListOptions, io:
     io.out(`${JSON.stringify(listed, null, 2)}\n`);
     return 0;
   }
+  // The secrets column only when a listed asset needs one.
+  const secrets = listed.some((a) => a.secrets.length > 0);
   const rows = listed.map((a) => [
     a.key,
     a.kind,
@@ -39,8 +43,10 @@ export async function list(selection: string | undefined, opts: ListOptions, io:
     a.deps.length === 0 ? "-" : a.deps.join(", "),
     a.owners.length === 0 ? "-" : a.owners.join(", "),
     a.schedule ? `${a.schedule.cron} ${a.schedule.timezone}` : a.trigger ? "on upstream" : "-",
+    ...(secrets ? [a.secrets.join(", ") || "-"] : []),
   ]);
-  io.out(formatTable(["key", "kind", "group", "partitions", "deps", "owners", "schedule"], rows));
+  const head = ["key", "kind", "group", "partitions", "deps", "owners", "schedule"];
+  io.out(formatTable(secrets ? [...head, "secrets"] : head, rows));
   return 0;
 }
 
@@ -56,5 +62,6 @@ function listed1(graph: AssetGraph, a: AnyAsset): ListedAsset {
     schedule:
       a.kind === "asset" && a.schedule ? { cron: a.schedule.cron, timezone: a.schedule.timezone } : null,
     trigger: a.kind === "asset" && a.trigger ? a.trigger.on : null,
+    secrets: [...(a.secrets ?? [])],
   };
 }

@@ -9,13 +9,15 @@ import {
 import type { PlanItem } from "../../engine/planner.ts";
 import { plan } from "../../engine/planner.ts";
 import { StoreState } from "../../engine/state.ts";
+import { TokenKeys } from "../../engine/tokens.ts";
 import { commandRun, parentOf, runComplete, runFail, runStart } from "../../lineage/events.ts";
+import { checkPii } from "../../lineage/pii.ts";
 import { transportsFromEnv } from "../../lineage/transport.ts";
 import type { ObjectStore } from "../../storage/port.ts";
 import { loadGraphModule } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { ensureSampleData } from "../samples.ts";
-import { openStore } from "../store.ts";
+import { openStore, storeSecrets } from "../store.ts";
 import { formatTable } from "../table.ts";
 
 export interface MaterializeCliOptions {
@@ -41,9 +43,12 @@ export async function materializeCommand(
   io: Io,
 ): Promise<number> {
   const { graph, exports } = await loadGraphModule(opts.graph);
+  await checkPii(graph);
   const store = openStore(opts.store);
   const planOptions = {
     ...(selection === undefined ? {} : { selection }),
+    // A dry run writes nothing: a tokenisation key not made yet is reported, not made.
+    keys: new TokenKeys(graph, storeSecrets(store, { create: !opts.dryRun })),
     ...(opts.partition === undefined ? {} : { partition: opts.partition }),
     ...(opts.from === undefined ? {} : { from: opts.from }),
     ...(opts.to === undefined ? {} : { to: opts.to }),

@@ -1,6 +1,7 @@
 import { configMap, readStackConfig } from "../../../infra/config.ts";
 import { planDeployment } from "../../../infra/plan/build.ts";
 import { type DeploymentPlan, describeTrigger, type TriggerPlan } from "../../../infra/plan/types.ts";
+import { checkPii } from "../../lineage/pii.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { formatTable } from "../table.ts";
@@ -15,6 +16,7 @@ export interface PlanOptions {
 export async function plan(opts: PlanOptions, io: Io): Promise<number> {
   const config = readStackConfig(configMap(process.cwd(), opts.stack), opts.stack);
   const graph = await loadGraph(opts.graph);
+  await checkPii(graph);
   const p = planDeployment(graph, config);
   io.out(opts.json ? `${JSON.stringify(p, null, 2)}\n` : summary(p));
   return 0;
@@ -68,6 +70,20 @@ export function summary(p: DeploymentPlan): string {
         ];
       }),
     ),
+    ...(p.secrets.length > 0
+      ? [
+          "secrets (names only: values live in the cloud's secret store)",
+          formatTable(
+            ["secret", "use", "value", "read by"],
+            p.secrets.map((s) => [
+              s.name,
+              s.use,
+              s.value === "config" ? "from tributary:secrets" : "generated on first deploy",
+              s.readers.join(", "),
+            ]),
+          ),
+        ]
+      : []),
     `${p.grants.length} grants, each from a graph edge or the function's own output; alarms mail ${p.alertEmail}.`,
     "Run `tributary plan --json` for every field, `tributary synth` for the cloud resources.",
   ];

@@ -4,9 +4,10 @@ import { plan } from "../../engine/planner.ts";
 import { StoreState } from "../../engine/state.ts";
 import { freshnessOf, type PartitionStatus, partitionStatus } from "../../engine/status.ts";
 import { commitLabel, verifyCommitted } from "../../engine/verify.ts";
+import { TokenKeys } from "../../engine/tokens.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
-import { openStore } from "../store.ts";
+import { openStore, storeSecrets } from "../store.ts";
 import { formatTable } from "../table.ts";
 
 export interface StatusOptions {
@@ -39,10 +40,12 @@ export async function statusCommand(
   now = new Date(),
 ): Promise<number> {
   const graph = await loadGraph(opts.graph);
-  const state = new StoreState(openStore(opts.store));
+  const store = openStore(opts.store);
+  const state = new StoreState(store);
+  const keys = new TokenKeys(graph, storeSecrets(store, { create: false }));
   // The plan checks the files of fresh asset partitions (a corrupt one is planned to run again); the
   // files of sources, which nothing recomputes, are checked here.
-  const items = await plan(graph, state, selection === undefined ? {} : { selection });
+  const items = await plan(graph, state, { ...(selection === undefined ? {} : { selection }), keys });
   const sources = graph.select(selection).filter((k) => graph.get(k).kind === "source");
   const [partitions, sourceChecks, assetChecks] = await Promise.all([
     Promise.all(items.map((i) => partitionStatus(graph, state, i))),

@@ -1,5 +1,7 @@
 import { evaluate } from "../../../infra/policy/rules.ts";
 import { type ResourceRecord, type Synthesis, synth as synthesise } from "../../../infra/synth/index.ts";
+import { checkPii } from "../../lineage/pii.ts";
+import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 
 export interface SynthOptions {
@@ -13,6 +15,8 @@ export interface SynthOptions {
  * With `--check`, the security policy pack runs on them too and any violation fails the command.
  */
 export async function synth(opts: SynthOptions, io: Io): Promise<number> {
+  // The program deploys the project's graph (assets/index.ts): its personal data must be accounted for.
+  await checkPii(await loadGraph(undefined));
   const s = await synthesise({ root: process.cwd(), stack: opts.stack });
   const violations = opts.check ? evaluate(s.resources) : [];
   if (opts.json) {

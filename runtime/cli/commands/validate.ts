@@ -1,3 +1,4 @@
+import { checkPii } from "../../lineage/pii.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 
@@ -8,6 +9,8 @@ export interface ValidateOptions {
 /** `tributary validate`: load and validate the graph; print a one-line summary. */
 export async function validate(opts: ValidateOptions, io: Io): Promise<number> {
   const graph = await loadGraph(opts.graph);
+  // Personal data must be tokenised or declared wherever the lineage takes it (DuckDB parses the SQL).
+  await checkPii(graph);
   const assets = graph.assets();
   const sources = assets.filter((a) => a.kind === "source").length;
   io.out(

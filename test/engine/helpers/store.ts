@@ -24,6 +24,15 @@ export { graph };
 /** The repository root (absolute, without a trailing slash). */
 export const REPO = fileURLToPath(new URL("../../..", import.meta.url)).replace(/\/$/, "");
 export const BIN = `${REPO}/bin/tributary.js`;
+/**
+ * The tokenisation key of the reference pipeline in runs that must give the same tokens in this process
+ * and in the CLI processes it starts (which inherit the environment).
+ */
+export const TEST_KEY = {
+  variable: "TRIBUTARY_SECRET_PII_TOKEN_KEY",
+  value: "the engine tests' tokenisation key, 32+ bytes long",
+} as const;
+
 const SERVER = fileURLToPath(new URL("./cli-server.ts", import.meta.url));
 
 /** The graph's assets (not sources), in topological order. */
