@@ -17,8 +17,8 @@ import { Bus } from "./bus.ts";
 import { AssetFunction } from "./function.ts";
 import { DataKey } from "./key.ts";
 import { labelsOf } from "./labels.ts";
-import { STACK_APIS } from "./services.ts";
 import { Secret } from "./secret.ts";
+import { STACK_APIS } from "./services.ts";
 import { Store } from "./store.ts";
 
 export const gcp = {

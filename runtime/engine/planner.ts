@@ -10,9 +10,9 @@ import {
   timeDimension,
   upstreamKeys,
 } from "../../assets/graph/partitions.ts";
-import { damaged, type ObjectCheck } from "./integrity.ts";
 import { SecretMissingError } from "../secrets/source.ts";
 import { SecretValueError } from "../secrets/token.ts";
+import { damaged, type ObjectCheck } from "./integrity.ts";
 import { assetDataVersion, type InputVersion } from "./manifest.ts";
 import type { StoreState } from "./state.ts";
 import type { TokenKeys } from "./tokens.ts";

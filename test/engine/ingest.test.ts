@@ -481,7 +481,15 @@ describe("retries: raw and quarantine are append-only", () => {
     // The same batch again (a redelivered message): attempt 2 names its objects after itself.
     const again = await ingest(flaky, ordersCdc, [join(dir, "a.ndjson")], { batch: "b1", workers: 0 });
     expect(again.manifest.files.map((f) => f.key)).toEqual(["raw/orders_cdc/2026-11-02/acme/b1=2.ndjson"]);
-    expect(again.manifest.quarantine).toEqual({ key: "quarantine/orders_cdc/b1=2.ndjson", rows: 1 });
+    expect(again.manifest.quarantine).toEqual({
+      key: "quarantine/orders_cdc/b1=2.ndjson",
+      rows: 1,
+      bytes: 152,
+      // The quarantined line carries when it was quarantined: the hash is of the object as stored.
+      sha256: createHash("sha256")
+        .update((await flaky.get("quarantine/orders_cdc/b1=2.ndjson"))!)
+        .digest("hex"),
+    });
     expect(again.manifest.ids).toBe("_index/orders_cdc/b1=2.ids");
     expect(again.manifest.counts).toEqual({ read: 3, written: 2, quarantined: 1, duplicates: 0 });
     expect((await flaky.list("")).map((o) => o.key)).toEqual([
