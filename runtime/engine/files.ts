@@ -69,7 +69,8 @@ export class Scratch {
       return {
         path: local,
         publish: async () => {
-          const read = await fileSha256(local);
+          // Remembered in the store's memo: the next plan of this store trusts what it hashed here.
+          const read = await fileSha256(local, { root: local.slice(0, local.length - key.length - 1) });
           if (!read) throw new Error(`DuckDB wrote no file at ${local}`);
           return read;
         },

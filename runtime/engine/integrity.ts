@@ -16,7 +16,8 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { appendFile, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import pLimit from "p-limit";
 import { TributaryError } from "../../assets/graph/errors.ts";
 import type { ObjectStore } from "../storage/port.ts";
@@ -119,13 +120,87 @@ async function identity(path: string): Promise<{ id: string; size: number } | un
 }
 
 /**
- * SHA-256 and size of a local file, or undefined when there is none. `fresh` hashes it even when this
- * process hashed it before (what `verify` does).
+ * The memo of a local store, kept in the store (`_cache/sha256.ndjson`, one line per file hashed: its
+ * key, identity and SHA-256), so that a later process does not hash every committed file again: a plan
+ * or `status` of a large local store would otherwise read all of it on every command. It is no weaker
+ * than the memo in memory: a line only vouches for a file whose identity (change time included) is the
+ * one hashed, and whoever could forge a line could as well rewrite the commits themselves.
+ */
+const CACHE = "_cache/sha256.ndjson";
+const loaded = new Map<string, Promise<void>>();
+
+function loadCache(root: string): Promise<void> {
+  let done = loaded.get(root);
+  if (!done) {
+    done = readCache(root);
+    loaded.set(root, done);
+  }
+  return done;
+}
+
+async function readCache(root: string): Promise<void> {
+  const file = join(root, CACHE);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    return;
+  }
+  const entries = new Map<string, { id: string; sha256: string }>();
+  let lines = 0;
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    lines++;
+    try {
+      const e = JSON.parse(line) as { key?: unknown; id?: unknown; sha256?: unknown };
+      if (typeof e.key === "string" && typeof e.id === "string" && typeof e.sha256 === "string") {
+        entries.set(e.key, { id: e.id, sha256: e.sha256 });
+      }
+    } catch {
+      // A line cut short by a crash: the file is hashed again when read.
+    }
+  }
+  for (const [key, e] of entries) {
+    if (memo.size >= MEMO_LIMIT) break;
+    memo.set(join(root, key), e);
+  }
+  // Rewrite it once superseded lines outnumber the live ones (a rename, so a reader sees one or the other).
+  if (lines > 2 * entries.size + 1000) {
+    const temp = `${file}.${process.pid}.tmp`;
+    const body = [...entries].map(([key, e]) => JSON.stringify({ key, ...e })).join("\n");
+    await writeFile(temp, `${body}\n`).then(
+      () => rename(temp, file),
+      () => {},
+    );
+  }
+}
+
+function remember(
+  root: string | undefined,
+  path: string,
+  entry: { id: string; sha256: string },
+): Promise<void> {
+  if (memo.size >= MEMO_LIMIT) memo.clear();
+  memo.set(path, entry);
+  if (!root) return Promise.resolve();
+  const file = join(root, CACHE);
+  const line = `${JSON.stringify({ key: path.slice(root.length + 1), ...entry })}\n`;
+  // A cache that cannot be written (a read-only store) only costs hashing again next time.
+  return mkdir(dirname(file), { recursive: true })
+    .then(() => appendFile(file, line))
+    .catch(() => {});
+}
+
+/**
+ * SHA-256 and size of a local file, or undefined when there is none. `fresh` hashes it even when it was
+ * hashed before (what `verify` does). `root`, the local store the file is in, keeps the hash in the
+ * store's memo for later processes.
  */
 export async function fileSha256(
   path: string,
-  opts: { fresh?: boolean } = {},
+  opts: { fresh?: boolean; root?: string } = {},
 ): Promise<{ sha256: string; bytes: number } | undefined> {
+  if (opts.root) await loadCache(opts.root);
   const before = await identity(path);
   if (!before) return undefined;
   const known = memo.get(path);
@@ -136,8 +211,7 @@ export async function fileSha256(
   // Remember it only if nothing wrote to the file while it was read.
   const after = await identity(path);
   if (after?.id === before.id && hash.bytes === before.size) {
-    if (memo.size >= MEMO_LIMIT) memo.clear();
-    memo.set(path, { id: before.id, sha256 });
+    await remember(opts.root, path, { id: before.id, sha256 });
   }
   return { sha256, bytes: hash.bytes };
 }
@@ -181,7 +255,9 @@ export function checkObject(store: ObjectStore, o: CommittedObject, depth: Check
       return file ? sizeCheck(o, file.size) : { key: o.key, state: "missing", why: MISSING };
     }
     if (local) {
-      const read = await fileSha256(local, { fresh: depth === "full" });
+      // The store's folder: the object's path without its key.
+      const root = local.endsWith(o.key) ? local.slice(0, local.length - o.key.length - 1) : undefined;
+      const read = await fileSha256(local, { fresh: depth === "full", ...(root ? { root } : {}) });
       return read ? judge(o, read.sha256, read.bytes) : { key: o.key, state: "missing", why: MISSING };
     }
     if (depth === "quick" || !o.sha256) {
