@@ -31,7 +31,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
 import { DEFAULT_GRAPH_MODULE, loadGraph } from "../cli/graph-module.ts";
-import { functionKind } from "../handlers/environment.ts";
+import { functionKind, OUTBOX_SWEEPER } from "../handlers/environment.ts";
 import {
   BUNDLES_DIR,
   type BundleArch,
@@ -176,10 +176,10 @@ export async function bundleEach(
       ...outs.map((o) => (LAYOUT[o.cloud].shipsBinding ? nativeBinding(o.arch, cache) : bindingSpec(o.arch))),
     ]);
     const functions = Object.fromEntries(
-      graph
-        .assets()
-        .map((a) => [a.key, functionKind(a)] as const)
-        .sort(([a], [b]) => (a < b ? -1 : 1)),
+      [
+        ...graph.assets().map((a) => [a.key, functionKind(a)] as const),
+        [OUTBOX_SWEEPER, "sweep"] as const,
+      ].sort(([a], [b]) => (a < b ? -1 : 1)),
     );
     return outs.map((o, i) => {
       const manifest = layOut(o, js, bindings[i]!, { graph: graphName, functions });

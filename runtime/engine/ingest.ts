@@ -59,6 +59,7 @@ import {
 } from "./ingest-validate.ts";
 import { acquireLock } from "./lock.ts";
 import { type BatchManifest, sourceDataVersion } from "./manifest.ts";
+import type { Outbox } from "./outbox.ts";
 
 export { IngestError, type IngestInput } from "./ingest-input.ts";
 export type { FormatsMode } from "./ingest-validate.ts";
@@ -84,6 +85,11 @@ export interface IngestOptions {
   now?: () => Date;
   /** Age after which another host's ingest lock on the source is taken as abandoned (default 6 hours). */
   lockStaleAfterMs?: number;
+  /**
+   * Record the batch's announcements (one per partition it wrote) in this outbox before committing it:
+   * for functions that announce what they commit.
+   */
+  outbox?: Outbox;
 }
 
 export interface IngestResult {
@@ -776,17 +782,29 @@ async function ingestBatch(
       counts,
     };
     const manifestKey = layout.batch(source.key, batch);
-    if (!(await store.put(manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, { ifAbsent: true }))) {
-      throw new IngestError(
-        `ingest ${source.key}: batch ${batch} is already committed; give another batch id.`,
-      );
-    }
     // In the order a listing of the manifests gives, as committedBatches reads them back.
     const key = (m: BatchManifest) => layout.batch(source.key, m.batch);
     const all = partitionsOf(
       [...batches, manifest].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)),
     );
     const partitions = new Map(manifest.files.map((f) => [f.partition, all.get(f.partition)!] as const));
+    // What the commit owes the asset-events bus, recorded before it: owed once the manifest exists.
+    if (opts.outbox && partitions.size > 0) {
+      await opts.outbox.oweBatch(
+        source.key,
+        batch,
+        [...partitions].map(([partition, p]) => ({
+          asset: source.key,
+          partition,
+          dataVersion: p.dataVersion,
+        })),
+      );
+    }
+    if (!(await store.put(manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, { ifAbsent: true }))) {
+      throw new IngestError(
+        `ingest ${source.key}: batch ${batch} is already committed; give another batch id.`,
+      );
+    }
     return { batch, manifestKey, manifest, blankLines, workers: usedWorkers ? pool!.size : 0, partitions };
   } catch (e) {
     await writer.abort();

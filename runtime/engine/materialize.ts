@@ -9,6 +9,7 @@ import { Duck } from "./duckdb.ts";
 import { execute, type Outcome } from "./executor.ts";
 import { Scratch } from "./files.ts";
 import { acquireLock } from "./lock.ts";
+import type { Outbox } from "./outbox.ts";
 import { type PlanItem, type PlanOptions, partitionLabel, plan } from "./planner.ts";
 import { StoreState } from "./state.ts";
 
@@ -51,6 +52,8 @@ export interface MaterializeOptions extends PlanOptions {
    * it just above their longest possible run: a lock older than that outlived its function.
    */
   readonly lockStaleAfterMs?: number;
+  /** Record each commit's announcement in this outbox before committing (functions that publish). */
+  readonly outbox?: Outbox;
   /** Where OpenLineage events of each asset partition go, with the context (parent run) they carry. */
   readonly lineage?: {
     readonly transport: LineageTransport;
@@ -151,7 +154,10 @@ async function runLocked(
     if (!opts.force && now?.dataVersion === item.dataVersion) {
       return { item, status: "fresh", reason: "materialised by another run", ms: 0 };
     }
-    return await execute({ graph, state, duck, scratch, runId }, item);
+    return await execute(
+      { graph, state, duck, scratch, runId, ...(opts.outbox ? { outbox: opts.outbox } : {}) },
+      item,
+    );
   } finally {
     await release();
   }

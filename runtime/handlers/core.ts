@@ -8,8 +8,13 @@
  *   committed and ingests nothing (and records repeated across messages are deduplicated by event id);
  * - an asset partition whose data version is already committed is not materialised again (the
  *   manifest decides), and two invocations for one partition serialise on its lock;
- * - announcements are repeated on redelivery (a crash between commit and publish must not strand the
- *   downstream), and consumers of a repeated announcement find their partitions fresh.
+ * - every commit records the announcements it owes in the store's outbox before it is made
+ *   (runtime/engine/outbox.ts); a publish that succeeds deletes them, and every invocation first
+ *   announces what its function's earlier commits still owe (outbox.ts here), as does the stack's
+ *   sweeper for everything nobody retried: a crash or a failed publish between commit and publish does
+ *   not strand the downstream;
+ * - announcements are repeated on redelivery, and consumers of a repeated announcement find their
+ *   partitions fresh.
  * A message that cannot be understood is a `PoisonMessageError`: it fails alone, is retried by the
  * cloud and ends in the dead-letter queue. Failed checks are recorded in the store and reported, not
  * retried: the same inputs would fail the same way.
@@ -23,14 +28,16 @@ import { upstreamKeys } from "../../assets/graph/partitions.ts";
 import { IngestError, ingest, type SourcePartition, sourcePartitions } from "../engine/ingest.ts";
 import type { BatchManifest } from "../engine/manifest.ts";
 import { materialize } from "../engine/materialize.ts";
+import { type Announcement, Outbox } from "../engine/outbox.ts";
 import { partitionLabel, partitionsFor } from "../engine/planner.ts";
 import { ingestRun, runComplete, runFail, runStart } from "../lineage/events.ts";
 import { httpTransportFromEnv, type LineageTransport } from "../lineage/transport.ts";
-import { layout, STORE_ZONES } from "../storage/layout.ts";
+import { layout, partitionPath, STORE_ZONES } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { ZonedStore } from "../storage/zoned.ts";
 import { FUNCTION_ENV, type FunctionKind } from "./environment.ts";
 import { MESSAGES } from "./messages.ts";
+import { publishWithin, sweep } from "./outbox.ts";
 
 /** The function's environment is wrong: a deployment mistake, named by variable. */
 export class HandlerConfigError extends TributaryError {
@@ -42,9 +49,11 @@ export class PoisonMessageError extends TributaryError {
   override name = "PoisonMessageError";
 }
 
+export type { Announcement } from "../engine/outbox.ts";
+
 /** What infra/plan gives every function as environment variables (FunctionPlan.environment). */
 export interface FunctionEnv {
-  /** The asset the function materialises, or the source it ingests. */
+  /** The asset the function materialises, or the source it ingests (the sweeper: OUTBOX_SWEEPER). */
   readonly asset: string;
   readonly kind: FunctionKind;
   readonly environment: string;
@@ -52,7 +61,12 @@ export interface FunctionEnv {
   readonly stores: { readonly raw: string; readonly curated: string; readonly quarantine: string };
   /** The asset-events bus: an EventBridge bus name, a Pub/Sub topic id, a Service Bus topic name. */
   readonly assetEvents: string;
+  /** The function's timeout (default 300 s, when an older deployment does not say). */
+  readonly timeoutSeconds: number;
 }
+
+/** A function's timeout when its environment does not say: the stacks' default. */
+export const DEFAULT_TIMEOUT_SECONDS = 300;
 
 export function functionEnv(env: Readonly<Record<string, string | undefined>> = process.env): FunctionEnv {
   const need = (name: string): string => {
@@ -65,9 +79,16 @@ export function functionEnv(env: Readonly<Record<string, string | undefined>> = 
     return v;
   };
   const kind = need(FUNCTION_ENV.kind);
-  if (kind !== "asset" && kind !== "ingest") {
+  if (kind !== "asset" && kind !== "ingest" && kind !== "sweep") {
     throw new HandlerConfigError(
-      `handler: ${FUNCTION_ENV.kind} is ${JSON.stringify(kind)}; expected asset or ingest.`,
+      `handler: ${FUNCTION_ENV.kind} is ${JSON.stringify(kind)}; expected asset, ingest or sweep.`,
+    );
+  }
+  const timeout = env[FUNCTION_ENV.timeout]?.trim();
+  const timeoutSeconds = timeout ? Number(timeout) : DEFAULT_TIMEOUT_SECONDS;
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) {
+    throw new HandlerConfigError(
+      `handler: ${FUNCTION_ENV.timeout} is ${JSON.stringify(timeout)}; expected the function's timeout in whole seconds.`,
     );
   }
   return {
@@ -80,6 +101,7 @@ export function functionEnv(env: Readonly<Record<string, string | undefined>> = 
       quarantine: need(FUNCTION_ENV.quarantine),
     },
     assetEvents: need(FUNCTION_ENV.assetEvents),
+    timeoutSeconds,
   };
 }
 
@@ -101,16 +123,19 @@ export function functionStore(fn: FunctionEnv, open: (uri: string) => ObjectStor
   return new ZonedStore(zones, "curated");
 }
 
-/** "This asset partition is committed with this data version": the body of an asset-events message. */
-export interface Announcement {
-  readonly asset: string;
-  readonly partition: string;
-  readonly dataVersion: string;
+/** What bounds one publish call. */
+export interface PublishOptions {
+  /** Aborted when the call's time is up: the publisher gives up and throws PublishError. */
+  readonly signal?: AbortSignal;
 }
 
-/** Sends announcements to the asset-events bus (EventBridge, Pub/Sub, Service Bus). */
+/**
+ * Sends announcements to the asset-events bus (EventBridge, Pub/Sub, Service Bus). Resolves once the bus
+ * has accepted every announcement; throws PublishError otherwise. Publishers bound their connections and
+ * requests themselves and stop when `signal` is aborted; the caller also stops waiting then.
+ */
 export interface Publisher {
-  publish(announcements: readonly Announcement[]): Promise<void>;
+  publish(announcements: readonly Announcement[], opts?: PublishOptions): Promise<void>;
 }
 
 /** One thing a message asks of the function. `id` is the message's own id, stable across redeliveries. */
@@ -145,7 +170,8 @@ export type WorkStatus =
   | "fresh"
   | "waiting"
   | "failed-checks"
-  | "ignored";
+  | "ignored"
+  | "swept";
 
 export interface WorkReport {
   readonly id: string;
@@ -161,6 +187,10 @@ export interface Runtime {
   readonly store: ObjectStore;
   readonly fn: FunctionEnv;
   readonly publisher: Publisher;
+  /** The store's outbox: where commits record what they owe the bus. */
+  readonly outbox: Outbox;
+  /** How long one publish call may take, connection and retries included (`publishBudgetMs`). */
+  readonly publishBudgetMs: number;
   /** Structured log lines (one JSON object each); the cloud entry decides how they are written. */
   readonly log: (record: Readonly<Record<string, unknown>>) => void;
   /** Opens the store an object-created event names (the function's own raw store, usually). */
@@ -184,10 +214,19 @@ export const CLOUD_LOCK_STALE_MS = 16 * 60_000;
  */
 export const MATERIALISED_EVENT = MESSAGES.assetMaterialised;
 
-/** Run one piece of work on the engine; throws what a retry may fix, and PoisonMessageError. */
+/**
+ * Run one piece of work on the engine and announce what it committed; throws what a retry may fix
+ * (PublishError among them: the commit is made, its outbox entry stays for the retry, the function's
+ * next invocation or the sweep), and PoisonMessageError.
+ */
 export async function perform(rt: Runtime, work: Work): Promise<WorkReport> {
-  const report = await dispatch(rt, work);
-  if (report.announced.length > 0) await rt.publisher.publish(report.announced);
+  /** The outbox entries of the commits this work makes, settled once their announcements are out. */
+  const owed: string[] = [];
+  const report = await dispatch(rt, work, owed);
+  if (report.announced.length > 0) {
+    await publishWithin(rt, report.announced);
+    await rt.outbox.settle(owed);
+  }
   rt.log({
     event: "tributary.work",
     id: work.id,
@@ -198,7 +237,7 @@ export async function perform(rt: Runtime, work: Work): Promise<WorkReport> {
   return report;
 }
 
-async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
+async function dispatch(rt: Runtime, work: Work, owed: string[]): Promise<WorkReport> {
   const done: Done = (status, detail, announced = []) => ({
     id: work.id,
     kind: work.kind,
@@ -222,6 +261,7 @@ async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
         rt,
         work,
         done,
+        owed,
         `message ${work.id}`,
         Readable.from(lines.length ? [`${lines.join("\n")}\n`] : []),
       );
@@ -237,7 +277,7 @@ async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
       const store = (rt.openStore ?? (() => rt.store))(work.store);
       const body = await store.read(work.key);
       if (!body) return done("ignored", `object ${work.key} in ${work.store} no longer exists.`);
-      return ingestBatch(rt, work, done, `${work.store}/${work.key}`, body);
+      return ingestBatch(rt, work, done, owed, `${work.store}/${work.key}`, body);
     }
     case "asset-materialised": {
       if (fn.kind !== "asset")
@@ -253,19 +293,29 @@ async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
           `no partition of "${a.key}" reads ${partitionLabel(work.asset, work.partition)}.`,
         );
       }
-      return run(rt, done, { partitions }, true);
+      return run(rt, done, owed, { partitions }, true);
     }
     case "schedule": {
+      if (fn.kind === "sweep" && work.asset === fn.asset) {
+        const swept = await sweep(rt);
+        return done("swept", swept.detail);
+      }
       if (fn.kind !== "asset" || work.asset !== fn.asset) {
         return done("ignored", `the schedule of "${work.asset}" is not for this function (it ${role(fn)}).`);
       }
-      return run(rt, done, { now: work.scheduledTime }, false);
+      // A partition the tick finds fresh is not announced again: if its commit's announcement was lost,
+      // its outbox entry is still owed, and this invocation announced it before the work began.
+      return run(rt, done, owed, { now: work.scheduledTime }, false);
     }
   }
 }
 
 function role(fn: FunctionEnv): string {
-  return fn.kind === "ingest" ? `ingests "${fn.asset}"` : `materialises "${fn.asset}"`;
+  return fn.kind === "ingest"
+    ? `ingests "${fn.asset}"`
+    : fn.kind === "sweep"
+      ? "sweeps the outbox"
+      : `materialises "${fn.asset}"`;
 }
 
 /** A source-events record as one NDJSON line: an object as JSON, a string as it is (one line). */
@@ -298,6 +348,7 @@ async function ingestBatch(
   rt: Runtime,
   work: Work,
   done: Done,
+  owed: string[],
   name: string,
   stream: Readable | AsyncIterable<Uint8Array | string>,
 ): Promise<WorkReport> {
@@ -321,7 +372,9 @@ async function ingestBatch(
         batch,
         workers: 0,
         lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
+        outbox: rt.outbox,
       });
+      if (result.partitions.size > 0) owed.push(layout.outboxBatch(source.key, batch));
       manifest = result.manifest;
       versions = result.partitions;
       await rt.lineage?.emit(runComplete(run, ctx, { manifest }));
@@ -378,6 +431,7 @@ export function readersOf(
 async function run(
   rt: Runtime,
   done: Done,
+  owed: string[],
   opts: { partitions?: readonly string[]; now?: Date },
   announceFresh: boolean,
 ): Promise<WorkReport> {
@@ -386,6 +440,7 @@ async function run(
     selection: key,
     ...opts,
     lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
+    outbox: rt.outbox,
     ...(rt.lineage ? { lineage: { transport: rt.lineage, context: {} } } : {}),
     ...(rt.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: rt.lockTimeoutMs }),
   });
@@ -397,6 +452,8 @@ async function run(
     const a = { asset: o.item.asset, partition: o.item.partition, dataVersion: o.item.dataVersion };
     if (o.status === "materialized") {
       announced.push(a);
+      const asset = rt.graph.get(a.asset);
+      owed.push(layout.outbox(a.asset, partitionPath(asset.partitions, a.partition, a.asset), a.dataVersion));
       rt.log({
         event: MATERIALISED_EVENT,
         ...a,
@@ -450,6 +507,20 @@ export interface HandlerDeps {
   /** Where log lines go (default: console.log, which every cloud collects). */
   readonly write?: (line: string) => void;
   readonly lockTimeoutMs?: number;
+  /** How long one publish call may take (default: `publishBudgetMs` of the function's timeout). */
+  readonly publishBudgetMs?: number;
+}
+
+/**
+ * How long one publish call may take, connections and retries included: a fifteenth of the function's
+ * timeout, between 1 and 10 seconds. An invocation publishes at most once per item of its batch (ten
+ * SQS records at most) and once for what its function still owes, so all its publishing stays well
+ * under its timeout, and under the trigger's acknowledgement deadline, which is never shorter (SQS
+ * visibility timeout, Pub/Sub ack deadline and Service Bus lock are at least the function's timeout).
+ * A call that runs out fails its own item; the commit's outbox entry is announced later.
+ */
+export function publishBudgetMs(timeoutSeconds: number): number {
+  return Math.min(10_000, Math.max(1_000, Math.floor((timeoutSeconds * 1000) / 15)));
 }
 
 /**
@@ -471,7 +542,7 @@ export function lazyRuntime(
     if (rt) return rt;
     const env = deps.env ?? process.env;
     const fn = functionEnv(env);
-    if (!graph.has(fn.asset)) {
+    if (fn.kind !== "sweep" && !graph.has(fn.asset)) {
       throw new HandlerConfigError(
         `handler: TRIBUTARY_ASSET is "${fn.asset}", which the bundled graph does not have; rebuild the bundle (tributary bundle) from the graph the stack was deployed with.`,
       );
@@ -483,11 +554,14 @@ export function lazyRuntime(
     const lineage = httpTransportFromEnv(env, {
       onWarning: (warning) => log({ event: "tributary.lineage.warning", warning }),
     });
+    const store = functionStore(fn, open);
     rt = {
       graph,
-      store: functionStore(fn, open),
+      store,
       fn,
       publisher: deps.publisher ?? defaults.publisher(fn, env),
+      outbox: new Outbox(store),
+      publishBudgetMs: deps.publishBudgetMs ?? publishBudgetMs(fn.timeoutSeconds),
       log,
       openStore: open,
       ...(lineage ? { lineage } : {}),

@@ -75,6 +75,7 @@ export function envelope(
       };
     }
     return {
+      trigger: "timer",
       event: {
         isPastDue: false,
         schedule: { adjustForDST: false },

@@ -11,9 +11,17 @@ export const FUNCTION_ENV = {
   curated: "TRIBUTARY_STORE_CURATED",
   quarantine: "TRIBUTARY_STORE_QUARANTINE",
   assetEvents: "TRIBUTARY_ASSET_EVENTS",
+  /** The function's timeout: what its publishing may take is a fraction of it. */
+  timeout: "TRIBUTARY_TIMEOUT_SECONDS",
 } as const;
 
-export type FunctionKind = "asset" | "ingest";
+/**
+ * A function materialises an asset, ingests a source, or sweeps the stack's outbox: announces the
+ * commits nobody announced (runtime/handlers/outbox.ts). One sweeper per stack, named by this id, which
+ * no asset key can be (asset keys have no dash).
+ */
+export type FunctionKind = "asset" | "ingest" | "sweep";
+export const OUTBOX_SWEEPER = "outbox-sweep";
 
 /** A source's function ingests it; an asset's materialises it. */
 export function functionKind(a: { readonly kind: "source" | "asset" }): FunctionKind {
@@ -30,6 +38,7 @@ export function functionVariables<V>(fn: {
   readonly environment: string;
   readonly stores: { readonly raw: V; readonly curated: V; readonly quarantine: V };
   readonly assetEvents: V;
+  readonly timeoutSeconds: number;
 }): Record<string, string | V> {
   return {
     [FUNCTION_ENV.asset]: fn.asset,
@@ -39,5 +48,6 @@ export function functionVariables<V>(fn: {
     [FUNCTION_ENV.curated]: fn.stores.curated,
     [FUNCTION_ENV.quarantine]: fn.stores.quarantine,
     [FUNCTION_ENV.assetEvents]: fn.assetEvents,
+    [FUNCTION_ENV.timeout]: String(fn.timeoutSeconds),
   };
 }

@@ -11,9 +11,9 @@
 import { randomUUID } from "node:crypto";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import type { ObjectStore } from "../storage/port.ts";
-import type { Announcement, HandlerDeps, Publisher } from "./core.ts";
+import { type Announcement, DEFAULT_TIMEOUT_SECONDS, type HandlerDeps, type Publisher } from "./core.ts";
 import { type BusMessage, type Cloud, type Delivery, envelope } from "./envelopes.ts";
-import { functionKind, functionVariables } from "./environment.ts";
+import { functionKind, functionVariables, OUTBOX_SWEEPER } from "./environment.ts";
 import { MESSAGES } from "./messages.ts";
 
 /** Calls one function's entry point with one delivery; resolves to what it returned, throws what it threw. */
@@ -58,13 +58,29 @@ export async function entryPoint(
   };
 }
 
+/**
+ * The app settings an Azure function with a timer has (infra/azure/function.ts): the graph's cron and
+ * time zone the handler checks each tick against; the sweeper's every five minutes in UTC.
+ */
+function timerSettings(graph: AssetGraph, key: string): Record<string, string> {
+  const schedule =
+    key === OUTBOX_SWEEPER
+      ? { cron: "*/5 * * * *", timezone: "UTC" }
+      : graph.has(key)
+        ? (graph.get(key) as { schedule?: { cron: string; timezone: string } }).schedule
+        : undefined;
+  return schedule
+    ? { TRIBUTARY_SCHEDULE_CRON: schedule.cron, TRIBUTARY_SCHEDULE_TIMEZONE: schedule.timezone }
+    : {};
+}
+
 /** Whether an entry point's answer reports a failure (AWS partial batch responses); throwing is the other way. */
 export function failedItems(result: unknown): string[] {
   const failures = (result as { batchItemFailures?: { itemIdentifier: string }[] } | null)?.batchItemFailures;
   return Array.isArray(failures) ? failures.map((f) => f.itemIdentifier) : [];
 }
 
-/** The environment infra/plan gives the function of `key` (FunctionPlan.environment). */
+/** The environment infra/plan gives the function of `key` (FunctionPlan.environment), or the sweeper's. */
 export function functionEnvironment(
   graph: AssetGraph,
   key: string,
@@ -72,18 +88,22 @@ export function functionEnvironment(
   environment: string,
   bus = "asset-events",
 ): Record<string, string> {
+  const a = key === OUTBOX_SWEEPER ? undefined : graph.get(key);
   return functionVariables({
     asset: key,
-    kind: functionKind(graph.get(key)),
+    kind: a ? functionKind(a) : "sweep",
     environment,
     stores,
     assetEvents: bus,
+    timeoutSeconds: (a?.kind === "asset" ? a.resources.timeoutSeconds : undefined) ?? DEFAULT_TIMEOUT_SECONDS,
   });
 }
 
 /** The functions a message is delivered to, as the infra routes it. */
 export function consumersOf(graph: AssetGraph, message: BusMessage): string[] {
-  if (message.type === "schedule") return graph.has(message.asset) ? [message.asset] : [];
+  if (message.type === "schedule") {
+    return graph.has(message.asset) || message.asset === OUTBOX_SWEEPER ? [message.asset] : [];
+  }
   if (message.type === MESSAGES.sourceEvents) {
     const s = message.body.source;
     return graph.has(s) && graph.get(s).kind === "source" ? [s] : [];
@@ -113,6 +133,15 @@ export interface LocalCloudOptions {
   readonly lockTimeoutMs?: number;
   /** Told of every delivery as it ends. */
   readonly onDelivery?: (record: DeliveryRecord) => void;
+  /**
+   * The publisher of each function instead of the local bus's (which `announce`s straight into the
+   * queues): a cloud SDK publisher against a fake bus that calls `announce` for what it accepts.
+   */
+  readonly publisher?: (consumer: string, local: Publisher) => Publisher;
+  /** More environment for each function (a fake bus's endpoint, a shorter timeout). */
+  readonly env?: (consumer: string) => Readonly<Record<string, string>>;
+  /** How long one publish call may take (HandlerDeps.publishBudgetMs). */
+  readonly publishBudgetMs?: number;
 }
 
 export interface DeliveryRecord {
@@ -156,6 +185,15 @@ export class LocalCloud {
     for (const consumer of consumersOf(this.options.graph, message)) {
       for (let i = 0; i < copies; i++) this.#queue.push({ consumer, message, attempt: 1 });
     }
+  }
+
+  /**
+   * An announcement the asset-events bus accepted during the current delivery: queued for its
+   * consumers, under the bus's message id (a new one unless given).
+   */
+  announce(body: Announcement, id: string = randomUUID()): void {
+    this.#announced.push(body);
+    this.send({ type: MESSAGES.assetMaterialised, id, body });
   }
 
   /** Deliver until no message is left; returns the deliveries made by this call. */
@@ -213,17 +251,19 @@ export class LocalCloud {
     let entry = this.#entries.get(consumer);
     if (!entry) {
       const o = this.options;
-      const publisher: Publisher = {
+      const local: Publisher = {
         publish: async (announcements) => {
-          for (const body of announcements) {
-            this.#announced.push(body);
-            this.send({ type: MESSAGES.assetMaterialised, id: randomUUID(), body });
-          }
+          for (const body of announcements) this.announce(body);
         },
       };
       entry = entryPoint(o.cloud, o.graph, consumer, {
-        env: functionEnvironment(o.graph, consumer, o.stores, o.environment ?? "local"),
-        publisher,
+        env: {
+          ...functionEnvironment(o.graph, consumer, o.stores, o.environment ?? "local"),
+          ...(o.cloud === "azure" ? timerSettings(o.graph, consumer) : {}),
+          ...o.env?.(consumer),
+        },
+        publisher: o.publisher ? o.publisher(consumer, local) : local,
+        ...(o.publishBudgetMs === undefined ? {} : { publishBudgetMs: o.publishBudgetMs }),
         ...(o.openStore ? { openStore: (uri: string) => o.openStore!(uri, consumer) } : {}),
         write: (line: string) => {
           this.#logs.push(line);
