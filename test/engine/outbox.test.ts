@@ -46,11 +46,7 @@ describe("an outbox entry", () => {
     } satisfies OutboxEntry);
 
     const stateAt = async (ms: number) =>
-      (await new Outbox(store, { now: at(ms) }).scan("curated_orders")).map((s) => [
-        s.state,
-        s.key,
-        s.ageMs,
-      ]);
+      (await new Outbox(store, { now: at(ms) }).scan("curated_orders")).map((s) => [s.state, s.key, s.ageMs]);
     // No commit yet: a run may be committing it now.
     expect(await stateAt(60_000)).toEqual([["pending", key, 60_000]]);
     // The previous version is committed: still pending, and abandoned past the grace period.
@@ -85,7 +81,8 @@ describe("an outbox entry", () => {
   it("is scanned in key order, at most `limit` of them", async () => {
     const store = new LocalStore(join(dir, "limit"));
     const outbox = new Outbox(store, { now: at(0) });
-    for (const p of ["c", "a", "b"]) await outbox.oweAsset("daily_revenue", p, { ...announcement, partition: p });
+    for (const p of ["c", "a", "b"])
+      await outbox.oweAsset("daily_revenue", p, { ...announcement, partition: p });
     expect((await outbox.scan(undefined, { limit: 2 })).map((s) => s.key)).toEqual([
       "_outbox/daily_revenue/a/v2.json",
       "_outbox/daily_revenue/b/v2.json",
