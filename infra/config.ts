@@ -49,6 +49,18 @@ const Functions = Type.Object(
   { additionalProperties: false },
 );
 
+/** How often the stack's sweeper announces what commits still owe; when the outbox alarm fires. */
+export const SWEEP_MINUTES = [1, 2, 3, 5, 10, 15, 30, 60] as const;
+const Outbox = Type.Object(
+  {
+    sweepEveryMinutes: Type.Optional(
+      Type.Unsafe<(typeof SWEEP_MINUTES)[number]>({ type: "integer", enum: [...SWEEP_MINUTES] }),
+    ),
+    alarmAfterMinutes: Type.Optional(Type.Integer({ minimum: 5, maximum: 1440 })),
+  },
+  { additionalProperties: false },
+);
+
 /** The `tributary:*` keys of a stack file, as JSON values after decoding. */
 const Schema = Type.Object(
   {
@@ -62,6 +74,7 @@ const Schema = Type.Object(
     costCentre: Type.String({ pattern: TAG_VALUE }),
     pipelines: Type.Array(Type.String({ pattern: "^[A-Za-z0-9_-]+$" }), { minItems: 1, uniqueItems: true }),
     functions: Type.Optional(Functions),
+    outbox: Type.Optional(Outbox),
     // Validated here; infra/bundle.ts reads it where the program deploys the functions' code.
     bundles: Type.Optional(Type.String({ minLength: 1 })),
   },
@@ -80,10 +93,11 @@ const EXPECT: Record<string, string> = {
   costCentre: "the cost centre, as a tag value (letters, digits, spaces and _.:/=+-@)",
   pipelines: "a list of the pipelines (asset groups) to deploy, e.g. [commerce]",
   functions: "an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900 }",
+  outbox: `an object { sweepEveryMinutes?: ${SWEEP_MINUTES.join(", ")}, alarmAfterMinutes?: 5-1440 }`,
   bundles:
     "the folder holding the functions' code built by tributary bundle, relative to the project (default dist/bundles)",
 };
-const OBJECT_KEYS = new Set(["retentionDays", "functions", "pipelines"]);
+const OBJECT_KEYS = new Set(["retentionDays", "functions", "pipelines", "outbox"]);
 const NUMBER_KEYS = new Set(["coldAfterDays"]);
 
 export interface StackConfig {
@@ -103,7 +117,15 @@ export interface StackConfig {
     readonly memoryMb: number;
     readonly timeoutSeconds: number;
   };
+  /**
+   * The outbox sweeper's schedule and the alarm on commits left unannounced (default: every 5
+   * minutes; after 30 minutes). See docs/outbox.md.
+   */
+  readonly outbox?: { readonly sweepEveryMinutes: number; readonly alarmAfterMinutes: number };
 }
+
+/** The outbox settings a stack gets when its file says nothing. */
+export const OUTBOX_DEFAULTS = { sweepEveryMinutes: 5, alarmAfterMinutes: 30 } as const;
 
 /** A stack file or stack config that cannot be deployed. */
 export class StackConfigError extends TributaryError {
@@ -218,6 +240,14 @@ export function readStackConfig(values: Record<string, string>, stack: string): 
   const region = regionKey ? values[regionKey] : undefined;
   if (regionKey && !region)
     problems.push(`${regionKey} is missing: set the ${cloud} region the stack deploys to`);
+  const outbox = raw.outbox as { sweepEveryMinutes?: number; alarmAfterMinutes?: number } | undefined;
+  const sweep = outbox?.sweepEveryMinutes ?? OUTBOX_DEFAULTS.sweepEveryMinutes;
+  const alarm = outbox?.alarmAfterMinutes ?? OUTBOX_DEFAULTS.alarmAfterMinutes;
+  if (typeof sweep === "number" && typeof alarm === "number" && alarm <= sweep) {
+    problems.push(
+      `tributary:outbox.alarmAfterMinutes must be more than sweepEveryMinutes (got ${alarm} and ${sweep}): a commit waits up to one sweep before it is announced`,
+    );
+  }
   if (problems.length > 0) {
     const unique = [...new Set(problems)];
     throw new StackConfigError(
@@ -244,6 +274,10 @@ export function readStackConfig(values: Record<string, string>, stack: string): 
       memoryMb: c.functions?.memoryMb ?? 1024,
       timeoutSeconds: c.functions?.timeoutSeconds ?? 300,
     },
+    outbox: {
+      sweepEveryMinutes: c.outbox?.sweepEveryMinutes ?? OUTBOX_DEFAULTS.sweepEveryMinutes,
+      alarmAfterMinutes: c.outbox?.alarmAfterMinutes ?? OUTBOX_DEFAULTS.alarmAfterMinutes,
+    },
   };
 }
 
@@ -262,5 +296,9 @@ function describe(e: ErrorObject, raw: Record<string, unknown>): string {
   for (const p of parts) value = (value as Record<string, unknown> | undefined)?.[p];
   const got = ` (got ${JSON.stringify(value)})`;
   if (parts.length === 1) return `tributary:${top} must be ${EXPECT[top]}${got}`;
+  if (e.keyword === "enum") {
+    const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+    return `${key} must be one of ${allowed.join(", ")}${got}`;
+  }
   return `${key} ${e.message}${got}`;
 }
