@@ -78,7 +78,10 @@ export class AssetFunction extends pulumi.ComponentResource {
         project,
         accountId: accountId(name, sha1),
         displayName: `Tributary function of ${fn.id}`.slice(0, 100),
-        description: `Runs ${fn.id}: reads its upstreams' prefixes, writes its own, publishes asset events.`,
+        description:
+          fn.kind === "sweep"
+            ? "Sweeps the stack's outbox: reads outbox entries and the manifests they name, deletes outbox entries, publishes asset events."
+            : `Runs ${fn.id}: reads its upstreams' prefixes, writes its own, publishes asset events.`,
       },
       parent,
     );

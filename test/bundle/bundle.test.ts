@@ -230,6 +230,7 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
       customers_cdc: "ingest",
       daily_revenue: "asset",
       orders_cdc: "ingest",
+      "outbox-sweep": "sweep",
       recommendation_features: "asset",
     });
     expect(bundles.reports["aws-arm64"]!.binding).toEqual({
