@@ -1,9 +1,12 @@
 import type { AssetGraph } from "tributary";
-import { plan } from "../../engine/planner.ts";
+import { formatDuration } from "../../../assets/graph/duration.ts";
+import { Outbox } from "../../engine/outbox.ts";
+import { partitionLabel, plan } from "../../engine/planner.ts";
 import { StoreState } from "../../engine/state.ts";
 import { freshnessOf, type PartitionStatus, partitionStatus } from "../../engine/status.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
+import type { ObjectStore } from "../../storage/port.ts";
 import { openStore } from "../store.ts";
 import { formatTable } from "../table.ts";
 
@@ -29,6 +32,49 @@ export interface AssetStatus {
   freshness: string;
 }
 
+/**
+ * A commit whose announcement has not gone out yet: its outbox entry is owed (runtime/engine/outbox.ts).
+ * A deployed stack announces it at its function's next invocation or the stack's next sweep.
+ */
+export interface UnannouncedCommit {
+  asset: string;
+  partition: string;
+  dataVersion: string;
+  committedAt: string;
+  /** How long it has waited, in seconds. */
+  waitingSeconds: number;
+}
+
+/**
+ * The store status reads: a folder, or a store URI (the curated store of a deployed stack, which holds
+ * the manifests and the outbox), opened with the cloud SDKs only when one is given.
+ */
+async function statusStore(store: string | undefined): Promise<ObjectStore> {
+  if (store !== undefined && /^[a-z][a-z0-9+.-]*:\/\//.test(store) && !store.startsWith("file:")) {
+    const { openStoreUri } = await import("../../storage/open.ts");
+    return openStoreUri(store);
+  }
+  return openStore(store);
+}
+
+/** The owed outbox entries of the selected assets and sources, oldest first. */
+async function unannouncedCommits(
+  store: ObjectStore,
+  keys: ReadonlySet<string>,
+  now: Date,
+): Promise<UnannouncedCommit[]> {
+  const states = await new Outbox(store, { now: () => now }).scan(undefined, { limit: 100_000 });
+  const out: UnannouncedCommit[] = [];
+  for (const s of states) {
+    if (s.state !== "owed") continue;
+    for (const a of s.entry.announcements) {
+      if (!keys.has(a.asset)) continue;
+      out.push({ ...a, committedAt: s.committedAt, waitingSeconds: Math.floor(s.ageMs / 1000) });
+    }
+  }
+  return out.sort((a, b) => b.waitingSeconds - a.waitingSeconds);
+}
+
 export async function statusCommand(
   selection: string | undefined,
   opts: StatusOptions,
@@ -36,12 +82,14 @@ export async function statusCommand(
   now = new Date(),
 ): Promise<number> {
   const graph = await loadGraph(opts.graph);
-  const state = new StoreState(openStore(opts.store));
+  const store = await statusStore(opts.store);
+  const state = new StoreState(store);
   const items = await plan(graph, state, selection === undefined ? {} : { selection });
   const partitions = await Promise.all(items.map((i) => partitionStatus(graph, state, i)));
   const assets = summarise(graph, partitions, now);
+  const unannounced = await unannouncedCommits(store, new Set(graph.select(selection)), now);
   if (opts.json) {
-    io.out(`${JSON.stringify({ assets, partitions }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ assets, partitions, unannounced }, null, 2)}\n`);
     return 0;
   }
   io.out(
@@ -73,6 +121,23 @@ export async function statusCommand(
           p.why,
           p.rows === null ? "-" : String(p.rows),
           checksText(p.checks),
+        ]),
+      ),
+    );
+  }
+  if (unannounced.length > 0) {
+    io.out("\n");
+    io.out(
+      `${unannounced.length} commit${unannounced.length === 1 ? " is" : "s are"} not announced yet (the function's next invocation or the stack's outbox sweep announces ${unannounced.length === 1 ? "it" : "them"}):\n`,
+    );
+    io.out(
+      formatTable(
+        ["asset partition", "data version", "committed", "waiting"],
+        unannounced.map((u) => [
+          partitionLabel(u.asset, u.partition),
+          u.dataVersion,
+          u.committedAt,
+          formatDuration(Math.floor(u.waitingSeconds / 60)),
         ]),
       ),
     );
