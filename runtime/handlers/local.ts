@@ -135,9 +135,14 @@ export interface LocalCloudOptions {
   readonly onDelivery?: (record: DeliveryRecord) => void;
   /**
    * The publisher of each function instead of the local bus's (which `announce`s straight into the
-   * queues): a cloud SDK publisher against a fake bus that calls `announce` for what it accepts.
+   * queues); undefined: the function's own cloud SDK publisher, built from its environment (a fake
+   * bus's endpoint there, which calls `announce` for what it accepts).
    */
-  readonly publisher?: (consumer: string, local: Publisher) => Publisher;
+  readonly publisher?: (consumer: string, local: Publisher) => Publisher | undefined;
+  /** Runs a function instead of its entry point in this process (e.g. its built bundle elsewhere). */
+  readonly entry?: (consumer: string, deps: HandlerDeps) => Promise<Invoke>;
+  /** Which pending delivery goes next, given how many wait (default 0: first in, first out). */
+  readonly pick?: (pending: number) => number;
   /** More environment for each function (a fake bus's endpoint, a shorter timeout). */
   readonly env?: (consumer: string) => Readonly<Record<string, string>>;
   /** How long one publish call may take (HandlerDeps.publishBudgetMs). */
@@ -199,7 +204,11 @@ export class LocalCloud {
   /** Deliver until no message is left; returns the deliveries made by this call. */
   async drain(): Promise<DeliveryRecord[]> {
     const start = this.deliveries.length;
-    for (let next = this.#queue.shift(); next; next = this.#queue.shift()) {
+    const take = () =>
+      this.#queue.length === 0
+        ? undefined
+        : this.#queue.splice(this.options.pick?.(this.#queue.length) ?? 0, 1)[0];
+    for (let next = take(); next; next = take()) {
       const record = await this.#deliver(next);
       this.deliveries.push(record);
       this.options.onDelivery?.(record);
@@ -256,13 +265,14 @@ export class LocalCloud {
           for (const body of announcements) this.announce(body);
         },
       };
-      entry = entryPoint(o.cloud, o.graph, consumer, {
+      const publisher = o.publisher ? o.publisher(consumer, local) : local;
+      entry = (o.entry ?? ((c, deps) => entryPoint(o.cloud, o.graph, c, deps)))(consumer, {
         env: {
           ...functionEnvironment(o.graph, consumer, o.stores, o.environment ?? "local"),
           ...(o.cloud === "azure" ? timerSettings(o.graph, consumer) : {}),
           ...o.env?.(consumer),
         },
-        publisher: o.publisher ? o.publisher(consumer, local) : local,
+        ...(publisher ? { publisher } : {}),
         ...(o.publishBudgetMs === undefined ? {} : { publishBudgetMs: o.publishBudgetMs }),
         ...(o.openStore ? { openStore: (uri: string) => o.openStore!(uri, consumer) } : {}),
         write: (line: string) => {

@@ -86,9 +86,21 @@ export class ServiceBusPublisher implements Publisher {
         );
       } catch (e) {
         throw new PublishError(
-          `servicebus: ${chunk.length} announcements were not sent to topic ${this.topic} of ${this.namespace}: ${e instanceof Error ? e.message : String(e)}`,
+          `servicebus: ${chunk.length} announcements were not sent to topic ${this.topic} of ${this.namespace}: ${reason(e)}`,
         );
       }
     }
   }
+}
+
+/** Why a send failed: the client's code and message; of its retries (an AggregateError), the last one. */
+function reason(e: unknown): string {
+  if (e instanceof AggregateError && e.errors.length > 0) {
+    return `${e.errors.length} attempts, the last: ${reason(e.errors.at(-1))}`;
+  }
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return `${typeof code === "string" && code !== "" ? `${code}: ` : ""}${e.message || e.name}`;
+  }
+  return String(e);
 }
