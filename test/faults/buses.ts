@@ -301,7 +301,7 @@ class FakeServiceBus extends Base {
     if (target === "$cbs") {
       const m = ctx.message!;
       let reply: rhea.Sender | undefined;
-      ctx.connection.each_link((l) => {
+      ctx.connection.each_link((l: rhea.Link) => {
         if (l.is_sender() && (l as rhea.Sender).source?.address === "$cbs") reply = l as rhea.Sender;
       });
       reply?.send({
@@ -330,9 +330,10 @@ class FakeServiceBus extends Base {
       return;
     }
     const format = (ctx as { format?: number }).format;
+    const decode = (b: Buffer) => rhea.message.decode(b) as unknown as rhea.Message;
     const messages =
       format === BATCH_FORMAT
-        ? sections(rhea.message.decode(ctx.message as unknown as Buffer)).map((b) => rhea.message.decode(b))
+        ? sections(decode(ctx.message as unknown as Buffer)).map(decode)
         : [ctx.message!];
     for (const m of messages) {
       const body = sections(m)[0];
