@@ -301,7 +301,7 @@ class FakeServiceBus extends Base {
     if (target === "$cbs") {
       const m = ctx.message!;
       let reply: rhea.Sender | undefined;
-      ctx.connection.each_link((l: rhea.Link) => {
+      ctx.connection.each_link((l: rhea.link) => {
         if (l.is_sender() && (l as rhea.Sender).source?.address === "$cbs") reply = l as rhea.Sender;
       });
       reply?.send({
