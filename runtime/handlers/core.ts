@@ -513,14 +513,14 @@ export interface HandlerDeps {
 
 /**
  * How long one publish call may take, connections and retries included: a fifteenth of the function's
- * timeout, between 1 and 10 seconds. An invocation publishes at most once per item of its batch (ten
+ * timeout, between half a second and 10 seconds. An invocation publishes at most once per item of its batch (ten
  * SQS records at most) and once for what its function still owes, so all its publishing stays well
  * under its timeout, and under the trigger's acknowledgement deadline, which is never shorter (SQS
  * visibility timeout, Pub/Sub ack deadline and Service Bus lock are at least the function's timeout).
  * A call that runs out fails its own item; the commit's outbox entry is announced later.
  */
 export function publishBudgetMs(timeoutSeconds: number): number {
-  return Math.min(10_000, Math.max(1_000, Math.floor((timeoutSeconds * 1000) / 15)));
+  return Math.min(10_000, Math.max(500, Math.floor((timeoutSeconds * 1000) / 15)));
 }
 
 /**

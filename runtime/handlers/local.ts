@@ -132,7 +132,7 @@ export interface LocalCloudOptions {
   readonly write?: (line: string) => void;
   readonly lockTimeoutMs?: number;
   /** Told of every delivery as it ends. */
-  readonly onDelivery?: (record: DeliveryRecord) => void;
+  readonly onDelivery?: (record: DeliveryRecord) => void | Promise<void>;
   /**
    * The publisher of each function instead of the local bus's (which `announce`s straight into the
    * queues); undefined: the function's own cloud SDK publisher, built from its environment (a fake
@@ -211,7 +211,7 @@ export class LocalCloud {
     for (let next = take(); next; next = take()) {
       const record = await this.#deliver(next);
       this.deliveries.push(record);
-      this.options.onDelivery?.(record);
+      await this.options.onDelivery?.(record);
       if (record.error !== undefined) {
         if (next.attempt < (this.options.maxDeliveries ?? 3))
           this.#queue.push({ ...next, attempt: next.attempt + 1 });
@@ -221,11 +221,16 @@ export class LocalCloud {
     return this.deliveries.slice(start);
   }
 
+  /** Make the functions' entry points now, all at once, rather than at their first delivery. */
+  async warm(consumers: readonly string[]): Promise<void> {
+    await Promise.all(consumers.map((c) => this.#entry(c)));
+  }
+
   /** Run one function on one event as the cloud delivers it, once; what it announces is queued. */
   async invoke(consumer: string, delivery: Delivery): Promise<DeliveryRecord> {
     const record = await this.#call(consumer, delivery, { consumer, attempt: 1 });
     this.deliveries.push(record);
-    this.options.onDelivery?.(record);
+    await this.options.onDelivery?.(record);
     return record;
   }
 

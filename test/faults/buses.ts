@@ -44,6 +44,11 @@ export interface FakeBus {
   /** Every announcement accepted, in order, with the bus's id of it. */
   readonly accepted: { readonly id: string; readonly body: Announcement }[];
   onAccept: (body: Announcement, id: string) => void;
+  /**
+   * Asked as each publish arrives, before anything else: true swallows it (never answered, never
+   * accepted), for a test that kills the publishing function right there.
+   */
+  onPublish: () => boolean | Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -64,6 +69,7 @@ abstract class Base implements FakeBus {
   faulted = 0;
   readonly accepted: { id: string; body: Announcement }[] = [];
   onAccept: (body: Announcement, id: string) => void = () => {};
+  onPublish: () => boolean | Promise<boolean> = () => false;
   protected port = 0;
 
   protected abstract open(): Promise<void>;
@@ -106,7 +112,7 @@ class FakeEventBridge extends Base {
     };
   }
 
-  #answer(req: IncomingMessage, res: ServerResponse, body: string): void {
+  async #answer(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
     const target = req.headers["x-amz-target"];
     const json = (status: number, value: unknown) => {
       res.writeHead(status, { "content-type": "application/x-amz-json-1.1" });
@@ -116,6 +122,7 @@ class FakeEventBridge extends Base {
       json(400, { __type: "UnknownOperationException", message: `fake EventBridge: ${target}` });
       return;
     }
+    if (await this.onPublish()) return;
     if (this.fault) {
       this.faulted++;
       if (this.fault === "error") json(500, { __type: "InternalException", message: "Internal error" });
@@ -138,7 +145,7 @@ class FakeEventBridge extends Base {
       req.on("data", (c: Buffer) => {
         body += c.toString();
       });
-      req.on("end", () => this.#answer(req, res, body));
+      req.on("end", () => void this.#answer(req, res, body));
     });
     server.on("connection", (s) => {
       this.#sockets.add(s);
@@ -206,7 +213,14 @@ class FakePubSub extends Base {
     };
   }
 
-  #publish(call: grpc.ServerUnaryCall<PublishRequest, unknown>, done: grpc.sendUnaryData<unknown>): void {
+  async #publish(
+    call: grpc.ServerUnaryCall<PublishRequest, unknown>,
+    done: grpc.sendUnaryData<unknown>,
+  ): Promise<void> {
+    if (await this.onPublish()) {
+      this.#hung.push(done);
+      return;
+    }
     if (this.fault) {
       this.faulted++;
       if (this.fault === "hang") {
@@ -233,7 +247,7 @@ class FakePubSub extends Base {
     const server = new grpc.Server();
     server.addService(this.#service, {
       Publish: (call: grpc.ServerUnaryCall<PublishRequest, unknown>, done: grpc.sendUnaryData<unknown>) =>
-        this.#publish(call, done),
+        void this.#publish(call, done),
     });
     this.port = await new Promise<number>((done, fail) =>
       server.bindAsync(`127.0.0.1:${this.port}`, grpc.ServerCredentials.createInsecure(), (e, port) =>
@@ -269,6 +283,7 @@ class FakeServiceBus extends Base {
 
   get env() {
     return {
+      TRIBUTARY_BUS__fullyQualifiedNamespace: "tributary-faults.servicebus.windows.net",
       TRIBUTARY_BUS: `Endpoint=sb://127.0.0.1:${this.port};SharedAccessKeyName=faults;SharedAccessKey=faults;UseDevelopmentEmulator=true`,
     };
   }
@@ -290,11 +305,11 @@ class FakeServiceBus extends Base {
     c.on("receiver_open", (ctx) => {
       ctx.receiver.set_target({ address: ctx.receiver.remote.attach.target?.address });
     });
-    c.on("message", (ctx) => this.#message(ctx));
+    c.on("message", (ctx) => void this.#message(ctx));
     return c;
   }
 
-  #message(ctx: rhea.EventContext): void {
+  async #message(ctx: rhea.EventContext): Promise<void> {
     const receiver = ctx.receiver!;
     const delivery = ctx.delivery!;
     const target = receiver.target?.address;
@@ -313,6 +328,7 @@ class FakeServiceBus extends Base {
       delivery.accept();
       return;
     }
+    if (await this.onPublish()) return;
     if (this.fault) {
       this.faulted++;
       if (this.fault === "hang") return; // received, never settled

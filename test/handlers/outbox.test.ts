@@ -276,7 +276,7 @@ describe("publishing", () => {
     );
   });
 
-  it("has a fifteenth of the function's timeout for one call, between 1 and 10 seconds", () => {
-    expect([10, 30, 60, 150, 300, 900].map(publishBudgetMs)).toEqual([1000, 2000, 4000, 10000, 10000, 10000]);
+  it("has a fifteenth of the function's timeout for one call, between half a second and 10 seconds", () => {
+    expect([5, 10, 30, 60, 150, 300, 900].map(publishBudgetMs)).toEqual([500, 666, 2000, 4000, 10000, 10000, 10000]);
   });
 });
