@@ -277,6 +277,8 @@ describe("publishing", () => {
   });
 
   it("has a fifteenth of the function's timeout for one call, between half a second and 10 seconds", () => {
-    expect([5, 10, 30, 60, 150, 300, 900].map(publishBudgetMs)).toEqual([500, 666, 2000, 4000, 10000, 10000, 10000]);
+    expect([5, 10, 30, 60, 150, 300, 900].map(publishBudgetMs)).toEqual([
+      500, 666, 2000, 4000, 10000, 10000, 10000,
+    ]);
   });
 });

@@ -4,9 +4,9 @@ import { Outbox } from "../../engine/outbox.ts";
 import { partitionLabel, plan } from "../../engine/planner.ts";
 import { StoreState } from "../../engine/state.ts";
 import { freshnessOf, type PartitionStatus, partitionStatus } from "../../engine/status.ts";
+import type { ObjectStore } from "../../storage/port.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
-import type { ObjectStore } from "../../storage/port.ts";
 import { openStore } from "../store.ts";
 import { formatTable } from "../table.ts";
 
