@@ -19,7 +19,7 @@ import { LocalCloud } from "../../runtime/handlers/local.ts";
 import { OUTBOX_DRAINED_EVENT, OUTBOX_SWEPT_EVENT } from "../../runtime/handlers/outbox.ts";
 import { LocalStore } from "../../runtime/storage/local.ts";
 import { graph, tables } from "../e2e/pipeline.ts";
-import { type FakeBus, type Fault, startBus } from "./buses.ts";
+import { type Fault, startBus } from "./buses.ts";
 import { FunctionHost } from "./hosts.ts";
 
 export interface Scenario {
