@@ -9,7 +9,7 @@ import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { didYouMean } from "../../assets/graph/suggest.ts";
 import { functionKind, functionVariables, OUTBOX_SWEEPER } from "../../runtime/handlers/environment.ts";
 import { STORE_ZONES } from "../../runtime/storage/layout.ts";
-import { OUTBOX_DEFAULTS, type StackConfig, stackFile } from "../config.ts";
+import { type Cloud, OUTBOX_DEFAULTS, type StackConfig, stackFile } from "../config.ts";
 import {
   type Access,
   type AlarmPlan,
@@ -217,6 +217,7 @@ function functionPlan(
     stores: STORE_VARIABLES,
     assetEvents: { bus: "asset-events" },
     timeoutSeconds: resources.timeoutSeconds ?? config.functions.timeoutSeconds,
+    cpus: functionCpus(config.cloud, resources.memoryMb ?? config.functions.memoryMb),
   });
   return {
     id: a.key,
@@ -235,6 +236,30 @@ function functionPlan(
     tags: { ...stackTags, [TAGS.asset]: a.key, [TAGS.pipeline]: a.group },
     maxReceiveCount: MAX_RECEIVE_COUNT,
   };
+}
+
+/**
+ * The whole vCPUs a function's memory size buys on its cloud, which is what parallel work can use
+ * (ingest validates on worker threads from two): Lambda gives one vCPU-second per second per 1,769 MB
+ * (it shows two cores from 128 MB, but a 512 MB function has under a third of one); Cloud Functions
+ * gen2 1 vCPU at 2 GiB, 2 at 4 and 8 GiB, 4 at 16 GiB, 8 at 32 GiB; Flex Consumption a quarter of one
+ * at 512 MB, 1 at 2,048 MB, 2 at 4,096 MB. Under one counts as 0.
+ */
+export function functionCpus(cloud: Cloud, memoryMb: number): number {
+  if (cloud === "aws") return Math.min(6, Math.floor(memoryMb / 1769));
+  const tiers =
+    cloud === "gcp"
+      ? [
+          [32768, 8],
+          [16384, 4],
+          [4096, 2],
+          [2048, 1],
+        ]
+      : [
+          [4096, 2],
+          [2048, 1],
+        ];
+  return tiers.find(([mb]) => memoryMb >= mb!)?.[1] ?? 0;
 }
 
 const STORE_VARIABLES = {
@@ -286,6 +311,7 @@ function sweeperPlan(
       stores: STORE_VARIABLES,
       assetEvents: { bus: "asset-events" },
       timeoutSeconds: SWEEPER_RESOURCES.timeoutSeconds,
+      cpus: functionCpus(config.cloud, SWEEPER_RESOURCES.memoryMb),
     }),
     tags: { ...stackTags, [TAGS.asset]: id },
     maxReceiveCount: MAX_RECEIVE_COUNT,

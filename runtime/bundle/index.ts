@@ -60,11 +60,11 @@ const WORKER = path.join(ROOT, "runtime", "engine", "ingest-worker.ts");
  * defined as `import.meta.dirname` and `import.meta.filename` instead (`DEFINE`): esbuild renames a
  * bundled module's own `__dirname` around them, where a declaration in the banner would clash with it.
  */
-const BANNER = [
+export const BANNER = [
   'import { createRequire as __tributaryCreateRequire } from "node:module";',
   "const require = __tributaryCreateRequire(import.meta.url);",
 ].join("\n");
-const DEFINE = { __dirname: "import.meta.dirname", __filename: "import.meta.filename" };
+export const DEFINE = { __dirname: "import.meta.dirname", __filename: "import.meta.filename" };
 
 interface CloudLayout {
   /** Packages left out of the bundle besides the binding, resolved at run time. */

@@ -75,6 +75,12 @@ export interface IngestOptions {
    * once an input is known or turns out to be larger than 16 MiB.
    */
   workers?: number | "auto";
+  /**
+   * The CPUs "auto" counts on (default: `os.availableParallelism()`). A cloud function passes what its
+   * memory size buys, which its visible cores overstate (a 512 MB Lambda shows two cores and has a
+   * third of one).
+   */
+  cores?: number;
   /** How ajv checks formats (see `FormatsMode`); default "fast". */
   formats?: FormatsMode;
   /** What "-" reads; default `process.stdin`. */
@@ -563,9 +569,11 @@ export function sourceSpec(source: SourceDef, maxRecordBytes: number, formats: F
   };
 }
 
-function workerCount(option: number | "auto" | undefined): { count: number; auto: boolean } {
+function workerCount(
+  option: number | "auto" | undefined,
+  cores: number = availableParallelism(),
+): { count: number; auto: boolean } {
   if (option === undefined || option === "auto") {
-    const cores = availableParallelism();
     return { count: cores >= 2 ? Math.min(cores, 4) : 0, auto: true };
   }
   if (!Number.isInteger(option) || option < 0) {
@@ -621,7 +629,7 @@ async function ingestBatch(
   batch: string,
 ): Promise<IngestResult> {
   const now = opts.now ?? (() => new Date());
-  const threads = workerCount(opts.workers);
+  const threads = workerCount(opts.workers, opts.cores);
   const resolved = await resolveInputs(source.key, inputs, opts.stdin ?? process.stdin);
   const spec = sourceSpec(source, max, opts.formats ?? "fast");
   const local = new RecordClassifier(spec);

@@ -63,6 +63,8 @@ export interface FunctionEnv {
   readonly assetEvents: string;
   /** The function's timeout (default 300 s, when an older deployment does not say). */
   readonly timeoutSeconds: number;
+  /** Whole vCPUs its memory buys (default 1): ingest validates on worker threads from 2. */
+  readonly cpus: number;
 }
 
 /** A function's timeout when its environment does not say: the stacks' default. */
@@ -91,6 +93,13 @@ export function functionEnv(env: Readonly<Record<string, string | undefined>> = 
       `handler: ${FUNCTION_ENV.timeout} is ${JSON.stringify(timeout)}; expected the function's timeout in whole seconds.`,
     );
   }
+  const cpusText = env[FUNCTION_ENV.cpus]?.trim();
+  const cpus = cpusText ? Number(cpusText) : 1;
+  if (!Number.isInteger(cpus) || cpus < 0) {
+    throw new HandlerConfigError(
+      `handler: ${FUNCTION_ENV.cpus} is ${JSON.stringify(cpusText)}; expected the function's whole vCPUs, 0 or more.`,
+    );
+  }
   return {
     asset: need(FUNCTION_ENV.asset),
     kind,
@@ -102,6 +111,7 @@ export function functionEnv(env: Readonly<Record<string, string | undefined>> = 
     },
     assetEvents: need(FUNCTION_ENV.assetEvents),
     timeoutSeconds,
+    cpus,
   };
 }
 
@@ -213,6 +223,8 @@ export const CLOUD_LOCK_STALE_MS = 16 * 60_000;
  * of every cloud count these lines (infra/gcp/alerts.ts filters on the same constant).
  */
 export const MATERIALISED_EVENT = MESSAGES.assetMaterialised;
+/** Logged when an ingest validated on worker threads, with how many. */
+export const INGEST_WORKERS_EVENT = "tributary.ingest.workers";
 
 /**
  * Run one piece of work on the engine and announce what it committed; throws what a retry may fix
@@ -368,13 +380,17 @@ async function ingestBatch(
     const ctx = { store: rt.store };
     await rt.lineage?.emit(runStart(run, ctx));
     try {
+      // Worker threads when the function has two vCPUs or more and the input is large (a landed
+      // object over 16 MiB); a bus message is far smaller and validates on this thread.
       const result = await ingest(rt.store, source, [{ name, stream }], {
         batch,
-        workers: 0,
+        workers: "auto",
+        cores: rt.fn.cpus,
         lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
         outbox: rt.outbox,
       });
       if (result.partitions.size > 0) owed.push(layout.outboxBatch(source.key, batch));
+      if (result.workers > 0) rt.log({ event: INGEST_WORKERS_EVENT, batch, workers: result.workers });
       manifest = result.manifest;
       versions = result.partitions;
       await rt.lineage?.emit(runComplete(run, ctx, { manifest }));

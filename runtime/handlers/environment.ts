@@ -13,6 +13,8 @@ export const FUNCTION_ENV = {
   assetEvents: "TRIBUTARY_ASSET_EVENTS",
   /** The function's timeout: what its publishing may take is a fraction of it. */
   timeout: "TRIBUTARY_TIMEOUT_SECONDS",
+  /** Whole vCPUs the function's memory size buys on its cloud: ingest validates on worker threads from 2. */
+  cpus: "TRIBUTARY_CPUS",
 } as const;
 
 /**
@@ -39,6 +41,7 @@ export function functionVariables<V>(fn: {
   readonly stores: { readonly raw: V; readonly curated: V; readonly quarantine: V };
   readonly assetEvents: V;
   readonly timeoutSeconds: number;
+  readonly cpus: number;
 }): Record<string, string | V> {
   return {
     [FUNCTION_ENV.asset]: fn.asset,
@@ -49,5 +52,6 @@ export function functionVariables<V>(fn: {
     [FUNCTION_ENV.quarantine]: fn.stores.quarantine,
     [FUNCTION_ENV.assetEvents]: fn.assetEvents,
     [FUNCTION_ENV.timeout]: String(fn.timeoutSeconds),
+    [FUNCTION_ENV.cpus]: String(fn.cpus),
   };
 }

@@ -9,6 +9,7 @@
  * dead-lettered. `tributary invoke --follow` and the end-to-end tests drive it.
  */
 import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { type Announcement, DEFAULT_TIMEOUT_SECONDS, type HandlerDeps, type Publisher } from "./core.ts";
@@ -96,6 +97,8 @@ export function functionEnvironment(
     stores,
     assetEvents: bus,
     timeoutSeconds: (a?.kind === "asset" ? a.resources.timeoutSeconds : undefined) ?? DEFAULT_TIMEOUT_SECONDS,
+    // This machine's cores: a local function may use them all.
+    cpus: availableParallelism(),
   });
 }
 
