@@ -243,23 +243,19 @@ function functionPlan(
  * (ingest validates on worker threads from two): Lambda gives one vCPU-second per second per 1,769 MB
  * (it shows two cores from 128 MB, but a 512 MB function has under a third of one); Cloud Functions
  * gen2 1 vCPU at 2 GiB, 2 at 4 and 8 GiB, 4 at 16 GiB, 8 at 32 GiB; Flex Consumption a quarter of one
- * at 512 MB, 1 at 2,048 MB, 2 at 4,096 MB. Under one counts as 0.
+ * on its 512 MB instances, 1 on 2,048 MB, 2 on 4,096 MB. Under one counts as 0.
  */
 export function functionCpus(cloud: Cloud, memoryMb: number): number {
   if (cloud === "aws") return Math.min(6, Math.floor(memoryMb / 1769));
-  const tiers =
-    cloud === "gcp"
-      ? [
-          [32768, 8],
-          [16384, 4],
-          [4096, 2],
-          [2048, 1],
-        ]
-      : [
-          [4096, 2],
-          [2048, 1],
-        ];
-  return tiers.find(([mb]) => memoryMb >= mb!)?.[1] ?? 0;
+  // Flex Consumption runs the next instance size up from what a function asks for (512, 2048, 4096 MB).
+  if (cloud === "azure") return memoryMb > 2048 ? 2 : memoryMb > 512 ? 1 : 0;
+  const tiers = [
+    [32768, 8],
+    [16384, 4],
+    [4096, 2],
+    [2048, 1],
+  ] as const;
+  return tiers.find(([mb]) => memoryMb >= mb)?.[1] ?? 0;
 }
 
 const STORE_VARIABLES = {

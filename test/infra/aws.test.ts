@@ -272,6 +272,8 @@ describe("the AWS stack of the reference pipeline", () => {
           TRIBUTARY_STORE_QUARANTINE: "s3://trib-dev-quarantine",
           TRIBUTARY_STORE_RAW: "s3://trib-dev-raw",
           TRIBUTARY_TIMEOUT_SECONDS: "300",
+          // 512 MB: under one vCPU, no ingest workers.
+          TRIBUTARY_CPUS: "0",
         },
       },
       handler: "index.handler",

@@ -519,6 +519,8 @@ describe("the Azure stack of the reference pipeline", () => {
       TRIBUTARY_STORE_QUARANTINE: `https://${DATA}.blob.core.windows.net/quarantine`,
       TRIBUTARY_ASSET_EVENTS: "asset-events",
       TRIBUTARY_TIMEOUT_SECONDS: "600",
+      // 1024 MB runs on a 2,048 MB instance: one vCPU.
+      TRIBUTARY_CPUS: "1",
       TRIBUTARY_STORE__blobServiceUri: `https://${DATA}.blob.core.windows.net/`,
       TRIBUTARY_BUS__fullyQualifiedNamespace: `${NS}.servicebus.windows.net`,
       AzureWebJobsStorage__accountName: HOST,

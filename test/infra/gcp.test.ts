@@ -200,6 +200,7 @@ describe("the GCP stack of the reference pipeline", () => {
           TRIBUTARY_STORE_QUARANTINE: "gs://trib-staging-quarantine",
           TRIBUTARY_ASSET_EVENTS: topic("asset-events"),
           TRIBUTARY_TIMEOUT_SECONDS: "300",
+          TRIBUTARY_CPUS: "0",
         },
       },
       labels: { ...LABELS, "tributary-asset": "curated_orders" },

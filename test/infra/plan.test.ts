@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { dep } from "../../assets/graph/asset.ts";
 import { asset, defineGraph, source, Type } from "../../assets/graph/index.ts";
 import graph from "../../assets/index.ts";
-import { functionName, PlanError, planDeployment } from "../../infra/plan/build.ts";
+import { functionCpus, functionName, PlanError, planDeployment } from "../../infra/plan/build.ts";
 import { CONFIG } from "./fixtures/config.ts";
 
 const retry = { attempts: 3, maxEventAgeSeconds: 3600 };
@@ -282,6 +282,15 @@ describe("the deployment plan of the reference pipeline", () => {
       "cost-centre": "cc-1042",
     });
     expect(plan.functions[0]?.tags).toEqual({ ...plan.tags, "tributary:asset": "customers_cdc" });
+  });
+
+  it("tells each function the whole vCPUs its memory buys on its cloud", () => {
+    const cpus = (cloud: "aws" | "gcp" | "azure") =>
+      [512, 1024, 1769, 2048, 3538, 4096, 10240, 16384].map((mb) => functionCpus(cloud, mb));
+    expect(cpus("aws")).toEqual([0, 0, 1, 1, 2, 2, 5, 6]);
+    expect(cpus("gcp")).toEqual([0, 0, 0, 1, 1, 2, 2, 4]);
+    expect(cpus("azure")).toEqual([0, 1, 1, 1, 2, 2, 2, 2]);
+    expect(plan.functions.map((f) => f.environment.TRIBUTARY_CPUS)).toEqual(Array(8).fill("0"));
   });
 
   it("is plain JSON, and the same inputs give the same bytes", () => {
