@@ -45,6 +45,7 @@ const Functions = Type.Object(
     architecture: Type.Optional(Type.Union([Type.Literal("arm64"), Type.Literal("x86_64")])),
     memoryMb: Type.Optional(Type.Integer({ minimum: 128, maximum: 10240 })),
     timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 900 })),
+    sourceMaps: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -92,7 +93,8 @@ const EXPECT: Record<string, string> = {
   owner: "the owning team, as a tag value (letters, digits, spaces and _.:/=+-@)",
   costCentre: "the cost centre, as a tag value (letters, digits, spaces and _.:/=+-@)",
   pipelines: "a list of the pipelines (asset groups) to deploy, e.g. [commerce]",
-  functions: "an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900 }",
+  functions:
+    "an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900, sourceMaps?: true | false }",
   outbox: `an object { sweepEveryMinutes?: ${SWEEP_MINUTES.join(", ")}, alarmAfterMinutes?: 5-1440 }`,
   bundles:
     "the folder holding the functions' code built by tributary bundle, relative to the project (default dist/bundles)",
@@ -116,6 +118,8 @@ export interface StackConfig {
     readonly architecture: "arm64" | "x86_64";
     readonly memoryMb: number;
     readonly timeoutSeconds: number;
+    /** Ship source maps in the functions' bundle and use them in stack traces (default false). */
+    readonly sourceMaps?: boolean;
   };
   /**
    * The outbox sweeper's schedule and the alarm on commits left unannounced (default: every 5
@@ -273,6 +277,7 @@ export function readStackConfig(values: Record<string, string>, stack: string): 
       architecture: c.functions?.architecture ?? "arm64",
       memoryMb: c.functions?.memoryMb ?? 1024,
       timeoutSeconds: c.functions?.timeoutSeconds ?? 300,
+      ...(c.functions?.sourceMaps ? { sourceMaps: true } : {}),
     },
     outbox: {
       sweepEveryMinutes: c.outbox?.sweepEveryMinutes ?? OUTBOX_DEFAULTS.sweepEveryMinutes,

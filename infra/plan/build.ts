@@ -165,6 +165,7 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
     grants,
     alarms,
     logRetentionDays: config.retentionDays.quarantine,
+    ...(config.functions.sourceMaps ? { sourceMaps: true as const } : {}),
   };
 }
 
@@ -219,6 +220,8 @@ function functionPlan(
     timeoutSeconds: resources.timeoutSeconds ?? config.functions.timeoutSeconds,
     cpus: functionCpus(config.cloud, resources.memoryMb ?? config.functions.memoryMb),
   });
+  // Stack traces through the bundle's source maps, when it ships them.
+  if (config.functions.sourceMaps) environment.NODE_OPTIONS = SOURCE_MAPS_NODE_OPTIONS;
   return {
     id: a.key,
     kind,
@@ -257,6 +260,9 @@ export function functionCpus(cloud: Cloud, memoryMb: number): number {
   ] as const;
   return tiers.find(([mb]) => memoryMb >= mb)?.[1] ?? 0;
 }
+
+/** What a function's Node.js is started with when its bundle ships source maps. */
+export const SOURCE_MAPS_NODE_OPTIONS = "--enable-source-maps";
 
 const STORE_VARIABLES = {
   raw: { store: "raw" },
@@ -312,6 +318,9 @@ function sweeperPlan(
     tags: { ...stackTags, [TAGS.asset]: id },
     maxReceiveCount: MAX_RECEIVE_COUNT,
   };
+  if (config.functions.sourceMaps) {
+    (fn.environment as Record<string, EnvValue>).NODE_OPTIONS = SOURCE_MAPS_NODE_OPTIONS;
+  }
   const grant = (prefix: string, access: Access[]): GrantPlan => ({
     function: id,
     store: "curated",

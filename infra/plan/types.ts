@@ -36,6 +36,8 @@ export interface DeploymentPlan {
   readonly alarms: readonly AlarmPlan[];
   /** Days function logs are kept: as long as quarantined records, whose reasons they explain. */
   readonly logRetentionDays: number;
+  /** Present when the functions' bundle ships source maps, which the functions then use. */
+  readonly sourceMaps?: true;
 }
 
 export interface StorePlan {

@@ -36,6 +36,11 @@ export interface BundleManifest {
    * the stack's outbox sweeper (OUTBOX_SWEEPER: "sweep"), which every bundle can run.
    */
   readonly functions: Readonly<Record<string, FunctionKind>>;
+  /**
+   * Whether the folder ships source maps (`tributary bundle --source-maps`, a stack's
+   * functions.sourceMaps); absent in bundles built before the choice existed (they did) and stand-ins.
+   */
+  readonly sourceMaps?: boolean;
   /** The DuckDB native binding: the package, its version, and whether the folder ships it. */
   readonly binding: { readonly package: string; readonly version: string; readonly shipped: boolean };
   /** Every other file of the folder (relative, `/`-separated) with its size in bytes, sorted. */

@@ -234,6 +234,10 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       "the folder to write (default: dist/bundles/<cloud>-<arch>, where the stacks look)",
     )
     .option("--json", "print the report as JSON")
+    .option(
+      "--source-maps",
+      "ship source maps for stack traces (default: off, or the stack's tributary:functions.sourceMaps)",
+    )
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .addHelpText(
       "after",

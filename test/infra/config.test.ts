@@ -122,7 +122,7 @@ describe("stack config", () => {
     expect(problem("nested", body)).toBe(
       [
         "stacks/Pulumi.nested.yaml: 2 problems:",
-        "  - tributary:functions.arch is not a setting of tributary:functions, which is an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900 }",
+        "  - tributary:functions.arch is not a setting of tributary:functions, which is an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900, sourceMaps?: true | false }",
         "  - tributary:functions.memoryMb must be >= 128 (got 64)",
       ].join("\n"),
     );

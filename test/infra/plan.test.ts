@@ -293,6 +293,16 @@ describe("the deployment plan of the reference pipeline", () => {
     expect(plan.functions.map((f) => f.environment.TRIBUTARY_CPUS)).toEqual(Array(8).fill("0"));
   });
 
+  it("starts the functions with source maps only when the stack ships them", () => {
+    expect(plan.sourceMaps).toBeUndefined();
+    expect(plan.functions.some((f) => "NODE_OPTIONS" in f.environment)).toBe(false);
+    const mapped = planDeployment(graph, { ...CONFIG, functions: { ...CONFIG.functions, sourceMaps: true } });
+    expect(mapped.sourceMaps).toBe(true);
+    expect(mapped.functions.map((f) => f.environment.NODE_OPTIONS)).toEqual(
+      Array(8).fill("--enable-source-maps"),
+    );
+  });
+
   it("is plain JSON, and the same inputs give the same bytes", () => {
     const text = JSON.stringify(plan);
     expect(JSON.parse(text)).toEqual(plan);
