@@ -56,7 +56,7 @@ export function functionCode(plan: DeploymentPlan, cloud: BundleCloud, arch: Bun
   const bundles = bundlesDir();
   const folder = path.join(bundles.dir, bundleName(cloud, arch));
   const where = `${folder}${bundles.from ? ` (${bundles.from})` : ""}`;
-  const command = `tributary bundle --cloud ${cloud} --arch ${arch}${bundles.from ? ` --out ${folder}` : ""}`;
+  const command = `tributary bundle --cloud ${cloud} --arch ${arch}${plan.sourceMaps ? " --source-maps" : ""}${bundles.from ? ` --out ${folder}` : ""}`;
   const fail = (problem: string): never => {
     throw runError(
       `stack ${plan.stack} deploys its functions from ${where}, ${problem}: run \`${command}\`.`,
@@ -69,6 +69,15 @@ export function functionCode(plan: DeploymentPlan, cloud: BundleCloud, arch: Bun
     return fail(fs.existsSync(full) ? "which holds no Tributary bundle" : "which does not exist");
   if (manifest.cloud !== cloud || manifest.arch !== arch) {
     return fail(`which holds the bundle for ${bundleName(manifest.cloud, manifest.arch)}`);
+  }
+  // A bundle says whether it ships source maps; one built before it said so is taken as it is.
+  const maps = plan.sourceMaps === true;
+  if (manifest.sourceMaps !== undefined && manifest.sourceMaps !== maps) {
+    return fail(
+      maps
+        ? "built without source maps, which the stack asks for (tributary:functions.sourceMaps)"
+        : "built with source maps, which the stack does not ship (tributary:functions.sourceMaps is off)",
+    );
   }
   const files = listFiles(full);
   const changed = [

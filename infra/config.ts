@@ -46,6 +46,19 @@ const Functions = Type.Object(
     architecture: Type.Optional(Type.Union([Type.Literal("arm64"), Type.Literal("x86_64")])),
     memoryMb: Type.Optional(Type.Integer({ minimum: 128, maximum: 10240 })),
     timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 900 })),
+    sourceMaps: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+/** How often the stack's sweeper announces what commits still owe; when the outbox alarm fires. */
+export const SWEEP_MINUTES = [1, 2, 3, 5, 10, 15, 30, 60] as const;
+const Outbox = Type.Object(
+  {
+    sweepEveryMinutes: Type.Optional(
+      Type.Unsafe<(typeof SWEEP_MINUTES)[number]>({ type: "integer", enum: [...SWEEP_MINUTES] }),
+    ),
+    alarmAfterMinutes: Type.Optional(Type.Integer({ minimum: 5, maximum: 1440 })),
   },
   { additionalProperties: false },
 );
@@ -63,6 +76,7 @@ const Schema = Type.Object(
     costCentre: Type.String({ pattern: TAG_VALUE }),
     pipelines: Type.Array(Type.String({ pattern: "^[A-Za-z0-9_-]+$" }), { minItems: 1, uniqueItems: true }),
     functions: Type.Optional(Functions),
+    outbox: Type.Optional(Outbox),
     // Validated here; infra/bundle.ts reads it where the program deploys the functions' code.
     bundles: Type.Optional(Type.String({ minLength: 1 })),
     // The graph's secrets' values, each set with `pulumi config set --secret --path 'tributary:secrets.<name>'`.
@@ -86,13 +100,15 @@ const EXPECT: Record<string, string> = {
   owner: "the owning team, as a tag value (letters, digits, spaces and _.:/=+-@)",
   costCentre: "the cost centre, as a tag value (letters, digits, spaces and _.:/=+-@)",
   pipelines: "a list of the pipelines (asset groups) to deploy, e.g. [commerce]",
-  functions: "an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900 }",
+  functions:
+    "an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900, sourceMaps?: true | false }",
+  outbox: `an object { sweepEveryMinutes?: ${SWEEP_MINUTES.join(", ")}, alarmAfterMinutes?: 5-1440 }`,
   bundles:
     "the folder holding the functions' code built by tributary bundle, relative to the project (default dist/bundles)",
   secrets:
     "a map from each secret's name (lowercase snake case) to its value, each set with `pulumi config set --secret --path 'tributary:secrets.<name>' <value>`",
 };
-const OBJECT_KEYS = new Set(["retentionDays", "functions", "pipelines", "secrets"]);
+const OBJECT_KEYS = new Set(["retentionDays", "functions", "pipelines", "secrets", "outbox"]);
 
 /** What `tributary synth` and `tributary plan` see for an encrypted config value: they cannot decrypt it. */
 export const SECRET_PLACEHOLDER = "[secret]";
@@ -114,10 +130,20 @@ export interface StackConfig {
     readonly architecture: "arm64" | "x86_64";
     readonly memoryMb: number;
     readonly timeoutSeconds: number;
+    /** Ship source maps in the functions' bundle and use them in stack traces (default false). */
+    readonly sourceMaps?: boolean;
   };
   /** The secrets given a value in `tributary:secrets`, by name, sorted; never their values. */
   readonly secrets?: readonly string[];
+  /**
+   * The outbox sweeper's schedule and the alarm on commits left unannounced (default: every 5
+   * minutes; after 30 minutes). See docs/outbox.md.
+   */
+  readonly outbox?: { readonly sweepEveryMinutes: number; readonly alarmAfterMinutes: number };
 }
+
+/** The outbox settings a stack gets when its file says nothing. */
+export const OUTBOX_DEFAULTS = { sweepEveryMinutes: 5, alarmAfterMinutes: 30 } as const;
 
 /** A stack file or stack config that cannot be deployed. */
 export class StackConfigError extends TributaryError {
@@ -266,6 +292,14 @@ export function readStackConfig(values: Record<string, string>, stack: string): 
   const region = regionKey ? values[regionKey] : undefined;
   if (regionKey && !region)
     problems.push(`${regionKey} is missing: set the ${cloud} region the stack deploys to`);
+  const outbox = raw.outbox as { sweepEveryMinutes?: number; alarmAfterMinutes?: number } | undefined;
+  const sweep = outbox?.sweepEveryMinutes ?? OUTBOX_DEFAULTS.sweepEveryMinutes;
+  const alarm = outbox?.alarmAfterMinutes ?? OUTBOX_DEFAULTS.alarmAfterMinutes;
+  if (typeof sweep === "number" && typeof alarm === "number" && alarm <= sweep) {
+    problems.push(
+      `tributary:outbox.alarmAfterMinutes must be more than sweepEveryMinutes (got ${alarm} and ${sweep}): a commit waits up to one sweep before it is announced`,
+    );
+  }
   if (problems.length > 0) {
     const unique = [...new Set(problems)];
     throw new StackConfigError(
@@ -291,6 +325,11 @@ export function readStackConfig(values: Record<string, string>, stack: string): 
       architecture: c.functions?.architecture ?? "arm64",
       memoryMb: c.functions?.memoryMb ?? 1024,
       timeoutSeconds: c.functions?.timeoutSeconds ?? 300,
+      ...(c.functions?.sourceMaps ? { sourceMaps: true } : {}),
+    },
+    outbox: {
+      sweepEveryMinutes: c.outbox?.sweepEveryMinutes ?? OUTBOX_DEFAULTS.sweepEveryMinutes,
+      alarmAfterMinutes: c.outbox?.alarmAfterMinutes ?? OUTBOX_DEFAULTS.alarmAfterMinutes,
     },
     ...(c.secrets === undefined ? {} : { secrets: Object.keys(c.secrets).sort() }),
   };
@@ -312,5 +351,9 @@ function describe(e: ErrorObject, raw: Record<string, unknown>): string {
   // A secret's value is never printed, not even a wrong one.
   const got = top === "secrets" ? "" : ` (got ${JSON.stringify(value)})`;
   if (parts.length === 1) return `tributary:${top} must be ${EXPECT[top]}${got}`;
+  if (e.keyword === "enum") {
+    const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+    return `${key} must be one of ${allowed.join(", ")}${got}`;
+  }
   return `${key} ${e.message}${got}`;
 }

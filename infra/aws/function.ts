@@ -313,7 +313,13 @@ export class AssetFunction extends pulumi.ComponentResource {
 /** Longest look-back of one CloudWatch alarm: seven days (with periods of an hour or more). */
 export const MAX_FRESHNESS_MINUTES = 7 * 24 * 60;
 
-/** What an alarm watches. Freshness reads the `Tributary/AssetMaterialized` metric the handler emits. */
+/** The metric each outbox sweep sets (runtime/handlers/aws.ts `OUTBOX_METRIC`), by environment. */
+export const OUTBOX_METRIC = { namespace: "Tributary", name: "OutboxOldestSeconds" } as const;
+
+/**
+ * What an alarm watches. Freshness reads the `Tributary/AssetMaterialized` metric the handler emits;
+ * outbox age the `Tributary/OutboxOldestSeconds` each sweep sets.
+ */
 function metricOf(
   alarm: AlarmPlan,
   refs: { functionName: pulumi.Input<string>; deadLetters?: pulumi.Input<string>; environment: string },
@@ -358,5 +364,18 @@ function metricOf(
         treatMissingData: "breaching",
       };
     }
+    case "outbox-age":
+      // Between two sweeps there is no data point: the alarm keeps its state.
+      return {
+        namespace: OUTBOX_METRIC.namespace,
+        metricName: OUTBOX_METRIC.name,
+        dimensions: { Environment: refs.environment },
+        statistic: "Maximum",
+        comparisonOperator: "GreaterThanThreshold",
+        threshold: alarm.minutes! * 60,
+        period: ALARM_PERIOD_SECONDS,
+        evaluationPeriods: 1,
+        treatMissingData: "ignore",
+      };
   }
 }

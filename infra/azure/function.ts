@@ -103,6 +103,23 @@ export function freshnessQuery(asset: string): string {
   ].join(" | ");
 }
 
+/** The sweeper's log line after each sweep (runtime/handlers/outbox.ts `OUTBOX_SWEPT_EVENT`). */
+const OUTBOX_SWEPT_EVENT = "tributary.outbox.swept";
+
+/**
+ * The sweeps' traces with `oldestSeconds`, how long the oldest unannounced commit had waited: the outbox
+ * alert takes its maximum over the window.
+ */
+export function outboxAgeQuery(): string {
+  return [
+    "traces",
+    `where message has "${OUTBOX_SWEPT_EVENT}"`,
+    "extend e = parse_json(message)",
+    `where tostring(e.event) == "${OUTBOX_SWEPT_EVENT}"`,
+    "extend oldestSeconds = todouble(e.oldestSeconds)",
+  ].join(" | ");
+}
+
 export function instanceMemory(memoryMb: number): number {
   return INSTANCE_MEMORY_MB.find((m) => m >= memoryMb) ?? 4096;
 }
@@ -427,6 +444,33 @@ export class AssetFunction extends pulumi.ComponentResource {
               ],
             },
             actions: [{ actionGroupId: args.actionGroupId }],
+          },
+          parent,
+        );
+      } else if (alarm.kind === "outbox-age") {
+        const minutes = alarm.minutes!;
+        new monitor.ScheduledQueryRule(
+          `${name}-outbox-age`,
+          {
+            ...common,
+            kind: "LogAlert",
+            displayName: `A commit unannounced for more than ${minutes} minutes`,
+            scopes: [insights.id],
+            evaluationFrequency: ALERT_WINDOW,
+            windowSize: "PT15M",
+            criteria: {
+              allOf: [
+                {
+                  query: outboxAgeQuery(),
+                  timeAggregation: "Maximum",
+                  metricMeasureColumn: "oldestSeconds",
+                  operator: "GreaterThan",
+                  threshold: minutes * 60,
+                  failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 },
+                },
+              ],
+            },
+            actions: { actionGroups: [args.actionGroupId] },
           },
           parent,
         );

@@ -22,7 +22,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { toCloudScheduler } from "../plan/cron.ts";
 import { type AlarmPlan, type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
 import { secretReferences } from "../secrets.ts";
-import { materialisedMetricName } from "./alerts.ts";
+import { materialisedMetricName, outboxMetricName } from "./alerts.ts";
 import type { Apis } from "./apis.ts";
 import { labelsOf } from "./labels.ts";
 import { accountId, bucketBindings, subscriptionFilter } from "./policy.ts";
@@ -88,7 +88,10 @@ export class AssetFunction extends pulumi.ComponentResource {
         project,
         accountId: accountId(name, sha1),
         displayName: `Tributary function of ${fn.id}`.slice(0, 100),
-        description: `Runs ${fn.id}: reads its upstreams' prefixes, writes its own, publishes asset events.`,
+        description:
+          fn.kind === "sweep"
+            ? "Sweeps the stack's outbox: reads outbox entries and the manifests they name, deletes outbox entries, publishes asset events."
+            : `Runs ${fn.id}: reads its upstreams' prefixes, writes its own, publishes asset events.`,
       },
       on("iam"),
     );
@@ -316,6 +319,7 @@ export class AssetFunction extends pulumi.ComponentResource {
         service: fn.name,
         deadLetters: deadLetters?.name,
         metric: materialisedMetricName(args.prefix),
+        outboxMetric: outboxMetricName(args.prefix),
       });
       if (!condition) continue;
       new gcp.monitoring.AlertPolicy(
@@ -349,7 +353,7 @@ type Condition = gcp.types.input.monitoring.AlertPolicyCondition;
  */
 function conditionOf(
   alarm: AlarmPlan,
-  refs: { service: string; deadLetters?: pulumi.Input<string>; metric: string },
+  refs: { service: string; deadLetters?: pulumi.Input<string>; metric: string; outboxMetric: string },
 ): Condition | undefined {
   switch (alarm.kind) {
     case "dead-letters":
@@ -382,6 +386,20 @@ function conditionOf(
           query: `absent_over_time(logging_googleapis_com:user_${refs.metric}{asset="${alarm.function}"}[${alarm.minutes}m])`,
           duration: "0s",
           evaluationInterval: "300s",
+        },
+      };
+    case "outbox-age":
+      // Each sweep logs how long the oldest unannounced commit has waited; between sweeps there is no
+      // data, and the alert keeps its state.
+      return {
+        displayName: `A commit unannounced for more than ${alarm.minutes} minutes`,
+        conditionThreshold: {
+          filter: `resource.type = "cloud_run_revision" AND metric.type = "logging.googleapis.com/user/${refs.outboxMetric}"`,
+          aggregations: [{ alignmentPeriod: ALERT_PERIOD, perSeriesAligner: "ALIGN_PERCENTILE_99" }],
+          comparison: "COMPARISON_GT",
+          thresholdValue: alarm.minutes! * 60,
+          duration: "0s",
+          evaluationMissingData: "EVALUATION_MISSING_DATA_NO_OP",
         },
       };
   }

@@ -7,9 +7,9 @@ import type { AnyAsset } from "../../assets/graph/asset.ts";
 import { TributaryError } from "../../assets/graph/errors.ts";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { didYouMean } from "../../assets/graph/suggest.ts";
-import { functionKind, functionVariables } from "../../runtime/handlers/environment.ts";
+import { functionKind, functionVariables, OUTBOX_SWEEPER } from "../../runtime/handlers/environment.ts";
 import { STORE_ZONES } from "../../runtime/storage/layout.ts";
-import { type StackConfig, stackFile } from "../config.ts";
+import { type Cloud, OUTBOX_DEFAULTS, type StackConfig, stackFile } from "../config.ts";
 import {
   type Access,
   type AlarmPlan,
@@ -75,6 +75,19 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
     if (trigger) triggers.push(trigger);
     grants.push(...grantsOf(graph, a));
     alarms.push(...alarmsOf(a, trigger !== undefined));
+  }
+  if (functions.length > 0) {
+    const sweeper = sweeperPlan(config, prefix, stackTags);
+    const clash = names.get(sweeper.fn.name);
+    if (clash) {
+      throw new PlanError(
+        `"${clash}" shortens to "${sweeper.fn.name}", the name of the stack's outbox sweeper; rename the asset.`,
+      );
+    }
+    functions.push(sweeper.fn);
+    triggers.push(sweeper.trigger);
+    grants.push(...sweeper.grants);
+    alarms.push(...sweeper.alarms);
   }
 
   // The data-loss guard: a store's data is that of the functions granted write on it.
@@ -156,6 +169,7 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
     alarms,
     secrets,
     logRetentionDays: config.retentionDays.quarantine,
+    ...(config.functions.sourceMaps ? { sourceMaps: true as const } : {}),
   };
 }
 
@@ -242,10 +256,14 @@ function functionPlan(
     asset: a.key,
     kind,
     environment: config.environment,
-    stores: { raw: { store: "raw" }, curated: { store: "curated" }, quarantine: { store: "quarantine" } },
+    stores: STORE_VARIABLES,
     assetEvents: { bus: "asset-events" },
     ...(a.secrets ? { secrets: { secrets: a.secrets } } : {}),
+    timeoutSeconds: resources.timeoutSeconds ?? config.functions.timeoutSeconds,
+    cpus: functionCpus(config.cloud, resources.memoryMb ?? config.functions.memoryMb),
   });
+  // Stack traces through the bundle's source maps, when it ships them.
+  if (config.functions.sourceMaps) environment.NODE_OPTIONS = SOURCE_MAPS_NODE_OPTIONS;
   return {
     id: a.key,
     kind,
@@ -263,6 +281,116 @@ function functionPlan(
     tags: { ...stackTags, [TAGS.asset]: a.key, [TAGS.pipeline]: a.group },
     maxReceiveCount: MAX_RECEIVE_COUNT,
     ...(a.secrets ? { secrets: a.secrets } : {}),
+  };
+}
+
+/**
+ * The whole vCPUs a function's memory size buys on its cloud, which is what parallel work can use
+ * (ingest validates on worker threads from two): Lambda gives one vCPU-second per second per 1,769 MB
+ * (it shows two cores from 128 MB, but a 512 MB function has under a third of one); Cloud Functions
+ * gen2 1 vCPU at 2 GiB, 2 at 4 and 8 GiB, 4 at 16 GiB, 8 at 32 GiB; Flex Consumption a quarter of one
+ * on its 512 MB instances, 1 on 2,048 MB, 2 on 4,096 MB. Under one counts as 0.
+ */
+export function functionCpus(cloud: Cloud, memoryMb: number): number {
+  if (cloud === "aws") return Math.min(6, Math.floor(memoryMb / 1769));
+  // Flex Consumption runs the next instance size up from what a function asks for (512, 2048, 4096 MB).
+  if (cloud === "azure") return memoryMb > 2048 ? 2 : memoryMb > 512 ? 1 : 0;
+  const tiers = [
+    [32768, 8],
+    [16384, 4],
+    [4096, 2],
+    [2048, 1],
+  ] as const;
+  return tiers.find(([mb]) => memoryMb >= mb)?.[1] ?? 0;
+}
+
+/** What a function's Node.js is started with when its bundle ships source maps. */
+export const SOURCE_MAPS_NODE_OPTIONS = "--enable-source-maps";
+
+const STORE_VARIABLES = {
+  raw: { store: "raw" },
+  curated: { store: "curated" },
+  quarantine: { store: "quarantine" },
+} as const;
+
+/** The sweeper needs no engine memory (it reads small JSON objects and publishes). */
+export const SWEEPER_RESOURCES = { memoryMb: 256, timeoutSeconds: 120 } as const;
+
+/** Every `minutes` minutes, on the minute, as five-field cron. */
+export function sweepCron(minutes: number): string {
+  if (minutes === 1) return "* * * * *";
+  if (minutes === 60) return "0 * * * *";
+  return `*/${minutes} * * * *`;
+}
+
+/**
+ * The stack's outbox sweeper (runtime/handlers/outbox.ts): one function, on a schedule, that announces
+ * the commits whose announcements nobody made (a publish that failed after the platform's last retry, a
+ * function that crashed between commit and publish), discards entries whose commit never happened, and
+ * reports how old the oldest unannounced commit is, which its `outbox-age` alarm watches. Its rights:
+ * read, list and delete outbox entries, read the manifests they name (to see that the commit exists),
+ * and publish on asset-events; no data, no writes.
+ */
+function sweeperPlan(
+  config: StackConfig,
+  prefix: string,
+  stackTags: Record<string, string>,
+): { fn: FunctionPlan; trigger: TriggerPlan; grants: GrantPlan[]; alarms: AlarmPlan[] } {
+  const id = OUTBOX_SWEEPER;
+  const outbox = config.outbox ?? OUTBOX_DEFAULTS;
+  const fn: FunctionPlan = {
+    id,
+    kind: "sweep",
+    name: functionName(prefix, id),
+    pipeline: config.pipelines.join("+"),
+    description: "Announces the commits whose announcements were lost: the stack's outbox sweep",
+    owners: [],
+    memoryMb: SWEEPER_RESOURCES.memoryMb,
+    timeoutSeconds: SWEEPER_RESOURCES.timeoutSeconds,
+    architecture: config.functions.architecture,
+    runtime: "nodejs22",
+    environment: functionVariables<EnvValue>({
+      asset: id,
+      kind: "sweep",
+      environment: config.environment,
+      stores: STORE_VARIABLES,
+      assetEvents: { bus: "asset-events" },
+      timeoutSeconds: SWEEPER_RESOURCES.timeoutSeconds,
+      cpus: functionCpus(config.cloud, SWEEPER_RESOURCES.memoryMb),
+    }),
+    tags: { ...stackTags, [TAGS.asset]: id },
+    maxReceiveCount: MAX_RECEIVE_COUNT,
+  };
+  if (config.functions.sourceMaps) {
+    (fn.environment as Record<string, EnvValue>).NODE_OPTIONS = SOURCE_MAPS_NODE_OPTIONS;
+  }
+  const grant = (prefix: string, access: Access[]): GrantPlan => ({
+    function: id,
+    store: "curated",
+    prefix,
+    access,
+    reason: "outbox",
+  });
+  return {
+    fn,
+    trigger: {
+      function: id,
+      kind: "schedule",
+      cron: sweepCron(outbox.sweepEveryMinutes),
+      timezone: "UTC",
+      retry: RETRY,
+    },
+    grants: [grant("_outbox/", ["read", "list", "delete"]), grant("_manifests/", ["read"])],
+    alarms: [
+      ...alarmsOf({ key: id }, true),
+      {
+        id: `${id}-age`,
+        function: id,
+        kind: "outbox-age",
+        minutes: outbox.alarmAfterMinutes,
+        description: `A commit has waited more than ${outbox.alarmAfterMinutes} minutes to be announced: the assets downstream of it wait too. Look at the sweeper's logs (tributary.outbox.swept) and the asset-events bus; tributary status lists what is unannounced.`,
+      },
+    ],
   };
 }
 
@@ -315,6 +443,7 @@ export function grantsOf(graph: AssetGraph, a: AnyAsset): GrantPlan[] {
       grant("curated", `_manifests/${k}/`, ["read", "list", "write"], "own"),
       grant("curated", `_index/${k}/`, ["read", "write", "delete"], "own"),
       grant("curated", `_locks/${k}/`, ["read", "list", "write", "delete"], "own"),
+      grant("curated", `_outbox/${k}/`, ["read", "list", "write", "delete"], "own"),
       grant("quarantine", `quarantine/${k}/`, ["write"], "quarantine"),
     ];
   }
@@ -338,12 +467,13 @@ export function grantsOf(graph: AssetGraph, a: AnyAsset): GrantPlan[] {
     grant("curated", `_manifests/${k}/`, ["read", "list", "write"], "own"),
     grant("curated", `_failures/${k}/`, ["read", "write", "delete"], "own"),
     grant("curated", `_locks/${k}/`, ["read", "list", "write", "delete"], "own"),
+    grant("curated", `_outbox/${k}/`, ["read", "list", "write", "delete"], "own"),
     grant("quarantine", `quarantine/${k}/`, ["write"], "quarantine"),
   );
   return out;
 }
 
-function alarmsOf(a: AnyAsset, triggered: boolean): AlarmPlan[] {
+function alarmsOf(a: Pick<AnyAsset, "key" | "freshnessMinutes">, triggered: boolean): AlarmPlan[] {
   const out: AlarmPlan[] = [];
   if (triggered) {
     out.push({

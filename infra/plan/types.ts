@@ -4,6 +4,7 @@
  * same plan into its own resources. Ids in the plan are logical and stable; physical names are the
  * adapter's business.
  */
+import type { FunctionKind } from "../../runtime/handlers/environment.ts";
 import type { Cloud } from "../config.ts";
 
 export const PLAN_VERSION = 1;
@@ -37,6 +38,8 @@ export interface DeploymentPlan {
   readonly secrets: readonly SecretPlan[];
   /** Days function logs are kept: as long as quarantined records, whose reasons they explain. */
   readonly logRetentionDays: number;
+  /** Present when the functions' bundle ships source maps, which the functions then use. */
+  readonly sourceMaps?: true;
 }
 
 export interface StorePlan {
@@ -73,9 +76,12 @@ export interface BusPlan {
 }
 
 export interface FunctionPlan {
-  /** The asset or source key the function materialises or ingests. */
+  /**
+   * The asset or source key the function materialises or ingests; the stack's outbox sweeper, which
+   * announces the commits nobody announced, is OUTBOX_SWEEPER ("outbox-sweep").
+   */
   readonly id: string;
-  readonly kind: "asset" | "ingest";
+  readonly kind: FunctionKind;
   readonly name: string;
   readonly pipeline: string;
   readonly description: string;
@@ -166,8 +172,11 @@ export interface GrantPlan {
 export interface AlarmPlan {
   readonly id: string;
   readonly function: string;
-  readonly kind: "dead-letters" | "errors" | "freshness";
-  /** For freshness: the asset must have materialised within this many minutes. */
+  readonly kind: "dead-letters" | "errors" | "freshness" | "outbox-age";
+  /**
+   * For freshness: the asset must have materialised within this many minutes. For outbox-age (the
+   * sweeper's): no commit may wait longer than this to be announced.
+   */
   readonly minutes?: number;
   readonly description: string;
 }

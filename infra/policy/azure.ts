@@ -268,7 +268,8 @@ function hostAccountNames(resources: readonly ResourceRecord[]): Set<unknown> {
 /**
  * On Azure a wildcard grant is a role assigned wider than the plan's rights: storage data roles must be
  * assigned on one container, and on a data account's container only under an ABAC condition (version
- * 2.0) that limits blob paths to prefixes (`StringStartsWith '<zone>/<key>/'`); the Functions runtime's
+ * 2.0) that limits blob paths to prefixes (`StringStartsWith '<zone>/<key>/'`; the outbox sweeper may read,
+ * list and delete the whole `_outbox/` and read the whole `_manifests/`, no more); the Functions runtime's
  * host account holds no data of the plan, and its containers need no path condition. No role is assigned
  * on a whole subscription or resource group.
  */
@@ -319,7 +320,7 @@ const noWildcardGrants = (resources: readonly ResourceRecord[]): Violation[] =>
           r,
           `${label(r)} has an ABAC condition of version ${JSON.stringify(version ?? null)}; set conditionVersion "2.0"`,
         );
-      const broad = prefixes.filter((p) => !/^[^/*?]+\/[^/*?]+\/$/.test(p));
+      const broad = broadPrefixes(condition);
       if (broad.length > 0)
         report(
           r,
@@ -327,6 +328,39 @@ const noWildcardGrants = (resources: readonly ResourceRecord[]): Violation[] =>
         );
     }
   });
+
+/**
+ * Whole bookkeeping zones the stack's outbox sweeper may have (infra/plan/build.ts `sweeperPlan`): the
+ * outbox entries, which hold announcements only (keys and versions, no data), to read, list and delete;
+ * the manifests, to read. Every other prefix is one key's, `<zone>/<key>/`.
+ */
+const WHOLE_ZONES: Readonly<Record<string, readonly string[]>> = {
+  "_outbox/": ["read", "list", "delete"],
+  "_manifests/": ["read"],
+};
+
+/** The data action an ABAC clause's action expression is about. */
+function clauseAction(action: string): string {
+  if (action.includes("SubOperationMatches{'Blob.List'}")) return action.includes("NOT") ? "read" : "list";
+  if (action.includes("/write'") || action.includes("/add/action'")) return "write";
+  if (action.includes("/delete'")) return "delete";
+  if (action.includes("/read'")) return "read";
+  return "other";
+}
+
+/** The prefixes of a path condition wider than one key's, except the whole zones allowed for the action. */
+function broadPrefixes(condition: string): string[] {
+  const out: string[] = [];
+  for (const clause of condition.matchAll(/\(!\(([^()]*)\)((?: OR [^()']*'[^']*')*)\)/g)) {
+    const action = clauseAction(clause[1] ?? "");
+    for (const m of (clause[2] ?? "").matchAll(/StringStartsWith\s+'([^']*)'/g)) {
+      const p = m[1] ?? "";
+      if (/^[^/*?]+\/[^/*?]+\/$/.test(p) || WHOLE_ZONES[p]?.includes(action)) continue;
+      out.push(p);
+    }
+  }
+  return [...new Set(out)];
+}
 
 const deadLetterQueue = (resources: readonly ResourceRecord[]): Violation[] =>
   collect("dead-letter-queue", resources, (report) => {

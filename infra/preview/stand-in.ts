@@ -11,14 +11,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { ARCHES, type BundleManifest, bundleName, CLOUDS, MANIFEST } from "../../runtime/bundle/manifest.ts";
-import { functionKind } from "../../runtime/handlers/environment.ts";
+import { type FunctionKind, functionKind, OUTBOX_SWEEPER } from "../../runtime/handlers/environment.ts";
 
 /** The hash every stand-in manifest carries. */
 export const STAND_IN_SHA256 = "0".repeat(64);
 
 /** Write a bundles folder holding a stand-in for every cloud and architecture; returns its path. */
 export function writeStandInBundles(graphs: readonly (AssetGraph | undefined)[]): string {
-  const functions: Record<string, "asset" | "ingest"> = {};
+  const functions: Record<string, FunctionKind> = { [OUTBOX_SWEEPER]: "sweep" };
   for (const g of graphs) for (const a of g?.assets() ?? []) functions[a.key] = functionKind(a);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-diff-bundles-"));
   for (const cloud of CLOUDS) {

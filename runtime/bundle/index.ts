@@ -31,7 +31,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
 import { DEFAULT_GRAPH_MODULE, loadGraph } from "../cli/graph-module.ts";
-import { functionKind } from "../handlers/environment.ts";
+import { functionKind, OUTBOX_SWEEPER } from "../handlers/environment.ts";
 import {
   BUNDLES_DIR,
   type BundleArch,
@@ -60,11 +60,11 @@ const WORKER = path.join(ROOT, "runtime", "engine", "ingest-worker.ts");
  * defined as `import.meta.dirname` and `import.meta.filename` instead (`DEFINE`): esbuild renames a
  * bundled module's own `__dirname` around them, where a declaration in the banner would clash with it.
  */
-const BANNER = [
+export const BANNER = [
   'import { createRequire as __tributaryCreateRequire } from "node:module";',
   "const require = __tributaryCreateRequire(import.meta.url);",
 ].join("\n");
-const DEFINE = { __dirname: "import.meta.dirname", __filename: "import.meta.filename" };
+export const DEFINE = { __dirname: "import.meta.dirname", __filename: "import.meta.filename" };
 
 interface CloudLayout {
   /** Packages left out of the bundle besides the binding, resolved at run time. */
@@ -117,6 +117,11 @@ export interface BundleTarget {
 export interface BundleOptions extends BundleTarget {
   /** The graph module, relative to `cwd` (default assets/index.ts). */
   readonly graph?: string;
+  /**
+   * Ship source maps beside the JavaScript (default false: they are a third of a bundle and only serve
+   * stack traces, with NODE_OPTIONS=--enable-source-maps, which a stack then sets).
+   */
+  readonly sourceMaps?: boolean;
   /** The project's root (default: the current directory). */
   readonly cwd?: string;
 }
@@ -154,8 +159,9 @@ export async function bundle(opts: BundleOptions): Promise<BundleReport> {
  */
 export async function bundleEach(
   targets: readonly BundleTarget[],
-  opts: { readonly graph?: string; readonly cwd?: string } = {},
+  opts: { readonly graph?: string; readonly cwd?: string; readonly sourceMaps?: boolean } = {},
 ): Promise<BundleReport[]> {
+  const sourceMaps = opts.sourceMaps ?? false;
   const started = performance.now();
   const cwd = opts.cwd ?? process.cwd();
   const graphName = opts.graph ?? DEFAULT_GRAPH_MODULE;
@@ -171,18 +177,18 @@ export async function bundleEach(
   const js = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-bundle-"));
   try {
     const [warnings, ...bindings] = await Promise.all([
-      buildJs(clouds, path.resolve(cwd, graphName), js, cwd),
+      buildJs(clouds, path.resolve(cwd, graphName), js, cwd, sourceMaps),
       // A folder that does not ship the binding only names it.
       ...outs.map((o) => (LAYOUT[o.cloud].shipsBinding ? nativeBinding(o.arch, cache) : bindingSpec(o.arch))),
     ]);
     const functions = Object.fromEntries(
-      graph
-        .assets()
-        .map((a) => [a.key, functionKind(a)] as const)
-        .sort(([a], [b]) => (a < b ? -1 : 1)),
+      [
+        ...graph.assets().map((a) => [a.key, functionKind(a)] as const),
+        [OUTBOX_SWEEPER, "sweep"] as const,
+      ].sort(([a], [b]) => (a < b ? -1 : 1)),
     );
     return outs.map((o, i) => {
-      const manifest = layOut(o, js, bindings[i]!, { graph: graphName, functions });
+      const manifest = layOut(o, js, bindings[i]!, { graph: graphName, functions, sourceMaps });
       return report(o.dir, o.name, manifest, graph.size, warnings, started);
     });
   } finally {
@@ -198,14 +204,14 @@ function layOut(
   o: BundleTarget & { readonly dir: string },
   js: string,
   binding: NativeBinding | { readonly package: string; readonly version: string },
-  of: Pick<BundleManifest, "graph" | "functions">,
+  of: Pick<BundleManifest, "graph" | "functions" | "sourceMaps">,
 ): BundleManifest {
   const layout = LAYOUT[o.cloud];
   fs.mkdirSync(path.dirname(o.dir), { recursive: true });
   const work = fs.mkdtempSync(`${o.dir}.partial-`);
   try {
     fs.cpSync(path.join(js, o.cloud), work, { recursive: true });
-    for (const f of ["ingest-worker.js", "ingest-worker.js.map"])
+    for (const f of of.sourceMaps ? ["ingest-worker.js", "ingest-worker.js.map"] : ["ingest-worker.js"])
       fs.copyFileSync(path.join(js, f), path.join(work, f));
     if ("dir" in binding) {
       fs.cpSync(binding.dir, path.join(work, "node_modules", binding.package), { recursive: true });
@@ -290,6 +296,7 @@ async function buildJs(
   graph: string,
   dir: string,
   cwd: string,
+  sourceMaps: boolean,
 ): Promise<string[]> {
   const common: esbuild.BuildOptions = {
     bundle: true,
@@ -298,7 +305,7 @@ async function buildJs(
     target: "node22",
     banner: { js: BANNER },
     define: DEFINE,
-    sourcemap: "linked",
+    sourcemap: sourceMaps ? "linked" : false,
     // Stack traces need the mappings only (NODE_OPTIONS=--enable-source-maps); the sources stay home.
     sourcesContent: false,
     keepNames: true,
@@ -331,7 +338,7 @@ async function buildJs(
     ...clouds.map((c) => path.join(dir, c, "index.mjs.map")),
     path.join(dir, "ingest-worker.js.map"),
   ];
-  for (const map of maps) relativeSources(map, cwd);
+  if (sourceMaps) for (const map of maps) relativeSources(map, cwd);
   await Promise.all(clouds.map((c) => checkSyntax(path.join(dir, c, "index.mjs"))));
   return [...new Set(results.flatMap((r) => r.warnings.map(describe)))];
 }

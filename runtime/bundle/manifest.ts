@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { FunctionKind } from "../handlers/environment.ts";
 
 export const CLOUDS = ["aws", "gcp", "azure"] as const;
 export type BundleCloud = (typeof CLOUDS)[number];
@@ -30,8 +31,16 @@ export interface BundleManifest {
   readonly arch: BundleArch;
   /** The graph module bundled in, as given to `--graph`. */
   readonly graph: string;
-  /** Every asset and source of the bundled graph, with what its function does (FunctionPlan.kind). */
-  readonly functions: Readonly<Record<string, "asset" | "ingest">>;
+  /**
+   * Every asset and source of the bundled graph, with what its function does (FunctionPlan.kind), and
+   * the stack's outbox sweeper (OUTBOX_SWEEPER: "sweep"), which every bundle can run.
+   */
+  readonly functions: Readonly<Record<string, FunctionKind>>;
+  /**
+   * Whether the folder ships source maps (`tributary bundle --source-maps`, a stack's
+   * functions.sourceMaps); absent in bundles built before the choice existed (they did) and stand-ins.
+   */
+  readonly sourceMaps?: boolean;
   /** The DuckDB native binding: the package, its version, and whether the folder ships it. */
   readonly binding: { readonly package: string; readonly version: string; readonly shipped: boolean };
   /** Every other file of the folder (relative, `/`-separated) with its size in bytes, sorted. */

@@ -149,7 +149,10 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .argument("[selection]", "which assets (default: all)")
     .option("--all", "list every partition, not only those that need attention")
     .option("--json", "print JSON")
-    .option(STORE_FLAGS, STORE_HELP)
+    .option(
+      STORE_FLAGS,
+      `${STORE_HELP}; or a deployed stack's curated store URI (s3://…, gs://…, https://<account>.blob.core.windows.net/<container>)`,
+    )
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .addHelpText("after", SELECTION_HELP)
     .action(async (selection: string | undefined, opts: Record<string, unknown>) => {
@@ -296,6 +299,10 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       "the folder to write (default: dist/bundles/<cloud>-<arch>, where the stacks look)",
     )
     .option("--json", "print the report as JSON")
+    .option(
+      "--source-maps",
+      "ship source maps for stack traces (default: off, or the stack's tributary:functions.sourceMaps)",
+    )
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .addHelpText(
       "after",

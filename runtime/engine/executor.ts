@@ -21,6 +21,7 @@ import type { Duck } from "./duckdb.ts";
 import type { Scratch } from "./files.ts";
 import { compileRowSchema } from "./ingest-validate.ts";
 import type { AssetManifest, CheckResult } from "./manifest.ts";
+import type { Outbox } from "./outbox.ts";
 import type { PlanItem } from "./planner.ts";
 import type { FailureRecord, StoreState } from "./state.ts";
 import type { TokenKeys, TokenScope } from "./tokens.ts";
@@ -227,6 +228,8 @@ export interface ExecuteContext {
   readonly keys: TokenKeys;
   /** What the database's `pii_token` tokenises with (registerTokenFunction): set for each asset here. */
   readonly tokens: TokenScope;
+  /** Where the commit records the announcement it owes, when the run announces its commits. */
+  readonly outbox?: Outbox;
 }
 
 /** What a compute function may ask of the run: the secrets its asset declares, and tokens. */
@@ -354,6 +357,12 @@ export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outc
         checksMs: Math.round(checksMs),
       },
     };
+    // What the commit owes the asset-events bus, recorded before it: owed once the manifest exists.
+    await ctx.outbox?.oweAsset(a.key, ppath, {
+      asset: a.key,
+      partition: item.partition,
+      dataVersion: item.dataVersion,
+    });
     // The commit.
     await store.put(layout.manifest(a.key, ppath), JSON.stringify(manifest, null, 2));
     state.forget(a, item.partition);

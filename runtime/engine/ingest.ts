@@ -74,6 +74,7 @@ import {
 } from "./integrity.ts";
 import { acquireLock } from "./lock.ts";
 import { type BatchManifest, sourceDataVersion } from "./manifest.ts";
+import type { Outbox } from "./outbox.ts";
 
 export { IngestError, type IngestInput } from "./ingest-input.ts";
 export type { FormatsMode } from "./ingest-validate.ts";
@@ -89,6 +90,12 @@ export interface IngestOptions {
    * once an input is known or turns out to be larger than 16 MiB.
    */
   workers?: number | "auto";
+  /**
+   * The CPUs "auto" counts on (default: `os.availableParallelism()`). A cloud function passes what its
+   * memory size buys, which its visible cores overstate (a 512 MB Lambda shows two cores and has a
+   * third of one).
+   */
+  cores?: number;
   /** How ajv checks formats (see `FormatsMode`); default "fast". */
   formats?: FormatsMode;
   /** What "-" reads; default `process.stdin`. */
@@ -99,6 +106,11 @@ export interface IngestOptions {
   now?: () => Date;
   /** Age after which another host's ingest lock on the source is taken as abandoned (default 6 hours). */
   lockStaleAfterMs?: number;
+  /**
+   * Record the batch's announcements (one per partition it wrote) in this outbox before committing it:
+   * for functions that announce what they commit.
+   */
+  outbox?: Outbox;
 }
 
 export interface IngestResult {
@@ -649,9 +661,11 @@ export function sourceSpec(source: SourceDef, maxRecordBytes: number, formats: F
   };
 }
 
-function workerCount(option: number | "auto" | undefined): { count: number; auto: boolean } {
+function workerCount(
+  option: number | "auto" | undefined,
+  cores: number = availableParallelism(),
+): { count: number; auto: boolean } {
   if (option === undefined || option === "auto") {
-    const cores = availableParallelism();
     return { count: cores >= 2 ? Math.min(cores, 4) : 0, auto: true };
   }
   if (!Number.isInteger(option) || option < 0) {
@@ -707,7 +721,7 @@ async function ingestBatch(
   batch: string,
 ): Promise<IngestResult> {
   const now = opts.now ?? (() => new Date());
-  const threads = workerCount(opts.workers);
+  const threads = workerCount(opts.workers, opts.cores);
   const resolved = await resolveInputs(source.key, inputs, opts.stdin ?? process.stdin);
   const spec = sourceSpec(source, max, opts.formats ?? "fast");
   const local = new RecordClassifier(spec);
@@ -879,6 +893,24 @@ async function ingestBatch(
       idsObject: objects.idsObject,
       counts,
     };
+    // In the order a listing of the manifests gives, as committedBatches reads them back.
+    const key = (m: BatchManifest) => layout.batch(source.key, m.batch);
+    const all = partitionsOf(
+      [...batches, manifest].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)),
+    );
+    const partitions = new Map(manifest.files.map((f) => [f.partition, all.get(f.partition)!] as const));
+    // What the commit owes the asset-events bus, recorded before it: owed once the manifest exists.
+    if (opts.outbox && partitions.size > 0) {
+      await opts.outbox.oweBatch(
+        source.key,
+        batch,
+        [...partitions].map(([partition, p]) => ({
+          asset: source.key,
+          partition,
+          dataVersion: p.dataVersion,
+        })),
+      );
+    }
     if (!(await store.put(manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, { ifAbsent: true }))) {
       throw new IngestError(
         `ingest ${source.key}: batch ${batch} is already committed; give another batch id.`,
@@ -886,12 +918,6 @@ async function ingestBatch(
     }
     // Committed: the claim has done its work (a leftover one only makes a later attempt skip a number).
     await store.delete(claim).catch(() => {});
-    // In the order a listing of the manifests gives, as committedBatches reads them back.
-    const key = (m: BatchManifest) => layout.batch(source.key, m.batch);
-    const all = partitionsOf(
-      [...batches, manifest].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)),
-    );
-    const partitions = new Map(manifest.files.map((f) => [f.partition, all.get(f.partition)!] as const));
     return { batch, manifestKey, manifest, blankLines, workers: usedWorkers ? pool!.size : 0, partitions };
   } catch (e) {
     // Nothing the attempt stored is deleted. If it stored nothing, its claim is released and the next

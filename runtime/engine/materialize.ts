@@ -10,6 +10,7 @@ import { Duck } from "./duckdb.ts";
 import { type ExecuteContext, execute, type Outcome } from "./executor.ts";
 import { Scratch } from "./files.ts";
 import { acquireLock } from "./lock.ts";
+import type { Outbox } from "./outbox.ts";
 import { type PlanItem, type PlanOptions, partitionLabel, plan } from "./planner.ts";
 import { StoreState } from "./state.ts";
 import { registerTokenFunction, TokenKeys, type TokenScope } from "./tokens.ts";
@@ -58,6 +59,8 @@ export interface MaterializeOptions extends PlanOptions {
    * CLI gives the store's key files; a cloud function, the references in its environment.
    */
   readonly secrets?: SecretSource;
+  /** Record each commit's announcement in this outbox before committing (functions that publish). */
+  readonly outbox?: Outbox;
   /** Where OpenLineage events of each asset partition go, with the context (parent run) they carry. */
   readonly lineage?: {
     readonly transport: LineageTransport;
@@ -104,7 +107,21 @@ export async function materialize(
       } else {
         await opts.observer?.started?.(item);
         outcome = await withLineage(graph, store, duck!, item, opts, () =>
-          runLocked({ graph, state, duck: duck!, scratch, runId, keys, tokens }, store, item, opts),
+          runLocked(
+            {
+              graph,
+              state,
+              duck: duck!,
+              scratch,
+              runId,
+              keys,
+              tokens,
+              ...(opts.outbox ? { outbox: opts.outbox } : {}),
+            },
+            store,
+            item,
+            opts,
+          ),
         );
       }
       if (outcome.status === "failed") {

@@ -14,24 +14,14 @@
  * into a `message` string): every commit's line is also in CloudWatch embedded metric format, which
  * makes the metric `Tributary/AssetMaterialized` (dimensions Environment, Asset) the freshness alarms read.
  */
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { awsSecretReader } from "../secrets/aws.ts";
 import { S3Store } from "../storage/s3.ts";
 import { storeOpener } from "../storage/uri.ts";
-import {
-  type Announcement,
-  type HandlerDeps,
-  lazyRuntime,
-  MATERIALISED_EVENT,
-  PoisonMessageError,
-  type Publisher,
-  type Work,
-} from "./core.ts";
+import { type HandlerDeps, lazyRuntime, MATERIALISED_EVENT, PoisonMessageError, type Work } from "./core.ts";
 import {
   attemptAll,
   busWork,
-  chunks,
   excerpt,
   isObject,
   type Json,
@@ -44,9 +34,20 @@ import {
   type WorkItem,
 } from "./events.ts";
 import { MESSAGES } from "./messages.ts";
+import { drainOwn, OUTBOX_SWEPT_EVENT } from "./outbox.ts";
+import { EventBridgePublisher } from "./publish-eventbridge.ts";
+
+export {
+  EVENTBRIDGE_LIMITS,
+  EventBridgePublisher,
+  type EventBridgePublisherOptions,
+  PUT_EVENTS_MAX,
+} from "./publish-eventbridge.ts";
 
 /** The metric every commit adds one to; infra/aws/function.ts alarms on it. */
 export const METRIC = { namespace: "Tributary", name: "AssetMaterialized" } as const;
+/** The metric each sweep sets (runtime/handlers/outbox.ts): the stack's outbox alarm reads its maximum. */
+export const OUTBOX_METRIC = { namespace: "Tributary", name: "OutboxOldestSeconds" } as const;
 
 /** SQS's partial batch response: the records to redeliver. */
 export interface BatchResponse {
@@ -62,6 +63,27 @@ const EXPECTED_BODY = `the EventBridge event of a Tributary bus rule (detail-typ
  */
 export function awsLogLine(record: Readonly<Record<string, unknown>>, now: number = Date.now()): string {
   const { asset, environment } = record;
+  if (
+    record.event === OUTBOX_SWEPT_EVENT &&
+    typeof environment === "string" &&
+    typeof record.oldestSeconds === "number"
+  ) {
+    return JSON.stringify({
+      _aws: {
+        Timestamp: now,
+        CloudWatchMetrics: [
+          {
+            Namespace: OUTBOX_METRIC.namespace,
+            Dimensions: [["Environment"]],
+            Metrics: [{ Name: OUTBOX_METRIC.name, Unit: "Seconds" }],
+          },
+        ],
+      },
+      ...record,
+      Environment: environment,
+      [OUTBOX_METRIC.name]: record.oldestSeconds,
+    });
+  }
   if (record.event !== MATERIALISED_EVENT || typeof asset !== "string" || typeof environment !== "string") {
     return JSON.stringify(record);
   }
@@ -85,74 +107,6 @@ export function awsLogLine(record: Readonly<Record<string, unknown>>, now: numbe
 
 const stdoutLine = (line: string) => void process.stdout.write(`${line}\n`);
 
-export interface EventBridgePublisherOptions {
-  /** The bus name (TRIBUTARY_ASSET_EVENTS). */
-  readonly bus: string;
-  /** A client of its own; default one from the environment (AWS_REGION, AWS_ENDPOINT_URL_EVENTBRIDGE). */
-  readonly client?: EventBridgeClient;
-  /** Or an endpoint for the default client (tests, LocalStack). */
-  readonly endpoint?: string;
-  /** Attempts for entries PutEvents reports as failed (default 4). */
-  readonly attempts?: number;
-  /** Wait before the first retry, doubled each time (default 100 ms). */
-  readonly backoffMs?: number;
-}
-
-/** EventBridge accepts at most 10 entries per PutEvents call. */
-export const PUT_EVENTS_MAX = 10;
-
-/** Announcements to the asset-events bus: PutEvents, retrying the entries EventBridge reports as failed. */
-export class EventBridgePublisher implements Publisher {
-  readonly bus: string;
-  readonly #client: EventBridgeClient;
-  readonly #attempts: number;
-  readonly #backoffMs: number;
-
-  constructor(opts: EventBridgePublisherOptions) {
-    this.bus = opts.bus;
-    this.#client = opts.client ?? new EventBridgeClient(opts.endpoint ? { endpoint: opts.endpoint } : {});
-    this.#attempts = Math.max(1, opts.attempts ?? 4);
-    this.#backoffMs = opts.backoffMs ?? 100;
-  }
-
-  async publish(announcements: readonly Announcement[]): Promise<void> {
-    for (const chunk of chunks(announcements, PUT_EVENTS_MAX)) await this.#put(chunk);
-  }
-
-  async #put(announcements: readonly Announcement[]): Promise<void> {
-    let pending: { entry: PutEventsRequestEntry; a: Announcement }[] = announcements.map((a) => ({
-      a,
-      entry: {
-        EventBusName: this.bus,
-        Source: MESSAGES.producer,
-        DetailType: MESSAGES.assetMaterialised,
-        Detail: JSON.stringify({ asset: a.asset, partition: a.partition, dataVersion: a.dataVersion }),
-      },
-    }));
-    for (let n = 1; ; n++) {
-      const out = await this.#client.send(new PutEventsCommand({ Entries: pending.map((p) => p.entry) }));
-      if (!out.FailedEntryCount) return;
-      // Results come in the order of the entries; a failed one has an error code and no event id.
-      const failed = pending
-        .map((p, i) => ({ ...p, result: out.Entries?.[i] }))
-        .filter((p) => p.result?.ErrorCode !== undefined || p.result?.EventId === undefined);
-      if (n >= this.#attempts) {
-        const reasons = failed
-          .map(
-            (f) =>
-              `${f.a.asset}/${f.a.partition}: ${f.result?.ErrorCode ?? "no result"}${f.result?.ErrorMessage ? ` (${f.result.ErrorMessage})` : ""}`,
-          )
-          .join("; ");
-        throw new PublishError(
-          `eventbridge: ${failed.length} of ${announcements.length} announcements were not put on bus ${this.bus} after ${n} attempts: ${reasons}.`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, this.#backoffMs * 2 ** (n - 1)));
-      pending = failed;
-    }
-  }
-}
-
 /** The Lambda handler of one Tributary function. */
 export function awsHandler(
   graph: AssetGraph,
@@ -170,6 +124,7 @@ export function awsHandler(
   );
   return async (event, context) => {
     const rt = runtime();
+    await drainOwn(rt);
     if (isSqsBatch(event)) {
       const batchItemFailures: { itemIdentifier: string }[] = [];
       for (const record of event.Records) {

@@ -15,22 +15,17 @@
  * Logs go through the invocation's `context.log` as JSON strings (Application Insights traces).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { createHash } from "node:crypto";
 import { app, type EventGridEvent, type InvocationContext, type Timer } from "@azure/functions";
-import { DefaultAzureCredential } from "@azure/identity";
-import { ServiceBusClient, type ServiceBusMessage } from "@azure/service-bus";
 import { CronExpressionParser } from "cron-parser";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { azureSecretReader } from "../secrets/azure.ts";
 import { AzureBlobStore } from "../storage/azure-blob.ts";
 import { storeOpener } from "../storage/uri.ts";
 import {
-  type Announcement,
   HandlerConfigError,
   type HandlerDeps,
   lazyRuntime,
   PoisonMessageError,
-  type Publisher,
   type Runtime,
   type Work,
   type WorkReport,
@@ -39,7 +34,6 @@ import { FUNCTION_ENV } from "./environment.ts";
 import {
   attempt,
   busWork,
-  chunks,
   EXPECTED_TYPES,
   excerpt,
   isObject,
@@ -50,6 +44,16 @@ import {
   WORK_FAILED_EVENT,
 } from "./events.ts";
 import { MESSAGES } from "./messages.ts";
+import { drainOwn } from "./outbox.ts";
+import { ServiceBusPublisher } from "./publish-servicebus.ts";
+
+export {
+  SERVICEBUS_RETRY,
+  ServiceBusPublisher,
+  type ServiceBusPublisherOptions,
+  type ServiceBusSenderLike,
+  serviceBusMessage,
+} from "./publish-servicebus.ts";
 
 /** The app settings the infra gives a function (infra/azure/function.ts). */
 export const SETTINGS = {
@@ -59,71 +63,11 @@ export const SETTINGS = {
   schedule: "TRIBUTARY_SCHEDULE",
   cron: "TRIBUTARY_SCHEDULE_CRON",
   timezone: "TRIBUTARY_SCHEDULE_TIMEZONE",
+  /** A connection string for the bus instead of the identity (the emulator); never set by the infra. */
+  connection: "TRIBUTARY_BUS",
 } as const;
 
 export const BLOB_CREATED = "Microsoft.Storage.BlobCreated";
-
-/** What a Service Bus sender must do for the publisher (a `ServiceBusSender`, or a test's recorder). */
-export interface ServiceBusSenderLike {
-  sendMessages(messages: ServiceBusMessage[]): Promise<void>;
-}
-
-export interface ServiceBusPublisherOptions {
-  /** `<namespace>.servicebus.windows.net` (TRIBUTARY_BUS__fullyQualifiedNamespace). */
-  readonly namespace: string;
-  /** The asset-events topic (TRIBUTARY_ASSET_EVENTS). */
-  readonly topic: string;
-  /** A sender of its own; default one of a ServiceBusClient with DefaultAzureCredential. */
-  readonly sender?: ServiceBusSenderLike;
-}
-
-/** Messages per send call: a batch stays far below the 256 KB of a standard namespace. */
-const SEND_MAX = 50;
-/** Service Bus message ids are at most 128 characters. */
-const MESSAGE_ID_MAX = 128;
-
-/**
- * The message of one announcement: the JSON body, and the application properties the subscriptions'
- * SQL filters read. The message id is the announcement itself, so a repeated announcement is a
- * duplicate that a topic with duplicate detection drops.
- */
-export function serviceBusMessage(a: Announcement): ServiceBusMessage {
-  const id = `${a.asset}/${a.partition}/${a.dataVersion}`;
-  return {
-    body: { asset: a.asset, partition: a.partition, dataVersion: a.dataVersion },
-    contentType: "application/json",
-    messageId: id.length <= MESSAGE_ID_MAX ? id : createHash("sha256").update(id).digest("hex"),
-    applicationProperties: { producer: MESSAGES.producer, type: MESSAGES.assetMaterialised, asset: a.asset },
-  };
-}
-
-/** Announcements to the asset-events topic. */
-export class ServiceBusPublisher implements Publisher {
-  readonly namespace: string;
-  readonly topic: string;
-  #sender: ServiceBusSenderLike | undefined;
-
-  constructor(opts: ServiceBusPublisherOptions) {
-    this.namespace = opts.namespace;
-    this.topic = opts.topic;
-    this.#sender = opts.sender;
-  }
-
-  async publish(announcements: readonly Announcement[]): Promise<void> {
-    this.#sender ??= new ServiceBusClient(this.namespace, new DefaultAzureCredential()).createSender(
-      this.topic,
-    );
-    for (const chunk of chunks(announcements, SEND_MAX)) {
-      try {
-        await this.#sender.sendMessages(chunk.map(serviceBusMessage));
-      } catch (e) {
-        throw new PublishError(
-          `servicebus: ${chunk.length} announcements were not sent to topic ${this.topic} of ${this.namespace}: ${e instanceof Error ? e.message : String(e)}`,
-        );
-      }
-    }
-  }
-}
 
 /** Log lines that are errors in Application Insights; the rest are information. */
 const ERROR_EVENTS = new Set([WORK_FAILED_EVENT, "tributary.asset.failed"]);
@@ -162,7 +106,12 @@ export function azureHandlers(graph: AssetGraph, deps: HandlerDeps = {}): AzureH
             `handler: app setting ${SETTINGS.namespace} is not set; the function was not deployed by Tributary's infra. Deploy it with pulumi up.`,
           );
         }
-        return new ServiceBusPublisher({ namespace, topic: fn.assetEvents });
+        const connectionString = e[SETTINGS.connection]?.trim();
+        return new ServiceBusPublisher({
+          namespace,
+          topic: fn.assetEvents,
+          ...(connectionString ? { connectionString } : {}),
+        });
       },
       secretReader: () => azureSecretReader(),
     },
@@ -170,6 +119,7 @@ export function azureHandlers(graph: AssetGraph, deps: HandlerDeps = {}): AzureH
   const run = (context: InvocationContext, id: (rt: Runtime) => string, make: (rt: Runtime) => Work) =>
     invocation.run(context, async () => {
       const rt = runtime();
+      await drainOwn(rt);
       return attempt(rt, id(rt), () => make(rt));
     });
   return {

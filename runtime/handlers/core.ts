@@ -8,8 +8,13 @@
  *   committed and ingests nothing (and records repeated across messages are deduplicated by event id);
  * - an asset partition whose data version is already committed is not materialised again (the
  *   manifest decides), and two invocations for one partition serialise on its lock;
- * - announcements are repeated on redelivery (a crash between commit and publish must not strand the
- *   downstream), and consumers of a repeated announcement find their partitions fresh.
+ * - every commit records the announcements it owes in the store's outbox before it is made
+ *   (runtime/engine/outbox.ts); a publish that succeeds deletes them, and every invocation first
+ *   announces what its function's earlier commits still owe (outbox.ts here), as does the stack's
+ *   sweeper for everything nobody retried: a crash or a failed publish between commit and publish does
+ *   not strand the downstream;
+ * - announcements are repeated on redelivery, and consumers of a repeated announcement find their
+ *   partitions fresh.
  * A message that cannot be understood is a `PoisonMessageError`: it fails alone, is retried by the
  * cloud and ends in the dead-letter queue. Failed checks are recorded in the store and reported, not
  * retried: the same inputs would fail the same way.
@@ -23,16 +28,18 @@ import { upstreamKeys } from "../../assets/graph/partitions.ts";
 import { IngestError, ingest, type SourcePartition, sourcePartitions } from "../engine/ingest.ts";
 import type { BatchManifest } from "../engine/manifest.ts";
 import { materialize } from "../engine/materialize.ts";
+import { type Announcement, Outbox } from "../engine/outbox.ts";
 import { partitionLabel, partitionsFor } from "../engine/planner.ts";
 import { ingestRun, runComplete, runFail, runStart } from "../lineage/events.ts";
 import { httpTransportFromEnv, type LineageTransport } from "../lineage/transport.ts";
 import { functionSecrets, type SecretReader } from "../secrets/cloud.ts";
 import type { SecretSource } from "../secrets/source.ts";
-import { layout, STORE_ZONES } from "../storage/layout.ts";
+import { layout, partitionPath, STORE_ZONES } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { ZonedStore } from "../storage/zoned.ts";
 import { FUNCTION_ENV, type FunctionKind } from "./environment.ts";
 import { MESSAGES } from "./messages.ts";
+import { publishWithin, sweep } from "./outbox.ts";
 
 /** The function's environment is wrong: a deployment mistake, named by variable. */
 export class HandlerConfigError extends TributaryError {
@@ -44,9 +51,11 @@ export class PoisonMessageError extends TributaryError {
   override name = "PoisonMessageError";
 }
 
+export type { Announcement } from "../engine/outbox.ts";
+
 /** What infra/plan gives every function as environment variables (FunctionPlan.environment). */
 export interface FunctionEnv {
-  /** The asset the function materialises, or the source it ingests. */
+  /** The asset the function materialises, or the source it ingests (the sweeper: OUTBOX_SWEEPER). */
   readonly asset: string;
   readonly kind: FunctionKind;
   readonly environment: string;
@@ -54,7 +63,14 @@ export interface FunctionEnv {
   readonly stores: { readonly raw: string; readonly curated: string; readonly quarantine: string };
   /** The asset-events bus: an EventBridge bus name, a Pub/Sub topic id, a Service Bus topic name. */
   readonly assetEvents: string;
+  /** The function's timeout (default 300 s, when an older deployment does not say). */
+  readonly timeoutSeconds: number;
+  /** Whole vCPUs its memory buys (default 1): ingest validates on worker threads from 2. */
+  readonly cpus: number;
 }
+
+/** A function's timeout when its environment does not say: the stacks' default. */
+export const DEFAULT_TIMEOUT_SECONDS = 300;
 
 export function functionEnv(env: Readonly<Record<string, string | undefined>> = process.env): FunctionEnv {
   const need = (name: string): string => {
@@ -67,9 +83,23 @@ export function functionEnv(env: Readonly<Record<string, string | undefined>> = 
     return v;
   };
   const kind = need(FUNCTION_ENV.kind);
-  if (kind !== "asset" && kind !== "ingest") {
+  if (kind !== "asset" && kind !== "ingest" && kind !== "sweep") {
     throw new HandlerConfigError(
-      `handler: ${FUNCTION_ENV.kind} is ${JSON.stringify(kind)}; expected asset or ingest.`,
+      `handler: ${FUNCTION_ENV.kind} is ${JSON.stringify(kind)}; expected asset, ingest or sweep.`,
+    );
+  }
+  const timeout = env[FUNCTION_ENV.timeout]?.trim();
+  const timeoutSeconds = timeout ? Number(timeout) : DEFAULT_TIMEOUT_SECONDS;
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) {
+    throw new HandlerConfigError(
+      `handler: ${FUNCTION_ENV.timeout} is ${JSON.stringify(timeout)}; expected the function's timeout in whole seconds.`,
+    );
+  }
+  const cpusText = env[FUNCTION_ENV.cpus]?.trim();
+  const cpus = cpusText ? Number(cpusText) : 1;
+  if (!Number.isInteger(cpus) || cpus < 0) {
+    throw new HandlerConfigError(
+      `handler: ${FUNCTION_ENV.cpus} is ${JSON.stringify(cpusText)}; expected the function's whole vCPUs, 0 or more.`,
     );
   }
   return {
@@ -82,6 +112,8 @@ export function functionEnv(env: Readonly<Record<string, string | undefined>> = 
       quarantine: need(FUNCTION_ENV.quarantine),
     },
     assetEvents: need(FUNCTION_ENV.assetEvents),
+    timeoutSeconds,
+    cpus,
   };
 }
 
@@ -103,16 +135,19 @@ export function functionStore(fn: FunctionEnv, open: (uri: string) => ObjectStor
   return new ZonedStore(zones, "curated");
 }
 
-/** "This asset partition is committed with this data version": the body of an asset-events message. */
-export interface Announcement {
-  readonly asset: string;
-  readonly partition: string;
-  readonly dataVersion: string;
+/** What bounds one publish call. */
+export interface PublishOptions {
+  /** Aborted when the call's time is up: the publisher gives up and throws PublishError. */
+  readonly signal?: AbortSignal;
 }
 
-/** Sends announcements to the asset-events bus (EventBridge, Pub/Sub, Service Bus). */
+/**
+ * Sends announcements to the asset-events bus (EventBridge, Pub/Sub, Service Bus). Resolves once the bus
+ * has accepted every announcement; throws PublishError otherwise. Publishers bound their connections and
+ * requests themselves and stop when `signal` is aborted; the caller also stops waiting then.
+ */
 export interface Publisher {
-  publish(announcements: readonly Announcement[]): Promise<void>;
+  publish(announcements: readonly Announcement[], opts?: PublishOptions): Promise<void>;
 }
 
 /** One thing a message asks of the function. `id` is the message's own id, stable across redeliveries. */
@@ -147,7 +182,8 @@ export type WorkStatus =
   | "fresh"
   | "waiting"
   | "failed-checks"
-  | "ignored";
+  | "ignored"
+  | "swept";
 
 export interface WorkReport {
   readonly id: string;
@@ -163,6 +199,10 @@ export interface Runtime {
   readonly store: ObjectStore;
   readonly fn: FunctionEnv;
   readonly publisher: Publisher;
+  /** The store's outbox: where commits record what they owe the bus. */
+  readonly outbox: Outbox;
+  /** How long one publish call may take, connection and retries included (`publishBudgetMs`). */
+  readonly publishBudgetMs: number;
   /** Structured log lines (one JSON object each); the cloud entry decides how they are written. */
   readonly log: (record: Readonly<Record<string, unknown>>) => void;
   /** Opens the store an object-created event names (the function's own raw store, usually). */
@@ -187,11 +227,22 @@ export const CLOUD_LOCK_STALE_MS = 16 * 60_000;
  * of every cloud count these lines (infra/gcp/alerts.ts filters on the same constant).
  */
 export const MATERIALISED_EVENT = MESSAGES.assetMaterialised;
+/** Logged when an ingest validated on worker threads, with how many. */
+export const INGEST_WORKERS_EVENT = "tributary.ingest.workers";
 
-/** Run one piece of work on the engine; throws what a retry may fix, and PoisonMessageError. */
+/**
+ * Run one piece of work on the engine and announce what it committed; throws what a retry may fix
+ * (PublishError among them: the commit is made, its outbox entry stays for the retry, the function's
+ * next invocation or the sweep), and PoisonMessageError.
+ */
 export async function perform(rt: Runtime, work: Work): Promise<WorkReport> {
-  const report = await dispatch(rt, work);
-  if (report.announced.length > 0) await rt.publisher.publish(report.announced);
+  /** The outbox entries of the commits this work makes, settled once their announcements are out. */
+  const owed: string[] = [];
+  const report = await dispatch(rt, work, owed);
+  if (report.announced.length > 0) {
+    await publishWithin(rt, report.announced);
+    await rt.outbox.settle(owed);
+  }
   rt.log({
     event: "tributary.work",
     id: work.id,
@@ -202,7 +253,7 @@ export async function perform(rt: Runtime, work: Work): Promise<WorkReport> {
   return report;
 }
 
-async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
+async function dispatch(rt: Runtime, work: Work, owed: string[]): Promise<WorkReport> {
   const done: Done = (status, detail, announced = []) => ({
     id: work.id,
     kind: work.kind,
@@ -226,6 +277,7 @@ async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
         rt,
         work,
         done,
+        owed,
         `message ${work.id}`,
         Readable.from(lines.length ? [`${lines.join("\n")}\n`] : []),
       );
@@ -241,7 +293,7 @@ async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
       const store = (rt.openStore ?? (() => rt.store))(work.store);
       const body = await store.read(work.key);
       if (!body) return done("ignored", `object ${work.key} in ${work.store} no longer exists.`);
-      return ingestBatch(rt, work, done, `${work.store}/${work.key}`, body);
+      return ingestBatch(rt, work, done, owed, `${work.store}/${work.key}`, body);
     }
     case "asset-materialised": {
       if (fn.kind !== "asset")
@@ -257,19 +309,29 @@ async function dispatch(rt: Runtime, work: Work): Promise<WorkReport> {
           `no partition of "${a.key}" reads ${partitionLabel(work.asset, work.partition)}.`,
         );
       }
-      return run(rt, done, { partitions }, true);
+      return run(rt, done, owed, { partitions }, true);
     }
     case "schedule": {
+      if (fn.kind === "sweep" && work.asset === fn.asset) {
+        const swept = await sweep(rt);
+        return done("swept", swept.detail);
+      }
       if (fn.kind !== "asset" || work.asset !== fn.asset) {
         return done("ignored", `the schedule of "${work.asset}" is not for this function (it ${role(fn)}).`);
       }
-      return run(rt, done, { now: work.scheduledTime }, false);
+      // A partition the tick finds fresh is not announced again: if its commit's announcement was lost,
+      // its outbox entry is still owed, and this invocation announced it before the work began.
+      return run(rt, done, owed, { now: work.scheduledTime }, false);
     }
   }
 }
 
 function role(fn: FunctionEnv): string {
-  return fn.kind === "ingest" ? `ingests "${fn.asset}"` : `materialises "${fn.asset}"`;
+  return fn.kind === "ingest"
+    ? `ingests "${fn.asset}"`
+    : fn.kind === "sweep"
+      ? "sweeps the outbox"
+      : `materialises "${fn.asset}"`;
 }
 
 /** A source-events record as one NDJSON line: an object as JSON, a string as it is (one line). */
@@ -302,6 +364,7 @@ async function ingestBatch(
   rt: Runtime,
   work: Work,
   done: Done,
+  owed: string[],
   name: string,
   stream: Readable | AsyncIterable<Uint8Array | string>,
 ): Promise<WorkReport> {
@@ -321,11 +384,17 @@ async function ingestBatch(
     const ctx = { store: rt.store };
     await rt.lineage?.emit(runStart(run, ctx));
     try {
+      // Worker threads when the function has two vCPUs or more and the input is large (a landed
+      // object over 16 MiB); a bus message is far smaller and validates on this thread.
       const result = await ingest(rt.store, source, [{ name, stream }], {
         batch,
-        workers: 0,
+        workers: "auto",
+        cores: rt.fn.cpus,
         lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
+        outbox: rt.outbox,
       });
+      if (result.partitions.size > 0) owed.push(layout.outboxBatch(source.key, batch));
+      if (result.workers > 0) rt.log({ event: INGEST_WORKERS_EVENT, batch, workers: result.workers });
       manifest = result.manifest;
       versions = result.partitions;
       await rt.lineage?.emit(runComplete(run, ctx, { manifest }));
@@ -382,6 +451,7 @@ export function readersOf(
 async function run(
   rt: Runtime,
   done: Done,
+  owed: string[],
   opts: { partitions?: readonly string[]; now?: Date },
   announceFresh: boolean,
 ): Promise<WorkReport> {
@@ -390,6 +460,7 @@ async function run(
     selection: key,
     ...opts,
     lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
+    outbox: rt.outbox,
     ...(rt.lineage ? { lineage: { transport: rt.lineage, context: {} } } : {}),
     ...(rt.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: rt.lockTimeoutMs }),
     ...(rt.secrets ? { secrets: rt.secrets } : {}),
@@ -402,6 +473,8 @@ async function run(
     const a = { asset: o.item.asset, partition: o.item.partition, dataVersion: o.item.dataVersion };
     if (o.status === "materialized") {
       announced.push(a);
+      const asset = rt.graph.get(a.asset);
+      owed.push(layout.outbox(a.asset, partitionPath(asset.partitions, a.partition, a.asset), a.dataVersion));
       rt.log({
         event: MATERIALISED_EVENT,
         ...a,
@@ -457,6 +530,20 @@ export interface HandlerDeps {
   readonly lockTimeoutMs?: number;
   /** Where secrets come from (default: the references in the environment, read with the cloud's SDK). */
   readonly secrets?: SecretSource;
+  /** How long one publish call may take (default: `publishBudgetMs` of the function's timeout). */
+  readonly publishBudgetMs?: number;
+}
+
+/**
+ * How long one publish call may take, connections and retries included: a fifteenth of the function's
+ * timeout, between half a second and 10 seconds. An invocation publishes at most once per item of its batch (ten
+ * SQS records at most) and once for what its function still owes, so all its publishing stays well
+ * under its timeout, and under the trigger's acknowledgement deadline, which is never shorter (SQS
+ * visibility timeout, Pub/Sub ack deadline and Service Bus lock are at least the function's timeout).
+ * A call that runs out fails its own item; the commit's outbox entry is announced later.
+ */
+export function publishBudgetMs(timeoutSeconds: number): number {
+  return Math.min(10_000, Math.max(500, Math.floor((timeoutSeconds * 1000) / 15)));
 }
 
 /**
@@ -480,7 +567,7 @@ export function lazyRuntime(
     if (rt) return rt;
     const env = deps.env ?? process.env;
     const fn = functionEnv(env);
-    if (!graph.has(fn.asset)) {
+    if (fn.kind !== "sweep" && !graph.has(fn.asset)) {
       throw new HandlerConfigError(
         `handler: TRIBUTARY_ASSET is "${fn.asset}", which the bundled graph does not have; rebuild the bundle (tributary bundle) from the graph the stack was deployed with.`,
       );
@@ -492,11 +579,14 @@ export function lazyRuntime(
     const lineage = httpTransportFromEnv(env, {
       onWarning: (warning) => log({ event: "tributary.lineage.warning", warning }),
     });
+    const store = functionStore(fn, open);
     rt = {
       graph,
-      store: functionStore(fn, open),
+      store,
       fn,
       publisher: deps.publisher ?? defaults.publisher(fn, env),
+      outbox: new Outbox(store),
+      publishBudgetMs: deps.publishBudgetMs ?? publishBudgetMs(fn.timeoutSeconds),
       log,
       openStore: open,
       ...(lineage ? { lineage } : {}),

@@ -81,6 +81,7 @@ export function envelope(
       };
     }
     return {
+      trigger: "timer",
       event: {
         isPastDue: false,
         schedule: { adjustForDST: false },

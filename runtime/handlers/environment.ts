@@ -17,9 +17,19 @@ export const FUNCTION_ENV = {
    * References only: the function reads each value with its cloud's SDK (runtime/secrets/).
    */
   secrets: "TRIBUTARY_SECRET_REFS",
+  /** The function's timeout: what its publishing may take is a fraction of it. */
+  timeout: "TRIBUTARY_TIMEOUT_SECONDS",
+  /** Whole vCPUs the function's memory size buys on its cloud: ingest validates on worker threads from 2. */
+  cpus: "TRIBUTARY_CPUS",
 } as const;
 
-export type FunctionKind = "asset" | "ingest";
+/**
+ * A function materialises an asset, ingests a source, or sweeps the stack's outbox: announces the
+ * commits nobody announced (runtime/handlers/outbox.ts). One sweeper per stack, named by this id, which
+ * no asset key can be (asset keys have no dash).
+ */
+export type FunctionKind = "asset" | "ingest" | "sweep";
+export const OUTBOX_SWEEPER = "outbox-sweep";
 
 /** A source's function ingests it; an asset's materialises it. */
 export function functionKind(a: { readonly kind: "source" | "asset" }): FunctionKind {
@@ -38,6 +48,8 @@ export function functionVariables<V>(fn: {
   readonly assetEvents: V;
   /** The secrets' references, when the asset declares any. */
   readonly secrets?: V;
+  readonly timeoutSeconds: number;
+  readonly cpus: number;
 }): Record<string, string | V> {
   return {
     [FUNCTION_ENV.asset]: fn.asset,
@@ -48,5 +60,7 @@ export function functionVariables<V>(fn: {
     [FUNCTION_ENV.quarantine]: fn.stores.quarantine,
     [FUNCTION_ENV.assetEvents]: fn.assetEvents,
     ...(fn.secrets === undefined ? {} : { [FUNCTION_ENV.secrets]: fn.secrets }),
+    [FUNCTION_ENV.timeout]: String(fn.timeoutSeconds),
+    [FUNCTION_ENV.cpus]: String(fn.cpus),
   };
 }

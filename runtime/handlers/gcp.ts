@@ -22,20 +22,11 @@
  */
 import type { CloudEvent } from "@google-cloud/functions-framework";
 import { cloudEvent as registerCloudEvent } from "@google-cloud/functions-framework";
-import { PubSub, type Topic } from "@google-cloud/pubsub";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { gcpSecretReader } from "../secrets/gcp.ts";
 import { GcsStore } from "../storage/gcs.ts";
 import { storeOpener } from "../storage/uri.ts";
-import {
-  type Announcement,
-  type HandlerDeps,
-  lazyRuntime,
-  PoisonMessageError,
-  type Publisher,
-  type Work,
-  type WorkReport,
-} from "./core.ts";
+import { type HandlerDeps, lazyRuntime, PoisonMessageError, type Work, type WorkReport } from "./core.ts";
 import {
   attempt,
   busWork,
@@ -54,6 +45,15 @@ import {
   type WorkItem,
 } from "./events.ts";
 import { MESSAGES } from "./messages.ts";
+import { drainOwn } from "./outbox.ts";
+import { PubSubPublisher } from "./publish-pubsub.ts";
+
+export {
+  PUBSUB_LIMITS,
+  PubSubPublisher,
+  type PubSubPublisherOptions,
+  pubsubAttributes,
+} from "./publish-pubsub.ts";
 
 export const PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished";
 export const GCS_FINALIZED = "google.cloud.storage.object.v1.finalized";
@@ -73,57 +73,6 @@ export function gcpLogLine(record: Readonly<Record<string, unknown>>): string {
   return JSON.stringify({ severity, ...record });
 }
 
-export interface PubSubPublisherOptions {
-  /** The topic's full name, `projects/<project>/topics/<topic>` (TRIBUTARY_ASSET_EVENTS). */
-  readonly topic: string;
-  /** A client of its own (another endpoint, the REST fallback); default one from the environment. */
-  readonly pubsub?: PubSub;
-}
-
-/** Announcements to the asset-events topic, with the attributes the consumers' subscriptions filter on. */
-export class PubSubPublisher implements Publisher {
-  readonly topic: string;
-  readonly #pubsub: PubSub;
-  #topic: Topic | undefined;
-
-  constructor(opts: PubSubPublisherOptions) {
-    this.topic = opts.topic;
-    this.#pubsub = opts.pubsub ?? new PubSub();
-  }
-
-  async publish(announcements: readonly Announcement[]): Promise<void> {
-    this.#topic ??= this.#pubsub.topic(this.topic, { batching: { maxMessages: 100, maxMilliseconds: 10 } });
-    const topic = this.#topic;
-    const results = await Promise.allSettled(
-      announcements.map((a) =>
-        topic.publishMessage({
-          data: Buffer.from(
-            JSON.stringify({ asset: a.asset, partition: a.partition, dataVersion: a.dataVersion }),
-          ),
-          attributes: pubsubAttributes(a),
-        }),
-      ),
-    );
-    const failed = results.flatMap((r, i) =>
-      r.status === "rejected"
-        ? [
-            `${announcements[i]!.asset}/${announcements[i]!.partition}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`,
-          ]
-        : [],
-    );
-    if (failed.length > 0) {
-      throw new PublishError(
-        `pubsub: ${failed.length} of ${announcements.length} announcements were not published to ${this.topic}: ${failed.join("; ")}.`,
-      );
-    }
-  }
-}
-
-/** The attributes of an announcement: `type` and `asset` are what subscriptions filter on. */
-export function pubsubAttributes(a: Announcement): Record<string, string> {
-  return { type: MESSAGES.assetMaterialised, asset: a.asset, producer: MESSAGES.producer };
-}
-
 /** The CloudEvent function of one Tributary function; resolves to what it did. */
 export function gcpHandler(
   graph: AssetGraph,
@@ -137,6 +86,7 @@ export function gcpHandler(
   });
   return async (event) => {
     const rt = runtime();
+    await drainOwn(rt);
     const item = gcpItem(event);
     return attempt(rt, item.id, item.make);
   };

@@ -9,12 +9,13 @@
  * dead-lettered. `tributary invoke --follow` and the end-to-end tests drive it.
  */
 import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
 import type { AssetGraph } from "../../assets/graph/graph.ts";
 import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
 import type { ObjectStore } from "../storage/port.ts";
-import type { Announcement, HandlerDeps, Publisher } from "./core.ts";
+import { type Announcement, DEFAULT_TIMEOUT_SECONDS, type HandlerDeps, type Publisher } from "./core.ts";
 import { type BusMessage, type Cloud, type Delivery, envelope } from "./envelopes.ts";
-import { functionKind, functionVariables } from "./environment.ts";
+import { functionKind, functionVariables, OUTBOX_SWEEPER } from "./environment.ts";
 import { MESSAGES } from "./messages.ts";
 
 /** Calls one function's entry point with one delivery; resolves to what it returned, throws what it threw. */
@@ -63,13 +64,29 @@ export async function entryPoint(
   };
 }
 
+/**
+ * The app settings an Azure function with a timer has (infra/azure/function.ts): the graph's cron and
+ * time zone the handler checks each tick against; the sweeper's every five minutes in UTC.
+ */
+function timerSettings(graph: AssetGraph, key: string): Record<string, string> {
+  const schedule =
+    key === OUTBOX_SWEEPER
+      ? { cron: "*/5 * * * *", timezone: "UTC" }
+      : graph.has(key)
+        ? (graph.get(key) as { schedule?: { cron: string; timezone: string } }).schedule
+        : undefined;
+  return schedule
+    ? { TRIBUTARY_SCHEDULE_CRON: schedule.cron, TRIBUTARY_SCHEDULE_TIMEZONE: schedule.timezone }
+    : {};
+}
+
 /** Whether an entry point's answer reports a failure (AWS partial batch responses); throwing is the other way. */
 export function failedItems(result: unknown): string[] {
   const failures = (result as { batchItemFailures?: { itemIdentifier: string }[] } | null)?.batchItemFailures;
   return Array.isArray(failures) ? failures.map((f) => f.itemIdentifier) : [];
 }
 
-/** The environment infra/plan gives the function of `key` (FunctionPlan.environment). */
+/** The environment infra/plan gives the function of `key` (FunctionPlan.environment), or the sweeper's. */
 export function functionEnvironment(
   graph: AssetGraph,
   key: string,
@@ -77,18 +94,24 @@ export function functionEnvironment(
   environment: string,
   bus = "asset-events",
 ): Record<string, string> {
+  const a = key === OUTBOX_SWEEPER ? undefined : graph.get(key);
   return functionVariables({
     asset: key,
-    kind: functionKind(graph.get(key)),
+    kind: a ? functionKind(a) : "sweep",
     environment,
     stores,
     assetEvents: bus,
+    timeoutSeconds: (a?.kind === "asset" ? a.resources.timeoutSeconds : undefined) ?? DEFAULT_TIMEOUT_SECONDS,
+    // This machine's cores: a local function may use them all.
+    cpus: availableParallelism(),
   });
 }
 
 /** The functions a message is delivered to, as the infra routes it. */
 export function consumersOf(graph: AssetGraph, message: BusMessage): string[] {
-  if (message.type === "schedule") return graph.has(message.asset) ? [message.asset] : [];
+  if (message.type === "schedule") {
+    return graph.has(message.asset) || message.asset === OUTBOX_SWEEPER ? [message.asset] : [];
+  }
   if (message.type === MESSAGES.sourceEvents) {
     const s = message.body.source;
     return graph.has(s) && graph.get(s).kind === "source" ? [s] : [];
@@ -122,7 +145,21 @@ export interface LocalCloudOptions {
    */
   readonly secrets?: SecretSource;
   /** Told of every delivery as it ends. */
-  readonly onDelivery?: (record: DeliveryRecord) => void;
+  readonly onDelivery?: (record: DeliveryRecord) => void | Promise<void>;
+  /**
+   * The publisher of each function instead of the local bus's (which `announce`s straight into the
+   * queues); undefined: the function's own cloud SDK publisher, built from its environment (a fake
+   * bus's endpoint there, which calls `announce` for what it accepts).
+   */
+  readonly publisher?: (consumer: string, local: Publisher) => Publisher | undefined;
+  /** Runs a function instead of its entry point in this process (e.g. its built bundle elsewhere). */
+  readonly entry?: (consumer: string, deps: HandlerDeps) => Promise<Invoke>;
+  /** Which pending delivery goes next, given how many wait (default 0: first in, first out). */
+  readonly pick?: (pending: number) => number;
+  /** More environment for each function (a fake bus's endpoint, a shorter timeout). */
+  readonly env?: (consumer: string) => Readonly<Record<string, string>>;
+  /** How long one publish call may take (HandlerDeps.publishBudgetMs). */
+  readonly publishBudgetMs?: number;
 }
 
 export interface DeliveryRecord {
@@ -168,13 +205,26 @@ export class LocalCloud {
     }
   }
 
+  /**
+   * An announcement the asset-events bus accepted during the current delivery: queued for its
+   * consumers, under the bus's message id (a new one unless given).
+   */
+  announce(body: Announcement, id: string = randomUUID()): void {
+    this.#announced.push(body);
+    this.send({ type: MESSAGES.assetMaterialised, id, body });
+  }
+
   /** Deliver until no message is left; returns the deliveries made by this call. */
   async drain(): Promise<DeliveryRecord[]> {
     const start = this.deliveries.length;
-    for (let next = this.#queue.shift(); next; next = this.#queue.shift()) {
+    const take = () =>
+      this.#queue.length === 0
+        ? undefined
+        : this.#queue.splice(this.options.pick?.(this.#queue.length) ?? 0, 1)[0];
+    for (let next = take(); next; next = take()) {
       const record = await this.#deliver(next);
       this.deliveries.push(record);
-      this.options.onDelivery?.(record);
+      await this.options.onDelivery?.(record);
       if (record.error !== undefined) {
         if (next.attempt < (this.options.maxDeliveries ?? 3))
           this.#queue.push({ ...next, attempt: next.attempt + 1 });
@@ -184,11 +234,16 @@ export class LocalCloud {
     return this.deliveries.slice(start);
   }
 
+  /** Make the functions' entry points now, all at once, rather than at their first delivery. */
+  async warm(consumers: readonly string[]): Promise<void> {
+    await Promise.all(consumers.map((c) => this.#entry(c)));
+  }
+
   /** Run one function on one event as the cloud delivers it, once; what it announces is queued. */
   async invoke(consumer: string, delivery: Delivery): Promise<DeliveryRecord> {
     const record = await this.#call(consumer, delivery, { consumer, attempt: 1 });
     this.deliveries.push(record);
-    this.options.onDelivery?.(record);
+    await this.options.onDelivery?.(record);
     return record;
   }
 
@@ -223,17 +278,20 @@ export class LocalCloud {
     let entry = this.#entries.get(consumer);
     if (!entry) {
       const o = this.options;
-      const publisher: Publisher = {
+      const local: Publisher = {
         publish: async (announcements) => {
-          for (const body of announcements) {
-            this.#announced.push(body);
-            this.send({ type: MESSAGES.assetMaterialised, id: randomUUID(), body });
-          }
+          for (const body of announcements) this.announce(body);
         },
       };
-      entry = entryPoint(o.cloud, o.graph, consumer, {
-        env: functionEnvironment(o.graph, consumer, o.stores, o.environment ?? "local"),
-        publisher,
+      const publisher = o.publisher ? o.publisher(consumer, local) : local;
+      entry = (o.entry ?? ((c, deps) => entryPoint(o.cloud, o.graph, c, deps)))(consumer, {
+        env: {
+          ...functionEnvironment(o.graph, consumer, o.stores, o.environment ?? "local"),
+          ...(o.cloud === "azure" ? timerSettings(o.graph, consumer) : {}),
+          ...o.env?.(consumer),
+        },
+        ...(publisher ? { publisher } : {}),
+        ...(o.publishBudgetMs === undefined ? {} : { publishBudgetMs: o.publishBudgetMs }),
         ...(o.openStore ? { openStore: (uri: string) => o.openStore!(uri, consumer) } : {}),
         write: (line: string) => {
           this.#logs.push(line);

@@ -12,6 +12,8 @@ import { StorageError } from "./port.ts";
  *   _index/<source>/<batch>.ids                      the event ids a batch committed (dedupe)
  *   _index/<source>/<batch>=<n>.attempt              attempt n of a batch has claimed its object names
  *   _locks/<asset>/<partition>.lock                  who is materialising an asset partition
+ *   _outbox/<asset>/<partition>/<data version>.json  announcements an asset partition's commit owes
+ *   _outbox/<source>/_batches/<batch>.json           announcements an ingest batch's commit owes
  *   _lineage/<day>/<run>.ndjson                      OpenLineage events
  * A partition's path is its key with "|" as "/" ("2026-11-01/acme"); unpartitioned assets use "_all".
  *
@@ -47,6 +49,10 @@ export const layout = {
   attempt: (source: string, batch: string, n: number) => `_index/${source}/${batch}=${n}.attempt`,
   failure: (asset: string, ppath: string) => `_failures/${asset}/${ppath}/failure.json`,
   lock: (asset: string, ppath: string) => `_locks/${asset}/${ppath}.lock`,
+  outbox: (asset: string, ppath: string, version: string) => `_outbox/${asset}/${ppath}/${version}.json`,
+  outboxBatch: (source: string, batch: string) => `_outbox/${source}/_batches/${batch}.json`,
+  /** Every outbox entry of one asset or source; without one, of the whole store. */
+  outboxPrefix: (asset?: string) => (asset === undefined ? "_outbox/" : `_outbox/${asset}/`),
   lineage: (day: string, run: string) => `_lineage/${day}/${run}.ndjson`,
 } as const;
 
@@ -57,6 +63,6 @@ export const layout = {
  */
 export const STORE_ZONES = {
   raw: ["raw"],
-  curated: ["curated", "_manifests", "_failures", "_index", "_locks", "_lineage"],
+  curated: ["curated", "_manifests", "_failures", "_index", "_locks", "_lineage", "_outbox"],
   quarantine: ["quarantine"],
 } as const satisfies Record<string, readonly string[]>;

@@ -166,7 +166,8 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
       "node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so",
       "node_modules/@duckdb/node-bindings-linux-x64/package.json",
     ];
-    const js = ["index.mjs", "index.mjs.map", "ingest-worker.js", "ingest-worker.js.map"];
+    // No source maps unless a stack asks for them (tributary:functions.sourceMaps).
+    const js = ["index.mjs", "ingest-worker.js"];
     expect(paths("aws")).toEqual([...js, ...binding, "package.json", "tributary-bundle.json"]);
     expect(paths("gcp")).toEqual([...js, "package.json", "tributary-bundle.json"]);
     expect(paths("azure")).toEqual(["host.json", ...js, ...binding, "package.json", "tributary-bundle.json"]);
@@ -230,6 +231,7 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
       customers_cdc: "ingest",
       daily_revenue: "asset",
       orders_cdc: "ingest",
+      "outbox-sweep": "sweep",
       recommendation_features: "asset",
     });
     expect(bundles.reports["aws-arm64"]!.binding).toEqual({

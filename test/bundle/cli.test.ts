@@ -28,9 +28,7 @@ describe("tributary bundle", () => {
     expect(lines).toEqual([
       "gcp-x64 bundle of assets/index.ts (7 assets and sources) in <out>, built in <n> s:",
       "  index.mjs  <n> MB  bundle",
-      "  index.mjs.map  <n> MB  source map",
       "  ingest-worker.js  <n> KB  bundle",
-      "  ingest-worker.js.map  <n> KB  source map",
       "  package.json  <n> KB  config",
       "  tributary-bundle.json  <n> KB  config",
       "",
@@ -40,7 +38,27 @@ describe("tributary bundle", () => {
     expect(JSON.parse(fs.readFileSync(path.join(out, "tributary-bundle.json"), "utf8"))).toMatchObject({
       cloud: "gcp",
       arch: "x64",
+      sourceMaps: false,
     });
+  }, 120_000);
+
+  it("ships source maps only when asked, and a stack that does not use them refuses them", async () => {
+    const out = path.join(scratch, "maps");
+    const r = await cli("bundle", "--cloud", "gcp", "--source-maps", "--out", out, "--json");
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { files: { path: string; role: string }[] };
+    expect(report.files.filter((f) => f.role === "source map").map((f) => f.path)).toEqual([
+      "index.mjs.map",
+      "ingest-worker.js.map",
+    ]);
+    expect(JSON.parse(fs.readFileSync(path.join(out, "tributary-bundle.json"), "utf8")).sourceMaps).toBe(
+      true,
+    );
+    expect(await cli("bundle", "--stack", "staging-gcp", "--source-maps", "--out", out)).toEqual(
+      refused(
+        "--source-maps: stack staging-gcp deploys without source maps; set tributary:functions.sourceMaps: true in stacks/Pulumi.staging-gcp.yaml, or drop --source-maps.",
+      ),
+    );
   }, 120_000);
 
   it("says which cloud and architecture it cannot build", async () => {

@@ -15,7 +15,10 @@ describe("tributary plan", () => {
       "orders_cdc               ingest  events of orders_cdc            512 MB   300 s    -                                  dead-letters, errors",
     );
     expect(lines).toContain(
-      "raw         trib-dev-raw         raw                                                       30 days    -            protected",
+      "outbox-sweep             sweep   cron */5 * * * * (UTC)          256 MB   120 s    -                                  dead-letters, errors, outbox-age",
+    );
+    expect(lines).toContain(
+      "raw         trib-dev-raw         raw                                                                30 days    -            protected",
     );
   });
 
@@ -63,7 +66,7 @@ describe("tributary synth", () => {
     ]);
     expect(lines).toContain("  aws:s3/bucket:Bucket  trib-dev-raw [protect, retainOnDelete]");
     expect(lines).toContain("  aws:scheduler/schedule:Schedule  trib-dev-daily-revenue-schedule");
-    expect(lines.at(-3)).toMatch(/^stack dev-aws: 128 resources in 16 components\. /);
+    expect(lines.at(-3)).toMatch(/^stack dev-aws: 136 resources in 16 components\. /);
     expect(lines.at(-2)).toBe("policy pack tributary-security: no violations");
   }, 60_000);
 

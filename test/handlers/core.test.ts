@@ -7,6 +7,7 @@ import { partitionKeys } from "../../assets/graph/partitions.ts";
 import graph from "../../assets/index.ts";
 import { writeSample } from "../../assets/pipelines/commerce/sample-data.ts";
 import { sourcePartitions } from "../../runtime/engine/ingest.ts";
+import { Outbox } from "../../runtime/engine/outbox.ts";
 import {
   type Announcement,
   batchIdOf,
@@ -59,10 +60,13 @@ function runtime(
   const fn = functionEnv(env(asset, root));
   const published: Announcement[] = [];
   const logs: Record<string, unknown>[] = [];
+  const store = functionStore(fn, (uri) => new LocalStore(uri));
   return {
     graph,
     fn,
-    store: functionStore(fn, (uri) => new LocalStore(uri)),
+    store,
+    outbox: new Outbox(store),
+    publishBudgetMs: 1000,
     publisher: { publish: async (a) => void published.push(...a) },
     log: (r) => void logs.push(r),
     published,
@@ -80,7 +84,7 @@ describe("the function environment", () => {
       ),
     );
     expect(() => functionEnv({ ...env("orders_cdc", "/x"), TRIBUTARY_KIND: "job" })).toThrow(
-      'handler: TRIBUTARY_KIND is "job"; expected asset or ingest.',
+      'handler: TRIBUTARY_KIND is "job"; expected asset, ingest or sweep.',
     );
   });
 

@@ -69,18 +69,19 @@ describe("the AWS stack of the reference pipeline", () => {
       "aws:sns/topic:Topic": 1,
       "aws:sns/topicSubscription:TopicSubscription": 1,
       "aws:sns/topicPolicy:TopicPolicy": 1,
-      "tributary:aws:AssetFunction": 7,
-      "aws:iam/role:Role": 9,
-      "aws:iam/rolePolicy:RolePolicy": 9,
-      "aws:cloudwatch/logGroup:LogGroup": 7,
-      "aws:lambda/function:Function": 7,
-      "aws:sqs/queue:Queue": 12,
+      // One per asset and source, and the stack's outbox sweeper.
+      "tributary:aws:AssetFunction": 8,
+      "aws:iam/role:Role": 11,
+      "aws:iam/rolePolicy:RolePolicy": 11,
+      "aws:cloudwatch/logGroup:LogGroup": 8,
+      "aws:lambda/function:Function": 8,
+      "aws:sqs/queue:Queue": 13,
       "aws:sqs/queuePolicy:QueuePolicy": 10,
       "aws:cloudwatch/eventRule:EventRule": 5,
       "aws:cloudwatch/eventTarget:EventTarget": 5,
       "aws:lambda/eventSourceMapping:EventSourceMapping": 5,
-      "aws:scheduler/schedule:Schedule": 2,
-      "aws:cloudwatch/metricAlarm:MetricAlarm": 16,
+      "aws:scheduler/schedule:Schedule": 3,
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 19,
       "tributary:aws:Secret": 1,
       "aws:secretsmanager/secret:Secret": 1,
       "aws:secretsmanager/secretVersion:SecretVersion": 1,
@@ -280,6 +281,9 @@ describe("the AWS stack of the reference pipeline", () => {
           TRIBUTARY_STORE_CURATED: "s3://trib-dev-curated",
           TRIBUTARY_STORE_QUARANTINE: "s3://trib-dev-quarantine",
           TRIBUTARY_STORE_RAW: "s3://trib-dev-raw",
+          TRIBUTARY_TIMEOUT_SECONDS: "300",
+          // 512 MB: under one vCPU, no ingest workers.
+          TRIBUTARY_CPUS: "0",
         },
       },
       handler: "index.handler",
@@ -295,7 +299,7 @@ describe("the AWS stack of the reference pipeline", () => {
     const codes = s.resources
       .filter((r) => r.type === "aws:lambda/function:Function")
       .map((r) => r.inputs.code);
-    expect(codes).toEqual(Array(7).fill(fn.code));
+    expect(codes).toEqual(Array(8).fill(fn.code));
     expect(inputs("trib-dev-curated-orders-logs")).toMatchObject({
       name: "/tributary/trib-dev/curated_orders",
       retentionInDays: 14,
@@ -334,6 +338,7 @@ describe("the AWS stack of the reference pipeline", () => {
             `${arn.bucket("curated")}/_manifests/curated_orders/*`,
             `${arn.bucket("curated")}/_failures/curated_orders/*`,
             `${arn.bucket("curated")}/_locks/curated_orders/*`,
+            `${arn.bucket("curated")}/_outbox/curated_orders/*`,
           ],
         },
         {
@@ -345,6 +350,7 @@ describe("the AWS stack of the reference pipeline", () => {
             `${arn.bucket("curated")}/_manifests/curated_orders/*`,
             `${arn.bucket("curated")}/_failures/curated_orders/*`,
             `${arn.bucket("curated")}/_locks/curated_orders/*`,
+            `${arn.bucket("curated")}/_outbox/curated_orders/*`,
             `${arn.bucket("quarantine")}/quarantine/curated_orders/*`,
           ],
         },
@@ -356,6 +362,7 @@ describe("the AWS stack of the reference pipeline", () => {
             `${arn.bucket("curated")}/curated/curated_orders/*`,
             `${arn.bucket("curated")}/_failures/curated_orders/*`,
             `${arn.bucket("curated")}/_locks/curated_orders/*`,
+            `${arn.bucket("curated")}/_outbox/curated_orders/*`,
           ],
         },
         {
@@ -371,6 +378,7 @@ describe("the AWS stack of the reference pipeline", () => {
                 "curated/curated_orders/*",
                 "_manifests/curated_orders/*",
                 "_locks/curated_orders/*",
+                "_outbox/curated_orders/*",
               ],
             },
           },
@@ -486,6 +494,62 @@ describe("the AWS stack of the reference pipeline", () => {
     });
   });
 
+  it("sweeps the outbox every five minutes with a small function that reads no data, and alarms on its age", () => {
+    const sweeper = inputs("trib-dev-outbox-sweep", "aws:lambda/function:Function");
+    expect([sweeper.memorySize, sweeper.timeout, sweeper.handler]).toEqual([256, 120, "index.handler"]);
+    expect((sweeper.environment as { variables: Record<string, string> }).variables).toMatchObject({
+      TRIBUTARY_ASSET: "outbox-sweep",
+      TRIBUTARY_KIND: "sweep",
+      TRIBUTARY_TIMEOUT_SECONDS: "120",
+    });
+    expect(inputs("trib-dev-outbox-sweep-schedule")).toMatchObject({
+      scheduleExpression: "cron(0,5,10,15,20,25,30,35,40,45,50,55 * * * ? *)",
+      scheduleExpressionTimezone: "UTC",
+      target: {
+        input: JSON.stringify({ asset: "outbox-sweep", scheduledTime: "<aws.scheduler.scheduled-time>" }),
+      },
+    });
+    const statements = doc("trib-dev-outbox-sweep-policy").Statement as { Sid: string }[];
+    expect(statements.filter((st) => /Objects|List/.test(st.Sid))).toEqual([
+      {
+        Sid: "ReadObjects",
+        Effect: "Allow",
+        Action: "s3:GetObject",
+        Resource: [`${arn.bucket("curated")}/_outbox/*`, `${arn.bucket("curated")}/_manifests/*`],
+      },
+      {
+        Sid: "DeleteObjects",
+        Effect: "Allow",
+        Action: "s3:DeleteObject",
+        Resource: [`${arn.bucket("curated")}/_outbox/*`],
+      },
+      {
+        Sid: "ListCurated",
+        Effect: "Allow",
+        Action: "s3:ListBucket",
+        Resource: arn.bucket("curated"),
+        Condition: { StringLike: { "s3:prefix": ["_outbox/*"] } },
+      },
+    ]);
+    // The age of the oldest unannounced commit, set by every sweep: over 30 minutes, the alarm fires.
+    expect(inputs("trib-dev-outbox-sweep-outbox-age")).toEqual({
+      alarmDescription:
+        "A commit has waited more than 30 minutes to be announced: the assets downstream of it wait too. Look at the sweeper's logs (tributary.outbox.swept) and the asset-events bus; tributary status lists what is unannounced.",
+      namespace: "Tributary",
+      metricName: "OutboxOldestSeconds",
+      dimensions: { Environment: "dev" },
+      statistic: "Maximum",
+      comparisonOperator: "GreaterThanThreshold",
+      threshold: 1800,
+      period: 300,
+      evaluationPeriods: 1,
+      treatMissingData: "ignore",
+      alarmActions: [`arn:aws:sns:${REGION}:${ACCOUNT}:trib-dev-alerts`],
+      okActions: [`arn:aws:sns:${REGION}:${ACCOUNT}:trib-dev-alerts`],
+      tags: { ...TAGS, "tributary:asset": "outbox-sweep" },
+    });
+  });
+
   it("alarms to the alert e-mail on dead letters, errors and staleness", () => {
     const topic = `arn:aws:sns:${REGION}:${ACCOUNT}:trib-dev-alerts`;
     expect(inputs("trib-dev-alerts-email")).toEqual({
@@ -524,7 +588,7 @@ describe("the AWS stack of the reference pipeline", () => {
 
   it("tags every taggable resource with asset, pipeline, env, owner and cost centre", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
-    expect(tagged).toHaveLength(4 + 1 + 2 + 1 + 9 + 7 + 7 + 12 + 5 + 5 + 16 + 1);
+    expect(tagged).toHaveLength(4 + 1 + 2 + 1 + 11 + 8 + 8 + 13 + 5 + 5 + 19 + 1);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
         expect.arrayContaining(["tributary:asset", ...Object.keys(TAGS)]),
@@ -555,6 +619,7 @@ describe("the AWS stack of the reference pipeline", () => {
       daily_revenue: "trib-dev-daily-revenue",
       orders_cdc: "trib-dev-orders-cdc",
       recommendation_features: "trib-dev-recommendation-features",
+      "outbox-sweep": "trib-dev-outbox-sweep",
     });
     expect(JSON.stringify(s.outputs.lineage)).toBe(JSON.stringify(await normalise(toLineage(graph))));
     expect(s.outputs.stackName).toBe("dev-aws");

@@ -107,10 +107,10 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:storage:StorageAccount": 2,
       "azure-native:storage:BlobServiceProperties": 1,
       // raw, curated, quarantine; the host's locks and keys, and one package container per function.
-      "azure-native:storage:BlobContainer": 3 + 2 + 7,
+      "azure-native:storage:BlobContainer": 3 + 2 + 8,
       "azure-native:storage:ManagementPolicy": 1,
       // Each function's package, in its package container.
-      "azure-native:storage:Blob": 7,
+      "azure-native:storage:Blob": 8,
       "tributary:azure:Bus": 1,
       "azure-native:servicebus:Namespace": 1,
       "azure-native:servicebus:NamespaceNetworkRuleSet": 1,
@@ -118,19 +118,20 @@ describe("the Azure stack of the reference pipeline", () => {
       "tributary:azure:Alerts": 1,
       "azure-native:monitor:ActionGroup": 1,
       "azure-native:operationalinsights:Workspace": 1,
-      "tributary:azure:AssetFunction": 7,
-      "azure-native:web:AppServicePlan": 7,
-      "azure-native:web:WebApp": 7,
-      "azure-native:applicationinsights:Component": 7,
+      // One per asset and source, and the stack's outbox sweeper.
+      "tributary:azure:AssetFunction": 8,
+      "azure-native:web:AppServicePlan": 8,
+      "azure-native:web:WebApp": 8,
+      "azure-native:applicationinsights:Component": 8,
       "azure-native:servicebus:Subscription": 5,
       "azure-native:servicebus:Rule": 5,
       "azure-native:servicebus:Queue": 5,
-      // The key's; per function its data containers (2 or 3), 3 on the host account, publishing,
-      // receiving (5 consumers) and telemetry; reading its secret (curated_customers).
-      "azure-native:authorization:RoleAssignment": 1 + 18 + 21 + 7 + 5 + 7 + 1,
-      // errors for 7, dead letters for the 5 bus consumers; freshness as log alerts.
-      "azure-native:monitor:MetricAlert": 12,
-      "azure-native:monitor:ScheduledQueryRule": 2,
+      // The key's; per function its data containers (2 or 3; the sweeper's 1), 3 on the host account,
+      // publishing, receiving (5 consumers) and telemetry; reading its secret (curated_customers).
+      "azure-native:authorization:RoleAssignment": 1 + 19 + 24 + 8 + 5 + 8 + 1,
+      // errors for 8, dead letters for the 5 bus consumers; freshness and outbox age as log alerts.
+      "azure-native:monitor:MetricAlert": 13,
+      "azure-native:monitor:ScheduledQueryRule": 3,
     });
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
     expect(s.resources.filter((r) => r.custom && !r.parent)).toEqual([]);
@@ -237,6 +238,7 @@ describe("the Azure stack of the reference pipeline", () => {
         "customers-cdc",
         "daily-revenue",
         "orders-cdc",
+        "outbox-sweep",
         "recommendation-features",
       ].map((k) => `package-${k}`),
     ]);
@@ -485,6 +487,7 @@ describe("the Azure stack of the reference pipeline", () => {
               "_manifests/curated_orders/",
               "_failures/curated_orders/",
               "_locks/curated_orders/",
+              "_outbox/curated_orders/",
             ].map(path_),
           ),
           clause(
@@ -495,6 +498,7 @@ describe("the Azure stack of the reference pipeline", () => {
               "curated/curated_orders/",
               "_manifests/curated_orders/",
               "_locks/curated_orders/",
+              "_outbox/curated_orders/",
             ].map(prefix),
           ),
           clause(
@@ -504,11 +508,17 @@ describe("the Azure stack of the reference pipeline", () => {
               "_manifests/curated_orders/",
               "_failures/curated_orders/",
               "_locks/curated_orders/",
+              "_outbox/curated_orders/",
             ].map(path_),
           ),
           clause(
             DELETE,
-            ["curated/curated_orders/", "_failures/curated_orders/", "_locks/curated_orders/"].map(path_),
+            [
+              "curated/curated_orders/",
+              "_failures/curated_orders/",
+              "_locks/curated_orders/",
+              "_outbox/curated_orders/",
+            ].map(path_),
           ),
           clause(MOVE, []),
         ].join(" AND "),
@@ -613,9 +623,10 @@ describe("the Azure stack of the reference pipeline", () => {
       "package-customers-cdc",
       "package-daily-revenue",
       "package-orders-cdc",
+      "package-outbox-sweep",
       "package-recommendation-features",
     ]);
-    expect(blobs.map((b) => b.inputs.source)).toEqual(Array(7).fill(blob.inputs.source));
+    expect(blobs.map((b) => b.inputs.source)).toEqual(Array(8).fill(blob.inputs.source));
   });
 
   it("runs each asset in its own Flex Consumption Node.js 22 app with identity-based connections", () => {
@@ -652,6 +663,9 @@ describe("the Azure stack of the reference pipeline", () => {
       TRIBUTARY_STORE_CURATED: `https://${DATA}.blob.core.windows.net/curated`,
       TRIBUTARY_STORE_QUARANTINE: `https://${DATA}.blob.core.windows.net/quarantine`,
       TRIBUTARY_ASSET_EVENTS: "asset-events",
+      TRIBUTARY_TIMEOUT_SECONDS: "600",
+      // 1024 MB runs on a 2,048 MB instance: one vCPU.
+      TRIBUTARY_CPUS: "1",
       TRIBUTARY_STORE__blobServiceUri: `https://${DATA}.blob.core.windows.net/`,
       TRIBUTARY_BUS__fullyQualifiedNamespace: `${NS}.servicebus.windows.net`,
       AzureWebJobsStorage__accountName: HOST,
@@ -762,14 +776,41 @@ describe("the Azure stack of the reference pipeline", () => {
       },
       actions: { actionGroups: [group] },
     });
+    // Each outbox sweep logs how long the oldest unannounced commit has waited; over 30 minutes, it alerts.
+    expect(inputs("trib-prod-outbox-sweep-outbox-age", T.logAlert)).toMatchObject({
+      kind: "LogAlert",
+      displayName: "A commit unannounced for more than 30 minutes",
+      windowSize: "PT15M",
+      evaluationFrequency: "PT5M",
+      criteria: {
+        allOf: [
+          {
+            query:
+              'traces | where message has "tributary.outbox.swept" | extend e = parse_json(message) | where tostring(e.event) == "tributary.outbox.swept" | extend oldestSeconds = todouble(e.oldestSeconds)',
+            timeAggregation: "Maximum",
+            metricMeasureColumn: "oldestSeconds",
+            operator: "GreaterThan",
+            threshold: 1800,
+          },
+        ],
+      },
+      actions: { actionGroups: [group] },
+    });
+    // The sweeper's timer: every five minutes, in UTC.
+    expect(settings("trib-prod-outbox-sweep")).toMatchObject({
+      TRIBUTARY_KIND: "sweep",
+      TRIBUTARY_SCHEDULE: "0 0,5,10,15,20,25,30,35,40,45,50,55 * * * *",
+      TRIBUTARY_SCHEDULE_CRON: "*/5 * * * *",
+      TRIBUTARY_SCHEDULE_TIMEZONE: "UTC",
+    });
   });
 
   it("tags every taggable resource with asset, pipeline, env, owner and cost centre", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
     // group, vault, key, identity, 2 accounts, namespace, action group, workspace; the network, its
     // egress IP and NAT gateway, 2 DNS zones and their links, 2 private endpoints; per function plan,
-    // app, insights; 12 metric alerts, 2 log alerts; the secret.
-    expect(tagged).toHaveLength(9 + 9 + 7 * 3 + 12 + 2 + 1);
+    // app, insights; 13 metric alerts, 3 log alerts; the secret.
+    expect(tagged).toHaveLength(9 + 9 + 8 * 3 + 13 + 3 + 1);
     expect(s.resources.filter((r) => AZURE_TAGGABLE_TYPES.includes(r.type))).toEqual(tagged);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
@@ -801,6 +842,7 @@ describe("the Azure stack of the reference pipeline", () => {
           "daily_revenue",
           "orders_cdc",
           "recommendation_features",
+          "outbox-sweep",
         ].map((k) => [k, `trib-prod-${k.replaceAll("_", "-")}-${SFX}`]),
       ),
     );

@@ -68,7 +68,18 @@ describe("stack config", () => {
       costCentre: "cc-1",
       pipelines: ["commerce"],
       functions: { architecture: "arm64", memoryMb: 1024, timeoutSeconds: 300 },
+      outbox: { sweepEveryMinutes: 5, alarmAfterMinutes: 30 },
     });
+  });
+
+  it("names an outbox alarm that would fire before the sweep could announce", () => {
+    const body = `${GOOD}  tributary:outbox:\n    sweepEveryMinutes: 15\n    alarmAfterMinutes: 10\n`;
+    expect(problem("outbox", body)).toBe(
+      "stacks/Pulumi.outbox.yaml: tributary:outbox.alarmAfterMinutes must be more than sweepEveryMinutes (got 10 and 15): a commit waits up to one sweep before it is announced.",
+    );
+    expect(problem("sweep", `${GOOD}  tributary:outbox:\n    sweepEveryMinutes: 7\n`)).toBe(
+      "stacks/Pulumi.sweep.yaml: tributary:outbox.sweepEveryMinutes must be one of 1, 2, 3, 5, 10, 15, 30, 60 (got 7).",
+    );
   });
 
   it("names the file and the missing key", () => {
@@ -111,7 +122,7 @@ describe("stack config", () => {
     expect(problem("nested", body)).toBe(
       [
         "stacks/Pulumi.nested.yaml: 2 problems:",
-        "  - tributary:functions.arch is not a setting of tributary:functions, which is an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900 }",
+        "  - tributary:functions.arch is not a setting of tributary:functions, which is an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900, sourceMaps?: true | false }",
         "  - tributary:functions.memoryMb must be >= 128 (got 64)",
       ].join("\n"),
     );

@@ -74,21 +74,23 @@ describe("the GCP stack of the reference pipeline", () => {
       "tributary:gcp:Bus": 2,
       "tributary:gcp:Alerts": 1,
       "gcp:monitoring/notificationChannel:NotificationChannel": 1,
-      "gcp:logging/metric:Metric": 1,
-      "tributary:gcp:AssetFunction": 7,
-      "gcp:serviceaccount/account:Account": 14,
-      "gcp:cloudfunctionsv2/function:Function": 7,
-      "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 7,
-      "gcp:storage/bucketIAMMember:BucketIAMMember": 39,
-      // Two buses, two schedule topics, seven dead-letter topics.
-      "gcp:pubsub/topic:Topic": 11,
+      // Materialisations by asset; the age of the oldest unannounced commit at each outbox sweep.
+      "gcp:logging/metric:Metric": 2,
+      // One per asset and source, and the stack's outbox sweeper.
+      "tributary:gcp:AssetFunction": 8,
+      "gcp:serviceaccount/account:Account": 16,
+      "gcp:cloudfunctionsv2/function:Function": 8,
+      "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 8,
+      "gcp:storage/bucketIAMMember:BucketIAMMember": 42,
+      // Two buses, three schedule topics, eight dead-letter topics.
+      "gcp:pubsub/topic:Topic": 13,
       // Per triggered function: its push subscription and its dead-letter subscription.
-      "gcp:pubsub/subscription:Subscription": 14,
-      // Seven asset-event publishers, seven dead-letter publishers (the Pub/Sub service agent).
-      "gcp:pubsub/topicIAMMember:TopicIAMMember": 14,
-      "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 7,
-      "gcp:cloudscheduler/job:Job": 2,
-      "gcp:monitoring/alertPolicy:AlertPolicy": 16,
+      "gcp:pubsub/subscription:Subscription": 16,
+      // Eight asset-event publishers, eight dead-letter publishers (the Pub/Sub service agent).
+      "gcp:pubsub/topicIAMMember:TopicIAMMember": 16,
+      "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 8,
+      "gcp:cloudscheduler/job:Job": 3,
+      "gcp:monitoring/alertPolicy:AlertPolicy": 19,
     });
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
     expect(s.resources.filter((r) => r.custom && !r.parent)).toEqual([]);
@@ -249,6 +251,8 @@ describe("the GCP stack of the reference pipeline", () => {
           TRIBUTARY_STORE_CURATED: "gs://trib-staging-curated",
           TRIBUTARY_STORE_QUARANTINE: "gs://trib-staging-quarantine",
           TRIBUTARY_ASSET_EVENTS: topic("asset-events"),
+          TRIBUTARY_TIMEOUT_SECONDS: "300",
+          TRIBUTARY_CPUS: "0",
         },
       },
       labels: { ...LABELS, "tributary-asset": "curated_orders" },
@@ -301,7 +305,7 @@ describe("the GCP stack of the reference pipeline", () => {
     });
     // Only its invoker may invoke the function.
     const invokers = s.resources.filter((r) => r.type === "gcp:cloudrunv2/serviceIamMember:ServiceIamMember");
-    expect(invokers.map((r) => r.inputs.role)).toEqual(Array(7).fill("roles/run.invoker"));
+    expect(invokers.map((r) => r.inputs.role)).toEqual(Array(8).fill("roles/run.invoker"));
     expect(
       inputs("trib-staging-curated-orders-invoke", "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"),
     ).toEqual({
@@ -345,6 +349,7 @@ describe("the GCP stack of the reference pipeline", () => {
               "curated/curated_orders/",
               "_manifests/curated_orders/",
               "_locks/curated_orders/",
+              "_outbox/curated_orders/",
             ]
               .map(list)
               .join(" || "),
@@ -356,7 +361,12 @@ describe("the GCP stack of the reference pipeline", () => {
           role: "roles/storage.objectUser",
           condition: {
             title: "modify curated prefixes",
-            expression: ["curated/curated_orders/", "_failures/curated_orders/", "_locks/curated_orders/"]
+            expression: [
+              "curated/curated_orders/",
+              "_failures/curated_orders/",
+              "_locks/curated_orders/",
+              "_outbox/curated_orders/",
+            ]
               .map((p) => obj("curated", p))
               .join(" || "),
           },
@@ -402,15 +412,78 @@ describe("the GCP stack of the reference pipeline", () => {
     for (const r of s.resources.filter((x) => /IAMMember|IamMember/.test(x.type))) {
       expect(String(r.inputs.member)).not.toMatch(/^all(Authenticated)?Users$/);
       if (r.type !== T.member) continue;
-      // Every term of the condition names one exact prefix: of object names, or of a list request.
+      // Every term of the condition names one exact prefix: of object names, or of a list request. The
+      // outbox sweeper's are the two bookkeeping zones it reads whole (see its own test).
       const condition = r.inputs.condition as { title: string; expression: string };
       expect(Object.keys(condition).sort(), r.name).toEqual(["expression", "title"]);
+      if (r.name.startsWith("trib-staging-outbox-sweep-")) continue;
       for (const term of condition.expression.split(" || ")) {
         expect(term, r.name).toMatch(
           /^(resource\.name\.startsWith\("projects\/_\/buckets\/[a-z0-9-]+\/objects\/[a-z_]+\/[a-z0-9_]+\/"\)|api\.getAttribute\("storage\.googleapis\.com\/objectListPrefix", ""\)\.startsWith\("[a-z_]+\/[a-z0-9_]+\/"\))$/,
         );
       }
     }
+  });
+
+  it("sweeps the outbox from a schedule with a small function that may read outbox entries and manifests only", () => {
+    const member = sa("trib-staging-outbox-sweep");
+    const bindings = s.resources
+      .filter((r) => r.type === T.member && r.inputs.member === member)
+      .map((r) => [r.name, r.inputs.role, (r.inputs.condition as { expression: string }).expression]);
+    expect(bindings).toEqual([
+      [
+        "trib-staging-outbox-sweep-curated-list",
+        "roles/storage.objectViewer",
+        'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("_outbox/")',
+      ],
+      [
+        "trib-staging-outbox-sweep-curated-modify",
+        "roles/storage.objectUser",
+        'resource.name.startsWith("projects/_/buckets/trib-staging-curated/objects/_outbox/")',
+      ],
+      [
+        "trib-staging-outbox-sweep-curated-read",
+        "roles/storage.objectViewer",
+        'resource.name.startsWith("projects/_/buckets/trib-staging-curated/objects/_manifests/")',
+      ],
+    ]);
+    expect(inputs("trib-staging-outbox-sweep", T.fn)).toMatchObject({
+      serviceConfig: { availableMemory: "256Mi", timeoutSeconds: 120 },
+    });
+    expect(inputs("trib-staging-outbox-sweep-schedule", T.job)).toMatchObject({
+      schedule: "0,5,10,15,20,25,30,35,40,45,50,55 * * * *",
+      timeZone: "UTC",
+      pubsubTarget: { attributes: { type: "tributary.asset.scheduled", asset: "outbox-sweep" } },
+    });
+    // Each sweep logs how long the oldest unannounced commit has waited: a distribution, alerted over 30 min.
+    expect(inputs("trib-staging-alerts-outbox", "gcp:logging/metric:Metric")).toEqual({
+      project: PROJECT,
+      name: "trib_staging_outbox_oldest_seconds",
+      description:
+        "How long the oldest commit of trib-staging has waited to be announced, at each outbox sweep",
+      filter:
+        'resource.type = "cloud_run_revision" AND resource.labels.service_name =~ "^trib-staging-" AND jsonPayload.event = "tributary.outbox.swept"',
+      metricDescriptor: { metricKind: "DELTA", valueType: "DISTRIBUTION", unit: "s" },
+      valueExtractor: "EXTRACT(jsonPayload.oldestSeconds)",
+      bucketOptions: { exponentialBuckets: { numFiniteBuckets: 24, growthFactor: 2, scale: 1 } },
+    });
+    expect(inputs("trib-staging-outbox-sweep-outbox-age", T.alert)).toMatchObject({
+      displayName: "trib-staging-outbox-sweep outbox-age",
+      conditions: [
+        {
+          displayName: "A commit unannounced for more than 30 minutes",
+          conditionThreshold: {
+            filter:
+              'resource.type = "cloud_run_revision" AND metric.type = "logging.googleapis.com/user/trib_staging_outbox_oldest_seconds"',
+            aggregations: [{ alignmentPeriod: "300s", perSeriesAligner: "ALIGN_PERCENTILE_99" }],
+            comparison: "COMPARISON_GT",
+            thresholdValue: 1800,
+            duration: "0s",
+            evaluationMissingData: "EVALUATION_MISSING_DATA_NO_OP",
+          },
+        },
+      ],
+    });
   });
 
   it("publishes daily_revenue's schedule to its own topic, retried and dead-lettered like any trigger", () => {
@@ -470,7 +543,7 @@ describe("the GCP stack of the reference pipeline", () => {
 
   it("labels every labelled resource with the five required labels", () => {
     const labelled = s.resources.filter((r) => LABELLED_TYPES[r.type]);
-    expect(labelled.length).toBe(4 + 1 + 11 + 14 + 7 + 16 + 1);
+    expect(labelled.length).toBe(4 + 1 + 13 + 16 + 8 + 19 + 1);
     for (const r of labelled) {
       expect(r.inputs[LABELLED_TYPES[r.type]!], r.name).toMatchObject({
         ...LABELS,
@@ -496,6 +569,7 @@ describe("the GCP stack of the reference pipeline", () => {
       "customers_cdc",
       "daily_revenue",
       "orders_cdc",
+      "outbox-sweep",
       "recommendation_features",
     ]);
     expect((s.outputs.functions as Record<string, string>).daily_revenue).toBe("trib-staging-daily-revenue");

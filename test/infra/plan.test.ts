@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { dep } from "../../assets/graph/asset.ts";
 import { asset, defineGraph, source, Type } from "../../assets/graph/index.ts";
 import graph from "../../assets/index.ts";
-import { functionName, PlanError, planDeployment } from "../../infra/plan/build.ts";
+import { functionCpus, functionName, PlanError, planDeployment } from "../../infra/plan/build.ts";
 import { CONFIG } from "./fixtures/config.ts";
 
 const retry = { attempts: 3, maxEventAgeSeconds: 3600 };
@@ -25,7 +25,7 @@ describe("the deployment plan of the reference pipeline", () => {
       {
         id: "curated",
         name: "trib-dev-curated",
-        zones: ["curated", "_manifests", "_failures", "_index", "_locks", "_lineage"],
+        zones: ["curated", "_manifests", "_failures", "_index", "_locks", "_lineage", "_outbox"],
         retentionDays: 7,
         encryption: "customer-key",
         versioning: true,
@@ -61,6 +61,8 @@ describe("the deployment plan of the reference pipeline", () => {
       ["daily_revenue", "asset", "trib-dev-daily-revenue", 512],
       // The asset's own resources win over the stack's default.
       ["recommendation_features", "asset", "trib-dev-recommendation-features", 1024],
+      // The stack's outbox sweeper: announces what commits still owe, every five minutes.
+      ["outbox-sweep", "sweep", "trib-dev-outbox-sweep", 256],
     ]);
     expect(plan.triggers).toEqual([
       {
@@ -100,6 +102,7 @@ describe("the deployment plan of the reference pipeline", () => {
         upstream: ["customer_features"],
         retry,
       },
+      { function: "outbox-sweep", kind: "schedule", cron: "*/5 * * * *", timezone: "UTC", retry },
     ]);
     expect(plan.buses.map((b) => [b.id, b.consumers])).toEqual([
       ["source-events", ["customers_cdc", "orders_cdc"]],
@@ -168,6 +171,13 @@ describe("the deployment plan of the reference pipeline", () => {
       },
       {
         function: "customer_features",
+        store: "curated",
+        prefix: "_outbox/customer_features/",
+        access: ["read", "list", "write", "delete"],
+        reason: own,
+      },
+      {
+        function: "customer_features",
         store: "quarantine",
         prefix: "quarantine/customer_features/",
         access: ["write"],
@@ -183,7 +193,25 @@ describe("the deployment plan of the reference pipeline", () => {
       ["curated", "_manifests/orders_cdc/", ["read", "list", "write"]],
       ["curated", "_index/orders_cdc/", ["read", "write", "delete"]],
       ["curated", "_locks/orders_cdc/", ["read", "list", "write", "delete"]],
+      ["curated", "_outbox/orders_cdc/", ["read", "list", "write", "delete"]],
       ["quarantine", "quarantine/orders_cdc/", ["write"]],
+    ]);
+    // The sweeper reads and deletes outbox entries and reads the manifests they name; it writes nothing.
+    expect(plan.grants.filter((g) => g.function === "outbox-sweep")).toEqual([
+      {
+        function: "outbox-sweep",
+        store: "curated",
+        prefix: "_outbox/",
+        access: ["read", "list", "delete"],
+        reason: "outbox",
+      },
+      {
+        function: "outbox-sweep",
+        store: "curated",
+        prefix: "_manifests/",
+        access: ["read"],
+        reason: "outbox",
+      },
     ]);
     expect(
       plan.grants
@@ -225,8 +253,25 @@ describe("the deployment plan of the reference pipeline", () => {
       "recommendation_features-dead-letters",
       "recommendation_features-errors",
       "recommendation_features-freshness",
+      "outbox-sweep-dead-letters",
+      "outbox-sweep-errors",
+      "outbox-sweep-age",
     ]);
     expect(plan.alarms.find((a) => a.id === "daily_revenue-freshness")?.minutes).toBe(26 * 60);
+    expect(plan.alarms.find((a) => a.id === "outbox-sweep-age")).toEqual({
+      id: "outbox-sweep-age",
+      function: "outbox-sweep",
+      kind: "outbox-age",
+      minutes: 30,
+      description:
+        "A commit has waited more than 30 minutes to be announced: the assets downstream of it wait too. Look at the sweeper's logs (tributary.outbox.swept) and the asset-events bus; tributary status lists what is unannounced.",
+    });
+    const hourly = planDeployment(graph, {
+      ...CONFIG,
+      outbox: { sweepEveryMinutes: 60, alarmAfterMinutes: 90 },
+    });
+    expect(hourly.triggers.at(-1)).toMatchObject({ function: "outbox-sweep", cron: "0 * * * *" });
+    expect(hourly.alarms.at(-1)).toMatchObject({ kind: "outbox-age", minutes: 90 });
   });
 
   it("tags every function with its asset and pipeline, over the stack's tags", () => {
@@ -238,6 +283,25 @@ describe("the deployment plan of the reference pipeline", () => {
       "cost-centre": "cc-1042",
     });
     expect(plan.functions[0]?.tags).toEqual({ ...plan.tags, "tributary:asset": "customers_cdc" });
+  });
+
+  it("tells each function the whole vCPUs its memory buys on its cloud", () => {
+    const cpus = (cloud: "aws" | "gcp" | "azure") =>
+      [512, 1024, 1769, 2048, 3538, 4096, 10240, 16384].map((mb) => functionCpus(cloud, mb));
+    expect(cpus("aws")).toEqual([0, 0, 1, 1, 2, 2, 5, 6]);
+    expect(cpus("gcp")).toEqual([0, 0, 0, 1, 1, 2, 2, 4]);
+    expect(cpus("azure")).toEqual([0, 1, 1, 1, 2, 2, 2, 2]);
+    expect(plan.functions.map((f) => f.environment.TRIBUTARY_CPUS)).toEqual(Array(8).fill("0"));
+  });
+
+  it("starts the functions with source maps only when the stack ships them", () => {
+    expect(plan.sourceMaps).toBeUndefined();
+    expect(plan.functions.some((f) => "NODE_OPTIONS" in f.environment)).toBe(false);
+    const mapped = planDeployment(graph, { ...CONFIG, functions: { ...CONFIG.functions, sourceMaps: true } });
+    expect(mapped.sourceMaps).toBe(true);
+    expect(mapped.functions.map((f) => f.environment.NODE_OPTIONS)).toEqual(
+      Array(8).fill("--enable-source-maps"),
+    );
   });
 
   it("is plain JSON, and the same inputs give the same bytes", () => {
@@ -376,7 +440,7 @@ describe("planning errors", () => {
     );
     expect(
       planDeployment(g, { ...CONFIG, pipelines: ["ingest", "reporting"] }).functions.map((f) => f.id),
-    ).toEqual(["events", "counts"]);
+    ).toEqual(["events", "counts", "outbox-sweep"]);
   });
 
   it("shortens long function names with a hash, keeping them distinct", () => {

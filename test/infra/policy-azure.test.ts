@@ -6,6 +6,7 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { blobCondition } from "../../infra/azure/policy.ts";
 import { evaluate, UNKNOWN } from "../../infra/policy/rules.ts";
 import { type ResourceRecord, synth } from "../../infra/synth/index.ts";
 import { edited, GUARDED, reoptioned } from "./synthesised.ts";
@@ -201,6 +202,31 @@ describe("the Azure checks", () => {
       "no-wildcard-grants",
       /a whole subscription or resource group/,
     );
+    // The outbox sweeper reads, lists and deletes outbox entries and reads manifests, in every key's
+    // prefix; writing there, or deleting a manifest, is a whole-zone grant like any other.
+    const sweeper = base.find((r) => r.name === "trib-prod-outbox-sweep-curated")!;
+    const granted = {
+      read: ["_outbox/", "_manifests/"],
+      list: ["_outbox/"],
+      write: [],
+      delete: ["_outbox/"],
+    };
+    expect(sweeper.inputs.condition).toBe(blobCondition(granted, true));
+    for (const [more, prefix] of [
+      [{ ...granted, write: ["_outbox/"] }, "_outbox/"],
+      [{ ...granted, delete: ["_outbox/", "_manifests/"] }, "_manifests/"],
+    ] as const) {
+      only(
+        edit("trib-prod-outbox-sweep-curated", T.assignment, (i) => ({
+          ...i,
+          condition: blobCondition(more, true),
+        })),
+        "trib-prod-outbox-sweep-curated",
+        T.assignment,
+        "no-wildcard-grants",
+        new RegExp(`allows the prefixes "${prefix}"; grant only "<zone>/<key>/" prefixes`),
+      );
+    }
     // The runtime's host containers hold no data of the plan (no zone prefixes), but they are shared: each
     // app's roles there are held to its own paths (storage-roles-isolated).
     const host = base.find((r) => r.name === "trib-prod-curated-orders-host-locks")!;

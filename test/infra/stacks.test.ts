@@ -153,12 +153,16 @@ describe("synth of a stack whose functions' bundle does not fit", () => {
       linked(path.join(bundles.dir, "aws-arm64"), path.join(edited, "aws-arm64"));
       fs.rmSync(path.join(edited, "aws-arm64", "index.mjs"));
       fs.writeFileSync(path.join(edited, "aws-arm64", "index.mjs"), "export const handler = () => {};\n");
+      const mapped = stackIn("mapped");
+      linked(path.join(bundles.dir, "aws-arm64"), path.join(mapped, "aws-arm64"), (m) => {
+        m.sourceMaps = true;
+      });
       const problem = (folder: string) =>
         synth({ root: repo, stack: "dev-aws", override: { "tributary:bundles": folder } }).then(
           () => "no error",
           (e: Error) => e.message,
         );
-      const messages = await Promise.all([missing, other, stale, edited].map(problem));
+      const messages = await Promise.all([missing, other, stale, edited, mapped].map(problem));
       const run = (folder: string) =>
         `run \`tributary bundle --cloud aws --arch arm64 --out ${path.join(folder, "aws-arm64")}\`.`;
       const from = (folder: string) =>
@@ -168,6 +172,7 @@ describe("synth of a stack whose functions' bundle does not fit", () => {
         `${from(other)}, which holds the bundle for gcp-x64: ${run(other)}`,
         `${from(stale)}, built from a graph without "daily_revenue": ${run(stale)}`,
         `${from(edited)}, whose files changed since it was built (index.mjs): ${run(edited)}`,
+        `${from(mapped)}, built with source maps, which the stack does not ship (tributary:functions.sourceMaps is off): ${run(mapped)}`,
       ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -10,6 +10,8 @@ export interface BundleCommandOptions {
   graph?: string;
   out?: string;
   json?: boolean;
+  /** Ship source maps (with --stack: what the stack's tributary:functions.sourceMaps says). */
+  sourceMaps?: boolean;
 }
 
 /**
@@ -20,6 +22,7 @@ export interface BundleCommandOptions {
 export async function bundleCommand(opts: BundleCommandOptions, io: Io): Promise<number> {
   let cloud = opts.cloud;
   let arch = opts.arch;
+  let sourceMaps = opts.sourceMaps ?? false;
   if (opts.stack) {
     const config = readStackConfig(configMap(process.cwd(), opts.stack), opts.stack);
     if (cloud && cloud !== config.cloud) {
@@ -29,6 +32,13 @@ export async function bundleCommand(opts: BundleCommandOptions, io: Io): Promise
     }
     cloud = config.cloud;
     arch ??= config.cloud === "aws" && config.functions.architecture === "arm64" ? "arm64" : "x64";
+    const wanted = config.functions.sourceMaps ?? false;
+    if (opts.sourceMaps && !wanted) {
+      throw new BundleError(
+        `--source-maps: stack ${opts.stack} deploys without source maps; set tributary:functions.sourceMaps: true in stacks/Pulumi.${opts.stack}.yaml, or drop --source-maps.`,
+      );
+    }
+    sourceMaps = wanted;
   }
   if (!cloud)
     throw new BundleError("name the cloud to bundle for: --cloud aws|gcp|azure, or --stack <name>.");
@@ -39,7 +49,7 @@ export async function bundleCommand(opts: BundleCommandOptions, io: Io): Promise
     );
   }
 
-  const report = await bundle({ cloud, arch, graph: opts.graph, out: opts.out });
+  const report = await bundle({ cloud, arch, graph: opts.graph, out: opts.out, sourceMaps });
   io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : text(report));
   return 0;
 }

@@ -1,10 +1,13 @@
 import type { AssetGraph } from "tributary";
+import { formatDuration } from "../../../assets/graph/duration.ts";
 import { damaged, type ObjectCheck } from "../../engine/integrity.ts";
-import { plan } from "../../engine/planner.ts";
+import { Outbox } from "../../engine/outbox.ts";
+import { partitionLabel, plan } from "../../engine/planner.ts";
 import { StoreState } from "../../engine/state.ts";
 import { freshnessOf, type PartitionStatus, partitionStatus } from "../../engine/status.ts";
 import { TokenKeys } from "../../engine/tokens.ts";
 import { commitLabel, verifyCommitted } from "../../engine/verify.ts";
+import type { ObjectStore } from "../../storage/port.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore, storeSecrets } from "../store.ts";
@@ -33,6 +36,49 @@ export interface AssetStatus {
   freshness: string;
 }
 
+/**
+ * A commit whose announcement has not gone out yet: its outbox entry is owed (runtime/engine/outbox.ts).
+ * A deployed stack announces it at its function's next invocation or the stack's next sweep.
+ */
+export interface UnannouncedCommit {
+  asset: string;
+  partition: string;
+  dataVersion: string;
+  committedAt: string;
+  /** How long it has waited, in seconds. */
+  waitingSeconds: number;
+}
+
+/**
+ * The store status reads: a folder, or a store URI (the curated store of a deployed stack, which holds
+ * the manifests and the outbox), opened with the cloud SDKs only when one is given.
+ */
+async function statusStore(store: string | undefined): Promise<ObjectStore> {
+  if (store !== undefined && /^[a-z][a-z0-9+.-]*:\/\//.test(store) && !store.startsWith("file:")) {
+    const { openStoreUri } = await import("../../storage/open.ts");
+    return openStoreUri(store);
+  }
+  return openStore(store);
+}
+
+/** The owed outbox entries of the selected assets and sources, oldest first. */
+async function unannouncedCommits(
+  store: ObjectStore,
+  keys: ReadonlySet<string>,
+  now: Date,
+): Promise<UnannouncedCommit[]> {
+  const states = await new Outbox(store, { now: () => now }).scan(undefined, { limit: 100_000 });
+  const out: UnannouncedCommit[] = [];
+  for (const s of states) {
+    if (s.state !== "owed") continue;
+    for (const a of s.entry.announcements) {
+      if (!keys.has(a.asset)) continue;
+      out.push({ ...a, committedAt: s.committedAt, waitingSeconds: Math.floor(s.ageMs / 1000) });
+    }
+  }
+  return out.sort((a, b) => b.waitingSeconds - a.waitingSeconds);
+}
+
 export async function statusCommand(
   selection: string | undefined,
   opts: StatusOptions,
@@ -40,7 +86,7 @@ export async function statusCommand(
   now = new Date(),
 ): Promise<number> {
   const graph = await loadGraph(opts.graph);
-  const store = openStore(opts.store);
+  const store = await statusStore(opts.store);
   const state = new StoreState(store);
   const keys = new TokenKeys(graph, storeSecrets(store, { create: false }));
   // The plan checks the files of fresh asset partitions (a corrupt one is planned to run again); the
@@ -68,9 +114,10 @@ export async function statusCommand(
       .filter(damaged)
       .map((c) => ({ key: c.key, state: c.state, why: c.why, of: commitLabel(c) })),
   ];
+  const unannounced = await unannouncedCommits(store, new Set(graph.select(selection)), now);
   const code = corrupt.length > 0 ? 1 : 0;
   if (opts.json) {
-    io.out(`${JSON.stringify({ assets, partitions, corrupt, unverified }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ assets, partitions, corrupt, unverified, unannounced }, null, 2)}\n`);
     return code;
   }
   io.out(
@@ -114,6 +161,23 @@ export async function statusCommand(
           p.why,
           p.rows === null ? "-" : String(p.rows),
           checksText(p.checks),
+        ]),
+      ),
+    );
+  }
+  if (unannounced.length > 0) {
+    io.out("\n");
+    io.out(
+      `${unannounced.length} commit${unannounced.length === 1 ? " is" : "s are"} not announced yet (the function's next invocation or the stack's outbox sweep announces ${unannounced.length === 1 ? "it" : "them"}):\n`,
+    );
+    io.out(
+      formatTable(
+        ["asset partition", "data version", "committed", "waiting"],
+        unannounced.map((u) => [
+          partitionLabel(u.asset, u.partition),
+          u.dataVersion,
+          u.committedAt,
+          formatDuration(Math.floor(u.waitingSeconds / 60)),
         ]),
       ),
     );
