@@ -3,10 +3,14 @@
  * (`TRIBUTARY_SECRET_REFS`, JSON `{ "<name>": "<reference>" }`, written by infra from the plan), and the
  * function reads each value with its cloud's SDK (aws.ts, gcp.ts, azure.ts beside this file), once per
  * warm instance: a reference names a version, so a new value is a new reference, read afresh.
+ *
+ * A bundle run outside its cloud (`tributary invoke`, the fault-injection tests) may be given a secret
+ * that has no reference as `TRIBUTARY_SECRET_<NAME>`, as the CLI is. A deployed function never is: the
+ * policy pack's no-plain-secrets-in-environment refuses a variable named like a secret that holds a value.
  */
 import type { SecretDef } from "../../assets/graph/secret.ts";
 import { FUNCTION_ENV } from "../handlers/environment.ts";
-import { SecretMissingError, type SecretSource } from "./source.ts";
+import { SecretMissingError, type SecretSource, secretVariable } from "./source.ts";
 
 /** Reads one secret's value by the reference a function's environment gives (a cloud's SDK call). */
 export type SecretReader = (reference: string) => Promise<string>;
@@ -25,6 +29,8 @@ export function functionSecrets(
     read: (s: SecretDef) => {
       refs ??= references(env);
       const ref = refs[s.name];
+      const given = env[secretVariable(s.name)];
+      if (ref === undefined && given !== undefined && given !== "") return Promise.resolve(given);
       if (ref === undefined) {
         return Promise.reject(
           new SecretMissingError(

@@ -66,7 +66,7 @@ describe("tributary synth", () => {
     ]);
     expect(lines).toContain("  aws:s3/bucket:Bucket  trib-dev-raw [protect, retainOnDelete]");
     expect(lines).toContain("  aws:scheduler/schedule:Schedule  trib-dev-daily-revenue-schedule");
-    expect(lines.at(-3)).toMatch(/^stack dev-aws: 136 resources in 16 components\. /);
+    expect(lines.at(-3)).toMatch(/^stack dev-aws: 139 resources in 17 components\. /);
     expect(lines.at(-2)).toBe("policy pack tributary-security: no violations");
   }, 60_000);
 

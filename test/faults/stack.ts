@@ -114,6 +114,8 @@ export async function runScenario(
         TRIBUTARY_ASSET_EVENTS: bus.busName,
         [TIMEOUT]: TIMEOUT_SECONDS,
         TRIBUTARY_TEST_NOW: NOW,
+        // The tokenisation key of curated_customers, as a bundle run outside its cloud is given it.
+        TRIBUTARY_SECRET_PII_TOKEN_KEY: "the fault-injection stack's tokenisation key",
       }),
       entry: async (consumer, deps) => {
         const host = new FunctionHost(cloud, bundleDir, { PATH: process.env.PATH, ...deps.env }, (line) => {

@@ -24,6 +24,7 @@ import { PublishError } from "../../runtime/handlers/events.ts";
 import { entryPoint, failedItems } from "../../runtime/handlers/local.ts";
 import { MESSAGES } from "../../runtime/handlers/messages.ts";
 import { OUTBOX_DRAINED_EVENT, OUTBOX_SWEPT_EVENT, publishWithin } from "../../runtime/handlers/outbox.ts";
+import { secretValues } from "../../runtime/secrets/source.ts";
 import type { ObjectStore } from "../../runtime/storage/port.ts";
 import { DAY, graph, orderRecords, stack, tempDir } from "./helpers.ts";
 
@@ -67,11 +68,18 @@ async function ingestedStack(root: string, customers = false) {
     ]);
   }
   if (customers) {
-    const run = await materialize(graph, store, { selection: "curated_orders,curated_customers" });
+    const run = await materialize(graph, store, {
+      selection: "curated_orders,curated_customers",
+      secrets: SECRETS,
+    });
+    expect(run.counts.materialized).toBe(6);
     expect(run.counts.failed).toBe(0);
   }
   return { s, store };
 }
+
+/** The stack's tokenisation key, for curated_customers (here and in its function). */
+const SECRETS = secretValues({ pii_token_key: "the outbox tests' tokenisation key" });
 
 /** One function of `cloud` as its entry point, with the bus and log lines of the test. */
 async function fn(cloud: Cloud, s: ReturnType<typeof stack>, key: string, b: ReturnType<typeof bus>) {
@@ -86,6 +94,7 @@ async function fn(cloud: Cloud, s: ReturnType<typeof stack>, key: string, b: Ret
     env: { ...s.env(key), ...(cloud === "azure" ? timer : {}) },
     openStore: (uri) => s.openStore(uri),
     publisher: b.publisher,
+    secrets: SECRETS,
     write: (line) => void lines.push(JSON.parse(line) as Record<string, unknown>),
   });
   /** Deliver one message; resolves to the error the cloud sees, or undefined when it succeeded. */

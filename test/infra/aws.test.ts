@@ -312,10 +312,11 @@ describe("the AWS stack of the reference pipeline", () => {
     const of = (sid: string) => statements.find((st) => st.Sid === sid)?.Resource;
     expect(of("WriteObjects")).toContain(`${arn.bucket("raw")}/raw/orders_cdc/*`);
     expect(of("WriteObjects")).toContain(`${arn.bucket("quarantine")}/quarantine/orders_cdc/*`);
-    // Deletes only its bookkeeping: attempt claims and the ingest lock.
+    // Deletes only its bookkeeping: attempt claims, the ingest lock and the announcements it made.
     expect(of("DeleteObjects")).toEqual([
       `${arn.bucket("curated")}/_index/orders_cdc/*`,
       `${arn.bucket("curated")}/_locks/orders_cdc/*`,
+      `${arn.bucket("curated")}/_outbox/orders_cdc/*`,
     ]);
     expect(of("ReadObjects")?.filter((r) => r.includes("/raw/"))).toEqual([]);
   });

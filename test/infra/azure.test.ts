@@ -441,7 +441,7 @@ describe("the Azure stack of the reference pipeline", () => {
     // Every app joins the functions subnet.
     const apps = s.resources.filter((r) => r.type === T.app);
     expect(apps.map((a) => a.inputs.virtualNetworkSubnetId)).toEqual(
-      Array(7).fill(`${NET}/subnets/functions`),
+      Array(8).fill(`${NET}/subnets/functions`),
     );
   });
 

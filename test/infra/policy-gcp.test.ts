@@ -191,7 +191,11 @@ describe("the GCP checks", () => {
     // No Cloud Scheduler service at all: every job names what is missing.
     const off = base.filter((r) => r.name !== service("cloudscheduler"));
     expect(evaluate(off).map((v) => v.message)).toEqual(
-      ["trib-staging-customer-features-schedule", "trib-staging-daily-revenue-schedule"].map(
+      [
+        "trib-staging-customer-features-schedule",
+        "trib-staging-daily-revenue-schedule",
+        "trib-staging-outbox-sweep-schedule",
+      ].map(
         (job) =>
           `Cloud Scheduler job "${job}" needs cloudscheduler.googleapis.com, which the stack does not enable; ` +
           "add a gcp.projects.Service for it (disableOnDestroy false) and put it in the resource's dependsOn",
