@@ -27,7 +27,6 @@ import {
   type Json,
   nonEmpty,
   objectCreatedWork,
-  PublishError,
   parseJson,
   poisonItem,
   scheduleWork,

@@ -40,7 +40,6 @@ import {
   type Json,
   jsonBody,
   objectCreatedWork,
-  PublishError,
   WORK_FAILED_EVENT,
 } from "./events.ts";
 import { MESSAGES } from "./messages.ts";

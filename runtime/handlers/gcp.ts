@@ -37,7 +37,6 @@ import {
   jsonBody,
   nonEmpty,
   objectCreatedWork,
-  PublishError,
   parseJson,
   poisonItem,
   scheduleWork,
