@@ -258,7 +258,7 @@ function functionPlan(
     memoryMb: resources.memoryMb ?? config.functions.memoryMb,
     timeoutSeconds: resources.timeoutSeconds ?? config.functions.timeoutSeconds,
     architecture: config.functions.architecture,
-    runtime: "nodejs22",
+    runtime: "nodejs24",
     environment,
     tags: { ...stackTags, [TAGS.asset]: a.key, [TAGS.pipeline]: a.group },
     maxReceiveCount: MAX_RECEIVE_COUNT,
