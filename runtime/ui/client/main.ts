@@ -114,7 +114,8 @@ async function start(): Promise<void> {
         };
       }
       // In a lineage view every asset left is in focus; otherwise the clicked asset's neighbours are.
-      if (neighbours.has(key) || lineageSet) return { ...base, color: colour, labelVisibility: "visible", zIndex: 1 };
+      if (neighbours.has(key) || lineageSet)
+        return { ...base, color: colour, labelVisibility: "visible", zIndex: 1 };
       return { ...base, color: faded(colour), label: "" };
     },
     edgeReducer: (edge) => {
