@@ -46,7 +46,7 @@ async function baseline(dir: string, binding: string | undefined): Promise<{ ms:
     bundle: true,
     platform: "node",
     format: "esm",
-    target: "node22",
+    target: "node24",
     sourcemap: "linked",
     sourcesContent: false,
     keepNames: true,

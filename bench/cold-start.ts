@@ -10,7 +10,7 @@
  *   npx tsx bench/cold-start.ts             5 rounds per cloud
  *   npx tsx bench/cold-start.ts --rounds 9
  *
- * Node.js 22 comes from the npm package `node`, installed once into node_modules/.cache/tributary/node22
+ * Node.js 24 (the clouds' runtime, NODE_MAJOR) comes from the npm package `node`, installed once into node_modules/.cache/tributary/node24
  * (never into the project).
  */
 import { execFile, execFileSync } from "node:child_process";
@@ -20,7 +20,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import graph from "../assets/index.ts";
 import { generateSample } from "../assets/pipelines/commerce/sample-data.ts";
-import { bundleEach } from "../runtime/bundle/index.ts";
+import { bundleEach, NODE_MAJOR } from "../runtime/bundle/index.ts";
 import { type Cloud, envelope } from "../runtime/handlers/envelopes.ts";
 import { functionEnvironment } from "../runtime/handlers/local.ts";
 import { MESSAGES } from "../runtime/handlers/messages.ts";
@@ -29,17 +29,23 @@ import { deployBundle } from "../test/faults/hosts.ts";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, "..");
-const NODE22 = path.join(ROOT, "node_modules/.cache/tributary/node22");
+const CLOUD_NODE = path.join(ROOT, `node_modules/.cache/tributary/node${NODE_MAJOR}`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (n: number) => `${Math.round(n)} ms`;
 
-/** Node.js 22 from the npm package `node`, in a cache folder of its own. */
-function node22(): string {
-  const bin = path.join(NODE22, "node_modules/.bin/node");
+/** The Node.js the clouds run the functions on (NODE_MAJOR), from the npm package `node`, in a cache folder of its own. */
+function cloudNode(): string {
+  const bin = path.join(CLOUD_NODE, "node_modules/.bin/node");
   if (!fs.existsSync(bin)) {
-    fs.mkdirSync(NODE22, { recursive: true });
-    fs.writeFileSync(path.join(NODE22, "package.json"), '{"name":"tributary-node22","private":true}\n');
-    execFileSync("npm", ["i", "--no-save", "--no-package-lock", "node@22"], { cwd: NODE22, stdio: "ignore" });
+    fs.mkdirSync(CLOUD_NODE, { recursive: true });
+    fs.writeFileSync(
+      path.join(CLOUD_NODE, "package.json"),
+      `{"name":"tributary-node${NODE_MAJOR}","private":true}\n`,
+    );
+    execFileSync("npm", ["i", "--no-save", "--no-package-lock", `node@${NODE_MAJOR}`], {
+      cwd: CLOUD_NODE,
+      stdio: "ignore",
+    });
   }
   return bin;
 }
@@ -100,7 +106,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const roundsAt = args.indexOf("--rounds");
   const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 5;
-  const node = node22();
+  const node = cloudNode();
   const version = execFileSync(node, ["-v"]).toString().trim();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-cold-start-"));
   try {

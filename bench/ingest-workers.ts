@@ -17,7 +17,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
-import { BANNER, DEFINE } from "../runtime/bundle/index.ts";
+import { BANNER, DEFINE, NODE_MAJOR } from "../runtime/bundle/index.ts";
 import { ordersFile } from "./ingest.ts";
 
 const run = promisify(execFile);
@@ -30,7 +30,7 @@ async function build(dir: string): Promise<string> {
     bundle: true,
     platform: "node",
     format: "esm",
-    target: "node22",
+    target: `node${NODE_MAJOR}`,
     banner: { js: BANNER },
     define: DEFINE,
     logLevel: "silent",

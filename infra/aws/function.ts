@@ -33,7 +33,7 @@ export interface AssetFunctionArgs extends FunctionParts {
   >;
 }
 
-const LAMBDA_RUNTIME = { nodejs22: "nodejs22.x" } as const;
+const LAMBDA_RUNTIME = { nodejs24: "nodejs24.x" } as const;
 /** AWS recommends a queue's visibility timeout of six times the function's timeout. */
 const VISIBILITY_FACTOR = 6;
 /** Two weeks, SQS's longest: time to look at a dead letter before it is gone. */

@@ -77,6 +77,8 @@ export interface AssetFunctionArgs extends FunctionParts {
   >;
 }
 
+/** The plan's runtime as Flex Consumption's `functionAppConfig.runtime` names it. */
+const RUNTIME = { nodejs24: { name: "node", version: "24" } } as const;
 /** Flex Consumption's instance sizes (MB). */
 export const INSTANCE_MEMORY_MB = [512, 2048, 4096] as const;
 /** The longest a message stays locked by one delivery: five minutes, Service Bus's most. */
@@ -299,7 +301,7 @@ export class AssetFunction extends pulumi.ComponentResource {
         httpsOnly: true,
         identity: { type: "SystemAssigned" },
         functionAppConfig: {
-          runtime: { name: "node", version: "22" },
+          runtime: RUNTIME[fn.runtime],
           scaleAndConcurrency: { instanceMemoryMB: instanceMemory(fn.memoryMb), maximumInstanceCount: 40 },
           deployment: {
             storage: {

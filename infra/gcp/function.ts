@@ -55,7 +55,7 @@ export interface AssetFunctionArgs extends FunctionParts {
   >;
 }
 
-const RUNTIME = { nodejs22: "nodejs22" } as const;
+const RUNTIME = { nodejs24: "nodejs24" } as const;
 /** Pub/Sub allows 5 to 100 delivery attempts before dead-lettering. */
 const MIN_DELIVERY_ATTEMPTS = 5;
 /** A push subscription's ack deadline is at most 600 seconds. */

@@ -276,7 +276,7 @@ function functionPlan(
     memoryMb: resources.memoryMb ?? config.functions.memoryMb,
     timeoutSeconds: resources.timeoutSeconds ?? config.functions.timeoutSeconds,
     architecture: config.functions.architecture,
-    runtime: "nodejs22",
+    runtime: "nodejs24",
     environment,
     tags: { ...stackTags, [TAGS.asset]: a.key, [TAGS.pipeline]: a.group },
     maxReceiveCount: MAX_RECEIVE_COUNT,
@@ -348,7 +348,7 @@ function sweeperPlan(
     memoryMb: SWEEPER_RESOURCES.memoryMb,
     timeoutSeconds: SWEEPER_RESOURCES.timeoutSeconds,
     architecture: config.functions.architecture,
-    runtime: "nodejs22",
+    runtime: "nodejs24",
     environment: functionVariables<EnvValue>({
       asset: id,
       kind: "sweep",

@@ -89,7 +89,7 @@ export interface FunctionPlan {
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
   readonly architecture: "arm64" | "x86_64";
-  readonly runtime: "nodejs22";
+  readonly runtime: "nodejs24";
   /** Environment variables; `{ store }` and `{ bus }` values are resolved to physical names by the adapter. */
   readonly environment: Readonly<Record<string, EnvValue>>;
   readonly tags: Readonly<Record<string, string>>;

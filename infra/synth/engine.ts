@@ -43,7 +43,6 @@ const resourceGrpc = sdkRequire("./proto/resource_grpc_pb.js") as typeof Resourc
 const resourcePb = sdkRequire("./proto/resource_pb.js") as typeof ResourcePb;
 const engineGrpc = sdkRequire("./proto/engine_grpc_pb.js") as typeof EngineGrpc;
 const enginePb = sdkRequire("./proto/engine_pb.js") as typeof EnginePb;
-const providerPb = sdkRequire("./proto/provider_pb.js") as typeof ProviderPb;
 const aliasPb = sdkRequire("./proto/alias_pb.js") as typeof AliasPb;
 const callbackGrpc = sdkRequire("./proto/callback_grpc_pb.js") as typeof CallbackGrpc;
 const callbackPb = sdkRequire("./proto/callback_pb.js") as typeof CallbackPb;
@@ -83,27 +82,32 @@ export interface RunOptions extends EngineHooks {
 }
 
 /**
- * What `supportsFeature` answers: what `pulumi.runtime.setMocks` sets in the SDK's store, so the program
- * serialises its inputs (secrets, resource references, plain values instead of output values) exactly
- * as it does under mocks — except the two transform features, which this engine serves as the CLI does
- * (calling the program's callback server), where under mocks `registerResourceTransform` and
- * `registerInvokeTransform` throw "The Pulumi CLI does not support transforms".
+ * The features this engine advertises (`DeploymentInfo.supportedFeatures`, which the SDK reads first,
+ * and `supportsFeature`, which older SDKs probe), by their `ResourceMonitorFeature` names: exactly the
+ * list the SDK's MockMonitor advertises, so the program serialises its inputs (secrets, resource
+ * references, plain values instead of output values) as it does under mocks. Transforms are served as
+ * the CLI serves them: by calling the program's callback server.
  */
 const FEATURES: Readonly<Record<string, boolean>> = {
-  secrets: true,
-  resourceReferences: true,
+  SECRETS: true,
+  RESOURCE_REFERENCES: true,
   // Off under mocks too: with it, inputs would arrive as Output objects rather than values.
-  outputValues: false,
-  deletedWith: true,
-  replaceWith: true,
-  aliasSpecs: true,
-  transforms: true,
-  invokeTransforms: true,
-  parameterization: true,
+  OUTPUT_VALUES: false,
+  ALIAS_SPECS: true,
+  REPLACEMENT_TRIGGER: true,
+  DELETED_WITH: true,
+  REPLACE_WITH: true,
+  TRANSFORMS: true,
+  INVOKE_TRANSFORMS: true,
+  PARAMETERIZATION: true,
   // Hooks are accepted (registerResourceHook) but never run: nothing is created or deleted here.
-  resourceHooks: true,
-  errorHooks: true,
+  RESOURCE_HOOKS: true,
+  ERROR_HOOKS: true,
+  STATE_MIGRATIONS: true,
 };
+
+/** A feature as an older SDK names it in `supportsFeature` (`invokeTransforms`) → its FEATURES name. */
+const featureName = (id: string) => id.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 
 /**
  * Wire properties → JS values, as the SDK's MockMonitor decodes them (`deserializeProperty`), with one
@@ -205,10 +209,16 @@ class LocalEngine {
         info.setProject(this.opts.project).setStack(this.opts.stack);
         info.setOrganization(this.opts.organization ?? "organization").setDryrun(this.dryRun);
         for (const [k, v] of Object.entries(this.opts.config)) info.getConfigMap().set(k, v);
+        const features = resourcePb.ResourceMonitorFeature as unknown as Record<string, number>;
+        info.setSupportedfeaturesList(
+          Object.keys(FEATURES)
+            .filter((name) => FEATURES[name])
+            .map((name) => features[`RESOURCE_MONITOR_FEATURE_${name}`] as ResourcePb.ResourceMonitorFeature),
+        );
         return info;
       }),
       supportsFeature: unary((req: ResourcePb.SupportsFeatureRequest) =>
-        new resourcePb.SupportsFeatureResponse().setHassupport(FEATURES[req.getId()] === true),
+        new resourcePb.SupportsFeatureResponse().setHassupport(FEATURES[featureName(req.getId())] === true),
       ),
       invoke: unary((req: ResourcePb.ResourceInvokeRequest) => this.invoke(req)),
       call: unary((req: ResourcePb.ResourceCallRequest): ProviderPb.CallResponse => {
@@ -218,6 +228,14 @@ class LocalEngine {
         );
       }),
       readResource: unary((req: ResourcePb.ReadResourceRequest) => this.readResource(req)),
+      // `Resource.exists(id)`, answered as the SDK's MockMonitor does: a resource of that type and id
+      // was registered or read in this run. Nothing is looked up anywhere.
+      existsResource: unary((req: ResourcePb.ExistsResourceRequest) => {
+        const exists = [...this.registered].some(
+          ([urn, r]) => r.id === req.getId() && urn.split("::")[2]?.split("$").pop() === req.getType(),
+        );
+        return new resourcePb.ExistsResourceResponse().setExists(exists);
+      }),
       registerResource: (call, cb) => this.registerResource(call.request, cb),
       registerResourceOutputs: unary((req: ResourcePb.RegisterResourceOutputsRequest) => {
         if (req.getUrn() === this.stackUrn) this.stackOutputs = req.getOutputs();
@@ -379,14 +397,14 @@ class LocalEngine {
     };
   }
 
-  private async invoke(req: ResourcePb.ResourceInvokeRequest): Promise<ProviderPb.InvokeResponse> {
+  private async invoke(req: ResourcePb.ResourceInvokeRequest): Promise<ResourcePb.ResourceInvokeResponse> {
     const token = req.getTok();
     if (token === "pulumi:pulumi:getResource") {
       // How the SDK reads a resource it only knows by URN (a deserialised resource reference).
       const urn = String(req.getArgs()?.toJavaScript()["urn"] ?? "");
       const r = this.registered.get(urn);
       if (!r) throw rpcError(`unknown resource ${urn}`, grpc.status.NOT_FOUND);
-      return new providerPb.InvokeResponse().setReturn(
+      return new resourcePb.ResourceInvokeResponse().setReturn(
         Struct.fromJavaScript({ urn, id: r.id || null, state: r.state } as never),
       );
     }
@@ -409,7 +427,7 @@ class LocalEngine {
       );
     }
     const result = await this.opts.invoke(token, decode(args, this.dryRun));
-    return new providerPb.InvokeResponse().setReturn(await encode(result));
+    return new resourcePb.ResourceInvokeResponse().setReturn(await encode(result));
   }
 
   /** `Resource.get(name, id)`: answered from `newResource` like the SDK's MockMonitor; not a record. */

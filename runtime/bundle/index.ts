@@ -1,9 +1,9 @@
 /**
  * `tributary bundle`: one cloud's deployable folder for every function of the graph. esbuild bundles the
  * cloud's entry point (runtime/handlers/entry/<cloud>.ts), the graph module and the engine into one ES
- * module for Node.js 22; the DuckDB native binding for the functions' architecture is the one thing not
- * bundled (a .node file and its libduckdb.so must be files on disk), copied beside it as the package the
- * bundled `require("@duckdb/node-bindings-linux-<arch>/duckdb.node")` finds.
+ * module for Node.js 24 (NODE_MAJOR); the DuckDB native binding for the functions' architecture is the
+ * one thing not bundled (a .node file and its libduckdb.so must be files on disk), copied beside it as
+ * the package the bundled `require("@duckdb/node-bindings-linux-<arch>/duckdb.node")` finds.
  *
  * Layout, per cloud (every folder also has `tributary-bundle.json`, read by infra before it deploys):
  * - aws: `index.mjs` (the handler `index.handler`), `ingest-worker.js`, `package.json` (`type: module`,
@@ -65,6 +65,11 @@ export const BANNER = [
   "const require = __tributaryCreateRequire(import.meta.url);",
 ].join("\n");
 export const DEFINE = { __dirname: "import.meta.dirname", __filename: "import.meta.filename" };
+/**
+ * The Node.js major the functions run on, every cloud alike (the plan's `runtime`, `nodejs24`): the
+ * bundle's syntax target and its package.json `engines`, which Google's Node.js buildpack reads too.
+ */
+export const NODE_MAJOR = 24;
 
 interface CloudLayout {
   /** Packages left out of the bundle besides the binding, resolved at run time. */
@@ -220,6 +225,7 @@ function layOut(
       name: `tributary-${o.cloud}-functions`,
       private: true,
       type: "module",
+      engines: { node: `${NODE_MAJOR}.x` },
       ...layout.packageJson(binding),
     };
     writeJson(path.join(work, "package.json"), pkg);
@@ -302,7 +308,7 @@ async function buildJs(
     bundle: true,
     platform: "node",
     format: "esm",
-    target: "node22",
+    target: `node${NODE_MAJOR}`,
     banner: { js: BANNER },
     define: DEFINE,
     sourcemap: sourceMaps ? "linked" : false,

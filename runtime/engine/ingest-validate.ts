@@ -265,7 +265,9 @@ export class RecordClassifier {
     try {
       record = JSON.parse(text);
     } catch (e) {
-      return `not JSON: ${(e as Error).message}`;
+      // Node 24's V8 adds " (line 1 column N)" to what Node 22's says; a record is one line, and the
+      // position says where: the same record gets the same reason, and quarantine the same bytes, on both.
+      return `not JSON: ${(e as Error).message.replace(/ \(line \d+ column \d+\)$/, "")}`;
     }
     const validate = this.#validate;
     if (!validate(record)) return schemaReason(validate.errors![0]!);

@@ -196,11 +196,13 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
       name: "tributary-aws-functions",
       private: true,
       type: "module",
+      engines: { node: "24.x" },
     });
     expect(read("gcp", "package.json")).toEqual({
       name: "tributary-gcp-functions",
       private: true,
       type: "module",
+      engines: { node: "24.x" },
       main: "index.mjs",
       dependencies: {
         "@google-cloud/functions-framework": framework,
@@ -211,6 +213,7 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
       name: "tributary-azure-functions",
       private: true,
       type: "module",
+      engines: { node: "24.x" },
       main: "index.mjs",
     });
     expect(read("azure", "host.json")).toEqual({

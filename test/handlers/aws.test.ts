@@ -116,6 +116,14 @@ beforeAll(async () => {
 afterAll(() => dir.remove());
 
 describe("the shared AWS samples", () => {
+  it("is an async handler of (event, context): Lambda's Node.js 24 runtime runs no callback-style one", async () => {
+    const handler = awsHandler(graph, recorder().deps(s, "orders_cdc"));
+    expect(handler.length).toBe(2);
+    const result = handler(await fixture("aws-sqs.json"));
+    expect(result).toBeInstanceOf(Promise);
+    await result;
+  });
+
   it("the SQS sample's body is no Tributary event: that record alone fails, logged with its reason", async () => {
     const r = recorder();
     const handler = awsHandler(graph, r.deps(s, "orders_cdc"));

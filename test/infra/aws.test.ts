@@ -267,7 +267,7 @@ describe("the AWS stack of the reference pipeline", () => {
     });
   });
 
-  it("runs each asset in its own Node.js 22 arm64 Lambda, its code the arm64 bundle folder", () => {
+  it("runs each asset in its own Node.js 24 arm64 Lambda, its code the arm64 bundle folder", () => {
     const fn = inputs("trib-dev-curated-orders", "aws:lambda/function:Function");
     expect({ ...fn, code: undefined, tags: undefined }).toEqual({
       architectures: ["arm64"],
@@ -290,7 +290,7 @@ describe("the AWS stack of the reference pipeline", () => {
       loggingConfig: { logFormat: "JSON", logGroup: "/tributary/trib-dev/curated_orders" },
       memorySize: 512,
       role: `arn:aws:iam::${ACCOUNT}:role/trib-dev-curated-orders-role`,
-      runtime: "nodejs22.x",
+      runtime: "nodejs24.x",
       timeout: 300,
     });
     // Every function runs the one bundle of its architecture, the folder as `tributary bundle` wrote it.

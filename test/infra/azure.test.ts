@@ -629,7 +629,7 @@ describe("the Azure stack of the reference pipeline", () => {
     expect(blobs.map((b) => b.inputs.source)).toEqual(Array(8).fill(blob.inputs.source));
   });
 
-  it("runs each asset in its own Flex Consumption Node.js 22 app with identity-based connections", () => {
+  it("runs each asset in its own Flex Consumption Node.js 24 app with identity-based connections", () => {
     const bundle = inject("bundles").reports["azure-x64"]!;
     expect(inputs("trib-prod-curated-orders-plan", "azure-native:web:AppServicePlan")).toMatchObject({
       kind: "functionapp",
@@ -642,7 +642,7 @@ describe("the Azure stack of the reference pipeline", () => {
       virtualNetworkSubnetId: `${RG}/providers/Microsoft.Network/virtualNetworks/trib-prod-network/subnets/functions`,
       identity: { type: "SystemAssigned" },
       functionAppConfig: {
-        runtime: { name: "node", version: "22" },
+        runtime: { name: "node", version: "24" },
         scaleAndConcurrency: { instanceMemoryMB: 2048, maximumInstanceCount: 40 },
         deployment: {
           storage: {

@@ -81,7 +81,7 @@ const expected: ResourceRecord[] = [
       environment: { variables: { BUCKET: "events-data", RETENTION_DAYS: "30" } },
       handler: "index.handler",
       role: "arn:aws:iam::123456789012:role/tributary-runner",
-      runtime: "nodejs20.x",
+      runtime: "nodejs24.x",
     },
     options: { retainOnDelete: true, deleteBeforeReplace: true },
     dependsOn: ["urn:pulumi:dev::tributary::tributary:test:Thing$aws:iam/rolePolicy:RolePolicy::events-read"],
@@ -176,10 +176,11 @@ describe("the local engine runs a program under the real Pulumi runner", () => {
     expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
   });
 
-  // An uncaught error whose stack is still lazy costs ~25 s on Node 20: the runner util.inspect()s it, with
-  // colours, for its tracing span, and Node 20 loops to "Invalid string length" on the source-mapped frame
-  // ".../node_modules/@pulumi/resource.ts:…" before falling back. `pulumi up` would wait just as long, so
-  // infra/index.ts (and this fixture) give their RunErrors an eager stack; these runs take seconds.
+  // An uncaught error whose stack is still lazy costs ~18 s on Node 22 (~25 s on Node 20; nothing on Node
+  // 24): the runner util.inspect()s it, with colours, for its tracing span, and Node loops to "Invalid
+  // string length" on the source-mapped frame ".../node_modules/@pulumi/resource.ts:…" before falling
+  // back. `pulumi up` would wait just as long, so infra/index.ts (and this fixture) give their RunErrors an
+  // eager stack; these runs take seconds.
   it.concurrent("rejects with the program's own message when it stops with a RunError", async () => {
     const started = Date.now();
     const failure = runProgram({ ...fixtureRun, main: "run-error.ts", ...hooks });

@@ -228,7 +228,7 @@ describe("the GCP stack of the reference pipeline", () => {
       location: REGION,
       description: expect.any(String),
       buildConfig: {
-        runtime: "nodejs22",
+        runtime: "nodejs24",
         entryPoint: "handler",
         source: {
           storageSource: {

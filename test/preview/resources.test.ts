@@ -55,7 +55,7 @@ const policy = (actions: string[], resource: string) =>
 const GUARDED = { protect: true, retainOnDelete: true };
 
 /** One asset's function: a component holding a tagged role, its untagged policy and a tagged function. */
-function assetFunction(asset: string, actions: string[], runtime = "nodejs20.x"): ResourceRecord[] {
+function assetFunction(asset: string, actions: string[], runtime = "nodejs24.x"): ResourceRecord[] {
   const component = record("tributary:aws:AssetFunction", asset, {}, { custom: false });
   const parent = component.urn;
   return [
@@ -94,7 +94,7 @@ const head = synthesis([
   bucket("curated", "shop-prod-curated"),
   record("aws:kms/key:Key", "key", { enableKeyRotation: true, tags: tags("_shared") }, { options: GUARDED }),
   // An existing asset: its policy may write now, its function moves to a newer runtime.
-  ...assetFunction("orders", ["s3:GetObject", "s3:PutObject"], "nodejs22.x"),
+  ...assetFunction("orders", ["s3:GetObject", "s3:PutObject"], "nodejs24.x"),
   // A new asset, with its own grants.
   ...assetFunction("customers", ["s3:GetObject"]),
 ]);

@@ -26,8 +26,8 @@ export interface S3Emulator extends Emulator {
 
 /**
  * s3rver with `bucket` created; it accepts the key pair S3RVER / S3RVER. It runs in a child process
- * because its list continuation tokens are DES-encrypted, and Node 20's OpenSSL 3 has DES only with
- * --openssl-legacy-provider: in this process every truncated ListObjectsV2 page would be a 500.
+ * because its list continuation tokens are DES-encrypted, and Node's OpenSSL 3 (3.5 in Node 24) has DES
+ * only with --openssl-legacy-provider: in this process every truncated ListObjectsV2 page would be a 500.
  */
 export async function startS3(bucket = "tributary-test"): Promise<S3Emulator> {
   const directory = await mkdtemp(join(tmpdir(), "tributary-s3rver-"));

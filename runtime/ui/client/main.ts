@@ -4,7 +4,7 @@
  * or, in a file written by `tributary lineage --format html`, from the JSON inlined in the page.
  */
 import Sigma from "sigma";
-import { EdgeArrowProgram } from "sigma/rendering";
+import { extremityArrow } from "sigma/rendering";
 import type { UiAssetDetails, UiGraph, UiNode } from "../types.ts";
 import { colourOf, columnLineageHtml, detailsHtml, esc, STATE_COLOURS, STATE_WORDS } from "./details.ts";
 import { PageGraph } from "./page-graph.ts";
@@ -75,29 +75,33 @@ async function start(): Promise<void> {
 
   const container = $("graph");
   const sigma = new Sigma(graph as never, container, {
-    defaultEdgeType: "arrow",
-    edgeProgramClasses: { arrow: EdgeArrowProgram },
-    labelRenderedSizeThreshold: 6,
-    labelDensity: 0.5,
-    hideEdgesOnMove: data.nodes.length > 2000,
-    zIndex: true,
-    // Room for the last level's labels, which are drawn to the right of their nodes.
-    stagePadding: 110,
-    minCameraRatio: 0.002,
-    maxCameraRatio: 4,
-    nodeReducer: (key, attrs) => {
+    // Every edge is one straight line with an arrow at its head.
+    primitives: { edges: { extremities: [extremityArrow()], defaultHead: "arrow" } },
+    settings: {
+      // Sizes are pixels at the default zoom, whatever the layout's coordinates.
+      itemSizesReference: "screen",
+      labelRenderedSizeThreshold: 6,
+      labelDensity: 0.5,
+      hideEdgesOnMove: data.nodes.length > 2000,
+      // Room for the last level's labels, which are drawn to the right of their nodes.
+      stagePadding: 110,
+      minCameraRatio: 0.002,
+      maxCameraRatio: 4,
+    },
+    // What a reducer returns is laid over what sigma's default styles give: position and size always.
+    nodeReducer: (key, _display, attrs) => {
       const n = attrs as unknown as UiNode;
-      // What a reducer returns replaces the attributes: position and size always.
       const base = {
         x: n.x,
         y: n.y,
         label: key,
         size: n.kind === "source" ? nodeSize * 1.2 : nodeSize,
         // A small graph shows every label; a large one lets sigma thin them out by zoom.
-        forceLabel: allLabels,
+        labelVisibility: allLabels ? ("visible" as const) : ("auto" as const),
+        zIndex: 0,
       };
       const colour = colourOf(n);
-      if (!visible(key)) return { ...base, color: colour, hidden: true };
+      if (!visible(key)) return { ...base, color: colour, visibility: "hidden" };
       if (selected === undefined) return { ...base, color: colour };
       if (key === selected) {
         return {
@@ -105,21 +109,21 @@ async function start(): Promise<void> {
           color: colour,
           size: base.size * 1.6,
           highlighted: true,
-          forceLabel: true,
+          labelVisibility: "visible",
           zIndex: 2,
         };
       }
       // In a lineage view every asset left is in focus; otherwise the clicked asset's neighbours are.
-      if (neighbours.has(key) || lineageSet) return { ...base, color: colour, forceLabel: true, zIndex: 1 };
-      return { ...base, color: faded(colour), label: "", zIndex: 0 };
+      if (neighbours.has(key) || lineageSet)
+        return { ...base, color: colour, labelVisibility: "visible", zIndex: 1 };
+      return { ...base, color: faded(colour), label: "" };
     },
-    edgeReducer: (edge, attrs) => {
+    edgeReducer: (edge) => {
       const from = graph.source(edge);
       const to = graph.target(edge);
-      if (!visible(from) || !visible(to)) return { hidden: true };
+      if (!visible(from) || !visible(to)) return { visibility: "hidden" };
       const touches = selected !== undefined && (from === selected || to === selected);
       return {
-        ...attrs,
         color: touches ? "#57606a" : selected ? "#eaeef2" : "#afb8c1",
         size: touches ? 2 : 1,
       };
@@ -401,7 +405,7 @@ async function start(): Promise<void> {
       if (!d) return undefined;
       const p = sigma.framedGraphToViewport(d);
       const box = container.getBoundingClientRect();
-      return { x: box.left + p.x, y: box.top + p.y, color: d.color, hidden: d.hidden };
+      return { x: box.left + p.x, y: box.top + p.y, color: d.color, hidden: d.visibility === "hidden" };
     },
   };
   requestAnimationFrame(() => {
