@@ -55,7 +55,7 @@ const policy = (actions: string[], resource: string) =>
 const GUARDED = { protect: true, retainOnDelete: true };
 
 /** One asset's function: a component holding a tagged role, its untagged policy and a tagged function. */
-function assetFunction(asset: string, actions: string[], runtime = "nodejs24.x"): ResourceRecord[] {
+function assetFunction(asset: string, actions: string[], runtime = "nodejs22.x"): ResourceRecord[] {
   const component = record("tributary:aws:AssetFunction", asset, {}, { custom: false });
   const parent = component.urn;
   return [
