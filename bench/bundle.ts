@@ -15,9 +15,9 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
-import { type BundleReport, bundle } from "../runtime/bundle/index.ts";
-import type { BundleArch, BundleCloud } from "../runtime/bundle/manifest.ts";
-import { nativeBinding } from "../runtime/bundle/native.ts";
+import { type BundleReport, bundle } from "../src/infra/bundle/build.ts";
+import type { BundleArch, BundleCloud } from "../src/infra/bundle/manifest.ts";
+import { nativeBinding } from "../src/infra/bundle/native.ts";
 
 const REPO = join(import.meta.dirname, "..");
 const DATA = join(import.meta.dirname, ".data");

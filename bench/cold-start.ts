@@ -18,12 +18,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import graph from "../assets/index.ts";
-import { generateSample } from "../assets/pipelines/commerce/sample-data.ts";
-import { bundleEach, NODE_MAJOR } from "../runtime/bundle/index.ts";
-import { type Cloud, envelope } from "../runtime/handlers/envelopes.ts";
-import { functionEnvironment } from "../runtime/handlers/local.ts";
-import { MESSAGES } from "../runtime/handlers/messages.ts";
+import graph from "../examples/commerce/assets/index.ts";
+import { generateSample } from "../examples/commerce/assets/commerce/sample-data.ts";
+import { bundleEach, NODE_MAJOR } from "../src/infra/bundle/build.ts";
+import { type Cloud, envelope } from "../src/runtime/handlers/envelopes.ts";
+import { functionEnvironment } from "../src/runtime/handlers/local.ts";
+import { MESSAGES } from "../src/runtime/handlers/messages.ts";
 import { startBus } from "../test/faults/buses.ts";
 import { deployBundle } from "../test/faults/hosts.ts";
 

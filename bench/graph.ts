@@ -14,7 +14,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { DirectedGraph } from "graphology";
 import { topologicalSort } from "graphology-dag";
-import { type AnyAsset, asset, defineGraph, source, Type } from "../assets/graph/index.ts";
+import { type AnyAsset, asset, defineGraph, source, Type } from "../src/kit/index.ts";
 import { rng } from "./random.ts";
 
 const TARGET_MS_10K = 500;

@@ -15,9 +15,9 @@ import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ordersCdc } from "../assets/pipelines/commerce/index.ts";
-import { ingest } from "../runtime/engine/ingest.ts";
-import { LocalStore } from "../runtime/storage/local.ts";
+import { ordersCdc } from "../examples/commerce/assets/commerce/index.ts";
+import { ingest } from "../src/runtime/engine/ingest.ts";
+import { LocalStore } from "../src/runtime/storage/local.ts";
 import { DATA, ordersFile } from "./ingest.ts";
 
 const TARGET_BYTES = 2 ** 30;

@@ -8,9 +8,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { ordersCdc } from "../assets/pipelines/commerce/index.ts";
-import { ingest } from "../runtime/engine/ingest.ts";
-import { LocalStore } from "../runtime/storage/local.ts";
+import { ordersCdc } from "../examples/commerce/assets/commerce/index.ts";
+import { ingest } from "../src/runtime/engine/ingest.ts";
+import { LocalStore } from "../src/runtime/storage/local.ts";
 
 const [file, cpus] = process.argv.slice(2);
 const root = await mkdtemp(join(tmpdir(), "tributary-bench-ingest-run-"));

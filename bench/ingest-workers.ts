@@ -17,7 +17,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
-import { BANNER, DEFINE, NODE_MAJOR } from "../runtime/bundle/index.ts";
+import { BANNER, DEFINE, NODE_MAJOR } from "../src/infra/bundle/build.ts";
 import { ordersFile } from "./ingest.ts";
 
 const run = promisify(execFile);

@@ -18,11 +18,11 @@ import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { ordersCdc } from "../assets/pipelines/commerce/index.ts";
-import { generateSample } from "../assets/pipelines/commerce/sample-data.ts";
-import { ingest } from "../runtime/engine/ingest.ts";
-import { columnTypes, jsonColumns, literal } from "../runtime/engine/types.ts";
-import { LocalStore } from "../runtime/storage/local.ts";
+import { ordersCdc } from "../examples/commerce/assets/commerce/index.ts";
+import { generateSample } from "../examples/commerce/assets/commerce/sample-data.ts";
+import { ingest } from "../src/runtime/engine/ingest.ts";
+import { columnTypes, jsonColumns, literal } from "../src/runtime/engine/types.ts";
+import { LocalStore } from "../src/runtime/storage/local.ts";
 
 const TARGET_EVENTS_PER_S = 250_000;
 const TARGET_RATIO = 2;

@@ -20,10 +20,10 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { type AnyAsset, asset, defineGraph, notNull, Type, unique } from "../assets/graph/index.ts";
-import { Duck } from "../runtime/engine/duckdb.ts";
-import { materialize } from "../runtime/engine/materialize.ts";
-import { LocalStore } from "../runtime/storage/local.ts";
+import { type AnyAsset, asset, defineGraph, notNull, Type, unique } from "../src/kit/index.ts";
+import { Duck } from "../src/runtime/engine/duckdb.ts";
+import { materialize } from "../src/runtime/engine/materialize.ts";
+import { LocalStore } from "../src/runtime/storage/local.ts";
 
 const ROWS = 10_000_000;
 const CUSTOMERS = 100_000;

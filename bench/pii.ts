@@ -7,9 +7,9 @@
  * parsing the traced statements (`json_serialize_sql`), the floor of any analysis that reads DuckDB's
  * parse tree. Usage: npx tsx bench/pii.ts [N]
  */
-import { asset, defineGraph, secret, source, Type } from "../assets/graph/index.ts";
-import { Duck } from "../runtime/engine/duckdb.ts";
-import { piiFlows } from "../runtime/lineage/pii.ts";
+import { asset, defineGraph, secret, source, Type } from "../src/kit/index.ts";
+import { Duck } from "../src/runtime/engine/duckdb.ts";
+import { piiFlows } from "../src/runtime/lineage/pii.ts";
 
 const n = Number(process.argv[2] ?? 1000);
 const key = secret("pii_token_key", { use: "tokenisation" });

@@ -20,11 +20,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { AssetGraph } from "../assets/graph/index.ts";
-import { materialize } from "../runtime/engine/materialize.ts";
-import { plan } from "../runtime/engine/planner.ts";
-import { StoreState } from "../runtime/engine/state.ts";
-import { LocalStore } from "../runtime/storage/local.ts";
+import type { AssetGraph } from "../src/kit/index.ts";
+import { materialize } from "../src/runtime/engine/materialize.ts";
+import { plan } from "../src/runtime/engine/planner.ts";
+import { StoreState } from "../src/runtime/engine/state.ts";
+import { LocalStore } from "../src/runtime/storage/local.ts";
 import { rng } from "./random.ts";
 
 const ASSETS = Number(process.argv[2] ?? 1000);

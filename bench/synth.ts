@@ -32,7 +32,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { parseDocument } from "yaml";
-import { type Synthesis, synth } from "../infra/synth/index.ts";
+import { type Synthesis, synth } from "../src/infra/synth/index.ts";
 import { generate, moduleText, type Node } from "./generated-graph.ts";
 
 const TARGET_S_1K = 30;

@@ -21,9 +21,9 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import type { Page } from "playwright-core";
-import { serveUi } from "../runtime/cli/commands/ui.ts";
-import { loadGraph } from "../runtime/cli/graph-module.ts";
-import { uiGraph } from "../runtime/ui/model.ts";
+import { serveUi } from "../src/cli/commands/ui.ts";
+import { loadGraph } from "../src/cli/graph-module.ts";
+import { uiGraph } from "../src/cli/ui/model.ts";
 import { launch } from "../test/ui/browser.ts";
 import { generate, moduleText } from "./generated-graph.ts";
 

@@ -10,5 +10,5 @@ process.stdout.on("error", (error) => {
 });
 
 register();
-const { run } = await import("../runtime/cli/main.ts");
+const { run } = await import("../src/cli/main.ts");
 process.exitCode = await run(process.argv);

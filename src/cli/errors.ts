@@ -2,7 +2,7 @@
  * The CLI's own error classes. Light on purpose: `main.ts` imports them for its top-level catch, and
  * `--help` must not load the kit's dependencies.
  */
-import { TributaryError } from "../../assets/graph/errors.ts";
+import { TributaryError } from "../kit/errors.ts";
 
 /** The graph module could not be loaded: missing, wrong export, or an invalid graph. A user error. */
 export class GraphModuleError extends TributaryError {

@@ -3,13 +3,13 @@
  * (`export default defineGraph([...])`) or the list of its assets and sources.
  */
 import { statSync } from "node:fs";
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type AnyAsset, AssetGraph, defineGraph, GraphValidationError, TributaryError } from "tributary";
+import { DEFAULT_GRAPH_MODULE, loadProject } from "../contract/project.ts";
 import { GraphModuleCrash, GraphModuleError } from "./errors.ts";
 
-/** The graph module loaded when `--graph` is not given, relative to the current directory. */
-export const DEFAULT_GRAPH_MODULE = "assets/index.ts";
+export { DEFAULT_GRAPH_MODULE };
 
 const EXPORT_HINT = "End the module with `export default defineGraph([...])`.";
 
@@ -35,8 +35,9 @@ export async function loadGraphModule(
   module: string | undefined,
   cwd: string = process.cwd(),
 ): Promise<GraphModule> {
-  const name = module ?? DEFAULT_GRAPH_MODULE;
-  const path = resolve(cwd, name);
+  // Without --graph: the project configuration's graph module (tributary.config.ts), else the default.
+  const path = module === undefined ? (await loadProject(cwd)).graph : resolve(cwd, module);
+  const name = module ?? (relative(cwd, path) || path);
   const stat = statSync(path, { throwIfNoEntry: false });
   if (!stat) {
     throw new GraphModuleError(

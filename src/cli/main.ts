@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 // The error classes only, not the kit's index: it would load the kit's dependencies on every `--help`.
-import { TributaryError } from "../../assets/graph/errors.ts";
+import { TributaryError } from "../kit/errors.ts";
 import { GraphModuleCrash } from "./errors.ts";
 import { type Io, processIo } from "./io.ts";
 import { STORE_FLAGS, STORE_HELP } from "./store.ts";

@@ -13,9 +13,9 @@ import { type Static, Type } from "@sinclair/typebox";
 import { Ajv, type ErrorObject } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { parseDocument } from "yaml";
-import { TributaryError } from "../assets/graph/errors.ts";
-import { KEY_PATTERN } from "../assets/graph/keys.ts";
-import { didYouMean } from "../assets/graph/suggest.ts";
+import { TributaryError } from "../kit/errors.ts";
+import { KEY_PATTERN } from "../kit/keys.ts";
+import { didYouMean } from "../kit/suggest.ts";
 
 export const CLOUDS = ["aws", "gcp", "azure"] as const;
 export type Cloud = (typeof CLOUDS)[number];

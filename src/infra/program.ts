@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { TributaryError, toLineage } from "tributary";
-import graph from "../assets/index.ts";
+import graph from "../../examples/commerce/assets/index.ts";
 import type { CloudAdapter } from "./adapter.ts";
 import { configMap, readStackConfig, stackFile } from "./config.ts";
 import { runError } from "./errors.ts";

@@ -14,9 +14,9 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { generateSample } from "../../assets/pipelines/commerce/sample-data.ts";
-import type { BundleManifest } from "../../runtime/bundle/manifest.ts";
-import { MESSAGES } from "../../runtime/handlers/messages.ts";
+import { generateSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import type { BundleManifest } from "../../src/infra/bundle/manifest.ts";
+import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
 import { installFrom } from "./install.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { TestProject } from "vitest/node";
-import { type BundleReport, bundleEach } from "../../runtime/bundle/index.ts";
-import type { BundleArch, BundleCloud } from "../../runtime/bundle/manifest.ts";
+import { type BundleReport, bundleEach } from "../../src/infra/bundle/build.ts";
+import type { BundleArch, BundleCloud } from "../../src/infra/bundle/manifest.ts";
 
 const BUILDS: readonly (readonly [BundleCloud, BundleArch])[] = [
   ["aws", "arm64"],

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunEvent } from "../../runtime/lineage/events.ts";
+import type { RunEvent } from "../../src/runtime/lineage/events.ts";
 import { problems } from "../lineage/spec.ts";
 import { cli, normalise } from "./in-process.ts";
 

@@ -1,5 +1,5 @@
 /** Runs the CLI in this process (fast), with its output captured: for commands whose tests need many runs. */
-import { run } from "../../runtime/cli/main.ts";
+import { run } from "../../src/cli/main.ts";
 
 export interface Captured {
   code: number;

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeSample } from "../../assets/pipelines/commerce/sample-data.ts";
-import { openStoreUri } from "../../runtime/storage/open.ts";
+import { writeSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import { openStoreUri } from "../../src/runtime/storage/open.ts";
 import { type S3Emulator, startS3 } from "../storage/emulators.ts";
 import { cli } from "./in-process.ts";
 

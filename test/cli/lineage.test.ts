@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeMapping, toLineage } from "tributary";
 import { describe, expect, test } from "vitest";
-import graph from "../../assets/index.ts";
+import graph from "../../examples/commerce/assets/index.ts";
 import { STACK_LINE, tributary } from "./run.ts";
 
 describe("tributary lineage", () => {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AssetManifest } from "../../runtime/engine/manifest.ts";
+import type { AssetManifest } from "../../src/runtime/engine/manifest.ts";
 import { cli } from "./in-process.ts";
 import { tributary } from "./run.ts";
 

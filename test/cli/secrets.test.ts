@@ -2,8 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { secretsSet } from "../../runtime/cli/commands/secrets.ts";
-import { keyId } from "../../runtime/secrets/token.ts";
+import { secretsSet } from "../../src/cli/commands/secrets.ts";
+import { keyId } from "../../src/runtime/secrets/token.ts";
 import { cli } from "./in-process.ts";
 
 const VARIABLE = "TRIBUTARY_SECRET_PII_TOKEN_KEY";

@@ -3,12 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SourceDef } from "../../assets/graph/asset.ts";
-import graph from "../../assets/index.ts";
-import { statusCommand } from "../../runtime/cli/commands/status.ts";
-import { ingest, sourcePartitions } from "../../runtime/engine/ingest.ts";
-import { Outbox } from "../../runtime/engine/outbox.ts";
-import { LocalStore } from "../../runtime/storage/local.ts";
+import type { SourceDef } from "../../src/kit/asset.ts";
+import graph from "../../examples/commerce/assets/index.ts";
+import { statusCommand } from "../../src/cli/commands/status.ts";
+import { ingest, sourcePartitions } from "../../src/runtime/engine/ingest.ts";
+import { Outbox } from "../../src/runtime/engine/outbox.ts";
+import { LocalStore } from "../../src/runtime/storage/local.ts";
 import { orderRecords } from "../handlers/helpers.ts";
 
 let dir: string;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { formatTable } from "../../runtime/cli/table.ts";
+import { formatTable } from "../../src/cli/table.ts";
 
 describe("formatTable", () => {
   test("pads every column but the last to its widest cell, two spaces apart", () => {

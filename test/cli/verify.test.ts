@@ -4,8 +4,8 @@ import { mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Duck } from "../../runtime/engine/duckdb.ts";
-import type { AssetManifest, BatchManifest } from "../../runtime/engine/manifest.ts";
+import { Duck } from "../../src/runtime/engine/duckdb.ts";
+import type { AssetManifest, BatchManifest } from "../../src/runtime/engine/manifest.ts";
 import { cli } from "./in-process.ts";
 import { tributary } from "./run.ts";
 

@@ -6,8 +6,8 @@
  *   prefix (S3's ListBucket with an s3:prefix condition); put → "write"; delete → "delete".
  */
 import type { Readable } from "node:stream";
-import type { Access, GrantPlan, StoreId } from "../../infra/plan/types.ts";
-import type { Body, ObjectInfo, ObjectStore, Written } from "../../runtime/storage/port.ts";
+import type { Access, GrantPlan, StoreId } from "../../src/infra/plan/types.ts";
+import type { Body, ObjectInfo, ObjectStore, Written } from "../../src/runtime/storage/port.ts";
 
 export class AccessDenied extends Error {
   override name = "AccessDenied";

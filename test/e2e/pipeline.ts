@@ -6,15 +6,15 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import graph from "../../assets/index.ts";
-import { writeSample } from "../../assets/pipelines/commerce/sample-data.ts";
-import { Duck } from "../../runtime/engine/duckdb.ts";
-import { readSql } from "../../runtime/engine/executor.ts";
-import { Scratch } from "../../runtime/engine/files.ts";
-import { StoreState } from "../../runtime/engine/state.ts";
-import type { BusMessage } from "../../runtime/handlers/envelopes.ts";
-import { MESSAGES } from "../../runtime/handlers/messages.ts";
-import type { ObjectInfo, ObjectStore } from "../../runtime/storage/port.ts";
+import graph from "../../examples/commerce/assets/index.ts";
+import { writeSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import { Duck } from "../../src/runtime/engine/duckdb.ts";
+import { readSql } from "../../src/runtime/engine/executor.ts";
+import { Scratch } from "../../src/runtime/engine/files.ts";
+import { StoreState } from "../../src/runtime/engine/state.ts";
+import type { BusMessage } from "../../src/runtime/handlers/envelopes.ts";
+import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
+import type { ObjectInfo, ObjectStore } from "../../src/runtime/storage/port.ts";
 
 export { graph };
 

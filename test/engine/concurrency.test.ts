@@ -12,13 +12,13 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Duck } from "../../runtime/engine/duckdb.ts";
-import { acquireLock, type LockBody, LockTimeoutError } from "../../runtime/engine/lock.ts";
-import type { AssetManifest } from "../../runtime/engine/manifest.ts";
-import { materialize, type RunObserver, type RunOutcome } from "../../runtime/engine/materialize.ts";
-import type { PlanItem } from "../../runtime/engine/planner.ts";
-import { LocalStore } from "../../runtime/storage/local.ts";
-import type { Body, ObjectInfo, ObjectStore, Written } from "../../runtime/storage/port.ts";
+import { Duck } from "../../src/runtime/engine/duckdb.ts";
+import { acquireLock, type LockBody, LockTimeoutError } from "../../src/runtime/engine/lock.ts";
+import type { AssetManifest } from "../../src/runtime/engine/manifest.ts";
+import { materialize, type RunObserver, type RunOutcome } from "../../src/runtime/engine/materialize.ts";
+import type { PlanItem } from "../../src/runtime/engine/planner.ts";
+import { LocalStore } from "../../src/runtime/storage/local.ts";
+import type { Body, ObjectInfo, ObjectStore, Written } from "../../src/runtime/storage/port.ts";
 import {
   alive,
   copyStore,

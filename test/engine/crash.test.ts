@@ -12,14 +12,14 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FIRST_DAY } from "../../assets/pipelines/commerce/index.ts";
-import { TENANTS } from "../../assets/pipelines/commerce/schemas.ts";
-import { Duck } from "../../runtime/engine/duckdb.ts";
-import type { LockBody } from "../../runtime/engine/lock.ts";
-import type { AssetManifest } from "../../runtime/engine/manifest.ts";
-import { materialize } from "../../runtime/engine/materialize.ts";
-import { partitionPath } from "../../runtime/storage/layout.ts";
-import type { LocalStore } from "../../runtime/storage/local.ts";
+import { FIRST_DAY } from "../../examples/commerce/assets/commerce/index.ts";
+import { TENANTS } from "../../examples/commerce/assets/commerce/schemas.ts";
+import { Duck } from "../../src/runtime/engine/duckdb.ts";
+import type { LockBody } from "../../src/runtime/engine/lock.ts";
+import type { AssetManifest } from "../../src/runtime/engine/manifest.ts";
+import { materialize } from "../../src/runtime/engine/materialize.ts";
+import { partitionPath } from "../../src/runtime/storage/layout.ts";
+import type { LocalStore } from "../../src/runtime/storage/local.ts";
 import {
   ASSETS,
   alive,

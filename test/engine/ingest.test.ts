@@ -7,20 +7,20 @@ import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { daily, hourly, multiPartitions, source, staticPartitions, Type } from "tributary";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ordersCdc } from "../../assets/pipelines/commerce/index.ts";
-import { generateSample, type SampleLine } from "../../assets/pipelines/commerce/sample-data.ts";
-import { committedBatches, IngestError, ingest, sourcePartitions } from "../../runtime/engine/ingest.ts";
+import { ordersCdc } from "../../examples/commerce/assets/commerce/index.ts";
+import { generateSample, type SampleLine } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import { committedBatches, IngestError, ingest, sourcePartitions } from "../../src/runtime/engine/ingest.ts";
 import {
   encodeUuid,
   isDate,
   isDateTime,
   isUuid,
   parseTimestamp,
-} from "../../runtime/engine/ingest-formats.ts";
-import { IdIndex, writeUuid } from "../../runtime/engine/ingest-ids.ts";
-import { type BatchManifest, sourceDataVersion } from "../../runtime/engine/manifest.ts";
-import { layout } from "../../runtime/storage/layout.ts";
-import { LocalStore } from "../../runtime/storage/local.ts";
+} from "../../src/runtime/engine/ingest-formats.ts";
+import { IdIndex, writeUuid } from "../../src/runtime/engine/ingest-ids.ts";
+import { type BatchManifest, sourceDataVersion } from "../../src/runtime/engine/manifest.ts";
+import { layout } from "../../src/runtime/storage/layout.ts";
+import { LocalStore } from "../../src/runtime/storage/local.ts";
 
 let dir: string;
 let store: LocalStore;

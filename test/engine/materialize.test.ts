@@ -18,13 +18,13 @@ import {
   unique,
 } from "tributary";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Duck } from "../../runtime/engine/duckdb.ts";
-import { collectGarbage } from "../../runtime/engine/gc.ts";
-import { ingest } from "../../runtime/engine/ingest.ts";
-import { materialize, type RunResult } from "../../runtime/engine/materialize.ts";
-import { PlanError, plan } from "../../runtime/engine/planner.ts";
-import { StoreState } from "../../runtime/engine/state.ts";
-import { LocalStore } from "../../runtime/storage/local.ts";
+import { Duck } from "../../src/runtime/engine/duckdb.ts";
+import { collectGarbage } from "../../src/runtime/engine/gc.ts";
+import { ingest } from "../../src/runtime/engine/ingest.ts";
+import { materialize, type RunResult } from "../../src/runtime/engine/materialize.ts";
+import { PlanError, plan } from "../../src/runtime/engine/planner.ts";
+import { StoreState } from "../../src/runtime/engine/state.ts";
+import { LocalStore } from "../../src/runtime/storage/local.ts";
 
 const days = daily({ start: "2026-11-01", end: "2026-11-03" });
 const Event = Type.Object({

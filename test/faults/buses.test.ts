@@ -4,13 +4,13 @@
  */
 import { PubSub } from "@google-cloud/pubsub";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Announcement, Publisher } from "../../runtime/handlers/core.ts";
-import type { Cloud } from "../../runtime/handlers/envelopes.ts";
-import { PublishError } from "../../runtime/handlers/events.ts";
-import { publishWithin } from "../../runtime/handlers/outbox.ts";
-import { EventBridgePublisher, eventBridgeClient } from "../../runtime/handlers/publish-eventbridge.ts";
-import { PubSubPublisher } from "../../runtime/handlers/publish-pubsub.ts";
-import { ServiceBusPublisher } from "../../runtime/handlers/publish-servicebus.ts";
+import type { Announcement, Publisher } from "../../src/runtime/handlers/core.ts";
+import type { Cloud } from "../../src/runtime/handlers/envelopes.ts";
+import { PublishError } from "../../src/runtime/handlers/events.ts";
+import { publishWithin } from "../../src/runtime/handlers/outbox.ts";
+import { EventBridgePublisher, eventBridgeClient } from "../../src/runtime/handlers/publish-eventbridge.ts";
+import { PubSubPublisher } from "../../src/runtime/handlers/publish-pubsub.ts";
+import { ServiceBusPublisher } from "../../src/runtime/handlers/publish-servicebus.ts";
 import { FAULTS, type FakeBus, type Fault, startBus } from "./buses.ts";
 
 const announcements: Announcement[] = [

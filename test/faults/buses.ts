@@ -24,8 +24,8 @@ import { dirname, join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import rhea from "rhea";
-import type { Announcement } from "../../runtime/handlers/core.ts";
-import type { Cloud } from "../../runtime/handlers/envelopes.ts";
+import type { Announcement } from "../../src/runtime/handlers/core.ts";
+import type { Cloud } from "../../src/runtime/handlers/envelopes.ts";
 
 export type Fault = "refuse" | "error" | "throttle" | "hang";
 export const FAULTS: readonly Fault[] = ["refuse", "error", "throttle", "hang"];

@@ -9,9 +9,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { generateSample } from "../../assets/pipelines/commerce/sample-data.ts";
-import type { BusMessage, Cloud } from "../../runtime/handlers/envelopes.ts";
-import { MESSAGES } from "../../runtime/handlers/messages.ts";
+import { generateSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import type { BusMessage, Cloud } from "../../src/runtime/handlers/envelopes.ts";
+import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
 import { deployBundle } from "./hosts.ts";
 import { type Outcome, runScenario, type Scenario } from "./stack.ts";
 

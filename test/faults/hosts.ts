@@ -12,8 +12,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { Cloud, Delivery } from "../../runtime/handlers/envelopes.ts";
-import type { Invoke } from "../../runtime/handlers/local.ts";
+import type { Cloud, Delivery } from "../../src/runtime/handlers/envelopes.ts";
+import type { Invoke } from "../../src/runtime/handlers/local.ts";
 import { installFrom } from "../bundle/install.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

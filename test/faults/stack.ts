@@ -9,15 +9,15 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { Outbox } from "../../runtime/engine/outbox.ts";
-import type { Announcement } from "../../runtime/handlers/core.ts";
-import { MATERIALISED_EVENT } from "../../runtime/handlers/core.ts";
-import type { BusMessage, Cloud } from "../../runtime/handlers/envelopes.ts";
-import { OUTBOX_SWEEPER } from "../../runtime/handlers/environment.ts";
-import { WORK_FAILED_EVENT } from "../../runtime/handlers/events.ts";
-import { LocalCloud } from "../../runtime/handlers/local.ts";
-import { OUTBOX_DRAINED_EVENT, OUTBOX_SWEPT_EVENT } from "../../runtime/handlers/outbox.ts";
-import { LocalStore } from "../../runtime/storage/local.ts";
+import { Outbox } from "../../src/runtime/engine/outbox.ts";
+import type { Announcement } from "../../src/runtime/handlers/core.ts";
+import { MATERIALISED_EVENT } from "../../src/runtime/handlers/core.ts";
+import type { BusMessage, Cloud } from "../../src/runtime/handlers/envelopes.ts";
+import { OUTBOX_SWEEPER } from "../../src/runtime/handlers/environment.ts";
+import { WORK_FAILED_EVENT } from "../../src/runtime/handlers/events.ts";
+import { LocalCloud } from "../../src/runtime/handlers/local.ts";
+import { OUTBOX_DRAINED_EVENT, OUTBOX_SWEPT_EVENT } from "../../src/runtime/handlers/outbox.ts";
+import { LocalStore } from "../../src/runtime/storage/local.ts";
 import { graph, tables } from "../e2e/pipeline.ts";
 import { type Fault, startBus } from "./buses.ts";
 import { FunctionHost } from "./hosts.ts";
@@ -220,7 +220,7 @@ const TIMEOUT = "TRIBUTARY_TIMEOUT_SECONDS";
 /** Every commit the store holds: asset partitions' manifests and source partitions' versions. */
 async function commits(store: LocalStore): Promise<string[]> {
   const out: string[] = [];
-  const { sourcePartitions } = await import("../../runtime/engine/ingest.ts");
+  const { sourcePartitions } = await import("../../src/runtime/engine/ingest.ts");
   for (const a of graph.assets()) {
     if (a.kind === "source") {
       for (const [partition, p] of await sourcePartitions(store, a)) {

@@ -1,6 +1,6 @@
 import { asset, defineGraph, source, Type, toDot, toLineage, toMermaid } from "tributary";
 import { describe, expect, it } from "vitest";
-import graph from "../../assets/index.ts";
+import graph from "../../examples/commerce/assets/index.ts";
 
 describe("static lineage export", () => {
   it("draws the reference pipeline in Mermaid with every edge", () => {

@@ -12,7 +12,7 @@ import {
   Type,
 } from "tributary";
 import { describe, expect, it } from "vitest";
-import { sqlCode } from "../../assets/graph/sql.ts";
+import { sqlCode } from "../../src/kit/sql.ts";
 
 /**
  * Property tests of graph building: random DAGs (and DAGs with one back edge) declared through the public

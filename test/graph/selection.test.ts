@@ -1,6 +1,6 @@
 import { SelectionError } from "tributary";
 import { describe, expect, it } from "vitest";
-import graph from "../../assets/index.ts";
+import graph from "../../examples/commerce/assets/index.ts";
 
 function selectionError(expression: string): string {
   try {

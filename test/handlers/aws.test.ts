@@ -10,10 +10,10 @@ import {
   awsLogLine,
   EventBridgePublisher,
   sqsItems,
-} from "../../runtime/handlers/aws.ts";
-import { type Announcement, batchIdOf, PoisonMessageError } from "../../runtime/handlers/core.ts";
-import { PublishError } from "../../runtime/handlers/events.ts";
-import { MESSAGES } from "../../runtime/handlers/messages.ts";
+} from "../../src/runtime/handlers/aws.ts";
+import { type Announcement, batchIdOf, PoisonMessageError } from "../../src/runtime/handlers/core.ts";
+import { PublishError } from "../../src/runtime/handlers/events.ts";
+import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
 import {
   committedVersion,
   DAY,

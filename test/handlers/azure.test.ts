@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { type EventGridEvent, InvocationContext, type Timer } from "@azure/functions";
 import type { ServiceBusMessage } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { timerSchedule } from "../../infra/azure/schedule.ts";
+import { timerSchedule } from "../../src/infra/azure/schedule.ts";
 import {
   type AzureApp,
   azureHandlers,
@@ -13,15 +13,15 @@ import {
   ServiceBusPublisher,
   serviceBusMessage,
   serviceBusWork,
-} from "../../runtime/handlers/azure.ts";
+} from "../../src/runtime/handlers/azure.ts";
 import {
   type Announcement,
   batchIdOf,
   HandlerConfigError,
   PoisonMessageError,
-} from "../../runtime/handlers/core.ts";
-import { PublishError } from "../../runtime/handlers/events.ts";
-import { MESSAGES } from "../../runtime/handlers/messages.ts";
+} from "../../src/runtime/handlers/core.ts";
+import { PublishError } from "../../src/runtime/handlers/events.ts";
+import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
 import {
   committedVersion,
   DAY,

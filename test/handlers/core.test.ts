@@ -2,12 +2,12 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AssetDef } from "../../assets/graph/asset.ts";
-import { partitionKeys } from "../../assets/graph/partitions.ts";
-import graph from "../../assets/index.ts";
-import { writeSample } from "../../assets/pipelines/commerce/sample-data.ts";
-import { sourcePartitions } from "../../runtime/engine/ingest.ts";
-import { Outbox } from "../../runtime/engine/outbox.ts";
+import type { AssetDef } from "../../src/kit/asset.ts";
+import { partitionKeys } from "../../src/kit/partitions.ts";
+import graph from "../../examples/commerce/assets/index.ts";
+import { writeSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import { sourcePartitions } from "../../src/runtime/engine/ingest.ts";
+import { Outbox } from "../../src/runtime/engine/outbox.ts";
 import {
   type Announcement,
   batchIdOf,
@@ -18,10 +18,10 @@ import {
   perform,
   type Runtime,
   readersOf,
-} from "../../runtime/handlers/core.ts";
-import { functionEnvironment } from "../../runtime/handlers/local.ts";
-import { MESSAGES } from "../../runtime/handlers/messages.ts";
-import { LocalStore } from "../../runtime/storage/local.ts";
+} from "../../src/runtime/handlers/core.ts";
+import { functionEnvironment } from "../../src/runtime/handlers/local.ts";
+import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
+import { LocalStore } from "../../src/runtime/storage/local.ts";
 import { tree } from "./helpers.ts";
 
 let dir: string;

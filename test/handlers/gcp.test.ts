@@ -4,15 +4,15 @@ import { type CloudEvent, cloudEvent } from "@google-cloud/functions-framework";
 import { getTestServer } from "@google-cloud/functions-framework/testing";
 import { PubSub } from "@google-cloud/pubsub";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SCHEDULED } from "../../infra/gcp/function.ts";
+import { SCHEDULED } from "../../src/infra/gcp/function.ts";
 import {
   type Announcement,
   batchIdOf,
   PoisonMessageError,
   type WorkReport,
-} from "../../runtime/handlers/core.ts";
-import { gcpHandler, gcpLogLine, gcpWork, PubSubPublisher } from "../../runtime/handlers/gcp.ts";
-import { MESSAGES } from "../../runtime/handlers/messages.ts";
+} from "../../src/runtime/handlers/core.ts";
+import { gcpHandler, gcpLogLine, gcpWork, PubSubPublisher } from "../../src/runtime/handlers/gcp.ts";
+import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
 import {
   committedVersion,
   DAY,

@@ -6,18 +6,18 @@
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import graph from "../../assets/index.ts";
-import { generateSample } from "../../assets/pipelines/commerce/sample-data.ts";
-import { sourcePartitions } from "../../runtime/engine/ingest.ts";
+import graph from "../../examples/commerce/assets/index.ts";
+import { generateSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import { sourcePartitions } from "../../src/runtime/engine/ingest.ts";
 import {
   type Announcement,
   functionEnv,
   functionStore,
   type HandlerDeps,
   type Publisher,
-} from "../../runtime/handlers/core.ts";
-import { functionEnvironment } from "../../runtime/handlers/local.ts";
-import { LocalStore } from "../../runtime/storage/local.ts";
+} from "../../src/runtime/handlers/core.ts";
+import { functionEnvironment } from "../../src/runtime/handlers/local.ts";
+import { LocalStore } from "../../src/runtime/storage/local.ts";
 
 export { graph };
 

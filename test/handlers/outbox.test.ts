@@ -6,26 +6,26 @@
  */
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SourceDef } from "../../assets/graph/asset.ts";
-import { generateSample } from "../../assets/pipelines/commerce/sample-data.ts";
-import { ingest } from "../../runtime/engine/ingest.ts";
-import { materialize } from "../../runtime/engine/materialize.ts";
-import { Outbox } from "../../runtime/engine/outbox.ts";
+import type { SourceDef } from "../../src/kit/asset.ts";
+import { generateSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import { ingest } from "../../src/runtime/engine/ingest.ts";
+import { materialize } from "../../src/runtime/engine/materialize.ts";
+import { Outbox } from "../../src/runtime/engine/outbox.ts";
 import {
   type Announcement,
   functionEnv,
   functionStore,
   type Publisher,
   publishBudgetMs,
-} from "../../runtime/handlers/core.ts";
-import { type BusMessage, type Cloud, envelope } from "../../runtime/handlers/envelopes.ts";
-import { OUTBOX_SWEEPER } from "../../runtime/handlers/environment.ts";
-import { PublishError } from "../../runtime/handlers/events.ts";
-import { entryPoint, failedItems } from "../../runtime/handlers/local.ts";
-import { MESSAGES } from "../../runtime/handlers/messages.ts";
-import { OUTBOX_DRAINED_EVENT, OUTBOX_SWEPT_EVENT, publishWithin } from "../../runtime/handlers/outbox.ts";
-import { secretValues } from "../../runtime/secrets/source.ts";
-import type { ObjectStore } from "../../runtime/storage/port.ts";
+} from "../../src/runtime/handlers/core.ts";
+import { type BusMessage, type Cloud, envelope } from "../../src/runtime/handlers/envelopes.ts";
+import { OUTBOX_SWEEPER } from "../../src/runtime/handlers/environment.ts";
+import { PublishError } from "../../src/runtime/handlers/events.ts";
+import { entryPoint, failedItems } from "../../src/runtime/handlers/local.ts";
+import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
+import { OUTBOX_DRAINED_EVENT, OUTBOX_SWEPT_EVENT, publishWithin } from "../../src/runtime/handlers/outbox.ts";
+import { secretValues } from "../../src/runtime/secrets/source.ts";
+import type { ObjectStore } from "../../src/runtime/storage/port.ts";
 import { DAY, graph, orderRecords, stack, tempDir } from "./helpers.ts";
 
 const URIS = { raw: "s3://trib-test-raw", curated: "s3://trib-test-curated", quarantine: "s3://trib-test-q" };

@@ -5,17 +5,17 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { toLineage } from "../../assets/graph/index.ts";
-import graph from "../../assets/index.ts";
-import { guid } from "../../infra/azure/names.ts";
-import { blobCondition, containerAccess } from "../../infra/azure/policy.ts";
-import { offsets, timerSchedule } from "../../infra/azure/schedule.ts";
-import { CronDialectError } from "../../infra/plan/cron.ts";
-import type { GrantPlan } from "../../infra/plan/types.ts";
-import { AZURE_TAGGABLE_TYPES } from "../../infra/policy/azure.ts";
-import { evaluate } from "../../infra/policy/rules.ts";
-import { type Synthesis, synth } from "../../infra/synth/index.ts";
-import { normalise } from "../../infra/synth/record.ts";
+import { toLineage } from "../../src/kit/index.ts";
+import graph from "../../examples/commerce/assets/index.ts";
+import { guid } from "../../src/infra/azure/names.ts";
+import { blobCondition, containerAccess } from "../../src/infra/azure/policy.ts";
+import { offsets, timerSchedule } from "../../src/infra/azure/schedule.ts";
+import { CronDialectError } from "../../src/infra/plan/cron.ts";
+import type { GrantPlan } from "../../src/infra/plan/types.ts";
+import { AZURE_TAGGABLE_TYPES } from "../../src/infra/policy/azure.ts";
+import { evaluate } from "../../src/infra/policy/rules.ts";
+import { type Synthesis, synth } from "../../src/infra/synth/index.ts";
+import { normalise } from "../../src/infra/synth/record.ts";
 import { disposableSynth, guarded, GUARDED as KEPT, lookup } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { configMap, readStackConfig, StackConfigError } from "../../infra/config.ts";
+import { configMap, readStackConfig, StackConfigError } from "../../src/infra/config.ts";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-config-"));
 fs.mkdirSync(path.join(root, "stacks"));

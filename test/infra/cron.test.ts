@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CronDialectError, toCloudScheduler, toEventBridge, toNcrontab } from "../../infra/plan/cron.ts";
+import { CronDialectError, toCloudScheduler, toEventBridge, toNcrontab } from "../../src/infra/plan/cron.ts";
 
 const BOTH = (cloud: string) =>
   `restricts both the day of the month and the day of the week, which ${cloud} cannot express; restrict only one of the two day fields.`;

@@ -5,11 +5,11 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import graph from "../../assets/index.ts";
-import { configMap, readStackConfig } from "../../infra/config.ts";
-import { planDeployment } from "../../infra/plan/build.ts";
-import type { DeploymentPlan, FunctionPlan, GrantPlan, TriggerPlan } from "../../infra/plan/types.ts";
-import { type ResourceRecord, type Synthesis, synth } from "../../infra/synth/index.ts";
+import graph from "../../examples/commerce/assets/index.ts";
+import { configMap, readStackConfig } from "../../src/infra/config.ts";
+import { planDeployment } from "../../src/infra/plan/build.ts";
+import type { DeploymentPlan, FunctionPlan, GrantPlan, TriggerPlan } from "../../src/infra/plan/types.ts";
+import { type ResourceRecord, type Synthesis, synth } from "../../src/infra/synth/index.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const STACKS = { aws: "dev-aws", gcp: "staging-gcp", azure: "prod-azure" } as const;

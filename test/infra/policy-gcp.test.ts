@@ -4,9 +4,9 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { gcpChecks, isPrefixCondition } from "../../infra/policy/gcp.ts";
-import { evaluate, UNKNOWN } from "../../infra/policy/rules.ts";
-import { type ResourceRecord, synth } from "../../infra/synth/index.ts";
+import { gcpChecks, isPrefixCondition } from "../../src/infra/policy/gcp.ts";
+import { evaluate, UNKNOWN } from "../../src/infra/policy/rules.ts";
+import { type ResourceRecord, synth } from "../../src/infra/synth/index.ts";
 import { edited, GUARDED, reoptioned } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

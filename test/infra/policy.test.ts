@@ -7,8 +7,8 @@ import type {
 } from "@pulumi/policy";
 import { unknownCheckingProxy } from "@pulumi/policy";
 import { describe, expect, it, vi } from "vitest";
-import { evaluate, rules, UNKNOWN, type Violation } from "../../infra/policy/rules.ts";
-import type { ResourceRecord } from "../../infra/synth/record.ts";
+import { evaluate, rules, UNKNOWN, type Violation } from "../../src/infra/policy/rules.ts";
+import type { ResourceRecord } from "../../src/infra/synth/record.ts";
 import {
   ACCOUNT,
   compliantStack,
@@ -775,7 +775,7 @@ describe("unknown values (a preview)", () => {
 
 describe("the policy pack (infra/policy/index.ts)", () => {
   async function load() {
-    const index = await import("../../infra/policy/index.ts");
+    const index = await import("../../src/infra/policy/index.ts");
     expect(pack.constructed).toHaveLength(1);
     return { index, constructed: pack.constructed[0]! };
   }

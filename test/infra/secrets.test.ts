@@ -10,11 +10,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import graph from "../../assets/index.ts";
-import { configMap, readStackConfig, StackConfigError } from "../../infra/config.ts";
-import { planDeployment } from "../../infra/plan/build.ts";
-import { evaluate } from "../../infra/policy/rules.ts";
-import { type ResourceRecord, type Synthesis, synth } from "../../infra/synth/index.ts";
+import graph from "../../examples/commerce/assets/index.ts";
+import { configMap, readStackConfig, StackConfigError } from "../../src/infra/config.ts";
+import { planDeployment } from "../../src/infra/plan/build.ts";
+import { evaluate } from "../../src/infra/policy/rules.ts";
+import { type ResourceRecord, type Synthesis, synth } from "../../src/infra/synth/index.ts";
 import { edited, lookup } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

@@ -8,11 +8,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, inject, it } from "vitest";
-import { configMap, StackConfigError } from "../../infra/config.ts";
-import { evaluate } from "../../infra/policy/rules.ts";
-import { runProgram } from "../../infra/synth/engine.ts";
-import { type ResourceRecord, SynthError, synth } from "../../infra/synth/index.ts";
-import { configRegion, fakeInvoke, fakeOutputs } from "../../infra/synth/outputs.ts";
+import { configMap, StackConfigError } from "../../src/infra/config.ts";
+import { evaluate } from "../../src/infra/policy/rules.ts";
+import { runProgram } from "../../src/infra/synth/engine.ts";
+import { type ResourceRecord, SynthError, synth } from "../../src/infra/synth/index.ts";
+import { configRegion, fakeInvoke, fakeOutputs } from "../../src/infra/synth/outputs.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const stacks = fs

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
-import { type ResourceRecord, type Synthesis, synth } from "../../infra/synth/index.ts";
+import { type ResourceRecord, type Synthesis, synth } from "../../src/infra/synth/index.ts";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "../..");

@@ -11,9 +11,9 @@ import {
   dailyRevenue,
   ordersCdc,
   recommendationFeatures,
-} from "../../assets/pipelines/commerce/index.ts";
-import { ORDER_STATUSES } from "../../assets/pipelines/commerce/schemas.ts";
-import type { AssetManifest, BatchManifest, CheckResult } from "../../runtime/engine/manifest.ts";
+} from "../../examples/commerce/assets/commerce/index.ts";
+import { ORDER_STATUSES } from "../../examples/commerce/assets/commerce/schemas.ts";
+import type { AssetManifest, BatchManifest, CheckResult } from "../../src/runtime/engine/manifest.ts";
 import {
   assetRun,
   commandRun,
@@ -35,8 +35,8 @@ import {
   runFail,
   runStart,
   TRIBUTARY_VERSION,
-} from "../../runtime/lineage/events.ts";
-import { LocalStore } from "../../runtime/storage/local.ts";
+} from "../../src/runtime/lineage/events.ts";
+import { LocalStore } from "../../src/runtime/storage/local.ts";
 import { ajv, FACET_FILES, loadJson, problems, SPEC_DIR } from "./spec.ts";
 
 /** Valid against the official schemas, with every facet checked; returns the event for exact assertions. */

@@ -5,10 +5,10 @@
  */
 import { asset, defineGraph, dep, type GraphInput, secret, source, Type } from "tributary";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import graph from "../../assets/index.ts";
-import { Duck } from "../../runtime/engine/duckdb.ts";
-import { columnSources } from "../../runtime/lineage/columns.ts";
-import { checkPii, PiiError, piiFlows } from "../../runtime/lineage/pii.ts";
+import graph from "../../examples/commerce/assets/index.ts";
+import { Duck } from "../../src/runtime/engine/duckdb.ts";
+import { columnSources } from "../../src/runtime/lineage/columns.ts";
+import { checkPii, PiiError, piiFlows } from "../../src/runtime/lineage/pii.ts";
 import { tributary } from "../cli/run.ts";
 
 let duck: Duck;

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { curatedOrders, ordersCdc } from "../../assets/pipelines/commerce/index.ts";
+import { curatedOrders, ordersCdc } from "../../examples/commerce/assets/commerce/index.ts";
 import {
   assetRun,
   commandRun,
@@ -13,16 +13,16 @@ import {
   runComplete,
   runFail,
   runStart,
-} from "../../runtime/lineage/events.ts";
+} from "../../src/runtime/lineage/events.ts";
 import {
   CompositeTransport,
   FileTransport,
   HttpTransport,
   type LineageTransport,
   transportsFromEnv,
-} from "../../runtime/lineage/transport.ts";
-import { LocalStore } from "../../runtime/storage/local.ts";
-import type { ObjectStore } from "../../runtime/storage/port.ts";
+} from "../../src/runtime/lineage/transport.ts";
+import { LocalStore } from "../../src/runtime/storage/local.ts";
+import type { ObjectStore } from "../../src/runtime/storage/port.ts";
 
 const CLI_RUN = "019a4a6c-3a2d-7c1e-9f3b-5d2e8a7c4b10";
 const ASSET_RUN = "019a4a6c-3b90-7e4f-8a21-0c6d9e5f3a27";

@@ -17,14 +17,14 @@ import {
   sampleDays,
   UNKNOWN_TENANT,
   writeSample,
-} from "../../assets/pipelines/commerce/sample-data.ts";
+} from "../../examples/commerce/assets/commerce/sample-data.ts";
 import {
   CDC_OPS,
   CustomerEvent,
   ORDER_STATUSES,
   OrderEvent,
   TENANTS,
-} from "../../assets/pipelines/commerce/schemas.ts";
+} from "../../examples/commerce/assets/commerce/schemas.ts";
 
 // ajv-formats is CommonJS: under NodeNext its plugin is the `default` of the imported module object.
 const addFormats = addFormatsModule.default;

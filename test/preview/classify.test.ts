@@ -12,8 +12,8 @@ import {
   replaceKeys,
   typeName,
   widens,
-} from "../../infra/preview/classify.ts";
-import { UNKNOWN_VALUE } from "../../infra/preview/pulumi-preview.ts";
+} from "../../src/infra/preview/classify.ts";
+import { UNKNOWN_VALUE } from "../../src/infra/preview/pulumi-preview.ts";
 
 const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
 const BUCKET_IAM_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember";

@@ -6,8 +6,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderMarkdown } from "../../infra/preview/markdown.ts";
-import type { Preview } from "../../infra/preview/types.ts";
+import { renderMarkdown } from "../../src/infra/preview/markdown.ts";
+import type { Preview } from "../../src/infra/preview/types.ts";
 import { tributary } from "../cli/run.ts";
 import { awsStack, type Project, project } from "./project.ts";
 

@@ -10,9 +10,9 @@ import {
   staticPartitions,
   Type,
   unique,
-} from "../../assets/graph/index.ts";
-import { columnVerdict, combine, diffGraph } from "../../infra/preview/graph-diff.ts";
-import { snapshotOf } from "../../infra/preview/snapshot.ts";
+} from "../../src/kit/index.ts";
+import { columnVerdict, combine, diffGraph } from "../../src/infra/preview/graph-diff.ts";
+import { snapshotOf } from "../../src/infra/preview/snapshot.ts";
 
 const NOW = new Date("2026-11-28T12:00:00Z");
 

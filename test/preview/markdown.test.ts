@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { COMMENT_LIMIT, cell, renderMarkdown } from "../../infra/preview/markdown.ts";
+import { COMMENT_LIMIT, cell, renderMarkdown } from "../../src/infra/preview/markdown.ts";
 import type {
   AssetModification,
   GraphDiff,
@@ -10,7 +10,7 @@ import type {
   ResourceChange,
   Risk,
   StackPreview,
-} from "../../infra/preview/types.ts";
+} from "../../src/infra/preview/types.ts";
 
 // The acceptance case: orders renames customer_id, which customers reads (breaking); big_spenders is
 // added; customers moves its schedule; revenue stops reading customers (a removed edge); the raw

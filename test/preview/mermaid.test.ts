@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { nodeKinds, previewMermaid } from "../../infra/preview/mermaid.ts";
-import type { GraphDiff, Impact } from "../../infra/preview/types.ts";
+import { nodeKinds, previewMermaid } from "../../src/infra/preview/mermaid.ts";
+import type { GraphDiff, Impact } from "../../src/infra/preview/types.ts";
 
 const impacted = (key: string, because: string[], broken = false): Impact => ({
   key,

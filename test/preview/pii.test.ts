@@ -3,17 +3,17 @@
  * column it did not) and a function that may now read a secret; it lists secrets by name, never a value.
  */
 import { describe, expect, it } from "vitest";
-import { asset, defineGraph, type GraphInput, secret, source, Type } from "../../assets/graph/index.ts";
-import graph from "../../assets/index.ts";
-import { configMap, readStackConfig } from "../../infra/config.ts";
-import { planDeployment } from "../../infra/plan/build.ts";
-import type { DeploymentPlan } from "../../infra/plan/types.ts";
-import { diffGraph } from "../../infra/preview/graph-diff.ts";
-import { renderMarkdown } from "../../infra/preview/markdown.ts";
-import { diffPlans } from "../../infra/preview/plan-diff.ts";
-import { snapshotOf, withPii } from "../../infra/preview/snapshot.ts";
-import { PREVIEW_VERSION } from "../../infra/preview/types.ts";
-import { piiColumns, piiFlows } from "../../runtime/lineage/pii.ts";
+import { asset, defineGraph, type GraphInput, secret, source, Type } from "../../src/kit/index.ts";
+import graph from "../../examples/commerce/assets/index.ts";
+import { configMap, readStackConfig } from "../../src/infra/config.ts";
+import { planDeployment } from "../../src/infra/plan/build.ts";
+import type { DeploymentPlan } from "../../src/infra/plan/types.ts";
+import { diffGraph } from "../../src/infra/preview/graph-diff.ts";
+import { renderMarkdown } from "../../src/infra/preview/markdown.ts";
+import { diffPlans } from "../../src/infra/preview/plan-diff.ts";
+import { snapshotOf, withPii } from "../../src/infra/preview/snapshot.ts";
+import { PREVIEW_VERSION } from "../../src/infra/preview/types.ts";
+import { piiColumns, piiFlows } from "../../src/runtime/lineage/pii.ts";
 import { REPO } from "../cli/run.ts";
 
 const NOW = new Date("2026-11-28T12:00:00Z");

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import graph from "../../assets/index.ts";
-import { configMap, readStackConfig } from "../../infra/config.ts";
-import { planDeployment } from "../../infra/plan/build.ts";
-import type { DeploymentPlan, GrantPlan } from "../../infra/plan/types.ts";
-import { diffPlans, fieldChanges } from "../../infra/preview/plan-diff.ts";
+import graph from "../../examples/commerce/assets/index.ts";
+import { configMap, readStackConfig } from "../../src/infra/config.ts";
+import { planDeployment } from "../../src/infra/plan/build.ts";
+import type { DeploymentPlan, GrantPlan } from "../../src/infra/plan/types.ts";
+import { diffPlans, fieldChanges } from "../../src/infra/preview/plan-diff.ts";
 import { REPO } from "../cli/run.ts";
 
 const base = planDeployment(graph, readStackConfig(configMap(REPO, "prod-aws"), "prod-aws"));

@@ -9,15 +9,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { COMMENT_LIMIT } from "../../infra/preview/markdown.ts";
+import { COMMENT_LIMIT } from "../../src/infra/preview/markdown.ts";
 import {
   type PreviewDigest,
   type PreviewStep,
   previewOfDigest,
   readPreviewDigest,
   UNKNOWN_VALUE,
-} from "../../infra/preview/pulumi-preview.ts";
-import { PREVIEW_VERSION, type Risk, type StackPreview } from "../../infra/preview/types.ts";
+} from "../../src/infra/preview/pulumi-preview.ts";
+import { PREVIEW_VERSION, type Risk, type StackPreview } from "../../src/infra/preview/types.ts";
 import { cli } from "../cli/in-process.ts";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/prod-aws.json", import.meta.url));

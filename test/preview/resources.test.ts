@@ -8,11 +8,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { knownReplaceTypes } from "../../infra/preview/classify.ts";
-import { changedPaths, diffSyntheses } from "../../infra/preview/resources.ts";
-import type { ResourceChange, Risk } from "../../infra/preview/types.ts";
-import { synth } from "../../infra/synth/index.ts";
-import { type ResourceRecord, resourceUrn, type Synthesis } from "../../infra/synth/record.ts";
+import { knownReplaceTypes } from "../../src/infra/preview/classify.ts";
+import { changedPaths, diffSyntheses } from "../../src/infra/preview/resources.ts";
+import type { ResourceChange, Risk } from "../../src/infra/preview/types.ts";
+import { synth } from "../../src/infra/synth/index.ts";
+import { type ResourceRecord, resourceUrn, type Synthesis } from "../../src/infra/synth/record.ts";
 
 const STACK = "prod-aws";
 const PROJECT = "shop";

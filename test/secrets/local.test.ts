@@ -3,10 +3,10 @@ import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { secret } from "../../assets/graph/secret.ts";
-import { LocalSecrets } from "../../runtime/secrets/local.ts";
-import { environmentSecrets, SecretMissingError } from "../../runtime/secrets/source.ts";
-import { keyId, SecretValueError, tokenKey } from "../../runtime/secrets/token.ts";
+import { secret } from "../../src/kit/secret.ts";
+import { LocalSecrets } from "../../src/runtime/secrets/local.ts";
+import { environmentSecrets, SecretMissingError } from "../../src/runtime/secrets/source.ts";
+import { keyId, SecretValueError, tokenKey } from "../../src/runtime/secrets/token.ts";
 
 const KEY = "a fixed key of at least thirty-two bytes";
 const tokenSecret = secret("pii_token_key", { use: "tokenisation" });

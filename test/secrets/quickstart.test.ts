@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { keyId, tokenKey } from "../../runtime/secrets/token.ts";
+import { keyId, tokenKey } from "../../src/runtime/secrets/token.ts";
 import { cli } from "../cli/in-process.ts";
 import { tributary } from "../cli/run.ts";
 

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { daily, multiPartitions, staticPartitions } from "tributary";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { layout, partitionPath } from "../../runtime/storage/layout.ts";
-import { LocalStore } from "../../runtime/storage/local.ts";
-import { StorageError } from "../../runtime/storage/port.ts";
+import { layout, partitionPath } from "../../src/runtime/storage/layout.ts";
+import { LocalStore } from "../../src/runtime/storage/local.ts";
+import { StorageError } from "../../src/runtime/storage/port.ts";
 
 let dir: string;
 let store: LocalStore;

@@ -3,11 +3,11 @@ import { S3ServiceException } from "@aws-sdk/client-s3";
 import { RestError } from "@azure/storage-blob";
 import { ApiError } from "@google-cloud/storage";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AzureBlobStore } from "../../runtime/storage/azure-blob.ts";
-import { GcsStore } from "../../runtime/storage/gcs.ts";
-import { StorageError } from "../../runtime/storage/port.ts";
-import { backoffDelay, isTransient, type RetryPolicy, withRetry } from "../../runtime/storage/retry.ts";
-import { S3Store } from "../../runtime/storage/s3.ts";
+import { AzureBlobStore } from "../../src/runtime/storage/azure-blob.ts";
+import { GcsStore } from "../../src/runtime/storage/gcs.ts";
+import { StorageError } from "../../src/runtime/storage/port.ts";
+import { backoffDelay, isTransient, type RetryPolicy, withRetry } from "../../src/runtime/storage/retry.ts";
+import { S3Store } from "../../src/runtime/storage/s3.ts";
 import { type Loopback, startLoopback } from "./emulators.ts";
 
 const quick: RetryPolicy = { attempts: 4, baseDelayMs: 1, maxDelayMs: 5 };

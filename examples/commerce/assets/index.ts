@@ -4,8 +4,8 @@
  */
 import { join } from "node:path";
 import { defineGraph } from "tributary";
-import { commerce } from "./pipelines/commerce/index.ts";
-import { writeSample } from "./pipelines/commerce/sample-data.ts";
+import { commerce } from "./commerce/index.ts";
+import { writeSample } from "./commerce/sample-data.ts";
 
 export default defineGraph([commerce]);
 

@@ -4,11 +4,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { previewDiff } from "../../../infra/preview/diff.ts";
-import { PreviewError } from "../../../infra/preview/git.ts";
-import { COMMENT_LIMIT, MARKER, renderMarkdown } from "../../../infra/preview/markdown.ts";
-import { previewOfDigest, readPreviewDigest } from "../../../infra/preview/pulumi-preview.ts";
-import { PREVIEW_VERSION, type Preview, type StackPreview } from "../../../infra/preview/types.ts";
+import { previewDiff } from "../../infra/preview/diff.ts";
+import { PreviewError } from "../../infra/preview/git.ts";
+import { COMMENT_LIMIT, MARKER, renderMarkdown } from "../../infra/preview/markdown.ts";
+import { previewOfDigest, readPreviewDigest } from "../../infra/preview/pulumi-preview.ts";
+import { PREVIEW_VERSION, type Preview, type StackPreview } from "../../infra/preview/types.ts";
 import type { Io } from "../io.ts";
 
 export interface DiffCommandOptions {

@@ -1,5 +1,5 @@
-import { parseDuration } from "../../../assets/graph/duration.ts";
-import { collectGarbage } from "../../engine/gc.ts";
+import { parseDuration } from "../../kit/duration.ts";
+import { collectGarbage } from "../../runtime/engine/gc.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";

@@ -1,13 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type AssetGraph, SelectionError, TributaryError } from "tributary";
-import { partitionLabel } from "../../engine/planner.ts";
-import type { Work } from "../../handlers/core.ts";
-import { type BusMessage, CLOUDS, type Cloud, type Delivery, envelope } from "../../handlers/envelopes.ts";
-import { consumersOf, type DeliveryRecord, LocalCloud } from "../../handlers/local.ts";
-import { MESSAGES } from "../../handlers/messages.ts";
-import { storeSecrets } from "../../secrets/local.ts";
-import { openStoreUri } from "../../storage/open.ts";
+import { partitionLabel } from "../../runtime/engine/planner.ts";
+import type { Work } from "../../runtime/handlers/core.ts";
+import { type BusMessage, CLOUDS, type Cloud, type Delivery, envelope } from "../../runtime/handlers/envelopes.ts";
+import { consumersOf, type DeliveryRecord, LocalCloud } from "../../runtime/handlers/local.ts";
+import { MESSAGES } from "../../runtime/handlers/messages.ts";
+import { storeSecrets } from "../../runtime/secrets/local.ts";
+import { openStoreUri } from "../../runtime/storage/open.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 
@@ -143,7 +143,7 @@ function messageLine(m: BusMessage): string {
  */
 async function deliveryOf(cloud: Cloud, parsed: unknown): Promise<Delivery> {
   if (cloud === "gcp") {
-    const { cloudEventOf, isHttpRequest } = await import("../../handlers/gcp-http.ts");
+    const { cloudEventOf, isHttpRequest } = await import("../../runtime/handlers/gcp-http.ts");
     if (!isHttpRequest(parsed)) return { event: parsed };
     const bad = Object.entries(parsed.headers).find(([, v]) => typeof v !== "string");
     if (bad) {
@@ -220,13 +220,13 @@ async function functionOf(graph: AssetGraph, cloud: Cloud, d: Delivery, file: st
 async function workOf(cloud: Cloud, d: Delivery): Promise<Work | undefined> {
   const e = d.event as { Records?: unknown[] } | null;
   if (cloud === "aws") {
-    const { asyncWork, sqsItems } = await import("../../handlers/aws.ts");
+    const { asyncWork, sqsItems } = await import("../../runtime/handlers/aws.ts");
     const record = Array.isArray(e?.Records) ? (e.Records[0] as Record<string, unknown>) : undefined;
     if (record?.eventSource === "aws:sqs") return sqsItems(record, String(record.messageId), "")[0]?.make();
     return asyncWork(d.event, "")[0]?.make();
   }
-  if (cloud === "gcp") return (await import("../../handlers/gcp.ts")).gcpWork(d.event);
-  const { eventGridWork, serviceBusWork } = await import("../../handlers/azure.ts");
+  if (cloud === "gcp") return (await import("../../runtime/handlers/gcp.ts")).gcpWork(d.event);
+  const { eventGridWork, serviceBusWork } = await import("../../runtime/handlers/azure.ts");
   if (d.trigger === "eventGrid") return eventGridWork(d.event, "event");
   if (d.trigger === "timer") return undefined; // a timer names no asset: the function's settings do
   const metadata = { ...d.triggerMetadata };
@@ -263,7 +263,7 @@ export interface EventOptions {
  */
 export async function eventCommand(opts: EventOptions, io: Io): Promise<number> {
   const cloud = cloudOf(opts.cloud);
-  const { HTTP_MODES, httpRequest } = await import("../../handlers/gcp-http.ts");
+  const { HTTP_MODES, httpRequest } = await import("../../runtime/handlers/gcp-http.ts");
   const mode = opts.http as (typeof HTTP_MODES)[number] | undefined;
   if (mode !== undefined) {
     if (cloud !== "gcp") {

@@ -5,15 +5,15 @@ import {
   materialize,
   type RunOutcome,
   type RunResult,
-} from "../../engine/materialize.ts";
-import type { PlanItem } from "../../engine/planner.ts";
-import { plan } from "../../engine/planner.ts";
-import { StoreState } from "../../engine/state.ts";
-import { TokenKeys } from "../../engine/tokens.ts";
-import { commandRun, parentOf, runComplete, runFail, runStart } from "../../lineage/events.ts";
-import { checkPii } from "../../lineage/pii.ts";
-import { transportsFromEnv } from "../../lineage/transport.ts";
-import type { ObjectStore } from "../../storage/port.ts";
+} from "../../runtime/engine/materialize.ts";
+import type { PlanItem } from "../../runtime/engine/planner.ts";
+import { plan } from "../../runtime/engine/planner.ts";
+import { StoreState } from "../../runtime/engine/state.ts";
+import { TokenKeys } from "../../runtime/engine/tokens.ts";
+import { commandRun, parentOf, runComplete, runFail, runStart } from "../../runtime/lineage/events.ts";
+import { checkPii } from "../../runtime/lineage/pii.ts";
+import { transportsFromEnv } from "../../runtime/lineage/transport.ts";
+import type { ObjectStore } from "../../runtime/storage/port.ts";
 import { loadGraphModule } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { ensureSampleData } from "../samples.ts";

@@ -1,11 +1,11 @@
 import { type DuckDBPreparedStatement, StatementType } from "@duckdb/node-api";
-import { TributaryError } from "../../../assets/graph/errors.ts";
-import { namesWord, sqlCode } from "../../../assets/graph/sql.ts";
-import { Duck } from "../../engine/duckdb.ts";
-import { readSql } from "../../engine/executor.ts";
-import { Scratch } from "../../engine/files.ts";
-import { StoreState } from "../../engine/state.ts";
-import { ident } from "../../engine/types.ts";
+import { TributaryError } from "../../kit/errors.ts";
+import { namesWord, sqlCode } from "../../kit/sql.ts";
+import { Duck } from "../../runtime/engine/duckdb.ts";
+import { readSql } from "../../runtime/engine/executor.ts";
+import { Scratch } from "../../runtime/engine/files.ts";
+import { StoreState } from "../../runtime/engine/state.ts";
+import { ident } from "../../runtime/engine/types.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";

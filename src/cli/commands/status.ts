@@ -1,13 +1,13 @@
 import type { AssetGraph } from "tributary";
-import { formatDuration } from "../../../assets/graph/duration.ts";
-import { damaged, type ObjectCheck } from "../../engine/integrity.ts";
-import { Outbox } from "../../engine/outbox.ts";
-import { partitionLabel, plan } from "../../engine/planner.ts";
-import { StoreState } from "../../engine/state.ts";
-import { freshnessOf, type PartitionStatus, partitionStatus } from "../../engine/status.ts";
-import { TokenKeys } from "../../engine/tokens.ts";
-import { commitLabel, verifyCommitted } from "../../engine/verify.ts";
-import type { ObjectStore } from "../../storage/port.ts";
+import { formatDuration } from "../../kit/duration.ts";
+import { damaged, type ObjectCheck } from "../../runtime/engine/integrity.ts";
+import { Outbox } from "../../runtime/engine/outbox.ts";
+import { partitionLabel, plan } from "../../runtime/engine/planner.ts";
+import { StoreState } from "../../runtime/engine/state.ts";
+import { freshnessOf, type PartitionStatus, partitionStatus } from "../../runtime/engine/status.ts";
+import { TokenKeys } from "../../runtime/engine/tokens.ts";
+import { commitLabel, verifyCommitted } from "../../runtime/engine/verify.ts";
+import type { ObjectStore } from "../../runtime/storage/port.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore, storeSecrets } from "../store.ts";
@@ -55,7 +55,7 @@ export interface UnannouncedCommit {
  */
 async function statusStore(store: string | undefined): Promise<ObjectStore> {
   if (store !== undefined && /^[a-z][a-z0-9+.-]*:\/\//.test(store) && !store.startsWith("file:")) {
-    const { openStoreUri } = await import("../../storage/open.ts");
+    const { openStoreUri } = await import("../../runtime/storage/open.ts");
     return openStoreUri(store);
   }
   return openStore(store);

@@ -1,4 +1,4 @@
-import { checkPii } from "../../lineage/pii.ts";
+import { checkPii } from "../../runtime/lineage/pii.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 

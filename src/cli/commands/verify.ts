@@ -1,6 +1,6 @@
-import { damaged, remedy } from "../../engine/integrity.ts";
-import { StoreState } from "../../engine/state.ts";
-import { commitLabel, verifyCommitted } from "../../engine/verify.ts";
+import { damaged, remedy } from "../../runtime/engine/integrity.ts";
+import { StoreState } from "../../runtime/engine/state.ts";
+import { commitLabel, verifyCommitted } from "../../runtime/engine/verify.ts";
 import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";

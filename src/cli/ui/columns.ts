@@ -3,9 +3,9 @@
  * database per asset costs more than the parse), each once per process, against its upstreams' columns.
  */
 import type { AnyAsset, AssetGraph } from "tributary";
-import { columnsOf } from "../../assets/graph/asset.ts";
-import { Duck } from "../engine/duckdb.ts";
-import { columnLineage } from "../lineage/columns.ts";
+import { columnsOf } from "../../kit/asset.ts";
+import { Duck } from "../../runtime/engine/duckdb.ts";
+import { columnLineage } from "../../runtime/lineage/columns.ts";
 import type { UiColumnLineage } from "./types.ts";
 
 export interface ColumnLineageSource {

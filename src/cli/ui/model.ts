@@ -5,10 +5,10 @@
 
 import type { Readable } from "node:stream";
 import type { AnyAsset, AssetGraph } from "tributary";
-import type { AssetDef } from "../../assets/graph/asset.ts";
-import { formatDuration } from "../../assets/graph/duration.ts";
-import { columnType, lineageEdge, toLineage } from "../../assets/graph/lineage.ts";
-import { describePartitions } from "../../assets/graph/partitions.ts";
+import type { AssetDef } from "../../kit/asset.ts";
+import { formatDuration } from "../../kit/duration.ts";
+import { columnType, lineageEdge, toLineage } from "../../kit/lineage.ts";
+import { describePartitions } from "../../kit/partitions.ts";
 import {
   type DeploymentPlan,
   describeTrigger,
@@ -16,21 +16,21 @@ import {
   type StorePlan,
   type TriggerPlan,
 } from "../../infra/plan/types.ts";
-import { committedBatches, partitionsOf, type SourcePartition } from "../engine/ingest.ts";
-import type { CheckResult } from "../engine/manifest.ts";
-import { partitionsFor, plan } from "../engine/planner.ts";
-import { StoreState } from "../engine/state.ts";
+import { committedBatches, partitionsOf, type SourcePartition } from "../../runtime/engine/ingest.ts";
+import type { CheckResult } from "../../runtime/engine/manifest.ts";
+import { partitionsFor, plan } from "../../runtime/engine/planner.ts";
+import { StoreState } from "../../runtime/engine/state.ts";
 import {
   freshnessLimit,
   freshnessOf,
   type PartitionRecords,
   type PartitionStatus,
   partitionRecords,
-} from "../engine/status.ts";
-import { TokenKeys } from "../engine/tokens.ts";
-import { storeSecrets } from "../secrets/local.ts";
-import { layout as storeLayout } from "../storage/layout.ts";
-import type { Body, ObjectInfo, ObjectStore, Written } from "../storage/port.ts";
+} from "../../runtime/engine/status.ts";
+import { TokenKeys } from "../../runtime/engine/tokens.ts";
+import { storeSecrets } from "../../runtime/secrets/local.ts";
+import { layout as storeLayout } from "../../runtime/storage/layout.ts";
+import type { Body, ObjectInfo, ObjectStore, Written } from "../../runtime/storage/port.ts";
 import {
   type NodeState,
   STRIP_MAX,

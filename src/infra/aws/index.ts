@@ -5,7 +5,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
-import { functionCodes } from "../bundle.ts";
+import { functionCodes } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";

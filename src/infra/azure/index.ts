@@ -9,7 +9,7 @@
 import * as authorization from "@pulumi/azure-native/authorization/index.js";
 import * as pulumi from "@pulumi/pulumi";
 import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
-import { functionCode } from "../bundle.ts";
+import { functionCode } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";

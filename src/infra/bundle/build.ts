@@ -30,8 +30,8 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
-import { DEFAULT_GRAPH_MODULE, loadGraph } from "../cli/graph-module.ts";
-import { functionKind, OUTBOX_SWEEPER } from "../handlers/environment.ts";
+import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../cli/graph-module.ts";
+import { functionKind, OUTBOX_SWEEPER } from "../../runtime/handlers/environment.ts";
 import {
   BUNDLES_DIR,
   type BundleArch,
@@ -48,7 +48,7 @@ import { BundleError, bindingSpec, type NativeBinding, nativeBinding } from "./n
 export { BundleError } from "./native.ts";
 
 const require = createRequire(import.meta.url);
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const ENTRIES = path.join(ROOT, "runtime", "handlers", "entry");
 const KIT = path.join(ROOT, "assets", "graph", "index.ts");
 const WORKER = path.join(ROOT, "runtime", "engine", "ingest-worker.ts");
@@ -233,7 +233,7 @@ function layOut(
 
     const files = listFiles(work);
     const manifest: BundleManifest = {
-      tributary: (require("../../package.json") as { version: string }).version,
+      tributary: (require("../../../package.json") as { version: string }).version,
       cloud: o.cloud,
       arch: o.arch,
       ...of,

@@ -20,9 +20,9 @@ import {
   bundleName,
   listFiles,
   readManifest,
-} from "../runtime/bundle/manifest.ts";
-import { runError } from "./errors.ts";
-import type { DeploymentPlan, FunctionPlan } from "./plan/types.ts";
+} from "./manifest.ts";
+import { runError } from "../errors.ts";
+import type { DeploymentPlan, FunctionPlan } from "../plan/types.ts";
 
 export const BUNDLES_ENV = "TRIBUTARY_BUNDLES";
 

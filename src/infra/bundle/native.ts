@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { TributaryError } from "../../assets/graph/errors.ts";
+import { TributaryError } from "../../kit/errors.ts";
 import type { BundleArch } from "./manifest.ts";
 
 /** A bundle cannot be built: the message says what and what to do. */

@@ -8,7 +8,7 @@
 import * as google from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudAdapter, StackOutputs } from "../adapter.ts";
-import { functionCode } from "../bundle.ts";
+import { functionCode } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";

@@ -3,10 +3,10 @@
  * byte-identical JSON.
  */
 import * as crypto from "node:crypto";
-import type { AnyAsset } from "../../assets/graph/asset.ts";
-import { TributaryError } from "../../assets/graph/errors.ts";
-import type { AssetGraph } from "../../assets/graph/graph.ts";
-import { didYouMean } from "../../assets/graph/suggest.ts";
+import type { AnyAsset } from "../../kit/asset.ts";
+import { TributaryError } from "../../kit/errors.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
+import { didYouMean } from "../../kit/suggest.ts";
 import { functionKind, functionVariables, OUTBOX_SWEEPER } from "../../runtime/handlers/environment.ts";
 import { STORE_ZONES } from "../../runtime/storage/layout.ts";
 import { type Cloud, OUTBOX_DEFAULTS, type StackConfig, stackFile } from "../config.ts";

@@ -9,7 +9,7 @@
  * names the expression, the cloud and what to write instead.
  */
 import { CronExpressionParser } from "cron-parser";
-import { TributaryError } from "../../assets/graph/errors.ts";
+import { TributaryError } from "../../kit/errors.ts";
 
 export class CronDialectError extends TributaryError {
   override name = "CronDialectError";

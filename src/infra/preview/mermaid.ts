@@ -8,7 +8,7 @@
  * shows an error box instead, so a large change is drawn in part: the changed assets first, then their
  * direct consumers, as many as the limits allow, and the caller is told how many were left out.
  */
-import { mermaidId } from "../../assets/graph/lineage.ts";
+import { mermaidId } from "../../kit/lineage.ts";
 import type { GraphDiff } from "./types.ts";
 
 export type NodeKind = "added" | "removed" | "modified" | "breaking" | "impacted" | "context";

@@ -6,10 +6,10 @@
  * reference to one.
  */
 import type { TSchema } from "@sinclair/typebox";
-import type { AnyAsset } from "../../assets/graph/asset.ts";
-import type { CheckSpec } from "../../assets/graph/checks.ts";
-import type { AssetGraph } from "../../assets/graph/graph.ts";
-import { columnType } from "../../assets/graph/lineage.ts";
+import type { AnyAsset } from "../../kit/asset.ts";
+import type { CheckSpec } from "../../kit/checks.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
+import { columnType } from "../../kit/lineage.ts";
 import {
   describeMapping,
   describePartitions,
@@ -18,8 +18,8 @@ import {
   staticDimension,
   timeDimension,
   timeKeys,
-} from "../../assets/graph/partitions.ts";
-import { namesWord, sqlCode } from "../../assets/graph/sql.ts";
+} from "../../kit/partitions.ts";
+import { namesWord, sqlCode } from "../../kit/sql.ts";
 import type { Column } from "./types.ts";
 
 export interface DependencySnapshot {

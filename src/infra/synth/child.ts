@@ -11,7 +11,7 @@ process.setSourceMapsEnabled(false);
 process.setSourceMapsEnabled = () => {};
 
 import * as pulumi from "@pulumi/pulumi";
-import { TributaryError } from "../../assets/graph/errors.ts";
+import { TributaryError } from "../../kit/errors.ts";
 import { runUnderMocks } from "./mocks.ts";
 
 const request = JSON.parse(process.env.TRIBUTARY_SYNTH ?? "{}") as {

@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
-import { TributaryError } from "../../assets/graph/errors.ts";
+import { TributaryError } from "../../kit/errors.ts";
 import { configMap, readStackConfig } from "../config.ts";
 import type { Synthesis } from "./record.ts";
 

@@ -1,4 +1,4 @@
-import type { CheckSpec } from "../../assets/graph/checks.ts";
+import type { CheckSpec } from "../../kit/checks.ts";
 import type { Duck } from "./duckdb.ts";
 import type { CheckResult } from "./manifest.ts";
 import { ident, literal } from "./types.ts";

@@ -5,15 +5,15 @@ import {
   timestampTZValueFromDate,
 } from "@duckdb/node-api";
 import type { TSchema } from "@sinclair/typebox";
-import type { AnyAsset, AssetDef, ComputeContext } from "../../assets/graph/asset.ts";
-import { TributaryError } from "../../assets/graph/errors.ts";
-import type { AssetGraph } from "../../assets/graph/graph.ts";
+import type { AnyAsset, AssetDef, ComputeContext } from "../../kit/asset.ts";
+import { TributaryError } from "../../kit/errors.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
 import {
   MULTI_SEPARATOR,
   staticDimension,
   timeDimension,
   upstreamKeys,
-} from "../../assets/graph/partitions.ts";
+} from "../../kit/partitions.ts";
 import { layout, partitionPath } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { runCheck } from "./checks.ts";

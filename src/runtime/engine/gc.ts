@@ -1,4 +1,4 @@
-import type { AssetGraph } from "../../assets/graph/graph.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
 import { layout } from "../storage/layout.ts";
 import type { ObjectInfo, ObjectStore } from "../storage/port.ts";
 import { StoreState } from "./state.ts";

@@ -8,7 +8,7 @@ import { isAscii, isUtf8 } from "node:buffer";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 // Types only: a worker loads this module, and nothing of the declaration kit (cron-parser and all).
-import { type StaticPartitions, type TimePartitions, timeKeyAt } from "../../assets/graph/partitions.ts";
+import { type StaticPartitions, type TimePartitions, timeKeyAt } from "../../kit/partitions.ts";
 import { encodeUuid, FIELDS, isDate, isDateTime, isUuid, timestampFields, utc } from "./ingest-formats.ts";
 
 /**

@@ -19,7 +19,7 @@ import { createReadStream } from "node:fs";
 import { appendFile, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import pLimit from "p-limit";
-import { TributaryError } from "../../assets/graph/errors.ts";
+import { TributaryError } from "../../kit/errors.ts";
 import type { ObjectStore } from "../storage/port.ts";
 
 /** An object a commit names, with what the commit recorded of it. */

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { AssetDef } from "../../assets/graph/asset.ts";
-import type { AssetGraph } from "../../assets/graph/graph.ts";
+import type { AssetDef } from "../../kit/asset.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
 import { assetRun, type LineageContext, runComplete, runFail, runStart } from "../lineage/events.ts";
 import type { LineageTransport } from "../lineage/transport.ts";
 import { environmentSecrets, type SecretSource } from "../secrets/source.ts";

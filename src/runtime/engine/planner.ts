@@ -1,6 +1,6 @@
-import type { AssetDef } from "../../assets/graph/asset.ts";
-import { TributaryError } from "../../assets/graph/errors.ts";
-import type { AssetGraph } from "../../assets/graph/graph.ts";
+import type { AssetDef } from "../../kit/asset.ts";
+import { TributaryError } from "../../kit/errors.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
 import {
   isPartitionKey,
   lastCompleteKey,
@@ -9,7 +9,7 @@ import {
   partitionKeys,
   timeDimension,
   upstreamKeys,
-} from "../../assets/graph/partitions.ts";
+} from "../../kit/partitions.ts";
 import { SecretMissingError } from "../secrets/source.ts";
 import { SecretValueError } from "../secrets/token.ts";
 import { damaged, type ObjectCheck } from "./integrity.ts";

@@ -1,4 +1,4 @@
-import type { AnyAsset } from "../../assets/graph/asset.ts";
+import type { AnyAsset } from "../../kit/asset.ts";
 import { layout, partitionPath } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { type SourcePartition, sourcePartitions } from "./ingest.ts";

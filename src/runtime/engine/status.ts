@@ -3,8 +3,8 @@
  * asset-graph page, so both say the same state and the same reason.
  */
 
-import { formatDuration } from "../../assets/graph/duration.ts";
-import type { AnyAsset, AssetGraph } from "../../assets/graph/index.ts";
+import { formatDuration } from "../../kit/duration.ts";
+import type { AnyAsset, AssetGraph } from "../../kit/index.ts";
 import type { AssetManifest } from "./manifest.ts";
 import type { PlanItem } from "./planner.ts";
 import type { FailureRecord, StoreState } from "./state.ts";

@@ -7,8 +7,8 @@
  * refuses to run for an asset that declares no tokenisation secret (the graph refuses such SQL at load).
  */
 import { DuckDBScalarFunction, VARCHAR } from "@duckdb/node-api";
-import type { AssetGraph } from "../../assets/graph/graph.ts";
-import type { SecretDef } from "../../assets/graph/secret.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
+import type { SecretDef } from "../../kit/secret.ts";
 import type { SecretSource } from "../secrets/source.ts";
 import { type TokenKey, tokenKey } from "../secrets/token.ts";
 import type { Duck } from "./duckdb.ts";

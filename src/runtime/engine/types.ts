@@ -1,5 +1,5 @@
 import type { TObject, TSchema } from "@sinclair/typebox";
-import { TributaryError } from "../../assets/graph/errors.ts";
+import { TributaryError } from "../../kit/errors.ts";
 
 /**
  * How a TypeBox (JSON Schema) column is stored in DuckDB and Parquet, and back:

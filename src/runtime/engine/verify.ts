@@ -4,7 +4,7 @@
  * objects of every committed batch of a source. `tributary verify` reads every byte; `tributary status`
  * checks sources the quick way.
  */
-import type { AssetGraph } from "../../assets/graph/graph.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
 import { committedBatches } from "./ingest.ts";
 import { type CheckDepth, checkObject, type ObjectCheck } from "./integrity.ts";
 import { batchObjects } from "./manifest.ts";

@@ -14,7 +14,7 @@
  * into a `message` string): every commit's line is also in CloudWatch embedded metric format, which
  * makes the metric `Tributary/AssetMaterialized` (dimensions Environment, Asset) the freshness alarms read.
  */
-import type { AssetGraph } from "../../assets/graph/graph.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
 import { awsSecretReader } from "../secrets/aws.ts";
 import { S3Store } from "../storage/s3.ts";
 import { storeOpener } from "../storage/uri.ts";

@@ -17,7 +17,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { app, type EventGridEvent, type InvocationContext, type Timer } from "@azure/functions";
 import { CronExpressionParser } from "cron-parser";
-import type { AssetGraph } from "../../assets/graph/graph.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
 import { azureSecretReader } from "../secrets/azure.ts";
 import { AzureBlobStore } from "../storage/azure-blob.ts";
 import { storeOpener } from "../storage/uri.ts";

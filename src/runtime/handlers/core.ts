@@ -21,10 +21,10 @@
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import type { AssetDef, SourceDef } from "../../assets/graph/asset.ts";
-import { TributaryError } from "../../assets/graph/errors.ts";
-import type { AssetGraph } from "../../assets/graph/graph.ts";
-import { upstreamKeys } from "../../assets/graph/partitions.ts";
+import type { AssetDef, SourceDef } from "../../kit/asset.ts";
+import { TributaryError } from "../../kit/errors.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
+import { upstreamKeys } from "../../kit/partitions.ts";
 import { IngestError, ingest, type SourcePartition, sourcePartitions } from "../engine/ingest.ts";
 import type { BatchManifest } from "../engine/manifest.ts";
 import { materialize } from "../engine/materialize.ts";

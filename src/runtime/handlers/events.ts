@@ -5,7 +5,7 @@
  * is unwrapped in its own module; everything that can be said about the message itself is said here,
  * once, so a malformed message reads the same on every cloud.
  */
-import { TributaryError } from "../../assets/graph/errors.ts";
+import { TributaryError } from "../../kit/errors.ts";
 import { assertObjectKey, StorageError } from "../storage/port.ts";
 import { PoisonMessageError, perform, type Runtime, type Work, type WorkReport } from "./core.ts";
 import { MESSAGES } from "./messages.ts";

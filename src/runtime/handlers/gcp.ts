@@ -22,7 +22,7 @@
  */
 import type { CloudEvent } from "@google-cloud/functions-framework";
 import { cloudEvent as registerCloudEvent } from "@google-cloud/functions-framework";
-import type { AssetGraph } from "../../assets/graph/graph.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
 import { gcpSecretReader } from "../secrets/gcp.ts";
 import { GcsStore } from "../storage/gcs.ts";
 import { storeOpener } from "../storage/uri.ts";

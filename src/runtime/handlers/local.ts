@@ -10,7 +10,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
-import type { AssetGraph } from "../../assets/graph/graph.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
 import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { type Announcement, DEFAULT_TIMEOUT_SECONDS, type HandlerDeps, type Publisher } from "./core.ts";

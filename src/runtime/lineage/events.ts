@@ -19,17 +19,17 @@ import { randomFillSync } from "node:crypto";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TSchema } from "@sinclair/typebox";
-import type { AnyAsset, AssetDef, SourceDef } from "../../assets/graph/asset.ts";
-import { type CheckSpec, checkColumns } from "../../assets/graph/checks.ts";
-import { columnType } from "../../assets/graph/lineage.ts";
+import type { AnyAsset, AssetDef, SourceDef } from "../../kit/asset.ts";
+import { type CheckSpec, checkColumns } from "../../kit/checks.ts";
+import { columnType } from "../../kit/lineage.ts";
 import {
   MULTI_SEPARATOR,
   type Partitions,
   shiftTimeKey,
   timeDimension,
-} from "../../assets/graph/partitions.ts";
+} from "../../kit/partitions.ts";
 // Imported, not read at run time: a cloud function's bundle has no package.json beside it.
-import pkg from "../../package.json" with { type: "json" };
+import pkg from "../../../package.json" with { type: "json" };
 import type { AssetManifest, BatchManifest, CheckResult, InputVersion } from "../engine/manifest.ts";
 
 /** Tributary's version, from package.json. */

@@ -8,9 +8,9 @@
  * that reads personal data must declare what it holds. What cannot be traced is never assumed clean.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { AssetDef } from "../../assets/graph/asset.ts";
-import { TributaryError } from "../../assets/graph/errors.ts";
-import type { AssetGraph } from "../../assets/graph/graph.ts";
+import type { AssetDef } from "../../kit/asset.ts";
+import { TributaryError } from "../../kit/errors.ts";
+import type { AssetGraph } from "../../kit/graph.ts";
 import { Duck } from "../engine/duckdb.ts";
 import { type ColumnSource, columnSources } from "./columns.ts";
 

@@ -8,7 +8,7 @@
  * that has no reference as `TRIBUTARY_SECRET_<NAME>`, as the CLI is. A deployed function never is: the
  * policy pack's no-plain-secrets-in-environment refuses a variable named like a secret that holds a value.
  */
-import type { SecretDef } from "../../assets/graph/secret.ts";
+import type { SecretDef } from "../../kit/secret.ts";
 import { FUNCTION_ENV } from "../handlers/environment.ts";
 import { SecretMissingError, type SecretSource, secretVariable } from "./source.ts";
 

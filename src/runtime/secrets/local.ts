@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { SecretDef } from "../../assets/graph/secret.ts";
+import type { SecretDef } from "../../kit/secret.ts";
 import { LocalStore } from "../storage/local.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { environmentSecrets, SecretMissingError, type SecretSource, secretVariable } from "./source.ts";

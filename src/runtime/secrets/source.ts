@@ -5,8 +5,8 @@
  * never written to manifests or lineage events: only a tokenisation key's id is.
  */
 
-import { TributaryError } from "../../assets/graph/errors.ts";
-import type { SecretDef } from "../../assets/graph/secret.ts";
+import { TributaryError } from "../../kit/errors.ts";
+import type { SecretDef } from "../../kit/secret.ts";
 
 /** A declared secret has no value where this run looks for it. */
 export class SecretMissingError extends TributaryError {

@@ -13,7 +13,7 @@
  *   and the id is what the data version of a tokenising asset records (runtime/engine/planner.ts).
  */
 import { createHmac, hkdfSync } from "node:crypto";
-import { TributaryError } from "../../assets/graph/errors.ts";
+import { TributaryError } from "../../kit/errors.ts";
 
 /** Key material shorter than this (in UTF-8 bytes) is refused: 256 bits, the size of the HMAC's key. */
 export const MIN_KEY_BYTES = 32;

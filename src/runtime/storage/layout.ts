@@ -1,4 +1,4 @@
-import { isPartitionKey, MULTI_SEPARATOR, type Partitions } from "../../assets/graph/partitions.ts";
+import { isPartitionKey, MULTI_SEPARATOR, type Partitions } from "../../kit/partitions.ts";
 import { StorageError } from "./port.ts";
 
 /**

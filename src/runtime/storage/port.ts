@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { TributaryError } from "../../assets/graph/errors.ts";
+import { TributaryError } from "../../kit/errors.ts";
 
 /** What an object store says about one object. */
 export interface ObjectInfo {

@@ -4,7 +4,7 @@
  * The graph module is loaded by tsx, as in `node bin/tributary.js`, and each command is spared the start
  * of a new process.
  */
-import { run } from "../../../runtime/cli/main.ts";
+import { run } from "../../../src/cli/main.ts";
 
 export interface CliRequest {
   readonly id: number;

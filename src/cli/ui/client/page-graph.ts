@@ -3,8 +3,8 @@
  * selection syntax exactly as the CLI does (`select` from the kit runs on it), and walks lineage.
  */
 import { DirectedGraph } from "graphology";
-import { type Selectable, type SelectableAsset, select } from "../../../assets/graph/selection.ts";
-import { walk } from "../../../assets/graph/walk.ts";
+import { type Selectable, type SelectableAsset, select } from "../../../kit/selection.ts";
+import { walk } from "../../../kit/walk.ts";
 import type { UiEdge, UiGraph, UiNode } from "../types.ts";
 
 export class PageGraph implements Selectable {
