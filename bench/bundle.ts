@@ -34,8 +34,8 @@ if (!Number.isInteger(RUNS) || RUNS < 1 || clouds.length === 0) {
   throw new Error("usage: npx tsx bench/bundle.ts [--runs N] [--cloud aws|gcp|azure]");
 }
 
-const ENGINE = `export { materialize } from ${JSON.stringify(join(REPO, "runtime/engine/materialize.ts"))};
-export { ingest } from ${JSON.stringify(join(REPO, "runtime/engine/ingest.ts"))};
+const ENGINE = `export { materialize } from ${JSON.stringify(join(REPO, "src/runtime/engine/materialize.ts"))};
+export { ingest } from ${JSON.stringify(join(REPO, "src/runtime/engine/ingest.ts"))};
 `;
 
 /** The baseline: the engine alone through esbuild (as the bundle's options), and a copy of the binding. */

@@ -25,7 +25,6 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DirectedGraph } from "graphology";
 import { parseDocument } from "yaml";
-import { type AnyAsset, defineGraph } from "../src/kit/index.ts";
 import { configMap, readStackConfig } from "../src/infra/config.ts";
 import { planDeployment } from "../src/infra/plan/build.ts";
 import { diffGraph } from "../src/infra/preview/graph-diff.ts";
@@ -33,6 +32,7 @@ import { renderMarkdown } from "../src/infra/preview/markdown.ts";
 import { diffPlans } from "../src/infra/preview/plan-diff.ts";
 import { snapshotOf } from "../src/infra/preview/snapshot.ts";
 import type { Preview } from "../src/infra/preview/types.ts";
+import { type AnyAsset, defineGraph } from "../src/kit/index.ts";
 import { generate, moduleText, type Node } from "./generated-graph.ts";
 
 const TARGET_S = 10;
@@ -81,15 +81,7 @@ function git(dir: string, ...args: string[]): string {
 function makeProject(base: readonly Node[], head: readonly Node[]): string {
   fs.mkdirSync(DATA, { recursive: true });
   const dir = fs.mkdtempSync(path.join(DATA, "preview-"));
-  for (const p of [
-    "package.json",
-    "Pulumi.yaml",
-    "tsconfig.json",
-    "infra",
-    "runtime",
-    "bin",
-    "assets/graph",
-  ]) {
+  for (const p of ["package.json", "Pulumi.yaml", "tsconfig.json", "src", "bin"]) {
     fs.cpSync(path.join(REPO, p), path.join(dir, p), { recursive: true });
   }
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");

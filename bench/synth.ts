@@ -78,12 +78,10 @@ writeFileSync(out, JSON.stringify({ registered }));
 async function makeProject(dir: string): Promise<void> {
   await cp(join(REPO, "package.json"), join(dir, "package.json"));
   await cp(join(REPO, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
-  await cp(join(REPO, "infra"), join(dir, "infra"), { recursive: true });
-  // infra imports the runtime's bus message names and bundle manifest; the project's own CLI bundles
-  // its graph (the repository's would load a second copy of the kit, whose AssetGraph is another class).
-  await cp(join(REPO, "runtime"), join(dir, "runtime"), { recursive: true });
+  // The package's sources (the program, and the CLI that bundles the project's own graph: the
+  // repository's would load a second copy of the kit, whose AssetGraph is another class).
+  await cp(join(REPO, "src"), join(dir, "src"), { recursive: true });
   await cp(join(REPO, "bin"), join(dir, "bin"), { recursive: true });
-  await cp(join(REPO, "assets", "graph"), join(dir, "assets", "graph"), { recursive: true });
   await symlink(join(REPO, "node_modules"), join(dir, "node_modules"), "dir");
   const stack = parseDocument(
     await readFile(join(REPO, "stacks", `Pulumi.${EXAMPLE_STACK[CLOUD]}.yaml`), "utf8"),

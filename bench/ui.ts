@@ -22,8 +22,8 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import type { Page } from "playwright-core";
 import { serveUi } from "../src/cli/commands/ui.ts";
-import { loadGraph } from "../src/cli/graph-module.ts";
 import { uiGraph } from "../src/cli/ui/model.ts";
+import { loadGraph } from "../src/contract/graph-module.ts";
 import { launch } from "../test/ui/browser.ts";
 import { generate, moduleText } from "./generated-graph.ts";
 

@@ -4,21 +4,4 @@
  */
 import { TributaryError } from "../kit/errors.ts";
 
-/** The graph module could not be loaded: missing, wrong export, or an invalid graph. A user error. */
-export class GraphModuleError extends TributaryError {
-  override name = "GraphModuleError";
-}
-
-/**
- * The graph module threw something that is not a Tributary error while it was imported. Not a user
- * error we can explain: the CLI prints the stack of `cause` and exits 2.
- */
-export class GraphModuleCrash extends Error {
-  override name = "GraphModuleCrash";
-  /** The module as the user named it. */
-  readonly module: string;
-  constructor(module: string, cause: unknown) {
-    super(`the graph module ${module} threw while loading`, { cause });
-    this.module = module;
-  }
-}
+export { GraphModuleCrash, GraphModuleError } from "../contract/errors.ts";

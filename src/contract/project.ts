@@ -41,7 +41,11 @@ export function findConfigFile(cwd: string): string | undefined {
 export async function loadProject(cwd: string, configFile?: string): Promise<Project> {
   const file = configFile === undefined ? findConfigFile(cwd) : resolve(cwd, configFile);
   if (file === undefined) {
-    return { root: resolve(cwd), graph: resolve(cwd, DEFAULT_GRAPH_MODULE), stacks: resolve(cwd, DEFAULT_STACKS_DIR) };
+    return {
+      root: resolve(cwd),
+      graph: resolve(cwd, DEFAULT_GRAPH_MODULE),
+      stacks: resolve(cwd, DEFAULT_STACKS_DIR),
+    };
   }
   if (!existsSync(file)) throw new TributaryError(`no project configuration at ${configFile} (in ${cwd}).`);
   const exports = (await import(pathToFileURL(file).href)) as { default?: ProjectConfig };

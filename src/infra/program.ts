@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { TributaryError, toLineage } from "tributary";
-import graph from "../../examples/commerce/assets/index.ts";
+import { loadGraph } from "../contract/graph-module.ts";
 import type { CloudAdapter } from "./adapter.ts";
 import { configMap, readStackConfig, stackFile } from "./config.ts";
 import { runError } from "./errors.ts";
@@ -17,6 +17,17 @@ import { planDeployment } from "./plan/build.ts";
 import { configuredSecrets } from "./secrets.ts";
 
 const stack = pulumi.getStack();
+
+/** The project's graph: the graph module its tributary.config.ts names (default assets/index.ts). */
+async function projectGraph() {
+  try {
+    return await loadGraph(undefined, process.cwd());
+  } catch (e) {
+    if (e instanceof TributaryError) throw runError(e.message);
+    throw e;
+  }
+}
+const graph = await projectGraph();
 
 function prepare() {
   try {

@@ -6,8 +6,8 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import graph from "../../examples/commerce/assets/index.ts";
 import { writeSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import graph from "../../examples/commerce/assets/index.ts";
 import { Duck } from "../../src/runtime/engine/duckdb.ts";
 import { readSql } from "../../src/runtime/engine/executor.ts";
 import { Scratch } from "../../src/runtime/engine/files.ts";

@@ -2,10 +2,10 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import graph from "../../examples/commerce/assets/index.ts";
 import type { AssetDef } from "../../src/kit/asset.ts";
 import { partitionKeys } from "../../src/kit/partitions.ts";
-import graph from "../../examples/commerce/assets/index.ts";
-import { writeSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
 import { sourcePartitions } from "../../src/runtime/engine/ingest.ts";
 import { Outbox } from "../../src/runtime/engine/outbox.ts";
 import {

@@ -6,8 +6,8 @@
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import graph from "../../examples/commerce/assets/index.ts";
 import { generateSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import graph from "../../examples/commerce/assets/index.ts";
 import { sourcePartitions } from "../../src/runtime/engine/ingest.ts";
 import {
   type Announcement,

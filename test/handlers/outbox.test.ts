@@ -6,8 +6,8 @@
  */
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SourceDef } from "../../src/kit/asset.ts";
 import { generateSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import type { SourceDef } from "../../src/kit/asset.ts";
 import { ingest } from "../../src/runtime/engine/ingest.ts";
 import { materialize } from "../../src/runtime/engine/materialize.ts";
 import { Outbox } from "../../src/runtime/engine/outbox.ts";
@@ -23,7 +23,11 @@ import { OUTBOX_SWEEPER } from "../../src/runtime/handlers/environment.ts";
 import { PublishError } from "../../src/runtime/handlers/events.ts";
 import { entryPoint, failedItems } from "../../src/runtime/handlers/local.ts";
 import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
-import { OUTBOX_DRAINED_EVENT, OUTBOX_SWEPT_EVENT, publishWithin } from "../../src/runtime/handlers/outbox.ts";
+import {
+  OUTBOX_DRAINED_EVENT,
+  OUTBOX_SWEPT_EVENT,
+  publishWithin,
+} from "../../src/runtime/handlers/outbox.ts";
 import { secretValues } from "../../src/runtime/secrets/source.ts";
 import type { ObjectStore } from "../../src/runtime/storage/port.ts";
 import { DAY, graph, orderRecords, stack, tempDir } from "./helpers.ts";

@@ -6,7 +6,6 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { toLineage } from "../../src/kit/index.ts";
 import graph from "../../examples/commerce/assets/index.ts";
 import { functionPolicy } from "../../src/infra/aws/policy.ts";
 import { configMap, readStackConfig } from "../../src/infra/config.ts";
@@ -14,6 +13,7 @@ import { planDeployment } from "../../src/infra/plan/build.ts";
 import { evaluate } from "../../src/infra/policy/rules.ts";
 import { type Synthesis, synth } from "../../src/infra/synth/index.ts";
 import { normalise } from "../../src/infra/synth/record.ts";
+import { toLineage } from "../../src/kit/index.ts";
 import { disposableSynth, guarded, GUARDED as KEPT, lookup } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

@@ -5,7 +5,6 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { toLineage } from "../../src/kit/index.ts";
 import graph from "../../examples/commerce/assets/index.ts";
 import { guid } from "../../src/infra/azure/names.ts";
 import { blobCondition, containerAccess } from "../../src/infra/azure/policy.ts";
@@ -16,6 +15,7 @@ import { AZURE_TAGGABLE_TYPES } from "../../src/infra/policy/azure.ts";
 import { evaluate } from "../../src/infra/policy/rules.ts";
 import { type Synthesis, synth } from "../../src/infra/synth/index.ts";
 import { normalise } from "../../src/infra/synth/record.ts";
+import { toLineage } from "../../src/kit/index.ts";
 import { disposableSynth, guarded, GUARDED as KEPT, lookup } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

@@ -48,7 +48,12 @@ const fixtureRun = {
 };
 
 /** The repository's own program, as Pulumi.yaml runs it. */
-const repoRun = { cwd: repo, main: "infra/index.ts", project: "tributary", nodeargs: ["--import", "tsx"] };
+const repoRun = {
+  cwd: repo,
+  main: "src/infra/program.ts",
+  project: "tributary",
+  nodeargs: ["--import", "tsx"],
+};
 
 const thing = "urn:pulumi:dev::tributary::tributary:test:Thing::events";
 const guard = "urn:pulumi:dev::tributary::tributary:test:Thing$tributary:test:Guard::events-guard";

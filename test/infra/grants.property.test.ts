@@ -4,10 +4,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type AnyAsset, asset, defineGraph, onUpstream, source, Type } from "../../src/kit/index.ts";
 import { functionPolicy, type PolicyDocument } from "../../src/infra/aws/policy.ts";
 import { planDeployment } from "../../src/infra/plan/build.ts";
 import type { DeploymentPlan } from "../../src/infra/plan/types.ts";
+import { type AnyAsset, asset, defineGraph, onUpstream, source, Type } from "../../src/kit/index.ts";
 import { CONFIG } from "./fixtures/config.ts";
 
 const BUCKET = {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { dep } from "../../src/kit/asset.ts";
-import { asset, defineGraph, source, Type } from "../../src/kit/index.ts";
 import graph from "../../examples/commerce/assets/index.ts";
 import { functionCpus, functionName, PlanError, planDeployment } from "../../src/infra/plan/build.ts";
+import { dep } from "../../src/kit/asset.ts";
+import { asset, defineGraph, source, Type } from "../../src/kit/index.ts";
 import { CONFIG } from "./fixtures/config.ts";
 
 const retry = { attempts: 3, maxEventAgeSeconds: 3600 };

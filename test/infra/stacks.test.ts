@@ -30,7 +30,7 @@ describe.each(stacks)("stack %s", (stack) => {
       synth({ root: repo, stack }),
       runProgram({
         cwd: repo,
-        main: "infra/index.ts",
+        main: "src/infra/program.ts",
         project: "tributary",
         stack,
         config,

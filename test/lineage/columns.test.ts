@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import graph from "../../examples/commerce/assets/index.ts";
+import type { UiColumnLineage } from "../../src/cli/ui/types.ts";
 import { Duck } from "../../src/runtime/engine/duckdb.ts";
 import { readSql } from "../../src/runtime/engine/executor.ts";
 import { registerTokenFunction } from "../../src/runtime/engine/tokens.ts";
 import { type ColumnLineage, columnLineage } from "../../src/runtime/lineage/columns.ts";
 import { tokenKey } from "../../src/runtime/secrets/token.ts";
-import type { UiColumnLineage } from "../../src/cli/ui/types.ts";
 
 const ORDERS = { key: "orders", columns: ["order_id", "customer_id", "amount", "status", "created_at"] };
 const CUSTOMERS = { key: "customers", columns: ["customer_id", "name", "country"] };

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { columnVerdict, combine, diffGraph } from "../../src/infra/preview/graph-diff.ts";
+import { snapshotOf } from "../../src/infra/preview/snapshot.ts";
 import {
   asset,
   daily,
@@ -11,8 +13,6 @@ import {
   Type,
   unique,
 } from "../../src/kit/index.ts";
-import { columnVerdict, combine, diffGraph } from "../../src/infra/preview/graph-diff.ts";
-import { snapshotOf } from "../../src/infra/preview/snapshot.ts";
 
 const NOW = new Date("2026-11-28T12:00:00Z");
 

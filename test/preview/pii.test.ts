@@ -3,7 +3,6 @@
  * column it did not) and a function that may now read a secret; it lists secrets by name, never a value.
  */
 import { describe, expect, it } from "vitest";
-import { asset, defineGraph, type GraphInput, secret, source, Type } from "../../src/kit/index.ts";
 import graph from "../../examples/commerce/assets/index.ts";
 import { configMap, readStackConfig } from "../../src/infra/config.ts";
 import { planDeployment } from "../../src/infra/plan/build.ts";
@@ -13,6 +12,7 @@ import { renderMarkdown } from "../../src/infra/preview/markdown.ts";
 import { diffPlans } from "../../src/infra/preview/plan-diff.ts";
 import { snapshotOf, withPii } from "../../src/infra/preview/snapshot.ts";
 import { PREVIEW_VERSION } from "../../src/infra/preview/types.ts";
+import { asset, defineGraph, type GraphInput, secret, source, Type } from "../../src/kit/index.ts";
 import { piiColumns, piiFlows } from "../../src/runtime/lineage/pii.ts";
 import { REPO } from "../cli/run.ts";
 

@@ -17,7 +17,7 @@ export interface Project {
   remove(): void;
 }
 
-const COPIED = ["assets/graph", "infra", "runtime", "bin", "package.json", "Pulumi.yaml", "tsconfig.json"];
+const COPIED = ["src", "bin", "package.json", "Pulumi.yaml", "tsconfig.json"];
 
 export function project(): Project {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-preview-project-"));

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadGraph } from "../../src/cli/graph-module.ts";
+import { loadGraph } from "../../src/contract/graph-module.ts";
 import { cli } from "../cli/in-process.ts";
 import { launch, noBrowser, screenshotPath } from "./browser.ts";
 

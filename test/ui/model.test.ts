@@ -11,15 +11,15 @@ import { fileURLToPath } from "node:url";
 import type { AnyAsset, AssetGraph } from "tributary";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate, moduleText } from "../../bench/generated-graph.ts";
+import { layout, uiDetails, uiGraph } from "../../src/cli/ui/model.ts";
+import { STRIP_MAX, type UiColumnLineage, type UiGraph } from "../../src/cli/ui/types.ts";
+import { loadGraph } from "../../src/contract/graph-module.ts";
 import { configMap, readStackConfig } from "../../src/infra/config.ts";
 import { planDeployment } from "../../src/infra/plan/build.ts";
-import { loadGraph } from "../../src/cli/graph-module.ts";
 import type { AssetManifest } from "../../src/runtime/engine/manifest.ts";
 import { StoreState } from "../../src/runtime/engine/state.ts";
 import type { PartitionStatus } from "../../src/runtime/engine/status.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
-import { layout, uiDetails, uiGraph } from "../../src/cli/ui/model.ts";
-import { STRIP_MAX, type UiColumnLineage, type UiGraph } from "../../src/cli/ui/types.ts";
 import { cli } from "../cli/in-process.ts";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
@@ -47,7 +47,7 @@ function checkLevels(g: UiGraph, levelGap: number): void {
 /** A graph module in a temp folder, importing the kit by path (a user's project imports "tributary"). */
 async function writeModule(dir: string, text: string): Promise<string> {
   const path = join(dir, "graph.ts");
-  await writeFile(path, text.replace('from "tributary"', `from "${REPO}/assets/graph/index.ts"`));
+  await writeFile(path, text.replace('from "tributary"', `from "${REPO}/src/kit/index.ts"`));
   return path;
 }
 

@@ -4,11 +4,11 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { toLineage } from "../../src/kit/lineage.ts";
-import { loadGraph } from "../../src/cli/graph-module.ts";
 import { detailsHtml, esc, strip } from "../../src/cli/ui/client/details.ts";
 import { PageGraph } from "../../src/cli/ui/client/page-graph.ts";
 import { UI_VERSION, type UiAssetDetails, type UiGraph } from "../../src/cli/ui/types.ts";
+import { loadGraph } from "../../src/contract/graph-module.ts";
+import { toLineage } from "../../src/kit/lineage.ts";
 
 async function both() {
   const graph = await loadGraph("test/fixtures/graphs/failing-check.ts");

@@ -9,9 +9,9 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serveUi } from "../../src/cli/commands/ui.ts";
-import { loadGraph } from "../../src/cli/graph-module.ts";
 import { uiDetails } from "../../src/cli/ui/model.ts";
 import type { UiServer } from "../../src/cli/ui/server.ts";
+import { loadGraph } from "../../src/contract/graph-module.ts";
 import { cli } from "../cli/in-process.ts";
 import { launch, noBrowser, screenshotPath } from "./browser.ts";
 

@@ -1,6 +1,6 @@
-import { configMap, readStackConfig } from "../../infra/config.ts";
 import { BundleError, type BundleReport, bundle } from "../../infra/bundle/build.ts";
 import type { BundleArch, BundleCloud } from "../../infra/bundle/manifest.ts";
+import { configMap, readStackConfig } from "../../infra/config.ts";
 import type { Io } from "../io.ts";
 
 export interface BundleCommandOptions {

@@ -1,6 +1,6 @@
+import { loadGraph } from "../../contract/graph-module.ts";
 import { parseDuration } from "../../kit/duration.ts";
 import { collectGarbage } from "../../runtime/engine/gc.ts";
-import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";
 

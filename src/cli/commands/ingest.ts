@@ -1,10 +1,17 @@
 import type { SourceDef } from "tributary";
 import { SelectionError } from "tributary";
+import { loadGraph } from "../../contract/graph-module.ts";
 import { ingest, newBatchId } from "../../runtime/engine/ingest.ts";
 import type { BatchManifest } from "../../runtime/engine/manifest.ts";
-import { commandRun, ingestRun, parentOf, runComplete, runFail, runStart } from "../../runtime/lineage/events.ts";
+import {
+  commandRun,
+  ingestRun,
+  parentOf,
+  runComplete,
+  runFail,
+  runStart,
+} from "../../runtime/lineage/events.ts";
 import { transportsFromEnv } from "../../runtime/lineage/transport.ts";
-import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";
 

@@ -1,14 +1,20 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type AssetGraph, SelectionError, TributaryError } from "tributary";
+import { loadGraph } from "../../contract/graph-module.ts";
 import { partitionLabel } from "../../runtime/engine/planner.ts";
 import type { Work } from "../../runtime/handlers/core.ts";
-import { type BusMessage, CLOUDS, type Cloud, type Delivery, envelope } from "../../runtime/handlers/envelopes.ts";
+import {
+  type BusMessage,
+  CLOUDS,
+  type Cloud,
+  type Delivery,
+  envelope,
+} from "../../runtime/handlers/envelopes.ts";
 import { consumersOf, type DeliveryRecord, LocalCloud } from "../../runtime/handlers/local.ts";
 import { MESSAGES } from "../../runtime/handlers/messages.ts";
 import { storeSecrets } from "../../runtime/secrets/local.ts";
 import { openStoreUri } from "../../runtime/storage/open.ts";
-import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 
 export class InvokeError extends TributaryError {

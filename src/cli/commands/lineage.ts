@@ -1,12 +1,12 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { type AssetGraph, TributaryError, toDot, toLineage, toMermaid } from "tributary";
+import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../contract/graph-module.ts";
+import type { Io } from "../io.ts";
 import { columnLineageOf } from "../ui/columns.ts";
 import { uiDetails, uiGraph } from "../ui/model.ts";
 import { clientScript, pageHtml } from "../ui/page.ts";
 import type { UiAssetDetails } from "../ui/types.ts";
-import { DEFAULT_GRAPH_MODULE, loadGraph } from "../graph-module.ts";
-import type { Io } from "../io.ts";
 import { stackPlans } from "./ui.ts";
 
 export const LINEAGE_FORMATS = ["mermaid", "dot", "json", "html"] as const;

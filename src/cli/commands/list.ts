@@ -1,5 +1,5 @@
 import { type AnyAsset, type AssetGraph, describePartitions } from "tributary";
-import { loadGraph } from "../graph-module.ts";
+import { loadGraph } from "../../contract/graph-module.ts";
 import type { Io } from "../io.ts";
 import { formatTable } from "../table.ts";
 

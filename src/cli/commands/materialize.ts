@@ -1,5 +1,6 @@
 import { SingleBar } from "cli-progress";
 import type { AssetGraph } from "tributary";
+import { loadGraphModule } from "../../contract/graph-module.ts";
 import {
   type MaterializeOptions,
   materialize,
@@ -14,7 +15,6 @@ import { commandRun, parentOf, runComplete, runFail, runStart } from "../../runt
 import { checkPii } from "../../runtime/lineage/pii.ts";
 import { transportsFromEnv } from "../../runtime/lineage/transport.ts";
 import type { ObjectStore } from "../../runtime/storage/port.ts";
-import { loadGraphModule } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { ensureSampleData } from "../samples.ts";
 import { openStore, storeSecrets } from "../store.ts";

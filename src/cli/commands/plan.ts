@@ -1,8 +1,8 @@
+import { loadGraph } from "../../contract/graph-module.ts";
 import { configMap, readStackConfig } from "../../infra/config.ts";
 import { planDeployment } from "../../infra/plan/build.ts";
 import { type DeploymentPlan, describeTrigger, type TriggerPlan } from "../../infra/plan/types.ts";
 import { checkPii } from "../../runtime/lineage/pii.ts";
-import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { formatTable } from "../table.ts";
 

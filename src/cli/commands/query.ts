@@ -1,4 +1,5 @@
 import { type DuckDBPreparedStatement, StatementType } from "@duckdb/node-api";
+import { loadGraph } from "../../contract/graph-module.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import { namesWord, sqlCode } from "../../kit/sql.ts";
 import { Duck } from "../../runtime/engine/duckdb.ts";
@@ -6,7 +7,6 @@ import { readSql } from "../../runtime/engine/executor.ts";
 import { Scratch } from "../../runtime/engine/files.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
 import { ident } from "../../runtime/engine/types.ts";
-import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";
 import { formatTable } from "../table.ts";

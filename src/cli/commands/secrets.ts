@@ -4,12 +4,12 @@
  * says what the next run re-materialises; `set` stores a value read from standard input.
  */
 import type { AssetGraph, SecretDef } from "tributary";
+import { loadGraph } from "../../contract/graph-module.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import { didYouMean } from "../../kit/suggest.ts";
 import { LocalSecrets, type SecretOrigin } from "../../runtime/secrets/local.ts";
 import { keyId, tokenKey } from "../../runtime/secrets/token.ts";
 import { LocalStore } from "../../runtime/storage/local.ts";
-import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";
 import { formatTable } from "../table.ts";

@@ -1,4 +1,5 @@
 import type { AssetGraph } from "tributary";
+import { loadGraph } from "../../contract/graph-module.ts";
 import { formatDuration } from "../../kit/duration.ts";
 import { damaged, type ObjectCheck } from "../../runtime/engine/integrity.ts";
 import { Outbox } from "../../runtime/engine/outbox.ts";
@@ -8,7 +9,6 @@ import { freshnessOf, type PartitionStatus, partitionStatus } from "../../runtim
 import { TokenKeys } from "../../runtime/engine/tokens.ts";
 import { commitLabel, verifyCommitted } from "../../runtime/engine/verify.ts";
 import type { ObjectStore } from "../../runtime/storage/port.ts";
-import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore, storeSecrets } from "../store.ts";
 import { formatTable } from "../table.ts";

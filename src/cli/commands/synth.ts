@@ -1,7 +1,7 @@
+import { loadGraph } from "../../contract/graph-module.ts";
 import { evaluate } from "../../infra/policy/rules.ts";
 import { type ResourceRecord, type Synthesis, synth as synthesise } from "../../infra/synth/index.ts";
 import { checkPii } from "../../runtime/lineage/pii.ts";
-import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 
 export interface SynthOptions {

@@ -4,16 +4,16 @@
  */
 
 import { type AssetGraph, TributaryError } from "tributary";
+import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../contract/graph-module.ts";
 import { configMap, readStackConfig, stackNames } from "../../infra/config.ts";
 import { planDeployment } from "../../infra/plan/build.ts";
 import type { DeploymentPlan } from "../../infra/plan/types.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
+import type { Io } from "../io.ts";
+import { openStore } from "../store.ts";
 import { columnLineageOf } from "../ui/columns.ts";
 import type { ModelOptions } from "../ui/model.ts";
 import { isLoopback, startUiServer, type UiServer } from "../ui/server.ts";
-import { DEFAULT_GRAPH_MODULE, loadGraph } from "../graph-module.ts";
-import type { Io } from "../io.ts";
-import { openStore } from "../store.ts";
 
 export interface UiOptions {
   graph?: string;

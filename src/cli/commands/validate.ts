@@ -1,5 +1,5 @@
+import { loadGraph } from "../../contract/graph-module.ts";
 import { checkPii } from "../../runtime/lineage/pii.ts";
-import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 
 export interface ValidateOptions {

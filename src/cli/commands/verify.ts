@@ -1,7 +1,7 @@
+import { loadGraph } from "../../contract/graph-module.ts";
 import { damaged, remedy } from "../../runtime/engine/integrity.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
 import { commitLabel, verifyCommitted } from "../../runtime/engine/verify.ts";
-import { loadGraph } from "../graph-module.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";
 import { formatTable } from "../table.ts";

@@ -5,10 +5,6 @@
 
 import type { Readable } from "node:stream";
 import type { AnyAsset, AssetGraph } from "tributary";
-import type { AssetDef } from "../../kit/asset.ts";
-import { formatDuration } from "../../kit/duration.ts";
-import { columnType, lineageEdge, toLineage } from "../../kit/lineage.ts";
-import { describePartitions } from "../../kit/partitions.ts";
 import {
   type DeploymentPlan,
   describeTrigger,
@@ -16,6 +12,10 @@ import {
   type StorePlan,
   type TriggerPlan,
 } from "../../infra/plan/types.ts";
+import type { AssetDef } from "../../kit/asset.ts";
+import { formatDuration } from "../../kit/duration.ts";
+import { columnType, lineageEdge, toLineage } from "../../kit/lineage.ts";
+import { describePartitions } from "../../kit/partitions.ts";
 import { committedBatches, partitionsOf, type SourcePartition } from "../../runtime/engine/ingest.ts";
 import type { CheckResult } from "../../runtime/engine/manifest.ts";
 import { partitionsFor, plan } from "../../runtime/engine/planner.ts";

@@ -30,7 +30,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
-import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../cli/graph-module.ts";
+import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../contract/graph-module.ts";
 import { functionKind, OUTBOX_SWEEPER } from "../../runtime/handlers/environment.ts";
 import {
   BUNDLES_DIR,
@@ -49,9 +49,9 @@ export { BundleError } from "./native.ts";
 
 const require = createRequire(import.meta.url);
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
-const ENTRIES = path.join(ROOT, "runtime", "handlers", "entry");
-const KIT = path.join(ROOT, "assets", "graph", "index.ts");
-const WORKER = path.join(ROOT, "runtime", "engine", "ingest-worker.ts");
+const ENTRIES = path.join(ROOT, "src", "runtime", "handlers", "entry");
+const KIT = path.join(ROOT, "src", "kit", "index.ts");
+const WORKER = path.join(ROOT, "src", "runtime", "engine", "ingest-worker.ts");
 
 /**
  * At the top of every bundled file: a `require` for the CommonJS packages esbuild bundles into an ES

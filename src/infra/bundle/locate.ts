@@ -12,6 +12,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { runError } from "../errors.ts";
+import type { DeploymentPlan, FunctionPlan } from "../plan/types.ts";
 import {
   BUNDLES_DIR,
   type BundleArch,
@@ -21,8 +23,6 @@ import {
   listFiles,
   readManifest,
 } from "./manifest.ts";
-import { runError } from "../errors.ts";
-import type { DeploymentPlan, FunctionPlan } from "../plan/types.ts";
 
 export const BUNDLES_ENV = "TRIBUTARY_BUNDLES";
 

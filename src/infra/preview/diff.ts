@@ -7,8 +7,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../contract/graph-module.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
-import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../cli/graph-module.ts";
 import { piiColumns, piiFlows } from "../../runtime/lineage/pii.ts";
 import { CLOUDS, configMap, readStackConfig, stackNames } from "../config.ts";
 import { planDeployment } from "../plan/build.ts";

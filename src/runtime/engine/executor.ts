@@ -8,12 +8,7 @@ import type { TSchema } from "@sinclair/typebox";
 import type { AnyAsset, AssetDef, ComputeContext } from "../../kit/asset.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
-import {
-  MULTI_SEPARATOR,
-  staticDimension,
-  timeDimension,
-  upstreamKeys,
-} from "../../kit/partitions.ts";
+import { MULTI_SEPARATOR, staticDimension, timeDimension, upstreamKeys } from "../../kit/partitions.ts";
 import { layout, partitionPath } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { runCheck } from "./checks.ts";

@@ -19,17 +19,12 @@ import { randomFillSync } from "node:crypto";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TSchema } from "@sinclair/typebox";
+// Imported, not read at run time: a cloud function's bundle has no package.json beside it.
+import pkg from "../../../package.json" with { type: "json" };
 import type { AnyAsset, AssetDef, SourceDef } from "../../kit/asset.ts";
 import { type CheckSpec, checkColumns } from "../../kit/checks.ts";
 import { columnType } from "../../kit/lineage.ts";
-import {
-  MULTI_SEPARATOR,
-  type Partitions,
-  shiftTimeKey,
-  timeDimension,
-} from "../../kit/partitions.ts";
-// Imported, not read at run time: a cloud function's bundle has no package.json beside it.
-import pkg from "../../../package.json" with { type: "json" };
+import { MULTI_SEPARATOR, type Partitions, shiftTimeKey, timeDimension } from "../../kit/partitions.ts";
 import type { AssetManifest, BatchManifest, CheckResult, InputVersion } from "../engine/manifest.ts";
 
 /** Tributary's version, from package.json. */

@@ -4,7 +4,7 @@
  * `handlers` are the same functions, for running the bundle outside the Functions host.
  */
 import * as mod from "tributary:graph";
-import { graphOfModule } from "../../../cli/graph-module.ts";
+import { graphOfModule } from "../../../contract/graph-module.ts";
 import { azureHandlers, registerAzure } from "../azure.ts";
 
 const graph = graphOfModule("tributary:graph", mod);

@@ -8,7 +8,7 @@
 
 import * as mod from "tributary:graph";
 import * as functions from "@google-cloud/functions-framework";
-import { graphOfModule } from "../../../cli/graph-module.ts";
+import { graphOfModule } from "../../../contract/graph-module.ts";
 import { gcpHandler } from "../gcp.ts";
 
 export const handler = gcpHandler(graphOfModule("tributary:graph", mod));

@@ -6,8 +6,8 @@ import { statSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type AnyAsset, AssetGraph, defineGraph, GraphValidationError, TributaryError } from "tributary";
-import { DEFAULT_GRAPH_MODULE, loadProject } from "../contract/project.ts";
 import { GraphModuleCrash, GraphModuleError } from "./errors.ts";
+import { DEFAULT_GRAPH_MODULE, loadProject } from "./project.ts";
 
 export { DEFAULT_GRAPH_MODULE };
 
