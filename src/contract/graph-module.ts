@@ -3,11 +3,10 @@
  * (`export default defineGraph([...])`) or the list of its assets and sources.
  */
 import { statSync } from "node:fs";
-import { relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type AnyAsset, AssetGraph, defineGraph, GraphValidationError, TributaryError } from "tributary";
 import { GraphModuleCrash, GraphModuleError } from "./errors.ts";
-import { DEFAULT_GRAPH_MODULE, loadProject } from "./project.ts";
+import { DEFAULT_GRAPH_MODULE, graphModuleOf } from "./project.ts";
 
 export { DEFAULT_GRAPH_MODULE };
 
@@ -36,8 +35,7 @@ export async function loadGraphModule(
   cwd: string = process.cwd(),
 ): Promise<GraphModule> {
   // Without --graph: the project configuration's graph module (tributary.config.ts), else the default.
-  const path = module === undefined ? (await loadProject(cwd)).graph : resolve(cwd, module);
-  const name = module ?? (relative(cwd, path) || path);
+  const { path, name } = await graphModuleOf(cwd, module);
   const stat = statSync(path, { throwIfNoEntry: false });
   if (!stat) {
     throw new GraphModuleError(

@@ -4,7 +4,7 @@
  * working directory.
  */
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ProjectConfig } from "../kit/config.ts";
 import { TributaryError } from "../kit/errors.ts";
@@ -62,4 +62,18 @@ export async function loadProject(cwd: string, configFile?: string): Promise<Pro
     graph: resolve(root, config.graph ?? DEFAULT_GRAPH_MODULE),
     stacks: resolve(root, config.stacks ?? DEFAULT_STACKS_DIR),
   };
+}
+
+/**
+ * The graph module that applies in `cwd`: `graph` (the `--graph` override, relative to `cwd`), else
+ * the project configuration's. `name` is how messages show it: relative to `cwd` when inside it.
+ */
+export async function graphModuleOf(
+  cwd: string,
+  graph?: string,
+): Promise<{ readonly path: string; readonly name: string }> {
+  if (graph !== undefined) return { path: resolve(cwd, graph), name: graph };
+  const path = (await loadProject(cwd)).graph;
+  const name = relative(cwd, path);
+  return { path, name: name === "" || name.startsWith("..") ? path : name };
 }

@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { type AssetGraph, TributaryError, toDot, toLineage, toMermaid } from "tributary";
-import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../contract/graph-module.ts";
+import { loadGraph } from "../../contract/graph-module.ts";
+import { graphModuleOf } from "../../contract/project.ts";
 import type { Io } from "../io.ts";
 import { columnLineageOf } from "../ui/columns.ts";
 import { uiDetails, uiGraph } from "../ui/model.ts";
@@ -28,7 +29,7 @@ export async function lineage(selection: string | undefined, opts: LineageOption
       : opts.format === "dot"
         ? toDot(graph, keys)
         : opts.format === "html"
-          ? await lineagePage(graph, keys, opts.graph ?? DEFAULT_GRAPH_MODULE, io)
+          ? await lineagePage(graph, keys, (await graphModuleOf(process.cwd(), opts.graph)).name, io)
           : `${JSON.stringify(toLineage(graph, keys), null, 2)}\n`;
   if (opts.out === undefined) {
     io.out(text);

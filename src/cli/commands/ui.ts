@@ -4,7 +4,8 @@
  */
 
 import { type AssetGraph, TributaryError } from "tributary";
-import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../contract/graph-module.ts";
+import { loadGraph } from "../../contract/graph-module.ts";
+import { graphModuleOf } from "../../contract/project.ts";
 import { configMap, readStackConfig, stackNames } from "../../infra/config.ts";
 import { planDeployment } from "../../infra/plan/build.ts";
 import type { DeploymentPlan } from "../../infra/plan/types.ts";
@@ -64,7 +65,7 @@ export async function serveUi(
   // The model reads the store afresh on every call (its StoreState's cache is not used).
   const store = new StoreState(openStore(opts.store));
   const columnLineage = columnLineageOf(graph);
-  const module = opts.graph ?? DEFAULT_GRAPH_MODULE;
+  const module = (await graphModuleOf(process.cwd(), opts.graph)).name;
   const model = (): ModelOptions => ({ module, store, stacks, columnLineage, now: new Date() });
   const host = opts.host ?? "127.0.0.1";
   if (!isLoopback(host)) {

@@ -30,7 +30,8 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
-import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../contract/graph-module.ts";
+import { loadGraph } from "../../contract/graph-module.ts";
+import { graphModuleOf } from "../../contract/project.ts";
 import { functionKind, OUTBOX_SWEEPER } from "../../runtime/handlers/environment.ts";
 import {
   BUNDLES_DIR,
@@ -169,7 +170,7 @@ export async function bundleEach(
   const sourceMaps = opts.sourceMaps ?? false;
   const started = performance.now();
   const cwd = opts.cwd ?? process.cwd();
-  const graphName = opts.graph ?? DEFAULT_GRAPH_MODULE;
+  const { path: graphPath, name: graphName } = await graphModuleOf(cwd, opts.graph);
   const outs = targets.map((t) => {
     const name = t.out ?? path.join(BUNDLES_DIR, bundleName(t.cloud, t.arch));
     return { ...t, name, dir: path.resolve(cwd, name) };
@@ -182,7 +183,7 @@ export async function bundleEach(
   const js = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-bundle-"));
   try {
     const [warnings, ...bindings] = await Promise.all([
-      buildJs(clouds, path.resolve(cwd, graphName), js, cwd, sourceMaps),
+      buildJs(clouds, graphPath, js, cwd, sourceMaps),
       // A folder that does not ship the binding only names it.
       ...outs.map((o) => (LAYOUT[o.cloud].shipsBinding ? nativeBinding(o.arch, cache) : bindingSpec(o.arch))),
     ]);

@@ -7,7 +7,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DEFAULT_GRAPH_MODULE, loadGraph } from "../../contract/graph-module.ts";
+import { loadGraph } from "../../contract/graph-module.ts";
+import { graphModuleOf } from "../../contract/project.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { piiColumns, piiFlows } from "../../runtime/lineage/pii.ts";
 import { CLOUDS, configMap, readStackConfig, stackNames } from "../config.ts";
@@ -109,8 +110,8 @@ async function revision(
   opts: DiffOptions,
   required: boolean,
 ): Promise<Revision> {
-  const module = opts.graph ?? DEFAULT_GRAPH_MODULE;
-  if (!required && !fs.existsSync(path.join(dir, module))) {
+  const module = (await graphModuleOf(dir, opts.graph)).path;
+  if (!required && !fs.existsSync(module)) {
     // The project had no graph before this change: everything is added.
     return { ref, commit, dir, snapshot: { assets: [] } };
   }
