@@ -2,6 +2,5 @@
  * The CLI's own error classes. Light on purpose: `main.ts` imports them for its top-level catch, and
  * `--help` must not load the kit's dependencies.
  */
-import { TributaryError } from "../kit/errors.ts";
 
 export { GraphModuleCrash, GraphModuleError } from "../contract/errors.ts";
