@@ -20,7 +20,12 @@ function withoutFences(text: string): string[] {
       return "";
     }
     if (fence !== undefined) {
-      if (marker?.[0] === fence[0] && marker.length >= fence.length && line.trim() === marker)
+      if (
+        marker !== undefined &&
+        marker[0] === fence[0] &&
+        marker.length >= fence.length &&
+        line.trim() === marker
+      )
         fence = undefined;
       return "";
     }
