@@ -22,8 +22,8 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { AssetGraph } from "../src/kit/index.ts";
 import { materialize } from "../src/runtime/engine/materialize.ts";
-import { plan } from "../src/runtime/engine/planner.ts";
 import { StoreState } from "../src/runtime/engine/state.ts";
+import { plan } from "../src/runtime/engine/steps.ts";
 import { LocalStore } from "../src/runtime/storage/local.ts";
 import { rng } from "./random.ts";
 

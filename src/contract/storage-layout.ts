@@ -1,5 +1,5 @@
-import { isPartitionKey, MULTI_SEPARATOR, type Partitions } from "../../kit/partitions.ts";
-import { StorageError } from "./port.ts";
+import { isPartitionKey, MULTI_SEPARATOR, type Partitions } from "../kit/partitions.ts";
+import { StorageError } from "../runtime/storage/port.ts";
 
 /**
  * Where everything lives in a store, the same in every store:

@@ -16,7 +16,7 @@ import { Duck } from "../../src/runtime/engine/duckdb.ts";
 import { acquireLock, type LockBody, LockTimeoutError } from "../../src/runtime/engine/lock.ts";
 import type { AssetManifest } from "../../src/runtime/engine/manifest.ts";
 import { materialize, type RunObserver, type RunOutcome } from "../../src/runtime/engine/materialize.ts";
-import type { PlanItem } from "../../src/runtime/engine/planner.ts";
+import type { PlanItem } from "../../src/runtime/engine/steps.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 import type { Body, ObjectInfo, ObjectStore, Written } from "../../src/runtime/storage/port.ts";
 import {

@@ -22,8 +22,8 @@ import { Duck } from "../../src/runtime/engine/duckdb.ts";
 import { collectGarbage } from "../../src/runtime/engine/gc.ts";
 import { ingest } from "../../src/runtime/engine/ingest.ts";
 import { materialize, type RunResult } from "../../src/runtime/engine/materialize.ts";
-import { PlanError, plan } from "../../src/runtime/engine/planner.ts";
 import { StoreState } from "../../src/runtime/engine/state.ts";
+import { PlanError, plan } from "../../src/runtime/engine/steps.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 
 const days = daily({ start: "2026-11-01", end: "2026-11-03" });

@@ -7,6 +7,8 @@
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import { MESSAGES } from "../../src/contract/bus-messages.ts";
+import { OUTBOX_SWEEPER } from "../../src/contract/function-env.ts";
 import type { SourceDef } from "../../src/kit/asset.ts";
 import { ingest } from "../../src/runtime/engine/ingest.ts";
 import { materialize } from "../../src/runtime/engine/materialize.ts";
@@ -19,10 +21,8 @@ import {
   publishBudgetMs,
 } from "../../src/runtime/handlers/core.ts";
 import { type BusMessage, type Cloud, envelope } from "../../src/runtime/handlers/envelopes.ts";
-import { OUTBOX_SWEEPER } from "../../src/runtime/handlers/environment.ts";
 import { PublishError } from "../../src/runtime/handlers/events.ts";
 import { entryPoint, failedItems } from "../../src/runtime/handlers/local.ts";
-import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
 import {
   OUTBOX_DRAINED_EVENT,
   OUTBOX_SWEPT_EVENT,

@@ -1,8 +1,8 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { type EngineHooks, runProgram } from "../../src/infra/synth/engine.ts";
 import { runUnderMocks } from "../../src/infra/synth/mocks.ts";
+import { type EngineHooks, runProgram } from "../../src/infra/synth/monitor.ts";
 import type { ResourceRecord } from "../../src/infra/synth/record.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

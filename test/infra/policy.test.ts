@@ -7,7 +7,7 @@ import type {
 } from "@pulumi/policy";
 import { unknownCheckingProxy } from "@pulumi/policy";
 import { describe, expect, it, vi } from "vitest";
-import { evaluate, rules, UNKNOWN, type Violation } from "../../src/infra/policy/rules.ts";
+import { evaluate, rules, UNKNOWN, type Violation } from "../../src/infra/policy/rules/aws.ts";
 import type { ResourceRecord } from "../../src/infra/synth/record.ts";
 import {
   ACCOUNT,

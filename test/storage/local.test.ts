@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { daily, multiPartitions, staticPartitions } from "tributary";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { layout, partitionPath } from "../../src/runtime/storage/layout.ts";
+import { layout, partitionPath } from "../../src/contract/storage-layout.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 import { StorageError } from "../../src/runtime/storage/port.ts";
 

@@ -7,13 +7,13 @@ import {
   type RunOutcome,
   type RunResult,
 } from "../../runtime/engine/materialize.ts";
-import type { PlanItem } from "../../runtime/engine/planner.ts";
-import { plan } from "../../runtime/engine/planner.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
+import type { PlanItem } from "../../runtime/engine/steps.ts";
+import { plan } from "../../runtime/engine/steps.ts";
 import { TokenKeys } from "../../runtime/engine/tokens.ts";
-import { commandRun, parentOf, runComplete, runFail, runStart } from "../../runtime/lineage/events.ts";
 import { checkPii } from "../../runtime/lineage/pii.ts";
-import { transportsFromEnv } from "../../runtime/lineage/transport.ts";
+import { commandRun, parentOf, runComplete, runFail, runStart } from "../../runtime/openlineage/events.ts";
+import { transportsFromEnv } from "../../runtime/openlineage/transport.ts";
 import type { ObjectStore } from "../../runtime/storage/port.ts";
 import type { Io } from "../io.ts";
 import { ensureSampleData } from "../samples.ts";

@@ -5,6 +5,7 @@
 
 import type { Readable } from "node:stream";
 import type { AnyAsset, AssetGraph } from "tributary";
+import { layout as storeLayout } from "../../contract/storage-layout.ts";
 import {
   type DeploymentPlan,
   describeTrigger,
@@ -18,7 +19,6 @@ import { columnType, lineageEdge, toLineage } from "../../kit/lineage.ts";
 import { describePartitions } from "../../kit/partitions.ts";
 import { committedBatches, partitionsOf, type SourcePartition } from "../../runtime/engine/ingest.ts";
 import type { CheckResult } from "../../runtime/engine/manifest.ts";
-import { partitionsFor, plan } from "../../runtime/engine/planner.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
 import {
   freshnessLimit,
@@ -27,9 +27,9 @@ import {
   type PartitionStatus,
   partitionRecords,
 } from "../../runtime/engine/status.ts";
+import { partitionsFor, plan } from "../../runtime/engine/steps.ts";
 import { TokenKeys } from "../../runtime/engine/tokens.ts";
 import { storeSecrets } from "../../runtime/secrets/local.ts";
-import { layout as storeLayout } from "../../runtime/storage/layout.ts";
 import type { Body, ObjectInfo, ObjectStore, Written } from "../../runtime/storage/port.ts";
 import {
   type NodeState,
@@ -458,7 +458,7 @@ function indexOf(p: DeploymentPlan): PlanIndex {
 function placement(stack: string, p: DeploymentPlan, a: AnyAsset): UiStackPlacement | undefined {
   const index = indexOf(p);
   if (!index.pipelines.has(a.group)) return undefined;
-  // A source's events are raw objects; an asset's data is curated Parquet (runtime/storage/layout.ts).
+  // A source's events are raw objects; an asset's data is curated Parquet (contract/storage-layout.ts).
   const prefix = a.kind === "source" ? storeLayout.rawPrefix(a.key) : storeLayout.curatedPrefix(a.key);
   const store = index.zones.get(prefix.slice(0, prefix.indexOf("/")));
   if (!store) return undefined;

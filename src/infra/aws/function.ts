@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { toEventBridge } from "../plan/cron.ts";
 import { type AlarmPlan, type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
 import { secretReferences } from "../secrets.ts";
-import { assumeRole, document, functionPolicy, queueAccess } from "./policy.ts";
+import { assumeRole, document, functionPolicy, queueAccess } from "./grants.ts";
 
 export interface Named {
   readonly name: pulumi.Input<string>;

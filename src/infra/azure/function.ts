@@ -34,7 +34,6 @@ import { type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
 import { secretReferences } from "../secrets.ts";
 import type { Bus } from "./bus.ts";
 import { MESSAGE_TTL } from "./bus.ts";
-import { guid, hostId } from "./names.ts";
 import {
   assetFilter,
   containerAccess,
@@ -42,7 +41,8 @@ import {
   type Role,
   roleDefinitionId,
   sourceFilter,
-} from "./policy.ts";
+} from "./grants.ts";
+import { guid, hostId } from "./names.ts";
 import { timerSchedule } from "./schedule.ts";
 import type { Container } from "./store.ts";
 

@@ -24,8 +24,8 @@ import { type AlarmPlan, type FunctionParts, MESSAGES, type StoreId } from "../p
 import { secretReferences } from "../secrets.ts";
 import { materialisedMetricName, outboxMetricName } from "./alerts.ts";
 import type { Apis } from "./apis.ts";
+import { accountId, bucketBindings, subscriptionFilter } from "./grants.ts";
 import { labelsOf } from "./labels.ts";
-import { accountId, bucketBindings, subscriptionFilter } from "./policy.ts";
 
 export interface Topic {
   readonly name: pulumi.Input<string>;

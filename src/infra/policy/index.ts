@@ -13,7 +13,7 @@ import {
   UnknownValueError,
 } from "@pulumi/policy";
 import { explicitDependencies, type ResourceRecord } from "../synth/record.ts";
-import { type Rule, rules, UNKNOWN } from "./rules.ts";
+import { type Rule, rules, UNKNOWN } from "./rules/aws.ts";
 
 // UnknownValueError is exported at runtime, but its declaration is stripped from @pulumi/policy's typings
 // (proxy.d.ts is empty), so it types as any here.

@@ -5,8 +5,8 @@
  */
 import { pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
-import type { EngineHooks } from "./engine.ts";
-import { configRegion, fakeInvoke, fakeOutputs } from "./outputs.ts";
+import type { EngineHooks } from "./monitor.ts";
+import { configRegion, fakeInvoke, fakeOutputs } from "./outputs/index.ts";
 import {
   explicitDependencies,
   inTreeOrder,

@@ -1,18 +1,18 @@
 import { randomUUID } from "node:crypto";
+import { partitionPath } from "../../contract/storage-layout.ts";
 import type { AssetDef } from "../../kit/asset.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
-import { assetRun, type LineageContext, runComplete, runFail, runStart } from "../lineage/events.ts";
-import type { LineageTransport } from "../lineage/transport.ts";
+import { assetRun, type LineageContext, runComplete, runFail, runStart } from "../openlineage/events.ts";
+import type { LineageTransport } from "../openlineage/transport.ts";
 import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
-import { partitionPath } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { Duck } from "./duckdb.ts";
 import { type ExecuteContext, execute, type Outcome } from "./executor.ts";
 import { Scratch } from "./files.ts";
 import { acquireLock } from "./lock.ts";
 import type { Outbox } from "./outbox.ts";
-import { type PlanItem, type PlanOptions, partitionLabel, plan } from "./planner.ts";
 import { StoreState } from "./state.ts";
+import { type PlanItem, type PlanOptions, partitionLabel, plan } from "./steps.ts";
 import { registerTokenFunction, TokenKeys, type TokenScope } from "./tokens.ts";
 
 /** What a caller (the CLI, a cloud handler, lineage) hears while a run goes on. */

@@ -6,8 +6,8 @@
 import { formatDuration } from "../../kit/duration.ts";
 import type { AnyAsset, AssetGraph } from "../../kit/index.ts";
 import type { AssetManifest } from "./manifest.ts";
-import type { PlanItem } from "./planner.ts";
 import type { FailureRecord, StoreState } from "./state.ts";
+import type { PlanItem } from "./steps.ts";
 
 /** The state of one asset partition as `status` reports it. */
 export interface PartitionStatus {

@@ -21,6 +21,9 @@
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
+import { MESSAGES } from "../../contract/bus-messages.ts";
+import { FUNCTION_ENV, type FunctionKind } from "../../contract/function-env.ts";
+import { layout, partitionPath, STORE_ZONES } from "../../contract/storage-layout.ts";
 import type { AssetDef, SourceDef } from "../../kit/asset.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
@@ -29,16 +32,13 @@ import { IngestError, ingest, type SourcePartition, sourcePartitions } from "../
 import type { BatchManifest } from "../engine/manifest.ts";
 import { materialize } from "../engine/materialize.ts";
 import { type Announcement, Outbox } from "../engine/outbox.ts";
-import { partitionLabel, partitionsFor } from "../engine/planner.ts";
-import { ingestRun, runComplete, runFail, runStart } from "../lineage/events.ts";
-import { httpTransportFromEnv, type LineageTransport } from "../lineage/transport.ts";
+import { partitionLabel, partitionsFor } from "../engine/steps.ts";
+import { ingestRun, runComplete, runFail, runStart } from "../openlineage/events.ts";
+import { httpTransportFromEnv, type LineageTransport } from "../openlineage/transport.ts";
 import { functionSecrets, type SecretReader } from "../secrets/cloud.ts";
 import type { SecretSource } from "../secrets/source.ts";
-import { layout, partitionPath, STORE_ZONES } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { ZonedStore } from "../storage/zoned.ts";
-import { FUNCTION_ENV, type FunctionKind } from "./environment.ts";
-import { MESSAGES } from "./messages.ts";
 import { publishWithin, sweep } from "./outbox.ts";
 
 /** The function's environment is wrong: a deployment mistake, named by variable. */

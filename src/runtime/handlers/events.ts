@@ -5,10 +5,11 @@
  * is unwrapped in its own module; everything that can be said about the message itself is said here,
  * once, so a malformed message reads the same on every cloud.
  */
+
+import { MESSAGES } from "../../contract/bus-messages.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import { assertObjectKey, StorageError } from "../storage/port.ts";
 import { PoisonMessageError, perform, type Runtime, type Work, type WorkReport } from "./core.ts";
-import { MESSAGES } from "./messages.ts";
 
 /** Announcements could not be put on the asset-events bus: the invocation fails, and the cloud retries it. */
 export class PublishError extends TributaryError {

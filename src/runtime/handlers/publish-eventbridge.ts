@@ -11,9 +11,9 @@ import {
   type PutEventsCommandOutput,
   type PutEventsRequestEntry,
 } from "@aws-sdk/client-eventbridge";
+import { MESSAGES } from "../../contract/bus-messages.ts";
 import type { Announcement, Publisher, PublishOptions } from "./core.ts";
 import { chunks, PublishError } from "./events.ts";
-import { MESSAGES } from "./messages.ts";
 
 export interface EventBridgePublisherOptions {
   /** The bus name (TRIBUTARY_ASSET_EVENTS). */

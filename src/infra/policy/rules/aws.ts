@@ -8,16 +8,16 @@
  * cannot know instead of reporting it. A value that is absent (undefined) is absent: offline records drop
  * undefined inputs, so a rule treats a missing input as missing.
  */
-import { DISPOSABLE_TAG } from "../plan/types.ts";
-import type { ResourceRecord } from "../synth/record.ts";
-import { at, isObject, UNKNOWN, type Unknown } from "./read.ts";
+import { DISPOSABLE_TAG } from "../../plan/types.ts";
+import type { ResourceRecord } from "../../synth/record.ts";
+import { at, isObject, UNKNOWN, type Unknown } from "../read.ts";
 
-export { UNKNOWN } from "./read.ts";
+export { UNKNOWN } from "../read.ts";
 
+import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "../survive.ts";
 import { azureChecks } from "./azure.ts";
 import { gcpChecks } from "./gcp.ts";
 import { secretRules } from "./secrets.ts";
-import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "./survive.ts";
 
 /** One broken rule: which rule, on which resource, and what to do about it. */
 export interface Violation {
@@ -821,7 +821,7 @@ const storesSurvive: Rule = {
 
 /** One rule's check of one cloud's resources (the AWS checks live in this file). */
 export type CloudCheck = (resources: readonly ResourceRecord[]) => Violation[];
-/** Checks a cloud adds to the rules, by rule name (`infra/policy/gcp.ts`, `infra/policy/azure.ts`). */
+/** Checks a cloud adds to the rules, by rule name (`infra/policy/rules/gcp.ts`, `infra/policy/rules/azure.ts`). */
 export type CloudChecks = Partial<Record<RuleName, CloudCheck>>;
 export type RuleName =
   | "store-encrypted-with-customer-key"

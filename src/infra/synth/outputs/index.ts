@@ -6,8 +6,8 @@
  */
 
 import { createHash } from "node:crypto";
-import { fakeAzureInvoke, fakeAzureOutputs } from "./outputs-azure.ts";
-import { fakeGcpInvoke, fakeGcpOutputs } from "./outputs-gcp.ts";
+import { fakeAzureInvoke, fakeAzureOutputs } from "./azure.ts";
+import { fakeGcpInvoke, fakeGcpOutputs } from "./gcp.ts";
 
 const digest = (text: string) => createHash("sha256").update(text).digest("hex");
 
