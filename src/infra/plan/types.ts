@@ -220,8 +220,6 @@ export function functionParts(plan: DeploymentPlan, fn: FunctionPlan): FunctionP
   };
 }
 
-export { MESSAGES } from "../../contract/bus-messages.ts";
-
 /** What starts a function, or what would: a trigger's parts that its words need. */
 export type TriggerWords =
   | Pick<Extract<TriggerPlan, { kind: "schedule" }>, "kind" | "cron" | "timezone">

@@ -7,8 +7,9 @@
  */
 
 import { MESSAGES } from "../../contract/bus-messages.ts";
+import { StorageError } from "../../contract/storage-layout.ts";
 import { TributaryError } from "../../kit/errors.ts";
-import { assertObjectKey, StorageError } from "../storage/port.ts";
+import { assertObjectKey } from "../storage/port.ts";
 import { PoisonMessageError, perform, type Runtime, type Work, type WorkReport } from "./core.ts";
 
 /** Announcements could not be put on the asset-events bus: the invocation fails, and the cloud retries it. */
