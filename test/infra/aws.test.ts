@@ -10,7 +10,7 @@ import graph from "../../examples/commerce/assets/index.ts";
 import { functionPolicy } from "../../src/infra/aws/grants.ts";
 import { configMap, readStackConfig } from "../../src/infra/config.ts";
 import { planDeployment } from "../../src/infra/plan/build.ts";
-import { evaluate } from "../../src/infra/policy/rules/aws.ts";
+import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type Synthesis, synth } from "../../src/infra/synth/index.ts";
 import { normalise } from "../../src/infra/synth/record.ts";
 import { toLineage } from "../../src/kit/index.ts";

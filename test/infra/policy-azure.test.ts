@@ -7,7 +7,8 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { blobCondition } from "../../src/infra/azure/grants.ts";
-import { evaluate, UNKNOWN } from "../../src/infra/policy/rules/aws.ts";
+import { UNKNOWN } from "../../src/infra/policy/read.ts";
+import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type ResourceRecord, synth } from "../../src/infra/synth/index.ts";
 import { edited, GUARDED, reoptioned } from "./synthesised.ts";
 

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, inject, it } from "vitest";
 import { configMap, StackConfigError } from "../../src/infra/config.ts";
-import { evaluate } from "../../src/infra/policy/rules/aws.ts";
+import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type ResourceRecord, SynthError, synth } from "../../src/infra/synth/index.ts";
 import { runProgram } from "../../src/infra/synth/monitor.ts";
 import { configRegion, fakeInvoke, fakeOutputs } from "../../src/infra/synth/outputs/index.ts";

@@ -13,7 +13,9 @@ import {
   UnknownValueError,
 } from "@pulumi/policy";
 import { explicitDependencies, type ResourceRecord } from "../synth/record.ts";
-import { type Rule, rules, UNKNOWN } from "./rules/aws.ts";
+import { UNKNOWN } from "./read.ts";
+import type { Rule } from "./rules/common.ts";
+import { rules } from "./rules/index.ts";
 
 // UnknownValueError is exported at runtime, but its declaration is stripped from @pulumi/policy's typings
 // (proxy.d.ts is empty), so it types as any here.

@@ -10,7 +10,7 @@ import { DISPOSABLE_METADATA, DISPOSABLE_TAG } from "../../plan/types.ts";
 import type { ResourceRecord } from "../../synth/record.ts";
 import { at, UNKNOWN } from "../read.ts";
 import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "../survive.ts";
-import type { CloudChecks, Violation } from "./aws.ts";
+import type { CloudChecks, Violation } from "./common.ts";
 
 /** The type tokens the checks read, as `@pulumi/azure-native` 3.x registers them. */
 export const AZURE_TYPES = {

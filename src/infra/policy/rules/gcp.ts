@@ -27,7 +27,7 @@ import { DISPOSABLE_TAG } from "../../plan/types.ts";
 import type { ResourceRecord } from "../../synth/record.ts";
 import { at, UNKNOWN } from "../read.ts";
 import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "../survive.ts";
-import type { CloudChecks, Violation } from "./aws.ts";
+import type { CloudChecks, Violation } from "./common.ts";
 
 export const GCP_TYPES = {
   bucket: "gcp:storage/bucket:Bucket",

@@ -16,7 +16,7 @@
 import type { ResourceRecord } from "../../synth/record.ts";
 import { SECRET_MARKER } from "../../synth/record.ts";
 import { at, isObject, UNKNOWN } from "../read.ts";
-import type { Rule, Violation } from "./aws.ts";
+import type { Rule, Violation } from "./common.ts";
 
 /** The function environment variable that names a function's secrets (contract/function-env.ts). */
 const REFS = "TRIBUTARY_SECRET_REFS";

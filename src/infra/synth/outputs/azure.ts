@@ -6,7 +6,7 @@
  */
 import { guid } from "../../azure/names.ts";
 import { isSecretValue } from "../record.ts";
-import type { FakeOutputs, NewResource } from "./index.ts";
+import type { FakeOutputs, NewResource } from "./common.ts";
 
 /** The subscription and tenant the offline Azure provider is signed in to: placeholders. */
 export const OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
