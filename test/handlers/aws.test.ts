@@ -13,7 +13,7 @@ import {
   sqsItems,
 } from "../../src/runtime/handlers/aws.ts";
 import { type Announcement, batchIdOf, PoisonMessageError } from "../../src/runtime/handlers/core.ts";
-import { PublishError } from "../../src/runtime/handlers/events.ts";
+import { PublishError } from "../../src/runtime/handlers/publish.ts";
 import {
   committedVersion,
   DAY,

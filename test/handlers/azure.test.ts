@@ -21,7 +21,7 @@ import {
   HandlerConfigError,
   PoisonMessageError,
 } from "../../src/runtime/handlers/core.ts";
-import { PublishError } from "../../src/runtime/handlers/events.ts";
+import { PublishError } from "../../src/runtime/handlers/publish.ts";
 import {
   committedVersion,
   DAY,

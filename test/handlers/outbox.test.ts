@@ -17,17 +17,16 @@ import {
   type Announcement,
   functionEnv,
   functionStore,
-  type Publisher,
   publishBudgetMs,
 } from "../../src/runtime/handlers/core.ts";
 import { type BusMessage, type Cloud, envelope } from "../../src/runtime/handlers/envelopes.ts";
-import { PublishError } from "../../src/runtime/handlers/events.ts";
 import { entryPoint, failedItems } from "../../src/runtime/handlers/local.ts";
 import {
   OUTBOX_DRAINED_EVENT,
   OUTBOX_SWEPT_EVENT,
   publishWithin,
 } from "../../src/runtime/handlers/outbox.ts";
+import { PublishError, type Publisher } from "../../src/runtime/handlers/publish.ts";
 import { secretValues } from "../../src/runtime/secrets/source.ts";
 import type { ObjectStore } from "../../src/runtime/storage/port.ts";
 import { DAY, graph, orderRecords, stack, tempDir } from "./helpers.ts";

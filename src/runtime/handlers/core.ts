@@ -40,6 +40,7 @@ import type { SecretSource } from "../secrets/source.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { ZonedStore } from "../storage/zoned.ts";
 import { publishWithin, sweep } from "./outbox.ts";
+import type { Publisher } from "./publish.ts";
 
 /** The function's environment is wrong: a deployment mistake, named by variable. */
 export class HandlerConfigError extends TributaryError {
@@ -133,21 +134,6 @@ export function functionStore(fn: FunctionEnv, open: (uri: string) => ObjectStor
     for (const zone of names) zones[zone] = byUri(fn.stores[group as keyof typeof STORE_ZONES]);
   }
   return new ZonedStore(zones, "curated");
-}
-
-/** What bounds one publish call. */
-export interface PublishOptions {
-  /** Aborted when the call's time is up: the publisher gives up and throws PublishError. */
-  readonly signal?: AbortSignal;
-}
-
-/**
- * Sends announcements to the asset-events bus (EventBridge, Pub/Sub, Service Bus). Resolves once the bus
- * has accepted every announcement; throws PublishError otherwise. Publishers bound their connections and
- * requests themselves and stop when `signal` is aborted; the caller also stops waiting then.
- */
-export interface Publisher {
-  publish(announcements: readonly Announcement[], opts?: PublishOptions): Promise<void>;
 }
 
 /** One thing a message asks of the function. `id` is the message's own id, stable across redeliveries. */

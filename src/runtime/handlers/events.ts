@@ -12,11 +12,6 @@ import { TributaryError } from "../../kit/errors.ts";
 import { assertObjectKey } from "../storage/port.ts";
 import { PoisonMessageError, perform, type Runtime, type Work, type WorkReport } from "./core.ts";
 
-/** Announcements could not be put on the asset-events bus: the invocation fails, and the cloud retries it. */
-export class PublishError extends TributaryError {
-  override name = "PublishError";
-}
-
 /** The log line of a piece of work that threw; the cloud retries it (and dead-letters it in the end). */
 export const WORK_FAILED_EVENT = "tributary.work.failed";
 

@@ -15,8 +15,9 @@ import { functionKind, functionVariables, OUTBOX_SWEEPER } from "../../contract/
 import type { AssetGraph } from "../../kit/graph.ts";
 import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
 import type { ObjectStore } from "../storage/port.ts";
-import { type Announcement, DEFAULT_TIMEOUT_SECONDS, type HandlerDeps, type Publisher } from "./core.ts";
+import { type Announcement, DEFAULT_TIMEOUT_SECONDS, type HandlerDeps } from "./core.ts";
 import { type BusMessage, type Cloud, type Delivery, envelope } from "./envelopes.ts";
+import type { Publisher } from "./publish.ts";
 
 /** Calls one function's entry point with one delivery; resolves to what it returned, throws what it threw. */
 export type Invoke = (delivery: Delivery) => Promise<unknown>;

@@ -6,8 +6,8 @@
  */
 import { PubSub, type Topic } from "@google-cloud/pubsub";
 import { MESSAGES } from "../../contract/bus-messages.ts";
-import type { Announcement, Publisher, PublishOptions } from "./core.ts";
-import { PublishError } from "./events.ts";
+import type { Announcement } from "./core.ts";
+import { PublishError, type Publisher, type PublishOptions } from "./publish.ts";
 
 export interface PubSubPublisherOptions {
   /** The topic's full name, `projects/<project>/topics/<topic>` (TRIBUTARY_ASSET_EVENTS). */
