@@ -11,7 +11,7 @@ import { CorruptObjectError, checkObject } from "../../src/runtime/engine/integr
 import type { AssetManifest, BatchManifest } from "../../src/runtime/engine/manifest.ts";
 import { materialize } from "../../src/runtime/engine/materialize.ts";
 import { StoreState } from "../../src/runtime/engine/state.ts";
-import { plan } from "../../src/runtime/engine/steps.ts";
+import { steps } from "../../src/runtime/engine/steps.ts";
 import { verifyCommitted } from "../../src/runtime/engine/verify.ts";
 import { GcsStore } from "../../src/runtime/storage/gcs.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
@@ -152,7 +152,7 @@ describe("tamper-evident commits on a local store", () => {
     const f = await totalsFile(store, "2026-11-02");
     await flipByte(store, f.key);
     const state = new StoreState(store);
-    const items = await plan(graphOf("2"), state);
+    const items = await steps(graphOf("2"), state);
     expect(items.map((i) => [i.asset, i.partition, i.action, i.reason])).toEqual([
       ["totals", "2026-11-01", "skip", "fresh"],
       [

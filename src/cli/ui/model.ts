@@ -27,7 +27,7 @@ import {
   type PartitionStatus,
   partitionRecords,
 } from "../../runtime/engine/status.ts";
-import { partitionsFor, plan } from "../../runtime/engine/steps.ts";
+import { partitionsFor, steps } from "../../runtime/engine/steps.ts";
 import { TokenKeys } from "../../runtime/engine/tokens.ts";
 import { storeSecrets } from "../../runtime/secrets/local.ts";
 import type { Body, ObjectInfo, ObjectStore, Written } from "../../runtime/storage/port.ts";
@@ -189,7 +189,7 @@ async function storeStates(
   keys: TokenKeys | undefined,
 ): Promise<Map<string, PartState[]>> {
   // Files are not checked against their commits here: the page plans every few seconds.
-  const items = await plan(graph, store, { now, checkFiles: false, ...(keys ? { keys } : {}) });
+  const items = await steps(graph, store, { now, checkFiles: false, ...(keys ? { keys } : {}) });
   const sources = graph.assets().filter((a) => a.kind === "source");
   const [records, ingested] = await Promise.all([
     Promise.all(items.map((i) => partitionRecords(graph, store, i))),
@@ -317,7 +317,7 @@ async function liveDetails(
   if (a.kind === "source") return sourceDetails(a.key, keys, store);
   // The asset with its upstreams: planned as in the whole graph's plan, so the panel says what the node does.
   const items = (
-    await plan(graph, store, {
+    await steps(graph, store, {
       selection: `+${a.key}`,
       now,
       checkFiles: false,

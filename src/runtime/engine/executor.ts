@@ -18,7 +18,7 @@ import { compileRowSchema } from "./ingest-validate.ts";
 import type { AssetManifest, CheckResult } from "./manifest.ts";
 import type { Outbox } from "./outbox.ts";
 import type { FailureRecord, StoreState } from "./state.ts";
-import type { PlanItem } from "./steps.ts";
+import type { Step } from "./steps.ts";
 import type { TokenKeys, TokenScope } from "./tokens.ts";
 import { type ColumnType, castable, columnTypes, fromDuck, ident, jsonColumns, literal } from "./types.ts";
 
@@ -28,7 +28,7 @@ export class MaterializeError extends TributaryError {
 }
 
 export interface Outcome {
-  readonly item: PlanItem;
+  readonly item: Step;
   readonly status: "materialized" | "failed";
   readonly manifest?: AssetManifest;
   readonly checks: readonly CheckResult[];
@@ -260,7 +260,7 @@ function computeContext(ctx: ExecuteContext, a: AssetDef, partition: string): Co
  * and non-null columns, run its checks, and commit the manifest last. A failing blocking check leaves
  * the previous commit in place and records the failure.
  */
-export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outcome> {
+export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome> {
   const { graph, state, duck, scratch, runId } = ctx;
   const a = graph.get(item.asset) as AssetDef;
   ctx.tokens.asset = a.key;
