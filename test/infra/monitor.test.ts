@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { runUnderMocks } from "../../src/infra/synth/mocks.ts";
-import { type EngineHooks, runProgram } from "../../src/infra/synth/monitor.ts";
+import { type MonitorHooks, runProgram } from "../../src/infra/synth/monitor.ts";
 import type { ResourceRecord } from "../../src/infra/synth/record.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -13,7 +13,7 @@ const config = {
 };
 
 /** Deterministic cloud outputs, the same for the engine and for the mocks. */
-const hooks: Required<EngineHooks> = {
+const hooks: Required<MonitorHooks> = {
   newResource: ({ type, name, inputs }) => {
     if (type === "aws:s3/bucket:Bucket") {
       return { id: name, state: { ...inputs, arn: `arn:aws:s3:::${name}`, bucket: name } };

@@ -1,9 +1,11 @@
 /**
- * A small local Pulumi engine: runs the Pulumi program exactly as the CLI's Node.js language host does
+ * The local monitor: a small stand-in for the Pulumi engine and its resource monitor (Tributary calls
+ * it the monitor; "engine" is the materialisation engine, runtime/engine/). It runs the Pulumi program
+ * exactly as the CLI's Node.js language host does
  * (`node [nodeargs] @pulumi/pulumi/cmd/run --monitor … --engine … <main>` with the stack config in
  * `PULUMI_CONFIG`), but answers the program's gRPC calls itself on 127.0.0.1 and records every
  * resource it registers. Nothing is created anywhere: custom resources get their id and outputs from
- * `EngineHooks.newResource`, provider functions from `EngineHooks.invoke`.
+ * `MonitorHooks.newResource`, provider functions from `MonitorHooks.invoke`.
  *
  * It proves what mocks cannot: that the program loads under the real runner (ESM, TypeScript loader,
  * `nodeargs`) and that what it registers there is what the mocks-based synth sees. To that end the
@@ -53,14 +55,14 @@ type Struct = StructPb.Struct;
 type Props = Record<string, unknown>;
 type Awaitable<T> = T | Promise<T>;
 
-export interface EngineHooks {
+export interface MonitorHooks {
   /** Outputs for a new custom resource: deterministic id and state (ARNs, names…). Default: id `${name}-id`, state = inputs. */
   newResource?(r: { type: string; name: string; inputs: Props }): Awaitable<{ id?: string; state?: Props }>;
   /** Result of a provider function invoke (e.g. `aws:index/getCallerIdentity:getCallerIdentity`). Default: a clear error naming the token. */
   invoke?(token: string, args: Props): Awaitable<Props>;
 }
 
-export interface RunOptions extends EngineHooks {
+export interface RunOptions extends MonitorHooks {
   /** `--pwd`, and the child's working directory. */
   cwd: string;
   /** The program, relative to `cwd` (Pulumi.yaml's `main`, e.g. "infra/index.ts"). */
