@@ -126,7 +126,7 @@ const expectedOutputs = {
   settings: { environment: "dev", retentionDays: 30 },
 };
 
-describe("the local engine runs a program under the real Pulumi runner", () => {
+describe("the local monitor runs a program under the real Pulumi runner", () => {
   it("records every resource the fixture registers, with resolved outputs, options and stack outputs", async () => {
     const started = Date.now();
     const run = await runProgram({ ...fixtureRun, main: "index.ts", ...hooks });

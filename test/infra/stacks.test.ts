@@ -1,6 +1,6 @@
 /**
  * Every stack in stacks/: `tributary synth` (mocks) and the real Pulumi runner (`cmd/run` against the
- * local engine, as `pulumi up` starts the program) register the same resources, and the security
+ * local monitor, as `pulumi up` starts the program) register the same resources, and the security
  * policy pack passes on them; deliberately broken variants fail with the rule's name.
  */
 import * as fs from "node:fs";

@@ -212,7 +212,7 @@ async function storeStates(
 
 /**
  * A source partition is as fresh as what was ingested: a partition without events reads as empty
- * (the planner says so too), so only a source with nothing ingested at all is never materialised.
+ * (the steps say so too), so only a source with nothing ingested at all is never materialised.
  */
 function sourceStates(
   keys: readonly string[],

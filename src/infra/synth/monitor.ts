@@ -225,7 +225,7 @@ class LocalEngine {
       invoke: unary((req: ResourcePb.ResourceInvokeRequest) => this.invoke(req)),
       call: unary((req: ResourcePb.ResourceCallRequest): ProviderPb.CallResponse => {
         throw rpcError(
-          `the local engine cannot call ${req.getTok()}: methods of remote components need their provider`,
+          `the local monitor cannot call ${req.getTok()}: methods of remote components need their provider`,
           grpc.status.UNIMPLEMENTED,
         );
       }),
@@ -424,7 +424,7 @@ class LocalEngine {
     }
     if (!this.opts.invoke) {
       throw rpcError(
-        `the local engine has no result for ${token}: pass an invoke hook to runProgram that answers it`,
+        `the local monitor has no result for ${token}: pass an invoke hook to runProgram that answers it`,
         grpc.status.UNIMPLEMENTED,
       );
     }
@@ -505,7 +505,7 @@ function keptOptions(
 }
 
 /**
- * Runs the Pulumi program under the real `@pulumi/pulumi/cmd/run` runner against a local engine, and
+ * Runs the Pulumi program under the real `@pulumi/pulumi/cmd/run` runner against the local monitor, and
  * returns every resource it registered (root stack excluded) in tree order (see inTreeOrder) and the
  * stack outputs. Rejects with the program's own error text (error logs and stderr) if it exits
  * non-zero or logs an error.

@@ -2,7 +2,7 @@
  * What a cloud provider would answer for a new resource, made up deterministically, so references
  * between resources (ARNs, names, URLs) resolve offline exactly as they would after a deploy, apart from
  * the random suffix Pulumi's auto-naming adds to physical names. Used by the mocks (`tributary synth`)
- * and by the local engine the tests run the program against, so both see the same values.
+ * and by the local monitor (monitor.ts) the tests run the program against, so both see the same values.
  */
 
 import { fakeAwsOutputs } from "./aws.ts";
