@@ -7,7 +7,13 @@ import type { ResourceRecord } from "../../synth/record.ts";
 import { at, isObject, UNKNOWN, type Unknown } from "../read.ts";
 
 import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "../survive.ts";
-import { type CloudCheck, type CloudChecks, REQUIRED_TAGS, type Violation } from "./common.ts";
+import { type CloudCheck, type CloudChecks, REQUIRED_TAGS, type RuleName, type Violation } from "./common.ts";
+
+/** One rule's AWS check, with the rule's name (common.ts describes it). */
+interface AwsCheck {
+  readonly name: RuleName;
+  readonly check: CloudCheck;
+}
 
 /** The type tokens the rules read, as `@pulumi/aws` 7.x registers them. */
 export const TYPES = {
@@ -278,73 +284,76 @@ function storeOf(bucket: ResourceRecord): unknown {
   return tag(bucket, "tributary:store");
 }
 
-const storeEncrypted: CloudCheck = (resources) =>
-  collect("store-encrypted-with-customer-key", resources, (stack, report) => {
-    for (const bucket of stack.of(TYPES.bucket)) {
-      const store = storeOf(bucket);
-      const accessLogs = store === ACCESS_LOGS;
-      const { parts, uncertain } = stack.bucketParts(bucket, TYPES.encryption);
-      if (parts.length === 0) {
-        if (uncertain) continue;
-        const fix = accessLogs
-          ? "encrypt it with SSE-S3 (sseAlgorithm AES256)"
-          : "encrypt it with the stack's KMS key";
-        report(bucket, `${label(bucket)} has no server-side encryption configuration; ${fix}`);
-        continue;
-      }
-      if (parts.length > 1) {
-        const names = quoteAll(parts.map((p) => p.name));
-        report(
-          bucket,
-          `${label(bucket)} has ${parts.length} server-side encryption configurations (${names}); keep exactly one`,
-        );
-        continue;
-      }
-      const config = parts[0]!;
-      const rules = config.inputs["rules"];
-      if (rules === UNKNOWN) continue;
-      const defaults = list(rules).map((r) => at(r, "applyServerSideEncryptionByDefault"));
-      if (defaults.includes(UNKNOWN)) continue;
-      const set = defaults.filter(isObject);
-      if (set.length === 0) {
-        report(
-          bucket,
-          `${label(bucket)} encryption configuration "${config.name}" sets no default encryption; ` +
-            `set applyServerSideEncryptionByDefault`,
-        );
-        continue;
-      }
-      for (const byDefault of set) {
-        const algorithm = byDefault["sseAlgorithm"];
-        if (algorithm === UNKNOWN || store === UNKNOWN) continue;
-        const kms = algorithm === "aws:kms" || algorithm === "aws:kms:dsse";
-        if (accessLogs) {
-          if (!kms && algorithm !== "AES256") {
+const storeEncrypted: AwsCheck = {
+  name: "store-encrypted-with-customer-key",
+  check: (resources) =>
+    collect(storeEncrypted.name, resources, (stack, report) => {
+      for (const bucket of stack.of(TYPES.bucket)) {
+        const store = storeOf(bucket);
+        const accessLogs = store === ACCESS_LOGS;
+        const { parts, uncertain } = stack.bucketParts(bucket, TYPES.encryption);
+        if (parts.length === 0) {
+          if (uncertain) continue;
+          const fix = accessLogs
+            ? "encrypt it with SSE-S3 (sseAlgorithm AES256)"
+            : "encrypt it with the stack's KMS key";
+          report(bucket, `${label(bucket)} has no server-side encryption configuration; ${fix}`);
+          continue;
+        }
+        if (parts.length > 1) {
+          const names = quoteAll(parts.map((p) => p.name));
+          report(
+            bucket,
+            `${label(bucket)} has ${parts.length} server-side encryption configurations (${names}); keep exactly one`,
+          );
+          continue;
+        }
+        const config = parts[0]!;
+        const rules = config.inputs["rules"];
+        if (rules === UNKNOWN) continue;
+        const defaults = list(rules).map((r) => at(r, "applyServerSideEncryptionByDefault"));
+        if (defaults.includes(UNKNOWN)) continue;
+        const set = defaults.filter(isObject);
+        if (set.length === 0) {
+          report(
+            bucket,
+            `${label(bucket)} encryption configuration "${config.name}" sets no default encryption; ` +
+              `set applyServerSideEncryptionByDefault`,
+          );
+          continue;
+        }
+        for (const byDefault of set) {
+          const algorithm = byDefault["sseAlgorithm"];
+          if (algorithm === UNKNOWN || store === UNKNOWN) continue;
+          const kms = algorithm === "aws:kms" || algorithm === "aws:kms:dsse";
+          if (accessLogs) {
+            if (!kms && algorithm !== "AES256") {
+              report(
+                bucket,
+                `${label(bucket)} is encrypted with ${quote(algorithm ?? null)}; set sseAlgorithm "AES256"`,
+              );
+            }
+            continue;
+          }
+          if (!kms) {
             report(
               bucket,
-              `${label(bucket)} is encrypted with ${quote(algorithm ?? null)}; set sseAlgorithm "AES256"`,
+              `${label(bucket)} is encrypted with ${quote(algorithm ?? null)}, not a customer-managed KMS key; ` +
+                `set sseAlgorithm "aws:kms" and kmsMasterKeyId to the stack's KMS key`,
+            );
+            continue;
+          }
+          if (present(byDefault["kmsMasterKeyId"]) === false) {
+            report(
+              bucket,
+              `${label(bucket)} uses aws:kms without a kmsMasterKeyId (the AWS-managed key); ` +
+                `set kmsMasterKeyId to the stack's KMS key`,
             );
           }
-          continue;
-        }
-        if (!kms) {
-          report(
-            bucket,
-            `${label(bucket)} is encrypted with ${quote(algorithm ?? null)}, not a customer-managed KMS key; ` +
-              `set sseAlgorithm "aws:kms" and kmsMasterKeyId to the stack's KMS key`,
-          );
-          continue;
-        }
-        if (present(byDefault["kmsMasterKeyId"]) === false) {
-          report(
-            bucket,
-            `${label(bucket)} uses aws:kms without a kmsMasterKeyId (the AWS-managed key); ` +
-              `set kmsMasterKeyId to the stack's KMS key`,
-          );
         }
       }
-    }
-  });
+    }),
+};
 
 const PUBLIC_ACCESS_FLAGS = [
   "blockPublicAcls",
@@ -362,63 +371,66 @@ function publicGrants(doc: unknown): Statement[] {
   return parsed.statements.filter((s) => isAllow(s) && isEveryone(s.body["Principal"]));
 }
 
-const noPublicAccess: CloudCheck = (resources) =>
-  collect("no-public-access", resources, (stack, report) => {
-    for (const bucket of stack.of(TYPES.bucket)) {
-      const blocks = stack.bucketParts(bucket, TYPES.publicAccessBlock);
-      if (blocks.parts.length === 0 && !blocks.uncertain) {
-        report(
-          bucket,
-          `${label(bucket)} has no public access block; add one with ${PUBLIC_ACCESS_FLAGS.join(", ")} all true`,
-        );
-      }
-      for (const block of blocks.parts) {
-        const off = PUBLIC_ACCESS_FLAGS.filter(
-          (f) => block.inputs[f] !== UNKNOWN && block.inputs[f] !== true,
-        );
-        if (off.length > 0) {
+const noPublicAccess: AwsCheck = {
+  name: "no-public-access",
+  check: (resources) =>
+    collect(noPublicAccess.name, resources, (stack, report) => {
+      for (const bucket of stack.of(TYPES.bucket)) {
+        const blocks = stack.bucketParts(bucket, TYPES.publicAccessBlock);
+        if (blocks.parts.length === 0 && !blocks.uncertain) {
           report(
             bucket,
-            `${label(bucket)} public access block "${block.name}" does not set ${off.join(", ")} to true; ` +
-              `set all four flags to true`,
+            `${label(bucket)} has no public access block; add one with ${PUBLIC_ACCESS_FLAGS.join(", ")} all true`,
+          );
+        }
+        for (const block of blocks.parts) {
+          const off = PUBLIC_ACCESS_FLAGS.filter(
+            (f) => block.inputs[f] !== UNKNOWN && block.inputs[f] !== true,
+          );
+          if (off.length > 0) {
+            report(
+              bucket,
+              `${label(bucket)} public access block "${block.name}" does not set ${off.join(", ")} to true; ` +
+                `set all four flags to true`,
+            );
+          }
+        }
+        const ownership = stack.bucketParts(bucket, TYPES.ownershipControls);
+        if (ownership.parts.length === 0 && !ownership.uncertain) {
+          report(
+            bucket,
+            `${label(bucket)} has no ownership controls; add them with objectOwnership "BucketOwnerEnforced" ` +
+              `to turn ACLs off`,
+          );
+        }
+        for (const controls of ownership.parts) {
+          const setting = at(controls.inputs, "rule", "objectOwnership");
+          if (setting !== UNKNOWN && setting !== "BucketOwnerEnforced") {
+            report(
+              bucket,
+              `${label(bucket)} ownership controls "${controls.name}" set objectOwnership ${quote(setting ?? null)}; ` +
+                `set it to "BucketOwnerEnforced" to turn ACLs off`,
+            );
+          }
+        }
+        const acl = bucket.inputs["acl"];
+        if (typeof acl === "string" && PUBLIC_ACLS.has(acl)) {
+          report(bucket, `${label(bucket)} has the public ACL ${quote(acl)}; remove it`);
+        }
+        for (const s of publicGrants(bucket.inputs["policy"])) {
+          report(
+            bucket,
+            `${label(bucket)} policy ${s.where} allows everyone (Principal "*"); name the principals`,
           );
         }
       }
-      const ownership = stack.bucketParts(bucket, TYPES.ownershipControls);
-      if (ownership.parts.length === 0 && !ownership.uncertain) {
-        report(
-          bucket,
-          `${label(bucket)} has no ownership controls; add them with objectOwnership "BucketOwnerEnforced" ` +
-            `to turn ACLs off`,
-        );
-      }
-      for (const controls of ownership.parts) {
-        const setting = at(controls.inputs, "rule", "objectOwnership");
-        if (setting !== UNKNOWN && setting !== "BucketOwnerEnforced") {
-          report(
-            bucket,
-            `${label(bucket)} ownership controls "${controls.name}" set objectOwnership ${quote(setting ?? null)}; ` +
-              `set it to "BucketOwnerEnforced" to turn ACLs off`,
-          );
+      for (const policy of stack.of(TYPES.bucketPolicy)) {
+        for (const s of publicGrants(policy.inputs["policy"])) {
+          report(policy, `${label(policy)} ${s.where} allows everyone (Principal "*"); name the principals`);
         }
       }
-      const acl = bucket.inputs["acl"];
-      if (typeof acl === "string" && PUBLIC_ACLS.has(acl)) {
-        report(bucket, `${label(bucket)} has the public ACL ${quote(acl)}; remove it`);
-      }
-      for (const s of publicGrants(bucket.inputs["policy"])) {
-        report(
-          bucket,
-          `${label(bucket)} policy ${s.where} allows everyone (Principal "*"); name the principals`,
-        );
-      }
-    }
-    for (const policy of stack.of(TYPES.bucketPolicy)) {
-      for (const s of publicGrants(policy.inputs["policy"])) {
-        report(policy, `${label(policy)} ${s.where} allows everyone (Principal "*"); name the principals`);
-      }
-    }
-  });
+    }),
+};
 
 /** True when a Deny statement refuses every S3 action to everyone over plain HTTP. */
 function deniesInsecureTransport(s: Statement): boolean {
@@ -444,44 +456,48 @@ function covers(s: Statement, target: string): boolean {
   });
 }
 
-const tlsOnly: CloudCheck = (resources) =>
-  collect("tls-only", resources, (stack, report) => {
-    for (const bucket of stack.of(TYPES.bucket)) {
-      const { parts, uncertain } = stack.bucketParts(bucket, TYPES.bucketPolicy);
-      const docs = parts.map((p) => p.inputs["policy"]);
-      const inline = bucket.inputs["policy"];
-      if (inline !== undefined && inline !== "") docs.push(inline);
-      const name = bucket.inputs["bucket"];
-      const arn = typeof name === "string" ? `arn:aws:s3:::${name}` : "the bucket ARN";
-      const fix =
-        `deny s3:* to every principal on ${arn} and ${arn}/* with Condition ` +
-        `{"Bool": {"aws:SecureTransport": "false"}}`;
-      if (docs.length === 0) {
-        if (!uncertain) report(bucket, `${label(bucket)} has no bucket policy; attach one that must ${fix}`);
-        continue;
+const tlsOnly: AwsCheck = {
+  name: "tls-only",
+  check: (resources) =>
+    collect(tlsOnly.name, resources, (stack, report) => {
+      for (const bucket of stack.of(TYPES.bucket)) {
+        const { parts, uncertain } = stack.bucketParts(bucket, TYPES.bucketPolicy);
+        const docs = parts.map((p) => p.inputs["policy"]);
+        const inline = bucket.inputs["policy"];
+        if (inline !== undefined && inline !== "") docs.push(inline);
+        const name = bucket.inputs["bucket"];
+        const arn = typeof name === "string" ? `arn:aws:s3:::${name}` : "the bucket ARN";
+        const fix =
+          `deny s3:* to every principal on ${arn} and ${arn}/* with Condition ` +
+          `{"Bool": {"aws:SecureTransport": "false"}}`;
+        if (docs.length === 0) {
+          if (!uncertain)
+            report(bucket, `${label(bucket)} has no bucket policy; attach one that must ${fix}`);
+          continue;
+        }
+        const parsed = docs.map(parsePolicy);
+        // Unknown documents cannot be judged; invalid ones are no-wildcard-grants' to report.
+        if (parsed.some((p) => p.kind === "unknown" || p.kind === "invalid")) continue;
+        const denies = parsed
+          .flatMap((p) => (p.kind === "ok" ? p.statements : []))
+          .filter(deniesInsecureTransport);
+        const missing: string[] = [];
+        if (typeof name === "string") {
+          if (!denies.some((s) => covers(s, name))) missing.push(`arn:aws:s3:::${name}`);
+          if (!denies.some((s) => covers(s, `${name}/*`))) missing.push(`arn:aws:s3:::${name}/*`);
+        } else if (denies.length === 0) {
+          // Without the bucket's name the resources cannot be checked, only that such a Deny exists.
+          missing.push("the bucket and its objects");
+        }
+        if (missing.length > 0) {
+          report(
+            bucket,
+            `${label(bucket)} accepts requests without TLS on ${missing.join(" and ")}; its bucket policy must ${fix}`,
+          );
+        }
       }
-      const parsed = docs.map(parsePolicy);
-      // Unknown documents cannot be judged; invalid ones are no-wildcard-grants' to report.
-      if (parsed.some((p) => p.kind === "unknown" || p.kind === "invalid")) continue;
-      const denies = parsed
-        .flatMap((p) => (p.kind === "ok" ? p.statements : []))
-        .filter(deniesInsecureTransport);
-      const missing: string[] = [];
-      if (typeof name === "string") {
-        if (!denies.some((s) => covers(s, name))) missing.push(`arn:aws:s3:::${name}`);
-        if (!denies.some((s) => covers(s, `${name}/*`))) missing.push(`arn:aws:s3:::${name}/*`);
-      } else if (denies.length === 0) {
-        // Without the bucket's name the resources cannot be checked, only that such a Deny exists.
-        missing.push("the bucket and its objects");
-      }
-      if (missing.length > 0) {
-        report(
-          bucket,
-          `${label(bucket)} accepts requests without TLS on ${missing.join(" and ")}; its bucket policy must ${fix}`,
-        );
-      }
-    }
-  });
+    }),
+};
 
 /** Where each policy-holding type keeps its documents. */
 const POLICY_DOCUMENTS: readonly {
@@ -507,52 +523,59 @@ const POLICY_DOCUMENTS: readonly {
   { type: TYPES.topicPolicy, documents: (r) => [{ doc: r.inputs["policy"], label: label(r) }] },
 ];
 
-const noWildcardGrants: CloudCheck = (resources) =>
-  collect("no-wildcard-grants", resources, (stack, report) => {
-    for (const r of stack.resources) {
-      const holder = POLICY_DOCUMENTS.find((d) => d.type === r.type);
-      if (!holder) continue;
-      const documents = holder.documents(r);
-      if (documents === UNKNOWN) continue;
-      for (const { doc, label: where } of documents) {
-        const parsed = parsePolicy(doc);
-        if (parsed.kind === "invalid") {
-          report(
-            r,
-            `${where} has a policy document that ${parsed.why}; write it as a JSON IAM policy document`,
-          );
-          continue;
-        }
-        if (parsed.kind !== "ok") continue;
-        for (const s of parsed.statements) {
-          if (s.body["Effect"] === UNKNOWN || !isAllow(s)) continue;
-          const head = `${where} ${s.where}`;
-          const actions = list(s.body["Action"]).filter((a) => typeof a === "string" && WILDCARD.test(a));
-          if (actions.length > 0) {
-            report(r, `${head} allows wildcard actions ${quoteAll(actions)}; list the actions it needs`);
-          }
-          for (const [key, what, instead] of [
-            ["NotAction", "every action but the listed ones", "the allowed actions under Action"],
-            ["NotResource", "every resource but the listed ones", "the allowed resources under Resource"],
-            ["NotPrincipal", "every principal but the listed ones", "the allowed principals under Principal"],
-          ] as const) {
-            if (s.body[key] !== undefined) report(r, `${head} allows by ${key} (${what}); list ${instead}`);
-          }
-          const wholeBucket = r.type === TYPES.bucketPolicy && isLogDelivery(s.body["Principal"]);
-          const wild = list(s.body["Resource"]).filter(
-            (x) => typeof x === "string" && !scopedResource(x, wholeBucket),
-          );
-          if (wild.length > 0) {
+const noWildcardGrants: AwsCheck = {
+  name: "no-wildcard-grants",
+  check: (resources) =>
+    collect(noWildcardGrants.name, resources, (stack, report) => {
+      for (const r of stack.resources) {
+        const holder = POLICY_DOCUMENTS.find((d) => d.type === r.type);
+        if (!holder) continue;
+        const documents = holder.documents(r);
+        if (documents === UNKNOWN) continue;
+        for (const { doc, label: where } of documents) {
+          const parsed = parsePolicy(doc);
+          if (parsed.kind === "invalid") {
             report(
               r,
-              `${head} grants on wildcard resources ${quoteAll(wild)}; name concrete ARNs (a final "*" is ` +
-                `allowed only after a concrete prefix, such as an object key prefix or a log group's streams)`,
+              `${where} has a policy document that ${parsed.why}; write it as a JSON IAM policy document`,
             );
+            continue;
+          }
+          if (parsed.kind !== "ok") continue;
+          for (const s of parsed.statements) {
+            if (s.body["Effect"] === UNKNOWN || !isAllow(s)) continue;
+            const head = `${where} ${s.where}`;
+            const actions = list(s.body["Action"]).filter((a) => typeof a === "string" && WILDCARD.test(a));
+            if (actions.length > 0) {
+              report(r, `${head} allows wildcard actions ${quoteAll(actions)}; list the actions it needs`);
+            }
+            for (const [key, what, instead] of [
+              ["NotAction", "every action but the listed ones", "the allowed actions under Action"],
+              ["NotResource", "every resource but the listed ones", "the allowed resources under Resource"],
+              [
+                "NotPrincipal",
+                "every principal but the listed ones",
+                "the allowed principals under Principal",
+              ],
+            ] as const) {
+              if (s.body[key] !== undefined) report(r, `${head} allows by ${key} (${what}); list ${instead}`);
+            }
+            const wholeBucket = r.type === TYPES.bucketPolicy && isLogDelivery(s.body["Principal"]);
+            const wild = list(s.body["Resource"]).filter(
+              (x) => typeof x === "string" && !scopedResource(x, wholeBucket),
+            );
+            if (wild.length > 0) {
+              report(
+                r,
+                `${head} grants on wildcard resources ${quoteAll(wild)}; name concrete ARNs (a final "*" is ` +
+                  `allowed only after a concrete prefix, such as an object key prefix or a log group's streams)`,
+              );
+            }
           }
         }
       }
-    }
-  });
+    }),
+};
 
 /** A JSON-string-or-object input as an object; UNKNOWN, undefined (absent) or "invalid". */
 function jsonObject(v: unknown): Record<string, unknown> | Unknown | undefined | "invalid" {
@@ -568,69 +591,72 @@ function jsonObject(v: unknown): Record<string, unknown> | Unknown | undefined |
   }
 }
 
-const deadLetterQueue: CloudCheck = (resources) =>
-  collect("dead-letter-queue", resources, (stack, report) => {
-    for (const queue of stack.of(TYPES.queue)) {
-      const role = tag(queue, "tributary:role");
-      if (role === UNKNOWN || role === "dead-letter") continue;
-      const fix = "set redrivePolicy with a deadLetterTargetArn and a maxReceiveCount of at least 1";
-      const redrive = jsonObject(queue.inputs["redrivePolicy"]);
-      if (redrive === UNKNOWN) continue;
-      if (redrive === undefined) {
-        report(queue, `${label(queue)} has no redrive policy; ${fix}`);
-        continue;
+const deadLetterQueue: AwsCheck = {
+  name: "dead-letter-queue",
+  check: (resources) =>
+    collect(deadLetterQueue.name, resources, (stack, report) => {
+      for (const queue of stack.of(TYPES.queue)) {
+        const role = tag(queue, "tributary:role");
+        if (role === UNKNOWN || role === "dead-letter") continue;
+        const fix = "set redrivePolicy with a deadLetterTargetArn and a maxReceiveCount of at least 1";
+        const redrive = jsonObject(queue.inputs["redrivePolicy"]);
+        if (redrive === UNKNOWN) continue;
+        if (redrive === undefined) {
+          report(queue, `${label(queue)} has no redrive policy; ${fix}`);
+          continue;
+        }
+        if (redrive === "invalid") {
+          report(queue, `${label(queue)} has a redrive policy that is not a JSON object; ${fix}`);
+          continue;
+        }
+        const target = redrive["deadLetterTargetArn"];
+        if (present(target) === false) {
+          report(queue, `${label(queue)} redrive policy names no deadLetterTargetArn; ${fix}`);
+        }
+        const count = redrive["maxReceiveCount"];
+        if (count !== UNKNOWN) {
+          const n = typeof count === "string" && count.trim() !== "" ? Number(count) : count;
+          if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
+            report(
+              queue,
+              `${label(queue)} redrive policy has maxReceiveCount ${quote(count ?? null)}; set it to at least 1`,
+            );
+          }
+        }
       }
-      if (redrive === "invalid") {
-        report(queue, `${label(queue)} has a redrive policy that is not a JSON object; ${fix}`);
-        continue;
-      }
-      const target = redrive["deadLetterTargetArn"];
-      if (present(target) === false) {
-        report(queue, `${label(queue)} redrive policy names no deadLetterTargetArn; ${fix}`);
-      }
-      const count = redrive["maxReceiveCount"];
-      if (count !== UNKNOWN) {
-        const n = typeof count === "string" && count.trim() !== "" ? Number(count) : count;
-        if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
+      for (const target of stack.of(TYPES.eventTarget)) {
+        if (present(at(target.inputs, "deadLetterConfig", "arn")) === false) {
           report(
-            queue,
-            `${label(queue)} redrive policy has maxReceiveCount ${quote(count ?? null)}; set it to at least 1`,
+            target,
+            `${label(target)} has no dead-letter queue; set deadLetterConfig.arn to an SQS queue for the ` +
+              `events it cannot deliver`,
           );
         }
       }
-    }
-    for (const target of stack.of(TYPES.eventTarget)) {
-      if (present(at(target.inputs, "deadLetterConfig", "arn")) === false) {
-        report(
-          target,
-          `${label(target)} has no dead-letter queue; set deadLetterConfig.arn to an SQS queue for the ` +
-            `events it cannot deliver`,
-        );
+      for (const schedule of stack.of(TYPES.schedule)) {
+        if (present(at(schedule.inputs, "target", "deadLetterConfig", "arn")) === false) {
+          report(
+            schedule,
+            `${label(schedule)} has no dead-letter queue; set target.deadLetterConfig.arn to an SQS queue for ` +
+              `the invocations it cannot deliver`,
+          );
+        }
       }
-    }
-    for (const schedule of stack.of(TYPES.schedule)) {
-      if (present(at(schedule.inputs, "target", "deadLetterConfig", "arn")) === false) {
-        report(
-          schedule,
-          `${label(schedule)} has no dead-letter queue; set target.deadLetterConfig.arn to an SQS queue for ` +
-            `the invocations it cannot deliver`,
-        );
+      for (const mapping of stack.of(TYPES.eventSourceMapping)) {
+        const source = mapping.inputs["eventSourceArn"];
+        if (typeof source !== "string" || !/^arn:[^:]+:sqs:/.test(source)) continue;
+        const types = mapping.inputs["functionResponseTypes"];
+        if (types === UNKNOWN) continue;
+        if (!list(types).includes("ReportBatchItemFailures")) {
+          report(
+            mapping,
+            `${label(mapping)} does not report batch item failures; set functionResponseTypes to ` +
+              `["ReportBatchItemFailures"] so one failed message does not retry its whole batch`,
+          );
+        }
       }
-    }
-    for (const mapping of stack.of(TYPES.eventSourceMapping)) {
-      const source = mapping.inputs["eventSourceArn"];
-      if (typeof source !== "string" || !/^arn:[^:]+:sqs:/.test(source)) continue;
-      const types = mapping.inputs["functionResponseTypes"];
-      if (types === UNKNOWN) continue;
-      if (!list(types).includes("ReportBatchItemFailures")) {
-        report(
-          mapping,
-          `${label(mapping)} does not report batch item failures; set functionResponseTypes to ` +
-            `["ReportBatchItemFailures"] so one failed message does not retry its whole batch`,
-        );
-      }
-    }
-  });
+    }),
+};
 
 /** True, false, or UNKNOWN: whether a log group keeps its logs for a bounded time. */
 function hasRetention(group: ResourceRecord): boolean | Unknown {
@@ -639,40 +665,46 @@ function hasRetention(group: ResourceRecord): boolean | Unknown {
   return typeof days === "number" && days > 0;
 }
 
-const logRetention: CloudCheck = (resources) =>
-  collect("log-retention", resources, (stack, report) => {
-    const groups = stack.of(TYPES.logGroup);
-    for (const group of groups) {
-      if (hasRetention(group) === false) {
-        report(group, `${label(group)} keeps its logs forever; set retentionInDays (for example 30)`);
+const logRetention: AwsCheck = {
+  name: "log-retention",
+  check: (resources) =>
+    collect(logRetention.name, resources, (stack, report) => {
+      const groups = stack.of(TYPES.logGroup);
+      for (const group of groups) {
+        if (hasRetention(group) === false) {
+          report(group, `${label(group)} keeps its logs forever; set retentionInDays (for example 30)`);
+        }
       }
-    }
-    for (const fn of stack.of(TYPES.function)) {
-      const name = at(fn.inputs, "loggingConfig", "logGroup");
-      if (name === UNKNOWN) continue;
-      if (typeof name !== "string" || name === "") {
-        report(
-          fn,
-          `${label(fn)} names no log group, so Lambda logs to one that keeps logs forever; set ` +
-            `loggingConfig.logGroup to a log group of this stack that has retentionInDays`,
-        );
-        continue;
+      for (const fn of stack.of(TYPES.function)) {
+        const name = at(fn.inputs, "loggingConfig", "logGroup");
+        if (name === UNKNOWN) continue;
+        if (typeof name !== "string" || name === "") {
+          report(
+            fn,
+            `${label(fn)} names no log group, so Lambda logs to one that keeps logs forever; set ` +
+              `loggingConfig.logGroup to a log group of this stack that has retentionInDays`,
+          );
+          continue;
+        }
+        const group = groups.find((g) => g.inputs["name"] === name);
+        if (!group) {
+          if (groups.some((g) => typeof g.inputs["name"] !== "string")) continue;
+          report(
+            fn,
+            `${label(fn)} logs to ${quote(name)}, which is not a log group of this stack; create it with ` +
+              `retentionInDays or point loggingConfig.logGroup at one`,
+          );
+          continue;
+        }
+        if (hasRetention(group) === false) {
+          report(
+            fn,
+            `${label(fn)} logs to ${label(group)}, which has no retention; set retentionInDays on it`,
+          );
+        }
       }
-      const group = groups.find((g) => g.inputs["name"] === name);
-      if (!group) {
-        if (groups.some((g) => typeof g.inputs["name"] !== "string")) continue;
-        report(
-          fn,
-          `${label(fn)} logs to ${quote(name)}, which is not a log group of this stack; create it with ` +
-            `retentionInDays or point loggingConfig.logGroup at one`,
-        );
-        continue;
-      }
-      if (hasRetention(group) === false) {
-        report(fn, `${label(fn)} logs to ${label(group)}, which has no retention; set retentionInDays on it`);
-      }
-    }
-  });
+    }),
+};
 
 /** The types {@link requiredTags} checks: all take `tags`. */
 export const TAGGABLE_TYPES: readonly string[] = [
@@ -689,44 +721,50 @@ export const TAGGABLE_TYPES: readonly string[] = [
   TYPES.eventSourceMapping,
 ];
 
-const requiredTags: CloudCheck = (resources) =>
-  collect("required-tags", resources, (_stack, report) => {
-    for (const r of resources) {
-      if (!TAGGABLE_TYPES.includes(r.type)) continue;
-      const tags = r.inputs["tags"];
-      // Provider default tags land in tagsAll; when that is not known yet, a missing tag may be there.
-      const all = r.inputs["tagsAll"];
-      if (tags === UNKNOWN) continue;
-      const missing = REQUIRED_TAGS.filter((key) => {
-        const own = present(at(tags, key));
-        const inherited = present(at(all, key));
-        if (own === true || inherited === true) return false;
-        return own !== UNKNOWN && inherited !== UNKNOWN;
-      });
-      if (missing.length === 0) continue;
-      const what = missing.length === 1 ? "the required tag" : "the required tags";
-      report(
-        r,
-        `${label(r)} is missing ${what} ${quoteAll(missing)}; tag it with ${REQUIRED_TAGS.join(", ")} ` +
-          `(none empty)`,
-      );
-    }
-  });
+const requiredTags: AwsCheck = {
+  name: "required-tags",
+  check: (resources) =>
+    collect(requiredTags.name, resources, (_stack, report) => {
+      for (const r of resources) {
+        if (!TAGGABLE_TYPES.includes(r.type)) continue;
+        const tags = r.inputs["tags"];
+        // Provider default tags land in tagsAll; when that is not known yet, a missing tag may be there.
+        const all = r.inputs["tagsAll"];
+        if (tags === UNKNOWN) continue;
+        const missing = REQUIRED_TAGS.filter((key) => {
+          const own = present(at(tags, key));
+          const inherited = present(at(all, key));
+          if (own === true || inherited === true) return false;
+          return own !== UNKNOWN && inherited !== UNKNOWN;
+        });
+        if (missing.length === 0) continue;
+        const what = missing.length === 1 ? "the required tag" : "the required tags";
+        report(
+          r,
+          `${label(r)} is missing ${what} ${quoteAll(missing)}; tag it with ${REQUIRED_TAGS.join(", ")} ` +
+            `(none empty)`,
+        );
+      }
+    }),
+};
 
-const storesSurvive: CloudCheck = (resources) =>
-  collect("stores-survive-changes", resources, (stack, report) => {
-    for (const r of [...stack.of(TYPES.bucket), ...stack.of(TYPES.kmsKey)]) {
-      const key = r.type === TYPES.kmsKey;
-      for (const problem of survivalProblems(
-        r,
-        marker(r, "tags", DISPOSABLE_TAG),
-        label(r),
-        key ? KEY_LOSS : STORE_LOSS,
-        key ? KEY_REMEDY : STORE_REMEDY,
-      ))
-        report(r, problem);
-    }
-  });
+const storesSurvive: AwsCheck = {
+  name: "stores-survive-changes",
+  check: (resources) =>
+    collect(storesSurvive.name, resources, (stack, report) => {
+      for (const r of [...stack.of(TYPES.bucket), ...stack.of(TYPES.kmsKey)]) {
+        const key = r.type === TYPES.kmsKey;
+        for (const problem of survivalProblems(
+          r,
+          marker(r, "tags", DISPOSABLE_TAG),
+          label(r),
+          key ? KEY_LOSS : STORE_LOSS,
+          key ? KEY_REMEDY : STORE_REMEDY,
+        ))
+          report(r, problem);
+      }
+    }),
+};
 
 /** The actions that delete an object (or one of its versions), lowercase as IAM compares them. */
 const DELETE_ACTIONS = ["s3:deleteobject", "s3:deleteobjectversion"];
@@ -747,52 +785,57 @@ function onRaw(resource: string, rawBuckets: readonly string[]): boolean {
   return objects && (rawBuckets.some((b) => globMatches(bucket, b)) || key.startsWith("raw/"));
 }
 
-const rawAppendOnly: CloudCheck = (resources) =>
-  collect("raw-append-only", resources, (stack, report) => {
-    // The raw buckets whose names are known; `raw/` keys are raw history in any bucket.
-    const rawBuckets = stack
-      .of(TYPES.bucket)
-      .filter((b) => storeOf(b) === "raw")
-      .map((b) => b.inputs["bucket"])
-      .filter((n): n is string => typeof n === "string");
-    for (const r of stack.resources) {
-      const holder = POLICY_DOCUMENTS.find((d) => d.type === r.type && d.type !== TYPES.bucketPolicy);
-      if (!holder) continue;
-      const documents = holder.documents(r);
-      if (documents === UNKNOWN) continue;
-      for (const { doc, label: where } of documents) {
-        const parsed = parsePolicy(doc);
-        if (parsed.kind !== "ok") continue;
-        for (const s of parsed.statements) {
-          if (s.body["Effect"] === UNKNOWN || !isAllow(s)) continue;
-          const deletes = list(s.body["Action"]).filter(
-            (a) => typeof a === "string" && DELETE_ACTIONS.some((d) => globMatches(a.toLowerCase(), d)),
-          );
-          if (deletes.length === 0) continue;
-          const targets = list(s.body["Resource"]).filter(
-            (x) => typeof x === "string" && onRaw(x, rawBuckets),
-          );
-          if (targets.length > 0) {
-            report(
-              r,
-              `${where} ${s.where} allows ${quoteAll(deletes)} on raw history ${quoteAll(targets)}; ingest only ` +
-                "appends (s3:PutObject), and the raw bucket's lifecycle rule expires old events",
+const rawAppendOnly: AwsCheck = {
+  name: "raw-append-only",
+  check: (resources) =>
+    collect(rawAppendOnly.name, resources, (stack, report) => {
+      // The raw buckets whose names are known; `raw/` keys are raw history in any bucket.
+      const rawBuckets = stack
+        .of(TYPES.bucket)
+        .filter((b) => storeOf(b) === "raw")
+        .map((b) => b.inputs["bucket"])
+        .filter((n): n is string => typeof n === "string");
+      for (const r of stack.resources) {
+        const holder = POLICY_DOCUMENTS.find((d) => d.type === r.type && d.type !== TYPES.bucketPolicy);
+        if (!holder) continue;
+        const documents = holder.documents(r);
+        if (documents === UNKNOWN) continue;
+        for (const { doc, label: where } of documents) {
+          const parsed = parsePolicy(doc);
+          if (parsed.kind !== "ok") continue;
+          for (const s of parsed.statements) {
+            if (s.body["Effect"] === UNKNOWN || !isAllow(s)) continue;
+            const deletes = list(s.body["Action"]).filter(
+              (a) => typeof a === "string" && DELETE_ACTIONS.some((d) => globMatches(a.toLowerCase(), d)),
             );
+            if (deletes.length === 0) continue;
+            const targets = list(s.body["Resource"]).filter(
+              (x) => typeof x === "string" && onRaw(x, rawBuckets),
+            );
+            if (targets.length > 0) {
+              report(
+                r,
+                `${where} ${s.where} allows ${quoteAll(deletes)} on raw history ${quoteAll(targets)}; ingest only ` +
+                  "appends (s3:PutObject), and the raw bucket's lifecycle rule expires old events",
+              );
+            }
           }
         }
       }
-    }
-  });
+    }),
+};
 
 /** The AWS checks of the rules, by rule name. */
-export const awsChecks: CloudChecks = {
-  "store-encrypted-with-customer-key": storeEncrypted,
-  "no-public-access": noPublicAccess,
-  "tls-only": tlsOnly,
-  "no-wildcard-grants": noWildcardGrants,
-  "dead-letter-queue": deadLetterQueue,
-  "log-retention": logRetention,
-  "required-tags": requiredTags,
-  "stores-survive-changes": storesSurvive,
-  "raw-append-only": rawAppendOnly,
-};
+export const awsChecks: CloudChecks = Object.fromEntries(
+  [
+    storeEncrypted,
+    noPublicAccess,
+    tlsOnly,
+    noWildcardGrants,
+    deadLetterQueue,
+    logRetention,
+    requiredTags,
+    storesSurvive,
+    rawAppendOnly,
+  ].map((c) => [c.name, c.check]),
+);
