@@ -8,7 +8,6 @@
 
 import { MESSAGES } from "../../contract/bus-messages.ts";
 import { StorageError } from "../../contract/storage-layout.ts";
-import { TributaryError } from "../../kit/errors.ts";
 import { assertObjectKey } from "../storage/port.ts";
 import { PoisonMessageError, perform, type Runtime, type Work, type WorkReport } from "./core.ts";
 
