@@ -20,10 +20,10 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { generateSample } from "../examples/commerce/assets/commerce/sample-data.ts";
 import graph from "../examples/commerce/assets/index.ts";
+import { MESSAGES } from "../src/contract/bus-messages.ts";
 import { bundleEach, NODE_MAJOR } from "../src/infra/bundle/build.ts";
 import { type Cloud, envelope } from "../src/runtime/handlers/envelopes.ts";
 import { functionEnvironment } from "../src/runtime/handlers/local.ts";
-import { MESSAGES } from "../src/runtime/handlers/messages.ts";
 import { startBus } from "../test/faults/buses.ts";
 import { deployBundle } from "../test/faults/hosts.ts";
 

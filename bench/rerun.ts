@@ -22,8 +22,8 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { AssetGraph } from "../src/kit/index.ts";
 import { materialize } from "../src/runtime/engine/materialize.ts";
-import { plan } from "../src/runtime/engine/planner.ts";
 import { StoreState } from "../src/runtime/engine/state.ts";
+import { steps } from "../src/runtime/engine/steps.ts";
 import { LocalStore } from "../src/runtime/storage/local.ts";
 import { rng } from "./random.ts";
 
@@ -200,7 +200,7 @@ try {
 
   // Warm-up, then alternate so drift hits every side alike.
   let counts = await rerun(graph, store);
-  await plan(graph, new StoreState(store));
+  await steps(graph, new StoreState(store));
   await readManifests(manifestPaths);
   await readManifestsParallel(manifestPaths);
   const t: number[] = [];
@@ -211,7 +211,7 @@ try {
     const r = await timed(() => rerun(graph, store));
     counts = r.value;
     t.push(r.ms);
-    p.push((await timed(() => plan(graph, new StoreState(store)))).ms);
+    p.push((await timed(() => steps(graph, new StoreState(store)))).ms);
     const base = await timed(() => readManifests(manifestPaths));
     if (base.value !== ASSETS) throw new Error(`bench: read ${base.value} manifests, expected ${ASSETS}`);
     b.push(base.ms);
@@ -226,7 +226,7 @@ try {
     `| Tributary rerun: materialize(graph, store), all fresh | ${ms(rerunMs)} | ${(rerunMs / baseMs).toFixed(2)} |`,
   );
   console.log(
-    `| plan() alone, over a fresh StoreState (info) | ${ms(median(p))} | ${(median(p) / baseMs).toFixed(2)} |`,
+    `| steps() alone, over a fresh StoreState (info) | ${ms(median(p))} | ${(median(p) / baseMs).toFixed(2)} |`,
   );
   console.log(
     `| baseline: readFile + JSON.parse of ${fmt(ASSETS)} manifests, sequential | ${ms(baseMs)} | 1.00 |`,

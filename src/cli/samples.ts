@@ -1,8 +1,8 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AssetGraph, SourceDef } from "tributary";
+import { layout } from "../contract/storage-layout.ts";
 import { ingest } from "../runtime/engine/ingest.ts";
-import { layout } from "../runtime/storage/layout.ts";
 import type { ObjectStore } from "../runtime/storage/port.ts";
 import { countsLine } from "./commands/ingest.ts";
 import type { Io } from "./io.ts";

@@ -43,6 +43,7 @@ export { AssetGraph, defineGraph, type Edge, findCycle, type GraphInput } from "
 export { KEY_PATTERN } from "./keys.ts";
 export {
   columnType,
+  type GraphNode,
   type LineageDocument,
   type LineageEdge,
   type LineageNode,

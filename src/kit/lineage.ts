@@ -9,13 +9,20 @@ export interface LineageDocument {
   readonly edges: readonly LineageEdge[];
 }
 
-export interface LineageNode {
+/**
+ * A node of the graph as every view of it shows one (the lineage document, `tributary ui`, the
+ * pull-request preview): declared once here, extended by each view.
+ */
+export interface GraphNode {
   readonly key: string;
   readonly kind: "source" | "asset";
-  readonly level: number;
   readonly group: string;
   readonly owners: readonly string[];
   readonly tags: readonly string[];
+}
+
+export interface LineageNode extends GraphNode {
+  readonly level: number;
   readonly description?: string;
   readonly partitions: string;
   readonly columns: readonly { readonly name: string; readonly type: string; readonly nullable: boolean }[];

@@ -15,8 +15,8 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { generateSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import { MESSAGES } from "../../src/contract/bus-messages.ts";
 import type { BundleManifest } from "../../src/infra/bundle/manifest.ts";
-import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
 import { installFrom } from "./install.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

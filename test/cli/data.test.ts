@@ -2,8 +2,8 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunEvent } from "../../src/runtime/lineage/events.ts";
-import { problems } from "../lineage/spec.ts";
+import type { RunEvent } from "../../src/runtime/openlineage/events.ts";
+import { problems } from "../openlineage/spec.ts";
 import { cli, normalise } from "./in-process.ts";
 
 let store: string;

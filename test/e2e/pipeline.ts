@@ -8,12 +8,12 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
 import graph from "../../examples/commerce/assets/index.ts";
+import { MESSAGES } from "../../src/contract/bus-messages.ts";
 import { Duck } from "../../src/runtime/engine/duckdb.ts";
 import { readSql } from "../../src/runtime/engine/executor.ts";
 import { Scratch } from "../../src/runtime/engine/files.ts";
 import { StoreState } from "../../src/runtime/engine/state.ts";
 import type { BusMessage } from "../../src/runtime/handlers/envelopes.ts";
-import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
 import type { ObjectInfo, ObjectStore } from "../../src/runtime/storage/port.ts";
 
 export { graph };

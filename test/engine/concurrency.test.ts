@@ -16,7 +16,7 @@ import { Duck } from "../../src/runtime/engine/duckdb.ts";
 import { acquireLock, type LockBody, LockTimeoutError } from "../../src/runtime/engine/lock.ts";
 import type { AssetManifest } from "../../src/runtime/engine/manifest.ts";
 import { materialize, type RunObserver, type RunOutcome } from "../../src/runtime/engine/materialize.ts";
-import type { PlanItem } from "../../src/runtime/engine/planner.ts";
+import type { Step } from "../../src/runtime/engine/steps.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 import type { Body, ObjectInfo, ObjectStore, Written } from "../../src/runtime/storage/port.ts";
 import {
@@ -157,7 +157,7 @@ describe("two materialize runs at once on one store", () => {
       ["b", []],
     ]);
     const observer = (run: string): RunObserver => ({
-      planned: async (items: readonly PlanItem[]) => {
+      planned: async (items: readonly Step[]) => {
         planned.push(items.filter((i) => i.action === "run").length);
         if (planned.length === 2) go();
         await together;

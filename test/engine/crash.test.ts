@@ -14,11 +14,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FIRST_DAY } from "../../examples/commerce/assets/commerce/index.ts";
 import { TENANTS } from "../../examples/commerce/assets/commerce/schemas.ts";
+import { partitionPath } from "../../src/contract/storage-layout.ts";
 import { Duck } from "../../src/runtime/engine/duckdb.ts";
 import type { LockBody } from "../../src/runtime/engine/lock.ts";
 import type { AssetManifest } from "../../src/runtime/engine/manifest.ts";
 import { materialize } from "../../src/runtime/engine/materialize.ts";
-import { partitionPath } from "../../src/runtime/storage/layout.ts";
 import type { LocalStore } from "../../src/runtime/storage/local.ts";
 import {
   ASSETS,

@@ -9,6 +9,7 @@ import { daily, hourly, multiPartitions, source, staticPartitions, Type } from "
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ordersCdc } from "../../examples/commerce/assets/commerce/index.ts";
 import { generateSample, type SampleLine } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import { layout } from "../../src/contract/storage-layout.ts";
 import { committedBatches, IngestError, ingest, sourcePartitions } from "../../src/runtime/engine/ingest.ts";
 import {
   encodeUuid,
@@ -19,7 +20,6 @@ import {
 } from "../../src/runtime/engine/ingest-formats.ts";
 import { IdIndex, writeUuid } from "../../src/runtime/engine/ingest-ids.ts";
 import { type BatchManifest, sourceDataVersion } from "../../src/runtime/engine/manifest.ts";
-import { layout } from "../../src/runtime/storage/layout.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 
 let dir: string;

@@ -10,8 +10,8 @@ import { IngestError, ingest } from "../../src/runtime/engine/ingest.ts";
 import { CorruptObjectError, checkObject } from "../../src/runtime/engine/integrity.ts";
 import type { AssetManifest, BatchManifest } from "../../src/runtime/engine/manifest.ts";
 import { materialize } from "../../src/runtime/engine/materialize.ts";
-import { plan } from "../../src/runtime/engine/planner.ts";
 import { StoreState } from "../../src/runtime/engine/state.ts";
+import { steps } from "../../src/runtime/engine/steps.ts";
 import { verifyCommitted } from "../../src/runtime/engine/verify.ts";
 import { GcsStore } from "../../src/runtime/storage/gcs.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
@@ -152,7 +152,7 @@ describe("tamper-evident commits on a local store", () => {
     const f = await totalsFile(store, "2026-11-02");
     await flipByte(store, f.key);
     const state = new StoreState(store);
-    const items = await plan(graphOf("2"), state);
+    const items = await steps(graphOf("2"), state);
     expect(items.map((i) => [i.asset, i.partition, i.action, i.reason])).toEqual([
       ["totals", "2026-11-01", "skip", "fresh"],
       [

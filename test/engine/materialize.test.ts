@@ -22,8 +22,8 @@ import { Duck } from "../../src/runtime/engine/duckdb.ts";
 import { collectGarbage } from "../../src/runtime/engine/gc.ts";
 import { ingest } from "../../src/runtime/engine/ingest.ts";
 import { materialize, type RunResult } from "../../src/runtime/engine/materialize.ts";
-import { PlanError, plan } from "../../src/runtime/engine/planner.ts";
 import { StoreState } from "../../src/runtime/engine/state.ts";
+import { StepError, steps } from "../../src/runtime/engine/steps.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 
 const days = daily({ start: "2026-11-01", end: "2026-11-03" });
@@ -211,7 +211,7 @@ describe("materialize", () => {
   });
 
   it("plans without writing, and refuses partitions that do not exist", async () => {
-    const items = await plan(graphOf(), new StoreState(store), {
+    const items = await steps(graphOf(), new StoreState(store), {
       selection: "totals",
       partition: "2026-11-02",
     });
@@ -220,11 +220,11 @@ describe("materialize", () => {
     ]);
     expect(await store.list("_manifests/totals/")).toEqual([]);
     for (const bad of ["../../etc", "2026-11-02'; DROP TABLE totals; --", "2026-11-02/../x", "2026-11-09"]) {
-      await expect(plan(graphOf(), new StoreState(store), { partition: bad })).rejects.toThrow(
-        new PlanError(`no selected asset has a partition ${JSON.stringify(bad)}.`),
+      await expect(steps(graphOf(), new StoreState(store), { partition: bad })).rejects.toThrow(
+        new StepError(`no selected asset has a partition ${JSON.stringify(bad)}.`),
       );
     }
-    await expect(plan(graphOf(), new StoreState(store), { from: "yesterday" })).rejects.toThrow(
+    await expect(steps(graphOf(), new StoreState(store), { from: "yesterday" })).rejects.toThrow(
       'from "yesterday" is not a partition key like 2026-11-01 (daily) or 2026-11-01T13 (hourly).',
     );
   });

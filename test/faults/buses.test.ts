@@ -4,10 +4,10 @@
  */
 import { PubSub } from "@google-cloud/pubsub";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Announcement, Publisher } from "../../src/runtime/handlers/core.ts";
+import type { Announcement } from "../../src/runtime/handlers/core.ts";
 import type { Cloud } from "../../src/runtime/handlers/envelopes.ts";
-import { PublishError } from "../../src/runtime/handlers/events.ts";
 import { publishWithin } from "../../src/runtime/handlers/outbox.ts";
+import { PublishError, type Publisher } from "../../src/runtime/handlers/publish.ts";
 import { EventBridgePublisher, eventBridgeClient } from "../../src/runtime/handlers/publish-eventbridge.ts";
 import { PubSubPublisher } from "../../src/runtime/handlers/publish-pubsub.ts";
 import { ServiceBusPublisher } from "../../src/runtime/handlers/publish-servicebus.ts";

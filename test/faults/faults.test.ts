@@ -10,8 +10,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { generateSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import { MESSAGES } from "../../src/contract/bus-messages.ts";
 import type { BusMessage, Cloud } from "../../src/runtime/handlers/envelopes.ts";
-import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
 import { deployBundle } from "./hosts.ts";
 import { type Outcome, runScenario, type Scenario } from "./stack.ts";
 

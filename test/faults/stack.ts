@@ -9,11 +9,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+import { OUTBOX_SWEEPER } from "../../src/contract/function-env.ts";
 import { Outbox } from "../../src/runtime/engine/outbox.ts";
 import type { Announcement } from "../../src/runtime/handlers/core.ts";
 import { MATERIALISED_EVENT } from "../../src/runtime/handlers/core.ts";
 import type { BusMessage, Cloud } from "../../src/runtime/handlers/envelopes.ts";
-import { OUTBOX_SWEEPER } from "../../src/runtime/handlers/environment.ts";
 import { WORK_FAILED_EVENT } from "../../src/runtime/handlers/events.ts";
 import { LocalCloud } from "../../src/runtime/handlers/local.ts";
 import { OUTBOX_DRAINED_EVENT, OUTBOX_SWEPT_EVENT } from "../../src/runtime/handlers/outbox.ts";

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MESSAGES } from "../../src/contract/bus-messages.ts";
 import {
   asyncWork,
   awsHandler,
@@ -12,8 +13,7 @@ import {
   sqsItems,
 } from "../../src/runtime/handlers/aws.ts";
 import { type Announcement, batchIdOf, PoisonMessageError } from "../../src/runtime/handlers/core.ts";
-import { PublishError } from "../../src/runtime/handlers/events.ts";
-import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
+import { PublishError } from "../../src/runtime/handlers/publish.ts";
 import {
   committedVersion,
   DAY,

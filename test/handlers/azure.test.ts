@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { type EventGridEvent, InvocationContext, type Timer } from "@azure/functions";
 import type { ServiceBusMessage } from "@azure/service-bus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MESSAGES } from "../../src/contract/bus-messages.ts";
 import { timerSchedule } from "../../src/infra/azure/schedule.ts";
 import {
   type AzureApp,
@@ -20,8 +21,7 @@ import {
   HandlerConfigError,
   PoisonMessageError,
 } from "../../src/runtime/handlers/core.ts";
-import { PublishError } from "../../src/runtime/handlers/events.ts";
-import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
+import { PublishError } from "../../src/runtime/handlers/publish.ts";
 import {
   committedVersion,
   DAY,

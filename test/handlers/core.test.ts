@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
 import graph from "../../examples/commerce/assets/index.ts";
+import { MESSAGES } from "../../src/contract/bus-messages.ts";
 import type { AssetDef } from "../../src/kit/asset.ts";
 import { partitionKeys } from "../../src/kit/partitions.ts";
 import { sourcePartitions } from "../../src/runtime/engine/ingest.ts";
@@ -20,7 +21,6 @@ import {
   readersOf,
 } from "../../src/runtime/handlers/core.ts";
 import { functionEnvironment } from "../../src/runtime/handlers/local.ts";
-import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 import { tree } from "./helpers.ts";
 

@@ -4,6 +4,7 @@ import { type CloudEvent, cloudEvent } from "@google-cloud/functions-framework";
 import { getTestServer } from "@google-cloud/functions-framework/testing";
 import { PubSub } from "@google-cloud/pubsub";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MESSAGES } from "../../src/contract/bus-messages.ts";
 import { SCHEDULED } from "../../src/infra/gcp/function.ts";
 import {
   type Announcement,
@@ -12,7 +13,6 @@ import {
   type WorkReport,
 } from "../../src/runtime/handlers/core.ts";
 import { gcpHandler, gcpLogLine, gcpWork, PubSubPublisher } from "../../src/runtime/handlers/gcp.ts";
-import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
 import {
   committedVersion,
   DAY,

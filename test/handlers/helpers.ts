@@ -14,9 +14,9 @@ import {
   functionEnv,
   functionStore,
   type HandlerDeps,
-  type Publisher,
 } from "../../src/runtime/handlers/core.ts";
 import { functionEnvironment } from "../../src/runtime/handlers/local.ts";
+import type { Publisher } from "../../src/runtime/handlers/publish.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 
 export { graph };

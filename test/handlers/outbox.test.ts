@@ -7,6 +7,8 @@
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSample } from "../../examples/commerce/assets/commerce/sample-data.ts";
+import { MESSAGES } from "../../src/contract/bus-messages.ts";
+import { OUTBOX_SWEEPER } from "../../src/contract/function-env.ts";
 import type { SourceDef } from "../../src/kit/asset.ts";
 import { ingest } from "../../src/runtime/engine/ingest.ts";
 import { materialize } from "../../src/runtime/engine/materialize.ts";
@@ -15,19 +17,16 @@ import {
   type Announcement,
   functionEnv,
   functionStore,
-  type Publisher,
   publishBudgetMs,
 } from "../../src/runtime/handlers/core.ts";
 import { type BusMessage, type Cloud, envelope } from "../../src/runtime/handlers/envelopes.ts";
-import { OUTBOX_SWEEPER } from "../../src/runtime/handlers/environment.ts";
-import { PublishError } from "../../src/runtime/handlers/events.ts";
 import { entryPoint, failedItems } from "../../src/runtime/handlers/local.ts";
-import { MESSAGES } from "../../src/runtime/handlers/messages.ts";
 import {
   OUTBOX_DRAINED_EVENT,
   OUTBOX_SWEPT_EVENT,
   publishWithin,
 } from "../../src/runtime/handlers/outbox.ts";
+import { PublishError, type Publisher } from "../../src/runtime/handlers/publish.ts";
 import { secretValues } from "../../src/runtime/secrets/source.ts";
 import type { ObjectStore } from "../../src/runtime/storage/port.ts";
 import { DAY, graph, orderRecords, stack, tempDir } from "./helpers.ts";

@@ -7,10 +7,10 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import graph from "../../examples/commerce/assets/index.ts";
-import { functionPolicy } from "../../src/infra/aws/policy.ts";
+import { functionPolicy } from "../../src/infra/aws/grants.ts";
 import { configMap, readStackConfig } from "../../src/infra/config.ts";
 import { planDeployment } from "../../src/infra/plan/build.ts";
-import { evaluate } from "../../src/infra/policy/rules.ts";
+import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type Synthesis, synth } from "../../src/infra/synth/index.ts";
 import { normalise } from "../../src/infra/synth/record.ts";
 import { toLineage } from "../../src/kit/index.ts";
@@ -33,7 +33,7 @@ const arn = {
   key: `arn:aws:kms:${REGION}:${ACCOUNT}:key/trib-dev-data-key-id`,
   assetBus: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/trib-dev-asset-events`,
   logs: (k: string) => `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/tributary/trib-dev/${k}:log-stream:*`,
-  /** Secrets Manager's six random characters, offline made from the name (infra/synth/outputs.ts). */
+  /** Secrets Manager's six random characters, offline made from the name (infra/synth/outputs/index.ts). */
   secret: (n: string) => {
     const name = `trib-dev-secret-${n.replaceAll("_", "-")}`;
     return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-${createHash("sha256").update(name).digest("hex").slice(0, 6)}`;

@@ -6,13 +6,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { accountId, bucketBindings, subscriptionFilter } from "../../src/infra/gcp/grants.ts";
 import { labelsOf, labelValue } from "../../src/infra/gcp/labels.ts";
-import { accountId, bucketBindings, subscriptionFilter } from "../../src/infra/gcp/policy.ts";
 import type { GrantPlan } from "../../src/infra/plan/types.ts";
-import { LABELLED_TYPES } from "../../src/infra/policy/gcp.ts";
-import { evaluate } from "../../src/infra/policy/rules.ts";
+import { LABELLED_TYPES } from "../../src/infra/policy/rules/gcp.ts";
+import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type Synthesis, synth } from "../../src/infra/synth/index.ts";
-import { offlineProjectNumber } from "../../src/infra/synth/outputs-gcp.ts";
+import { offlineProjectNumber } from "../../src/infra/synth/outputs/gcp.ts";
 import { disposableSynth, guarded, GUARDED as KEPT, lookup } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { functionPolicy, type PolicyDocument } from "../../src/infra/aws/policy.ts";
+import { functionPolicy, type PolicyDocument } from "../../src/infra/aws/grants.ts";
 import { planDeployment } from "../../src/infra/plan/build.ts";
 import type { DeploymentPlan } from "../../src/infra/plan/types.ts";
 import { type AnyAsset, asset, defineGraph, onUpstream, source, Type } from "../../src/kit/index.ts";

@@ -1,13 +1,14 @@
 /**
- * The Azure checks of the security rules (infra/policy/azure.ts), on the synthesised prod-azure stack and
+ * The Azure checks of the security rules (infra/policy/rules/azure.ts), on the synthesised prod-azure stack and
  * on broken variants of it: each break fails exactly its rule, on the resource at fault, with a message
  * that says what to fix; values a preview does not know yet are skipped.
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { blobCondition } from "../../src/infra/azure/policy.ts";
-import { evaluate, UNKNOWN } from "../../src/infra/policy/rules.ts";
+import { blobCondition } from "../../src/infra/azure/grants.ts";
+import { UNKNOWN } from "../../src/infra/policy/read.ts";
+import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type ResourceRecord, synth } from "../../src/infra/synth/index.ts";
 import { edited, GUARDED, reoptioned } from "./synthesised.ts";
 

@@ -4,8 +4,9 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { gcpChecks, isPrefixCondition } from "../../src/infra/policy/gcp.ts";
-import { evaluate, UNKNOWN } from "../../src/infra/policy/rules.ts";
+import { UNKNOWN } from "../../src/infra/policy/read.ts";
+import { gcpChecks, isPrefixCondition } from "../../src/infra/policy/rules/gcp.ts";
+import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type ResourceRecord, synth } from "../../src/infra/synth/index.ts";
 import { edited, GUARDED, reoptioned } from "./synthesised.ts";
 

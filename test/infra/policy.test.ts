@@ -7,7 +7,9 @@ import type {
 } from "@pulumi/policy";
 import { unknownCheckingProxy } from "@pulumi/policy";
 import { describe, expect, it, vi } from "vitest";
-import { evaluate, rules, UNKNOWN, type Violation } from "../../src/infra/policy/rules.ts";
+import { UNKNOWN } from "../../src/infra/policy/read.ts";
+import type { Violation } from "../../src/infra/policy/rules/common.ts";
+import { evaluate, rules } from "../../src/infra/policy/rules/index.ts";
 import type { ResourceRecord } from "../../src/infra/synth/record.ts";
 import {
   ACCOUNT,

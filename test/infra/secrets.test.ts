@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import graph from "../../examples/commerce/assets/index.ts";
 import { configMap, readStackConfig, StackConfigError } from "../../src/infra/config.ts";
 import { planDeployment } from "../../src/infra/plan/build.ts";
-import { evaluate } from "../../src/infra/policy/rules.ts";
+import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type ResourceRecord, type Synthesis, synth } from "../../src/infra/synth/index.ts";
 import { edited, lookup } from "./synthesised.ts";
 

@@ -1,6 +1,6 @@
 /**
  * Every stack in stacks/: `tributary synth` (mocks) and the real Pulumi runner (`cmd/run` against the
- * local engine, as `pulumi up` starts the program) register the same resources, and the security
+ * local monitor, as `pulumi up` starts the program) register the same resources, and the security
  * policy pack passes on them; deliberately broken variants fail with the rule's name.
  */
 import * as fs from "node:fs";
@@ -9,10 +9,10 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, inject, it } from "vitest";
 import { configMap, StackConfigError } from "../../src/infra/config.ts";
-import { evaluate } from "../../src/infra/policy/rules.ts";
-import { runProgram } from "../../src/infra/synth/engine.ts";
+import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type ResourceRecord, SynthError, synth } from "../../src/infra/synth/index.ts";
-import { configRegion, fakeInvoke, fakeOutputs } from "../../src/infra/synth/outputs.ts";
+import { runProgram } from "../../src/infra/synth/monitor.ts";
+import { configRegion, fakeInvoke, fakeOutputs } from "../../src/infra/synth/outputs/index.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const stacks = fs

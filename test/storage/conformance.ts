@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type ObjectStore, StorageError } from "../../src/runtime/storage/port.ts";
+import { StorageError } from "../../src/contract/storage-layout.ts";
+import type { ObjectStore } from "../../src/runtime/storage/port.ts";
 
 export interface OpenedStore {
   readonly store: ObjectStore;

@@ -5,9 +5,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { daily, multiPartitions, staticPartitions } from "tributary";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { layout, partitionPath } from "../../src/runtime/storage/layout.ts";
+import { layout, partitionPath, StorageError } from "../../src/contract/storage-layout.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
-import { StorageError } from "../../src/runtime/storage/port.ts";
 
 let dir: string;
 let store: LocalStore;

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { StorageError } from "../../src/contract/storage-layout.ts";
 import { AzureBlobStore } from "../../src/runtime/storage/azure-blob.ts";
 import { GcsStore } from "../../src/runtime/storage/gcs.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 import { openStoreUri } from "../../src/runtime/storage/open.ts";
-import { StorageError } from "../../src/runtime/storage/port.ts";
 import { S3Store } from "../../src/runtime/storage/s3.ts";
 import { ACCEPTED_STORE_URIS, parseStoreUri, storeOpener } from "../../src/runtime/storage/uri.ts";
 

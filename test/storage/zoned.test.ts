@@ -2,9 +2,8 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { STORE_ZONES } from "../../src/runtime/storage/layout.ts";
+import { STORE_ZONES, StorageError } from "../../src/contract/storage-layout.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
-import { StorageError } from "../../src/runtime/storage/port.ts";
 import { ZonedStore } from "../../src/runtime/storage/zoned.ts";
 
 let dir: string;

@@ -9,6 +9,7 @@ import { PreviewError } from "../../infra/preview/git.ts";
 import { COMMENT_LIMIT, MARKER, renderMarkdown } from "../../infra/preview/markdown.ts";
 import { previewOfDigest, readPreviewDigest } from "../../infra/preview/pulumi-preview.ts";
 import { PREVIEW_VERSION, type Preview, type StackPreview } from "../../infra/preview/types.ts";
+import { piiColumns, piiFlows } from "../../runtime/lineage/pii.ts";
 import type { Io } from "../io.ts";
 
 export interface DiffCommandOptions {
@@ -31,6 +32,7 @@ export async function diffCommand(opts: DiffCommandOptions, io: Io): Promise<num
     synth: opts.synth,
     ...(opts.graph ? { graph: opts.graph } : {}),
     progress: (step) => io.err(`tributary: ${step}…\n`),
+    pii: async (graph) => piiColumns(await piiFlows(graph)),
   });
   write(
     opts.format === "json" ? `${JSON.stringify(preview, null, 2)}\n` : renderMarkdown(preview),

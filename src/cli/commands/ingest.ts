@@ -10,8 +10,8 @@ import {
   runComplete,
   runFail,
   runStart,
-} from "../../runtime/lineage/events.ts";
-import { transportsFromEnv } from "../../runtime/lineage/transport.ts";
+} from "../../runtime/openlineage/events.ts";
+import { transportsFromEnv } from "../../runtime/openlineage/transport.ts";
 import type { Io } from "../io.ts";
 import { openStore } from "../store.ts";
 

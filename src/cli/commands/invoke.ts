@@ -1,8 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type AssetGraph, SelectionError, TributaryError } from "tributary";
+import { MESSAGES } from "../../contract/bus-messages.ts";
 import { loadGraph } from "../../contract/graph-module.ts";
-import { partitionLabel } from "../../runtime/engine/planner.ts";
+import { partitionLabel } from "../../runtime/engine/steps.ts";
 import type { Work } from "../../runtime/handlers/core.ts";
 import {
   type BusMessage,
@@ -12,7 +13,6 @@ import {
   envelope,
 } from "../../runtime/handlers/envelopes.ts";
 import { consumersOf, type DeliveryRecord, LocalCloud } from "../../runtime/handlers/local.ts";
-import { MESSAGES } from "../../runtime/handlers/messages.ts";
 import { storeSecrets } from "../../runtime/secrets/local.ts";
 import { openStoreUri } from "../../runtime/storage/open.ts";
 import type { Io } from "../io.ts";

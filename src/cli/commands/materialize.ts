@@ -7,13 +7,13 @@ import {
   type RunOutcome,
   type RunResult,
 } from "../../runtime/engine/materialize.ts";
-import type { PlanItem } from "../../runtime/engine/planner.ts";
-import { plan } from "../../runtime/engine/planner.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
+import type { Step } from "../../runtime/engine/steps.ts";
+import { steps } from "../../runtime/engine/steps.ts";
 import { TokenKeys } from "../../runtime/engine/tokens.ts";
-import { commandRun, parentOf, runComplete, runFail, runStart } from "../../runtime/lineage/events.ts";
 import { checkPii } from "../../runtime/lineage/pii.ts";
-import { transportsFromEnv } from "../../runtime/lineage/transport.ts";
+import { commandRun, parentOf, runComplete, runFail, runStart } from "../../runtime/openlineage/events.ts";
+import { transportsFromEnv } from "../../runtime/openlineage/transport.ts";
 import type { ObjectStore } from "../../runtime/storage/port.ts";
 import type { Io } from "../io.ts";
 import { ensureSampleData } from "../samples.ts";
@@ -103,7 +103,7 @@ async function dryRun(
   opts: MaterializeCliOptions,
   io: Io,
 ): Promise<number> {
-  const items = await plan(graph, new StoreState(store), planOptions);
+  const items = await steps(graph, new StoreState(store), planOptions);
   if (opts.json) {
     io.out(
       `${JSON.stringify(
@@ -147,13 +147,13 @@ class Progress {
         })
       : undefined;
   }
-  planned(items: readonly PlanItem[]): void {
+  planned(items: readonly Step[]): void {
     const runs = items.filter((i) => i.action === "run").length;
     for (const i of items) this.#left.set(i.asset, (this.#left.get(i.asset) ?? 0) + 1);
     this.#io.out(`plan: ${runs} of ${items.length} asset partitions to materialise\n`);
     this.#bar?.start(runs, 0, { item: "" });
   }
-  started(item: PlanItem): void {
+  started(item: Step): void {
     this.#bar?.update(this.#finished, { item: label(item.asset, item.partition) });
   }
   finished(o: RunOutcome): void {

@@ -3,9 +3,9 @@ import { loadGraph } from "../../contract/graph-module.ts";
 import { formatDuration } from "../../kit/duration.ts";
 import { damaged, type ObjectCheck } from "../../runtime/engine/integrity.ts";
 import { Outbox } from "../../runtime/engine/outbox.ts";
-import { partitionLabel, plan } from "../../runtime/engine/planner.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
 import { freshnessOf, type PartitionStatus, partitionStatus } from "../../runtime/engine/status.ts";
+import { partitionLabel, steps } from "../../runtime/engine/steps.ts";
 import { TokenKeys } from "../../runtime/engine/tokens.ts";
 import { commitLabel, verifyCommitted } from "../../runtime/engine/verify.ts";
 import type { ObjectStore } from "../../runtime/storage/port.ts";
@@ -91,7 +91,7 @@ export async function statusCommand(
   const keys = new TokenKeys(graph, storeSecrets(store, { create: false }));
   // The plan checks the files of fresh asset partitions (a corrupt one is planned to run again); the
   // files of sources, which nothing recomputes, are checked here.
-  const items = await plan(graph, state, { ...(selection === undefined ? {} : { selection }), keys });
+  const items = await steps(graph, state, { ...(selection === undefined ? {} : { selection }), keys });
   const sources = graph.select(selection).filter((k) => graph.get(k).kind === "source");
   const [partitions, sourceChecks, assetChecks] = await Promise.all([
     Promise.all(items.map((i) => partitionStatus(graph, state, i))),

@@ -1,5 +1,5 @@
 import { loadGraph } from "../../contract/graph-module.ts";
-import { evaluate } from "../../infra/policy/rules.ts";
+import { evaluate } from "../../infra/policy/rules/index.ts";
 import { type ResourceRecord, type Synthesis, synth as synthesise } from "../../infra/synth/index.ts";
 import { checkPii } from "../../runtime/lineage/pii.ts";
 import type { Io } from "../io.ts";

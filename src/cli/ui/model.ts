@@ -5,6 +5,7 @@
 
 import type { Readable } from "node:stream";
 import type { AnyAsset, AssetGraph } from "tributary";
+import { layout as storeLayout } from "../../contract/storage-layout.ts";
 import {
   type DeploymentPlan,
   describeTrigger,
@@ -18,7 +19,6 @@ import { columnType, lineageEdge, toLineage } from "../../kit/lineage.ts";
 import { describePartitions } from "../../kit/partitions.ts";
 import { committedBatches, partitionsOf, type SourcePartition } from "../../runtime/engine/ingest.ts";
 import type { CheckResult } from "../../runtime/engine/manifest.ts";
-import { partitionsFor, plan } from "../../runtime/engine/planner.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
 import {
   freshnessLimit,
@@ -27,9 +27,9 @@ import {
   type PartitionStatus,
   partitionRecords,
 } from "../../runtime/engine/status.ts";
+import { partitionsFor, steps } from "../../runtime/engine/steps.ts";
 import { TokenKeys } from "../../runtime/engine/tokens.ts";
 import { storeSecrets } from "../../runtime/secrets/local.ts";
-import { layout as storeLayout } from "../../runtime/storage/layout.ts";
 import type { Body, ObjectInfo, ObjectStore, Written } from "../../runtime/storage/port.ts";
 import {
   type NodeState,
@@ -189,7 +189,7 @@ async function storeStates(
   keys: TokenKeys | undefined,
 ): Promise<Map<string, PartState[]>> {
   // Files are not checked against their commits here: the page plans every few seconds.
-  const items = await plan(graph, store, { now, checkFiles: false, ...(keys ? { keys } : {}) });
+  const items = await steps(graph, store, { now, checkFiles: false, ...(keys ? { keys } : {}) });
   const sources = graph.assets().filter((a) => a.kind === "source");
   const [records, ingested] = await Promise.all([
     Promise.all(items.map((i) => partitionRecords(graph, store, i))),
@@ -212,7 +212,7 @@ async function storeStates(
 
 /**
  * A source partition is as fresh as what was ingested: a partition without events reads as empty
- * (the planner says so too), so only a source with nothing ingested at all is never materialised.
+ * (the steps say so too), so only a source with nothing ingested at all is never materialised.
  */
 function sourceStates(
   keys: readonly string[],
@@ -317,7 +317,7 @@ async function liveDetails(
   if (a.kind === "source") return sourceDetails(a.key, keys, store);
   // The asset with its upstreams: planned as in the whole graph's plan, so the panel says what the node does.
   const items = (
-    await plan(graph, store, {
+    await steps(graph, store, {
       selection: `+${a.key}`,
       now,
       checkFiles: false,
@@ -458,7 +458,7 @@ function indexOf(p: DeploymentPlan): PlanIndex {
 function placement(stack: string, p: DeploymentPlan, a: AnyAsset): UiStackPlacement | undefined {
   const index = indexOf(p);
   if (!index.pipelines.has(a.group)) return undefined;
-  // A source's events are raw objects; an asset's data is curated Parquet (runtime/storage/layout.ts).
+  // A source's events are raw objects; an asset's data is curated Parquet (contract/storage-layout.ts).
   const prefix = a.kind === "source" ? storeLayout.rawPrefix(a.key) : storeLayout.curatedPrefix(a.key);
   const store = index.zones.get(prefix.slice(0, prefix.indexOf("/")));
   if (!store) return undefined;

@@ -4,6 +4,8 @@
  * `tributary lineage --format html`. Plain data only: the page's script reads these types too.
  */
 
+import type { GraphNode, LineageEdge } from "../../kit/lineage.ts";
+
 export const UI_VERSION = 1;
 
 /** An asset's state in the store, worst partition first: failed, blocked, stale, never, fresh. */
@@ -24,12 +26,7 @@ export interface UiGraph {
   readonly stacks: readonly string[];
 }
 
-export interface UiNode {
-  readonly key: string;
-  readonly kind: "source" | "asset";
-  readonly group: string;
-  readonly owners: readonly string[];
-  readonly tags: readonly string[];
+export interface UiNode extends GraphNode {
   /** Topological level: sources 0, each asset one past its deepest upstream. */
   readonly level: number;
   /** Position: x by level (left to right), y within the level, ordered to keep edges short. */
@@ -48,23 +45,12 @@ export interface UiNode {
 /** The latest partitions a node's strip shows. */
 export const STRIP_MAX = 48;
 
-export interface UiEdge {
-  readonly from: string;
-  readonly to: string;
-  /** The partition mapping, in words ("identity", "all upstream partitions", …). */
-  readonly mapping: string;
-  /** The upstream columns the downstream declares it reads, when it does. */
-  readonly columns?: readonly string[];
-}
+/** An edge as the lineage document has it: from, to, the partition mapping in words, the columns read. */
+export type UiEdge = LineageEdge;
 
 /** What clicking an asset shows. */
-export interface UiAssetDetails {
-  readonly key: string;
-  readonly kind: "source" | "asset";
+export interface UiAssetDetails extends GraphNode {
   readonly description?: string;
-  readonly group: string;
-  readonly owners: readonly string[];
-  readonly tags: readonly string[];
   readonly schema: readonly UiColumn[];
   readonly sql?: string;
   readonly codeVersion?: string;

@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { document } from "./policy.ts";
+import { document } from "./grants.ts";
 
 export interface AlertsArgs {
   readonly email: string;

@@ -5,10 +5,11 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { MESSAGES } from "../../contract/bus-messages.ts";
 import { toEventBridge } from "../plan/cron.ts";
-import { type AlarmPlan, type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
+import type { AlarmPlan, FunctionParts, StoreId } from "../plan/types.ts";
 import { secretReferences } from "../secrets.ts";
-import { assumeRole, document, functionPolicy, queueAccess } from "./policy.ts";
+import { assumeRole, document, functionPolicy, queueAccess } from "./grants.ts";
 
 export interface Named {
   readonly name: pulumi.Input<string>;

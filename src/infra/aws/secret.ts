@@ -2,7 +2,7 @@
  * `tributary:aws:Secret`: one secret of the graph in Secrets Manager, encrypted with the stack's KMS key,
  * with its value as a version: the configured one, or a key generated on the first deploy. Functions
  * name the version they read (`<arn>#<version id>`), so a new value redeploys exactly its readers, and
- * each reader's role may get exactly this secret's value (infra/aws/policy.ts).
+ * each reader's role may get exactly this secret's value (infra/aws/grants.ts).
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";

@@ -12,7 +12,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DISPOSABLE_TAG, type StorePlan } from "../plan/types.ts";
-import { denyInsecureTransport, document, type Statement } from "./policy.ts";
+import { denyInsecureTransport, document, type Statement } from "./grants.ts";
 
 export interface StoreArgs {
   /**

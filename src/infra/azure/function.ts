@@ -30,11 +30,11 @@ import * as servicebus from "@pulumi/azure-native/servicebus/index.js";
 import * as storage from "@pulumi/azure-native/storage/index.js";
 import * as web from "@pulumi/azure-native/web/index.js";
 import * as pulumi from "@pulumi/pulumi";
-import { type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
+import { MESSAGES } from "../../contract/bus-messages.ts";
+import type { FunctionParts, StoreId } from "../plan/types.ts";
 import { secretReferences } from "../secrets.ts";
 import type { Bus } from "./bus.ts";
 import { MESSAGE_TTL } from "./bus.ts";
-import { guid, hostId } from "./names.ts";
 import {
   assetFilter,
   containerAccess,
@@ -42,7 +42,8 @@ import {
   type Role,
   roleDefinitionId,
   sourceFilter,
-} from "./policy.ts";
+} from "./grants.ts";
+import { guid, hostId } from "./names.ts";
 import { timerSchedule } from "./schedule.ts";
 import type { Container } from "./store.ts";
 

@@ -18,9 +18,9 @@ import * as keyvault from "@pulumi/azure-native/keyvault/index.js";
 import * as managedidentity from "@pulumi/azure-native/managedidentity/index.js";
 import * as pulumi from "@pulumi/pulumi";
 import { DISPOSABLE_TAG } from "../plan/types.ts";
+import { roleDefinitionId } from "./grants.ts";
 import { guid } from "./names.ts";
 import type { Network } from "./network.ts";
-import { roleDefinitionId } from "./policy.ts";
 
 export interface DataKeyArgs {
   readonly resourceGroupName: pulumi.Input<string>;

@@ -30,9 +30,9 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
+import { functionKind, OUTBOX_SWEEPER } from "../../contract/function-env.ts";
 import { loadGraph } from "../../contract/graph-module.ts";
 import { graphModuleOf } from "../../contract/project.ts";
-import { functionKind, OUTBOX_SWEEPER } from "../../runtime/handlers/environment.ts";
 import {
   BUNDLES_DIR,
   type BundleArch,

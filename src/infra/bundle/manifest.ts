@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { FunctionKind } from "../../runtime/handlers/environment.ts";
+import type { FunctionKind } from "../../contract/function-env.ts";
 
 export const CLOUDS = ["aws", "gcp", "azure"] as const;
 export type BundleCloud = (typeof CLOUDS)[number];

@@ -7,7 +7,7 @@
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import { MESSAGES } from "../plan/types.ts";
+import { MESSAGES } from "../../contract/bus-messages.ts";
 import type { Apis } from "./apis.ts";
 
 /** The sweeper's log line after each sweep (runtime/handlers/outbox.ts `OUTBOX_SWEPT_EVENT`). */

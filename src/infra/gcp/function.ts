@@ -19,13 +19,14 @@
 import * as crypto from "node:crypto";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import { MESSAGES } from "../../contract/bus-messages.ts";
 import { toCloudScheduler } from "../plan/cron.ts";
-import { type AlarmPlan, type FunctionParts, MESSAGES, type StoreId } from "../plan/types.ts";
+import type { AlarmPlan, FunctionParts, StoreId } from "../plan/types.ts";
 import { secretReferences } from "../secrets.ts";
 import { materialisedMetricName, outboxMetricName } from "./alerts.ts";
 import type { Apis } from "./apis.ts";
+import { accountId, bucketBindings, subscriptionFilter } from "./grants.ts";
 import { labelsOf } from "./labels.ts";
-import { accountId, bucketBindings, subscriptionFilter } from "./policy.ts";
 
 export interface Topic {
   readonly name: pulumi.Input<string>;

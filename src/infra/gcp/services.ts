@@ -1,7 +1,7 @@
 /**
  * The Google APIs a GCP stack uses, and which resource types need which: pure data, read by the adapter
  * (apis.ts enables them, every component waits for the ones its resources need) and by the policy pack
- * (infra/policy/gcp.ts checks that it is so). A new project has few APIs enabled, and a resource whose
+ * (infra/policy/rules/gcp.ts checks that it is so). A new project has few APIs enabled, and a resource whose
  * API is off fails to create: the first `pulumi up` of a stack on a new project would stop there.
  */
 

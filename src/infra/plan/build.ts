@@ -3,12 +3,12 @@
  * byte-identical JSON.
  */
 import * as crypto from "node:crypto";
+import { functionKind, functionVariables, OUTBOX_SWEEPER } from "../../contract/function-env.ts";
+import { STORE_ZONES } from "../../contract/storage-layout.ts";
 import type { AnyAsset } from "../../kit/asset.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { didYouMean } from "../../kit/suggest.ts";
-import { functionKind, functionVariables, OUTBOX_SWEEPER } from "../../runtime/handlers/environment.ts";
-import { STORE_ZONES } from "../../runtime/storage/layout.ts";
 import { type Cloud, OUTBOX_DEFAULTS, type StackConfig, stackFile } from "../config.ts";
 import {
   type Access,
@@ -421,11 +421,11 @@ function triggerOf(a: AnyAsset): TriggerPlan | undefined {
 
 /**
  * The rights of one function, from the graph's edges and the assets its references checks name
- * (prefixes as runtime/storage/layout.ts lays them out). An asset reads each upstream's (and each
+ * (prefixes as contract/storage-layout.ts lays them out). An asset reads each upstream's (and each
  * referenced asset's) data and manifests and writes its own data, manifests,
  * failures and locks, and its quarantine prefix. An ingester appends its source's raw events and its
  * quarantine (write, never delete: expiry is the stores' lifecycle rule, and a failed attempt's leftovers
- * are named by no manifest; see runtime/storage/layout.ts), and writes its batch manifests, its id index
+ * are named by no manifest; see contract/storage-layout.ts), and writes its batch manifests, its id index
  * and attempt claims, and its lock.
  */
 export function grantsOf(graph: AssetGraph, a: AnyAsset): GrantPlan[] {

@@ -4,7 +4,7 @@
  * same plan into its own resources. Ids in the plan are logical and stable; physical names are the
  * adapter's business.
  */
-import type { FunctionKind } from "../../runtime/handlers/environment.ts";
+import type { FunctionKind } from "../../contract/function-env.ts";
 import type { Cloud } from "../config.ts";
 
 export const PLAN_VERSION = 1;
@@ -46,7 +46,7 @@ export interface StorePlan {
   readonly id: StoreId;
   /** Logical name, e.g. "trib-dev-raw". */
   readonly name: string;
-  /** The first segments of the object keys that live in this store (see runtime/storage/layout.ts). */
+  /** The first segments of the object keys that live in this store (see contract/storage-layout.ts). */
   readonly zones: readonly string[];
   /** Days an object is kept after it was written (raw, quarantine) or superseded (curated); absent: kept. */
   readonly retentionDays?: number;
@@ -101,7 +101,7 @@ export interface FunctionPlan {
 
 /**
  * An environment variable's value: text, or a reference the adapter resolves: a store's URI, a bus's
- * name, or the references of secrets (JSON, runtime/handlers/environment.ts `FUNCTION_ENV.secrets`).
+ * name, or the references of secrets (JSON, contract/function-env.ts `FUNCTION_ENV.secrets`).
  */
 export type EnvValue =
   | string
@@ -219,8 +219,6 @@ export function functionParts(plan: DeploymentPlan, fn: FunctionPlan): FunctionP
     alarms: plan.alarms.filter((a) => a.function === fn.id),
   };
 }
-
-export { MESSAGES } from "../../runtime/handlers/messages.ts";
 
 /** What starts a function, or what would: a trigger's parts that its words need. */
 export type TriggerWords =

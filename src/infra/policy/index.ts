@@ -1,10 +1,10 @@
 /**
  * The `tributary-security` policy pack: `pulumi preview --policy-pack infra/policy`.
  *
- * Each rule of `rules.ts` runs as a mandatory stack validation policy over the engine's resources, adapted to
- * the {@link ResourceRecord}s the rules (and `tributary synth`) read. Importing this module constructs the
+ * Each rule of `rules/index.ts` runs as a mandatory stack validation policy over the Pulumi engine's
+ * resources, adapted to the {@link ResourceRecord}s the rules (and `tributary synth`) read. Importing this module constructs the
  * pack, which starts the analyzer's gRPC server (that is how `@pulumi/policy` serves a pack): tests import
- * `rules.ts`, or mock `PolicyPack`.
+ * `rules/index.ts`, or mock `PolicyPack`.
  */
 import {
   PolicyPack,
@@ -13,7 +13,9 @@ import {
   UnknownValueError,
 } from "@pulumi/policy";
 import { explicitDependencies, type ResourceRecord } from "../synth/record.ts";
-import { type Rule, rules, UNKNOWN } from "./rules.ts";
+import { UNKNOWN } from "./read.ts";
+import type { Rule } from "./rules/common.ts";
+import { rules } from "./rules/index.ts";
 
 // UnknownValueError is exported at runtime, but its declaration is stripped from @pulumi/policy's typings
 // (proxy.d.ts is empty), so it types as any here.

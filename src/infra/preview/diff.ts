@@ -10,7 +10,6 @@ import * as path from "node:path";
 import { loadGraph } from "../../contract/graph-module.ts";
 import { graphModuleOf } from "../../contract/project.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
-import { piiColumns, piiFlows } from "../../runtime/lineage/pii.ts";
 import { CLOUDS, configMap, readStackConfig, stackNames } from "../config.ts";
 import { planDeployment } from "../plan/build.ts";
 import type { DeploymentPlan } from "../plan/types.ts";
@@ -40,6 +39,12 @@ export interface DiffOptions {
   readonly now?: Date;
   /** Told what is being done, for a progress line. */
   readonly progress?: (step: string) => void;
+  /**
+   * Where each asset holds personal data: the columns, by asset key, each with where it comes from
+   * ("email ← customers_cdc.after.email"). The CLI passes the column lineage's answer
+   * (runtime/lineage/pii.ts); the preview itself reads no data and runs no SQL engine.
+   */
+  readonly pii: (graph: AssetGraph) => Promise<ReadonlyMap<string, readonly string[]>>;
 }
 
 interface Revision {
@@ -117,7 +122,7 @@ async function revision(
   }
   try {
     const graph = await loadGraph(module, dir);
-    const pii = piiColumns(await piiFlows(graph));
+    const pii = await opts.pii(graph);
     return { ref, commit, dir, graph, snapshot: withPii(snapshotOf(graph, opts.now), pii) };
   } catch (e) {
     if (e instanceof PreviewError || !(e instanceof Error) || !("name" in e)) throw e;

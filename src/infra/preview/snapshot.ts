@@ -9,7 +9,7 @@ import type { TSchema } from "@sinclair/typebox";
 import type { AnyAsset } from "../../kit/asset.ts";
 import type { CheckSpec } from "../../kit/checks.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
-import { columnType } from "../../kit/lineage.ts";
+import { columnType, type GraphNode } from "../../kit/lineage.ts";
 import {
   describeMapping,
   describePartitions,
@@ -30,12 +30,7 @@ export interface DependencySnapshot {
   readonly columns?: readonly string[];
 }
 
-export interface AssetSnapshot {
-  readonly key: string;
-  readonly kind: "source" | "asset";
-  readonly group: string;
-  readonly owners: readonly string[];
-  readonly tags: readonly string[];
+export interface AssetSnapshot extends GraphNode {
   readonly description?: string;
   /** As `describePartitions` writes it: "unpartitioned", "daily from 2026-11-01 × tenant [acme, …]". */
   readonly partitions: string;

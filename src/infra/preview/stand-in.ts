@@ -9,8 +9,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { type FunctionKind, functionKind, OUTBOX_SWEEPER } from "../../contract/function-env.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
-import { type FunctionKind, functionKind, OUTBOX_SWEEPER } from "../../runtime/handlers/environment.ts";
 import { ARCHES, type BundleManifest, bundleName, CLOUDS, MANIFEST } from "../bundle/manifest.ts";
 
 /** The hash every stand-in manifest carries. */

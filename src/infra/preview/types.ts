@@ -5,6 +5,7 @@
  * difference and the resources `synth` or `pulumi preview` would add, change, replace or delete).
  * Everything is keyed by logical names (asset keys, plan ids, URNs), never by physical names.
  */
+import type { GraphNode } from "../../kit/lineage.ts";
 
 export const PREVIEW_VERSION = 1;
 
@@ -92,11 +93,7 @@ export interface AssetModification {
   readonly recompute: boolean;
 }
 
-export interface AssetSummary {
-  readonly key: string;
-  readonly kind: "source" | "asset";
-  readonly owners: readonly string[];
-  readonly group: string;
+export interface AssetSummary extends Omit<GraphNode, "tags"> {
   readonly partitions: string;
 }
 

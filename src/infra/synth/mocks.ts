@@ -5,8 +5,8 @@
  */
 import { pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
-import type { EngineHooks } from "./engine.ts";
-import { configRegion, fakeInvoke, fakeOutputs } from "./outputs.ts";
+import type { MonitorHooks } from "./monitor.ts";
+import { configRegion, fakeInvoke, fakeOutputs } from "./outputs/index.ts";
 import {
   explicitDependencies,
   inTreeOrder,
@@ -38,7 +38,7 @@ export interface MockRun {
   /** Pulumi's flat config map, as the CLI passes it in PULUMI_CONFIG. */
   readonly config: Record<string, string>;
   /** The provider's answers; default: `fakeOutputs`, and no provider function may be called. */
-  readonly hooks?: EngineHooks;
+  readonly hooks?: MonitorHooks;
 }
 
 export async function runUnderMocks(run: MockRun): Promise<Synthesis> {

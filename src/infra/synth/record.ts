@@ -1,6 +1,6 @@
 /**
  * One resource as the Pulumi program registered it, in a form that prints, diffs and compares: what
- * `tributary synth` prints, what the local engine records, what the policy pack checks offline.
+ * `tributary synth` prints, what the local monitor (monitor.ts) records, what the policy pack checks offline.
  */
 import * as pulumi from "@pulumi/pulumi";
 

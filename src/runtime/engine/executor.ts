@@ -5,11 +5,11 @@ import {
   timestampTZValueFromDate,
 } from "@duckdb/node-api";
 import type { TSchema } from "@sinclair/typebox";
+import { layout, partitionPath } from "../../contract/storage-layout.ts";
 import type { AnyAsset, AssetDef, ComputeContext } from "../../kit/asset.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { MULTI_SEPARATOR, staticDimension, timeDimension, upstreamKeys } from "../../kit/partitions.ts";
-import { layout, partitionPath } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { runCheck } from "./checks.ts";
 import type { Duck } from "./duckdb.ts";
@@ -17,8 +17,8 @@ import type { Scratch } from "./files.ts";
 import { compileRowSchema } from "./ingest-validate.ts";
 import type { AssetManifest, CheckResult } from "./manifest.ts";
 import type { Outbox } from "./outbox.ts";
-import type { PlanItem } from "./planner.ts";
 import type { FailureRecord, StoreState } from "./state.ts";
+import type { Step } from "./steps.ts";
 import type { TokenKeys, TokenScope } from "./tokens.ts";
 import { type ColumnType, castable, columnTypes, fromDuck, ident, jsonColumns, literal } from "./types.ts";
 
@@ -28,7 +28,7 @@ export class MaterializeError extends TributaryError {
 }
 
 export interface Outcome {
-  readonly item: PlanItem;
+  readonly item: Step;
   readonly status: "materialized" | "failed";
   readonly manifest?: AssetManifest;
   readonly checks: readonly CheckResult[];
@@ -260,7 +260,7 @@ function computeContext(ctx: ExecuteContext, a: AssetDef, partition: string): Co
  * and non-null columns, run its checks, and commit the manifest last. A failing blocking check leaves
  * the previous commit in place and records the failure.
  */
-export async function execute(ctx: ExecuteContext, item: PlanItem): Promise<Outcome> {
+export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome> {
   const { graph, state, duck, scratch, runId } = ctx;
   const a = graph.get(item.asset) as AssetDef;
   ctx.tokens.asset = a.key;

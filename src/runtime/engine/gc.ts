@@ -1,5 +1,5 @@
+import { layout } from "../../contract/storage-layout.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
-import { layout } from "../storage/layout.ts";
 import type { ObjectInfo, ObjectStore } from "../storage/port.ts";
 import { StoreState } from "./state.ts";
 

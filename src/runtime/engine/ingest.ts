@@ -39,9 +39,9 @@ import { availableParallelism, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
+import { layout, partitionPath } from "../../contract/storage-layout.ts";
 import type { SourceDef } from "../../kit/asset.ts";
 import { MULTI_SEPARATOR, staticDimension, timeDimension } from "../../kit/partitions.ts";
-import { layout, partitionPath } from "../storage/layout.ts";
 import type { ObjectStore, Written } from "../storage/port.ts";
 import { IdIndex, writeUuid } from "./ingest-ids.ts";
 import {

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import { layout } from "../../contract/storage-layout.ts";
 import { TributaryError } from "../../kit/errors.ts";
-import { layout } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 
 export interface LockBody {

@@ -1,24 +1,24 @@
 import { randomUUID } from "node:crypto";
+import { partitionPath } from "../../contract/storage-layout.ts";
 import type { AssetDef } from "../../kit/asset.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
-import { assetRun, type LineageContext, runComplete, runFail, runStart } from "../lineage/events.ts";
-import type { LineageTransport } from "../lineage/transport.ts";
+import { assetRun, type LineageContext, runComplete, runFail, runStart } from "../openlineage/events.ts";
+import type { LineageTransport } from "../openlineage/transport.ts";
 import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
-import { partitionPath } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { Duck } from "./duckdb.ts";
 import { type ExecuteContext, execute, type Outcome } from "./executor.ts";
 import { Scratch } from "./files.ts";
 import { acquireLock } from "./lock.ts";
 import type { Outbox } from "./outbox.ts";
-import { type PlanItem, type PlanOptions, partitionLabel, plan } from "./planner.ts";
 import { StoreState } from "./state.ts";
+import { partitionLabel, type Step, type StepOptions, steps } from "./steps.ts";
 import { registerTokenFunction, TokenKeys, type TokenScope } from "./tokens.ts";
 
 /** What a caller (the CLI, a cloud handler, lineage) hears while a run goes on. */
 export interface RunObserver {
-  planned?(items: readonly PlanItem[]): void | Promise<void>;
-  started?(item: PlanItem): void | Promise<void>;
+  planned?(items: readonly Step[]): void | Promise<void>;
+  started?(item: Step): void | Promise<void>;
   finished?(outcome: RunOutcome): void | Promise<void>;
 }
 
@@ -26,7 +26,7 @@ export interface RunObserver {
 export type RunOutcome =
   | Outcome
   | {
-      readonly item: PlanItem;
+      readonly item: Step;
       readonly status: "fresh" | "skipped";
       readonly reason: string;
       readonly ms: 0;
@@ -44,7 +44,7 @@ export interface RunResult {
   readonly ms: number;
 }
 
-export interface MaterializeOptions extends PlanOptions {
+export interface MaterializeOptions extends StepOptions {
   readonly runId?: string;
   readonly observer?: RunObserver;
   /** How long to wait for another run's lock on a partition (default 10 minutes). */
@@ -83,7 +83,7 @@ export async function materialize(
   const runId = opts.runId ?? randomUUID();
   const state = new StoreState(store);
   const keys = opts.keys ?? new TokenKeys(graph, opts.secrets ?? environmentSecrets());
-  const items = await plan(graph, state, { ...opts, keys });
+  const items = await steps(graph, state, { ...opts, keys });
   await opts.observer?.planned?.(items);
   const outcomes: RunOutcome[] = [];
   const broken = new Map<string, string>(); // asset partition → why downstream is skipped
@@ -159,7 +159,7 @@ export async function materialize(
 async function runLocked(
   ctx: ExecuteContext,
   store: ObjectStore,
-  item: PlanItem,
+  item: Step,
   opts: MaterializeOptions,
 ): Promise<RunOutcome> {
   const { graph, state, runId } = ctx;
@@ -190,7 +190,7 @@ async function withLineage(
   graph: AssetGraph,
   store: ObjectStore,
   duck: Duck,
-  item: PlanItem,
+  item: Step,
   opts: MaterializeOptions,
   work: () => Promise<RunOutcome>,
 ): Promise<RunOutcome> {

@@ -15,7 +15,7 @@
  * Only functions that publish write an outbox: a local `tributary materialize` announces nothing and
  * owes nothing.
  */
-import { layout } from "../storage/layout.ts";
+import { layout } from "../../contract/storage-layout.ts";
 import type { ObjectInfo, ObjectStore } from "../storage/port.ts";
 
 /** "This asset partition is committed with this data version": the body of an asset-events message. */

@@ -1,5 +1,5 @@
+import { layout, partitionPath } from "../../contract/storage-layout.ts";
 import type { AnyAsset } from "../../kit/asset.ts";
-import { layout, partitionPath } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { type SourcePartition, sourcePartitions } from "./ingest.ts";
 import { type CommittedObject, checkObject, type ObjectCheck } from "./integrity.ts";

@@ -6,8 +6,8 @@
 import { formatDuration } from "../../kit/duration.ts";
 import type { AnyAsset, AssetGraph } from "../../kit/index.ts";
 import type { AssetManifest } from "./manifest.ts";
-import type { PlanItem } from "./planner.ts";
 import type { FailureRecord, StoreState } from "./state.ts";
+import type { Step } from "./steps.ts";
 
 /** The state of one asset partition as `status` reports it. */
 export interface PartitionStatus {
@@ -32,7 +32,7 @@ export interface PartitionRecords {
 export async function partitionStatus(
   graph: AssetGraph,
   state: StoreState,
-  item: PlanItem,
+  item: Step,
 ): Promise<PartitionStatus> {
   return (await partitionRecords(graph, state, item)).status;
 }
@@ -40,7 +40,7 @@ export async function partitionStatus(
 export async function partitionRecords(
   graph: AssetGraph,
   state: StoreState,
-  item: PlanItem,
+  item: Step,
 ): Promise<PartitionRecords> {
   const a = graph.get(item.asset);
   const [manifest, failure] = await Promise.all([

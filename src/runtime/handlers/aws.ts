@@ -14,6 +14,8 @@
  * into a `message` string): every commit's line is also in CloudWatch embedded metric format, which
  * makes the metric `Tributary/AssetMaterialized` (dimensions Environment, Asset) the freshness alarms read.
  */
+
+import { MESSAGES } from "../../contract/bus-messages.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { awsSecretReader } from "../secrets/aws.ts";
 import { S3Store } from "../storage/s3.ts";
@@ -32,7 +34,6 @@ import {
   scheduleWork,
   type WorkItem,
 } from "./events.ts";
-import { MESSAGES } from "./messages.ts";
 import { drainOwn, OUTBOX_SWEPT_EVENT } from "./outbox.ts";
 import { EventBridgePublisher } from "./publish-eventbridge.ts";
 

@@ -17,6 +17,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { app, type EventGridEvent, type InvocationContext, type Timer } from "@azure/functions";
 import { CronExpressionParser } from "cron-parser";
+import { MESSAGES } from "../../contract/bus-messages.ts";
+import { FUNCTION_ENV } from "../../contract/function-env.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { azureSecretReader } from "../secrets/azure.ts";
 import { AzureBlobStore } from "../storage/azure-blob.ts";
@@ -30,7 +32,6 @@ import {
   type Work,
   type WorkReport,
 } from "./core.ts";
-import { FUNCTION_ENV } from "./environment.ts";
 import {
   attempt,
   busWork,
@@ -42,7 +43,6 @@ import {
   objectCreatedWork,
   WORK_FAILED_EVENT,
 } from "./events.ts";
-import { MESSAGES } from "./messages.ts";
 import { drainOwn } from "./outbox.ts";
 import { ServiceBusPublisher } from "./publish-servicebus.ts";
 

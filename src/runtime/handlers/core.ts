@@ -21,6 +21,9 @@
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
+import { MESSAGES } from "../../contract/bus-messages.ts";
+import { FUNCTION_ENV, type FunctionKind } from "../../contract/function-env.ts";
+import { layout, partitionPath, STORE_ZONES } from "../../contract/storage-layout.ts";
 import type { AssetDef, SourceDef } from "../../kit/asset.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
@@ -29,17 +32,15 @@ import { IngestError, ingest, type SourcePartition, sourcePartitions } from "../
 import type { BatchManifest } from "../engine/manifest.ts";
 import { materialize } from "../engine/materialize.ts";
 import { type Announcement, Outbox } from "../engine/outbox.ts";
-import { partitionLabel, partitionsFor } from "../engine/planner.ts";
-import { ingestRun, runComplete, runFail, runStart } from "../lineage/events.ts";
-import { httpTransportFromEnv, type LineageTransport } from "../lineage/transport.ts";
+import { partitionLabel, partitionsFor } from "../engine/steps.ts";
+import { ingestRun, runComplete, runFail, runStart } from "../openlineage/events.ts";
+import { httpTransportFromEnv, type LineageTransport } from "../openlineage/transport.ts";
 import { functionSecrets, type SecretReader } from "../secrets/cloud.ts";
 import type { SecretSource } from "../secrets/source.ts";
-import { layout, partitionPath, STORE_ZONES } from "../storage/layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { ZonedStore } from "../storage/zoned.ts";
-import { FUNCTION_ENV, type FunctionKind } from "./environment.ts";
-import { MESSAGES } from "./messages.ts";
 import { publishWithin, sweep } from "./outbox.ts";
+import type { Publisher } from "./publish.ts";
 
 /** The function's environment is wrong: a deployment mistake, named by variable. */
 export class HandlerConfigError extends TributaryError {
@@ -133,21 +134,6 @@ export function functionStore(fn: FunctionEnv, open: (uri: string) => ObjectStor
     for (const zone of names) zones[zone] = byUri(fn.stores[group as keyof typeof STORE_ZONES]);
   }
   return new ZonedStore(zones, "curated");
-}
-
-/** What bounds one publish call. */
-export interface PublishOptions {
-  /** Aborted when the call's time is up: the publisher gives up and throws PublishError. */
-  readonly signal?: AbortSignal;
-}
-
-/**
- * Sends announcements to the asset-events bus (EventBridge, Pub/Sub, Service Bus). Resolves once the bus
- * has accepted every announcement; throws PublishError otherwise. Publishers bound their connections and
- * requests themselves and stop when `signal` is aborted; the caller also stops waiting then.
- */
-export interface Publisher {
-  publish(announcements: readonly Announcement[], opts?: PublishOptions): Promise<void>;
 }
 
 /** One thing a message asks of the function. `id` is the message's own id, stable across redeliveries. */

@@ -8,9 +8,9 @@
  * - Azure: the Service Bus message body with its application properties in the trigger metadata.
  */
 import { createHash, randomUUID } from "node:crypto";
+import { MESSAGES } from "../../contract/bus-messages.ts";
 import type { Announcement } from "./core.ts";
 import type { HttpRequest } from "./gcp-http.ts";
-import { MESSAGES } from "./messages.ts";
 
 export type Cloud = "aws" | "gcp" | "azure";
 export const CLOUDS: readonly Cloud[] = ["aws", "gcp", "azure"];

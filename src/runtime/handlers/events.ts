@@ -5,15 +5,11 @@
  * is unwrapped in its own module; everything that can be said about the message itself is said here,
  * once, so a malformed message reads the same on every cloud.
  */
-import { TributaryError } from "../../kit/errors.ts";
-import { assertObjectKey, StorageError } from "../storage/port.ts";
-import { PoisonMessageError, perform, type Runtime, type Work, type WorkReport } from "./core.ts";
-import { MESSAGES } from "./messages.ts";
 
-/** Announcements could not be put on the asset-events bus: the invocation fails, and the cloud retries it. */
-export class PublishError extends TributaryError {
-  override name = "PublishError";
-}
+import { MESSAGES } from "../../contract/bus-messages.ts";
+import { StorageError } from "../../contract/storage-layout.ts";
+import { assertObjectKey } from "../storage/port.ts";
+import { PoisonMessageError, perform, type Runtime, type Work, type WorkReport } from "./core.ts";
 
 /** The log line of a piece of work that threw; the cloud retries it (and dead-letters it in the end). */
 export const WORK_FAILED_EVENT = "tributary.work.failed";

@@ -22,6 +22,7 @@
  */
 import type { CloudEvent } from "@google-cloud/functions-framework";
 import { cloudEvent as registerCloudEvent } from "@google-cloud/functions-framework";
+import { MESSAGES } from "../../contract/bus-messages.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { gcpSecretReader } from "../secrets/gcp.ts";
 import { GcsStore } from "../storage/gcs.ts";
@@ -43,7 +44,6 @@ import {
   WORK_FAILED_EVENT,
   type WorkItem,
 } from "./events.ts";
-import { MESSAGES } from "./messages.ts";
 import { drainOwn } from "./outbox.ts";
 import { PubSubPublisher } from "./publish-pubsub.ts";
 

@@ -10,13 +10,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
+import { MESSAGES } from "../../contract/bus-messages.ts";
+import { functionKind, functionVariables, OUTBOX_SWEEPER } from "../../contract/function-env.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
 import type { ObjectStore } from "../storage/port.ts";
-import { type Announcement, DEFAULT_TIMEOUT_SECONDS, type HandlerDeps, type Publisher } from "./core.ts";
+import { type Announcement, DEFAULT_TIMEOUT_SECONDS, type HandlerDeps } from "./core.ts";
 import { type BusMessage, type Cloud, type Delivery, envelope } from "./envelopes.ts";
-import { functionKind, functionVariables, OUTBOX_SWEEPER } from "./environment.ts";
-import { MESSAGES } from "./messages.ts";
+import type { Publisher } from "./publish.ts";
 
 /** Calls one function's entry point with one delivery; resolves to what it returned, throws what it threw. */
 export type Invoke = (delivery: Delivery) => Promise<unknown>;

@@ -10,9 +10,26 @@
  * Publishing is always bounded (`publishWithin`): a bus that does not answer fails the one call, never
  * the whole invocation's time.
  */
-import type { Announcement, EntryState } from "../engine/outbox.ts";
-import type { Runtime } from "./core.ts";
-import { PublishError } from "./events.ts";
+import type { FunctionKind } from "../../contract/function-env.ts";
+import type { Announcement, EntryState, Outbox } from "../engine/outbox.ts";
+import { PublishError, type Publisher } from "./publish.ts";
+
+/** What announcing needs of a function's runtime (core.ts `Runtime` is one). */
+export interface Announcer {
+  readonly fn: {
+    readonly asset: string;
+    readonly kind: FunctionKind;
+    readonly environment: string;
+    readonly timeoutSeconds: number;
+    /** The asset-events bus the announcements go to. */
+    readonly assetEvents: string;
+  };
+  readonly publisher: Publisher;
+  /** How long one publish call may take, connection and retries included. */
+  readonly publishBudgetMs: number;
+  readonly outbox: Outbox;
+  readonly log: (record: Readonly<Record<string, unknown>>) => void;
+}
 
 /** A drain's log line, when it announced or discarded anything. */
 export const OUTBOX_DRAINED_EVENT = "tributary.outbox.drained";
@@ -33,7 +50,7 @@ const GROUP = 50;
  * when the time is up, and this stops waiting for it then whatever it does; throws PublishError.
  */
 export async function publishWithin(
-  rt: Pick<Runtime, "publisher" | "publishBudgetMs" | "fn">,
+  rt: Pick<Announcer, "publisher" | "publishBudgetMs" | "fn">,
   announcements: readonly Announcement[],
   budgetMs: number = rt.publishBudgetMs,
 ): Promise<void> {
@@ -89,7 +106,7 @@ export interface DrainResult {
  * Entries past their grace period whose commit never happened, and unreadable ones, are deleted.
  */
 export async function drain(
-  rt: Pick<Runtime, "publisher" | "publishBudgetMs" | "fn" | "outbox">,
+  rt: Pick<Announcer, "publisher" | "publishBudgetMs" | "fn" | "outbox">,
   asset: string | undefined,
   opts: { readonly limit: number; readonly budgetMs: number },
 ): Promise<DrainResult> {
@@ -151,7 +168,7 @@ export async function drain(
  * Before an invocation's work: announce what this function's earlier commits still owe. Never throws:
  * what it could not do is logged and left for the next invocation or the sweep.
  */
-export async function drainOwn(rt: Runtime): Promise<void> {
+export async function drainOwn(rt: Announcer): Promise<void> {
   if (rt.fn.kind === "sweep") return;
   try {
     const r = await drain(rt, rt.fn.asset, { limit: DRAIN_LIMIT, budgetMs: rt.publishBudgetMs });
@@ -180,7 +197,7 @@ export async function drainOwn(rt: Runtime): Promise<void> {
  * The sweeper's work: drain every function's outbox within a third of its timeout, and log the result
  * with `oldestSeconds`, how long the oldest commit still unannounced has waited (0 when none is).
  */
-export async function sweep(rt: Runtime): Promise<DrainResult & { readonly detail: string }> {
+export async function sweep(rt: Announcer): Promise<DrainResult & { readonly detail: string }> {
   const r = await drain(rt, undefined, {
     limit: SWEEP_LIMIT,
     budgetMs: Math.max(rt.publishBudgetMs, (rt.fn.timeoutSeconds * 1000) / 3),

@@ -11,9 +11,10 @@ import {
   type PutEventsCommandOutput,
   type PutEventsRequestEntry,
 } from "@aws-sdk/client-eventbridge";
-import type { Announcement, Publisher, PublishOptions } from "./core.ts";
-import { chunks, PublishError } from "./events.ts";
-import { MESSAGES } from "./messages.ts";
+import { MESSAGES } from "../../contract/bus-messages.ts";
+import type { Announcement } from "./core.ts";
+import { chunks } from "./events.ts";
+import { PublishError, type Publisher, type PublishOptions } from "./publish.ts";
 
 export interface EventBridgePublisherOptions {
   /** The bus name (TRIBUTARY_ASSET_EVENTS). */

@@ -5,9 +5,9 @@
  * and the caller stops waiting when its signal is aborted (runtime/handlers/outbox.ts `publishWithin`).
  */
 import { PubSub, type Topic } from "@google-cloud/pubsub";
-import type { Announcement, Publisher, PublishOptions } from "./core.ts";
-import { PublishError } from "./events.ts";
-import { MESSAGES } from "./messages.ts";
+import { MESSAGES } from "../../contract/bus-messages.ts";
+import type { Announcement } from "./core.ts";
+import { PublishError, type Publisher, type PublishOptions } from "./publish.ts";
 
 export interface PubSubPublisherOptions {
   /** The topic's full name, `projects/<project>/topics/<topic>` (TRIBUTARY_ASSET_EVENTS). */

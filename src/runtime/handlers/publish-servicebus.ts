@@ -8,9 +8,10 @@
 import { createHash } from "node:crypto";
 import { DefaultAzureCredential } from "@azure/identity";
 import { ServiceBusClient, type ServiceBusClientOptions, type ServiceBusMessage } from "@azure/service-bus";
-import type { Announcement, Publisher, PublishOptions } from "./core.ts";
-import { chunks, PublishError } from "./events.ts";
-import { MESSAGES } from "./messages.ts";
+import { MESSAGES } from "../../contract/bus-messages.ts";
+import type { Announcement } from "./core.ts";
+import { chunks } from "./events.ts";
+import { PublishError, type Publisher, type PublishOptions } from "./publish.ts";
 
 /** What a Service Bus sender must do for the publisher (a `ServiceBusSender`, or a test's recorder). */
 export interface ServiceBusSenderLike {

@@ -8,8 +8,9 @@
  * that has no reference as `TRIBUTARY_SECRET_<NAME>`, as the CLI is. A deployed function never is: the
  * policy pack's no-plain-secrets-in-environment refuses a variable named like a secret that holds a value.
  */
+
+import { FUNCTION_ENV } from "../../contract/function-env.ts";
 import type { SecretDef } from "../../kit/secret.ts";
-import { FUNCTION_ENV } from "../handlers/environment.ts";
 import { SecretMissingError, type SecretSource, secretVariable } from "./source.ts";
 
 /** Reads one secret's value by the reference a function's environment gives (a cloud's SDK call). */

@@ -10,7 +10,7 @@
  *   list of e-mail addresses cannot recompute them), and carrying the key's id;
  * - the key id (`kid`) is 8 hex digits of an HMAC of a fixed label under the material: it names the
  *   key without revealing it. A rotated key has another id, so its tokens differ in their prefix too,
- *   and the id is what the data version of a tokenising asset records (runtime/engine/planner.ts).
+ *   and the id is what the data version of a tokenising asset records (runtime/engine/steps.ts).
  */
 import { createHmac, hkdfSync } from "node:crypto";
 import { TributaryError } from "../../kit/errors.ts";

@@ -8,9 +8,10 @@ import {
   type StoragePipelineOptions,
   type StorageSharedKeyCredential,
 } from "@azure/storage-blob";
+import { StorageError } from "../../contract/storage-layout.ts";
 import { CloudStore, checkRange, type ListPage } from "./cloud.ts";
 import { checkAzureAccount, checkAzureContainer } from "./names.ts";
-import { assertObjectKey, type ObjectInfo, type ObjectStore, StorageError } from "./port.ts";
+import { assertObjectKey, type ObjectInfo, type ObjectStore } from "./port.ts";
 import { codesOf, type RetryPolicy, SDK_STREAM_ATTEMPTS, statusOf } from "./retry.ts";
 
 export interface AzureBlobStoreOptions {

@@ -1,10 +1,10 @@
 import { Readable } from "node:stream";
+import { StorageError } from "../../contract/storage-layout.ts";
 import {
   assertObjectKey,
   assertPrefix,
   type Body,
   type ObjectInfo,
-  StorageError,
   sortByKey,
   type Written,
 } from "./port.ts";

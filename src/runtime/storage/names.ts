@@ -3,7 +3,7 @@
  * adapters' constructors and by store URI parsing, which must not load a cloud SDK (a function's bundle
  * carries only its own cloud's).
  */
-import { StorageError } from "./port.ts";
+import { StorageError } from "../../contract/storage-layout.ts";
 
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 

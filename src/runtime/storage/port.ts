@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { TributaryError } from "../../kit/errors.ts";
+import { StorageError } from "../../contract/storage-layout.ts";
 
 /** What an object store says about one object. */
 export interface ObjectInfo {
@@ -54,10 +54,6 @@ export interface ObjectStore {
 /** Objects sorted by key, byte-wise, as every store lists them (`list`'s contract). */
 export function sortByKey(objects: ObjectInfo[]): ObjectInfo[] {
   return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
-
-export class StorageError extends TributaryError {
-  override name = "StorageError";
 }
 
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.=|-]*$/;

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from "node:http";
-import { StorageError } from "./port.ts";
+import { StorageError } from "../../contract/storage-layout.ts";
 
 /**
  * Retries of the cloud adapters (S3Store, GcsStore, AzureBlobStore), and who retries what.

@@ -1,8 +1,9 @@
 import { fileURLToPath } from "node:url";
+import { StorageError } from "../../contract/storage-layout.ts";
 import { checkStorePrefix } from "./cloud.ts";
 import { LocalStore } from "./local.ts";
 import { checkAzureAccount, checkAzureContainer, checkGcsBucket, checkS3Bucket } from "./names.ts";
-import { type ObjectStore, StorageError } from "./port.ts";
+import type { ObjectStore } from "./port.ts";
 
 /** Where a store URI points, before any client is made. */
 export type StoreLocation =

@@ -1,11 +1,11 @@
 import type { Readable } from "node:stream";
+import { StorageError } from "../../contract/storage-layout.ts";
 import {
   assertObjectKey,
   assertPrefix,
   type Body,
   type ObjectInfo,
   type ObjectStore,
-  StorageError,
   sortByKey,
   type Written,
 } from "./port.ts";

@@ -10,12 +10,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import graph, { sampleData } from "../../../examples/commerce/assets/index.ts";
 import { ensureSampleData } from "../../../src/cli/samples.ts";
+import { layout, partitionPath } from "../../../src/contract/storage-layout.ts";
 import type { AssetDef } from "../../../src/kit/asset.ts";
 import type { Duck } from "../../../src/runtime/engine/duckdb.ts";
 import { readSql } from "../../../src/runtime/engine/executor.ts";
 import type { LockBody } from "../../../src/runtime/engine/lock.ts";
 import type { AssetManifest } from "../../../src/runtime/engine/manifest.ts";
-import { layout, partitionPath } from "../../../src/runtime/storage/layout.ts";
 import { LocalStore } from "../../../src/runtime/storage/local.ts";
 import type { CliReply, CliRequest } from "./cli-server.ts";
 

@@ -1,40 +1,18 @@
 /**
- * The security rules of the `tributary-security` policy pack, as pure functions over resource records.
- *
- * The same rules run in two places: offline, over what `tributary synth` (or a test) registered, through
- * {@link evaluate}; and under `pulumi preview --policy-pack infra/policy`, where `index.ts` adapts the
- * engine's resources to {@link ResourceRecord}s. During a preview some values are not known yet (an ARN
- * of a resource still to be created); the adapter marks them {@link UNKNOWN}, and every rule skips what it
- * cannot know instead of reporting it. A value that is absent (undefined) is absent: offline records drop
- * undefined inputs, so a rule treats a missing input as missing.
+ * The AWS checks of the security rules (common.ts names and describes each rule), over the records of
+ * `@pulumi/aws` resources.
  */
-import { DISPOSABLE_TAG } from "../plan/types.ts";
-import type { ResourceRecord } from "../synth/record.ts";
-import { at, isObject, UNKNOWN, type Unknown } from "./read.ts";
+import { DISPOSABLE_TAG } from "../../plan/types.ts";
+import type { ResourceRecord } from "../../synth/record.ts";
+import { at, isObject, UNKNOWN, type Unknown } from "../read.ts";
 
-export { UNKNOWN } from "./read.ts";
+import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "../survive.ts";
+import { type CloudCheck, type CloudChecks, REQUIRED_TAGS, type RuleName, type Violation } from "./common.ts";
 
-import { azureChecks } from "./azure.ts";
-import { gcpChecks } from "./gcp.ts";
-import { secretRules } from "./secrets.ts";
-import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "./survive.ts";
-
-/** One broken rule: which rule, on which resource, and what to do about it. */
-export interface Violation {
-  /** The rule's stable kebab-case name. */
-  readonly policy: string;
-  /** The URN of the resource at fault. */
-  readonly urn: string;
-  /** Names the resource (logical name) and says what to fix. */
-  readonly message: string;
-}
-
-export interface Rule {
-  /** Stable kebab-case name; the Pulumi policy's name too. */
-  readonly name: string;
-  readonly description: string;
-  /** The rule's violations over a whole stack, in a deterministic order. */
-  readonly check: (resources: readonly ResourceRecord[]) => Violation[];
+/** One rule's AWS check, with the rule's name (common.ts describes it). */
+interface AwsCheck {
+  readonly name: RuleName;
+  readonly check: CloudCheck;
 }
 
 /** The type tokens the rules read, as `@pulumi/aws` 7.x registers them. */
@@ -306,11 +284,8 @@ function storeOf(bucket: ResourceRecord): unknown {
   return tag(bucket, "tributary:store");
 }
 
-const storeEncrypted: Rule = {
+const storeEncrypted: AwsCheck = {
   name: "store-encrypted-with-customer-key",
-  description:
-    "Every data bucket (raw, curated, quarantine) is encrypted by default with the stack's KMS key; the " +
-    "access-log bucket with SSE-S3 or KMS.",
   check: (resources) =>
     collect(storeEncrypted.name, resources, (stack, report) => {
       for (const bucket of stack.of(TYPES.bucket)) {
@@ -396,11 +371,8 @@ function publicGrants(doc: unknown): Statement[] {
   return parsed.statements.filter((s) => isAllow(s) && isEveryone(s.body["Principal"]));
 }
 
-const noPublicAccess: Rule = {
+const noPublicAccess: AwsCheck = {
   name: "no-public-access",
-  description:
-    "Every bucket blocks public access (all four flags), enforces bucket ownership (ACLs off), and no " +
-    "bucket policy allows everyone.",
   check: (resources) =>
     collect(noPublicAccess.name, resources, (stack, report) => {
       for (const bucket of stack.of(TYPES.bucket)) {
@@ -484,11 +456,8 @@ function covers(s: Statement, target: string): boolean {
   });
 }
 
-const tlsOnly: Rule = {
+const tlsOnly: AwsCheck = {
   name: "tls-only",
-  description:
-    "Every bucket has a policy that denies all S3 actions when aws:SecureTransport is false, on the bucket " +
-    "and on its objects.",
   check: (resources) =>
     collect(tlsOnly.name, resources, (stack, report) => {
       for (const bucket of stack.of(TYPES.bucket)) {
@@ -554,11 +523,8 @@ const POLICY_DOCUMENTS: readonly {
   { type: TYPES.topicPolicy, documents: (r) => [{ doc: r.inputs["policy"], label: label(r) }] },
 ];
 
-const noWildcardGrants: Rule = {
+const noWildcardGrants: AwsCheck = {
   name: "no-wildcard-grants",
-  description:
-    "Allow statements name explicit actions and concrete resources: no wildcard actions, no NotAction, " +
-    "NotResource or NotPrincipal, and a resource wildcard only as the final segment after a concrete prefix.",
   check: (resources) =>
     collect(noWildcardGrants.name, resources, (stack, report) => {
       for (const r of stack.resources) {
@@ -625,11 +591,8 @@ function jsonObject(v: unknown): Record<string, unknown> | Unknown | undefined |
   }
 }
 
-const deadLetterQueue: Rule = {
+const deadLetterQueue: AwsCheck = {
   name: "dead-letter-queue",
-  description:
-    "Nothing drops a failed message silently: consumer queues redrive to a dead-letter queue, event targets " +
-    "and schedules have a dead-letter queue, and SQS event source mappings report batch item failures.",
   check: (resources) =>
     collect(deadLetterQueue.name, resources, (stack, report) => {
       for (const queue of stack.of(TYPES.queue)) {
@@ -702,10 +665,8 @@ function hasRetention(group: ResourceRecord): boolean | Unknown {
   return typeof days === "number" && days > 0;
 }
 
-const logRetention: Rule = {
+const logRetention: AwsCheck = {
   name: "log-retention",
-  description:
-    "Every log group has a retention period, and every function logs to a log group of the stack that has one.",
   check: (resources) =>
     collect(logRetention.name, resources, (stack, report) => {
       const groups = stack.of(TYPES.logGroup);
@@ -745,15 +706,6 @@ const logRetention: Rule = {
     }),
 };
 
-/** The tags every taggable resource carries. */
-export const REQUIRED_TAGS = [
-  "tributary:asset",
-  "tributary:pipeline",
-  "tributary:env",
-  "owner",
-  "cost-centre",
-];
-
 /** The types {@link requiredTags} checks: all take `tags`. */
 export const TAGGABLE_TYPES: readonly string[] = [
   TYPES.bucket,
@@ -769,9 +721,8 @@ export const TAGGABLE_TYPES: readonly string[] = [
   TYPES.eventSourceMapping,
 ];
 
-const requiredTags: Rule = {
+const requiredTags: AwsCheck = {
   name: "required-tags",
-  description: `Every taggable resource carries non-empty ${REQUIRED_TAGS.join(", ")} tags.`,
   check: (resources) =>
     collect(requiredTags.name, resources, (_stack, report) => {
       for (const r of resources) {
@@ -797,12 +748,8 @@ const requiredTags: Rule = {
     }),
 };
 
-const storesSurvive: Rule = {
+const storesSurvive: AwsCheck = {
   name: "stores-survive-changes",
-  description:
-    "Every store that holds data (bucket, storage account, blob container) and every key its data is " +
-    "encrypted with is protected and retained on delete, and not deleted before its replacement exists, " +
-    "unless it is marked tributary:disposable (its assets are declared disposable).",
   check: (resources) =>
     collect(storesSurvive.name, resources, (stack, report) => {
       for (const r of [...stack.of(TYPES.bucket), ...stack.of(TYPES.kmsKey)]) {
@@ -818,32 +765,6 @@ const storesSurvive: Rule = {
       }
     }),
 };
-
-/** One rule's check of one cloud's resources (the AWS checks live in this file). */
-export type CloudCheck = (resources: readonly ResourceRecord[]) => Violation[];
-/** Checks a cloud adds to the rules, by rule name (`infra/policy/gcp.ts`, `infra/policy/azure.ts`). */
-export type CloudChecks = Partial<Record<RuleName, CloudCheck>>;
-export type RuleName =
-  | "store-encrypted-with-customer-key"
-  | "no-public-access"
-  | "tls-only"
-  | "no-wildcard-grants"
-  | "dead-letter-queue"
-  | "log-retention"
-  | "required-tags"
-  | "stores-survive-changes"
-  | "apis-enabled"
-  | "raw-append-only"
-  | "no-owner-roles"
-  | "storage-roles-isolated"
-  | "private-network";
-
-/** A rule that also runs each other cloud's check of the same name. */
-function everyCloud(rule: Rule, ...clouds: CloudChecks[]): Rule {
-  const extra = clouds.map((c) => c[rule.name as RuleName]).filter((c): c is CloudCheck => c !== undefined);
-  if (extra.length === 0) return rule;
-  return { ...rule, check: (resources) => [rule.check(resources), ...extra.map((c) => c(resources))].flat() };
-}
 
 /** The actions that delete an object (or one of its versions), lowercase as IAM compares them. */
 const DELETE_ACTIONS = ["s3:deleteobject", "s3:deleteobjectversion"];
@@ -864,13 +785,8 @@ function onRaw(resource: string, rawBuckets: readonly string[]): boolean {
   return objects && (rawBuckets.some((b) => globMatches(bucket, b)) || key.startsWith("raw/"));
 }
 
-const rawAppendOnly: Rule = {
+const rawAppendOnly: AwsCheck = {
   name: "raw-append-only",
-  description:
-    "Raw history is append-only: nothing the stack grants may delete an object of the raw zone (on AWS no " +
-    "s3:DeleteObject or s3:DeleteObjectVersion on the raw bucket or raw/ keys; on GCP no role that deletes " +
-    "objects on raw/ prefixes; on Azure every blob data role on the raw container denies delete by its " +
-    "condition). Ingest only appends; expiry is the store's lifecycle rule.",
   check: (resources) =>
     collect(rawAppendOnly.name, resources, (stack, report) => {
       // The raw buckets whose names are known; `raw/` keys are raw history in any bucket.
@@ -909,41 +825,9 @@ const rawAppendOnly: Rule = {
     }),
 };
 
-/** A rule that only other clouds' checks give content: on AWS there is nothing of the kind to check. */
-function elsewhere(name: RuleName, description: string): Rule {
-  return { name, description, check: () => [] };
-}
-
-const apisEnabled = elsewhere(
-  "apis-enabled",
-  "GCP: the stack enables every API its resources use (gcp.projects.Service, kept on when the stack is " +
-    "destroyed), and each resource depends on the services of the APIs it needs, so a first deploy on a " +
-    "new project does not fail on an API that is off. AWS and Azure have no APIs to enable.",
-);
-
-const noOwnerRoles = elsewhere(
-  "no-owner-roles",
-  "Azure: no role assignment hands out an Owner role (Owner, Storage Blob Data Owner, Azure Service Bus Data " +
-    "Owner, Azure Event Hubs Data Owner, User Access Administrator); each identity gets the least role that works.",
-);
-
-const storageRolesIsolated = elsewhere(
-  "storage-roles-isolated",
-  "Azure: a storage data role carries an ABAC condition on blob paths, or is on a container no other identity " +
-    "holds a storage role on, so no function app reads or rewrites another's blobs (the Functions runtime's " +
-    "shared host keys, above all). AWS and GCP grants are per prefix already (no-wildcard-grants).",
-);
-
-const privateNetwork = elsewhere(
-  "private-network",
-  "Azure: the Key Vault and the Service Bus namespace take no traffic from the internet (public network access " +
-    "disabled, or network rules that deny by default, no rule letting every address in), and each has a " +
-    "private endpoint the stack's functions reach it by.",
-);
-
-/** The rules, in the order {@link evaluate} reports them. */
-export const rules: readonly Rule[] = [
-  ...[
+/** The AWS checks of the rules, by rule name. */
+export const awsChecks: CloudChecks = Object.fromEntries(
+  [
     storeEncrypted,
     noPublicAccess,
     tlsOnly,
@@ -952,19 +836,6 @@ export const rules: readonly Rule[] = [
     logRetention,
     requiredTags,
     storesSurvive,
-    apisEnabled,
     rawAppendOnly,
-    noOwnerRoles,
-    storageRolesIsolated,
-    privateNetwork,
-  ].map((rule) => everyCloud(rule, gcpChecks, azureChecks)),
-  ...secretRules,
-];
-
-/**
- * Every violation of every rule over a stack's resources: by rule (in {@link rules} order), then by resource
- * (in registration order). Empty for a compliant stack.
- */
-export function evaluate(resources: readonly ResourceRecord[]): Violation[] {
-  return rules.flatMap((rule) => rule.check(resources));
-}
+  ].map((c) => [c.name, c.check]),
+);

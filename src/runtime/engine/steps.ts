@@ -1,3 +1,7 @@
+/**
+ * The steps of a materialisation run: every selected asset partition, in dependency order, with whether
+ * it runs and why. (A stack's deployment plan is infra/plan's; this is what one run of the engine does.)
+ */
 import type { AssetDef } from "../../kit/asset.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
@@ -17,7 +21,7 @@ import { assetDataVersion, type InputVersion } from "./manifest.ts";
 import type { StoreState } from "./state.ts";
 import type { TokenKeys } from "./tokens.ts";
 
-export interface PlanOptions {
+export interface StepOptions {
   /** Selection syntax; default everything. */
   readonly selection?: string;
   /** One partition key (a time key or a static key also selects every partition that has it). */
@@ -45,7 +49,7 @@ export interface PlanOptions {
 }
 
 /** One asset partition and what the run will do with it. */
-export interface PlanItem {
+export interface Step {
   readonly asset: string;
   readonly partition: string;
   readonly action: "run" | "skip" | "blocked";
@@ -64,14 +68,14 @@ export function partitionLabel(asset: string, partition: string): string {
   return partition ? `${asset}/${partition}` : asset;
 }
 
-export class PlanError extends TributaryError {
-  override name = "PlanError";
+export class StepError extends TributaryError {
+  override name = "StepError";
 }
 
 const TIME_KEY = /^\d{4}-\d{2}-\d{2}(T\d{2})?$/;
 
 /** The partition keys of one asset a run covers. */
-export function partitionsFor(partitions: Partitions | undefined, opts: PlanOptions): string[] {
+export function partitionsFor(partitions: Partitions | undefined, opts: StepOptions): string[] {
   if (opts.partitions) return opts.partitions.filter((k) => isPartitionKey(partitions, k));
   // A run of one partition leaves unpartitioned assets alone.
   if (!partitions) return opts.partition === undefined ? [""] : [];
@@ -85,7 +89,7 @@ export function partitionsFor(partitions: Partitions | undefined, opts: PlanOpti
     ["--to", opts.to],
   ] as const) {
     if (value !== undefined && !TIME_KEY.test(value)) {
-      throw new PlanError(
+      throw new StepError(
         `${name} ${JSON.stringify(value)} is not a partition key like 2026-11-01 (daily) or 2026-11-01T13 (hourly).`,
       );
     }
@@ -104,17 +108,13 @@ export function partitionsFor(partitions: Partitions | undefined, opts: PlanOpti
 
 /**
  * Decide, for every selected asset partition in topological order, whether it must run. Data versions
- * are known before anything runs (hash of code version, input versions and partition), so the plan
- * says exactly what a run will do; `--dry-run` prints it.
+ * are known before anything runs (hash of code version, input versions and partition), so the steps
+ * say exactly what a run will do; `--dry-run` prints it.
  */
-export async function plan(
-  graph: AssetGraph,
-  state: StoreState,
-  opts: PlanOptions = {},
-): Promise<PlanItem[]> {
+export async function steps(graph: AssetGraph, state: StoreState, opts: StepOptions = {}): Promise<Step[]> {
   const selected = graph.select(opts.selection).filter((k) => graph.get(k).kind === "asset");
-  const planned = new Map<string, PlanItem>();
-  const items: PlanItem[] = [];
+  const planned = new Map<string, Step>();
+  const items: Step[] = [];
   let matched = 0;
   const wanted = selected.map((key) => {
     const a = graph.get(key) as AssetDef;
@@ -133,7 +133,7 @@ export async function plan(
     }
   }
   if (opts.partition !== undefined && matched === 0) {
-    throw new PlanError(`no selected asset has a partition ${JSON.stringify(opts.partition)}.`);
+    throw new StepError(`no selected asset has a partition ${JSON.stringify(opts.partition)}.`);
   }
   if (opts.checkFiles === false) return items;
   // A fresh partition whose files are not the committed bytes runs again, with the same data version:
@@ -141,7 +141,7 @@ export async function plan(
   return Promise.all(items.map((item) => (item.action === "skip" ? checked(graph, state, item) : item)));
 }
 
-async function checked(graph: AssetGraph, state: StoreState, item: PlanItem): Promise<PlanItem> {
+async function checked(graph: AssetGraph, state: StoreState, item: Step): Promise<Step> {
   const checks = await state.integrity(graph.get(item.asset), item.partition);
   const corrupt = checks.filter(damaged);
   if (corrupt.length === 0) return item;
@@ -178,10 +178,10 @@ async function planOne(
   state: StoreState,
   a: AssetDef,
   partition: string,
-  planned: ReadonlyMap<string, PlanItem>,
+  planned: ReadonlyMap<string, Step>,
   force: boolean,
   tokenKey?: { keys: Record<string, string> } | { problem: string },
-): Promise<PlanItem> {
+): Promise<Step> {
   const inputs: InputVersion[] = [];
   let missing: string | undefined;
   for (const edge of graph.inputs(a.key)) {

@@ -12,7 +12,7 @@ import {
   PARTITIONS_FACET_SCHEMA,
   RUN_EVENT_SCHEMA_URL,
   type RunEvent,
-} from "../../src/runtime/lineage/events.ts";
+} from "../../src/runtime/openlineage/events.ts";
 
 export const SPEC_DIR =
   process.env.OPENLINEAGE_SPEC_DIR ??

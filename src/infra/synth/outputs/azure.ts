@@ -4,9 +4,9 @@
  * (the explicit name input, else the logical name), endpoints, and the principal ids of managed identities
  * (GUIDs derived from the resource's name).
  */
-import { guid } from "../azure/names.ts";
-import type { FakeOutputs, NewResource } from "./outputs.ts";
-import { isSecretValue } from "./record.ts";
+import { guid } from "../../azure/names.ts";
+import { isSecretValue } from "../record.ts";
+import type { FakeOutputs, NewResource } from "./common.ts";
 
 /** The subscription and tenant the offline Azure provider is signed in to: placeholders. */
 export const OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";

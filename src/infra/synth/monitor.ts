@@ -1,9 +1,11 @@
 /**
- * A small local Pulumi engine: runs the Pulumi program exactly as the CLI's Node.js language host does
+ * The local monitor: a small stand-in for the Pulumi engine and its resource monitor (Tributary calls
+ * it the monitor; "engine" is the materialisation engine, runtime/engine/). It runs the Pulumi program
+ * exactly as the CLI's Node.js language host does
  * (`node [nodeargs] @pulumi/pulumi/cmd/run --monitor … --engine … <main>` with the stack config in
  * `PULUMI_CONFIG`), but answers the program's gRPC calls itself on 127.0.0.1 and records every
  * resource it registers. Nothing is created anywhere: custom resources get their id and outputs from
- * `EngineHooks.newResource`, provider functions from `EngineHooks.invoke`.
+ * `MonitorHooks.newResource`, provider functions from `MonitorHooks.invoke`.
  *
  * It proves what mocks cannot: that the program loads under the real runner (ESM, TypeScript loader,
  * `nodeargs`) and that what it registers there is what the mocks-based synth sees. To that end the
@@ -53,14 +55,14 @@ type Struct = StructPb.Struct;
 type Props = Record<string, unknown>;
 type Awaitable<T> = T | Promise<T>;
 
-export interface EngineHooks {
+export interface MonitorHooks {
   /** Outputs for a new custom resource: deterministic id and state (ARNs, names…). Default: id `${name}-id`, state = inputs. */
   newResource?(r: { type: string; name: string; inputs: Props }): Awaitable<{ id?: string; state?: Props }>;
   /** Result of a provider function invoke (e.g. `aws:index/getCallerIdentity:getCallerIdentity`). Default: a clear error naming the token. */
   invoke?(token: string, args: Props): Awaitable<Props>;
 }
 
-export interface RunOptions extends EngineHooks {
+export interface RunOptions extends MonitorHooks {
   /** `--pwd`, and the child's working directory. */
   cwd: string;
   /** The program, relative to `cwd` (Pulumi.yaml's `main`, e.g. "infra/index.ts"). */
@@ -223,7 +225,7 @@ class LocalEngine {
       invoke: unary((req: ResourcePb.ResourceInvokeRequest) => this.invoke(req)),
       call: unary((req: ResourcePb.ResourceCallRequest): ProviderPb.CallResponse => {
         throw rpcError(
-          `the local engine cannot call ${req.getTok()}: methods of remote components need their provider`,
+          `the local monitor cannot call ${req.getTok()}: methods of remote components need their provider`,
           grpc.status.UNIMPLEMENTED,
         );
       }),
@@ -422,7 +424,7 @@ class LocalEngine {
     }
     if (!this.opts.invoke) {
       throw rpcError(
-        `the local engine has no result for ${token}: pass an invoke hook to runProgram that answers it`,
+        `the local monitor has no result for ${token}: pass an invoke hook to runProgram that answers it`,
         grpc.status.UNIMPLEMENTED,
       );
     }
@@ -503,7 +505,7 @@ function keptOptions(
 }
 
 /**
- * Runs the Pulumi program under the real `@pulumi/pulumi/cmd/run` runner against a local engine, and
+ * Runs the Pulumi program under the real `@pulumi/pulumi/cmd/run` runner against the local monitor, and
  * returns every resource it registered (root stack excluded) in tree order (see inTreeOrder) and the
  * stack outputs. Rejects with the program's own error text (error logs and stderr) if it exits
  * non-zero or logs an error.

@@ -5,12 +5,12 @@
  *
  * Only types are imported from rules.ts: it imports this module, and evaluates `azureChecks` as it loads.
  */
-import { TAGS } from "../plan/build.ts";
-import { DISPOSABLE_METADATA, DISPOSABLE_TAG } from "../plan/types.ts";
-import type { ResourceRecord } from "../synth/record.ts";
-import { at, UNKNOWN } from "./read.ts";
-import type { CloudChecks, Violation } from "./rules.ts";
-import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "./survive.ts";
+import { TAGS } from "../../plan/build.ts";
+import { DISPOSABLE_METADATA, DISPOSABLE_TAG } from "../../plan/types.ts";
+import type { ResourceRecord } from "../../synth/record.ts";
+import { at, UNKNOWN } from "../read.ts";
+import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "../survive.ts";
+import type { CloudChecks, Violation } from "./common.ts";
 
 /** The type tokens the checks read, as `@pulumi/azure-native` 3.x registers them. */
 export const AZURE_TYPES = {
@@ -103,7 +103,7 @@ const DELETING_BLOB_ROLES = new Set([
   "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
   "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
 ]);
-/** The ABAC clause that denies deleting blobs whatever their path (infra/azure/policy.ts writes it). */
+/** The ABAC clause that denies deleting blobs whatever their path (infra/azure/grants.ts writes it). */
 const DELETE_DENIED =
   "(!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'}))";
 

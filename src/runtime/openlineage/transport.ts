@@ -9,7 +9,7 @@
  *   transportsFromEnv    the file, plus HTTP when OPENLINEAGE_URL is set
  */
 
-import { layout } from "../storage/layout.ts";
+import { layout } from "../../contract/storage-layout.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import type { RunEvent } from "./events.ts";
 

@@ -13,12 +13,12 @@
  *     signature), and a variable named like a secret holds references only.
  */
 
-import type { ResourceRecord } from "../synth/record.ts";
-import { SECRET_MARKER } from "../synth/record.ts";
-import { at, isObject, UNKNOWN } from "./read.ts";
-import type { Rule, Violation } from "./rules.ts";
+import type { ResourceRecord } from "../../synth/record.ts";
+import { SECRET_MARKER } from "../../synth/record.ts";
+import { at, isObject, UNKNOWN } from "../read.ts";
+import type { Rule, Violation } from "./common.ts";
 
-/** The function environment variable that names a function's secrets (runtime/handlers/environment.ts). */
+/** The function environment variable that names a function's secrets (contract/function-env.ts). */
 const REFS = "TRIBUTARY_SECRET_REFS";
 
 export const SECRET_TYPES = {

@@ -35,7 +35,7 @@ import {
   runFail,
   runStart,
   TRIBUTARY_VERSION,
-} from "../../src/runtime/lineage/events.ts";
+} from "../../src/runtime/openlineage/events.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 import { ajv, FACET_FILES, loadJson, problems, SPEC_DIR } from "./spec.ts";
 

@@ -6,7 +6,8 @@
  * way S3 names "every object under this prefix". Deny statements (TLS only) may use wildcards: they
  * only take rights away.
  */
-import { type Access, type GrantPlan, MESSAGES, type StoreId } from "../plan/types.ts";
+import { MESSAGES } from "../../contract/bus-messages.ts";
+import type { Access, GrantPlan, StoreId } from "../plan/types.ts";
 
 export interface Statement {
   Sid?: string;

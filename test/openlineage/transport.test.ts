@@ -13,14 +13,14 @@ import {
   runComplete,
   runFail,
   runStart,
-} from "../../src/runtime/lineage/events.ts";
+} from "../../src/runtime/openlineage/events.ts";
 import {
   CompositeTransport,
   FileTransport,
   HttpTransport,
   type LineageTransport,
   transportsFromEnv,
-} from "../../src/runtime/lineage/transport.ts";
+} from "../../src/runtime/openlineage/transport.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 import type { ObjectStore } from "../../src/runtime/storage/port.ts";
 

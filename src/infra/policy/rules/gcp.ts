@@ -21,13 +21,13 @@
  * Cloud Storage accepts only TLS and Cloud Logging keeps logs for a bounded time by default, so
  * tls-only and log-retention have nothing to check here.
  */
-import { labelKey } from "../gcp/labels.ts";
-import { APIS, apisOf } from "../gcp/services.ts";
-import { DISPOSABLE_TAG } from "../plan/types.ts";
-import type { ResourceRecord } from "../synth/record.ts";
-import { at, UNKNOWN } from "./read.ts";
-import type { CloudChecks, Violation } from "./rules.ts";
-import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "./survive.ts";
+import { labelKey } from "../../gcp/labels.ts";
+import { APIS, apisOf } from "../../gcp/services.ts";
+import { DISPOSABLE_TAG } from "../../plan/types.ts";
+import type { ResourceRecord } from "../../synth/record.ts";
+import { at, UNKNOWN } from "../read.ts";
+import { KEY_LOSS, KEY_REMEDY, marker, STORE_LOSS, STORE_REMEDY, survivalProblems } from "../survive.ts";
+import type { CloudChecks, Violation } from "./common.ts";
 
 export const GCP_TYPES = {
   bucket: "gcp:storage/bucket:Bucket",

@@ -1,5 +1,5 @@
-import { isPartitionKey, MULTI_SEPARATOR, type Partitions } from "../../kit/partitions.ts";
-import { StorageError } from "./port.ts";
+import { TributaryError } from "../kit/errors.ts";
+import { isPartitionKey, MULTI_SEPARATOR, type Partitions } from "../kit/partitions.ts";
 
 /**
  * Where everything lives in a store, the same in every store:
@@ -24,6 +24,11 @@ import { StorageError } from "./port.ts";
  * no batch's names meet another's). The manifest names the files of the attempt that committed.
  */
 export const UNPARTITIONED = "_all";
+
+/** A store refused a key, a name or an operation (every adapter in runtime/storage/ throws it). */
+export class StorageError extends TributaryError {
+  override name = "StorageError";
+}
 
 /** The path segment(s) of a partition key, after checking that it is a key of `partitions`. */
 export function partitionPath(partitions: Partitions | undefined, key: string, owner: string): string {

@@ -1,6 +1,6 @@
 /** What Google Cloud would answer for a new resource, made up deterministically (see outputs.ts). */
 import * as crypto from "node:crypto";
-import type { FakeOutputs, NewResource } from "./outputs.ts";
+import type { FakeOutputs, NewResource } from "./common.ts";
 
 /** The project resources name when they name none (the adapter always passes `project`). */
 const OFFLINE_PROJECT = "offline-project";

@@ -1,8 +1,8 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { type EngineHooks, runProgram } from "../../src/infra/synth/engine.ts";
 import { runUnderMocks } from "../../src/infra/synth/mocks.ts";
+import { type MonitorHooks, runProgram } from "../../src/infra/synth/monitor.ts";
 import type { ResourceRecord } from "../../src/infra/synth/record.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -13,7 +13,7 @@ const config = {
 };
 
 /** Deterministic cloud outputs, the same for the engine and for the mocks. */
-const hooks: Required<EngineHooks> = {
+const hooks: Required<MonitorHooks> = {
   newResource: ({ type, name, inputs }) => {
     if (type === "aws:s3/bucket:Bucket") {
       return { id: name, state: { ...inputs, arn: `arn:aws:s3:::${name}`, bucket: name } };
@@ -126,7 +126,7 @@ const expectedOutputs = {
   settings: { environment: "dev", retentionDays: 30 },
 };
 
-describe("the local engine runs a program under the real Pulumi runner", () => {
+describe("the local monitor runs a program under the real Pulumi runner", () => {
   it("records every resource the fixture registers, with resolved outputs, options and stack outputs", async () => {
     const started = Date.now();
     const run = await runProgram({ ...fixtureRun, main: "index.ts", ...hooks });
