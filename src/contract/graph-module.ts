@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { type AnyAsset, AssetGraph, defineGraph, GraphValidationError, TributaryError } from "tributary";
 import { GraphModuleCrash, GraphModuleError } from "./errors.ts";
 import { DEFAULT_GRAPH_MODULE, graphModuleOf } from "./project.ts";
+import { importFailure } from "./user-code.ts";
 
 export { DEFAULT_GRAPH_MODULE };
 
@@ -54,7 +55,7 @@ export async function loadGraphModule(
   try {
     exports = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (error) {
-    throw explainImportFailure(name, error);
+    throw explainImportFailure(name, error, cwd);
   }
   return { graph: graphOfModule(name, exports), exports };
 }
@@ -82,7 +83,7 @@ export function graphOfModule(name: string, exports: Readonly<Record<string, unk
   );
 }
 
-function explainImportFailure(name: string, error: unknown): Error {
+function explainImportFailure(name: string, error: unknown, cwd: string): Error {
   if (error instanceof GraphValidationError) return invalidGraph(name, error);
   if (error instanceof TributaryError)
     return new GraphModuleError(`graph module ${name}: ${error.message}`, { cause: error });
@@ -93,7 +94,8 @@ function explainImportFailure(name: string, error: unknown): Error {
       { cause: error },
     );
   }
-  return new GraphModuleCrash(name, error);
+  // A syntax error, an undefined name, anything else the user's code threw: its place in their source.
+  return importFailure(error, `graph module ${name}`, cwd) ?? new GraphModuleCrash(name, error);
 }
 
 function invalidGraph(name: string, error: GraphValidationError): GraphModuleError {

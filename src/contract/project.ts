@@ -8,6 +8,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ProjectConfig } from "../kit/config.ts";
 import { TributaryError } from "../kit/errors.ts";
+import { importFailure } from "./user-code.ts";
 
 /** The configuration file's name. */
 export const CONFIG_FILE = "tributary.config.ts";
@@ -48,7 +49,7 @@ export async function loadProject(cwd: string, configFile?: string): Promise<Pro
     };
   }
   if (!existsSync(file)) throw new TributaryError(`no project configuration at ${configFile} (in ${cwd}).`);
-  const exports = (await import(pathToFileURL(file).href)) as { default?: ProjectConfig };
+  const exports = await importConfig(file, cwd);
   const config = exports.default;
   if (typeof config !== "object" || config === null) {
     throw new TributaryError(
@@ -76,4 +77,14 @@ export async function graphModuleOf(
   const path = (await loadProject(cwd)).graph;
   const name = relative(cwd, path);
   return { path, name: name === "" || name.startsWith("..") ? path : name };
+}
+
+/** Imports the configuration file; a mistake in it (syntax, an undefined name…) is the user's to fix. */
+async function importConfig(file: string, cwd: string): Promise<{ default?: ProjectConfig }> {
+  try {
+    return (await import(pathToFileURL(file).href)) as { default?: ProjectConfig };
+  } catch (error) {
+    if (error instanceof TributaryError) throw error;
+    throw importFailure(error, `the project configuration ${file}`, cwd) ?? error;
+  }
 }
