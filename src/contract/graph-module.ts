@@ -7,7 +7,6 @@ import { pathToFileURL } from "node:url";
 import { type AnyAsset, AssetGraph, defineGraph, GraphValidationError, TributaryError } from "tributary";
 import { GraphModuleCrash, GraphModuleError } from "./errors.ts";
 import { DEFAULT_GRAPH_MODULE, graphModuleOf } from "./project.ts";
-import { importFailure } from "./user-code.ts";
 
 export { DEFAULT_GRAPH_MODULE };
 
@@ -55,7 +54,7 @@ export async function loadGraphModule(
   try {
     exports = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (error) {
-    throw explainImportFailure(name, error, cwd);
+    throw await explainImportFailure(name, error, cwd);
   }
   return { graph: graphOfModule(name, exports), exports };
 }
@@ -83,7 +82,7 @@ export function graphOfModule(name: string, exports: Readonly<Record<string, unk
   );
 }
 
-function explainImportFailure(name: string, error: unknown, cwd: string): Error {
+async function explainImportFailure(name: string, error: unknown, cwd: string): Promise<Error> {
   if (error instanceof GraphValidationError) return invalidGraph(name, error);
   if (error instanceof TributaryError)
     return new GraphModuleError(`graph module ${name}: ${error.message}`, { cause: error });
@@ -95,6 +94,8 @@ function explainImportFailure(name: string, error: unknown, cwd: string): Error 
     );
   }
   // A syntax error, an undefined name, anything else the user's code threw: its place in their source.
+  // Loaded only now: the functions' bundles load graph modules too, and their cold start pays for imports.
+  const { importFailure } = await import("./user-code.ts");
   return importFailure(error, `graph module ${name}`, cwd) ?? new GraphModuleCrash(name, error);
 }
 

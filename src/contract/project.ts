@@ -8,7 +8,6 @@ import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ProjectConfig } from "../kit/config.ts";
 import { TributaryError } from "../kit/errors.ts";
-import { importFailure } from "./user-code.ts";
 
 /** The configuration file's name. */
 export const CONFIG_FILE = "tributary.config.ts";
@@ -85,6 +84,7 @@ async function importConfig(file: string, cwd: string): Promise<{ default?: Proj
     return (await import(pathToFileURL(file).href)) as { default?: ProjectConfig };
   } catch (error) {
     if (error instanceof TributaryError) throw error;
+    const { importFailure } = await import("./user-code.ts"); // only now: see graph-module.ts
     throw importFailure(error, `the project configuration ${file}`, cwd) ?? error;
   }
 }
