@@ -54,7 +54,7 @@ export async function loadGraphModule(
   try {
     exports = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (error) {
-    throw await explainImportFailure(name, error, cwd);
+    throw await explainImportFailure(path, name, error, cwd);
   }
   return { graph: graphOfModule(name, exports), exports };
 }
@@ -82,7 +82,7 @@ export function graphOfModule(name: string, exports: Readonly<Record<string, unk
   );
 }
 
-async function explainImportFailure(name: string, error: unknown, cwd: string): Promise<Error> {
+async function explainImportFailure(path: string, name: string, error: unknown, cwd: string): Promise<Error> {
   if (error instanceof GraphValidationError) return invalidGraph(name, error);
   if (error instanceof TributaryError)
     return new GraphModuleError(`graph module ${name}: ${error.message}`, { cause: error });
@@ -96,7 +96,10 @@ async function explainImportFailure(name: string, error: unknown, cwd: string): 
   // A syntax error, an undefined name, anything else the user's code threw: its place in their source.
   // Loaded only now: the functions' bundles load graph modules too, and their cold start pays for imports.
   const { importFailure } = await import("./user-code.ts");
-  return importFailure(error, `graph module ${name}`, cwd) ?? new GraphModuleCrash(name, error);
+  return (
+    (await importFailure(error, { file: path, what: `graph module ${name}` }, cwd)) ??
+    new GraphModuleCrash(name, error)
+  );
 }
 
 function invalidGraph(name: string, error: GraphValidationError): GraphModuleError {

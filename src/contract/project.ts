@@ -85,6 +85,6 @@ async function importConfig(file: string, cwd: string): Promise<{ default?: Proj
   } catch (error) {
     if (error instanceof TributaryError) throw error;
     const { importFailure } = await import("./user-code.ts"); // only now: see graph-module.ts
-    throw importFailure(error, `the project configuration ${file}`, cwd) ?? error;
+    throw (await importFailure(error, { file, what: `the project configuration ${file}` }, cwd)) ?? error;
   }
 }

@@ -8,12 +8,13 @@
  * Positions come from what the loader already knows: under tsx (the CLI's and the Pulumi program's
  * loader) Node's source maps are on, so a stack frame names the TypeScript line; a syntax error is
  * esbuild's, whose message names the file, line and column; an import Node cannot link names its line in
- * the stack's header.
+ * the stack's header; a JavaScript file's syntax error, which Node does not place, is found by esbuild.
  */
 import { readFileSync } from "node:fs";
-import { isAbsolute, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { codeFrameColumns } from "@babel/code-frame";
+import type { Message } from "esbuild";
 import { TributaryError } from "../kit/errors.ts";
 
 /** A place in a file of the user's project: 1-based line and column of their source. */
@@ -39,22 +40,27 @@ export class UserCodeError extends TributaryError {
 }
 
 /**
- * `error`, thrown while importing the user's module (`what` names it: "graph module assets/index.ts"),
- * as a UserCodeError: a syntax error, an undefined name or anything their code threw, at its place in
- * their source. Undefined when it was thrown inside Tributary's own code: a bug, to report with its
- * stack. An error with no frame at all (Node's file system errors have none) counts as theirs: only
- * their module was running.
+ * `error`, thrown while importing the user's module `file` (`what` names it: "graph module
+ * assets/index.ts"), as a UserCodeError: a syntax error, an undefined name or anything their code
+ * threw, at its place in their source. Undefined when it was thrown inside Tributary's own code: a bug,
+ * to report with its stack. An error with no frame at all (Node's file system errors have none) counts
+ * as theirs: only their module was running.
  */
-export function importFailure(error: unknown, what: string, cwd: string): UserCodeError | undefined {
-  const syntax = syntaxPosition(error);
+export async function importFailure(
+  error: unknown,
+  module: { readonly file: string; readonly what: string },
+  cwd: string,
+): Promise<UserCodeError | undefined> {
+  const syntax = syntaxPosition(error) ?? (await unplacedSyntaxError(error, module.file));
   if (syntax !== undefined) {
     if (origin(syntax.position.file) === "package") return undefined;
     return located(error, syntax.position, `SyntaxError: ${syntax.text}`, cwd);
   }
   const thrown = throwSite(error);
   if (thrown === "package") return undefined;
-  if (thrown === undefined)
-    return new UserCodeError(`${what} threw while loading: ${headline(error)}`, undefined, error);
+  if (thrown === undefined) {
+    return new UserCodeError(`${module.what} threw while loading: ${headline(error)}`, undefined, error);
+  }
   return located(error, thrown, headline(error), cwd);
 }
 
@@ -200,6 +206,40 @@ function syntaxPosition(error: unknown): { position: SourcePosition; text: strin
   const file = header ? fileOf(header[1]!) : undefined;
   if (!header || file === undefined) return undefined;
   return { position: { file, line: Number(header[2]), column: header[3]!.length + 1 }, text: error.message };
+}
+
+/**
+ * Node's SyntaxError for a JavaScript file carries no place (Node keeps it to print for an uncaught
+ * error only): esbuild parses the module and the files it imports to find it.
+ */
+async function unplacedSyntaxError(
+  error: unknown,
+  entry: string,
+): Promise<{ position: SourcePosition; text: string } | undefined> {
+  if (!(error instanceof SyntaxError) || throwSite(error) !== undefined) return undefined;
+  const esbuild = await import("esbuild");
+  const dir = dirname(entry);
+  try {
+    await esbuild.build({
+      entryPoints: [entry],
+      absWorkingDir: dir,
+      bundle: true,
+      write: false,
+      packages: "external",
+      platform: "node",
+      format: "esm",
+      logLevel: "silent",
+    });
+    return undefined;
+  } catch (e) {
+    const found = ((e as { errors?: Message[] }).errors ?? []).find(
+      (m) => m.location !== null && !m.text.startsWith("Could not resolve"),
+    );
+    const at = found?.location;
+    if (!found || !at) return undefined;
+    const column = Buffer.from(at.lineText, "utf8").subarray(0, at.column).toString("utf8").length + 1;
+    return { position: { file: resolve(dir, at.file), line: at.line, column }, text: found.text };
+  }
 }
 
 /** esbuild's 0-based UTF-8 byte column on `line` of `file` as a 1-based column in characters. */

@@ -129,6 +129,23 @@ describe("through the bin, as a user runs it (tsx's source maps give the TypeScr
     });
   });
 
+  test.concurrent("a syntax error in a JavaScript file it imports, which Node does not place", async () => {
+    expect(await tributary(["validate", "--graph", `${DIR}/js-syntax-error.ts`])).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: [
+        `tributary: ${DIR}/tenants.mjs:5:3: SyntaxError: Expected "]" but found "\\"initech\\""`,
+        '  3 |   "acme",',
+        '  4 |   "globex"',
+        '> 5 |   "initech",',
+        "    |   ^",
+        "  6 | ];",
+        "  7 |",
+        "",
+      ].join("\n"),
+    });
+  });
+
   // synth has no --graph: it deploys the project configuration's graph module (here ../../<mistake>.ts,
   // outside the project's folder, so shown by its absolute path).
   test.concurrent.for(["syntax-error", "undefined-name", "type-error"] as const)(

@@ -27,17 +27,19 @@ function thrown(frames: string[], message = "settings is not defined", Kind = Re
   return e;
 }
 
+const MODULE = { file, what: "graph module index.ts" };
+
 const FRAME_3_17 = ["> 3 | const tenants = settings.tenants;", "    |                 ^", "  4 |"].join("\n");
 const located = (shown: string) =>
   `${shown}:3:17: ReferenceError: settings is not defined\n  1 | import { source } from "tributary";\n  2 |\n${FRAME_3_17}`;
 
-describe("whose an error is", () => {
-  test("the first frame in the user's project: their mistake, at that frame, shown relative to cwd", () => {
+describe("whose an error is", async () => {
+  test("the first frame in the user's project: their mistake, at that frame, shown relative to cwd", async () => {
     const e = thrown([
       `    at <anonymous> (${file}:3:17)`,
       "    at ModuleJob.run (node:internal/modules/esm/module_job:561:25)",
     ]);
-    const failure = importFailure(e, "graph module index.ts", dir);
+    const failure = await importFailure(e, MODULE, dir);
     expect(failure).toBeInstanceOf(UserCodeError);
     expect(failure).toBeInstanceOf(TributaryError);
     expect(failure?.message).toBe(located("index.ts"));
@@ -46,7 +48,7 @@ describe("whose an error is", () => {
     expect(userCodeFailure(e, dir)?.message).toBe(located("index.ts"));
   });
 
-  test("frames of Node and of other libraries are passed over: the user's call is the place", () => {
+  test("frames of Node and of other libraries are passed over: the user's call is the place", async () => {
     const e = thrown([
       "    at JSON.parse (<anonymous>)",
       `    at parse (${REPO}/node_modules/yaml/dist/public-api.js:10:5)`,
@@ -55,30 +57,30 @@ describe("whose an error is", () => {
     expect(userCodeFailure(e, dir)?.message).toBe(located("index.ts"));
   });
 
-  test("a frame in this package above the user's: Tributary's bug, not theirs", () => {
+  test("a frame in this package above the user's: Tributary's bug, not theirs", async () => {
     const e = thrown(
       [`    at asset (${REPO}/src/kit/asset.ts:355:41)`, `    at <anonymous> (${file}:3:17)`],
       "Cannot read properties of undefined (reading 'schema')",
       TypeError,
     );
-    expect(importFailure(e, "graph module index.ts", dir)).toBeUndefined();
+    expect(await importFailure(e, MODULE, dir)).toBeUndefined();
     expect(userCodeFailure(e, dir)).toBeUndefined();
     // The compiled package is this package too.
     const compiled = thrown([`    at asset (${REPO}/dist/kit/asset.js:200:10)`, `    at ${file}:3:17`]);
     expect(userCodeFailure(compiled, dir)).toBeUndefined();
   });
 
-  test("a file outside the working directory is shown by its absolute path", () => {
+  test("a file outside the working directory is shown by its absolute path", async () => {
     const e = thrown([`    at ${file}:3:17`]);
     expect(userCodeFailure(e, REPO)?.message).toBe(located(file));
   });
 
-  test("while loading, an error with no frame is the user's module's (only it was running), without a place", () => {
+  test("while loading, an error with no frame is the user's module's (only it was running), without a place", async () => {
     const enoent = thrown([], "ENOENT: no such file or directory, open 'settings.json'", Error);
-    expect(importFailure(enoent, "graph module index.ts", dir)?.message).toBe(
+    expect((await importFailure(enoent, MODULE, dir))?.message).toBe(
       "graph module index.ts threw while loading: Error: ENOENT: no such file or directory, open 'settings.json'",
     );
-    expect(importFailure("boom", "graph module index.ts", dir)?.message).toBe(
+    expect((await importFailure("boom", MODULE, dir))?.message).toBe(
       'graph module index.ts threw while loading: "boom"',
     );
     // Later, in a run, a frameless error says nothing about whose it is: not the user's to fix.
@@ -87,12 +89,12 @@ describe("whose an error is", () => {
   });
 });
 
-describe("syntax errors", () => {
-  test("esbuild's (tsx's transform): its 0-based byte column becomes a 1-based column in characters", () => {
+describe("syntax errors", async () => {
+  test("esbuild's (tsx's transform): its 0-based byte column becomes a 1-based column in characters", async () => {
     const source = join(dir, "café.ts");
     writeFileSync(source, '// é\nconst s = "café"; const x = ;\n');
     const e = new Error(`Transform failed with 1 error:\n${source}:2:29: ERROR: Unexpected ";"`);
-    expect(importFailure(e, "graph module café.ts", dir)?.message).toBe(
+    expect((await importFailure(e, { file: source, what: "graph module café.ts" }, dir))?.message).toBe(
       [
         'café.ts:2:29: SyntaxError: Unexpected ";"',
         "  1 | // é",
@@ -103,7 +105,7 @@ describe("syntax errors", () => {
     );
   });
 
-  test("Node's, for an import it cannot link: the header's line and caret", () => {
+  test("Node's, for an import it cannot link: the header's line and caret", async () => {
     const e = new SyntaxError("The requested module './other.ts' does not provide an export named 'nope'");
     e.stack = [
       `${file}:3`,
@@ -112,15 +114,33 @@ describe("syntax errors", () => {
       `SyntaxError: ${e.message}`,
       "    at #asyncInstantiate (node:internal/modules/esm/module_job:455:21)",
     ].join("\n");
-    expect(importFailure(e, "graph module index.ts", dir)?.message).toBe(
+    expect((await importFailure(e, MODULE, dir))?.message).toBe(
       `index.ts:3:17: SyntaxError: ${e.message}\n  1 | import { source } from "tributary";\n  2 |\n${FRAME_3_17}`,
     );
   });
 
-  test("in a file of this package: Tributary's bug", () => {
+  test("Node's, in a JavaScript file, which it does not place: esbuild finds it, in the file imported", async () => {
+    const entry = join(dir, "graph.ts");
+    writeFileSync(entry, 'import { tenants } from "./tenants.mjs";\nexport default [tenants];\n');
+    writeFileSync(join(dir, "tenants.mjs"), 'export const tenants = ["acme",\n  "globex" "initech"];\n');
+    const e = new SyntaxError("missing ] after element list");
+    e.stack =
+      "SyntaxError: missing ] after element list\n    at compileSourceTextModule (node:internal/modules/esm/utils:319:16)";
+    expect((await importFailure(e, { file: entry, what: "graph module graph.ts" }, dir))?.message).toBe(
+      [
+        'tenants.mjs:2:12: SyntaxError: Expected "]" but found "\\"initech\\""',
+        '  1 | export const tenants = ["acme",',
+        '> 2 |   "globex" "initech"];',
+        "    |            ^",
+        "  3 |",
+      ].join("\n"),
+    );
+  });
+
+  test("in a file of this package: Tributary's bug", async () => {
     const e = new Error(
       `Transform failed with 1 error:\n${REPO}/src/kit/asset.ts:2:0: ERROR: Unexpected ";"`,
     );
-    expect(importFailure(e, "graph module index.ts", dir)).toBeUndefined();
+    expect(await importFailure(e, MODULE, dir)).toBeUndefined();
   });
 });
