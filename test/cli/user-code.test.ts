@@ -146,6 +146,23 @@ describe("through the bin, as a user runs it (tsx's source maps give the TypeScr
     });
   });
 
+  test.concurrent("an import of a name the other module does not export: the import", async () => {
+    expect(await tributary(["validate", "--graph", `${DIR}/missing-export.ts`])).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: [
+        `tributary: ${DIR}/missing-export.ts:8:10: SyntaxError: The requested module './compute-throws.ts' does not provide an export named 'tenants'`,
+        "   6 | }",
+        "   7 |",
+        '>  8 | import { tenants } from "./compute-throws.ts";',
+        "     |          ^",
+        "   9 |",
+        "  10 | const settings: Settings = { tenants };",
+        "",
+      ].join("\n"),
+    });
+  });
+
   // synth has no --graph: it deploys the project configuration's graph module (here ../../<mistake>.ts,
   // outside the project's folder, so shown by its absolute path).
   test.concurrent.for(["syntax-error", "undefined-name", "type-error"] as const)(
