@@ -216,7 +216,8 @@ async function unplacedSyntaxError(
   error: unknown,
   entry: string,
 ): Promise<{ position: SourcePosition; text: string } | undefined> {
-  if (!(error instanceof SyntaxError) || throwSite(error) !== undefined) return undefined;
+  if (!(error instanceof Error) || error.name !== "SyntaxError" || throwSite(error) !== undefined)
+    return undefined;
   const esbuild = await import("esbuild");
   const dir = dirname(entry);
   try {
