@@ -83,10 +83,14 @@ const COMMANDS: [string, string[]][] = [
   ["ui", ["ui", "--port", "0"]],
 ];
 
-/** `tributary diff` says which revision it was loading, and shows its progress. */
+/**
+ * `tributary diff` shows its progress, and says which revision it was loading: the head, "working
+ * tree" when the checkout has uncommitted changes, else "HEAD" (its commit varies too).
+ */
 const diffStderr = (mistake: Mistake) =>
-  `tributary: loading the graph at working tree…\n${stderrOf(mistake).replace("tributary: ", "tributary: at working tree (<commit>): ")}`;
-const withoutCommit = (stderr: string) => stderr.replace(/ \([0-9a-f]{7}\): /, " (<commit>): ");
+  `tributary: loading the graph at <head>…\n${stderrOf(mistake).replace("tributary: ", "tributary: at <head> (<commit>): ")}`;
+const withoutRevision = (stderr: string) =>
+  stderr.replace(/ at (working tree|HEAD)\b/g, " at <head>").replace(/ \([0-9a-f]{7}\): /, " (<commit>): ");
 
 describe("a syntax error in the graph module, through the bin: every command", () => {
   const graph = `${DIR}/syntax-error.ts`;
@@ -100,7 +104,7 @@ describe("a syntax error in the graph module, through the bin: every command", (
 
   test.concurrent("diff", async () => {
     const run = await tributary(["diff", "--base", "HEAD", "--no-synth", "--graph", graph]);
-    expect({ ...run, stderr: withoutCommit(run.stderr) }).toEqual({
+    expect({ ...run, stderr: withoutRevision(run.stderr) }).toEqual({
       code: 1,
       stdout: "",
       stderr: diffStderr("syntax-error"),
