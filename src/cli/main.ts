@@ -455,16 +455,17 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
     }).parseAsync([...argv]);
     return code;
   } catch (error) {
-    return report(error, io);
+    return await report(error, io);
   }
 }
 
 /**
  * The one top-level catch. A user error (TributaryError): its message, no stack, exit 1. Commander's
- * usage errors have been printed already: exit 1 (0 for --help and --version). Anything else is a bug:
- * the stack, and exit 2.
+ * usage errors have been printed already: exit 1 (0 for --help and --version). An error thrown by the
+ * user's code (a compute function): its place in their source, exit 1. Anything else is a bug: the
+ * stack, and exit 2.
  */
-function report(error: unknown, io: Io): number {
+async function report(error: unknown, io: Io): Promise<number> {
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
   if (error instanceof TributaryError) {
     io.err(`tributary: ${error.message}\n`);
@@ -472,10 +473,15 @@ function report(error: unknown, io: Io): number {
   }
   if (error instanceof GraphModuleCrash) {
     io.err(
-      `${stackOf(error.cause)}\n\ntributary: ${error.message}. If the stack above points into the graph module, fix it there; ` +
-        "otherwise this is a bug in Tributary: please report it with this output.\n",
+      `${stackOf(error.cause)}\n\ntributary: internal error: ${error.message}. This is a bug in Tributary: please report it with this output.\n`,
     );
     return 2;
+  }
+  const { userCodeFailure } = await import("../contract/user-code.ts");
+  const mistake = userCodeFailure(error, process.cwd());
+  if (mistake !== undefined) {
+    io.err(`tributary: ${mistake.message}\n`);
+    return 1;
   }
   io.err(
     `${stackOf(error)}\n\ntributary: internal error. This is a bug in Tributary: please report it with this output.\n`,

@@ -10,8 +10,9 @@ export class GraphModuleError extends TributaryError {
 }
 
 /**
- * The graph module threw something that is not a Tributary error while it was imported. Not a user
- * error we can explain: the CLI prints the stack of `cause` and exits 2.
+ * Tributary's own code threw while the graph module was imported (a frame of this package is where it
+ * was thrown; what the user's code throws is a UserCodeError, see user-code.ts). A bug: the CLI prints
+ * the stack of `cause` and exits 2.
  */
 export class GraphModuleCrash extends Error {
   override name = "GraphModuleCrash";

@@ -54,7 +54,7 @@ export async function loadGraphModule(
   try {
     exports = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (error) {
-    throw explainImportFailure(name, error);
+    throw await explainImportFailure(path, name, error, cwd);
   }
   return { graph: graphOfModule(name, exports), exports };
 }
@@ -82,7 +82,7 @@ export function graphOfModule(name: string, exports: Readonly<Record<string, unk
   );
 }
 
-function explainImportFailure(name: string, error: unknown): Error {
+async function explainImportFailure(path: string, name: string, error: unknown, cwd: string): Promise<Error> {
   if (error instanceof GraphValidationError) return invalidGraph(name, error);
   if (error instanceof TributaryError)
     return new GraphModuleError(`graph module ${name}: ${error.message}`, { cause: error });
@@ -93,7 +93,13 @@ function explainImportFailure(name: string, error: unknown): Error {
       { cause: error },
     );
   }
-  return new GraphModuleCrash(name, error);
+  // A syntax error, an undefined name, anything else the user's code threw: its place in their source.
+  // Loaded only now: the functions' bundles load graph modules too, and their cold start pays for imports.
+  const { importFailure } = await import("./user-code.ts");
+  return (
+    (await importFailure(error, { file: path, what: `graph module ${name}` }, cwd)) ??
+    new GraphModuleCrash(name, error)
+  );
 }
 
 function invalidGraph(name: string, error: GraphValidationError): GraphModuleError {

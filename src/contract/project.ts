@@ -48,7 +48,7 @@ export async function loadProject(cwd: string, configFile?: string): Promise<Pro
     };
   }
   if (!existsSync(file)) throw new TributaryError(`no project configuration at ${configFile} (in ${cwd}).`);
-  const exports = (await import(pathToFileURL(file).href)) as { default?: ProjectConfig };
+  const exports = await importConfig(file, cwd);
   const config = exports.default;
   if (typeof config !== "object" || config === null) {
     throw new TributaryError(
@@ -76,4 +76,15 @@ export async function graphModuleOf(
   const path = (await loadProject(cwd)).graph;
   const name = relative(cwd, path);
   return { path, name: name === "" || name.startsWith("..") ? path : name };
+}
+
+/** Imports the configuration file; a mistake in it (syntax, an undefined name…) is the user's to fix. */
+async function importConfig(file: string, cwd: string): Promise<{ default?: ProjectConfig }> {
+  try {
+    return (await import(pathToFileURL(file).href)) as { default?: ProjectConfig };
+  } catch (error) {
+    if (error instanceof TributaryError) throw error;
+    const { importFailure } = await import("./user-code.ts"); // only now: see graph-module.ts
+    throw (await importFailure(error, { file, what: `the project configuration ${file}` }, cwd)) ?? error;
+  }
 }
