@@ -91,11 +91,11 @@ describe("tributary validate", () => {
   });
 
   test("--graph naming a directory asks for the module file", async () => {
-    expect(await tributary(["validate", "--graph", "assets"])).toEqual({
+    expect(await tributary(["validate", "--graph", "examples/commerce/assets"])).toEqual({
       code: 1,
       stdout: "",
       stderr:
-        "tributary: graph module assets is a directory; pass the module file to --graph, e.g. assets/index.ts.\n",
+        "tributary: graph module examples/commerce/assets is a directory; pass the module file to --graph, e.g. assets/index.ts.\n",
     });
   });
 

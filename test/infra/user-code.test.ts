@@ -8,7 +8,7 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { runProgram } from "../../src/infra/synth/engine.ts";
+import { runProgram } from "../../src/infra/synth/monitor.ts";
 import { STACK_LINE } from "../cli/run.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
