@@ -5,8 +5,9 @@ import { defineConfig } from "vitest/config";
  * sources, so the tests load one copy of the kit: an AssetGraph of two copies is two classes. Processes
  * the tests start run the package as a user's project does: dist/, built first (test/package/build.ts).
  */
-// Vite's own server conditions follow ours: setting the list replaces them.
-const conditions = ["tributary:source", "module", "node", "development|production"];
+// Setting the list replaces vitest's own, which follow ours ("module" is not one of them: it selects
+// builds meant for bundlers). Vitest also starts its workers with these as --conditions.
+const conditions = ["tributary:source", "node", "development|production"];
 
 export default defineConfig({
   resolve: { conditions },
