@@ -54,7 +54,8 @@ const require = createRequire(import.meta.url);
  * cloud's entry point (the package's exports "./handlers/<cloud>"), the kit a graph module imports as
  * `tributary`, and the ingest worker.
  */
-const ENTRY = (cloud: BundleCloud) => moduleFile(import.meta.url, `../../runtime/handlers/entry/${cloud}.ts`);
+export const bundleEntry = (cloud: BundleCloud): string =>
+  moduleFile(import.meta.url, `../../runtime/handlers/entry/${cloud}.ts`);
 const KIT = moduleFile(import.meta.url, "../../kit/index.ts");
 const WORKER = moduleFile(import.meta.url, "../../runtime/engine/ingest-worker.ts");
 
@@ -331,7 +332,7 @@ async function buildJs(
     results = await Promise.all([
       esbuild.build({
         ...common,
-        entryPoints: Object.fromEntries(clouds.map((c) => [`${c}/index`, ENTRY(c)])),
+        entryPoints: Object.fromEntries(clouds.map((c) => [`${c}/index`, bundleEntry(c)])),
         outdir: dir,
         outExtension: { ".js": ".mjs" },
       }),
