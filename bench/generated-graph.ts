@@ -113,3 +113,6 @@ export function moduleText(nodes: readonly Node[]): string {
   lines.push("]);", "");
   return lines.join("\n");
 }
+
+/** The tributary.config.ts of a generated project: its graph is its own `assets/index.ts`. */
+export const PROJECT_CONFIG = `import { defineConfig } from "tributary";\n\nexport default defineConfig({ graph: "assets/index.ts" });\n`;

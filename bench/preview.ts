@@ -33,13 +33,14 @@ import { diffPlans } from "../src/infra/preview/plan-diff.ts";
 import { snapshotOf } from "../src/infra/preview/snapshot.ts";
 import type { Preview } from "../src/infra/preview/types.ts";
 import { type AnyAsset, defineGraph } from "../src/kit/index.ts";
-import { generate, moduleText, type Node } from "./generated-graph.ts";
+import { generate, moduleText, type Node, PROJECT_CONFIG } from "./generated-graph.ts";
 
 const TARGET_S = 10;
 const LIMIT = 65_536;
 const STACK = "bench-aws";
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const DATA = path.join(REPO, "bench", ".data");
+const EXAMPLE = path.join(REPO, "examples", "commerce");
 
 const assets = Number(process.argv[2] ?? 1000);
 const runs = Number(process.argv[3] ?? 3);
@@ -77,20 +78,28 @@ function git(dir: string, ...args: string[]): string {
   ).trim();
 }
 
-/** A project in a git repository: the repository's code, the base graph committed, then the head's. */
+/**
+ * A user's project in a git repository (the example's Pulumi.yaml and program, node_modules linked to the
+ * repository's, where `tributary` is this package): the base graph committed, then the head's.
+ */
 function makeProject(base: readonly Node[], head: readonly Node[]): string {
   fs.mkdirSync(DATA, { recursive: true });
   const dir = fs.mkdtempSync(path.join(DATA, "preview-"));
-  for (const p of ["package.json", "Pulumi.yaml", "tsconfig.json", "src", "bin"]) {
-    fs.cpSync(path.join(REPO, p), path.join(dir, p), { recursive: true });
-  }
+  fs.writeFileSync(
+    path.join(dir, "package.json"),
+    `${JSON.stringify({ name: "bench", private: true, type: "module" })}\n`,
+  );
+  for (const p of ["Pulumi.yaml", "deploy.ts"]) fs.copyFileSync(path.join(EXAMPLE, p), path.join(dir, p));
+  // Its own configuration: without one, the repository's (found walking up) would name the example's graph.
+  fs.writeFileSync(path.join(dir, "tributary.config.ts"), PROJECT_CONFIG);
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
   fs.writeFileSync(path.join(dir, ".gitignore"), "node_modules\n");
-  const stack = parseDocument(fs.readFileSync(path.join(REPO, "stacks", "Pulumi.dev-aws.yaml"), "utf8"));
+  const stack = parseDocument(fs.readFileSync(path.join(EXAMPLE, "stacks", "Pulumi.dev-aws.yaml"), "utf8"));
   stack.setIn(["config", "tributary:pipelines"], stack.createNode(["bench"]));
   fs.mkdirSync(path.join(dir, "stacks"));
   fs.writeFileSync(path.join(dir, "stacks", `Pulumi.${STACK}.yaml`), stack.toString());
   git(dir, "init", "--quiet", "--initial-branch=main");
+  fs.mkdirSync(path.join(dir, "assets"));
   fs.writeFileSync(path.join(dir, "assets", "index.ts"), moduleText(base));
   git(dir, "add", "--all");
   git(dir, "commit", "--quiet", "-m", "base");
@@ -106,7 +115,7 @@ function cli(
 ): Promise<{ seconds: number; code: number | null; stderr: string }> {
   const started = performance.now();
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [path.join(dir, "bin", "tributary.js"), ...args], {
+    const child = spawn(process.execPath, [path.join(REPO, "bin", "tributary.js"), ...args], {
       cwd: dir,
       stdio: ["ignore", "ignore", "pipe"],
     });

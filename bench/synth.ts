@@ -13,10 +13,10 @@
  *                                            (--keep: keep the generated project; --heap 0: Node's default heap)
  *
  * Each graph is generated (seeded, so every run synthesises the same graph) as the module text of a
- * project's `assets/index.ts`, in a throwaway project under bench/.data/ (gitignored) that looks like a
- * user's: the repository's package.json (so `import ... from "tributary"` self-resolves), Pulumi.yaml,
- * infra/ and assets/graph/, node_modules linked to the repository's, and `stacks/Pulumi.bench-aws.yaml`,
- * a copy of dev-aws deploying the pipeline "bench". Every child gets the same --max-old-space-size
+ * project's `assets/index.ts`, in a throwaway project under bench/.data/ (gitignored) that is a user's:
+ * the example's Pulumi.yaml and program (deploy.ts, calling `tributary/pulumi`), node_modules linked to
+ * the repository's (where `tributary` is this package), and `stacks/Pulumi.bench-aws.yaml`, a copy of
+ * dev-aws deploying the pipeline "bench". Every child gets the same --max-old-space-size
  * (default 16 GiB, at most 70% of the memory): with Node's default heap (about 4 GB) the baseline of
  * 1,000 assets (13,000 buckets) and Tributary's synth of 2,000 assets both run out of memory.
  *
@@ -33,13 +33,14 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { parseDocument } from "yaml";
 import { type Synthesis, synth } from "../src/infra/synth/index.ts";
-import { generate, moduleText, type Node } from "./generated-graph.ts";
+import { generate, moduleText, type Node, PROJECT_CONFIG } from "./generated-graph.ts";
 
 const TARGET_S_1K = 30;
 const TARGET_GROWTH = 2.2;
 
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const DATA = join(REPO, "bench", ".data");
+const EXAMPLE = join(REPO, "examples", "commerce");
 const run = promisify(execFile);
 
 /** The baseline program: `BENCH_N` bare buckets under Pulumi's mocks; no Tributary code. */
@@ -76,18 +77,20 @@ writeFileSync(out, JSON.stringify({ registered }));
 
 /** A throwaway project at `dir` that looks like a user's, with the stack file `stacks/Pulumi.bench-<cloud>.yaml`. */
 async function makeProject(dir: string): Promise<void> {
-  await cp(join(REPO, "package.json"), join(dir, "package.json"));
-  await cp(join(REPO, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
-  // The package's sources (the program, and the CLI that bundles the project's own graph: the
-  // repository's would load a second copy of the kit, whose AssetGraph is another class).
-  await cp(join(REPO, "src"), join(dir, "src"), { recursive: true });
-  await cp(join(REPO, "bin"), join(dir, "bin"), { recursive: true });
+  await writeFile(
+    join(dir, "package.json"),
+    `${JSON.stringify({ name: "bench", private: true, type: "module" })}\n`,
+  );
+  for (const file of ["Pulumi.yaml", "deploy.ts"]) await cp(join(EXAMPLE, file), join(dir, file));
+  // Its own configuration: without one, the repository's (found walking up) would name the example's graph.
+  await writeFile(join(dir, "tributary.config.ts"), PROJECT_CONFIG);
   await symlink(join(REPO, "node_modules"), join(dir, "node_modules"), "dir");
   const stack = parseDocument(
-    await readFile(join(REPO, "stacks", `Pulumi.${EXAMPLE_STACK[CLOUD]}.yaml`), "utf8"),
+    await readFile(join(EXAMPLE, "stacks", `Pulumi.${EXAMPLE_STACK[CLOUD]}.yaml`), "utf8"),
   );
   stack.setIn(["config", "tributary:pipelines"], stack.createNode(["bench"]));
   await mkdir(join(dir, "stacks"));
+  await mkdir(join(dir, "assets"));
   await writeFile(join(dir, "stacks", `Pulumi.${STACK}.yaml`), stack.toString());
   await writeFile(join(dir, "baseline.ts"), BASELINE_PROGRAM);
 }
@@ -208,7 +211,7 @@ async function baseline(dir: string, n: number): Promise<number> {
  */
 async function useGraph(dir: string, nodes: readonly Node[]): Promise<void> {
   await writeFile(join(dir, "assets", "index.ts"), moduleText(nodes));
-  const args = [join(dir, "bin", "tributary.js"), "bundle", "--stack", STACK, "--json"];
+  const args = [join(REPO, "bin", "tributary.js"), "bundle", "--stack", STACK, "--json"];
   const { stdout } = await run(process.execPath, args, {
     cwd: dir,
     env: { ...process.env, NODE_OPTIONS: "" },

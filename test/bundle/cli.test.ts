@@ -1,14 +1,21 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../cli/in-process.ts";
+import { EXAMPLE, REPO } from "../cli/run.ts";
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-bundle-cli-"));
-afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+// In the example project's folder, as a user runs `tributary bundle` in theirs.
+const cwd = process.cwd();
+beforeAll(() => process.chdir(EXAMPLE));
+afterAll(() => {
+  process.chdir(cwd);
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
 
 const DUCKDB = (
-  JSON.parse(fs.readFileSync("node_modules/@duckdb/node-bindings/package.json", "utf8")) as {
+  JSON.parse(fs.readFileSync(path.join(REPO, "node_modules/@duckdb/node-bindings/package.json"), "utf8")) as {
     version: string;
   }
 ).version;

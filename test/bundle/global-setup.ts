@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { type BundleReport, bundleEach } from "../../src/infra/bundle/build.ts";
 import type { BundleArch, BundleCloud } from "../../src/infra/bundle/manifest.ts";
@@ -35,6 +36,8 @@ export default async function setup(project: TestProject): Promise<() => void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-bundles-"));
   const reports = await bundleEach(
     BUILDS.map(([cloud, arch]) => ({ cloud, arch, out: path.join(dir, `${cloud}-${arch}`) })),
+    // The example's graph, from its project folder (whose stacks deploy these bundles).
+    { cwd: fileURLToPath(new URL("../../examples/commerce", import.meta.url)) },
   );
   process.env.TRIBUTARY_BUNDLES = dir;
   project.provide("bundles", {

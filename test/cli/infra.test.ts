@@ -1,5 +1,11 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "./in-process.ts";
+import { EXAMPLE } from "./run.ts";
+
+// In the project's folder, as a user runs them: its tributary.config.ts, Pulumi.yaml and stacks/.
+const cwd = process.cwd();
+beforeAll(() => process.chdir(EXAMPLE));
+afterAll(() => process.chdir(cwd));
 
 describe("tributary plan", () => {
   it("prints where data lives, what runs when and what each function reads", async () => {

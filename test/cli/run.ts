@@ -5,6 +5,11 @@ import { fileURLToPath } from "node:url";
 /** The repository root (absolute, without a trailing slash). */
 export const REPO = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 export const BIN = `${REPO}/bin/tributary.js`;
+/**
+ * The reference pipeline's project (its tributary.config.ts, Pulumi.yaml and program, stacks/): the
+ * tests use it as a user's project, through the package's public entry points.
+ */
+export const EXAMPLE = `${REPO}/examples/commerce`;
 
 export interface Run {
   /** The exit code (null if killed by a signal). */

@@ -3,12 +3,12 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { cli } from "./in-process.ts";
-import { BIN, REPO, STACK_LINE } from "./run.ts";
+import { BIN, EXAMPLE, STACK_LINE } from "./run.ts";
 
 describe("tributary ui", () => {
   it("serves the page, its script and the graph on 127.0.0.1, and stops on Ctrl-C", async () => {
     const child = spawn(process.execPath, [BIN, "ui", "--port", "0"], {
-      cwd: REPO,
+      cwd: EXAMPLE,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

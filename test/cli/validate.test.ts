@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { REPO, STACK_LINE, tributary } from "./run.ts";
+import { EXAMPLE, REPO, STACK_LINE, tributary } from "./run.ts";
 
 const fixture = (name: string) => `test/fixtures/graphs/${name}.ts`;
 
@@ -91,7 +91,7 @@ describe("tributary validate", () => {
   });
 
   test("--graph naming a directory asks for the module file", async () => {
-    expect(await tributary(["validate", "--graph", "examples/commerce/assets"])).toEqual({
+    expect(await tributary(["validate", "--graph", "assets"], EXAMPLE)).toEqual({
       code: 1,
       stdout: "",
       stderr:

@@ -16,13 +16,14 @@ import { normalise } from "../../src/infra/synth/record.ts";
 import { toLineage } from "../../src/kit/index.ts";
 import { disposableSynth, guarded, GUARDED as KEPT, lookup } from "./synthesised.ts";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** The example project: its Pulumi.yaml, program and stacks. */
+const example = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../examples/commerce");
 const ACCOUNT = "123456789012";
 const REGION = "eu-west-1";
 let s: Synthesis;
 
 beforeAll(async () => {
-  s = await synth({ root: repo, stack: "dev-aws" });
+  s = await synth({ root: example, stack: "dev-aws" });
 }, 120_000);
 
 const { one, inputs } = lookup(() => s);
@@ -422,7 +423,7 @@ describe("the AWS stack of the reference pipeline", () => {
       ],
     });
     // Every other function's document is the one its plan grants give, with its own ARNs.
-    const plan = planDeployment(graph, readStackConfig(configMap(repo, "dev-aws"), "dev-aws"));
+    const plan = planDeployment(graph, readStackConfig(configMap(example, "dev-aws"), "dev-aws"));
     for (const fn of plan.functions) {
       const name = fn.name.slice("trib-dev-".length);
       const scheduled = plan.triggers.find((t) => t.function === fn.id)?.kind === "schedule";

@@ -18,7 +18,8 @@ import { normalise } from "../../src/infra/synth/record.ts";
 import { toLineage } from "../../src/kit/index.ts";
 import { disposableSynth, guarded, GUARDED as KEPT, lookup } from "./synthesised.ts";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** The example project: its Pulumi.yaml, program and stacks. */
+const example = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../examples/commerce");
 const SUB = "00000000-0000-0000-0000-000000000000";
 const RG = `/subscriptions/${SUB}/resourceGroups/trib-prod`;
 /** The stack's name suffix: a hash of the (offline) subscription and the stack. */
@@ -57,7 +58,7 @@ const clause = (action: string, tests: string[]) =>
 let s: Synthesis;
 
 beforeAll(async () => {
-  s = await synth({ root: repo, stack: "prod-azure" });
+  s = await synth({ root: example, stack: "prod-azure" });
 }, 120_000);
 
 const { one, inputs } = lookup(() => s);

@@ -16,6 +16,8 @@ import { offlineProjectNumber } from "../../src/infra/synth/outputs/gcp.ts";
 import { disposableSynth, guarded, GUARDED as KEPT, lookup } from "./synthesised.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** The example project: its Pulumi.yaml, program and stacks. */
+const example = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../examples/commerce");
 const VERSION = (JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8")) as { version: string })
   .version;
 const PROJECT = "tributary-staging";
@@ -35,7 +37,7 @@ const LABELS = {
 let s: Synthesis;
 
 beforeAll(async () => {
-  s = await synth({ root: repo, stack: "staging-gcp" });
+  s = await synth({ root: example, stack: "staging-gcp" });
 }, 120_000);
 
 const { one, inputs } = lookup(() => s);

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { runUnderMocks } from "../../src/infra/synth/mocks.ts";
 import { type MonitorHooks, runProgram } from "../../src/infra/synth/monitor.ts";
 import type { ResourceRecord } from "../../src/infra/synth/record.ts";
+import { examplePulumiRun } from "./example-project.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const fixture = path.join(repo, "test/infra/fixtures/engine-program");
@@ -47,13 +48,8 @@ const fixtureRun = {
   nodeargs: ["--import", "tsx"],
 };
 
-/** The repository's own program, as Pulumi.yaml runs it. */
-const repoRun = {
-  cwd: repo,
-  main: "src/infra/program.ts",
-  project: "tributary",
-  nodeargs: ["--import", "tsx"],
-};
+/** The example's program, as its Pulumi.yaml runs it. */
+const exampleRun = examplePulumiRun();
 
 const thing = "urn:pulumi:dev::tributary::tributary:test:Thing::events";
 const guard = "urn:pulumi:dev::tributary::tributary:test:Thing$tributary:test:Guard::events-guard";
@@ -195,8 +191,8 @@ describe("the local monitor runs a program under the real Pulumi runner", () => 
     console.info(`runProgram(run-error): ${Date.now() - started} ms`);
   }, 120_000);
 
-  it.concurrent("runs the repository's program (infra/index.ts), which stops with a clear error without stack config", async () => {
-    const run = runProgram({ ...repoRun, stack: "dev", config: {} });
+  it.concurrent("runs the example's program (deploy.ts), which stops with a clear error without stack config", async () => {
+    const run = runProgram({ ...exampleRun, stack: "dev", config: {} });
     await expect(run).rejects.toThrow(
       /exited with 32:\nstacks\/Pulumi\.dev\.yaml: .*\n {2}- tributary:cloud is missing/,
     );

@@ -11,7 +11,8 @@ import { planDeployment } from "../../src/infra/plan/build.ts";
 import type { DeploymentPlan, FunctionPlan, GrantPlan, TriggerPlan } from "../../src/infra/plan/types.ts";
 import { type ResourceRecord, type Synthesis, synth } from "../../src/infra/synth/index.ts";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** The example project: its Pulumi.yaml, program and stacks. */
+const example = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../examples/commerce");
 const STACKS = { aws: "dev-aws", gcp: "staging-gcp", azure: "prod-azure" } as const;
 type Cloud = keyof typeof STACKS;
 
@@ -26,8 +27,8 @@ beforeAll(async () => {
     (Object.keys(STACKS) as Cloud[]).map(async (cloud) => {
       const stack = STACKS[cloud];
       deployed[cloud] = {
-        plan: planDeployment(graph, readStackConfig(configMap(repo, stack), stack)),
-        s: await synth({ root: repo, stack }),
+        plan: planDeployment(graph, readStackConfig(configMap(example, stack), stack)),
+        s: await synth({ root: example, stack }),
       };
     }),
   );

@@ -12,11 +12,12 @@ import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type ResourceRecord, synth } from "../../src/infra/synth/index.ts";
 import { edited, GUARDED, reoptioned } from "./synthesised.ts";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** The example project: its Pulumi.yaml, program and stacks. */
+const example = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../examples/commerce");
 let base: ResourceRecord[];
 
 beforeAll(async () => {
-  base = (await synth({ root: repo, stack: "prod-azure" })).resources;
+  base = (await synth({ root: example, stack: "prod-azure" })).resources;
 }, 120_000);
 
 const T = {

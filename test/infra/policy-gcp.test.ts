@@ -10,11 +10,12 @@ import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type ResourceRecord, synth } from "../../src/infra/synth/index.ts";
 import { edited, GUARDED, reoptioned } from "./synthesised.ts";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** The example project: its Pulumi.yaml, program and stacks. */
+const example = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../examples/commerce");
 let base: ResourceRecord[];
 
 beforeAll(async () => {
-  base = (await synth({ root: repo, stack: "staging-gcp" })).resources;
+  base = (await synth({ root: example, stack: "staging-gcp" })).resources;
 }, 120_000);
 
 const TYPES = {

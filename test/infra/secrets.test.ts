@@ -17,7 +17,8 @@ import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type ResourceRecord, type Synthesis, synth } from "../../src/infra/synth/index.ts";
 import { edited, lookup } from "./synthesised.ts";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** The example project: its Pulumi.yaml, program and stacks. */
+const example = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../examples/commerce");
 const MARKER = { $secret: true };
 /** A configured value, to look for in everything synth prints. */
 const VALUE = "configured-key-material-0123456789abcdefghij";
@@ -29,11 +30,11 @@ let configured: Synthesis;
 
 beforeAll(async () => {
   [aws, gcp, azure, configured] = await Promise.all([
-    synth({ root: repo, stack: "dev-aws" }),
-    synth({ root: repo, stack: "staging-gcp" }),
-    synth({ root: repo, stack: "prod-azure" }),
+    synth({ root: example, stack: "dev-aws" }),
+    synth({ root: example, stack: "staging-gcp" }),
+    synth({ root: example, stack: "prod-azure" }),
     synth({
-      root: repo,
+      root: example,
       stack: "dev-aws",
       override: { "tributary:secrets": JSON.stringify({ pii_token_key: VALUE }) },
     }),
@@ -240,7 +241,7 @@ describe("the reference pipeline's tokenisation key on every cloud", () => {
 
 describe("secrets in the deployment plan", () => {
   it("lists each secret by name, where its value comes from and exactly who reads it", () => {
-    const config = readStackConfig(configMap(repo, "dev-aws"), "dev-aws");
+    const config = readStackConfig(configMap(example, "dev-aws"), "dev-aws");
     const plan = planDeployment(graph, config);
     expect(plan.secrets).toEqual([
       {
@@ -454,7 +455,7 @@ describe("secrets in a stack file", () => {
   fs.mkdirSync(path.join(root, "stacks"));
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
   const file = (stack: string, secrets: string) => {
-    const base = fs.readFileSync(path.join(repo, "stacks", "Pulumi.dev-aws.yaml"), "utf8");
+    const base = fs.readFileSync(path.join(example, "stacks", "Pulumi.dev-aws.yaml"), "utf8");
     fs.writeFileSync(
       path.join(root, "stacks", `Pulumi.${stack}.yaml`),
       `${base}  tributary:secrets:${secrets}\n`,
@@ -481,7 +482,7 @@ describe("secrets in a stack file", () => {
     );
     // Decrypted by the CLI, a bad value is named by key only.
     const values = {
-      ...configMap(repo, "dev-aws"),
+      ...configMap(example, "dev-aws"),
       "tributary:secrets": JSON.stringify({ Bad: "hunter2-is-not-a-key", ok_name: "" }),
     };
     let message = "";

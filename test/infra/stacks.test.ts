@@ -1,40 +1,38 @@
 /**
- * Every stack in stacks/: `tributary synth` (mocks) and the real Pulumi runner (`cmd/run` against the
+ * Every stack of the example (examples/commerce/stacks/): `tributary synth` (mocks) and the real Pulumi runner (`cmd/run` against the
  * local monitor, as `pulumi up` starts the program) register the same resources, and the security
  * policy pack passes on them; deliberately broken variants fail with the rule's name.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, inject, it } from "vitest";
 import { configMap, StackConfigError } from "../../src/infra/config.ts";
 import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type ResourceRecord, SynthError, synth } from "../../src/infra/synth/index.ts";
 import { runProgram } from "../../src/infra/synth/monitor.ts";
 import { configRegion, fakeInvoke, fakeOutputs } from "../../src/infra/synth/outputs/index.ts";
+import { EXAMPLE } from "../cli/run.ts";
+import { examplePulumiRun } from "./example-project.ts";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const root = EXAMPLE;
 const stacks = fs
-  .readdirSync(path.join(repo, "stacks"))
+  .readdirSync(path.join(root, "stacks"))
   .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
   .filter((s): s is string => s !== undefined)
   .sort();
 
 describe.each(stacks)("stack %s", (stack) => {
   it("registers under Pulumi's own runner exactly what synth prints, and passes the policy pack", async () => {
-    const config = configMap(repo, stack);
+    const config = configMap(root, stack);
     const region = configRegion(config);
     const [mocked, again, real] = await Promise.all([
-      synth({ root: repo, stack }),
-      synth({ root: repo, stack }),
+      synth({ root, stack }),
+      synth({ root, stack }),
       runProgram({
-        cwd: repo,
-        main: "src/infra/program.ts",
-        project: "tributary",
+        ...examplePulumiRun(),
         stack,
         config,
-        nodeargs: ["--import", "tsx"],
         newResource: (r) => fakeOutputs(r, region),
         invoke: (token, args) => fakeInvoke(token, args, config),
       }),
@@ -51,7 +49,7 @@ describe.each(stacks)("stack %s", (stack) => {
 describe("the policy pack on broken variants of a synthesised stack", () => {
   let base: ResourceRecord[] | undefined;
   async function resources(): Promise<ResourceRecord[]> {
-    base ??= (await synth({ root: repo, stack: "dev-aws" })).resources;
+    base ??= (await synth({ root, stack: "dev-aws" })).resources;
     return structuredClone(base);
   }
   const change = (rs: ResourceRecord[], name: string, edit: (inputs: Record<string, unknown>) => void) => {
@@ -96,7 +94,7 @@ describe("synth of a broken stack", () => {
   it("names the file and key of a bad value, before a process starts", async () => {
     await expect(
       synth({
-        root: repo,
+        root,
         stack: "dev-aws",
         override: { "tributary:retentionDays": '{"raw":0,"quarantine":14}' },
       }),
@@ -107,7 +105,7 @@ describe("synth of a broken stack", () => {
 
   it("reports what the program refuses (here, a pipeline the graph lacks) as the program says it", async () => {
     await expect(
-      synth({ root: repo, stack: "dev-aws", override: { "tributary:pipelines": '["comerce"]' } }),
+      synth({ root, stack: "dev-aws", override: { "tributary:pipelines": '["comerce"]' } }),
     ).rejects.toThrow(
       new SynthError(
         'stacks/Pulumi.dev-aws.yaml: tributary:pipelines names "comerce", which the graph does not have. Did you mean "commerce"? Pipelines in the graph: commerce.',
@@ -158,7 +156,7 @@ describe("synth of a stack whose functions' bundle does not fit", () => {
         m.sourceMaps = true;
       });
       const problem = (folder: string) =>
-        synth({ root: repo, stack: "dev-aws", override: { "tributary:bundles": folder } }).then(
+        synth({ root, stack: "dev-aws", override: { "tributary:bundles": folder } }).then(
           () => "no error",
           (e: Error) => e.message,
         );

@@ -86,9 +86,9 @@ export async function disposableSynth(stack: string, which: "all" | "sources"): 
       path.join(project, "Pulumi.yaml"),
       `name: tributary\nruntime: nodejs\nmain: ${PROGRAM}\nstackConfigDir: stacks\n`,
     );
-    // The child process loads tsx from its working directory; the stack files are the repository's.
+    // The stack files are the example's.
     fs.symlinkSync(path.join(REPO, "node_modules"), path.join(project, "node_modules"), "dir");
-    fs.symlinkSync(path.join(REPO, "stacks"), path.join(project, "stacks"), "dir");
+    fs.symlinkSync(path.join(REPO, "examples", "commerce", "stacks"), path.join(project, "stacks"), "dir");
     return await synth({ root: project, stack, override: { "fixture:disposable": which } });
   } finally {
     fs.rmSync(project, { recursive: true, force: true });

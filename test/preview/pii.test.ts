@@ -14,7 +14,7 @@ import { snapshotOf, withPii } from "../../src/infra/preview/snapshot.ts";
 import { PREVIEW_VERSION } from "../../src/infra/preview/types.ts";
 import { asset, defineGraph, type GraphInput, secret, source, Type } from "../../src/kit/index.ts";
 import { piiColumns, piiFlows } from "../../src/runtime/lineage/pii.ts";
-import { REPO } from "../cli/run.ts";
+import { EXAMPLE } from "../cli/run.ts";
 
 const NOW = new Date("2026-11-28T12:00:00Z");
 const signups = source("signups", {
@@ -84,7 +84,7 @@ describe("new personal-data flows in the preview", () => {
 });
 
 describe("secrets in a stack's plan diff", () => {
-  const config = readStackConfig(configMap(REPO, "dev-aws"), "dev-aws");
+  const config = readStackConfig(configMap(EXAMPLE, "dev-aws"), "dev-aws");
   const plan = planDeployment(graph, config);
   const withReader = (p: DeploymentPlan, reader: string): DeploymentPlan => ({
     ...p,

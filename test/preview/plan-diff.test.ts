@@ -4,9 +4,9 @@ import { configMap, readStackConfig } from "../../src/infra/config.ts";
 import { planDeployment } from "../../src/infra/plan/build.ts";
 import type { DeploymentPlan, GrantPlan } from "../../src/infra/plan/types.ts";
 import { diffPlans, fieldChanges } from "../../src/infra/preview/plan-diff.ts";
-import { REPO } from "../cli/run.ts";
+import { EXAMPLE } from "../cli/run.ts";
 
-const base = planDeployment(graph, readStackConfig(configMap(REPO, "prod-aws"), "prod-aws"));
+const base = planDeployment(graph, readStackConfig(configMap(EXAMPLE, "prod-aws"), "prod-aws"));
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function edit(fn: (p: Mutable<DeploymentPlan>) => void): DeploymentPlan {

@@ -1,13 +1,14 @@
 /**
- * A throwaway project in a git repository, for `tributary diff`: the repository's code (kit, runtime,
- * infra, Pulumi.yaml) copied under a temporary folder with node_modules linked, one stack file, and a
- * graph module the test writes. Each `commit` writes files and commits them.
+ * A throwaway project in a git repository, for `tributary diff`: a user's project, with the example's
+ * Pulumi.yaml and program (deploy.ts, calling `tributary/pulumi`), node_modules linked to the
+ * repository's (where `tributary` is this package), one stack file, and a graph module the test writes.
+ * Each `commit` writes files and commits them.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { REPO } from "../cli/run.ts";
+import { EXAMPLE, REPO } from "../cli/run.ts";
 
 export interface Project {
   readonly dir: string;
@@ -17,11 +18,13 @@ export interface Project {
   remove(): void;
 }
 
-const COPIED = ["src", "bin", "package.json", "Pulumi.yaml", "tsconfig.json"];
-
 export function project(): Project {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-preview-project-"));
-  for (const p of COPIED) fs.cpSync(path.join(REPO, p), path.join(dir, p), { recursive: true });
+  for (const p of ["Pulumi.yaml", "deploy.ts"]) fs.copyFileSync(path.join(EXAMPLE, p), path.join(dir, p));
+  fs.writeFileSync(
+    path.join(dir, "package.json"),
+    `${JSON.stringify({ name: "preview-project", private: true, type: "module" }, null, 2)}\n`,
+  );
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
   fs.writeFileSync(path.join(dir, ".gitignore"), "node_modules\n.tributary\n");
   const git = (...args: string[]) =>

@@ -379,7 +379,8 @@ describe("diffSyntheses", () => {
 });
 
 describe("diffSyntheses on this repository's stacks", () => {
-  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+  /** The example project: its Pulumi.yaml, program and stacks. */
+  const example = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../examples/commerce");
   const STACKS = ["dev-aws", "prod-aws", "staging-gcp", "prod-azure"] as const;
   let synths: Record<string, Synthesis> = {};
   let longerRetention: Synthesis;
@@ -391,14 +392,14 @@ describe("diffSyntheses on this repository's stacks", () => {
     fs.symlinkSync(path.join(inject("bundles").dir, "aws-arm64"), path.join(elsewhere, "aws-arm64"), "dir");
     const [changed, ...each] = await Promise.all([
       synth({
-        root: repo,
+        root: example,
         stack: "dev-aws",
         override: {
           "tributary:retentionDays": JSON.stringify({ raw: 60, quarantine: 14, curated: 7 }),
           "tributary:bundles": elsewhere,
         },
       }),
-      ...STACKS.map((stack) => synth({ root: repo, stack })),
+      ...STACKS.map((stack) => synth({ root: example, stack })),
     ]);
     longerRetention = changed!;
     synths = Object.fromEntries(STACKS.map((s, i) => [s, each[i]!]));

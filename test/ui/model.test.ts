@@ -234,7 +234,10 @@ describe("the static graph of the reference pipeline", () => {
     const stacks = [
       {
         name: "dev-aws",
-        plan: planDeployment(graph, readStackConfig(configMap(REPO, "dev-aws"), "dev-aws")),
+        plan: planDeployment(
+          graph,
+          readStackConfig(configMap(`${REPO}/examples/commerce`, "dev-aws"), "dev-aws"),
+        ),
       },
     ];
     expect((await uiGraph(graph, { module: MODULE, stacks })).stacks).toEqual(["dev-aws"]);
@@ -261,7 +264,10 @@ describe("the static graph of the reference pipeline", () => {
     const plans = [
       {
         name: "dev-aws",
-        plan: planDeployment(failing, readStackConfig(configMap(REPO, "dev-aws"), "dev-aws")),
+        plan: planDeployment(
+          failing,
+          readStackConfig(configMap(`${REPO}/examples/commerce`, "dev-aws"), "dev-aws"),
+        ),
       },
     ];
     expect((await uiDetails(failing, "big_orders", { module: "m", stacks: plans })).stacks).toEqual([]);

@@ -4,12 +4,12 @@
  * file opens anywhere, offline). The page's script is bundled from `client/` by esbuild when first asked
  * for: the user builds nothing.
  */
-import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { moduleFile } from "../../contract/package-files.ts";
 import { esc } from "./client/details.ts";
 import type { UiAssetDetails, UiGraph } from "./types.ts";
 
-const ENTRY = fileURLToPath(new URL("./client/main.ts", import.meta.url));
+const ENTRY = moduleFile(import.meta.url, "./client/main.ts");
 
 let bundled: Promise<string> | undefined;
 

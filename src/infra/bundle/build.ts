@@ -27,11 +27,11 @@ import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
 import { functionKind, OUTBOX_SWEEPER } from "../../contract/function-env.ts";
 import { loadGraph } from "../../contract/graph-module.ts";
+import { moduleFile } from "../../contract/package-files.ts";
 import { graphModuleOf } from "../../contract/project.ts";
 import {
   BUNDLES_DIR,
@@ -49,10 +49,15 @@ import { BundleError, bindingSpec, type NativeBinding, nativeBinding } from "./n
 export { BundleError } from "./native.ts";
 
 const require = createRequire(import.meta.url);
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
-const ENTRIES = path.join(ROOT, "src", "runtime", "handlers", "entry");
-const KIT = path.join(ROOT, "src", "kit", "index.ts");
-const WORKER = path.join(ROOT, "src", "runtime", "engine", "ingest-worker.ts");
+/**
+ * What esbuild starts from, in this copy of the package (its sources, or dist/ when installed): each
+ * cloud's entry point (the package's exports "./handlers/<cloud>"), the kit a graph module imports as
+ * `tributary`, and the ingest worker.
+ */
+export const bundleEntry = (cloud: BundleCloud): string =>
+  moduleFile(import.meta.url, `../../runtime/handlers/entry/${cloud}.ts`);
+const KIT = moduleFile(import.meta.url, "../../kit/index.ts");
+const WORKER = moduleFile(import.meta.url, "../../runtime/engine/ingest-worker.ts");
 
 /**
  * At the top of every bundled file: a `require` for the CommonJS packages esbuild bundles into an ES
@@ -327,7 +332,7 @@ async function buildJs(
     results = await Promise.all([
       esbuild.build({
         ...common,
-        entryPoints: Object.fromEntries(clouds.map((c) => [`${c}/index`, path.join(ENTRIES, `${c}.ts`)])),
+        entryPoints: Object.fromEntries(clouds.map((c) => [`${c}/index`, bundleEntry(c)])),
         outdir: dir,
         outExtension: { ".js": ".mjs" },
       }),

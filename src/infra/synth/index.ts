@@ -8,8 +8,8 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
+import { childNodeArgs, moduleFile } from "../../contract/package-files.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import { configMap, readStackConfig } from "../config.ts";
 import type { Synthesis } from "./record.ts";
@@ -39,7 +39,7 @@ export interface SynthOptions {
   readonly override?: Readonly<Record<string, string>>;
 }
 
-const CHILD = fileURLToPath(new URL("./child.ts", import.meta.url));
+const CHILD = moduleFile(import.meta.url, "./child.ts");
 
 export async function synth(opts: SynthOptions): Promise<Synthesis> {
   const project = pulumiProject(opts.root);
@@ -58,7 +58,7 @@ export async function synth(opts: SynthOptions): Promise<Synthesis> {
     };
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((done, fail) => {
       // Pulumi's SDK holds about 0.3 MB per resource: a 2,000-asset graph outgrows Node's default heap.
-      const child = spawn(process.execPath, ["--max-old-space-size=8192", "--import", "tsx", CHILD], {
+      const child = spawn(process.execPath, ["--max-old-space-size=8192", ...childNodeArgs(), CHILD], {
         cwd: opts.root,
         env: { ...process.env, TRIBUTARY_SYNTH: JSON.stringify(request) },
         stdio: ["ignore", "ignore", "pipe"],

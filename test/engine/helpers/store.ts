@@ -72,7 +72,8 @@ export class CliServer {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
     delete env.FORCE_COLOR;
     delete env.OPENLINEAGE_URL;
-    this.#child = spawn(process.execPath, ["--import", "tsx", SERVER], {
+    // The CLI's sources, and `import "tributary"` (the graph module's) resolved to them: one copy of the kit.
+    this.#child = spawn(process.execPath, ["--conditions=tributary:source", "--import", "tsx", SERVER], {
       cwd: REPO,
       env,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
