@@ -17,6 +17,6 @@ if (!existsSync(main)) {
   );
   process.exit(1);
 }
-await import("../dist/register.js");
+await import("../dist/cli/register.js");
 const { run } = await import(main.href);
 process.exitCode = await run(process.argv);

@@ -28,7 +28,7 @@ export function moduleFile(url: string, relative: string): string {
  * `import "tributary"` in the project's modules to these sources.
  */
 export function childNodeArgs(): string[] {
-  if (!fromSource) return ["--import", pathToFileURL(moduleFile(import.meta.url, "../register.ts")).href];
+  if (!fromSource) return ["--import", pathToFileURL(moduleFile(import.meta.url, "../cli/register.ts")).href];
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
   return [`--conditions=${SOURCE_CONDITION}`, "--import", tsx];
 }

@@ -95,7 +95,7 @@ describe("tributary validate", () => {
       code: 1,
       stdout: "",
       stderr:
-        "tributary: graph module examples/commerce/assets is a directory; pass the module file to --graph, e.g. assets/index.ts.\n",
+        "tributary: graph module assets is a directory; pass the module file to --graph, e.g. assets/index.ts.\n",
     });
   });
 
