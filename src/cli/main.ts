@@ -15,7 +15,7 @@ const GRAPH_FLAGS = "--graph <module>";
 const GRAPH_HELP =
   "the graph module to load, relative to the current directory (default: the project configuration's, else assets/index.ts)";
 const CONFIG_HELP =
-  "the project configuration file (default: $TRIBUTARY_CONFIG, else the nearest tributary.config.ts here or above)";
+  "the project configuration (default: $TRIBUTARY_CONFIG, else the nearest tributary.config.ts)";
 
 const SELECTION_HELP = `
 Selection (terms joined by commas; absent means every asset):

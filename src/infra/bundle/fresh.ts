@@ -86,7 +86,8 @@ export function bundleProblem(dir: string, need: BundleNeed, root?: string): str
       const full = path.resolve(root, file);
       return !fs.existsSync(full) || fileDigest(full) !== digest;
     })
-    .map(([file]) => file);
+    .map(([file]) => file)
+    .sort();
   if (stale.length > 0) {
     const more = stale.length > 3 ? ` and ${stale.length - 3} more` : "";
     return `whose sources changed since it was built (${stale.slice(0, 3).join(", ")}${more})`;
