@@ -95,7 +95,7 @@ describe.skipIf(noBrowser)("tributary ui in Chromium", () => {
         expect(p.color, key).toBe(STATE_GREEN);
       }
       expect(await page.textContent("#count")).toBe(`${graph.size} assets`);
-      expect(await page.textContent("#module")).toBe("assets/index.ts");
+      expect(await page.textContent("#module")).toBe("examples/commerce/assets/index.ts");
       await page.screenshot({ path: screenshotPath("reference-pipeline.png") });
       expect(errors).toEqual([]);
     });

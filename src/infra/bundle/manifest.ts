@@ -16,9 +16,6 @@ export type BundleArch = (typeof ARCHES)[number];
 
 export const MANIFEST = "tributary-bundle.json";
 
-/** Where bundles go, relative to the project, unless it says otherwise: `<BUNDLES_DIR>/<cloud>-<arch>/`. */
-export { DEFAULT_BUNDLES_DIR as BUNDLES_DIR } from "../../contract/project.ts";
-
 /** The folder name of a bundle under the bundles folder: `aws-arm64`, `gcp-x64`, `azure-x64`. */
 export function bundleName(cloud: BundleCloud, arch: BundleArch): string {
   return `${cloud}-${arch}`;
