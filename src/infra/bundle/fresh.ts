@@ -5,7 +5,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { FunctionKind } from "../../runtime/handlers/environment.ts";
 import type { DeploymentPlan, FunctionPlan } from "../plan/types.ts";
 import {
   type BundleArch,
@@ -23,7 +22,7 @@ export interface BundleNeed {
   /** Whether the stack ships source maps (tributary:functions.sourceMaps). */
   readonly sourceMaps: boolean;
   /** The functions it runs from the folder, with what each does. */
-  readonly functions: readonly { readonly id: string; readonly kind: FunctionKind }[];
+  readonly functions: readonly { readonly id: string; readonly kind: FunctionPlan["kind"] }[];
 }
 
 /** The architecture a function runs on, in the bundles' (Node.js's) names. */
