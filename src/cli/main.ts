@@ -12,7 +12,10 @@ import { type Io, processIo } from "./io.ts";
 import { STORE_FLAGS, STORE_HELP } from "./store.ts";
 
 const GRAPH_FLAGS = "--graph <module>";
-const GRAPH_HELP = "the graph module to load, relative to the current directory (default: assets/index.ts)";
+const GRAPH_HELP =
+  "the graph module to load, relative to the current directory (default: the project configuration's, else assets/index.ts)";
+const CONFIG_HELP =
+  "the project configuration (default: $TRIBUTARY_CONFIG, else the nearest tributary.config.ts)";
 
 const SELECTION_HELP = `
 Selection (terms joined by commas; absent means every asset):
@@ -36,8 +39,10 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       "A typed asset graph: validate it, ingest its sources, materialise its assets on DuckDB, inspect and trace them.",
     )
     .version(version(), "-v, --version", "print the version")
+    .option("--config <file>", CONFIG_HELP)
     .helpOption("-h, --help", "print help")
     .helpCommand(false)
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({
@@ -45,6 +50,11 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       writeErr: (text) => io.err(text),
       outputError: (text, write) => write(text.replace(/^error: /, "tributary: ")),
     });
+  /** A command's options with the global `--config`, which may come before or after the command. */
+  const withConfig = <T extends object>(opts: T): T & { config?: string } => {
+    const { config } = cli.opts<{ config?: string }>();
+    return config === undefined ? opts : { ...opts, config };
+  };
 
   cli
     .command("validate")
@@ -52,7 +62,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .action(async (opts: { graph?: string }) => {
       const { validate } = await import("./commands/validate.ts");
-      setCode(await validate(opts, io));
+      setCode(await validate(withConfig(opts), io));
     });
 
   cli
@@ -67,7 +77,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     )
     .action(async (selection: string | undefined, opts: { graph?: string; json?: boolean }) => {
       const { list } = await import("./commands/list.ts");
-      setCode(await list(selection, opts, io));
+      setCode(await list(selection, withConfig(opts), io));
     });
 
   cli
@@ -91,7 +101,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
         opts: { graph?: string; format: "mermaid" | "dot" | "json" | "html"; out?: string },
       ) => {
         const { lineage } = await import("./commands/lineage.ts");
-        setCode(await lineage(selection, opts, io));
+        setCode(await lineage(selection, withConfig(opts), io));
       },
     );
 
@@ -112,7 +122,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     )
     .action(async (source: string, inputs: string[], opts: Record<string, unknown>) => {
       const { ingestCommand } = await import("./commands/ingest.ts");
-      setCode(await ingestCommand(source, inputs, opts, io));
+      setCode(await ingestCommand(source, inputs, withConfig(opts), io));
     });
 
   cli
@@ -129,16 +139,16 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .option("--force", "materialise even partitions that are fresh")
     .option("--dry-run", "print the plan (what is stale and why) and write nothing")
     .option("--json", "print the run's result as JSON")
-    .option("--no-sample", "never generate and ingest the graph module's sample data")
+    .option("--no-sample", "never generate and ingest the project's sample data")
     .option(STORE_FLAGS, STORE_HELP)
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .addHelpText(
       "after",
-      `${SELECTION_HELP}\n\nA partition is stale when it was never materialised, its asset's code version changed, or an input's data\nversion changed. On a store with no data for a source, the graph module's sampleData (if it exports one) is\ngenerated and ingested first.\n\nExamples:\n  tributary materialize\n  tributary materialize +daily_revenue --from 2026-11-01 --to 2026-11-07\n  tributary materialize curated_orders --partition acme --force`,
+      `${SELECTION_HELP}\n\nA partition is stale when it was never materialised, its asset's code version changed, or an input's data\nversion changed. On a store with no data for a source, the sample data (the project configuration's\nsampleData, else the graph module's sampleData export) is generated and ingested first.\n\nExamples:\n  tributary materialize\n  tributary materialize +daily_revenue --from 2026-11-01 --to 2026-11-07\n  tributary materialize curated_orders --partition acme --force`,
     )
     .action(async (selection: string | undefined, opts: Record<string, unknown>) => {
       const { materializeCommand } = await import("./commands/materialize.ts");
-      setCode(await materializeCommand(selection, { ...opts, tty: io.tty ?? false }, io));
+      setCode(await materializeCommand(selection, withConfig({ ...opts, tty: io.tty ?? false }), io));
     });
 
   cli
@@ -157,7 +167,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .addHelpText("after", SELECTION_HELP)
     .action(async (selection: string | undefined, opts: Record<string, unknown>) => {
       const { statusCommand } = await import("./commands/status.ts");
-      setCode(await statusCommand(selection, opts, io));
+      setCode(await statusCommand(selection, withConfig(opts), io));
     });
 
   cli
@@ -175,7 +185,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     )
     .action(async (selection: string | undefined, opts: Record<string, unknown>) => {
       const { verifyCommand } = await import("./commands/verify.ts");
-      setCode(await verifyCommand(selection, opts, io));
+      setCode(await verifyCommand(selection, withConfig(opts), io));
     });
 
   cli
@@ -190,7 +200,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .action(async (sql: string, opts: Record<string, unknown>) => {
       const { queryCommand } = await import("./commands/query.ts");
-      setCode(await queryCommand(sql, opts, io));
+      setCode(await queryCommand(sql, withConfig(opts), io));
     });
 
   cli
@@ -202,7 +212,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .action(async (opts: Record<string, unknown>) => {
       const { gcCommand } = await import("./commands/gc.ts");
-      setCode(await gcCommand(opts, io));
+      setCode(await gcCommand(withConfig(opts), io));
     });
 
   const secrets = cli
@@ -226,7 +236,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .action(async (opts: Record<string, unknown>) => {
       const { secretsList } = await import("./commands/secrets.ts");
-      setCode(await secretsList(opts, io));
+      setCode(await secretsList(withConfig(opts), io));
     });
   secrets
     .command("rotate")
@@ -236,7 +246,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .action(async (name: string, opts: Record<string, unknown>) => {
       const { secretsRotate } = await import("./commands/secrets.ts");
-      setCode(await secretsRotate(name, opts, io));
+      setCode(await secretsRotate(name, withConfig(opts), io));
     });
   secrets
     .command("set")
@@ -247,7 +257,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .action(async (name: string, opts: Record<string, unknown>) => {
       const { secretsSet } = await import("./commands/secrets.ts");
-      setCode(await secretsSet(name, opts, io));
+      setCode(await secretsSet(name, withConfig(opts), io));
     });
 
   cli
@@ -262,7 +272,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     )
     .action(async (opts: { stack: string; json?: boolean; graph?: string }) => {
       const { plan } = await import("./commands/plan.ts");
-      setCode(await plan(opts, io));
+      setCode(await plan(withConfig(opts), io));
     });
 
   cli
@@ -271,14 +281,16 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .requiredOption("--stack <name>", "the stack, as in stacks/Pulumi.<name>.yaml")
     .option("--json", "print every resource with its type, name, parent, inputs and options")
     .option("--check", "also run the security policy pack; violations exit 1")
+    .option(GRAPH_FLAGS, GRAPH_HELP)
     .addHelpText(
       "after",
-      "\nNo Pulumi CLI, credentials or network needed. Run from the project's root (where Pulumi.yaml is).\n" +
+      "\nNo Pulumi CLI, credentials or network needed. The program is Pulumi.yaml's, beside the project configuration\n" +
+        "(or its stacks folder); like `pulumi up`, it builds the functions' bundles when they are missing or stale.\n" +
         "Examples:\n  tributary synth --stack dev-aws\n  tributary synth --stack prod-aws --json --check",
     )
-    .action(async (opts: { stack: string; json?: boolean; check?: boolean }) => {
+    .action(async (opts: { stack: string; json?: boolean; check?: boolean; graph?: string }) => {
       const { synth } = await import("./commands/synth.ts");
-      setCode(await synth(opts, io));
+      setCode(await synth(withConfig(opts), io));
     });
 
   cli
@@ -296,7 +308,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .option("--stack <name>", "take the cloud and architecture from stacks/Pulumi.<name>.yaml")
     .option(
       "--out <dir>",
-      "the folder to write (default: dist/bundles/<cloud>-<arch>, where the stacks look)",
+      "the folder to write (default: <cloud>-<arch> in the project configuration's bundles folder, dist/bundles, where the stacks look)",
     )
     .option("--json", "print the report as JSON")
     .option(
@@ -310,7 +322,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     )
     .action(async (opts: import("./commands/bundle.ts").BundleCommandOptions) => {
       const { bundleCommand } = await import("./commands/bundle.ts");
-      setCode(await bundleCommand(opts, io));
+      setCode(await bundleCommand(withConfig(opts), io));
     });
 
   cli
@@ -337,7 +349,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     )
     .action(async (opts: import("./commands/invoke.ts").InvokeOptions) => {
       const { invokeCommand } = await import("./commands/invoke.ts");
-      setCode(await invokeCommand(opts, io));
+      setCode(await invokeCommand(withConfig(opts), io));
     });
 
   cli
@@ -358,7 +370,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .action(async (opts: import("./commands/invoke.ts").EventOptions) => {
       const { eventCommand } = await import("./commands/invoke.ts");
-      setCode(await eventCommand(opts, io));
+      setCode(await eventCommand(withConfig(opts), io));
     });
 
   cli
@@ -391,7 +403,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     )
     .action(async (opts: import("./commands/diff.ts").DiffCommandOptions) => {
       const { diffCommand } = await import("./commands/diff.ts");
-      setCode(await diffCommand(opts, io));
+      setCode(await diffCommand(withConfig(opts), io));
     });
 
   cli
@@ -432,7 +444,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     )
     .action(async (opts: import("./commands/ui.ts").UiOptions) => {
       const { uiCommand } = await import("./commands/ui.ts");
-      setCode(await uiCommand(opts, io));
+      setCode(await uiCommand(withConfig(opts), io));
     });
 
   return cli;

@@ -13,14 +13,16 @@ export { DEFAULT_GRAPH_MODULE };
 const EXPORT_HINT = "End the module with `export default defineGraph([...])`.";
 
 /**
- * Import the graph module `module` (default `assets/index.ts`), resolved against `cwd`, and return its
- * validated graph. Every failure a user can fix is a GraphModuleError naming the module.
+ * Import the graph module `module` (default: the project configuration's, `configFile` as
+ * `loadProject` takes it), resolved against `cwd`, and return its validated graph. Every failure a
+ * user can fix is a GraphModuleError naming the module.
  */
 export async function loadGraph(
   module: string | undefined,
   cwd: string = process.cwd(),
+  configFile?: string,
 ): Promise<AssetGraph> {
-  return (await loadGraphModule(module, cwd)).graph;
+  return (await loadGraphModule(module, cwd, configFile)).graph;
 }
 
 /** The graph module's graph and its other exports (e.g. `sampleData`). */
@@ -33,9 +35,10 @@ export interface GraphModule {
 export async function loadGraphModule(
   module: string | undefined,
   cwd: string = process.cwd(),
+  configFile?: string,
 ): Promise<GraphModule> {
   // Without --graph: the project configuration's graph module (tributary.config.ts), else the default.
-  const { path, name } = await graphModuleOf(cwd, module);
+  const { path, name } = await graphModuleOf(cwd, module, configFile);
   const stat = statSync(path, { throwIfNoEntry: false });
   if (!stat) {
     throw new GraphModuleError(

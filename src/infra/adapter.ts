@@ -4,6 +4,7 @@
  * error, not a surprise at deploy time.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { FunctionCodes } from "./bundle/locate.ts";
 import type { Cloud } from "./config.ts";
 import type { BusId, DeploymentPlan, StoreId } from "./plan/types.ts";
 import type { SecretValues } from "./secrets.ts";
@@ -22,9 +23,11 @@ export interface CloudAdapter {
   readonly cloud: Cloud;
   /**
    * Register the plan's resources with Pulumi (under the current stack) and return the outputs;
-   * `secrets` are the configured secrets' values (the others are generated or refused by the plan).
+   * `secrets` are the configured secrets' values (the others are generated or refused by the plan);
+   * `code` is the functions' bundle of each architecture (checked against the plan: see
+   * bundle/locate.ts).
    */
-  deploy(plan: DeploymentPlan, secrets: SecretValues): StackOutputs;
+  deploy(plan: DeploymentPlan, secrets: SecretValues, code: FunctionCodes): StackOutputs;
 }
 
 /**

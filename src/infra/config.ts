@@ -13,6 +13,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import { Ajv, type ErrorObject } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { parseDocument } from "yaml";
+import { DEFAULT_STACKS_DIR } from "../contract/project.ts";
 import { TributaryError } from "../kit/errors.ts";
 import { KEY_PATTERN } from "../kit/keys.ts";
 import { didYouMean } from "../kit/suggest.ts";
@@ -116,6 +117,8 @@ const NUMBER_KEYS = new Set(["coldAfterDays"]);
 
 export interface StackConfig {
   readonly stack: string;
+  /** The stack file as messages name it, when not `stacks/Pulumi.<stack>.yaml` (see stackFileOf). */
+  readonly file?: string;
   readonly cloud: Cloud;
   readonly region: string;
   readonly environment: string;
@@ -164,19 +167,32 @@ function validate(value: unknown): ErrorObject[] {
   return validator(value) ? [] : [...(validator.errors ?? [])];
 }
 
-/** Where a stack's file lives, relative to the project root (Pulumi.yaml's `stackConfigDir`). */
-export function stackFile(stack: string): string {
-  return `stacks/Pulumi.${stack}.yaml`;
+/**
+ * Where a stack's file lives, as messages name it: in `stacks`, the stacks folder relative to the
+ * project's root (the project configuration's `stacks`, Pulumi.yaml's `stackConfigDir`).
+ */
+export function stackFile(stack: string, stacks: string = DEFAULT_STACKS_DIR): string {
+  return `${stacks}/Pulumi.${stack}.yaml`;
+}
+
+/** The stacks folder `stacks` (absolute, or relative to `root`) as messages name it: relative to `root`. */
+export function stacksShown(root: string, stacks: string = DEFAULT_STACKS_DIR): string {
+  const rel = path.relative(path.resolve(root), path.resolve(root, stacks));
+  if (rel === "") return ".";
+  return rel.startsWith("..") && path.isAbsolute(stacks) ? stacks : rel.split(path.sep).join("/");
+}
+
+/** The file a stack config was read from, as messages name it. */
+export function stackFileOf(config: Pick<StackConfig, "stack" | "file">): string {
+  return config.file ?? stackFile(config.stack);
 }
 
 /**
- * The stack's config as Pulumi passes it to the program: the stack file's `config:` map, with
- * namespace-less keys put in the project's namespace ("tributary"), scalars as strings and objects
- * and lists as JSON, as the CLI encodes them into `PULUMI_CONFIG`.
+ * The stacks of the project at `root`: the names of the `Pulumi.<stack>.yaml` files in its stacks folder
+ * (`stacks`, absolute or relative to `root`), sorted.
  */
-/** The stacks of the project at `root`: the names of its `stacks/Pulumi.<stack>.yaml` files, sorted. */
-export function stackNames(root: string): string[] {
-  const dir = path.join(root, "stacks");
+export function stackNames(root: string, stacks: string = DEFAULT_STACKS_DIR): string[] {
+  const dir = path.resolve(root, stacks);
   return fs.existsSync(dir)
     ? fs
         .readdirSync(dir)
@@ -186,13 +202,23 @@ export function stackNames(root: string): string[] {
     : [];
 }
 
-export function configMap(root: string, stack: string): Record<string, string> {
-  const file = stackFile(stack);
-  const full = path.join(root, file);
+/**
+ * The stack's config as Pulumi passes it to the program: the stack file's `config:` map (in the stacks
+ * folder `stacks`, absolute or relative to `root`), with namespace-less keys put in the project's
+ * namespace ("tributary"), scalars as strings and objects and lists as JSON, as the CLI encodes them
+ * into `PULUMI_CONFIG`.
+ */
+export function configMap(
+  root: string,
+  stack: string,
+  stacks: string = DEFAULT_STACKS_DIR,
+): Record<string, string> {
+  const file = stackFile(stack, stacksShown(root, stacks));
+  const full = path.join(path.resolve(root, stacks), `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(full)) {
-    const stacks = stackNames(root);
+    const names = stackNames(root, stacks);
     throw new StackConfigError(
-      `${file}: no such stack file.${didYouMean(stack, stacks)} Stacks here: ${stacks.join(", ") || "none"}.`,
+      `${file}: no such stack file.${didYouMean(stack, names)} Stacks here: ${names.join(", ") || "none"}.`,
     );
   }
   const doc = parseDocument(fs.readFileSync(full, "utf8"));
@@ -256,10 +282,14 @@ function encryptedSecrets(file: string, value: unknown): Record<string, string> 
 
 /**
  * The validated stack config from Pulumi's flat config map. Every problem is reported at once, each
- * naming `file` and the key, e.g. `stacks/Pulumi.dev-aws.yaml: tributary:retentionDays.raw must be …`.
+ * naming `file` (the stack file as messages name it, default `stacks/Pulumi.<stack>.yaml`) and the key,
+ * e.g. `stacks/Pulumi.dev-aws.yaml: tributary:retentionDays.raw must be …`.
  */
-export function readStackConfig(values: Record<string, string>, stack: string): StackConfig {
-  const file = stackFile(stack);
+export function readStackConfig(
+  values: Record<string, string>,
+  stack: string,
+  file: string = stackFile(stack),
+): StackConfig {
   const problems: string[] = [];
   const raw: Record<string, unknown> = {};
   const unreadable = new Set<string>();
@@ -332,6 +362,7 @@ export function readStackConfig(values: Record<string, string>, stack: string): 
       alarmAfterMinutes: c.outbox?.alarmAfterMinutes ?? OUTBOX_DEFAULTS.alarmAfterMinutes,
     },
     ...(c.secrets === undefined ? {} : { secrets: Object.keys(c.secrets).sort() }),
+    ...(file === stackFile(stack) ? {} : { file }),
   };
 }
 

@@ -37,7 +37,7 @@ export {
   sqlCheck,
   unique,
 } from "./checks.ts";
-export { defineConfig, type ProjectConfig } from "./config.ts";
+export { defineConfig, type ProjectConfig, type SampleData } from "./config.ts";
 export * from "./errors.ts";
 export { AssetGraph, defineGraph, type Edge, findCycle, type GraphInput } from "./graph.ts";
 export { KEY_PATTERN } from "./keys.ts";

@@ -15,6 +15,7 @@ describe("tributary --help and --version", () => {
 
       Options:
         -v, --version                                  print the version
+        --config <file>                                the project configuration (default: $TRIBUTARY_CONFIG, else the nearest tributary.config.ts)
         -h, --help                                     print help
 
       Commands:
@@ -52,8 +53,13 @@ describe("tributary --help and --version", () => {
 
       Options:
         --graph <module>  the graph module to load, relative to the current directory
-                          (default: assets/index.ts)
+                          (default: the project configuration's, else assets/index.ts)
         -h, --help        print help
+
+      Global Options:
+        -v, --version     print the version
+        --config <file>   the project configuration (default: $TRIBUTARY_CONFIG, else
+                          the nearest tributary.config.ts)
       "
     `);
   });
@@ -72,8 +78,13 @@ describe("tributary --help and --version", () => {
       Options:
         --json            print a JSON array instead of a table
         --graph <module>  the graph module to load, relative to the current directory
-                          (default: assets/index.ts)
+                          (default: the project configuration's, else assets/index.ts)
         -h, --help        print help
+
+      Global Options:
+        -v, --version     print the version
+        --config <file>   the project configuration (default: $TRIBUTARY_CONFIG, else
+                          the nearest tributary.config.ts)
 
       Selection (terms joined by commas; absent means every asset):
         key                the asset itself
@@ -106,8 +117,14 @@ describe("tributary --help and --version", () => {
                            "html", default: "mermaid")
         --out <file>       write to this file instead of standard output
         --graph <module>   the graph module to load, relative to the current directory
-                           (default: assets/index.ts)
+                           (default: the project configuration's, else
+                           assets/index.ts)
         -h, --help         print help
+
+      Global Options:
+        -v, --version      print the version
+        --config <file>    the project configuration (default: $TRIBUTARY_CONFIG, else
+                           the nearest tributary.config.ts)
 
       Selection (terms joined by commas; absent means every asset):
         key                the asset itself

@@ -4,9 +4,8 @@
  * policy pack passes on them; deliberately broken variants fail with the rule's name.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { configMap, StackConfigError } from "../../src/infra/config.ts";
 import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type ResourceRecord, SynthError, synth } from "../../src/infra/synth/index.ts";
@@ -112,68 +111,4 @@ describe("synth of a broken stack", () => {
       ),
     );
   }, 60_000);
-});
-
-describe("synth of a stack whose functions' bundle does not fit", () => {
-  /** A copy of a bundle folder made of links to its files, with its manifest edited by `edit`. */
-  function linked(from: string, to: string, edit: (m: Record<string, unknown>) => void = () => {}): void {
-    fs.mkdirSync(to, { recursive: true });
-    for (const e of fs.readdirSync(from, { withFileTypes: true })) {
-      const [src, dst] = [path.join(from, e.name), path.join(to, e.name)];
-      if (e.isDirectory()) {
-        linked(src, dst);
-      } else if (e.name === "tributary-bundle.json") {
-        const manifest = JSON.parse(fs.readFileSync(src, "utf8")) as Record<string, unknown>;
-        edit(manifest);
-        fs.writeFileSync(dst, JSON.stringify(manifest));
-      } else {
-        fs.symlinkSync(src, dst);
-      }
-    }
-  }
-
-  it("names the folder, what is wrong with it and the command that builds the right one", async () => {
-    const bundles = inject("bundles");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-bad-bundles-"));
-    try {
-      const stackIn = (name: string) => {
-        fs.mkdirSync(path.join(dir, name));
-        return path.join(dir, name);
-      };
-      const missing = stackIn("missing");
-      const other = stackIn("other");
-      fs.symlinkSync(path.join(bundles.dir, "gcp-x64"), path.join(other, "aws-arm64"));
-      const stale = stackIn("stale");
-      linked(path.join(bundles.dir, "aws-arm64"), path.join(stale, "aws-arm64"), (m) => {
-        delete (m.functions as Record<string, string>).daily_revenue;
-      });
-      const edited = stackIn("edited");
-      linked(path.join(bundles.dir, "aws-arm64"), path.join(edited, "aws-arm64"));
-      fs.rmSync(path.join(edited, "aws-arm64", "index.mjs"));
-      fs.writeFileSync(path.join(edited, "aws-arm64", "index.mjs"), "export const handler = () => {};\n");
-      const mapped = stackIn("mapped");
-      linked(path.join(bundles.dir, "aws-arm64"), path.join(mapped, "aws-arm64"), (m) => {
-        m.sourceMaps = true;
-      });
-      const problem = (folder: string) =>
-        synth({ root, stack: "dev-aws", override: { "tributary:bundles": folder } }).then(
-          () => "no error",
-          (e: Error) => e.message,
-        );
-      const messages = await Promise.all([missing, other, stale, edited, mapped].map(problem));
-      const run = (folder: string) =>
-        `run \`tributary bundle --cloud aws --arch arm64 --out ${path.join(folder, "aws-arm64")}\`.`;
-      const from = (folder: string) =>
-        `stack dev-aws deploys its functions from ${path.join(folder, "aws-arm64")} (tributary:bundles)`;
-      expect(messages).toEqual([
-        `${from(missing)}, which does not exist: ${run(missing)}`,
-        `${from(other)}, which holds the bundle for gcp-x64: ${run(other)}`,
-        `${from(stale)}, built from a graph without "daily_revenue": ${run(stale)}`,
-        `${from(edited)}, whose files changed since it was built (index.mjs): ${run(edited)}`,
-        `${from(mapped)}, built with source maps, which the stack does not ship (tributary:functions.sourceMaps is off): ${run(mapped)}`,
-      ]);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }, 120_000);
 });

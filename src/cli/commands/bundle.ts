@@ -1,13 +1,15 @@
 import { BundleError, type BundleReport, bundle } from "../../infra/bundle/build.ts";
 import type { BundleArch, BundleCloud } from "../../infra/bundle/manifest.ts";
-import { configMap, readStackConfig } from "../../infra/config.ts";
+import { configMap, readStackConfig, stackFile, stacksShown } from "../../infra/config.ts";
 import type { Io } from "../io.ts";
+import { commandProject } from "../project.ts";
 
 export interface BundleCommandOptions {
   cloud?: BundleCloud;
   arch?: BundleArch;
   stack?: string;
   graph?: string;
+  config?: string;
   out?: string;
   json?: boolean;
   /** Ship source maps (with --stack: what the stack's tributary:functions.sourceMaps says). */
@@ -24,7 +26,9 @@ export async function bundleCommand(opts: BundleCommandOptions, io: Io): Promise
   let arch = opts.arch;
   let sourceMaps = opts.sourceMaps ?? false;
   if (opts.stack) {
-    const config = readStackConfig(configMap(process.cwd(), opts.stack), opts.stack);
+    const project = await commandProject(opts);
+    const file = stackFile(opts.stack, stacksShown(project.root, project.stacks));
+    const config = readStackConfig(configMap(project.root, opts.stack, project.stacks), opts.stack, file);
     if (cloud && cloud !== config.cloud) {
       throw new BundleError(
         `--cloud ${cloud} does not match stack ${opts.stack}, which deploys to ${config.cloud}; drop --cloud or name a stack on ${cloud}.`,
@@ -35,7 +39,7 @@ export async function bundleCommand(opts: BundleCommandOptions, io: Io): Promise
     const wanted = config.functions.sourceMaps ?? false;
     if (opts.sourceMaps && !wanted) {
       throw new BundleError(
-        `--source-maps: stack ${opts.stack} deploys without source maps; set tributary:functions.sourceMaps: true in stacks/Pulumi.${opts.stack}.yaml, or drop --source-maps.`,
+        `--source-maps: stack ${opts.stack} deploys without source maps; set tributary:functions.sourceMaps: true in ${file}, or drop --source-maps.`,
       );
     }
     sourceMaps = wanted;
@@ -49,7 +53,14 @@ export async function bundleCommand(opts: BundleCommandOptions, io: Io): Promise
     );
   }
 
-  const report = await bundle({ cloud, arch, graph: opts.graph, out: opts.out, sourceMaps });
+  const report = await bundle({
+    cloud,
+    arch,
+    ...(opts.graph === undefined ? {} : { graph: opts.graph }),
+    ...(opts.config === undefined ? {} : { config: opts.config }),
+    ...(opts.out === undefined ? {} : { out: opts.out }),
+    sourceMaps,
+  });
   io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : text(report));
   return 0;
 }

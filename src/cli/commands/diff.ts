@@ -21,6 +21,7 @@ export interface DiffCommandOptions {
   exitCode?: boolean;
   out?: string;
   graph?: string;
+  config?: string;
 }
 
 export async function diffCommand(opts: DiffCommandOptions, io: Io): Promise<number> {
@@ -31,6 +32,7 @@ export async function diffCommand(opts: DiffCommandOptions, io: Io): Promise<num
     ...(opts.stack && opts.stack.length > 0 ? { stacks: opts.stack } : {}),
     synth: opts.synth,
     ...(opts.graph ? { graph: opts.graph } : {}),
+    ...(opts.config ? { config: opts.config } : {}),
     progress: (step) => io.err(`tributary: ${step}…\n`),
     pii: async (graph) => piiColumns(await piiFlows(graph)),
   });

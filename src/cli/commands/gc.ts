@@ -1,11 +1,12 @@
-import { loadGraph } from "../../contract/graph-module.ts";
 import { parseDuration } from "../../kit/duration.ts";
 import { collectGarbage } from "../../runtime/engine/gc.ts";
 import type { Io } from "../io.ts";
+import { commandGraph } from "../project.ts";
 import { openStore } from "../store.ts";
 
 export interface GcOptions {
   graph?: string;
+  config?: string;
   store?: string;
   olderThan?: string;
   dryRun?: boolean;
@@ -13,9 +14,9 @@ export interface GcOptions {
 
 /** `tributary gc`: delete data objects no manifest names (crashed runs' output, replaced versions). */
 export async function gcCommand(opts: GcOptions, io: Io): Promise<number> {
-  const graph = await loadGraph(opts.graph);
+  const graph = await commandGraph(opts);
   const graceMs = parseDuration(opts.olderThan ?? "1h", "--older-than") * 60_000;
-  const r = await collectGarbage(graph, openStore(opts.store), {
+  const r = await collectGarbage(graph, await openStore(opts.store, opts), {
     graceMs,
     ...(opts.dryRun ? { dryRun: true } : {}),
   });

@@ -1,6 +1,5 @@
 import type { SourceDef } from "tributary";
 import { SelectionError } from "tributary";
-import { loadGraph } from "../../contract/graph-module.ts";
 import { ingest, newBatchId } from "../../runtime/engine/ingest.ts";
 import type { BatchManifest } from "../../runtime/engine/manifest.ts";
 import {
@@ -13,10 +12,12 @@ import {
 } from "../../runtime/openlineage/events.ts";
 import { transportsFromEnv } from "../../runtime/openlineage/transport.ts";
 import type { Io } from "../io.ts";
+import { commandGraph } from "../project.ts";
 import { openStore } from "../store.ts";
 
 export interface IngestCliOptions {
   graph?: string;
+  config?: string;
   store?: string;
   json?: boolean;
   maxRecordBytes?: string;
@@ -34,7 +35,7 @@ export async function ingestCommand(
   opts: IngestCliOptions,
   io: Io,
 ): Promise<number> {
-  const graph = await loadGraph(opts.graph);
+  const graph = await commandGraph(opts);
   const source = graph.get(sourceKey);
   if (source.kind !== "source") {
     const sources = graph.select("kind:source");
@@ -42,7 +43,7 @@ export async function ingestCommand(
       `"${sourceKey}" is an asset, not a source; ingest reads into sources: ${sources.join(", ")}.`,
     );
   }
-  const store = openStore(opts.store);
+  const store = await openStore(opts.store, opts);
   const cli = commandRun("ingest");
   const transport = transportsFromEnv(store, cli.runId);
   const batch = newBatchId(new Date());

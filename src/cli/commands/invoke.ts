@@ -1,8 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
 import { type AssetGraph, SelectionError, TributaryError } from "tributary";
 import { MESSAGES } from "../../contract/bus-messages.ts";
-import { loadGraph } from "../../contract/graph-module.ts";
 import { partitionLabel } from "../../runtime/engine/steps.ts";
 import type { Work } from "../../runtime/handlers/core.ts";
 import {
@@ -16,6 +14,8 @@ import { consumersOf, type DeliveryRecord, LocalCloud } from "../../runtime/hand
 import { storeSecrets } from "../../runtime/secrets/local.ts";
 import { openStoreUri } from "../../runtime/storage/open.ts";
 import type { Io } from "../io.ts";
+import { commandGraph } from "../project.ts";
+import { storeDir } from "../store.ts";
 
 export class InvokeError extends TributaryError {
   override name = "InvokeError";
@@ -27,6 +27,7 @@ export interface InvokeOptions {
   asset?: string;
   store?: string;
   graph?: string;
+  config?: string;
   follow?: boolean;
   json?: boolean;
 }
@@ -38,10 +39,14 @@ function cloudOf(value: string): Cloud {
   return value as Cloud;
 }
 
-/** The store every zone uses locally: a folder (default $TRIBUTARY_STORE or .tributary) or a store URI. */
-function storeUri(store: string | undefined): string {
-  const s = store ?? process.env.TRIBUTARY_STORE ?? ".tributary";
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : resolve(s);
+/**
+ * The store every zone uses locally: a store URI, or a folder (default $TRIBUTARY_STORE, else the
+ * project configuration's store).
+ */
+async function storeUri(store: string | undefined, opts: InvokeOptions): Promise<string> {
+  const s = store ?? (process.env.TRIBUTARY_STORE || undefined);
+  if (s !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(s)) return s;
+  return storeDir(s, opts);
 }
 
 /**
@@ -52,7 +57,7 @@ function storeUri(store: string | undefined): string {
  */
 export async function invokeCommand(opts: InvokeOptions, io: Io): Promise<number> {
   const cloud = cloudOf(opts.cloud);
-  const graph = await loadGraph(opts.graph);
+  const graph = await commandGraph(opts);
   if (opts.asset !== undefined && !graph.has(opts.asset)) {
     throw new SelectionError(
       `--asset "${opts.asset}" is not in the graph; functions: ${graph.order.join(", ")}.`,
@@ -69,7 +74,7 @@ export async function invokeCommand(opts: InvokeOptions, io: Io): Promise<number
   }
   const delivery = await deliveryOf(cloud, parsed);
   const asset = opts.asset ?? (await functionOf(graph, cloud, delivery, opts.event));
-  const uri = storeUri(opts.store);
+  const uri = await storeUri(opts.store, opts);
   const cloudSim = new LocalCloud({
     graph,
     cloud,
@@ -261,6 +266,7 @@ export interface EventOptions {
   /** GCP: write the HTTP request that carries the event (push, binary or structured CloudEvent). */
   http?: string;
   graph?: string;
+  config?: string;
 }
 
 /**
@@ -281,7 +287,7 @@ export async function eventCommand(opts: EventOptions, io: Io): Promise<number> 
       throw new InvokeError(`--http ${JSON.stringify(opts.http)} is not one of ${HTTP_MODES.join(", ")}.`);
     }
   }
-  const graph = await loadGraph(opts.graph);
+  const graph = await commandGraph(opts);
   const chosen = [opts.source, opts.materialised, opts.schedule].filter((v) => v !== undefined);
   if (chosen.length !== 1) {
     throw new InvokeError(

@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { type AssetGraph, TributaryError, toDot, toLineage, toMermaid } from "tributary";
-import { loadGraph } from "../../contract/graph-module.ts";
 import { graphModuleOf } from "../../contract/project.ts";
 import type { Io } from "../io.ts";
+import { commandGraph, commandProject } from "../project.ts";
 import { columnLineageOf } from "../ui/columns.ts";
 import { uiDetails, uiGraph } from "../ui/model.ts";
 import { clientScript, pageHtml } from "../ui/page.ts";
@@ -15,13 +15,14 @@ export type LineageFormat = (typeof LINEAGE_FORMATS)[number];
 
 export interface LineageOptions {
   graph?: string;
+  config?: string;
   format: LineageFormat;
   out?: string;
 }
 
 /** `tributary lineage`: the static lineage of the selected assets as Mermaid, DOT or JSON. */
 export async function lineage(selection: string | undefined, opts: LineageOptions, io: Io): Promise<number> {
-  const graph = await loadGraph(opts.graph);
+  const graph = await commandGraph(opts);
   const keys = graph.select(selection);
   const text =
     opts.format === "mermaid"
@@ -29,7 +30,7 @@ export async function lineage(selection: string | undefined, opts: LineageOption
       : opts.format === "dot"
         ? toDot(graph, keys)
         : opts.format === "html"
-          ? await lineagePage(graph, keys, (await graphModuleOf(process.cwd(), opts.graph)).name, io)
+          ? await lineagePage(graph, keys, opts, io)
           : `${JSON.stringify(toLineage(graph, keys), null, 2)}\n`;
   if (opts.out === undefined) {
     io.out(text);
@@ -63,11 +64,12 @@ export async function lineage(selection: string | undefined, opts: LineageOption
 async function lineagePage(
   graph: AssetGraph,
   keys: readonly string[],
-  module: string,
+  opts: LineageOptions,
   io: Io,
 ): Promise<string> {
+  const module = (await graphModuleOf(process.cwd(), opts.graph, opts.config)).name;
   const columnLineage = columnLineageOf(graph);
-  const model = { module, stacks: stackPlans(graph, io), columnLineage };
+  const model = { module, stacks: stackPlans(graph, io, await commandProject(opts)), columnLineage };
   const chosen = new Set(keys);
   const whole = await uiGraph(graph, model);
   const page = {

@@ -1,10 +1,11 @@
 import { type AnyAsset, type AssetGraph, describePartitions } from "tributary";
-import { loadGraph } from "../../contract/graph-module.ts";
 import type { Io } from "../io.ts";
+import { commandGraph } from "../project.ts";
 import { formatTable } from "../table.ts";
 
 export interface ListOptions {
   graph?: string;
+  config?: string;
   json?: boolean;
 }
 
@@ -27,7 +28,7 @@ export interface ListedAsset {
 
 /** `tributary list`: the selected assets in topological order, as a table or JSON. */
 export async function list(selection: string | undefined, opts: ListOptions, io: Io): Promise<number> {
-  const graph = await loadGraph(opts.graph);
+  const graph = await commandGraph(opts);
   const listed = graph.select(selection).map((key) => listed1(graph, graph.get(key)));
   if (opts.json) {
     io.out(`${JSON.stringify(listed, null, 2)}\n`);

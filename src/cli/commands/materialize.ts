@@ -1,6 +1,5 @@
 import { SingleBar } from "cli-progress";
 import type { AssetGraph } from "tributary";
-import { loadGraphModule } from "../../contract/graph-module.ts";
 import {
   type MaterializeOptions,
   materialize,
@@ -16,12 +15,14 @@ import { commandRun, parentOf, runComplete, runFail, runStart } from "../../runt
 import { transportsFromEnv } from "../../runtime/openlineage/transport.ts";
 import type { ObjectStore } from "../../runtime/storage/port.ts";
 import type { Io } from "../io.ts";
-import { ensureSampleData } from "../samples.ts";
+import { commandGraphModule, commandProject } from "../project.ts";
+import { ensureSampleData, sampleHookOf } from "../samples.ts";
 import { openStore, storeSecrets } from "../store.ts";
 import { formatTable } from "../table.ts";
 
 export interface MaterializeCliOptions {
   graph?: string;
+  config?: string;
   store?: string;
   partition?: string;
   from?: string;
@@ -42,9 +43,9 @@ export async function materializeCommand(
   opts: MaterializeCliOptions,
   io: Io,
 ): Promise<number> {
-  const { graph, exports } = await loadGraphModule(opts.graph);
+  const { graph, exports } = await commandGraphModule(opts);
   await checkPii(graph);
-  const store = openStore(opts.store);
+  const store = await openStore(opts.store, opts);
   const planOptions = {
     ...(selection === undefined ? {} : { selection }),
     // A dry run writes nothing: a tokenisation key not made yet is reported, not made.
@@ -55,7 +56,10 @@ export async function materializeCommand(
     force: opts.force ?? false,
   };
   if (opts.dryRun) return dryRun(graph, store, planOptions, opts, io);
-  if (opts.sample !== false) await ensureSampleData(graph, store, exports, opts.json ? undefined : io);
+  if (opts.sample !== false) {
+    const hook = sampleHookOf(await commandProject(opts), exports);
+    await ensureSampleData(graph, store, hook, opts.json ? undefined : io);
+  }
 
   const progress = opts.json ? undefined : new Progress(io, opts.tty ?? false);
   const cliRun = commandRun("materialize");

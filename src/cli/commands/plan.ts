@@ -1,21 +1,27 @@
-import { loadGraph } from "../../contract/graph-module.ts";
-import { configMap, readStackConfig } from "../../infra/config.ts";
+import { configMap, readStackConfig, stackFile, stacksShown } from "../../infra/config.ts";
 import { planDeployment } from "../../infra/plan/build.ts";
 import { type DeploymentPlan, describeTrigger, type TriggerPlan } from "../../infra/plan/types.ts";
 import { checkPii } from "../../runtime/lineage/pii.ts";
 import type { Io } from "../io.ts";
+import { commandGraph, commandProject } from "../project.ts";
 import { formatTable } from "../table.ts";
 
 export interface PlanOptions {
   stack: string;
   graph?: string;
+  config?: string;
   json?: boolean;
 }
 
 /** `tributary plan --stack <name>`: the stack's DeploymentPlan, as a summary or as JSON. */
 export async function plan(opts: PlanOptions, io: Io): Promise<number> {
-  const config = readStackConfig(configMap(process.cwd(), opts.stack), opts.stack);
-  const graph = await loadGraph(opts.graph);
+  const project = await commandProject(opts);
+  const config = readStackConfig(
+    configMap(project.root, opts.stack, project.stacks),
+    opts.stack,
+    stackFile(opts.stack, stacksShown(project.root, project.stacks)),
+  );
+  const graph = await commandGraph(opts);
   await checkPii(graph);
   const p = planDeployment(graph, config);
   io.out(opts.json ? `${JSON.stringify(p, null, 2)}\n` : summary(p));

@@ -1,5 +1,4 @@
 import { type DuckDBPreparedStatement, StatementType } from "@duckdb/node-api";
-import { loadGraph } from "../../contract/graph-module.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import { namesWord, sqlCode } from "../../kit/sql.ts";
 import { Duck } from "../../runtime/engine/duckdb.ts";
@@ -8,11 +7,13 @@ import { Scratch } from "../../runtime/engine/files.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
 import { ident } from "../../runtime/engine/types.ts";
 import type { Io } from "../io.ts";
+import { commandGraph } from "../project.ts";
 import { openStore } from "../store.ts";
 import { formatTable } from "../table.ts";
 
 export interface QueryOptions {
   graph?: string;
+  config?: string;
   store?: string;
   json?: boolean;
   /** Most rows to print in a table (JSON prints all). */
@@ -31,8 +32,8 @@ export class QueryError extends TributaryError {
  * and nothing else, and the statement must be one SELECT, as DuckDB itself classifies it.
  */
 export async function queryCommand(sql: string, opts: QueryOptions, io: Io): Promise<number> {
-  const graph = await loadGraph(opts.graph);
-  const store = openStore(opts.store);
+  const graph = await commandGraph(opts);
+  const store = await openStore(opts.store, opts);
   const state = new StoreState(store);
   const scratch = new Scratch(store);
   let duck: Duck | undefined;

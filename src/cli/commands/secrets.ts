@@ -4,18 +4,19 @@
  * says what the next run re-materialises; `set` stores a value read from standard input.
  */
 import type { AssetGraph, SecretDef } from "tributary";
-import { loadGraph } from "../../contract/graph-module.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import { didYouMean } from "../../kit/suggest.ts";
 import { LocalSecrets, type SecretOrigin } from "../../runtime/secrets/local.ts";
 import { keyId, tokenKey } from "../../runtime/secrets/token.ts";
 import { LocalStore } from "../../runtime/storage/local.ts";
 import type { Io } from "../io.ts";
+import { commandGraph } from "../project.ts";
 import { openStore } from "../store.ts";
 import { formatTable } from "../table.ts";
 
 export interface SecretsOptions {
   graph?: string;
+  config?: string;
   store?: string;
   json?: boolean;
   replace?: boolean;
@@ -38,8 +39,8 @@ class SecretsCommandError extends TributaryError {
   override name = "SecretsCommandError";
 }
 
-function localSecrets(opts: SecretsOptions): LocalSecrets {
-  const store = openStore(opts.store);
+async function localSecrets(opts: SecretsOptions): Promise<LocalSecrets> {
+  const store = await openStore(opts.store, opts);
   if (!(store instanceof LocalStore)) throw new SecretsCommandError("secrets live in a local store folder.");
   return new LocalSecrets(store.root, { create: false });
 }
@@ -56,8 +57,8 @@ function declared(graph: AssetGraph, name: string): SecretDef {
 }
 
 export async function secretsList(opts: SecretsOptions, io: Io): Promise<number> {
-  const graph = await loadGraph(opts.graph);
-  const secrets = localSecrets(opts);
+  const graph = await commandGraph(opts);
+  const secrets = await localSecrets(opts);
   const listed: ListedSecret[] = [];
   for (const s of graph.secrets()) {
     const origin = await secrets.origin(s);
@@ -101,14 +102,14 @@ export async function secretsList(opts: SecretsOptions, io: Io): Promise<number>
 }
 
 export async function secretsRotate(name: string, opts: SecretsOptions, io: Io): Promise<number> {
-  const graph = await loadGraph(opts.graph);
+  const graph = await commandGraph(opts);
   const s = declared(graph, name);
   if (s.use !== "tokenisation") {
     throw new SecretsCommandError(
       `secret "${name}" is a value, not a tokenisation key: give the new value with \`tributary secrets set ${name} --replace\`.`,
     );
   }
-  const r = await localSecrets(opts).rotate(s);
+  const r = await (await localSecrets(opts)).rotate(s);
   const users = graph.usersOf(name);
   const downstream = graph.sort(
     new Set(users.flatMap((u) => graph.downstream(u)).filter((k) => !users.includes(k))),
@@ -131,7 +132,7 @@ export async function secretsSet(
   io: Io,
   input: AsyncIterable<string | Buffer> | Iterable<string> = process.stdin,
 ): Promise<number> {
-  const graph = await loadGraph(opts.graph);
+  const graph = await commandGraph(opts);
   const s = declared(graph, name);
   let value = "";
   for await (const chunk of input) value += chunk.toString();
@@ -139,7 +140,7 @@ export async function secretsSet(
   if (value === "") throw new SecretsCommandError(`no value on standard input for secret "${name}".`);
   if (/[\r\n]/.test(value)) throw new SecretsCommandError(`the value of secret "${name}" must be one line.`);
   if (s.use === "tokenisation") tokenKey(name, value); // refuses a key too short to be one
-  const r = await localSecrets(opts).set(s, value, opts.replace ?? false);
+  const r = await (await localSecrets(opts)).set(s, value, opts.replace ?? false);
   const id = s.use === "tokenisation" ? ` (key k${keyId(value)})` : "";
   io.out(`${r.replaced ? "replaced" : "stored"} ${name}${id} in ${r.path}\n`);
   return 0;

@@ -1,5 +1,4 @@
 import type { AssetGraph } from "tributary";
-import { loadGraph } from "../../contract/graph-module.ts";
 import { formatDuration } from "../../kit/duration.ts";
 import { damaged, type ObjectCheck } from "../../runtime/engine/integrity.ts";
 import { Outbox } from "../../runtime/engine/outbox.ts";
@@ -10,11 +9,13 @@ import { TokenKeys } from "../../runtime/engine/tokens.ts";
 import { commitLabel, verifyCommitted } from "../../runtime/engine/verify.ts";
 import type { ObjectStore } from "../../runtime/storage/port.ts";
 import type { Io } from "../io.ts";
+import { commandGraph } from "../project.ts";
 import { openStore, storeSecrets } from "../store.ts";
 import { formatTable } from "../table.ts";
 
 export interface StatusOptions {
   graph?: string;
+  config?: string;
   store?: string;
   json?: boolean;
   /** Print every partition, not only those that need attention. */
@@ -53,12 +54,12 @@ export interface UnannouncedCommit {
  * The store status reads: a folder, or a store URI (the curated store of a deployed stack, which holds
  * the manifests and the outbox), opened with the cloud SDKs only when one is given.
  */
-async function statusStore(store: string | undefined): Promise<ObjectStore> {
+async function statusStore(store: string | undefined, opts: StatusOptions): Promise<ObjectStore> {
   if (store !== undefined && /^[a-z][a-z0-9+.-]*:\/\//.test(store) && !store.startsWith("file:")) {
     const { openStoreUri } = await import("../../runtime/storage/open.ts");
     return openStoreUri(store);
   }
-  return openStore(store);
+  return openStore(store, opts);
 }
 
 /** The owed outbox entries of the selected assets and sources, oldest first. */
@@ -85,8 +86,8 @@ export async function statusCommand(
   io: Io,
   now = new Date(),
 ): Promise<number> {
-  const graph = await loadGraph(opts.graph);
-  const store = await statusStore(opts.store);
+  const graph = await commandGraph(opts);
+  const store = await statusStore(opts.store, opts);
   const state = new StoreState(store);
   const keys = new TokenKeys(graph, storeSecrets(store, { create: false }));
   // The plan checks the files of fresh asset partitions (a corrupt one is planned to run again); the

@@ -1,23 +1,36 @@
-import { loadGraph } from "../../contract/graph-module.ts";
 import { evaluate } from "../../infra/policy/rules/index.ts";
+import { pulumiRoot } from "../../infra/pulumi-project.ts";
 import { type ResourceRecord, type Synthesis, synth as synthesise } from "../../infra/synth/index.ts";
 import { checkPii } from "../../runtime/lineage/pii.ts";
 import type { Io } from "../io.ts";
+import { commandGraph, commandProject } from "../project.ts";
 
 export interface SynthOptions {
   stack: string;
+  graph?: string;
+  config?: string;
   json?: boolean;
   check?: boolean;
 }
 
 /**
  * `tributary synth --stack <name>`: every resource `pulumi up` would register for the stack, offline.
- * With `--check`, the security policy pack runs on them too and any violation fails the command.
+ * The program is the project's (Pulumi.yaml's `main`), given the project configuration and graph module
+ * this command reads; like `pulumi up` it builds the functions' bundles when they are missing or stale,
+ * saying so on standard error. With `--check`, the security policy pack runs on the resources too and
+ * any violation fails the command.
  */
 export async function synth(opts: SynthOptions, io: Io): Promise<number> {
-  // The program deploys the project's graph (assets/index.ts): its personal data must be accounted for.
-  await checkPii(await loadGraph(undefined));
-  const s = await synthesise({ root: process.cwd(), stack: opts.stack });
+  const project = await commandProject(opts);
+  // The program deploys the project's graph: its personal data must be accounted for.
+  await checkPii(await commandGraph(opts));
+  const s = await synthesise({
+    root: pulumiRoot(project),
+    stack: opts.stack,
+    ...(project.configFile ? { config: project.configFile } : {}),
+    ...(opts.graph === undefined ? {} : { graph: project.graph }),
+    progress: (line) => io.err(`${line}\n`),
+  });
   const violations = opts.check ? evaluate(s.resources) : [];
   if (opts.json) {
     io.out(`${JSON.stringify(opts.check ? { ...s, violations } : s, null, 2)}\n`);

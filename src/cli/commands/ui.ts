@@ -4,13 +4,14 @@
  */
 
 import { type AssetGraph, TributaryError } from "tributary";
-import { loadGraph } from "../../contract/graph-module.ts";
+import type { Project } from "../../contract/project.ts";
 import { graphModuleOf } from "../../contract/project.ts";
-import { configMap, readStackConfig, stackNames } from "../../infra/config.ts";
+import { configMap, readStackConfig, stackFile, stackNames, stacksShown } from "../../infra/config.ts";
 import { planDeployment } from "../../infra/plan/build.ts";
 import type { DeploymentPlan } from "../../infra/plan/types.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
 import type { Io } from "../io.ts";
+import { commandGraph, commandProject } from "../project.ts";
 import { openStore } from "../store.ts";
 import { columnLineageOf } from "../ui/columns.ts";
 import type { ModelOptions } from "../ui/model.ts";
@@ -18,6 +19,7 @@ import { isLoopback, startUiServer, type UiServer } from "../ui/server.ts";
 
 export interface UiOptions {
   graph?: string;
+  config?: string;
   store?: string;
   port?: number;
   host?: string;
@@ -30,12 +32,17 @@ export interface UiOptions {
 export function stackPlans(
   graph: AssetGraph,
   io: Io,
-  root = process.cwd(),
+  project: Pick<Project, "root" | "stacks">,
 ): { name: string; plan: DeploymentPlan }[] {
   const plans: { name: string; plan: DeploymentPlan }[] = [];
-  for (const name of stackNames(root)) {
+  const { root, stacks } = project;
+  for (const name of stackNames(root, stacks)) {
     try {
-      plans.push({ name, plan: planDeployment(graph, readStackConfig(configMap(root, name), name)) });
+      const file = stackFile(name, stacksShown(root, stacks));
+      plans.push({
+        name,
+        plan: planDeployment(graph, readStackConfig(configMap(root, name, stacks), name, file)),
+      });
     } catch (error) {
       io.err(`tributary: stack ${name} left out: ${(error as Error).message}\n`);
     }
@@ -60,12 +67,12 @@ export async function serveUi(
   opts: UiOptions,
   io: Io,
 ): Promise<UiServer & { readonly assets: number; readonly module: string }> {
-  const graph = await loadGraph(opts.graph);
-  const stacks = stackPlans(graph, io);
+  const graph = await commandGraph(opts);
+  const stacks = stackPlans(graph, io, await commandProject(opts));
   // The model reads the store afresh on every call (its StoreState's cache is not used).
-  const store = new StoreState(openStore(opts.store));
+  const store = new StoreState(await openStore(opts.store, opts));
   const columnLineage = columnLineageOf(graph);
-  const module = (await graphModuleOf(process.cwd(), opts.graph)).name;
+  const module = (await graphModuleOf(process.cwd(), opts.graph, opts.config)).name;
   const model = (): ModelOptions => ({ module, store, stacks, columnLineage, now: new Date() });
   const host = opts.host ?? "127.0.0.1";
   if (!isLoopback(host)) {

@@ -1,14 +1,15 @@
-import { loadGraph } from "../../contract/graph-module.ts";
 import { checkPii } from "../../runtime/lineage/pii.ts";
 import type { Io } from "../io.ts";
+import { commandGraph } from "../project.ts";
 
 export interface ValidateOptions {
   graph?: string;
+  config?: string;
 }
 
 /** `tributary validate`: load and validate the graph; print a one-line summary. */
 export async function validate(opts: ValidateOptions, io: Io): Promise<number> {
-  const graph = await loadGraph(opts.graph);
+  const graph = await commandGraph(opts);
   // Personal data must be tokenised or declared wherever the lineage takes it (DuckDB parses the SQL).
   await checkPii(graph);
   const assets = graph.assets();

@@ -1,13 +1,14 @@
-import { loadGraph } from "../../contract/graph-module.ts";
 import { damaged, remedy } from "../../runtime/engine/integrity.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
 import { commitLabel, verifyCommitted } from "../../runtime/engine/verify.ts";
 import type { Io } from "../io.ts";
+import { commandGraph } from "../project.ts";
 import { openStore } from "../store.ts";
 import { formatTable } from "../table.ts";
 
 export interface VerifyOptions {
   graph?: string;
+  config?: string;
   store?: string;
   json?: boolean;
 }
@@ -21,8 +22,8 @@ export async function verifyCommand(
   opts: VerifyOptions,
   io: Io,
 ): Promise<number> {
-  const graph = await loadGraph(opts.graph);
-  const state = new StoreState(openStore(opts.store));
+  const graph = await commandGraph(opts);
+  const state = new StoreState(await openStore(opts.store, opts));
   const keys = graph.select(selection);
   const objects = (await verifyCommitted(graph, state, keys, "full")).map((o) => ({
     ...o,

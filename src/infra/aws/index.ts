@@ -5,7 +5,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
-import { functionCodes } from "../bundle/locate.ts";
+import { bundleArch, type FunctionCodes } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
@@ -27,11 +27,8 @@ export function logRetention(days: number): number {
 
 export const aws = {
   cloud: "aws",
-  deploy(plan: DeploymentPlan, values: SecretValues): StackOutputs {
+  deploy(plan: DeploymentPlan, values: SecretValues, code: FunctionCodes): StackOutputs {
     assertFreshnessWithin(plan, MAX_FRESHNESS_MINUTES, "CloudWatch alarms look back at most 7 days");
-    // The functions' code first: without it the program stops before registering anything. Each
-    // function's code is the bundle of its architecture, the folder as Lambda runs it (index.handler).
-    const codeOf = functionCodes(plan, "aws");
     const p = plan.prefix;
     const retention = logRetention(plan.logRetentionDays);
     const shared = plan.tags;
@@ -81,7 +78,8 @@ export const aws = {
         assetBus: buses["asset-events"],
         sourceBus: buses["source-events"],
         alertTopicArn: alerts.topicArn,
-        code: codeOf(fn).archive,
+        // The bundle of the function's architecture, the folder as Lambda runs it (index.handler).
+        code: code(bundleArch(fn)).archive,
         environment: plan.environment,
         ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
       });

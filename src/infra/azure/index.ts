@@ -9,7 +9,7 @@
 import * as authorization from "@pulumi/azure-native/authorization/index.js";
 import * as pulumi from "@pulumi/pulumi";
 import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
-import { functionCode } from "../bundle/locate.ts";
+import type { FunctionCodes } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
@@ -37,10 +37,10 @@ export function packageContainer(key: string): string {
 
 export const azure = {
   cloud: "azure",
-  deploy(plan: DeploymentPlan, values: SecretValues): StackOutputs {
+  deploy(plan: DeploymentPlan, values: SecretValues, codes: FunctionCodes): StackOutputs {
     assertFreshnessWithin(plan, MAX_FRESHNESS_MINUTES, "Azure log search alerts look back at most 2 days");
-    // The functions' code first: without it the program stops before registering anything.
-    const code = functionCode(plan, "azure", "x64");
+    // Every function's code: the one x64 bundle.
+    const code = codes("x64");
     const p = plan.prefix;
     const shared = plan.tags;
     const keepShared = protectsShared(plan);

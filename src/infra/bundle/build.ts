@@ -32,19 +32,19 @@ import * as esbuild from "esbuild";
 import { functionKind, OUTBOX_SWEEPER } from "../../contract/function-env.ts";
 import { loadGraph } from "../../contract/graph-module.ts";
 import { moduleFile } from "../../contract/package-files.ts";
-import { graphModuleOf } from "../../contract/project.ts";
+import { graphModuleOf, loadProject, shown } from "../../contract/project.ts";
 import {
-  BUNDLES_DIR,
   type BundleArch,
   type BundleCloud,
   type BundleManifest,
   bundleName,
+  fileDigest,
   folderHash,
   listFiles,
   MANIFEST,
   readManifest,
 } from "./manifest.ts";
-import { BundleError, bindingSpec, type NativeBinding, nativeBinding } from "./native.ts";
+import { BundleError, bindingSpec, bindingsPackage, type NativeBinding, nativeBinding } from "./native.ts";
 
 export { BundleError } from "./native.ts";
 
@@ -121,21 +121,29 @@ const LAYOUT: Record<BundleCloud, CloudLayout> = {
 export interface BundleTarget {
   readonly cloud: BundleCloud;
   readonly arch: BundleArch;
-  /** The folder to write, relative to `cwd` (default dist/bundles/<cloud>-<arch>). */
+  /**
+   * The folder to write, relative to `cwd` (default `<cloud>-<arch>` in the project's bundles folder,
+   * dist/bundles unless its configuration says otherwise).
+   */
   readonly out?: string;
 }
 
-export interface BundleOptions extends BundleTarget {
-  /** The graph module, relative to `cwd` (default assets/index.ts). */
+/** What every bundle of one build shares: the project and its graph module. */
+export interface BuildOptions {
+  /** The graph module, relative to `cwd` (default: the project configuration's). */
   readonly graph?: string;
+  /** The project configuration file, relative to `cwd` (default: the nearest tributary.config.ts). */
+  readonly config?: string;
   /**
    * Ship source maps beside the JavaScript (default false: they are a third of a bundle and only serve
    * stack traces, with NODE_OPTIONS=--enable-source-maps, which a stack then sets).
    */
   readonly sourceMaps?: boolean;
-  /** The project's root (default: the current directory). */
+  /** Where the project is found from (default: the current directory). */
   readonly cwd?: string;
 }
+
+export interface BundleOptions extends BundleTarget, BuildOptions {}
 
 export type FileRole = "bundle" | "source map" | "binding" | "config";
 
@@ -143,7 +151,7 @@ export interface BundleReport {
   readonly cloud: BundleCloud;
   readonly arch: BundleArch;
   readonly graph: string;
-  /** The folder, as given (or the default), relative to the project. */
+  /** The folder, as given (or the default, relative to the working directory when inside it). */
   readonly out: string;
   readonly functions: number;
   readonly binding: BundleManifest["binding"];
@@ -170,25 +178,28 @@ export async function bundle(opts: BundleOptions): Promise<BundleReport> {
  */
 export async function bundleEach(
   targets: readonly BundleTarget[],
-  opts: { readonly graph?: string; readonly cwd?: string; readonly sourceMaps?: boolean } = {},
+  opts: BuildOptions = {},
 ): Promise<BundleReport[]> {
   const sourceMaps = opts.sourceMaps ?? false;
   const started = performance.now();
   const cwd = opts.cwd ?? process.cwd();
-  const { path: graphPath, name: graphName } = await graphModuleOf(cwd, opts.graph);
+  const project = await loadProject(cwd, opts.config, opts.graph);
+  const { name: graphName } = await graphModuleOf(cwd, opts.graph, opts.config);
   const outs = targets.map((t) => {
-    const name = t.out ?? path.join(BUNDLES_DIR, bundleName(t.cloud, t.arch));
+    const name = t.out ?? shown(cwd, path.join(project.bundles, bundleName(t.cloud, t.arch)));
     return { ...t, name, dir: path.resolve(cwd, name) };
   });
   // A bundle never carries a graph `tributary validate` would reject: load it here first.
-  const graph = await loadGraph(opts.graph, cwd);
+  const graph = await loadGraph(opts.graph, cwd, opts.config);
   for (const o of outs) checkReplaceable(o.dir, o.name);
   const clouds = [...new Set(targets.map((t) => t.cloud))];
-  const cache = path.join(cwd, "node_modules", ".cache", "tributary");
+  // Paths in the bundle (its sources list, source maps) are the project's: relative to its root.
+  const root = project.root;
+  const cache = path.join(root, "node_modules", ".cache", "tributary");
   const js = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-bundle-"));
   try {
-    const [warnings, ...bindings] = await Promise.all([
-      buildJs(clouds, graphPath, js, cwd, sourceMaps),
+    const [{ warnings, inputs }, ...bindings] = await Promise.all([
+      buildJs(clouds, project.graph, js, root, sourceMaps),
       // A folder that does not ship the binding only names it.
       ...outs.map((o) => (LAYOUT[o.cloud].shipsBinding ? nativeBinding(o.arch, cache) : bindingSpec(o.arch))),
     ]);
@@ -199,7 +210,12 @@ export async function bundleEach(
       ].sort(([a], [b]) => (a < b ? -1 : 1)),
     );
     return outs.map((o, i) => {
-      const manifest = layOut(o, js, bindings[i]!, { graph: graphName, functions, sourceMaps });
+      const manifest = layOut(o, js, bindings[i]!, {
+        graph: graphName,
+        functions,
+        sourceMaps,
+        inputs: inputs[o.cloud]!,
+      });
       return report(o.dir, o.name, manifest, graph.size, warnings, started);
     });
   } finally {
@@ -215,7 +231,7 @@ function layOut(
   o: BundleTarget & { readonly dir: string },
   js: string,
   binding: NativeBinding | { readonly package: string; readonly version: string },
-  of: Pick<BundleManifest, "graph" | "functions" | "sourceMaps">,
+  of: Pick<BundleManifest, "graph" | "functions" | "sourceMaps" | "inputs">,
 ): BundleManifest {
   const layout = LAYOUT[o.cloud];
   fs.mkdirSync(path.dirname(o.dir), { recursive: true });
@@ -301,7 +317,7 @@ function checkReplaceable(out: string, name: string): void {
 /**
  * esbuild, into `dir`: each cloud's entry point as `<cloud>/index.mjs`, in one pass that parses the
  * engine and the graph once for every cloud, and the ingest worker as `ingest-worker.js`. Checks that
- * each entry parses; returns the warnings.
+ * each entry parses; returns the warnings, and each cloud's inputs (see BundleManifest.inputs).
  */
 async function buildJs(
   clouds: readonly BundleCloud[],
@@ -309,7 +325,7 @@ async function buildJs(
   dir: string,
   cwd: string,
   sourceMaps: boolean,
-): Promise<string[]> {
+): Promise<{ warnings: string[]; inputs: Partial<Record<BundleCloud, Record<string, string>>> }> {
   const common: esbuild.BuildOptions = {
     bundle: true,
     platform: "node",
@@ -323,6 +339,7 @@ async function buildJs(
     keepNames: true,
     absWorkingDir: cwd,
     logLevel: "silent",
+    metafile: true,
     // Each cloud's externals are packages only that cloud's entry imports: one list serves them all.
     external: ["@duckdb/node-bindings-*", ...clouds.flatMap((c) => LAYOUT[c].external)],
     plugins: [resolveTributary(graph)],
@@ -352,7 +369,36 @@ async function buildJs(
   ];
   if (sourceMaps) for (const map of maps) relativeSources(map, cwd);
   await Promise.all(clouds.map((c) => checkSyntax(path.join(dir, c, "index.mjs"))));
-  return [...new Set(results.flatMap((r) => r.warnings.map(describe)))];
+  const [entries, worker] = results.map((r) => r.metafile!) as [esbuild.Metafile, esbuild.Metafile];
+  const shared = [...Object.keys(worker.inputs), bindingsManifest(cwd)];
+  const inputs: Partial<Record<BundleCloud, Record<string, string>>> = {};
+  for (const c of clouds) {
+    const output = Object.entries(entries.outputs).find(
+      ([file]) => path.resolve(cwd, file) === path.join(dir, c, "index.mjs"),
+    )?.[1];
+    if (!output) throw new Error(`esbuild wrote no ${c}/index.mjs into ${dir}`);
+    inputs[c] = fingerprints(cwd, [...Object.keys(output.inputs), ...shared]);
+  }
+  return { warnings: [...new Set(results.flatMap((r) => r.warnings.map(describe)))], inputs };
+}
+
+/**
+ * The files among esbuild's inputs (`/`-separated, relative to `cwd`; plugin namespaces left out), each
+ * with its fingerprint, sorted.
+ */
+function fingerprints(cwd: string, files: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of [...new Set(files)].sort()) {
+    const full = path.resolve(cwd, f);
+    if (fs.statSync(full, { throwIfNoEntry: false })?.isFile())
+      out[f.split(path.sep).join("/")] = fileDigest(full);
+  }
+  return out;
+}
+
+/** The DuckDB bindings' package.json (relative to `cwd`): its version names the native binding shipped. */
+function bindingsManifest(cwd: string): string {
+  return path.relative(cwd, path.join(bindingsPackage().dir, "package.json"));
 }
 
 /**

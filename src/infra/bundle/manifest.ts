@@ -16,9 +16,6 @@ export type BundleArch = (typeof ARCHES)[number];
 
 export const MANIFEST = "tributary-bundle.json";
 
-/** Where bundles go, relative to the project: `<BUNDLES_DIR>/<cloud>-<arch>/`. */
-export const BUNDLES_DIR = "dist/bundles";
-
 /** The folder name of a bundle under the bundles folder: `aws-arm64`, `gcp-x64`, `azure-x64`. */
 export function bundleName(cloud: BundleCloud, arch: BundleArch): string {
   return `${cloud}-${arch}`;
@@ -43,6 +40,13 @@ export interface BundleManifest {
   readonly sourceMaps?: boolean;
   /** The DuckDB native binding: the package, its version, and whether the folder ships it. */
   readonly binding: { readonly package: string; readonly version: string; readonly shipped: boolean };
+  /**
+   * What it was built from: every file esbuild read for the cloud's entry point and the ingest worker,
+   * and the DuckDB bindings' package.json (whose version names the native binding), relative to the
+   * project's root and `/`-separated, sorted, each with the first 16 hex digits of its SHA-256. A change
+   * to any of them makes the bundle stale. Absent in bundles built before Tributary recorded it.
+   */
+  readonly inputs?: Readonly<Record<string, string>>;
   /** Every other file of the folder (relative, `/`-separated) with its size in bytes, sorted. */
   readonly files: Readonly<Record<string, number>>;
   /** SHA-256 over the files' paths and contents: changes whenever anything deployed changes. */
@@ -73,6 +77,11 @@ export function folderHash(dir: string, files: readonly string[] = listFiles(dir
     all.update(`${f}\0${content}\n`);
   }
   return all.digest("hex");
+}
+
+/** The first 16 hex digits of the SHA-256 of the file `file`'s content: an input's fingerprint. */
+export function fileDigest(file: string): string {
+  return createHash("sha256").update(fs.readFileSync(file)).digest("hex").slice(0, 16);
 }
 
 /** The manifest of the bundle folder `dir`, or undefined when there is none or it cannot be read. */

@@ -8,7 +8,7 @@
 import * as google from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudAdapter, StackOutputs } from "../adapter.ts";
-import { functionCode } from "../bundle/locate.ts";
+import type { FunctionCodes } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
@@ -23,9 +23,9 @@ import { Store } from "./store.ts";
 
 export const gcp = {
   cloud: "gcp",
-  deploy(plan: DeploymentPlan, values: SecretValues): StackOutputs {
-    // The functions' code first: without it the program stops before registering anything.
-    const code = functionCode(plan, "gcp", "x64");
+  deploy(plan: DeploymentPlan, values: SecretValues, codes: FunctionCodes): StackOutputs {
+    // Every function's code: the one x64 bundle.
+    const code = codes("x64");
     const p = plan.prefix;
     const project = new pulumi.Config("gcp").require("project");
     const region = plan.region;

@@ -9,7 +9,7 @@ import type { AnyAsset } from "../../kit/asset.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { didYouMean } from "../../kit/suggest.ts";
-import { type Cloud, OUTBOX_DEFAULTS, type StackConfig, stackFile } from "../config.ts";
+import { type Cloud, OUTBOX_DEFAULTS, type StackConfig, stackFileOf } from "../config.ts";
 import {
   type Access,
   type AlarmPlan,
@@ -188,7 +188,7 @@ function secretsOf(graph: AssetGraph, deployed: readonly AnyAsset[], config: Sta
     if (!given && s.use !== "tokenisation") {
       throw new PlanError(
         `secret "${s.name}" (needed by ${readers.join(", ")}) has no value for stack "${config.stack}": set it with ` +
-          `\`pulumi config set --secret --path 'tributary:secrets.${s.name}' <value>\` (stored encrypted in ${stackFile(config.stack)}).`,
+          `\`pulumi config set --secret --path 'tributary:secrets.${s.name}' <value>\` (stored encrypted in ${stackFileOf(config)}).`,
       );
     }
     out.push({
@@ -203,7 +203,7 @@ function secretsOf(graph: AssetGraph, deployed: readonly AnyAsset[], config: Sta
   for (const name of configured) {
     if (!names.includes(name)) {
       throw new PlanError(
-        `${stackFile(config.stack)}: tributary:secrets.${name} is no secret of the functions stack "${config.stack}" deploys.${didYouMean(name, names) || ` Their secrets: ${names.join(", ") || "none"}.`} Remove it with \`pulumi config rm --path 'tributary:secrets.${name}'\`.`,
+        `${stackFileOf(config)}: tributary:secrets.${name} is no secret of the functions stack "${config.stack}" deploys.${didYouMean(name, names) || ` Their secrets: ${names.join(", ") || "none"}.`} Remove it with \`pulumi config rm --path 'tributary:secrets.${name}'\`.`,
       );
     }
   }
@@ -216,7 +216,7 @@ function selectPipelines(graph: AssetGraph, config: StackConfig): AnyAsset[] {
   const missing = config.pipelines.filter((p) => !groups.has(p));
   if (missing.length > 0) {
     throw new PlanError(
-      `${stackFile(config.stack)}: tributary:pipelines names ${missing.map((m) => `"${m}"`).join(", ")}, ` +
+      `${stackFileOf(config)}: tributary:pipelines names ${missing.map((m) => `"${m}"`).join(", ")}, ` +
         `which the graph does not have.${didYouMean(missing[0]!, groups)} Pipelines in the graph: ${[...groups].sort().join(", ")}.`,
     );
   }
@@ -228,7 +228,7 @@ function selectPipelines(graph: AssetGraph, config: StackConfig): AnyAsset[] {
       if (!wanted.has(up.group)) {
         throw new PlanError(
           `"${a.key}" (pipeline "${a.group}") reads "${up.key}" of pipeline "${up.group}", which stack ` +
-            `"${config.stack}" does not deploy: add "${up.group}" to tributary:pipelines in ${stackFile(config.stack)}.`,
+            `"${config.stack}" does not deploy: add "${up.group}" to tributary:pipelines in ${stackFileOf(config)}.`,
         );
       }
     }

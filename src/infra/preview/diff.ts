@@ -8,11 +8,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadGraph } from "../../contract/graph-module.ts";
-import { graphModuleOf } from "../../contract/project.ts";
+import { loadProject, type Project } from "../../contract/project.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
-import { CLOUDS, configMap, readStackConfig, stackNames } from "../config.ts";
+import { CLOUDS, configMap, readStackConfig, stackFile, stackNames, stacksShown } from "../config.ts";
 import { planDeployment } from "../plan/build.ts";
 import type { DeploymentPlan } from "../plan/types.ts";
+import { pulumiRoot } from "../pulumi-project.ts";
 import { type Synthesis, synth } from "../synth/index.ts";
 import { commitOf, gitTop, isDirty, PreviewError, withWorktree } from "./git.ts";
 import { diffGraph } from "./graph-diff.ts";
@@ -33,8 +34,10 @@ export interface DiffOptions {
   readonly stacks?: readonly string[];
   /** Synthesise each stack at both revisions (seconds per stack); false: compare the plans only. */
   readonly synth?: boolean;
-  /** The graph module, relative to the project (default assets/index.ts). */
+  /** The graph module, relative to the project (default: the project configuration's at each revision). */
   readonly graph?: string;
+  /** The project configuration file, relative to the project (default: the nearest at each revision). */
+  readonly config?: string;
   /** Which time partitions exist (default: now). */
   readonly now?: Date;
   /** Told what is being done, for a progress line. */
@@ -51,6 +54,8 @@ interface Revision {
   readonly ref: string;
   readonly commit: string;
   readonly dir: string;
+  /** The project as the revision configures it; none when its configuration cannot be read. */
+  readonly project?: Project;
   readonly graph?: AssetGraph;
   readonly snapshot: GraphSnapshot;
 }
@@ -72,14 +77,12 @@ export async function previewDiff(opts: DiffOptions): Promise<Preview> {
       progress(`loading the graph at ${opts.base} (${baseCommit.slice(0, 7)})`);
       const base = await revision(opts.base, baseCommit, baseDir, opts, false);
       const { graph, risks: graphRisks } = diffGraph(base.snapshot, head.snapshot);
-      const stacks = opts.stacks ?? [...new Set([...stackNames(base.dir), ...stackNames(head.dir)])].sort();
+      const all = [...new Set([...stacksOf(base), ...stacksOf(head)])].sort();
+      const stacks = opts.stacks ?? all;
       for (const s of opts.stacks ?? []) {
-        if (
-          !fs.existsSync(path.join(head.dir, "stacks", `Pulumi.${s}.yaml`)) &&
-          !fs.existsSync(path.join(base.dir, "stacks", `Pulumi.${s}.yaml`))
-        ) {
+        if (!hasStack(head, s) && !hasStack(base, s)) {
           throw new PreviewError(
-            `stack "${s}" has no stacks/Pulumi.${s}.yaml at either revision. Stacks: ${[...new Set([...stackNames(base.dir), ...stackNames(head.dir)])].sort().join(", ") || "none"}.`,
+            `stack "${s}" has no ${stackFile(s, stacksShown(head.dir, head.project?.stacks))} at either revision. Stacks: ${all.join(", ") || "none"}.`,
           );
         }
       }
@@ -89,7 +92,7 @@ export async function previewDiff(opts: DiffOptions): Promise<Preview> {
       try {
         for (const stack of stacks) {
           progress(`comparing stack ${stack}`);
-          const p = await stackPreview(stack, base, head, standIn);
+          const p = await stackPreview(stack, base, head, standIn, opts);
           previews.push(p.preview);
           risks.push(...p.risks);
         }
@@ -115,15 +118,15 @@ async function revision(
   opts: DiffOptions,
   required: boolean,
 ): Promise<Revision> {
-  const module = (await graphModuleOf(dir, opts.graph)).path;
-  if (!required && !fs.existsSync(module)) {
-    // The project had no graph before this change: everything is added.
-    return { ref, commit, dir, snapshot: { assets: [] } };
-  }
   try {
-    const graph = await loadGraph(module, dir);
+    const project = await loadProject(dir, opts.config, opts.graph);
+    if (!required && !fs.existsSync(project.graph)) {
+      // The project had no graph before this change: everything is added.
+      return { ref, commit, dir, project, snapshot: { assets: [] } };
+    }
+    const graph = await loadGraph(opts.graph, dir, opts.config);
     const pii = await opts.pii(graph);
-    return { ref, commit, dir, graph, snapshot: withPii(snapshotOf(graph, opts.now), pii) };
+    return { ref, commit, dir, project, graph, snapshot: withPii(snapshotOf(graph, opts.now), pii) };
   } catch (e) {
     if (e instanceof PreviewError || !(e instanceof Error) || !("name" in e)) throw e;
     throw new PreviewError(`at ${ref} (${commit.slice(0, 7)}): ${e.message}`, { cause: e });
@@ -136,20 +139,40 @@ interface Side {
   readonly note?: string;
 }
 
-async function side(stack: string, r: Revision, standIn: string | undefined): Promise<Side> {
-  if (!fs.existsSync(path.join(r.dir, "stacks", `Pulumi.${stack}.yaml`))) {
-    return { note: `the stack does not exist at ${r.ref}` };
-  }
+/** The stacks of a revision's project. */
+function stacksOf(r: Revision): string[] {
+  return r.project ? stackNames(r.project.root, r.project.stacks) : [];
+}
+
+function hasStack(r: Revision, stack: string): boolean {
+  return r.project !== undefined && fs.existsSync(path.join(r.project.stacks, `Pulumi.${stack}.yaml`));
+}
+
+async function side(
+  stack: string,
+  r: Revision,
+  standIn: string | undefined,
+  opts: DiffOptions,
+): Promise<Side> {
+  const project = r.project;
+  if (!project || !hasStack(r, stack)) return { note: `the stack does not exist at ${r.ref}` };
   let plan: DeploymentPlan | undefined;
   try {
-    const config = readStackConfig(configMap(r.dir, stack), stack);
+    const file = stackFile(stack, stacksShown(project.root, project.stacks));
+    const config = readStackConfig(configMap(project.root, stack, project.stacks), stack, file);
     plan = r.graph ? planDeployment(r.graph, config) : undefined;
   } catch (e) {
     return { note: `no plan at ${r.ref}: ${(e as Error).message}` };
   }
   if (!standIn || !plan || !(CLOUDS as readonly string[]).includes(plan.cloud)) return { plan };
   try {
-    const synthesis = await synth({ root: r.dir, stack, override: { "tributary:bundles": standIn } });
+    const synthesis = await synth({
+      root: pulumiRoot(project),
+      stack,
+      override: { "tributary:bundles": standIn },
+      ...(project.configFile === undefined ? {} : { config: project.configFile }),
+      ...(opts.graph === undefined ? {} : { graph: project.graph }),
+    });
     return { plan, synthesis };
   } catch (e) {
     return { plan, note: `not synthesised at ${r.ref}: ${(e as Error).message.split("\n")[0]}` };
@@ -161,8 +184,9 @@ async function stackPreview(
   base: Revision,
   head: Revision,
   standIn: string | undefined,
+  opts: DiffOptions,
 ): Promise<{ preview: StackPreview; risks: Risk[] }> {
-  const [b, h] = await Promise.all([side(stack, base, standIn), side(stack, head, standIn)]);
+  const [b, h] = await Promise.all([side(stack, base, standIn, opts), side(stack, head, standIn, opts)]);
   const plan = diffPlans(stack, b.plan, h.plan);
   const notes = [b.note, h.note].filter((n): n is string => n !== undefined);
   const synthesised = (b.synthesis || !b.plan) && (h.synthesis || !h.plan) && standIn !== undefined;

@@ -1,6 +1,6 @@
 /**
  * Stand-in bundles for synthesising a stack in a diff. A deploy takes its functions' code from the
- * folder `tributary bundle` builds, and the program stops when there is none; a diff compares code
+ * folder `tributary bundle` builds, and the program builds it when there is none; a diff compares code
  * through the assets' code versions instead, so building real bundles at both revisions (seconds each,
  * and a different hash on every change) would only add noise. Each stand-in is a bundle manifest
  * naming every function of both revisions' graphs, with no files, and one fixed hash: both revisions'
@@ -30,6 +30,8 @@ export function writeStandInBundles(graphs: readonly (AssetGraph | undefined)[])
         graph: "stand-in for tributary diff",
         functions,
         binding: { package: "none", version: "0", shipped: false },
+        // Built from nothing: never stale, so the program deploys it as it is.
+        inputs: {},
         files: {},
         sha256: STAND_IN_SHA256,
       };

@@ -81,6 +81,8 @@ export interface RunOptions extends MonitorHooks {
   organization?: string;
   /** Kill the program after this long (default 120 s). */
   timeoutMs?: number;
+  /** Environment variables over this process's, as a user sets them before `pulumi up`. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -573,6 +575,7 @@ function spawnRunner(opts: RunOptions, addr: string): Promise<RunnerExit> {
   }
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...opts.env,
     PULUMI_CONFIG: JSON.stringify(config),
     PULUMI_CONFIG_SECRET_KEYS: "[]",
   };

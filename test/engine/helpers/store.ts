@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import graph, { sampleData } from "../../../examples/commerce/assets/index.ts";
-import { ensureSampleData } from "../../../src/cli/samples.ts";
+import { ensureSampleData, sampleHookOf } from "../../../src/cli/samples.ts";
 import { layout, partitionPath } from "../../../src/contract/storage-layout.ts";
 import type { AssetDef } from "../../../src/kit/asset.ts";
 import type { Duck } from "../../../src/runtime/engine/duckdb.ts";
@@ -45,7 +45,7 @@ export const tempDir = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(
 /** A store in `dir` holding the graph module's sample data, ingested in-process (as `materialize` does). */
 export async function ingestedStore(dir: string): Promise<LocalStore> {
   const store = new LocalStore(dir);
-  const did = await ensureSampleData(graph, store, { sampleData }, undefined);
+  const did = await ensureSampleData(graph, store, sampleHookOf(undefined, { sampleData }), undefined);
   if (!did) throw new Error(`the store ${dir} already had data`);
   // The generated input files are not part of the store's data; copies need not carry them.
   await rm(join(dir, "samples"), { recursive: true, force: true });
