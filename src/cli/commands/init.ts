@@ -5,11 +5,12 @@
  * It writes nothing when any file it would write exists: it names them and exits 1.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { basename, join, relative, resolve } from "node:path";
 import { TributaryError } from "../../kit/errors.ts";
 import { type PackageNeeds, planPackageJson } from "../init/package-json.ts";
 import { packageRoot, renderTemplate } from "../init/template.ts";
+import { conflicts, writeProject } from "../init/write.ts";
 import type { Io } from "../io.ts";
 
 export interface InitOptions {
@@ -34,7 +35,10 @@ export async function initCommand(dir: string | undefined, opts: InitOptions, io
   if (existsSync(target) && !statSync(target).isDirectory()) {
     throw new TributaryError(`${target} is a file; give tributary init a folder (new or existing).`);
   }
-  const name = opts.name ?? projectName(basename(target));
+  const pkgFile = join(target, "package.json");
+  const existing = readPackageJson(pkgFile);
+  const name =
+    opts.name ?? projectName(typeof existing?.name === "string" ? existing.name : basename(target));
   if (!/^[a-z0-9][a-z0-9._-]*$/.test(name) || name.length > 100) {
     throw new TributaryError(
       `--name "${name}" cannot name a project: use lowercase letters, digits, ".", "_" and "-", starting with a letter or digit.`,
@@ -50,19 +54,23 @@ export async function initCommand(dir: string | undefined, opts: InitOptions, io
   });
 
   // Check everything before writing anything.
-  const taken = files.map((f) => f.path).filter((p) => existsSync(join(target, p)));
+  const taken = conflicts(
+    target,
+    files.map((f) => f.path),
+  );
   if (taken.length > 0) {
     throw new TributaryError(
       `init would overwrite ${taken.length === 1 ? "1 file" : `${taken.length} files`} in ${target}: ${taken.join(", ")}. ` +
         "Nothing was written: move them away, or run tributary init in another folder.",
     );
   }
-  const pkgFile = join(target, "package.json");
-  const pkg = planPackageJson(readPackageJson(pkgFile), packageNeeds(name, opts.tributary));
+  const pkg = planPackageJson(existing, packageNeeds(name, opts.tributary));
 
-  write(target, [...files, { path: "package.json", text: pkg.text }], pkgFile);
+  writeProject(target, [...files, { path: "package.json", text: pkg.text }]);
 
-  const where = relative(process.cwd(), target) || ".";
+  // How to get there from here: a path down from the current folder, else the absolute one.
+  const down = relative(process.cwd(), target);
+  const where = down === "" ? "." : down.startsWith("..") ? target : down;
   io.out(`tributary init: project "${name}" in ${target}\n`);
   io.out(
     pkg.existed
@@ -148,38 +156,6 @@ function readPackageJson(file: string): Record<string, unknown> | undefined {
   return value as Record<string, unknown>;
 }
 
-/**
- * Writes the files; if one cannot be written, removes what was written (and the folders made for it)
- * and puts package.json back, so a failure leaves the folder as it was.
- */
-function write(target: string, files: readonly { path: string; text: string }[], pkgFile: string): void {
-  const before = existsSync(pkgFile) ? readFileSync(pkgFile) : undefined;
-  const made: string[] = [];
-  try {
-    for (const f of files) {
-      const file = join(target, f.path);
-      made.push(...missingFolders(dirname(file)));
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, f.text, { flag: f.path === "package.json" ? "w" : "wx" });
-      if (f.path !== "package.json") made.push(file);
-    }
-  } catch (e) {
-    for (const path of made.reverse()) rmSync(path, { recursive: true, force: true });
-    if (before !== undefined) writeFileSync(pkgFile, before);
-    else rmSync(pkgFile, { force: true });
-    throw new TributaryError(
-      `cannot write ${(e as NodeJS.ErrnoException).path ?? target}: ${(e as Error).message}. Nothing was written.`,
-    );
-  }
-}
-
-/** The folders from the first missing one down to `dir`, outermost first. */
-function missingFolders(dir: string): string[] {
-  const missing: string[] = [];
-  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
-  return missing;
-}
-
 function npmInstall(cwd: string, io: Io): Promise<number> {
   return new Promise((done) => {
     const child = spawn(process.platform === "win32" ? "npm.cmd" : "npm", ["install"], {
@@ -199,7 +175,7 @@ function npmInstall(cwd: string, io: Io): Promise<number> {
 
 function nextSteps(where: string, installed: boolean): string {
   const steps = [
-    ...(where === "." ? [] : [[`cd ${where}`, ""]]),
+    ...(where === "." ? [] : [[`cd ${/^[\w./-]+$/.test(where) ? where : JSON.stringify(where)}`, ""]]),
     ...(installed ? [] : [["npm install", "the project's packages (tests, type checks)"]]),
     ["npx tributary materialize", "materialise the sample week on this machine, in .tributary/"],
     ["npm test", "the pipeline's tests"],
@@ -212,7 +188,7 @@ function nextSteps(where: string, installed: boolean): string {
       "deploy it (README.md: credentials and the stack's values first)",
     ],
   ];
-  const width = Math.max(...steps.map(([c]) => c!.length));
+  const width = Math.max(...steps.filter(([, why]) => why).map(([c]) => c!.length));
   return `\nNext:\n${steps.map(([c, why]) => `  ${why ? `${c!.padEnd(width)}  ${why}` : c}`.trimEnd()).join("\n")}\n`;
 }
 
