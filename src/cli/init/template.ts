@@ -1,5 +1,5 @@
 /**
- * The project `tributary init` writes: the files of template/, copied with a few words filled in. A
+ * The project `tributary init` writes: the files of templates/init/, copied with a few words filled in. A
  * template file holds `{{name}}`-style placeholders; a path segment starting with `_` becomes a dot file
  * or folder (`_gitignore` → `.gitignore`), because npm leaves `.gitignore` files out of a package.
  */
@@ -31,8 +31,11 @@ export function packageRoot(from: string = fileURLToPath(import.meta.url)): stri
   }
 }
 
-/** Where the template lives in the package (shipped as files, not compiled). */
-export const TEMPLATE_DIR = "src/cli/init/template";
+/**
+ * Where the template lives in the package: outside src/, because its TypeScript is the user's project,
+ * shipped as it is and never compiled with the package's own.
+ */
+export const TEMPLATE_DIR = "templates/init";
 
 /** Every file of the template, rendered with `values`, sorted by path. */
 export function renderTemplate(values: TemplateValues, root: string = packageRoot()): ProjectFile[] {
