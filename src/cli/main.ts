@@ -60,7 +60,7 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       "after",
       "\nWrites nothing if any file it would write exists. A package.json already there keeps what it says\n" +
         "and gets what the project needs added.\n" +
-        "Examples:\n  npm init -y && npm install tributary && npx tributary init\n  npx tributary init my-pipelines --install",
+        "Examples:\n  npm init -y && npm install ./tributary-0.1.0.tgz && npx tributary init\n  npx tributary init my-pipelines --install",
     )
     .action(async (dir: string | undefined, opts: import("./commands/init.ts").InitOptions) => {
       const { initCommand } = await import("./commands/init.ts");
