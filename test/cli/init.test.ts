@@ -256,6 +256,57 @@ describe("tributary init where a package.json is", () => {
   });
 });
 
+describe("tributary init --install", () => {
+  /** Runs init with an `npm` of our own first on the PATH: it prints what it was asked and exits with `exit`. */
+  async function withNpm(exit: number) {
+    const bin = tempDir();
+    writeFileSync(
+      join(bin, "npm"),
+      `#!/bin/sh\necho "npm $* in $(pwd)"\necho "npm says no" >&2\nexit ${exit}\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const dir = join(tempDir(), "p");
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      let stdout = "";
+      let stderr = "";
+      const io = {
+        out: (t: string) => {
+          stdout += t;
+        },
+        err: (t: string) => {
+          stderr += t;
+        },
+      };
+      const code = await initCommand(dir, { install: true }, io);
+      return { dir, code, stdout, stderr };
+    } finally {
+      process.env.PATH = path;
+    }
+  }
+
+  it("runs npm install in the project once it is written, and leaves it out of the next steps", async () => {
+    const run = await withNpm(0);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      `  created  tsconfig.json\n\nnpm install\nnpm install in ${run.dir}\n\nNext:\n  cd ${run.dir}\n  npx tributary materialize  `,
+    );
+    expect(run.stderr).toBe("npm says no\n");
+  });
+
+  it("says so when npm install fails, and exits 1 with the project written", async () => {
+    const run = await withNpm(3);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      `npm says no\ntributary: npm install exited with 3 in ${run.dir}; the project is written: run npm install there.\n`,
+    );
+    expect(tree(run.dir)).toEqual([...FILES, "package.json"].sort());
+  });
+});
+
 describe("tributary init refuses, and writes nothing", () => {
   it("when files it would write exist: it names every one", async () => {
     const dir = tempDir();
