@@ -5,14 +5,23 @@
  * `init` wrote: its Pulumi program (Pulumi.yaml's `main`) run by Pulumi's own runner
  * (`@pulumi/pulumi/cmd/run`, as `pulumi up` starts it) against the local engine, with no `tributary
  * bundle` beforehand, registers exactly what `npx tributary synth` prints, and `synth --check` passes
- * the policy pack.
+ * the policy pack. Last, what the project's pull-request workflow runs first: `tributary diff` of a
+ * change against the committed project.
  *
  * Everything comes from `npm pack` of this repository and the npm registry; one install serves every
  * case. The npm cache is npm's own (`--prefer-offline`: what `npm ci` of this repository fetched is
  * not fetched again).
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -191,4 +200,67 @@ describe.each(INIT_STACKS)("stack %s, as init wrote it", (stack) => {
     expect(check.stderr).toBe("");
     expect(check.stdout.endsWith("policy pack tributary-security: no violations\n")).toBe(true);
   }, 900_000);
+});
+
+describe("the pull-request workflow's offline preview", () => {
+  it("tributary diff names a changed asset, its schema verdict per consumer, and the stack synthesised", async () => {
+    const git = (...args: string[]) =>
+      ok(project, "git", "-c", "user.name=ci", "-c", "user.email=ci@example.com", ...args);
+    await git("init", "--quiet");
+    await git("add", ".");
+    await git("commit", "--quiet", "-m", "tributary init");
+    const site = join(project, "assets/site.ts");
+    const before = readFileSync(site, "utf8");
+    const after = before
+      .replace("    median_duration_ms: Type.Integer(),\n", "$&    max_duration_ms: Type.Integer(),\n")
+      .replace(
+        "      CAST(median(duration_ms) AS BIGINT) AS median_duration_ms\n",
+        "      CAST(median(duration_ms) AS BIGINT) AS median_duration_ms,\n      CAST(max(duration_ms) AS BIGINT) AS max_duration_ms\n",
+      );
+    expect(after).not.toBe(before);
+    writeFileSync(site, after);
+    try {
+      const diff = await ok(
+        project,
+        "npx",
+        "tributary",
+        "diff",
+        "--base",
+        "HEAD",
+        "--stack",
+        "dev-aws",
+        "--format",
+        "json",
+        "--exit-code",
+      );
+      const report = JSON.parse(diff.stdout);
+      expect(report.graph.modified.map((m: { key: string }) => m.key)).toEqual(["page_stats"]);
+      expect(report.graph.modified[0].schema).toEqual({
+        columns: [{ kind: "added", column: { name: "max_duration_ms", type: "integer", nullable: false } }],
+        verdict: "forward-compatible",
+        consumers: [
+          {
+            consumer: "daily_summary",
+            verdict: "compatible",
+            reads: [],
+            readsFrom: "all",
+            reason: "reads none of the changed columns",
+          },
+          {
+            consumer: "top_pages",
+            verdict: "compatible",
+            reads: [],
+            readsFrom: "declared",
+            reason: "reads none of the changed columns",
+          },
+        ],
+      });
+      expect(report.stacks.map((s: { stack: string; source: string }) => [s.stack, s.source])).toEqual([
+        ["dev-aws", "synth"],
+      ]);
+      expect(report.risks).toEqual([]);
+    } finally {
+      writeFileSync(site, before);
+    }
+  }, 300_000);
 });
