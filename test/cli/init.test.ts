@@ -138,8 +138,9 @@ description: The asset graph in assets/ deployed as a serverless data platform, 
 runtime:
   name: nodejs
   options:
-    # tributary/register loads the TypeScript of deploy.ts and the graph module (no build step); so
-    # Pulumi's own TypeScript loader (ts-node) is not needed.
+    # tributary/register loads the TypeScript of deploy.ts and the graph module (no build step), so
+    # Pulumi's own loader (ts-node, with a TypeScript compiler) is turned off: it would only add time,
+    # and fail on this tsconfig.json when the project has no TypeScript of its own installed.
     nodeargs: "--import tributary/register"
     typescript: false
     packagemanager: npm
