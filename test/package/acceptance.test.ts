@@ -126,7 +126,7 @@ describe("a new project from the packed package", () => {
     const first = await ok(project, "npx", "tributary", "materialize");
     expect(first.stderr).toBe("");
     expect(steady(first.stdout)).toBe(
-      `no data yet: generating the graph module's sample data into ${project}/.tributary/samples and ingesting it
+      `no data yet: generating the project configuration's sample data into ${project}/.tributary/samples and ingesting it
 page_views: read 2821 = written 2800 + quarantined 14 + duplicates 7
 plan: 21 of 21 asset partitions to materialise
 ok      page_stats: 7 partitions, 56 rows in <t>
