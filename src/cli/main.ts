@@ -57,6 +57,27 @@ export function program(io: Io, setCode: (code: number) => void): Command {
   };
 
   cli
+    .command("init")
+    .description("scaffold a project: a starter pipeline with sample data, its tests, stacks per cloud, CI")
+    .argument("[dir]", "the project's folder, new or existing (default: the current directory)")
+    .option(
+      "--tributary <spec>",
+      "the tributary dependency to write, e.g. ^0.1.0, a tarball path or npm:@acme/tributary@0.1 (default: this version)",
+    )
+    .option("--name <name>", "the project's name in package.json and Pulumi.yaml (default: the folder's)")
+    .option("--install", "run npm install in the folder afterwards")
+    .addHelpText(
+      "after",
+      "\nWrites nothing if any file it would write exists. A package.json already there keeps what it says\n" +
+        "and gets what the project needs added.\n" +
+        "Examples:\n  npm init -y && npm install ./tributary-0.1.0.tgz && npx tributary init\n  npx tributary init my-pipelines --install",
+    )
+    .action(async (dir: string | undefined, opts: import("./commands/init.ts").InitOptions) => {
+      const { initCommand } = await import("./commands/init.ts");
+      setCode(await initCommand(dir, opts, io));
+    });
+
+  cli
     .command("validate")
     .description("load the graph module and validate the graph; print a summary or every error")
     .option(GRAPH_FLAGS, GRAPH_HELP)

@@ -19,6 +19,7 @@ describe("tributary --help and --version", () => {
         -h, --help                                     print help
 
       Commands:
+        init [options] [dir]                           scaffold a project: a starter pipeline with sample data, its tests, stacks per cloud, CI
         validate [options]                             load the graph module and validate the graph; print a summary or every error
         list [options] [selection]                     list the selected assets in topological order
         lineage [options] [selection]                  print the static lineage of the selected assets

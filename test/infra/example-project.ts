@@ -13,18 +13,21 @@ export interface PulumiProjectRun {
   readonly main: string;
   readonly project: string;
   readonly nodeargs: string[];
+  /** `runtime.options.typescript` (Pulumi's default: true, which registers its own ts-node too). */
+  readonly typescript: boolean;
 }
 
 export function examplePulumiRun(): PulumiProjectRun {
   const project = parse(fs.readFileSync(path.join(EXAMPLE, "Pulumi.yaml"), "utf8")) as {
     name: string;
     main: string;
-    runtime: { options: { nodeargs: string } };
+    runtime: { options: { nodeargs: string; typescript?: boolean } };
   };
   return {
     cwd: EXAMPLE,
     main: project.main,
     project: project.name,
     nodeargs: project.runtime.options.nodeargs.split(/\s+/),
+    typescript: project.runtime.options.typescript ?? true,
   };
 }

@@ -21,21 +21,23 @@ const entries = Object.entries(manifest.exports).filter(
   (e): e is [string, Record<string, string>] => typeof e[1] === "object",
 );
 
-/** Every file below src/, relative to it. */
-function sources(): string[] {
-  const src = path.join(REPO, "src");
-  return (fs.readdirSync(src, { recursive: true }) as string[])
-    .filter((f) => fs.statSync(path.join(src, f)).isFile())
+/** Every file below the repository's folder `dir`, relative to it. */
+function filesOf(dir: string): string[] {
+  const root = path.join(REPO, dir);
+  return (fs.readdirSync(root, { recursive: true }) as string[])
+    .filter((f) => fs.statSync(path.join(root, f)).isFile())
     .map((f) => f.split(path.sep).join("/"));
 }
 
 describe("npm pack", () => {
-  it("holds each source compiled (JavaScript and declarations), the runtime's other files, the bin, and nothing else", async () => {
+  it("holds each source compiled (JavaScript and declarations), the runtime's other files, the bin, init's template, and nothing else", async () => {
     const expected = [
       "README.md",
       "bin/tributary.js",
       "package.json",
-      ...sources().flatMap((f) => {
+      // `tributary init` copies its project template from the package.
+      ...filesOf("templates").map((f) => `templates/${f}`),
+      ...filesOf("src").flatMap((f) => {
         if (f.endsWith(".d.ts")) return []; // declarations for the sources only (the bundle's graph module)
         if (f.endsWith(".ts")) return [`dist/${f.slice(0, -3)}.js`, `dist/${f.slice(0, -3)}.d.ts`];
         return [`dist/${f}`];
