@@ -52,8 +52,9 @@ const PULUMI_YAML = `name: shop
 runtime:
   name: nodejs
   options:
-    nodeargs: "--import tsx"
-main: src/infra/program.ts
+    nodeargs: "--import tributary/register"
+    typescript: false
+main: deploy.ts
 stackConfigDir: environments
 `;
 
@@ -87,11 +88,12 @@ function runner(env: Record<string, string> = {}) {
   const region = configRegion(values);
   return runProgram({
     cwd: p.dir,
-    main: "src/infra/program.ts",
+    main: "deploy.ts",
     project: "shop",
     stack: STACK,
     config: values,
-    nodeargs: ["--import", "tsx"],
+    nodeargs: ["--import", "tributary/register"],
+    typescript: false,
     newResource: (r) => fakeOutputs(r, region),
     invoke: (token, args) => fakeInvoke(token, args, values),
     env,
