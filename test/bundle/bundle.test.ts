@@ -224,7 +224,7 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
     expect([manifest.cloud, manifest.arch, manifest.graph, manifest.binding]).toEqual([
       "gcp",
       "x64",
-      "examples/commerce/assets/index.ts",
+      "assets/index.ts",
       { package: "@duckdb/node-bindings-linux-x64", version: duckdb, shipped: false },
     ]);
     expect(manifest.functions).toEqual({

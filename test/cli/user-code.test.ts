@@ -247,7 +247,8 @@ describe("what Tributary's own code throws stays a bug", () => {
     expect(run.stdout).toBe("");
     const lines = run.stderr.trimEnd().split("\n");
     expect(lines[0]).toBe("TypeError: Cannot read properties of undefined (reading 'schema')");
-    expect(lines[1]).toMatch(new RegExp(`^ {4}at asset \\(${REPO}/src/kit/asset\\.ts:\\d+:\\d+\\)$`));
+    // The bin runs the compiled package (dist/), as an installed one does.
+    expect(lines[1]).toMatch(new RegExp(`^ {4}at asset \\(file://${REPO}/dist/kit/asset\\.js:\\d+:\\d+\\)$`));
     expect(lines[2]).toBe(`    at <anonymous> (${REPO}/${DIR}/kit-crash.ts:7:17)`);
     expect(lines.at(-1)).toBe(
       `tributary: internal error: the graph module ${DIR}/kit-crash.ts threw while loading. This is a bug in Tributary: please report it with this output.`,
