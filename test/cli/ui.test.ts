@@ -25,7 +25,7 @@ describe("tributary ui", () => {
       child.on("exit", () => reject(new Error(`exited: ${stderr}`)));
     });
     expect(stdout).toMatch(
-      /^tributary ui: 7 assets of examples\/commerce\/assets\/index\.ts at http:\/\/127\.0\.0\.1:\d+\/ \(Ctrl-C stops\)\n$/,
+      /^tributary ui: 7 assets of assets\/index\.ts at http:\/\/127\.0\.0\.1:\d+\/ \(Ctrl-C stops\)\n$/,
     );
     const page = await fetch(url);
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
