@@ -20,15 +20,35 @@ export class SynthError extends TributaryError {
   override name = "SynthError";
 }
 
-/** The Pulumi project at `root`: its name and program, from Pulumi.yaml. */
-export function pulumiProject(root: string): { name: string; main: string } {
+export interface PulumiProject {
+  readonly name: string;
+  /** The program, relative to the project's root. */
+  readonly main: string;
+  /** `runtime.options.nodeargs`, split at blanks. */
+  readonly nodeargs: string[];
+  /** `runtime.options.typescript` (the CLI's default: true): whether the runner loads TypeScript itself. */
+  readonly typescript: boolean;
+}
+
+/** The Pulumi project at `root`: its name, program and how the CLI runs it, from Pulumi.yaml. */
+export function pulumiProject(root: string): PulumiProject {
   const file = path.join(root, "Pulumi.yaml");
   if (!fs.existsSync(file)) {
     throw new SynthError(`no Pulumi.yaml in ${root}: run tributary from the project's root.`);
   }
-  const project = parse(fs.readFileSync(file, "utf8")) as { name?: string; main?: string };
+  const project = parse(fs.readFileSync(file, "utf8")) as {
+    name?: string;
+    main?: string;
+    runtime?: string | { options?: { nodeargs?: string; typescript?: boolean } };
+  };
   if (!project?.name) throw new SynthError(`Pulumi.yaml: "name" is missing.`);
-  return { name: project.name, main: project.main ?? "index.ts" };
+  const options = typeof project.runtime === "object" ? (project.runtime.options ?? {}) : {};
+  return {
+    name: project.name,
+    main: project.main ?? "index.ts",
+    nodeargs: (options.nodeargs ?? "").split(/\s+/).filter((a) => a !== ""),
+    typescript: options.typescript !== false,
+  };
 }
 
 export interface SynthOptions {

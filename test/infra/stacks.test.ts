@@ -11,7 +11,7 @@ import { describe, expect, inject, it } from "vitest";
 import { configMap, StackConfigError } from "../../infra/config.ts";
 import { evaluate } from "../../infra/policy/rules.ts";
 import { runProgram } from "../../infra/synth/engine.ts";
-import { type ResourceRecord, SynthError, synth } from "../../infra/synth/index.ts";
+import { pulumiProject, type ResourceRecord, SynthError, synth } from "../../infra/synth/index.ts";
 import { configRegion, fakeInvoke, fakeOutputs } from "../../infra/synth/outputs.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -20,6 +20,17 @@ const stacks = fs
   .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
   .filter((s): s is string => s !== undefined)
   .sort();
+
+const project = pulumiProject(repo);
+
+it("runs the program as Pulumi.yaml says: tsx loads the TypeScript, not the runner", () => {
+  expect(project).toEqual({
+    name: "tributary",
+    main: "infra/index.ts",
+    nodeargs: ["--import", "tsx"],
+    typescript: false,
+  });
+});
 
 describe.each(stacks)("stack %s", (stack) => {
   it("registers under Pulumi's own runner exactly what synth prints, and passes the policy pack", async () => {
@@ -30,11 +41,13 @@ describe.each(stacks)("stack %s", (stack) => {
       synth({ root: repo, stack }),
       runProgram({
         cwd: repo,
-        main: "infra/index.ts",
-        project: "tributary",
+        main: project.main,
+        project: project.name,
         stack,
         config,
-        nodeargs: ["--import", "tsx"],
+        // As the CLI runs it: Pulumi.yaml's nodeargs and typescript option.
+        nodeargs: project.nodeargs,
+        typescript: project.typescript,
         newResource: (r) => fakeOutputs(r, region),
         invoke: (token, args) => fakeInvoke(token, args, config),
       }),
