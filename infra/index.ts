@@ -6,6 +6,9 @@
  * against `stacks/Pulumi.<stack>.yaml`'s keys before anything is registered.
  */
 
+// First, before the user's graph module loads: see stack-traces.ts.
+import "./stack-traces.ts";
+
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { TributaryError, toLineage } from "tributary";
@@ -15,6 +18,12 @@ import { configMap, readStackConfig, stackFile } from "./config.ts";
 import { runError } from "./errors.ts";
 import { planDeployment } from "./plan/build.ts";
 import { configuredSecrets } from "./secrets.ts";
+import { lean } from "./stack-traces.ts";
+
+// Every module the program imports has loaded by now, the user's graph module among them: an error in
+// the user's code has been reported with its file and line. What follows registers thousands of
+// resources, and Pulumi's SDK pays for debugging aids on each.
+lean();
 
 const stack = pulumi.getStack();
 
@@ -51,7 +60,7 @@ async function adapter(cloud: string): Promise<CloudAdapter> {
   }
 }
 
-const deployed = (await adapter(plan.cloud)).deploy(plan, secrets);
+const deployed = await (await adapter(plan.cloud)).deploy(plan, secrets);
 
 /** Physical bucket name per store (raw, curated, quarantine). */
 export const buckets = deployed.buckets;
