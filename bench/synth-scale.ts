@@ -23,7 +23,7 @@
  * Targets: 1,000 assets under 60 s, and 2,000 assets at most 2.1 × the time of 1,000. Exits 1 when one is
  * missed. The ratio is Tributary's time over the baseline's: per asset (the whole program, against one bare
  * bucket per asset) and per registered resource. CPU seconds of each program are printed beside the wall
- * time, which counts other processes' use of the cores.
+ * time, which counts other processes' use of the cores, and so is each program's peak resident memory.
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg } from "node:os";
@@ -32,7 +32,7 @@ import { configMap } from "../infra/config.ts";
 import { runProgram } from "../infra/synth/engine.ts";
 import { type PulumiProject, pulumiProject, type Synthesis } from "../infra/synth/index.ts";
 import { configRegion, fakeInvoke, fakeOutputs } from "../infra/synth/outputs.ts";
-import { childrenCpu } from "./child-cpu.ts";
+import { childrenCpu, watchChildrenPeakRss } from "./children.ts";
 import { generate } from "./generated-graph.ts";
 import { DATA, EXAMPLE_STACK, makeProject, useGraph } from "./generated-project.ts";
 
@@ -56,6 +56,8 @@ interface Timed {
   readonly wall: number;
   /** NaN when unknown. */
   readonly cpu: number;
+  /** The program's peak resident memory, MB (NaN when unknown). */
+  readonly rssMb: number;
   readonly resources: number;
 }
 
@@ -71,6 +73,7 @@ async function timed(
   const region = configRegion(config);
   const profile = PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${join(PROFILE_DIR, label)}`] : [];
   const cpu0 = childrenCpu();
+  const rss = watchChildrenPeakRss();
   const t0 = performance.now();
   const synthesis = await runProgram({
     cwd: dir,
@@ -90,6 +93,7 @@ async function timed(
   return {
     wall,
     cpu: cpu0 === undefined || cpu1 === undefined ? Number.NaN : cpu1 - cpu0,
+    rssMb: rss.stop(),
     resources: synthesis.resources.length,
     synthesis,
   };
@@ -103,7 +107,7 @@ async function tributary(dir: string, assets: number, run: number): Promise<Time
   if (functions.length !== assets + 1) {
     throw new Error(`bench: the program registered ${functions.length} AssetFunctions for ${assets} assets`);
   }
-  return { wall: t.wall, cpu: t.cpu, resources: t.resources };
+  return { wall: t.wall, cpu: t.cpu, rssMb: t.rssMb, resources: t.resources };
 }
 
 async function baseline(dir: string, buckets: number, run: number): Promise<Timed> {
@@ -112,7 +116,7 @@ async function baseline(dir: string, buckets: number, run: number): Promise<Time
   const t = await timed(dir, "baseline.ts", "baseline", config, `baseline-${buckets}-${run}`);
   if (t.resources !== buckets)
     throw new Error(`bench: the baseline registered ${t.resources} of ${buckets} buckets`);
-  return { wall: t.wall, cpu: t.cpu, resources: t.resources };
+  return { wall: t.wall, cpu: t.cpu, rssMb: t.rssMb, resources: t.resources };
 }
 
 function median(xs: readonly number[]): number {
@@ -125,6 +129,7 @@ function medians(runs: readonly Timed[]): Timed {
   return {
     wall: median(runs.map((r) => r.wall)),
     cpu: median(runs.map((r) => r.cpu)),
+    rssMb: median(runs.map((r) => r.rssMb)),
     resources: runs[0]!.resources,
   };
 }
@@ -152,6 +157,7 @@ async function bench(dir: string, assets: number): Promise<Result> {
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 const sec = (n: number) => (Number.isNaN(n) ? "?" : n.toFixed(2));
+const mb = (n: number) => (Number.isNaN(n) ? "?" : fmt(Math.round(n)));
 const progress = (line: string) => process.stderr.write(`  ${line}\n`);
 
 const args = process.argv.slice(2);
@@ -202,18 +208,18 @@ console.log(
 );
 console.log("Baseline: a program registering one bare aws.s3.Bucket per asset, started the same way.\n");
 console.log(
-  "| assets | resources | Tributary s | CPU s | ms/resource | baseline s | CPU s | ms/bucket " +
-    "| ratio per asset | ratio per resource |",
+  "| assets | resources | Tributary s | CPU s | peak RSS MB | ms/resource | baseline s | CPU s | peak RSS MB " +
+    "| ms/bucket | ratio per asset | ratio per resource |",
 );
-console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 const perResource = (r: Result) =>
   r.tributary.wall / r.tributary.resources / (r.baseline.wall / r.baseline.resources);
 for (const r of results) {
   const t = r.tributary;
   const b = r.baseline;
   console.log(
-    `| ${fmt(r.assets)} | ${fmt(t.resources)} | ${sec(t.wall)} | ${sec(t.cpu)} ` +
-      `| ${((1000 * t.wall) / t.resources).toFixed(2)} | ${sec(b.wall)} | ${sec(b.cpu)} ` +
+    `| ${fmt(r.assets)} | ${fmt(t.resources)} | ${sec(t.wall)} | ${sec(t.cpu)} | ${mb(t.rssMb)} ` +
+      `| ${((1000 * t.wall) / t.resources).toFixed(2)} | ${sec(b.wall)} | ${sec(b.cpu)} | ${mb(b.rssMb)} ` +
       `| ${((1000 * b.wall) / b.resources).toFixed(2)} | ${(t.wall / b.wall).toFixed(2)} | ${perResource(r).toFixed(2)} |`,
   );
 }

@@ -30,7 +30,7 @@ import { availableParallelism, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Synthesis, synth } from "../infra/synth/index.ts";
-import { childrenCpu } from "./child-cpu.ts";
+import { childrenCpu } from "./children.ts";
 import { generate, moduleText, type Node } from "./generated-graph.ts";
 import { DATA, EXAMPLE_STACK, makeProject, useGraph as useProjectGraph } from "./generated-project.ts";
 
