@@ -43,7 +43,7 @@ async function build(dir: string): Promise<string> {
     }),
     esbuild.build({
       ...common,
-      entryPoints: [join(import.meta.dirname, "../runtime/engine/ingest-worker.ts")],
+      entryPoints: [join(import.meta.dirname, "../src/runtime/engine/ingest-worker.ts")],
       outfile: join(dir, "ingest-worker.js"),
     }),
   ]);

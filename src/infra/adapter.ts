@@ -26,8 +26,46 @@ export interface CloudAdapter {
    * `secrets` are the configured secrets' values (the others are generated or refused by the plan);
    * `code` is the functions' bundle of each architecture (checked against the plan: see
    * bundle/locate.ts).
+   * Asynchronous because it constructs the functions a bounded number at a time (`registerEach`).
    */
-  deploy(plan: DeploymentPlan, secrets: SecretValues, code: FunctionCodes): StackOutputs;
+  deploy(plan: DeploymentPlan, secrets: SecretValues, code: FunctionCodes): Promise<StackOutputs>;
+}
+
+/**
+ * How many of the graph's function components (a dozen resources each) may be registering at once.
+ * Pulumi's SDK holds a resource's outputs, their promises and its request until the engine has answered
+ * its registration, about 200 KB a resource; constructing every function at once held a whole graph's
+ * (5.5 GB for 2,000 assets: past Node's default heap, and garbage collection took most of the run).
+ * A hundred leaves the engine over a thousand operations to run in parallel.
+ */
+export const REGISTERING_AT_ONCE = 100;
+
+/**
+ * `construct` a component for each item, in order, with at most `atOnce` of them registering at a time:
+ * the next waits until the component and every resource under it has been registered (its URN known),
+ * which the engine answers at once in a preview, and when the resource exists in an update. `construct`
+ * must pass `opts` to the component (they count its resources), and may not need a later item's.
+ */
+export async function registerEach<T>(
+  items: readonly T[],
+  construct: (item: T, opts: pulumi.ComponentResourceOptions) => pulumi.ComponentResource,
+  atOnce = REGISTERING_AT_ONCE,
+): Promise<void> {
+  let registering = 0;
+  let room: (() => void) | undefined;
+  for (const item of items) {
+    if (registering >= atOnce) await new Promise<void>((resolve) => (room = resolve));
+    const resources: pulumi.Resource[] = [];
+    // A transformation sees the component and each resource under it as it is constructed.
+    const count: pulumi.ResourceTransformation = ({ resource }) => void resources.push(resource);
+    construct(item, { transformations: [count] });
+    registering++;
+    pulumi.all(resources.map((r) => r.urn)).apply(() => {
+      registering--;
+      room?.();
+      room = undefined;
+    });
+  }
 }
 
 /**

@@ -29,6 +29,8 @@ import { planDeployment } from "./plan/build.ts";
 import type { DeploymentPlan } from "./plan/types.ts";
 import { checkStackConfigDir, pulumiProject } from "./pulumi-project.ts";
 import { configuredSecrets, type SecretValues } from "./secrets.ts";
+// On import, before any user module loads: Pulumi's runner's source-map-support is dropped (see there).
+import { lean } from "./stack-traces.ts";
 
 export interface DeployOptions {
   /** The project's working directory (default: the program's, the folder of Pulumi.yaml under `pulumi`). */
@@ -74,7 +76,12 @@ export async function deploy(options: DeployOptions = {}): Promise<Deployment> {
     }),
   );
   const code = functionCodes(plan, plan.cloud, bundles);
-  const deployed = (await adapter(plan.cloud, file)).deploy(plan, secrets, code);
+  const cloud = await adapter(plan.cloud, file);
+  // The user's modules have loaded (their errors reported with file and line) and the bundles are
+  // built: what follows registers thousands of resources, and Pulumi's SDK pays for debugging aids on
+  // each (stack-traces.ts).
+  lean();
+  const deployed = await cloud.deploy(plan, secrets, code);
   return {
     buckets: deployed.buckets,
     buses: deployed.buses,

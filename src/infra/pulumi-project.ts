@@ -21,6 +21,10 @@ export interface PulumiProject {
   readonly stackConfigDir: string;
   /** Whether Pulumi.yaml names the folder (else the default applies). */
   readonly namesStackConfigDir: boolean;
+  /** `runtime.options.nodeargs`, split at blanks: how the language host starts the program. */
+  readonly nodeargs: string[];
+  /** `runtime.options.typescript` (Pulumi's default: true): whether the runner loads TypeScript itself. */
+  readonly typescript: boolean;
 }
 
 /**
@@ -44,13 +48,17 @@ export function pulumiProject(root: string): PulumiProject {
     name?: string;
     main?: string;
     stackConfigDir?: string;
+    runtime?: string | { options?: { nodeargs?: string; typescript?: boolean } };
   } | null;
   if (!project?.name) throw new PulumiProjectError(`Pulumi.yaml: "name" is missing.`);
+  const options = typeof project.runtime === "object" ? (project.runtime.options ?? {}) : {};
   return {
     name: project.name,
     main: project.main ?? "index.ts",
     stackConfigDir: path.resolve(root, project.stackConfigDir ?? "."),
     namesStackConfigDir: project.stackConfigDir !== undefined,
+    nodeargs: (options.nodeargs ?? "").split(/\s+/).filter((a) => a !== ""),
+    typescript: options.typescript !== false,
   };
 }
 

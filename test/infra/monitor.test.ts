@@ -191,6 +191,15 @@ describe("the local monitor runs a program under the real Pulumi runner", () => 
     console.info(`runProgram(run-error): ${Date.now() - started} ms`);
   }, 120_000);
 
+  // Pulumi's runner installs source-map-support, which cannot read tsx's in-memory source maps: the
+  // frame would name line 1 of the transpiled module. src/infra/stack-traces.ts removes it before loading.
+  it.concurrent("names the file and line of a module that fails to load, as its author wrote them", async () => {
+    const failure = runProgram({ ...fixtureRun, main: "load-error.ts", ...hooks });
+    await expect(failure).rejects.toThrow(
+      /\nError: broken at load: 1 row\n {4}at .*\/engine-program\/broken-module\.ts:9:28\)?\n/,
+    );
+  }, 120_000);
+
   it.concurrent("runs the example's program (deploy.ts), which stops with a clear error without stack config", async () => {
     const run = runProgram({ ...exampleRun, stack: "dev", config: {} });
     await expect(run).rejects.toThrow(

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { configMap, StackConfigError } from "../../src/infra/config.ts";
 import { evaluate } from "../../src/infra/policy/rules/index.ts";
+import { pulumiProject } from "../../src/infra/pulumi-project.ts";
 import { type ResourceRecord, SynthError, synth } from "../../src/infra/synth/index.ts";
 import { runProgram } from "../../src/infra/synth/monitor.ts";
 import { configRegion, fakeInvoke, fakeOutputs } from "../../src/infra/synth/outputs/index.ts";
@@ -20,6 +21,17 @@ const stacks = fs
   .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
   .filter((s): s is string => s !== undefined)
   .sort();
+
+it("runs the example's program as its Pulumi.yaml says: tributary/register loads the TypeScript, not the runner", () => {
+  expect(pulumiProject(root)).toEqual({
+    name: "tributary",
+    main: "deploy.ts",
+    stackConfigDir: path.join(root, "stacks"),
+    namesStackConfigDir: true,
+    nodeargs: ["--import", "tributary/register"],
+    typescript: false,
+  });
+});
 
 describe.each(stacks)("stack %s", (stack) => {
   it("registers under Pulumi's own runner exactly what synth prints, and passes the policy pack", async () => {

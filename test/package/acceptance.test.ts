@@ -28,8 +28,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { INIT_STACKS } from "../../src/cli/commands/init.ts";
 import { configMap } from "../../src/infra/config.ts";
-import { runProgram } from "../../src/infra/synth/monitor.ts";
 import type { Synthesis } from "../../src/infra/synth/index.ts";
+import { runProgram } from "../../src/infra/synth/monitor.ts";
 import { configRegion, fakeInvoke, fakeOutputs } from "../../src/infra/synth/outputs/index.ts";
 import { REPO } from "../cli/run.ts";
 

@@ -4,7 +4,7 @@
  * per asset or source with its own role, queue, trigger and alarms.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
+import { assertFreshnessWithin, type CloudAdapter, registerEach, type StackOutputs } from "../adapter.ts";
 import { bundleArch, type FunctionCodes } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
@@ -27,7 +27,7 @@ export function logRetention(days: number): number {
 
 export const aws = {
   cloud: "aws",
-  deploy(plan: DeploymentPlan, values: SecretValues, code: FunctionCodes): StackOutputs {
+  async deploy(plan: DeploymentPlan, values: SecretValues, code: FunctionCodes): Promise<StackOutputs> {
     assertFreshnessWithin(plan, MAX_FRESHNESS_MINUTES, "CloudWatch alarms look back at most 7 days");
     const p = plan.prefix;
     const retention = logRetention(plan.logRetentionDays);
@@ -64,27 +64,32 @@ export const aws = {
     );
 
     const functions: Record<string, pulumi.Output<string>> = {};
-    for (const fn of plan.functions) {
-      const f = new AssetFunction(fn.name, {
-        ...functionParts(plan, fn),
-        logGroup: `/tributary/${p}/${fn.id}`,
-        logRetentionDays: retention,
-        buckets: {
-          raw: { name: stores.raw.name, arn: stores.raw.arn },
-          curated: { name: stores.curated.name, arn: stores.curated.arn },
-          quarantine: { name: stores.quarantine.name, arn: stores.quarantine.arn },
+    await registerEach(plan.functions, (fn, opts) => {
+      const f = new AssetFunction(
+        fn.name,
+        {
+          ...functionParts(plan, fn),
+          logGroup: `/tributary/${p}/${fn.id}`,
+          logRetentionDays: retention,
+          buckets: {
+            raw: { name: stores.raw.name, arn: stores.raw.arn },
+            curated: { name: stores.curated.name, arn: stores.curated.arn },
+            quarantine: { name: stores.quarantine.name, arn: stores.quarantine.arn },
+          },
+          keyArn: key.arn,
+          assetBus: buses["asset-events"],
+          sourceBus: buses["source-events"],
+          alertTopicArn: alerts.topicArn,
+          // The bundle of the function's architecture, the folder as Lambda runs it (index.handler).
+          code: code(bundleArch(fn)).archive,
+          environment: plan.environment,
+          ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
         },
-        keyArn: key.arn,
-        assetBus: buses["asset-events"],
-        sourceBus: buses["source-events"],
-        alertTopicArn: alerts.topicArn,
-        // The bundle of the function's architecture, the folder as Lambda runs it (index.handler).
-        code: code(bundleArch(fn)).archive,
-        environment: plan.environment,
-        ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
-      });
+        opts,
+      );
       functions[fn.id] = f.functionName;
-    }
+      return f;
+    });
     return {
       buckets: { raw: stores.raw.name, curated: stores.curated.name, quarantine: stores.quarantine.name },
       buses: { "source-events": buses["source-events"].arn, "asset-events": buses["asset-events"].arn },

@@ -8,7 +8,7 @@
  */
 import * as authorization from "@pulumi/azure-native/authorization/index.js";
 import * as pulumi from "@pulumi/pulumi";
-import { assertFreshnessWithin, type CloudAdapter, type StackOutputs } from "../adapter.ts";
+import { assertFreshnessWithin, type CloudAdapter, registerEach, type StackOutputs } from "../adapter.ts";
 import type { FunctionCodes } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
@@ -37,7 +37,7 @@ export function packageContainer(key: string): string {
 
 export const azure = {
   cloud: "azure",
-  deploy(plan: DeploymentPlan, values: SecretValues, codes: FunctionCodes): StackOutputs {
+  async deploy(plan: DeploymentPlan, values: SecretValues, codes: FunctionCodes): Promise<StackOutputs> {
     assertFreshnessWithin(plan, MAX_FRESHNESS_MINUTES, "Azure log search alerts look back at most 2 days");
     // Every function's code: the one x64 bundle.
     const code = codes("x64");
@@ -121,30 +121,35 @@ export const azure = {
 
     const containers = data.containers as Record<StoreId, (typeof data.containers)[string]>;
     const functions: Record<string, pulumi.Output<string>> = {};
-    for (const fn of plan.functions) {
-      const f = new AssetFunction(fn.name, {
-        ...functionParts(plan, fn),
-        stack: plan.stack,
-        resourceGroupName: rg,
-        subscriptionId,
-        appName: sfx.apply((s) => dashedName(fn.name, s, 60)),
-        data: { blobEndpoint: data.blobEndpoint, containers },
-        host: {
-          accountName: host.accountName,
-          blobEndpoint: host.blobEndpoint,
-          locks: host.containers[HOST_CONTAINERS.locks]!,
-          secrets: host.containers[HOST_CONTAINERS.secrets]!,
-          packages: host.containers[packageContainer(fn.id)]!,
+    await registerEach(plan.functions, (fn, opts) => {
+      const f = new AssetFunction(
+        fn.name,
+        {
+          ...functionParts(plan, fn),
+          stack: plan.stack,
+          resourceGroupName: rg,
+          subscriptionId,
+          appName: sfx.apply((s) => dashedName(fn.name, s, 60)),
+          data: { blobEndpoint: data.blobEndpoint, containers },
+          host: {
+            accountName: host.accountName,
+            blobEndpoint: host.blobEndpoint,
+            locks: host.containers[HOST_CONTAINERS.locks]!,
+            secrets: host.containers[HOST_CONTAINERS.secrets]!,
+            packages: host.containers[packageContainer(fn.id)]!,
+          },
+          bus,
+          subnetId: network.functionsSubnetId,
+          code: { archive: code.archive, sha256: code.manifest.sha256 },
+          workspaceId: alerts.workspaceId,
+          actionGroupId: alerts.actionGroupId,
+          ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
         },
-        bus,
-        subnetId: network.functionsSubnetId,
-        code: { archive: code.archive, sha256: code.manifest.sha256 },
-        workspaceId: alerts.workspaceId,
-        actionGroupId: alerts.actionGroupId,
-        ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
-      });
+        opts,
+      );
       functions[fn.id] = f.appName;
-    }
+      return f;
+    });
     const url = (id: StoreId) => pulumi.interpolate`${data.blobEndpoint}${containers[id].name}`;
     return {
       buckets: { raw: url("raw"), curated: url("curated"), quarantine: url("quarantine") },

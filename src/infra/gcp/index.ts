@@ -7,7 +7,7 @@
  */
 import * as google from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import type { CloudAdapter, StackOutputs } from "../adapter.ts";
+import { type CloudAdapter, registerEach, type StackOutputs } from "../adapter.ts";
 import type { FunctionCodes } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
@@ -23,7 +23,7 @@ import { Store } from "./store.ts";
 
 export const gcp = {
   cloud: "gcp",
-  deploy(plan: DeploymentPlan, values: SecretValues, codes: FunctionCodes): StackOutputs {
+  async deploy(plan: DeploymentPlan, values: SecretValues, codes: FunctionCodes): Promise<StackOutputs> {
     // Every function's code: the one x64 bundle.
     const code = codes("x64");
     const p = plan.prefix;
@@ -105,23 +105,28 @@ export const gcp = {
     );
 
     const functions: Record<string, pulumi.Output<string>> = {};
-    for (const fn of plan.functions) {
-      const f = new AssetFunction(fn.name, {
-        ...functionParts(plan, fn),
-        project,
-        region,
-        prefix: p,
-        buckets: { raw: stores.raw.name, curated: stores.curated.name, quarantine: stores.quarantine.name },
-        assetBus: buses["asset-events"],
-        sourceBus: buses["source-events"],
-        pubsubAgent,
-        channel: alerts.channel,
-        source: { bucket: artifacts.name, object: source.name },
-        apis,
-        ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
-      });
+    await registerEach(plan.functions, (fn, opts) => {
+      const f = new AssetFunction(
+        fn.name,
+        {
+          ...functionParts(plan, fn),
+          project,
+          region,
+          prefix: p,
+          buckets: { raw: stores.raw.name, curated: stores.curated.name, quarantine: stores.quarantine.name },
+          assetBus: buses["asset-events"],
+          sourceBus: buses["source-events"],
+          pubsubAgent,
+          channel: alerts.channel,
+          source: { bucket: artifacts.name, object: source.name },
+          apis,
+          ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
+        },
+        opts,
+      );
       functions[fn.id] = f.functionName;
-    }
+      return f;
+    });
     return {
       buckets: { raw: stores.raw.name, curated: stores.curated.name, quarantine: stores.quarantine.name },
       buses: { "source-events": buses["source-events"].id, "asset-events": buses["asset-events"].id },
