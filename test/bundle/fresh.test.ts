@@ -5,15 +5,16 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadGraph } from "../../src/contract/graph-module.ts";
 import { type BundleNeed, bundleNeeds, bundleProblem } from "../../src/infra/bundle/fresh.ts";
 import { configMap, readStackConfig } from "../../src/infra/config.ts";
 import { planDeployment } from "../../src/infra/plan/build.ts";
 import { SynthError, synth } from "../../src/infra/synth/index.ts";
+import { EXAMPLE } from "../cli/run.ts";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** The example project: its graph, its stacks, and the bundles the suite built from it. */
+const repo = EXAMPLE;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-fresh-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
