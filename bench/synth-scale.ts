@@ -27,7 +27,7 @@
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { configMap } from "../src/infra/config.ts";
 import { type PulumiProject, pulumiProject } from "../src/infra/pulumi-project.ts";
 import type { Synthesis } from "../src/infra/synth/index.ts";
@@ -168,7 +168,9 @@ const option = (name: string): string | undefined => {
 };
 const RUNS = Number(option("--runs") ?? 1);
 const CLOUD = option("--cloud") ?? "aws";
-const PROFILE_DIR = option("--cpu-prof");
+const profileDir = option("--cpu-prof");
+// Absolute: each program runs in the throwaway project, which is deleted at the end.
+const PROFILE_DIR = profileDir ? resolve(profileDir) : profileDir;
 const SIZES = args.length > 0 ? args.map(Number) : [1000, 2000];
 if (
   !EXAMPLE_STACK[CLOUD] ||
