@@ -23,8 +23,17 @@ export function tributary(args: readonly string[], cwd: string = REPO): Promise<
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
   // FORCE_COLOR beside NO_COLOR makes Node print a warning on stderr; the output must be exact.
   delete env.FORCE_COLOR;
+  return run(process.execPath, [BIN, ...args], { cwd, env });
+}
+
+/** `command ...args` in `cwd` (with `env`, default this process's), collecting what it printed. */
+export function run(
+  command: string,
+  args: readonly string[],
+  opts: { readonly cwd: string; readonly env?: NodeJS.ProcessEnv },
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => {

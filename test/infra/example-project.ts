@@ -1,11 +1,9 @@
 /**
- * The example's Pulumi project as Pulumi's language host starts it: `node [nodeargs] cmd/run … <main>`
- * in the project's folder, with what its Pulumi.yaml says (nodeargs "--import tributary/register", so
- * the program and the package it imports run as in a user's project).
+ * A Pulumi project as Pulumi's language host starts it: `node [nodeargs] cmd/run … <main>` in the
+ * project's folder, with what its Pulumi.yaml says (for the example, nodeargs "--import
+ * tributary/register", so the program and the package it imports run as in a user's project).
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { parse } from "yaml";
+import { pulumiProject } from "../../src/infra/pulumi-project.ts";
 import { EXAMPLE } from "../cli/run.ts";
 
 export interface PulumiProjectRun {
@@ -17,17 +15,13 @@ export interface PulumiProjectRun {
   readonly typescript: boolean;
 }
 
+/** How Pulumi starts the program of the project at `dir`, read by the package's own Pulumi.yaml reader. */
+export function pulumiRun(dir: string): PulumiProjectRun {
+  const { name, main, nodeargs, typescript } = pulumiProject(dir);
+  return { cwd: dir, main, project: name, nodeargs, typescript };
+}
+
+/** The example's program, as Pulumi starts it. */
 export function examplePulumiRun(): PulumiProjectRun {
-  const project = parse(fs.readFileSync(path.join(EXAMPLE, "Pulumi.yaml"), "utf8")) as {
-    name: string;
-    main: string;
-    runtime: { options: { nodeargs: string; typescript?: boolean } };
-  };
-  return {
-    cwd: EXAMPLE,
-    main: project.main,
-    project: project.name,
-    nodeargs: project.runtime.options.nodeargs.split(/\s+/),
-    typescript: project.runtime.options.typescript ?? true,
-  };
+  return pulumiRun(EXAMPLE);
 }

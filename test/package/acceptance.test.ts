@@ -12,7 +12,6 @@
  * case. The npm cache is npm's own (`--prefer-offline`: what `npm ci` of this repository fetched is
  * not fetched again).
  */
-import { spawn } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -25,13 +24,13 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { INIT_STACKS } from "../../src/cli/commands/init.ts";
 import { configMap } from "../../src/infra/config.ts";
 import type { Synthesis } from "../../src/infra/synth/index.ts";
 import { runProgram } from "../../src/infra/synth/monitor.ts";
 import { configRegion, fakeInvoke, fakeOutputs } from "../../src/infra/synth/outputs/index.ts";
-import { REPO } from "../cli/run.ts";
+import { REPO, type Run, run } from "../cli/run.ts";
+import { pulumiRun } from "../infra/example-project.ts";
 
 const work = mkdtempSync(join(tmpdir(), "tributary-acceptance-"));
 const project = join(work, "shop-data");
@@ -47,31 +46,11 @@ for (const k of Object.keys(process.env)) {
 }
 process.env.NO_COLOR = "1";
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `command ...args` in `cwd`, as a user's shell runs it. */
-function sh(cwd: string, command: string, ...args: string[]): Promise<Ran> {
-  return new Promise((done, fail) => {
-    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", fail);
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
-}
+const sh = (cwd: string, command: string, ...args: string[]): Promise<Run> => run(command, args, { cwd });
 
 /** `sh`, which must exit 0: else the command, its exit code and its output, as the failure. */
-async function ok(cwd: string, command: string, ...args: string[]): Promise<Ran> {
+async function ok(cwd: string, command: string, ...args: string[]): Promise<Run> {
   const run = await sh(cwd, command, ...args);
   if (run.code !== 0) {
     throw new Error(`${command} ${args.join(" ")} exited with ${run.code}:\n${run.stdout}\n${run.stderr}`);
@@ -85,7 +64,7 @@ const steady = (text: string) =>
 
 const seconds = (from: number) => `${((performance.now() - from) / 1000).toFixed(1)} s`;
 
-let initOutput: Ran;
+let initOutput: Run;
 
 beforeAll(async () => {
   let t = performance.now();
@@ -158,23 +137,15 @@ describe.each(INIT_STACKS)("stack %s, as init wrote it", (stack) => {
     existsSync(join(project, "dist/bundles")) ? readdirSync(join(project, "dist/bundles")).sort() : [];
 
   it("Pulumi's runner, with no bundle built, registers exactly what synth prints; synth --check passes", async () => {
-    const pulumiYaml = parse(readFileSync(join(project, "Pulumi.yaml"), "utf8")) as {
-      name: string;
-      main: string;
-      runtime: { options: { nodeargs: string; typescript?: boolean } };
-    };
     const config = configMap(project, stack);
     const region = configRegion(config);
     expect(bundles().filter((b) => b.startsWith(`${cloud}-`))).toEqual([]);
 
     const real = await runProgram({
-      cwd: project,
-      main: pulumiYaml.main,
-      project: pulumiYaml.name,
+      // As the project's Pulumi.yaml says to start it.
+      ...pulumiRun(project),
       stack,
       config,
-      nodeargs: pulumiYaml.runtime.options.nodeargs.split(/\s+/),
-      typescript: pulumiYaml.runtime.options.typescript ?? true,
       newResource: (r) => fakeOutputs(r, region),
       invoke: (token, args) => fakeInvoke(token, args, config),
       timeoutMs: 600_000,
