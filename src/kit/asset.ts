@@ -1,5 +1,6 @@
 import * as crypto from "node:crypto";
 import type { Static, TObject } from "@sinclair/typebox";
+import type { CdcSpec } from "./cdc.ts";
 import type { CheckSpec } from "./checks.ts";
 import { parseDuration } from "./duration.ts";
 import { DeclarationError } from "./errors.ts";
@@ -68,6 +69,8 @@ export interface SourceDef<K extends string = string, S extends TObject = TObjec
   readonly tenant?: string;
   /** Dotted paths of fields holding personal data, e.g. "after.email". */
   readonly pii: readonly string[];
+  /** Present when the source's records are change events of a table (see cdc.ts). */
+  readonly cdc?: CdcSpec;
 }
 
 /** What a compute function gets besides its inputs. */
