@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { daily, hourly, multiPartitions, source, staticPartitions, Type } from "tributary";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -30,7 +30,13 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-const text = async (key: string) => (await store.get(key))!.toString("utf8");
+/** An object's text; a raw object (gzip) is decompressed, after checking that it is gzip. */
+const text = async (key: string) => {
+  const body = (await store.get(key))!;
+  if (!key.endsWith(".gz")) return body.toString("utf8");
+  expect([body[0], body[1]]).toEqual([0x1f, 0x8b]);
+  return gunzipSync(body).toString("utf8");
+};
 const lines = async (key: string) => (await text(key)).split("\n").slice(0, -1);
 const keys = async (prefix: string) => (await store.list(prefix)).map((o) => o.key);
 const quarantined = async (m: BatchManifest, from: LocalStore = store) =>
@@ -159,7 +165,11 @@ describe("ingest of generated CDC events (5% invalid, 5% duplicates)", () => {
     const partitions = [...expected.keys()].sort();
     expect(partitions.length).toBeGreaterThanOrEqual(21);
     expect(m.files.map((f) => [f.partition, f.key, f.rows])).toEqual(
-      partitions.map((p) => [p, `raw/orders_cdc/${p.replace("|", "/")}/b1.ndjson`, expected.get(p)!.length]),
+      partitions.map((p) => [
+        p,
+        `raw/orders_cdc/${p.replace("|", "/")}/b1.ndjson.gz`,
+        expected.get(p)!.length,
+      ]),
     );
     for (const f of m.files) {
       const body = await text(f.key);
@@ -360,7 +370,7 @@ describe("ingest inputs", () => {
     await writeFile(join(dir, "b.data"), gzipSync(plain()));
     const a = await ingest(store, ordersCdc, [join(dir, "a.ndjson.gz")], { batch: "a", workers: 0 });
     expect(a.manifest.counts).toEqual({ read: 4, written: 2, quarantined: 1, duplicates: 1 });
-    expect(await lines("raw/orders_cdc/2026-11-02/globex/a.ndjson")).toEqual([
+    expect(await lines("raw/orders_cdc/2026-11-02/globex/a.ndjson.gz")).toEqual([
       order(2, { tenant_id: "globex" }),
     ]);
     const other = new LocalStore(join(dir, "other"));
@@ -385,7 +395,11 @@ describe("ingest inputs", () => {
     const { manifest: m } = await ingest(store, ordersCdc, [data], { batch: "b1", workers: 0 });
     expect(m.inputs).toEqual([data]);
     expect(m.counts).toEqual({ read: 4, written: 3, quarantined: 1, duplicates: 0 });
-    expect(await lines("raw/orders_cdc/2026-11-02/acme/b1.ndjson")).toEqual([order(1), order(2), order(3)]);
+    expect(await lines("raw/orders_cdc/2026-11-02/acme/b1.ndjson.gz")).toEqual([
+      order(1),
+      order(2),
+      order(3),
+    ]);
     expect((await quarantined(m)).map((q) => [q.file, q.line])).toEqual([
       [join(data, "2026-11-02.ndjson.gz"), 2],
     ]);
@@ -410,7 +424,7 @@ describe("ingest inputs", () => {
     expect(result.manifest.inputs).toEqual(["-", "more"]);
     expect(result.manifest.counts).toEqual({ read: 4, written: 4, quarantined: 0, duplicates: 0 });
     expect(result.blankLines).toBe(1);
-    expect(await lines("raw/orders_cdc/2026-11-02/acme/b1.ndjson")).toEqual([
+    expect(await lines("raw/orders_cdc/2026-11-02/acme/b1.ndjson.gz")).toEqual([
       order(1, {}, { currency: "GBP" }),
       order(2),
       order(3),
@@ -476,12 +490,12 @@ describe("retries: raw and quarantine are append-only", () => {
       "_index/orders_cdc/b1.ids",
       "_index/orders_cdc/b1=1.attempt",
       "quarantine/orders_cdc/b1.ndjson",
-      "raw/orders_cdc/2026-11-02/acme/b1.ndjson",
+      "raw/orders_cdc/2026-11-02/acme/b1.ndjson.gz",
     ];
     expect((await flaky.list("")).map((o) => o.key)).toEqual(left);
     // The same batch again (a redelivered message): attempt 2 names its objects after itself.
     const again = await ingest(flaky, ordersCdc, [join(dir, "a.ndjson")], { batch: "b1", workers: 0 });
-    expect(again.manifest.files.map((f) => f.key)).toEqual(["raw/orders_cdc/2026-11-02/acme/b1=2.ndjson"]);
+    expect(again.manifest.files.map((f) => f.key)).toEqual(["raw/orders_cdc/2026-11-02/acme/b1=2.ndjson.gz"]);
     expect(again.manifest.quarantine).toEqual({
       ...(await recorded("quarantine/orders_cdc/b1=2.ndjson", flaky)),
       rows: 1,
@@ -495,8 +509,8 @@ describe("retries: raw and quarantine are append-only", () => {
       "_manifests/orders_cdc/_batches/b1.json",
       "quarantine/orders_cdc/b1.ndjson",
       "quarantine/orders_cdc/b1=2.ndjson",
-      "raw/orders_cdc/2026-11-02/acme/b1.ndjson",
-      "raw/orders_cdc/2026-11-02/acme/b1=2.ndjson",
+      "raw/orders_cdc/2026-11-02/acme/b1.ndjson.gz",
+      "raw/orders_cdc/2026-11-02/acme/b1=2.ndjson.gz",
     ]);
     // Only what a function may delete was deleted: claims and locks, nothing raw or quarantined.
     expect(flaky.deleted.filter((k) => !k.startsWith("_index/") && !k.startsWith("_locks/"))).toEqual([]);
@@ -520,7 +534,7 @@ describe("deduplication across batches", () => {
     const b = await ingest(store, ordersCdc, [join(dir, "b.ndjson")], { batch: "b2", workers: 0 });
     expect(b.manifest.counts).toEqual({ read: 5, written: 2, quarantined: 0, duplicates: 3 });
     expect(b.manifest.quarantine).toBe(undefined);
-    expect(await lines("raw/orders_cdc/2026-11-02/acme/b2.ndjson")).toEqual([order(4), order(5)]);
+    expect(await lines("raw/orders_cdc/2026-11-02/acme/b2.ndjson.gz")).toEqual([order(4), order(5)]);
     expect(await lines("_index/orders_cdc/b2.ids")).toEqual([uuid(4), uuid(5)]);
   });
 
@@ -562,7 +576,7 @@ describe("deduplication across batches", () => {
     });
     expect(m.counts).toEqual({ read: 2, written: 2, quarantined: 0, duplicates: 0 });
     expect((await sourcePartitions(store, ordersCdc)).get("2026-11-02|acme")!.files).toEqual([
-      { rows: 2, ...(await recorded("raw/orders_cdc/2026-11-02/acme/b1.ndjson")) },
+      { rows: 2, ...(await recorded("raw/orders_cdc/2026-11-02/acme/b1.ndjson.gz")) },
     ]);
   });
 
@@ -596,11 +610,11 @@ describe("sourcePartitions", () => {
     });
 
     const acme2 = [
-      { rows: 1, ...(await recorded("raw/orders_cdc/2026-11-02/acme/b1.ndjson")) },
-      { rows: 2, ...(await recorded("raw/orders_cdc/2026-11-02/acme/b2.ndjson")) },
+      { rows: 1, ...(await recorded("raw/orders_cdc/2026-11-02/acme/b1.ndjson.gz")) },
+      { rows: 2, ...(await recorded("raw/orders_cdc/2026-11-02/acme/b2.ndjson.gz")) },
     ];
-    const globex2 = [{ rows: 1, ...(await recorded("raw/orders_cdc/2026-11-02/globex/b1.ndjson")) }];
-    const acme3 = [{ rows: 1, ...(await recorded("raw/orders_cdc/2026-11-03/acme/b2.ndjson")) }];
+    const globex2 = [{ rows: 1, ...(await recorded("raw/orders_cdc/2026-11-02/globex/b1.ndjson.gz")) }];
+    const acme3 = [{ rows: 1, ...(await recorded("raw/orders_cdc/2026-11-03/acme/b2.ndjson.gz")) }];
     expect([...after.entries()]).toEqual([
       ["2026-11-02|acme", { files: acme2, dataVersion: sourceDataVersion(acme2) }],
       ["2026-11-02|globex", { files: globex2, dataVersion: sourceDataVersion(globex2) }],
@@ -619,7 +633,7 @@ describe("sourcePartitions", () => {
       "2026-11-02|acme": (await sourcePartitions(store, ordersCdc)).get("2026-11-02|acme"),
     });
     expect(early.partitions.get("2026-11-02|acme")!.files[0]!.key).toBe(
-      "raw/orders_cdc/2026-11-02/acme/a0.ndjson",
+      "raw/orders_cdc/2026-11-02/acme/a0.ndjson.gz",
     );
   });
 });
@@ -644,7 +658,7 @@ describe("partitions of other sources", () => {
       workers: 0,
     });
     expect(m.files.map((f) => [f.partition, f.key, f.rows])).toEqual([
-      ["2026-11-01T11", "raw/clicks/2026-11-01T11/b1.ndjson", 2],
+      ["2026-11-01T11", "raw/clicks/2026-11-01T11/b1.ndjson.gz", 2],
     ]);
     expect((await quarantined(m)).map((q) => q.reason)).toEqual([
       "event time 2026-10-31T22:59:00Z is in partition 2026-10-31T23, before the first partition of clicks (2026-11-01T00)",
@@ -653,7 +667,7 @@ describe("partitions of other sources", () => {
     const flat = source("flat", { schema, eventId: "id", eventTime: "at" });
     const f = await ingest(store, flat, [join(dir, "c.ndjson")], { batch: "b1", workers: 0 });
     expect(f.manifest.files.map((x) => [x.partition, x.key, x.rows])).toEqual([
-      ["", "raw/flat/_all/b1.ndjson", 3],
+      ["", "raw/flat/_all/b1.ndjson.gz", 3],
     ]);
   });
 
@@ -677,18 +691,19 @@ describe("partitions of other sources", () => {
     expect(m.files[0]).toEqual({
       partition: "2026-11-01T00",
       rows: 3,
-      ...(await recorded("raw/clicks/2026-11-01T00/b1.ndjson")),
+      ...(await recorded("raw/clicks/2026-11-01T00/b1.ndjson.gz")),
     });
-    expect(m.files[0]!.bytes).toBe(138);
+    // The manifest records the stored (gzip) object; its records are 138 bytes of NDJSON.
+    expect(gunzipSync((await store.get(m.files[0]!.key))!).length).toBe(138);
     // Partitions past the first 64 are staged in files and put whole; their records are the same.
     expect(m.files[99]).toEqual({
       partition: "2026-11-05T03",
       rows: 3,
-      ...(await recorded("raw/clicks/2026-11-05T03/b1.ndjson")),
+      ...(await recorded("raw/clicks/2026-11-05T03/b1.ndjson.gz")),
     });
     for (const [h, at] of hours.entries()) {
       const key = at.slice(0, 13);
-      expect(await lines(`raw/clicks/${key}/b1.ndjson`)).toEqual(
+      expect(await lines(`raw/clicks/${key}/b1.ndjson.gz`)).toEqual(
         [0, 1, 2].map((k) => JSON.stringify({ id: `e${h}-${k}`, at })),
       );
     }
