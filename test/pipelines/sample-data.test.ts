@@ -631,6 +631,40 @@ describe("sample data: faults", () => {
   });
 });
 
+describe("sample data: a column added upstream", () => {
+  it("adds a nullable coupon_code to the orders from noon of `couponsFrom`: null in the old rows, a code in some new ones", () => {
+    const noon = Date.parse("2026-11-07T12:00:00Z");
+    const { lines } = collect({ seed: 42, couponsFrom: "2026-11-07" });
+    const events = lines
+      .filter((l) => l.source === "orders_cdc" && l.kind === "valid")
+      .map((l) => JSON.parse(l.line) as Event & { before: { coupon_code?: string | null } | null });
+    const has = (row: object | null) => row !== null && "coupon_code" in row;
+    const before = events.filter((e) => e.source.ts_ms < noon);
+    const after = events.filter((e) => e.source.ts_ms >= noon);
+    expect(before.length).toBeGreaterThan(1000);
+    expect(after.length).toBeGreaterThan(50);
+    expect(before.filter((e) => has(e.before) || has(e.after))).toEqual([]);
+    // Every row of a later change has the column, as the table's last column.
+    const rows = after.flatMap((e) => [e.before, e.after].filter((r) => r !== null));
+    expect(rows.filter((r) => Object.keys(r).at(-1) !== "coupon_code")).toEqual([]);
+    const codes = new Set(
+      after.flatMap((e) => (e.after ? [(e.after as { coupon_code: unknown }).coupon_code] : [])),
+    );
+    expect([...codes].sort()).toEqual(["BLACKFRIDAY26", "FREESHIP", "WELCOME10", null].sort());
+    // An order placed before the column changes later: its old row reads the column as null.
+    const older = after.filter((e) => e.before !== null && e.before.created_at < "2026-11-07T12:00:00");
+    expect(older.length).toBeGreaterThan(10);
+    expect(older.filter((e) => e.before!.coupon_code !== null)).toEqual([]);
+    // The declared row does not name the column, and does not refuse it.
+    const validate = ajv.compile(OrderRow);
+    expect(rows.filter((r) => !validate(r))).toEqual([]);
+    // Customers never change shape; without the option, orders neither.
+    const customerLines = lines.filter((l) => l.source === "customers_cdc");
+    expect(customerLines.filter((l) => l.line.includes("coupon_code"))).toEqual([]);
+    expect(seen.orders_cdc.filter((s) => s.line.includes("coupon_code"))).toEqual([]);
+  });
+});
+
 describe("sample data: options", () => {
   it("rejects options it cannot honour, naming them", () => {
     const gen = (opts: SampleOptions) => () => generateSample(opts).next();
@@ -649,6 +683,9 @@ describe("sample data: options", () => {
     expect(gen({ seed: 1.5 })).toThrow("sample data: seed must be an integer, got 1.5");
     expect(gen({ seed: 1, ordersPerDayPerTenant: 0 })).toThrow(
       "sample data: ordersPerDayPerTenant must be a positive integer, got 0",
+    );
+    expect(gen({ seed: 1, couponsFrom: "2026-11-08" })).toThrow(
+      'sample data: couponsFrom (2026-11-08) must be a day from "from" (2026-11-01) to "to" (2026-11-07)',
     );
   });
 

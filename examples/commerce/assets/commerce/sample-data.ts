@@ -119,6 +119,13 @@ export interface SampleOptions {
   duplicateShare?: number;
   /** Probability that a valid event (not on the last day) is written to a later day's file. */
   lateShare?: number;
+  /**
+   * The day ("YYYY-MM-DD", within the range) the shop adds a nullable `coupon_code` column to its orders
+   * table, at noon UTC: the order rows of later changes carry it (null, or the code of one order in five
+   * placed since), and the old rows of their `before` have it as null. The declared row does not have the
+   * column, so ingest accepts it as a proposed schema change. Absent: the table never changes.
+   */
+  couponsFrom?: string;
 }
 
 export const SAMPLE_DEFAULTS = {
@@ -242,6 +249,8 @@ interface ResolvedOptions {
   invalidShare: number;
   duplicateShare: number;
   lateShare: number;
+  /** When `coupon_code` is added (epoch ms), or +Infinity. */
+  couponsAt: number;
 }
 
 /**
@@ -287,6 +296,15 @@ function resolveOptions(opts: SampleOptions): ResolvedOptions {
   if (o.invalidShare + o.duplicateShare > 0.5) {
     throw new RangeError("sample data: invalidShare + duplicateShare must be at most 0.5");
   }
+  let couponsAt = Number.POSITIVE_INFINITY;
+  if (opts.couponsFrom !== undefined) {
+    couponsAt = parseDay(opts.couponsFrom, "couponsFrom") + DAY / 2;
+    if (!(couponsAt > parseDay(o.from, "from") && couponsAt < parseDay(o.to, "to") + DAY)) {
+      throw new RangeError(
+        `sample data: couponsFrom (${opts.couponsFrom}) must be a day from "from" (${o.from}) to "to" (${o.to})`,
+      );
+    }
+  }
   let ordersPerDayPerTenant = o.ordersPerDayPerTenant;
   if (opts.orderLines !== undefined) {
     if (!Number.isInteger(o.orderLines) || o.orderLines < 1) {
@@ -296,7 +314,7 @@ function resolveOptions(opts: SampleOptions): ResolvedOptions {
     const orders = (validLines * ORDER_LINES_MARGIN) / ORDER_LINES_PER_ORDER;
     ordersPerDayPerTenant = Math.max(1, Math.ceil(orders / (o.tenants.length * days)));
   }
-  return { ...o, ordersPerDayPerTenant };
+  return { ...o, ordersPerDayPerTenant, couponsAt };
 }
 
 function parseDay(day: string, name: string): number {
@@ -493,6 +511,12 @@ const EMAIL_DOMAINS = [
   "orange.fr",
 ];
 const COUNTRIES = ["DE", "FR", "GB", "US", "NL", "ES", "IT", "PL", "SE", "AT", "IE", "JP"];
+/** The codes of the orders placed with a coupon once the orders table has a `coupon_code` column. */
+const COUPONS = ["WELCOME10", "BLACKFRIDAY26", "FREESHIP"];
+/** The end of an order row's JSON after its `updated_at` value: without `coupon_code`, and with it null. */
+const NO_COUPON_COLUMN = '"}';
+const NULL_COUPON = '","coupon_code":null}';
+
 /** The columns a `dropped_column` fault may remove: required, but neither the key nor the tenant. */
 const DROPPABLE = {
   orders_cdc: ["customer_id", "status", "amount_cents", "currency", "created_at", "updated_at"],
@@ -599,8 +623,9 @@ interface CustomerState {
  * collect). It is also its own pending `order_step` task: an order has at most one next change.
  *
  * The JSON is `JSON.stringify` of the row, byte for byte: every value is a uuid, a tenant id, an enum
- * member, an ISO timestamp or an integer, none of which needs escaping. `head` and `tail` are the parts
- * around the status that never change; `json` is the current version.
+ * member, an ISO timestamp, an integer or a coupon code, none of which needs escaping. `head` and `tail`
+ * are the parts around the status that never change, `end` what follows `updated_at` (the coupon
+ * column, once the table has it); `json` is the current version.
  */
 interface OrderState {
   t: number;
@@ -612,6 +637,7 @@ interface OrderState {
   status: OrderStatus;
   head: string;
   tail: string;
+  end: string;
   json: string;
 }
 
@@ -995,7 +1021,7 @@ class Simulation {
     const createdAt = this.#past(created);
     const order = this.#newOrder(tenant, paid ? "paid" : "pending", createdAt);
     const updatedAt = paid ? this.#past(rng.int(created + MINUTE, t - 1)) : createdAt;
-    order.json = flat(order.head + order.status + order.tail + updatedAt + '"}');
+    order.json = flat(order.head + order.status + order.tail + updatedAt + order.end);
     this.#change("orders_cdc", this.#commitTime(t), "r", null, order.json, mark);
     this.#scheduleOrder(t, order);
   }
@@ -1005,7 +1031,10 @@ class Simulation {
     const us = this.#commitTime(t);
     const at = isoUs(us);
     const order = this.#newOrder(tenant, "pending", at);
-    order.json = flat(order.head + order.status + order.tail + at + '"}');
+    if (t >= this.#o.couponsAt) {
+      order.end = this.#rng.chance(0.2) ? `","coupon_code":"${this.#rng.pick(COUPONS)}"}` : NULL_COUPON;
+    }
+    order.json = flat(order.head + order.status + order.tail + at + order.end);
     this.#change("orders_cdc", us, "c", null, order.json, "false");
     this.#scheduleOrder(t, order);
   }
@@ -1042,20 +1071,26 @@ class Simulation {
           createdAt +
           '","updated_at":"',
       ),
+      end: NO_COUPON_COLUMN,
       json: "",
     };
   }
 
   #orderStep(order: OrderState): void {
     const { t, to } = order;
-    const old = order.json;
+    let old = order.json;
+    if (t >= this.#o.couponsAt && order.end === NO_COUPON_COLUMN) {
+      // The row predates the column: its old tuple reads it as null.
+      old = flat(old.slice(0, -1) + NULL_COUPON.slice(1));
+      order.end = NULL_COUPON;
+    }
     const us = this.#commitTime(t);
     if (to === null) {
       this.#change("orders_cdc", us, "d", old, null, "false");
       return;
     }
     order.status = to;
-    order.json = flat(order.head + to + order.tail + isoUs(us) + '"}');
+    order.json = flat(order.head + to + order.tail + isoUs(us) + order.end);
     this.#change("orders_cdc", us, "u", old, order.json, "false");
     this.#scheduleOrder(t, order);
   }
