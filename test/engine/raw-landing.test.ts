@@ -40,8 +40,13 @@ describe("raw objects are gzip-compressed NDJSON", () => {
 
     const expected = new Map<string, string[]>();
     for (const line of lines) {
-      const e = JSON.parse(line) as { event_time: string; tenant_id: string };
-      const p = `${e.event_time.slice(0, 10)}|${e.tenant_id}`;
+      // Debezium's Postgres events: the day of source.ts_ms, the tenant column of the row.
+      const e = JSON.parse(line) as {
+        source: { ts_ms: number };
+        after: { tenant_id: string } | null;
+        before: { tenant_id: string } | null;
+      };
+      const p = `${new Date(e.source.ts_ms).toISOString().slice(0, 10)}|${(e.after ?? e.before)!.tenant_id}`;
       expected.set(p, [...(expected.get(p) ?? []), line]);
     }
     expect(m.files.map((f) => f.partition)).toEqual([...expected.keys()].sort());
@@ -63,12 +68,15 @@ describe("raw objects are gzip-compressed NDJSON", () => {
         expect(await checkObject(store, f, "full")).toEqual({ key: f.key, state: "ok" });
         // DuckDB reads the object as it is, by its name.
         const rows = await duck.rows(
-          `SELECT event_id, after.amount_cents AS amount FROM read_json('${store.localPath(f.key)}', format = 'newline_delimited')`,
+          `SELECT source.lsn AS lsn, after.amount_cents AS amount FROM read_json('${store.localPath(f.key)}', format = 'newline_delimited')`,
         );
         expect(rows).toEqual(
           want.map((l) => {
-            const e = JSON.parse(l) as { event_id: string; after: { amount_cents: number } | null };
-            return { event_id: e.event_id, amount: e.after === null ? null : BigInt(e.after.amount_cents) };
+            const e = JSON.parse(l) as { source: { lsn: number }; after: { amount_cents: number } | null };
+            return {
+              lsn: BigInt(e.source.lsn),
+              amount: e.after === null ? null : BigInt(e.after.amount_cents),
+            };
           }),
         );
       }
