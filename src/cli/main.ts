@@ -173,6 +173,39 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     });
 
   cli
+    .command("replay")
+    .description(
+      "re-derive everything downstream of a source's raw partitions in a time range, from raw (forced)",
+    )
+    .argument("<source>", "the source's key, e.g. orders_cdc")
+    .requiredOption(
+      "--from <date>",
+      "first day of the range, e.g. 2026-11-01 (an hour, 2026-11-01T13, for hourly sources)",
+    )
+    .requiredOption("--to <date>", "last day of the range, inclusive")
+    .option("--dry-run", "print what would be re-derived and write nothing")
+    .option("--json", "print the run's result as JSON")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .addHelpText(
+      "after",
+      "\nReads only the raw zone (never the stream): every asset partition that reads the source's raw\n" +
+        "partitions in the range, directly or through other assets, is materialised again, even when fresh,\n" +
+        "each under its partition lock. Nothing is written to raw.\n\n" +
+        "Examples:\n  tributary replay orders_cdc --from 2026-11-01 --to 2026-11-07 --dry-run\n  tributary replay orders_cdc --from 2026-11-03 --to 2026-11-03",
+    )
+    .action(async (source: string, opts: Record<string, unknown>) => {
+      const { replayCommand } = await import("./commands/replay.ts");
+      setCode(
+        await replayCommand(
+          source,
+          withConfig({ ...(opts as { from: string; to: string }), tty: io.tty ?? false }),
+          io,
+        ),
+      );
+    });
+
+  cli
     .command("status")
     .description(
       "per asset and partition: last materialised, rows, data version, fresh or stale and why, checks",

@@ -3,7 +3,7 @@ import { isPartitionKey, MULTI_SEPARATOR, type Partitions } from "../kit/partiti
 
 /**
  * Where everything lives in a store, the same in every store:
- *   raw/<source>/<partition>/<batch>.ndjson          validated events as they arrived (immutable)
+ *   raw/<source>/<partition>/<batch>.ndjson.gz       validated events as they arrived, gzip (immutable)
  *   curated/<asset>/<partition>/<data version>.parquet materialised assets
  *   quarantine/<source>/<batch>.ndjson               rejected records with their reason
  *   _manifests/<asset>/<partition>/manifest.json     the commit of one asset partition
@@ -16,11 +16,14 @@ import { isPartitionKey, MULTI_SEPARATOR, type Partitions } from "../kit/partiti
  *   _outbox/<source>/_batches/<batch>.json           announcements an ingest batch's commit owes
  *   _lineage/<day>/<run>.ndjson                      OpenLineage events
  * A partition's path is its key with "|" as "/" ("2026-11-01/acme"); unpartitioned assets use "_all".
+ * Raw objects are gzip-compressed NDJSON, each line a record's original bytes; stores written before
+ * raw was compressed hold `<batch>.ndjson` objects, which their batch manifests name and readers still
+ * read (a reader goes by the key a manifest names: a `.gz` object is gzip, as DuckDB takes it).
  *
  * Raw and quarantine objects are append-only: nothing that ingests deletes them (expiry is the store's
  * lifecycle rule). An ingest attempt that fails after writing some of its objects leaves them, named by
  * no manifest, and the next attempt of the same batch writes under names of its own: attempt 1 uses the
- * batch id (`<batch>.ndjson`), attempt n the stem `<batch>=<n>` (`=` is no character of a batch id, so
+ * batch id (`<batch>.ndjson.gz`), attempt n the stem `<batch>=<n>` (`=` is no character of a batch id, so
  * no batch's names meet another's). The manifest names the files of the attempt that committed.
  */
 export const UNPARTITIONED = "_all";
@@ -39,7 +42,7 @@ export function partitionPath(partitions: Partitions | undefined, key: string, o
 }
 
 export const layout = {
-  raw: (source: string, ppath: string, batch: string) => `raw/${source}/${ppath}/${batch}.ndjson`,
+  raw: (source: string, ppath: string, batch: string) => `raw/${source}/${ppath}/${batch}.ndjson.gz`,
   rawPrefix: (source: string) => `raw/${source}/`,
   curated: (asset: string, ppath: string, version: string) => `curated/${asset}/${ppath}/${version}.parquet`,
   curatedPrefix: (asset: string) => `curated/${asset}/`,

@@ -25,6 +25,7 @@ describe("tributary --help and --version", () => {
         lineage [options] [selection]                  print the static lineage of the selected assets
         ingest [options] <source> <inputs...>          validate, deduplicate and land a source's records; quarantine the invalid ones with their reason
         materialize|materialise [options] [selection]  materialise the stale partitions of the selected assets on DuckDB, in topological order
+        replay [options] <source>                      re-derive everything downstream of a source's raw partitions in a time range, from raw (forced)
         status [options] [selection]                   per asset and partition: last materialised, rows, data version, fresh or stale and why, checks
         verify [options] [selection]                   read every committed file of the selected assets and sources and check it against its commit's SHA-256
         query [options] <sql>                          run one read-only DuckDB SELECT over the committed assets and sources, each a table named by its key

@@ -283,10 +283,10 @@ describe("an ingest function on AWS", () => {
   it("ingests an object whose S3 notification came through SQS, and through SNS and SQS, once per write", async () => {
     const key = "landing/orders_cdc/late=batch|2.ndjson";
     await mkdir(join(dir.path, "raw", "landing", "orders_cdc"), { recursive: true });
-    // Events no earlier message carried: new event ids.
+    // Changes no earlier message carried: new log positions, so new event ids.
     const fresh = records
       .slice(0, 3)
-      .map((x, i) => ({ ...x, event_id: `0b1e7c2a-5d3f-4a6b-8c9d-00000000000${i}` }));
+      .map((x, i) => ({ ...x, source: { ...(x.source as object), lsn: 990_000_000 + i } }));
     await writeFile(join(dir.path, "raw", key), `${fresh.map((x) => JSON.stringify(x)).join("\n")}\n`);
     const notification = await s3Notification("landing/orders_cdc/late%3Dbatch%7C2.ndjson");
     const test = { Service: "Amazon S3", Event: "s3:TestEvent", Bucket: "trib-test-raw", RequestId: "R1" };

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { asset, daily, hourly as hourlyPartitions, staticPartitions, Type } from "tributary";
+import { asset, daily, hourly as hourlyPartitions, latest, staticPartitions, Type } from "tributary";
 import { describe, expect, test } from "vitest";
 import {
   curatedCustomers,
@@ -83,33 +83,64 @@ const engineFacet = F("processing_engine", {
 });
 const dataSource = F("dataSource", { name: "s3://acme-lake/tributary", uri: "s3://acme-lake/tributary" });
 
-const ORDER_ROW_FIELDS = [
-  { name: "order_id", type: "string(uuid)", ordinal_position: 1 },
-  { name: "customer_id", type: "string(uuid)", ordinal_position: 2 },
-  { name: "status", type: "string", ordinal_position: 3 },
-  { name: "amount_cents", type: "integer", ordinal_position: 4 },
-  { name: "currency", type: "string", ordinal_position: 5 },
-  { name: "created_at", type: "string(date-time)", ordinal_position: 6 },
-  { name: "updated_at", type: "string(date-time)", ordinal_position: 7 },
-];
-const ORDERS_CDC_FIELDS = [
-  { name: "event_id", type: "string(uuid)", ordinal_position: 1 },
-  { name: "event_time", type: "string(date-time)", ordinal_position: 2 },
-  { name: "tenant_id", type: "string", ordinal_position: 3 },
-  { name: "op", type: "string", ordinal_position: 4 },
-  { name: "before", type: "object", ordinal_position: 5, fields: ORDER_ROW_FIELDS },
-  { name: "after", type: "object", ordinal_position: 6, fields: ORDER_ROW_FIELDS },
-  {
-    name: "source",
-    type: "object",
-    ordinal_position: 7,
-    fields: [
-      { name: "db", type: "string", ordinal_position: 1 },
-      { name: "table", type: "string", ordinal_position: 2 },
-      { name: "lsn", type: "integer", ordinal_position: 3 },
-    ],
-  },
-];
+/** OpenLineage schema fields, numbered in order: [name, type] or [name, type, subfields]. */
+const fields = (
+  list: readonly (readonly [string, string] | readonly [string, string, object[]])[],
+): object[] =>
+  list.map(([name, type, sub], i) => ({
+    name,
+    type,
+    ordinal_position: i + 1,
+    ...(sub ? { fields: sub } : {}),
+  }));
+const ORDER_ROW_FIELDS = fields([
+  ["order_id", "string(uuid)"],
+  ["tenant_id", "string"],
+  ["customer_id", "string(uuid)"],
+  ["status", "string"],
+  ["amount_cents", "integer"],
+  ["currency", "string"],
+  ["created_at", "string(date-time)"],
+  ["updated_at", "string(date-time)"],
+]);
+/** orders_cdc: Debezium's envelope (Postgres `source` block) around the orders row. */
+const ORDERS_CDC_FIELDS = fields([
+  ["before", "object", ORDER_ROW_FIELDS],
+  ["after", "object", ORDER_ROW_FIELDS],
+  [
+    "source",
+    "object",
+    fields([
+      ["version", "string"],
+      ["connector", "string"],
+      ["name", "string"],
+      ["ts_ms", "integer"],
+      ["ts_us", "integer"],
+      ["ts_ns", "integer"],
+      ["snapshot", "any"],
+      ["db", "string"],
+      ["sequence", "string"],
+      ["table", "string"],
+      ["schema", "string"],
+      ["txId", "integer"],
+      ["lsn", "integer"],
+      ["xmin", "integer"],
+    ]),
+  ],
+  ["op", "any"],
+  ["ts_ms", "integer"],
+  ["ts_us", "integer"],
+  ["ts_ns", "integer"],
+  [
+    "transaction",
+    "object",
+    fields([
+      ["id", "string"],
+      ["total_order", "integer"],
+      ["data_collection_order", "integer"],
+    ]),
+  ],
+]);
 const CURATED_ORDER_FIELDS = [
   { name: "order_id", type: "string", ordinal_position: 1 },
   { name: "tenant_id", type: "string", ordinal_position: 2 },
@@ -122,29 +153,20 @@ const CURATED_ORDER_FIELDS = [
   { name: "order_date", type: "string(date)", ordinal_position: 9 },
 ];
 
+/** The asset's SQL as declared (dedented): the latest state of orders_cdc, by `latest()`, as a CTE. */
 const CURATED_ORDERS_SQL = [
-  "WITH changes AS (",
-  "  SELECT",
-  "    coalesce(after.order_id, before.order_id) AS order_id,",
-  "    tenant_id, op, after,",
-  "    row_number() OVER (",
-  "      PARTITION BY coalesce(after.order_id, before.order_id)",
-  "      ORDER BY event_time DESC, source.lsn DESC, event_id DESC",
-  "    ) AS newest",
-  "  FROM orders_cdc",
-  ")",
+  `WITH orders AS (${latest(ordersCdc)})`,
   "SELECT",
   "  order_id,",
   "  tenant_id,",
-  "  after.customer_id AS customer_id,",
-  "  after.status AS status,",
-  "  after.amount_cents AS amount_cents,",
-  "  after.currency AS currency,",
-  "  after.created_at AS created_at,",
-  "  after.updated_at AS updated_at,",
-  "  CAST(timezone('UTC', after.created_at) AS DATE) AS order_date",
-  "FROM changes",
-  "WHERE newest = 1 AND op <> 'd'",
+  "  customer_id,",
+  "  status,",
+  "  amount_cents,",
+  "  currency,",
+  "  created_at,",
+  "  updated_at,",
+  "  CAST(timezone('UTC', created_at) AS DATE) AS order_date",
+  "FROM orders",
   "ORDER BY order_id",
 ].join("\n");
 
@@ -388,7 +410,7 @@ describe("a materialisation of one asset partition", () => {
             bytes: 1843200,
             fileCount: 30,
             lastUpdated: "2026-11-02T01:05:00.000Z",
-            columns: { event_id: { nullCount: 0, distinctCount: 5230 }, after: { nullCount: 212 } },
+            columns: { op: { nullCount: 0, distinctCount: 4 }, after: { nullCount: 212 } },
           },
         },
       }),
@@ -419,7 +441,7 @@ describe("a materialisation of one asset partition", () => {
             bytes: 1843200,
             fileCount: 30,
             lastUpdated: "2026-11-02T01:05:00.000Z",
-            columnMetrics: { event_id: { nullCount: 0, distinctCount: 5230 }, after: { nullCount: 212 } },
+            columnMetrics: { op: { nullCount: 0, distinctCount: 4 }, after: { nullCount: 212 } },
           }),
         },
       },
@@ -821,7 +843,8 @@ describe("an ingest of a source batch", () => {
   const ingestJobFacets = {
     jobType: F("jobType", { processingType: "BATCH", integration: "TRIBUTARY", jobType: "INGEST" }),
     documentation: F("documentation", {
-      description: "Change events of the orders table (Debezium: op c/u/d/r with the row before and after).",
+      description:
+        "Change events of the shop's orders table, as Debezium's Postgres connector sends them (op c/u/d/r with the row before and after).",
       contentType: "text/plain",
     }),
     ownership: F("ownership", { owners: [{ name: "team:data-platform" }] }),

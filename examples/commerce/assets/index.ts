@@ -11,9 +11,11 @@ export default defineGraph([commerce]);
 
 /**
  * Sample input for a first run: `tributary materialize` on a store with no data writes a week of seeded
- * CDC events (with 3% invalid records, 3% duplicates and late events) and ingests them.
+ * change events as Debezium Server sends them (with 3% invalid records, 3% duplicates and late events;
+ * on the last day the orders table gains a `coupon_code` column, a proposed schema change) and ingests
+ * them.
  */
 export async function sampleData(dir: string): Promise<Record<string, string[]>> {
-  await writeSample(dir, { seed: 20261101 });
+  await writeSample(dir, { seed: 20261101, couponsFrom: "2026-11-07" });
   return { orders_cdc: [join(dir, "orders_cdc")], customers_cdc: [join(dir, "customers_cdc")] };
 }

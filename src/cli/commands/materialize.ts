@@ -60,9 +60,25 @@ export async function materializeCommand(
     const hook = sampleHookOf(await commandProject(opts), exports);
     await ensureSampleData(graph, store, hook, opts.json ? undefined : io);
   }
+  return runReported(graph, store, "materialize", planOptions, opts, io);
+}
 
+/**
+ * Runs a materialisation (`materialize`, or the one a `replay` is) between the command's OpenLineage
+ * events, with a progress bar or lines, and prints its summary or, with `json`, its result (after the
+ * fields of `head`). Exit 1 when anything failed or was skipped.
+ */
+export async function runReported(
+  graph: AssetGraph,
+  store: ObjectStore,
+  command: string,
+  planOptions: Omit<MaterializeOptions, "runId" | "lineage" | "observer">,
+  opts: { json?: boolean; tty?: boolean },
+  io: Io,
+  head: Record<string, unknown> = {},
+): Promise<number> {
   const progress = opts.json ? undefined : new Progress(io, opts.tty ?? false);
-  const cliRun = commandRun("materialize");
+  const cliRun = commandRun(command);
   const transport = transportsFromEnv(store, cliRun.runId);
   await transport.emit(runStart(cliRun, { store }));
   const run: MaterializeOptions = {
@@ -93,29 +109,26 @@ export async function materializeCommand(
   await transport.close();
   for (const w of transport.warnings) io.err(`tributary: warning: ${w}\n`);
   if (opts.json) {
-    io.out(`${JSON.stringify(toJson(result), null, 2)}\n`);
+    io.out(`${JSON.stringify({ ...head, ...toJson(result) }, null, 2)}\n`);
   } else {
     io.out(summary(result));
   }
   return result.counts.failed > 0 || result.outcomes.some((o) => o.status === "skipped") ? 1 : 0;
 }
 
-async function dryRun(
+/** Prints the steps a run would take (`--dry-run`): a table, or with `json` the steps (inside `head`'s fields when given). */
+export async function dryRun(
   graph: AssetGraph,
   store: ObjectStore,
   planOptions: object,
-  opts: MaterializeCliOptions,
+  opts: { json?: boolean },
   io: Io,
+  head?: Record<string, unknown>,
 ): Promise<number> {
   const items = await steps(graph, new StoreState(store), planOptions);
   if (opts.json) {
-    io.out(
-      `${JSON.stringify(
-        items.map(({ inputs: _, ...rest }) => rest),
-        null,
-        2,
-      )}\n`,
-    );
+    const list = items.map(({ inputs: _, ...rest }) => rest);
+    io.out(`${JSON.stringify(head ? { ...head, steps: list } : list, null, 2)}\n`);
     return 0;
   }
   const rows = items.map((i) => [

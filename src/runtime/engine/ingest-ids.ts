@@ -1,39 +1,140 @@
 /**
  * The event ids ingest has seen, for deduplication. Canonical UUIDs (the common case) are held as four
  * integers in an open-addressing table: 16 bytes a slot instead of a string and a Set entry, and no string
- * hashing. Any other id is held as a string.
+ * hashing. Any other id (a Debezium source's) is held as its UTF-8 bytes (`StringIdSet`).
  */
 import { encodeUuid } from "./ingest-formats.ts";
 
+/** Bytes of one arena chunk: ids are appended to the last chunk and never span two. */
+const CHUNK = 1 << 23;
+/** Chunks a positive 31-bit reference can name (almost 2 GiB of ids). */
+const MAX_CHUNKS = 255;
+
 /**
- * A set of strings. Sharded: one JavaScript Set holds at most 2^24 entries; sixteen of them hold more
- * than one process has memory for.
+ * A set of strings held as their UTF-8 bytes, exactly: each id once in an arena of 8 MiB chunks (a length
+ * and the bytes), and an open-addressing table of (hash, reference) pairs. About 12 bytes plus the id's
+ * length per id, where a JavaScript Set of strings costs the string (its length and some 20 bytes) and
+ * an entry, and grows by rehashing every string: Debezium's event ids ("<db>/<lsn>/<txId>/<op>/<key>")
+ * are some 70 bytes, and a batch of millions of them is the index's common case. The hash is seeded per
+ * process, so no input can be made to collide on purpose; colliding hashes are told apart by their bytes.
  */
 export class StringIdSet {
-  readonly #shards: Set<string>[] = Array.from({ length: 16 }, () => new Set<string>());
+  readonly #chunks: Buffer[] = [Buffer.allocUnsafe(CHUNK)];
+  /** Where the next id goes in the last chunk. */
+  #pos = 0;
+  /** Two Int32 a slot: the id's hash, and its reference + 1 (0: the slot is empty). */
+  #slots = new Int32Array(2 << 12);
+  #mask = (1 << 12) - 1;
   #size = 0;
+  readonly #seed = (Math.random() * 0x1_0000_0000) | 0;
 
   get size(): number {
     return this.#size;
   }
 
-  #shard(id: string): Set<string> {
-    const n = id.length;
-    return this.#shards[(id.charCodeAt(n - 1) ^ (id.charCodeAt(n - 2) << 2)) & 15]!;
-  }
-
   /** Adds an id; false when it was already there. */
   add(id: string): boolean {
-    const shard = this.#shard(id);
-    const before = shard.size;
-    shard.add(id);
-    if (shard.size === before) return false;
-    this.#size++;
+    const at = this.#stage(id);
+    const hash = this.#hash(this.#chunks.at(-1)!, at, this.#end);
+    const slot = this.#find(hash, at);
+    if (slot < 0) return false;
+    this.#slots[slot] = hash;
+    this.#slots[slot + 1] = (this.#chunks.length - 1) * CHUNK + (at - 4) + 1;
+    this.#pos = this.#end;
+    if (++this.#size > (this.#mask + 1) * MAX_LOAD) this.#grow();
     return true;
   }
 
   has(id: string): boolean {
-    return this.#shard(id).has(id);
+    const at = this.#stage(id);
+    return this.#find(this.#hash(this.#chunks.at(-1)!, at, this.#end), at) < 0;
+  }
+
+  /** End of the id #stage wrote last. */
+  #end = 0;
+
+  /**
+   * Writes an id's length and UTF-8 bytes at the end of the arena (a new chunk when it does not fit)
+   * without taking the space: returns where its bytes start, and sets #end.
+   */
+  #stage(id: string): number {
+    const most = 4 + 3 * id.length;
+    let chunk = this.#chunks.at(-1)!;
+    // A chunk larger than CHUNK holds one id (a reference's offset is below CHUNK).
+    if (this.#pos + most > chunk.length || chunk.length > CHUNK) {
+      // An id too large for a chunk gets a chunk of its own (ids are cut to a record's size anyway).
+      if (this.#chunks.length === MAX_CHUNKS) {
+        throw new RangeError("ingest: more than 2 GiB of event ids in one batch's index");
+      }
+      chunk = Buffer.allocUnsafe(Math.max(CHUNK, most));
+      this.#chunks.push(chunk);
+      this.#pos = 0;
+    }
+    const at = this.#pos + 4;
+    const n = chunk.write(id, at, "utf8");
+    chunk.writeUInt32LE(n, this.#pos);
+    this.#end = at + n;
+    return at;
+  }
+
+  /** A 32-bit hash of bytes [start, end) of `b` (murmur3's mixing, four bytes at a time, seeded). */
+  #hash(b: Buffer, start: number, end: number): number {
+    let h = this.#seed ^ (end - start);
+    let i = start;
+    for (; i + 4 <= end; i += 4) {
+      let k = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+      k = Math.imul(k, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      h ^= Math.imul(k, 0x1b873593);
+      h = (h << 13) | (h >>> 19);
+      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    }
+    let k = 0;
+    for (let s = 0; i < end; i++, s += 8) k |= b[i]! << s;
+    k = Math.imul(k, 0xcc9e2d51);
+    h ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    return h ^ (h >>> 16);
+  }
+
+  /** The slot where the staged id (at `at` in the last chunk) goes, or -1 when it is present. */
+  #find(hash: number, at: number): number {
+    const t = this.#slots;
+    const mask = this.#mask;
+    const staged = this.#chunks.at(-1)!;
+    const n = this.#end - at;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const o = i << 1;
+      const ref = t[o + 1]!;
+      if (ref === 0) return o;
+      if (t[o] !== hash) continue;
+      const chunk = this.#chunks[((ref - 1) / CHUNK) | 0]!;
+      const from = (ref - 1) % CHUNK;
+      if (chunk.readUInt32LE(from) === n && chunk.compare(staged, at, at + n, from + 4, from + 4 + n) === 0) {
+        return -1;
+      }
+    }
+  }
+
+  #grow(): void {
+    const old = this.#slots;
+    const capacity = (this.#mask + 1) * 2;
+    const t = new Int32Array(capacity * 2);
+    const mask = capacity - 1;
+    for (let o = 0; o < old.length; o += 2) {
+      const ref = old[o + 1]!;
+      if (ref === 0) continue;
+      const hash = old[o]!;
+      let i = hash & mask;
+      while (t[(i << 1) + 1] !== 0) i = (i + 1) & mask;
+      t[i << 1] = hash;
+      t[(i << 1) + 1] = ref;
+    }
+    this.#slots = t;
+    this.#mask = mask;
   }
 }
 

@@ -28,22 +28,20 @@
  * How it runs: this thread reads the inputs (gzip or not) and cuts them into blocks of whole lines; worker
  * threads (ingest-worker.ts) parse each record with JSON.parse and check it with ajv, its partition and
  * its event id; this thread applies their verdicts in input order: deduplication (ingest-ids.ts), the
- * original bytes of new records into one buffered stream per partition, the rest to quarantine. Nothing
- * holds more than a few blocks, the id index and the write buffers: memory does not grow with the input.
+ * original bytes of new records into one gzip stream per partition (ingest-sinks.ts, compressed on the
+ * libuv pool), the rest to quarantine. Nothing holds more than a few blocks, the id index and the write
+ * buffers: memory does not grow with the input.
  */
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { createReadStream } from "node:fs";
-import { appendFile, mkdtemp, rm } from "node:fs/promises";
-import { availableParallelism, hostname, tmpdir } from "node:os";
-import { join } from "node:path";
-import { PassThrough, type Readable } from "node:stream";
+import { availableParallelism, hostname } from "node:os";
+import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
-import { layout, partitionPath } from "../../contract/storage-layout.ts";
-import type { SourceDef } from "../../kit/asset.ts";
-import { MULTI_SEPARATOR, staticDimension, timeDimension } from "../../kit/partitions.ts";
-import type { ObjectStore, Written } from "../storage/port.ts";
-import { IdIndex, writeUuid } from "./ingest-ids.ts";
+import { layout } from "../../contract/storage-layout.ts";
+import { DEFAULT_HORIZON_MINUTES, type SourceDef } from "../../kit/asset.ts";
+import { formatDuration } from "../../kit/duration.ts";
+import { MULTI_SEPARATOR, staticDimension, timeDimension, timeKeyAt } from "../../kit/partitions.ts";
+import type { ObjectStore } from "../storage/port.ts";
+import { IdIndex } from "./ingest-ids.ts";
 import {
   BlockPool,
   IngestError,
@@ -56,6 +54,7 @@ import {
   resolveInputs,
 } from "./ingest-input.ts";
 import { type ClassifiedBlock, ClassifierPool } from "./ingest-pool.ts";
+import { BatchWriter, type Sink } from "./ingest-sinks.ts";
 import {
   BLANK,
   type FormatsMode,
@@ -64,16 +63,9 @@ import {
   type SourceSpec,
   tooLargeReason,
 } from "./ingest-validate.ts";
-import {
-  type CommittedObject,
-  CorruptObjectError,
-  hashed,
-  judge,
-  type ObjectRecord,
-  Sha256,
-} from "./integrity.ts";
+import { type CommittedObject, CorruptObjectError, hashed, judge, Sha256 } from "./integrity.ts";
 import { acquireLock } from "./lock.ts";
-import { type BatchManifest, sourceDataVersion } from "./manifest.ts";
+import { type BatchManifest, type SchemaChange, sourceDataVersion } from "./manifest.ts";
 import type { Outbox } from "./outbox.ts";
 
 export { IngestError, type IngestInput } from "./ingest-input.ts";
@@ -140,11 +132,6 @@ export interface SourcePartition {
 
 const BLOCK_SIZE = 1 << 20;
 const WORKER_THRESHOLD = 16 << 20;
-/** Partitions written as streams to the store; beyond, partitions are staged in temporary files. */
-const STREAMED_PARTITIONS = 64;
-const SINK_BUFFER = 256 << 10;
-const PIPE_BUFFER = 1 << 20;
-const STAGED_IN_FLIGHT = 1 << 20;
 const BATCH_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** A sortable, unique batch id: "20261128T010203.123Z-9f86d081". */
@@ -271,340 +258,6 @@ export function partitionsOf(batches: readonly BatchManifest[]): Map<string, Sou
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Writing objects
-
-/**
- * Appends records or lines into buffers of SINK_BUFFER bytes and hands full buffers to `emit`, hashing
- * them on the way: the batch manifest records each object's SHA-256 (see integrity.ts).
- */
-abstract class Sink {
-  readonly key: string;
-  rows = 0;
-  bytes = 0;
-  /**
-   * Whether this object's put got an answer: it was stored, or its name was taken. Either way the
-   * attempt's names are spent; a put that failed (or was abandoned) stored nothing.
-   */
-  spent = false;
-  #buf: Buffer = Buffer.allocUnsafe(SINK_BUFFER);
-  #pos = 0;
-  readonly #hash = new Sha256();
-  #sha256: string | undefined;
-
-  constructor(key: string) {
-    this.key = key;
-  }
-
-  /** SHA-256 of everything emitted, once the last of it was. */
-  get sha256(): string {
-    this.#sha256 ??= this.#hash.digest();
-    return this.#sha256;
-  }
-
-  #send(chunk: Buffer): void {
-    this.#hash.update(chunk);
-    this.emit(chunk);
-  }
-
-  protected abstract emit(chunk: Buffer): void;
-  /** Whether `drain` has to be awaited: the object is full for now, or failed. */
-  abstract needsDrain(): boolean;
-  /** Waits until the object has room for more; rejects when it failed. */
-  abstract drain(): Promise<void>;
-  /** Writes the object and says what the store keeps of it; rejects when it cannot be written. */
-  abstract close(): Promise<Written>;
-  /** Stops writing, and waits for its put to settle: the object is not written (or left unreferenced). */
-  abstract abort(): Promise<void>;
-
-  /** Bytes [start, end) of `src` and a newline. */
-  record(src: Buffer, start: number, end: number): void {
-    const n = end - start + 1;
-    if (this.#pos + n > this.#buf.length) this.flush();
-    if (n > this.#buf.length) {
-      const own = Buffer.allocUnsafe(n);
-      src.copy(own, 0, start, end);
-      own[n - 1] = 10;
-      this.#send(own);
-    } else {
-      src.copy(this.#buf, this.#pos, start, end);
-      this.#buf[this.#pos + n - 1] = 10;
-      this.#pos += n;
-    }
-    this.rows++;
-    this.bytes += n;
-  }
-
-  /** A line of text (without its newline). */
-  line(text: string): void {
-    const n = Buffer.byteLength(text) + 1;
-    if (this.#pos + n > this.#buf.length) this.flush();
-    if (n > this.#buf.length) {
-      this.#send(Buffer.from(`${text}\n`));
-    } else {
-      this.#buf.write(text, this.#pos);
-      this.#buf[this.#pos + n - 1] = 10;
-      this.#pos += n;
-    }
-    this.rows++;
-    this.bytes += n;
-  }
-
-  /** The canonical text of the UUID `keys[at..at+3]` as a line. */
-  uuid(keys: Int32Array, at: number): void {
-    if (this.#pos + 37 > this.#buf.length) this.flush();
-    writeUuid(keys, at, this.#buf, this.#pos);
-    this.#buf[this.#pos + 36] = 10;
-    this.#pos += 37;
-    this.rows++;
-    this.bytes += 37;
-  }
-
-  protected flush(): void {
-    if (this.#pos === 0) return;
-    const full = this.#buf.subarray(0, this.#pos);
-    this.#buf = Buffer.allocUnsafe(SINK_BUFFER);
-    this.#pos = 0;
-    this.#send(full);
-  }
-}
-
-/** An object written while it is produced: a put whose body is a stream. */
-class StreamSink extends Sink {
-  readonly #stream = new PassThrough({ highWaterMark: PIPE_BUFFER });
-  readonly #put: Promise<Written | false>;
-  readonly #settled: Promise<void>;
-  #error: unknown;
-
-  constructor(store: ObjectStore, key: string) {
-    super(key);
-    // The put reports the stream's errors; without a listener an aborted stream would throw.
-    this.#stream.on("error", () => {});
-    this.#put = store.put(key, this.#stream, { ifAbsent: true });
-    this.#settled = this.#put.then(
-      () => {
-        this.spent = true;
-      },
-      (e: unknown) => {
-        this.#error ??= e;
-      },
-    );
-  }
-
-  protected emit(chunk: Buffer): void {
-    this.#stream.write(chunk);
-  }
-
-  needsDrain(): boolean {
-    // The stream's own flag: a "drain" that fired while another sink was awaited is not waited for again.
-    return this.#error !== undefined || this.#stream.writableNeedDrain;
-  }
-
-  async drain(): Promise<void> {
-    if (this.#error) throw this.#error;
-    if (!this.#stream.writableNeedDrain) return;
-    const stop = new AbortController();
-    await Promise.race([once(this.#stream, "drain", { signal: stop.signal }).catch(() => {}), this.#settled]);
-    stop.abort();
-    if (this.#error) throw this.#error;
-  }
-
-  async close(): Promise<Written> {
-    this.flush();
-    this.#stream.end();
-    await this.#settled;
-    if (this.#error) throw this.#error;
-    const written = await this.#put;
-    if (!written)
-      throw new IngestError(`ingest: object ${this.key} already exists; nothing was overwritten.`);
-    return written;
-  }
-
-  async abort(): Promise<void> {
-    this.#stream.destroy(new IngestError(`ingest: writing ${this.key} was abandoned.`));
-    await this.#settled;
-  }
-}
-
-/** An object staged in a temporary file and put when the batch commits: for batches with many partitions. */
-class StagedSink extends Sink {
-  readonly #store: ObjectStore;
-  #path = "";
-  /** Appends in order; the first step waits for the temporary folder. */
-  #chain: Promise<void>;
-  #queued = 0;
-  #error: unknown;
-  #aborted = false;
-  #putting: Promise<Written | false> | undefined;
-
-  constructor(store: ObjectStore, key: string, path: Promise<string>) {
-    super(key);
-    this.#store = store;
-    this.#chain = path.then(
-      (p) => {
-        this.#path = p;
-      },
-      (e: unknown) => {
-        this.#error = e;
-      },
-    );
-  }
-
-  protected emit(chunk: Buffer): void {
-    this.#queued += chunk.length;
-    this.#chain = this.#chain.then(async () => {
-      if (!this.#error) await appendFile(this.#path, chunk).catch((e: unknown) => (this.#error ??= e));
-      this.#queued -= chunk.length;
-    });
-  }
-
-  needsDrain(): boolean {
-    return this.#error !== undefined || this.#queued > STAGED_IN_FLIGHT;
-  }
-
-  async drain(): Promise<void> {
-    if (this.#queued > STAGED_IN_FLIGHT) await this.#chain;
-    if (this.#error) throw this.#error;
-  }
-
-  async close(): Promise<Written> {
-    this.flush();
-    await this.#chain;
-    if (this.#error) throw this.#error;
-    if (this.#aborted) throw new IngestError(`ingest: writing ${this.key} was abandoned.`);
-    this.#putting = this.#store.put(this.key, createReadStream(this.#path), { ifAbsent: true });
-    const written = await this.#putting;
-    this.spent = true;
-    if (!written)
-      throw new IngestError(`ingest: object ${this.key} already exists; nothing was overwritten.`);
-    return written;
-  }
-
-  async abort(): Promise<void> {
-    this.#aborted = true;
-    await this.#chain;
-    await this.#putting?.then(
-      () => {
-        this.spent = true;
-      },
-      () => {},
-    );
-  }
-}
-
-/** The objects of one batch being written. */
-class BatchWriter {
-  readonly #store: ObjectStore;
-  readonly #source: SourceDef;
-  /** The stem of this attempt's object names (layout.attemptStem). */
-  readonly #stem: string;
-  readonly #partitions = new Map<string, Sink>();
-  #quarantine: Sink | undefined;
-  #ids: Sink | undefined;
-  #staging: Promise<string> | undefined;
-  #staged = 0;
-
-  constructor(store: ObjectStore, source: SourceDef, stem: string) {
-    this.#store = store;
-    this.#source = source;
-    this.#stem = stem;
-  }
-
-  partition(key: string): Sink {
-    let sink = this.#partitions.get(key);
-    if (!sink) {
-      const source = this.#source;
-      const objectKey = layout.raw(source.key, partitionPath(source.partitions, key, source.key), this.#stem);
-      if (this.#partitions.size < STREAMED_PARTITIONS) {
-        sink = new StreamSink(this.#store, objectKey);
-      } else {
-        this.#staging ??= mkdtemp(join(tmpdir(), "tributary-ingest-"));
-        const n = this.#staged++;
-        sink = new StagedSink(
-          this.#store,
-          objectKey,
-          this.#staging.then((dir) => join(dir, `${n}.ndjson`)),
-        );
-      }
-      this.#partitions.set(key, sink);
-    }
-    return sink;
-  }
-
-  quarantine(): Sink {
-    this.#quarantine ??= new StreamSink(this.#store, layout.quarantine(this.#source.key, this.#stem));
-    return this.#quarantine;
-  }
-
-  ids(): Sink {
-    this.#ids ??= new StreamSink(this.#store, layout.ids(this.#source.key, this.#stem));
-    return this.#ids;
-  }
-
-  /** Waits for the objects that are full for now; rejects when one failed. */
-  async drain(): Promise<void> {
-    for (const sink of this.#partitions.values()) if (sink.needsDrain()) await sink.drain();
-    if (this.#quarantine?.needsDrain()) await this.#quarantine.drain();
-    if (this.#ids?.needsDrain()) await this.#ids.drain();
-  }
-
-  /** Writes the data, quarantine and ids objects, in that order; returns what the manifest lists. */
-  async close(): Promise<{
-    files: BatchManifest["files"];
-    quarantine?: BatchManifest["quarantine"];
-    ids: string;
-    idsObject: ObjectRecord;
-  }> {
-    const entries = [...this.#partitions.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const streamed = entries.filter(([, s]) => s instanceof StreamSink);
-    const staged = entries.filter(([, s]) => !(s instanceof StreamSink));
-    const records = new Map<Sink, ObjectRecord>();
-    const close = async (s: Sink) => {
-      const written = await s.close();
-      // What the manifest records of the object: its size, SHA-256 and the store's checksum.
-      records.set(s, { bytes: s.bytes, sha256: s.sha256, ...written });
-    };
-    await Promise.all(streamed.map(([, s]) => close(s)));
-    await mapLimit(staged, 4, ([, s]) => close(s));
-    const files = entries.map(([partition, s]) => ({
-      key: s.key,
-      partition,
-      rows: s.rows,
-      ...records.get(s)!,
-    }));
-    let quarantine: BatchManifest["quarantine"];
-    if (this.#quarantine) {
-      await close(this.#quarantine);
-      quarantine = {
-        key: this.#quarantine.key,
-        rows: this.#quarantine.rows,
-        ...records.get(this.#quarantine)!,
-      };
-    }
-    const ids = this.ids();
-    await close(ids);
-    await this.#cleanup();
-    return { files, ...(quarantine ? { quarantine } : {}), ids: ids.key, idsObject: records.get(ids)! };
-  }
-
-  /**
-   * Stops every object and waits for their puts to settle. Deletes nothing: resolves to whether any
-   * object of the attempt was stored (or found its name taken), that is whether its names are spent.
-   */
-  async abort(): Promise<boolean> {
-    const sinks = [...this.#partitions.values(), this.#quarantine, this.#ids].filter((s) => s !== undefined);
-    await Promise.all(sinks.map((s) => s.abort().catch(() => {})));
-    await this.#cleanup();
-    return sinks.some((s) => s.spent);
-  }
-
-  async #cleanup(): Promise<void> {
-    if (!this.#staging) return;
-    const dir = await this.#staging.catch(() => undefined);
-    if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {});
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Ingest
 
 /** Attempts of one batch before ingest gives up: far more than any cloud redelivers a message. */
@@ -623,11 +276,14 @@ async function claimAttempt(store: ObjectStore, source: string, batch: string): 
 
 function assertIngestible(source: SourceDef): void {
   const properties = (source.schema as { properties?: Record<string, unknown> }).properties ?? {};
-  for (const [what, field] of [
-    ["eventId", source.eventId],
-    ["eventTime", source.eventTime],
-    ["tenant", source.tenant],
-  ] as const) {
+  // A CDC source's are derived from each event (ingest-cdc.ts), not fields of it.
+  for (const [what, field] of source.cdc
+    ? []
+    : ([
+        ["eventId", source.eventId],
+        ["eventTime", source.eventTime],
+        ["tenant", source.tenant],
+      ] as const)) {
     if (field !== undefined && !(field in properties)) {
       throw new IngestError(
         `ingest ${source.key}: ${what} "${field}" is not a column of the source's schema.`,
@@ -642,10 +298,20 @@ function assertIngestible(source: SourceDef): void {
   }
 }
 
-/** What validating a source's records takes, as plain data a worker thread can receive. */
-export function sourceSpec(source: SourceDef, maxRecordBytes: number, formats: FormatsMode): SourceSpec {
+/**
+ * What validating a source's records takes, as plain data a worker thread can receive. `now` fixes the
+ * last partition an event may be in (now + the source's horizon).
+ */
+export function sourceSpec(
+  source: SourceDef,
+  maxRecordBytes: number,
+  formats: FormatsMode,
+  now: Date = new Date(),
+): SourceSpec {
   const time = timeDimension(source.partitions);
   const stat = staticDimension(source.partitions);
+  const horizon = source.horizonMinutes ?? DEFAULT_HORIZON_MINUTES;
+  const cdc = source.cdc;
   return {
     key: source.key,
     // A JSON round trip drops TypeBox's symbol keys, which a worker could not receive anyway.
@@ -658,6 +324,20 @@ export function sourceSpec(source: SourceDef, maxRecordBytes: number, formats: F
     separator: MULTI_SEPARATOR,
     maxRecordBytes,
     formats,
+    ...(time
+      ? { lastKey: timeKeyAt(time, now.getTime() + horizon * 60_000), horizon: formatDuration(horizon) }
+      : {}),
+    ...(cdc
+      ? {
+          cdc: {
+            connector: cdc.connector,
+            table: cdc.table,
+            key: [...cdc.key],
+            row: JSON.parse(JSON.stringify(cdc.row)) as Record<string, unknown>,
+            ...(cdc.tenant ? { tenant: { ...cdc.tenant } } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -723,7 +403,7 @@ async function ingestBatch(
   const now = opts.now ?? (() => new Date());
   const threads = workerCount(opts.workers, opts.cores);
   const resolved = await resolveInputs(source.key, inputs, opts.stdin ?? process.stdin);
-  const spec = sourceSpec(source, max, opts.formats ?? "fast");
+  const spec = sourceSpec(source, max, opts.formats ?? "fast", now());
   const local = new RecordClassifier(spec);
 
   let pool: ClassifierPool | undefined;
@@ -758,6 +438,8 @@ async function ingestBatch(
     // Workers asked for by number are waited for; "auto" ones join when they are up.
     if (pool && !threads.auto) await pool.whenReady();
     const counts = { read: 0, written: 0, quarantined: 0, duplicates: 0 };
+    /** A CDC source's new columns, by name, in the order first seen. */
+    const newColumns = new Map<string, { types: string[]; count: number; first: SchemaChange["first"] }>();
     let blankLines = 0;
     let usedWorkers = false;
     const tooLarge = tooLargeReason(max);
@@ -779,13 +461,35 @@ async function ingestBatch(
         quarantine(++line, tooLarge, item.prefix.toString("utf8"));
         return;
       }
-      const { block, lines, bounds, codes, partitions, keys, ids, reasons } = item;
+      const { block, lines, bounds, codes, partitions, keys, ids, reasons, fanout, columns } = item;
+      for (const c of columns ?? []) {
+        const seen = newColumns.get(c.column);
+        if (seen === undefined) {
+          newColumns.set(c.column, {
+            types: [...c.types],
+            count: c.count,
+            first: { file: file!.name, line: line + c.line + 1 },
+          });
+        } else {
+          seen.count += c.count;
+          for (const t of c.types) if (!seen.types.includes(t)) seen.types.push(t);
+        }
+      }
       // A partition's object is created by its first new record: duplicates alone write nothing.
       const sinks: (Sink | undefined)[] = new Array(partitions.length);
+      const sinkOf = (code: number): Sink => {
+        let sink = sinks[code];
+        if (!sink) {
+          sink = w.partition(partitions[code]!);
+          sinks[code] = sink;
+        }
+        return sink;
+      };
       const idSink = w.ids();
       let v = 0;
       let other = 0;
       let r = 0;
+      let f = 0;
       for (let i = 0; i < lines; i++) {
         const code = codes[i]!;
         if (code === BLANK) {
@@ -816,15 +520,15 @@ async function ingestBatch(
           if (fresh) idSink.line(id);
         }
         if (fresh) {
-          let sink = sinks[code];
-          if (!sink) {
-            sink = w.partition(partitions[code]!);
-            sinks[code] = sink;
-          }
-          sink.record(block, start, end);
+          sinkOf(code).record(block, start, end);
           counts.written++;
         } else {
           counts.duplicates++;
+        }
+        // A record landed in more partitions (a CDC truncate, in every tenant's): one record, one count.
+        if (fanout !== undefined && f < fanout.length && fanout[f]![0] === i) {
+          if (fresh) for (const more of fanout[f]![1]) sinkOf(more).record(block, start, end);
+          f++;
         }
       }
       line += lines;
@@ -892,6 +596,16 @@ async function ingestBatch(
       ids: objects.ids,
       idsObject: objects.idsObject,
       counts,
+      ...(newColumns.size > 0
+        ? {
+            schemaChanges: [...newColumns].map(([column, c]) => ({
+              column,
+              types: c.types,
+              count: c.count,
+              first: c.first,
+            })),
+          }
+        : {}),
     };
     // In the order a listing of the manifests gives, as committedBatches reads them back.
     const key = (m: BatchManifest) => layout.batch(source.key, m.batch);

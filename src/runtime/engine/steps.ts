@@ -28,6 +28,8 @@ export interface StepOptions {
   readonly partition?: string;
   /** Exactly these partition keys of each selected asset ("" for an unpartitioned one); others are left alone. */
   readonly partitions?: readonly string[];
+  /** Exactly these partitions of these assets (a replay's scope); selected assets not named are left alone. */
+  readonly only?: ReadonlyMap<string, readonly string[]>;
   /** A time range of partitions, inclusive. */
   readonly from?: string;
   readonly to?: string;
@@ -118,7 +120,7 @@ export async function steps(graph: AssetGraph, state: StoreState, opts: StepOpti
   let matched = 0;
   const wanted = selected.map((key) => {
     const a = graph.get(key) as AssetDef;
-    return { a, keys: partitionsFor(a.partitions, opts) };
+    return { a, keys: opts.only ? [...(opts.only.get(key) ?? [])] : partitionsFor(a.partitions, opts) };
   });
   // Start every manifest read at once: one by one, the store's round trips are most of a fresh rerun.
   await Promise.all(wanted.flatMap(({ a, keys }) => keys.map((k) => state.manifest(a, k))));

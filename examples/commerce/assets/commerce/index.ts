@@ -5,16 +5,21 @@
  *                                      └──> customer_features ──> recommendation_features
  *   customers_cdc ─> curated_customers ──┘
  *
- * Raw CDC events land per day × tenant; curated tables hold the latest state per tenant with deletes
- * applied; features are per tenant; revenue is per day × tenant.
+ * The two sources are the shop database's `public.orders` and `public.customers` tables as Debezium's
+ * Postgres connector captures them (sample-data.ts writes what Debezium Server sends). Every tenant shares
+ * the database, so the tenant is a column of each row. Raw change events land per day × tenant; curated
+ * tables hold the latest state per tenant (`latest()`: by log position, deletes applied); features are per
+ * tenant; revenue is per day × tenant.
  */
 import {
   acceptedValues,
   asset,
   cron,
   daily,
+  debezium,
   dep,
   freshness,
+  latest,
   mapping,
   multiPartitions,
   notNull,
@@ -29,13 +34,15 @@ import {
 } from "tributary";
 import { recommend } from "./recommend.ts";
 import {
+  CUSTOMERS_TABLE,
   CuratedCustomer,
   CuratedOrder,
-  CustomerEvent,
   CustomerFeatures,
+  CustomerRow,
   DailyRevenue,
   ORDER_STATUSES,
-  OrderEvent,
+  ORDERS_TABLE,
+  OrderRow,
   RecommendationFeatures,
   SEGMENTS,
   TENANTS,
@@ -61,11 +68,14 @@ const meta = { group: "commerce" } as const;
 
 export const ordersCdc = source("orders_cdc", {
   ...meta,
-  description: "Change events of the orders table (Debezium: op c/u/d/r with the row before and after).",
-  schema: OrderEvent,
-  eventId: "event_id",
-  eventTime: "event_time",
-  tenant: "tenant_id",
+  description:
+    "Change events of the shop's orders table, as Debezium's Postgres connector sends them (op c/u/d/r with the row before and after).",
+  cdc: debezium.postgres({
+    table: ORDERS_TABLE,
+    key: ["order_id"],
+    row: OrderRow,
+    tenant: { column: "tenant_id" },
+  }),
   partitions: dayByTenant,
   owners: ["team:data-platform"],
   tags: ["cdc"],
@@ -73,11 +83,13 @@ export const ordersCdc = source("orders_cdc", {
 
 export const customersCdc = source("customers_cdc", {
   ...meta,
-  description: "Change events of the customers table; e-mail and name are personal data.",
-  schema: CustomerEvent,
-  eventId: "event_id",
-  eventTime: "event_time",
-  tenant: "tenant_id",
+  description: "Change events of the shop's customers table; e-mail and name are personal data.",
+  cdc: debezium.postgres({
+    table: CUSTOMERS_TABLE,
+    key: ["customer_id"],
+    row: CustomerRow,
+    tenant: { column: "tenant_id" },
+  }),
   partitions: dayByTenant,
   pii: ["before.email", "after.email", "before.name", "after.name"],
   owners: ["team:data-platform"],
@@ -91,28 +103,18 @@ export const curatedOrders = asset("curated_orders", {
   schema: CuratedOrder,
   partitions: tenants,
   sql: `
-    WITH changes AS (
-      SELECT
-        coalesce(after.order_id, before.order_id) AS order_id,
-        tenant_id, op, after,
-        row_number() OVER (
-          PARTITION BY coalesce(after.order_id, before.order_id)
-          ORDER BY event_time DESC, source.lsn DESC, event_id DESC
-        ) AS newest
-      FROM orders_cdc
-    )
+    WITH orders AS (${latest(ordersCdc)})
     SELECT
       order_id,
       tenant_id,
-      after.customer_id AS customer_id,
-      after.status AS status,
-      after.amount_cents AS amount_cents,
-      after.currency AS currency,
-      after.created_at AS created_at,
-      after.updated_at AS updated_at,
-      CAST(timezone('UTC', after.created_at) AS DATE) AS order_date
-    FROM changes
-    WHERE newest = 1 AND op <> 'd'
+      customer_id,
+      status,
+      amount_cents,
+      currency,
+      created_at,
+      updated_at,
+      CAST(timezone('UTC', created_at) AS DATE) AS order_date
+    FROM orders
     ORDER BY order_id`,
   checks: [
     notNull(["order_id", "customer_id", "status", "amount_cents", "created_at"]),
@@ -134,24 +136,14 @@ export const curatedCustomers = asset("curated_customers", {
   schema: CuratedCustomer,
   partitions: tenants,
   sql: `
-    WITH changes AS (
-      SELECT
-        coalesce(after.customer_id, before.customer_id) AS customer_id,
-        tenant_id, op, after,
-        row_number() OVER (
-          PARTITION BY coalesce(after.customer_id, before.customer_id)
-          ORDER BY event_time DESC, source.lsn DESC, event_id DESC
-        ) AS newest
-      FROM customers_cdc
-    )
+    WITH customers AS (${latest(customersCdc)})
     SELECT
       customer_id,
       tenant_id,
-      pii_token(tenant_id, lower(after.email)) AS email_token,
-      after.country AS country,
-      CAST(timezone('UTC', after.created_at) AS DATE) AS signup_date
-    FROM changes
-    WHERE newest = 1 AND op <> 'd'
+      pii_token(tenant_id, lower(email)) AS email_token,
+      country,
+      CAST(timezone('UTC', created_at) AS DATE) AS signup_date
+    FROM customers
     ORDER BY customer_id`,
   checks: [notNull(["customer_id", "email_token", "country"]), unique(["customer_id"])],
   secrets: [piiTokenKey],

@@ -1,29 +1,45 @@
 /**
- * Deterministic sample data for the reference pipeline's two CDC sources, `orders_cdc` and `customers_cdc`.
+ * Deterministic sample data for the reference pipeline's two CDC sources, `orders_cdc` and `customers_cdc`:
+ * what Debezium Server writes to its sink for the shop's `public.orders` and `public.customers` tables.
  *
- * The generator simulates each tenant's shop database and emits its Debezium-style change stream:
+ * The generator simulates the shop's one Postgres database (every tenant's rows, told apart by their
+ * `tenant_id` column) and emits its change stream exactly as Debezium 3 emits it with the Postgres
+ * connector (pgoutput), the JSON converter and `value.converter.schemas.enable=false`: one schema-less
+ * value per line, `{"before","after","source","transaction","op","ts_ms","ts_us","ts_ns"}`, nothing added.
  *
- * - day 1 opens with a snapshot (`op: "r"`) of the customers and of the orders still in flight;
+ * - day 1 opens with the connector's initial snapshot (`op: "r"`): every customer, then the orders still
+ *   in flight, all read in one transaction at one log position (`source.snapshot` "first", "true",
+ *   "last_in_data_collection", "first_in_data_collection", … "last");
  * - customers sign up (`c`), change their e-mail, name or country (`u`) and are rarely erased (`d`);
  * - orders are placed `pending` (`c`) by a live customer, then move to paid, shipped, cancelled or
- *   refunded (`u`, with the row before and after); a few abandoned or cancelled ones are purged (`d`);
- * - `source.lsn` is one write-ahead log per tenant, shared by both tables: it grows with `event_time`.
+ *   refunded (`u`); a few abandoned or cancelled ones are purged (`d`). The tables have REPLICA IDENTITY
+ *   FULL, so `before` is the whole old row;
+ * - each change is its own transaction (`source.txId`, with gaps for the transactions of tables nobody
+ *   captures); `source.lsn` is the change's position in the database's one write-ahead log, growing in
+ *   commit order, and `source.sequence` is `["<last commit LSN>","<LSN>"]`;
+ * - `source.ts_ms`/`ts_us`/`ts_ns` is the commit time (the row's `updated_at`), the top-level ones when
+ *   Debezium processed the change: a few milliseconds later, or the next morning for a late event.
+ *
+ * Column values are what the Postgres connector sends for them (see schemas.ts): uuids and enums as text,
+ * `bigint` as a number, `timestamptz` as ISO-8601 with six fractional digits.
  *
  * On top of that stream, the way real landing zones look:
  *
- * - invalid lines (`invalidShare` of all lines): truncated JSON, a missing required field, an amount sent
- *   as a string, a status outside the enum, a negative amount, a malformed e-mail, an extra property, and
- *   a tenant that is not one of the partitions. That last one passes the JSON schema (its id is
- *   well-formed): ingest quarantines it as outside the source's partitions, and the stats count it
- *   as invalid;
- * - duplicates (`duplicateShare` of all lines): an earlier valid line written again, byte for byte;
+ * - invalid lines (`invalidShare` of all lines), each a change at a position of its own: truncated JSON,
+ *   an envelope field missing, a required column missing from the row (dropped upstream), a column whose
+ *   type changed (an amount sent as a string, a timestamp as epoch microseconds), a status outside the
+ *   enum, a negative amount, a malformed e-mail, and a row of a tenant that is not one of the partitions.
+ *   That last one passes the row schema (its id is well-formed): ingest quarantines it as outside the
+ *   source's partitions, and the stats count it as invalid;
+ * - duplicates (`duplicateShare` of all lines): an earlier valid line delivered again, byte for byte
+ *   (Debezium Server is at-least-once: after a restart it resends what it had not yet acknowledged);
  * - late events (`lateShare` of the valid events not on the last day): written to the file of day + 1 (or
- *   + 2) instead of the file of their `event_time`.
+ *   + 2) instead of the file of their commit time.
  *
  * Everything derives from one seeded PRNG (pure-rand's xoroshiro128+), so one seed always yields the same
  * bytes. Each row version is serialised once and reused as the `after` of one event and the `before` of
- * the next; the event envelope around it is plain concatenation (see `#change`). That, a calendar queue
- * and flat strings for what stays in memory keep 1M order lines to a few seconds.
+ * the next; the envelope around it is plain concatenation (see `changeLine`). That, a calendar queue and
+ * flat strings for what stays in memory keep 1M order lines to a few seconds.
  */
 import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
@@ -33,7 +49,15 @@ import { finished } from "node:stream/promises";
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
-import { CURRENCIES, type CustomerEvent, type OrderEvent, TENANTS } from "./schemas.ts";
+import {
+  CURRENCIES,
+  CUSTOMERS_TABLE,
+  type CustomerRow,
+  ORDERS_TABLE,
+  type OrderRow,
+  SHOP_DATABASE,
+  TENANTS,
+} from "./schemas.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Public API
@@ -46,24 +70,31 @@ export type SampleSource = (typeof SAMPLE_SOURCES)[number];
 export const ORDER_FAULTS = [
   "not_json",
   "missing_field",
+  "dropped_column",
   "wrong_type",
   "bad_enum",
   "negative_amount",
   "unknown_tenant",
-  "extra_property",
 ] as const;
 /** The faults injected into `customers_cdc`. */
 export const CUSTOMER_FAULTS = [
   "not_json",
   "missing_field",
+  "dropped_column",
+  "wrong_type",
   "bad_email",
   "unknown_tenant",
-  "extra_property",
 ] as const;
 export type FaultKind = (typeof ORDER_FAULTS)[number] | (typeof CUSTOMER_FAULTS)[number];
 
 /** The tenant id of the `unknown_tenant` fault: well-formed, but not one of the partitions. */
 export const UNKNOWN_TENANT = "umbrella";
+
+/**
+ * The Debezium Server the sample imitates: its version, its `topic.prefix` (the envelope's
+ * `source.name`) and the database it captures (`source.db`).
+ */
+export const DEBEZIUM = { version: "3.1.0.Final", name: "shop", db: SHOP_DATABASE } as const;
 
 export interface SampleOptions {
   /** The PRNG seed (a 32-bit integer): the same seed and options give byte-identical output. */
@@ -88,6 +119,13 @@ export interface SampleOptions {
   duplicateShare?: number;
   /** Probability that a valid event (not on the last day) is written to a later day's file. */
   lateShare?: number;
+  /**
+   * The day ("YYYY-MM-DD", within the range) the shop adds a nullable `coupon_code` column to its orders
+   * table, at noon UTC: the order rows of later changes carry it (null, or the code of one order in five
+   * placed since), and the old rows of their `before` have it as null. The declared row does not have the
+   * column, so ingest accepts it as a proposed schema change. Absent: the table never changes.
+   */
+  couponsFrom?: string;
 }
 
 export const SAMPLE_DEFAULTS = {
@@ -107,9 +145,9 @@ export interface SourceStats {
   /** Distinct valid events (schema-valid, known tenant), each counted once. */
   valid: number;
   invalid: number;
-  /** Valid lines identical to an earlier line (same event_id, same bytes). */
+  /** Valid lines identical to an earlier line (same log position and key, same bytes). */
   duplicates: number;
-  /** Valid events written to a file of a later day than their `event_time`. */
+  /** Valid events written to a file of a later day than their commit time (`source.ts_ms`). */
   late: number;
 }
 export type SampleStats = Record<SampleSource, SourceStats>;
@@ -123,7 +161,7 @@ export interface SampleLine {
   kind: "valid" | "invalid" | "duplicate";
   /** The injected fault of an invalid line, else null. */
   fault: FaultKind | null;
-  /** True for a valid event whose `event_time` is on an earlier day than `date`. */
+  /** True for a valid event committed (`source.ts_ms`) on an earlier day than `date`. */
   late: boolean;
 }
 
@@ -211,6 +249,8 @@ interface ResolvedOptions {
   invalidShare: number;
   duplicateShare: number;
   lateShare: number;
+  /** When `coupon_code` is added (epoch ms), or +Infinity. */
+  couponsAt: number;
 }
 
 /**
@@ -256,6 +296,15 @@ function resolveOptions(opts: SampleOptions): ResolvedOptions {
   if (o.invalidShare + o.duplicateShare > 0.5) {
     throw new RangeError("sample data: invalidShare + duplicateShare must be at most 0.5");
   }
+  let couponsAt = Number.POSITIVE_INFINITY;
+  if (opts.couponsFrom !== undefined) {
+    couponsAt = parseDay(opts.couponsFrom, "couponsFrom") + DAY / 2;
+    if (!(couponsAt > parseDay(o.from, "from") && couponsAt < parseDay(o.to, "to") + DAY)) {
+      throw new RangeError(
+        `sample data: couponsFrom (${opts.couponsFrom}) must be a day from "from" (${o.from}) to "to" (${o.to})`,
+      );
+    }
+  }
   let ordersPerDayPerTenant = o.ordersPerDayPerTenant;
   if (opts.orderLines !== undefined) {
     if (!Number.isInteger(o.orderLines) || o.orderLines < 1) {
@@ -265,7 +314,7 @@ function resolveOptions(opts: SampleOptions): ResolvedOptions {
     const orders = (validLines * ORDER_LINES_MARGIN) / ORDER_LINES_PER_ORDER;
     ordersPerDayPerTenant = Math.max(1, Math.ceil(orders / (o.tenants.length * days)));
   }
-  return { ...o, ordersPerDayPerTenant };
+  return { ...o, ordersPerDayPerTenant, couponsAt };
 }
 
 function parseDay(day: string, name: string): number {
@@ -381,13 +430,24 @@ class SlotPlan {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The simulated shops
+// The simulated shop
 
-type OrderRow = NonNullable<OrderEvent["after"]>;
-type CustomerRow = NonNullable<CustomerEvent["after"]>;
 type OrderStatus = OrderRow["status"];
 type Currency = OrderRow["currency"];
-type ChangeEvent = OrderEvent | CustomerEvent;
+/** Debezium's operations: create, update, delete, read (a snapshot's). */
+type Op = "c" | "u" | "d" | "r";
+/**
+ * `source.snapshot` as Debezium 3 sends it: "false" for a streamed change; for a snapshot read "first"
+ * (the snapshot's first record), "first_in_data_collection" / "last_in_data_collection" (a table's first
+ * and last), "last" (the snapshot's last) and "true" for the others.
+ */
+type SnapshotMark =
+  | "false"
+  | "true"
+  | "first"
+  | "first_in_data_collection"
+  | "last_in_data_collection"
+  | "last";
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -451,9 +511,97 @@ const EMAIL_DOMAINS = [
   "orange.fr",
 ];
 const COUNTRIES = ["DE", "FR", "GB", "US", "NL", "ES", "IT", "PL", "SE", "AT", "IE", "JP"];
-const TABLES = { orders_cdc: "orders", customers_cdc: "customers" } as const;
-const EXTRA_COLUMNS = { orders_cdc: "coupon_code", customers_cdc: "loyalty_tier" } as const;
-const EXTRA_VALUES = { orders_cdc: "BLACKFRIDAY26", customers_cdc: "gold" } as const;
+/** The codes of the orders placed with a coupon once the orders table has a `coupon_code` column. */
+const COUPONS = ["WELCOME10", "BLACKFRIDAY26", "FREESHIP"];
+/** The end of an order row's JSON after its `updated_at` value: without `coupon_code`, and with it null. */
+const NO_COUPON_COLUMN = '"}';
+const NULL_COUPON = '","coupon_code":null}';
+
+/** The columns a `dropped_column` fault may remove: required, but neither the key nor the tenant. */
+const DROPPABLE = {
+  orders_cdc: ["customer_id", "status", "amount_cents", "currency", "created_at", "updated_at"],
+  customers_cdc: ["email", "name", "country", "created_at", "updated_at"],
+} as const;
+/** The envelope fields a `missing_field` fault leaves out ("source.lsn": the position inside `source`). */
+const MISSING_FIELDS = ["op", "source", "source.lsn"] as const;
+
+/**
+ * The stretches of a line that depend only on its table, snapshot mark or operation, concatenated once:
+ * a line is these around the row JSON and the numbers (see `changeLine`).
+ */
+const [SCHEMA_NAME, ORDERS_TABLE_NAME] = ORDERS_TABLE.split(".") as [string, string];
+const CUSTOMERS_TABLE_NAME = CUSTOMERS_TABLE.split(".")[1]!;
+const SOURCE_HEAD = `,"source":{"version":"${DEBEZIUM.version}","connector":"postgresql","name":"${DEBEZIUM.name}","ts_ms":`;
+const snapshotPart = (mark: SnapshotMark) => `,"snapshot":"${mark}","db":"${DEBEZIUM.db}","sequence":"[`;
+const SNAPSHOT_PART: Record<SnapshotMark, string> = {
+  false: snapshotPart("false"),
+  true: snapshotPart("true"),
+  first: snapshotPart("first"),
+  first_in_data_collection: snapshotPart("first_in_data_collection"),
+  last_in_data_collection: snapshotPart("last_in_data_collection"),
+  last: snapshotPart("last"),
+};
+const tablePart = (table: string) => `000,"schema":"${SCHEMA_NAME}","table":"${table}","txId":`;
+const TABLE_PART: Record<SampleSource, string> = {
+  orders_cdc: tablePart(ORDERS_TABLE_NAME),
+  customers_cdc: tablePart(CUSTOMERS_TABLE_NAME),
+};
+const opPart = (op: Op) => `,"xmin":null},"transaction":null,"op":"${op}","ts_ms":`;
+const OP_PART: Record<Op, string> = { c: opPart("c"), u: opPart("u"), d: opPart("d"), r: opPart("r") };
+
+/**
+ * One change event, exactly as Debezium's JSON converter writes it (schema-less): `before`, `after`,
+ * `source`, `transaction`, `op`, `ts_ms`, `ts_us`, `ts_ns`, in that order. `us` is the commit (or read)
+ * time, `processed` when Debezium handled the change (both in microseconds) and `ns` the nanoseconds past
+ * `processed`. None of the values needs escaping, so the concatenation is `JSON.stringify` of the event,
+ * except that the nanosecond times stay exact (past 2^53, a JavaScript number would round them).
+ */
+function changeLine(
+  source: SampleSource,
+  before: string | null,
+  after: string | null,
+  us: number,
+  mark: SnapshotMark,
+  lastCommit: number | null,
+  txId: number,
+  lsn: number,
+  op: Op,
+  processed: number,
+  ns: number,
+): string {
+  // Each number is converted once; the milliseconds are the microseconds' text less its last 3 digits.
+  const usText = String(us);
+  const lsnText = String(lsn);
+  const processedText = String(processed);
+  return (
+    '{"before":' +
+    (before ?? "null") +
+    ',"after":' +
+    (after ?? "null") +
+    SOURCE_HEAD +
+    usText.slice(0, -3) +
+    SNAPSHOT_PART[mark] +
+    (lastCommit === null ? "null" : '\\"' + lastCommit + '\\"') +
+    ',\\"' +
+    lsnText +
+    '\\"]","ts_us":' +
+    usText +
+    ',"ts_ns":' +
+    usText +
+    TABLE_PART[source] +
+    txId +
+    ',"lsn":' +
+    lsnText +
+    OP_PART[op] +
+    processedText.slice(0, -3) +
+    ',"ts_us":' +
+    processedText +
+    ',"ts_ns":' +
+    processedText +
+    PAD3[ns]! +
+    "}"
+  );
+}
 
 /** One version of a row and its JSON, serialised once: it is the `after` of one event, the `before` of the next. */
 interface Version<R> {
@@ -474,9 +622,10 @@ interface CustomerState {
  * An order in flight, kept as JSON only (orders are the volume: no row objects to allocate or
  * collect). It is also its own pending `order_step` task: an order has at most one next change.
  *
- * The JSON is `JSON.stringify` of the row, byte for byte: every value is a uuid, an enum member, an
- * ISO timestamp or an integer, none of which needs escaping. `head` and `tail` are the parts around
- * the status that never change; `json` is the current version.
+ * The JSON is `JSON.stringify` of the row, byte for byte: every value is a uuid, a tenant id, an enum
+ * member, an ISO timestamp, an integer or a coupon code, none of which needs escaping. `head` and `tail`
+ * are the parts around the status that never change, `end` what follows `updated_at` (the coupon
+ * column, once the table has it); `json` is the current version.
  */
 interface OrderState {
   t: number;
@@ -488,20 +637,16 @@ interface OrderState {
   status: OrderStatus;
   head: string;
   tail: string;
+  end: string;
   json: string;
 }
 
 interface TenantState {
   id: string;
-  db: string;
-  lsn: number;
   currency: Currency;
   live: CustomerState[];
   /** A running number that keeps e-mail addresses unique within the tenant. */
   signups: number;
-  /** The constant stretches of this tenant's envelopes: `","tenant_id":…"before":` by op, `,"source":…"lsn":` by source. */
-  afterTime: Record<ChangeEvent["op"], string>;
-  beforeLsn: Record<SampleSource, string>;
 }
 
 type TenantTaskKind =
@@ -513,7 +658,7 @@ type TenantTaskKind =
   | "order_create";
 /** A scheduled piece of work; `next` links the tasks of one calendar bucket, in time order. */
 type Task =
-  | { t: number; next: Task | null; kind: TenantTaskKind; tenant: TenantState }
+  | { t: number; next: Task | null; kind: TenantTaskKind; tenant: TenantState; mark: SnapshotMark }
   | OrderState
   | { t: number; next: Task | null; kind: "deliver"; source: SampleSource; line: string };
 
@@ -574,14 +719,14 @@ class TaskQueue {
   }
 }
 
+/** The latest valid event of a source with a row after the change: what its invalid lines are made from. */
 interface Template {
   present: boolean;
-  tenant: TenantState | null;
-  at: string;
-  op: ChangeEvent["op"];
+  op: Op;
   before: string | null;
   after: string;
-  lsn: number;
+  /** Commit time, microseconds. */
+  us: number;
 }
 
 interface SourceState {
@@ -591,7 +736,6 @@ interface SourceState {
   readonly maxLines: number;
   /** The fault kinds left in the current cycle; refilled (shuffled) when empty. */
   faults: FaultKind[];
-  /** The latest valid event with a row after the change: the template of invalid lines. */
   readonly template: Template;
   /** Recently written valid lines: what duplicates repeat. */
   readonly recent: string[];
@@ -613,6 +757,19 @@ class Simulation {
   #day = 0;
   #date = "";
   #dayEnd = 0;
+  /** The database's write-ahead log: where the next record goes, and the last commit's position. */
+  #wal: number;
+  #lastCommit: number;
+  /** The last transaction id handed out (transactions on tables nobody captures take ids in between). */
+  #txId: number;
+  /** The last change's log position, and the commit before it. */
+  #lsn = 0;
+  #prevCommit = 0;
+  /** The last commit time, microseconds: commits are stamped in log order. */
+  #lastUs = 0;
+  /** The initial snapshot's transaction and log position, shared by all of its reads. */
+  #snapshotTx = 0;
+  #snapshotLsn = 0;
 
   constructor(options: ResolvedOptions) {
     this.#o = options;
@@ -621,29 +778,22 @@ class Simulation {
     const origin = parseDay(this.days[0]!, "from");
     this.#queue = new TaskQueue(origin, origin + this.days.length * DAY);
     const rng = this.#rng;
-    this.#tenants = options.tenants.map((id, i) => {
-      const db = `shop_${id.replaceAll("-", "_")}`;
-      const afterTime = (op: ChangeEvent["op"]) => `","tenant_id":"${id}","op":"${op}","before":`;
-      const beforeLsn = (source: SampleSource) =>
-        `,"source":{"db":"${db}","table":"${TABLES[source]}","lsn":`;
-      return {
-        id,
-        db,
-        lsn: rng.int(1_000_000, 50_000_000),
-        currency: CURRENCIES[i % CURRENCIES.length]!,
-        live: [],
-        signups: 0,
-        afterTime: { c: afterTime("c"), u: afterTime("u"), d: afterTime("d"), r: afterTime("r") },
-        beforeLsn: { orders_cdc: beforeLsn("orders_cdc"), customers_cdc: beforeLsn("customers_cdc") },
-      };
-    });
+    this.#wal = rng.int(20_000_000, 60_000_000);
+    this.#lastCommit = this.#wal;
+    this.#txId = rng.int(500, 5_000);
+    this.#tenants = options.tenants.map((id, i) => ({
+      id,
+      currency: CURRENCIES[i % CURRENCIES.length]!,
+      live: [],
+      signups: 0,
+    }));
     const sourceState = (source: SampleSource, maxLines: number): SourceState => ({
       source,
       stats: { lines: 0, valid: 0, invalid: 0, duplicates: 0, late: 0 },
       plan: new SlotPlan(options.invalidShare, options.duplicateShare),
       maxLines,
       faults: [],
-      template: { present: false, tenant: null, at: "", op: "c", before: null, after: "", lsn: 0 },
+      template: { present: false, op: "c", before: null, after: "", us: 0 },
       recent: [],
       recentNext: 0,
     });
@@ -665,17 +815,9 @@ class Simulation {
     this.#date = this.days[d]!;
     const dayStart = parseDay(this.#date, "day");
     this.#dayEnd = dayStart + DAY;
+    let start = dayStart;
+    if (d === 0) start = this.#startSnapshot(dayStart) + SECOND;
     for (const tenant of this.#tenants) {
-      let start = dayStart;
-      if (d === 0) {
-        // Debezium's initial snapshot: every customer, then the orders still in flight, in table order.
-        let t = dayStart + rng.int(0, 999);
-        for (let i = 0; i < o.customersPerTenant; i++, t += rng.int(1, 9))
-          this.#at(t, "customer_snapshot", tenant);
-        const inFlight = Math.ceil(o.ordersPerDayPerTenant / 2);
-        for (let i = 0; i < inFlight; i++, t += rng.int(1, 9)) this.#at(t, "order_snapshot", tenant);
-        start = t + SECOND;
-      }
       const spread = (kind: TenantTaskKind, mean: number) => {
         const n =
           mean >= 1 ? rng.int(Math.floor(mean / 2), Math.ceil((mean * 3) / 2)) : rng.chance(mean) ? 1 : 0;
@@ -689,6 +831,53 @@ class Simulation {
     }
   }
 
+  /**
+   * Debezium's initial snapshot of the database, in one transaction at one log position: the customers
+   * table (every tenant's rows, in table order), then the orders still in flight. Returns when it ends.
+   */
+  #startSnapshot(dayStart: number): number {
+    const rng = this.#rng;
+    const o = this.#o;
+    const rows = (perTenant: number) => {
+      const tenants = this.#tenants.flatMap((tenant) => Array<TenantState>(perTenant).fill(tenant));
+      for (let i = tenants.length - 1; i > 0; i--) {
+        const j = rng.int(0, i);
+        [tenants[i], tenants[j]] = [tenants[j]!, tenants[i]!];
+      }
+      return tenants;
+    };
+    const customers = rows(o.customersPerTenant);
+    const orders = rows(Math.ceil(o.ordersPerDayPerTenant / 2));
+    this.#snapshotTx = this.#txId += rng.int(1, 12);
+    this.#snapshotLsn = this.#wal;
+    let t = dayStart + rng.int(0, 999);
+    const tables: [TenantTaskKind, TenantState[]][] = [
+      ["customer_snapshot", customers],
+      ["order_snapshot", orders],
+    ];
+    for (const [k, [kind, tenants]] of tables.entries()) {
+      for (const [i, tenant] of tenants.entries()) {
+        const firstTable = k === 0;
+        const lastTable = k === tables.length - 1;
+        const first = i === 0;
+        const last = i === tenants.length - 1;
+        const mark: SnapshotMark =
+          firstTable && first
+            ? "first"
+            : lastTable && last
+              ? "last"
+              : first
+                ? "first_in_data_collection"
+                : last
+                  ? "last_in_data_collection"
+                  : "true";
+        this.#queue.push({ t, next: null, kind, tenant, mark });
+        t += rng.int(1, 9);
+      }
+    }
+    return t;
+  }
+
   /** Runs the next task of the current day into `out`; false when the day is over. */
   step(): boolean {
     const next = this.#queue.popBefore(this.#dayEnd);
@@ -698,13 +887,13 @@ class Simulation {
   }
 
   #at(t: number, kind: TenantTaskKind, tenant: TenantState): void {
-    this.#queue.push({ t, next: null, kind, tenant });
+    this.#queue.push({ t, next: null, kind, tenant, mark: "false" });
   }
 
   #run(task: Task): void {
     switch (task.kind) {
       case "customer_snapshot":
-        this.#customerSnapshot(task.t, task.tenant);
+        this.#customerSnapshot(task.t, task.tenant, task.mark);
         break;
       case "customer_signup":
         this.#customerSignup(task.t, task.tenant);
@@ -716,7 +905,7 @@ class Simulation {
         this.#customerDelete(task.t, task.tenant);
         break;
       case "order_snapshot":
-        this.#orderSnapshot(task.t, task.tenant);
+        this.#orderSnapshot(task.t, task.tenant, task.mark);
         break;
       case "order_create":
         this.#orderCreate(task.t, task.tenant);
@@ -730,6 +919,18 @@ class Simulation {
     }
   }
 
+  /** The commit time of a change at `t` (ms), in microseconds, never before the previous commit. */
+  #commitTime(t: number): number {
+    const us = Math.max(t * 1000 + this.#rng.int(0, 999), this.#lastUs);
+    this.#lastUs = us;
+    return us;
+  }
+
+  /** A historical instant (of a row the snapshot reads) at `t` ms, with microseconds, as ISO text. */
+  #past(t: number): string {
+    return isoUs(t * 1000 + this.#rng.int(0, 999));
+  }
+
   // -- customers ------------------------------------------------------------------------------------------
 
   #newCustomer(tenant: TenantState, createdAt: string, updatedAt: string): CustomerState {
@@ -740,6 +941,7 @@ class Simulation {
     const customer: CustomerState = {
       current: customerVersion({
         customer_id: rng.uuid(),
+        tenant_id: tenant.id,
         email: `${handle}@${rng.pick(EMAIL_DOMAINS)}`,
         name: `${first} ${last}`,
         country: rng.pick(COUNTRIES),
@@ -753,18 +955,20 @@ class Simulation {
     return customer;
   }
 
-  #customerSnapshot(t: number, tenant: TenantState): void {
+  #customerSnapshot(t: number, tenant: TenantState, mark: SnapshotMark): void {
     const rng = this.#rng;
     const created = t - rng.int(DAY, 900 * DAY);
-    const updated = rng.chance(0.3) ? rng.int(created, t - HOUR) : created;
-    const customer = this.#newCustomer(tenant, isoAny(created), isoAny(updated));
-    this.#change("customers_cdc", tenant, iso(t), "r", null, customer.current.json);
+    const createdAt = this.#past(created);
+    const updatedAt = rng.chance(0.3) ? this.#past(rng.int(created, t - HOUR)) : createdAt;
+    const customer = this.#newCustomer(tenant, createdAt, updatedAt);
+    this.#change("customers_cdc", this.#commitTime(t), "r", null, customer.current.json, mark);
   }
 
   #customerSignup(t: number, tenant: TenantState): void {
-    const at = iso(t);
+    const us = this.#commitTime(t);
+    const at = isoUs(us);
     const customer = this.#newCustomer(tenant, at, at);
-    this.#change("customers_cdc", tenant, at, "c", null, customer.current.json);
+    this.#change("customers_cdc", us, "c", null, customer.current.json, "false");
   }
 
   #customerUpdate(t: number, tenant: TenantState): void {
@@ -772,7 +976,8 @@ class Simulation {
     const rng = this.#rng;
     const customer = rng.pick(tenant.live);
     const old = customer.current;
-    const at = iso(t);
+    const us = this.#commitTime(t);
+    const at = isoUs(us);
     const r = rng.float();
     const row: CustomerRow =
       r < 0.6
@@ -781,7 +986,7 @@ class Simulation {
           ? { ...old.row, country: rng.pick(COUNTRIES), updated_at: at }
           : { ...old.row, name: `${old.row.name.split(" ")[0]} ${rng.pick(LAST_NAMES)[0]}`, updated_at: at };
     customer.current = customerVersion(row);
-    this.#change("customers_cdc", tenant, at, "u", old.json, customer.current.json);
+    this.#change("customers_cdc", us, "u", old.json, customer.current.json, "false");
   }
 
   #customerDelete(t: number, tenant: TenantState): void {
@@ -794,7 +999,7 @@ class Simulation {
       moved.slot = customer.slot;
     }
     customer.slot = -1;
-    this.#change("customers_cdc", tenant, iso(t), "d", customer.current.json, null);
+    this.#change("customers_cdc", this.#commitTime(t), "d", customer.current.json, null, "false");
   }
 
   // -- orders ---------------------------------------------------------------------------------------------
@@ -808,29 +1013,29 @@ class Simulation {
     return this.#rng.chance(0.85) ? tenant.currency : this.#rng.pick(CURRENCIES);
   }
 
-  #orderSnapshot(t: number, tenant: TenantState): void {
+  #orderSnapshot(t: number, tenant: TenantState, mark: SnapshotMark): void {
     if (tenant.live.length === 0) return;
     const rng = this.#rng;
     const created = t - rng.int(10 * MINUTE, DAY);
     const paid = rng.chance(0.4);
-    const order = this.#newOrder(tenant, paid ? "paid" : "pending", isoAny(created));
-    order.json = flat(
-      order.head +
-        order.status +
-        order.tail +
-        isoAny(paid ? rng.int(created + MINUTE, t - 1) : created) +
-        '"}',
-    );
-    this.#change("orders_cdc", tenant, iso(t), "r", null, order.json);
+    const createdAt = this.#past(created);
+    const order = this.#newOrder(tenant, paid ? "paid" : "pending", createdAt);
+    const updatedAt = paid ? this.#past(rng.int(created + MINUTE, t - 1)) : createdAt;
+    order.json = flat(order.head + order.status + order.tail + updatedAt + order.end);
+    this.#change("orders_cdc", this.#commitTime(t), "r", null, order.json, mark);
     this.#scheduleOrder(t, order);
   }
 
   #orderCreate(t: number, tenant: TenantState): void {
     if (tenant.live.length === 0) return;
-    const at = iso(t);
+    const us = this.#commitTime(t);
+    const at = isoUs(us);
     const order = this.#newOrder(tenant, "pending", at);
-    order.json = flat(order.head + order.status + order.tail + at + '"}');
-    this.#change("orders_cdc", tenant, at, "c", null, order.json);
+    if (t >= this.#o.couponsAt) {
+      order.end = this.#rng.chance(0.2) ? `","coupon_code":"${this.#rng.pick(COUPONS)}"}` : NULL_COUPON;
+    }
+    order.json = flat(order.head + order.status + order.tail + at + order.end);
+    this.#change("orders_cdc", us, "c", null, order.json, "false");
     this.#scheduleOrder(t, order);
   }
 
@@ -848,7 +1053,15 @@ class Simulation {
       tenant,
       to: null,
       status,
-      head: flat('{"order_id":"' + orderId + '","customer_id":"' + customerId + '","status":"'),
+      head: flat(
+        '{"order_id":"' +
+          orderId +
+          '","tenant_id":"' +
+          tenant.id +
+          '","customer_id":"' +
+          customerId +
+          '","status":"',
+      ),
       tail: flat(
         '","amount_cents":' +
           amount +
@@ -858,21 +1071,27 @@ class Simulation {
           createdAt +
           '","updated_at":"',
       ),
+      end: NO_COUPON_COLUMN,
       json: "",
     };
   }
 
   #orderStep(order: OrderState): void {
-    const { t, tenant, to } = order;
-    const old = order.json;
-    const at = iso(t);
+    const { t, to } = order;
+    let old = order.json;
+    if (t >= this.#o.couponsAt && order.end === NO_COUPON_COLUMN) {
+      // The row predates the column: its old tuple reads it as null.
+      old = flat(old.slice(0, -1) + NULL_COUPON.slice(1));
+      order.end = NULL_COUPON;
+    }
+    const us = this.#commitTime(t);
     if (to === null) {
-      this.#change("orders_cdc", tenant, at, "d", old, null);
+      this.#change("orders_cdc", us, "d", old, null, "false");
       return;
     }
     order.status = to;
-    order.json = flat(order.head + to + order.tail + at + '"}');
-    this.#change("orders_cdc", tenant, at, "u", old, order.json);
+    order.json = flat(order.head + to + order.tail + isoUs(us) + order.end);
+    this.#change("orders_cdc", us, "u", old, order.json, "false");
     this.#scheduleOrder(t, order);
   }
 
@@ -909,57 +1128,79 @@ class Simulation {
   // -- output ---------------------------------------------------------------------------------------------
 
   /**
-   * One change of one row, written today or held back as a late event. The envelope's values (uuid,
-   * timestamp, tenant id, op, number) never need escaping, so concatenating it around the rows' cached
-   * JSON gives exactly `JSON.stringify` of the event, at a fraction of the cost.
+   * Starts a new transaction of one change: its id (`#txId`) and the change's log position (`#lsn`),
+   * after the last commit (`#prevCommit`, what the change's `sequence` names). Its commit record follows
+   * the change.
+   */
+  #transaction(): void {
+    const rng = this.#rng;
+    this.#prevCommit = this.#lastCommit;
+    this.#txId += rng.int(1, 12);
+    this.#lsn = this.#wal + rng.int(24, 480);
+    this.#lastCommit = this.#lsn + rng.int(40, 200);
+    this.#wal = this.#lastCommit + rng.int(24, 96);
+  }
+
+  /**
+   * One change of one row committed at `us`, written today or held back as a late event. A snapshot read
+   * (`mark` other than "false") takes the snapshot's transaction and position; any other change is a
+   * transaction of its own.
    */
   #change(
     source: SampleSource,
-    tenant: TenantState,
-    at: string,
-    op: ChangeEvent["op"],
+    us: number,
+    op: Op,
     before: string | null,
     after: string | null,
+    mark: SnapshotMark,
   ): void {
     const rng = this.#rng;
-    tenant.lsn += rng.int(24, 480);
-    const lsn = tenant.lsn;
+    let txId = this.#snapshotTx;
+    let lsn = this.#snapshotLsn;
+    let lastCommit: number | null = null;
+    if (mark === "false") {
+      this.#transaction();
+      txId = this.#txId;
+      lsn = this.#lsn;
+      lastCommit = this.#prevCommit;
+    }
     const state = this.#sources[source];
     if (after !== null) {
       const tpl = state.template;
       tpl.present = true;
-      tpl.tenant = tenant;
-      tpl.at = at;
       tpl.op = op;
       tpl.before = before;
       tpl.after = after;
-      tpl.lsn = lsn;
+      tpl.us = us;
     }
-    const line =
-      '{"event_id":"' +
-      rng.uuid() +
-      '","event_time":"' +
-      at +
-      tenant.afterTime[op] +
-      (before ?? "null") +
-      ',"after":' +
-      (after ?? "null") +
-      tenant.beforeLsn[source] +
-      lsn +
-      "}}";
     if (this.#day < this.days.length - 1 && rng.chance(this.#o.lateShare)) {
-      // Held back by the connector: lands after midnight of the next day, sometimes the one after.
+      // Held back (the connector was down overnight): processed after midnight of the next day, sometimes
+      // the one after.
       const dayStart = this.#dayEnd + (this.#day < this.days.length - 2 && rng.chance(0.2) ? DAY : 0);
-      this.#queue.push({
-        t: dayStart + rng.int(0, 6 * HOUR),
-        next: null,
-        kind: "deliver",
+      const t = dayStart + rng.int(0, 6 * HOUR);
+      const processed = t * 1000 + rng.int(0, 999);
+      const held = changeLine(
         source,
-        line: flat(line),
-      });
+        before,
+        after,
+        us,
+        mark,
+        lastCommit,
+        txId,
+        lsn,
+        op,
+        processed,
+        rng.int(0, 999),
+      );
+      this.#queue.push({ t, next: null, kind: "deliver", source, line: flat(held) });
       return;
     }
-    this.#emit(state, line, false);
+    const processed = us + rng.int(800, 250_000);
+    this.#emit(
+      state,
+      changeLine(source, before, after, us, mark, lastCommit, txId, lsn, op, processed, rng.int(0, 999)),
+      false,
+    );
   }
 
   /** Writes a valid line, preceded by the invalid lines and duplicates its source's plan puts first. */
@@ -1012,69 +1253,97 @@ class Simulation {
     return state.faults.pop()!;
   }
 
-  /** A fresh event shaped like `template` (a new event_id) with one fault injected. */
+  /**
+   * A change like `template`'s, in a transaction and at a log position of its own (a snapshot read's
+   * copy becomes an insert), with one fault injected. A fault in a column's type or presence is in
+   * `before` too (the old row is decoded with the table's new definition); a bad value only in `after`.
+   */
   #invalid(source: SampleSource, template: Template, fault: FaultKind): string {
     const rng = this.#rng;
-    const tenant = template.tenant!;
-    // Records are mutated field by field below, so they are handled as plain JSON objects.
-    const event: Record<string, unknown> = {
-      event_id: rng.uuid(),
-      event_time: template.at,
-      tenant_id: tenant.id,
-      op: template.op,
-      before: template.before === null ? null : JSON.parse(template.before),
-      after: JSON.parse(template.after),
-      source: { db: tenant.db, table: TABLES[source], lsn: template.lsn },
-    };
+    const op = template.op === "r" ? "c" : template.op;
+    // The rows are mutated column by column below, so they are handled as plain JSON objects.
     const after: Record<string, unknown> = JSON.parse(template.after);
+    const before: Record<string, unknown> | null =
+      template.before === null ? null : JSON.parse(template.before);
+    const rows = before === null ? [after] : [before, after];
     switch (fault) {
-      case "not_json": {
-        // A line cut short (a crashed writer): a proper prefix of an object is never JSON.
-        const whole = JSON.stringify(event);
-        return whole.slice(0, rng.int(Math.floor(whole.length / 4), whole.length - 2));
+      case "dropped_column": {
+        const column = rng.pick(DROPPABLE[source]);
+        for (const row of rows) delete row[column];
+        break;
       }
-      case "missing_field":
-        if (rng.chance(0.5)) delete event[rng.pick(["event_id", "event_time", "tenant_id", "op", "source"])];
-        else {
-          delete after[rng.pick(Object.keys(after))];
-          event["after"] = after;
+      case "wrong_type":
+        if (source === "orders_cdc") {
+          // amount_cents altered to numeric, which Debezium sends as text with decimal.handling.mode=string.
+          for (const row of rows) row["amount_cents"] = String(row["amount_cents"]);
+        } else {
+          // created_at altered to timestamp (without time zone): Debezium sends epoch microseconds.
+          for (const row of rows) row["created_at"] = epochMicros(String(row["created_at"]));
         }
         break;
-      case "wrong_type":
-        event["after"] = { ...after, amount_cents: String(after["amount_cents"]) };
-        break;
       case "bad_enum":
-        event["after"] = { ...after, status: "lost" };
+        after["status"] = "lost";
         break;
       case "negative_amount":
-        event["after"] = { ...after, amount_cents: -Number(after["amount_cents"]) };
+        after["amount_cents"] = -Number(after["amount_cents"]);
         break;
       case "bad_email": {
         const email = String(after["email"]);
         const [local = "", domain = ""] = email.split("@");
-        const broken = rng.pick([
+        after["email"] = rng.pick([
           `${local} at ${domain}`,
           `${local}@@${domain}`,
           `${local}@`,
           `${local}.${domain}`,
         ]);
-        event["after"] = { ...after, email: broken };
         break;
       }
       case "unknown_tenant":
-        event["tenant_id"] = UNKNOWN_TENANT;
-        break;
-      case "extra_property":
-        // Schema drift: Debezium's own envelope timestamp, or a column added upstream.
-        if (rng.chance(0.5)) event["ts_ms"] = Date.parse(template.at);
-        else event["after"] = { ...after, [EXTRA_COLUMNS[source]]: EXTRA_VALUES[source] };
+        for (const row of rows) row["tenant_id"] = UNKNOWN_TENANT;
         break;
     }
-    return JSON.stringify(event);
+    this.#transaction();
+    const lsn = this.#lsn;
+    const us = template.us;
+    const whole = changeLine(
+      source,
+      before === null ? null : JSON.stringify(before),
+      JSON.stringify(after),
+      us,
+      "false",
+      this.#prevCommit,
+      this.#txId,
+      lsn,
+      op,
+      us + rng.int(800, 250_000),
+      rng.int(0, 999),
+    );
+    if (fault === "not_json") {
+      // A line cut short (a crashed writer): a proper prefix of an object is never JSON.
+      return whole.slice(0, rng.int(Math.floor(whole.length / 4), whole.length - 2));
+    }
+    if (fault === "missing_field") {
+      switch (rng.pick(MISSING_FIELDS)) {
+        case "op":
+          return whole.replace(`,"op":"${op}"`, "");
+        case "source": {
+          const from = whole.indexOf(',"source":{');
+          return whole.slice(0, from) + whole.slice(whole.indexOf("}", from) + 1);
+        }
+        case "source.lsn":
+          return whole.replace(`,"lsn":${lsn}`, "");
+      }
+    }
+    return whole;
   }
 }
 
-/** Any instant as ISO 8601 with milliseconds and Z. */
+/** "2026-11-01T10:00:00.123456Z" as microseconds since the epoch. */
+function epochMicros(iso: string): number {
+  return Date.parse(`${iso.slice(0, 23)}Z`) * 1000 + Number(iso.slice(23, 26));
+}
+
+/** Any instant (milliseconds) as ISO 8601 with milliseconds and Z. */
 const isoAny = (t: number) => new Date(t).toISOString();
 
 let isoMinute = Number.NaN;
@@ -1082,17 +1351,21 @@ let isoPrefix = "";
 const PAD2 = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, "0"));
 const PAD3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
 /**
- * `isoAny`, for the simulation clock: it moves forward, so the "YYYY-MM-DDTHH:MM:" prefix is reused
- * for every event of the same minute (a pure cache, shared safely by concurrent generators).
+ * An instant in microseconds as Debezium writes a `timestamptz`: "2026-11-01T10:00:00.123456Z". The
+ * "YYYY-MM-DDTHH:MM:" prefix is cached per minute (the simulation clock mostly moves forward; a pure
+ * cache, shared safely by concurrent generators).
  */
-function iso(t: number): string {
-  const minute = Math.floor(t / MINUTE);
+function isoUs(us: number): string {
+  const minute = Math.floor(us / 60_000_000);
   if (minute !== isoMinute) {
     isoMinute = minute;
     isoPrefix = isoAny(minute * MINUTE).slice(0, 17);
   }
-  const ms = t - minute * MINUTE;
-  return isoPrefix + PAD2[Math.floor(ms / SECOND)]! + "." + PAD3[ms % SECOND]! + "Z";
+  const rest = us - minute * 60_000_000;
+  const second = Math.floor(rest / 1_000_000);
+  const micros = rest - second * 1_000_000;
+  const ms = Math.floor(micros / 1000);
+  return isoPrefix + PAD2[second]! + "." + PAD3[ms]! + PAD3[micros - ms * 1000]! + "Z";
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -4,67 +4,65 @@ import { type Static, Type } from "tributary";
 export const TENANTS = ["acme", "globex", "initech"] as const;
 export const ORDER_STATUSES = ["pending", "paid", "shipped", "cancelled", "refunded"] as const;
 export const CURRENCIES = ["EUR", "USD", "GBP"] as const;
-/** Debezium operation codes: create, update, delete, read (snapshot). */
-export const CDC_OPS = ["c", "u", "d", "r"] as const;
+
+/**
+ * The shop's database and its captured tables, as its Debezium connector names them. Every tenant shares
+ * the one database (a `tenant_id` column on every row, the pooled model most SaaS run), so one connector
+ * and one write-ahead log carry every tenant's changes.
+ */
+export const SHOP_DATABASE = "shop";
+export const ORDERS_TABLE = "public.orders";
+export const CUSTOMERS_TABLE = "public.customers";
 
 /** A string that must be one of `values` (JSON Schema `enum`), typed as their union. */
 const oneOf = <const T extends readonly string[]>(values: T) =>
   Type.Unsafe<T[number]>({ type: "string", enum: [...values] });
 
+/** A `uuid` column: Debezium sends it as its text (io.debezium.data.Uuid). */
 const Uuid = Type.String({ format: "uuid" });
+/**
+ * A `timestamptz` column: Debezium sends it as ISO-8601 text in UTC with the column's six fractional
+ * digits, "2026-11-01T10:00:00.123456Z" (io.debezium.time.ZonedTimestamp), whatever time.precision.mode.
+ */
 const Timestamp = Type.String({ format: "date-time" });
 const TenantId = Type.String({ pattern: "^[a-z][a-z0-9-]*$", maxLength: 64 });
 
-/** One row of the orders table in the application's database. */
-export const OrderRow = Type.Object(
-  {
-    order_id: Uuid,
-    customer_id: Uuid,
-    status: oneOf(ORDER_STATUSES),
-    amount_cents: Type.Integer({ minimum: 0 }),
-    currency: oneOf(CURRENCIES),
-    created_at: Timestamp,
-    updated_at: Timestamp,
-  },
-  { additionalProperties: false },
-);
+/**
+ * One row of `public.orders`, as Debezium's JSON converter sends it in `before` and `after`:
+ *
+ *   order_id uuid PRIMARY KEY, tenant_id text, customer_id uuid, status order_status (an enum type: text),
+ *   amount_cents bigint (a JSON number), currency char(3), created_at timestamptz, updated_at timestamptz
+ *
+ * The table has REPLICA IDENTITY FULL, so an update's and a delete's `before` is the whole old row (with
+ * its tenant), not only the key. The row is open: a column added upstream is accepted and reported as a
+ * proposed schema change; a column missing or of another type is quarantined.
+ */
+export const OrderRow = Type.Object({
+  order_id: Uuid,
+  tenant_id: TenantId,
+  customer_id: Uuid,
+  status: oneOf(ORDER_STATUSES),
+  amount_cents: Type.Integer({ minimum: 0 }),
+  currency: oneOf(CURRENCIES),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
 
-/** One row of the customers table in the application's database. */
-export const CustomerRow = Type.Object(
-  {
-    customer_id: Uuid,
-    email: Type.String({ format: "email" }),
-    name: Type.String({ minLength: 1 }),
-    country: Type.String({ pattern: "^[A-Z]{2}$" }),
-    created_at: Timestamp,
-    updated_at: Timestamp,
-  },
-  { additionalProperties: false },
-);
-
-/** Where a change came from: the Debezium `source` block, trimmed to what lineage needs. */
-const CdcSource = Type.Object({ db: Type.String(), table: Type.String(), lsn: Type.Integer({ minimum: 0 }) });
-
-/** A Debezium-style change event: `op` with the row `before` and `after` the change. */
-function changeEvent<R extends typeof OrderRow | typeof CustomerRow>(row: R) {
-  return Type.Object(
-    {
-      event_id: Uuid,
-      event_time: Timestamp,
-      tenant_id: TenantId,
-      op: oneOf(CDC_OPS),
-      before: Type.Union([row, Type.Null()]),
-      after: Type.Union([row, Type.Null()]),
-      source: CdcSource,
-    },
-    { additionalProperties: false },
-  );
-}
-
-export const OrderEvent = changeEvent(OrderRow);
-export const CustomerEvent = changeEvent(CustomerRow);
-export type OrderEvent = Static<typeof OrderEvent>;
-export type CustomerEvent = Static<typeof CustomerEvent>;
+/**
+ * One row of `public.customers`: customer_id uuid PRIMARY KEY, tenant_id text, email text, name text,
+ * country char(2), created_at timestamptz, updated_at timestamptz (REPLICA IDENTITY FULL).
+ */
+export const CustomerRow = Type.Object({
+  customer_id: Uuid,
+  tenant_id: TenantId,
+  email: Type.String({ format: "email" }),
+  name: Type.String({ minLength: 1 }),
+  country: Type.String({ pattern: "^[A-Z]{2}$" }),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+export type OrderRow = Static<typeof OrderRow>;
+export type CustomerRow = Static<typeof CustomerRow>;
 
 export const CuratedOrder = Type.Object({
   order_id: Type.String(),
