@@ -178,7 +178,6 @@ class TimeKeys {
   /** `key` when it is a partition an event may be in now, else undefined with `reason` set. */
   #inRange(key: string, value: string | number, source: string): string | undefined {
     const t = this.#t;
-
     if (key < t.start) {
       this.reason = `event time ${shownTime(value)} is in partition ${key}, before the first partition of ${source} (${t.start})`;
       return undefined;
