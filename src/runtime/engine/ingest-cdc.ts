@@ -71,41 +71,61 @@ function looseEnvelope(envelope: Record<string, unknown>): Record<string, unknow
 }
 
 /**
- * Reasons from ajv errors, each "<path> <message>". The errors of an `anyOf` (a nullable column) are one
- * reason ("/after/weight must be number or null"), not one per branch. Appends to `out`.
+ * Reasons from ajv errors (of a validator compiled with allErrors), each "<path> <message>", appended to
+ * `out` in the errors' order. An `anyOf` (a nullable column, `Type.Union([row, Type.Null()])`) gives one
+ * reason: the errors inside the branch the value was meant for ("/after/weight must be number"), or,
+ * when it matched no branch's type, what it should have been ("/after/weight must be number or null").
  */
 export function schemaReasons(errors: readonly ErrorObject[], prefix: string, out: string[]): void {
-  let skipUnder: string | undefined;
-  for (let i = errors.length - 1; i >= 0; i--) {
+  const found: string[] = [];
+  let i = errors.length - 1;
+  while (i >= 0) {
     const e = errors[i]!;
-    if (skipUnder !== undefined && e.schemaPath.startsWith(skipUnder)) continue;
-    skipUnder = undefined;
-    if (e.keyword === "anyOf") {
-      // The branches' errors come before it: read their expected types, then skip them.
-      const under = `${e.schemaPath}/`;
+    if (e.keyword !== "anyOf") {
+      found.push(oneReason(e, prefix));
+      i--;
+      continue;
+    }
+    // Its branches' errors come just before it.
+    const under = `${e.schemaPath}/`;
+    let k = i;
+    while (k > 0 && errors[k - 1]!.schemaPath.startsWith(under)) k--;
+    const branches = errors.slice(k, i);
+    const branchOf = (b: ErrorObject) => b.schemaPath.slice(under.length).split("/")[0]!;
+    // A branch the value was meant for fails for more than its type (a missing column, a bad value).
+    const meant = new Set<string>();
+    for (const b of branches) {
+      const typeOnly = (b.keyword === "type" || b.keyword === "const") && b.instancePath === e.instancePath;
+      if (!typeOnly) meant.add(branchOf(b));
+    }
+    if (meant.size > 0) {
+      const inside = branches.filter((b) => meant.has(branchOf(b)));
+      const sub: string[] = [];
+      schemaReasons(inside, prefix, sub);
+      for (let j = sub.length - 1; j >= 0; j--) found.push(sub[j]!);
+    } else {
       const expected: string[] = [];
-      for (let j = i - 1; j >= 0 && errors[j]!.schemaPath.startsWith(under); j--) {
-        const b = errors[j]!;
-        if (b.instancePath !== e.instancePath) continue;
-        if (b.keyword === "type") expected.unshift(String((b.params as { type: unknown }).type));
+      for (const b of branches) {
+        if (b.keyword === "type") expected.push(String((b.params as { type: unknown }).type));
         else if (b.keyword === "const")
-          expected.unshift(JSON.stringify((b.params as { allowedValue: unknown }).allowedValue));
+          expected.push(JSON.stringify((b.params as { allowedValue: unknown }).allowedValue));
       }
-      skipUnder = under;
       const path = prefix + e.instancePath || "/";
-      out.push(
+      found.push(
         expected.length > 0
           ? `${path} must be ${expected.join(" or ")}`
           : `${path} ${e.message ?? "fails anyOf"}`,
       );
-      continue;
     }
-    out.push(oneReason(e, prefix));
+    i = k - 1;
   }
+  for (let j = found.length - 1; j >= 0; j--) out.push(found[j]!);
 }
 
 function oneReason(e: ErrorObject, prefix: string): string {
   const path = prefix + e.instancePath || "/";
+  const type = (e.params as { type?: unknown }).type;
+  if (e.keyword === "type" && Array.isArray(type)) return `${path} must be ${type.join(" or ")}`;
   let reason = `${path} ${e.message ?? `fails ${e.keyword}`}`;
   if (e.keyword === "additionalProperties") {
     reason += `: ${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)}`;
