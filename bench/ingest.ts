@@ -29,11 +29,11 @@ const TARGET_RATIO = 2;
 export const DATA = join(import.meta.dirname, ".data");
 
 /**
- * bench/.data/orders-<n>.ndjson: exactly `n` orders_cdc lines from the sample generator (seed 1, 3%
- * invalid, 3% duplicates), written once.
+ * bench/.data/orders-debezium-<n>.ndjson: exactly `n` orders_cdc lines from the sample generator (seed
+ * 1, 3% invalid, 3% duplicates), Debezium's change events, written once.
  */
 export async function ordersFile(n: number): Promise<string> {
-  const path = join(DATA, `orders-${n}.ndjson`);
+  const path = join(DATA, `orders-debezium-${n}.ndjson`);
   if (await stat(path).catch(() => undefined)) return path;
   await mkdir(DATA, { recursive: true });
   const tmp = `${path}.tmp`;
@@ -72,9 +72,12 @@ async function baseline(file: string, out: string): Promise<{ ms: number; rows: 
   const started = performance.now();
   await con.run(`
     COPY (
-      SELECT *, CAST(timezone('UTC', event_time) AS DATE) AS day
+      SELECT *, CAST(make_timestamp(source.ts_ms * 1000) AS DATE) AS day
       FROM read_json(${literal(file)}, format = 'newline_delimited', columns = ${columns}, ignore_errors = true)
-      QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_time) = 1
+      QUALIFY row_number() OVER (
+        PARTITION BY source.db, source.lsn, source.txId, op, coalesce(after.order_id, before.order_id)
+        ORDER BY source.ts_ms
+      ) = 1
     ) TO ${literal(out)} (FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd)`);
   const ms = performance.now() - started;
   const reader = await con.runAndReadAll(
