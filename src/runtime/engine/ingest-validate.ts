@@ -13,6 +13,7 @@ import {
   CdcEvents,
   type CdcSourceSpec,
   type ColumnSeen,
+  eventUuid,
   isSchemaEnvelope,
   joinReasons,
   payloadSpan,
@@ -111,6 +112,11 @@ function describe(value: unknown): string {
   return value === undefined ? "missing" : JSON.stringify(value);
 }
 
+/** An event time as a reason shows it: an epoch-ms time with its instant. Written only for events that fail. */
+function shownTime(value: string | number): string {
+  return typeof value === "number" ? `${value} (${new Date(value).toISOString()})` : value;
+}
+
 /** Maps an event time to its time partition key ("2026-11-01" or "2026-11-01T13") in the partitions' zone. */
 class TimeKeys {
   readonly #t: TimePartitions;
@@ -148,7 +154,7 @@ class TimeKeys {
   of(value: unknown, field: string, source: string): string | undefined {
     if (typeof value === "number") {
       if (Number.isSafeInteger(value) && Math.abs(value) <= 8.64e15) {
-        return this.#inRange(this.ofInstant(value), `${value} (${new Date(value).toISOString()})`, source);
+        return this.#inRange(this.ofInstant(value), value, source);
       }
     } else if (typeof value === "string") {
       let key: string | undefined;
@@ -169,18 +175,20 @@ class TimeKeys {
     return undefined;
   }
 
-  #inRange(key: string, shown: string, source: string): string | undefined {
+  /** `key` when it is a partition an event may be in now, else undefined with `reason` set. */
+  #inRange(key: string, value: string | number, source: string): string | undefined {
     const t = this.#t;
+
     if (key < t.start) {
-      this.reason = `event time ${shown} is in partition ${key}, before the first partition of ${source} (${t.start})`;
+      this.reason = `event time ${shownTime(value)} is in partition ${key}, before the first partition of ${source} (${t.start})`;
       return undefined;
     }
     if (this.#last !== undefined && key > this.#last) {
-      this.reason = `event time ${shown} is in partition ${key}, after the last partition ${source} can have now (${this.#last}, now + its horizon ${this.#horizon})`;
+      this.reason = `event time ${shownTime(value)} is in partition ${key}, after the last partition ${source} can have now (${this.#last}, now + its horizon ${this.#horizon})`;
       return undefined;
     }
     if (t.end !== undefined && key > t.end) {
-      this.reason = `event time ${shown} is in partition ${key}, after the last partition of ${source} (${t.end})`;
+      this.reason = `event time ${shownTime(value)} is in partition ${key}, after the last partition of ${source} (${t.end})`;
       return undefined;
     }
     return key;
@@ -429,7 +437,8 @@ export class RecordClassifier {
       } else {
         const p = this.#partitionOf(this.#key, partitions, partitionIndex);
         codes[i] = p;
-        if (!encodeUuid(this.#id, keys, valid * 4)) ids.push(this.#id);
+        if (cdc !== undefined) eventUuid(this.#id, keys, valid * 4);
+        else if (!encodeUuid(this.#id, keys, valid * 4)) ids.push(this.#id);
         valid++;
         if (cdc !== undefined) {
           cdc.landed(i);
