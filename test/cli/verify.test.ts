@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Duck } from "../../src/runtime/engine/duckdb.ts";
 import type { AssetManifest, BatchManifest } from "../../src/runtime/engine/manifest.ts";
@@ -199,15 +200,20 @@ describe("a committed file overwritten with other valid Parquet", () => {
     const batch = JSON.parse(await readFile(join(dir, name!), "utf8")) as BatchManifest;
     const raw = batch.files.find((f) => f.partition === "2026-11-02|globex")!;
     const path = join(store, raw.key);
-    // One event's amount changed in place: the file stays valid NDJSON of the same size.
-    const text = await readFile(path, "utf8");
-    const changed = text.replace(
+    // One event's amount changed in place: the object stays valid gzip-compressed NDJSON.
+    const text = gunzipSync(await readFile(path)).toString("utf8");
+    const edited = text.replace(
       /"amount_cents":(\d)/,
       (_, d: string) => `"amount_cents":${(Number(d) + 1) % 10}`,
     );
-    expect(changed).not.toBe(text);
+    expect(edited).not.toBe(text);
+    const changed = gzipSync(edited);
     await writeFile(path, changed);
-    const why = `its SHA-256 (${createHash("sha256").update(changed).digest("hex").slice(0, 12)}…) is not the one its commit recorded (${raw.sha256!.slice(0, 12)}…)`;
+    // Compressed again, the object's size differs from the recorded one, which is checked first.
+    const why =
+      changed.length === raw.bytes
+        ? `its SHA-256 (${createHash("sha256").update(changed).digest("hex").slice(0, 12)}…) is not the one its commit recorded (${raw.sha256!.slice(0, 12)}…)`
+        : `it is ${changed.length} bytes, its commit recorded ${raw.bytes}`;
     const remedy =
       "raw data cannot be recomputed: restore the file from a backup, or ingest its events again into a new batch";
 

@@ -4,10 +4,12 @@
  * reading of it says: written once in the partition of its commit day and tenant, counted as a
  * duplicate, or quarantined with the reason for its fault.
  */
+
 import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ordersCdc } from "../../examples/commerce/assets/commerce/index.ts";
 import { generateSample, type SampleLine } from "../../examples/commerce/assets/commerce/sample-data.ts";
@@ -140,10 +142,15 @@ describe("ingest of the reference pipeline's Debezium events (5% invalid, 5% dup
     const partitions = [...expected.keys()].sort();
     expect(partitions.length).toBeGreaterThanOrEqual(21);
     expect(m.files.map((f) => [f.partition, f.key, f.rows])).toEqual(
-      partitions.map((p) => [p, `raw/orders_cdc/${p.replace("|", "/")}/b1.ndjson`, expected.get(p)!.length]),
+      partitions.map((p) => [
+        p,
+        `raw/orders_cdc/${p.replace("|", "/")}/b1.ndjson.gz`,
+        expected.get(p)!.length,
+      ]),
     );
     for (const f of m.files) {
-      const body = await text(f.key);
+      // Raw objects are gzip-compressed NDJSON.
+      const body = gunzipSync((await store.get(f.key))!).toString("utf8");
       expect(body).toBe(`${expected.get(f.partition)!.join("\n")}\n`);
       expect(f).toEqual({ partition: f.partition, rows: f.rows, ...(await recorded(f.key)) });
     }
