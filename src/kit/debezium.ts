@@ -212,6 +212,9 @@ export function cdcProblem(owner: string, cdc: CdcSpec): string | undefined {
     if (scalarType(row.properties[k]) === undefined) {
       return `${at}: key column "${k}" must be a string, integer, number or boolean that is never null, not ${JSON.stringify(row.properties[k])}.`;
     }
+    if (!((row as { required?: unknown }).required as string[] | undefined)?.includes(k)) {
+      return `${at}: key column "${k}" is optional in the row; a primary key column is in every row (drop Type.Optional).`;
+    }
   }
   const tenant = cdc.tenant as { column?: unknown; database?: unknown } | undefined;
   if (tenant !== undefined) {

@@ -168,6 +168,17 @@ describe("declaring a CDC source", () => {
             cdc: debezium.postgres({
               table: "inventory.products",
               key: ["id"],
+              row: Type.Object({ id: Type.Optional(Type.Integer()) }),
+            }),
+          }),
+        'source "p": cdc: key column "id" is optional in the row; a primary key column is in every row (drop Type.Optional).',
+      ],
+      [
+        () =>
+          source("p", {
+            cdc: debezium.postgres({
+              table: "inventory.products",
+              key: ["id"],
               row: ProductRow,
               tenant: { column: "tenant" as "id" },
             }),

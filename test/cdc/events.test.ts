@@ -337,10 +337,20 @@ describe("truncates", () => {
       ])
     ).manifest;
     expect(m.counts).toEqual({ read: 5, written: 5, quarantined: 0, duplicates: 0 });
-    const now = asset("products_now", { deps: [products], schema: ProductRow, sql: latest(products) });
+    const now = asset("products_now", {
+      deps: [products],
+      schema: Type.Object({ ...ProductRow.properties, changed_at: Type.String({ format: "date-time" }) }),
+      sql: latest(products, { changedAt: "changed_at" }),
+    });
     await materialize(defineGraph([products, now]), store, { runId: "r1" });
     expect(await rowsOf(now, "", "id")).toEqual([
-      { id: "2", name: "b again", description: "after the truncate", weight: 2.5 },
+      {
+        id: "2",
+        name: "b again",
+        description: "after the truncate",
+        weight: 2.5,
+        changed_at: "2020-07-29 10:53:20.2+00",
+      },
     ]);
   });
 
