@@ -6,6 +6,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import {
   asset,
   DeclarationError,
@@ -86,7 +87,14 @@ async function quarantined(m: BatchManifest): Promise<{ line: number; reason: st
 
 async function landed(m: BatchManifest): Promise<string[]> {
   const out: string[] = [];
-  for (const f of m.files) out.push(...(await store.get(f.key))!.toString("utf8").split("\n").slice(0, -1));
+  // Raw objects are gzip NDJSON.
+  for (const f of m.files)
+    out.push(
+      ...gunzipSync((await store.get(f.key))!)
+        .toString("utf8")
+        .split("\n")
+        .slice(0, -1),
+    );
   return out;
 }
 
