@@ -46,11 +46,11 @@ const SEED = Number(process.env.CRASH_SEED ?? "20261128");
 
 /** Rows of each asset in a clean run of the sample data (seeded: always the same). */
 const REFERENCE_ROWS = {
-  curated_customers: 206,
-  curated_orders: 652,
-  customer_features: 206,
-  daily_revenue: 56,
-  recommendation_features: 206,
+  curated_customers: 194,
+  curated_orders: 645,
+  customer_features: 194,
+  daily_revenue: 50,
+  recommendation_features: 194,
 };
 
 let root: string;
