@@ -179,8 +179,16 @@ export class CdcEvents {
   timeMs = 0;
   /** The tenant value (undefined when the source has none, or for a truncate of a row-column tenant). */
   tenant: unknown;
-  /** Whether the event is a truncate. */
-  truncate = false;
+  /** Where the tenant was read, for reasons: "/after/tenant_id", "/before/tenant_id" or "/source/db". */
+  tenantPath = "";
+  /**
+   * Whether the event names no tenant and applies to every tenant's rows alike: a truncate, or a delete
+   * whose `before` holds only the key (a Postgres table with REPLICA IDENTITY DEFAULT), which deletes
+   * the one row of that key, whichever tenant's it is.
+   */
+  anyTenant = false;
+  /** The three places a tenant is read from. */
+  readonly #tenantPaths: { readonly after: string; readonly before: string };
 
   constructor(cdc: CdcSourceSpec, envelope: Record<string, unknown>, compile: Compile) {
     this.#envelope = compile(looseEnvelope(envelope));
@@ -195,6 +203,10 @@ export class CdcEvents {
     this.#schemaOrDb = this.#tenantFromDb && this.#mysql ? undefined : cdc.table.slice(0, dot);
     this.#table = cdc.table;
     this.#tableName = cdc.table.slice(dot + 1);
+    const column = this.#tenantColumn;
+    this.#tenantPaths = this.#tenantFromDb
+      ? { after: "/source/db", before: "/source/db" }
+      : { after: `/after/${column}`, before: `/before/${column}` };
   }
 
   /**
@@ -283,15 +295,17 @@ export class CdcEvents {
       }
     }
     if (reasons.length > 0) return false;
-    this.truncate = op === OP_T;
     this.id = `${source.db as string}/${position}/${op}/${key}`;
     this.timeMs = source.ts_ms as number;
     const column = this.#tenantColumn;
-    this.tenant = this.#tenantFromDb
+    const tenant = this.#tenantFromDb
       ? source.db
       : column !== undefined && row !== null
         ? row[column]
         : undefined;
+    this.tenant = tenant;
+    this.tenantPath = op === OP_D ? this.#tenantPaths.before : this.#tenantPaths.after;
+    this.anyTenant = op === OP_T || (op === OP_D && (tenant === undefined || tenant === null));
     this.#after = op === OP_D ? null : after;
     return true;
   }

@@ -178,7 +178,6 @@ class TimeKeys {
   /** `key` when it is a partition an event may be in now, else undefined with `reason` set. */
   #inRange(key: string, value: string | number, source: string): string | undefined {
     const t = this.#t;
-
     if (key < t.start) {
       this.reason = `event time ${shownTime(value)} is in partition ${key}, before the first partition of ${source} (${t.start})`;
       return undefined;
@@ -225,8 +224,9 @@ export interface Classified {
   readonly reasons: string[];
   /**
    * Valid records landed in more partitions than the one of their code: a truncate of a CDC source whose
-   * tenant is a row column empties the table for every tenant, so it lands in every tenant's partition.
-   * Each entry is [line, partition indices], in line order.
+   * tenant is a row column empties the table for every tenant, and a delete whose row names no tenant
+   * removes its key's row whichever tenant's it is, so each lands in every tenant's partition. Each
+   * entry is [line, partition indices], in line order.
    */
   readonly fanout?: [number, number[]][];
   /** Columns the rows of a CDC source had that its declared row does not (a proposed schema change). */
@@ -259,14 +259,14 @@ export class RecordClassifier {
   /** Present for a CDC source. */
   readonly #cdc: CdcEvents | undefined;
   /** How reasons name the tenant field: "/tenant_id", or a CDC source's "/after/tenant_id". */
-  readonly #tenantField: string;
+  #tenantField: string;
   readonly #reasons: string[] = [];
   /** The partition key and event id of the record #check last accepted. */
   #key = "";
   #id = "";
   /** The time part of #key. */
   #timeKey = "";
-  /** Whether the record #check last accepted lands in every tenant's partition (a truncate). */
+  /** Whether the record #check last accepted lands in every tenant's partition (a truncate, a tenant-less delete). */
   #everyTenant = false;
   /** Whether the record #check last accepted is a `{schema, payload}` envelope (its payload is landed). */
   #payload = false;
@@ -357,11 +357,12 @@ export class RecordClassifier {
     const reasons = this.#reasons;
     reasons.length = 0;
     if (!cdc.check(value, reasons)) return joinReasons(reasons);
-    if (cdc.truncate && cdc.tenant === undefined && this.#tenants && this.#spec.cdc!.tenant !== undefined) {
-      // A truncate names no tenant and empties the table for all of them: placed with the first, landed in each.
+    if (cdc.anyTenant && this.#tenants && this.#spec.cdc!.tenant !== undefined && cdc.tenant == null) {
+      // A truncate, or a delete that names no tenant: placed with the first tenant, landed in each.
       this.#everyTenant = true;
       return this.#place(cdc.id, cdc.timeMs, this.#spec.static!.keys[0]);
     }
+    this.#tenantField = cdc.tenantPath;
     return this.#place(cdc.id, cdc.timeMs, cdc.tenant);
   }
 
