@@ -1,7 +1,16 @@
 import * as crypto from "node:crypto";
 import type { Static, TObject } from "@sinclair/typebox";
-import type { CdcSpec } from "./cdc.ts";
+import type { CdcConnector, CdcSpec } from "./cdc.ts";
 import type { CheckSpec } from "./checks.ts";
+import {
+  CDC_EVENT_TIME,
+  cdcEventId,
+  cdcProblem,
+  cdcTenantPath,
+  type DebeziumCdc,
+  type DebeziumEnvelope,
+  debeziumEnvelope,
+} from "./debezium.ts";
 import { parseDuration } from "./duration.ts";
 import { DeclarationError } from "./errors.ts";
 import { assertKey } from "./keys.ts";
@@ -64,14 +73,28 @@ interface Common<K extends string, S extends TObject> extends Metadata {
 /** Data that arrives from outside (CDC events, files): validated, deduplicated and landed by ingest. */
 export interface SourceDef<K extends string = string, S extends TObject = TObject> extends Common<K, S> {
   readonly kind: "source";
+  /**
+   * The field ingest deduplicates on. A CDC source's event id is derived from the change's position and
+   * key, and this says how: "source.db+source.lsn+source.txId+op+key(id)" (kit/debezium.ts `cdcEventId`).
+   */
   readonly eventId: string;
+  /** The field whose time partitions the source; a CDC source's is "source.ts_ms". */
   readonly eventTime: string;
+  /** The field naming the tenant; a CDC source's is a path: "after.tenant_id" or "source.db". */
   readonly tenant?: string;
   /** Dotted paths of fields holding personal data, e.g. "after.email". */
   readonly pii: readonly string[];
   /** Present when the source's records are change events of a table (see cdc.ts). */
   readonly cdc?: CdcSpec;
+  /**
+   * Present only when declared: how far past now an event may be dated, in minutes; later events are
+   * quarantined (default at ingest: one day, `DEFAULT_HORIZON_MINUTES`).
+   */
+  readonly horizonMinutes?: number;
 }
+
+/** How far past now a source's events may be dated when it declares no horizon: one day. */
+export const DEFAULT_HORIZON_MINUTES = 1440;
 
 /** What a compute function gets besides its inputs. */
 export interface ComputeContext {
@@ -182,15 +205,39 @@ interface CommonOptions<S extends TObject> extends MetadataOptions {
   secrets?: readonly SecretLike[];
 }
 
-export interface SourceOptions<S extends TObject> extends CommonOptions<S> {
+interface SourceOnlyOptions {
+  /** Dotted paths of fields holding personal data (e.g. "after.email"); they are tagged "pii". */
+  pii?: readonly string[];
+  /**
+   * How far past now an event may be dated, e.g. "1d" (the default) or "2h": events in a partition
+   * after the one of now + horizon are quarantined, as events before the first partition are.
+   */
+  horizon?: string;
+}
+
+export interface SourceOptions<S extends TObject> extends CommonOptions<S>, SourceOnlyOptions {
   /** The field that identifies an event; ingest deduplicates on it. */
   eventId: ColumnOf<S>;
   /** The field holding when the event happened; raw data is partitioned by its date. */
   eventTime: ColumnOf<S>;
   /** The field naming the tenant, for multi-tenant sources. */
   tenant?: ColumnOf<S>;
-  /** Dotted paths of fields holding personal data (e.g. "after.email"); they are tagged "pii". */
-  pii?: readonly string[];
+  cdc?: never;
+}
+
+/**
+ * A source of change events of a table (docs/cdc.md): its schema is the change-event envelope of the
+ * declared row, and its event id, event time and tenant are derived from each event.
+ */
+export interface CdcSourceOptions<R extends TObject, C extends CdcConnector>
+  extends Omit<CommonOptions<DebeziumEnvelope<R, C>>, "schema">,
+    SourceOnlyOptions {
+  /** What the source captures: `debezium.postgres({ table, key, row })` or `debezium.mysql({...})`. */
+  cdc: DebeziumCdc<R, C>;
+  schema?: never;
+  eventId?: never;
+  eventTime?: never;
+  tenant?: never;
 }
 
 type Logic<S extends TObject, D extends readonly DepLike[]> =
@@ -269,26 +316,72 @@ function assertObjectSchema(key: string, what: string, schema: unknown): asserts
   }
 }
 
-/** Declare data that arrives from outside. */
+/** The options a CDC source derives and so must not be given. */
+const DERIVED_BY_CDC = ["schema", "eventId", "eventTime", "tenant"] as const;
+
+/** A CDC source's schema, event id, event time and tenant, from its (checked) declaration. */
+function cdcFields(key: string, opts: { cdc?: unknown } & Record<string, unknown>) {
+  const given = DERIVED_BY_CDC.filter((o) => opts[o] !== undefined);
+  if (given.length > 0) {
+    throw new DeclarationError(
+      `source "${key}": a CDC source takes no ${given.join(", ")}: its schema is the change-event envelope of cdc.row, its event id the change's position and key, its event time source.ts_ms and its tenant cdc.tenant; remove ${given.length === 1 ? "it" : "them"}.`,
+      [key],
+    );
+  }
+  const cdc = opts.cdc as DebeziumCdc;
+  if (typeof cdc !== "object" || cdc === null) {
+    throw new DeclarationError(
+      `source "${key}": cdc must be a change-data-capture declaration such as debezium.postgres({ table, key, row }), not ${JSON.stringify(cdc)}.`,
+      [key],
+    );
+  }
+  const problem = cdcProblem(key, cdc);
+  if (problem !== undefined) throw new DeclarationError(problem, [key]);
+  return {
+    cdc,
+    schema: debeziumEnvelope(cdc) as TObject,
+    eventId: cdcEventId(cdc),
+    eventTime: CDC_EVENT_TIME,
+    tenant: cdcTenantPath(cdc),
+  };
+}
+
+/**
+ * Declare data that arrives from outside: events with a schema of their own, or change events of a
+ * table (`cdc: debezium.postgres({...})`, docs/cdc.md).
+ */
 export function source<const K extends string, S extends TObject>(
   key: K,
   opts: SourceOptions<S>,
+): SourceDef<K, S>;
+export function source<const K extends string, R extends TObject, C extends CdcConnector>(
+  key: K,
+  opts: CdcSourceOptions<R, C>,
+): SourceDef<K, DebeziumEnvelope<R, C>>;
+export function source<const K extends string, S extends TObject>(
+  key: K,
+  opts: SourceOptions<S> | CdcSourceOptions<TObject, CdcConnector>,
 ): SourceDef<K, S> {
   assertKey(key, "source");
-  assertObjectSchema(key, "source", opts.schema);
+  const cdc = opts.cdc === undefined ? undefined : cdcFields(key, opts as unknown as Record<string, unknown>);
+  const schema = (cdc ? cdc.schema : opts.schema) as S;
+  if (!cdc) assertObjectSchema(key, "source", schema);
   const pii = frozenCopy(opts.pii);
   const disposable = isDisposable(key, "source", opts.disposable);
   const secrets = secretNames(key, "source", opts.secrets);
+  const horizon =
+    opts.horizon === undefined ? undefined : parseDuration(opts.horizon, `source "${key}": horizon`);
   const meta = metadata(opts);
   // Built key by key (not from spreads of temporaries): the same keys in the same order, less garbage.
   const def: Partial<Mutable<SourceDef<K, S>>> = {
     kind: "source",
     key,
-    schema: opts.schema,
-    eventId: opts.eventId,
-    eventTime: opts.eventTime,
+    schema,
+    eventId: cdc ? cdc.eventId : (opts as SourceOptions<S>).eventId,
+    eventTime: cdc ? cdc.eventTime : (opts as SourceOptions<S>).eventTime,
   };
-  if (opts.tenant !== undefined) def.tenant = opts.tenant;
+  const tenant = cdc ? cdc.tenant : (opts as SourceOptions<S>).tenant;
+  if (tenant !== undefined) def.tenant = tenant;
   if (opts.partitions !== undefined) def.partitions = opts.partitions;
   def.pii = pii;
   def.checks = frozenCopy(opts.checks as readonly CheckSpec[] | undefined);
@@ -300,6 +393,8 @@ export function source<const K extends string, S extends TObject>(
   if (meta.description !== undefined) def.description = meta.description;
   if (disposable) def.disposable = true;
   if (secrets.length > 0) def.secrets = Object.freeze(secrets);
+  if (cdc) def.cdc = cdc.cdc;
+  if (horizon !== undefined) def.horizonMinutes = horizon;
   const spec = Object.freeze(def) as SourceDef<K, S>;
   rememberSecrets(spec, opts.secrets);
   return spec;

@@ -406,12 +406,13 @@ function validateAsset(
   if (a.kind === "source") {
     const own = columns(a);
     const what = `source "${a.key}"`;
+    // A CDC source's are derived from its declaration, checked when it was declared (kit/debezium.ts).
     for (const [option, field] of [
       ["eventId", a.eventId],
       ["eventTime", a.eventTime],
       ["tenant", a.tenant],
     ] as const) {
-      if (field !== undefined && !own.has(field)) {
+      if (field !== undefined && a.cdc === undefined && !own.has(field)) {
         errors.push(
           new ColumnError(
             `graph: ${what}: ${option} "${field}" is not a field of its schema.${didYouMean(field, own)}`,

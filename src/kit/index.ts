@@ -9,10 +9,12 @@ export {
   type AssetDef,
   type AssetOptions,
   asset,
+  type CdcSourceOptions,
   type ColumnOf,
   type ComputeContext,
   type ComputeFn,
   columnsOf,
+  DEFAULT_HORIZON_MINUTES,
   type Dependency,
   type DepLike,
   type DepRef,
@@ -25,6 +27,7 @@ export {
   type SourceOptions,
   source,
 } from "./asset.ts";
+export type { CdcConnector, CdcFormat, CdcSpec, CdcTenant } from "./cdc.ts";
 export {
   acceptedValues,
   type CheckOptions,
@@ -38,9 +41,19 @@ export {
   unique,
 } from "./checks.ts";
 export { defineConfig, type ProjectConfig, type SampleData } from "./config.ts";
+export {
+  type DebeziumCdc,
+  type DebeziumEnvelope,
+  type DebeziumOptions,
+  debezium,
+  debeziumEnvelope,
+  type MysqlSource,
+  type PostgresSource,
+} from "./debezium.ts";
 export * from "./errors.ts";
 export { AssetGraph, defineGraph, type Edge, findCycle, type GraphInput } from "./graph.ts";
 export { KEY_PATTERN } from "./keys.ts";
+export { LATEST_TENANT_COLUMN, type LatestOptions, latest } from "./latest.ts";
 export {
   columnType,
   type GraphNode,

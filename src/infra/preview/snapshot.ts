@@ -8,6 +8,7 @@
 import type { TSchema } from "@sinclair/typebox";
 import type { AnyAsset } from "../../kit/asset.ts";
 import type { CheckSpec } from "../../kit/checks.ts";
+import { formatDuration } from "../../kit/duration.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { columnType, type GraphNode } from "../../kit/lineage.ts";
 import {
@@ -103,6 +104,8 @@ function assetSnapshot(a: AnyAsset, partitions: string, partitionCount: number):
     other.eventTime = a.eventTime;
     if (a.tenant !== undefined) other.tenant = a.tenant;
     if (a.pii.length > 0) other.pii = a.pii.join(", ");
+    if (a.cdc) other.cdc = `${a.cdc.format} ${a.cdc.connector} ${a.cdc.table}, key (${a.cdc.key.join(", ")})`;
+    if (a.horizonMinutes !== undefined) other.horizon = formatDuration(a.horizonMinutes);
   } else {
     if (a.pii !== undefined) other.pii = a.pii === true ? "yes" : a.pii.join(", ");
     if (a.resources.memoryMb !== undefined) other.memoryMb = String(a.resources.memoryMb);

@@ -9,6 +9,15 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 // Types only: a worker loads this module, and nothing of the declaration kit (cron-parser and all).
 import { type StaticPartitions, type TimePartitions, timeKeyAt } from "../../kit/partitions.ts";
+import {
+  CdcEvents,
+  type CdcSourceSpec,
+  type ColumnSeen,
+  isSchemaEnvelope,
+  joinReasons,
+  payloadSpan,
+  schemaReasons,
+} from "./ingest-cdc.ts";
 import { encodeUuid, FIELDS, isDate, isDateTime, isUuid, timestampFields, utc } from "./ingest-formats.ts";
 
 /**
@@ -36,6 +45,15 @@ export interface SourceSpec {
   readonly separator: string;
   readonly maxRecordBytes: number;
   readonly formats: FormatsMode;
+  /** Present for a CDC source: its table, key, row and tenant (ingest-cdc.ts). */
+  readonly cdc?: CdcSourceSpec;
+  /**
+   * The last time partition an event may be in: the one of now + the source's horizon (and never past
+   * the partitions' end). Later events are quarantined.
+   */
+  readonly lastKey?: string;
+  /** The horizon as text ("1d"), for reasons. */
+  readonly horizon?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -47,44 +65,43 @@ const addFormats: AddFormats =
   (addFormatsModule as unknown as { default?: AddFormats }).default ??
   (addFormatsModule as unknown as AddFormats);
 
-/** One compiled validator per schema object and formats mode: ajv compiles a schema once. */
-const compiled = new WeakMap<object, Map<FormatsMode, ValidateFunction>>();
+/** One compiled validator per schema object, formats mode and error mode: ajv compiles a schema once. */
+const compiled = new WeakMap<object, Map<string, ValidateFunction>>();
 
 /**
  * The validator of rows of a schema: events at ingest, and rows a compute function returns. Date-time,
- * date and uuid are checked exactly, as DuckDB will read them.
+ * date and uuid are checked exactly, as DuckDB will read them. `allErrors`: report every error (ingest
+ * quarantines a record with all its reasons), not only the first (enough to fail a compute function).
  */
-export function compileRowSchema(schema: object, formats: FormatsMode): ValidateFunction {
+export function compileRowSchema(schema: object, formats: FormatsMode, allErrors = false): ValidateFunction {
   let byMode = compiled.get(schema);
   if (!byMode) {
     byMode = new Map();
     compiled.set(schema, byMode);
   }
-  let validate = byMode.get(formats);
+  const mode = allErrors ? `${formats}+all` : formats;
+  let validate = byMode.get(mode);
   if (!validate) {
-    // strict off: TypeBox schemas carry keywords ajv does not know. allErrors off: stop at the first
-    // error, which is both faster and the one reason a quarantined record needs.
-    const ajv = new Ajv({ strict: false, allErrors: false });
+    // strict off: TypeBox schemas carry keywords ajv does not know.
+    const ajv = new Ajv({ strict: false, allErrors });
     addFormats(ajv, { mode: formats, keywords: false });
     ajv.addFormat("date-time", { type: "string", validate: (s: string) => isDateTime(s) });
     ajv.addFormat("date", { type: "string", validate: (s: string) => isDate(s) });
     ajv.addFormat("uuid", { type: "string", validate: (s: string) => isUuid(s) });
     validate = ajv.compile(schema);
-    byMode.set(formats, validate);
+    byMode.set(mode, validate);
   }
   return validate;
 }
 
-/** "<instance path> <message>", the path "/" for the record itself; names the property or values involved. */
-export function schemaReason(error: ErrorObject): string {
-  const path = error.instancePath === "" ? "/" : error.instancePath;
-  let reason = `${path} ${error.message ?? `fails ${error.keyword}`}`;
-  if (error.keyword === "additionalProperties") {
-    reason += `: ${JSON.stringify((error.params as { additionalProperty: string }).additionalProperty)}`;
-  } else if (error.keyword === "enum") {
-    reason += `: ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
-  }
-  return reason;
+/**
+ * Every error of a record as one reason: "<instance path> <message>" each (the path "/" for the record
+ * itself, naming the property or values involved), joined with "; ", at most MAX_REASONS of them.
+ */
+export function schemaReason(errors: readonly ErrorObject[]): string {
+  const reasons: string[] = [];
+  schemaReasons(errors, "", reasons);
+  return joinReasons(reasons);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -100,11 +117,16 @@ class TimeKeys {
   readonly #daily: boolean;
   readonly #utc: boolean;
   readonly #cache = new Map<number, string>();
+  /** The last partition an event may be in now (the horizon's), when it comes before the partitions' end. */
+  readonly #last: string | undefined;
+  readonly #horizon: string;
 
-  constructor(t: TimePartitions) {
+  constructor(t: TimePartitions, lastKey?: string, horizon = "") {
     this.#t = t;
     this.#daily = t.granularity === "daily";
     this.#utc = t.timezone === "UTC" || t.timezone === "Etc/UTC";
+    this.#last = lastKey !== undefined && (t.end === undefined || lastKey < t.end) ? lastKey : undefined;
+    this.#horizon = horizon;
   }
 
   /** The key of an instant (epoch ms), remembered per period. */
@@ -122,9 +144,13 @@ class TimeKeys {
   /** Why the last `of` found no key. */
   reason = "";
 
-  /** The key of an event time, or undefined with `reason` set. */
+  /** The key of an event time (an RFC 3339 string, or epoch ms), or undefined with `reason` set. */
   of(value: unknown, field: string, source: string): string | undefined {
-    if (typeof value === "string") {
+    if (typeof value === "number") {
+      if (Number.isSafeInteger(value) && Math.abs(value) <= 8.64e15) {
+        return this.#inRange(this.ofInstant(value), `${value} (${new Date(value).toISOString()})`, source);
+      }
+    } else if (typeof value === "string") {
       let key: string | undefined;
       if (timestampFields(value)) {
         const f = FIELDS;
@@ -137,21 +163,27 @@ class TimeKeys {
       } else if (isDate(value)) {
         key = this.#daily ? value : `${value}T00`;
       }
-      if (key !== undefined) {
-        const t = this.#t;
-        if (key < t.start) {
-          this.reason = `event time ${value} is in partition ${key}, before the first partition of ${source} (${t.start})`;
-          return undefined;
-        }
-        if (t.end !== undefined && key > t.end) {
-          this.reason = `event time ${value} is in partition ${key}, after the last partition of ${source} (${t.end})`;
-          return undefined;
-        }
-        return key;
-      }
+      if (key !== undefined) return this.#inRange(key, value, source);
     }
     this.reason = `event time /${field} must be an RFC 3339 timestamp to choose a partition, not ${describe(value)}`;
     return undefined;
+  }
+
+  #inRange(key: string, shown: string, source: string): string | undefined {
+    const t = this.#t;
+    if (key < t.start) {
+      this.reason = `event time ${shown} is in partition ${key}, before the first partition of ${source} (${t.start})`;
+      return undefined;
+    }
+    if (this.#last !== undefined && key > this.#last) {
+      this.reason = `event time ${shown} is in partition ${key}, after the last partition ${source} can have now (${this.#last}, now + its horizon ${this.#horizon})`;
+      return undefined;
+    }
+    if (t.end !== undefined && key > t.end) {
+      this.reason = `event time ${shown} is in partition ${key}, after the last partition of ${source} (${t.end})`;
+      return undefined;
+    }
+    return key;
   }
 }
 
@@ -183,6 +215,14 @@ export interface Classified {
   readonly ids: string[];
   /** The reason of every quarantined record, in order. */
   readonly reasons: string[];
+  /**
+   * Valid records landed in more partitions than the one of their code: a truncate of a CDC source whose
+   * tenant is a row column empties the table for every tenant, so it lands in every tenant's partition.
+   * Each entry is [line, partition indices], in line order.
+   */
+  readonly fanout?: [number, number[]][];
+  /** Columns the rows of a CDC source had that its declared row does not (a proposed schema change). */
+  readonly columns?: ColumnSeen[];
 }
 
 /** Whether bytes [start, end) are only spaces, tabs and carriage returns. */
@@ -208,16 +248,31 @@ export class RecordClassifier {
   readonly #tenantList: string;
   readonly #multi: boolean;
   readonly #tooLarge: string;
+  /** Present for a CDC source. */
+  readonly #cdc: CdcEvents | undefined;
+  /** How reasons name the tenant field: "/tenant_id", or a CDC source's "/after/tenant_id". */
+  readonly #tenantField: string;
+  readonly #reasons: string[] = [];
   /** The partition key and event id of the record #check last accepted. */
   #key = "";
   #id = "";
+  /** The time part of #key. */
+  #timeKey = "";
+  /** Whether the record #check last accepted lands in every tenant's partition (a truncate). */
+  #everyTenant = false;
+  /** Whether the record #check last accepted is a `{schema, payload}` envelope (its payload is landed). */
+  #payload = false;
   /** Line ends of the block being classified (grown as needed, reused). */
   #ends: Int32Array = new Int32Array(4096);
 
   constructor(spec: SourceSpec) {
     this.#spec = spec;
-    this.#validate = compileRowSchema(spec.schema, spec.formats);
-    this.#time = spec.time ? new TimeKeys(spec.time) : undefined;
+    this.#validate = compileRowSchema(spec.schema, spec.formats, true);
+    this.#time = spec.time ? new TimeKeys(spec.time, spec.lastKey, spec.horizon) : undefined;
+    this.#cdc = spec.cdc
+      ? new CdcEvents(spec.cdc, spec.schema, (s) => compileRowSchema(s, spec.formats, true))
+      : undefined;
+    this.#tenantField = spec.cdc ? `/${(spec.tenant ?? "").replaceAll(".", "/")}` : `/${spec.tenant}`;
     const stat = spec.static;
     this.#tenants = stat ? new Map(stat.keys.map((k) => [k, k])) : undefined;
     this.#tenantList = stat ? stat.keys.join(", ") : "";
@@ -246,9 +301,10 @@ export class RecordClassifier {
       if (t === undefined) return this.#time.reason;
       key = t;
     }
+    this.#timeKey = key;
     if (this.#tenants) {
       if (typeof rawTenant !== "string")
-        return `tenant /${spec.tenant} must be a string, not ${describe(rawTenant)}`;
+        return `tenant ${this.#tenantField} must be a string, not ${describe(rawTenant)}`;
       const tenant = this.#tenants.get(rawTenant);
       if (tenant === undefined) {
         return `tenant ${JSON.stringify(rawTenant)} is not a partition of ${spec.key} (${this.#tenantList})`;
@@ -269,8 +325,9 @@ export class RecordClassifier {
       // position says where: the same record gets the same reason, and quarantine the same bytes, on both.
       return `not JSON: ${(e as Error).message.replace(/ \(line \d+ column \d+\)$/, "")}`;
     }
+    if (this.#cdc) return this.#checkCdc(record, this.#cdc);
     const validate = this.#validate;
-    if (!validate(record)) return schemaReason(validate.errors![0]!);
+    if (!validate(record)) return schemaReason(validate.errors!);
     const r = record as Record<string, unknown>;
     const spec = this.#spec;
     return this.#place(
@@ -278,6 +335,26 @@ export class RecordClassifier {
       r[spec.eventTime],
       spec.tenant === undefined ? undefined : r[spec.tenant],
     );
+  }
+
+  /** #check of a CDC source's parsed record. */
+  #checkCdc(record: unknown, cdc: CdcEvents): string | undefined {
+    let value = record;
+    this.#payload = false;
+    this.#everyTenant = false;
+    if (isSchemaEnvelope(record)) {
+      value = record.payload;
+      this.#payload = true;
+    }
+    const reasons = this.#reasons;
+    reasons.length = 0;
+    if (!cdc.check(value, reasons)) return joinReasons(reasons);
+    if (cdc.truncate && cdc.tenant === undefined && this.#tenants && this.#spec.cdc!.tenant !== undefined) {
+      // A truncate names no tenant and empties the table for all of them: placed with the first, landed in each.
+      this.#everyTenant = true;
+      return this.#place(cdc.id, cdc.timeMs, this.#spec.static!.keys[0]);
+    }
+    return this.#place(cdc.id, cdc.timeMs, cdc.tenant);
   }
 
   /** The verdict on one record's text: its partition key and event id, or why it is invalid. */
@@ -308,6 +385,8 @@ export class RecordClassifier {
     const partitionIndex = new Map<string, number>();
     const ids: string[] = [];
     const reasons: string[] = [];
+    let fanout: [number, number[]][] | undefined;
+    const cdc = this.#cdc;
     const max = this.#spec.maxRecordBytes;
     const utf8 = isUtf8(block);
     // An ASCII block is decoded once; its records are then slices of that string (no copies).
@@ -332,25 +411,65 @@ export class RecordClassifier {
         reason = this.#check(
           text === undefined ? block.toString("utf8", start, end) : text.slice(start, end),
         );
+        if (reason === undefined && cdc !== undefined && this.#payload) {
+          // What lands of a {schema, payload} envelope is its payload's bytes: raw has one shape.
+          const span = payloadSpan(block, start, end);
+          if (span === undefined) {
+            reason =
+              'the {schema, payload} envelope\'s "payload" name is written with escapes; write it plainly';
+          } else {
+            bounds[2 * i] = span[0];
+            bounds[2 * i + 1] = span[1];
+          }
+        }
       }
       if (reason !== undefined) {
         codes[i] = INVALID;
         reasons.push(reason);
       } else {
-        const key = this.#key;
-        let p = partitionIndex.get(key);
-        if (p === undefined) {
-          p = partitions.length;
-          partitions.push(key);
-          partitionIndex.set(key, p);
-        }
+        const p = this.#partitionOf(this.#key, partitions, partitionIndex);
         codes[i] = p;
         if (!encodeUuid(this.#id, keys, valid * 4)) ids.push(this.#id);
         valid++;
+        if (cdc !== undefined) {
+          cdc.landed(i);
+          if (this.#everyTenant) {
+            const more: number[] = [];
+            const stat = this.#spec.static!;
+            for (let t = 1; t < stat.keys.length; t++) {
+              const k = this.#multi ? this.#timeKey + this.#spec.separator + stat.keys[t]! : stat.keys[t]!;
+              more.push(this.#partitionOf(k, partitions, partitionIndex));
+            }
+            fanout ??= [];
+            fanout.push([i, more]);
+          }
+        }
       }
       start = nl + 1;
     }
-    return { lines, bounds, codes, partitions, keys, ids, reasons };
+    const columns = cdc?.takeColumns();
+    return {
+      lines,
+      bounds,
+      codes,
+      partitions,
+      keys,
+      ids,
+      reasons,
+      ...(fanout ? { fanout } : {}),
+      ...(columns ? { columns } : {}),
+    };
+  }
+
+  /** The index of partition `key` in this block's `partitions`, added when new. */
+  #partitionOf(key: string, partitions: string[], index: Map<string, number>): number {
+    let p = index.get(key);
+    if (p === undefined) {
+      p = partitions.length;
+      partitions.push(key);
+      index.set(key, p);
+    }
+    return p;
   }
 
   #growEnds(): Int32Array {

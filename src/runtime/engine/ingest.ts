@@ -40,8 +40,9 @@ import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { layout, partitionPath } from "../../contract/storage-layout.ts";
-import type { SourceDef } from "../../kit/asset.ts";
-import { MULTI_SEPARATOR, staticDimension, timeDimension } from "../../kit/partitions.ts";
+import { DEFAULT_HORIZON_MINUTES, type SourceDef } from "../../kit/asset.ts";
+import { formatDuration } from "../../kit/duration.ts";
+import { MULTI_SEPARATOR, staticDimension, timeDimension, timeKeyAt } from "../../kit/partitions.ts";
 import type { ObjectStore, Written } from "../storage/port.ts";
 import { IdIndex, writeUuid } from "./ingest-ids.ts";
 import {
@@ -73,7 +74,7 @@ import {
   Sha256,
 } from "./integrity.ts";
 import { acquireLock } from "./lock.ts";
-import { type BatchManifest, sourceDataVersion } from "./manifest.ts";
+import { type BatchManifest, type SchemaChange, sourceDataVersion } from "./manifest.ts";
 import type { Outbox } from "./outbox.ts";
 
 export { IngestError, type IngestInput } from "./ingest-input.ts";
@@ -623,11 +624,14 @@ async function claimAttempt(store: ObjectStore, source: string, batch: string): 
 
 function assertIngestible(source: SourceDef): void {
   const properties = (source.schema as { properties?: Record<string, unknown> }).properties ?? {};
-  for (const [what, field] of [
-    ["eventId", source.eventId],
-    ["eventTime", source.eventTime],
-    ["tenant", source.tenant],
-  ] as const) {
+  // A CDC source's are derived from each event (ingest-cdc.ts), not fields of it.
+  for (const [what, field] of source.cdc
+    ? []
+    : ([
+        ["eventId", source.eventId],
+        ["eventTime", source.eventTime],
+        ["tenant", source.tenant],
+      ] as const)) {
     if (field !== undefined && !(field in properties)) {
       throw new IngestError(
         `ingest ${source.key}: ${what} "${field}" is not a column of the source's schema.`,
@@ -642,10 +646,20 @@ function assertIngestible(source: SourceDef): void {
   }
 }
 
-/** What validating a source's records takes, as plain data a worker thread can receive. */
-export function sourceSpec(source: SourceDef, maxRecordBytes: number, formats: FormatsMode): SourceSpec {
+/**
+ * What validating a source's records takes, as plain data a worker thread can receive. `now` fixes the
+ * last partition an event may be in (now + the source's horizon).
+ */
+export function sourceSpec(
+  source: SourceDef,
+  maxRecordBytes: number,
+  formats: FormatsMode,
+  now: Date = new Date(),
+): SourceSpec {
   const time = timeDimension(source.partitions);
   const stat = staticDimension(source.partitions);
+  const horizon = source.horizonMinutes ?? DEFAULT_HORIZON_MINUTES;
+  const cdc = source.cdc;
   return {
     key: source.key,
     // A JSON round trip drops TypeBox's symbol keys, which a worker could not receive anyway.
@@ -658,6 +672,20 @@ export function sourceSpec(source: SourceDef, maxRecordBytes: number, formats: F
     separator: MULTI_SEPARATOR,
     maxRecordBytes,
     formats,
+    ...(time
+      ? { lastKey: timeKeyAt(time, now.getTime() + horizon * 60_000), horizon: formatDuration(horizon) }
+      : {}),
+    ...(cdc
+      ? {
+          cdc: {
+            connector: cdc.connector,
+            table: cdc.table,
+            key: [...cdc.key],
+            row: JSON.parse(JSON.stringify(cdc.row)) as Record<string, unknown>,
+            ...(cdc.tenant ? { tenant: { ...cdc.tenant } } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -723,7 +751,7 @@ async function ingestBatch(
   const now = opts.now ?? (() => new Date());
   const threads = workerCount(opts.workers, opts.cores);
   const resolved = await resolveInputs(source.key, inputs, opts.stdin ?? process.stdin);
-  const spec = sourceSpec(source, max, opts.formats ?? "fast");
+  const spec = sourceSpec(source, max, opts.formats ?? "fast", now());
   const local = new RecordClassifier(spec);
 
   let pool: ClassifierPool | undefined;
@@ -758,6 +786,8 @@ async function ingestBatch(
     // Workers asked for by number are waited for; "auto" ones join when they are up.
     if (pool && !threads.auto) await pool.whenReady();
     const counts = { read: 0, written: 0, quarantined: 0, duplicates: 0 };
+    /** A CDC source's new columns, by name, in the order first seen. */
+    const newColumns = new Map<string, { types: string[]; count: number; first: SchemaChange["first"] }>();
     let blankLines = 0;
     let usedWorkers = false;
     const tooLarge = tooLargeReason(max);
@@ -779,13 +809,35 @@ async function ingestBatch(
         quarantine(++line, tooLarge, item.prefix.toString("utf8"));
         return;
       }
-      const { block, lines, bounds, codes, partitions, keys, ids, reasons } = item;
+      const { block, lines, bounds, codes, partitions, keys, ids, reasons, fanout, columns } = item;
+      for (const c of columns ?? []) {
+        const seen = newColumns.get(c.column);
+        if (seen === undefined) {
+          newColumns.set(c.column, {
+            types: [...c.types],
+            count: c.count,
+            first: { file: file!.name, line: line + c.line + 1 },
+          });
+        } else {
+          seen.count += c.count;
+          for (const t of c.types) if (!seen.types.includes(t)) seen.types.push(t);
+        }
+      }
       // A partition's object is created by its first new record: duplicates alone write nothing.
       const sinks: (Sink | undefined)[] = new Array(partitions.length);
+      const sinkOf = (code: number): Sink => {
+        let sink = sinks[code];
+        if (!sink) {
+          sink = w.partition(partitions[code]!);
+          sinks[code] = sink;
+        }
+        return sink;
+      };
       const idSink = w.ids();
       let v = 0;
       let other = 0;
       let r = 0;
+      let f = 0;
       for (let i = 0; i < lines; i++) {
         const code = codes[i]!;
         if (code === BLANK) {
@@ -816,15 +868,15 @@ async function ingestBatch(
           if (fresh) idSink.line(id);
         }
         if (fresh) {
-          let sink = sinks[code];
-          if (!sink) {
-            sink = w.partition(partitions[code]!);
-            sinks[code] = sink;
-          }
-          sink.record(block, start, end);
+          sinkOf(code).record(block, start, end);
           counts.written++;
         } else {
           counts.duplicates++;
+        }
+        // A record landed in more partitions (a CDC truncate, in every tenant's): one record, one count.
+        if (fanout !== undefined && f < fanout.length && fanout[f]![0] === i) {
+          if (fresh) for (const more of fanout[f]![1]) sinkOf(more).record(block, start, end);
+          f++;
         }
       }
       line += lines;
@@ -892,6 +944,16 @@ async function ingestBatch(
       ids: objects.ids,
       idsObject: objects.idsObject,
       counts,
+      ...(newColumns.size > 0
+        ? {
+            schemaChanges: [...newColumns].map(([column, c]) => ({
+              column,
+              types: c.types,
+              count: c.count,
+              first: c.first,
+            })),
+          }
+        : {}),
     };
     // In the order a listing of the manifests gives, as committedBatches reads them back.
     const key = (m: BatchManifest) => layout.batch(source.key, m.batch);

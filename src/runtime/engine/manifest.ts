@@ -80,6 +80,22 @@ export interface BatchManifest {
     readonly quarantined: number;
     readonly duplicates: number;
   };
+  /**
+   * Proposed schema changes of a CDC source: columns its rows had that its declared row does not
+   * (accepted and landed; the declaration can add them). Absent when there were none.
+   */
+  readonly schemaChanges?: readonly SchemaChange[];
+}
+
+/** A column a CDC source's rows have and its declared row does not. */
+export interface SchemaChange {
+  readonly column: string;
+  /** The JSON types its values had: "string", "integer", "number", "boolean", "null", "object", "array". */
+  readonly types: readonly string[];
+  /** How many valid events of the batch had it. */
+  readonly count: number;
+  /** Where the first of them is: the input file (as given) and its line. */
+  readonly first: { readonly file: string; readonly line: number };
 }
 
 /** A short, stable hash of JSON-able parts: the building block of data versions. */

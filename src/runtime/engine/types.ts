@@ -7,7 +7,7 @@ import { TributaryError } from "../../kit/errors.ts";
  *   string (format date)         DATE               integer                   BIGINT
  *   number                       DOUBLE             boolean                   BOOLEAN
  *   array of T                   T[]                object                    STRUCT(...)
- *   T or null                    T, nullable
+ *   T or null                    T, nullable        string or another scalar  VARCHAR (a source's JSON text)
  * Type names are DuckDB's own spelling, as DESCRIBE prints them, so they compare as strings.
  */
 export interface ColumnType {
@@ -30,12 +30,25 @@ interface JsonSchema {
   const?: unknown;
 }
 
+function isScalar(s: JsonSchema): boolean {
+  return (
+    s.type === "string" ||
+    s.type === "boolean" ||
+    s.type === "number" ||
+    s.type === "integer" ||
+    typeof s.const === "string"
+  );
+}
+
 function nonNull(s: JsonSchema): { inner: JsonSchema; nullable: boolean } {
   if (s.anyOf) {
     const rest = s.anyOf.filter((b) => b.type !== "null");
     if (rest.length === 1) return { inner: rest[0]!, nullable: rest.length < s.anyOf.length };
     // A union of string literals is a string.
     if (rest.every((b) => typeof b.const === "string"))
+      return { inner: { type: "string" }, nullable: rest.length < s.anyOf.length };
+    // A string or another scalar (Debezium's `source.snapshot`, "true" or true) is read as its JSON text.
+    if (rest.some((b) => b.type === "string" && b.format === undefined) && rest.every(isScalar))
       return { inner: { type: "string" }, nullable: rest.length < s.anyOf.length };
   }
   if (Array.isArray(s.type)) {
