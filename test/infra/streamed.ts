@@ -57,6 +57,8 @@ export function cdcProject(): CdcProject {
         typescript: false,
         newResource: (r) => fakeOutputs(r, region),
         invoke: (token, args) => fakeInvoke(token, args, config),
+        // A loaded machine runs several programs at once.
+        timeoutMs: 600_000,
       });
     },
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
