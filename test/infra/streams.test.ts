@@ -7,8 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import graph from "../../examples/commerce/assets/index.ts";
+import { summary } from "../../src/cli/commands/plan.ts";
 import { MAX_AZURE_STREAMS, PlanError, planDeployment } from "../../src/infra/plan/build.ts";
 import { evaluate } from "../../src/infra/policy/rules/index.ts";
+import { diffPlans } from "../../src/infra/preview/plan-diff.ts";
 import type { ResourceRecord, Synthesis } from "../../src/infra/synth/index.ts";
 import { defineGraph, Type } from "../../src/kit/index.ts";
 import { CONFIG } from "./fixtures/config.ts";
@@ -77,6 +79,40 @@ describe("the plan of a graph with CDC sources", () => {
       "dead-letters",
       "errors",
     ]);
+  });
+
+  it("shows its streams in `tributary plan` and in a pull request's plan changes", () => {
+    const text = summary(plan);
+    expect(text.slice(text.indexOf("streams"), text.indexOf("functions"))).toBe(
+      [
+        "streams (Debezium Server's topic.prefix: the stack's prefix)",
+        "source         stream                   table           kept",
+        "customers_cdc  trib-dev.shop.customers  shop.customers  7 days",
+        "orders_cdc     trib-dev.shop.orders     shop.orders     7 days",
+        "",
+        "",
+      ].join("\n"),
+    );
+    const changes = diffPlans("dev-aws", planDeployment(graph, CONFIG), plan).changes;
+    expect(changes.filter((c) => c.section === "streams")).toEqual([
+      { section: "streams", id: "customers_cdc", op: "add", asset: "customers_cdc" },
+      { section: "streams", id: "orders_cdc", op: "add", asset: "orders_cdc" },
+    ]);
+    expect(changes.find((c) => c.section === "triggers" && c.id === "orders_cdc")).toEqual({
+      section: "triggers",
+      id: "orders_cdc",
+      op: "change",
+      asset: "orders_cdc",
+      fields: [
+        "bus: source-events → -",
+        "kind: source-event → stream",
+        "retry.attempts: 3 → 5",
+        "retry.maxEventAgeSeconds: 3600 → 604800",
+        "source: orders_cdc → -",
+        "stream: - → trib-dev.shop.orders",
+        "table: - → shop.orders",
+      ],
+    });
   });
 
   it("has no stream for a graph without CDC sources", () => {
