@@ -420,6 +420,10 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       "exit 1 when the change breaks a consumer's schema, risks data loss or widens a privilege",
     )
     .option("--out <file>", "write to this file instead of standard output")
+    .option(
+      "--store <dir|uri>",
+      "also say the proposed schema changes of CDC sources: columns their events landed in this store have and their rows do not declare",
+    )
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .addHelpText(
       "after",

@@ -221,3 +221,16 @@ describe("declaring a CDC source", () => {
     }
   });
 });
+
+describe("a bad CDC declaration in a graph module", () => {
+  it("is one line from the command line, exit 1", async () => {
+    const { tributary } = await import("../cli/run.ts");
+    const r = await tributary(["validate", "--graph", "test/fixtures/graphs/bad-cdc.ts"]);
+    expect(r).toEqual({
+      code: 1,
+      stdout: "",
+      stderr:
+        'tributary: graph module test/fixtures/graphs/bad-cdc.ts: source "products": cdc: key column "idx" is not a column of the row (id, name).\n',
+    });
+  });
+});

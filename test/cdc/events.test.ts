@@ -339,7 +339,7 @@ describe("truncates", () => {
     ]);
   });
 
-  it("of a table whose tenant is a column land in every tenant's partition, and empty each", async () => {
+  it("of a table whose tenant is a column land in every tenant's partition, and empty each (and so do deletes naming no tenant)", async () => {
     const Row = Type.Object({ id: Type.Integer(), tenant_id: Type.String(), total: Type.Integer() });
     const tenants = staticPartitions("tenant", ["acme", "globex"]);
     const orders = source("orders", {
@@ -362,12 +362,16 @@ describe("truncates", () => {
         event("c", 110, { id: 2, tenant_id: "globex", total: 20 }),
         event("t", 120, null).replace('"before":null,"after":null,', ""),
         event("c", 130, { id: 3, tenant_id: "globex", total: 30 }),
+        event("c", 140, { id: 4, tenant_id: "acme", total: 40 }),
+        // A delete whose before holds only the key (REPLICA IDENTITY DEFAULT) names no tenant: it lands
+        // in every tenant's partition, and removes id 4 from acme's.
+        event("d", 150, null).replace('"before":null', '"before":{"id":4,"tenant_id":null,"total":null}'),
       ])
     ).manifest;
-    expect(m.counts).toEqual({ read: 4, written: 4, quarantined: 0, duplicates: 0 });
+    expect(m.counts).toEqual({ read: 6, written: 6, quarantined: 0, duplicates: 0 });
     expect(m.files.map((f) => [f.partition, f.rows])).toEqual([
-      ["2020-07-29|acme", 2],
-      ["2020-07-29|globex", 3],
+      ["2020-07-29|acme", 4],
+      ["2020-07-29|globex", 4],
     ]);
     const perTenant = asset("orders_now", {
       deps: [dep(orders, { partitions: mapping.allTime() })],
@@ -378,6 +382,16 @@ describe("truncates", () => {
     await materialize(defineGraph([orders, perTenant]), store, { runId: "r1" });
     expect(await rowsOf(perTenant, "acme", "id")).toEqual([]);
     expect(await rowsOf(perTenant, "globex", "id")).toEqual([{ id: "3", tenant_id: "globex", total: "30" }]);
+    const bad = (
+      await ingestLines(orders, [
+        event("c", 160, { id: 5, tenant_id: "umbrella", total: 1 }),
+        event("d", 170, null).replace('"before":null', '"before":{"id":5,"tenant_id":7}'),
+      ])
+    ).manifest;
+    expect(await quarantined(bad)).toEqual([
+      { line: 1, reason: 'tenant "umbrella" is not a partition of orders (acme, globex)' },
+      { line: 2, reason: "/before/tenant_id must be string or null" },
+    ]);
   });
 });
 

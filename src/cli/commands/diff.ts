@@ -9,8 +9,10 @@ import { PreviewError } from "../../infra/preview/git.ts";
 import { COMMENT_LIMIT, MARKER, renderMarkdown } from "../../infra/preview/markdown.ts";
 import { previewOfDigest, readPreviewDigest } from "../../infra/preview/pulumi-preview.ts";
 import { PREVIEW_VERSION, type Preview, type StackPreview } from "../../infra/preview/types.ts";
+import { StoreState } from "../../runtime/engine/state.ts";
 import { piiColumns, piiFlows } from "../../runtime/lineage/pii.ts";
 import type { Io } from "../io.ts";
+import { proposedSchemaChanges, statusStore } from "./status.ts";
 
 export interface DiffCommandOptions {
   base: string;
@@ -22,6 +24,8 @@ export interface DiffCommandOptions {
   out?: string;
   graph?: string;
   config?: string;
+  /** A store to read CDC sources' proposed schema changes from (a folder or a store URI). */
+  store?: string;
 }
 
 export async function diffCommand(opts: DiffCommandOptions, io: Io): Promise<number> {
@@ -35,6 +39,14 @@ export async function diffCommand(opts: DiffCommandOptions, io: Io): Promise<num
     ...(opts.config ? { config: opts.config } : {}),
     progress: (step) => io.err(`tributary: ${step}…\n`),
     pii: async (graph) => piiColumns(await piiFlows(graph)),
+    ...(opts.store === undefined
+      ? {}
+      : {
+          schemaChanges: async (graph) => {
+            const state = new StoreState(await statusStore(opts.store, opts));
+            return proposedSchemaChanges(graph, state, graph.select("kind:source"));
+          },
+        }),
   });
   write(
     opts.format === "json" ? `${JSON.stringify(preview, null, 2)}\n` : renderMarkdown(preview),

@@ -1,7 +1,8 @@
-import type { AssetGraph } from "tributary";
+import type { AssetGraph, SourceDef } from "tributary";
 import { formatDuration } from "../../kit/duration.ts";
 import { damaged, type ObjectCheck } from "../../runtime/engine/integrity.ts";
 import { Outbox } from "../../runtime/engine/outbox.ts";
+import { type ProposedColumn, proposedColumns } from "../../runtime/engine/schema-changes.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
 import { freshnessOf, type PartitionStatus, partitionStatus } from "../../runtime/engine/status.ts";
 import { partitionLabel, steps } from "../../runtime/engine/steps.ts";
@@ -54,7 +55,10 @@ export interface UnannouncedCommit {
  * The store status reads: a folder, or a store URI (the curated store of a deployed stack, which holds
  * the manifests and the outbox), opened with the cloud SDKs only when one is given.
  */
-async function statusStore(store: string | undefined, opts: StatusOptions): Promise<ObjectStore> {
+export async function statusStore(
+  store: string | undefined,
+  opts: { config?: string; graph?: string },
+): Promise<ObjectStore> {
   if (store !== undefined && /^[a-z][a-z0-9+.-]*:\/\//.test(store) && !store.startsWith("file:")) {
     const { openStoreUri } = await import("../../runtime/storage/open.ts");
     return openStoreUri(store);
@@ -94,13 +98,14 @@ export async function statusCommand(
   // files of sources, which nothing recomputes, are checked here.
   const items = await steps(graph, state, { ...(selection === undefined ? {} : { selection }), keys });
   const sources = graph.select(selection).filter((k) => graph.get(k).kind === "source");
-  const [partitions, sourceChecks, assetChecks] = await Promise.all([
+  const [partitions, sourceChecks, assetChecks, schemaChanges] = await Promise.all([
     Promise.all(items.map((i) => partitionStatus(graph, state, i))),
     verifyCommitted(graph, state, sources, "quick"),
     // The plan's own checks of fresh partitions (kept by the state): only read again here.
     Promise.all(
       items.filter((i) => i.action === "skip").map((i) => state.integrity(graph.get(i.asset), i.partition)),
     ),
+    proposedSchemaChanges(graph, state, sources),
   ]);
   const unverified = [...sourceChecks, ...assetChecks.flat()].filter((c) => c.state === "unverified").length;
   const assets = summarise(graph, partitions, now);
@@ -118,7 +123,9 @@ export async function statusCommand(
   const unannounced = await unannouncedCommits(store, new Set(graph.select(selection)), now);
   const code = corrupt.length > 0 ? 1 : 0;
   if (opts.json) {
-    io.out(`${JSON.stringify({ assets, partitions, corrupt, unverified, unannounced }, null, 2)}\n`);
+    io.out(
+      `${JSON.stringify({ assets, partitions, corrupt, unverified, unannounced, schemaChanges }, null, 2)}\n`,
+    );
     return code;
   }
   io.out(
@@ -183,6 +190,24 @@ export async function statusCommand(
       ),
     );
   }
+  if (schemaChanges.length > 0) {
+    io.out("\n");
+    io.out(
+      `proposed schema change${schemaChanges.length === 1 ? "" : "s"}: ${schemaChanges.length === 1 ? "a column" : "columns"} the events have and the declared row does not (landed; add ${schemaChanges.length === 1 ? "it" : "them"} to the row to read ${schemaChanges.length === 1 ? "it" : "them"}):\n`,
+    );
+    io.out(
+      formatTable(
+        ["source", "column", "types", "events", "first seen"],
+        schemaChanges.map((c) => [
+          c.source,
+          c.column,
+          c.types.join(", "),
+          String(c.events),
+          `${c.first.file}:${c.first.line} (batch ${c.first.batch})`,
+        ]),
+      ),
+    );
+  }
   if (corrupt.length > 0) {
     io.out("\n");
     io.out(
@@ -201,6 +226,19 @@ export async function statusCommand(
     );
   }
   return code;
+}
+
+/** The proposed schema changes of the selected CDC sources (engine/schema-changes.ts). */
+export async function proposedSchemaChanges(
+  graph: AssetGraph,
+  state: StoreState,
+  sources: readonly string[],
+): Promise<ProposedColumn[]> {
+  const cdc = sources.map((k) => graph.get(k)).filter((s) => s.kind === "source" && s.cdc !== undefined);
+  const lists = await Promise.all(
+    cdc.map(async (s) => proposedColumns(s as SourceDef, await state.batches(s.key))),
+  );
+  return lists.flat();
 }
 
 /** A committed file whose bytes are damaged or gone, and the commit that names it. */

@@ -21,7 +21,13 @@ import { diffPlans } from "./plan-diff.ts";
 import { diffSyntheses } from "./resources.ts";
 import { type GraphSnapshot, snapshotOf, withPii } from "./snapshot.ts";
 import { writeStandInBundles } from "./stand-in.ts";
-import { PREVIEW_VERSION, type Preview, type Risk, type StackPreview } from "./types.ts";
+import {
+  PREVIEW_VERSION,
+  type Preview,
+  type ProposedSchemaChange,
+  type Risk,
+  type StackPreview,
+} from "./types.ts";
 
 export interface DiffOptions {
   /** The project's folder (where Pulumi.yaml is), in the working tree. */
@@ -48,6 +54,12 @@ export interface DiffOptions {
    * (runtime/lineage/pii.ts); the preview itself reads no data and runs no SQL engine.
    */
   readonly pii: (graph: AssetGraph) => Promise<ReadonlyMap<string, readonly string[]>>;
+  /**
+   * The proposed schema changes of the graph's CDC sources: columns their landed events have and their
+   * declared rows do not (runtime/engine/schema-changes.ts, read from a store by the CLI). Asked of the
+   * base revision's graph; the preview says which of them the head declares.
+   */
+  readonly schemaChanges?: (graph: AssetGraph) => Promise<readonly Omit<ProposedSchemaChange, "declared">[]>;
 }
 
 interface Revision {
@@ -77,6 +89,7 @@ export async function previewDiff(opts: DiffOptions): Promise<Preview> {
       progress(`loading the graph at ${opts.base} (${baseCommit.slice(0, 7)})`);
       const base = await revision(opts.base, baseCommit, baseDir, opts, false);
       const { graph, risks: graphRisks } = diffGraph(base.snapshot, head.snapshot);
+      const schemaChanges = await proposals(base, head, opts);
       const all = [...new Set([...stacksOf(base), ...stacksOf(head)])].sort();
       const stacks = opts.stacks ?? all;
       for (const s of opts.stacks ?? []) {
@@ -106,8 +119,24 @@ export async function previewDiff(opts: DiffOptions): Promise<Preview> {
         graph,
         stacks: previews,
         risks,
+        ...(schemaChanges ? { schemaChanges } : {}),
       };
     });
+  });
+}
+
+/** The proposed schema changes of the base's CDC sources, each saying whether the head declares it. */
+async function proposals(
+  base: Revision,
+  head: Revision,
+  opts: DiffOptions,
+): Promise<ProposedSchemaChange[] | undefined> {
+  const graph = base.graph ?? head.graph;
+  if (!opts.schemaChanges || !graph) return undefined;
+  return (await opts.schemaChanges(graph)).map((p) => {
+    const now = head.graph?.has(p.source) ? head.graph.get(p.source) : undefined;
+    const row = now?.kind === "source" && now.cdc ? now.cdc.row.properties : undefined;
+    return { ...p, declared: row !== undefined && Object.hasOwn(row, p.column) };
   });
 }
 

@@ -26,6 +26,7 @@ import type {
   Impact,
   PlanItemChange,
   Preview,
+  ProposedSchemaChange,
   ResourceChange,
   Risk,
   StackPreview,
@@ -294,6 +295,10 @@ class Renderer {
         this.section(`risks ${level.riskMessage} ${level.riskGrouping}`, () => risks(p.risks, level)),
       );
     }
+    if (p.schemaChanges && p.schemaChanges.length > 0) {
+      const changes = p.schemaChanges;
+      sections.push(this.section("schema changes", () => proposedSchemaChanges(changes)));
+    }
     if (nothingChanged(p)) {
       const notes = p.stacks.flatMap((s) => (s.notes ?? []).map((n) => `- ${code(s.stack)}: ${cell(n)}`));
       const what = p.graph ? "the graph and every stack are" : "every stack is";
@@ -379,6 +384,26 @@ class Renderer {
     }
     return out;
   }
+}
+
+/** The proposed schema changes of CDC sources read from the store: never cut, one line each. */
+function proposedSchemaChanges(list: readonly ProposedSchemaChange[]): string[] {
+  const out = [
+    "### Proposed schema changes",
+    "",
+    "Columns the sources' landed events have and their declared rows did not at the base (ingest accepted them):",
+    "",
+  ];
+  for (const c of list) {
+    const seen = `${plural(c.events, "event")}, first in ${code(c.first.file)} line ${c.first.line} (batch ${code(c.first.batch)})`;
+    const what = c.declared
+      ? "declared by this change"
+      : `not declared: add it to the row of ${code(c.source)} to read it`;
+    out.push(
+      `- ${code(c.source)}: new column ${code(c.column)} (${cell(c.types.join(", "))}) in ${seen}: ${what}.`,
+    );
+  }
+  return out;
 }
 
 function nothingChanged(p: Preview): boolean {

@@ -104,7 +104,16 @@ function assetSnapshot(a: AnyAsset, partitions: string, partitionCount: number):
     other.eventTime = a.eventTime;
     if (a.tenant !== undefined) other.tenant = a.tenant;
     if (a.pii.length > 0) other.pii = a.pii.join(", ");
-    if (a.cdc) other.cdc = `${a.cdc.format} ${a.cdc.connector} ${a.cdc.table}, key (${a.cdc.key.join(", ")})`;
+    if (a.cdc) {
+      other.cdc = `${a.cdc.format} ${a.cdc.connector} ${a.cdc.table}, key (${a.cdc.key.join(", ")})`;
+      // The row's columns: the source's own columns are the envelope's (before, after, source, op, …).
+      other.row = Object.entries(a.cdc.row.properties)
+        .map(([name, s]) => {
+          const t = columnType(s as TSchema);
+          return `${name} ${t.type}${t.nullable ? " or null" : ""}`;
+        })
+        .join(", ");
+    }
     if (a.horizonMinutes !== undefined) other.horizon = formatDuration(a.horizonMinutes);
   } else {
     if (a.pii !== undefined) other.pii = a.pii === true ? "yes" : a.pii.join(", ");

@@ -192,6 +192,22 @@ export interface StackPreview {
   readonly notes?: readonly string[];
 }
 
+/**
+ * A column a CDC source's events have and its declared row did not at the base revision, as committed
+ * ingest batches recorded it (read from a store: `tributary diff --store`).
+ */
+export interface ProposedSchemaChange {
+  readonly source: string;
+  readonly column: string;
+  /** The JSON types its values had. */
+  readonly types: readonly string[];
+  /** How many landed events had it. */
+  readonly events: number;
+  readonly first: { readonly batch: string; readonly file: string; readonly line: number };
+  /** Whether the head revision declares it (the change adopts it). */
+  readonly declared: boolean;
+}
+
 export interface Preview {
   readonly version: typeof PREVIEW_VERSION;
   readonly base?: { readonly ref: string; readonly commit: string };
@@ -200,4 +216,6 @@ export interface Preview {
   readonly stacks: readonly StackPreview[];
   /** Every breaking schema change, data-loss risk and privilege widening, graph and stacks together. */
   readonly risks: readonly Risk[];
+  /** Proposed schema changes of CDC sources, when a store was given to read them from. */
+  readonly schemaChanges?: readonly ProposedSchemaChange[];
 }

@@ -52,13 +52,22 @@ function jsonType(v: unknown): string {
   return t;
 }
 
+/**
+ * The row schema as ingest checks it: a column the row does not declare is a proposed schema change,
+ * never a reason to quarantine, so `additionalProperties` is not applied to the row itself.
+ */
+function openRow(row: Record<string, unknown>): Record<string, unknown> {
+  const { additionalProperties: _, ...rest } = row;
+  return rest;
+}
+
 /** The row schema with nothing required and every column nullable: what `before` is checked against. */
 function partialRow(row: Record<string, unknown>): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   for (const [name, s] of Object.entries((row.properties ?? {}) as Record<string, unknown>)) {
     properties[name] = { anyOf: [s, { type: "null" }] };
   }
-  const { required: _, ...rest } = row;
+  const { required: _, ...rest } = openRow(row);
   return { ...rest, properties };
 }
 
@@ -170,12 +179,20 @@ export class CdcEvents {
   timeMs = 0;
   /** The tenant value (undefined when the source has none, or for a truncate of a row-column tenant). */
   tenant: unknown;
-  /** Whether the event is a truncate. */
-  truncate = false;
+  /** Where the tenant was read, for reasons: "/after/tenant_id", "/before/tenant_id" or "/source/db". */
+  tenantPath = "";
+  /**
+   * Whether the event names no tenant and applies to every tenant's rows alike: a truncate, or a delete
+   * whose `before` holds only the key (a Postgres table with REPLICA IDENTITY DEFAULT), which deletes
+   * the one row of that key, whichever tenant's it is.
+   */
+  anyTenant = false;
+  /** The three places a tenant is read from. */
+  readonly #tenantPaths: { readonly after: string; readonly before: string };
 
   constructor(cdc: CdcSourceSpec, envelope: Record<string, unknown>, compile: Compile) {
     this.#envelope = compile(looseEnvelope(envelope));
-    this.#row = compile(cdc.row);
+    this.#row = compile(openRow(cdc.row));
     this.#before = compile(partialRow(cdc.row));
     this.#mysql = cdc.connector === "mysql";
     this.#key = cdc.key;
@@ -186,6 +203,10 @@ export class CdcEvents {
     this.#schemaOrDb = this.#tenantFromDb && this.#mysql ? undefined : cdc.table.slice(0, dot);
     this.#table = cdc.table;
     this.#tableName = cdc.table.slice(dot + 1);
+    const column = this.#tenantColumn;
+    this.#tenantPaths = this.#tenantFromDb
+      ? { after: "/source/db", before: "/source/db" }
+      : { after: `/after/${column}`, before: `/before/${column}` };
   }
 
   /**
@@ -257,8 +278,14 @@ export class CdcEvents {
         const v = row[k];
         let text: string;
         if (typeof v === "number") text = String(v);
-        else if (typeof v === "string") text = JSON.stringify(v);
-        else if (typeof v === "boolean") text = v ? "true" : "false";
+        else if (typeof v === "string") {
+          // One string key is itself (a line break would end the id); several are quoted, so "a,b" + "c"
+          // and "a" + "b,c" stay apart.
+          text =
+            keys.length === 1 && v.charCodeAt(0) !== 34 && !v.includes("\n") && !v.includes("\r")
+              ? v
+              : JSON.stringify(v);
+        } else if (typeof v === "boolean") text = v ? "true" : "false";
         else {
           // `after` has its key (the row schema requires it); a delete's `before` may have only the key.
           if (op === OP_D) reasons.push(`/before/${k} is required: it says which row was deleted`);
@@ -268,15 +295,17 @@ export class CdcEvents {
       }
     }
     if (reasons.length > 0) return false;
-    this.truncate = op === OP_T;
     this.id = `${source.db as string}/${position}/${op}/${key}`;
     this.timeMs = source.ts_ms as number;
     const column = this.#tenantColumn;
-    this.tenant = this.#tenantFromDb
+    const tenant = this.#tenantFromDb
       ? source.db
       : column !== undefined && row !== null
         ? row[column]
         : undefined;
+    this.tenant = tenant;
+    this.tenantPath = op === OP_D ? this.#tenantPaths.before : this.#tenantPaths.after;
+    this.anyTenant = op === OP_T || (op === OP_D && (tenant === undefined || tenant === null));
     this.#after = op === OP_D ? null : after;
     return true;
   }
@@ -401,4 +430,94 @@ export function payloadSpan(b: Uint8Array, from: number, to: number): [number, n
     if (b[i] !== 44) return undefined; // no "," : the object ended without a payload
     i++;
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Event ids
+
+const C1 = 0x239b961b;
+const C2 = 0xab0e9789;
+const C3 = 0x38b34ae5;
+const C4 = 0xa1e38b93;
+
+const rotl = (x: number, r: number) => (x << r) | (x >>> (32 - r));
+
+/** Code units i and i + 1 of `text` (of length n) as one little-endian word; past the end reads as 0. */
+function word(text: string, n: number, i: number): number {
+  return (i < n ? text.charCodeAt(i) : 0) | ((i + 1 < n ? text.charCodeAt(i + 1) : 0) << 16);
+}
+
+function fmix(h: number): number {
+  let x = h;
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x;
+}
+
+/**
+ * A CDC event's id as a UUID (version 8, RFC 9562's layout for ids of one's own making): the 128-bit
+ * MurmurHash3 (x86, 128) of its text (db/position/op/key, two UTF-16 code units a word), written as four
+ * integers into `out[at..at+3]` as `encodeUuid` writes a UUID. Ingest deduplicates UUIDs in 16 bytes
+ * each (ingest-ids.ts) where a string would take a hundred; at 2^122 values, two changes of a table
+ * sharing one is not a thing that happens.
+ */
+export function eventUuid(text: string, out: Int32Array, at: number): void {
+  const n = text.length;
+  let h1 = 0x74726962; // "trib"
+  let h2 = h1;
+  let h3 = h1;
+  let h4 = h1;
+  const blocks = n >>> 3; // eight code units (16 bytes) a block
+  for (let b = 0; b < blocks; b++) {
+    const i = b << 3;
+    let k1 = text.charCodeAt(i) | (text.charCodeAt(i + 1) << 16);
+    let k2 = text.charCodeAt(i + 2) | (text.charCodeAt(i + 3) << 16);
+    let k3 = text.charCodeAt(i + 4) | (text.charCodeAt(i + 5) << 16);
+    let k4 = text.charCodeAt(i + 6) | (text.charCodeAt(i + 7) << 16);
+    k1 = Math.imul(rotl(Math.imul(k1, C1), 15), C2);
+    h1 ^= k1;
+    h1 = (Math.imul(rotl(h1, 19) + h2, 5) + 0x561ccd1b) | 0;
+    k2 = Math.imul(rotl(Math.imul(k2, C2), 16), C3);
+    h2 ^= k2;
+    h2 = (Math.imul(rotl(h2, 17) + h3, 5) + 0x0bcaa747) | 0;
+    k3 = Math.imul(rotl(Math.imul(k3, C3), 17), C4);
+    h3 ^= k3;
+    h3 = (Math.imul(rotl(h3, 15) + h4, 5) + 0x96cd1c35) | 0;
+    k4 = Math.imul(rotl(Math.imul(k4, C4), 18), C1);
+    h4 ^= k4;
+    h4 = (Math.imul(rotl(h4, 13) + h1, 5) + 0x32ac3b17) | 0;
+  }
+  const rest = n - (blocks << 3);
+  if (rest > 0) {
+    const i = blocks << 3;
+    // The tail: the words it has, each mixed into its lane (a missing code unit reads as 0).
+    if (rest > 6) h4 ^= Math.imul(rotl(Math.imul(word(text, n, i + 6), C4), 18), C1);
+    if (rest > 4) h3 ^= Math.imul(rotl(Math.imul(word(text, n, i + 4), C3), 17), C4);
+    if (rest > 2) h2 ^= Math.imul(rotl(Math.imul(word(text, n, i + 2), C2), 16), C3);
+    h1 ^= Math.imul(rotl(Math.imul(word(text, n, i), C1), 15), C2);
+  }
+  const bytes = n * 2;
+  h1 ^= bytes;
+  h2 ^= bytes;
+  h3 ^= bytes;
+  h4 ^= bytes;
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  h1 = fmix(h1);
+  h2 = fmix(h2);
+  h3 = fmix(h3);
+  h4 = fmix(h4);
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  out[at] = h1;
+  out[at + 1] = (h2 & ~0xf000) | 0x8000; // version 8
+  out[at + 2] = (h3 & 0x3fffffff) | 0x80000000; // variant 10
+  out[at + 3] = h4;
 }

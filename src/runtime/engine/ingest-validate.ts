@@ -13,6 +13,7 @@ import {
   CdcEvents,
   type CdcSourceSpec,
   type ColumnSeen,
+  eventUuid,
   isSchemaEnvelope,
   joinReasons,
   payloadSpan,
@@ -111,6 +112,11 @@ function describe(value: unknown): string {
   return value === undefined ? "missing" : JSON.stringify(value);
 }
 
+/** An event time as a reason shows it: an epoch-ms time with its instant. Written only for events that fail. */
+function shownTime(value: string | number): string {
+  return typeof value === "number" ? `${value} (${new Date(value).toISOString()})` : value;
+}
+
 /** Maps an event time to its time partition key ("2026-11-01" or "2026-11-01T13") in the partitions' zone. */
 class TimeKeys {
   readonly #t: TimePartitions;
@@ -148,7 +154,7 @@ class TimeKeys {
   of(value: unknown, field: string, source: string): string | undefined {
     if (typeof value === "number") {
       if (Number.isSafeInteger(value) && Math.abs(value) <= 8.64e15) {
-        return this.#inRange(this.ofInstant(value), `${value} (${new Date(value).toISOString()})`, source);
+        return this.#inRange(this.ofInstant(value), value, source);
       }
     } else if (typeof value === "string") {
       let key: string | undefined;
@@ -169,18 +175,19 @@ class TimeKeys {
     return undefined;
   }
 
-  #inRange(key: string, shown: string, source: string): string | undefined {
+  /** `key` when it is a partition an event may be in now, else undefined with `reason` set. */
+  #inRange(key: string, value: string | number, source: string): string | undefined {
     const t = this.#t;
     if (key < t.start) {
-      this.reason = `event time ${shown} is in partition ${key}, before the first partition of ${source} (${t.start})`;
+      this.reason = `event time ${shownTime(value)} is in partition ${key}, before the first partition of ${source} (${t.start})`;
       return undefined;
     }
     if (this.#last !== undefined && key > this.#last) {
-      this.reason = `event time ${shown} is in partition ${key}, after the last partition ${source} can have now (${this.#last}, now + its horizon ${this.#horizon})`;
+      this.reason = `event time ${shownTime(value)} is in partition ${key}, after the last partition ${source} can have now (${this.#last}, now + its horizon ${this.#horizon})`;
       return undefined;
     }
     if (t.end !== undefined && key > t.end) {
-      this.reason = `event time ${shown} is in partition ${key}, after the last partition of ${source} (${t.end})`;
+      this.reason = `event time ${shownTime(value)} is in partition ${key}, after the last partition of ${source} (${t.end})`;
       return undefined;
     }
     return key;
@@ -217,8 +224,9 @@ export interface Classified {
   readonly reasons: string[];
   /**
    * Valid records landed in more partitions than the one of their code: a truncate of a CDC source whose
-   * tenant is a row column empties the table for every tenant, so it lands in every tenant's partition.
-   * Each entry is [line, partition indices], in line order.
+   * tenant is a row column empties the table for every tenant, and a delete whose row names no tenant
+   * removes its key's row whichever tenant's it is, so each lands in every tenant's partition. Each
+   * entry is [line, partition indices], in line order.
    */
   readonly fanout?: [number, number[]][];
   /** Columns the rows of a CDC source had that its declared row does not (a proposed schema change). */
@@ -251,14 +259,14 @@ export class RecordClassifier {
   /** Present for a CDC source. */
   readonly #cdc: CdcEvents | undefined;
   /** How reasons name the tenant field: "/tenant_id", or a CDC source's "/after/tenant_id". */
-  readonly #tenantField: string;
+  #tenantField: string;
   readonly #reasons: string[] = [];
   /** The partition key and event id of the record #check last accepted. */
   #key = "";
   #id = "";
   /** The time part of #key. */
   #timeKey = "";
-  /** Whether the record #check last accepted lands in every tenant's partition (a truncate). */
+  /** Whether the record #check last accepted lands in every tenant's partition (a truncate, a tenant-less delete). */
   #everyTenant = false;
   /** Whether the record #check last accepted is a `{schema, payload}` envelope (its payload is landed). */
   #payload = false;
@@ -349,11 +357,12 @@ export class RecordClassifier {
     const reasons = this.#reasons;
     reasons.length = 0;
     if (!cdc.check(value, reasons)) return joinReasons(reasons);
-    if (cdc.truncate && cdc.tenant === undefined && this.#tenants && this.#spec.cdc!.tenant !== undefined) {
-      // A truncate names no tenant and empties the table for all of them: placed with the first, landed in each.
+    if (cdc.anyTenant && this.#tenants && this.#spec.cdc!.tenant !== undefined && cdc.tenant == null) {
+      // A truncate, or a delete that names no tenant: placed with the first tenant, landed in each.
       this.#everyTenant = true;
       return this.#place(cdc.id, cdc.timeMs, this.#spec.static!.keys[0]);
     }
+    this.#tenantField = cdc.tenantPath;
     return this.#place(cdc.id, cdc.timeMs, cdc.tenant);
   }
 
@@ -429,7 +438,8 @@ export class RecordClassifier {
       } else {
         const p = this.#partitionOf(this.#key, partitions, partitionIndex);
         codes[i] = p;
-        if (!encodeUuid(this.#id, keys, valid * 4)) ids.push(this.#id);
+        if (cdc !== undefined) eventUuid(this.#id, keys, valid * 4);
+        else if (!encodeUuid(this.#id, keys, valid * 4)) ids.push(this.#id);
         valid++;
         if (cdc !== undefined) {
           cdc.landed(i);

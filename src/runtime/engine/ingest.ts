@@ -6,7 +6,9 @@
  * declared tenant), deduplicated by event id against the batch and every committed batch of the source,
  * and then written to the raw zone (its original bytes, one NDJSON object per partition) or to the
  * batch's quarantine object with the reason. Blank lines are not records: they are skipped and not
- * counted (`IngestResult.blankLines` says how many), but they do count in line numbers.
+ * counted (`IngestResult.blankLines` says how many), but they do count in line numbers. A CDC source's
+ * events are Debezium's (ingest-cdc.ts): their ids, times and tenants are derived, a `{schema, payload}`
+ * record lands as its payload's bytes, and a truncate may land in every tenant's partition.
  *
  *   read = written + quarantined + duplicates, always.
  *

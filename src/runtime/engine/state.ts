@@ -1,9 +1,9 @@
 import { layout, partitionPath } from "../../contract/storage-layout.ts";
 import type { AnyAsset } from "../../kit/asset.ts";
 import type { ObjectStore } from "../storage/port.ts";
-import { type SourcePartition, sourcePartitions } from "./ingest.ts";
+import { committedBatches, partitionsOf, type SourcePartition } from "./ingest.ts";
 import { type CommittedObject, checkObject, type ObjectCheck } from "./integrity.ts";
-import type { AssetManifest, CheckResult } from "./manifest.ts";
+import type { AssetManifest, BatchManifest, CheckResult } from "./manifest.ts";
 
 /** The last failed attempt at an asset partition, kept until a commit replaces it. */
 export interface FailureRecord {
@@ -27,6 +27,7 @@ async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefin
 export class StoreState {
   readonly store: ObjectStore;
   readonly #manifests = new Map<string, Promise<AssetManifest | undefined>>();
+  readonly #batches = new Map<string, Promise<BatchManifest[]>>();
   readonly #sources = new Map<string, Promise<Map<string, SourcePartition>>>();
   readonly #integrity = new Map<string, Promise<ObjectCheck[]>>();
 
@@ -51,10 +52,20 @@ export class StoreState {
     );
   }
 
+  /** The committed batch manifests of a source, oldest first. */
+  batches(source: string): Promise<BatchManifest[]> {
+    let b = this.#batches.get(source);
+    if (!b) {
+      b = committedBatches(this.store, source);
+      this.#batches.set(source, b);
+    }
+    return b;
+  }
+
   sourcePartitions(source: string): Promise<Map<string, SourcePartition>> {
     let s = this.#sources.get(source);
     if (!s) {
-      s = sourcePartitions(this.store, { key: source });
+      s = this.batches(source).then(partitionsOf);
       this.#sources.set(source, s);
     }
     return s;
