@@ -192,6 +192,23 @@ describe("AWS: a Kinesis batch of Debezium values", () => {
     expect(await landedProducts()).toContain(112);
   });
 
+  it("when the store refuses every record, reports the whole batch after a few attempts, not one per record", async () => {
+    const handler = awsHandler(graph, deps());
+    stores.raw.refused = "raw/products/";
+    const result = (await handler(await kinesisEvent(CHANGES))) as { batchItemFailures: unknown[] };
+    expect(result.batchItemFailures).toEqual(CHANGES.map((_, i) => ({ itemIdentifier: sequenceNumber(i) })));
+    // 16, its first 8, 4, 2 and 1, then the second record: the first half failing whole stops the splitting.
+    expect(logged("tributary.work.failed").map((l) => String(l.id).replace(`${ORIGIN}:`, ""))).toEqual([
+      `${sequenceNumber(0)}..${sequenceNumber(15)}#16`,
+      `${sequenceNumber(0)}..${sequenceNumber(7)}#8`,
+      `${sequenceNumber(0)}..${sequenceNumber(3)}#4`,
+      `${sequenceNumber(0)}..${sequenceNumber(1)}#2`,
+      `${sequenceNumber(0)}#1`,
+      `${sequenceNumber(1)}#1`,
+    ]);
+    expect(await counts()).toEqual({ batches: 0, read: 0, written: 0, quarantined: 0, duplicates: 0 });
+  });
+
   it("skips a tombstone (empty data, as the Kinesis sink writes a null value) and counts it", async () => {
     const handler = awsHandler(graph, deps());
     expect(await handler(await kinesisEvent([CHANGES[15]!, ""]))).toEqual({ batchItemFailures: [] });
