@@ -112,7 +112,7 @@ async function kinesisEvent(values: readonly string[], first = 0) {
         ...template,
         kinesis: {
           kinesisSchemaVersion: "1.0",
-          partitionKey: value === "" ? "default" : recordKey(value),
+          partitionKey: value.trim() === "" ? "default" : recordKey(value),
           sequenceNumber: seq,
           data: Buffer.from(value).toString("base64"),
           approximateArrivalTimestamp: 1596001100 + i / 10,
@@ -211,9 +211,9 @@ describe("AWS: a Kinesis batch of Debezium values", () => {
 
   it("skips a tombstone (empty data, as the Kinesis sink writes a null value) and counts it", async () => {
     const handler = awsHandler(graph, deps());
-    expect(await handler(await kinesisEvent([CHANGES[15]!, ""]))).toEqual({ batchItemFailures: [] });
+    expect(await handler(await kinesisEvent([CHANGES[15]!, "", " \n"]))).toEqual({ batchItemFailures: [] });
     expect(await counts()).toMatchObject({ read: 1, written: 1 });
-    expect(logged("tributary.stream.batch")[0]).toMatchObject({ records: 2, tombstones: 1, failed: [] });
+    expect(logged("tributary.stream.batch")[0]).toMatchObject({ records: 3, tombstones: 2, failed: [] });
   });
 
   it("quarantines a value that is no change event, which is a success for the stream", async () => {

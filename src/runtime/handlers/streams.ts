@@ -17,7 +17,7 @@
  * reported failed at once.
  *
  * A record with no value (empty data: Debezium Server's Kinesis sink writes a tombstone's null value so;
- * its other sinks send none) is skipped, and counted.
+ * its other sinks send none), or whitespace alone, is skipped, and counted as a tombstone.
  */
 import { PoisonMessageError, perform, type Runtime, type WorkReport } from "./core.ts";
 import { WORK_FAILED_EVENT } from "./events.ts";
@@ -95,7 +95,8 @@ export async function landStream(rt: Runtime, batch: StreamBatch): Promise<Landi
       `${batch.via} batch of ${batch.origin}: this function ${rt.fn.kind === "ingest" ? `ingests "${rt.fn.asset}", which is no CDC source` : `${rt.fn.kind === "sweep" ? "sweeps the outbox" : `materialises "${rt.fn.asset}"`}`}; only a CDC source's function reads a stream.`,
     );
   }
-  const present = batch.records.filter((r) => r.value !== "");
+  // A value of whitespace alone is no record to ingest (ingest would skip it as a blank line, uncounted).
+  const present = batch.records.filter((r) => r.value.trim() !== "");
   const reports: WorkReport[] = [];
   const failed: FailedRecord[] = [];
 
