@@ -411,6 +411,10 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .description("print a sample event as a cloud delivers it to a function, for tributary invoke")
     .requiredOption("--cloud <cloud>", "aws, gcp or azure")
     .option("--source <key>", "source events of this source (with --records)")
+    .option(
+      "--stream <key>",
+      "the change events of this CDC source (with --records: Debezium values, one a line) as its stream delivers them: a Kinesis event (aws), Pub/Sub pushes with ordering keys (gcp), an Event Hubs batch (azure)",
+    )
     .option("--records <file>", "an NDJSON file: one record per line")
     .option("--materialised <asset>", "the announcement that this asset was materialised")
     .option("--partition <key>", "the announced partition (with --materialised)")

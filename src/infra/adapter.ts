@@ -17,6 +17,12 @@ export interface StackOutputs {
   readonly buses: Record<BusId, pulumi.Output<string>>;
   /** Physical function name per asset or source key. */
   readonly functions: Record<string, pulumi.Output<string>>;
+  /**
+   * Per CDC source (by key), what Debezium Server's sink for the stack's cloud is configured with
+   * (docs/streams.md): the stream's name and address and the producer identity that may send to it
+   * alone, e.g. `{ stream, arn, region, topicPrefix, producerRoleArn }` on AWS.
+   */
+  readonly streams: Record<string, Readonly<Record<string, pulumi.Output<string>>>>;
 }
 
 export interface CloudAdapter {

@@ -140,7 +140,7 @@ describe("tributary event", () => {
       code: 1,
       stdout: "",
       stderr:
-        "tributary: give exactly one of --source <key> --records <file>, --materialised <asset>, --schedule <asset>.\n",
+        "tributary: give exactly one of --source <key> --records <file>, --stream <key> --records <file>, --materialised <asset>, --schedule <asset>.\n",
     });
     expect((await cli("event", "--cloud", "ibm", "--schedule", "daily_revenue")).stderr).toBe(
       'tributary: --cloud "ibm" is not one of aws, gcp, azure.\n',

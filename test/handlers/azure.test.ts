@@ -357,6 +357,7 @@ describe("registration", () => {
         void calls.push({ kind: "serviceBusTopic", name, options: { ...options } }),
       timer: (name, options) => void calls.push({ kind: "timer", name, options: { ...options } }),
       eventGrid: (name, options) => void calls.push({ kind: "eventGrid", name, options: { ...options } }),
+      eventHub: (name, options) => void calls.push({ kind: "eventHub", name, options: { ...options } }),
     };
     return { app, calls };
   }

@@ -101,6 +101,11 @@ const RULE_NAMES = [
   "secrets-encrypted-with-stack-key",
   "secret-read-only-by-declaring-functions",
   "no-plain-secrets-in-environment",
+  "stream-encrypted-with-stack-key",
+  "stream-local-auth-off",
+  "stream-producer-sends-only",
+  "stream-consumer-reads-own",
+  "stream-dead-letters",
 ];
 
 const TLS_FIX = (bucket: string): string =>

@@ -1,9 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { type AssetGraph, SelectionError, TributaryError } from "tributary";
 import { MESSAGES } from "../../contract/bus-messages.ts";
+import { streamName } from "../../infra/plan/build.ts";
 import { partitionLabel } from "../../runtime/engine/steps.ts";
 import type { Work } from "../../runtime/handlers/core.ts";
 import {
+  AZURE_TRIGGERS,
+  type AzureTrigger,
   type BusMessage,
   CLOUDS,
   type Cloud,
@@ -11,6 +14,14 @@ import {
   envelope,
 } from "../../runtime/handlers/envelopes.ts";
 import { consumersOf, type DeliveryRecord, LocalCloud } from "../../runtime/handlers/local.ts";
+import {
+  eventHubDelivery,
+  kinesisEvent,
+  pubsubPushes,
+  recordKeyOf,
+  tableOf,
+} from "../../runtime/handlers/stream-envelopes.ts";
+import { STREAM_BATCH_EVENT } from "../../runtime/handlers/streams.ts";
 import { storeSecrets } from "../../runtime/secrets/local.ts";
 import { openStoreUri } from "../../runtime/storage/open.ts";
 import type { Io } from "../io.ts";
@@ -72,8 +83,14 @@ export async function invokeCommand(opts: InvokeOptions, io: Io): Promise<number
   } catch (e) {
     throw new InvokeError(`--event ${opts.event} is not JSON: ${(e as Error).message}`);
   }
-  const delivery = await deliveryOf(cloud, parsed);
-  const asset = opts.asset ?? (await functionOf(graph, cloud, delivery, opts.event));
+  // GCP pushes a stream's messages one request each: an event file may hold them in order, as a list.
+  const deliveries =
+    cloud === "gcp" && Array.isArray(parsed)
+      ? await Promise.all(parsed.map((p) => deliveryOf(cloud, p)))
+      : [await deliveryOf(cloud, parsed)];
+  if (deliveries.length === 0)
+    throw new InvokeError(`--event ${opts.event} is an empty list: no push to deliver.`);
+  const asset = opts.asset ?? (await functionOf(graph, cloud, deliveries[0]!, opts.event));
   const uri = await storeUri(opts.store, opts);
   const cloudSim = new LocalCloud({
     graph,
@@ -85,16 +102,19 @@ export async function invokeCommand(opts: InvokeOptions, io: Io): Promise<number
     write: (line) => io.err(`${line}\n`),
     onDelivery: opts.json ? undefined : (r) => io.out(describe(r)),
   });
-  const first = await cloudSim.invoke(asset, delivery);
+  const delivered: DeliveryRecord[] = [];
+  for (const d of deliveries) delivered.push(await cloudSim.invoke(asset, d));
   const rest = opts.follow ? await cloudSim.drain() : [];
+  const announced = delivered.flatMap((r) => r.announced);
   if (opts.json) {
-    io.out(
-      `${JSON.stringify({ result: first.result ?? null, error: first.error, announced: first.announced, followed: rest.map(summary) }, null, 2)}\n`,
-    );
-  } else if (!opts.follow && first.announced.length > 0) {
-    io.out(`not delivered (pass --follow to run the consumers): ${first.announced.length} announcement(s)\n`);
+    const result =
+      delivered.length === 1 ? (delivered[0]!.result ?? null) : delivered.map((r) => r.result ?? null);
+    const error = delivered.find((r) => r.error !== undefined)?.error;
+    io.out(`${JSON.stringify({ result, error, announced, followed: rest.map(summary) }, null, 2)}\n`);
+  } else if (!opts.follow && announced.length > 0) {
+    io.out(`not delivered (pass --follow to run the consumers): ${announced.length} announcement(s)\n`);
   }
-  const failed = [first, ...rest].filter((r) => r.error !== undefined);
+  const failed = [...delivered, ...rest].filter((r) => r.error !== undefined);
   if (cloudSim.deadLetters.length > 0) {
     io.err(`tributary: ${cloudSim.deadLetters.length} message(s) dead-lettered after every retry\n`);
   }
@@ -112,6 +132,7 @@ function workLines(logs: readonly string[]): string[] {
     try {
       const record = JSON.parse(line) as { event?: unknown; status?: unknown; detail?: unknown };
       if (record.event === "tributary.work") out.push(`  ${String(record.status)}: ${String(record.detail)}`);
+      if (record.event === STREAM_BATCH_EVENT) out.push(`  stream: ${String(record.detail)}`);
     } catch {
       // not a JSON line: nothing to show
     }
@@ -165,25 +186,39 @@ async function deliveryOf(cloud: Cloud, parsed: unknown): Promise<Delivery> {
     return { event: cloudEventOf(parsed), http: parsed };
   }
   if (cloud !== "azure") return { event: parsed };
-  const o = parsed as { trigger?: unknown; event?: unknown; triggerMetadata?: unknown } | null;
+  const o = parsed as {
+    trigger?: unknown;
+    event?: unknown;
+    triggerMetadata?: unknown;
+    retryContext?: unknown;
+  } | null;
   if (o && typeof o === "object" && "trigger" in o) {
-    if (o.trigger !== "serviceBus" && o.trigger !== "timer" && o.trigger !== "eventGrid") {
+    if (!(AZURE_TRIGGERS as readonly unknown[]).includes(o.trigger)) {
       throw new InvokeError(
-        `the Azure event's "trigger" is ${JSON.stringify(o.trigger)}; expected serviceBus, timer or eventGrid.`,
+        `the Azure event's "trigger" is ${JSON.stringify(o.trigger)}; expected serviceBus, timer, eventGrid or eventHub.`,
       );
     }
+    const retry = o.retryContext as { retryCount?: unknown; maxRetryCount?: unknown } | undefined;
     return {
-      trigger: o.trigger,
+      trigger: o.trigger as AzureTrigger,
       event: o.event,
       ...(o.triggerMetadata && typeof o.triggerMetadata === "object"
         ? { triggerMetadata: o.triggerMetadata as Record<string, unknown> }
+        : {}),
+      ...(retry && Number.isInteger(retry.retryCount) && Number.isInteger(retry.maxRetryCount)
+        ? {
+            retryContext: {
+              retryCount: retry.retryCount as number,
+              maxRetryCount: retry.maxRetryCount as number,
+            },
+          }
         : {}),
     };
   }
   // An Event Grid event as the portal and the samples show it.
   if (o && typeof o === "object" && "eventType" in o) return { trigger: "eventGrid", event: o };
   throw new InvokeError(
-    'an Azure event file is { "trigger": "serviceBus" | "timer" | "eventGrid", "event": …, "triggerMetadata": … } or an Event Grid event; `tributary event --cloud azure` writes one.',
+    'an Azure event file is { "trigger": "serviceBus" | "timer" | "eventGrid" | "eventHub", "event": …, "triggerMetadata": … } or an Event Grid event; `tributary event --cloud azure` writes one.',
   );
 }
 
@@ -197,6 +232,23 @@ async function functionOf(graph: AssetGraph, cloud: Cloud, d: Delivery, file: st
     new InvokeError(
       `--event ${file}: ${why}; pass --asset <key>, the function to run (one of ${graph.order.join(", ")}).`,
     );
+  const changes = await streamValuesOf(cloud, d);
+  if (changes !== undefined) {
+    const tables = [...new Set(changes.map(tableOf).filter((t): t is string => t !== undefined))];
+    const readers = graph
+      .assets()
+      .filter((a) => a.kind === "source" && a.cdc !== undefined && tables.includes(a.cdc.table))
+      .map((a) => a.key);
+    if (readers.length === 1) return readers[0]!;
+    if (readers.length === 0) {
+      throw ask(
+        tables.length === 0
+          ? "its change events name no captured table"
+          : `no CDC source of the graph captures ${tables.join(", ")}`,
+      );
+    }
+    throw ask(`its change events are of ${readers.join(", ")}`);
+  }
   let work: Work | undefined;
   try {
     work = await workOf(cloud, d);
@@ -225,6 +277,29 @@ async function functionOf(graph: AssetGraph, cloud: Cloud, d: Delivery, file: st
   if (candidates.length === 1) return candidates[0]!;
   if (candidates.length === 0) throw ask(`no function runs it ("${key}")`);
   throw ask(`"${key}" is read by ${candidates.join(", ")}`);
+}
+
+/**
+ * The values of a stream's delivery: a Kinesis event's records, a pushed Pub/Sub message that is no
+ * Tributary message, an Event Hubs batch; undefined for anything else.
+ */
+async function streamValuesOf(cloud: Cloud, d: Delivery): Promise<string[] | undefined> {
+  if (cloud === "aws") {
+    const { isKinesisBatch, kinesisBatches } = await import("../../runtime/handlers/aws.ts");
+    if (!isKinesisBatch(d.event)) return undefined;
+    try {
+      return kinesisBatches(d.event).flatMap((b) => b.records.map((r) => r.value));
+    } catch {
+      return undefined;
+    }
+  }
+  if (cloud === "gcp") {
+    const message = (await import("../../runtime/handlers/gcp.ts")).streamMessage(d.event);
+    return message?.records.map((r) => r.value);
+  }
+  if (d.trigger !== "eventHub") return undefined;
+  const events = Array.isArray(d.event) ? d.event : [d.event];
+  return events.map((e) => (typeof e === "string" ? e : JSON.stringify(e)));
 }
 
 /** The work a cloud entry point would make of one delivery (its first item, for a batch). */
@@ -257,6 +332,8 @@ async function readStdin(): Promise<string> {
 export interface EventOptions {
   cloud: string;
   source?: string;
+  /** A CDC source: its change events (--records) as its stream delivers them. */
+  stream?: string;
   records?: string;
   materialised?: string;
   partition?: string;
@@ -288,10 +365,10 @@ export async function eventCommand(opts: EventOptions, io: Io): Promise<number> 
     }
   }
   const graph = await commandGraph(opts);
-  const chosen = [opts.source, opts.materialised, opts.schedule].filter((v) => v !== undefined);
+  const chosen = [opts.source, opts.stream, opts.materialised, opts.schedule].filter((v) => v !== undefined);
   if (chosen.length !== 1) {
     throw new InvokeError(
-      "give exactly one of --source <key> --records <file>, --materialised <asset>, --schedule <asset>.",
+      "give exactly one of --source <key> --records <file>, --stream <key> --records <file>, --materialised <asset>, --schedule <asset>.",
     );
   }
   const known = (key: string) => {
@@ -299,6 +376,11 @@ export async function eventCommand(opts: EventOptions, io: Io): Promise<number> 
       throw new SelectionError(`"${key}" is not in the graph; keys: ${graph.order.join(", ")}.`);
     return key;
   };
+  if (opts.stream !== undefined) {
+    const out = await streamEvent(graph, cloud, known(opts.stream), opts.records, mode);
+    io.out(`${JSON.stringify(out, null, 2)}\n`);
+    return 0;
+  }
   const id = `local-${Date.now().toString(36)}`;
   let message: BusMessage;
   let consumer: string;
@@ -325,4 +407,49 @@ export async function eventCommand(opts: EventOptions, io: Io): Promise<number> 
   const out = mode ? httpRequest(mode, d.event as Record<string, unknown>) : cloud === "azure" ? d : d.event;
   io.out(`${JSON.stringify(out, null, 2)}\n`);
   return 0;
+}
+
+/**
+ * The change events of a CDC source's `--records` file (Debezium values, one a line) as the source's
+ * stream delivers them to its function on `cloud`, each with the record key Debezium Server gives it; the
+ * stream named as a stack with the prefix "local" names it.
+ */
+async function streamEvent(
+  graph: AssetGraph,
+  cloud: Cloud,
+  key: string,
+  records: string | undefined,
+  mode: string | undefined,
+): Promise<unknown> {
+  const a = graph.get(key);
+  if (a.kind !== "source" || !a.cdc) {
+    const sources = graph
+      .assets()
+      .filter((s) => s.kind === "source" && s.cdc)
+      .map((s) => s.key);
+    throw new InvokeError(
+      `--stream "${key}": ${a.kind === "source" ? "it is no CDC source, whose function reads no stream; send it source events with --source" : "it is an asset, not a CDC source"}. CDC sources: ${sources.join(", ") || "none"}.`,
+    );
+  }
+  if (!records)
+    throw new InvokeError("--stream needs --records <file.ndjson>: the change events to send, one a line.");
+  const text = await readFile(records, "utf8").catch(() => {
+    throw new InvokeError(`--records ${records}: no such file.`);
+  });
+  const cdc = a.cdc;
+  const entries = text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((value) => ({ key: recordKeyOf(cdc, value), value }));
+  const stream = streamName("local", cdc.table);
+  if (cloud === "aws") return kinesisEvent(stream, entries);
+  if (cloud === "azure") return eventHubDelivery(stream, key, entries);
+  const pushes = pubsubPushes(key, entries);
+  if (mode === undefined) return pushes;
+  if (mode !== "push") {
+    throw new InvokeError(
+      `--stream --http ${mode}: a stream's messages reach its function as Pub/Sub pushes; use --http push.`,
+    );
+  }
+  return pushes.map((body) => ({ headers: { "content-type": "application/json" }, body }));
 }

@@ -55,6 +55,15 @@ export function summary(p: DeploymentPlan): string {
       ["bus", "name", "consumers"],
       p.buses.map((b) => [b.id, b.name, b.consumers.join(", ") || "-"]),
     ),
+    ...(p.streams.length > 0
+      ? [
+          "streams (Debezium Server's topic.prefix: the stack's prefix)",
+          formatTable(
+            ["source", "stream", "table", "kept"],
+            p.streams.map((s) => [s.source, s.name, s.table, `${s.retentionHours / 24} days`]),
+          ),
+        ]
+      : []),
     "functions",
     formatTable(
       ["function", "kind", "runs", "memory", "timeout", "reads", "alarms"],

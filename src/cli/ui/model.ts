@@ -418,6 +418,7 @@ const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The automation the graph declares, as a stack would deploy it (infra/plan/build.ts triggerOf). */
 function automationOf(a: AnyAsset): string | undefined {
+  if (a.kind === "source" && a.cdc) return describeTrigger({ kind: "stream", table: a.cdc.table });
   if (a.kind === "source") return describeTrigger({ kind: "source-event", source: a.key });
   if (a.schedule)
     return describeTrigger({ kind: "schedule", cron: a.schedule.cron, timezone: a.schedule.timezone });

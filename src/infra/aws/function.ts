@@ -1,7 +1,15 @@
 /**
  * `tributary:aws:AssetFunction`: the Lambda function that materialises one asset (or ingests one source),
  * with everything that is its alone: its role and exact policy, its log group, its dead-letter queue,
- * what triggers it (a queue fed by a bus rule, or a schedule) and its alarms.
+ * what triggers it (a queue fed by a bus rule, a schedule, or a CDC source's Kinesis stream) and its
+ * alarms.
+ *
+ * A CDC source's function reads its stream (stream.ts) through an event source mapping: batches from the
+ * oldest record kept (TRIM_HORIZON), partial batch responses (the handler names the first record it
+ * could not land; Lambda checkpoints before it and retries from it), the batch bisected when the function
+ * fails as a whole, bounded retries and record age, and what still fails reported to its dead-letter
+ * queue (the on-failure destination: the shard and sequence numbers, not the records), encrypted with the
+ * stack's key.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -24,6 +32,8 @@ export interface AssetFunctionArgs extends FunctionParts {
   readonly keyArn: pulumi.Input<string>;
   readonly assetBus: Named;
   readonly sourceBus: Named;
+  /** The Kinesis data stream it reads, when it is a CDC source's function (`stream` of its parts). */
+  readonly streamArn?: pulumi.Input<string>;
   readonly alertTopicArn: pulumi.Input<string>;
   /** The deployment package: the bundle folder of the function's architecture (infra/bundle.ts). */
   readonly code: pulumi.asset.Archive;
@@ -34,12 +44,22 @@ export interface AssetFunctionArgs extends FunctionParts {
   >;
 }
 
+/** The single ARNs a function's policy names ("" for none). */
+type FunctionArnRefs = Record<
+  "raw" | "curated" | "quarantine" | "key" | "assetBus" | "logGroup" | "queue" | "deadLetters" | "stream",
+  string
+>;
+
 const LAMBDA_RUNTIME = { nodejs24: "nodejs24.x" } as const;
 /** AWS recommends a queue's visibility timeout of six times the function's timeout. */
 const VISIBILITY_FACTOR = 6;
 /** Two weeks, SQS's longest: time to look at a dead letter before it is gone. */
 const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
 const ALARM_PERIOD_SECONDS = 300;
+/** Records of one invocation from a stream: Debezium Server's sink puts 500 at a time; a tenth of that keeps a retry small. */
+export const STREAM_BATCH_SIZE = 100;
+/** How long the mapping gathers records before it invokes the function with fewer than a batch. */
+const STREAM_BATCHING_WINDOW_SECONDS = 1;
 
 export class AssetFunction extends pulumi.ComponentResource {
   readonly functionName: pulumi.Output<string>;
@@ -66,19 +86,23 @@ export class AssetFunction extends pulumi.ComponentResource {
       { name: args.logGroup, retentionInDays: args.logRetentionDays, tags },
       parent,
     );
+    const streamed = trigger?.kind === "stream";
     const deadLetters = trigger
       ? new aws.sqs.Queue(
           `${name}-dlq`,
           {
             messageRetentionSeconds: DEAD_LETTER_RETENTION_SECONDS,
-            sqsManagedSseEnabled: true,
+            // A stream's failures name its records' positions: under the stack's key, as the stream.
+            ...(streamed
+              ? { kmsMasterKeyId: args.keyArn, kmsDataKeyReusePeriodSeconds: 300 }
+              : { sqsManagedSseEnabled: true }),
             tags: { ...tags, "tributary:role": "dead-letter" },
           },
           parent,
         )
       : undefined;
     const queue =
-      trigger && trigger.kind !== "schedule"
+      trigger && (trigger.kind === "asset-materialised" || trigger.kind === "source-event")
         ? new aws.sqs.Queue(
             `${name}-queue`,
             {
@@ -96,35 +120,35 @@ export class AssetFunction extends pulumi.ComponentResource {
 
     const scheduled = trigger?.kind === "schedule";
     const secretArns = (fn.secrets ?? []).map((n) => args.secrets![n]!.arn);
+    const refs: Record<keyof FunctionArnRefs, pulumi.Input<string>> = {
+      raw: args.buckets.raw.arn,
+      curated: args.buckets.curated.arn,
+      quarantine: args.buckets.quarantine.arn,
+      key: args.keyArn,
+      assetBus: args.assetBus.arn,
+      logGroup: logs.arn,
+      queue: queue?.arn ?? "",
+      deadLetters: ((scheduled || streamed) && deadLetters?.arn) || "",
+      stream: (streamed && args.streamArn) || "",
+    };
     const policy = new aws.iam.RolePolicy(
       `${name}-policy`,
       {
         role: role.id,
-        policy: pulumi
-          .all([
-            args.buckets.raw.arn,
-            args.buckets.curated.arn,
-            args.buckets.quarantine.arn,
-            args.keyArn,
-            args.assetBus.arn,
-            logs.arn,
-            queue?.arn ?? "",
-            (scheduled && deadLetters?.arn) || "",
-          ])
-          .apply((arns) => pulumi.all(secretArns).apply((secrets) => [arns, secrets] as const))
-          .apply(([[raw, curated, quarantine, key, assetBus, logGroup, q, dlq], secrets]) =>
-            JSON.stringify(
-              functionPolicy(args.grants, {
-                buckets: { raw, curated, quarantine },
-                key,
-                assetBus,
-                logGroup,
-                queue: q || undefined,
-                deadLetters: dlq || undefined,
-                secrets,
-              }),
-            ),
+        policy: pulumi.all([pulumi.output(refs), pulumi.all(secretArns)]).apply(([a, secrets]) =>
+          JSON.stringify(
+            functionPolicy(args.grants, {
+              buckets: { raw: a.raw, curated: a.curated, quarantine: a.quarantine },
+              key: a.key,
+              assetBus: a.assetBus,
+              logGroup: a.logGroup,
+              queue: a.queue || undefined,
+              deadLetters: a.deadLetters || undefined,
+              stream: a.stream || undefined,
+              secrets,
+            }),
           ),
+        ),
       },
       parent,
     );
@@ -166,7 +190,29 @@ export class AssetFunction extends pulumi.ComponentResource {
       { ...parent, dependsOn: [policy] },
     );
 
-    if (trigger && trigger.kind !== "schedule") {
+    if (trigger?.kind === "stream") {
+      if (!args.streamArn)
+        throw new pulumi.RunError(`"${fn.id}" reads a stream, but its stream was not given`);
+      new aws.lambda.EventSourceMapping(
+        `${name}-stream`,
+        {
+          eventSourceArn: args.streamArn,
+          functionName: lambda.arn,
+          startingPosition: "TRIM_HORIZON",
+          batchSize: STREAM_BATCH_SIZE,
+          maximumBatchingWindowInSeconds: STREAM_BATCHING_WINDOW_SECONDS,
+          functionResponseTypes: ["ReportBatchItemFailures"],
+          bisectBatchOnFunctionError: true,
+          maximumRetryAttempts: trigger.retry.attempts,
+          maximumRecordAgeInSeconds: trigger.retry.maxEventAgeSeconds,
+          destinationConfig: { onFailure: { destinationArn: deadLetters!.arn } },
+          tags,
+        },
+        { ...parent, dependsOn: [policy] },
+      );
+    }
+
+    if (trigger && (trigger.kind === "asset-materialised" || trigger.kind === "source-event")) {
       const bus = trigger.kind === "asset-materialised" ? args.assetBus : args.sourceBus;
       const pattern =
         trigger.kind === "asset-materialised"

@@ -41,8 +41,13 @@ export interface FunctionArns {
   readonly logGroup: string;
   /** The queue the function consumes, when a bus triggers it. */
   readonly queue?: string;
-  /** The dead-letter queue asynchronous invocations fail into, when a schedule triggers it. */
+  /**
+   * The dead-letter queue asynchronous invocations fail into, when a schedule triggers it; the on-failure
+   * destination of its stream's event source mapping, when a stream does.
+   */
   readonly deadLetters?: string;
+  /** The Kinesis data stream it reads, when it is a CDC source's function. */
+  readonly stream?: string;
   /** The Secrets Manager secrets its asset declares. */
   readonly secrets?: readonly string[];
 }
@@ -116,6 +121,14 @@ export function functionPolicy(grants: readonly GrantPlan[], arns: FunctionArns)
       Resource: arns.queue,
     });
   }
+  if (arns.stream) {
+    statements.push({
+      Sid: "ReadStream",
+      Effect: "Allow",
+      Action: [...STREAM_READ_ACTIONS],
+      Resource: arns.stream,
+    });
+  }
   if (arns.deadLetters) {
     statements.push({
       Sid: "DeadLetter",
@@ -139,6 +152,46 @@ export function functionPolicy(grants: readonly GrantPlan[], arns: FunctionArns)
     Resource: `${arns.logGroup}:log-stream:*`,
   });
   return document(statements);
+}
+
+/**
+ * What Lambda's event source mapping reads a Kinesis data stream with, through the function's role
+ * (AWS Lambda developer guide, "Process Amazon Kinesis Data Streams records with Lambda"), without
+ * SubscribeToShard: the mapping polls with the standard iterator, no enhanced fan-out consumer.
+ */
+export const STREAM_READ_ACTIONS = [
+  "kinesis:DescribeStream",
+  "kinesis:DescribeStreamSummary",
+  "kinesis:GetRecords",
+  "kinesis:GetShardIterator",
+  "kinesis:ListShards",
+] as const;
+
+/** What Debezium Server's Kinesis sink writes with: PutRecords (and PutRecord, its single form). */
+export const STREAM_SEND_ACTIONS = ["kinesis:PutRecord", "kinesis:PutRecords"] as const;
+
+/**
+ * The one inline policy of a stream's producer role (Debezium Server's): send to that stream and
+ * nothing else, and make data keys with the stack's key only as Kinesis encrypts that stream with it.
+ */
+export function producerPolicy(streamArn: string, keyArn: string, region: string): PolicyDocument {
+  return document([
+    { Sid: "SendToStream", Effect: "Allow", Action: [...STREAM_SEND_ACTIONS], Resource: streamArn },
+    {
+      Sid: "EncryptRecords",
+      Effect: "Allow",
+      Action: "kms:GenerateDataKey",
+      Resource: keyArn,
+      Condition: { StringEquals: { "kms:ViaService": `kinesis.${region}.amazonaws.com` } },
+    },
+  ]);
+}
+
+/** Who may assume a stream's producer role: the stack's account, whose IAM then says which workload does. */
+export function assumeFromAccount(account: string): PolicyDocument {
+  return document([
+    { Effect: "Allow", Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: "sts:AssumeRole" },
+  ]);
 }
 
 /** Deny every request to a bucket that does not use TLS. */

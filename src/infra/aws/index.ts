@@ -1,9 +1,9 @@
 /**
  * The AWS adapter: DeploymentPlan → Pulumi components. One KMS key, four buckets (raw, curated,
- * quarantine, access logs), two EventBridge buses, an SNS topic for alarms, and one function component
- * per asset or source with its own role, queue, trigger and alarms.
+ * quarantine, access logs), two EventBridge buses, a Kinesis data stream per CDC source, an SNS topic for
+ * alarms, and one function component per asset or source with its own role, queue, trigger and alarms.
  */
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { assertFreshnessWithin, type CloudAdapter, registerEach, type StackOutputs } from "../adapter.ts";
 import { bundleArch, type FunctionCodes } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
@@ -14,6 +14,7 @@ import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
 import { DataKey } from "./key.ts";
 import { Secret } from "./secret.ts";
 import { Store } from "./store.ts";
+import { Stream } from "./stream.ts";
 
 /** CloudWatch Logs accepts only these retention periods (days). */
 const LOG_RETENTION_DAYS = [
@@ -50,6 +51,17 @@ export const aws = {
     const buses = Object.fromEntries(
       plan.buses.map((b) => [b.id, new Bus(b.name, { bus: b, tags: shared })]),
     ) as Record<"source-events" | "asset-events", Bus>;
+    const streams = Object.fromEntries(
+      plan.streams.map((st) => [
+        st.source,
+        new Stream(`${p}-stream-${st.source.replaceAll("_", "-")}`, {
+          stream: st,
+          keyArn: key.arn,
+          region: plan.region,
+          tags: shared,
+        }),
+      ]),
+    );
     const alerts = new Alerts(`${p}-alerts`, { email: plan.alertEmail, tags: shared });
     const secrets = Object.fromEntries(
       plan.secrets.map((s) => [
@@ -79,6 +91,7 @@ export const aws = {
           keyArn: key.arn,
           assetBus: buses["asset-events"],
           sourceBus: buses["source-events"],
+          ...(streams[fn.id] ? { streamArn: streams[fn.id]!.arn } : {}),
           alertTopicArn: alerts.topicArn,
           // The bundle of the function's architecture, the folder as Lambda runs it (index.handler).
           code: code(bundleArch(fn)).archive,
@@ -94,6 +107,21 @@ export const aws = {
       buckets: { raw: stores.raw.name, curated: stores.curated.name, quarantine: stores.quarantine.name },
       buses: { "source-events": buses["source-events"].arn, "asset-events": buses["asset-events"].arn },
       functions,
+      streams: Object.fromEntries(
+        plan.streams.map((st) => {
+          const s = streams[st.source]!;
+          return [
+            st.source,
+            {
+              stream: s.name,
+              arn: s.arn,
+              region: pulumi.output(plan.region),
+              topicPrefix: pulumi.output(st.topicPrefix),
+              producerRoleArn: s.producerRoleArn,
+            },
+          ];
+        }),
+      ),
     };
   },
 } satisfies CloudAdapter;

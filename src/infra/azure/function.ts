@@ -21,7 +21,15 @@
  * paths (policy.ts `hostAccess`): no app can read or rewrite another's keys, locks or timers.
  *
  * Network: the app joins the stack's functions subnet (Flex Consumption VNet integration), through
- * which it reaches the Key Vault and the Service Bus namespace at their private endpoints.
+ * which it reaches the Key Vault and the Service Bus and Event Hubs namespaces at their private endpoints.
+ *
+ * A CDC source's function reads its stream's event hub (stream.ts) through an Event Hubs trigger in
+ * batches, in its own consumer group, with an identity-based connection (Azure Event Hubs Data Receiver
+ * on that hub alone). The trigger checkpoints each partition in the host storage's
+ * `azure-webjobs-eventhub` container, under its consumer group's prefix, which its role there is held to
+ * by an ABAC condition (grants.ts `checkpointAccess`). A batch the function fails is retried by the
+ * trigger's retry policy (handlers/azure.ts); what still fails after the last retry goes to its
+ * dead-letter queue, as a bus consumer's dead letters do, before the trigger checkpoints past it.
  */
 import * as applicationinsights from "@pulumi/azure-native/applicationinsights/index.js";
 import * as authorization from "@pulumi/azure-native/authorization/index.js";
@@ -37,6 +45,8 @@ import type { Bus } from "./bus.ts";
 import { MESSAGE_TTL } from "./bus.ts";
 import {
   assetFilter,
+  checkpointAccess,
+  checkpointPrefix,
   containerAccess,
   hostAccess,
   type Role,
@@ -46,6 +56,7 @@ import {
 import { guid, hostId } from "./names.ts";
 import { timerSchedule } from "./schedule.ts";
 import type { Container } from "./store.ts";
+import type { Hub } from "./stream.ts";
 
 export interface AssetFunctionArgs extends FunctionParts {
   readonly stack: string;
@@ -66,6 +77,15 @@ export interface AssetFunctionArgs extends FunctionParts {
     readonly packages: Container;
   };
   readonly bus: Bus;
+  /**
+   * The event hub it reads, when it is a CDC source's function: the Event Hubs namespace's host name, the
+   * hub, and the host storage's checkpoint container.
+   */
+  readonly streamHub?: {
+    readonly namespace: pulumi.Input<string>;
+    readonly hub: Hub;
+    readonly checkpoints: Container;
+  };
   /** The stack network's subnet the app joins (Flex Consumption VNet integration). */
   readonly subnetId: pulumi.Input<string>;
   /** The function's code: the stack's bundle folder and its SHA-256 (infra/bundle.ts). */
@@ -176,11 +196,17 @@ export class AssetFunction extends pulumi.ComponentResource {
       parent,
     );
 
-    const consumes = trigger && trigger.kind !== "schedule" ? trigger : undefined;
+    const consumes =
+      trigger && (trigger.kind === "asset-materialised" || trigger.kind === "source-event")
+        ? trigger
+        : undefined;
+    const streamed = trigger?.kind === "stream" ? args.streamHub : undefined;
+    if (trigger?.kind === "stream" && !streamed) {
+      throw new pulumi.RunError(`"${fn.id}" reads a stream, but its event hub was not given`);
+    }
     let subscription: servicebus.Subscription | undefined;
     let deadLetters: servicebus.Queue | undefined;
-    if (consumes) {
-      const topic = bus.topics[consumes.bus];
+    if (consumes || streamed) {
       deadLetters = new servicebus.Queue(
         `${name}-dead-letters`,
         {
@@ -192,6 +218,9 @@ export class AssetFunction extends pulumi.ComponentResource {
         },
         parent,
       );
+    }
+    if (consumes) {
+      const topic = bus.topics[consumes.bus];
       subscription = new servicebus.Subscription(
         `${name}-subscription`,
         {
@@ -205,7 +234,7 @@ export class AssetFunction extends pulumi.ComponentResource {
           deadLetteringOnMessageExpiration: true,
           deadLetteringOnFilterEvaluationExceptions: true,
           // Each consumer's dead letters in a queue of its own: alerts and redrives per function.
-          forwardDeadLetteredMessagesTo: deadLetters.name,
+          forwardDeadLetteredMessagesTo: deadLetters!.name,
         },
         parent,
       );
@@ -265,6 +294,16 @@ export class AssetFunction extends pulumi.ComponentResource {
       settings.push(
         { name: "TRIBUTARY_TOPIC", value: bus.topics[consumes.bus].name },
         { name: "TRIBUTARY_SUBSCRIPTION", value: subscription.name },
+      );
+    }
+    if (streamed && deadLetters) {
+      settings.push(
+        // The Event Hubs trigger's identity-based connection and what it reads (handlers/azure.ts).
+        { name: "TRIBUTARY_STREAM__fullyQualifiedNamespace", value: streamed.namespace },
+        { name: "TRIBUTARY_STREAM_HUB", value: streamed.hub.name },
+        { name: "TRIBUTARY_STREAM_CONSUMER_GROUP", value: streamed.hub.consumerGroup },
+        { name: "TRIBUTARY_STREAM_RETRIES", value: String(trigger!.retry.attempts) },
+        { name: "TRIBUTARY_DEAD_LETTERS", value: deadLetters.name },
       );
     }
     if (trigger?.kind === "schedule") {
@@ -372,6 +411,21 @@ export class AssetFunction extends pulumi.ComponentResource {
     if (subscription) {
       assign("receive", "serviceBusDataReceiver", subscription.id, {
         description: `${fn.id} consumes its subscription`,
+      });
+    }
+    if (streamed && deadLetters) {
+      assign("stream", "eventHubsDataReceiver", streamed.hub.id, {
+        description: `${fn.id} reads its stream's event hub`,
+      });
+      const checkpoints = pulumi
+        .all([streamed.namespace, streamed.hub.name, streamed.hub.consumerGroup])
+        .apply(([namespace, hub, group]) => checkpointAccess(checkpointPrefix(namespace, hub, group)));
+      assign("checkpoints", "storageBlobDataContributor", streamed.checkpoints.id, {
+        condition: checkpoints,
+        description: `${fn.id}: its Event Hubs trigger's checkpoints and partition ownership`,
+      });
+      assign("dead-letter", "serviceBusDataSender", deadLetters.id, {
+        description: `${fn.id} sends the stream's records it could not land to its dead-letter queue`,
       });
     }
     assign("telemetry", "monitoringMetricsPublisher", insights.id, {

@@ -16,6 +16,8 @@ export const ROLES = {
   storageBlobDataOwner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
   serviceBusDataSender: "69a216fc-b8fb-44d8-bc22-1f3c2c88ae39",
   serviceBusDataReceiver: "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+  eventHubsDataSender: "2b629674-e913-4c01-ae53-ef4638d8f975",
+  eventHubsDataReceiver: "a638d3c7-ab3a-418d-83e6-5f17a39d4fde",
   keyVaultCryptoServiceEncryptionUser: "e147488a-f6f5-4113-8e2d-b22465e65bf6",
   keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
   monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
@@ -161,6 +163,26 @@ export function hostAccess(hostId: string, site: string): { locks: string; secre
     ),
     secrets: blobCondition({ read: [`${site}/`], list: [`${site}/`], write: [`${site}/`], delete: [] }, true),
   };
+}
+
+/**
+ * Where the Event Hubs trigger of a function keeps its partitions' checkpoints and ownership in the
+ * Functions host storage (container `azure-webjobs-eventhub`): `<namespace>/<event hub>/<consumer
+ * group>/checkpoint/<partition>` and `…/ownership/<partition>`, each part in lowercase (the Event Hubs
+ * extension's blob checkpoint store), under one prefix per consumer group. Every stream's consumer group
+ * is its function's own, so the prefix is the function's alone.
+ */
+export function checkpointPrefix(namespace: string, hub: string, consumerGroup: string): string {
+  return `${namespace}/${hub}/${consumerGroup}/`.toLowerCase();
+}
+
+/**
+ * What a function app's Event Hubs trigger may do in the host storage's checkpoint container, as Storage
+ * Blob Data Contributor under a condition: read, write and list its own consumer group's checkpoints and
+ * ownership ({@link checkpointPrefix}); no delete, no rename, nobody else's.
+ */
+export function checkpointAccess(prefix: string): string {
+  return blobCondition({ read: [prefix], list: [prefix], write: [prefix], delete: [] }, true);
 }
 
 /** A Service Bus SQL filter's string literal. */

@@ -2,7 +2,8 @@
  * The Azure adapter: DeploymentPlan → Pulumi components. A resource group; a private network (subnets for
  * the function apps and for private endpoints, a NAT gateway, private DNS zones); a customer-managed key
  * in a Key Vault; a data storage account with the raw, curated and quarantine containers and a host
- * account for the Functions runtime; a Service Bus namespace with the two topics; an action group and a Log Analytics
+ * account for the Functions runtime; a Service Bus namespace with the two topics; an Event Hubs namespace with an
+ * event hub per CDC source, when the graph has any; an action group and a Log Analytics
  * workspace; and one function component per asset or source with its own Flex Consumption app, identity,
  * role assignments (ABAC-conditioned to its prefixes), subscription, dead-letter queue and alerts.
  */
@@ -21,9 +22,14 @@ import { dashedName, storageAccountName, suffix } from "./names.ts";
 import { Network } from "./network.ts";
 import { Secret } from "./secret.ts";
 import { Store } from "./store.ts";
+import { Streams } from "./stream.ts";
 
-/** The Functions runtime's containers in the host account (timer locks, host keys). */
-export const HOST_CONTAINERS = { locks: "azure-webjobs-hosts", secrets: "azure-webjobs-secrets" } as const;
+/** The Functions runtime's containers in the host account (timer locks, host keys, Event Hubs checkpoints). */
+export const HOST_CONTAINERS = {
+  locks: "azure-webjobs-hosts",
+  secrets: "azure-webjobs-secrets",
+  checkpoints: "azure-webjobs-eventhub",
+} as const;
 
 /** Log Analytics keeps logs 30 to 730 days (PerGB2018): as long as quarantined records, within that. */
 export function logRetention(days: number): number {
@@ -87,6 +93,8 @@ export const azure = {
       containers: [
         HOST_CONTAINERS.locks,
         HOST_CONTAINERS.secrets,
+        // The Event Hubs triggers' checkpoints: made here, as a role held to a container cannot create it.
+        ...(plan.streams.length > 0 ? [HOST_CONTAINERS.checkpoints] : []),
         ...plan.functions.map((f) => packageContainer(f.id)),
       ].map((id) => ({ id, protect: false })),
       tags: shared,
@@ -98,6 +106,19 @@ export const azure = {
       tags: shared,
       network,
     });
+    const streams =
+      plan.streams.length > 0
+        ? new Streams(`${p}-streams`, {
+            resourceGroupName: rg,
+            namespaceName: sfx.apply((s) => dashedName(`${p}-streams`, s, 50)),
+            streams: plan.streams,
+            key: storeKey,
+            subscriptionId,
+            stack: plan.stack,
+            tags: shared,
+            network,
+          })
+        : undefined;
     const alerts = new Alerts(`${p}-alerts`, {
       resourceGroupName: rg,
       email: plan.alertEmail,
@@ -139,6 +160,15 @@ export const azure = {
             packages: host.containers[packageContainer(fn.id)]!,
           },
           bus,
+          ...(streams?.hubs[fn.id]
+            ? {
+                streamHub: {
+                  namespace: streams.fullyQualifiedNamespace,
+                  hub: streams.hubs[fn.id]!,
+                  checkpoints: host.containers[HOST_CONTAINERS.checkpoints]!,
+                },
+              }
+            : {}),
           subnetId: network.functionsSubnetId,
           code: { archive: code.archive, sha256: code.manifest.sha256 },
           workspaceId: alerts.workspaceId,
@@ -158,6 +188,21 @@ export const azure = {
         "asset-events": bus.topics["asset-events"].id,
       },
       functions,
+      streams: Object.fromEntries(
+        plan.streams.map((st) => {
+          const hub = streams!.hubs[st.source]!;
+          return [
+            st.source,
+            {
+              namespace: streams!.fullyQualifiedNamespace,
+              hub: hub.name,
+              topicPrefix: pulumi.output(st.topicPrefix),
+              producerClientId: hub.producerClientId,
+              producerIdentityId: hub.producerId,
+            },
+          ];
+        }),
+      ),
     };
   },
 } satisfies CloudAdapter;

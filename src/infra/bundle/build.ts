@@ -18,7 +18,7 @@
  *   build's linux-x64. The framework must be installed too, and not bundled: it starts the function and
  *   must find it registered in its own module instance.
  * - azure: `index.mjs` (the package's `main`, which registers the triggers with `app`), `ingest-worker.js`,
- *   `package.json`, `host.json` (version 2.0, extension bundle 4 for the Service Bus and Event Grid
+ *   `package.json`, `host.json` (version 2.0, extension bundle 4 for the Service Bus, Event Hubs and Event Grid
  *   triggers) and `node_modules/` with the binding. `@azure/functions` is bundled; `@azure/functions-core`,
  *   which the Functions worker provides at run time, is not.
  */

@@ -12,6 +12,12 @@
  * that keeps the dead letters for a week, for inspection and redrive (a topic without subscription drops
  * what it receives).
  *
+ * A CDC source's function is pushed its stream's messages (stream.ts) the same way, by a subscription
+ * with message ordering on: Pub/Sub pushes the messages of one ordering key (Debezium Server's record key)
+ * one at a time, in the order they were published, and the next only once the function answered the one
+ * before with a 2xx; a message the function fails (non-2xx) is retried, in order, and dead-lettered after
+ * the stream's retries. Its dead-letter topic is encrypted with the stack's key, as the stream is.
+ *
  * Schedules: Cloud Scheduler publishes to a topic of the function's own, consumed by the same kind of
  * push subscription, rather than calling the function over HTTP: a failed scheduled run is then retried
  * and dead-lettered like every other trigger, where an HTTP job would only log the failure.
@@ -20,6 +26,7 @@ import * as crypto from "node:crypto";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { MESSAGES } from "../../contract/bus-messages.ts";
+import { STREAM_RETENTION_HOURS } from "../plan/build.ts";
 import { toCloudScheduler } from "../plan/cron.ts";
 import type { AlarmPlan, FunctionParts, StoreId } from "../plan/types.ts";
 import { secretReferences } from "../secrets.ts";
@@ -27,6 +34,7 @@ import { materialisedMetricName, outboxMetricName } from "./alerts.ts";
 import type { Apis } from "./apis.ts";
 import { accountId, bucketBindings, subscriptionFilter } from "./grants.ts";
 import { labelsOf } from "./labels.ts";
+import { retention } from "./stream.ts";
 
 export interface Topic {
   readonly name: pulumi.Input<string>;
@@ -42,6 +50,15 @@ export interface AssetFunctionArgs extends FunctionParts {
   readonly buckets: Readonly<Record<StoreId, pulumi.Input<string>>>;
   readonly assetBus: Topic;
   readonly sourceBus: Topic;
+  /**
+   * The stream it reads, when it is a CDC source's function: the topic, and the stack's key and its grant
+   * to Pub/Sub, which its dead-letter topic is encrypted with.
+   */
+  readonly streamTopic?: {
+    readonly topic: Topic;
+    readonly keyId: pulumi.Input<string>;
+    readonly keyGrants: readonly pulumi.Resource[];
+  };
   /** The Pub/Sub service agent (`serviceAccount:service-<n>@gcp-sa-pubsub…`), which dead-letters. */
   readonly pubsubAgent: pulumi.Input<string>;
   /** The notification channel alerts go to. */
@@ -245,14 +262,24 @@ export class AssetFunction extends pulumi.ComponentResource {
           },
           on("cloudscheduler"),
         );
+      } else if (trigger.kind === "stream") {
+        if (!args.streamTopic)
+          throw new pulumi.RunError(`"${fn.id}" reads a stream, but its stream was not given`);
+        topic = args.streamTopic.topic;
       } else {
         topic = trigger.kind === "asset-materialised" ? args.assetBus : args.sourceBus;
       }
+      const streamed = trigger.kind === "stream" ? args.streamTopic : undefined;
 
       const deadLetterTopic = new gcp.pubsub.Topic(
         `${name}-dead-letters`,
-        { project, labels: labelsOf(fn.tags, { "tributary:role": "dead-letter" }) },
-        on("pubsub"),
+        {
+          project,
+          // A stream's dead letters are its change events: under the stack's key, as the stream.
+          ...(streamed ? { kmsKeyName: streamed.keyId } : {}),
+          labels: labelsOf(fn.tags, { "tributary:role": "dead-letter" }),
+        },
+        streamed ? { parent: this, dependsOn: [...streamed.keyGrants, ...apis.of("pubsub")] } : on("pubsub"),
       );
       deadLetters = new gcp.pubsub.Subscription(
         `${name}-dead-letters`,
@@ -284,6 +311,10 @@ export class AssetFunction extends pulumi.ComponentResource {
           project,
           topic: topic.id,
           filter,
+          // Per record key, in publication order (the stream's ordering keys).
+          ...(streamed
+            ? { enableMessageOrdering: true, messageRetentionDuration: retention(STREAM_RETENTION_HOURS) }
+            : {}),
           ackDeadlineSeconds: Math.min(Math.max(fn.timeoutSeconds, 10), MAX_ACK_DEADLINE),
           pushConfig: {
             // The topic in the path is where the Functions Framework reads the CloudEvent's source
@@ -294,7 +325,10 @@ export class AssetFunction extends pulumi.ComponentResource {
           retryPolicy: { ...RETRY_POLICY },
           deadLetterPolicy: {
             deadLetterTopic: deadLetterTopic.id,
-            maxDeliveryAttempts: Math.max(fn.maxReceiveCount, MIN_DELIVERY_ATTEMPTS),
+            maxDeliveryAttempts: Math.max(
+              streamed ? trigger.retry.attempts + 1 : fn.maxReceiveCount,
+              MIN_DELIVERY_ATTEMPTS,
+            ),
           },
           expirationPolicy: { ttl: "" },
           labels: labelsOf(fn.tags, { "tributary:role": "consumer" }),

@@ -1,7 +1,7 @@
 /**
  * The GCP adapter: DeploymentPlan → Pulumi components. The APIs the stack uses, enabled first; one Cloud
- * KMS key, four buckets (raw, curated, quarantine, deploy artifacts), two Pub/Sub topics, an alert
- * channel, and one function component per asset or source with its own service account, conditional
+ * KMS key, four buckets (raw, curated, quarantine, deploy artifacts), two Pub/Sub topics, a Pub/Sub topic
+ * per CDC source (its stream), an alert channel, and one function component per asset or source with its own service account, conditional
  * bucket bindings, trigger subscription, dead-letter topic and alert policies. Every resource waits for
  * the APIs it needs.
  */
@@ -20,6 +20,7 @@ import { labelsOf } from "./labels.ts";
 import { Secret } from "./secret.ts";
 import { STACK_APIS } from "./services.ts";
 import { Store } from "./store.ts";
+import { Stream } from "./stream.ts";
 
 export const gcp = {
   cloud: "gcp",
@@ -43,6 +44,8 @@ export const gcp = {
       encrypters: [storageAgent.member],
       // Secret Manager encrypts the stack's secrets with the same key, through its own service agent.
       ...(plan.secrets.length > 0 ? { agents: ["secretmanager.googleapis.com"] } : {}),
+      // Pub/Sub encrypts the streams' topics with the same key, through its service agent.
+      ...(plan.streams.length > 0 ? { pubsubAgent } : {}),
       labels: shared,
       protect: keepShared,
       apis,
@@ -80,6 +83,19 @@ export const gcp = {
     const buses = Object.fromEntries(
       plan.buses.map((b) => [b.id, new Bus(b.name, { bus: b, project, tags: plan.tags, apis })]),
     ) as Record<"source-events" | "asset-events", Bus>;
+    const streams = Object.fromEntries(
+      plan.streams.map((st) => [
+        st.source,
+        new Stream(`${p}-stream-${st.source.replaceAll("_", "-")}`, {
+          stream: st,
+          project,
+          keyId: key.id,
+          dependsOn: key.streamGrants,
+          tags: plan.tags,
+          apis,
+        }),
+      ]),
+    );
     const alerts = new Alerts(`${p}-alerts`, {
       project,
       email: plan.alertEmail,
@@ -116,6 +132,15 @@ export const gcp = {
           buckets: { raw: stores.raw.name, curated: stores.curated.name, quarantine: stores.quarantine.name },
           assetBus: buses["asset-events"],
           sourceBus: buses["source-events"],
+          ...(streams[fn.id]
+            ? {
+                streamTopic: {
+                  topic: { name: streams[fn.id]!.name, id: streams[fn.id]!.id },
+                  keyId: key.id,
+                  keyGrants: key.streamGrants,
+                },
+              }
+            : {}),
           pubsubAgent,
           channel: alerts.channel,
           source: { bucket: artifacts.name, object: source.name },
@@ -131,6 +156,21 @@ export const gcp = {
       buckets: { raw: stores.raw.name, curated: stores.curated.name, quarantine: stores.quarantine.name },
       buses: { "source-events": buses["source-events"].id, "asset-events": buses["asset-events"].id },
       functions,
+      streams: Object.fromEntries(
+        plan.streams.map((st) => {
+          const s = streams[st.source]!;
+          return [
+            st.source,
+            {
+              topic: s.name,
+              id: s.id,
+              project: pulumi.output(project),
+              topicPrefix: pulumi.output(st.topicPrefix),
+              producerServiceAccount: s.producer,
+            },
+          ];
+        }),
+      ),
     };
   },
 } satisfies CloudAdapter;

@@ -1,9 +1,10 @@
 /**
  * `tributary:gcp:DataKey`: the stack's customer-managed Cloud KMS key for its buckets, in a key ring of
  * the stack's region (a bucket's key must be in the bucket's location), rotated yearly. Cloud Storage
- * encrypts and decrypts with it through the project's Cloud Storage service agent, and Secret Manager (the
- * stack's secrets, when it has any) through its own: those agents are the only principals granted the key;
- * functions read objects and secrets through those services and never call KMS.
+ * encrypts and decrypts with it through the project's Cloud Storage service agent, Secret Manager (the
+ * stack's secrets, when it has any) and Pub/Sub (the CDC streams' topics, when it has any) through theirs:
+ * those agents are the only principals granted the key; functions read objects, secrets and messages
+ * through those services and never call KMS.
  *
  * Deleting the key makes every object it encrypted unreadable, so the key (and its ring) is `protect` and
  * `retainOnDelete` while any store holds data worth keeping; in a stack whose stores are all disposable
@@ -26,6 +27,11 @@ export interface DataKeyArgs {
    * (a service's agent is created on demand): `secretmanager.googleapis.com` when the stack has secrets.
    */
   readonly agents?: readonly string[];
+  /**
+   * The project's Pub/Sub service agent, when the stack has CDC streams: it encrypts and decrypts their
+   * topics' messages (CMEK) with the key.
+   */
+  readonly pubsubAgent?: pulumi.Input<string>;
   readonly labels: Record<string, string>;
   /** Whether the key and its ring are protected and kept: while any store is (`protectsShared`). */
   readonly protect: boolean;
@@ -43,6 +49,8 @@ export class DataKey extends pulumi.ComponentResource {
   readonly id: pulumi.Output<string>;
   /** The key grants: buckets must wait for them, or their creation fails. */
   readonly grants: pulumi.Resource[];
+  /** The Pub/Sub agent's grant: the streams' topics must wait for it. */
+  readonly streamGrants: pulumi.Resource[];
 
   constructor(name: string, args: DataKeyArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("tributary:gcp:DataKey", name, {}, opts);
@@ -82,6 +90,20 @@ export class DataKey extends pulumi.ComponentResource {
           kms,
         ),
     );
+    this.streamGrants =
+      args.pubsubAgent === undefined
+        ? []
+        : [
+            new gcp.kms.CryptoKeyIAMMember(
+              `${name}-encrypter-pubsub`,
+              {
+                cryptoKeyId: key.id,
+                role: "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                member: args.pubsubAgent,
+              },
+              kms,
+            ),
+          ];
     this.id = key.id;
     this.registerOutputs({ id: this.id });
   }

@@ -22,6 +22,7 @@ import {
   type SecretPlan,
   type StoreId,
   type StorePlan,
+  type StreamPlan,
   type TriggerPlan,
 } from "./types.ts";
 
@@ -34,6 +35,24 @@ export class PlanError extends TributaryError {
 export const MAX_RECEIVE_COUNT = 5;
 /** Retries of a schedule or bus delivery before the event is dead-lettered. */
 export const RETRY = { attempts: 3, maxEventAgeSeconds: 3600 } as const;
+/**
+ * Retries of a batch of a stream before it goes to the dead-letter destination, and the oldest record a
+ * stream's function still reads: the stream's retention ({@link STREAM_RETENTION_HOURS}).
+ */
+export const STREAM_RETRY = { attempts: 5, maxEventAgeSeconds: 7 * 24 * 3600 } as const;
+/**
+ * Hours a CDC stream keeps its records: a week, the longest an Azure Event Hubs Standard hub keeps them
+ * and Kinesis's extended retention, so that a batch reported to the dead-letter destination can be read
+ * again while it is there.
+ */
+export const STREAM_RETENTION_HOURS = 7 * 24;
+/**
+ * The most event hubs one Event Hubs Premium namespace of one processing unit holds: an Azure stack has
+ * one namespace for its streams.
+ */
+export const MAX_AZURE_STREAMS = 100;
+/** A stream name every cloud takes: Kinesis (128, `[A-Za-z0-9_.-]`), Pub/Sub (a letter first), Event Hubs (a letter or digit last). */
+const STREAM_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,126}[A-Za-z0-9]$/;
 /** Longest logical function name: the clouds' limits (64 for AWS Lambda and IAM) less autonaming suffixes. */
 const MAX_FUNCTION_NAME = 40;
 
@@ -71,7 +90,7 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
       throw new PlanError(`"${a.key}" and "${clash}" shorten to the same function name "${fn.name}".`);
     names.set(fn.name, a.key);
     functions.push(fn);
-    const trigger = triggerOf(a);
+    const trigger = triggerOf(a, prefix);
     if (trigger) triggers.push(trigger);
     grants.push(...grantsOf(graph, a));
     alarms.push(...alarmsOf(a, trigger !== undefined));
@@ -133,7 +152,7 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
   ).map(dropUndefined);
 
   const consumers = (bus: string) =>
-    triggers.filter((t) => t.kind !== "schedule" && t.bus === bus).map((t) => t.function);
+    triggers.filter((t) => "bus" in t && t.bus === bus).map((t) => t.function);
   const buses: BusPlan[] = [
     {
       id: "source-events",
@@ -150,6 +169,7 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
   ];
 
   const secrets = secretsOf(graph, deployed, config);
+  const streams = streamsOf(deployed, config, prefix);
 
   return {
     version: PLAN_VERSION,
@@ -163,6 +183,7 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
     tags: stackTags,
     stores,
     buses,
+    streams,
     functions,
     triggers,
     grants,
@@ -206,6 +227,50 @@ function secretsOf(graph: AssetGraph, deployed: readonly AnyAsset[], config: Sta
         `${stackFileOf(config)}: tributary:secrets.${name} is no secret of the functions stack "${config.stack}" deploys.${didYouMean(name, names) || ` Their secrets: ${names.join(", ") || "none"}.`} Remove it with \`pulumi config rm --path 'tributary:secrets.${name}'\`.`,
       );
     }
+  }
+  return out;
+}
+
+/** A CDC source's stream name: Debezium Server's destination for the table under the stack's `topic.prefix`. */
+export function streamName(prefix: string, table: string): string {
+  return `${prefix}.${table}`;
+}
+
+/**
+ * One stream per deployed CDC source, named as Debezium Server names the table's destination. Two
+ * sources of one table, a name a cloud refuses, or more streams than an Azure stack's namespace holds
+ * are mistakes to name.
+ */
+function streamsOf(deployed: readonly AnyAsset[], config: StackConfig, prefix: string): StreamPlan[] {
+  const out: StreamPlan[] = [];
+  for (const a of deployed) {
+    if (a.kind !== "source" || !a.cdc) continue;
+    const name = streamName(prefix, a.cdc.table);
+    if (!STREAM_NAME.test(name)) {
+      throw new PlanError(
+        `CDC source "${a.key}" captures the table ${JSON.stringify(a.cdc.table)}, whose stream would be named ${JSON.stringify(name)}: a stream name is 2 to 128 letters, digits, ".", "_" and "-", ending in a letter or digit (Kinesis, Pub/Sub and Event Hubs all take it). Capture the table under a name of that kind.`,
+      );
+    }
+    const twin = out.find((s) => s.name === name);
+    if (twin) {
+      throw new PlanError(
+        `CDC sources "${twin.source}" and "${a.key}" both capture ${a.cdc.table}: one stream per table, read by one source; declare one source for it.`,
+      );
+    }
+    out.push({
+      source: a.key,
+      name,
+      topicPrefix: prefix,
+      table: a.cdc.table,
+      format: a.cdc.format,
+      connector: a.cdc.connector,
+      retentionHours: STREAM_RETENTION_HOURS,
+    });
+  }
+  if (config.cloud === "azure" && out.length > MAX_AZURE_STREAMS) {
+    throw new PlanError(
+      `stack "${config.stack}" deploys ${out.length} CDC sources; its Event Hubs namespace (Premium, one processing unit) holds at most ${MAX_AZURE_STREAMS} event hubs. Split the pipelines over two stacks.`,
+    );
   }
   return out;
 }
@@ -396,10 +461,19 @@ function sweeperPlan(
 
 /**
  * What starts an asset's function: its cron schedule; else, when it is event-triggered, the
- * materialisation of any upstream asset or source; a source's ingester starts on its source events.
- * An asset with neither runs only when invoked.
+ * materialisation of any upstream asset or source; a source's ingester starts on its source events, a
+ * CDC source's on its stream. An asset with neither runs only when invoked.
  */
-function triggerOf(a: AnyAsset): TriggerPlan | undefined {
+function triggerOf(a: AnyAsset, prefix: string): TriggerPlan | undefined {
+  if (a.kind === "source" && a.cdc) {
+    return {
+      function: a.key,
+      kind: "stream",
+      stream: streamName(prefix, a.cdc.table),
+      table: a.cdc.table,
+      retry: STREAM_RETRY,
+    };
+  }
   if (a.kind === "source") {
     return { function: a.key, kind: "source-event", bus: "source-events", source: a.key, retry: RETRY };
   }

@@ -5,6 +5,7 @@
  * adapter's business.
  */
 import type { FunctionKind } from "../../contract/function-env.ts";
+import type { CdcConnector, CdcFormat } from "../../kit/cdc.ts";
 import type { Cloud } from "../config.ts";
 
 export const PLAN_VERSION = 1;
@@ -30,6 +31,8 @@ export interface DeploymentPlan {
   readonly tags: Readonly<Record<string, string>>;
   readonly stores: readonly StorePlan[];
   readonly buses: readonly BusPlan[];
+  /** One stream per CDC source, in plan order: what its change events arrive on (streams in docs). */
+  readonly streams: readonly StreamPlan[];
   readonly functions: readonly FunctionPlan[];
   readonly triggers: readonly TriggerPlan[];
   readonly grants: readonly GrantPlan[];
@@ -73,6 +76,32 @@ export interface BusPlan {
   readonly publishers: readonly string[];
   /** Functions that consume from it. */
   readonly consumers: readonly string[];
+}
+
+/**
+ * The stream of one CDC source: a Kinesis data stream, a Pub/Sub topic or an event hub, written by
+ * Debezium Server's sink of that cloud (the record key the partition or ordering key, the value the
+ * change event as JSON text) and read by the source's function alone. Its name is the destination
+ * Debezium Server derives for the captured table when its `topic.prefix` is the stack's prefix
+ * (`<prefix>.<schema>.<table>`, or `<prefix>.<database>.<table>` for MySQL), so the sinks write to it
+ * without a routing transform.
+ */
+export interface StreamPlan {
+  /** The CDC source whose change events it carries; that source's function consumes it. */
+  readonly source: string;
+  /** The stream's (topic's, event hub's) name, e.g. "trib-dev.inventory.products". */
+  readonly name: string;
+  /** The `topic.prefix` Debezium Server must be given: the stack's prefix. */
+  readonly topicPrefix: string;
+  /** The captured table as the connector names it. */
+  readonly table: string;
+  readonly format: CdcFormat;
+  readonly connector: CdcConnector;
+  /**
+   * Hours a record stays readable in the stream: long enough for a failed batch, reported to the
+   * dead-letter destination by its position, to be read again from the stream.
+   */
+  readonly retentionHours: number;
 }
 
 export interface FunctionPlan {
@@ -148,6 +177,16 @@ export type TriggerPlan =
       readonly bus: "source-events";
       readonly source: string;
       readonly retry: RetryPlan;
+    }
+  | {
+      readonly function: string;
+      /** A CDC source's function reads its stream (StreamPlan) in batches, ordered per record key. */
+      readonly kind: "stream";
+      /** The stream's name (StreamPlan.name). */
+      readonly stream: string;
+      /** The captured table, for words. */
+      readonly table: string;
+      readonly retry: RetryPlan;
     };
 
 export interface RetryPlan {
@@ -186,6 +225,8 @@ export interface FunctionParts {
   readonly fn: FunctionPlan;
   /** What starts it; absent: only invoked by hand. */
   readonly trigger?: TriggerPlan;
+  /** The stream it reads, when it is a CDC source's function. */
+  readonly stream?: StreamPlan;
   /** Its grants (graph edges only). */
   readonly grants: readonly GrantPlan[];
   readonly alarms: readonly AlarmPlan[];
@@ -212,9 +253,11 @@ export function protectsShared(plan: DeploymentPlan): boolean {
 
 /** One function's slice of the plan. */
 export function functionParts(plan: DeploymentPlan, fn: FunctionPlan): FunctionParts {
+  const stream = plan.streams.find((s) => s.source === fn.id);
   return {
     fn,
     trigger: plan.triggers.find((t) => t.function === fn.id),
+    ...(stream ? { stream } : {}),
     grants: plan.grants.filter((g) => g.function === fn.id),
     alarms: plan.alarms.filter((a) => a.function === fn.id),
   };
@@ -224,7 +267,8 @@ export function functionParts(plan: DeploymentPlan, fn: FunctionPlan): FunctionP
 export type TriggerWords =
   | Pick<Extract<TriggerPlan, { kind: "schedule" }>, "kind" | "cron" | "timezone">
   | Pick<Extract<TriggerPlan, { kind: "asset-materialised" }>, "kind" | "upstream">
-  | Pick<Extract<TriggerPlan, { kind: "source-event" }>, "kind" | "source">;
+  | Pick<Extract<TriggerPlan, { kind: "source-event" }>, "kind" | "source">
+  | Pick<Extract<TriggerPlan, { kind: "stream" }>, "kind" | "table">;
 
 /** A trigger in words, as `tributary plan` and the asset-graph page say it. */
 export function describeTrigger(t: TriggerWords): string {
@@ -235,5 +279,7 @@ export function describeTrigger(t: TriggerWords): string {
       return `after ${t.upstream.join(", ")}`;
     case "source-event":
       return `events of ${t.source}`;
+    case "stream":
+      return `changes of ${t.table}`;
   }
 }

@@ -236,6 +236,7 @@ const SECTIONS: readonly (readonly [PlanItemChange["section"], string, string])[
   ["stack", "Stack settings", "stack setting"],
   ["stores", "Stores", "store"],
   ["buses", "Buses", "bus"],
+  ["streams", "Streams", "stream"],
   ["functions", "Functions", "function"],
   ["triggers", "Triggers", "trigger"],
   ["grants", "Grants", "grant"],

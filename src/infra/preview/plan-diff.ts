@@ -62,6 +62,10 @@ export function diffPlans(stack: string, base?: DeploymentPlan, head?: Deploymen
     (base?.buses ?? []).map((b) => ({ id: b.id, value: { ...b } })),
     (head?.buses ?? []).map((b) => ({ id: b.id, value: { ...b } })),
   );
+  // A plan of a release before the streams has none.
+  const streamItems = (p?: DeploymentPlan): Item[] =>
+    (p?.streams ?? []).map((s) => ({ id: s.source, asset: s.source, value: { ...s } }));
+  section("streams", streamItems(base), streamItems(head));
   const fnItems = (p?: DeploymentPlan): Item[] =>
     (p?.functions ?? []).map((f) => ({ id: f.id, asset: f.id, value: { ...f } }));
   section("functions", fnItems(base), fnItems(head));

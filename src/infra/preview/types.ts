@@ -138,7 +138,16 @@ export interface Risk {
 
 /** A change to one item of a stack's deployment plan. */
 export interface PlanItemChange {
-  readonly section: "stores" | "buses" | "functions" | "triggers" | "grants" | "secrets" | "alarms" | "stack";
+  readonly section:
+    | "stores"
+    | "buses"
+    | "streams"
+    | "functions"
+    | "triggers"
+    | "grants"
+    | "secrets"
+    | "alarms"
+    | "stack";
   /** The item's logical id: a store id, function id, `<function> <access> <store>:<prefix>` for grants. */
   readonly id: string;
   readonly op: "add" | "remove" | "change";

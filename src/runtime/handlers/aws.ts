@@ -1,5 +1,9 @@
 /**
  * The AWS Lambda entry point. What invokes a Tributary function (infra/aws/function.ts):
+ * - a CDC source's Kinesis data stream, through an event source mapping with ReportBatchItemFailures: a
+ *   batch of one shard's records, each `data` a Debezium change event (base64 of its JSON text; empty for
+ *   a tombstone, which is skipped), ingested as one batch (streams.ts); the answer names the records that
+ *   could not be landed by their sequence numbers, and Lambda retries from the lowest of them;
  * - an SQS event source mapping with ReportBatchItemFailures: a batch of records, each body the
  *   EventBridge event a bus rule forwarded (detail-type tributary.asset.materialised or
  *   tributary.source.events). Records run one after the other; the answer names exactly the records
@@ -36,6 +40,7 @@ import {
 } from "./events.ts";
 import { drainOwn, OUTBOX_SWEPT_EVENT } from "./outbox.ts";
 import { EventBridgePublisher } from "./publish-eventbridge.ts";
+import { landStream, type StreamBatch } from "./streams.ts";
 
 export {
   EVENTBRIDGE_LIMITS,
@@ -125,6 +130,14 @@ export function awsHandler(
   return async (event, context) => {
     const rt = runtime();
     await drainOwn(rt);
+    if (isKinesisBatch(event)) {
+      const batchItemFailures: { itemIdentifier: string }[] = [];
+      for (const batch of kinesisBatches(event)) {
+        const landing = await landStream(rt, batch);
+        for (const f of landing.failed) batchItemFailures.push({ itemIdentifier: f.id });
+      }
+      return { batchItemFailures } satisfies BatchResponse;
+    }
     if (isSqsBatch(event)) {
       const batchItemFailures: { itemIdentifier: string }[] = [];
       for (const record of event.Records) {
@@ -142,6 +155,57 @@ export function awsHandler(
       isObject(context) && typeof context.awsRequestId === "string" ? context.awsRequestId : "";
     return attemptAll(rt, asyncWork(event, rt.fn.asset, requestId));
   };
+}
+
+/** A Lambda event of a Kinesis event source mapping: records of one shard of one stream. */
+export function isKinesisBatch(event: unknown): event is { Records: Json[] } {
+  return (
+    isObject(event) &&
+    Array.isArray(event.Records) &&
+    event.Records.length > 0 &&
+    event.Records.every((r) => isObject(r) && r.eventSource === "aws:kinesis")
+  );
+}
+
+/**
+ * The records of a Kinesis event, as one batch per stream and shard (a mapping's batch has one): each
+ * record's `data` is the value Debezium Server put, its partition key the record key, its sequence number
+ * its id. A record without a sequence number cannot be reported or retried: the event is not Lambda's.
+ */
+export function kinesisBatches(event: { Records: Json[] }): StreamBatch[] {
+  const batches = new Map<
+    string,
+    { origin: string; via: string; records: StreamBatch["records"][number][] }
+  >();
+  event.Records.forEach((r, i) => {
+    const k = isObject(r.kinesis) ? r.kinesis : {};
+    const seq = k.sequenceNumber;
+    if (!nonEmpty(seq)) {
+      throw new PoisonMessageError(
+        `Kinesis record ${i}: it has no kinesis.sequenceNumber; a Kinesis event source mapping's records have one (${excerpt(r, 120)}).`,
+      );
+    }
+    if (typeof k.data !== "string") {
+      throw new PoisonMessageError(
+        `Kinesis record ${seq}: its kinesis.data is ${excerpt(k.data)}, not base64 text.`,
+      );
+    }
+    const arn = nonEmpty(r.eventSourceARN) ? r.eventSourceARN : "kinesis";
+    const shard =
+      nonEmpty(r.eventID) && r.eventID.includes(":") ? r.eventID.slice(0, r.eventID.indexOf(":")) : "";
+    const origin = shard ? `${arn}/${shard}` : arn;
+    let batch = batches.get(origin);
+    if (!batch) {
+      batch = { origin, via: "Kinesis", records: [] };
+      batches.set(origin, batch);
+    }
+    batch.records.push({
+      id: seq,
+      ...(typeof k.partitionKey === "string" ? { key: k.partitionKey } : {}),
+      value: Buffer.from(k.data, "base64").toString("utf8"),
+    });
+  });
+  return [...batches.values()];
 }
 
 function isSqsBatch(event: unknown): event is { Records: Json[] } {

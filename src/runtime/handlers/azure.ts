@@ -11,7 +11,17 @@
  * - a timer (`%TRIBUTARY_SCHEDULE%`, NCRONTAB in UTC on Flex Consumption). It fires at every UTC hour
  *   the schedule's local hours can map to, so the handler runs only when TRIBUTARY_SCHEDULE_CRON matches
  *   the local time in TRIBUTARY_SCHEDULE_TIMEZONE (infra/azure/schedule.ts);
- * - Event Grid `Microsoft.Storage.BlobCreated`, for objects landed under `landing/<source>/`.
+ * - Event Grid `Microsoft.Storage.BlobCreated`, for objects landed under `landing/<source>/`;
+ * - a CDC source's event hub (`%TRIBUTARY_STREAM_HUB%`, its own consumer group
+ *   `%TRIBUTARY_STREAM_CONSUMER_GROUP%`, identity connection `TRIBUTARY_STREAM__fullyQualifiedNamespace`):
+ *   batches (cardinality many) of one partition, each event a Debezium change event as JSON text, its
+ *   partition, sequence number and partition key in the trigger metadata (`partitionContext`,
+ *   `sequenceNumberArray`, `partitionKeyArray`), landed as one batch (streams.ts). The trigger checkpoints
+ *   the partition after every invocation, failed or not; its retry policy (exponential backoff,
+ *   TRIBUTARY_STREAM_RETRIES retries) runs the batch again first. So records that cannot be landed fail
+ *   the invocation while retries are left (those landed are duplicates on the retry: nothing is written
+ *   twice), and on the last retry go to the function's dead-letter queue (dead-letters-servicebus.ts)
+ *   before the function returns.
  * Logs go through the invocation's `context.log` as JSON strings (Application Insights traces).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -29,9 +39,11 @@ import {
   lazyRuntime,
   PoisonMessageError,
   type Runtime,
+  StreamLandingError,
   type Work,
   type WorkReport,
 } from "./core.ts";
+import { ServiceBusDeadLetters, type StreamDeadLetters } from "./dead-letters-servicebus.ts";
 import {
   attempt,
   busWork,
@@ -45,6 +57,7 @@ import {
 } from "./events.ts";
 import { drainOwn } from "./outbox.ts";
 import { ServiceBusPublisher } from "./publish-servicebus.ts";
+import { landingDetail, landStream, type StreamBatch } from "./streams.ts";
 
 export {
   SERVICEBUS_RETRY,
@@ -64,7 +77,18 @@ export const SETTINGS = {
   timezone: "TRIBUTARY_SCHEDULE_TIMEZONE",
   /** A connection string for the bus instead of the identity (the emulator); never set by the infra. */
   connection: "TRIBUTARY_BUS",
+  /** The event hub a CDC source's function reads, its consumer group and the trigger's retries. */
+  hub: "TRIBUTARY_STREAM_HUB",
+  consumerGroup: "TRIBUTARY_STREAM_CONSUMER_GROUP",
+  retries: "TRIBUTARY_STREAM_RETRIES",
+  /** The function's dead-letter queue in the bus namespace. */
+  deadLetters: "TRIBUTARY_DEAD_LETTERS",
 } as const;
+
+/** The Event Hubs trigger's connection: `TRIBUTARY_STREAM__fullyQualifiedNamespace` with the app's identity. */
+export const STREAM_CONNECTION = "TRIBUTARY_STREAM";
+/** The retry policy's delays: from ten seconds, doubling, up to five minutes. */
+export const STREAM_RETRY_INTERVALS = { minimum: { seconds: 10 }, maximum: { minutes: 5 } } as const;
 
 export const BLOB_CREATED = "Microsoft.Storage.BlobCreated";
 
@@ -73,12 +97,23 @@ const ERROR_EVENTS = new Set([WORK_FAILED_EVENT, "tributary.asset.failed"]);
 
 export interface AzureHandlers {
   serviceBus(message: unknown, context: InvocationContext): Promise<WorkReport>;
+  eventHub(messages: unknown, context: InvocationContext): Promise<WorkReport>;
   timer(timer: Timer, context: InvocationContext): Promise<WorkReport>;
   eventGrid(event: EventGridEvent, context: InvocationContext): Promise<WorkReport>;
 }
 
-/** The three trigger handlers of one Tributary function. */
-export function azureHandlers(graph: AssetGraph, deps: HandlerDeps = {}): AzureHandlers {
+/** What the Azure handlers may be given instead of their defaults: for tests and `tributary invoke`. */
+export interface AzureDeps {
+  /** Where a CDC function puts what it could not land after the last retry (default: its Service Bus queue). */
+  readonly deadLetters?: StreamDeadLetters;
+}
+
+/** The trigger handlers of one Tributary function. */
+export function azureHandlers(
+  graph: AssetGraph,
+  deps: HandlerDeps = {},
+  azureDeps: AzureDeps = {},
+): AzureHandlers {
   const invocation = new AsyncLocalStorage<InvocationContext>();
   const write = (line: string) => {
     let level: "log" | "error" = "log";
@@ -138,6 +173,43 @@ export function azureHandlers(graph: AssetGraph, deps: HandlerDeps = {}): AzureH
         (rt) => timerWork(rt.fn.asset, at, env),
       );
     },
+    eventHub: (messages, context) =>
+      invocation.run(context, async () => {
+        const rt = runtime();
+        await drainOwn(rt);
+        const batch = eventHubBatch(messages, context.triggerMetadata ?? {});
+        const landing = await landStream(rt, batch);
+        const detail = landingDetail(batch, landing);
+        if (landing.failed.length > 0) {
+          const retry = context.retryContext;
+          const last =
+            retry !== undefined && retry.maxRetryCount >= 0 && retry.retryCount >= retry.maxRetryCount;
+          if (!last) {
+            throw new StreamLandingError(
+              `Event Hubs batch of ${batch.origin}: ${detail} The trigger retries the batch${retry ? ` (retry ${retry.retryCount + 1} of ${retry.maxRetryCount})` : ""}.`,
+            );
+          }
+          const sink = azureDeps.deadLetters ?? defaultDeadLetters(env);
+          await sink.send(batch, landing.failed);
+          rt.log({
+            event: STREAM_DEAD_LETTERED_EVENT,
+            origin: batch.origin,
+            records: landing.failed.map((f) => f.id),
+            queue: env[SETTINGS.deadLetters] ?? "",
+          });
+        }
+        const ingested = landing.reports.some((r) => r.status === "ingested");
+        return {
+          id: batch.origin,
+          kind: "source-events",
+          status: ingested ? "ingested" : landing.reports.length > 0 ? "duplicate" : "ignored",
+          detail:
+            landing.failed.length > 0
+              ? `${detail} After the last retry they went to the dead-letter queue ${env[SETTINGS.deadLetters] ?? ""}.`
+              : detail,
+          announced: landing.reports.flatMap((r) => r.announced),
+        } satisfies WorkReport;
+      }),
     eventGrid: (event, context) => {
       const id =
         blobId(event) ?? (isObject(event) && typeof event.id === "string" ? event.id : context.invocationId);
@@ -150,8 +222,67 @@ export function azureHandlers(graph: AssetGraph, deps: HandlerDeps = {}): AzureH
   };
 }
 
+/** The log line of records put in the dead-letter queue after the Event Hubs trigger's last retry. */
+export const STREAM_DEAD_LETTERED_EVENT = "tributary.stream.dead-lettered";
+
+function defaultDeadLetters(env: Readonly<Record<string, string | undefined>>): StreamDeadLetters {
+  const namespace = env[SETTINGS.namespace]?.trim();
+  const queue = env[SETTINGS.deadLetters]?.trim();
+  if (!namespace || !queue) {
+    throw new HandlerConfigError(
+      `handler: app setting ${!namespace ? SETTINGS.namespace : SETTINGS.deadLetters} is not set, but records of the stream must go to the dead-letter queue; the function was not deployed by Tributary's infra. Deploy it with pulumi up.`,
+    );
+  }
+  const connectionString = env[SETTINGS.connection]?.trim();
+  return new ServiceBusDeadLetters({ namespace, queue, ...(connectionString ? { connectionString } : {}) });
+}
+
+/**
+ * The events of one Event Hubs trigger invocation as a stream batch: with cardinality many the bodies
+ * (text, with dataType string; bytes; or JSON the worker parsed), and per event, in the trigger metadata,
+ * its sequence number and partition key, and the partition they all come from. Without sequence numbers
+ * the events cannot be named, nor their landing repeated safely: that is no Event Hubs trigger's batch.
+ */
+export function eventHubBatch(messages: unknown, metadata: Json): StreamBatch {
+  const bodies = Array.isArray(messages) ? messages : [messages];
+  const partition = isObject(metadata.partitionContext) ? metadata.partitionContext : {};
+  const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+  const origin = [
+    text(partition.fullyQualifiedNamespace) ?? "eventhubs",
+    text(partition.eventHubName) ?? "hub",
+    text(partition.partitionId) ?? "0",
+  ].join("/");
+  const sequence = Array.isArray(metadata.sequenceNumberArray) ? metadata.sequenceNumberArray : undefined;
+  if (!sequence || sequence.length !== bodies.length) {
+    throw new PoisonMessageError(
+      `Event Hubs batch of ${origin}: the trigger metadata has ${sequence ? `${sequence.length} sequence numbers for ${bodies.length} events` : "no sequenceNumberArray"}; the events cannot be named, nor landed idempotently.`,
+    );
+  }
+  const keys = Array.isArray(metadata.partitionKeyArray) ? metadata.partitionKeyArray : [];
+  const partitionId = text(partition.partitionId) ?? "0";
+  return {
+    origin,
+    via: "Event Hubs",
+    records: bodies.map((body, i) => {
+      const key = keys[i];
+      return {
+        id: `${partitionId}:${String(sequence[i])}`,
+        ...(typeof key === "string" && key !== "" ? { key } : {}),
+        value:
+          typeof body === "string"
+            ? body
+            : body instanceof Uint8Array
+              ? Buffer.from(body).toString("utf8")
+              : body === null || body === undefined
+                ? ""
+                : JSON.stringify(body),
+      };
+    }),
+  };
+}
+
 /** The app's function registrations (the `app` of @azure/functions, or a test's recorder). */
-export type AzureApp = Pick<typeof app, "serviceBusTopic" | "timer" | "eventGrid">;
+export type AzureApp = Pick<typeof app, "serviceBusTopic" | "timer" | "eventGrid" | "eventHub">;
 
 /**
  * Register the triggers the function's app settings call for: the subscription when it consumes a bus,
@@ -171,6 +302,25 @@ export function registerAzure(graph: AssetGraph, deps: HandlerDeps = {}, target:
       handler: handlers.serviceBus,
     });
     registered.push("events");
+  }
+  if (env[SETTINGS.hub] && env[SETTINGS.consumerGroup]) {
+    const retries = Number(env[SETTINGS.retries] ?? "");
+    target.eventHub("changes", {
+      connection: STREAM_CONNECTION,
+      eventHubName: `%${SETTINGS.hub}%`,
+      consumerGroup: `%${SETTINGS.consumerGroup}%`,
+      cardinality: "many",
+      // The bodies as the text Debezium Server sent, not JSON the worker parsed (which loses big integers).
+      ...({ dataType: "string" } as object),
+      retry: {
+        strategy: "exponentialBackoff",
+        maxRetryCount: Number.isInteger(retries) && retries >= 0 ? retries : 5,
+        minimumInterval: STREAM_RETRY_INTERVALS.minimum,
+        maximumInterval: STREAM_RETRY_INTERVALS.maximum,
+      },
+      handler: handlers.eventHub,
+    });
+    registered.push("changes");
   }
   if (env[SETTINGS.schedule]) {
     target.timer("schedule", { schedule: `%${SETTINGS.schedule}%`, handler: handlers.timer });

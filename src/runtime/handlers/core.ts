@@ -42,6 +42,11 @@ import { ZonedStore } from "../storage/zoned.ts";
 import { publishWithin, sweep } from "./outbox.ts";
 import type { Publisher } from "./publish.ts";
 
+/** Records of a stream could not be landed: the invocation fails, and the stream redelivers them. */
+export class StreamLandingError extends TributaryError {
+  override name = "StreamLandingError";
+}
+
 /** The function's environment is wrong: a deployment mistake, named by variable. */
 export class HandlerConfigError extends TributaryError {
   override name = "HandlerConfigError";

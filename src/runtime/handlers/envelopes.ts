@@ -30,21 +30,28 @@ export type BusMessage =
       readonly scheduledTime: string;
     };
 
+/** The triggers an Azure function app registers (azure.ts `registerAzure`). */
+export type AzureTrigger = "serviceBus" | "timer" | "eventGrid" | "eventHub";
+export const AZURE_TRIGGERS: readonly AzureTrigger[] = ["serviceBus", "timer", "eventGrid", "eventHub"];
+
 /** The account, project and namespace local deliveries claim to come from. */
 export const LOCAL = {
   account: "123456789012",
   region: "us-east-1",
   project: "tributary-local",
   namespace: "tributary-local.servicebus.windows.net",
+  eventHubsNamespace: "tributary-local-streams.servicebus.windows.net",
 } as const;
 
 /** What a cloud entry point is called with: the event, and Azure's invocation context fields. */
 export interface Delivery {
   /** Azure only: which trigger the event is for (an Azure function app registers one per kind). */
-  readonly trigger?: "serviceBus" | "timer" | "eventGrid";
+  readonly trigger?: AzureTrigger;
   readonly event: unknown;
   /** Azure only: the trigger metadata of the invocation context. */
   readonly triggerMetadata?: Readonly<Record<string, unknown>>;
+  /** Azure only: which retry of the trigger's retry policy the invocation is (absent: the first try). */
+  readonly retryContext?: { readonly retryCount: number; readonly maxRetryCount: number };
   /**
    * GCP only: the HTTP request that carries the event, delivered through the Functions Framework
    * (gcp-http.ts); `event` is then what the framework makes of it.

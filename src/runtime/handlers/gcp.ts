@@ -16,6 +16,11 @@
  * data whether the framework parsed it (a JSON content type) or not (a string or bytes, or
  * `data_base64`). See {@link gcpItem} for every shape it takes.
  *
+ * A CDC source's function is pushed its stream's messages (infra/gcp/stream.ts) by an ordered push
+ * subscription: each message one Debezium change event (data: its JSON text; the ordering key Debezium
+ * Server's record key; no Tributary `type` attribute), landed as a batch of one (streams.ts). A message
+ * that cannot be landed fails the request, and Pub/Sub redelivers it, before the next one of its key.
+ *
  * A failure throws: the framework answers 500, Pub/Sub retries with backoff and dead-letters after the
  * subscription's maximum deliveries. Logs are JSON lines with a `severity`, which Cloud Logging turns
  * into `jsonPayload` (the freshness metric counts `jsonPayload.event = "tributary.asset.materialised"`).
@@ -27,7 +32,15 @@ import type { AssetGraph } from "../../kit/graph.ts";
 import { gcpSecretReader } from "../secrets/gcp.ts";
 import { GcsStore } from "../storage/gcs.ts";
 import { storeOpener } from "../storage/uri.ts";
-import { type HandlerDeps, lazyRuntime, PoisonMessageError, type Work, type WorkReport } from "./core.ts";
+import {
+  type HandlerDeps,
+  lazyRuntime,
+  PoisonMessageError,
+  type Runtime,
+  StreamLandingError,
+  type Work,
+  type WorkReport,
+} from "./core.ts";
 import {
   attempt,
   busWork,
@@ -46,6 +59,7 @@ import {
 } from "./events.ts";
 import { drainOwn } from "./outbox.ts";
 import { PubSubPublisher } from "./publish-pubsub.ts";
+import { landingDetail, landStream, type StreamBatch } from "./streams.ts";
 
 export {
   PUBSUB_LIMITS,
@@ -86,9 +100,74 @@ export function gcpHandler(
   return async (event) => {
     const rt = runtime();
     await drainOwn(rt);
+    const source = rt.graph.has(rt.fn.asset) ? rt.graph.get(rt.fn.asset) : undefined;
+    const change = source?.kind === "source" && source.cdc ? streamMessage(event) : undefined;
+    if (change) return landChange(rt, change);
     const item = gcpItem(event);
     return attempt(rt, item.id, item.make);
   };
+}
+
+/**
+ * A Pub/Sub message that is a stream's change event, not a Tributary message: pushed as it is, or as the
+ * Functions Framework's messagePublished CloudEvent of it, without a Tributary `type` attribute.
+ */
+export function streamMessage(event: unknown): StreamBatch | undefined {
+  let message: Json | undefined;
+  if (isPushBody(event)) message = event.message;
+  else if (isObject(event) && event.type === PUBSUB_PUBLISHED) {
+    let data: unknown;
+    try {
+      data = eventData(event, "CloudEvent", "a Pub/Sub push message");
+    } catch {
+      return undefined;
+    }
+    if (isObject(data) && isObject(data.message)) message = data.message;
+  }
+  if (!message) return undefined;
+  const attributes = isObject(message.attributes) ? message.attributes : {};
+  if (TRIBUTARY_TYPES.includes(attributes.type)) return undefined;
+  const id = nonEmpty(message.messageId)
+    ? message.messageId
+    : nonEmpty(message.message_id)
+      ? message.message_id
+      : undefined;
+  if (id === undefined) return undefined;
+  const key = nonEmpty(message.orderingKey) ? message.orderingKey : undefined;
+  return {
+    origin: "pubsub",
+    via: "Pub/Sub",
+    records: [
+      {
+        id,
+        ...(key === undefined ? {} : { key }),
+        value: typeof message.data === "string" ? Buffer.from(message.data, "base64").toString("utf8") : "",
+      },
+    ],
+  };
+}
+
+/**
+ * Land one pushed change event; a message that cannot be landed throws, which answers the push with a
+ * 500: Pub/Sub redelivers it, and holds back the later messages of its ordering key until it is through.
+ */
+async function landChange(rt: Runtime, batch: StreamBatch): Promise<WorkReport> {
+  const landing = await landStream(rt, batch);
+  const record = batch.records[0]!;
+  if (landing.failed.length > 0) {
+    throw new StreamLandingError(
+      `Pub/Sub message ${record.id}${record.key === undefined ? "" : ` (ordering key ${record.key})`} could not be landed; Pub/Sub redelivers it: ${landing.failed[0]!.error}`,
+    );
+  }
+  return (
+    landing.reports[0] ?? {
+      id: record.id,
+      kind: "source-events",
+      status: "ignored",
+      detail: landingDetail(batch, landing),
+      announced: [],
+    }
+  );
 }
 
 /** Register the handler with the Functions Framework under the infra's entry point. */

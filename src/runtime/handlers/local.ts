@@ -53,8 +53,11 @@ export async function entryPoint(
       invocationId: randomUUID(),
       functionName: consumer,
       triggerMetadata: { ...d.triggerMetadata },
+      ...(d.retryContext ? { retryContext: { ...d.retryContext } } : {}),
     });
     switch (d.trigger ?? "serviceBus") {
+      case "eventHub":
+        return handlers.eventHub(d.event, context);
       case "timer":
         return handlers.timer(d.event as Parameters<typeof handlers.timer>[0], context);
       case "eventGrid":

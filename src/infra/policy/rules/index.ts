@@ -1,6 +1,6 @@
 /**
  * The security rules of the `tributary-security` policy pack, as pure functions over resource records:
- * each rule of common.ts runs every cloud's check of its name, then come the secrets' rules.
+ * each rule of common.ts runs every cloud's check of its name, then come the secrets' and the streams' rules.
  *
  * The same rules run in two places: offline, over what `tributary synth` (or a test) registered, through
  * {@link evaluate}; and under `pulumi preview --policy-pack infra/policy`, where `../index.ts` adapts the
@@ -15,6 +15,7 @@ import { azureChecks } from "./azure.ts";
 import { type CloudCheck, type CloudChecks, RULES, type Rule, type Violation } from "./common.ts";
 import { gcpChecks } from "./gcp.ts";
 import { secretRules } from "./secrets.ts";
+import { streamRules } from "./streams.ts";
 
 const CLOUDS: readonly CloudChecks[] = [awsChecks, gcpChecks, azureChecks];
 
@@ -25,6 +26,7 @@ export const rules: readonly Rule[] = [
     return { name, description, check: (resources) => checks.flatMap((c) => c(resources)) };
   }),
   ...secretRules,
+  ...streamRules,
 ];
 
 /**

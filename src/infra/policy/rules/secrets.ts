@@ -63,7 +63,8 @@ const AZURE_READ_ROLES: Record<string, string> = {
   "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
 };
 
-function collect(
+/** A rule's violations reported through `body`, in the order of the resources they are on. */
+export function collect(
   policy: string,
   resources: readonly ResourceRecord[],
   body: (report: (r: ResourceRecord, message: string) => void) => void,
@@ -199,12 +200,13 @@ const encrypted: Rule = {
 // secret-read-only-by-declaring-functions
 // ------------------------------------------------------------------------------------------------
 
-interface Stmt {
+export interface Stmt {
   readonly body: Record<string, unknown>;
   readonly where: string;
 }
 
-function statements(doc: unknown): Stmt[] | typeof UNKNOWN {
+/** The statements of an IAM policy document (JSON text or object), each with where it is for messages. */
+export function statements(doc: unknown): Stmt[] | typeof UNKNOWN {
   if (doc === UNKNOWN) return UNKNOWN;
   let value: unknown = doc;
   if (typeof doc === "string") {
@@ -229,7 +231,7 @@ function statements(doc: unknown): Stmt[] | typeof UNKNOWN {
   });
 }
 
-const asList = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+export const asList = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 const readsSecrets = (action: unknown) =>
   typeof action === "string" && /^secretsmanager:(GetSecretValue|\*)$/i.test(action);

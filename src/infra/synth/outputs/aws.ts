@@ -61,6 +61,13 @@ export function fakeAwsOutputs(r: NewResource, region: string): FakeOutputs {
         arn: arn("lambda", `function:${named}`),
         invokeArn: `arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${named}`)}/invocations`,
       });
+    case "aws:kinesis/stream:Stream": {
+      // A Kinesis data stream's id is its ARN.
+      const streamArn = arn("kinesis", `stream/${named}`);
+      return outputs(streamArn, { name: named, arn: streamArn });
+    }
+    case "aws:lambda/eventSourceMapping:EventSourceMapping":
+      return outputs(uuidOf(name), { uuid: uuidOf(name) });
     case "aws:sns/topic:Topic":
       return outputs(arn("sns", named), { name: named, arn: arn("sns", named) });
     case "aws:scheduler/schedule:Schedule":

@@ -77,6 +77,23 @@ const TYPES: Record<
     nameInput: "",
     path: (i) => `Microsoft.ServiceBus/namespaces/${i.namespaceName}/networkRuleSets/default`,
   },
+  "azure-native:eventhub:Namespace": {
+    nameInput: "namespaceName",
+    path: (_i, n) => `Microsoft.EventHub/namespaces/${n}`,
+  },
+  "azure-native:eventhub:NamespaceNetworkRuleSet": {
+    nameInput: "",
+    path: (i) => `Microsoft.EventHub/namespaces/${i.namespaceName}/networkRuleSets/default`,
+  },
+  "azure-native:eventhub:EventHub": {
+    nameInput: "eventHubName",
+    path: (i, n) => `Microsoft.EventHub/namespaces/${i.namespaceName}/eventhubs/${n}`,
+  },
+  "azure-native:eventhub:ConsumerGroup": {
+    nameInput: "consumerGroupName",
+    path: (i, n) =>
+      `Microsoft.EventHub/namespaces/${i.namespaceName}/eventhubs/${i.eventHubName}/consumergroups/${n}`,
+  },
   "azure-native:network:VirtualNetwork": {
     nameInput: "virtualNetworkName",
     path: (_i, n) => `Microsoft.Network/virtualNetworks/${n}`,
@@ -196,6 +213,7 @@ export function fakeAzureOutputs(r: NewResource, _region: string): FakeOutputs {
         tenantId: OFFLINE_TENANT,
       });
     case "azure-native:servicebus:Namespace":
+    case "azure-native:eventhub:Namespace":
       return outputs(id, name, { serviceBusEndpoint: `https://${name}.servicebus.windows.net:443/` });
     case "azure-native:web:WebApp": {
       const identity = r.inputs.identity as { type?: string } | undefined;
