@@ -171,7 +171,8 @@ export function parseVectorsConfig(value: unknown, where: string): VectorsConfig
   if (typeof share !== "number" || !(share > 0 && share <= 1)) {
     fail(`index.retrainShare must be a number above 0 and at most 1, not ${JSON.stringify(share)}`);
   }
-  const partitions = index.partitions === undefined ? undefined : whole("index.partitions", index.partitions, 1);
+  const partitions =
+    index.partitions === undefined ? undefined : whole("index.partitions", index.partitions, 1);
   return Object.freeze({
     provider,
     models: Object.freeze({ ...(models as Record<string, string>) }),
