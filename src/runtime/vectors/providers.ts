@@ -48,7 +48,23 @@ export async function createEmbedder(
   config: VectorsConfig,
   what: string,
 ): Promise<ResolvedEmbedder> {
-  const model = effectiveModel(declared, config);
+  return embedderOf(effectiveModel(declared, config), config, what);
+}
+
+/**
+ * The embedder of a model as it embeds (a vector table records it): its provider must be the one
+ * `config` sets up, whose settings (region, endpoint…) it gets.
+ */
+export async function embedderOf(
+  model: EffectiveModel,
+  config: VectorsConfig,
+  what: string,
+): Promise<ResolvedEmbedder> {
+  if (model.provider !== config.provider.kind) {
+    throw new EmbedderError(
+      `${what}: the vectors were embedded by ${modelTag(model)}, but the configured provider is "${config.provider.kind}" ($TRIBUTARY_VECTORS): use the configuration that materialised them.`,
+    );
+  }
   const factory = PROVIDERS[config.provider.kind] as ProviderFactory<ProviderKind> | undefined;
   if (factory === undefined) {
     const have = Object.keys(PROVIDERS).join(", ");

@@ -53,7 +53,7 @@ export interface VectorRows {
   readonly vectors: Float32Array;
 }
 
-export interface SearchHit {
+export interface Neighbour {
   /** The row's key and tenant columns, by name. */
   readonly row: Readonly<Record<string, string | number>>;
   /** Cosine distance to the query (0: same direction; 2: opposite). */
@@ -200,7 +200,7 @@ export class VectorTable {
   }
 
   /** The `k` nearest rows to `vector` by cosine distance, nearest first. */
-  async search(vector: Float32Array, k: number, index: IndexConfig): Promise<SearchHit[]> {
+  async search(vector: Float32Array, k: number, index: IndexConfig): Promise<Neighbour[]> {
     const columns = [...new Set([...this.shape.keys.map((c) => c.name), this.shape.tenantColumn])];
     let query = this.#table.vectorSearch(vector).distanceType("cosine").limit(k).select(columns);
     if (await this.indexed()) query = query.nprobes(index.nprobes).refineFactor(index.refineFactor);
@@ -209,7 +209,8 @@ export class VectorTable {
       row: Object.fromEntries(
         columns.map((c) => [c, typeof r[c] === "bigint" ? Number(r[c]) : (r[c] as string | number)]),
       ),
-      distance: Number(r._distance),
+      // Float rounding gives an identical vector a distance of -1e-8, not 0.
+      distance: Math.max(0, Number(r._distance)),
     }));
   }
 
