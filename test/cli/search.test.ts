@@ -92,7 +92,7 @@ describe("tributary search after the quick start", () => {
   it.each([
     [
       ["recommendation_vector", "x", "--tenant", "acme"],
-      'tributary: search: no asset "recommendation_vector" in the graph. Did you mean "recommendation_vectors"?\n',
+      'tributary: search: no asset "recommendation_vector" in the graph. Did you mean "recommendation_vectors" or "recommendation_features"?\n',
     ],
     [
       ["recommendation_features", "x", "--tenant", "acme"],

@@ -295,6 +295,8 @@ export const recommendationVectors = embedding("recommendation_vectors", {
   tenant: "tenant_id",
   model: { name: "text-embedding", dimension: 256 },
   trigger: onUpstream(),
+  // LanceDB's native library is loaded beside DuckDB's.
+  resources: { memoryMb: 1024, timeoutSeconds: 300 },
   owners: ["team:growth-ml"],
   tags: ["ml", "vectors"],
 });
