@@ -1,5 +1,5 @@
 /**
- * Vector tables on the cloud stores' emulators (s3rver, Azurite): the engine materialises the embedding
+ * Vector tables on the cloud stores' emulators (s3rver, Azurite, the GCS fake's XML API): the engine materialises the embedding
  * asset into a store there (its ledger and manifests through the store adapter, its vectors through
  * LanceDB), an application searches it through `tributary/vectors`, and every object of a tenant's
  * vectors lies under that tenant's prefix.
@@ -7,21 +7,28 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { materialize } from "../../src/runtime/engine/materialize.ts";
 import { AzureBlobStore } from "../../src/runtime/storage/azure-blob.ts";
+import { GcsStore } from "../../src/runtime/storage/gcs.ts";
 import type { ObjectStore } from "../../src/runtime/storage/port.ts";
 import { S3Store } from "../../src/runtime/storage/s3.ts";
 import { createVectorSearch } from "../../src/runtime/vectors/client.ts";
 import { type AzureEmulator, type S3Emulator, startAzurite, startS3 } from "../storage/emulators.ts";
+import { type GcsFake, startGcsFake } from "../storage/gcs-fake.ts";
 import { graphOf, ROWS } from "./graph.ts";
 
 let s3: S3Emulator;
 let azure: AzureEmulator;
+let gcs: GcsFake;
 beforeAll(async () => {
-  [s3, azure] = await Promise.all([startS3("vectors-test"), startAzurite("vectors-test")]);
-  for (const [k, v] of Object.entries({ ...s3.env, ...azure.env })) vi.stubEnv(k, v);
+  [s3, azure, gcs] = await Promise.all([
+    startS3("vectors-test"),
+    startAzurite("vectors-test"),
+    startGcsFake("vectors-test"),
+  ]);
+  for (const [k, v] of Object.entries({ ...s3.env, ...azure.env, ...gcs.env })) vi.stubEnv(k, v);
 });
 afterAll(async () => {
   vi.unstubAllEnvs();
-  await Promise.all([s3?.stop(), azure?.stop()]);
+  await Promise.all([s3?.stop(), azure?.stop(), gcs?.stop()]);
 });
 
 const stores: [string, () => { store: ObjectStore; uri: string }][] = [
@@ -29,6 +36,13 @@ const stores: [string, () => { store: ObjectStore; uri: string }][] = [
     "S3 (s3rver)",
     () => {
       const store = new S3Store({ bucket: s3.bucket, prefix: "curated" });
+      return { store, uri: store.uri };
+    },
+  ],
+  [
+    "Google Cloud Storage (the GCS fake)",
+    () => {
+      const store = new GcsStore({ bucket: gcs.bucket, prefix: "curated" });
       return { store, uri: store.uri };
     },
   ],

@@ -10,7 +10,9 @@
  *                                                                              AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL
  *                                                                              (an emulator): the endpoint,
  *                                                                              path-style, allow_http
- *   gs://bucket/prefix                          gs://bucket/prefix/…           - (Application Default Credentials)
+ *   gs://bucket/prefix                          gs://bucket/prefix/…           - (Application Default Credentials);
+ *                                                                              with STORAGE_EMULATOR_HOST: that
+ *                                                                              endpoint and a dummy token
  *   https://<acct>.blob.core.windows.net/c/p    az://c/p/…                     account; a bearer token from
  *                                                                              DefaultAzureCredential (the
  *                                                                              function's managed identity)
@@ -63,8 +65,21 @@ export function lanceLocation(storeUri: string, env: NodeJS.ProcessEnv = process
         },
       };
     }
-    case "gcs":
-      return { root: join(`gs://${at.bucket}`, at.prefix), storageOptions: {} };
+    case "gcs": {
+      // An emulator (STORAGE_EMULATOR_HOST, as the Google clients read it).
+      const emulator = env.STORAGE_EMULATOR_HOST;
+      return {
+        root: join(`gs://${at.bucket}`, at.prefix),
+        storageOptions: emulator
+          ? {
+              google_base_url: emulator.replace(/\/+$/, ""),
+              // Emulators take any bearer token; without one LanceDB asks the metadata server for one.
+              google_storage_token: "emulator",
+              ...(emulator.startsWith("http://") ? { allow_http: "true" } : {}),
+            }
+          : {},
+      };
+    }
     case "azure": {
       const root = join(`az://${at.container}`, at.prefix);
       const local = at.serviceUrl.startsWith("http://");
