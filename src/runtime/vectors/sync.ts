@@ -111,7 +111,9 @@ export async function syncTenant(
     await writing;
     await table.delete(gone);
     const touched = changed.length > 0 || gone.length > 0 || opened!.replaced;
-    const indexed = touched ? (await table.maintain(rt.config.index)).indexed : await table.indexed();
+    const indexed = touched
+      ? (await table.maintain(rt.config.index, { deleted: gone.length, replaced: opened!.replaced })).indexed
+      : await table.indexed();
     return {
       rows: n,
       embedded: changed.length,

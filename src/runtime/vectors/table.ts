@@ -23,6 +23,8 @@ export const TABLE_NAME = "vectors";
 export const VECTOR = "vector";
 export const CONTENT_HASH = "content_hash";
 const INDEX_NAME = `${VECTOR}_idx`;
+/** Small fragments (each write adds one) a table may pile up before a run compacts them. */
+const SMALL_FRAGMENTS = 8;
 
 export type KeyType = "string" | "integer";
 
@@ -185,19 +187,23 @@ export class VectorTable {
   }
 
   /**
-   * Keep the table fast and small after a run wrote to it: build the ANN index once it holds
-   * `index.minRows` rows, re-train it once `index.retrainShare` of the rows are not in it, compact
-   * small fragments, and drop every older version (a deleted key's vector leaves the latest version at
-   * once, and the versions that still hold it here).
+   * Keep the table fast after a run changed it: build the ANN index once it holds `index.minRows` rows,
+   * train it again once `index.retrainShare` of the rows are not in it, and otherwise add the new rows to
+   * it. LanceDB's optimize (compaction of small fragments, the new rows into the index, and the removal of
+   * every older version) runs only when it has work worth its cost: rows to index, `SMALL_FRAGMENTS`
+   * small fragments piled up, a tenth of the rows deleted (their bytes leave the files it rewrites), or
+   * the table replaced (the old model's vectors).
    */
-  async maintain(index: IndexConfig): Promise<{ indexed: boolean }> {
+  async maintain(
+    index: IndexConfig,
+    change: { deleted: number; replaced: boolean },
+  ): Promise<{ indexed: boolean }> {
     const rows = await this.#table.countRows();
-    const indices = await this.#table.listIndices();
-    const has = indices.some((i) => i.name === INDEX_NAME);
+    const has = (await this.#table.listIndices()).some((i) => i.name === INDEX_NAME);
+    let optimize = change.replaced || (change.deleted > 0 && change.deleted * 10 >= rows + change.deleted);
     if (rows >= index.minRows) {
-      const stats = has ? await this.#table.indexStats(INDEX_NAME) : undefined;
-      const unindexed = stats ? stats.numUnindexedRows / Math.max(1, rows) : 1;
-      if (!has || unindexed >= index.retrainShare) {
+      const unindexed = has ? ((await this.#table.indexStats(INDEX_NAME))?.numUnindexedRows ?? rows) : rows;
+      if (!has || unindexed >= index.retrainShare * rows) {
         const { lancedb } = await lance();
         await this.#table.createIndex(VECTOR, {
           name: INDEX_NAME,
@@ -207,11 +213,15 @@ export class VectorTable {
             ...(index.partitions === undefined ? {} : { numPartitions: index.partitions }),
           }),
         });
+      } else if (unindexed > 0) {
+        optimize = true;
       }
     } else if (has) {
       await this.#table.dropIndex(INDEX_NAME);
+      optimize = true;
     }
-    await this.#table.optimize({ cleanupOlderThan: new Date() });
+    if (!optimize) optimize = (await this.#table.stats()).fragmentStats.numSmallFragments >= SMALL_FRAGMENTS;
+    if (optimize) await this.#table.optimize({ cleanupOlderThan: new Date() });
     return { indexed: rows >= index.minRows };
   }
 
@@ -257,48 +267,68 @@ export class VectorTable {
   }
 
   #arrowTable(rows: VectorRows, tenant: string) {
-    const a = this.#arrow;
-    const n = rows.hashes.length;
-    const dim = this.shape.model.dimension;
-    if (rows.vectors.length !== n * dim) {
-      throw new VectorTableError(`vectors: ${n} rows need ${n * dim} floats, not ${rows.vectors.length}.`);
-    }
-    const children = [];
-    for (const field of this.#schema.fields) {
-      const name = field.name;
-      const k = this.shape.keys.findIndex((c) => c.name === name);
-      if (k >= 0) {
-        const values = rows.keys[k]!;
-        if (this.shape.keys[k]!.type === "integer") {
-          const ints = new BigInt64Array(n);
-          for (let i = 0; i < n; i++) ints[i] = BigInt(values[i] as bigint);
-          children.push(a.makeData({ type: new a.Int64(), length: n, nullCount: 0, data: ints }));
-        } else {
-          children.push(a.vectorFromArray(values as string[], new a.Utf8()).data[0]!);
-        }
-      } else if (name === this.shape.tenantColumn) {
-        children.push(a.vectorFromArray(new Array<string>(n).fill(tenant), new a.Utf8()).data[0]!);
-      } else if (name === CONTENT_HASH) {
-        children.push(a.vectorFromArray(rows.hashes as string[], new a.Utf8()).data[0]!);
-      } else {
-        children.push(
-          a.makeData({
-            type: field.type,
-            length: n,
-            nullCount: 0,
-            child: a.makeData({ type: new a.Float32(), length: n * dim, nullCount: 0, data: rows.vectors }),
-          }),
-        );
+    return vectorBatch(this.#arrow, this.#schema, this.shape, rows, tenant);
+  }
+}
+
+/**
+ * Rows as one Arrow table of `schema` (a vector table's), built column by column straight into Arrow's
+ * buffers: strings as one UTF-8 buffer with offsets, the vectors as the one Float32Array they already are.
+ */
+export function vectorBatch(
+  a: ArrowModule,
+  schema: Schema,
+  shape: TableShape,
+  rows: VectorRows,
+  tenant: string,
+) {
+  const n = rows.hashes.length;
+  const dim = shape.model.dimension;
+  if (rows.vectors.length !== n * dim) {
+    throw new VectorTableError(`vectors: ${n} rows need ${n * dim} floats, not ${rows.vectors.length}.`);
+  }
+  const children = schema.fields.map((field) => {
+    const name = field.name;
+    const k = shape.keys.findIndex((c) => c.name === name);
+    if (k >= 0) {
+      const values = rows.keys[k]!;
+      if (shape.keys[k]!.type === "integer") {
+        const ints = new BigInt64Array(n);
+        for (let i = 0; i < n; i++) ints[i] = BigInt(values[i] as bigint);
+        return a.makeData({ type: new a.Int64(), length: n, nullCount: 0, data: ints });
       }
+      return utf8(a, n, (i) => String(values[i]));
     }
-    const struct = a.makeData({
-      type: new a.Struct(this.#schema.fields),
+    if (name === shape.tenantColumn) return utf8(a, n, () => tenant);
+    if (name === CONTENT_HASH) return utf8(a, n, (i) => rows.hashes[i]!);
+    return a.makeData({
+      type: field.type,
       length: n,
       nullCount: 0,
-      children,
+      child: a.makeData({ type: new a.Float32(), length: n * dim, nullCount: 0, data: rows.vectors }),
     });
-    return new a.Table([new a.RecordBatch(this.#schema, struct)]);
+  });
+  const struct = a.makeData({ type: new a.Struct(schema.fields), length: n, nullCount: 0, children });
+  return new a.Table([new a.RecordBatch(schema, struct)]);
+}
+
+/** A non-null UTF-8 column of `n` strings. */
+function utf8(a: ArrowModule, n: number, at: (i: number) => string) {
+  const offsets = new Int32Array(n + 1);
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    bytes += Buffer.byteLength(at(i));
+    offsets[i + 1] = bytes;
   }
+  const data = Buffer.allocUnsafe(bytes);
+  for (let i = 0; i < n; i++) data.write(at(i), offsets[i]!);
+  return a.makeData({
+    type: new a.Utf8(),
+    length: n,
+    nullCount: 0,
+    valueOffsets: offsets,
+    data: new Uint8Array(data.buffer, data.byteOffset, bytes),
+  });
 }
 
 const META = {
