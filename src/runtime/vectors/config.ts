@@ -67,7 +67,10 @@ export interface IndexConfig {
   readonly nprobes: number;
   /** Candidates re-ranked on full vectors, as a multiple of k (RaBitQ codes are 1 bit per dimension). */
   readonly refineFactor: number;
-  /** Re-train the index once this share of a table's rows is not in it (appended since it was built). */
+  /**
+   * Train the index again when one run leaves this share of a table's rows outside it (a large load);
+   * smaller additions are added to the trained index.
+   */
   readonly retrainShare: number;
 }
 
