@@ -257,6 +257,13 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
       orders_cdc: "ingest",
       "outbox-sweep": "sweep",
       recommendation_features: "asset",
+      recommendation_vectors: "asset",
+    });
+    expect(manifest.vectors).toEqual({ package: "@lancedb/lancedb", version: "0.31.0", shipped: false });
+    expect(read("aws", "tributary-bundle.json").vectors).toEqual({
+      package: "@lancedb/lancedb",
+      version: "0.31.0",
+      shipped: true,
     });
     expect(bundles.reports["aws-arm64"]!.binding).toEqual({
       package: "@duckdb/node-bindings-linux-arm64",
