@@ -3,7 +3,6 @@ import type { Static, TObject } from "@sinclair/typebox";
 import type { CdcSpec } from "./cdc.ts";
 import type { CheckSpec } from "./checks.ts";
 import { parseDuration } from "./duration.ts";
-import type { EmbeddingSpec } from "./embedding.ts";
 import { DeclarationError } from "./errors.ts";
 import { assertKey } from "./keys.ts";
 import type { PartitionMapping, Partitions } from "./partitions.ts";
@@ -99,6 +98,20 @@ export type ComputeFn<I = any, S extends TObject = TObject> = (
   inputs: I,
   ctx: ComputeContext,
 ) => ComputeResult<S>;
+
+/** An embedding asset's declaration, as the engine reads it (`AssetDef.embedding`). */
+export interface EmbeddingSpec {
+  /** The upstream whose rows are embedded. */
+  readonly from: string;
+  /** Its column holding the text to embed; rows whose text is null have no vector. */
+  readonly text: string;
+  /** Its columns identifying a row within a tenant (strings or integers, never null). */
+  readonly key: readonly string[];
+  /** Its column naming the row's tenant: the vector table the row's vector goes to. */
+  readonly tenant: string;
+  /** The model the asset is built for (how configuration maps it to a provider: runtime/vectors/config.ts). */
+  readonly model: { readonly name: string; readonly dimension: number };
+}
 
 /** Derived data: SQL over its upstream tables, or a TypeScript function over their rows. */
 export interface AssetDef<K extends string = string, S extends TObject = TObject> extends Common<K, S> {

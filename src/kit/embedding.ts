@@ -25,6 +25,7 @@ import {
   type ColumnOf,
   type DepRef,
   dep,
+  type EmbeddingSpec,
   hash,
   type MetadataOptions,
   type Resources,
@@ -34,19 +35,7 @@ import { DeclarationError } from "./errors.ts";
 import type { Partitions } from "./partitions.ts";
 import type { EventTrigger, Schedule } from "./schedule.ts";
 
-/** An embedding asset's declaration, as the engine reads it (`AssetDef.embedding`). */
-export interface EmbeddingSpec {
-  /** The upstream whose rows are embedded. */
-  readonly from: string;
-  /** Its column holding the text to embed; rows whose text is null have no vector. */
-  readonly text: string;
-  /** Its columns identifying a row within a tenant (strings or integers, never null). */
-  readonly key: readonly string[];
-  /** Its column naming the row's tenant: the vector table the row's vector goes to. */
-  readonly tenant: string;
-  /** The model the asset is built for (how configuration maps it to a provider: runtime/vectors/config.ts). */
-  readonly model: { readonly name: string; readonly dimension: number };
-}
+export type { EmbeddingSpec } from "./asset.ts";
 
 /** The column of an embedding asset's ledger holding the SHA-256 of the embedded text. */
 export const CONTENT_HASH = "content_hash";
