@@ -122,6 +122,20 @@ export type ComputeFn<I = any, S extends TObject = TObject> = (
   ctx: ComputeContext,
 ) => ComputeResult<S>;
 
+/** An embedding asset's declaration, as the engine reads it (`AssetDef.embedding`). */
+export interface EmbeddingSpec {
+  /** The upstream whose rows are embedded. */
+  readonly from: string;
+  /** Its column holding the text to embed; rows whose text is null have no vector. */
+  readonly text: string;
+  /** Its columns identifying a row within a tenant (strings or integers, never null). */
+  readonly key: readonly string[];
+  /** Its column naming the row's tenant: the vector table the row's vector goes to. */
+  readonly tenant: string;
+  /** The model the asset is built for (how configuration maps it to a provider: runtime/vectors/config.ts). */
+  readonly model: { readonly name: string; readonly dimension: number };
+}
+
 /** Derived data: SQL over its upstream tables, or a TypeScript function over their rows. */
 export interface AssetDef<K extends string = string, S extends TObject = TObject> extends Common<K, S> {
   readonly kind: "asset";
@@ -138,6 +152,8 @@ export interface AssetDef<K extends string = string, S extends TObject = TObject
    * may; a list: these columns do. Its personal data is personal data to its consumers too.
    */
   readonly pii?: true | readonly string[];
+  /** Present on an embedding asset (`embedding()` in embedding.ts): what it embeds, how, with which model. */
+  readonly embedding?: EmbeddingSpec;
 }
 
 export type AnyAsset = SourceDef | AssetDef;
@@ -406,7 +422,8 @@ const sha256: (text: string) => string =
     ? (text) => crypto.hash("sha256", text, "hex")
     : (text) => crypto.createHash("sha256").update(text).digest("hex");
 
-function hash(text: string): string {
+/** A short hash of a text: code versions derived from a declaration. */
+export function hash(text: string): string {
   return sha256(text).slice(0, 12);
 }
 

@@ -50,6 +50,7 @@ export {
   type MysqlSource,
   type PostgresSource,
 } from "./debezium.ts";
+export { type EmbeddingOptions, type EmbeddingSpec, embedding } from "./embedding.ts";
 export * from "./errors.ts";
 export { AssetGraph, defineGraph, type Edge, findCycle, type GraphInput } from "./graph.ts";
 export { KEY_PATTERN } from "./keys.ts";

@@ -63,7 +63,7 @@ describe("tributary materialize on the reference pipeline", () => {
     const again = await cli("materialize", "--store", store);
     expect(again.code).toBe(0);
     expect(normalise(again.stdout)).toMatch(
-      /^plan: 0 of (\d+) asset partitions to materialise\nasset +materialised +fresh .*\n(.*\n){5}everything is fresh: \1 asset partitions up to date in <n> s \(run <id>\)\n$/,
+      /^plan: 0 of (\d+) asset partitions to materialise\nasset +materialised +fresh .*\n(.*\n){6}everything is fresh: \1 asset partitions up to date in <n> s \(run <id>\)\n$/,
     );
   });
 

@@ -29,6 +29,7 @@ describe("tributary --help and --version", () => {
         status [options] [selection]                   per asset and partition: last materialised, rows, data version, fresh or stale and why, checks
         verify [options] [selection]                   read every committed file of the selected assets and sources and check it against its commit's SHA-256
         query [options] <sql>                          run one read-only DuckDB SELECT over the committed assets and sources, each a table named by its key
+        search [options] <asset> <text>                the rows of one tenant nearest to a text in an embedding asset's vectors, with their cosine distances
         gc [options]                                   delete data objects no manifest names: output of crashed runs and replaced versions
         secrets                                        the graph's secrets on this machine: who needs each, where its value comes from; rotate a key
         plan [options]                                 print the deployment plan of a stack: stores, buses, functions, triggers, grants, alarms

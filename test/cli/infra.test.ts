@@ -24,7 +24,7 @@ describe("tributary plan", () => {
       "outbox-sweep             sweep   cron */5 * * * * (UTC)          256 MB   120 s    -                                  dead-letters, errors, outbox-age",
     );
     expect(lines).toContain(
-      "raw         trib-dev-raw         raw                                                                30 days    -            protected",
+      "raw         trib-dev-raw         raw                                                                         30 days    -            protected",
     );
   });
 
@@ -72,7 +72,7 @@ describe("tributary synth", () => {
     ]);
     expect(lines).toContain("  aws:s3/bucket:Bucket  trib-dev-raw [protect, retainOnDelete]");
     expect(lines).toContain("  aws:scheduler/schedule:Schedule  trib-dev-daily-revenue-schedule");
-    expect(lines.at(-3)).toMatch(/^stack dev-aws: 139 resources in 17 components\. /);
+    expect(lines.at(-3)).toMatch(/^stack dev-aws: 152 resources in 18 components\. /);
     expect(lines.at(-2)).toBe("policy pack tributary-security: no violations");
   }, 60_000);
 

@@ -13,7 +13,7 @@ describe("tributary lineage", () => {
     expect(run.stderr).toBe("");
     const lines = run.stdout.split("\n");
     // Every edge the graph declares is drawn, labelled with its partition mapping unless it is identity.
-    expect(graph.edges()).toHaveLength(6);
+    expect(graph.edges()).toHaveLength(7);
     for (const e of graph.edges()) {
       const mapping = describeMapping(e.mapping);
       const label = mapping === "identity()" ? "" : `|"${mapping}"|`;
@@ -30,6 +30,7 @@ describe("tributary lineage", () => {
         '    customer_features["customer_features"]',
         '    daily_revenue["daily_revenue"]',
         '    recommendation_features["recommendation_features"]',
+        '    recommendation_vectors["recommendation_vectors"]',
         "  end",
         '  customers_cdc -->|"allTime()"| curated_customers',
         '  orders_cdc -->|"allTime()"| curated_orders',
@@ -37,6 +38,7 @@ describe("tributary lineage", () => {
         "  curated_customers --> customer_features",
         "  curated_orders --> daily_revenue",
         "  customer_features --> recommendation_features",
+        "  recommendation_features --> recommendation_vectors",
         "",
       ].join("\n"),
     );
@@ -82,6 +84,7 @@ describe("tributary lineage", () => {
       "2 customer_features",
       "2 daily_revenue",
       "3 recommendation_features",
+      "4 recommendation_vectors",
     ]);
     expect(doc.edges.map((e) => `${e.from} -> ${e.to} ${e.mapping}`)).toEqual([
       "customers_cdc -> curated_customers allTime()",
@@ -90,6 +93,7 @@ describe("tributary lineage", () => {
       "curated_customers -> customer_features identity()",
       "curated_orders -> daily_revenue identity()",
       "customer_features -> recommendation_features identity()",
+      "recommendation_features -> recommendation_vectors identity()",
     ]);
   });
 
@@ -101,7 +105,7 @@ describe("tributary lineage", () => {
       expect(run).toEqual({
         code: 0,
         stderr: "",
-        stdout: `wrote dot lineage of 2 assets and 1 edge to ${out}\n`,
+        stdout: `wrote dot lineage of 3 assets and 2 edges to ${out}\n`,
       });
       expect(await readFile(out, "utf8")).toBe(
         [
@@ -110,7 +114,9 @@ describe("tributary lineage", () => {
           "  node [shape=box, fontname=Helvetica];",
           '  "customer_features" [tooltip="commerce"];',
           '  "recommendation_features" [tooltip="commerce"];',
+          '  "recommendation_vectors" [tooltip="commerce"];',
           '  "customer_features" -> "recommendation_features";',
+          '  "recommendation_features" -> "recommendation_vectors";',
           "}",
           "",
         ].join("\n"),

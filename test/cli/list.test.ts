@@ -18,6 +18,7 @@ describe("tributary list", () => {
       customer_features        asset   commerce  tenant [acme, globex, initech]                          curated_orders, curated_customers  team:growth-ml          0 3 * * * Europe/Berlin  -
       daily_revenue            asset   commerce  daily from 2026-11-01 × tenant [acme, globex, initech]  curated_orders                     team:finance-analytics  30 2 * * * UTC           -
       recommendation_features  asset   commerce  tenant [acme, globex, initech]                          customer_features                  team:growth-ml          on upstream              -
+      recommendation_vectors   asset   commerce  tenant [acme, globex, initech]                          recommendation_features            team:growth-ml          on upstream              -
       "
     `);
   });
@@ -97,6 +98,7 @@ describe("tributary list", () => {
       "customer_features",
       "daily_revenue",
       "recommendation_features",
+      "recommendation_vectors",
       "",
     ]);
   });

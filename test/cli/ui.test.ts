@@ -25,7 +25,7 @@ describe("tributary ui", () => {
       child.on("exit", () => reject(new Error(`exited: ${stderr}`)));
     });
     expect(stdout).toMatch(
-      /^tributary ui: 7 assets of assets\/index\.ts at http:\/\/127\.0\.0\.1:\d+\/ \(Ctrl-C stops\)\n$/,
+      /^tributary ui: 8 assets of assets\/index\.ts at http:\/\/127\.0\.0\.1:\d+\/ \(Ctrl-C stops\)\n$/,
     );
     const page = await fetch(url);
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
@@ -48,6 +48,7 @@ describe("tributary ui", () => {
         "daily_revenue",
         "orders_cdc",
         "recommendation_features",
+        "recommendation_vectors",
       ].sort(),
     );
     expect((await fetch(new URL("nope", url))).status).toBe(404);

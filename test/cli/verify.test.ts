@@ -48,7 +48,7 @@ describe("a committed file overwritten with other valid Parquet", () => {
     const intact = await tributary(["verify", "--store", store]);
     expect(intact).toEqual({
       code: 0,
-      stdout: `verified ${total} committed files of 7 assets and sources: ${total} intact\n`,
+      stdout: `verified ${total} committed files of 8 assets and sources: ${total} intact\n`,
       stderr: "",
     });
     const before = await cli("query", amountSql, "--store", store);
@@ -83,7 +83,7 @@ describe("a committed file overwritten with other valid Parquet", () => {
         `${pad("file", key.length)}  of                   state    why`,
         `${key}  curated_orders acme  corrupt  ${why}`,
         "",
-        `verified ${total} committed files of 7 assets and sources: ${total - 1} intact, 1 corrupt`,
+        `verified ${total} committed files of 8 assets and sources: ${total - 1} intact, 1 corrupt`,
         `${key}: tributary materialize re-materialises it`,
         "",
       ].join("\n"),
@@ -144,7 +144,7 @@ describe("a committed file overwritten with other valid Parquet", () => {
 
     expect(await tributary(["verify", "--store", store])).toEqual({
       code: 0,
-      stdout: `verified ${total} committed files of 7 assets and sources: ${total} intact\n`,
+      stdout: `verified ${total} committed files of 8 assets and sources: ${total} intact\n`,
       stderr: "",
     });
     expect((await tributary(["status", "--store", store])).code).toBe(0);
@@ -183,14 +183,14 @@ describe("a committed file overwritten with other valid Parquet", () => {
       ),
     );
     expect(verify.stdout).toContain(
-      `\nverified ${total} committed files of 7 assets and sources: ${total - 3} intact, 3 unverified (committed before Tributary recorded checksums; read unchecked)\n`,
+      `\nverified ${total} committed files of 8 assets and sources: ${total - 3} intact, 3 unverified (committed before Tributary recorded checksums; read unchecked)\n`,
     );
     expect((await cli("query", "SELECT count(*) AS n FROM curated_customers", "--store", store)).stdout).toBe(
       "n\n194\n(1 row)\n",
     );
     expect((await cli("materialize", "curated_customers", "--force", "--store", store)).code).toBe(0);
     expect((await cli("verify", "--store", store)).stdout).toBe(
-      `verified ${total} committed files of 7 assets and sources: ${total} intact\n`,
+      `verified ${total} committed files of 8 assets and sources: ${total} intact\n`,
     );
   });
 

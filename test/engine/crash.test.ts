@@ -51,6 +51,7 @@ const REFERENCE_ROWS = {
   customer_features: 194,
   daily_revenue: 50,
   recommendation_features: 194,
+  recommendation_vectors: 194,
 };
 
 let root: string;
@@ -254,9 +255,9 @@ describe("materialize killed with SIGKILL", () => {
     const days = Math.floor(
       (Date.parse(new Date().toISOString().slice(0, 10)) - Date.parse(FIRST_DAY)) / 86_400_000,
     );
-    // curated_customers, curated_orders, customer_features, recommendation_features: one per tenant;
-    // daily_revenue: one per day up to yesterday and tenant.
-    expect(order.length).toBe(4 * TENANTS.length + days * TENANTS.length);
+    // curated_customers, curated_orders, customer_features, recommendation_features,
+    // recommendation_vectors: one per tenant; daily_revenue: one per day up to yesterday and tenant.
+    expect(order.length).toBe(5 * TENANTS.length + days * TENANTS.length);
     expect(reference.size).toBe(order.length);
     const rows = Object.fromEntries(
       ASSETS.map((a) => [

@@ -13,6 +13,7 @@ describe("static lineage export", () => {
     customer_features["customer_features"]
     daily_revenue["daily_revenue"]
     recommendation_features["recommendation_features"]
+    recommendation_vectors["recommendation_vectors"]
   end
   customers_cdc -->|"allTime()"| curated_customers
   orders_cdc -->|"allTime()"| curated_orders
@@ -20,6 +21,7 @@ describe("static lineage export", () => {
   curated_customers --> customer_features
   curated_orders --> daily_revenue
   customer_features --> recommendation_features
+  recommendation_features --> recommendation_vectors
 `);
   });
 
@@ -44,6 +46,7 @@ describe("static lineage export", () => {
       ["customer_features", "asset", 2],
       ["daily_revenue", "asset", 2],
       ["recommendation_features", "asset", 3],
+      ["recommendation_vectors", "asset", 4],
     ]);
     const features = doc.nodes.find((n) => n.key === "customer_features")!;
     expect(features.partitions).toBe("tenant [acme, globex, initech]");
@@ -67,7 +70,7 @@ describe("static lineage export", () => {
       mapping: "identity()",
       columns: ["order_date", "tenant_id", "currency", "status", "amount_cents"],
     });
-    expect(doc.edges).toHaveLength(6);
+    expect(doc.edges).toHaveLength(7);
     expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
   });
 

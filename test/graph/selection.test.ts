@@ -35,6 +35,7 @@ describe("selection syntax on the reference pipeline", () => {
       "customer_features",
       "daily_revenue",
       "recommendation_features",
+      "recommendation_vectors",
     ]);
     expect(graph.select("curated_orders+1")).toEqual([
       "curated_orders",
@@ -46,6 +47,7 @@ describe("selection syntax on the reference pipeline", () => {
       "curated_customers",
       "customer_features",
       "recommendation_features",
+      "recommendation_vectors",
     ]);
     expect(graph.select("2+recommendation_features")).toEqual([
       "curated_customers",

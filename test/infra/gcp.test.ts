@@ -79,20 +79,20 @@ describe("the GCP stack of the reference pipeline", () => {
       // Materialisations by asset; the age of the oldest unannounced commit at each outbox sweep.
       "gcp:logging/metric:Metric": 2,
       // One per asset and source, and the stack's outbox sweeper.
-      "tributary:gcp:AssetFunction": 8,
-      "gcp:serviceaccount/account:Account": 16,
-      "gcp:cloudfunctionsv2/function:Function": 8,
-      "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 8,
-      "gcp:storage/bucketIAMMember:BucketIAMMember": 42,
-      // Two buses, three schedule topics, eight dead-letter topics.
-      "gcp:pubsub/topic:Topic": 13,
+      "tributary:gcp:AssetFunction": 9,
+      "gcp:serviceaccount/account:Account": 18,
+      "gcp:cloudfunctionsv2/function:Function": 9,
+      "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 9,
+      "gcp:storage/bucketIAMMember:BucketIAMMember": 47,
+      // Two buses, three schedule topics, nine dead-letter topics.
+      "gcp:pubsub/topic:Topic": 14,
       // Per triggered function: its push subscription and its dead-letter subscription.
-      "gcp:pubsub/subscription:Subscription": 16,
-      // Eight asset-event publishers, eight dead-letter publishers (the Pub/Sub service agent).
-      "gcp:pubsub/topicIAMMember:TopicIAMMember": 16,
-      "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 8,
+      "gcp:pubsub/subscription:Subscription": 18,
+      // Nine asset-event publishers, nine dead-letter publishers (the Pub/Sub service agent).
+      "gcp:pubsub/topicIAMMember:TopicIAMMember": 18,
+      "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 9,
       "gcp:cloudscheduler/job:Job": 3,
-      "gcp:monitoring/alertPolicy:AlertPolicy": 19,
+      "gcp:monitoring/alertPolicy:AlertPolicy": 21,
     });
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
     expect(s.resources.filter((r) => r.custom && !r.parent)).toEqual([]);
@@ -307,7 +307,7 @@ describe("the GCP stack of the reference pipeline", () => {
     });
     // Only its invoker may invoke the function.
     const invokers = s.resources.filter((r) => r.type === "gcp:cloudrunv2/serviceIamMember:ServiceIamMember");
-    expect(invokers.map((r) => r.inputs.role)).toEqual(Array(8).fill("roles/run.invoker"));
+    expect(invokers.map((r) => r.inputs.role)).toEqual(Array(9).fill("roles/run.invoker"));
     expect(
       inputs("trib-staging-curated-orders-invoke", "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"),
     ).toEqual({
@@ -545,7 +545,7 @@ describe("the GCP stack of the reference pipeline", () => {
 
   it("labels every labelled resource with the five required labels", () => {
     const labelled = s.resources.filter((r) => LABELLED_TYPES[r.type]);
-    expect(labelled.length).toBe(4 + 1 + 13 + 16 + 8 + 19 + 1);
+    expect(labelled.length).toBe(4 + 1 + 14 + 18 + 9 + 21 + 1);
     for (const r of labelled) {
       expect(r.inputs[LABELLED_TYPES[r.type]!], r.name).toMatchObject({
         ...LABELS,
@@ -573,6 +573,7 @@ describe("the GCP stack of the reference pipeline", () => {
       "orders_cdc",
       "outbox-sweep",
       "recommendation_features",
+      "recommendation_vectors",
     ]);
     expect((s.outputs.functions as Record<string, string>).daily_revenue).toBe("trib-staging-daily-revenue");
   });

@@ -486,7 +486,22 @@ describe("columnLineage of the reference pipeline's SQL assets", () => {
       "curated_orders",
       "customer_features",
       "daily_revenue",
+      "recommendation_vectors",
     ]);
+  });
+
+  test("recommendation_vectors: the ledger's content hash from the text it embeds", async () => {
+    const { result, schema, names } = await of("recommendation_vectors");
+    const rf = up("recommendation_features");
+    expect(result).toEqual(
+      known([
+        ["customer_id", [rf("customer_id")]],
+        ["tenant_id", [rf("tenant_id")]],
+        ["content_hash", [rf("embedding_text")]],
+      ]),
+    );
+    expect(result.known && result.columns.map((x) => x.column)).toEqual(schema);
+    expect(names).toEqual(schema);
   });
 
   test("curated_orders: from the latest change's row after it (latest())", async () => {

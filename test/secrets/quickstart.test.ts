@@ -136,7 +136,7 @@ describe("keyed e-mail tokens on the quick start's data", () => {
       stderr: "",
       stdout:
         `rotated pii_token_key: key k${keyId(key)} → k${keyId(rotated)} in ${join(first(), "_secrets", "pii_token_key")}\n` +
-        "the next materialize re-materialises curated_customers and downstream customer_features, recommendation_features\n",
+        "the next materialize re-materialises curated_customers and downstream customer_features, recommendation_features, recommendation_vectors\n",
     });
     expect((await stat(join(first(), "_secrets", "pii_token_key"))).mode & 0o777).toBe(0o600);
     const run = await cli("materialize", "--json", "--store", first());
@@ -149,8 +149,15 @@ describe("keyed e-mail tokens on the quick start's data", () => {
       "curated_customers",
       "customer_features",
       "recommendation_features",
+      // Its texts are the same: it runs and embeds none of them again.
+      "recommendation_vectors",
     ]);
-    expect(ran.length).toBe(9);
+    expect(ran.length).toBe(12);
+    expect(
+      (ran as { asset: string; vectors?: { embedded: number } }[])
+        .filter((o) => o.asset === "recommendation_vectors")
+        .map((o) => o.vectors?.embedded),
+    ).toEqual([0, 0, 0]);
     expect(ran.filter((o) => o.asset === "curated_customers").map((o) => o.reason)).toEqual(
       Array(3).fill(`secret "pii_token_key" was rotated (key k${keyId(key)} → k${keyId(rotated)})`),
     );

@@ -18,7 +18,8 @@ import type { Emulator } from "./emulators.ts";
  * - media download: GET /b/B/o/NAME?alt=media, with x-goog-hash (crc32c and md5), which the client checks;
  * - metadata: GET /b/B/o/NAME;
  * - list: GET /b/B/o?prefix=&maxResults=&pageToken=, sorted by name;
- * - delete: DELETE /b/B/o/NAME, 404 when missing.
+ * - delete: DELETE /b/B/o/NAME, 404 when missing;
+ * - and, at /B and /B/NAME, the XML API calls LanceDB's object store client makes (xmlApi).
  * Anything else answers 501, so a new call made by GcsStore fails loudly here instead of passing untested.
  * A crc32c or md5 the client sends with an upload is checked against the bytes received.
  */
@@ -50,6 +51,8 @@ export interface GcsFake extends Emulator {
 export async function startGcsFake(bucket = "tributary-test"): Promise<GcsFake> {
   const buckets = new Map<string, Map<string, StoredObject>>([[bucket, new Map()]]);
   const sessions = new Map<string, Session>();
+  /** The XML API's multipart uploads, by upload id. */
+  const uploads = new Map<string, { name: string; parts: Map<number, Buffer> }>();
   const log: string[] = [];
   let generation = 1_700_000_000_000_000;
   let origin = "";
@@ -121,7 +124,178 @@ export async function startGcsFake(bucket = "tributary-test"): Promise<GcsFake> 
         return json(res, 200, resource(bucketName, name, object));
       }
     }
+    const xml = /^\/([^/]+)(?:\/(.+))?$/.exec(url.pathname);
+    if (xml && buckets.has(decodeURIComponent(xml[1]!))) {
+      return xmlApi(
+        decodeURIComponent(xml[1]!),
+        xml[2] === undefined ? undefined : decodeURIComponent(xml[2]),
+        req,
+        body,
+        q,
+        res,
+      );
+    }
     error(res, 501, "notImplemented", `${req.method} ${url.pathname} is not served by the GCS fake`);
+  }
+
+  /**
+   * The XML API, for the calls LanceDB's object store client (Rust object_store) makes: list
+   * (list-type=2, with a delimiter), get (with a range), head, put (with `x-goog-if-generation-match`),
+   * copy (`x-goog-copy-source`), delete, and multipart uploads.
+   */
+  function xmlApi(
+    bucketName: string,
+    name: string | undefined,
+    req: IncomingMessage,
+    body: Buffer,
+    q: URLSearchParams,
+    res: ServerResponse,
+  ) {
+    const objects = buckets.get(bucketName)!;
+    const missing = () => xmlError(res, 404, "NoSuchKey", "The specified key does not exist.");
+    const precondition = () =>
+      xmlError(
+        res,
+        412,
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold.",
+      );
+    const holds = (header: string | string[] | undefined) =>
+      header === undefined || String(objects.get(name!)?.generation ?? 0) === String(header);
+    const headersOf = (o: StoredObject) => ({
+      etag: `"${createHash("md5").update(o.data).digest("hex")}"`,
+      "last-modified": new Date(o.updated).toUTCString(),
+      "x-goog-generation": String(o.generation),
+    });
+    if (name === undefined) {
+      if (req.method !== "GET" || q.get("list-type") !== "2") {
+        return xmlError(res, 501, "NotImplemented", `${req.method} on the bucket`);
+      }
+      const prefix = q.get("prefix") ?? "";
+      const delimiter = q.get("delimiter");
+      const after = q.get("continuation-token") ?? q.get("start-after") ?? "";
+      const max = Math.min(Number(q.get("max-keys") ?? 1000), 1000);
+      const keys: string[] = [];
+      const prefixes = new Set<string>();
+      for (const n of [...objects.keys()].sort()) {
+        if (!n.startsWith(prefix) || n <= after) continue;
+        const rest = n.slice(prefix.length);
+        const cut = delimiter ? rest.indexOf(delimiter) : -1;
+        if (cut >= 0) prefixes.add(prefix + rest.slice(0, cut + delimiter!.length));
+        else keys.push(n);
+      }
+      const page = keys.slice(0, max);
+      const esc = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+      const text = [
+        '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult>',
+        `<Name>${esc(bucketName)}</Name><Prefix>${esc(prefix)}</Prefix><KeyCount>${page.length}</KeyCount>`,
+        `<MaxKeys>${max}</MaxKeys><IsTruncated>${keys.length > max}</IsTruncated>`,
+        ...page.map((n) => {
+          const o = objects.get(n)!;
+          return `<Contents><Key>${esc(n)}</Key><Size>${o.data.length}</Size><LastModified>${o.updated}</LastModified><ETag>${headersOf(o).etag}</ETag></Contents>`;
+        }),
+        ...[...prefixes].sort().map((p) => `<CommonPrefixes><Prefix>${esc(p)}</Prefix></CommonPrefixes>`),
+        keys.length > max ? `<NextContinuationToken>${esc(page.at(-1)!)}</NextContinuationToken>` : "",
+        "</ListBucketResult>",
+      ].join("");
+      res.writeHead(200, { "content-type": "application/xml" }).end(text);
+      return;
+    }
+    const object = objects.get(name);
+    const uploadId = q.get("uploadId");
+    switch (req.method) {
+      case "HEAD":
+      case "GET": {
+        if (!object) return missing();
+        const range = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ""));
+        const start = range ? Number(range[1]) : 0;
+        const end =
+          range && range[2] !== ""
+            ? Math.min(Number(range[2]), object.data.length - 1)
+            : object.data.length - 1;
+        const data = object.data.subarray(start, end + 1);
+        res.writeHead(range ? 206 : 200, {
+          ...headersOf(object),
+          "content-type": object.contentType,
+          "content-length": data.length,
+          ...(range ? { "content-range": `bytes ${start}-${end}/${object.data.length}` } : {}),
+        });
+        res.end(req.method === "HEAD" ? undefined : data);
+        return;
+      }
+      case "DELETE":
+        if (uploadId !== null) {
+          uploads.delete(uploadId);
+          res.writeHead(204).end();
+          return;
+        }
+        objects.delete(name);
+        res.writeHead(204).end();
+        return;
+      case "PUT": {
+        if (uploadId !== null) {
+          const upload = uploads.get(uploadId);
+          if (!upload) return xmlError(res, 404, "NoSuchUpload", `No upload ${uploadId}`);
+          upload.parts.set(Number(q.get("partNumber")), body);
+          res.writeHead(200, { etag: `"${createHash("md5").update(body).digest("hex")}"` }).end();
+          return;
+        }
+        if (!holds(req.headers["x-goog-if-generation-match"])) return precondition();
+        const source = req.headers["x-goog-copy-source"];
+        let data = body;
+        if (source !== undefined) {
+          const from = decodeURIComponent(String(source)).replace(/^\//, "");
+          const copied = objects.get(from.slice(from.indexOf("/") + 1));
+          if (!copied) return missing();
+          data = copied.data;
+        }
+        const stored = {
+          data,
+          generation: ++generation,
+          updated: new Date().toISOString(),
+          contentType: "application/octet-stream",
+        };
+        objects.set(name, stored);
+        res.writeHead(200, headersOf(stored)).end();
+        return;
+      }
+      case "POST": {
+        if (q.has("uploads")) {
+          const id = randomUUID();
+          uploads.set(id, { name, parts: new Map() });
+          res
+            .writeHead(200, { "content-type": "application/xml" })
+            .end(
+              `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>${bucketName}</Bucket><Key>${name}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`,
+            );
+          return;
+        }
+        if (uploadId !== null) {
+          const upload = uploads.get(uploadId);
+          if (!upload) return xmlError(res, 404, "NoSuchUpload", `No upload ${uploadId}`);
+          if (!holds(req.headers["x-goog-if-generation-match"])) return precondition();
+          const numbers = [...body.toString().matchAll(/<PartNumber>(\d+)<\/PartNumber>/g)].map((m) =>
+            Number(m[1]),
+          );
+          const data = Buffer.concat(numbers.map((n) => upload.parts.get(n) ?? Buffer.alloc(0)));
+          const stored = {
+            data,
+            generation: ++generation,
+            updated: new Date().toISOString(),
+            contentType: "application/octet-stream",
+          };
+          objects.set(name, stored);
+          uploads.delete(uploadId);
+          res
+            .writeHead(200, { ...headersOf(stored), "content-type": "application/xml" })
+            .end(
+              `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult><Bucket>${bucketName}</Bucket><Key>${name}</Key><ETag>${headersOf(stored).etag}</ETag></CompleteMultipartUploadResult>`,
+            );
+          return;
+        }
+      }
+    }
+    xmlError(res, 501, "NotImplemented", `${req.method} ${name} is not served by the GCS fake's XML API`);
   }
 
   function bucketOf(name: string, res: ServerResponse): Map<string, StoredObject> | undefined {
@@ -317,6 +491,14 @@ function resource(bucket: string, name: string, o: StoredObject) {
 function json(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.writeHead(status, { "content-type": "application/json; charset=UTF-8" }).end(body);
+}
+
+function xmlError(res: ServerResponse, status: number, code: string, message: string): void {
+  res
+    .writeHead(status, { "content-type": "application/xml" })
+    .end(
+      `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+    );
 }
 
 function error(res: ServerResponse, status: number, reason: string, message: string): void {

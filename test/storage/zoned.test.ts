@@ -77,7 +77,7 @@ describe("the zoned store", () => {
   it("refuses a key of a zone no store holds, naming the zone", async () => {
     await expect(store.put("landing/orders/x.ndjson", "x")).rejects.toThrow(
       new StorageError(
-        'storage: no store holds zone "landing" (key "landing/orders/x.ndjson"); zones: raw, curated, _manifests, _failures, _index, _locks, _lineage, _outbox, quarantine.',
+        'storage: no store holds zone "landing" (key "landing/orders/x.ndjson"); zones: raw, curated, _manifests, _failures, _index, _locks, _lineage, _outbox, vectors, quarantine.',
       ),
     );
     await expect(store.get("../x")).rejects.toThrow(StorageError);

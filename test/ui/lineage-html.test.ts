@@ -57,7 +57,7 @@ describe.skipIf(noBrowser)("tributary lineage --format html", () => {
     const r = await cli("lineage", "--format", "html", "--out", file);
     expect(r).toEqual({
       code: 0,
-      stdout: `wrote html lineage of 7 assets and 6 edges to ${file}\n`,
+      stdout: `wrote html lineage of 8 assets and 7 edges to ${file}\n`,
       stderr: "",
     });
     const html = await readFile(file, "utf8");

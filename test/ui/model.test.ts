@@ -77,6 +77,7 @@ describe("the static graph of the reference pipeline", () => {
       ["customer_features", "asset", 2, 3],
       ["daily_revenue", "asset", 2, 84],
       ["recommendation_features", "asset", 3, 3],
+      ["recommendation_vectors", "asset", 4, 3],
     ]);
     expect(g.nodes.find((n) => n.key === "customer_features")).toEqual({
       key: "customer_features",
@@ -134,6 +135,12 @@ describe("the static graph of the reference pipeline", () => {
           "last_order_at",
         ],
       },
+      {
+        from: "recommendation_features",
+        to: "recommendation_vectors",
+        mapping: "identity()",
+        columns: ["customer_id", "tenant_id", "embedding_text"],
+      },
     ]);
   });
 
@@ -147,6 +154,7 @@ describe("the static graph of the reference pipeline", () => {
       customer_features: { x: 600, y: -20 },
       daily_revenue: { x: 600, y: 20 },
       recommendation_features: { x: 900, y: 0 },
+      recommendation_vectors: { x: 1200, y: 0 },
     });
     expect(Object.fromEntries(layout(graph))).toEqual(positions);
     const g = await uiGraph(graph, { module: MODULE, now: NOW });
@@ -343,6 +351,7 @@ describe("the reference pipeline, materialised", () => {
       ["customer_features", "fresh", "up to date", 3, 3],
       ["daily_revenue", "fresh", "up to date", 3 * days, Math.min(STRIP_MAX, 3 * days)],
       ["recommendation_features", "fresh", "up to date", 3, 3],
+      ["recommendation_vectors", "fresh", "up to date", 3, 3],
     ]);
     for (const n of g.nodes) expect(new Set(n.strip), n.key).toEqual(new Set(["fresh"]));
   });

@@ -44,6 +44,7 @@ describe("the commerce graph", () => {
       ["curated_customers", "curated_orders"],
       ["customer_features", "daily_revenue"],
       ["recommendation_features"],
+      ["recommendation_vectors"],
     ]);
     expect(graph.upstream("recommendation_features")).toEqual([
       "customers_cdc",
@@ -57,7 +58,7 @@ describe("the commerce graph", () => {
   it("is valid for `tributary validate`", async () => {
     expect(await tributary("validate")).toEqual({
       code: 0,
-      stdout: "graph ok: 7 assets (2 sources, 5 assets), 6 edges, 4 levels\n",
+      stdout: "graph ok: 8 assets (2 sources, 6 assets), 7 edges, 5 levels\n",
       stderr: "",
     });
   });

@@ -2,14 +2,15 @@
  * The reference pipeline: a multi-tenant SaaS shop with an in-app recommendation feature.
  *
  *   orders_cdc ────> curated_orders ──┬──> daily_revenue
- *                                      └──> customer_features ──> recommendation_features
+ *                                      └──> customer_features ──> recommendation_features ──> recommendation_vectors
  *   customers_cdc ─> curated_customers ──┘
  *
  * The two sources are the shop database's `public.orders` and `public.customers` tables as Debezium's
  * Postgres connector captures them (sample-data.ts writes what Debezium Server sends). Every tenant shares
  * the database, so the tenant is a column of each row. Raw change events land per day × tenant; curated
  * tables hold the latest state per tenant (`latest()`: by log position, deletes applied); features are per
- * tenant; revenue is per day × tenant.
+ * tenant; revenue is per day × tenant; each tenant's customers are embedded into that tenant's own vector
+ * table.
  */
 import {
   acceptedValues,
@@ -18,6 +19,7 @@ import {
   daily,
   debezium,
   dep,
+  embedding,
   freshness,
   latest,
   mapping,
@@ -271,6 +273,26 @@ export const recommendationFeatures = asset("recommendation_features", {
   tags: ["features", "ml"],
 });
 
+/**
+ * One vector per customer and tenant, from the text of its features, for the in-app recommendations. The
+ * model is named, not chosen: locally the hashing embedder stands in for it; each stack maps the name to
+ * its cloud's embedding model (docs/vectors.md).
+ */
+export const recommendationVectors = embedding("recommendation_vectors", {
+  ...meta,
+  description: "The customers' feature texts as vectors, one table per tenant, for nearest-customer search.",
+  from: recommendationFeatures,
+  text: "embedding_text",
+  key: ["customer_id"],
+  tenant: "tenant_id",
+  model: { name: "text-embedding", dimension: 256 },
+  trigger: onUpstream(),
+  // LanceDB's native library is loaded beside DuckDB's.
+  resources: { memoryMb: 1024, timeoutSeconds: 300 },
+  owners: ["team:growth-ml"],
+  tags: ["ml", "vectors"],
+});
+
 /** The pipeline, in declaration order. */
 export const commerce = [
   ordersCdc,
@@ -280,4 +302,5 @@ export const commerce = [
   customerFeatures,
   dailyRevenue,
   recommendationFeatures,
+  recommendationVectors,
 ] as const;
