@@ -155,23 +155,54 @@ describe("tributary search after the quick start", () => {
 });
 
 describe("the embedding asset through changes of the source data", () => {
-  /** The newest change event of a row, from the sample input the quick start generated and ingested. */
-  async function newest(source: string, column: string, id: string): Promise<Record<string, unknown>> {
+  type Row = Record<string, unknown>;
+  type Change = {
+    before: Row | null;
+    after: Row | null;
+    op: string;
+    source: Row & { lsn: number; ts_ms: number };
+  };
+  /** The newest change of a row (by log position), from the Debezium sample the quick start generated and ingested. */
+  async function newest(source: string, column: string, id: string): Promise<Change> {
     const dir = join(store, "samples", source);
-    const events: Record<string, unknown>[] = [];
+    const changes: Change[] = [];
     for (const f of await readdir(dir)) {
       for (const line of (await readFile(join(dir, f), "utf8")).split("\n")) {
         if (!line.includes(id)) continue;
-        const e = JSON.parse(line) as Record<string, unknown>;
-        const row = (e.after ?? e.before) as Record<string, unknown> | null;
-        if (row?.[column] === id) events.push(e);
+        const e = JSON.parse(line) as Change;
+        if (typeof e.source?.lsn !== "number") continue;
+        if ((e.after ?? e.before)?.[column] === id) changes.push(e);
       }
     }
-    const lsn = (e: Record<string, unknown>) => Number((e.source as { lsn: number }).lsn);
-    events.sort((a, b) => String(a.event_time).localeCompare(String(b.event_time)) || lsn(a) - lsn(b));
-    return events.at(-1)!;
+    changes.sort((a, b) => a.source.lsn - b.source.lsn);
+    return changes.at(-1)!;
   }
   const later = (iso: unknown) => new Date(Date.parse(String(iso)) + 1000).toISOString();
+  /**
+   * The change the shop's database makes next to a row, as Debezium's JSON converter writes it: committed
+   * a second after `prev`, at the next log position, outside any snapshot.
+   */
+  const next = (prev: Change, op: "u" | "d", after: Row | null) => {
+    const ms = prev.source.ts_ms + 1000;
+    return {
+      before: prev.after,
+      after,
+      source: {
+        ...prev.source,
+        ts_ms: ms,
+        ts_us: ms * 1000,
+        ts_ns: ms * 1_000_000,
+        snapshot: "false",
+        sequence: null,
+        lsn: prev.source.lsn + 1,
+      },
+      transaction: null,
+      op,
+      ts_ms: ms + 5,
+      ts_us: (ms + 5) * 1000,
+      ts_ns: (ms + 5) * 1_000_000,
+    };
+  };
   const vectorsOf = async () => {
     const r = await cli("materialize", "--store", store, "--json");
     expect(r.code).toBe(0);
@@ -194,20 +225,11 @@ describe("the embedding asset through changes of the source data", () => {
     const n = await acmeRows();
     // One paid order of the customer is corrected (its amount), as the shop's database would send it.
     const order = await newest("orders_cdc", "order_id", c.order_id);
-    const after = order.after as Record<string, unknown>;
-    const update = {
-      event_id: "0a1b2c3d-0000-4000-8000-000000000001",
-      event_time: later(order.event_time),
-      tenant_id: "acme",
-      op: "u",
-      before: after,
-      after: {
-        ...after,
-        amount_cents: Number(after.amount_cents) + 1000,
-        updated_at: later(after.updated_at),
-      },
-      source: { ...(order.source as object), lsn: Number((order.source as { lsn: unknown }).lsn) + 1 },
-    };
+    const update = next(order, "u", {
+      ...order.after,
+      amount_cents: Number(order.after!.amount_cents) + 1000,
+      updated_at: later(order.after!.updated_at),
+    });
     const file = join(store, "update.ndjson");
     await writeFile(file, `${JSON.stringify(update)}\n`);
     expect((await cli("ingest", "orders_cdc", file, "--store", store)).code).toBe(0);
@@ -215,15 +237,7 @@ describe("the embedding asset through changes of the source data", () => {
 
     // The customer is deleted in the shop's database: its vector goes.
     const customer = await newest("customers_cdc", "customer_id", c.customer_id);
-    const del = {
-      event_id: "0a1b2c3d-0000-4000-8000-000000000002",
-      event_time: later(customer.event_time),
-      tenant_id: "acme",
-      op: "d",
-      before: customer.after,
-      after: null,
-      source: { ...(customer.source as object), lsn: Number((customer.source as { lsn: unknown }).lsn) + 1 },
-    };
+    const del = next(customer, "d", null);
     await writeFile(file, `${JSON.stringify(del)}\n`);
     expect((await cli("ingest", "customers_cdc", file, "--store", store)).code).toBe(0);
     expect(await vectorsOf()).toEqual([["acme", "materialized", [0, n - 1, 1]]]);
