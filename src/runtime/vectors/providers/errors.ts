@@ -22,9 +22,10 @@ export function headerOf(error: unknown, name: string): string | undefined {
     asObject(e["$response"])?.["headers"], // AWS SDK v3
   ];
   for (const h of sources) {
-    if (h instanceof Headers) {
-      const v = h.get(name);
-      if (v !== null) return v;
+    // A fetch Headers (possibly another realm's, so not `instanceof Headers`), or a plain object.
+    if (typeof (h as Headers | undefined)?.get === "function") {
+      const v = (h as Headers).get(name);
+      if (v !== null && v !== undefined) return v;
     } else if (asObject(h)) {
       for (const [k, v] of Object.entries(h as Loose)) {
         if (k.toLowerCase() === name && typeof v === "string") return v;
