@@ -21,6 +21,11 @@ export const FUNCTION_ENV = {
   timeout: "TRIBUTARY_TIMEOUT_SECONDS",
   /** Whole vCPUs the function's memory size buys on its cloud: ingest validates on worker threads from 2. */
   cpus: "TRIBUTARY_CPUS",
+  /**
+   * An embedding asset's function: how it embeds and writes vectors, as JSON (runtime/vectors/config.ts
+   * `VectorsConfig`, every field optional): the provider and its settings, the model names, backpressure.
+   */
+  vectors: "TRIBUTARY_VECTORS",
 } as const;
 
 /**

@@ -32,6 +32,8 @@ export interface AssetFunctionArgs extends FunctionParts {
   readonly secrets?: Readonly<
     Record<string, { readonly arn: pulumi.Input<string>; readonly reference: pulumi.Input<string> }>
   >;
+  /** An embedding asset's: the ARN of the one foundation model it may invoke. */
+  readonly modelArn?: string;
 }
 
 const LAMBDA_RUNTIME = { nodejs24: "nodejs24.x" } as const;
@@ -122,6 +124,7 @@ export class AssetFunction extends pulumi.ComponentResource {
                 queue: q || undefined,
                 deadLetters: dlq || undefined,
                 secrets,
+                ...(args.modelArn ? { models: [args.modelArn] } : {}),
               }),
             ),
           ),
@@ -142,7 +145,9 @@ export class AssetFunction extends pulumi.ComponentResource {
                     v.secrets,
                     Object.fromEntries(v.secrets.map((n) => [n, args.secrets![n]!.reference])),
                   )
-                : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).name,
+                : "vectors" in v
+                  ? JSON.stringify(v.vectors)
+                  : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).name,
         ]),
       ),
     );

@@ -14,11 +14,12 @@ import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
 import { Apis } from "./apis.ts";
 import { Bus } from "./bus.ts";
+import { EMBEDDING_PERMISSIONS, EMBEDDING_ROLE_DESCRIPTION, embeddingRoleId } from "./embedding.ts";
 import { AssetFunction } from "./function.ts";
 import { DataKey } from "./key.ts";
 import { labelsOf } from "./labels.ts";
 import { Secret } from "./secret.ts";
-import { STACK_APIS } from "./services.ts";
+import { EMBEDDING_APIS, STACK_APIS } from "./services.ts";
 import { Store } from "./store.ts";
 
 export const gcp = {
@@ -32,7 +33,24 @@ export const gcp = {
     const shared = labelsOf(plan.tags);
     const keepShared = protectsShared(plan);
 
-    const apis = new Apis(`${p}-apis`, { project, apis: STACK_APIS });
+    const apis = new Apis(`${p}-apis`, {
+      project,
+      apis: plan.embedding ? [...STACK_APIS, ...EMBEDDING_APIS] : STACK_APIS,
+    });
+    const predict = plan.embedding
+      ? new google.projects.IAMCustomRole(
+          `${p}-embedding-predict`,
+          {
+            project,
+            roleId: embeddingRoleId(p),
+            title: `Tributary ${plan.stack}: embedding predictions`,
+            description: EMBEDDING_ROLE_DESCRIPTION,
+            permissions: [...EMBEDDING_PERMISSIONS],
+            stage: "GA",
+          },
+          { dependsOn: apis.of("iam") },
+        )
+      : undefined;
     const storageAgent = google.storage.getProjectServiceAccountOutput({ project });
     const projectInfo = google.organizations.getProjectOutput({ projectId: project });
     const pubsubAgent = pulumi.interpolate`serviceAccount:service-${projectInfo.number}@gcp-sa-pubsub.iam.gserviceaccount.com`;
@@ -121,6 +139,7 @@ export const gcp = {
           source: { bucket: artifacts.name, object: source.name },
           apis,
           ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
+          ...(fn.embeddingModel && predict ? { embeddingRole: predict.name } : {}),
         },
         opts,
       );
