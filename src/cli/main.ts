@@ -225,6 +225,30 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     });
 
   cli
+    .command("search")
+    .description(
+      "the rows of one tenant nearest to a text in an embedding asset's vectors, with their cosine distances",
+    )
+    .argument("<asset>", "the embedding asset, e.g. recommendation_vectors")
+    .argument("<text>", "the text to search for; it is embedded with the model that embedded the vectors")
+    .requiredOption("--tenant <tenant>", "the tenant whose vectors are searched (only its rows come back)")
+    .option("-k <n>", "how many rows", "10")
+    .option("--json", "print the result as JSON")
+    .option(
+      "--store <dir|uri>",
+      `${STORE_HELP}; or a deployed stack's curated store URI (s3://…, gs://…, https://<account>.blob.core.windows.net/<container>)`,
+    )
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .addHelpText(
+      "after",
+      '\nThe query is embedded as the run embedded the rows: with the model the table records, under $TRIBUTARY_VECTORS\n(default: the local hashing embedder, tributary-hashing-v1, which is not a semantic model).\nExamples:\n  tributary search recommendation_vectors "customer in DE; segment loyal" --tenant acme\n  tributary search recommendation_vectors "segment champion" --tenant globex -k 3 --json',
+    )
+    .action(async (asset: string, text: string, opts: import("./commands/search.ts").SearchOptions) => {
+      const { searchCommand } = await import("./commands/search.ts");
+      setCode(await searchCommand(asset, text, withConfig(opts), io));
+    });
+
+  cli
     .command("gc")
     .description("delete data objects no manifest names: output of crashed runs and replaced versions")
     .option("--older-than <duration>", "keep objects younger than this, e.g. 30m, 2h, 1d", "1h")

@@ -15,6 +15,7 @@ import { isPartitionKey, MULTI_SEPARATOR, type Partitions } from "../kit/partiti
  *   _outbox/<asset>/<partition>/<data version>.json  announcements an asset partition's commit owes
  *   _outbox/<source>/_batches/<batch>.json           announcements an ingest batch's commit owes
  *   _lineage/<day>/<run>.ndjson                      OpenLineage events
+ *   vectors/<asset>/tenant=<tenant>/                 an embedding asset's vector table of one tenant (LanceDB)
  * A partition's path is its key with "|" as "/" ("2026-11-01/acme"); unpartitioned assets use "_all".
  *
  * Raw and quarantine objects are append-only: nothing that ingests deletes them (expiry is the store's
@@ -59,6 +60,10 @@ export const layout = {
   /** Every outbox entry of one asset or source; without one, of the whole store. */
   outboxPrefix: (asset?: string) => (asset === undefined ? "_outbox/" : `_outbox/${asset}/`),
   lineage: (day: string, run: string) => `_lineage/${day}/${run}.ndjson`,
+  /** Every vector table of an embedding asset: the prefix its function may read and write. */
+  vectorsPrefix: (asset: string) => `vectors/${asset}/`,
+  /** The LanceDB database of one tenant's vectors (its table is `vectors.lance/` under it). */
+  vectors: (asset: string, tenant: string) => `vectors/${asset}/tenant=${tenant}`,
 } as const;
 
 /**
@@ -68,6 +73,6 @@ export const layout = {
  */
 export const STORE_ZONES = {
   raw: ["raw"],
-  curated: ["curated", "_manifests", "_failures", "_index", "_locks", "_lineage", "_outbox"],
+  curated: ["curated", "_manifests", "_failures", "_index", "_locks", "_lineage", "_outbox", "vectors"],
   quarantine: ["quarantine"],
 } as const satisfies Record<string, readonly string[]>;

@@ -3,6 +3,7 @@ import type { Static, TObject } from "@sinclair/typebox";
 import type { CdcSpec } from "./cdc.ts";
 import type { CheckSpec } from "./checks.ts";
 import { parseDuration } from "./duration.ts";
+import type { EmbeddingSpec } from "./embedding.ts";
 import { DeclarationError } from "./errors.ts";
 import { assertKey } from "./keys.ts";
 import type { PartitionMapping, Partitions } from "./partitions.ts";
@@ -115,6 +116,8 @@ export interface AssetDef<K extends string = string, S extends TObject = TObject
    * may; a list: these columns do. Its personal data is personal data to its consumers too.
    */
   readonly pii?: true | readonly string[];
+  /** Present on an embedding asset (`embedding()` in embedding.ts): what it embeds, how, with which model. */
+  readonly embedding?: EmbeddingSpec;
 }
 
 export type AnyAsset = SourceDef | AssetDef;
@@ -311,7 +314,8 @@ const sha256: (text: string) => string =
     ? (text) => crypto.hash("sha256", text, "hex")
     : (text) => crypto.createHash("sha256").update(text).digest("hex");
 
-function hash(text: string): string {
+/** A short hash of a text: code versions derived from a declaration. */
+export function hash(text: string): string {
   return sha256(text).slice(0, 12);
 }
 

@@ -38,6 +38,7 @@ export {
   unique,
 } from "./checks.ts";
 export { defineConfig, type ProjectConfig, type SampleData } from "./config.ts";
+export { type EmbeddingOptions, type EmbeddingSpec, embedding } from "./embedding.ts";
 export * from "./errors.ts";
 export { AssetGraph, defineGraph, type Edge, findCycle, type GraphInput } from "./graph.ts";
 export { KEY_PATTERN } from "./keys.ts";

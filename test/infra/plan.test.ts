@@ -25,7 +25,7 @@ describe("the deployment plan of the reference pipeline", () => {
       {
         id: "curated",
         name: "trib-dev-curated",
-        zones: ["curated", "_manifests", "_failures", "_index", "_locks", "_lineage", "_outbox"],
+        zones: ["curated", "_manifests", "_failures", "_index", "_locks", "_lineage", "_outbox", "vectors"],
         retentionDays: 7,
         encryption: "customer-key",
         versioning: true,

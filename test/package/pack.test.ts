@@ -59,6 +59,7 @@ describe("npm pack", () => {
       "./handlers/aws",
       "./handlers/gcp",
       "./handlers/azure",
+      "./vectors",
       "./package.json",
     ]);
     const named = [manifest.bin.tributary!, ...entries.flatMap(([, e]) => [e.types!, e.default!])];

@@ -1,5 +1,6 @@
 import { SingleBar } from "cli-progress";
 import type { AssetGraph } from "tributary";
+import type { VectorsRecord } from "../../runtime/engine/manifest.ts";
 import {
   type MaterializeOptions,
   materialize,
@@ -139,6 +140,7 @@ class Progress {
   readonly #bar: SingleBar | undefined;
   readonly #left = new Map<string, number>();
   readonly #done = new Map<string, { partitions: number; rows: number; ms: number }>();
+  readonly #vectors = new Map<string, VectorsRecord[]>();
   #finished = 0;
   constructor(io: Io, tty: boolean) {
     this.#io = io;
@@ -170,6 +172,8 @@ class Progress {
         rows: d.rows + o.manifest!.rowCount,
         ms: d.ms + o.ms,
       });
+      const v = o.manifest!.vectors;
+      if (v) this.#vectors.set(asset, [...(this.#vectors.get(asset) ?? []), v]);
     }
     const line = o.status === "materialized" ? warningLines(o) : outcomeLine(o);
     const left = (this.#left.get(asset) ?? 1) - 1;
@@ -177,7 +181,7 @@ class Progress {
     const d = this.#done.get(asset);
     const assetLine =
       left === 0 && d
-        ? `ok      ${asset}: ${d.partitions} partition${d.partitions === 1 ? "" : "s"}, ${d.rows} rows in ${Math.round(d.ms)} ms\n`
+        ? `ok      ${asset}: ${d.partitions} partition${d.partitions === 1 ? "" : "s"}, ${d.rows} rows in ${Math.round(d.ms)} ms${vectorsLine(this.#vectors.get(asset))}\n`
         : "";
     if (line || assetLine) this.#print(line + assetLine);
   }
@@ -192,6 +196,15 @@ class Progress {
   stop(): void {
     this.#bar?.stop();
   }
+}
+
+/** "; vectors: 1 embedded, 205 unchanged, 0 deleted (local:tributary-hashing-v1/256, not a semantic model)" */
+function vectorsLine(records: readonly VectorsRecord[] | undefined): string {
+  if (!records || records.length === 0) return "";
+  const sum = (f: (r: VectorsRecord) => number) => records.reduce((n, r) => n + f(r), 0);
+  const models = [...new Set(records.map((r) => r.model))].join(", ");
+  const semantic = records.every((r) => r.semantic) ? "" : ", not a semantic model";
+  return `; vectors: ${sum((r) => r.embedded)} embedded, ${sum((r) => r.unchanged)} unchanged, ${sum((r) => r.deleted)} deleted (${models}${semantic})`;
 }
 
 function warningLines(o: RunOutcome): string {
@@ -273,6 +286,7 @@ function toJson(r: RunResult) {
       ...("manifest" in o && o.manifest
         ? { rows: o.manifest.rowCount, files: o.manifest.files.map((f) => f.key) }
         : {}),
+      ...("manifest" in o && o.manifest?.vectors ? { vectors: o.manifest.vectors } : {}),
       ...("checks" in o ? { checks: o.checks } : {}),
       ...("error" in o && o.error ? { error: o.error } : {}),
       ...(o.status === "skipped" ? { skippedBecause: o.reason } : {}),

@@ -341,7 +341,14 @@ async function buildJs(
     logLevel: "silent",
     metafile: true,
     // Each cloud's externals are packages only that cloud's entry imports: one list serves them all.
-    external: ["@duckdb/node-bindings-*", ...clouds.flatMap((c) => LAYOUT[c].external)],
+    // LanceDB (a native library, loaded only by embedding assets: runtime/vectors/lance.ts) is not
+    // bundled: a function that embeds needs it installed beside the bundle.
+    external: [
+      "@duckdb/node-bindings-*",
+      "@lancedb/lancedb",
+      "apache-arrow",
+      ...clouds.flatMap((c) => LAYOUT[c].external),
+    ],
     plugins: [resolveTributary(graph)],
   };
   let results: esbuild.BuildResult[];

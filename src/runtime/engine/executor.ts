@@ -11,11 +11,13 @@ import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { MULTI_SEPARATOR, staticDimension, timeDimension, upstreamKeys } from "../../kit/partitions.ts";
 import type { ObjectStore } from "../storage/port.ts";
+import { dropEmbedding, ledgerSql, prepareEmbedding, syncEmbedding } from "../vectors/materialize.ts";
+import { type VectorsRuntime, vectorsRuntime } from "../vectors/sync.ts";
 import { runCheck } from "./checks.ts";
 import type { Duck } from "./duckdb.ts";
 import type { Scratch } from "./files.ts";
 import { compileRowSchema } from "./ingest-validate.ts";
-import type { AssetManifest, CheckResult } from "./manifest.ts";
+import type { AssetManifest, CheckResult, VectorsRecord } from "./manifest.ts";
 import type { Outbox } from "./outbox.ts";
 import type { FailureRecord, StoreState } from "./state.ts";
 import type { Step } from "./steps.ts";
@@ -39,7 +41,7 @@ export interface Outcome {
 const APPEND_CHUNK = 10_000;
 
 /** Create the views an asset's SQL reads: one per dependency over its mapped partitions, and this_partition. */
-async function registerInputs(
+export async function registerInputs(
   graph: AssetGraph,
   state: StoreState,
   duck: Duck,
@@ -225,6 +227,8 @@ export interface ExecuteContext {
   readonly tokens: TokenScope;
   /** Where the commit records the announcement it owes, when the run announces its commits. */
   readonly outbox?: Outbox;
+  /** Embedders and backpressure of the run's embedding assets (default: from $TRIBUTARY_VECTORS). */
+  readonly vectors?: VectorsRuntime;
 }
 
 /** What a compute function may ask of the run: the secrets its asset declares, and tokens. */
@@ -276,7 +280,12 @@ export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome>
     await registerInputs(graph, state, duck, scratch, a, item.partition);
     const out = await scratch.writable(fileKey);
     const copyOptions = "(FORMAT parquet, COMPRESSION zstd)";
-    if (a.sql !== undefined) {
+    if (a.embedding !== undefined) {
+      // The ledger of its vectors; the vectors themselves are written once its checks pass.
+      await prepareEmbedding(duck, a, item.partition);
+      written = true;
+      await duck.run(`COPY (${ledgerSql(a)}) TO ${literal(out.path)} ${copyOptions}`);
+    } else if (a.sql !== undefined) {
       const sql = oneStatement(a);
       const produced = await duck.describe(`SELECT * FROM (${sql})`);
       const select = castList(a, produced, declared);
@@ -331,6 +340,12 @@ export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome>
       const error = failed.map((c) => `check "${c.name}" failed: ${c.message}`).join("; ");
       return { item, status: "failed", checks, error, ms: performance.now() - t0 };
     }
+    let vectors: VectorsRecord | undefined;
+    if (a.embedding !== undefined) {
+      const previous = (await state.manifest(a, item.partition))?.vectors;
+      const rt = ctx.vectors ?? vectorsRuntime();
+      vectors = await syncEmbedding(duck, a, item.partition, store.uri, rt, previous);
+    }
     const manifest: AssetManifest = {
       format: 1,
       asset: a.key,
@@ -344,6 +359,7 @@ export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome>
       ...(item.keys === undefined ? {} : { keys: item.keys }),
       inputs: item.inputs,
       checks,
+      ...(vectors === undefined ? {} : { vectors }),
       runId,
       timings: {
         startedAt: started.toISOString(),
@@ -373,6 +389,7 @@ export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome>
     ctx.tokens.asset = undefined;
     ctx.tokens.key = undefined;
     await dropViews(duck, graph, a);
+    if (a.embedding !== undefined) await dropEmbedding(duck);
   }
 }
 

@@ -46,6 +46,8 @@ export interface AssetManifest {
   readonly keys?: Readonly<Record<string, string>>;
   readonly inputs: readonly InputVersion[];
   readonly checks: readonly CheckResult[];
+  /** An embedding asset's vector tables as this commit left them (runtime/vectors/); absent otherwise. */
+  readonly vectors?: VectorsRecord;
   readonly runId: string;
   readonly timings: {
     readonly startedAt: string;
@@ -53,6 +55,22 @@ export interface AssetManifest {
     readonly computeMs: number;
     readonly checksMs: number;
   };
+}
+
+/** What an embedding asset partition's commit says of its vectors. */
+export interface VectorsRecord {
+  /** The model that embedded them, as `provider:name/dimension` (runtime/vectors/config.ts `modelTag`). */
+  readonly model: string;
+  /** False for the local hashing embedder: its vectors match tokens, not meaning. */
+  readonly semantic: boolean;
+  /** Rows embedded by this run (new or changed text), kept as they were, and keys deleted. */
+  readonly embedded: number;
+  readonly unchanged: number;
+  readonly deleted: number;
+  /** Each tenant's table: its rows, its LanceDB version after the commit, whether it has its ANN index. */
+  readonly tables: Readonly<
+    Record<string, { readonly rows: number; readonly version: number; readonly indexed: boolean }>
+  >;
 }
 
 /** The commit of one ingest batch of a source. */
@@ -89,19 +107,23 @@ export function versionHash(...parts: readonly unknown[]): string {
 
 /**
  * Data version of an asset partition = hash(code version, input data versions, partition), and the ids
- * of the tokenisation keys it uses when it uses any: a new key is new data, as new code is.
+ * of the tokenisation keys it uses when it uses any: a new key is new data, as new code is; for an
+ * embedding asset, the model that embeds (`provider:name/dimension`): another model is new data too.
  */
 export function assetDataVersion(
   codeVersion: string,
   inputs: readonly InputVersion[],
   partition: string,
   keys?: Readonly<Record<string, string>>,
+  model?: string,
 ): string {
   const sorted = [...inputs].sort((a, b) =>
     a.asset === b.asset ? (a.partition < b.partition ? -1 : 1) : a.asset < b.asset ? -1 : 1,
   );
   const parts: unknown[] = [codeVersion, sorted.map((i) => [i.asset, i.partition, i.dataVersion]), partition];
   if (keys !== undefined) parts.push(Object.entries(keys).sort(([a], [b]) => (a < b ? -1 : 1)));
+  // An embedding asset's vectors are the model's that embeds them (runtime/vectors/config.ts).
+  if (model !== undefined) parts.push({ model });
   return versionHash(...parts);
 }
 

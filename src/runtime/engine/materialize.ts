@@ -6,6 +6,8 @@ import { assetRun, type LineageContext, runComplete, runFail, runStart } from ".
 import type { LineageTransport } from "../openlineage/transport.ts";
 import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
 import type { ObjectStore } from "../storage/port.ts";
+import { vectorsConfigFromEnv } from "../vectors/config.ts";
+import { type VectorsRuntime, vectorsRuntime } from "../vectors/sync.ts";
 import { Duck } from "./duckdb.ts";
 import { type ExecuteContext, execute, type Outcome } from "./executor.ts";
 import { Scratch } from "./files.ts";
@@ -92,6 +94,13 @@ export async function materialize(
   const tokens: TokenScope = {};
   if (duck) registerTokenFunction(duck, tokens);
   const scratch = new Scratch(store);
+  // Made when the first embedding asset runs: one set of limits and embedders for the whole run.
+  let vectors: VectorsRuntime | undefined;
+  const vectorsFor = (item: Step): { vectors?: VectorsRuntime } => {
+    if ((graph.get(item.asset) as AssetDef).embedding === undefined) return {};
+    vectors ??= vectorsRuntime(opts.vectors ?? vectorsConfigFromEnv());
+    return { vectors };
+  };
   try {
     for (const item of items) {
       let outcome: RunOutcome;
@@ -117,6 +126,7 @@ export async function materialize(
               keys,
               tokens,
               ...(opts.outbox ? { outbox: opts.outbox } : {}),
+              ...vectorsFor(item),
             },
             store,
             item,

@@ -16,6 +16,7 @@ import {
 } from "../../kit/partitions.ts";
 import { SecretMissingError } from "../secrets/source.ts";
 import { SecretValueError } from "../secrets/token.ts";
+import { effectiveModel, modelTag, type VectorsConfig, vectorsConfigFromEnv } from "../vectors/config.ts";
 import { damaged, type ObjectCheck } from "./integrity.ts";
 import { assetDataVersion, type InputVersion } from "./manifest.ts";
 import type { StoreState } from "./state.ts";
@@ -46,6 +47,11 @@ export interface StepOptions {
    * them such an asset is blocked (its data version cannot be known).
    */
   readonly keys?: TokenKeys;
+  /**
+   * How embedding assets embed (default: $TRIBUTARY_VECTORS): the model that embeds is part of their
+   * data version, so every command that plans must see the same configuration.
+   */
+  readonly vectors?: VectorsConfig;
 }
 
 /** One asset partition and what the run will do with it. */
@@ -122,12 +128,18 @@ export async function steps(graph: AssetGraph, state: StoreState, opts: StepOpti
   });
   // Start every manifest read at once: one by one, the store's round trips are most of a fresh rerun.
   await Promise.all(wanted.flatMap(({ a, keys }) => keys.map((k) => state.manifest(a, k))));
+  let vectors: VectorsConfig | undefined;
   for (const { a, keys } of wanted) {
     const key = a.key;
     matched += keys.length;
     const tokenKey = keys.length > 0 ? await keyOf(graph, a, opts.keys) : undefined;
+    let model: string | undefined;
+    if (a.embedding !== undefined) {
+      vectors ??= opts.vectors ?? vectorsConfigFromEnv();
+      model = modelTag(effectiveModel(a.embedding.model, vectors));
+    }
     for (const partition of keys) {
-      const item = await planOne(graph, state, a, partition, planned, opts.force ?? false, tokenKey);
+      const item = await planOne(graph, state, a, partition, planned, opts.force ?? false, tokenKey, model);
       planned.set(`${key}\u0000${partition}`, item);
       items.push(item);
     }
@@ -181,6 +193,7 @@ async function planOne(
   planned: ReadonlyMap<string, Step>,
   force: boolean,
   tokenKey?: { keys: Record<string, string> } | { problem: string },
+  model?: string,
 ): Promise<Step> {
   const inputs: InputVersion[] = [];
   let missing: string | undefined;
@@ -198,7 +211,7 @@ async function planOne(
     }
   }
   const keys = tokenKey !== undefined && "keys" in tokenKey ? tokenKey.keys : undefined;
-  const dataVersion = assetDataVersion(a.codeVersion, inputs, partition, keys);
+  const dataVersion = assetDataVersion(a.codeVersion, inputs, partition, keys, model);
   const base = { asset: a.key, partition, dataVersion, inputs, ...(keys ? { keys } : {}) };
   if (missing)
     return {
@@ -218,6 +231,13 @@ async function planOne(
       ...base,
       action: "run",
       reason: `code version changed (${manifest.codeVersion} → ${a.codeVersion})`,
+    };
+  }
+  if (model !== undefined && manifest.vectors !== undefined && manifest.vectors.model !== model) {
+    return {
+      ...base,
+      action: "run",
+      reason: `embedding model changed (${manifest.vectors.model} → ${model}): every row is embedded again`,
     };
   }
   const rotated = Object.entries(keys ?? {}).find(([name, kid]) => manifest.keys?.[name] !== kid);

@@ -2,11 +2,12 @@
  * The reference pipeline: a multi-tenant SaaS shop with an in-app recommendation feature.
  *
  *   orders_cdc ────> curated_orders ──┬──> daily_revenue
- *                                      └──> customer_features ──> recommendation_features
+ *                                      └──> customer_features ──> recommendation_features ──> recommendation_vectors
  *   customers_cdc ─> curated_customers ──┘
  *
  * Raw CDC events land per day × tenant; curated tables hold the latest state per tenant with deletes
- * applied; features are per tenant; revenue is per day × tenant.
+ * applied; features are per tenant; revenue is per day × tenant; each tenant's customers are embedded
+ * into that tenant's own vector table.
  */
 import {
   acceptedValues,
@@ -14,6 +15,7 @@ import {
   cron,
   daily,
   dep,
+  embedding,
   freshness,
   mapping,
   multiPartitions,
@@ -279,6 +281,24 @@ export const recommendationFeatures = asset("recommendation_features", {
   tags: ["features", "ml"],
 });
 
+/**
+ * One vector per customer and tenant, from the text of its features, for the in-app recommendations. The
+ * model is named, not chosen: locally the hashing embedder stands in for it; each stack maps the name to
+ * its cloud's embedding model (docs/vectors.md).
+ */
+export const recommendationVectors = embedding("recommendation_vectors", {
+  ...meta,
+  description: "The customers' feature texts as vectors, one table per tenant, for nearest-customer search.",
+  from: recommendationFeatures,
+  text: "embedding_text",
+  key: ["customer_id"],
+  tenant: "tenant_id",
+  model: { name: "text-embedding", dimension: 256 },
+  trigger: onUpstream(),
+  owners: ["team:growth-ml"],
+  tags: ["ml", "vectors"],
+});
+
 /** The pipeline, in declaration order. */
 export const commerce = [
   ordersCdc,
@@ -288,4 +308,5 @@ export const commerce = [
   customerFeatures,
   dailyRevenue,
   recommendationFeatures,
+  recommendationVectors,
 ] as const;
