@@ -198,7 +198,7 @@ describe("Titan Text Embeddings V2", () => {
         concurrency: 1,
       });
       await expect(embedder.embed(["x"])).rejects.toThrow(
-        'embedding: bedrock amazon.titan-embed-text-v2:0 in eu-central-1 does not exist or is not enabled (Could not resolve the foundation model from the provided model identifier). Enable the model under "Model access" in the Bedrock console of eu-central-1, or choose another in tributary:embedding.model.',
+        'embedding: bedrock amazon.titan-embed-text-v2:0 in eu-central-1 does not exist or is not enabled (Could not resolve the foundation model from the provided model identifier). Enable the model under "Model access" in the Bedrock console of eu-central-1, or choose another in tributary:embedding.models.',
       );
       expect(server.seen).toHaveLength(1);
     } finally {

@@ -170,7 +170,7 @@ describe("text-embedding-005", () => {
     try {
       const embedder = vertexEmbedder(CONFIG, { auth: auth(), apiEndpoint: server.url });
       await expect(embedder.embed(["x"])).rejects.toThrow(
-        "embedding: vertex text-embedding-005 in tributary-staging/europe-west4 does not exist or is not enabled (Publisher Model `projects/tributary-staging/locations/europe-west4/publishers/google/models/text-embedding-005` was not found or your project does not have access to it). Enable the Vertex AI API (aiplatform.googleapis.com) in tributary-staging, and choose a model served in europe-west4 in tributary:embedding.model.",
+        "embedding: vertex text-embedding-005 in tributary-staging/europe-west4 does not exist or is not enabled (Publisher Model `projects/tributary-staging/locations/europe-west4/publishers/google/models/text-embedding-005` was not found or your project does not have access to it). Enable the Vertex AI API (aiplatform.googleapis.com) in tributary-staging, and choose a model served in europe-west4 in tributary:embedding.models.",
       );
       expect(server.seen).toHaveLength(1);
     } finally {

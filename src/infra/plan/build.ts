@@ -10,7 +10,7 @@ import {
   functionVariables,
   OUTBOX_SWEEPER,
 } from "../../contract/function-env.ts";
-import { STORE_ZONES } from "../../contract/storage-layout.ts";
+import { layout, STORE_ZONES } from "../../contract/storage-layout.ts";
 import type { AnyAsset } from "../../kit/asset.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
@@ -299,11 +299,9 @@ function functionPlan(
   };
 }
 
-/** The model an embedding asset declares (kit/embedding.ts `AssetDef.embedding`). */
+/** The model an embedding asset declares (kit/embedding.ts). */
 function declaredModel(a: AnyAsset): { readonly name: string; readonly dimension: number } | undefined {
-  return a.kind === "asset"
-    ? (a as { embedding?: { model: { name: string; dimension: number } } }).embedding?.model
-    : undefined;
+  return a.kind === "asset" ? a.embedding?.model : undefined;
 }
 
 interface Embeddings {
@@ -559,7 +557,7 @@ export function grantsOf(graph: AssetGraph, a: AnyAsset): GrantPlan[] {
   }
   // An embedding asset's vector tables (one LanceDB database a tenant): its own, read and rewritten.
   if (declaredModel(a))
-    out.push(grant("curated", `vectors/${k}/`, ["read", "list", "write", "delete"], "own"));
+    out.push(grant("curated", layout.vectorsPrefix(k), ["read", "list", "write", "delete"], "own"));
   out.push(
     grant("curated", `curated/${k}/`, ["read", "list", "write", "delete"], "own"),
     grant("curated", `_manifests/${k}/`, ["read", "list", "write"], "own"),

@@ -80,7 +80,7 @@ export function bedrockEmbedder(
     },
     {
       where,
-      missingHint: `Enable the model under "Model access" in the Bedrock console of ${config.region}, or choose another in tributary:embedding.model.`,
+      missingHint: `Enable the model under "Model access" in the Bedrock console of ${config.region}, or choose another in tributary:embedding.models.`,
       missingModel: (e) => {
         const codes = codesOf(e);
         if (codes.includes("ResourceNotFoundException")) return true;

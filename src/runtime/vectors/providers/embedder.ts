@@ -28,7 +28,12 @@ export type CloudEmbeddingConfig = {
   readonly concurrency: number;
 } & (
   | { readonly provider: "bedrock"; readonly region: string }
-  | { readonly provider: "vertex"; readonly project: string; readonly location: string }
+  | {
+      readonly provider: "vertex";
+      /** Default: GOOGLE_CLOUD_PROJECT, else the project Application Default Credentials belong to. */
+      readonly project?: string;
+      readonly location: string;
+    }
   | {
       readonly provider: "azure-openai";
       /** The account's endpoint, `https://<custom subdomain>.openai.azure.com/`. */

@@ -1,12 +1,19 @@
 /**
- * The cloud embedder a configuration names: Bedrock, Vertex AI or Azure OpenAI, each loaded only when
- * chosen (each SDK is heavy, and a function needs only its own cloud's).
+ * The cloud embedders: Bedrock, Vertex AI and Azure OpenAI, each loaded only when chosen (each SDK is
+ * heavy, and a function needs only its own cloud's). `cloudEmbedderOf` is what the provider table
+ * (../providers.ts) calls with a vectors configuration's provider settings and the resolved model.
  */
-import type { Embedder } from "../embedder.ts";
+import { AZURE_OPENAI_API_VERSION } from "../../../contract/embedding.ts";
+import type { ProviderConfig } from "../config.ts";
+import type { Embedder, EmbeddingModel } from "../embedder.ts";
 import type { CloudEmbeddingConfig, EmbedderHooks, EmbeddingPurpose } from "./embedder.ts";
+import { EmbeddingError } from "./errors.ts";
 
 export type { CloudEmbeddingConfig, EmbeddingPurpose } from "./embedder.ts";
 export { EmbeddingError } from "./errors.ts";
+
+/** Requests in flight per function when the configuration says nothing. */
+export const DEFAULT_CONCURRENCY = 4;
 
 export interface CloudEmbedderOptions {
   readonly purpose?: EmbeddingPurpose;
@@ -24,5 +31,56 @@ export async function cloudEmbedder(
       return (await import("./vertex.ts")).vertexEmbedder(config, options);
     case "azure-openai":
       return (await import("./azure-openai.ts")).azureOpenAIEmbedder(config, options);
+  }
+}
+
+/**
+ * The cloud embedder of a vectors configuration's provider for `model` (the provider's model, the
+ * declared dimension). Bedrock's region defaults to the function's (AWS_REGION); Vertex AI's project to
+ * the function's own (found by Application Default Credentials); an Azure OpenAI deployment is the
+ * stack's deployment named after the model.
+ */
+export async function cloudEmbedderOf(
+  provider: Exclude<ProviderConfig, { kind: "local" }>,
+  model: EmbeddingModel,
+  options: CloudEmbedderOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Embedder> {
+  const common = {
+    model: model.name,
+    dimension: model.dimension,
+    concurrency: provider.concurrency ?? DEFAULT_CONCURRENCY,
+  };
+  switch (provider.kind) {
+    case "bedrock": {
+      const region = provider.region ?? env.AWS_REGION;
+      if (!region) {
+        throw new EmbeddingError(
+          "embedding: bedrock needs a region: set provider.region in $TRIBUTARY_VECTORS or AWS_REGION.",
+        );
+      }
+      return cloudEmbedder({ ...common, provider: "bedrock", region }, options);
+    }
+    case "vertex":
+      return cloudEmbedder(
+        {
+          ...common,
+          provider: "vertex",
+          location: provider.location,
+          ...(provider.project ? { project: provider.project } : {}),
+        },
+        options,
+      );
+    case "azure-openai":
+      return cloudEmbedder(
+        {
+          ...common,
+          provider: "azure-openai",
+          endpoint: provider.endpoint,
+          deployment: model.name,
+          apiVersion: provider.apiVersion ?? AZURE_OPENAI_API_VERSION,
+        },
+        options,
+      );
   }
 }

@@ -29,8 +29,11 @@ export interface AuthorisedRequester {
   request<T>(opts: { url: string; method: "POST"; data: unknown; retry: boolean }): Promise<{ data: T }>;
 }
 
-/** The predict endpoint of the model (`apiEndpoint` replaces the regional host, e.g. in tests). */
-export function vertexPredictUrl(config: VertexConfig, apiEndpoint?: string): string {
+/** The predict endpoint of the model in `project` (`apiEndpoint` replaces the regional host, e.g. in tests). */
+export function vertexPredictUrl(
+  config: VertexConfig & { readonly project: string },
+  apiEndpoint?: string,
+): string {
   const host =
     apiEndpoint ??
     (config.location === "global"
@@ -72,20 +75,23 @@ export function vertexEmbedder(
     readonly hooks?: EmbedderHooks;
   } = {},
 ): Embedder {
+  const google = new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
   let auth: Promise<AuthorisedRequester> | undefined = options.auth
     ? Promise.resolve(options.auth)
     : undefined;
-  const client = () =>
-    (auth ??= new GoogleAuth({
-      scopes: ["https://www.googleapis.com/auth/cloud-platform"],
-    }).getClient() as Promise<AuthorisedRequester>);
-  const url = vertexPredictUrl(config, options.apiEndpoint);
+  const client = () => (auth ??= google.getClient() as Promise<AuthorisedRequester>);
+  const given = config.project ?? process.env.GOOGLE_CLOUD_PROJECT;
+  let url: Promise<string> | undefined;
+  const endpoint = () =>
+    (url ??= (given ? Promise.resolve(given) : google.getProjectId()).then((project) =>
+      vertexPredictUrl({ ...config, project }, options.apiEndpoint),
+    ));
   const purpose = options.purpose ?? "document";
   return providerEmbedder(
     config,
     async (texts) => {
       const res = await (await client()).request<unknown>({
-        url,
+        url: await endpoint(),
         method: "POST",
         data: vertexRequest(config, texts, purpose),
         retry: false,
@@ -93,8 +99,8 @@ export function vertexEmbedder(
       return vertexVectors(config.model, res.data);
     },
     {
-      where: `vertex ${config.model} in ${config.project}/${config.location}`,
-      missingHint: `Enable the Vertex AI API (aiplatform.googleapis.com) in ${config.project}, and choose a model served in ${config.location} in tributary:embedding.model.`,
+      where: `vertex ${config.model} in ${given ?? "the function's project"}/${config.location}`,
+      missingHint: `Enable the Vertex AI API (aiplatform.googleapis.com) in ${given ?? "the project"}, and choose a model served in ${config.location} in tributary:embedding.models.`,
       missingModel: (e) => statusOf(e) === 404,
       tooLong: (e) => statusOf(e) === 400 && /token/i.test(said(e)),
     },
