@@ -101,6 +101,10 @@ const RULE_NAMES = [
   "secrets-encrypted-with-stack-key",
   "secret-read-only-by-declaring-functions",
   "no-plain-secrets-in-environment",
+  "embedding-model-scoped",
+  "embedding-model-only-embedding-functions",
+  "vector-prefix-only-its-asset",
+  "azure-openai-local-auth-off",
 ];
 
 const TLS_FIX = (bucket: string): string =>

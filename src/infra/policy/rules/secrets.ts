@@ -52,7 +52,7 @@ const KINDS: Record<string, string> = {
   [SECRET_TYPES.azureWebApp]: "function app",
 };
 
-const label = (r: ResourceRecord) => `${KINDS[r.type] ?? r.type} "${r.name}"`;
+export const label = (r: ResourceRecord) => `${KINDS[r.type] ?? r.type} "${r.name}"`;
 
 /** Secret Manager roles that read secret values. */
 const GCP_READ_ROLES = ["roles/secretmanager.secretAccessor", "roles/secretmanager.admin"];
@@ -63,7 +63,7 @@ const AZURE_READ_ROLES: Record<string, string> = {
   "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
 };
 
-function collect(
+export function collect(
   policy: string,
   resources: readonly ResourceRecord[],
   body: (report: (r: ResourceRecord, message: string) => void) => void,
@@ -76,7 +76,8 @@ function collect(
   return out.sort((a, b) => a.index - b.index || a.seq - b.seq).map((x) => x.v);
 }
 
-const of = (resources: readonly ResourceRecord[], type: string) => resources.filter((r) => r.type === type);
+export const of = (resources: readonly ResourceRecord[], type: string) =>
+  resources.filter((r) => r.type === type);
 const present = (v: unknown) => typeof v === "string" && v.trim() !== "";
 
 // ------------------------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ const FUNCTION_TYPES: readonly string[] = [
 ];
 
 /** A function's environment variables as [name, value] pairs; UNKNOWN when they are not known. */
-function environment(fn: ResourceRecord): [string, unknown][] | typeof UNKNOWN {
+export function environment(fn: ResourceRecord): [string, unknown][] | typeof UNKNOWN {
   const pairs = (vars: unknown): [string, unknown][] | typeof UNKNOWN =>
     vars === UNKNOWN ? UNKNOWN : isObject(vars) ? Object.entries(vars) : [];
   if (fn.type === SECRET_TYPES.awsFunction) return pairs(at(fn.inputs, "environment", "variables"));
@@ -123,7 +124,7 @@ function references(fn: ResourceRecord): string[] | typeof UNKNOWN {
 }
 
 /** The functions in the same component as a grant: those it may be for. */
-function siblings(resources: readonly ResourceRecord[], grant: ResourceRecord): ResourceRecord[] {
+export function siblings(resources: readonly ResourceRecord[], grant: ResourceRecord): ResourceRecord[] {
   return resources.filter(
     (r) => FUNCTION_TYPES.includes(r.type) && r.parent !== undefined && r.parent === grant.parent,
   );
@@ -199,12 +200,12 @@ const encrypted: Rule = {
 // secret-read-only-by-declaring-functions
 // ------------------------------------------------------------------------------------------------
 
-interface Stmt {
+export interface Stmt {
   readonly body: Record<string, unknown>;
   readonly where: string;
 }
 
-function statements(doc: unknown): Stmt[] | typeof UNKNOWN {
+export function statements(doc: unknown): Stmt[] | typeof UNKNOWN {
   if (doc === UNKNOWN) return UNKNOWN;
   let value: unknown = doc;
   if (typeof doc === "string") {
@@ -229,7 +230,7 @@ function statements(doc: unknown): Stmt[] | typeof UNKNOWN {
   });
 }
 
-const asList = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+export const asList = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 const readsSecrets = (action: unknown) =>
   typeof action === "string" && /^secretsmanager:(GetSecretValue|\*)$/i.test(action);
