@@ -71,18 +71,18 @@ describe("the AWS stack of the reference pipeline", () => {
       "aws:sns/topicSubscription:TopicSubscription": 1,
       "aws:sns/topicPolicy:TopicPolicy": 1,
       // One per asset and source, and the stack's outbox sweeper.
-      "tributary:aws:AssetFunction": 8,
-      "aws:iam/role:Role": 11,
-      "aws:iam/rolePolicy:RolePolicy": 11,
-      "aws:cloudwatch/logGroup:LogGroup": 8,
-      "aws:lambda/function:Function": 8,
-      "aws:sqs/queue:Queue": 13,
-      "aws:sqs/queuePolicy:QueuePolicy": 10,
-      "aws:cloudwatch/eventRule:EventRule": 5,
-      "aws:cloudwatch/eventTarget:EventTarget": 5,
-      "aws:lambda/eventSourceMapping:EventSourceMapping": 5,
+      "tributary:aws:AssetFunction": 9,
+      "aws:iam/role:Role": 12,
+      "aws:iam/rolePolicy:RolePolicy": 12,
+      "aws:cloudwatch/logGroup:LogGroup": 9,
+      "aws:lambda/function:Function": 9,
+      "aws:sqs/queue:Queue": 15,
+      "aws:sqs/queuePolicy:QueuePolicy": 12,
+      "aws:cloudwatch/eventRule:EventRule": 6,
+      "aws:cloudwatch/eventTarget:EventTarget": 6,
+      "aws:lambda/eventSourceMapping:EventSourceMapping": 6,
       "aws:scheduler/schedule:Schedule": 3,
-      "aws:cloudwatch/metricAlarm:MetricAlarm": 19,
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 21,
       "tributary:aws:Secret": 1,
       "aws:secretsmanager/secret:Secret": 1,
       "aws:secretsmanager/secretVersion:SecretVersion": 1,
@@ -300,7 +300,7 @@ describe("the AWS stack of the reference pipeline", () => {
     const codes = s.resources
       .filter((r) => r.type === "aws:lambda/function:Function")
       .map((r) => r.inputs.code);
-    expect(codes).toEqual(Array(8).fill(fn.code));
+    expect(codes).toEqual(Array(9).fill(fn.code));
     expect(inputs("trib-dev-curated-orders-logs")).toMatchObject({
       name: "/tributary/trib-dev/curated_orders",
       retentionInDays: 14,
@@ -442,6 +442,9 @@ describe("the AWS stack of the reference pipeline", () => {
             queue: scheduled ? undefined : arn.queue(`${name}-queue`),
             deadLetters: scheduled ? arn.queue(`${name}-dlq`) : undefined,
             secrets: (fn.secrets ?? []).map((n) => arn.secret(n)),
+            ...(fn.embeddingModel
+              ? { models: [`arn:aws:bedrock:${REGION}::foundation-model/${fn.embeddingModel}`] }
+              : {}),
           },
         ),
       );
@@ -590,7 +593,7 @@ describe("the AWS stack of the reference pipeline", () => {
 
   it("tags every taggable resource with asset, pipeline, env, owner and cost centre", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
-    expect(tagged).toHaveLength(4 + 1 + 2 + 1 + 11 + 8 + 8 + 13 + 5 + 5 + 19 + 1);
+    expect(tagged).toHaveLength(4 + 1 + 2 + 1 + 12 + 9 + 9 + 15 + 6 + 6 + 21 + 1);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
         expect.arrayContaining(["tributary:asset", ...Object.keys(TAGS)]),
@@ -621,6 +624,7 @@ describe("the AWS stack of the reference pipeline", () => {
       daily_revenue: "trib-dev-daily-revenue",
       orders_cdc: "trib-dev-orders-cdc",
       recommendation_features: "trib-dev-recommendation-features",
+      recommendation_vectors: "trib-dev-recommendation-vectors",
       "outbox-sweep": "trib-dev-outbox-sweep",
     });
     expect(JSON.stringify(s.outputs.lineage)).toBe(JSON.stringify(await normalise(toLineage(graph))));

@@ -92,11 +92,15 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:network:Subnet": 2,
       "azure-native:network:PublicIPAddress": 1,
       "azure-native:network:NatGateway": 1,
-      // The vault's and the namespace's.
-      "azure-native:privatedns:PrivateZone": 2,
-      "azure-native:privatedns:VirtualNetworkLink": 2,
-      "azure-native:network:PrivateEndpoint": 2,
-      "azure-native:network:PrivateDnsZoneGroup": 2,
+      // The vault's, the namespace's and the Azure OpenAI account's.
+      "azure-native:privatedns:PrivateZone": 3,
+      "azure-native:privatedns:VirtualNetworkLink": 3,
+      "azure-native:network:PrivateEndpoint": 3,
+      "azure-native:network:PrivateDnsZoneGroup": 3,
+      // The account recommendation_vectors embeds with, and its deployment of the model.
+      "tributary:azure:EmbeddingAccount": 1,
+      "azure-native:cognitiveservices:Account": 1,
+      "azure-native:cognitiveservices:Deployment": 1,
       "tributary:azure:DataKey": 1,
       "azure-native:keyvault:Vault": 1,
       "azure-native:keyvault:Key": 1,
@@ -108,10 +112,10 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:storage:StorageAccount": 2,
       "azure-native:storage:BlobServiceProperties": 1,
       // raw, curated, quarantine; the host's locks and keys, and one package container per function.
-      "azure-native:storage:BlobContainer": 3 + 2 + 8,
+      "azure-native:storage:BlobContainer": 3 + 2 + 9,
       "azure-native:storage:ManagementPolicy": 1,
       // Each function's package, in its package container.
-      "azure-native:storage:Blob": 8,
+      "azure-native:storage:Blob": 9,
       "tributary:azure:Bus": 1,
       "azure-native:servicebus:Namespace": 1,
       "azure-native:servicebus:NamespaceNetworkRuleSet": 1,
@@ -120,18 +124,19 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:monitor:ActionGroup": 1,
       "azure-native:operationalinsights:Workspace": 1,
       // One per asset and source, and the stack's outbox sweeper.
-      "tributary:azure:AssetFunction": 8,
-      "azure-native:web:AppServicePlan": 8,
-      "azure-native:web:WebApp": 8,
-      "azure-native:applicationinsights:Component": 8,
-      "azure-native:servicebus:Subscription": 5,
-      "azure-native:servicebus:Rule": 5,
-      "azure-native:servicebus:Queue": 5,
+      "tributary:azure:AssetFunction": 9,
+      "azure-native:web:AppServicePlan": 9,
+      "azure-native:web:WebApp": 9,
+      "azure-native:applicationinsights:Component": 9,
+      "azure-native:servicebus:Subscription": 6,
+      "azure-native:servicebus:Rule": 6,
+      "azure-native:servicebus:Queue": 6,
       // The key's; per function its data containers (2 or 3; the sweeper's 1), 3 on the host account,
-      // publishing, receiving (5 consumers) and telemetry; reading its secret (curated_customers).
-      "azure-native:authorization:RoleAssignment": 1 + 19 + 24 + 8 + 5 + 8 + 1,
-      // errors for 8, dead letters for the 5 bus consumers; freshness and outbox age as log alerts.
-      "azure-native:monitor:MetricAlert": 13,
+      // publishing, receiving (6 consumers) and telemetry; reading its secret (curated_customers);
+      // calling its model's deployment (recommendation_vectors).
+      "azure-native:authorization:RoleAssignment": 1 + 21 + 27 + 9 + 6 + 9 + 1 + 1,
+      // errors for 9, dead letters for the 6 bus consumers; freshness and outbox age as log alerts.
+      "azure-native:monitor:MetricAlert": 15,
       "azure-native:monitor:ScheduledQueryRule": 3,
     });
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
@@ -241,6 +246,7 @@ describe("the Azure stack of the reference pipeline", () => {
         "orders-cdc",
         "outbox-sweep",
         "recommendation-features",
+        "recommendation-vectors",
       ].map((k) => `package-${k}`),
     ]);
     for (const c of host) {
@@ -425,7 +431,11 @@ describe("the Azure stack of the reference pipeline", () => {
       s.resources
         .filter((r) => r.type === "azure-native:privatedns:PrivateZone")
         .map((r) => r.inputs.privateZoneName),
-    ).toEqual(["privatelink.servicebus.windows.net", "privatelink.vaultcore.azure.net"]);
+    ).toEqual([
+      "privatelink.servicebus.windows.net",
+      "privatelink.openai.azure.com",
+      "privatelink.vaultcore.azure.net",
+    ]);
     expect(
       inputs("trib-prod-bus-namespace-endpoint-dns", "azure-native:network:PrivateDnsZoneGroup"),
     ).toEqual({
@@ -626,8 +636,9 @@ describe("the Azure stack of the reference pipeline", () => {
       "package-orders-cdc",
       "package-outbox-sweep",
       "package-recommendation-features",
+      "package-recommendation-vectors",
     ]);
-    expect(blobs.map((b) => b.inputs.source)).toEqual(Array(8).fill(blob.inputs.source));
+    expect(blobs.map((b) => b.inputs.source)).toEqual(Array(9).fill(blob.inputs.source));
   });
 
   it("runs each asset in its own Flex Consumption Node.js 24 app with identity-based connections", () => {
@@ -809,9 +820,10 @@ describe("the Azure stack of the reference pipeline", () => {
   it("tags every taggable resource with asset, pipeline, env, owner and cost centre", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
     // group, vault, key, identity, 2 accounts, namespace, action group, workspace; the network, its
-    // egress IP and NAT gateway, 2 DNS zones and their links, 2 private endpoints; per function plan,
-    // app, insights; 13 metric alerts, 3 log alerts; the secret.
-    expect(tagged).toHaveLength(9 + 9 + 8 * 3 + 13 + 3 + 1);
+    // egress IP and NAT gateway, 3 DNS zones and their links, 3 private endpoints; the Azure OpenAI
+    // account and its deployment; per function plan, app, insights; 15 metric alerts, 3 log alerts;
+    // the secret.
+    expect(tagged).toHaveLength(9 + 12 + 2 + 9 * 3 + 15 + 3 + 1);
     expect(s.resources.filter((r) => AZURE_TAGGABLE_TYPES.includes(r.type))).toEqual(tagged);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
@@ -843,6 +855,7 @@ describe("the Azure stack of the reference pipeline", () => {
           "daily_revenue",
           "orders_cdc",
           "recommendation_features",
+          "recommendation_vectors",
           "outbox-sweep",
         ].map((k) => [k, `trib-prod-${k.replaceAll("_", "-")}-${SFX}`]),
       ),

@@ -58,8 +58,11 @@ describe("the GCP stack of the reference pipeline", () => {
     for (const r of s.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
     expect(counts).toEqual({
       "tributary:gcp:Apis": 1,
-      // Every API the stack uses but Eventarc (no function has an event trigger).
-      "gcp:projects/service:Service": 12,
+      // Every API the stack uses but Eventarc (no function has an event trigger), Vertex AI included.
+      "gcp:projects/service:Service": 13,
+      // The embedding function's one-permission role and its binding.
+      "gcp:projects/iAMCustomRole:IAMCustomRole": 1,
+      "gcp:projects/iAMMember:IAMMember": 1,
       "tributary:gcp:DataKey": 1,
       "gcp:kms/keyRing:KeyRing": 1,
       "gcp:kms/cryptoKey:CryptoKey": 1,
@@ -79,20 +82,20 @@ describe("the GCP stack of the reference pipeline", () => {
       // Materialisations by asset; the age of the oldest unannounced commit at each outbox sweep.
       "gcp:logging/metric:Metric": 2,
       // One per asset and source, and the stack's outbox sweeper.
-      "tributary:gcp:AssetFunction": 8,
-      "gcp:serviceaccount/account:Account": 16,
-      "gcp:cloudfunctionsv2/function:Function": 8,
-      "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 8,
-      "gcp:storage/bucketIAMMember:BucketIAMMember": 42,
+      "tributary:gcp:AssetFunction": 9,
+      "gcp:serviceaccount/account:Account": 18,
+      "gcp:cloudfunctionsv2/function:Function": 9,
+      "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 9,
+      "gcp:storage/bucketIAMMember:BucketIAMMember": 47,
       // Two buses, three schedule topics, eight dead-letter topics.
-      "gcp:pubsub/topic:Topic": 13,
+      "gcp:pubsub/topic:Topic": 14,
       // Per triggered function: its push subscription and its dead-letter subscription.
-      "gcp:pubsub/subscription:Subscription": 16,
+      "gcp:pubsub/subscription:Subscription": 18,
       // Eight asset-event publishers, eight dead-letter publishers (the Pub/Sub service agent).
-      "gcp:pubsub/topicIAMMember:TopicIAMMember": 16,
-      "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 8,
+      "gcp:pubsub/topicIAMMember:TopicIAMMember": 18,
+      "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 9,
       "gcp:cloudscheduler/job:Job": 3,
-      "gcp:monitoring/alertPolicy:AlertPolicy": 19,
+      "gcp:monitoring/alertPolicy:AlertPolicy": 21,
     });
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
     expect(s.resources.filter((r) => r.custom && !r.parent)).toEqual([]);
@@ -105,6 +108,8 @@ describe("the GCP stack of the reference pipeline", () => {
     const services = s.resources.filter((r) => r.type === "gcp:projects/service:Service");
     expect(services.map((r) => r.inputs)).toEqual(
       [
+        // Vertex AI: the stack's assets embed (recommendation_vectors).
+        "aiplatform",
         "artifactregistry",
         "cloudbuild",
         "cloudfunctions",
@@ -307,7 +312,7 @@ describe("the GCP stack of the reference pipeline", () => {
     });
     // Only its invoker may invoke the function.
     const invokers = s.resources.filter((r) => r.type === "gcp:cloudrunv2/serviceIamMember:ServiceIamMember");
-    expect(invokers.map((r) => r.inputs.role)).toEqual(Array(8).fill("roles/run.invoker"));
+    expect(invokers.map((r) => r.inputs.role)).toEqual(Array(9).fill("roles/run.invoker"));
     expect(
       inputs("trib-staging-curated-orders-invoke", "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"),
     ).toEqual({
@@ -545,7 +550,7 @@ describe("the GCP stack of the reference pipeline", () => {
 
   it("labels every labelled resource with the five required labels", () => {
     const labelled = s.resources.filter((r) => LABELLED_TYPES[r.type]);
-    expect(labelled.length).toBe(4 + 1 + 13 + 16 + 8 + 19 + 1);
+    expect(labelled.length).toBe(4 + 1 + 14 + 18 + 9 + 21 + 1);
     for (const r of labelled) {
       expect(r.inputs[LABELLED_TYPES[r.type]!], r.name).toMatchObject({
         ...LABELS,
@@ -573,6 +578,7 @@ describe("the GCP stack of the reference pipeline", () => {
       "orders_cdc",
       "outbox-sweep",
       "recommendation_features",
+      "recommendation_vectors",
     ]);
     expect((s.outputs.functions as Record<string, string>).daily_revenue).toBe("trib-staging-daily-revenue");
   });

@@ -61,6 +61,7 @@ describe("the deployment plan of the reference pipeline", () => {
       ["daily_revenue", "asset", "trib-dev-daily-revenue", 512],
       // The asset's own resources win over the stack's default.
       ["recommendation_features", "asset", "trib-dev-recommendation-features", 1024],
+      ["recommendation_vectors", "asset", "trib-dev-recommendation-vectors", 512],
       // The stack's outbox sweeper: announces what commits still owe, every five minutes.
       ["outbox-sweep", "sweep", "trib-dev-outbox-sweep", 256],
     ]);
@@ -102,11 +103,21 @@ describe("the deployment plan of the reference pipeline", () => {
         upstream: ["customer_features"],
         retry,
       },
+      {
+        function: "recommendation_vectors",
+        kind: "asset-materialised",
+        bus: "asset-events",
+        upstream: ["recommendation_features"],
+        retry,
+      },
       { function: "outbox-sweep", kind: "schedule", cron: "*/5 * * * *", timezone: "UTC", retry },
     ]);
     expect(plan.buses.map((b) => [b.id, b.consumers])).toEqual([
       ["source-events", ["customers_cdc", "orders_cdc"]],
-      ["asset-events", ["curated_customers", "curated_orders", "recommendation_features"]],
+      [
+        "asset-events",
+        ["curated_customers", "curated_orders", "recommendation_features", "recommendation_vectors"],
+      ],
     ]);
   });
 
@@ -253,6 +264,8 @@ describe("the deployment plan of the reference pipeline", () => {
       "recommendation_features-dead-letters",
       "recommendation_features-errors",
       "recommendation_features-freshness",
+      "recommendation_vectors-dead-letters",
+      "recommendation_vectors-errors",
       "outbox-sweep-dead-letters",
       "outbox-sweep-errors",
       "outbox-sweep-age",
@@ -291,7 +304,7 @@ describe("the deployment plan of the reference pipeline", () => {
     expect(cpus("aws")).toEqual([0, 0, 1, 1, 2, 2, 5, 6]);
     expect(cpus("gcp")).toEqual([0, 0, 0, 1, 1, 2, 2, 4]);
     expect(cpus("azure")).toEqual([0, 1, 1, 1, 2, 2, 2, 2]);
-    expect(plan.functions.map((f) => f.environment.TRIBUTARY_CPUS)).toEqual(Array(8).fill("0"));
+    expect(plan.functions.map((f) => f.environment.TRIBUTARY_CPUS)).toEqual(Array(9).fill("0"));
   });
 
   it("starts the functions with source maps only when the stack ships them", () => {
@@ -300,7 +313,7 @@ describe("the deployment plan of the reference pipeline", () => {
     const mapped = planDeployment(graph, { ...CONFIG, functions: { ...CONFIG.functions, sourceMaps: true } });
     expect(mapped.sourceMaps).toBe(true);
     expect(mapped.functions.map((f) => f.environment.NODE_OPTIONS)).toEqual(
-      Array(8).fill("--enable-source-maps"),
+      Array(9).fill("--enable-source-maps"),
     );
   });
 
