@@ -35,17 +35,16 @@ export async function cloudEmbedder(
 }
 
 /**
- * The cloud embedder of a vectors configuration's provider for `model` (the provider's model, the
- * declared dimension). Bedrock's region defaults to the function's (AWS_REGION); Vertex AI's project to
- * the function's own (found by Application Default Credentials); an Azure OpenAI deployment is the
- * stack's deployment named after the model.
+ * What an embedder is made of for a vectors configuration's provider and `model` (the provider's model,
+ * the declared dimension). Bedrock's region defaults to the function's (AWS_REGION); Vertex AI's project
+ * to the function's own (found by Application Default Credentials); an Azure OpenAI deployment is the
+ * stack's deployment named after the model, called with the generally available API version.
  */
-export async function cloudEmbedderOf(
+export function cloudEmbeddingConfig(
   provider: Exclude<ProviderConfig, { kind: "local" }>,
   model: EmbeddingModel,
-  options: CloudEmbedderOptions = {},
   env: NodeJS.ProcessEnv = process.env,
-): Promise<Embedder> {
+): CloudEmbeddingConfig {
   const common = {
     model: model.name,
     dimension: model.dimension,
@@ -59,28 +58,32 @@ export async function cloudEmbedderOf(
           "embedding: bedrock needs a region: set provider.region in $TRIBUTARY_VECTORS or AWS_REGION.",
         );
       }
-      return cloudEmbedder({ ...common, provider: "bedrock", region }, options);
+      return { ...common, provider: "bedrock", region };
     }
     case "vertex":
-      return cloudEmbedder(
-        {
-          ...common,
-          provider: "vertex",
-          location: provider.location,
-          ...(provider.project ? { project: provider.project } : {}),
-        },
-        options,
-      );
+      return {
+        ...common,
+        provider: "vertex",
+        location: provider.location,
+        ...(provider.project ? { project: provider.project } : {}),
+      };
     case "azure-openai":
-      return cloudEmbedder(
-        {
-          ...common,
-          provider: "azure-openai",
-          endpoint: provider.endpoint,
-          deployment: model.name,
-          apiVersion: provider.apiVersion ?? AZURE_OPENAI_API_VERSION,
-        },
-        options,
-      );
+      return {
+        ...common,
+        provider: "azure-openai",
+        endpoint: provider.endpoint,
+        deployment: model.name,
+        apiVersion: provider.apiVersion ?? AZURE_OPENAI_API_VERSION,
+      };
   }
+}
+
+/** The cloud embedder of a vectors configuration's provider for `model` (see cloudEmbeddingConfig). */
+export async function cloudEmbedderOf(
+  provider: Exclude<ProviderConfig, { kind: "local" }>,
+  model: EmbeddingModel,
+  options: CloudEmbedderOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Embedder> {
+  return cloudEmbedder(cloudEmbeddingConfig(provider, model, env), options);
 }
