@@ -452,7 +452,7 @@ describe("the Azure stack of the reference pipeline", () => {
     // Every app joins the functions subnet.
     const apps = s.resources.filter((r) => r.type === T.app);
     expect(apps.map((a) => a.inputs.virtualNetworkSubnetId)).toEqual(
-      Array(8).fill(`${NET}/subnets/functions`),
+      Array(9).fill(`${NET}/subnets/functions`),
     );
   });
 

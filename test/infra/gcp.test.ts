@@ -61,6 +61,7 @@ describe("the GCP stack of the reference pipeline", () => {
       // Every API the stack uses but Eventarc (no function has an event trigger), Vertex AI included.
       "gcp:projects/service:Service": 13,
       // The embedding function's one-permission role and its binding.
+      "tributary:gcp:EmbeddingRole": 1,
       "gcp:projects/iAMCustomRole:IAMCustomRole": 1,
       "gcp:projects/iAMMember:IAMMember": 1,
       "tributary:gcp:DataKey": 1,

@@ -14,7 +14,7 @@ import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
 import { Apis } from "./apis.ts";
 import { Bus } from "./bus.ts";
-import { EMBEDDING_PERMISSIONS, EMBEDDING_ROLE_DESCRIPTION, embeddingRoleId } from "./embedding.ts";
+import { EmbeddingRole } from "./embedding.ts";
 import { AssetFunction } from "./function.ts";
 import { DataKey } from "./key.ts";
 import { labelsOf } from "./labels.ts";
@@ -38,18 +38,7 @@ export const gcp = {
       apis: plan.embedding ? [...STACK_APIS, ...EMBEDDING_APIS] : STACK_APIS,
     });
     const predict = plan.embedding
-      ? new google.projects.IAMCustomRole(
-          `${p}-embedding-predict`,
-          {
-            project,
-            roleId: embeddingRoleId(p),
-            title: `Tributary ${plan.stack}: embedding predictions`,
-            description: EMBEDDING_ROLE_DESCRIPTION,
-            permissions: [...EMBEDDING_PERMISSIONS],
-            stage: "GA",
-          },
-          { dependsOn: apis.of("iam") },
-        )
+      ? new EmbeddingRole(`${p}-embedding-predict`, { project, prefix: p, stack: plan.stack, apis })
       : undefined;
     const storageAgent = google.storage.getProjectServiceAccountOutput({ project });
     const projectInfo = google.organizations.getProjectOutput({ projectId: project });
