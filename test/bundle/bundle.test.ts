@@ -168,9 +168,28 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
     ];
     // No source maps unless a stack asks for them (tributary:functions.sourceMaps).
     const js = ["index.mjs", "ingest-worker.js"];
-    expect(paths("aws")).toEqual([...js, ...binding, "package.json", "tributary-bundle.json"]);
+    // The example embeds (recommendation_vectors): LanceDB, its library and Apache Arrow are shipped too.
+    const vectors = (p: string) => p.startsWith("node_modules/") && !p.startsWith("node_modules/@duckdb/");
+    const own = (cloud: string) => paths(cloud).filter((p) => !vectors(p));
+    expect(own("aws")).toEqual([...js, ...binding, "package.json", "tributary-bundle.json"]);
     expect(paths("gcp")).toEqual([...js, "package.json", "tributary-bundle.json"]);
-    expect(paths("azure")).toEqual(["host.json", ...js, ...binding, "package.json", "tributary-bundle.json"]);
+    expect(own("azure")).toEqual(["host.json", ...js, ...binding, "package.json", "tributary-bundle.json"]);
+    for (const cloud of ["aws", "azure"]) {
+      const shipped = paths(cloud).filter(vectors);
+      expect(shipped).toEqual(
+        expect.arrayContaining([
+          "node_modules/@lancedb/lancedb/package.json",
+          "node_modules/@lancedb/lancedb/dist/index.js",
+          "node_modules/@lancedb/lancedb-linux-x64-gnu/lancedb.linux-x64-gnu.node",
+          "node_modules/apache-arrow/Arrow.node.js",
+          "node_modules/reflect-metadata/package.json",
+        ]),
+      );
+      // Only what runs: no type declarations or source maps, and Arrow's CommonJS build only.
+      expect(
+        shipped.filter((p) => /\.(d\.ts|map)$/.test(p) || /^node_modules\/apache-arrow\/.*\.mjs$/.test(p)),
+      ).toEqual([]);
+    }
 
     const read = (cloud: string, file: string) =>
       JSON.parse(fs.readFileSync(path.join(bundles.dir, `${cloud}-x64`, file), "utf8")) as Record<
@@ -207,6 +226,8 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
       dependencies: {
         "@google-cloud/functions-framework": framework,
         "@duckdb/node-bindings-linux-x64": duckdb,
+        "@lancedb/lancedb": "0.31.0",
+        "apache-arrow": "18.1.0",
       },
     });
     expect(read("azure", "package.json")).toEqual({

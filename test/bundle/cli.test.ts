@@ -33,7 +33,7 @@ describe("tributary bundle", () => {
       .split("\n")
       .map((l) => l.trimEnd().replace(/ {2,}/g, "  "));
     expect(lines).toEqual([
-      "gcp-x64 bundle of assets/index.ts (7 assets and sources) in <out>, built in <n> s:",
+      "gcp-x64 bundle of assets/index.ts (8 assets and sources) in <out>, built in <n> s:",
       "  index.mjs  <n> MB  bundle",
       "  ingest-worker.js  <n> KB  bundle",
       "  package.json  <n> KB  config",

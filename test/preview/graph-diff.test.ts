@@ -6,6 +6,7 @@ import {
   daily,
   defineGraph,
   dep,
+  embedding,
   notNull,
   onUpstream,
   source,
@@ -206,6 +207,51 @@ describe("other changes", () => {
     expect(diffGraph(graph0(), graph0())).toEqual({
       graph: { added: [], removed: [], modified: [], impact: [], edges: [] },
       risks: [],
+    });
+  });
+
+  it("says when an embedding asset's model changes: its code version changes and every row is embedded again", () => {
+    const tenants = staticPartitions("tenant", ["acme", "globex"]);
+    const vectorsOf = (dimension: number) => {
+      const features = asset("features", {
+        schema: Type.Object({ id: Type.String(), tenant: Type.String(), text: Type.String() }),
+        partitions: tenants,
+        sql: "SELECT 'a' AS id, 'acme' AS tenant, 'x' AS text",
+      });
+      const vectors = embedding("feature_vectors", {
+        from: features,
+        text: "text",
+        key: ["id"],
+        tenant: "tenant",
+        model: { name: "text-embedding", dimension },
+      });
+      return snapshotOf(defineGraph([features, vectors]), NOW);
+    };
+    const { graph: g } = diffGraph(vectorsOf(256), vectorsOf(512));
+    expect(
+      g.modified.map(({ code, ...m }) => ({ ...m, code: code && { changed: code.from !== code.to } })),
+    ).toEqual([
+      {
+        key: "feature_vectors",
+        kind: "asset",
+        owners: [],
+        code: { changed: true },
+        other: [
+          {
+            field: "embedding model (a change embeds every row again)",
+            from: "text-embedding, 256 dimensions",
+            to: "text-embedding, 512 dimensions",
+          },
+        ],
+        recompute: true,
+      },
+    ]);
+    expect(g.impact.map((i) => [i.key, i.partitions])).toEqual([
+      ["feature_vectors", "all 2 partitions (tenant [acme, globex])"],
+    ]);
+    expect(vectorsOf(256).assets.find((a) => a.key === "feature_vectors")!.other).toEqual({
+      "embedding model (a change embeds every row again)": "text-embedding, 256 dimensions",
+      embeds: "features.text by id, one vector table per tenant",
     });
   });
 });

@@ -1,7 +1,6 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { asset, defineGraph, embedding, staticPartitions, Type, unique } from "tributary";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AssetManifest } from "../../src/runtime/engine/manifest.ts";
 import { materialize, type RunResult } from "../../src/runtime/engine/materialize.ts";
@@ -12,42 +11,7 @@ import { parseVectorsConfig } from "../../src/runtime/vectors/config.ts";
 import { HashingEmbedder } from "../../src/runtime/vectors/hashing.ts";
 import { lanceLocation } from "../../src/runtime/vectors/location.ts";
 import { VectorTable } from "../../src/runtime/vectors/table.ts";
-
-const tenants = staticPartitions("tenant", ["acme", "globex"]);
-const Customer = Type.Object({
-  customer_id: Type.String(),
-  tenant_id: Type.String(),
-  text: Type.Union([Type.String(), Type.Null()]),
-});
-type Row = { customer_id: string; tenant_id: string; text: string | null };
-
-const ROWS: Row[] = [
-  { customer_id: "a1", tenant_id: "acme", text: "customer in DE; segment loyal; 3 orders; spent 120.50" },
-  { customer_id: "a2", tenant_id: "acme", text: "customer in FR; segment champion; 9 orders; spent 990.00" },
-  { customer_id: "a3", tenant_id: "acme", text: "customer in DE; segment prospect; 0 orders; spent 0.00" },
-  { customer_id: "a4", tenant_id: "acme", text: null },
-  { customer_id: "g1", tenant_id: "globex", text: "customer in US; segment loyal; 3 orders; spent 120.50" },
-  { customer_id: "g2", tenant_id: "globex", text: "customer in GB; segment dormant; 1 orders; spent 15.00" },
-];
-
-/** The graph: a per-tenant customer table (its rows given) and its embedding asset. */
-function graphOf(rows: readonly Row[], version: string, dimension = 32) {
-  const customers = asset("customers", {
-    schema: Customer,
-    partitions: tenants,
-    codeVersion: version,
-    compute: (_inputs, ctx) => rows.filter((r) => r.tenant_id === ctx.partition),
-  });
-  const vectors = embedding("customer_vectors", {
-    from: customers,
-    text: "text",
-    key: ["customer_id"],
-    tenant: "tenant_id",
-    model: { name: "test-embedding", dimension },
-    checks: [unique(["customer_id"])],
-  });
-  return defineGraph([customers, vectors]);
-}
+import { graphOf, ROWS } from "./graph.ts";
 
 let dir: string;
 let store: LocalStore;
@@ -199,6 +163,27 @@ describe("an embedding asset", () => {
     expect(hits[0]).toEqual({ row: { customer_id: "a2", tenant_id: "acme" }, distance: expect.any(Number) });
     expect(hits[0]!.distance).toBeLessThan(1e-6);
     expect(hits.map((h) => h.row.tenant_id)).toEqual(["acme", "acme"]);
+  });
+});
+
+describe("an unpartitioned embedding asset", () => {
+  it("keeps one table per tenant of its rows, and empties the table of a tenant whose rows are all gone", async () => {
+    const first = await materialize(graphOf(ROWS, "1", 32, true), store);
+    expect(
+      vectorsOf(first).map(([p, s, v]) => [p, s, counts(v), Object.keys((v as { tables: object }).tables)]),
+    ).toEqual([["", "materialized", [5, 0, 0], ["acme", "globex"]]]);
+    const second = await materialize(
+      graphOf(
+        ROWS.filter((r) => r.tenant_id === "acme"),
+        "2",
+        32,
+        true,
+      ),
+      store,
+    );
+    const [[, , v]] = vectorsOf(second) as [[string, string, { tables: Record<string, { rows: number }> }]];
+    expect([counts(v), v.tables.acme!.rows, v.tables.globex!.rows]).toEqual([[0, 3, 2], 3, 0]);
+    expect(await tableRows("globex")).toEqual([]);
   });
 });
 

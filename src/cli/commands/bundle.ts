@@ -71,10 +71,11 @@ const size = (bytes: number) =>
 
 /** The folder's files with their sizes, the totals, and what to do next. */
 export function text(r: BundleReport): string {
-  const width = Math.max(...r.files.map((f) => f.path.length));
+  const rows = grouped(r.files);
+  const width = Math.max(...rows.map((f) => f.path.length));
   const lines = [
     `${r.cloud}-${r.arch} bundle of ${r.graph} (${r.functions} assets and sources) in ${r.out}, built in ${(r.milliseconds / 1000).toFixed(1)} s:`,
-    ...r.files.map((f) => `  ${f.path.padEnd(width)}  ${size(f.bytes).padStart(9)}  ${f.role}`),
+    ...rows.map((f) => `  ${f.path.padEnd(width)}  ${size(f.bytes).padStart(9)}  ${f.role}`),
     "",
     `bundle JS ${size(r.totals.bundle)}, native binding ${
       r.binding.shipped
@@ -84,4 +85,31 @@ export function text(r: BundleReport): string {
     ...r.warnings.map((w) => `warning: ${w}`),
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The files, a shipped package's (`node_modules/<package>/…`, its own node_modules included) as one
+ * line, `node_modules/<package>/ (N files)`: LanceDB and Apache Arrow are hundreds of files.
+ */
+function grouped(files: BundleReport["files"]): { path: string; bytes: number; role: string }[] {
+  const out: { path: string; bytes: number; role: string; files: number }[] = [];
+  const packages = new Map<string, (typeof out)[number]>();
+  for (const f of files) {
+    const m = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f.path);
+    if (!m) {
+      out.push({ ...f, files: 1 });
+      continue;
+    }
+    let row = packages.get(m[1]!);
+    if (!row) {
+      row = { path: `node_modules/${m[1]}/`, bytes: 0, role: f.role, files: 0 };
+      packages.set(m[1]!, row);
+      out.push(row);
+    }
+    row.bytes += f.bytes;
+    row.files++;
+  }
+  return out.map((r) =>
+    r.path.endsWith("/") ? { path: `${r.path} (${r.files} files)`, bytes: r.bytes, role: r.role } : r,
+  );
 }

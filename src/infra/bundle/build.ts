@@ -45,6 +45,14 @@ import {
   readManifest,
 } from "./manifest.ts";
 import { BundleError, bindingSpec, bindingsPackage, type NativeBinding, nativeBinding } from "./native.ts";
+import {
+  LANCEDB,
+  lancedbDependencies,
+  lancedbPackage,
+  lancedbPackages,
+  placePackages,
+  type ShippedPackage,
+} from "./vectors.ts";
 
 export { BundleError } from "./native.ts";
 
@@ -198,11 +206,16 @@ export async function bundleEach(
   const cache = path.join(root, "node_modules", ".cache", "tributary");
   const js = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-bundle-"));
   try {
+    // A graph with embedding assets needs LanceDB in its functions (bundle/vectors.ts).
+    const embeds = graph.assets().some((a) => a.kind === "asset" && a.embedding !== undefined);
     const [{ warnings, inputs }, ...bindings] = await Promise.all([
-      buildJs(clouds, project.graph, js, root, sourceMaps),
+      buildJs(clouds, project.graph, js, root, sourceMaps, embeds),
       // A folder that does not ship the binding only names it.
       ...outs.map((o) => (LAYOUT[o.cloud].shipsBinding ? nativeBinding(o.arch, cache) : bindingSpec(o.arch))),
     ]);
+    const shipped = await Promise.all(
+      outs.map((o) => (embeds && LAYOUT[o.cloud].shipsBinding ? lancedbPackages(o.arch, cache) : undefined)),
+    );
     const functions = Object.fromEntries(
       [
         ...graph.assets().map((a) => [a.key, functionKind(a)] as const),
@@ -210,12 +223,13 @@ export async function bundleEach(
       ].sort(([a], [b]) => (a < b ? -1 : 1)),
     );
     return outs.map((o, i) => {
-      const manifest = layOut(o, js, bindings[i]!, {
-        graph: graphName,
-        functions,
-        sourceMaps,
-        inputs: inputs[o.cloud]!,
-      });
+      const manifest = layOut(
+        o,
+        js,
+        bindings[i]!,
+        { graph: graphName, functions, sourceMaps, inputs: inputs[o.cloud]! },
+        embeds ? { packages: shipped[i] } : undefined,
+      );
       return report(o.dir, o.name, manifest, graph.size, warnings, started);
     });
   } finally {
@@ -232,6 +246,7 @@ function layOut(
   js: string,
   binding: NativeBinding | { readonly package: string; readonly version: string },
   of: Pick<BundleManifest, "graph" | "functions" | "sourceMaps" | "inputs">,
+  vectors: { readonly packages: readonly ShippedPackage[] | undefined } | undefined,
 ): BundleManifest {
   const layout = LAYOUT[o.cloud];
   fs.mkdirSync(path.dirname(o.dir), { recursive: true });
@@ -243,13 +258,18 @@ function layOut(
     if ("dir" in binding) {
       fs.cpSync(binding.dir, path.join(work, "node_modules", binding.package), { recursive: true });
     }
-    const pkg = {
+    if (vectors?.packages) placePackages(vectors.packages, work);
+    const pkg: Record<string, unknown> = {
       name: `tributary-${o.cloud}-functions`,
       private: true,
       type: "module",
       engines: { node: `${NODE_MAJOR}.x` },
       ...layout.packageJson(binding),
     };
+    // A folder that installs its packages (GCP) names LanceDB beside the binding.
+    if (vectors && !vectors.packages) {
+      pkg.dependencies = { ...(pkg.dependencies as Record<string, string>), ...lancedbDependencies() };
+    }
     writeJson(path.join(work, "package.json"), pkg);
     for (const [name, body] of Object.entries(layout.files)) writeJson(path.join(work, name), body);
 
@@ -260,6 +280,15 @@ function layOut(
       arch: o.arch,
       ...of,
       binding: { package: binding.package, version: binding.version, shipped: layout.shipsBinding },
+      ...(vectors
+        ? {
+            vectors: {
+              package: LANCEDB,
+              version: lancedbPackage().version,
+              shipped: vectors.packages !== undefined,
+            },
+          }
+        : {}),
       files: Object.fromEntries(files.map((f) => [f, fs.statSync(path.join(work, f)).size])),
       sha256: folderHash(work, files),
     };
@@ -325,6 +354,7 @@ async function buildJs(
   dir: string,
   cwd: string,
   sourceMaps: boolean,
+  embeds: boolean,
 ): Promise<{ warnings: string[]; inputs: Partial<Record<BundleCloud, Record<string, string>>> }> {
   const common: esbuild.BuildOptions = {
     bundle: true,
@@ -377,7 +407,12 @@ async function buildJs(
   if (sourceMaps) for (const map of maps) relativeSources(map, cwd);
   await Promise.all(clouds.map((c) => checkSyntax(path.join(dir, c, "index.mjs"))));
   const [entries, worker] = results.map((r) => r.metafile!) as [esbuild.Metafile, esbuild.Metafile];
-  const shared = [...Object.keys(worker.inputs), bindingsManifest(cwd)];
+  const shared = [
+    ...Object.keys(worker.inputs),
+    bindingsManifest(cwd),
+    // LanceDB's version names the library shipped for embedding assets.
+    ...(embeds ? [path.relative(cwd, path.join(lancedbPackage().dir, "package.json"))] : []),
+  ];
   const inputs: Partial<Record<BundleCloud, Record<string, string>>> = {};
   for (const c of clouds) {
     const output = Object.entries(entries.outputs).find(

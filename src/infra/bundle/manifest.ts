@@ -41,6 +41,11 @@ export interface BundleManifest {
   /** The DuckDB native binding: the package, its version, and whether the folder ships it. */
   readonly binding: { readonly package: string; readonly version: string; readonly shipped: boolean };
   /**
+   * LanceDB, when the graph has embedding assets: its version, and whether the folder ships it (with
+   * its native library and Apache Arrow) or its package.json names it (GCP).
+   */
+  readonly vectors?: { readonly package: string; readonly version: string; readonly shipped: boolean };
+  /**
    * What it was built from: every file esbuild read for the cloud's entry point and the ingest worker,
    * and the DuckDB bindings' package.json (whose version names the native binding), relative to the
    * project's root and `/`-separated, sorted, each with the first 16 hex digits of its SHA-256. A change

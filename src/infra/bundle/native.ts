@@ -51,7 +51,13 @@ export async function nativeBinding(arch: BundleArch, cache: string): Promise<Na
 
   const dir = path.join(cache, `${name.replace("/", "+")}@${version}`);
   if (fs.existsSync(path.join(dir, "duckdb.node"))) return { package: name, version, dir };
-  await fetchPackage(`${name}@${version}`, cache, dir);
+  await fetchPackage(
+    `${name}@${version}`,
+    cache,
+    dir,
+    "duckdb.node",
+    "the DuckDB library of Linux functions on that architecture",
+  );
   return { package: name, version, dir };
 }
 
@@ -65,8 +71,17 @@ function installedDir(from: string, name: string, version: string): string | und
   }
 }
 
-/** `npm pack` the package into `cache` and unpack it to `dir` (atomically: a half-unpacked folder never shows). */
-async function fetchPackage(spec: string, cache: string, dir: string): Promise<void> {
+/**
+ * `npm pack` the package into `cache` and unpack it to `dir` (atomically: a half-unpacked folder never
+ * shows); `marker` is a file of it whose presence says it is unpacked, `what` names it in errors.
+ */
+export async function fetchPackage(
+  spec: string,
+  cache: string,
+  dir: string,
+  marker: string,
+  what: string,
+): Promise<void> {
   fs.mkdirSync(cache, { recursive: true });
   const work = fs.mkdtempSync(path.join(cache, ".fetch-"));
   try {
@@ -79,7 +94,7 @@ async function fetchPackage(spec: string, cache: string, dir: string): Promise<v
     } catch (e) {
       const detail = ((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split("\n")[0];
       throw new BundleError(
-        `could not fetch ${spec}, the DuckDB library of Linux functions on that architecture, with npm pack (${detail}). ` +
+        `could not fetch ${spec}, ${what}, with npm pack (${detail}). ` +
           `Run the command once with access to the npm registry: the package is kept in ${cache}.`,
       );
     }
@@ -88,7 +103,7 @@ async function fetchPackage(spec: string, cache: string, dir: string): Promise<v
       fs.renameSync(path.join(work, "package"), dir);
     } catch (e) {
       // Another bundle fetched it meanwhile: theirs is as good.
-      if (!fs.existsSync(path.join(dir, "duckdb.node"))) throw e;
+      if (!fs.existsSync(path.join(dir, marker))) throw e;
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

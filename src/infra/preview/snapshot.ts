@@ -107,6 +107,11 @@ function assetSnapshot(a: AnyAsset, partitions: string, partitionCount: number):
     if (a.pii !== undefined) other.pii = a.pii === true ? "yes" : a.pii.join(", ");
     if (a.resources.memoryMb !== undefined) other.memoryMb = String(a.resources.memoryMb);
     if (a.resources.timeoutSeconds !== undefined) other.timeoutSeconds = String(a.resources.timeoutSeconds);
+    if (a.embedding !== undefined) {
+      const e = a.embedding;
+      other[EMBEDDING_MODEL] = `${e.model.name}, ${e.model.dimension} dimensions`;
+      other.embeds = `${e.from}.${e.text} by ${e.key.join(", ")}, one vector table per ${e.tenant}`;
+    }
   }
   return {
     key: a.key,
@@ -135,6 +140,9 @@ function assetSnapshot(a: AnyAsset, partitions: string, partitionCount: number):
     other,
   };
 }
+
+/** The embedding model of an embedding asset, as the preview names the field: a change re-embeds everything. */
+export const EMBEDDING_MODEL = "embedding model (a change embeds every row again)";
 
 function scheduleOf(a: AnyAsset): string {
   if (a.kind === "source") return "on events";

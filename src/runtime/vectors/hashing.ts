@@ -14,19 +14,6 @@
 import { HASHING_MODEL } from "./config.ts";
 import type { Embedder, EmbeddingModel } from "./embedder.ts";
 
-/** Letters and digits; a number keeps its decimal separator ("12.50", "3,5"). */
-const TOKEN = /\p{N}+(?:[.,]\p{N}+)*|[\p{L}\p{N}]+/gu;
-
-/** FNV-1a over the UTF-16 code units of `s`. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /** MurmurHash3's finaliser: spreads every input bit over the output. */
 function fmix(h: number): number {
   let x = h ^ (h >>> 16);
@@ -37,33 +24,130 @@ function fmix(h: number): number {
   return x >>> 0;
 }
 
-/** Write the embedding of `text` into `out[at .. at + dim)` (which must be zeros). */
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** ASCII classes: 1 letter, 2 digit, 0 anything else. */
+const ASCII = new Uint8Array(128);
+for (let c = 48; c <= 57; c++) ASCII[c] = 2;
+for (let c = 65; c <= 90; c++) ASCII[c] = 1;
+for (let c = 97; c <= 122; c++) ASCII[c] = 1;
+const WORD = /[\p{L}\p{N}]/u;
+const DIGIT = /\p{N}/u;
+
+/** 1 letter, 2 digit, 0 other, for the code point `cp` (the text is already lower case). */
+function classOf(cp: number): number {
+  if (cp < 128) return ASCII[cp]!;
+  const ch = String.fromCodePoint(cp);
+  return DIGIT.test(ch) ? 2 : WORD.test(ch) ? 1 : 0;
+}
+
+/**
+ * Write the embedding of `text` into `out[at .. at + dim)` (which must be zeros).
+ *
+ * Tokens are maximal runs of letters and digits of the lower-cased (NFKC) text, a "." or "," between two
+ * digits included ("12.50" is one token). A token's hash is FNV-1a over its UTF-16 code units; a pair's
+ * is fmix(previous × 0x9e3779b1 xor this). Each feature hash h adds ±1 at h mod dim, minus when the top bit
+ * of fmix(h) is set.
+ */
 export function hashInto(text: string, out: Float32Array, at: number, dim: number): void {
-  const tokens = text.normalize("NFKC").toLowerCase().match(TOKEN);
-  const add = (h: number) => {
-    const m = fmix(h);
-    out[at + (h % dim)]! += m & 0x80000000 ? -1 : 1;
-  };
-  if (tokens === null) {
-    add(fnv1a(""));
-  } else {
-    let previous = -1;
-    for (const t of tokens) {
-      const h = fnv1a(t);
-      add(h);
-      // The pair (previous, this): a hash of the two hashes, order-sensitive.
-      if (previous >= 0) add(fmix((Math.imul(previous, 0x9e3779b1) ^ h) >>> 0));
-      previous = h;
+  if (seen.length < dim) seen = new Uint16Array(dim);
+  let t = text;
+  for (let i = 0; i < t.length; i++) {
+    if (t.charCodeAt(i) >= 128) {
+      t = t.normalize("NFKC").toLowerCase();
+      break;
     }
   }
+  // The coordinates touched, to scale only those (a text has tens of features, a vector hundreds of
+  // coordinates).
+  let features = 0;
+  const add = (h: number) => {
+    const j = at + (h % dim);
+    out[j]! += fmix(h) & 0x80000000 ? -1 : 1;
+    if (features === touched.length) touched = grow(touched);
+    touched[features++] = j;
+  };
+  let previous = -1;
+  let h = FNV_OFFSET;
+  let inToken = false;
+  let lastDigit = false;
+  const n = t.length;
+  for (let i = 0; i < n; ) {
+    let c = t.charCodeAt(i);
+    let width = 1;
+    let cls: number;
+    if (c < 128) {
+      cls = ASCII[c]!;
+      if (cls === 1 && c < 97) c += 32; // ASCII upper case to lower
+    } else {
+      const cp = t.codePointAt(i)!;
+      width = cp > 0xffff ? 2 : 1;
+      cls = classOf(cp);
+    }
+    // A "." or "," between two digits stays in the number.
+    if (cls === 0 && inToken && lastDigit && (c === 46 || c === 44) && i + 1 < n) {
+      const next = t.charCodeAt(i + 1);
+      if (next < 128 ? ASCII[next] === 2 : classOf(t.codePointAt(i + 1)!) === 2) cls = 3;
+    }
+    if (cls !== 0) {
+      if (!inToken) {
+        h = FNV_OFFSET;
+        inToken = true;
+      }
+      for (let j = 0; j < width; j++) {
+        h ^= j === 0 ? c : t.charCodeAt(i + j);
+        h = Math.imul(h, FNV_PRIME);
+      }
+      lastDigit = cls === 2;
+    } else if (inToken) {
+      h >>>= 0;
+      add(h);
+      if (previous >= 0) add(fmix((Math.imul(previous, 0x9e3779b1) ^ h) >>> 0));
+      previous = h;
+      inToken = false;
+    }
+    i += width;
+  }
+  if (inToken) {
+    h >>>= 0;
+    add(h);
+    if (previous >= 0) add(fmix((Math.imul(previous, 0x9e3779b1) ^ h) >>> 0));
+  }
+  // A text with no token: the vector of the one feature "" (FNV's offset basis).
+  if (features === 0) add(FNV_OFFSET);
+  // Each non-zero touched coordinate once (marked in `seen`, the marks cleared as it is scaled).
   let sum = 0;
-  for (let j = at; j < at + dim; j++) sum += out[j]! * out[j]!;
-  // A non-empty feature set never cancels to zero everywhere unless features collide with opposite
-  // signs; then the vector stays zero and its distance to everything is the same.
+  for (let f = 0; f < features; f++) {
+    const j = touched[f]!;
+    const v = out[j]!;
+    if (v !== 0 && seen[j - at] !== stamp) {
+      seen[j - at] = stamp;
+      sum += v * v;
+    }
+  }
+  // Features whose ±1s cancel everywhere leave a zero vector: its distance to everything is the same.
   if (sum > 0) {
     const k = 1 / Math.sqrt(sum);
-    for (let j = at; j < at + dim; j++) out[j]! *= k;
+    for (let f = 0; f < features; f++) {
+      const j = touched[f]!;
+      if (seen[j - at] === stamp) {
+        out[j]! *= k;
+        seen[j - at] = 0;
+      }
+    }
   }
+  stamp = stamp === 0xffff ? 1 : stamp + 1;
+}
+
+let touched: Int32Array = new Int32Array(256);
+let seen: Uint16Array = new Uint16Array(0);
+let stamp = 1;
+
+function grow(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 /** The feature-hashing embedder at a given dimension. */

@@ -38,3 +38,16 @@ async function load(): Promise<{ lancedb: LanceDb; arrow: ArrowModule }> {
   const require = createRequire(createRequire(import.meta.url).resolve("@lancedb/lancedb"));
   return { lancedb, arrow: require("apache-arrow") as ArrowModule };
 }
+
+/**
+ * A LanceDB error in one line: its message without the Rust source locations, and its innermost cause
+ * when that says more ("… list request …: URL scheme is not allowed").
+ */
+export function lanceMessage(e: unknown): string {
+  const text = String((e as Error | undefined)?.message ?? e).split("\n")[0]!;
+  const clean = (t: string) => t.replace(/, \/\S+\.rs:\d+:\d+/g, "").trim();
+  const parts = text.split(/\s+Caused by:\s+/);
+  const head = clean(parts[0]!);
+  const cause = parts.length > 1 ? clean(parts.at(-1)!) : "";
+  return cause && !head.includes(cause) ? `${head}: ${cause}` : head;
+}

@@ -18,6 +18,7 @@ import type { Duck } from "../engine/duckdb.ts";
 import type { VectorsRecord } from "../engine/manifest.ts";
 import { ident, literal } from "../engine/types.ts";
 import { modelTag } from "./config.ts";
+import { lanceMessage } from "./lance.ts";
 import { lanceLocation } from "./location.ts";
 import { syncTenant, type TenantSync, type VectorsRuntime } from "./sync.ts";
 import type { KeyType, TableShape } from "./table.ts";
@@ -122,16 +123,23 @@ export async function syncEmbedding(
     ]),
   ].sort();
   const location = lanceLocation(storeUri);
+  // The database answers one query at a time: tenants' rows are read one after another.
+  let reading: Promise<unknown> = Promise.resolve();
+  const read = (tenant: string) => {
+    const rows = reading.then(() => columnsOf(duck, spec, tenant));
+    reading = rows.catch(() => undefined);
+    return rows;
+  };
   const results = await Promise.all(
     tenants.map((tenant) =>
       rt.writeLimit(async (): Promise<[string, TenantSync]> => {
-        const columns = await columnsOf(duck, spec, tenant);
+        const columns = await read(tenant);
         try {
           return [tenant, await syncTenant(rt, location, shape, { tenant, ...columns }, resolved, what)];
         } catch (e) {
           if (e instanceof TributaryError) throw e;
           throw new EmbeddingError(
-            `${what}: the vector table of tenant "${tenant}" could not be written: ${String((e as Error).message ?? e).split("\n")[0]}`,
+            `${what}: the vector table of tenant "${tenant}" could not be written: ${lanceMessage(e)}`,
           );
         }
       }),
@@ -159,12 +167,14 @@ async function columnsOf(
   const reader = await duck.connection.runAndReadAll(
     `SELECT ${spec.key.map(ident).join(", ")}, content_hash, ${TEXT} FROM ${ROWS} WHERE ${ident(spec.tenant)} = ${literal(tenant)}`,
   );
-  const columns = reader.getColumnsJS();
+  // No rows, no columns: a tenant whose rows are all gone.
+  const columns = reader.currentRowCount === 0 ? [] : reader.getColumnsJS();
   const k = spec.key.length;
+  const column = (i: number) => (columns[i] ?? []) as unknown[];
   return {
-    keys: columns.slice(0, k) as unknown[][],
-    hashes: columns[k] as string[],
-    texts: columns[k + 1] as string[],
+    keys: spec.key.map((_, i) => column(i)),
+    hashes: column(k) as string[],
+    texts: column(k + 1) as string[],
   };
 }
 

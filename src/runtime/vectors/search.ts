@@ -8,6 +8,7 @@
 import { TributaryError } from "../../kit/errors.ts";
 import { PARTITION_VALUE_PATTERN } from "../../kit/keys.ts";
 import { type EffectiveModel, modelTag, type VectorsConfig } from "./config.ts";
+import { lanceMessage } from "./lance.ts";
 import type { LanceLocation } from "./location.ts";
 import { embedderOf, type ResolvedEmbedder } from "./providers.ts";
 import { VectorTable } from "./table.ts";
@@ -74,7 +75,12 @@ export async function searchTenant(args: {
       `search: ${JSON.stringify(tenant)} is not a tenant name (tenants match ${PARTITION_VALUE_PATTERN.source}).`,
     );
   }
-  const opened = await VectorTable.open(args.location, asset, tenant);
+  const opened = await VectorTable.open(args.location, asset, tenant).catch((e: unknown) => {
+    if (e instanceof TributaryError) throw e;
+    throw new SearchError(
+      `search: the vector table of tenant "${tenant}" of ${asset} cannot be read: ${lanceMessage(e)}`,
+    );
+  });
   if (!opened) {
     throw new NoVectorsError(`search: tenant "${tenant}" of ${asset} has no vector table.`, "missing");
   }

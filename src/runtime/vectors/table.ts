@@ -1,8 +1,9 @@
 /**
  * One tenant's vector table of one embedding asset: a LanceDB table `vectors` in the database at
- * `<store>/vectors/<asset>/tenant=<tenant>/` (storage-layout.ts). Every object of a tenant's vectors lives
- * under that prefix, so a tenant's data can be granted, listed, copied or erased by prefix alone; and a
- * search opens one tenant's table, so it cannot return another tenant's rows.
+ * `<store>/vectors/<asset>/tenant=<tenant>/` (storage-layout.ts), so its objects are under
+ * `…/tenant=<tenant>/vectors.lance/`. Every object of a tenant's vectors lives under that prefix, so a
+ * tenant's data can be granted, listed, copied or erased by prefix alone; and a search opens one
+ * tenant's table, so it cannot return another tenant's rows.
  *
  * Columns: the asset's key columns, its tenant column, `content_hash` (SHA-256 of the embedded text) and
  * `vector` (fixed-size list of float32). The schema's metadata records the model that wrote the vectors
@@ -93,18 +94,38 @@ export class VectorTable {
   ): Promise<{ table: VectorTable; replaced: boolean } | undefined> {
     const { lancedb, arrow } = await lance();
     const storageOptions = { ...location.storageOptions, ...(await location.refresh?.()) };
-    const db = await lancedb.connect(tenantUri(location, asset, tenant), { storageOptions });
-    const names = await db.tableNames();
-    if (!names.includes(TABLE_NAME)) {
+    // A directory namespace without its manifest: `connect()` writes one (`__manifest/`) as it
+    // connects, so a search of a tenant with no table would create objects there, and a reader
+    // allowed to read only would be refused.
+    const db = await lancedb.connectNamespace(
+      "dir",
+      {
+        root: tenantUri(location, asset, tenant),
+        manifestEnabled: false,
+        // The namespace hands its storage options on to the tables it opens only when told to.
+        extraProperties: {
+          vend_input_storage_options: "true",
+          ...Object.fromEntries(Object.entries(storageOptions).map(([k, v]) => [`storage.${k}`, v])),
+        },
+      },
+      { storageOptions },
+    );
+    let table: Table;
+    try {
+      table = await db.openTable(TABLE_NAME);
+    } catch (e) {
+      if (!/was not found|not found/i.test(String((e as Error).message))) {
+        db.close();
+        throw e;
+      }
       if (!create) {
         db.close();
         return undefined;
       }
       const schema = schemaOf(arrow, create);
-      const table = await db.createEmptyTable(TABLE_NAME, schema, { mode: "create", existOk: true });
-      return { table: new VectorTable(db, table, arrow, schema, create), replaced: false };
+      const made = await db.createEmptyTable(TABLE_NAME, schema, { mode: "create", existOk: true });
+      return { table: new VectorTable(db, made, arrow, schema, create), replaced: false };
     }
-    const table = await db.openTable(TABLE_NAME);
     const schema = await table.schema();
     const shape = shapeOf(schema, asset);
     if (create && !sameShape(shape, create)) {
@@ -209,8 +230,8 @@ export class VectorTable {
       row: Object.fromEntries(
         columns.map((c) => [c, typeof r[c] === "bigint" ? Number(r[c]) : (r[c] as string | number)]),
       ),
-      // Float rounding gives an identical vector a distance of -1e-8, not 0.
-      distance: Math.max(0, Number(r._distance)),
+      // To 6 decimals (float32 vectors carry no more), so an identical vector is at 0, not at ±1e-8.
+      distance: Math.max(0, Math.round(Number(r._distance) * 1e6) / 1e6),
     }));
   }
 
