@@ -13,6 +13,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import { Ajv, type ErrorObject } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { parseDocument } from "yaml";
+import { EMBEDDING_PROVIDERS, type EmbeddingProvider, PROVIDER_CLOUD } from "../contract/embedding.ts";
 import { DEFAULT_STACKS_DIR } from "../contract/project.ts";
 import { TributaryError } from "../kit/errors.ts";
 import { KEY_PATTERN } from "../kit/keys.ts";
@@ -64,6 +65,21 @@ const Outbox = Type.Object(
   { additionalProperties: false },
 );
 
+/** Requests in flight to the embedding model per function instance, unless the stack says. */
+export const EMBEDDING_CONCURRENCY = 4;
+/** An Azure OpenAI deployment's capacity (thousands of tokens a minute), unless the stack says. */
+export const EMBEDDING_CAPACITY = 50;
+const Embedding = Type.Object(
+  {
+    provider: Type.Union(EMBEDDING_PROVIDERS.map((p) => Type.Literal(p))),
+    models: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }))),
+    region: Type.Optional(Type.String({ pattern: "^[a-z][a-z0-9-]{1,31}$" })),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    capacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  { additionalProperties: false },
+);
+
 /** The `tributary:*` keys of a stack file, as JSON values after decoding. */
 const Schema = Type.Object(
   {
@@ -78,6 +94,7 @@ const Schema = Type.Object(
     pipelines: Type.Array(Type.String({ pattern: "^[A-Za-z0-9_-]+$" }), { minItems: 1, uniqueItems: true }),
     functions: Type.Optional(Functions),
     outbox: Type.Optional(Outbox),
+    embedding: Type.Optional(Embedding),
     // Validated here; infra/bundle.ts reads it where the program deploys the functions' code.
     bundles: Type.Optional(Type.String({ minLength: 1 })),
     // The graph's secrets' values, each set with `pulumi config set --secret --path 'tributary:secrets.<name>'`.
@@ -104,12 +121,13 @@ const EXPECT: Record<string, string> = {
   functions:
     "an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900, sourceMaps?: true | false }",
   outbox: `an object { sweepEveryMinutes?: ${SWEEP_MINUTES.join(", ")}, alarmAfterMinutes?: 5-1440 }`,
+  embedding: `an object { provider: ${EMBEDDING_PROVIDERS.join(" | ")}, models?: { <declared model>: <provider model> }, region?: where the model is called, concurrency?: 1-64, capacity?: 1-1000 (azure-openai) }`,
   bundles:
     "the folder holding the functions' code built by tributary bundle, relative to the project (default dist/bundles)",
   secrets:
     "a map from each secret's name (lowercase snake case) to its value, each set with `pulumi config set --secret --path 'tributary:secrets.<name>' <value>`",
 };
-const OBJECT_KEYS = new Set(["retentionDays", "functions", "pipelines", "secrets", "outbox"]);
+const OBJECT_KEYS = new Set(["retentionDays", "functions", "pipelines", "secrets", "outbox", "embedding"]);
 
 /** What `tributary synth` and `tributary plan` see for an encrypted config value: they cannot decrypt it. */
 export const SECRET_PLACEHOLDER = "[secret]";
@@ -143,6 +161,21 @@ export interface StackConfig {
    * minutes; after 30 minutes). See docs/outbox.md.
    */
   readonly outbox?: { readonly sweepEveryMinutes: number; readonly alarmAfterMinutes: number };
+  /** The embedding provider the stack's embedding assets call (see docs/embedding-providers.md). */
+  readonly embedding?: EmbeddingChoice;
+}
+
+/** `tributary:embedding` with its defaults filled in. */
+export interface EmbeddingChoice {
+  readonly provider: EmbeddingProvider;
+  /** The provider's model for a declared model name; a name not listed is the provider's model itself. */
+  readonly models: Readonly<Record<string, string>>;
+  /** Where the model is called: Bedrock region, Vertex AI location, Azure OpenAI account (default: the stack's). */
+  readonly region: string;
+  /** Requests in flight to the model per function instance (default 4). */
+  readonly concurrency: number;
+  /** Azure OpenAI: each deployment's capacity in thousands of tokens a minute (default 50). */
+  readonly capacity?: number;
 }
 
 /** The outbox settings a stack gets when its file says nothing. */
@@ -330,6 +363,19 @@ export function readStackConfig(
       `tributary:outbox.alarmAfterMinutes must be more than sweepEveryMinutes (got ${alarm} and ${sweep}): a commit waits up to one sweep before it is announced`,
     );
   }
+  const embedding = raw.embedding as { provider?: EmbeddingProvider; capacity?: number } | undefined;
+  if (cloud && embedding?.provider && EMBEDDING_PROVIDERS.includes(embedding.provider)) {
+    const serves = PROVIDER_CLOUD[embedding.provider];
+    if (serves !== cloud) {
+      const own = EMBEDDING_PROVIDERS.find((p) => PROVIDER_CLOUD[p] === cloud);
+      problems.push(
+        `tributary:embedding.provider is ${embedding.provider}, which ${cloud} functions cannot call with their own identity: use ${own} on a ${cloud} stack`,
+      );
+    }
+    if (embedding.capacity !== undefined && embedding.provider !== "azure-openai") {
+      problems.push(`tributary:embedding.capacity is a setting of azure-openai deployments only`);
+    }
+  }
   if (problems.length > 0) {
     const unique = [...new Set(problems)];
     throw new StackConfigError(
@@ -362,6 +408,19 @@ export function readStackConfig(
       alarmAfterMinutes: c.outbox?.alarmAfterMinutes ?? OUTBOX_DEFAULTS.alarmAfterMinutes,
     },
     ...(c.secrets === undefined ? {} : { secrets: Object.keys(c.secrets).sort() }),
+    ...(c.embedding === undefined
+      ? {}
+      : {
+          embedding: {
+            provider: c.embedding.provider,
+            models: c.embedding.models ?? {},
+            region: c.embedding.region ?? (region as string),
+            concurrency: c.embedding.concurrency ?? EMBEDDING_CONCURRENCY,
+            ...(c.embedding.provider === "azure-openai"
+              ? { capacity: c.embedding.capacity ?? EMBEDDING_CAPACITY }
+              : {}),
+          },
+        }),
     ...(file === stackFile(stack) ? {} : { file }),
   };
 }

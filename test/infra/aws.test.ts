@@ -442,6 +442,9 @@ describe("the AWS stack of the reference pipeline", () => {
             queue: scheduled ? undefined : arn.queue(`${name}-queue`),
             deadLetters: scheduled ? arn.queue(`${name}-dlq`) : undefined,
             secrets: (fn.secrets ?? []).map((n) => arn.secret(n)),
+            ...(fn.embeddingModel
+              ? { models: [`arn:aws:bedrock:${REGION}::foundation-model/${fn.embeddingModel}`] }
+              : {}),
           },
         ),
       );

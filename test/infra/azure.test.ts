@@ -92,11 +92,15 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:network:Subnet": 2,
       "azure-native:network:PublicIPAddress": 1,
       "azure-native:network:NatGateway": 1,
-      // The vault's and the namespace's.
-      "azure-native:privatedns:PrivateZone": 2,
-      "azure-native:privatedns:VirtualNetworkLink": 2,
-      "azure-native:network:PrivateEndpoint": 2,
-      "azure-native:network:PrivateDnsZoneGroup": 2,
+      // The vault's, the namespace's and the Azure OpenAI account's.
+      "azure-native:privatedns:PrivateZone": 3,
+      "azure-native:privatedns:VirtualNetworkLink": 3,
+      "azure-native:network:PrivateEndpoint": 3,
+      "azure-native:network:PrivateDnsZoneGroup": 3,
+      // The account recommendation_vectors embeds with, and its deployment of the model.
+      "tributary:azure:EmbeddingAccount": 1,
+      "azure-native:cognitiveservices:Account": 1,
+      "azure-native:cognitiveservices:Deployment": 1,
       "tributary:azure:DataKey": 1,
       "azure-native:keyvault:Vault": 1,
       "azure-native:keyvault:Key": 1,
@@ -128,8 +132,9 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:servicebus:Rule": 6,
       "azure-native:servicebus:Queue": 6,
       // The key's; per function its data containers (2 or 3; the sweeper's 1), 3 on the host account,
-      // publishing, receiving (6 consumers) and telemetry; reading its secret (curated_customers).
-      "azure-native:authorization:RoleAssignment": 1 + 21 + 27 + 9 + 6 + 9 + 1,
+      // publishing, receiving (6 consumers) and telemetry; reading its secret (curated_customers);
+      // calling its model's deployment (recommendation_vectors).
+      "azure-native:authorization:RoleAssignment": 1 + 21 + 27 + 9 + 6 + 9 + 1 + 1,
       // errors for 9, dead letters for the 6 bus consumers; freshness and outbox age as log alerts.
       "azure-native:monitor:MetricAlert": 15,
       "azure-native:monitor:ScheduledQueryRule": 3,
@@ -426,7 +431,11 @@ describe("the Azure stack of the reference pipeline", () => {
       s.resources
         .filter((r) => r.type === "azure-native:privatedns:PrivateZone")
         .map((r) => r.inputs.privateZoneName),
-    ).toEqual(["privatelink.servicebus.windows.net", "privatelink.vaultcore.azure.net"]);
+    ).toEqual([
+      "privatelink.servicebus.windows.net",
+      "privatelink.openai.azure.com",
+      "privatelink.vaultcore.azure.net",
+    ]);
     expect(
       inputs("trib-prod-bus-namespace-endpoint-dns", "azure-native:network:PrivateDnsZoneGroup"),
     ).toEqual({
@@ -811,9 +820,10 @@ describe("the Azure stack of the reference pipeline", () => {
   it("tags every taggable resource with asset, pipeline, env, owner and cost centre", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
     // group, vault, key, identity, 2 accounts, namespace, action group, workspace; the network, its
-    // egress IP and NAT gateway, 2 DNS zones and their links, 2 private endpoints; per function plan,
-    // app, insights; 15 metric alerts, 3 log alerts; the secret.
-    expect(tagged).toHaveLength(9 + 9 + 9 * 3 + 15 + 3 + 1);
+    // egress IP and NAT gateway, 3 DNS zones and their links, 3 private endpoints; the Azure OpenAI
+    // account and its deployment; per function plan, app, insights; 15 metric alerts, 3 log alerts;
+    // the secret.
+    expect(tagged).toHaveLength(9 + 12 + 2 + 9 * 3 + 15 + 3 + 1);
     expect(s.resources.filter((r) => AZURE_TAGGABLE_TYPES.includes(r.type))).toEqual(tagged);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(

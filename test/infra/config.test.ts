@@ -82,6 +82,30 @@ describe("stack config", () => {
     );
   });
 
+  it("reads tributary:embedding with its defaults, and refuses another cloud's provider", () => {
+    stackFile(
+      "emb",
+      `${GOOD}  tributary:embedding:\n    provider: bedrock\n    models:\n      text-embedding: amazon.titan-embed-text-v2:0\n`,
+    );
+    expect(readStackConfig(configMap(root, "emb"), "emb").embedding).toEqual({
+      provider: "bedrock",
+      models: { "text-embedding": "amazon.titan-embed-text-v2:0" },
+      region: "eu-west-1",
+      concurrency: 4,
+    });
+    expect(problem("emb-gcp", `${GOOD}  tributary:embedding:\n    provider: vertex\n`)).toBe(
+      "stacks/Pulumi.emb-gcp.yaml: tributary:embedding.provider is vertex, which aws functions cannot call with their own identity: use bedrock on a aws stack.",
+    );
+    expect(
+      problem(
+        "emb-cap",
+        `${GOOD}  tributary:embedding:\n    provider: bedrock\n    capacity: 10\n    concurrency: 0\n`,
+      ),
+    ).toBe(
+      "stacks/Pulumi.emb-cap.yaml: 2 problems:\n  - tributary:embedding.concurrency must be >= 1 (got 0)\n  - tributary:embedding.capacity is a setting of azure-openai deployments only",
+    );
+  });
+
   it("names the file and the missing key", () => {
     expect(problem("no-email", GOOD.replace("  tributary:alertEmail: alerts@example.com\n", ""))).toBe(
       "stacks/Pulumi.no-email.yaml: tributary:alertEmail is missing: set it to the e-mail address alarms are sent to.",

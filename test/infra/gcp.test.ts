@@ -58,8 +58,12 @@ describe("the GCP stack of the reference pipeline", () => {
     for (const r of s.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
     expect(counts).toEqual({
       "tributary:gcp:Apis": 1,
-      // Every API the stack uses but Eventarc (no function has an event trigger).
-      "gcp:projects/service:Service": 12,
+      // Every API the stack uses but Eventarc (no function has an event trigger), Vertex AI included.
+      "gcp:projects/service:Service": 13,
+      // The embedding function's one-permission role and its binding.
+      "tributary:gcp:EmbeddingRole": 1,
+      "gcp:projects/iAMCustomRole:IAMCustomRole": 1,
+      "gcp:projects/iAMMember:IAMMember": 1,
       "tributary:gcp:DataKey": 1,
       "gcp:kms/keyRing:KeyRing": 1,
       "gcp:kms/cryptoKey:CryptoKey": 1,
@@ -105,6 +109,8 @@ describe("the GCP stack of the reference pipeline", () => {
     const services = s.resources.filter((r) => r.type === "gcp:projects/service:Service");
     expect(services.map((r) => r.inputs)).toEqual(
       [
+        // Vertex AI: the stack's assets embed (recommendation_vectors).
+        "aiplatform",
         "artifactregistry",
         "cloudbuild",
         "cloudfunctions",

@@ -106,6 +106,10 @@ const RULE_NAMES = [
   "stream-producer-sends-only",
   "stream-consumer-reads-own",
   "stream-dead-letters",
+  "embedding-model-scoped",
+  "embedding-model-only-embedding-functions",
+  "vector-prefix-only-its-asset",
+  "azure-openai-local-auth-off",
 ];
 
 const TLS_FIX = (bucket: string): string =>

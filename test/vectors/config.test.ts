@@ -80,7 +80,7 @@ describe("the vectors configuration", () => {
     ],
     [
       '{"provider":{"kind":"bedrock","endpoint":"x"}}',
-      'vectors: $TRIBUTARY_VECTORS: unknown setting "provider.endpoint" of provider "bedrock" (its settings: kind, region).',
+      'vectors: $TRIBUTARY_VECTORS: unknown setting "provider.endpoint" of provider "bedrock" (its settings: kind, region, concurrency).',
     ],
     [
       '{"embedConcurency":2}',

@@ -42,6 +42,8 @@ export interface AssetFunctionArgs extends FunctionParts {
   readonly secrets?: Readonly<
     Record<string, { readonly arn: pulumi.Input<string>; readonly reference: pulumi.Input<string> }>
   >;
+  /** An embedding asset's: the ARN of the one foundation model it may invoke. */
+  readonly modelArn?: string;
 }
 
 /** The single ARNs a function's policy names ("" for none). */
@@ -146,6 +148,7 @@ export class AssetFunction extends pulumi.ComponentResource {
               deadLetters: a.deadLetters || undefined,
               stream: a.stream || undefined,
               secrets,
+              ...(args.modelArn ? { models: [args.modelArn] } : {}),
             }),
           ),
         ),
@@ -166,7 +169,9 @@ export class AssetFunction extends pulumi.ComponentResource {
                     v.secrets,
                     Object.fromEntries(v.secrets.map((n) => [n, args.secrets![n]!.reference])),
                   )
-                : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).name,
+                : "vectors" in v
+                  ? JSON.stringify(v.vectors)
+                  : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).name,
         ]),
       ),
     );

@@ -50,6 +50,13 @@ export interface FunctionArns {
   readonly stream?: string;
   /** The Secrets Manager secrets its asset declares. */
   readonly secrets?: readonly string[];
+  /** The Bedrock foundation models an embedding asset's function invokes (foundationModelArn). */
+  readonly models?: readonly string[];
+}
+
+/** The ARN of a Bedrock foundation model: `arn:aws:bedrock:<region>::foundation-model/<model id>`. */
+export function foundationModelArn(region: string, model: string, partition = "aws"): string {
+  return `arn:${partition}:bedrock:${region}::foundation-model/${model}`;
 }
 
 const OBJECT_ACTIONS: Record<Exclude<Access, "list">, string> = {
@@ -143,6 +150,14 @@ export function functionPolicy(grants: readonly GrantPlan[], arns: FunctionArns)
       Effect: "Allow",
       Action: "secretsmanager:GetSecretValue",
       Resource: unique([...arns.secrets]),
+    });
+  }
+  if (arns.models && arns.models.length > 0) {
+    statements.push({
+      Sid: "InvokeEmbeddingModel",
+      Effect: "Allow",
+      Action: "bedrock:InvokeModel",
+      Resource: unique([...arns.models]),
     });
   }
   statements.push({

@@ -11,6 +11,7 @@ import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
 import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
+import { foundationModelArn } from "./grants.ts";
 import { DataKey } from "./key.ts";
 import { Secret } from "./secret.ts";
 import { Store } from "./store.ts";
@@ -97,6 +98,9 @@ export const aws = {
           code: code(bundleArch(fn)).archive,
           environment: plan.environment,
           ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
+          ...(fn.embeddingModel && plan.embedding
+            ? { modelArn: foundationModelArn(plan.embedding.region, fn.embeddingModel) }
+            : {}),
         },
         opts,
       );

@@ -96,6 +96,8 @@ export interface AssetFunctionArgs extends FunctionParts {
   readonly secrets?: Readonly<
     Record<string, { readonly id: pulumi.Input<string>; readonly reference: pulumi.Input<string> }>
   >;
+  /** An embedding asset's: the stack's Azure OpenAI account, whose deployment of its model it calls. */
+  readonly embedding?: { readonly accountId: pulumi.Input<string>; readonly endpoint: pulumi.Input<string> };
 }
 
 /** The plan's runtime as Flex Consumption's `functionAppConfig.runtime` names it. */
@@ -273,7 +275,13 @@ export class AssetFunction extends pulumi.ComponentResource {
                   v.secrets,
                   Object.fromEntries(v.secrets.map((n) => [n, args.secrets![n]!.reference])),
                 )
-              : bus.topics[v.bus].name,
+              : "vectors" in v
+                ? pulumi
+                    .output(args.embedding?.endpoint ?? "")
+                    .apply((endpoint) =>
+                      JSON.stringify({ ...v.vectors, provider: { ...v.vectors.provider, endpoint } }),
+                    )
+                : bus.topics[v.bus].name,
     }));
     // The host id keys the app's paths in the shared host storage: pinned, so the conditions hold.
     const host = pulumi.output(args.appName).apply((app) => ({ id: hostId(app), site: app.toLowerCase() }));
@@ -435,6 +443,12 @@ export class AssetFunction extends pulumi.ComponentResource {
     for (const n of fn.secrets ?? []) {
       assign(`secret-${n.replaceAll("_", "-")}`, "keyVaultSecretsUser", args.secrets![n]!.id, {
         description: `${fn.id} reads the secret ${n}`,
+      });
+    }
+    // An embedding asset calls its model's deployment: the OpenAI User role on the stack's account only.
+    if (fn.embeddingModel && args.embedding) {
+      assign("embedding", "cognitiveServicesOpenAIUser", args.embedding.accountId, {
+        description: `${fn.id} embeds with the deployment ${fn.embeddingModel}`,
       });
     }
 

@@ -20,6 +20,8 @@ export const ROLES = {
   eventHubsDataReceiver: "a638d3c7-ab3a-418d-83e6-5f17a39d4fde",
   keyVaultCryptoServiceEncryptionUser: "e147488a-f6f5-4113-8e2d-b22465e65bf6",
   keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
+  /** Cognitive Services OpenAI User: call a deployment's inference (embeddings), nothing of the account's management. */
+  cognitiveServicesOpenAIUser: "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
   monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
 } as const;
 export type Role = keyof typeof ROLES;

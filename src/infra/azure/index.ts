@@ -15,6 +15,7 @@ import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from
 import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
+import { EmbeddingAccount } from "./embedding.ts";
 import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
 import { Group } from "./group.ts";
 import { DataKey } from "./key.ts";
@@ -56,7 +57,11 @@ export const azure = {
 
     const group = new Group(p, { location: plan.region, tags: shared });
     const rg = group.name;
-    const network = new Network(`${p}-network`, { resourceGroupName: rg, tags: shared });
+    const network = new Network(`${p}-network`, {
+      resourceGroupName: rg,
+      tags: shared,
+      ...(plan.embedding ? { also: ["openai" as const] } : {}),
+    });
     const key = new DataKey(`${p}-data`, {
       resourceGroupName: rg,
       vaultName: sfx.apply((s) => dashedName(`${p}-kv`, s, 24)),
@@ -140,6 +145,16 @@ export const azure = {
       ]),
     );
 
+    const embedding = plan.embedding
+      ? new EmbeddingAccount(`${p}-openai`, {
+          resourceGroupName: rg,
+          accountName: sfx.apply((s) => dashedName(`${p}-openai`, s, 64)),
+          embedding: plan.embedding,
+          network,
+          tags: shared,
+        })
+      : undefined;
+
     const containers = data.containers as Record<StoreId, (typeof data.containers)[string]>;
     const functions: Record<string, pulumi.Output<string>> = {};
     await registerEach(plan.functions, (fn, opts) => {
@@ -174,6 +189,9 @@ export const azure = {
           workspaceId: alerts.workspaceId,
           actionGroupId: alerts.actionGroupId,
           ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
+          ...(fn.embeddingModel && embedding
+            ? { embedding: { accountId: embedding.id, endpoint: embedding.endpoint } }
+            : {}),
         },
         opts,
       );

@@ -31,11 +31,17 @@ export const FLEX_DELEGATION = "Microsoft.App/environments";
 export const PRIVATE_LINK = {
   vault: { groupId: "vault", zone: "privatelink.vaultcore.azure.net" },
   namespace: { groupId: "namespace", zone: "privatelink.servicebus.windows.net" },
+  /** An Azure OpenAI account (a stack whose assets embed). */
+  openai: { groupId: "account", zone: "privatelink.openai.azure.com" },
 } as const;
 export type PrivateLinkKind = keyof typeof PRIVATE_LINK;
+/** The private-link kinds every stack has. */
+const ALWAYS: readonly PrivateLinkKind[] = ["vault", "namespace"];
 
 export interface NetworkArgs {
   readonly resourceGroupName: pulumi.Input<string>;
+  /** Private-link kinds the stack needs beside the vault and the namespace (default none). */
+  readonly also?: readonly PrivateLinkKind[];
   readonly tags: Record<string, string>;
 }
 
@@ -47,7 +53,7 @@ export class Network extends pulumi.ComponentResource {
   readonly outboundIp: pulumi.Output<string>;
   readonly #rg: pulumi.Input<string>;
   readonly #tags: Record<string, string>;
-  readonly #zones: Readonly<Record<PrivateLinkKind, privatedns.PrivateZone>>;
+  readonly #zones: Readonly<Partial<Record<PrivateLinkKind, privatedns.PrivateZone>>>;
 
   constructor(name: string, args: NetworkArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("tributary:azure:Network", name, {}, opts);
@@ -116,11 +122,9 @@ export class Network extends pulumi.ComponentResource {
       // Two subnets of one network are not changed at once: ARM refuses concurrent subnet writes.
       { ...parent, dependsOn: [functions] },
     );
-    const zones = {} as Record<PrivateLinkKind, privatedns.PrivateZone>;
-    for (const [kind, link] of Object.entries(PRIVATE_LINK) as [
-      PrivateLinkKind,
-      (typeof PRIVATE_LINK)[PrivateLinkKind],
-    ][]) {
+    const zones: Partial<Record<PrivateLinkKind, privatedns.PrivateZone>> = {};
+    for (const kind of [...ALWAYS, ...(args.also ?? [])]) {
+      const link = PRIVATE_LINK[kind];
       const zone = new privatedns.PrivateZone(
         `${name}-${kind}-dns`,
         { resourceGroupName: rg, privateZoneName: link.zone, location: "Global", tags: args.tags },
@@ -163,6 +167,7 @@ export class Network extends pulumi.ComponentResource {
     parent: pulumi.Resource,
   ): network.PrivateEndpoint {
     const link = PRIVATE_LINK[kind];
+    if (!this.#zones[kind]) throw new Error(`Network: no private DNS zone for ${kind}; pass it in \`also\`.`);
     const endpoint = new network.PrivateEndpoint(
       `${name}-endpoint`,
       {
@@ -182,7 +187,7 @@ export class Network extends pulumi.ComponentResource {
         resourceGroupName: this.#rg,
         privateEndpointName: endpoint.name,
         privateDnsZoneGroupName: "default",
-        privateDnsZoneConfigs: [{ name: kind, privateDnsZoneId: this.#zones[kind].id }],
+        privateDnsZoneConfigs: [{ name: kind, privateDnsZoneId: this.#zones[kind]!.id }],
       },
       { parent },
     );

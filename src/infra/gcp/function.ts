@@ -71,6 +71,8 @@ export interface AssetFunctionArgs extends FunctionParts {
   readonly secrets?: Readonly<
     Record<string, { readonly secretId: pulumi.Input<string>; readonly reference: pulumi.Input<string> }>
   >;
+  /** An embedding asset's: the stack's custom role of Vertex AI predictions (embedding.ts). */
+  readonly embeddingRole?: pulumi.Input<string>;
 }
 
 const RUNTIME = { nodejs24: "nodejs24" } as const;
@@ -152,6 +154,16 @@ export class AssetFunction extends pulumi.ComponentResource {
           on("secretmanager"),
         ),
     );
+    // An embedding asset calls its Vertex AI model: the stack's one-permission role, on the project.
+    const predicts = args.embeddingRole
+      ? [
+          new gcp.projects.IAMMember(
+            `${name}-embedding`,
+            { project, role: args.embeddingRole, member },
+            on("iam", "aiplatform"),
+          ),
+        ]
+      : [];
     // Asset events only: the source-events topic is for producers outside the stack.
     const publish = new gcp.pubsub.TopicIAMMember(
       `${name}-publish`,
@@ -172,7 +184,9 @@ export class AssetFunction extends pulumi.ComponentResource {
                     v.secrets,
                     Object.fromEntries(v.secrets.map((n) => [n, args.secrets![n]!.reference])),
                   )
-                : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).id,
+                : "vectors" in v
+                  ? JSON.stringify(v.vectors)
+                  : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).id,
         ]),
       ),
     );
@@ -204,6 +218,7 @@ export class AssetFunction extends pulumi.ComponentResource {
         dependsOn: [
           ...grants,
           ...reads,
+          ...predicts,
           publish,
           ...apis.of("cloudfunctions", "run", "cloudbuild", "artifactregistry"),
         ],

@@ -14,11 +14,12 @@ import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
 import { Apis } from "./apis.ts";
 import { Bus } from "./bus.ts";
+import { EmbeddingRole } from "./embedding.ts";
 import { AssetFunction } from "./function.ts";
 import { DataKey } from "./key.ts";
 import { labelsOf } from "./labels.ts";
 import { Secret } from "./secret.ts";
-import { STACK_APIS } from "./services.ts";
+import { EMBEDDING_APIS, STACK_APIS } from "./services.ts";
 import { Store } from "./store.ts";
 import { Stream } from "./stream.ts";
 
@@ -33,7 +34,13 @@ export const gcp = {
     const shared = labelsOf(plan.tags);
     const keepShared = protectsShared(plan);
 
-    const apis = new Apis(`${p}-apis`, { project, apis: STACK_APIS });
+    const apis = new Apis(`${p}-apis`, {
+      project,
+      apis: plan.embedding ? [...STACK_APIS, ...EMBEDDING_APIS] : STACK_APIS,
+    });
+    const predict = plan.embedding
+      ? new EmbeddingRole(`${p}-embedding-predict`, { project, prefix: p, stack: plan.stack, apis })
+      : undefined;
     const storageAgent = google.storage.getProjectServiceAccountOutput({ project });
     const projectInfo = google.organizations.getProjectOutput({ projectId: project });
     const pubsubAgent = pulumi.interpolate`serviceAccount:service-${projectInfo.number}@gcp-sa-pubsub.iam.gserviceaccount.com`;
@@ -146,6 +153,7 @@ export const gcp = {
           source: { bucket: artifacts.name, object: source.name },
           apis,
           ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
+          ...(fn.embeddingModel && predict ? { embeddingRole: predict.name } : {}),
         },
         opts,
       );

@@ -7,6 +7,7 @@
 
 /** The services of the APIs, by a short name. */
 export const APIS = {
+  aiplatform: "aiplatform.googleapis.com",
   artifactregistry: "artifactregistry.googleapis.com",
   cloudbuild: "cloudbuild.googleapis.com",
   cloudfunctions: "cloudfunctions.googleapis.com",
@@ -28,7 +29,11 @@ export type Api = keyof typeof APIS;
  * function with an event trigger needs (Tributary's functions are called by push subscriptions), and
  * Secret Manager included, for the secrets functions declare.
  */
-export const STACK_APIS: readonly Api[] = (Object.keys(APIS) as Api[]).filter((a) => a !== "eventarc");
+export const STACK_APIS: readonly Api[] = (Object.keys(APIS) as Api[]).filter(
+  (a) => a !== "eventarc" && a !== "aiplatform",
+);
+/** Vertex AI, which a stack whose assets embed calls (and only such a stack enables). */
+export const EMBEDDING_APIS: readonly Api[] = ["aiplatform"];
 
 /** The APIs a resource type needs enabled before it can be created, by type token. */
 export const APIS_OF_TYPE: Readonly<Record<string, readonly Api[]>> = {
@@ -43,6 +48,8 @@ export const APIS_OF_TYPE: Readonly<Record<string, readonly Api[]>> = {
   "gcp:pubsub/topicIAMMember:TopicIAMMember": ["pubsub"],
   "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": ["pubsub"],
   "gcp:serviceaccount/account:Account": ["iam"],
+  "gcp:projects/iAMCustomRole:IAMCustomRole": ["iam"],
+  "gcp:projects/iAMMember:IAMMember": ["iam", "aiplatform"],
   // A gen2 function is built by Cloud Build into Artifact Registry and runs as a Cloud Run service.
   "gcp:cloudfunctionsv2/function:Function": ["cloudfunctions", "run", "cloudbuild", "artifactregistry"],
   "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": ["run"],

@@ -3,8 +3,14 @@
  * byte-identical JSON.
  */
 import * as crypto from "node:crypto";
-import { functionKind, functionVariables, OUTBOX_SWEEPER } from "../../contract/function-env.ts";
-import { STORE_ZONES } from "../../contract/storage-layout.ts";
+import { AZURE_OPENAI_API_VERSION, modelProblem } from "../../contract/embedding.ts";
+import {
+  FUNCTION_ENV,
+  functionKind,
+  functionVariables,
+  OUTBOX_SWEEPER,
+} from "../../contract/function-env.ts";
+import { layout, STORE_ZONES } from "../../contract/storage-layout.ts";
 import type { AnyAsset } from "../../kit/asset.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
@@ -15,6 +21,8 @@ import {
   type AlarmPlan,
   type BusPlan,
   type DeploymentPlan,
+  type EmbeddingModelPlan,
+  type EmbeddingPlan,
   type EnvValue,
   type FunctionPlan,
   type GrantPlan,
@@ -24,6 +32,7 @@ import {
   type StorePlan,
   type StreamPlan,
   type TriggerPlan,
+  type VectorsEnv,
 } from "./types.ts";
 
 /** A graph that cannot be deployed with this stack's config. */
@@ -83,8 +92,9 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
   const grants: GrantPlan[] = [];
   const alarms: AlarmPlan[] = [];
   const names = new Map<string, string>();
+  const embedding = embeddingOf(deployed, config);
   for (const a of deployed) {
-    const fn = functionPlan(a, config, prefix, stackTags);
+    const fn = functionPlan(a, config, prefix, stackTags, embedding);
     const clash = names.get(fn.name);
     if (clash)
       throw new PlanError(`"${a.key}" and "${clash}" shorten to the same function name "${fn.name}".`);
@@ -189,6 +199,7 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
     grants,
     alarms,
     secrets,
+    ...(embedding ? { embedding: embedding.plan } : {}),
     logRetentionDays: config.retentionDays.quarantine,
     ...(config.functions.sourceMaps ? { sourceMaps: true as const } : {}),
   };
@@ -314,6 +325,7 @@ function functionPlan(
   config: StackConfig,
   prefix: string,
   stackTags: Record<string, string>,
+  embedding?: Embeddings,
 ): FunctionPlan {
   const kind = functionKind(a);
   const resources = a.kind === "asset" ? a.resources : {};
@@ -327,6 +339,8 @@ function functionPlan(
     timeoutSeconds: resources.timeoutSeconds ?? config.functions.timeoutSeconds,
     cpus: functionCpus(config.cloud, resources.memoryMb ?? config.functions.memoryMb),
   });
+  const model = embedding?.byAsset.get(a.key);
+  if (model) environment[FUNCTION_ENV.vectors] = { vectors: embedding!.env(model) };
   // Stack traces through the bundle's source maps, when it ships them.
   if (config.functions.sourceMaps) environment.NODE_OPTIONS = SOURCE_MAPS_NODE_OPTIONS;
   return {
@@ -346,6 +360,85 @@ function functionPlan(
     tags: { ...stackTags, [TAGS.asset]: a.key, [TAGS.pipeline]: a.group },
     maxReceiveCount: MAX_RECEIVE_COUNT,
     ...(a.secrets ? { secrets: a.secrets } : {}),
+    ...(model ? { embeddingModel: model.model } : {}),
+  };
+}
+
+/** The model an embedding asset declares (kit/embedding.ts). */
+function declaredModel(a: AnyAsset): { readonly name: string; readonly dimension: number } | undefined {
+  return a.kind === "asset" ? a.embedding?.model : undefined;
+}
+
+interface Embeddings {
+  readonly plan: EmbeddingPlan;
+  /** Each embedding asset's declared model and the provider's model serving it. */
+  readonly byAsset: ReadonlyMap<string, { declared: string; model: string }>;
+  /** An embedding function's vectors configuration. */
+  env(m: { declared: string; model: string }): VectorsEnv;
+}
+
+/**
+ * The stack's embedding provider and the models its embedding assets call: each declared model mapped by
+ * `tributary:embedding.models` (or taken as the provider's model id), checked against the model's
+ * documented dimensions. An embedding asset on a stack that chose no provider is a mistake to name.
+ */
+function embeddingOf(deployed: readonly AnyAsset[], config: StackConfig): Embeddings | undefined {
+  const assets = deployed.flatMap((a) => {
+    const declared = declaredModel(a);
+    return declared ? [{ key: a.key, declared }] : [];
+  });
+  if (assets.length === 0) return undefined;
+  const choice = config.embedding;
+  const file = stackFileOf(config);
+  if (!choice) {
+    throw new PlanError(
+      `"${assets[0]!.key}" embeds with the model "${assets[0]!.declared.name}", but stack "${config.stack}" chooses no embedding provider: set tributary:embedding in ${file} (e.g. { provider: ${{ aws: "bedrock", gcp: "vertex", azure: "azure-openai" }[config.cloud]}, models: { ${assets[0]!.declared.name}: <the provider's model> } }).`,
+    );
+  }
+  const byAsset = new Map<string, { declared: string; model: string }>();
+  const models = new Map<string, { dimensions: Set<number>; callers: string[] }>();
+  for (const { key, declared } of assets) {
+    const model = choice.models[declared.name] ?? declared.name;
+    const problem = modelProblem(choice.provider, model, declared.dimension);
+    if (problem) {
+      const mapped =
+        model === declared.name ? "" : ` (tributary:embedding.models maps "${declared.name}" to it)`;
+      throw new PlanError(
+        `"${key}" embeds with "${declared.name}" at dimension ${declared.dimension}${mapped}, but in ${file}: ${problem}.`,
+      );
+    }
+    byAsset.set(key, { declared: declared.name, model });
+    const m = models.get(model) ?? { dimensions: new Set<number>(), callers: [] };
+    m.dimensions.add(declared.dimension);
+    m.callers.push(key);
+    models.set(model, m);
+  }
+  const plan: EmbeddingPlan = {
+    provider: choice.provider,
+    region: choice.region,
+    concurrency: choice.concurrency,
+    ...(choice.capacity === undefined ? {} : { capacity: choice.capacity }),
+    models: [...models].map(
+      ([model, m]): EmbeddingModelPlan => ({
+        model,
+        dimensions: [...m.dimensions].sort((x, y) => x - y),
+        callers: m.callers,
+      }),
+    ),
+  };
+  const where =
+    choice.provider === "bedrock"
+      ? { region: choice.region }
+      : choice.provider === "vertex"
+        ? { location: choice.region }
+        : { apiVersion: AZURE_OPENAI_API_VERSION };
+  return {
+    plan,
+    byAsset,
+    env: (m) => ({
+      provider: { kind: choice.provider, ...where, concurrency: choice.concurrency },
+      models: { [m.declared]: m.model },
+    }),
   };
 }
 
@@ -536,6 +629,9 @@ export function grantsOf(graph: AssetGraph, a: AnyAsset): GrantPlan[] {
         : grant("curated", `curated/${up}/`, ["read"], reason);
     out.push(data, grant("curated", `_manifests/${up}/`, ["read", "list"], reason));
   }
+  // An embedding asset's vector tables (one LanceDB database a tenant): its own, read and rewritten.
+  if (declaredModel(a))
+    out.push(grant("curated", layout.vectorsPrefix(k), ["read", "list", "write", "delete"], "own"));
   out.push(
     grant("curated", `curated/${k}/`, ["read", "list", "write", "delete"], "own"),
     grant("curated", `_manifests/${k}/`, ["read", "list", "write"], "own"),

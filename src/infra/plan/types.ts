@@ -4,6 +4,7 @@
  * same plan into its own resources. Ids in the plan are logical and stable; physical names are the
  * adapter's business.
  */
+import type { EmbeddingProvider } from "../../contract/embedding.ts";
 import type { FunctionKind } from "../../contract/function-env.ts";
 import type { CdcConnector, CdcFormat } from "../../kit/cdc.ts";
 import type { Cloud } from "../config.ts";
@@ -39,6 +40,8 @@ export interface DeploymentPlan {
   readonly alarms: readonly AlarmPlan[];
   /** The secrets the deployed functions declare: provisioned in the cloud's secret store, read by exactly them. */
   readonly secrets: readonly SecretPlan[];
+  /** The embedding model(s) the stack's embedding assets call, and who calls each; absent: none. */
+  readonly embedding?: EmbeddingPlan;
   /** Days function logs are kept: as long as quarantined records, whose reasons they explain. */
   readonly logRetentionDays: number;
   /** Present when the functions' bundle ships source maps, which the functions then use. */
@@ -126,6 +129,8 @@ export interface FunctionPlan {
   readonly maxReceiveCount: number;
   /** The secrets its asset declares, which it alone (with the others declaring them) may read. */
   readonly secrets?: readonly string[];
+  /** An embedding asset's: the provider's model it calls, which it alone (with the others calling it) may. */
+  readonly embeddingModel?: string;
 }
 
 /**
@@ -136,7 +141,48 @@ export type EnvValue =
   | string
   | { readonly store: StoreId }
   | { readonly bus: BusId }
-  | { readonly secrets: readonly string[] };
+  | { readonly secrets: readonly string[] }
+  | { readonly vectors: VectorsEnv };
+
+/**
+ * An embedding function's vectors configuration (`FUNCTION_ENV.vectors`, runtime/vectors/config.ts): the
+ * provider and its settings and the declared model's provider model. The adapter adds what only the
+ * cloud knows: an Azure OpenAI account's endpoint.
+ */
+export interface VectorsEnv {
+  readonly provider: {
+    readonly kind: EmbeddingProvider;
+    /** Bedrock's region. */
+    readonly region?: string;
+    /** Vertex AI's location (the project is the function's own). */
+    readonly location?: string;
+    /** Azure OpenAI's API version (the endpoint is the stack's account's). */
+    readonly apiVersion?: string;
+    readonly concurrency: number;
+  };
+  readonly models: Readonly<Record<string, string>>;
+}
+
+/** The stack's embedding provider and the models its functions call. */
+export interface EmbeddingPlan {
+  readonly provider: EmbeddingProvider;
+  /** Where the models are called: Bedrock region, Vertex AI location, Azure OpenAI account location. */
+  readonly region: string;
+  /** Requests in flight to the model per function instance. */
+  readonly concurrency: number;
+  /** Azure OpenAI: each deployment's capacity, thousands of tokens a minute. */
+  readonly capacity?: number;
+  /** Each provider model called, with the dimensions asked of it and the functions that call it. */
+  readonly models: readonly EmbeddingModelPlan[];
+}
+
+export interface EmbeddingModelPlan {
+  /** The provider's model id (an Azure OpenAI deployment of the same name serves it). */
+  readonly model: string;
+  readonly dimensions: readonly number[];
+  /** The embedding functions calling it, in plan order: the only principals granted the model. */
+  readonly callers: readonly string[];
+}
 
 /** One secret of the stack: no value, ever; where its value comes from and who may read it. */
 export interface SecretPlan {

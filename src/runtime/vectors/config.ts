@@ -39,6 +39,8 @@ export type ProviderConfig =
       readonly kind: "bedrock";
       /** The Bedrock runtime's region; default AWS_REGION. */
       readonly region?: string;
+      /** Requests in flight to the model at once in one function (default 4). */
+      readonly concurrency?: number;
     }
   | {
       readonly kind: "vertex";
@@ -46,6 +48,8 @@ export type ProviderConfig =
       readonly project?: string;
       /** The Vertex AI location, e.g. "europe-west4". */
       readonly location: string;
+      /** Requests in flight to the model at once in one function (default 4). */
+      readonly concurrency?: number;
     }
   | {
       readonly kind: "azure-openai";
@@ -53,6 +57,8 @@ export type ProviderConfig =
       readonly endpoint: string;
       /** The REST API version; default: the provider client's. */
       readonly apiVersion?: string;
+      /** Requests in flight to the model at once in one function (default 4). */
+      readonly concurrency?: number;
     };
 
 export type ProviderKind = ProviderConfig["kind"];
@@ -213,9 +219,9 @@ function parseProvider(value: unknown, fail: (what: string) => never): ProviderC
   };
   const settings: Record<ProviderKind, readonly string[]> = {
     local: [],
-    bedrock: ["region"],
-    vertex: ["project", "location"],
-    "azure-openai": ["endpoint", "apiVersion"],
+    bedrock: ["region", "concurrency"],
+    vertex: ["project", "location", "concurrency"],
+    "azure-openai": ["endpoint", "apiVersion", "concurrency"],
   };
   const kind = value.kind as ProviderKind;
   const unknown = Object.keys(value).find((k) => k !== "kind" && !settings[kind].includes(k));
@@ -224,20 +230,38 @@ function parseProvider(value: unknown, fail: (what: string) => never): ProviderC
       `unknown setting "provider.${unknown}" of provider "${kind}" (its settings: ${["kind", ...settings[kind]].join(", ")})`,
     );
   }
+  const concurrency = value.concurrency;
+  if (
+    concurrency !== undefined &&
+    (typeof concurrency !== "number" || !Number.isInteger(concurrency) || concurrency < 1)
+  ) {
+    fail(`provider.concurrency must be a whole number of at least 1, not ${JSON.stringify(concurrency)}`);
+  }
+  const limit = concurrency === undefined ? {} : { concurrency: concurrency as number };
   switch (kind) {
     case "local":
       return Object.freeze({ kind });
     case "bedrock": {
       const region = str("region", false);
-      return Object.freeze({ kind, ...(region ? { region } : {}) });
+      return Object.freeze({ kind, ...(region ? { region } : {}), ...limit });
     }
     case "vertex": {
       const project = str("project", false);
-      return Object.freeze({ kind, ...(project ? { project } : {}), location: str("location", true)! });
+      return Object.freeze({
+        kind,
+        ...(project ? { project } : {}),
+        location: str("location", true)!,
+        ...limit,
+      });
     }
     case "azure-openai": {
       const apiVersion = str("apiVersion", false);
-      return Object.freeze({ kind, endpoint: str("endpoint", true)!, ...(apiVersion ? { apiVersion } : {}) });
+      return Object.freeze({
+        kind,
+        endpoint: str("endpoint", true)!,
+        ...(apiVersion ? { apiVersion } : {}),
+        ...limit,
+      });
     }
   }
 }

@@ -30,6 +30,11 @@ export type ProviderFactory<K extends ProviderKind> = (
 /** The providers this build has; the cloud ones are added beside `local` by their clients. */
 export const PROVIDERS: { readonly [K in ProviderKind]?: ProviderFactory<K> } = {
   local: async (_provider, model) => new HashingEmbedder(model.dimension),
+  // The cloud providers' clients load their SDK only when chosen (providers/index.ts).
+  bedrock: async (provider, model) => (await import("./providers/index.ts")).cloudEmbedderOf(provider, model),
+  vertex: async (provider, model) => (await import("./providers/index.ts")).cloudEmbedderOf(provider, model),
+  "azure-openai": async (provider, model) =>
+    (await import("./providers/index.ts")).cloudEmbedderOf(provider, model),
 };
 
 export class EmbedderError extends TributaryError {

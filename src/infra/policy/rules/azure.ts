@@ -87,6 +87,9 @@ export const AZURE_TAGGABLE_TYPES: readonly string[] = [
   AZURE_TYPES.privateEndpoint,
   AZURE_TYPES.privateZone,
   AZURE_TYPES.zoneLink,
+  // The Azure OpenAI account of a stack whose assets embed, and its deployments.
+  "azure-native:cognitiveservices:Account",
+  "azure-native:cognitiveservices:Deployment",
 ];
 
 /** The built-in storage data roles (role definition GUIDs). */

@@ -1,6 +1,7 @@
 /**
  * The security rules of the `tributary-security` policy pack, as pure functions over resource records:
- * each rule of common.ts runs every cloud's check of its name, then come the secrets' and the streams' rules.
+ * each rule of common.ts runs every cloud's check of its name, then come the secrets', the streams', the
+ * embedding models' and the vector tables' rules.
  *
  * The same rules run in two places: offline, over what `tributary synth` (or a test) registered, through
  * {@link evaluate}; and under `pulumi preview --policy-pack infra/policy`, where `../index.ts` adapts the
@@ -13,6 +14,7 @@ import type { ResourceRecord } from "../../synth/record.ts";
 import { awsChecks } from "./aws.ts";
 import { azureChecks } from "./azure.ts";
 import { type CloudCheck, type CloudChecks, RULES, type Rule, type Violation } from "./common.ts";
+import { embeddingRules } from "./embedding.ts";
 import { gcpChecks } from "./gcp.ts";
 import { secretRules } from "./secrets.ts";
 import { streamRules } from "./streams.ts";
@@ -27,6 +29,7 @@ export const rules: readonly Rule[] = [
   }),
   ...secretRules,
   ...streamRules,
+  ...embeddingRules,
 ];
 
 /**

@@ -52,7 +52,7 @@ const KINDS: Record<string, string> = {
   [SECRET_TYPES.azureWebApp]: "function app",
 };
 
-const label = (r: ResourceRecord) => `${KINDS[r.type] ?? r.type} "${r.name}"`;
+export const label = (r: ResourceRecord) => `${KINDS[r.type] ?? r.type} "${r.name}"`;
 
 /** Secret Manager roles that read secret values. */
 const GCP_READ_ROLES = ["roles/secretmanager.secretAccessor", "roles/secretmanager.admin"];
@@ -77,7 +77,8 @@ export function collect(
   return out.sort((a, b) => a.index - b.index || a.seq - b.seq).map((x) => x.v);
 }
 
-const of = (resources: readonly ResourceRecord[], type: string) => resources.filter((r) => r.type === type);
+export const of = (resources: readonly ResourceRecord[], type: string) =>
+  resources.filter((r) => r.type === type);
 const present = (v: unknown) => typeof v === "string" && v.trim() !== "";
 
 // ------------------------------------------------------------------------------------------------
@@ -91,7 +92,7 @@ const FUNCTION_TYPES: readonly string[] = [
 ];
 
 /** A function's environment variables as [name, value] pairs; UNKNOWN when they are not known. */
-function environment(fn: ResourceRecord): [string, unknown][] | typeof UNKNOWN {
+export function environment(fn: ResourceRecord): [string, unknown][] | typeof UNKNOWN {
   const pairs = (vars: unknown): [string, unknown][] | typeof UNKNOWN =>
     vars === UNKNOWN ? UNKNOWN : isObject(vars) ? Object.entries(vars) : [];
   if (fn.type === SECRET_TYPES.awsFunction) return pairs(at(fn.inputs, "environment", "variables"));
@@ -124,7 +125,7 @@ function references(fn: ResourceRecord): string[] | typeof UNKNOWN {
 }
 
 /** The functions in the same component as a grant: those it may be for. */
-function siblings(resources: readonly ResourceRecord[], grant: ResourceRecord): ResourceRecord[] {
+export function siblings(resources: readonly ResourceRecord[], grant: ResourceRecord): ResourceRecord[] {
   return resources.filter(
     (r) => FUNCTION_TYPES.includes(r.type) && r.parent !== undefined && r.parent === grant.parent,
   );

@@ -126,6 +126,14 @@ const TYPES: Record<
     nameInput: "virtualNetworkLinkName",
     path: (i, n) => `Microsoft.Network/privateDnsZones/${i.privateZoneName}/virtualNetworkLinks/${n}`,
   },
+  "azure-native:cognitiveservices:Account": {
+    nameInput: "accountName",
+    path: (_i, n) => `Microsoft.CognitiveServices/accounts/${n}`,
+  },
+  "azure-native:cognitiveservices:Deployment": {
+    nameInput: "deploymentName",
+    path: (i, n) => `Microsoft.CognitiveServices/accounts/${i.accountName}/deployments/${n}`,
+  },
   "azure-native:web:AppServicePlan": { nameInput: "name", path: (_i, n) => `Microsoft.Web/serverfarms/${n}` },
   "azure-native:web:WebApp": { nameInput: "name", path: (_i, n) => `Microsoft.Web/sites/${n}` },
   "azure-native:applicationinsights:Component": {

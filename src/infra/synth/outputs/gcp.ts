@@ -69,6 +69,10 @@ export function fakeGcpOutputs(r: NewResource, region: string): FakeOutputs {
         serviceConfig: { ...serviceConfig, service, uri: `https://${named}-offline.a.run.app` },
       });
     }
+    case "gcp:projects/iAMCustomRole:IAMCustomRole": {
+      const id = `projects/${project}/roles/${str(i.roleId) ?? name}`;
+      return outputs(id, { name: id, deleted: false });
+    }
     case "gcp:cloudscheduler/job:Job": {
       const jobRegion = str(i.region) ?? region;
       return outputs(`projects/${project}/locations/${jobRegion}/jobs/${named}`, { name: named });
