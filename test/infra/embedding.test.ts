@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import graph from "../../examples/commerce/assets/index.ts";
 import { configMap, readStackConfig } from "../../src/infra/config.ts";
+import { apisOf } from "../../src/infra/gcp/services.ts";
 import { planDeployment } from "../../src/infra/plan/build.ts";
 import { evaluate } from "../../src/infra/policy/rules/index.ts";
 import { type ResourceRecord, type Synthesis, synth } from "../../src/infra/synth/index.ts";
@@ -181,6 +182,14 @@ describe("synth of each stack", () => {
     expect(inputs("trib-staging-apis-aiplatform", "gcp:projects/service:Service").service).toBe(
       "aiplatform.googleapis.com",
     );
+  });
+
+  it("GCP: a project binding waits for Vertex AI only when it grants the embedding role", () => {
+    const member = "gcp:projects/iAMMember:IAMMember";
+    const role = "projects/tributary-staging/roles/trib_staging_embedding_predict";
+    expect(apisOf(member, { role })).toEqual(["iam", "aiplatform"]);
+    // A stack without embedding assets does not enable Vertex AI: its other bindings must not need it.
+    expect(apisOf(member, { role: "roles/logging.logWriter" })).toEqual(["iam"]);
   });
 
   it("Azure: an OpenAI account with local auth and public access off, its deployment, its private endpoint, the OpenAI User role on it", () => {

@@ -13,6 +13,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { Apis } from "./apis.ts";
+import { EMBEDDING_ROLE_SUFFIX } from "./services.ts";
 
 /** The custom role's only permission. */
 export const EMBEDDING_PERMISSIONS = ["aiplatform.endpoints.predict"] as const;
@@ -22,7 +23,7 @@ export const EMBEDDING_ROLE_DESCRIPTION =
 
 /** The custom role's id in the project: `<prefix>` with underscores, then `_embedding_predict`. */
 export function embeddingRoleId(prefix: string): string {
-  return `${prefix.replaceAll("-", "_")}_embedding_predict`;
+  return `${prefix.replaceAll("-", "_")}${EMBEDDING_ROLE_SUFFIX}`;
 }
 
 export interface EmbeddingRoleArgs {

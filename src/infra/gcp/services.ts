@@ -49,7 +49,7 @@ export const APIS_OF_TYPE: Readonly<Record<string, readonly Api[]>> = {
   "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": ["pubsub"],
   "gcp:serviceaccount/account:Account": ["iam"],
   "gcp:projects/iAMCustomRole:IAMCustomRole": ["iam"],
-  "gcp:projects/iAMMember:IAMMember": ["iam", "aiplatform"],
+  "gcp:projects/iAMMember:IAMMember": ["iam"],
   // A gen2 function is built by Cloud Build into Artifact Registry and runs as a Cloud Run service.
   "gcp:cloudfunctionsv2/function:Function": ["cloudfunctions", "run", "cloudbuild", "artifactregistry"],
   "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": ["run"],
@@ -62,11 +62,26 @@ export const APIS_OF_TYPE: Readonly<Record<string, readonly Api[]>> = {
   "gcp:secretmanager/secretIamMember:SecretIamMember": ["secretmanager"],
 };
 
-/** The APIs one resource needs: its type's, and Eventarc for a function with an event trigger. */
+/** How the id of a stack's custom role of Vertex AI predictions ends (gcp/embedding.ts). */
+export const EMBEDDING_ROLE_SUFFIX = "_embedding_predict";
+
+/**
+ * The APIs one resource needs: its type's, Eventarc for a function with an event trigger, and Vertex AI
+ * for a project binding of the embedding role (the function it lets call a model fails until the API is
+ * on). Other project bindings do not need Vertex AI, which only a stack whose assets embed enables.
+ */
 export function apisOf(type: string, inputs: Readonly<Record<string, unknown>>): Api[] {
   const apis = [...(APIS_OF_TYPE[type] ?? [])];
   if (type === "gcp:cloudfunctionsv2/function:Function" && inputs.eventTrigger !== undefined) {
     apis.push("eventarc");
+  }
+  const role = inputs.role;
+  if (
+    type === "gcp:projects/iAMMember:IAMMember" &&
+    typeof role === "string" &&
+    role.endsWith(EMBEDDING_ROLE_SUFFIX)
+  ) {
+    apis.push("aiplatform");
   }
   return apis;
 }
