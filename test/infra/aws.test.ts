@@ -72,14 +72,18 @@ describe("the AWS stack of the reference pipeline", () => {
       "aws:sns/topicPolicy:TopicPolicy": 1,
       // One per asset and source, and the stack's outbox sweeper.
       "tributary:aws:AssetFunction": 9,
-      "aws:iam/role:Role": 12,
-      "aws:iam/rolePolicy:RolePolicy": 12,
+      // With two producer roles: Debezium Server's, one per CDC stream (put only).
+      "aws:iam/role:Role": 14,
+      "aws:iam/rolePolicy:RolePolicy": 14,
       "aws:cloudwatch/logGroup:LogGroup": 9,
       "aws:lambda/function:Function": 9,
-      "aws:sqs/queue:Queue": 15,
-      "aws:sqs/queuePolicy:QueuePolicy": 12,
-      "aws:cloudwatch/eventRule:EventRule": 6,
-      "aws:cloudwatch/eventTarget:EventTarget": 6,
+      // The CDC sources read Kinesis streams: no source-events rule, target or queue, a dead letter each.
+      "tributary:aws:Stream": 2,
+      "aws:kinesis/stream:Stream": 2,
+      "aws:sqs/queue:Queue": 13,
+      "aws:sqs/queuePolicy:QueuePolicy": 8,
+      "aws:cloudwatch/eventRule:EventRule": 4,
+      "aws:cloudwatch/eventTarget:EventTarget": 4,
       "aws:lambda/eventSourceMapping:EventSourceMapping": 6,
       "aws:scheduler/schedule:Schedule": 3,
       "aws:cloudwatch/metricAlarm:MetricAlarm": 21,
@@ -218,13 +222,8 @@ describe("the AWS stack of the reference pipeline", () => {
         detail: { asset: ["customer_features"] },
       }),
     });
-    expect(inputs("trib-dev-orders-cdc-rule")).toMatchObject({
-      eventBusName: "trib-dev-source-events",
-      eventPattern: JSON.stringify({
-        "detail-type": ["tributary.source.events"],
-        detail: { source: ["orders_cdc"] },
-      }),
-    });
+    // The CDC sources read their Kinesis streams (test/infra/streams.test.ts): no rule on the source-events bus.
+    expect(s.resources.filter((r) => r.name === "trib-dev-orders-cdc-rule")).toEqual([]);
     expect(inputs("trib-dev-curated-orders-queue")).toEqual({
       messageRetentionSeconds: 345600,
       redrivePolicy: JSON.stringify({
@@ -426,7 +425,9 @@ describe("the AWS stack of the reference pipeline", () => {
     const plan = planDeployment(graph, readStackConfig(configMap(example, "dev-aws"), "dev-aws"));
     for (const fn of plan.functions) {
       const name = fn.name.slice("trib-dev-".length);
-      const scheduled = plan.triggers.find((t) => t.function === fn.id)?.kind === "schedule";
+      const trigger = plan.triggers.find((t) => t.function === fn.id);
+      const scheduled = trigger?.kind === "schedule";
+      const streamed = trigger?.kind === "stream" ? trigger.stream : undefined;
       expect(doc(`${fn.name}-policy`), fn.id).toEqual(
         functionPolicy(
           plan.grants.filter((g) => g.function === fn.id),
@@ -439,8 +440,9 @@ describe("the AWS stack of the reference pipeline", () => {
             key: arn.key,
             assetBus: arn.assetBus,
             logGroup: arn.logs(fn.id).replace(":log-stream:*", ""),
-            queue: scheduled ? undefined : arn.queue(`${name}-queue`),
-            deadLetters: scheduled ? arn.queue(`${name}-dlq`) : undefined,
+            queue: scheduled || streamed ? undefined : arn.queue(`${name}-queue`),
+            deadLetters: scheduled || streamed ? arn.queue(`${name}-dlq`) : undefined,
+            ...(streamed ? { stream: `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/${streamed}` } : {}),
             secrets: (fn.secrets ?? []).map((n) => arn.secret(n)),
             ...(fn.embeddingModel
               ? { models: [`arn:aws:bedrock:${REGION}::foundation-model/${fn.embeddingModel}`] }

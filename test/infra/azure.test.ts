@@ -92,11 +92,12 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:network:Subnet": 2,
       "azure-native:network:PublicIPAddress": 1,
       "azure-native:network:NatGateway": 1,
-      // The vault's, the namespace's and the Azure OpenAI account's.
+      // The vault's, the namespaces' (Service Bus and Event Hubs share a zone) and the Azure OpenAI
+      // account's.
       "azure-native:privatedns:PrivateZone": 3,
       "azure-native:privatedns:VirtualNetworkLink": 3,
-      "azure-native:network:PrivateEndpoint": 3,
-      "azure-native:network:PrivateDnsZoneGroup": 3,
+      "azure-native:network:PrivateEndpoint": 4,
+      "azure-native:network:PrivateDnsZoneGroup": 4,
       // The account recommendation_vectors embeds with, and its deployment of the model.
       "tributary:azure:EmbeddingAccount": 1,
       "azure-native:cognitiveservices:Account": 1,
@@ -107,12 +108,14 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:keyvault:Secret": 1,
       "tributary:azure:Secret": 1,
       "random:index/randomBytes:RandomBytes": 1,
-      "azure-native:managedidentity:UserAssignedIdentity": 1,
+      // The functions'; Debezium Server's, one per CDC stream.
+      "azure-native:managedidentity:UserAssignedIdentity": 3,
       "tributary:azure:Store": 2,
       "azure-native:storage:StorageAccount": 2,
       "azure-native:storage:BlobServiceProperties": 1,
-      // raw, curated, quarantine; the host's locks and keys, and one package container per function.
-      "azure-native:storage:BlobContainer": 3 + 2 + 9,
+      // raw, curated, quarantine; the host's locks, keys and event hub checkpoints, and one package
+      // container per function.
+      "azure-native:storage:BlobContainer": 3 + 3 + 9,
       "azure-native:storage:ManagementPolicy": 1,
       // Each function's package, in its package container.
       "azure-native:storage:Blob": 9,
@@ -120,6 +123,12 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:servicebus:Namespace": 1,
       "azure-native:servicebus:NamespaceNetworkRuleSet": 1,
       "azure-native:servicebus:Topic": 2,
+      // The CDC streams: a namespace, a hub per CDC source and its function's consumer group.
+      "tributary:azure:Streams": 1,
+      "azure-native:eventhub:Namespace": 1,
+      "azure-native:eventhub:NamespaceNetworkRuleSet": 1,
+      "azure-native:eventhub:EventHub": 2,
+      "azure-native:eventhub:ConsumerGroup": 2,
       "tributary:azure:Alerts": 1,
       "azure-native:monitor:ActionGroup": 1,
       "azure-native:operationalinsights:Workspace": 1,
@@ -128,13 +137,14 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:web:AppServicePlan": 9,
       "azure-native:web:WebApp": 9,
       "azure-native:applicationinsights:Component": 9,
-      "azure-native:servicebus:Subscription": 6,
-      "azure-native:servicebus:Rule": 6,
+      "azure-native:servicebus:Subscription": 4,
+      "azure-native:servicebus:Rule": 4,
       "azure-native:servicebus:Queue": 6,
       // The key's; per function its data containers (2 or 3; the sweeper's 1), 3 on the host account,
-      // publishing, receiving (6 consumers) and telemetry; reading its secret (curated_customers);
-      // calling its model's deployment (recommendation_vectors).
-      "azure-native:authorization:RoleAssignment": 1 + 21 + 27 + 9 + 6 + 9 + 1 + 1,
+      // publishing, receiving (4 bus consumers) and telemetry; reading its secret (curated_customers);
+      // per CDC source's function reading its hub, its checkpoints and sending its dead letters; each
+      // producer sending to its hub; calling its model's deployment (recommendation_vectors).
+      "azure-native:authorization:RoleAssignment": 1 + 21 + 27 + 9 + 4 + 9 + 1 + 2 * 3 + 2 + 1,
       // errors for 9, dead letters for the 6 bus consumers; freshness and outbox age as log alerts.
       "azure-native:monitor:MetricAlert": 15,
       "azure-native:monitor:ScheduledQueryRule": 3,
@@ -235,6 +245,7 @@ describe("the Azure stack of the reference pipeline", () => {
     // The host account's containers hold what a deploy rebuilds: they come and go with the functions.
     const host = s.resources.filter((r) => r.type === T.container && r.inputs.accountName === HOST);
     expect(host.map((c) => c.inputs.containerName)).toEqual([
+      "azure-webjobs-eventhub",
       "azure-webjobs-hosts",
       "azure-webjobs-secrets",
       ...[
@@ -325,11 +336,8 @@ describe("the Azure stack of the reference pipeline", () => {
       subscriptionName: "curated_orders",
       topicName: "asset-events",
     });
-    expect(inputs("trib-prod-orders-cdc-filter", T.rule)).toMatchObject({
-      topicName: "source-events",
-      subscriptionName: "orders_cdc",
-      sqlFilter: { sqlExpression: "type = 'tributary.source.events' AND source = 'orders_cdc'" },
-    });
+    // The CDC sources read their event hubs (test/infra/streams.test.ts), not the source-events topic.
+    expect(s.resources.filter((r) => r.name === "trib-prod-orders-cdc-filter")).toEqual([]);
     expect(inputs("trib-prod-recommendation-features-filter", T.rule)).toMatchObject({
       sqlFilter: {
         sqlExpression:
@@ -821,9 +829,9 @@ describe("the Azure stack of the reference pipeline", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
     // group, vault, key, identity, 2 accounts, namespace, action group, workspace; the network, its
     // egress IP and NAT gateway, 3 DNS zones and their links, 3 private endpoints; the Azure OpenAI
-    // account and its deployment; per function plan, app, insights; 15 metric alerts, 3 log alerts;
-    // the secret.
-    expect(tagged).toHaveLength(9 + 12 + 2 + 9 * 3 + 15 + 3 + 1);
+    // account and its deployment; per function plan, app, insights; 15 metric alerts, 3 log alerts; the
+    // secret; the Event Hubs namespace, its private endpoint and the 2 producer identities.
+    expect(tagged).toHaveLength(9 + 12 + 2 + 9 * 3 + 15 + 3 + 1 + 4);
     expect(s.resources.filter((r) => AZURE_TAGGABLE_TYPES.includes(r.type))).toEqual(tagged);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(

@@ -67,7 +67,8 @@ describe("the GCP stack of the reference pipeline", () => {
       "tributary:gcp:DataKey": 1,
       "gcp:kms/keyRing:KeyRing": 1,
       "gcp:kms/cryptoKey:CryptoKey": 1,
-      "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": 2,
+      // With the Pub/Sub service agent's, for the CDC streams' topics under the stack's key.
+      "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": 3,
       "gcp:projects/serviceIdentity:ServiceIdentity": 1,
       "tributary:gcp:Secret": 1,
       "gcp:secretmanager/secret:Secret": 1,
@@ -84,16 +85,19 @@ describe("the GCP stack of the reference pipeline", () => {
       "gcp:logging/metric:Metric": 2,
       // One per asset and source, and the stack's outbox sweeper.
       "tributary:gcp:AssetFunction": 9,
-      "gcp:serviceaccount/account:Account": 18,
+      // With a producer account per CDC stream (Debezium Server's, publish only).
+      "gcp:serviceaccount/account:Account": 20,
       "gcp:cloudfunctionsv2/function:Function": 9,
       "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 9,
       "gcp:storage/bucketIAMMember:BucketIAMMember": 47,
-      // Two buses, three schedule topics, nine dead-letter topics.
-      "gcp:pubsub/topic:Topic": 14,
+      // Two buses, two CDC streams, three schedule topics, nine dead-letter topics.
+      "tributary:gcp:Stream": 2,
+      "gcp:pubsub/topic:Topic": 16,
       // Per triggered function: its push subscription and its dead-letter subscription.
       "gcp:pubsub/subscription:Subscription": 18,
-      // Nine asset-event publishers, nine dead-letter publishers (the Pub/Sub service agent).
-      "gcp:pubsub/topicIAMMember:TopicIAMMember": 18,
+      // Nine asset-event publishers, nine dead-letter publishers (the Pub/Sub service agent), two
+      // stream producers.
+      "gcp:pubsub/topicIAMMember:TopicIAMMember": 20,
       "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 9,
       "gcp:cloudscheduler/job:Job": 3,
       "gcp:monitoring/alertPolicy:AlertPolicy": 21,
@@ -284,9 +288,10 @@ describe("the GCP stack of the reference pipeline", () => {
       expirationPolicy: { ttl: "" },
       labels: { ...LABELS, "tributary-asset": "curated_orders", "tributary-role": "consumer" },
     });
+    // A CDC source's function is pushed its stream's messages, in order (test/infra/streams.test.ts).
     expect(inputs("trib-staging-orders-cdc-trigger", T.subscription)).toMatchObject({
-      topic: topic("source-events"),
-      filter: 'attributes.type = "tributary.source.events" AND attributes.source = "orders_cdc"',
+      topic: `projects/${PROJECT}/topics/trib-staging.public.orders`,
+      enableMessageOrdering: true,
     });
     // The dead letters are kept a week in a pull subscription; the Pub/Sub agent may dead-letter.
     expect(inputs("trib-staging-curated-orders-dead-letters", T.subscription)).toMatchObject({
@@ -551,7 +556,7 @@ describe("the GCP stack of the reference pipeline", () => {
 
   it("labels every labelled resource with the five required labels", () => {
     const labelled = s.resources.filter((r) => LABELLED_TYPES[r.type]);
-    expect(labelled.length).toBe(4 + 1 + 14 + 18 + 9 + 21 + 1);
+    expect(labelled.length).toBe(4 + 1 + 16 + 18 + 9 + 21 + 1);
     for (const r of labelled) {
       expect(r.inputs[LABELLED_TYPES[r.type]!], r.name).toMatchObject({
         ...LABELS,

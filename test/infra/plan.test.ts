@@ -65,15 +65,23 @@ describe("the deployment plan of the reference pipeline", () => {
       // The stack's outbox sweeper: announces what commits still owe, every five minutes.
       ["outbox-sweep", "sweep", "trib-dev-outbox-sweep", 256],
     ]);
+    // The CDC sources read their Debezium streams, one per table, not the source-events bus.
+    const streamRetry = { attempts: 5, maxEventAgeSeconds: 604800 };
     expect(plan.triggers).toEqual([
       {
         function: "customers_cdc",
-        kind: "source-event",
-        bus: "source-events",
-        source: "customers_cdc",
-        retry,
+        kind: "stream",
+        stream: "trib-dev.public.customers",
+        table: "public.customers",
+        retry: streamRetry,
       },
-      { function: "orders_cdc", kind: "source-event", bus: "source-events", source: "orders_cdc", retry },
+      {
+        function: "orders_cdc",
+        kind: "stream",
+        stream: "trib-dev.public.orders",
+        table: "public.orders",
+        retry: streamRetry,
+      },
       {
         function: "curated_customers",
         kind: "asset-materialised",
@@ -113,7 +121,7 @@ describe("the deployment plan of the reference pipeline", () => {
       { function: "outbox-sweep", kind: "schedule", cron: "*/5 * * * *", timezone: "UTC", retry },
     ]);
     expect(plan.buses.map((b) => [b.id, b.consumers])).toEqual([
-      ["source-events", ["customers_cdc", "orders_cdc"]],
+      ["source-events", []],
       [
         "asset-events",
         ["curated_customers", "curated_orders", "recommendation_features", "recommendation_vectors"],

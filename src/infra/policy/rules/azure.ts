@@ -74,6 +74,8 @@ export const AZURE_TAGGABLE_TYPES: readonly string[] = [
   "azure-native:keyvault:Secret",
   AZURE_TYPES.identity,
   AZURE_TYPES.namespace,
+  // The CDC streams' namespace (an event hub itself takes no tags).
+  "azure-native:eventhub:Namespace",
   AZURE_TYPES.plan,
   AZURE_TYPES.webApp,
   AZURE_TYPES.component,
