@@ -446,7 +446,8 @@ describe("diffSyntheses on this repository's stacks", () => {
     // 64; GCP's API service and Azure's network: virtual network, subnet, public IP, NAT gateway,
     // private endpoint and its DNS zone group, private DNS zone and its link, Service Bus network rules;
     // the secrets of each cloud and what they need; the CDC streams (Kinesis; Event Hubs namespace, its
-    // network rules, hubs and consumer groups).
-    expect(registered).toHaveLength(64 + 1 + 9 + 8 + 5);
+    // network rules, hubs and consumer groups); the embedding models' grants (GCP's custom role and its
+    // project binding, the Azure OpenAI account and its deployment).
+    expect(registered).toHaveLength(64 + 1 + 9 + 8 + 5 + 4);
   });
 });

@@ -119,6 +119,8 @@ const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
   "gcp:logging/metric:Metric": ["project"],
   "gcp:monitoring/alertPolicy:AlertPolicy": ["project"],
   "gcp:monitoring/notificationChannel:NotificationChannel": ["project"],
+  "gcp:projects/iAMCustomRole:IAMCustomRole": ["roleId", "project"],
+  "gcp:projects/iAMMember:IAMMember": ["project", "role", "member", "condition"],
   "gcp:projects/service:Service": ["project", "service"],
   "gcp:pubsub/subscription:Subscription": ["name", "topic", "project", "filter", "enableMessageOrdering"],
   "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": [
@@ -151,6 +153,8 @@ const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
   ],
   "azure-native:applicationinsights:Component": ["resourceGroupName", "resourceName", "location"],
   "azure-native:authorization:RoleAssignment": ["scope", "roleAssignmentName", "principalId"],
+  "azure-native:cognitiveservices:Account": ["resourceGroupName", "accountName", "location"],
+  "azure-native:cognitiveservices:Deployment": ["resourceGroupName", "accountName", "deploymentName"],
   "azure-native:keyvault:Key": ["resourceGroupName", "vaultName", "keyName"],
   "azure-native:keyvault:Vault": ["resourceGroupName", "vaultName", "location"],
   "azure-native:managedidentity:UserAssignedIdentity": ["resourceGroupName", "resourceName", "location"],
