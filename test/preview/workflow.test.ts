@@ -20,12 +20,14 @@ describe.each(Object.entries(WORKFLOWS))("the %s workflow", (_, [file, dir]) => 
         "        uses: actions/cache@v4",
         "        with:",
         `          path: ${dir}.tributary-diff-base`,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression
         "          key: tributary-diff-base-${{ github.event.pull_request.base.sha }}",
         "          restore-keys: tributary-diff-base-",
       ].join("\n"),
     );
     expect(text).toContain(
       [
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression
         '          npx tributary diff --base "origin/${{ github.base_ref }}" --stack $STACKS \\',
         "            --data --data-cache .tributary-diff-base \\",
         "            --format json --out diff.json --exit-code",
