@@ -261,3 +261,26 @@ describe("a declared expectation", () => {
     });
   });
 });
+
+describe("bad input", () => {
+  it("names a --replay folder that does not exist, in one line, exit 1", async () => {
+    const missing = path.join(dir, "no-such-store");
+    const r = await tributary(["diff", "--base", "HEAD~1", "--no-synth", "--replay", missing], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trimEnd().split("\n").at(-1)).toBe(
+      `tributary: diff --data: --replay ${missing}: no such folder.`,
+    );
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.stdout).toBe("");
+  });
+
+  it("refuses a folder that is neither a store nor event files per source", async () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-empty-"));
+    const r = await tributary(["diff", "--base", "HEAD~1", "--no-synth", "--replay", empty], dir);
+    fs.rmSync(empty, { recursive: true });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trimEnd().split("\n").at(-1)).toBe(
+      `tributary: diff --data: --replay ${empty} is neither a store (no _manifests/) nor a folder of event files per source (no folder named customers_cdc or orders_cdc).`,
+    );
+  });
+});
