@@ -7,6 +7,7 @@ export { Type } from "@sinclair/typebox";
 export {
   type AnyAsset,
   type AssetDef,
+  type DataDiffSpec,
   type AssetOptions,
   asset,
   type CdcSourceOptions,
