@@ -7,7 +7,6 @@ export { Type } from "@sinclair/typebox";
 export {
   type AnyAsset,
   type AssetDef,
-  type DataDiffSpec,
   type AssetOptions,
   asset,
   type CdcSourceOptions,
@@ -15,6 +14,7 @@ export {
   type ComputeContext,
   type ComputeFn,
   columnsOf,
+  type DataDiffSpec,
   DEFAULT_HORIZON_MINUTES,
   type Dependency,
   type DepLike,
