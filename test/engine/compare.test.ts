@@ -85,6 +85,45 @@ describe("compareRows", () => {
     ]);
   });
 
+  it("derives the head's checksum and untouched stats by key exactly as counting them over its rows does", async () => {
+    // Nulls, a changed, an added and a removed row: the keyed comparison derives the head's side from
+    // the base's and the differing rows; without a key both are aggregated over all their rows.
+    const base = rows(
+      "('p1', 1, 'paid', 10), ('p1', 2, NULL, 20), ('p1', 3, 'paid', NULL), ('p2', 1, 'new', 5), ('p2', 2, 'new', 7)",
+    );
+    const head = rows(
+      "('p1', 1, 'paid', 10), ('p1', 2, 'refunded', 20), ('p1', 3, 'paid', NULL), ('p2', 1, 'new', 6), ('p2', 3, NULL, 8)",
+    );
+    const key = { columns: ["id"], from: "declared" } as const;
+    const keyed = await compareRows(duck, { asset: "orders", schema, base, head, key });
+    const whole = await compareRows(duck, { asset: "orders", schema, base, head });
+    expect(keyed.match).toEqual({ by: "key", columns: ["id"], from: "declared" });
+    expect(keyed.rows).toEqual({ base: 5, head: 5, added: 1, removed: 1, changed: 2 });
+    expect(keyed.checksum).toEqual(whole.checksum);
+    expect(keyed.checksum!.base).not.toBe(keyed.checksum!.head);
+    const stats = (d: typeof keyed) => Object.fromEntries(d.columns!.map((c) => [c.name, [c.base, c.head]]));
+    expect(stats(keyed)).toEqual(stats(whole));
+    // Only the values changed by key: each column's stats at the head are the base's where untouched.
+    const changed = rows(
+      "('p1', 1, 'paid', 10), ('p1', 2, 'refunded', 20), ('p1', 3, 'paid', NULL), ('p2', 1, 'new', 5), ('p2', 2, 'new', 7)",
+    );
+    const one = await compareRows(duck, { asset: "orders", schema, base, head: changed, key });
+    const all = await compareRows(duck, { asset: "orders", schema, base, head: changed });
+    expect(one.checksum).toEqual(all.checksum);
+    expect(one.columns!.find((c) => c.name === "amount")).toEqual({
+      name: "amount",
+      changed: 0,
+      base: { nulls: 1, nullRate: 0.2, min: 5, max: 20, mean: 10.5 },
+      head: { nulls: 1, nullRate: 0.2, min: 5, max: 20, mean: 10.5 },
+      top: [],
+    });
+    expect(one.columns!.find((c) => c.name === "status")!.head).toEqual({
+      nulls: 0,
+      nullRate: 0,
+      distinct: 3,
+    });
+  });
+
   it("holds an expectation that only named columns change, and breaks it naming the first other row", async () => {
     const key = { columns: ["id"], from: "declared" } as const;
     const only = rows(

@@ -62,15 +62,17 @@ export async function compareRows(duck: Duck, input: CompareInput): Promise<Asse
     const rows = { base: Number(b!.n), head: Number(h!.n) };
     let match: RowMatch;
     let stats: { base: Side; head: Side } | undefined;
+    let keyedBase: Side | undefined;
     if (!input.key) {
       match = { by: "multiset", reason: "no key: declare diff.key or a unique check" };
     } else {
-      // One pass: the join finds the differing rows and each revision's stats (every row of a revision
-      // is in the join's output once, when the key is unique; the counts say whether it is).
+      // One pass: the join finds the differing rows, counts each revision's rows and aggregates the
+      // base's stats (every row of a revision is in the join's output once, when the key is unique; the
+      // counts say whether it is).
       const joined = await keyedDiff(duck, columns, keyIdx);
-      if (joined.base.rows === rows.base && joined.head.rows === rows.head) {
+      if (joined.base.rows === rows.base && joined.headRows === rows.head) {
         match = { by: "key", columns: input.key.columns, from: input.key.from };
-        stats = joined;
+        keyedBase = joined.base;
       } else {
         const where = joined.base.rows !== rows.base ? "head" : "base";
         match = {
@@ -107,7 +109,12 @@ export async function compareRows(duck: Duck, input: CompareInput): Promise<Asse
     const touched = columns
       .map((_, i) => i)
       .filter((i) => total.added + total.removed > 0 || changedBy[i]! > 0);
-    const distinct = await distinctCounts(duck, columns, touched);
+    let distinct: Map<number, { base: number; head: number }>;
+    if (keyedBase) {
+      const h = await headSide(duck, columns, keyedBase, rows.head, touched);
+      stats = { base: keyedBase, head: h.head };
+      distinct = h.distinct;
+    } else distinct = await distinctCounts(duck, columns, touched);
     const cols: ColumnDataDiff[] = [];
     for (const [i, c] of columns.entries()) {
       const top =
@@ -173,39 +180,116 @@ function sideAggregates(columns: readonly ColumnType[], s: string, filter: strin
   const all = [PARTITION_COLUMN, ...columns.map((c) => c.name)].map(col).join(", ");
   const where = filter === "" ? "" : ` FILTER (WHERE ${filter})`;
   const p = s === "" ? "" : `${s}_`;
-  const parts = [`count(*)${where}::BIGINT AS ${p}n`, `sum(hash(${all}))${where}::HUGEINT AS ${p}h`];
-  columns.forEach((c, i) => {
-    parts.push(`count(${col(c.name)})::BIGINT AS ${p}nn_${i}`);
+  return [
+    `count(*)${where}::BIGINT AS ${p}n`,
+    `sum(hash(${all}))${where}::HUGEINT AS ${p}h`,
+    ...columnAggregates(
+      columns,
+      s,
+      columns.map((_, i) => i),
+    ),
+  ];
+}
+
+/**
+ * Each of the columns `idx`: its non-null count and min/max/mean. These skip NULLs, which is all the
+ * absent side of a full join has: they need no filter.
+ */
+function columnAggregates(columns: readonly ColumnType[], s: string, idx: readonly number[]): string[] {
+  const col = (name: string) => (s === "" ? ident(name) : `${s}.${ident(name)}`);
+  const p = s === "" ? "" : `${s}_`;
+  return idx.flatMap((i) => {
+    const c = columns[i]!;
+    const parts = [`count(${col(c.name)})::BIGINT AS ${p}nn_${i}`];
     if (NUMERIC.has(c.type)) {
       parts.push(
         `min(${col(c.name)})::DOUBLE AS ${p}min_${i}`,
         `max(${col(c.name)})::DOUBLE AS ${p}max_${i}`,
+        `avg(${col(c.name)})::DOUBLE AS ${p}mean_${i}`,
       );
-      parts.push(`avg(${col(c.name)})::DOUBLE AS ${p}mean_${i}`);
     }
+    return parts;
   });
-  return parts;
 }
 
 /** A revision's count, checksum and column stats from the row `r` of `sideAggregates` (prefix `p`). */
 function sideOf(r: Record<string, unknown>, columns: readonly ColumnType[], p: string): Side {
   const rows = Number(r[`${p}n`]);
   const sum = r[`${p}h`] === null ? 0n : BigInt(r[`${p}h`] as bigint);
-  const checksum = BigInt.asUintN(64, sum).toString(16).padStart(16, "0");
-  const num = (v: unknown) => (v === null || v === undefined ? undefined : round(Number(v), 6));
-  const stats = columns.map((c, i): ColumnStats => {
-    const nulls = rows - Number(r[`${p}nn_${i}`]);
-    const numeric: { min?: number; max?: number; mean?: number } = {};
-    if (NUMERIC.has(c.type)) {
-      for (const k of ["min", "max", "mean"] as const) {
-        const v = num(r[`${p}${k}_${i}`]);
-        if (v !== undefined) numeric[k] = v;
-      }
-    }
-    return { nulls, nullRate: rows === 0 ? 0 : round(nulls / rows, 4), ...numeric };
-  });
-  return { rows, checksum, stats };
+  return { rows, checksum: checksumOf(sum), stats: columns.map((c, i) => columnStatsOf(r, c, i, p, rows)) };
 }
+
+/** The checksum: the sum of the rows' 64-bit hashes, modulo 2^64, in hex. */
+const checksumOf = (sum: bigint) => BigInt.asUintN(64, sum).toString(16).padStart(16, "0");
+
+/** Column `i`'s stats from the row `r` of `columnAggregates` (prefix `p`), of `rows` rows. */
+function columnStatsOf(
+  r: Record<string, unknown>,
+  c: ColumnType,
+  i: number,
+  p: string,
+  rows: number,
+): Omit<ColumnStats, "distinct"> {
+  const num = (v: unknown) => (v === null || v === undefined ? undefined : round(Number(v), 6));
+  const nulls = rows - Number(r[`${p}nn_${i}`]);
+  const numeric: { min?: number; max?: number; mean?: number } = {};
+  if (NUMERIC.has(c.type)) {
+    for (const k of ["min", "max", "mean"] as const) {
+      const v = num(r[`${p}${k}_${i}`]);
+      if (v !== undefined) numeric[k] = v;
+    }
+  }
+  return { nulls, nullRate: rows === 0 ? 0 : round(nulls / rows, 4), ...numeric };
+}
+
+/**
+ * The head revision's side of a comparison by key, from the base's and `__diff`: when every row is
+ * matched by key once, the head's rows are the base's, less the differing rows' base values, plus their
+ * head values. So its checksum is the base's less those rows' hashes plus theirs (exact: sums modulo
+ * 2^64), and a column no differing row touches has the base's stats; the columns `touched` are
+ * aggregated over the head's rows, with the distinct counts (of the head's and the base's rows).
+ */
+async function headSide(
+  duck: Duck,
+  columns: readonly ColumnType[],
+  base: Side,
+  rows: number,
+  touched: readonly number[],
+): Promise<{ head: Side; distinct: Map<number, { base: number; head: number }> }> {
+  const values = (s: "b" | "h") => [PARTITION_COLUMN, ...columns.map((_, i) => `${s}_${i}`)].join(", ");
+  const none: Record<string, unknown>[] = [{}];
+  const [[d], [h], [b]] = await Promise.all([
+    duck.rows(
+      `SELECT (coalesce(sum(hash(${values("h")})) FILTER (WHERE __change <> 'removed'), 0)::HUGEINT
+         - coalesce(sum(hash(${values("b")})) FILTER (WHERE __change <> 'added'), 0)::HUGEINT) AS d FROM __diff`,
+    ),
+    touched.length === 0
+      ? none
+      : duck.rows(
+          `SELECT ${[...columnAggregates(columns, "", touched), ...distinctAggregates(columns, touched)].join(", ")} FROM __head`,
+        ),
+    touched.length === 0
+      ? none
+      : duck.rows(`SELECT ${distinctAggregates(columns, touched).join(", ")} FROM __base`),
+  ]);
+  const sum = BigInt(`0x${base.checksum}`) + BigInt(d!.d as bigint);
+  const distinct = new Map(
+    touched.map((i) => [i, { base: Number(b![`d_${i}`]), head: Number(h![`d_${i}`]) }]),
+  );
+  return {
+    head: {
+      rows,
+      checksum: checksumOf(sum),
+      stats: columns.map((c, i) =>
+        touched.includes(i) ? columnStatsOf(h!, c, i, "", rows) : base.stats[i]!,
+      ),
+    },
+    distinct,
+  };
+}
+
+const distinctAggregates = (columns: readonly ColumnType[], idx: readonly number[]) =>
+  idx.map((i) => `count(DISTINCT ${ident(columns[i]!.name)})::BIGINT AS d_${i}`);
 
 /** One aggregate pass over a revision's rows (the comparison without a key). */
 async function side(duck: Duck, table: string, columns: readonly ColumnType[]): Promise<Side> {
@@ -221,7 +305,7 @@ async function distinctCounts(
 ): Promise<Map<number, { base: number; head: number }>> {
   const out = new Map<number, { base: number; head: number }>();
   if (idx.length === 0) return out;
-  const list = idx.map((i) => `count(DISTINCT ${ident(columns[i]!.name)})::BIGINT AS d_${i}`).join(", ");
+  const list = distinctAggregates(columns, idx).join(", ");
   const [[b], [h]] = await Promise.all([
     duck.rows(`SELECT ${list} FROM __base`),
     duck.rows(`SELECT ${list} FROM __head`),
@@ -234,14 +318,15 @@ const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 *
 
 /**
  * One full outer join on the partition and key: `__diff` gets the rows whose key is at one revision
- * only, or whose values differ, with each side's values; the same pass aggregates each revision's
- * count, checksum and column stats.
+ * only, or whose values differ, with each side's values; the same pass counts each revision's rows and
+ * aggregates the base revision's checksum and column stats (the head's follow from them and `__diff`:
+ * see `headSide`).
  */
 async function keyedDiff(
   duck: Duck,
   columns: readonly ColumnType[],
   keyIdx: readonly number[],
-): Promise<{ base: Side; head: Side }> {
+): Promise<{ base: Side; headRows: number }> {
   const p = ident(PARTITION_COLUMN);
   const on = [
     `b.${p} = h.${p}`,
@@ -258,7 +343,7 @@ async function keyedDiff(
   const where = `b.__in IS NULL OR h.__in IS NULL${differs.length > 0 ? ` OR ${differs.join(" OR ")}` : ""}`;
   await duck.run(
     `CREATE OR REPLACE TEMP TABLE __agg AS
-     SELECT ${[...sideAggregates(columns, "b", "b.__in"), ...sideAggregates(columns, "h", "h.__in")].join(", ")},
+     SELECT ${sideAggregates(columns, "b", "b.__in").join(", ")}, count(h.__in)::BIGINT AS h_n,
        list(${row}) FILTER (WHERE ${where}) AS __rows
      FROM (SELECT true AS __in, * FROM __base) b FULL JOIN (SELECT true AS __in, * FROM __head) h ON ${on.join(" AND ")}`,
   );
@@ -266,7 +351,7 @@ async function keyedDiff(
     "CREATE OR REPLACE TEMP TABLE __diff AS SELECT unnest(r) FROM (SELECT unnest(__rows) AS r FROM __agg)",
   );
   const [r] = await duck.rows(`SELECT * EXCLUDE (__rows) FROM __agg`);
-  return { base: sideOf(r!, columns, "b_"), head: sideOf(r!, columns, "h_") };
+  return { base: sideOf(r!, columns, "b_"), headRows: Number(r!.h_n) };
 }
 
 /**
