@@ -481,11 +481,23 @@ export function program(io: Io, setCode: (code: number) => void): Command {
       "--store <dir|uri>",
       "also say the proposed schema changes of CDC sources: columns their events landed in this store have and their rows do not declare",
     )
+    .option(
+      "--data",
+      "replay the sample data through both revisions and compare the data of every changed asset and its downstream",
+    )
+    .option(
+      "--replay <dir|uri>",
+      "with --data: replay this store (read only) or folder of event files per source instead of the sample data",
+    )
+    .option(
+      "--data-cache <dir>",
+      "with --data: keep the base revision's materialisation in this folder and reuse it next time",
+    )
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .addHelpText(
       "after",
       "\nBoth revisions are read from git (a temporary worktree for each ref); nothing is fetched or deployed.\n" +
-        "Examples:\n  tributary diff --base origin/main\n  tributary diff --base main --head feature --stack prod-aws --format json --exit-code",
+        "Examples:\n  tributary diff --base origin/main\n  tributary diff --base main --head feature --stack prod-aws --format json --exit-code\n  tributary diff --base origin/main --data --no-synth",
     )
     .action(async (opts: import("./commands/diff.ts").DiffCommandOptions) => {
       const { diffCommand } = await import("./commands/diff.ts");

@@ -154,6 +154,19 @@ export interface AssetDef<K extends string = string, S extends TObject = TObject
   readonly pii?: true | readonly string[];
   /** Present on an embedding asset (`embedding()` in embedding.ts): what it embeds, how, with which model. */
   readonly embedding?: EmbeddingSpec;
+  /** Present only when declared: how `tributary diff --data` matches its rows and what a change may do. */
+  readonly diff?: DataDiffSpec;
+}
+
+/**
+ * How `tributary diff --data` compares an asset's rows at two revisions (docs/preview.md): `key`, the
+ * columns identifying a row within its partition (default: its unique check's columns); `expect`, what a
+ * change may do to its data: "unchanged" (a refactor) or `{ only: [...] }` (only these columns may
+ * change). A broken expectation is a risk: `diff --exit-code` fails.
+ */
+export interface DataDiffSpec<C extends string = string> {
+  readonly key?: readonly C[];
+  readonly expect?: "unchanged" | { readonly only: readonly C[] };
 }
 
 export type AnyAsset = SourceDef | AssetDef;
@@ -289,6 +302,8 @@ export type AssetOptions<S extends TObject, D extends readonly DepLike[]> = Comm
    * its consumers.
    */
   pii?: boolean | readonly ColumnOf<S>[];
+  /** How `tributary diff --data` matches its rows and what a change may do to its data (DataDiffSpec). */
+  diff?: DataDiffSpec<ColumnOf<S>>;
 } & Logic<S, D> &
   Automation;
 
@@ -496,6 +511,7 @@ export function asset<
   const disposable = isDisposable(key, "asset", opts.disposable);
   const secrets = secretNames(key, "asset", opts.secrets);
   const pii = piiOption(key, opts.pii);
+  const diff = diffOption(key, opts.schema, opts.diff);
   const resources = opts.resources ?? {};
   for (const [name, value] of Object.entries(resources)) {
     if (value !== undefined && (!Number.isInteger(value) || value <= 0)) {
@@ -531,9 +547,47 @@ export function asset<
   if (disposable) def.disposable = true;
   if (secrets.length > 0) def.secrets = Object.freeze(secrets);
   if (pii !== undefined) def.pii = pii;
+  if (diff !== undefined) def.diff = diff;
   const spec = Object.freeze(def) as AssetDef<K, S>;
   rememberSecrets(spec, opts.secrets);
   return spec;
+}
+
+/** An asset's `diff` option, its columns checked against its schema. */
+function diffOption(key: string, schema: TObject, value: unknown): DataDiffSpec | undefined {
+  if (value === undefined) return undefined;
+  const columns = Object.keys(schema.properties);
+  const list = (field: string, v: unknown): readonly string[] => {
+    if (!Array.isArray(v) || v.length === 0 || !v.every((c) => typeof c === "string")) {
+      throw new DeclarationError(`asset "${key}": diff.${field} must be a non-empty list of its columns.`, [
+        key,
+      ]);
+    }
+    const unknown = v.find((c) => !columns.includes(c));
+    if (unknown !== undefined) {
+      throw new DeclarationError(
+        `asset "${key}": diff.${field} names "${unknown}", which is not one of its columns (${columns.join(", ")}).`,
+        [key],
+      );
+    }
+    return Object.freeze([...new Set(v as string[])]);
+  };
+  const v = value as { key?: unknown; expect?: unknown };
+  if (typeof v !== "object" || v === null) {
+    throw new DeclarationError(`asset "${key}": diff must be an object: { key?, expect? }.`, [key]);
+  }
+  const out: { key?: readonly string[]; expect?: DataDiffSpec["expect"] } = {};
+  if (v.key !== undefined) out.key = list("key", v.key);
+  if (v.expect === "unchanged") out.expect = "unchanged";
+  else if (typeof v.expect === "object" && v.expect !== null && "only" in v.expect) {
+    out.expect = Object.freeze({ only: list("expect.only", (v.expect as { only: unknown }).only) });
+  } else if (v.expect !== undefined) {
+    throw new DeclarationError(
+      `asset "${key}": diff.expect must be "unchanged" or { only: [columns that may change] }, not ${JSON.stringify(v.expect)}.`,
+      [key],
+    );
+  }
+  return Object.freeze(out);
 }
 
 /** An asset's `pii` option: absent (false), true, or a list of its columns. */

@@ -14,6 +14,7 @@ export {
   type ComputeContext,
   type ComputeFn,
   columnsOf,
+  type DataDiffSpec,
   DEFAULT_HORIZON_MINUTES,
   type Dependency,
   type DepLike,

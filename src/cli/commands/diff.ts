@@ -26,9 +26,17 @@ export interface DiffCommandOptions {
   config?: string;
   /** A store to read CDC sources' proposed schema changes from (a folder or a store URI). */
   store?: string;
+  /** Replay sample data through both revisions and compare the changed assets' data. */
+  data?: boolean;
+  /** With --data: replay this store (folder or URI) or folder of event files instead of the sample data. */
+  replay?: string;
+  /** With --data: keep the base revision's materialisation in this folder, and reuse it. */
+  dataCache?: string;
 }
 
 export async function diffCommand(opts: DiffCommandOptions, io: Io): Promise<number> {
+  const progress = (step: string) => io.err(`tributary: ${step}…\n`);
+  const data = opts.data || opts.replay !== undefined || opts.dataCache !== undefined;
   const preview = await previewDiff({
     root: process.cwd(),
     base: opts.base,
@@ -37,8 +45,21 @@ export async function diffCommand(opts: DiffCommandOptions, io: Io): Promise<num
     synth: opts.synth,
     ...(opts.graph ? { graph: opts.graph } : {}),
     ...(opts.config ? { config: opts.config } : {}),
-    progress: (step) => io.err(`tributary: ${step}…\n`),
+    progress,
     pii: async (graph) => piiColumns(await piiFlows(graph)),
+    ...(data
+      ? {
+          data: async (base, head, assets) => {
+            const { dataDiff } = await import("../data-diff.ts");
+            return dataDiff(base, head, assets, {
+              ...(opts.replay === undefined ? {} : { replay: opts.replay }),
+              ...(opts.dataCache === undefined ? {} : { cache: opts.dataCache }),
+              progress,
+              openUri: (uri) => statusStore(uri, opts),
+            });
+          },
+        }
+      : {}),
     ...(opts.store === undefined
       ? {}
       : {
@@ -53,6 +74,10 @@ export async function diffCommand(opts: DiffCommandOptions, io: Io): Promise<num
     opts.out,
     io,
   );
+  if (opts.exitCode) {
+    // Said on its own line too: a job's log shows why it failed without opening the comment.
+    for (const r of preview.risks) if (r.kind === "data-expectation") io.err(`tributary: ${r.message}\n`);
+  }
   return opts.exitCode && preview.risks.length > 0 ? 1 : 0;
 }
 
@@ -108,6 +133,7 @@ export async function previewCommentCommand(
     ...(base?.graph ? { graph: base.graph } : {}),
     stacks,
     risks,
+    ...(base?.data ? { data: base.data } : {}),
   };
   write(renderMarkdown(preview), opts.out, io);
   return opts.exitCode && preview.risks.length > 0 ? 1 : 0;

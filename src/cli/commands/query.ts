@@ -2,8 +2,8 @@ import { type DuckDBPreparedStatement, StatementType } from "@duckdb/node-api";
 import { TributaryError } from "../../kit/errors.ts";
 import { namesWord, sqlCode } from "../../kit/sql.ts";
 import { Duck } from "../../runtime/engine/duckdb.ts";
-import { readSql } from "../../runtime/engine/executor.ts";
 import { Scratch } from "../../runtime/engine/files.ts";
+import { committedRows } from "../../runtime/engine/read.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
 import { ident } from "../../runtime/engine/types.ts";
 import type { Io } from "../io.ts";
@@ -44,10 +44,9 @@ export async function queryCommand(sql: string, opts: QueryOptions, io: Io): Pro
     const files: string[] = [];
     for (const key of graph.order) {
       if (!namesWord(code, key)) continue;
-      const a = graph.get(key);
-      const paths = await Promise.all((await state.committedObjects(a)).map((o) => scratch.readable(o)));
-      files.push(...paths);
-      views.push(`CREATE TEMP VIEW ${ident(key)} AS ${readSql(a, paths)}`);
+      const rows = await committedRows(state, scratch, graph.get(key));
+      files.push(...rows.files);
+      views.push(`CREATE TEMP VIEW ${ident(key)} AS ${rows.sql}`);
     }
     duck = await Duck.sandboxed(files);
     for (const view of views) await duck.run(view);

@@ -7,7 +7,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { loadGraph } from "../../contract/graph-module.ts";
+import type { DataDiff } from "../../contract/data-diff.ts";
+import { loadGraphModule } from "../../contract/graph-module.ts";
 import { loadProject, type Project } from "../../contract/project.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { CLOUDS, configMap, readStackConfig, stackFile, stackNames, stacksShown } from "../config.ts";
@@ -60,6 +61,26 @@ export interface DiffOptions {
    * base revision's graph; the preview says which of them the head declares.
    */
   readonly schemaChanges?: (graph: AssetGraph) => Promise<readonly Omit<ProposedSchemaChange, "declared">[]>;
+  /**
+   * What the change does to the data (`--data`): given both revisions (while their worktrees exist) and
+   * the assets whose data it may alter, in the head's order. The CLI replays a sample through both
+   * (runtime/engine/compare.ts); the preview itself runs no SQL engine.
+   */
+  readonly data?: (
+    base: RevisionModule,
+    head: RevisionModule,
+    assets: readonly string[],
+  ) => Promise<DataDiff>;
+}
+
+/** A revision's project and graph module, for `DiffOptions.data`. */
+export interface RevisionModule {
+  readonly ref: string;
+  readonly commit: string;
+  readonly project?: Project;
+  readonly graph?: AssetGraph;
+  /** The graph module's other exports (e.g. `sampleData`). */
+  readonly exports: Readonly<Record<string, unknown>>;
 }
 
 interface Revision {
@@ -69,6 +90,7 @@ interface Revision {
   /** The project as the revision configures it; none when its configuration cannot be read. */
   readonly project?: Project;
   readonly graph?: AssetGraph;
+  readonly exports: Readonly<Record<string, unknown>>;
   readonly snapshot: GraphSnapshot;
 }
 
@@ -100,6 +122,21 @@ export async function previewDiff(opts: DiffOptions): Promise<Preview> {
         }
       }
       const risks: Risk[] = [...graphRisks];
+      let data: DataDiff | undefined;
+      if (opts.data) {
+        progress(`replaying the data through both revisions`);
+        const changed = [...graph.impact.map((i) => i.key), ...graph.removed.map((r) => r.key)];
+        data = await opts.data(base, head, changed);
+        for (const a of data.assets) {
+          if (a.expectation?.held !== false) continue;
+          risks.push({
+            kind: "data-expectation",
+            asset: a.key,
+            subject: a.key,
+            message: a.expectation.message ?? `${a.key}'s data changed against its declared expectation`,
+          });
+        }
+      }
       const previews: StackPreview[] = [];
       const standIn = opts.synth === false ? undefined : writeStandInBundles([base.graph, head.graph]);
       try {
@@ -119,6 +156,7 @@ export async function previewDiff(opts: DiffOptions): Promise<Preview> {
         graph,
         stacks: previews,
         risks,
+        ...(data ? { data } : {}),
         ...(schemaChanges ? { schemaChanges } : {}),
       };
     });
@@ -151,11 +189,12 @@ async function revision(
     const project = await loadProject(dir, opts.config, opts.graph);
     if (!required && !fs.existsSync(project.graph)) {
       // The project had no graph before this change: everything is added.
-      return { ref, commit, dir, project, snapshot: { assets: [] } };
+      return { ref, commit, dir, project, exports: {}, snapshot: { assets: [] } };
     }
-    const graph = await loadGraph(opts.graph, dir, opts.config);
+    const { graph, exports } = await loadGraphModule(opts.graph, dir, opts.config);
     const pii = await opts.pii(graph);
-    return { ref, commit, dir, project, graph, snapshot: withPii(snapshotOf(graph, opts.now), pii) };
+    const snapshot = withPii(snapshotOf(graph, opts.now), pii);
+    return { ref, commit, dir, project, graph, exports, snapshot };
   } catch (e) {
     if (e instanceof PreviewError || !(e instanceof Error) || !("name" in e)) throw e;
     throw new PreviewError(`at ${ref} (${commit.slice(0, 7)}): ${e.message}`, { cause: e });

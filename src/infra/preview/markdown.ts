@@ -3,6 +3,8 @@
  * privilege widening) come first and are never cut. The rest fits GitHub's 65,536-character limit by
  * giving up detail in a fixed order, each step saying what was left out and how to see it all:
  *
+ *  0. the data section's details (`diff --data`: columns and example rows of each changed asset); its
+ *     verdict lines are cut with the tables in step 4 (broken expectations kept) and go in step 5;
  *  1. the resources of changes that carry no risk: one line per asset instead of one per resource;
  *  2. the detail block of each modified asset that breaks nothing, then of those that break a consumer;
  *  3. the graph: first only the changed assets and their direct consumers, then no graph at all;
@@ -18,6 +20,7 @@
  */
 
 import { typeText } from "./graph-diff.ts";
+import { dataSection } from "./markdown-data.ts";
 import { type PreviewMermaid, previewMermaid } from "./mermaid.ts";
 import type {
   AssetModification,
@@ -74,6 +77,8 @@ interface Level {
    * line, without messages: the last resort when even the shortest lines do not fit.
    */
   readonly riskGrouping: "none" | "asset" | "stack";
+  /** The data section (`diff --data`): verdict lines with each changed asset's details, the lines alone, or none. */
+  readonly data: "all" | "verdicts" | "none";
 }
 
 const FULL: Level = {
@@ -84,16 +89,22 @@ const FULL: Level = {
   flagged: true,
   riskMessage: Number.POSITIVE_INFINITY,
   riskGrouping: "none",
+  data: "all",
 };
 
-/** Steps 1 to 3, in order. */
+/** Steps 0 to 3, in order: the data section's details give way first. */
 const LADDER: readonly Level[] = [
   FULL,
-  { ...FULL, resources: "flagged" },
-  { ...FULL, resources: "flagged", assetDetail: "breaking" },
-  { ...FULL, resources: "flagged", assetDetail: "none" },
-  { ...FULL, resources: "flagged", assetDetail: "none", graph: "small" },
-  { ...FULL, resources: "flagged", assetDetail: "none", graph: "none" },
+  ...(
+    [
+      { resources: "all" },
+      { resources: "flagged" },
+      { resources: "flagged", assetDetail: "breaking" },
+      { resources: "flagged", assetDetail: "none" },
+      { resources: "flagged", assetDetail: "none", graph: "small" },
+      { resources: "flagged", assetDetail: "none", graph: "none" },
+    ] as const
+  ).map((step): Level => ({ ...FULL, data: "verdicts", ...step })),
 ];
 
 /** Step 5: the shortest forms, tried in order. */
@@ -114,6 +125,7 @@ const RISKS_ONLY: readonly Level[] = (
   flagged: false,
   riskMessage,
   riskGrouping,
+  data: "none",
 }));
 
 /**
@@ -209,6 +221,7 @@ const RISK_TITLES: Readonly<Record<Risk["kind"], string>> = {
   "data-loss": "Data loss",
   "privilege-widening": "Privilege widening",
   "pii-flow": "New personal data flows",
+  "data-expectation": "Broken data expectations",
 };
 
 /** A count of risks of one kind: "1 breaking schema change", "2 data-loss risks". */
@@ -217,6 +230,7 @@ const RISK_COUNTS: Readonly<Record<Risk["kind"], readonly [string, string]>> = {
   "data-loss": ["data-loss risk", "data-loss risks"],
   "privilege-widening": ["privilege widening", "privilege widenings"],
   "pii-flow": ["new personal-data flow", "new personal-data flows"],
+  "data-expectation": ["broken data expectation", "broken data expectations"],
 };
 
 /** How a flagged plan item or resource is marked, in words, the same everywhere. */
@@ -283,6 +297,7 @@ class Renderer {
     return Math.max(
       g ? g.added.length + g.removed.length + g.modified.length : 0,
       g ? g.impact.length : 0,
+      this.p.data?.assets.length ?? 0,
       ...this.stacks.map((s) => Math.max(s.plan.length, s.groups.length)),
     );
   }
@@ -309,6 +324,14 @@ class Renderer {
       if (g) {
         sections.push(this.section(`assets ${rows} ${level.assetDetail}`, () => assets(g, level)));
         sections.push(this.section(`impact ${rows}`, () => impact(g.impact, level)));
+        const d = p.data;
+        if (d && level.data !== "none") {
+          sections.push(
+            this.section(`data ${rows} ${level.data}`, () =>
+              dataSection(d, { detail: level.data === "all", rows: level.rows }, cell, ALL),
+            ),
+          );
+        }
         sections.push(this.section(`graph ${level.graph}`, () => this.graph(g, level.graph)));
       }
       this.stacks.forEach((s, i) => {

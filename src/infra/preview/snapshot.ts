@@ -117,6 +117,19 @@ function assetSnapshot(a: AnyAsset, partitions: string, partitionCount: number):
     if (a.horizonMinutes !== undefined) other.horizon = formatDuration(a.horizonMinutes);
   } else {
     if (a.pii !== undefined) other.pii = a.pii === true ? "yes" : a.pii.join(", ");
+    if (a.diff) {
+      const expect = a.diff.expect;
+      other.diff = [
+        a.diff.key ? `key (${a.diff.key.join(", ")})` : "",
+        expect === undefined
+          ? ""
+          : expect === "unchanged"
+            ? "expect unchanged"
+            : `expect only ${expect.only.join(", ")} to change`,
+      ]
+        .filter(Boolean)
+        .join("; ");
+    }
     if (a.resources.memoryMb !== undefined) other.memoryMb = String(a.resources.memoryMb);
     if (a.resources.timeoutSeconds !== undefined) other.timeoutSeconds = String(a.resources.timeoutSeconds);
     if (a.embedding !== undefined) {

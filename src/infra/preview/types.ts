@@ -5,6 +5,7 @@
  * difference and the resources `synth` or `pulumi preview` would add, change, replace or delete).
  * Everything is keyed by logical names (asset keys, plan ids, URNs), never by physical names.
  */
+import type { DataDiff } from "../../contract/data-diff.ts";
 import type { GraphNode } from "../../kit/lineage.ts";
 
 export const PREVIEW_VERSION = 1;
@@ -125,8 +126,11 @@ export interface GraphDiff {
 
 /** A flag the reviewer must see: never truncated, and what `--exit-code` exits 1 on. */
 export interface Risk {
-  /** `pii-flow`: an asset outputs or holds personal data it did not before. */
-  readonly kind: "breaking-schema" | "data-loss" | "privilege-widening" | "pii-flow";
+  /**
+   * `pii-flow`: an asset outputs or holds personal data it did not before. `data-expectation`: the
+   * change alters an asset's data in a way its `diff.expect` says it must not (`diff --data`).
+   */
+  readonly kind: "breaking-schema" | "data-loss" | "privilege-widening" | "pii-flow" | "data-expectation";
   /** The stack, for infrastructure risks. */
   readonly stack?: string;
   /** The asset it concerns, when one does. */
@@ -216,6 +220,8 @@ export interface Preview {
   readonly stacks: readonly StackPreview[];
   /** Every breaking schema change, data-loss risk and privilege widening, graph and stacks together. */
   readonly risks: readonly Risk[];
+  /** What the change does to the data replayed through both revisions (`diff --data`). */
+  readonly data?: DataDiff;
   /** Proposed schema changes of CDC sources, when a store was given to read them from. */
   readonly schemaChanges?: readonly ProposedSchemaChange[];
 }
