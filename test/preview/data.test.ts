@@ -233,6 +233,8 @@ describe("tributary diff --data, a refactor", () => {
       ["customer_features", "identical", 0],
       ["daily_revenue", "identical", 0],
       ["recommendation_features", "identical", 0],
+      // An embedding asset is compared by its ledger: each row's key, tenant, text and the text's hash.
+      ["recommendation_vectors", "identical", 0],
     ]);
     for (const a of refactor.data!.assets) expect(a.checksum!.base).toBe(a.checksum!.head);
     expect(asset(refactor, "daily_revenue").rows!.base).toBe(expected.head);
