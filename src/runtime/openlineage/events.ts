@@ -17,10 +17,10 @@
  */
 import { randomFillSync } from "node:crypto";
 import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { TSchema } from "@sinclair/typebox";
 // Imported, not read at run time: a cloud function's bundle has no package.json beside it.
 import pkg from "../../../package.json" with { type: "json" };
+import { locationDataset } from "../../contract/table-names.ts";
 import type { AnyAsset, AssetDef, SourceDef } from "../../kit/asset.ts";
 import { type CheckSpec, checkColumns } from "../../kit/checks.ts";
 import { columnType } from "../../kit/lineage.ts";
@@ -712,15 +712,7 @@ function ingestDatasets(
  * file: URI, ("s3://bucket", "key") for an object-store URI (with the container for abfss://c@account…).
  */
 export function fileDataset(location: string): InputDataset {
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(location)) {
-    const url = new URL(location);
-    if (url.protocol === "file:") return { namespace: "file", name: fileURLToPath(url) };
-    const user = url.username ? `${url.username}@` : "";
-    return {
-      namespace: `${url.protocol}//${user}${url.host}`,
-      name: decodeURIComponent(url.pathname.replace(/^\/+/, "")),
-    };
-  }
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(location)) return locationDataset(location);
   return { namespace: "file", name: resolve(location) };
 }
 
