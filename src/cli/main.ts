@@ -226,8 +226,14 @@ export function program(io: Io, setCode: (code: number) => void): Command {
 
   cli
     .command("gc")
-    .description("delete data objects no manifest names: output of crashed runs and replaced versions")
-    .option("--older-than <duration>", "keep objects younger than this, e.g. 30m, 2h, 1d", "1h")
+    .description(
+      "expire table snapshots older than the grace period, and delete the objects no snapshot or record names",
+    )
+    .option(
+      "--older-than <duration>",
+      "the grace period: keep snapshots and objects younger than this, e.g. 30m, 2h, 1d",
+      "1h",
+    )
     .option("--dry-run", "list what would be deleted")
     .option(STORE_FLAGS, STORE_HELP)
     .option(GRAPH_FLAGS, GRAPH_HELP)

@@ -16,8 +16,8 @@
  * file under it, whatever its partition tuple; manifests whose partition summaries rule the partition
  * out are carried over unread. Then version-hint.text is written for readers that trust it.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { layout, partitionPath } from "../../contract/storage-layout.ts";
+import { type IcebergStruct, sameSchema } from "../../contract/table-schema.ts";
 import type { Partitions } from "../../kit/partitions.ts";
 import { ADDED, DELETED, EXISTING, type ManifestEntryRecord, type ManifestFileRecord } from "./avro.ts";
 import {
@@ -42,6 +42,7 @@ import {
 import { keyParts, mayHold, misfits, partitionTuple } from "./partition.ts";
 import type { FileMetrics } from "./stats.ts";
 import type { IcebergTable, TableVersion } from "./table.ts";
+import { CommitConflictError, createNextVersion, type VersionOptions } from "./versions.ts";
 
 /** A data file written into the table's data folder, not yet committed. */
 export interface NewDataFile {
@@ -64,22 +65,19 @@ export interface CommitRequest {
   readonly summary?: Readonly<Record<string, string>>;
   /** Default: append when nothing is removed, overwrite when something is, delete when nothing is added. */
   readonly operation?: Operation;
+  /**
+   * The schema the added files were written with (their field ids): the commit is refused when the
+   * table's schema is another by then (a writer with another version of the asset changed it).
+   */
+  readonly schema?: IcebergStruct;
 }
 
-export interface CommitOptions {
-  /** Give up after this long (default 5 minutes): many writers of one table take turns. */
-  readonly timeoutMs?: number;
+export interface CommitOptions extends VersionOptions {
   /** Merge a snapshot's manifests of one spec past this many (default 100). */
   readonly mergeAbove?: number;
-  /** The version to build on first (saves reading it again); later attempts reload. */
-  readonly base?: TableVersion | null;
-  /** Called before each create of v<N+1> (tests interleave writers here). */
-  readonly beforeCreate?: (attempt: number, version: number) => Promise<void>;
 }
 
-export interface CommitResult {
-  readonly version: number;
-  readonly metadata: TableMetadata;
+export interface CommitResult extends TableVersion {
   readonly snapshot: Snapshot;
   /** The key of the metadata file made current, and of the one it replaced. */
   readonly metadataKey: string;
@@ -89,10 +87,7 @@ export interface CommitResult {
   readonly excluded: readonly string[];
 }
 
-/** Gave up: the table kept changing under every attempt. */
-export class CommitConflictError extends TableError {
-  override name = "CommitConflictError";
-}
+export { CommitConflictError };
 
 /** The commit of `req` to `table`: a new version, or a CommitConflictError. */
 export async function commitTable(
@@ -100,43 +95,29 @@ export async function commitTable(
   req: CommitRequest,
   opts: CommitOptions = {},
 ): Promise<CommitResult> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 300_000);
-  /** The manifest of added files, by the spec and schema it was written for. */
-  let added: { key: string; record: ManifestFileRecord; excluded: readonly string[] } | undefined;
-  for (let attempt = 1; ; attempt++) {
-    const loaded = attempt === 1 && opts.base !== undefined ? (opts.base ?? undefined) : await table.latest();
-    const built = await build(table, req, loaded, attempt, added, opts.mergeAbove ?? 100);
-    added = built.added;
-    const version = (loaded?.version ?? 0) + 1;
-    await opts.beforeCreate?.(attempt, version);
-    const key = table.versionKey(version);
-    const created = await table.store.put(key, JSON.stringify(built.metadata), { ifAbsent: true });
-    const ours =
-      created !== false ||
-      (await table.version(version)).metadata.snapshots.some((s) => s["snapshot-id"] === req.snapshotId);
-    if (ours) {
-      // The hint is for readers: the commit stands without it, and the next commit writes it again.
-      await table.writeHint(version).catch(() => {});
-      return {
-        version,
-        metadata: built.metadata,
-        snapshot: currentSnapshot(built.metadata)!,
-        metadataKey: key,
-        ...(loaded ? { previousKey: table.versionKey(loaded.version) } : {}),
-        attempts: attempt,
-        excluded: built.excluded,
-      };
-    }
-    // Lost the race: what only this attempt wrote is nobody's.
-    await Promise.all(built.writer.written.map((k) => table.store.delete(k)));
-    if (Date.now() > deadline) {
-      throw new CommitConflictError(
-        `table "${table.asset}": gave up committing after ${attempt} attempts in ${Math.round((opts.timeoutMs ?? 300_000) / 1000)} s: other writers committed first every time. Run it again.`,
-      );
-    }
-    // Back off, with jitter, so that writers racing for the same version spread out.
-    await sleep(Math.random() * Math.min(2000, 25 * 2 ** Math.min(attempt, 7)));
-  }
+  /** The manifest of added files, by the spec and schema it was written for: reused by retries. */
+  let added: Built["added"];
+  let excluded: readonly string[] = [];
+  const done = await createNextVersion(
+    table,
+    async (loaded, attempt) => {
+      const built = await build(table, req, loaded, attempt, added, opts.mergeAbove ?? 100);
+      added = built.added;
+      excluded = built.excluded;
+      return { metadata: built.metadata, written: built.writer.written };
+    },
+    (m) => m.snapshots.some((s) => s["snapshot-id"] === req.snapshotId),
+    opts,
+  );
+  const { version, previous, attempts } = done!;
+  return {
+    ...version,
+    snapshot: currentSnapshot(version.metadata)!,
+    metadataKey: table.versionKey(version.version),
+    ...(previous ? { previousKey: table.versionKey(previous.version) } : {}),
+    attempts,
+    excluded,
+  };
 }
 
 interface Built {
@@ -166,6 +147,11 @@ async function build(
     if (bad.length === 0) break;
     excluded.push(...bad.filter((c) => !excluded.includes(c)));
     base = prepareMetadata(loaded?.metadata, req.definition, excluded);
+  }
+  if (req.schema && !sameSchema(currentSchema(base), req.schema)) {
+    throw new TableError(
+      `table "${table.asset}": its schema changed while this commit's files were written (another version of the asset committed meanwhile); run it again.`,
+    );
   }
   const spec = defaultSpec(base);
   const sequence = base["last-sequence-number"] + 1;
