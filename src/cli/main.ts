@@ -217,11 +217,34 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .argument("<sql>", 'the query, e.g. "SELECT * FROM daily_revenue LIMIT 10"')
     .option("--json", "print the rows as JSON")
     .option("--limit <n>", "most rows to print as a table", "50")
+    .option(
+      "--as-of <snapshot|time>",
+      "read the assets' tables as of a snapshot id (tributary tables), or as they were at a time, e.g. 2026-11-01T10:00:00Z",
+    )
     .option(STORE_FLAGS, STORE_HELP)
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .action(async (sql: string, opts: Record<string, unknown>) => {
       const { queryCommand } = await import("./commands/query.ts");
       setCode(await queryCommand(sql, withConfig(opts), io));
+    });
+
+  cli
+    .command("tables")
+    .description(
+      "each asset's Apache Iceberg table: its location, current snapshot, rows and files, partition fields",
+    )
+    .argument("[selection]", "which assets (default: all)")
+    .option("--json", "print JSON")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .addHelpText(
+      "after",
+      `${SELECTION_HELP}\n\nA table's location is what Iceberg readers open (DuckDB's iceberg_scan, Spark's Hadoop catalog).\n` +
+        "Examples:\n  tributary tables\n  tributary tables daily_revenue --json",
+    )
+    .action(async (selection: string | undefined, opts: Record<string, unknown>) => {
+      const { tablesCommand } = await import("./commands/tables.ts");
+      setCode(await tablesCommand(selection, withConfig(opts), io));
     });
 
   cli
