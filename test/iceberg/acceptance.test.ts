@@ -60,12 +60,17 @@ describe("after the quick start, every curated asset is an Iceberg table", () =>
     const validate = await tableMetadataValidator();
     // The validator is a real one: the spec's example passes, a wrong format version does not.
     expect(validate(await validExample())).toEqual([]);
-    expect(validate({ ...(await validExample()), "format-version": 4 }).length).toBeGreaterThan(0);
+    const example = (await validExample()) as Record<string, unknown>;
+    expect(validate({ ...example, "format-version": 4 }).length).toBeGreaterThan(0);
     const listed = await tables();
     expect(listed.map((t) => t.asset)).toEqual(ASSETS);
     for (const t of listed) {
       const location = pathToFileURL(join(store, "curated", t.asset)).href;
-      expect({ ...t, snapshotId: /^\d+$/.test(t.snapshotId ?? ""), lastUpdated: typeof t.lastUpdated }).toMatchObject({
+      expect({
+        ...t,
+        snapshotId: /^\d+$/.test(t.snapshotId ?? ""),
+        lastUpdated: typeof t.lastUpdated,
+      }).toMatchObject({
         asset: t.asset,
         namespace: "curated",
         name: t.asset,
@@ -100,7 +105,11 @@ describe("after the quick start, every curated asset is an Iceberg table", () =>
     const changed = graph.order.map((k) => {
       const a = graph.get(k);
       return a.key === "daily_revenue" && a.kind === "asset"
-        ? { ...a, sql: a.sql!.replace("AS BIGINT) AS revenue_cents", "AS BIGINT) // 100 * 100 AS revenue_cents"), codeVersion: "whole-units" }
+        ? {
+            ...a,
+            sql: a.sql!.replace("AS BIGINT) AS revenue_cents", "AS BIGINT) // 100 * 100 AS revenue_cents"),
+            codeVersion: "whole-units",
+          }
         : a;
     }) as AnyAsset[];
     const r = await materialize(defineGraph(changed), localStore, {
@@ -153,7 +162,9 @@ describe("after the quick start, every curated asset is an Iceberg table", () =>
       oldRows.filter((x) => partitionOf(x) === "2026-11-01|acme"),
     );
     expect(await icebirdRows(after.location)).toEqual(newRows);
-    expect(await query("SELECT * FROM daily_revenue", schema, "--as-of", before.snapshotId!)).toEqual(oldRows);
+    expect(await query("SELECT * FROM daily_revenue", schema, "--as-of", before.snapshotId!)).toEqual(
+      oldRows,
+    );
     const then = new Date(current["timestamp-ms"] - 1).toISOString();
     expect(await query("SELECT * FROM daily_revenue", schema, "--as-of", then)).toEqual(oldRows);
     expect(await icebirdRows(after.location, { snapshot: Number(before.snapshotId) })).toEqual(oldRows);

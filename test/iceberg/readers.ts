@@ -65,7 +65,9 @@ export function normalised(v: unknown, t: IcebergType): unknown {
         return v instanceof Date ? v.toISOString().slice(0, 10) : String(v).slice(0, 10);
       case "timestamptz":
         // hyparquet makes a Date of µs: compare at ms.
-        return (v instanceof Date ? v : new Date(String(v).replace(" ", "T").replace(/\+00$/, "Z"))).toISOString();
+        return (
+          v instanceof Date ? v : new Date(String(v).replace(" ", "T").replace(/\+00$/, "Z"))
+        ).toISOString();
       default:
         return v;
     }
@@ -96,7 +98,8 @@ export async function icebirdRows(location: string, asOf?: { snapshot: number })
   const metadata = await hintedMetadata(location);
   const at = asOf ? { ...metadata, "current-snapshot-id": asOf.snapshot } : metadata;
   const snapshot = at.snapshots.find((s) => s["snapshot-id"] === at["current-snapshot-id"]);
-  const schema = metadata.schemas.find((s) => s["schema-id"] === snapshot?.["schema-id"]) ?? metadata.schemas[0]!;
+  const schema =
+    metadata.schemas.find((s) => s["schema-id"] === snapshot?.["schema-id"]) ?? metadata.schemas[0]!;
   if (!snapshot) return [];
   const rows = await icebergRead({ tableUrl: location, metadata: at as never });
   return rowSet(rows, schema);
@@ -110,7 +113,8 @@ export async function tableMetadataValidator(): Promise<(m: unknown) => string[]
   const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
   ajv.addSchema({ ...doc, $id: "iceberg-rest.json" });
   const validate = ajv.getSchema("iceberg-rest.json#/components/schemas/TableMetadata")!;
-  return (m) => (validate(m) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`));
+  return (m) =>
+    validate(m) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`);
 }
 
 /** The spec's own valid example metadata (a control for the validator). */
