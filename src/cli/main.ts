@@ -248,6 +248,24 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     });
 
   cli
+    .command("compact")
+    .description("rewrite each partition whose table holds many small files as one file (same rows)")
+    .argument("[selection]", "which assets (default: all)")
+    .option(
+      "--min-files <n>",
+      "compact a partition holding at least this many files, averaging under 64 MiB",
+      "8",
+    )
+    .option("--dry-run", "list what would be compacted")
+    .option("--json", "print JSON")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .action(async (selection: string | undefined, opts: Record<string, unknown>) => {
+      const { compactCommand } = await import("./commands/compact.ts");
+      setCode(await compactCommand(selection, withConfig(opts), io));
+    });
+
+  cli
     .command("gc")
     .description(
       "expire table snapshots older than the grace period, and delete the objects no snapshot or record names",

@@ -8,7 +8,7 @@ import type { IcebergSchema } from "../../contract/table-schema.ts";
 import type { AssetDef } from "../../kit/asset.ts";
 import type { TableCatalog, TableCommit } from "../iceberg/catalog.ts";
 import { type CommitResult, commitTable, type NewDataFile } from "../iceberg/commit.ts";
-import { currentSchema } from "../iceberg/metadata.ts";
+import { currentSchema, type Operation } from "../iceberg/metadata.ts";
 import type { IcebergTable, TableVersion } from "../iceberg/table.ts";
 import { tableDefinition } from "../iceberg/tables.ts";
 import { acquireLock, LockTimeoutError } from "./lock.ts";
@@ -35,6 +35,8 @@ export interface PartitionCommit {
   readonly before?: () => Promise<void>;
   /** What to call once the table holds the commit (from then on its data file is the table's). */
   readonly onCommitted?: () => void;
+  /** The snapshot's operation, when it is not what its files make it ("replace" for a compaction). */
+  readonly operation?: Operation;
 }
 
 /** A partition's commit: the table's new version, and why the catalog could not be told, if it could not. */
@@ -79,6 +81,7 @@ export async function commitPartition(
           "tributary.run-id": record.runId,
         },
         schema: c.schema,
+        ...(c.operation ? { operation: c.operation } : {}),
       },
       { base: (await tables.latest(a.key)) ?? null },
     );
