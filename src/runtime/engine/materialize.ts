@@ -223,7 +223,12 @@ async function withLineage(
   if (!opts.lineage) return work();
   engineVersion ??= await duck.version();
   const a = graph.get(item.asset) as AssetDef;
-  const ctx: LineageContext = { ...opts.lineage.context, store, engine: { version: engineVersion } };
+  const ctx: LineageContext = {
+    ...opts.lineage.context,
+    store,
+    ...(opts.catalogRef ? { tables: opts.catalogRef } : {}),
+    engine: { version: engineVersion },
+  };
   const run = assetRun(a, item.partition, { upstream: graph.inputs(a.key).map((e) => graph.get(e.from)) });
   const { transport } = opts.lineage;
   await transport.emit(runStart(run, ctx));
