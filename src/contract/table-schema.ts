@@ -235,14 +235,15 @@ export function typeName(t: IcebergType): string {
 }
 
 /**
- * What Iceberg cannot evolve when an asset's schema changes from `before` to `after`, one sentence per
- * column (empty when the table evolves): a column whose type changes (a narrowing, or any change but
- * int → long and float → double), a required column added without a default, an optional column made
- * required. Removed columns and new optional ones evolve.
+ * What Iceberg cannot evolve when an asset's table schema changes from `before` to `after` (each as
+ * `icebergSchema` makes it of the asset's schema), one sentence per column (empty when the table
+ * evolves): a column whose type changes (a narrowing, or any change but int → long and float →
+ * double), a required column added without a default, an optional column made required. Removed
+ * columns and new optional ones evolve.
  */
-export function unevolvable(before: TObject, after: TObject): string[] {
-  const b = knownPaths(icebergSchema(before).schema, "", new Map());
-  const a = icebergSchema(after).schema;
+export function unevolvable(before: IcebergStruct, after: IcebergStruct): string[] {
+  const b = knownPaths(before, "", new Map());
+  const a = after;
   const out: string[] = [];
   const walk = (t: IcebergType, prefix: string, parentIsNew: boolean) => {
     if (typeof t === "string") return;
