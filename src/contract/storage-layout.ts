@@ -1,5 +1,6 @@
 import { TributaryError } from "../kit/errors.ts";
 import { isPartitionKey, MULTI_SEPARATOR, type Partitions } from "../kit/partitions.ts";
+import { tablePrefix } from "./table-names.ts";
 
 /**
  * Where everything lives in a store, the same in every store:
@@ -51,7 +52,7 @@ export const layout = {
   curatedPartition: (asset: string, ppath: string) => `curated/${asset}/data/${ppath}/`,
   curatedPrefix: (asset: string) => `curated/${asset}/`,
   /** The asset's Iceberg table: its root, and a file of its metadata folder. */
-  table: (asset: string) => `curated/${asset}`,
+  table: (asset: string) => tablePrefix(asset).slice(0, -1),
   tableMetadata: (asset: string, file: string) => `curated/${asset}/metadata/${file}`,
   quarantine: (source: string, batch: string) => `quarantine/${source}/${batch}.ndjson`,
   manifest: (asset: string, ppath: string) => `_manifests/${asset}/${ppath}/manifest.json`,

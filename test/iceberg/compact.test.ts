@@ -14,12 +14,15 @@ import { compact } from "../../src/runtime/engine/compact.ts";
 import { Duck } from "../../src/runtime/engine/duckdb.ts";
 import { Scratch } from "../../src/runtime/engine/files.ts";
 import { ingest } from "../../src/runtime/engine/ingest.ts";
+import { maintainTables } from "../../src/runtime/engine/maintenance.ts";
 import { materialize } from "../../src/runtime/engine/materialize.ts";
 import { StoreState } from "../../src/runtime/engine/state.ts";
 import { steps } from "../../src/runtime/engine/steps.ts";
+import type { TableCatalog, TableCommit } from "../../src/runtime/iceberg/catalog.ts";
 import { commitTable } from "../../src/runtime/iceberg/commit.ts";
 import { dataFileCopyOptions } from "../../src/runtime/iceberg/duck.ts";
 import { currentSchema, currentSnapshot, newSnapshotId } from "../../src/runtime/iceberg/metadata.ts";
+import { reachableKeys } from "../../src/runtime/iceberg/reachable.ts";
 import { readTable } from "../../src/runtime/iceberg/read.ts";
 import { metricsOf, type ReturnStatsRow } from "../../src/runtime/iceberg/stats.ts";
 import { tableDefinition } from "../../src/runtime/iceberg/tables.ts";
@@ -145,6 +148,30 @@ describe("compact", () => {
     expect(plan.map((s) => s.action)).toEqual(["skip", "skip"]);
     // Nothing more to do.
     expect(await compact(graph, store)).toEqual({ compacted: [], busy: [] });
+  });
+
+  it("maintainTables, the stacks' nightly step: compacts, expires, removes, and tells the catalog each version", async () => {
+    await appendSmallFiles(8);
+    const rows = (await seen()).rows;
+    const told: TableCommit[] = [];
+    const catalog: TableCatalog = { namespace: "trib_dev", publish: async (c) => void told.push(c) };
+    const report = await maintainTables(graph, store, { now: new Date(Date.now() + 2 * 3600_000), catalog });
+    // 2 materialisations, the other writer's append and the compaction: all but the current expire.
+    expect(report).toMatchObject({ compacted: 1, expired: 3 });
+    expect(report.detail).toMatch(
+      /^compacted 1 partition, expired 3 snapshots, removed \d+ unreferenced objects \(\d+ bytes\)$/,
+    );
+    expect(told.map((c) => [c.namespace, c.name, c.version])).toEqual([
+      ["trib_dev", "totals", 4],
+      ["trib_dev", "totals", 5],
+    ]);
+    const after = await seen();
+    expect([after.rows, after.day1.length]).toEqual([rows, 1]);
+    // What is left is what the one remaining snapshot needs.
+    const table = new StoreState(store).tables.table("totals");
+    expect((await store.list("curated/totals/")).map((o) => o.key)).toEqual(
+      [...(await reachableKeys(table))].sort(),
+    );
   });
 
   it("leaves partitions under the threshold alone, and refuses a threshold under 2", async () => {

@@ -8,8 +8,8 @@ import { describe, expect, it } from "vitest";
 import {
   catalogTable,
   lineageTable,
-  stackTableNamespace,
   tableLocation,
+  tableNamespace,
   warehouseUri,
 } from "../../src/contract/table-names.ts";
 import { icebergSchema, partitionSources, unevolvable } from "../../src/contract/table-schema.ts";
@@ -246,8 +246,7 @@ describe("table names", () => {
       namespace: "curated",
       name: "daily_revenue",
     });
-    expect(stackTableNamespace("trib-dev")).toBe("trib_dev");
-    expect(stackTableNamespace("9Lives-Prod")).toBe("t_9lives_prod");
+    expect(tableNamespace("trib-dev")).toBe("trib_dev");
     expect(
       catalogTable({ kind: "glue", region: "eu-west-1", account: "123456789012", database: "trib_dev" }, "x"),
     ).toEqual({
@@ -262,25 +261,45 @@ describe("table names", () => {
     expect(warehouseUri("https://acct.blob.core.windows.net/curated/p")).toBe(
       "abfss://curated@acct.dfs.core.windows.net/p",
     );
-    expect(lineageTable({ kind: "hadoop", warehouse: "file:///srv/.tributary" }, "r")).toEqual({
+    const S3 = "s3://lake/prefix";
+    expect(
+      lineageTable({ kind: "hadoop", warehouse: "file:///srv/.tributary" }, "r", "file:///srv/.tributary"),
+    ).toEqual({
       namespace: "file",
       name: "/srv/.tributary/curated/r",
     });
-    expect(lineageTable({ kind: "hadoop", warehouse: "s3://bucket/prefix" }, "r")).toEqual({
+    expect(
+      lineageTable({ kind: "hadoop", warehouse: "s3://bucket/prefix" }, "r", "s3://bucket/prefix"),
+    ).toEqual({
       namespace: "s3://bucket",
       name: "prefix/curated/r",
     });
-    expect(lineageTable({ kind: "hadoop", warehouse: "https://acct.blob.core.windows.net/c" }, "r")).toEqual({
+    expect(
+      lineageTable(
+        { kind: "hadoop", warehouse: "https://acct.blob.core.windows.net/c" },
+        "r",
+        "https://acct.blob.core.windows.net/c",
+      ),
+    ).toEqual({
       namespace: "abfss://c@acct.dfs.core.windows.net",
       name: "curated/r",
     });
     expect(
-      lineageTable({ kind: "glue", region: "eu-west-1", account: "123456789012", database: "trib_dev" }, "r"),
+      lineageTable(
+        { kind: "glue", region: "eu-west-1", account: "123456789012", database: "trib_dev" },
+        "r",
+        S3,
+      ),
     ).toEqual({
       namespace: "arn:aws:glue:eu-west-1:123456789012",
       name: "table/trib_dev/r",
     });
-    expect(lineageTable({ kind: "bigquery", project: "p-1", dataset: "trib_staging" }, "r")).toEqual({
+    // Without the account, a Glue table is named by its location.
+    expect(lineageTable({ kind: "glue", region: "eu-west-1", database: "trib_dev" }, "r", S3)).toEqual({
+      namespace: "s3://lake",
+      name: "prefix/curated/r",
+    });
+    expect(lineageTable({ kind: "bigquery", project: "p-1", dataset: "trib_staging" }, "r", S3)).toEqual({
       namespace: "bigquery",
       name: "p-1.trib_staging.r",
     });

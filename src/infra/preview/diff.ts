@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadGraph } from "../../contract/graph-module.ts";
 import { loadProject, type Project } from "../../contract/project.ts";
-import { LOCAL_TABLE_NAMESPACE, stackTableNamespace, tableName } from "../../contract/table-names.ts";
+import { LOCAL_TABLE_NAMESPACE, tableName, tableNamespace } from "../../contract/table-names.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { CLOUDS, configMap, readStackConfig, stackFile, stackNames, stacksShown } from "../config.ts";
 import { planDeployment } from "../plan/build.ts";
@@ -207,7 +207,7 @@ async function stackPreview(
   const tables = new Map<string, string>();
   const deployed = h.plan ?? b.plan;
   for (const f of deployed?.functions ?? []) {
-    if (f.kind === "asset") tables.set(f.id, `${stackTableNamespace(deployed!.prefix)}.${tableName(f.id)}`);
+    if (f.kind === "asset") tables.set(f.id, `${tableNamespace(deployed!.prefix)}.${tableName(f.id)}`);
   }
   const plan = diffPlans(stack, b.plan, h.plan);
   const notes = [b.note, h.note].filter((n): n is string => n !== undefined);

@@ -145,11 +145,13 @@ export async function settleLocked(
   partition: string,
   runId: string,
   catalog: CatalogContext = {},
+  lockStaleAfterMs?: number,
 ): Promise<boolean> {
   let release: () => Promise<void>;
   try {
     release = await acquireLock(state.store, a.key, partitionPath(a.partitions, partition, a.key), runId, {
       timeoutMs: 0,
+      ...(lockStaleAfterMs === undefined ? {} : { staleAfterMs: lockStaleAfterMs }),
     });
   } catch (e) {
     if (e instanceof LockTimeoutError) return false;
@@ -169,9 +171,11 @@ export async function settleLocked(
 export async function publish(table: IcebergTable, v: TableVersion, ctx: CatalogContext): Promise<void> {
   if (!ctx.catalog) return;
   const id = catalogTable(ctx.ref ?? { kind: "hadoop", warehouse: table.store.uri }, table.asset);
+  // A catalog that says its namespace names the table in it.
+  const namespace = ctx.catalog.namespace ?? id.namespace;
   const previous = v.metadata["metadata-log"].at(-1)?.["metadata-file"];
   const commit: TableCommit = {
-    namespace: id.namespace,
+    namespace,
     name: id.name,
     location: table.location,
     metadataLocation: table.uri(table.versionKey(v.version)),

@@ -38,6 +38,8 @@ export interface CompactOptions {
   readonly dryRun?: boolean;
   /** The stack's catalog, told of each compaction's commit. */
   readonly catalog?: CatalogContext;
+  /** Age after which another run's partition lock counts as abandoned (see lock.ts). */
+  readonly lockStaleAfterMs?: number;
 }
 
 /** One partition compacted (or, on a dry run, to compact). */
@@ -96,7 +98,7 @@ export async function compact(
           continue;
         }
         duck ??= await Duck.open();
-        const into = await compactLocked(state, scratch, duck, a, record.partition, runId, opts.catalog);
+        const into = await compactLocked(state, scratch, duck, a, record.partition, runId, opts);
         if (into === undefined) busy.push(`${key}/${record.partition}`);
         else compacted.push({ ...found, into });
       }
@@ -116,12 +118,15 @@ async function compactLocked(
   a: AssetDef,
   partition: string,
   runId: string,
-  catalog: CatalogContext | undefined,
+  opts: CompactOptions,
 ): Promise<number | undefined> {
   const ppath = partitionPath(a.partitions, partition, a.key);
   let release: () => Promise<void>;
   try {
-    release = await acquireLock(state.store, a.key, ppath, runId, { timeoutMs: 0 });
+    release = await acquireLock(state.store, a.key, ppath, runId, {
+      timeoutMs: 0,
+      ...(opts.lockStaleAfterMs === undefined ? {} : { staleAfterMs: opts.lockStaleAfterMs }),
+    });
   } catch (e) {
     if (e instanceof LockTimeoutError) return undefined;
     throw e;
@@ -165,7 +170,7 @@ async function compactLocked(
         schema,
         operation: "replace",
       },
-      catalog,
+      opts.catalog,
     );
     return metrics.fileSizeInBytes;
   } finally {

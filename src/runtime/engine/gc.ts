@@ -3,7 +3,7 @@ import type { AssetGraph } from "../../kit/graph.ts";
 import { expireSnapshots, withoutExpired } from "../iceberg/expire.ts";
 import { reachableKeys } from "../iceberg/reachable.ts";
 import type { ObjectInfo, ObjectStore } from "../storage/port.ts";
-import { type CatalogContext, settleLocked } from "./commit.ts";
+import { type CatalogContext, publish, settleLocked } from "./commit.ts";
 import { readRecordFile } from "./records.ts";
 import { StoreState } from "./state.ts";
 
@@ -27,7 +27,15 @@ export interface GcResult {
 export async function collectGarbage(
   graph: AssetGraph,
   store: ObjectStore,
-  opts: { graceMs?: number; dryRun?: boolean; now?: Date; catalog?: CatalogContext } = {},
+  opts: {
+    graceMs?: number;
+    dryRun?: boolean;
+    now?: Date;
+    /** The stack's catalog, told of each expiry's version before the files it no longer names go. */
+    catalog?: CatalogContext;
+    /** Age after which another run's partition lock counts as abandoned (see lock.ts). */
+    lockStaleAfterMs?: number;
+  } = {},
 ): Promise<GcResult> {
   const state = new StoreState(store);
   const cutoff = (opts.now ?? new Date()).getTime() - (opts.graceMs ?? 3600_000);
@@ -40,11 +48,12 @@ export async function collectGarbage(
     await state.allManifests(key);
     if (!opts.dryRun) {
       for (const u of state.unsettled().filter((x) => x.asset === key)) {
-        await settleLocked(state, a, u.partition, "gc", opts.catalog);
+        await settleLocked(state, a, u.partition, "gc", opts.catalog, opts.lockStaleAfterMs);
       }
     }
     const table = state.tables.table(key);
     let version = await table.latest();
+    let keepVersions = false;
     /** On a dry run: the metadata file an expiry would replace, when the new one would not log it. */
     let superseded: string | undefined;
     if (opts.dryRun) {
@@ -58,12 +67,21 @@ export async function collectGarbage(
       const e = await expireSnapshots(table, cutoff);
       expired += e.snapshots.length;
       version = e.version ?? version;
+      if (e.version) {
+        // The catalog must point at the new version before the old ones may go; if it cannot be told,
+        // every version file stays (a catalog may point at any of them).
+        try {
+          await publish(table, e.version, opts.catalog ?? {});
+        } catch {
+          keepVersions = true;
+        }
+      }
     }
     const needed = await reachableKeys(table, version);
     if (superseded) needed.delete(superseded);
     for (const k of await namedKeys(store, key)) needed.add(k);
     for (const o of await store.list(layout.curatedPrefix(key))) {
-      if (needed.has(o.key)) continue;
+      if (needed.has(o.key) || (keepVersions && /\/metadata\/v\d+\.metadata\.json$/.test(o.key))) continue;
       if (o.modified.getTime() > cutoff) {
         kept++;
         continue;

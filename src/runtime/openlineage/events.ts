@@ -498,7 +498,7 @@ function assetDatasets(
   const datasetOf = (key: string, kind: "asset" | "source" | undefined) => {
     if (kind !== "asset") return { id: { namespace: uri, name: key }, source: { name: uri, uri } };
     // The data source: the catalog (or the store's scheme) by name, and the store the data is in.
-    const id = lineageTable(tables, key);
+    const id = lineageTable(tables, key, uri);
     return { id, source: { name: id.namespace, uri: warehouseUri(uri) } };
   };
   const { asset, partition } = run;
