@@ -391,7 +391,11 @@ try {
   console.log(
     `\nWhere Tributary's time goes (median of ${PROFILE_RUNS} profiled runs, ms; "rest" = JS, store I/O, lock, the Iceberg commit and the record):\n`,
   );
-  type Step = Kind | "rest (JS, store, lock, Iceberg commit, record)" | "total" | "raw DuckDB COPY, same pass";
+  type Step =
+    | Kind
+    | "rest (JS, store, lock, Iceberg commit, record)"
+    | "total"
+    | "raw DuckDB COPY, same pass";
   const kinds: Step[] = [
     "open DuckDB",
     "close DuckDB",
