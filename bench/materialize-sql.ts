@@ -7,6 +7,8 @@
  *
  *   npx tsx bench/materialize-sql.ts          (7 timed runs of each side after one warm-up)
  *   npx tsx bench/materialize-sql.ts 9        (9 timed runs)
+ *   THREADS=1 npx tsx bench/materialize-sql.ts 5   (DuckDB on one thread on both sides: on a loaded
+ *                                                    machine, two threads' CPU time swings twofold run to run)
  *
  * Setup (not timed): an upstream SQL asset generating 10M rows from range() is materialised once.
  * Workloads: all 10M rows copied (the largest file), a group-by per customer (100k groups) and a filter +
@@ -32,6 +34,13 @@ const ROWS = 10_000_000;
 const CUSTOMERS = 100_000;
 const TARGET_RATIO = 1.15;
 const RUNS = Number(process.argv[2] ?? 7);
+/** DuckDB threads on both sides (default: DuckDB's own choice, one per core). */
+const THREADS = process.env.THREADS ? Number(process.env.THREADS) : undefined;
+const duckConfig: Record<string, string> = THREADS ? { threads: String(THREADS) } : {};
+if (THREADS) {
+  const open = Duck.open.bind(Duck);
+  Duck.open = (opts = {}) => open({ threads: THREADS, ...opts });
+}
 
 // ---------------------------------------------------------------------------------------------------
 // The graph: one upstream asset generating the rows, and the downstream assets under test.
@@ -183,7 +192,7 @@ async function raw(connection: DuckDBConnection, dir: string, sql: string): Prom
 
 /** The same, opening a fresh in-memory DuckDB for the statement as `materialize` does for each run. */
 async function rawFresh(dir: string, sql: string): Promise<void> {
-  const instance = await DuckDBInstance.create(":memory:");
+  const instance = await DuckDBInstance.create(":memory:", duckConfig);
   const connection = await instance.connect();
   try {
     await raw(connection, dir, sql);
@@ -309,7 +318,7 @@ try {
   };
   const upstream = store.localPath(state.files[0]!.key);
   const over = `read_parquet('${upstream}')`;
-  const instance = await DuckDBInstance.create(":memory:");
+  const instance = await DuckDBInstance.create(":memory:", duckConfig);
   const connection = await instance.connect();
   await mkdir(rawDir, { recursive: true });
   const threads = (

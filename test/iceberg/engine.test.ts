@@ -12,6 +12,7 @@ import { Duck } from "../../src/runtime/engine/duckdb.ts";
 import { Scratch } from "../../src/runtime/engine/files.ts";
 import { ingest } from "../../src/runtime/engine/ingest.ts";
 import { materialize } from "../../src/runtime/engine/materialize.ts";
+import { Outbox } from "../../src/runtime/engine/outbox.ts";
 import { readRecordFile } from "../../src/runtime/engine/records.ts";
 import { StoreState } from "../../src/runtime/engine/state.ts";
 import { steps } from "../../src/runtime/engine/steps.ts";
@@ -105,9 +106,9 @@ describe("a crash at each moment of a partition's commit", () => {
     // The record file is written twice: with the pending record before the commit, settled after it.
     let writes = 0;
     store.failOn = (key) => key === "_manifests/totals/2026-11-01/manifest.json" && ++writes === 2;
-    await expect(materialize(graph, store, { partition: "2026-11-01" })).rejects.toThrow(
-      "crash before writing _manifests/totals/2026-11-01/manifest.json",
-    );
+    await expect(
+      materialize(graph, store, { partition: "2026-11-01", outbox: new Outbox(store) }),
+    ).rejects.toThrow("crash before writing _manifests/totals/2026-11-01/manifest.json");
     const file = await readRecordFile(local, "_manifests/totals/2026-11-01/manifest.json");
     expect([file?.committed?.dataVersion, file?.pending?.dataVersion !== undefined]).toEqual([
       before.versions[0],
@@ -120,6 +121,11 @@ describe("a crash at each moment of a partition's commit", () => {
     expect(after.rows).toEqual(['{"day":"2026-11-01","total":"80"}', '{"day":"2026-11-02","total":"5"}']);
     expect(after.icebird).toEqual(after.rows);
     expect(after.unsettled).toEqual([{ asset: "totals", partition: "2026-11-01" }]);
+    // The announcement the commit owes is owed: its record is committed, though not yet settled.
+    const owed = await new Outbox(local).scan("totals");
+    expect(owed.map((e) => [e.state, e.state === "owed" ? e.entry.dataVersion : undefined])).toEqual([
+      ["owed", file!.pending!.dataVersion],
+    ]);
     // The next run finds it fresh and settles it.
     const next = await materialize(graph, store, { partition: "2026-11-01" });
     expect(next.counts).toEqual({ materialized: 0, fresh: 1, failed: 0, skipped: 0 });

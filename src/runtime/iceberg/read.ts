@@ -89,5 +89,5 @@ export async function readTable(
       scratch.readable(recorded.get(f.key) ?? { key: f.key, bytes: f.entry.data_file.file_size_in_bytes }),
     ),
   );
-  return { sql: readFilesSql(schema, files), files, ...(snapshot ? { snapshot } : {}) };
+  return { sql: readFilesSql(schema, files, m.schemas.length > 1), files, ...(snapshot ? { snapshot } : {}) };
 }
