@@ -5,4 +5,4 @@
  */
 import { deploy } from "tributary/pulumi";
 
-export const { buckets, buses, functions, lineage, stackName } = await deploy();
+export const { buckets, buses, functions, tables, lineage, stackName } = await deploy();

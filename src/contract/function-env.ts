@@ -37,6 +37,8 @@ export const FUNCTION_ENV = {
 export type FunctionKind = "asset" | "ingest" | "sweep" | "maintain";
 export const OUTBOX_SWEEPER = "outbox-sweep";
 export const TABLE_MAINTENANCE = "table-maintenance";
+/** When the table maintenance runs unless the stack says otherwise: every night at 03:00 UTC. */
+export const TABLE_MAINTENANCE_CRON = "0 3 * * *";
 
 /** The functions a stack has besides its assets' and sources', by id, with what they do. */
 export const STACK_FUNCTIONS: Readonly<Record<string, FunctionKind>> = {

@@ -5,4 +5,4 @@
  */
 import { deploy } from "tributary/pulumi";
 
-export const { buckets, buses, functions } = await deploy();
+export const { buckets, buses, functions, tables } = await deploy();

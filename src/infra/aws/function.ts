@@ -6,10 +6,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { MESSAGES } from "../../contract/bus-messages.ts";
+import { catalogVariable } from "../adapter.ts";
 import { toEventBridge } from "../plan/cron.ts";
 import type { AlarmPlan, FunctionParts, StoreId } from "../plan/types.ts";
 import { secretReferences } from "../secrets.ts";
-import { assumeRole, document, functionPolicy, queueAccess } from "./grants.ts";
+import { assumeRole, document, functionPolicy, queueAccess, type TableArns } from "./grants.ts";
 
 export interface Named {
   readonly name: pulumi.Input<string>;
@@ -32,6 +33,10 @@ export interface AssetFunctionArgs extends FunctionParts {
   readonly secrets?: Readonly<
     Record<string, { readonly arn: pulumi.Input<string>; readonly reference: pulumi.Input<string> }>
   >;
+  /** The Glue entries of the tables it commits (their pointers are its to move), when it commits any. */
+  readonly tables?: pulumi.Input<TableArns>;
+  /** Its environment's catalog reference (contract/table-names.ts `CatalogRef`, as JSON), with `tables`. */
+  readonly catalog?: string;
 }
 
 const LAMBDA_RUNTIME = { nodejs24: "nodejs24.x" } as const;
@@ -111,8 +116,12 @@ export class AssetFunction extends pulumi.ComponentResource {
             queue?.arn ?? "",
             (scheduled && deadLetters?.arn) || "",
           ])
-          .apply((arns) => pulumi.all(secretArns).apply((secrets) => [arns, secrets] as const))
-          .apply(([[raw, curated, quarantine, key, assetBus, logGroup, q, dlq], secrets]) =>
+          .apply((arns) =>
+            pulumi
+              .all([secretArns, args.tables])
+              .apply(([secrets, tables]) => [arns, secrets, tables] as const),
+          )
+          .apply(([[raw, curated, quarantine, key, assetBus, logGroup, q, dlq], secrets, tables]) =>
             JSON.stringify(
               functionPolicy(args.grants, {
                 buckets: { raw, curated, quarantine },
@@ -122,6 +131,7 @@ export class AssetFunction extends pulumi.ComponentResource {
                 queue: q || undefined,
                 deadLetters: dlq || undefined,
                 secrets,
+                ...(tables ? { tables } : {}),
               }),
             ),
           ),
@@ -142,7 +152,9 @@ export class AssetFunction extends pulumi.ComponentResource {
                     v.secrets,
                     Object.fromEntries(v.secrets.map((n) => [n, args.secrets![n]!.reference])),
                   )
-                : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).name,
+                : "catalog" in v
+                  ? catalogVariable(args.catalog, fn.id)
+                  : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).name,
         ]),
       ),
     );

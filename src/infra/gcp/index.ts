@@ -7,16 +7,19 @@
  */
 import * as google from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import { type CloudAdapter, registerEach, type StackOutputs } from "../adapter.ts";
+import { formatCatalogRef } from "../../contract/table-names.ts";
+import { type CloudAdapter, registerEach, type StackOutputs, type TablesOutputs } from "../adapter.ts";
 import type { FunctionCodes } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
 import { Apis } from "./apis.ts";
 import { Bus } from "./bus.ts";
+import { Catalog } from "./catalog.ts";
 import { AssetFunction } from "./function.ts";
 import { DataKey } from "./key.ts";
 import { labelsOf } from "./labels.ts";
+import { Query } from "./query.ts";
 import { Secret } from "./secret.ts";
 import { STACK_APIS } from "./services.ts";
 import { Store } from "./store.ts";
@@ -37,10 +40,14 @@ export const gcp = {
     const projectInfo = google.organizations.getProjectOutput({ projectId: project });
     const pubsubAgent = pulumi.interpolate`serviceAccount:service-${projectInfo.number}@gcp-sa-pubsub.iam.gserviceaccount.com`;
 
+    const tables = plan.tables;
+    const hasTables = tables.tables.length > 0;
+    // BigQuery encrypts the stack's dataset with the stack's key, through its own encryption agent.
+    const bigqueryAgent = hasTables ? google.bigquery.getDefaultServiceAccountOutput({ project }) : undefined;
     const key = new DataKey(`${p}-data`, {
       project,
       location: region,
-      encrypters: [storageAgent.member],
+      encrypters: [storageAgent.member, ...(bigqueryAgent ? [bigqueryAgent.member] : [])],
       // Secret Manager encrypts the stack's secrets with the same key, through its own service agent.
       ...(plan.secrets.length > 0 ? { agents: ["secretmanager.googleapis.com"] } : {}),
       labels: shared,
@@ -104,8 +111,26 @@ export const gcp = {
       ]),
     );
 
+    const catalog = hasTables
+      ? new Catalog(`${p}-tables`, {
+          tables,
+          project,
+          location: region,
+          bucket: stores.curated.name,
+          keyId: key.id,
+          dependsOn: key.grants,
+          labels: shared,
+          apis,
+        })
+      : undefined;
+    const query = catalog
+      ? new Query(`${p}-query`, { project, datasetId: catalog.datasetId, apis })
+      : undefined;
+    const catalogRef = formatCatalogRef({ kind: "bigquery", project, dataset: tables.namespace });
+
     const functions: Record<string, pulumi.Output<string>> = {};
     await registerEach(plan.functions, (fn, opts) => {
+      const mine = tables.tables.filter((t) => t.writers.includes(fn.id)).map((t) => t.name);
       const f = new AssetFunction(
         fn.name,
         {
@@ -121,6 +146,17 @@ export const gcp = {
           source: { bucket: artifacts.name, object: source.name },
           apis,
           ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
+          ...(catalog && mine.length > 0
+            ? {
+                catalog: catalogRef,
+                tables: {
+                  dataset: catalog.datasetId,
+                  names: mine,
+                  connection: { location: region, connectionId: catalog.connectionId },
+                  role: catalog.committerRole,
+                },
+              }
+            : {}),
         },
         opts,
       );
@@ -131,6 +167,20 @@ export const gcp = {
       buckets: { raw: stores.raw.name, curated: stores.curated.name, quarantine: stores.quarantine.name },
       buses: { "source-events": buses["source-events"].id, "asset-events": buses["asset-events"].id },
       functions,
+      ...(catalog && query
+        ? {
+            tables: {
+              catalog: pulumi.interpolate`${project}.${catalog.datasetId}`,
+              tables: Object.fromEntries(
+                tables.tables.map((t) => [
+                  t.asset,
+                  pulumi.interpolate`${project}.${catalog.datasetId}.${t.name}`,
+                ]),
+              ),
+              reader: query.email,
+            } satisfies TablesOutputs,
+          }
+        : {}),
     };
   },
 } satisfies CloudAdapter;

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { partitionPath } from "../../contract/storage-layout.ts";
 import type { AssetDef } from "../../kit/asset.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
+import type { TableCatalog } from "../iceberg/catalog.ts";
 import { assetRun, type LineageContext, runComplete, runFail, runStart } from "../openlineage/events.ts";
 import type { LineageTransport } from "../openlineage/transport.ts";
 import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
@@ -61,6 +62,11 @@ export interface MaterializeOptions extends StepOptions {
   readonly secrets?: SecretSource;
   /** Record each commit's announcement in this outbox before committing (functions that publish). */
   readonly outbox?: Outbox;
+  /**
+   * The stack's table catalog (Glue, BigQuery), told about each Iceberg commit of a curated table
+   * (runtime/iceberg/catalog.ts); none locally.
+   */
+  readonly catalog?: TableCatalog;
   /** Where OpenLineage events of each asset partition go, with the context (parent run) they carry. */
   readonly lineage?: {
     readonly transport: LineageTransport;
