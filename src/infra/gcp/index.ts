@@ -47,7 +47,8 @@ export const gcp = {
     const key = new DataKey(`${p}-data`, {
       project,
       location: region,
-      encrypters: [storageAgent.member, ...(bigqueryAgent ? [bigqueryAgent.member] : [])],
+      encrypters: [storageAgent.member],
+      ...(bigqueryAgent ? { bigquery: bigqueryAgent.member } : {}),
       // Secret Manager encrypts the stack's secrets with the same key, through its own service agent.
       ...(plan.secrets.length > 0 ? { agents: ["secretmanager.googleapis.com"] } : {}),
       labels: shared,

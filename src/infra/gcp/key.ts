@@ -26,6 +26,8 @@ export interface DataKeyArgs {
    * (a service's agent is created on demand): `secretmanager.googleapis.com` when the stack has secrets.
    */
   readonly agents?: readonly string[];
+  /** BigQuery's encryption agent, when the stack has a dataset (its curated tables'): it encrypts it with the key. */
+  readonly bigquery?: pulumi.Input<string>;
   readonly labels: Record<string, string>;
   /** Whether the key and its ring are protected and kept: while any store is (`protectsShared`). */
   readonly protect: boolean;
@@ -82,6 +84,15 @@ export class DataKey extends pulumi.ComponentResource {
           kms,
         ),
     );
+    if (args.bigquery !== undefined) {
+      this.grants.push(
+        new gcp.kms.CryptoKeyIAMMember(
+          `${name}-bigquery`,
+          { cryptoKeyId: key.id, role: "roles/cloudkms.cryptoKeyEncrypterDecrypter", member: args.bigquery },
+          kms,
+        ),
+      );
+    }
     this.id = key.id;
     this.registerOutputs({ id: this.id });
   }
