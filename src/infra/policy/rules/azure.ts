@@ -252,7 +252,7 @@ const tlsOnly = (resources: readonly ResourceRecord[]): Violation[] =>
   });
 
 /** `storageAccounts/<account>/blobServices/default/containers/<container>` at the end of a scope. */
-const CONTAINER_SCOPE =
+export const CONTAINER_SCOPE =
   /\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)\/blobServices\/default\/containers\/([^/]+)$/i;
 /** Scopes wider than one resource: a subscription, a resource group, a storage account or a namespace. */
 const WIDE_SCOPE = /^\/subscriptions\/[^/]+(\/resourceGroups\/[^/]+)?$/i;
@@ -359,7 +359,7 @@ const HOLDER_ZONES: Readonly<Record<string, Readonly<Record<string, readonly str
  * Who a role assignment is for, by what its component holds beside it: the function (the `tributary:asset`
  * tag of its function app), or "query" (an identity tagged `tributary:role: query`).
  */
-function holderOf(r: ResourceRecord, resources: readonly ResourceRecord[]): string | undefined {
+export function holderOf(r: ResourceRecord, resources: readonly ResourceRecord[]): string | undefined {
   if (r.parent === undefined) return undefined;
   for (const sibling of resources) {
     if (sibling.parent !== r.parent) continue;
