@@ -140,6 +140,7 @@ describe("the BigQuery catalog", () => {
   it("patches the table the stack declared with the new metadata file, on the etag it read, schema left to BigQuery", async () => {
     const held: Held = { options: structuredClone(DECLARED), etag: 1 };
     const catalog = await catalogOver(held);
+    expect(catalog.namespace).toBe(DATASET);
     expect(await catalog.advance(commit(1))).toBe("updated");
     expect(await catalog.advance(commit(2))).toBe("updated");
     expect(sent()).toEqual([get, patch(1, 1), get, patch(2, 2)]);

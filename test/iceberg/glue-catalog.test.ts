@@ -179,6 +179,7 @@ describe("the Glue catalog", () => {
   it("points the table the stack declared at the first commit: one GetTable, one UpdateTable on its VersionId", async () => {
     const tables = new Map([["daily_revenue", { table: { ...DECLARED } as Stored, version: 0 }]]);
     const catalog = await catalogOver(tables);
+    expect(catalog.namespace).toBe(DATABASE);
     expect(await catalog.advance(commit(1))).toBe("updated");
     expect(sent()).toEqual([get, updateTo(1, "0")]);
     expect(tables.get("daily_revenue")!.table.Parameters).toEqual({

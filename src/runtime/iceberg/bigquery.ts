@@ -37,6 +37,15 @@ export class BigQueryCatalog implements TableCatalog {
     this.#client = opts.client ?? new BigQuery({ projectId: opts.project });
   }
 
+  /**
+   * The catalog namespace its tables live in: the stack's dataset. A commit is published to the table
+   * `commit.name` there; `commit.namespace` should be this (the engine can take it from here), and is not
+   * consulted: a function's catalog is its stack's, and its rights are on that namespace's tables only.
+   */
+  get namespace(): string {
+    return this.dataset;
+  }
+
   /** Publish to the table `commit.name` of this catalog's dataset (the stack's). */
   async publish(commit: TableCommit): Promise<void> {
     await this.advance(commit);
