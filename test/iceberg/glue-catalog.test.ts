@@ -80,7 +80,7 @@ const DECLARED = {
   Name: "daily_revenue",
   Description: "Tributary asset daily_revenue (Iceberg; its function keeps metadata_location current)",
   TableType: "EXTERNAL_TABLE",
-  Parameters: { table_type: "ICEBERG", EXTERNAL: "TRUE" },
+  Parameters: { table_type: "ICEBERG", EXTERNAL: "TRUE", "tributary:asset": "daily_revenue" },
   StorageDescriptor: { Location: LOCATION },
 };
 
@@ -164,6 +164,7 @@ function updateTo(v: number, versionId: string, from?: number) {
         Parameters: {
           table_type: "ICEBERG",
           EXTERNAL: "TRUE",
+          "tributary:asset": "daily_revenue",
           metadata_location: metadata(v),
           ...(from === undefined && v === 1 ? {} : { previous_metadata_location: metadata(from ?? v - 1) }),
         },
@@ -185,6 +186,7 @@ describe("the Glue catalog", () => {
     expect(tables.get("daily_revenue")!.table.Parameters).toEqual({
       table_type: "ICEBERG",
       EXTERNAL: "TRUE",
+      "tributary:asset": "daily_revenue",
       metadata_location: metadata(1),
     });
   });

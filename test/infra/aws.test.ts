@@ -687,7 +687,7 @@ describe("the curated assets as Iceberg tables on AWS", () => {
         databaseName: "trib_dev",
         description: "Tributary asset daily_revenue (Iceberg; its function keeps metadata_location current)",
         tableType: "EXTERNAL_TABLE",
-        parameters: { table_type: "ICEBERG", EXTERNAL: "TRUE" },
+        parameters: { table_type: "ICEBERG", EXTERNAL: "TRUE", "tributary:asset": "daily_revenue" },
         storageDescriptor: { location: "s3://trib-dev-curated/curated/daily_revenue" },
       },
       options: {

@@ -650,7 +650,7 @@ describe("the curated assets as Iceberg tables on GCP", () => {
         tableId: "daily_revenue",
         description: "Tributary asset daily_revenue (Iceberg; its function keeps metadata_location current)",
         deletionProtection: false,
-        labels: shared,
+        labels: { ...shared, "tributary-asset": "daily_revenue" },
         externalCatalogTableOptions: {
           connectionId: CONNECTION,
           parameters: { table_type: "ICEBERG", EXTERNAL: "TRUE" },

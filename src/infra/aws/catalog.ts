@@ -13,6 +13,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { tableLocation } from "../../contract/table-names.ts";
+import { TAGS } from "../plan/build.ts";
 import type { TablesPlan } from "../plan/types.ts";
 
 export interface CatalogArgs {
@@ -59,7 +60,8 @@ export class Catalog extends pulumi.ComponentResource {
           databaseName: database.name,
           description: `Tributary asset ${t.asset} (Iceberg; its function keeps metadata_location current)`,
           tableType: "EXTERNAL_TABLE",
-          parameters: { table_type: "ICEBERG", EXTERNAL: "TRUE" },
+          // Which asset's table it is, for readers and the pull-request preview (Glue tables take no tags).
+          parameters: { table_type: "ICEBERG", EXTERNAL: "TRUE", [TAGS.asset]: t.asset },
           storageDescriptor: {
             location: pulumi.output(args.bucket).apply((b) => tableLocation(`s3://${b}`, t.asset)),
           },

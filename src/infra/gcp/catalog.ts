@@ -18,9 +18,11 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { tableLocation } from "../../contract/table-names.ts";
+import { TAGS } from "../plan/build.ts";
 import type { TablesPlan } from "../plan/types.ts";
 import type { Apis } from "./apis.ts";
 import { listPrefixTerm, objectPrefixTerm } from "./grants.ts";
+import { labelKey, labelValue } from "./labels.ts";
 
 export interface CatalogArgs {
   readonly tables: TablesPlan;
@@ -142,7 +144,7 @@ export class Catalog extends pulumi.ComponentResource {
           tableId: t.name,
           description: `Tributary asset ${t.asset} (Iceberg; its function keeps metadata_location current)`,
           deletionProtection: false,
-          labels: args.labels,
+          labels: { ...args.labels, [labelKey(TAGS.asset)]: labelValue(t.asset) },
           externalCatalogTableOptions: {
             connectionId: connection.name,
             parameters: { table_type: "ICEBERG", EXTERNAL: "TRUE" },
