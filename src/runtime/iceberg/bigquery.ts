@@ -10,8 +10,11 @@
  * What the function may do is exactly this, on its own table: get and update that table, and delegate
  * its connection (infra/gcp/grants.ts). It may not create tables: a table missing from the dataset is a
  * deployment problem, named as one.
+ *
+ * The BigQuery client is loaded on the first publish: a function that commits no table (an ingester, the
+ * sweeper) never evaluates it, and no function pays for it on a cold start.
  */
-import { BigQuery, type Table, type TableMetadata } from "@google-cloud/bigquery";
+import type { BigQuery, Table, TableMetadata } from "@google-cloud/bigquery";
 import type { TableCatalog, TableCommit } from "./catalog.ts";
 import { ICEBERG_PARAMETERS } from "./glue.ts";
 import { advance, CatalogError, type Entry, type Moved, type PointerStore } from "./pointer.ts";
@@ -29,12 +32,12 @@ type CatalogOptions = NonNullable<TableMetadata["externalCatalogTableOptions"]>;
 export class BigQueryCatalog implements TableCatalog {
   readonly project: string;
   readonly dataset: string;
-  readonly #client: BigQuery;
+  #client: BigQuery | undefined;
 
   constructor(opts: BigQueryCatalogOptions) {
     this.project = opts.project;
     this.dataset = opts.dataset;
-    this.#client = opts.client ?? new BigQuery({ projectId: opts.project });
+    this.#client = opts.client;
   }
 
   /**
@@ -52,13 +55,17 @@ export class BigQueryCatalog implements TableCatalog {
   }
 
   /** {@link publish}, saying what it did. */
-  advance(commit: TableCommit): Promise<Moved> {
-    return advance(this.#table(commit.name), commit);
+  async advance(commit: TableCommit): Promise<Moved> {
+    if (!this.#client) {
+      const { BigQuery } = await import("@google-cloud/bigquery");
+      this.#client = new BigQuery({ projectId: this.project });
+    }
+    return advance(this.#table(commit.name, this.#client), commit);
   }
 
-  #table(name: string): PointerStore<TableMetadata> {
+  #table(name: string, client: BigQuery): PointerStore<TableMetadata> {
     const id = `${this.project}.${this.dataset}.${name}`;
-    const table: Table = this.#client.dataset(this.dataset, { projectId: this.project }).table(name);
+    const table: Table = client.dataset(this.dataset, { projectId: this.project }).table(name);
     return {
       name: `bigquery table ${id}`,
       async read(): Promise<Entry<TableMetadata> | undefined> {

@@ -9,15 +9,11 @@
  *
  * What the function may do is exactly this, on its own table: glue:GetTable, glue:UpdateTable and
  * glue:CreateTable on the catalog, the database and that table's ARN (infra/aws/grants.ts).
+ *
+ * The Glue client is loaded on the first publish: a function that commits no table (an ingester, the
+ * sweeper) never evaluates it, and no function pays for it on a cold start.
  */
-import {
-  CreateTableCommand,
-  GetTableCommand,
-  GlueClient,
-  type Table,
-  type TableInput,
-  UpdateTableCommand,
-} from "@aws-sdk/client-glue";
+import type { GlueClient, Table, TableInput } from "@aws-sdk/client-glue";
 import type { TableCatalog, TableCommit } from "./catalog.ts";
 import { glueColumns } from "./glue-columns.ts";
 import { advance, type Entry, type Moved, type PointerStore } from "./pointer.ts";
@@ -39,11 +35,13 @@ export const ICEBERG_PARAMETERS = {
 
 export class GlueCatalog implements TableCatalog {
   readonly database: string;
-  readonly #client: GlueClient;
+  readonly #region: string;
+  #client: GlueClient | undefined;
 
   constructor(opts: GlueCatalogOptions) {
     this.database = opts.database;
-    this.#client = opts.client ?? new GlueClient({ region: opts.region });
+    this.#region = opts.region;
+    this.#client = opts.client;
   }
 
   /**
@@ -61,12 +59,14 @@ export class GlueCatalog implements TableCatalog {
   }
 
   /** {@link publish}, saying what it did. */
-  advance(commit: TableCommit): Promise<Moved> {
-    return advance(this.#table(commit.name), commit);
+  async advance(commit: TableCommit): Promise<Moved> {
+    const sdk = await import("@aws-sdk/client-glue");
+    this.#client ??= new sdk.GlueClient({ region: this.#region });
+    return advance(this.#table(commit.name, sdk, this.#client), commit);
   }
 
-  #table(name: string): PointerStore<Table> {
-    const client = this.#client;
+  #table(name: string, sdk: typeof import("@aws-sdk/client-glue"), client: GlueClient): PointerStore<Table> {
+    const { CreateTableCommand, GetTableCommand, UpdateTableCommand } = sdk;
     const database = this.database;
     return {
       name: `glue table ${database}.${name}`,
