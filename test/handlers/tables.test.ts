@@ -50,7 +50,15 @@ describe("the table catalog of a function's environment", () => {
     const aws = lazyRuntime(
       graph,
       { env: s.env("daily_revenue", { TRIBUTARY_TABLE_CATALOG: GLUE }), write: () => {} },
-      { ...defaults, catalogs: { glue: (ref) => (made.push(ref), new GlueCatalog(ref)) } },
+      {
+        ...defaults,
+        catalogs: {
+          glue: (ref) => {
+            made.push(ref);
+            return new GlueCatalog(ref);
+          },
+        },
+      },
     )();
     expect(aws.catalog).toBeInstanceOf(GlueCatalog);
     expect((aws.catalog as GlueCatalog).database).toBe("trib_test");
