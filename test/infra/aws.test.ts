@@ -828,13 +828,13 @@ describe("the curated assets as Iceberg tables on AWS", () => {
         {
           Sid: "WriteResults",
           Effect: "Allow",
-          Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+          Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
           Resource: `${results}/athena/*`,
         },
         {
           Sid: "ListResults",
           Effect: "Allow",
-          Action: "s3:ListBucket",
+          Action: ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
           Resource: results,
           Condition: { StringLike: { "s3:prefix": ["athena/*"] } },
         },

@@ -217,13 +217,13 @@ export function queryPolicy(arns: QueryArns): PolicyDocument {
     {
       Sid: "WriteResults",
       Effect: "Allow",
-      Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+      Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
       Resource: `${arns.results}/${RESULTS_PREFIX}*`,
     },
     {
       Sid: "ListResults",
       Effect: "Allow",
-      Action: "s3:ListBucket",
+      Action: ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
       Resource: arns.results,
       Condition: { StringLike: { "s3:prefix": [`${RESULTS_PREFIX}*`] } },
     },
