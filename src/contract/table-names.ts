@@ -18,9 +18,14 @@
  */
 import { fileURLToPath } from "node:url";
 
-/** The catalog namespace of the tables of the stack whose resources are named `<prefix>-…`. */
+/**
+ * The catalog namespace (Glue database, BigQuery dataset) of the tables of the stack whose resources are
+ * named `<prefix>-…`: the prefix in lowercase, every character that is not a letter, a digit or "_" made
+ * "_" (`trib-dev` → `trib_dev`), since Athena and BigQuery accept no other; a leading digit gets "t_".
+ */
 export function tableNamespace(prefix: string): string {
-  return prefix.replaceAll("-", "_");
+  const name = prefix.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+  return /^[0-9]/.test(name) ? `t_${name}` : name;
 }
 
 /** The namespace of the tables of a local store: their folder, the store being the warehouse. */
@@ -65,16 +70,22 @@ export function metadataVersion(location: string): number | undefined {
 
 /**
  * The catalog a deployed function tells about its commits (FUNCTION_ENV.catalog, as JSON): a Glue
- * database in a region, or a BigQuery dataset (BigLake metastore tables) in a project. Azure has none.
+ * database in a region (with the AWS account when known, which OpenLineage's Glue names need), or a
+ * BigQuery dataset (BigLake metastore tables) in a project. Azure has none.
  */
 export type CatalogRef =
-  | { readonly kind: "glue"; readonly region: string; readonly database: string }
+  | { readonly kind: "glue"; readonly region: string; readonly account?: string; readonly database: string }
   | { readonly kind: "bigquery"; readonly project: string; readonly dataset: string };
 
 /** A catalog reference as its environment variable holds it. */
 export function formatCatalogRef(ref: CatalogRef): string {
   return ref.kind === "glue"
-    ? JSON.stringify({ kind: ref.kind, region: ref.region, database: ref.database })
+    ? JSON.stringify({
+        kind: ref.kind,
+        region: ref.region,
+        ...(ref.account ? { account: ref.account } : {}),
+        database: ref.database,
+      })
     : JSON.stringify({ kind: ref.kind, project: ref.project, dataset: ref.dataset });
 }
 
@@ -89,7 +100,12 @@ export function parseCatalogRef(text: string): CatalogRef | string {
   const o = (typeof v === "object" && v !== null ? v : {}) as Record<string, unknown>;
   const str = (k: string) => typeof o[k] === "string" && (o[k] as string) !== "";
   if (o.kind === "glue" && str("region") && str("database")) {
-    return { kind: "glue", region: o.region as string, database: o.database as string };
+    return {
+      kind: "glue",
+      region: o.region as string,
+      ...(str("account") ? { account: o.account as string } : {}),
+      database: o.database as string,
+    };
   }
   if (o.kind === "bigquery" && str("project") && str("dataset")) {
     return { kind: "bigquery", project: o.project as string, dataset: o.dataset as string };
@@ -102,9 +118,7 @@ export function parseCatalogRef(text: string): CatalogRef | string {
  * store itself as a Hadoop catalog (`warehouse` is the store's URI, `ObjectStore.uri`), or a stack's
  * catalog (its Glue reference may carry the AWS account, which OpenLineage's Glue names need).
  */
-export type TableCatalogRef =
-  | { readonly kind: "hadoop"; readonly warehouse: string }
-  | (CatalogRef & { readonly account?: string });
+export type TableCatalogRef = { readonly kind: "hadoop"; readonly warehouse: string } | CatalogRef;
 
 /** A table as its catalog names it, or a dataset as OpenLineage names it. */
 export interface TableId {

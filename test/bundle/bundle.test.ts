@@ -236,6 +236,7 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
       orders_cdc: "ingest",
       "outbox-sweep": "sweep",
       recommendation_features: "asset",
+      "table-maintenance": "maintain",
     });
     expect(bundles.reports["aws-arm64"]!.binding).toEqual({
       package: "@duckdb/node-bindings-linux-arm64",

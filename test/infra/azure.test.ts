@@ -103,15 +103,16 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:keyvault:Secret": 1,
       "tributary:azure:Secret": 1,
       "random:index/randomBytes:RandomBytes": 1,
-      "azure-native:managedidentity:UserAssignedIdentity": 1,
+      // The key's, and the read-only query identity.
+      "azure-native:managedidentity:UserAssignedIdentity": 2,
       "tributary:azure:Store": 2,
       "azure-native:storage:StorageAccount": 2,
       "azure-native:storage:BlobServiceProperties": 1,
       // raw, curated, quarantine; the host's locks and keys, and one package container per function.
-      "azure-native:storage:BlobContainer": 3 + 2 + 8,
+      "azure-native:storage:BlobContainer": 3 + 2 + 9,
       "azure-native:storage:ManagementPolicy": 1,
       // Each function's package, in its package container.
-      "azure-native:storage:Blob": 8,
+      "azure-native:storage:Blob": 9,
       "tributary:azure:Bus": 1,
       "azure-native:servicebus:Namespace": 1,
       "azure-native:servicebus:NamespaceNetworkRuleSet": 1,
@@ -119,19 +120,21 @@ describe("the Azure stack of the reference pipeline", () => {
       "tributary:azure:Alerts": 1,
       "azure-native:monitor:ActionGroup": 1,
       "azure-native:operationalinsights:Workspace": 1,
-      // One per asset and source, and the stack's outbox sweeper.
-      "tributary:azure:AssetFunction": 8,
-      "azure-native:web:AppServicePlan": 8,
-      "azure-native:web:WebApp": 8,
-      "azure-native:applicationinsights:Component": 8,
+      // One per asset and source, the stack's outbox sweeper and its table maintenance.
+      "tributary:azure:AssetFunction": 9,
+      "azure-native:web:AppServicePlan": 9,
+      "azure-native:web:WebApp": 9,
+      "azure-native:applicationinsights:Component": 9,
       "azure-native:servicebus:Subscription": 5,
       "azure-native:servicebus:Rule": 5,
       "azure-native:servicebus:Queue": 5,
-      // The key's; per function its data containers (2 or 3; the sweeper's 1), 3 on the host account,
-      // publishing, receiving (5 consumers) and telemetry; reading its secret (curated_customers).
-      "azure-native:authorization:RoleAssignment": 1 + 19 + 24 + 8 + 5 + 8 + 1,
-      // errors for 8, dead letters for the 5 bus consumers; freshness and outbox age as log alerts.
-      "azure-native:monitor:MetricAlert": 13,
+      // The key's; per function its data containers (2 or 3; the sweeper's and the maintenance's 1), 3 on
+      // the host account, publishing, receiving (5 consumers) and telemetry; reading its secret
+      // (curated_customers); the query identity's on the curated container.
+      "azure-native:authorization:RoleAssignment": 1 + 20 + 27 + 9 + 5 + 9 + 1 + 1,
+      // errors for 9, dead letters for the 5 bus consumers; freshness and outbox age as log alerts.
+      "azure-native:monitor:MetricAlert": 14,
+      "tributary:azure:Query": 1,
       "azure-native:monitor:ScheduledQueryRule": 3,
     });
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
@@ -241,6 +244,7 @@ describe("the Azure stack of the reference pipeline", () => {
         "orders-cdc",
         "outbox-sweep",
         "recommendation-features",
+        "table-maintenance",
       ].map((k) => `package-${k}`),
     ]);
     for (const c of host) {
@@ -442,7 +446,7 @@ describe("the Azure stack of the reference pipeline", () => {
     // Every app joins the functions subnet.
     const apps = s.resources.filter((r) => r.type === T.app);
     expect(apps.map((a) => a.inputs.virtualNetworkSubnetId)).toEqual(
-      Array(8).fill(`${NET}/subnets/functions`),
+      Array(9).fill(`${NET}/subnets/functions`),
     );
   });
 
@@ -626,8 +630,9 @@ describe("the Azure stack of the reference pipeline", () => {
       "package-orders-cdc",
       "package-outbox-sweep",
       "package-recommendation-features",
+      "package-table-maintenance",
     ]);
-    expect(blobs.map((b) => b.inputs.source)).toEqual(Array(8).fill(blob.inputs.source));
+    expect(blobs.map((b) => b.inputs.source)).toEqual(Array(9).fill(blob.inputs.source));
   });
 
   it("runs each asset in its own Flex Consumption Node.js 24 app with identity-based connections", () => {
@@ -810,8 +815,8 @@ describe("the Azure stack of the reference pipeline", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
     // group, vault, key, identity, 2 accounts, namespace, action group, workspace; the network, its
     // egress IP and NAT gateway, 2 DNS zones and their links, 2 private endpoints; per function plan,
-    // app, insights; 13 metric alerts, 3 log alerts; the secret.
-    expect(tagged).toHaveLength(9 + 9 + 8 * 3 + 13 + 3 + 1);
+    // app, insights; 14 metric alerts, 3 log alerts; the secret; the query identity.
+    expect(tagged).toHaveLength(9 + 9 + 9 * 3 + 14 + 3 + 1 + 1);
     expect(s.resources.filter((r) => AZURE_TAGGABLE_TYPES.includes(r.type))).toEqual(tagged);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
@@ -844,11 +849,63 @@ describe("the Azure stack of the reference pipeline", () => {
           "orders_cdc",
           "recommendation_features",
           "outbox-sweep",
+          "table-maintenance",
         ].map((k) => [k, `trib-prod-${k.replaceAll("_", "-")}-${SFX}`]),
       ),
     );
     expect(JSON.stringify(s.outputs.lineage)).toBe(JSON.stringify(await normalise(toLineage(graph))));
     expect(s.outputs.stackName).toBe("prod-azure");
+  });
+});
+
+describe("the curated assets as Iceberg tables on Azure", () => {
+  const CURATED = [
+    "curated_customers",
+    "curated_orders",
+    "customer_features",
+    "daily_revenue",
+    "recommendation_features",
+  ];
+
+  it("names a read-only query identity that reads and lists the curated zone of the curated container only", () => {
+    const identity = one("trib-prod-query-reader", "azure-native:managedidentity:UserAssignedIdentity");
+    expect(identity.inputs).toEqual({
+      resourceGroupName: "trib-prod",
+      resourceName: "trib-prod-query-reader",
+      tags: { ...TAGS, "tributary:asset": "_shared", "tributary:role": "query" },
+    });
+    const principal = s.resources.find((r) => r.name === "trib-prod-query-reader-tables")!.inputs.principalId;
+    const mine = s.resources.filter((r) => r.type === T.assignment && r.inputs.principalId === principal);
+    expect(mine.map((r) => r.inputs)).toEqual([
+      {
+        roleAssignmentName: guid("prod-azure", "trib-prod-query", "curated", "storageBlobDataReader"),
+        scope: container(DATA, "curated"),
+        roleDefinitionId: READER,
+        principalId: principal,
+        principalType: "ServicePrincipal",
+        description: "The stack's query identity reads the curated tables (curated/), nothing else",
+        condition: [clause(READ, [path_("curated/")]), clause(LIST, [prefix("curated/")])].join(" AND "),
+        conditionVersion: "2.0",
+      },
+    ]);
+    // No catalog on Azure: no function is told of one.
+    for (const app of s.resources.filter((r) => r.type === T.app)) {
+      expect(JSON.stringify(app.inputs), app.name).not.toContain("TRIBUTARY_TABLE_CATALOG");
+    }
+    // The table maintenance runs on its timer, nightly in UTC.
+    expect(settings("trib-prod-table-maintenance")).toMatchObject({
+      TRIBUTARY_KIND: "maintain",
+      TRIBUTARY_SCHEDULE_CRON: "0 3 * * *",
+      TRIBUTARY_SCHEDULE_TIMEZONE: "UTC",
+    });
+    // Iceberg readers open each table by its location; the identity reads it.
+    expect(s.outputs.tables).toEqual({
+      tables: Object.fromEntries(
+        CURATED.map((k) => [k, `abfss://curated@${DATA}.dfs.core.windows.net/curated/${k}`]),
+      ),
+      // Its client id, what a reader authenticates as.
+      reader: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+    });
   });
 });
 

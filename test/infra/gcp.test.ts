@@ -59,11 +59,12 @@ describe("the GCP stack of the reference pipeline", () => {
     expect(counts).toEqual({
       "tributary:gcp:Apis": 1,
       // Every API the stack uses but Eventarc (no function has an event trigger).
-      "gcp:projects/service:Service": 12,
+      "gcp:projects/service:Service": 14,
       "tributary:gcp:DataKey": 1,
       "gcp:kms/keyRing:KeyRing": 1,
       "gcp:kms/cryptoKey:CryptoKey": 1,
-      "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": 2,
+      // Cloud Storage's, Secret Manager's and BigQuery's agents use the key.
+      "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": 3,
       "gcp:projects/serviceIdentity:ServiceIdentity": 1,
       "tributary:gcp:Secret": 1,
       "gcp:secretmanager/secret:Secret": 1,
@@ -78,21 +79,35 @@ describe("the GCP stack of the reference pipeline", () => {
       "gcp:monitoring/notificationChannel:NotificationChannel": 1,
       // Materialisations by asset; the age of the oldest unannounced commit at each outbox sweep.
       "gcp:logging/metric:Metric": 2,
-      // One per asset and source, and the stack's outbox sweeper.
-      "tributary:gcp:AssetFunction": 8,
-      "gcp:serviceaccount/account:Account": 16,
-      "gcp:cloudfunctionsv2/function:Function": 8,
-      "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 8,
-      "gcp:storage/bucketIAMMember:BucketIAMMember": 42,
-      // Two buses, three schedule topics, eight dead-letter topics.
-      "gcp:pubsub/topic:Topic": 13,
+      // One per asset and source, the stack's outbox sweeper and its table maintenance.
+      "tributary:gcp:AssetFunction": 9,
+      // Each function's and its invoker's, and the query reader.
+      "gcp:serviceaccount/account:Account": 19,
+      "gcp:cloudfunctionsv2/function:Function": 9,
+      "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 9,
+      // The functions', and the BigLake connection's two on the curated zone.
+      "gcp:storage/bucketIAMMember:BucketIAMMember": 48,
+      // Two buses, four schedule topics, nine dead-letter topics.
+      "gcp:pubsub/topic:Topic": 15,
       // Per triggered function: its push subscription and its dead-letter subscription.
-      "gcp:pubsub/subscription:Subscription": 16,
-      // Eight asset-event publishers, eight dead-letter publishers (the Pub/Sub service agent).
-      "gcp:pubsub/topicIAMMember:TopicIAMMember": 16,
-      "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 8,
-      "gcp:cloudscheduler/job:Job": 3,
-      "gcp:monitoring/alertPolicy:AlertPolicy": 19,
+      "gcp:pubsub/subscription:Subscription": 18,
+      // Nine asset-event publishers, nine dead-letter publishers (the Pub/Sub service agent).
+      "gcp:pubsub/topicIAMMember:TopicIAMMember": 18,
+      "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 9,
+      "gcp:cloudscheduler/job:Job": 4,
+      "gcp:monitoring/alertPolicy:AlertPolicy": 21,
+      // The curated assets as Iceberg tables: a dataset, its connection, a table per asset; each asset's
+      // function may move its own table's pointer, the maintenance every table's; the query reader.
+      "tributary:gcp:Catalog": 1,
+      "gcp:bigquery/dataset:Dataset": 1,
+      "gcp:bigquery/connection:Connection": 1,
+      "gcp:bigquery/table:Table": 5,
+      "gcp:projects/iAMCustomRole:IAMCustomRole": 1,
+      "gcp:bigquery/iamMember:IamMember": 10,
+      "gcp:bigquery/connectionIamMember:ConnectionIamMember": 6,
+      "tributary:gcp:Query": 1,
+      "gcp:bigquery/datasetIamMember:DatasetIamMember": 1,
+      "gcp:projects/iAMMember:IAMMember": 1,
     });
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
     expect(s.resources.filter((r) => r.custom && !r.parent)).toEqual([]);
@@ -106,6 +121,8 @@ describe("the GCP stack of the reference pipeline", () => {
     expect(services.map((r) => r.inputs)).toEqual(
       [
         "artifactregistry",
+        "bigquery",
+        "bigqueryconnection",
         "cloudbuild",
         "cloudfunctions",
         "cloudkms",
@@ -136,6 +153,9 @@ describe("the GCP stack of the reference pipeline", () => {
           .filter((r) => r.type === T.member && r.name.startsWith("trib-staging-curated-orders-"))
           .map((r) => r.urn),
         one("trib-staging-curated-orders-publish", T.topicMember).urn,
+        // Its rights on its own table and on the tables' connection.
+        one("trib-staging-curated-orders-table-curated-orders").urn,
+        one("trib-staging-curated-orders-tables-connection").urn,
       ].sort(),
     );
     expect(one("trib-staging-data-ring", "gcp:kms/keyRing:KeyRing").dependsOn).toEqual([urn("cloudkms")]);
@@ -255,6 +275,7 @@ describe("the GCP stack of the reference pipeline", () => {
           TRIBUTARY_ASSET_EVENTS: topic("asset-events"),
           TRIBUTARY_TIMEOUT_SECONDS: "300",
           TRIBUTARY_CPUS: "0",
+          TRIBUTARY_TABLE_CATALOG: `{"kind":"bigquery","project":"${PROJECT}","dataset":"trib_staging"}`,
         },
       },
       labels: { ...LABELS, "tributary-asset": "curated_orders" },
@@ -307,7 +328,7 @@ describe("the GCP stack of the reference pipeline", () => {
     });
     // Only its invoker may invoke the function.
     const invokers = s.resources.filter((r) => r.type === "gcp:cloudrunv2/serviceIamMember:ServiceIamMember");
-    expect(invokers.map((r) => r.inputs.role)).toEqual(Array(8).fill("roles/run.invoker"));
+    expect(invokers.map((r) => r.inputs.role)).toEqual(Array(9).fill("roles/run.invoker"));
     expect(
       inputs("trib-staging-curated-orders-invoke", "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"),
     ).toEqual({
@@ -418,7 +439,8 @@ describe("the GCP stack of the reference pipeline", () => {
       // outbox sweeper's are the two bookkeeping zones it reads whole (see its own test).
       const condition = r.inputs.condition as { title: string; expression: string };
       expect(Object.keys(condition).sort(), r.name).toEqual(["expression", "title"]);
-      if (r.name.startsWith("trib-staging-outbox-sweep-")) continue;
+      // So are the table maintenance's and the BigLake connection's (the curated zone), see theirs.
+      if (/^trib-staging-(outbox-sweep|table-maintenance|tables)-/.test(r.name)) continue;
       for (const term of condition.expression.split(" || ")) {
         expect(term, r.name).toMatch(
           /^(resource\.name\.startsWith\("projects\/_\/buckets\/[a-z0-9-]+\/objects\/[a-z_]+\/[a-z0-9_]+\/"\)|api\.getAttribute\("storage\.googleapis\.com\/objectListPrefix", ""\)\.startsWith\("[a-z_]+\/[a-z0-9_]+\/"\))$/,
@@ -545,7 +567,8 @@ describe("the GCP stack of the reference pipeline", () => {
 
   it("labels every labelled resource with the five required labels", () => {
     const labelled = s.resources.filter((r) => LABELLED_TYPES[r.type]);
-    expect(labelled.length).toBe(4 + 1 + 13 + 16 + 8 + 19 + 1);
+    // Buckets, key, topics, subscriptions, functions, alert policies, secret, the dataset and its tables.
+    expect(labelled.length).toBe(4 + 1 + 15 + 18 + 9 + 21 + 1 + 1 + 5);
     for (const r of labelled) {
       expect(r.inputs[LABELLED_TYPES[r.type]!], r.name).toMatchObject({
         ...LABELS,
@@ -573,8 +596,190 @@ describe("the GCP stack of the reference pipeline", () => {
       "orders_cdc",
       "outbox-sweep",
       "recommendation_features",
+      "table-maintenance",
     ]);
     expect((s.outputs.functions as Record<string, string>).daily_revenue).toBe("trib-staging-daily-revenue");
+  });
+});
+
+describe("the curated assets as Iceberg tables on GCP", () => {
+  const CURATED = [
+    "curated_customers",
+    "curated_orders",
+    "customer_features",
+    "daily_revenue",
+    "recommendation_features",
+  ];
+  const shared = { ...LABELS, "tributary-asset": "_shared" };
+  const CONNECTION = `projects/${PROJECT}/locations/${REGION}/connections/trib-staging-tables`;
+  const ROLE = `projects/${PROJECT}/roles/tributary_trib_staging_committer`;
+  const BQ_AGENT = `serviceAccount:bq-${NUMBER}@bigquery-encryption.iam.gserviceaccount.com`;
+
+  it("keeps them in a dataset encrypted with the stack's key, as BigLake metastore tables read through one connection", () => {
+    expect(inputs("trib-staging-tables", "gcp:bigquery/dataset:Dataset")).toEqual({
+      project: PROJECT,
+      datasetId: "trib_staging",
+      location: REGION,
+      description: "Tributary's curated assets as Iceberg tables (BigLake metastore)",
+      defaultEncryptionConfiguration: { kmsKeyName: KEY },
+      labels: shared,
+    });
+    // BigQuery's encryption agent may use the key, and the dataset waits for that grant.
+    expect(inputs("trib-staging-data-bigquery")).toEqual({
+      cryptoKeyId: KEY,
+      role: "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+      member: BQ_AGENT,
+    });
+    expect(one("trib-staging-tables", "gcp:bigquery/dataset:Dataset").dependsOn).toContain(
+      "urn:pulumi:staging-gcp::tributary::tributary:gcp:DataKey$gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember::trib-staging-data-bigquery",
+    );
+    expect(inputs("trib-staging-tables-connection")).toEqual({
+      project: PROJECT,
+      location: REGION,
+      connectionId: "trib-staging-tables",
+      friendlyName: "trib-staging-tables",
+      description: "Tributary: BigQuery reads the curated tables' files through this connection",
+      cloudResource: {},
+    });
+    const tables = s.resources.filter((r) => r.type === "gcp:bigquery/table:Table");
+    expect(tables.map((t) => t.inputs.tableId)).toEqual(CURATED);
+    expect(one("trib-staging-tables-daily-revenue", "gcp:bigquery/table:Table")).toMatchObject({
+      inputs: {
+        project: PROJECT,
+        datasetId: "trib_staging",
+        tableId: "daily_revenue",
+        description: "Tributary asset daily_revenue (Iceberg; its function keeps metadata_location current)",
+        deletionProtection: false,
+        labels: { ...shared, "tributary-asset": "daily_revenue" },
+        externalCatalogTableOptions: {
+          connectionId: CONNECTION,
+          parameters: { table_type: "ICEBERG", EXTERNAL: "TRUE" },
+          storageDescriptor: {
+            locationUri: "gs://trib-staging-curated/curated/daily_revenue",
+            inputFormat: "org.apache.hadoop.mapred.FileInputFormat",
+            outputFormat: "org.apache.hadoop.mapred.FileOutputFormat",
+            serdeInfo: { serializationLibrary: "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe" },
+          },
+        },
+      },
+      options: {
+        ignoreChanges: [
+          "externalCatalogTableOptions.parameters.metadata_location",
+          "externalCatalogTableOptions.parameters.previous_metadata_location",
+          "schema",
+        ],
+      },
+    });
+    // The connection reads (and lists) the curated zone of the curated bucket, and nothing else.
+    const agent = one("trib-staging-tables-read").inputs.member;
+    // The connection's own service account, which BigQuery made for it.
+    expect(agent).toMatch(
+      new RegExp(
+        `^serviceAccount:bqcx-${NUMBER}-[0-9a-f]{4}@gcp-sa-bigquery-condel\\.iam\\.gserviceaccount\\.com$`,
+      ),
+    );
+    expect(
+      s.resources
+        .filter((r) => r.type === T.member && r.inputs.member === agent)
+        .map((r) => [r.name, r.inputs])
+        .sort(),
+    ).toEqual([
+      [
+        "trib-staging-tables-list",
+        {
+          bucket: "trib-staging-curated",
+          role: "roles/storage.objectViewer",
+          member: agent,
+          condition: {
+            title: "list the curated tables",
+            expression:
+              'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("curated/")',
+          },
+        },
+      ],
+      [
+        "trib-staging-tables-read",
+        {
+          bucket: "trib-staging-curated",
+          role: "roles/storage.objectViewer",
+          member: agent,
+          condition: {
+            title: "read the curated tables",
+            expression:
+              'resource.name.startsWith("projects/_/buckets/trib-staging-curated/objects/curated/")',
+          },
+        },
+      ],
+    ]);
+  });
+
+  it("lets an asset's function move its own table's pointer only; the maintenance every table's", () => {
+    expect(inputs("trib-staging-tables-committer")).toEqual({
+      project: PROJECT,
+      roleId: "tributary_trib_staging_committer",
+      title: "Tributary trib_staging: commit a curated table",
+      description:
+        "Moves an Iceberg table's metadata_location in BigQuery: bound on one table and its connection",
+      permissions: ["bigquery.connections.delegate", "bigquery.tables.get", "bigquery.tables.update"],
+    });
+    const commits = (who: string) =>
+      s.resources
+        .filter(
+          (r) => /gcp:bigquery\/(iamMember|connectionIamMember)/.test(r.type) && r.inputs.member === sa(who),
+        )
+        .map((r) => r.inputs);
+    expect(commits("trib-staging-curated-orders")).toEqual([
+      {
+        project: PROJECT,
+        location: REGION,
+        connectionId: "trib-staging-tables",
+        role: ROLE,
+        member: sa("trib-staging-curated-orders"),
+      },
+      {
+        project: PROJECT,
+        datasetId: "trib_staging",
+        tableId: "curated_orders",
+        role: ROLE,
+        member: sa("trib-staging-curated-orders"),
+      },
+    ]);
+    expect(commits("trib-staging-table-maintenance").map((b) => b.tableId ?? b.connectionId)).toEqual([
+      "trib-staging-tables",
+      ...CURATED,
+    ]);
+    // Sources and the sweeper commit no table.
+    expect(commits("trib-staging-orders-cdc")).toEqual([]);
+    expect(commits("trib-staging-outbox-sweep")).toEqual([]);
+    // The maintenance runs every night, and its function waits for its rights.
+    expect(inputs("trib-staging-table-maintenance-schedule", T.job)).toMatchObject({
+      schedule: "0 3 * * *",
+      timeZone: "UTC",
+    });
+  });
+
+  it("names a read-only query identity: data viewer on the dataset, job user, no bucket anywhere", () => {
+    const reader = `serviceAccount:trib-staging-query-reader@${PROJECT}.iam.gserviceaccount.com`;
+    expect(inputs("trib-staging-query-reader-tables")).toEqual({
+      project: PROJECT,
+      datasetId: "trib_staging",
+      role: "roles/bigquery.dataViewer",
+      member: reader,
+    });
+    expect(inputs("trib-staging-query-reader-jobs")).toEqual({
+      project: PROJECT,
+      role: "roles/bigquery.jobUser",
+      member: reader,
+    });
+    expect(s.resources.filter((r) => r.inputs.member === reader).map((r) => r.name)).toEqual([
+      "trib-staging-query-reader-tables",
+      "trib-staging-query-reader-jobs",
+    ]);
+    expect(s.outputs.tables).toEqual({
+      catalog: `${PROJECT}.trib_staging`,
+      tables: Object.fromEntries(CURATED.map((k) => [k, `${PROJECT}.trib_staging.${k}`])),
+      reader: `trib-staging-query-reader@${PROJECT}.iam.gserviceaccount.com`,
+    });
   });
 });
 

@@ -158,12 +158,19 @@ describe.each(INIT_STACKS)("stack %s, as init wrote it", (stack) => {
     expect(synthesised.resources.length).toBeGreaterThan(50);
     expect(JSON.stringify(real.resources)).toBe(JSON.stringify(synthesised.resources));
     expect(real.outputs).toEqual(synthesised.outputs);
-    // One function per asset and source, and the stack's outbox sweeper.
+    // One function per asset and source, the stack's outbox sweeper and its table maintenance.
     expect(Object.keys(real.outputs.functions as object).sort()).toEqual([
       "daily_summary",
       "outbox-sweep",
       "page_stats",
       "page_views",
+      "table-maintenance",
+      "top_pages",
+    ]);
+    // init's program exports the curated tables: each asset's, and who may query them.
+    expect(Object.keys((real.outputs.tables as { tables: object }).tables).sort()).toEqual([
+      "daily_summary",
+      "page_stats",
       "top_pages",
     ]);
 
