@@ -7,12 +7,13 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TABLE_MAINTENANCE } from "../../src/contract/function-env.ts";
+import type { MaintenanceOptions } from "../../src/runtime/engine/maintenance.ts";
 import { awsHandler } from "../../src/runtime/handlers/aws.ts";
-import { functionEnv, HandlerConfigError, lazyRuntime } from "../../src/runtime/handlers/core.ts";
-import { MAINTAINED_EVENT, type MaintenanceOptions } from "../../src/runtime/handlers/maintain.ts";
+import { functionEnv, HandlerConfigError, lazyRuntime, perform } from "../../src/runtime/handlers/core.ts";
+import { MAINTAINED_EVENT } from "../../src/runtime/handlers/maintain.ts";
 import type { TableCatalog, TableCommit } from "../../src/runtime/iceberg/catalog.ts";
 import { GlueCatalog } from "../../src/runtime/iceberg/glue.ts";
-import { graph, recorder, stack, tempDir } from "./helpers.ts";
+import { DAY, graph, orderRecords, recorder, stack, tempDir } from "./helpers.ts";
 
 const URIS = {
   raw: "s3://trib-test-raw",
@@ -85,11 +86,16 @@ describe("the table maintenance function", () => {
     const calls: { assets: number; store: string; opts: MaintenanceOptions }[] = [];
     const catalog: TableCatalog = { publish: async (_: TableCommit) => {} };
     const handler = awsHandler(graph, {
-      ...r.deps(s, TABLE_MAINTENANCE),
+      ...r.deps(s, TABLE_MAINTENANCE, { TRIBUTARY_TABLE_CATALOG: GLUE }),
       catalog,
       maintainTables: async (g, store, opts) => {
-        calls.push({ assets: g.size, store: store.uri, opts });
-        return { detail: "5 tables: 2 partitions compacted (9 files into 2), 3 snapshots expired." };
+        calls.push({ assets: g.size, store: store.uri, opts: opts! });
+        return {
+          detail: "5 tables: 2 partitions compacted (9 files into 2), 3 snapshots expired.",
+          compacted: 2,
+          expired: 3,
+          removed: 0,
+        };
       },
     });
     const tick = { asset: TABLE_MAINTENANCE, scheduledTime: "2026-11-02T03:00:00Z" };
@@ -107,7 +113,13 @@ describe("the table maintenance function", () => {
         assets: graph.size,
         // The function's one store over the stack's three, named by the curated one's (here a folder).
         store: pathToFileURL(join(dir.path, "curated")).href,
-        opts: { now: new Date("2026-11-02T03:00:00Z"), lockStaleAfterMs: 16 * 60_000, catalog },
+        opts: {
+          now: new Date("2026-11-02T03:00:00Z"),
+          lockStaleAfterMs: 16 * 60_000,
+          catalog,
+          // The catalog's names for the tables it commits, from the function's environment.
+          catalogRef: { kind: "glue", region: "eu-west-1", database: "trib_test" },
+        },
       },
     ]);
     expect(r.logged(MAINTAINED_EVENT)).toEqual([
@@ -131,15 +143,49 @@ describe("the table maintenance function", () => {
     ]);
   });
 
-  it("fails every tick, saying so, when its bundle has no maintenance step", async () => {
-    const s = stack(dir.path, URIS);
-    const handler = awsHandler(graph, recorder().deps(s, TABLE_MAINTENANCE));
-    await expect(
-      handler({ asset: TABLE_MAINTENANCE, scheduledTime: "2026-11-02T03:00:00Z" }),
-    ).rejects.toThrow(
-      new HandlerConfigError(
-        "handler: this bundle has no table maintenance step; rebuild it (tributary bundle) with a Tributary that has one, and deploy it.",
-      ),
-    );
+  it("runs the engine's own maintenance when it is given none, and commits name their tables as the catalog does", async () => {
+    const root = await tempDir("tables-engine");
+    try {
+      const s = stack(root.path, URIS);
+      const defaults = { openStore: s.openStore, publisher: () => ({ publish: async () => {} }) };
+      const commits: TableCommit[] = [];
+      const catalog: TableCatalog = { publish: async (c) => void commits.push(c) };
+      const runtime = (asset: string) =>
+        lazyRuntime(
+          graph,
+          { env: s.env(asset, { TRIBUTARY_TABLE_CATALOG: GLUE }), write: () => {}, catalog },
+          defaults,
+        )();
+      const ingested = await perform(runtime("orders_cdc"), {
+        kind: "source-events",
+        id: "msg-1",
+        source: "orders_cdc",
+        records: orderRecords(),
+      });
+      const acme = ingested.announced.find((a) => a.partition === `${DAY}|acme`)!;
+      const materialised = await perform(runtime("curated_orders"), {
+        kind: "asset-materialised",
+        id: "e-1",
+        ...acme,
+      });
+      expect(materialised.status).toBe("materialised");
+      // A catalog that does not say its namespace is told the one of the environment's reference.
+      expect(commits.map((c) => ({ namespace: c.namespace, name: c.name, version: c.version }))).toEqual([
+        { namespace: "trib_test", name: "curated_orders", version: 1 },
+      ]);
+      const r = recorder();
+      const handler = awsHandler(graph, {
+        ...r.deps(s, TABLE_MAINTENANCE, { TRIBUTARY_TABLE_CATALOG: GLUE }),
+        catalog,
+      });
+      const now = new Date().toISOString();
+      const detail = "compacted 0 partitions, expired 0 snapshots, removed 0 unreferenced objects (0 bytes)";
+      expect(await handler({ asset: TABLE_MAINTENANCE, scheduledTime: now })).toEqual([
+        { id: `${TABLE_MAINTENANCE}@${now}`, kind: "schedule", status: "maintained", detail, announced: [] },
+      ]);
+      expect(r.logged(MAINTAINED_EVENT)).toEqual([{ event: MAINTAINED_EVENT, detail, environment: "test" }]);
+    } finally {
+      await root.remove();
+    }
   });
 });

@@ -30,6 +30,7 @@ import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { upstreamKeys } from "../../kit/partitions.ts";
 import { IngestError, ingest, type SourcePartition, sourcePartitions } from "../engine/ingest.ts";
+import { maintainTables } from "../engine/maintenance.ts";
 import type { BatchManifest } from "../engine/manifest.ts";
 import { materialize } from "../engine/materialize.ts";
 import { type Announcement, Outbox } from "../engine/outbox.ts";
@@ -220,7 +221,7 @@ export interface Runtime {
   readonly secrets?: SecretSource;
   /** The stack's table catalog (its environment's FUNCTION_ENV.catalog), told about each table commit. */
   readonly catalog?: TableCatalog;
-  /** The engine's table maintenance, which the maintenance function runs (maintain.ts). */
+  /** The table maintenance the maintenance function runs (default: the engine's, maintain.ts). */
   readonly maintainTables?: MaintainTables;
 }
 
@@ -326,15 +327,11 @@ async function dispatch(rt: Runtime, work: Work, owed: string[]): Promise<WorkRe
         return done("swept", swept.detail);
       }
       if (fn.kind === "maintain" && work.asset === fn.asset) {
-        if (!rt.maintainTables) {
-          throw new HandlerConfigError(
-            "handler: this bundle has no table maintenance step; rebuild it (tributary bundle) with a Tributary that has one, and deploy it.",
-          );
-        }
-        const report = await rt.maintainTables(rt.graph, rt.store, {
+        const report = await (rt.maintainTables ?? maintainTables)(rt.graph, rt.store, {
           now: work.scheduledTime,
           lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
           ...(rt.catalog ? { catalog: rt.catalog } : {}),
+          ...(fn.catalog ? { catalogRef: fn.catalog } : {}),
         });
         rt.log({ event: MAINTAINED_EVENT, detail: report.detail, environment: fn.environment });
         return done("maintained", report.detail);
@@ -490,6 +487,7 @@ async function run(
     ...(rt.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: rt.lockTimeoutMs }),
     ...(rt.secrets ? { secrets: rt.secrets } : {}),
     ...(rt.catalog ? { catalog: rt.catalog } : {}),
+    ...(rt.fn.catalog ? { catalogRef: rt.fn.catalog } : {}),
   });
   const announced: Announcement[] = [];
   const failed: string[] = [];
