@@ -207,8 +207,8 @@ export function producerPolicy(streamArn: string, keyArn: string, region: string
       Action: "kms:GenerateDataKey",
       Resource: keyArn,
       Condition: { StringEquals: { "kms:ViaService": `kinesis.${region}.amazonaws.com` } },
-      },
-    ]);
+    },
+  ]);
 }
 
 /** The ARNs the stack's read-only query role's policy refers to, resolved. */
