@@ -84,7 +84,8 @@ afterAll(() => dir.remove());
 describe("the shared GCP samples", () => {
   it("the Pub/Sub sample is poison: no Tributary type attribute, data not JSON", async () => {
     const r = recorder();
-    const handler = gcpHandler(graph, r.deps(s, "orders_cdc"));
+    // An asset's function: a CDC source's function takes a message without a type as a change event.
+    const handler = gcpHandler(graph, r.deps(s, "curated_orders"));
     const message =
       'Pub/Sub message aaaaaa-1111-bbbb-2222-cccccccccccc: not a Tributary message: its attribute "type" is missing (attributes: attr1); expected tributary.asset.materialised, tributary.source.events or tributary.asset.scheduled.';
     await expect(

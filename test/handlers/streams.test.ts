@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { InvocationContext } from "@azure/functions";
 import type { ServiceBusMessage } from "@azure/service-bus";
 import { type CloudEvent, cloudEvent } from "@google-cloud/functions-framework";
@@ -84,7 +85,7 @@ async function counts() {
 async function landedProducts(): Promise<number[]> {
   const ids: number[] = [];
   for (const f of await tree(join(dir, "raw"))) {
-    const text = await readFile(join(dir, "raw", f), "utf8");
+    const text = gunzipSync(await readFile(join(dir, "raw", f))).toString("utf8");
     for (const l of text.split("\n").filter((x) => x !== "")) {
       const v = JSON.parse(l) as { after: { id: number } | null; before: { id: number } | null };
       ids.push((v.after ?? v.before)!.id);

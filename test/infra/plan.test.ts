@@ -66,15 +66,23 @@ describe("the deployment plan of the reference pipeline", () => {
       // The stack's table maintenance: compacts and expires the curated tables, nightly.
       ["table-maintenance", "maintain", "trib-dev-table-maintenance", 512],
     ]);
+    // The CDC sources read their Debezium streams, one per table, not the source-events bus.
+    const streamRetry = { attempts: 5, maxEventAgeSeconds: 604800 };
     expect(plan.triggers).toEqual([
       {
         function: "customers_cdc",
-        kind: "source-event",
-        bus: "source-events",
-        source: "customers_cdc",
-        retry,
+        kind: "stream",
+        stream: "trib-dev.public.customers",
+        table: "public.customers",
+        retry: streamRetry,
       },
-      { function: "orders_cdc", kind: "source-event", bus: "source-events", source: "orders_cdc", retry },
+      {
+        function: "orders_cdc",
+        kind: "stream",
+        stream: "trib-dev.public.orders",
+        table: "public.orders",
+        retry: streamRetry,
+      },
       {
         function: "curated_customers",
         kind: "asset-materialised",
@@ -108,7 +116,7 @@ describe("the deployment plan of the reference pipeline", () => {
       { function: "table-maintenance", kind: "schedule", cron: "0 3 * * *", timezone: "UTC", retry },
     ]);
     expect(plan.buses.map((b) => [b.id, b.consumers])).toEqual([
-      ["source-events", ["customers_cdc", "orders_cdc"]],
+      ["source-events", []],
       ["asset-events", ["curated_customers", "curated_orders", "recommendation_features"]],
     ]);
   });

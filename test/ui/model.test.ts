@@ -221,7 +221,7 @@ describe("the static graph of the reference pipeline", () => {
     const source = await uiDetails(graph, "orders_cdc", { module: MODULE, columnLineage });
     const compute = await uiDetails(graph, "recommendation_features", { module: MODULE, columnLineage });
     expect([source.automation, source.columnLineage, source.sql, source.codeVersion]).toEqual([
-      "events of orders_cdc",
+      "changes of public.orders",
       undefined,
       undefined,
       undefined,
@@ -256,7 +256,7 @@ describe("the static graph of the reference pipeline", () => {
         cloud: "aws",
         region: "eu-west-1",
         store: { id: "raw", name: "trib-dev-raw", prefix: "raw/orders_cdc/" },
-        function: { name: "trib-dev-orders-cdc", runs: "events of orders_cdc" },
+        function: { name: "trib-dev-orders-cdc", runs: "changes of public.orders" },
       },
     ]);
     // An asset of a pipeline the stack does not deploy is in no stack.

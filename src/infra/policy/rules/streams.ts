@@ -534,8 +534,9 @@ const deadLetters: Rule = {
           (a) =>
             a.parent === app.parent &&
             roleOf(a) === SERVICE_BUS_SENDER &&
-            typeof a.inputs.scope === "string" &&
-            a.inputs.scope.endsWith(`/queues/${String(queue)}`),
+            // A scope a preview does not know yet is given the benefit of the doubt, as elsewhere.
+            (a.inputs.scope === UNKNOWN ||
+              (typeof a.inputs.scope === "string" && a.inputs.scope.endsWith(`/queues/${String(queue)}`))),
         );
         if (!found || !sender) {
           report(
