@@ -74,15 +74,18 @@ describe("the AWS stack of the reference pipeline", () => {
       "aws:sns/topicPolicy:TopicPolicy": 1,
       // One per asset and source, the stack's outbox sweeper and its table maintenance.
       "tributary:aws:AssetFunction": 9,
-      // Theirs, their schedules' and the query role.
-      "aws:iam/role:Role": 14,
-      "aws:iam/rolePolicy:RolePolicy": 14,
+      // Theirs, their schedules', the query role and each stream's producer role.
+      "aws:iam/role:Role": 16,
+      "aws:iam/rolePolicy:RolePolicy": 16,
       "aws:cloudwatch/logGroup:LogGroup": 9,
       "aws:lambda/function:Function": 9,
-      "aws:sqs/queue:Queue": 14,
-      "aws:sqs/queuePolicy:QueuePolicy": 10,
-      "aws:cloudwatch/eventRule:EventRule": 5,
-      "aws:cloudwatch/eventTarget:EventTarget": 5,
+      // A dead-letter queue per function; a consumer queue per asset an upstream triggers.
+      "aws:sqs/queue:Queue": 12,
+      "aws:sqs/queuePolicy:QueuePolicy": 6,
+      // Asset events only: the CDC sources read their streams.
+      "aws:cloudwatch/eventRule:EventRule": 3,
+      "aws:cloudwatch/eventTarget:EventTarget": 3,
+      // Three from queues, two from the streams.
       "aws:lambda/eventSourceMapping:EventSourceMapping": 5,
       "aws:scheduler/schedule:Schedule": 4,
       "aws:cloudwatch/metricAlarm:MetricAlarm": 21,
@@ -96,6 +99,9 @@ describe("the AWS stack of the reference pipeline", () => {
       "aws:glue/catalogTable:CatalogTable": 5,
       "tributary:aws:Query": 1,
       "aws:athena/workgroup:Workgroup": 1,
+      // A Kinesis data stream per CDC source, which Debezium Server writes to.
+      "tributary:aws:Stream": 2,
+      "aws:kinesis/stream:Stream": 2,
     });
     // Every cloud resource sits in a component; every component at the top.
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
@@ -227,13 +233,8 @@ describe("the AWS stack of the reference pipeline", () => {
         detail: { asset: ["customer_features"] },
       }),
     });
-    expect(inputs("trib-dev-orders-cdc-rule")).toMatchObject({
-      eventBusName: "trib-dev-source-events",
-      eventPattern: JSON.stringify({
-        "detail-type": ["tributary.source.events"],
-        detail: { source: ["orders_cdc"] },
-      }),
-    });
+    // A CDC source's function reads its stream (streams.test.ts): no rule delivers it source events.
+    expect(s.resources.filter((r) => r.name === "trib-dev-orders-cdc-rule")).toEqual([]);
     expect(inputs("trib-dev-curated-orders-queue")).toEqual({
       messageRetentionSeconds: 345600,
       redrivePolicy: JSON.stringify({
@@ -447,7 +448,9 @@ describe("the AWS stack of the reference pipeline", () => {
     const plan = planDeployment(graph, readStackConfig(configMap(example, "dev-aws"), "dev-aws"));
     for (const fn of plan.functions) {
       const name = fn.name.slice("trib-dev-".length);
-      const scheduled = plan.triggers.find((t) => t.function === fn.id)?.kind === "schedule";
+      const trigger = plan.triggers.find((t) => t.function === fn.id);
+      const scheduled = trigger?.kind === "schedule";
+      const streamed = trigger?.kind === "stream" ? trigger.stream : undefined;
       expect(doc(`${fn.name}-policy`), fn.id).toEqual(
         functionPolicy(
           plan.grants.filter((g) => g.function === fn.id),
@@ -460,8 +463,9 @@ describe("the AWS stack of the reference pipeline", () => {
             key: arn.key,
             assetBus: arn.assetBus,
             logGroup: arn.logs(fn.id).replace(":log-stream:*", ""),
-            queue: scheduled ? undefined : arn.queue(`${name}-queue`),
-            deadLetters: scheduled ? arn.queue(`${name}-dlq`) : undefined,
+            queue: scheduled || streamed ? undefined : arn.queue(`${name}-queue`),
+            deadLetters: scheduled || streamed ? arn.queue(`${name}-dlq`) : undefined,
+            ...(streamed ? { stream: `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/${streamed}` } : {}),
             secrets: (fn.secrets ?? []).map((n) => arn.secret(n)),
             // An asset's own table; every table of the database for the maintenance; none for the rest.
             ...(fn.kind === "asset" || fn.kind === "maintain"
@@ -622,8 +626,8 @@ describe("the AWS stack of the reference pipeline", () => {
   it("tags every taggable resource with asset, pipeline, env, owner and cost centre", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
     // Buckets, key, buses, topic, roles, log groups, functions, queues, rules, mappings, alarms, secret,
-    // the Glue database and the Athena workgroup (Glue tables take no tags).
-    expect(tagged).toHaveLength(5 + 1 + 2 + 1 + 14 + 9 + 9 + 14 + 5 + 5 + 21 + 1 + 1 + 1);
+    // the Glue database and the Athena workgroup (Glue tables take no tags), the streams.
+    expect(tagged).toHaveLength(5 + 1 + 2 + 1 + 16 + 9 + 9 + 12 + 3 + 5 + 21 + 1 + 1 + 1 + 2);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
         expect.arrayContaining(["tributary:asset", ...Object.keys(TAGS)]),
