@@ -63,8 +63,8 @@ describe("the GCP stack of the reference pipeline", () => {
       "tributary:gcp:DataKey": 1,
       "gcp:kms/keyRing:KeyRing": 1,
       "gcp:kms/cryptoKey:CryptoKey": 1,
-      // Cloud Storage's, Secret Manager's and BigQuery's agents use the key.
-      "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": 3,
+      // Cloud Storage's, Secret Manager's, BigQuery's and Pub/Sub's (the streams') agents use the key.
+      "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": 4,
       "gcp:projects/serviceIdentity:ServiceIdentity": 1,
       "tributary:gcp:Secret": 1,
       "gcp:secretmanager/secret:Secret": 1,
@@ -81,18 +81,19 @@ describe("the GCP stack of the reference pipeline", () => {
       "gcp:logging/metric:Metric": 2,
       // One per asset and source, the stack's outbox sweeper and its table maintenance.
       "tributary:gcp:AssetFunction": 9,
-      // Each function's and its invoker's, and the query reader.
-      "gcp:serviceaccount/account:Account": 19,
+      // Each function's and its invoker's, the query reader and each stream's producer.
+      "gcp:serviceaccount/account:Account": 21,
       "gcp:cloudfunctionsv2/function:Function": 9,
       "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 9,
       // The functions', and the BigLake connection's two on the curated zone.
       "gcp:storage/bucketIAMMember:BucketIAMMember": 48,
-      // Two buses, four schedule topics, nine dead-letter topics.
-      "gcp:pubsub/topic:Topic": 15,
+      // Two buses, four schedule topics, nine dead-letter topics, a stream per CDC source.
+      "gcp:pubsub/topic:Topic": 17,
       // Per triggered function: its push subscription and its dead-letter subscription.
       "gcp:pubsub/subscription:Subscription": 18,
-      // Nine asset-event publishers, nine dead-letter publishers (the Pub/Sub service agent).
-      "gcp:pubsub/topicIAMMember:TopicIAMMember": 18,
+      // Nine asset-event publishers, nine dead-letter publishers (the Pub/Sub service agent), each
+      // stream's producer.
+      "gcp:pubsub/topicIAMMember:TopicIAMMember": 20,
       "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 9,
       "gcp:cloudscheduler/job:Job": 4,
       "gcp:monitoring/alertPolicy:AlertPolicy": 21,
@@ -108,6 +109,7 @@ describe("the GCP stack of the reference pipeline", () => {
       "tributary:gcp:Query": 1,
       "gcp:bigquery/datasetIamMember:DatasetIamMember": 1,
       "gcp:projects/iAMMember:IAMMember": 1,
+      "tributary:gcp:Stream": 2,
     });
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
     expect(s.resources.filter((r) => r.custom && !r.parent)).toEqual([]);
@@ -299,10 +301,13 @@ describe("the GCP stack of the reference pipeline", () => {
       expirationPolicy: { ttl: "" },
       labels: { ...LABELS, "tributary-asset": "curated_orders", "tributary-role": "consumer" },
     });
-    expect(inputs("trib-staging-orders-cdc-trigger", T.subscription)).toMatchObject({
-      topic: topic("source-events"),
-      filter: 'attributes.type = "tributary.source.events" AND attributes.source = "orders_cdc"',
-    });
+    // A CDC source's function is pushed its stream, in order per record key, unfiltered (streams.test.ts).
+    const stream = inputs("trib-staging-orders-cdc-trigger", T.subscription);
+    expect([stream.topic, stream.enableMessageOrdering, stream.filter]).toEqual([
+      "projects/tributary-staging/topics/trib-staging.public.orders",
+      true,
+      undefined,
+    ]);
     // The dead letters are kept a week in a pull subscription; the Pub/Sub agent may dead-letter.
     expect(inputs("trib-staging-curated-orders-dead-letters", T.subscription)).toMatchObject({
       topic: topic("curated-orders-dead-letters"),
@@ -567,8 +572,9 @@ describe("the GCP stack of the reference pipeline", () => {
 
   it("labels every labelled resource with the five required labels", () => {
     const labelled = s.resources.filter((r) => LABELLED_TYPES[r.type]);
-    // Buckets, key, topics, subscriptions, functions, alert policies, secret, the dataset and its tables.
-    expect(labelled.length).toBe(4 + 1 + 15 + 18 + 9 + 21 + 1 + 1 + 5);
+    // Buckets, key, topics (the streams' too), subscriptions, functions, alert policies, secret, the
+    // dataset and its tables.
+    expect(labelled.length).toBe(4 + 1 + 17 + 18 + 9 + 21 + 1 + 1 + 5);
     for (const r of labelled) {
       expect(r.inputs[LABELLED_TYPES[r.type]!], r.name).toMatchObject({
         ...LABELS,
