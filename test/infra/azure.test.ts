@@ -92,24 +92,26 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:network:Subnet": 2,
       "azure-native:network:PublicIPAddress": 1,
       "azure-native:network:NatGateway": 1,
-      // The vault's and the namespace's.
+      // The vault's and the namespaces' (Service Bus and Event Hubs share privatelink.servicebus…).
       "azure-native:privatedns:PrivateZone": 2,
       "azure-native:privatedns:VirtualNetworkLink": 2,
-      "azure-native:network:PrivateEndpoint": 2,
-      "azure-native:network:PrivateDnsZoneGroup": 2,
+      // The vault's, the Service Bus namespace's and the Event Hubs namespace's.
+      "azure-native:network:PrivateEndpoint": 3,
+      "azure-native:network:PrivateDnsZoneGroup": 3,
       "tributary:azure:DataKey": 1,
       "azure-native:keyvault:Vault": 1,
       "azure-native:keyvault:Key": 1,
       "azure-native:keyvault:Secret": 1,
       "tributary:azure:Secret": 1,
       "random:index/randomBytes:RandomBytes": 1,
-      // The key's, and the read-only query identity.
-      "azure-native:managedidentity:UserAssignedIdentity": 2,
+      // The key's, the read-only query identity and each stream's producer.
+      "azure-native:managedidentity:UserAssignedIdentity": 4,
       "tributary:azure:Store": 2,
       "azure-native:storage:StorageAccount": 2,
       "azure-native:storage:BlobServiceProperties": 1,
-      // raw, curated, quarantine; the host's locks and keys, and one package container per function.
-      "azure-native:storage:BlobContainer": 3 + 2 + 9,
+      // raw, curated, quarantine; the host's locks, keys and stream checkpoints, and one package container
+      // per function.
+      "azure-native:storage:BlobContainer": 3 + 3 + 9,
       "azure-native:storage:ManagementPolicy": 1,
       // Each function's package, in its package container.
       "azure-native:storage:Blob": 9,
@@ -125,17 +127,26 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:web:AppServicePlan": 9,
       "azure-native:web:WebApp": 9,
       "azure-native:applicationinsights:Component": 9,
-      "azure-native:servicebus:Subscription": 5,
-      "azure-native:servicebus:Rule": 5,
+      // The asset-event consumers' subscriptions (the CDC sources read their event hubs); a dead-letter
+      // queue per triggered function.
+      "azure-native:servicebus:Subscription": 3,
+      "azure-native:servicebus:Rule": 3,
       "azure-native:servicebus:Queue": 5,
       // The key's; per function its data containers (2 or 3; the sweeper's and the maintenance's 1), 3 on
-      // the host account, publishing, receiving (5 consumers) and telemetry; reading its secret
-      // (curated_customers); the query identity's on the curated container.
-      "azure-native:authorization:RoleAssignment": 1 + 20 + 27 + 9 + 5 + 9 + 1 + 1,
+      // the host account, publishing, receiving (3 bus consumers) and telemetry; reading its secret
+      // (curated_customers); the query identity's on the curated container; per CDC source its function's
+      // receiving from its event hub, checkpoints and dead letters, and its producer's sending.
+      "azure-native:authorization:RoleAssignment": 1 + 20 + 27 + 9 + 3 + 9 + 1 + 1 + 2 * 4,
       // errors for 9, dead letters for the 5 bus consumers; freshness and outbox age as log alerts.
       "azure-native:monitor:MetricAlert": 14,
       "tributary:azure:Query": 1,
       "azure-native:monitor:ScheduledQueryRule": 3,
+      // An Event Hubs namespace (private), an event hub and its consumer group per CDC source.
+      "tributary:azure:Streams": 1,
+      "azure-native:eventhub:Namespace": 1,
+      "azure-native:eventhub:NamespaceNetworkRuleSet": 1,
+      "azure-native:eventhub:EventHub": 2,
+      "azure-native:eventhub:ConsumerGroup": 2,
     });
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
     expect(s.resources.filter((r) => r.custom && !r.parent)).toEqual([]);
@@ -233,6 +244,7 @@ describe("the Azure stack of the reference pipeline", () => {
     // The host account's containers hold what a deploy rebuilds: they come and go with the functions.
     const host = s.resources.filter((r) => r.type === T.container && r.inputs.accountName === HOST);
     expect(host.map((c) => c.inputs.containerName)).toEqual([
+      "azure-webjobs-eventhub",
       "azure-webjobs-hosts",
       "azure-webjobs-secrets",
       ...[
@@ -323,11 +335,8 @@ describe("the Azure stack of the reference pipeline", () => {
       subscriptionName: "curated_orders",
       topicName: "asset-events",
     });
-    expect(inputs("trib-prod-orders-cdc-filter", T.rule)).toMatchObject({
-      topicName: "source-events",
-      subscriptionName: "orders_cdc",
-      sqlFilter: { sqlExpression: "type = 'tributary.source.events' AND source = 'orders_cdc'" },
-    });
+    // A CDC source's function reads its event hub (streams.test.ts): no subscription to source events.
+    expect(s.resources.filter((r) => r.name === "trib-prod-orders-cdc-filter")).toEqual([]);
     expect(inputs("trib-prod-recommendation-features-filter", T.rule)).toMatchObject({
       sqlFilter: {
         sqlExpression:
@@ -815,8 +824,9 @@ describe("the Azure stack of the reference pipeline", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
     // group, vault, key, identity, 2 accounts, namespace, action group, workspace; the network, its
     // egress IP and NAT gateway, 2 DNS zones and their links, 2 private endpoints; per function plan,
-    // app, insights; 14 metric alerts, 3 log alerts; the secret; the query identity.
-    expect(tagged).toHaveLength(9 + 9 + 9 * 3 + 14 + 3 + 1 + 1);
+    // app, insights; 14 metric alerts, 3 log alerts; the secret; the query identity; the Event Hubs
+    // namespace, its private endpoint and the 2 producer identities.
+    expect(tagged).toHaveLength(9 + 9 + 9 * 3 + 14 + 3 + 1 + 1 + 4);
     expect(s.resources.filter((r) => AZURE_TAGGABLE_TYPES.includes(r.type))).toEqual(tagged);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(

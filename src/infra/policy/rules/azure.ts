@@ -75,6 +75,8 @@ export const AZURE_TAGGABLE_TYPES: readonly string[] = [
   "azure-native:keyvault:Secret",
   AZURE_TYPES.identity,
   AZURE_TYPES.namespace,
+  // The CDC streams' Event Hubs namespace (rules/streams.ts checks the rest of it).
+  "azure-native:eventhub:Namespace",
   AZURE_TYPES.plan,
   AZURE_TYPES.webApp,
   AZURE_TYPES.component,
