@@ -18,8 +18,9 @@ describe("tributary plan", () => {
       "customer_features        asset     cron 0 3 * * * (Europe/Berlin)  512 MB   300 s    curated_customers, curated_orders  dead-letters, errors",
     );
     expect(lines).toContain(
-      "orders_cdc               ingest    events of orders_cdc            512 MB   300 s    -                                  dead-letters, errors",
+      "orders_cdc               ingest    changes of public.orders        512 MB   300 s    -                                  dead-letters, errors",
     );
+    expect(lines).toContain("orders_cdc     trib-dev.public.orders     public.orders     7 days");
     expect(lines).toContain(
       "outbox-sweep             sweep     cron */5 * * * * (UTC)          256 MB   120 s    -                                  dead-letters, errors, outbox-age",
     );
@@ -78,7 +79,7 @@ describe("tributary synth", () => {
     ]);
     expect(lines).toContain("  aws:s3/bucket:Bucket  trib-dev-raw [protect, retainOnDelete]");
     expect(lines).toContain("  aws:scheduler/schedule:Schedule  trib-dev-daily-revenue-schedule");
-    expect(lines.at(-3)).toMatch(/^stack dev-aws: 165 resources in 21 components\. /);
+    expect(lines.at(-3)).toMatch(/^stack dev-aws: 161 resources in 23 components\. /);
     expect(lines.at(-2)).toBe("policy pack tributary-security: no violations");
   }, 60_000);
 

@@ -119,6 +119,12 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:servicebus:Namespace": 1,
       "azure-native:servicebus:NamespaceNetworkRuleSet": 1,
       "azure-native:servicebus:Topic": 2,
+      // The CDC streams: a namespace, a hub per CDC source and its function's consumer group.
+      "tributary:azure:Streams": 1,
+      "azure-native:eventhub:Namespace": 1,
+      "azure-native:eventhub:NamespaceNetworkRuleSet": 1,
+      "azure-native:eventhub:EventHub": 2,
+      "azure-native:eventhub:ConsumerGroup": 2,
       "tributary:azure:Alerts": 1,
       "azure-native:monitor:ActionGroup": 1,
       "azure-native:operationalinsights:Workspace": 1,
@@ -141,12 +147,6 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:monitor:MetricAlert": 14,
       "tributary:azure:Query": 1,
       "azure-native:monitor:ScheduledQueryRule": 3,
-      // An Event Hubs namespace (private), an event hub and its consumer group per CDC source.
-      "tributary:azure:Streams": 1,
-      "azure-native:eventhub:Namespace": 1,
-      "azure-native:eventhub:NamespaceNetworkRuleSet": 1,
-      "azure-native:eventhub:EventHub": 2,
-      "azure-native:eventhub:ConsumerGroup": 2,
     });
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
     expect(s.resources.filter((r) => r.custom && !r.parent)).toEqual([]);

@@ -93,6 +93,8 @@ const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
   "aws:sns/topicPolicy:TopicPolicy": ["arn"],
   "aws:sns/topicSubscription:TopicSubscription": ["topic", "protocol", "endpoint"],
   "aws:sqs/queue:Queue": ["name", "namePrefix", "fifoQueue"],
+  // A stream's shards, mode, retention and key change in place; its name is its identity.
+  "aws:kinesis/stream:Stream": ["name"],
   "aws:sqs/queuePolicy:QueuePolicy": ["queueUrl"],
   "gcp:cloudfunctionsv2/function:Function": ["name", "location", "project", "kmsKeyName"],
   "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": [
@@ -159,6 +161,15 @@ const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
   "azure-native:resources:ResourceGroup": ["resourceGroupName", "location"],
   "azure-native:servicebus:Namespace": ["resourceGroupName", "namespaceName", "location"],
   "azure-native:servicebus:NamespaceNetworkRuleSet": ["resourceGroupName", "namespaceName"],
+  "azure-native:eventhub:Namespace": ["resourceGroupName", "namespaceName", "location"],
+  "azure-native:eventhub:NamespaceNetworkRuleSet": ["resourceGroupName", "namespaceName"],
+  "azure-native:eventhub:EventHub": ["resourceGroupName", "namespaceName", "eventHubName"],
+  "azure-native:eventhub:ConsumerGroup": [
+    "resourceGroupName",
+    "namespaceName",
+    "eventHubName",
+    "consumerGroupName",
+  ],
   "azure-native:network:VirtualNetwork": ["resourceGroupName", "virtualNetworkName", "location"],
   "azure-native:network:Subnet": ["resourceGroupName", "virtualNetworkName", "subnetName"],
   "azure-native:network:PublicIPAddress": ["resourceGroupName", "publicIpAddressName", "location"],

@@ -33,7 +33,7 @@ export interface ColumnSeen {
   readonly column: string;
   /** The JSON types its values had: "string", "integer", "number", "boolean", "null", "object", "array". */
   readonly types: string[];
-  /** How many landed rows had it. */
+  /** How many valid rows had it, counted before deduplication (a redelivered row counts again). */
   count: number;
   /** The line, within the block classified, of the first row that had it. */
   readonly line: number;

@@ -12,7 +12,7 @@ export interface ProposedColumn {
   readonly column: string;
   /** The JSON types its values had, in the order first seen. */
   readonly types: readonly string[];
-  /** How many valid events had it, over every batch. */
+  /** How many valid events had it, over every batch, counted before deduplication. */
   readonly events: number;
   /** Where it was first seen: the batch, its input file and line. */
   readonly first: { readonly batch: string; readonly file: string; readonly line: number };

@@ -75,7 +75,7 @@ export const AZURE_TAGGABLE_TYPES: readonly string[] = [
   "azure-native:keyvault:Secret",
   AZURE_TYPES.identity,
   AZURE_TYPES.namespace,
-  // The CDC streams' Event Hubs namespace (rules/streams.ts checks the rest of it).
+  // The CDC streams' namespace (an event hub itself takes no tags).
   "azure-native:eventhub:Namespace",
   AZURE_TYPES.plan,
   AZURE_TYPES.webApp,
