@@ -189,8 +189,12 @@ describe("the pull-request workflow's offline preview", () => {
     await git("commit", "--quiet", "-m", "tributary init");
     const site = join(project, "assets/site.ts");
     const before = readFileSync(site, "utf8");
+    // A new nullable column: one Iceberg evolves the table with (a required one it cannot, a breaking risk).
     const after = before
-      .replace("    median_duration_ms: Type.Integer(),\n", "$&    max_duration_ms: Type.Integer(),\n")
+      .replace(
+        "    median_duration_ms: Type.Integer(),\n",
+        "$&    max_duration_ms: Type.Union([Type.Integer(), Type.Null()]),\n",
+      )
       .replace(
         "      CAST(median(duration_ms) AS BIGINT) AS median_duration_ms\n",
         "      CAST(median(duration_ms) AS BIGINT) AS median_duration_ms,\n      CAST(max(duration_ms) AS BIGINT) AS max_duration_ms\n",
@@ -214,8 +218,8 @@ describe("the pull-request workflow's offline preview", () => {
       const report = JSON.parse(diff.stdout);
       expect(report.graph.modified.map((m: { key: string }) => m.key)).toEqual(["page_stats"]);
       expect(report.graph.modified[0].schema).toEqual({
-        columns: [{ kind: "added", column: { name: "max_duration_ms", type: "integer", nullable: false } }],
-        verdict: "forward-compatible",
+        columns: [{ kind: "added", column: { name: "max_duration_ms", type: "integer", nullable: true } }],
+        verdict: "compatible",
         consumers: [
           {
             consumer: "daily_summary",
