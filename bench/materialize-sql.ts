@@ -1,20 +1,25 @@
 /**
  * SQL materialisation benchmark: one SQL asset over 10,000,000 upstream rows, materialised by
- * Tributary (`materialize(..., { force: true })`), against the same SQL run directly in DuckDB as
- * `COPY (<sql over read_parquet(<the same upstream file>)>) TO '<tmp>.parquet' (FORMAT parquet, COMPRESSION zstd)`
- * in the same process, with the same (default) DuckDB settings.
+ * Tributary (`materialize(..., { force: true })`: the Parquet file with its Iceberg field ids and
+ * statistics, the commit into the asset's Iceberg table and its record), against the same SQL run directly
+ * in DuckDB as `COPY (<sql over read_parquet(<the same upstream file>)>) TO '<tmp>.parquet' (FORMAT
+ * parquet, COMPRESSION zstd)` in the same process, with the same (default) DuckDB settings.
  *
  *   npx tsx bench/materialize-sql.ts          (7 timed runs of each side after one warm-up)
  *   npx tsx bench/materialize-sql.ts 9        (9 timed runs)
+ *   THREADS=1 npx tsx bench/materialize-sql.ts 5   (DuckDB on one thread on both sides: on a loaded
+ *                                                    machine, two threads' CPU time swings twofold run to run)
  *
  * Setup (not timed): an upstream SQL asset generating 10M rows from range() is materialised once.
- * Workloads: a group-by per customer (100k groups) and a filter + projection (~6.75M rows written).
+ * Workloads: all 10M rows copied (the largest file), a group-by per customer (100k groups) and a filter +
+ * projection (~6.75M rows written).
  * The target rows use assets without checks; the "not_null + unique" rows add those checks on the key
  * (measured against the same raw baseline, for information). Wall time is the measure; the process's
  * CPU time is printed beside it as a cross-check when the machine is shared. A profiled pass (separate
  * from the timed runs) splits Tributary's time by DuckDB statement kind, beside a raw COPY of the same pass.
  *
- * Target: Tributary / raw DuckDB ≤ 1.1 for the assets without checks.
+ * Target: Tributary / raw DuckDB ≤ 1.15 for the assets without checks (issue 18: with the Iceberg commit).
+ * On a shared machine wall time swings run to run; the CPU ratio beside it is the steadier measure.
  */
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -27,8 +32,15 @@ import { LocalStore } from "../src/runtime/storage/local.ts";
 
 const ROWS = 10_000_000;
 const CUSTOMERS = 100_000;
-const TARGET_RATIO = 1.1;
+const TARGET_RATIO = 1.15;
 const RUNS = Number(process.argv[2] ?? 7);
+/** DuckDB threads on both sides (default: DuckDB's own choice, one per core). */
+const THREADS = process.env.THREADS ? Number(process.env.THREADS) : undefined;
+const duckConfig: Record<string, string> = THREADS ? { threads: String(THREADS) } : {};
+if (THREADS) {
+  const open = Duck.open.bind(Duck);
+  Duck.open = (opts = {}) => open({ threads: THREADS, ...opts });
+}
 
 // ---------------------------------------------------------------------------------------------------
 // The graph: one upstream asset generating the rows, and the downstream assets under test.
@@ -80,7 +92,27 @@ const FilterSchema = Type.Object({
   day: Type.String({ format: "date" }),
 });
 
+const allRowsSql = (t: string) => `SELECT id, customer_id, amount, day, status FROM ${t}`;
+const AllRowsSchema = Type.Object({
+  id: Type.Integer(),
+  customer_id: Type.Integer(),
+  amount: Type.Integer(),
+  day: Type.String({ format: "date" }),
+  status: Type.String(),
+});
+
 const workloads: Workload[] = [
+  {
+    name: "all 10M rows",
+    sql: allRowsSql,
+    plain: asset("orders_copy", { deps: [orders], schema: AllRowsSchema, sql: allRowsSql("orders") }),
+    checked: asset("orders_copy_checked", {
+      deps: [orders],
+      schema: AllRowsSchema,
+      sql: allRowsSql("orders"),
+      checks: [notNull(["id"]), unique(["id"])],
+    }),
+  },
   {
     name: "group-by (100k groups)",
     sql: groupBySql,
@@ -160,7 +192,7 @@ async function raw(connection: DuckDBConnection, dir: string, sql: string): Prom
 
 /** The same, opening a fresh in-memory DuckDB for the statement as `materialize` does for each run. */
 async function rawFresh(dir: string, sql: string): Promise<void> {
-  const instance = await DuckDBInstance.create(":memory:");
+  const instance = await DuckDBInstance.create(":memory:", duckConfig);
   const connection = await instance.connect();
   try {
     await raw(connection, dir, sql);
@@ -179,7 +211,6 @@ type Kind =
   | "input views + this_partition"
   | "DESCRIBE"
   | "COPY … TO parquet"
-  | "parquet footer stats"
   | "new-data view"
   | "check not_null"
   | "check unique"
@@ -190,7 +221,6 @@ function kindOf(sql: string): Kind {
   const s = sql.trimStart();
   if (s.startsWith("DESCRIBE")) return "DESCRIBE";
   if (s.startsWith("COPY")) return "COPY … TO parquet";
-  if (s.includes("parquet_file_metadata(") || s.includes("parquet_metadata(")) return "parquet footer stats";
   if (s.startsWith("CREATE OR REPLACE TEMP VIEW") && s.includes("AS SELECT * FROM read_parquet("))
     return "new-data view";
   if (s.startsWith("CREATE OR REPLACE TEMP VIEW")) return "input views + this_partition";
@@ -268,12 +298,15 @@ const store = new LocalStore(join(root, "store"));
 const rawDir = join(root, "raw");
 const ms = (n: number) => n.toFixed(0);
 
-/** Each forced run commits a new data file; delete those no manifest names, so the disk does not fill. */
+/**
+ * Each forced run commits a new data file; delete the data files its record does not name (older
+ * snapshots' files, which time travel would read), so the disk does not fill.
+ */
 async function dropOldFiles(key: string): Promise<void> {
   const m = JSON.parse((await store.get(`_manifests/${key}/_all/manifest.json`))!.toString()) as {
     files: { key: string }[];
   };
-  for (const info of await store.list(`curated/${key}/`)) {
+  for (const info of await store.list(`curated/${key}/data/`)) {
     if (!m.files.some((x) => x.key === info.key)) await store.delete(info.key);
   }
 }
@@ -285,7 +318,7 @@ try {
   };
   const upstream = store.localPath(state.files[0]!.key);
   const over = `read_parquet('${upstream}')`;
-  const instance = await DuckDBInstance.create(":memory:");
+  const instance = await DuckDBInstance.create(":memory:", duckConfig);
   const connection = await instance.connect();
   await mkdir(rawDir, { recursive: true });
   const threads = (
@@ -348,7 +381,7 @@ try {
   const cpu = (xs: readonly Sample[]) => median(xs.map((x) => x.cpu));
   const best = (xs: readonly Sample[]) => Math.min(...xs.map((x) => x.wall));
   console.log(
-    "| workload | asset checks | Tributary ms | raw DuckDB ms | ratio | target ≤ 1.1 | best-run ratio | CPU ms Tributary / raw (ratio) | raw, fresh instance ms |",
+    "| workload | asset checks | Tributary ms | raw DuckDB ms | ratio | target ≤ 1.15 | best-run ratio | CPU ms Tributary / raw (ratio) | raw, fresh instance ms |",
   );
   console.log("|---|---|---:|---:|---:|---|---:|---:|---:|");
   for (const r of rows) {
@@ -365,22 +398,25 @@ try {
   instrument();
   const PROFILE_RUNS = Math.max(3, Math.min(RUNS, 5));
   console.log(
-    `\nWhere Tributary's time goes (median of ${PROFILE_RUNS} profiled runs, ms; "rest" = JS, store I/O, lock, manifest):\n`,
+    `\nWhere Tributary's time goes (median of ${PROFILE_RUNS} profiled runs, ms; "rest" = JS, store I/O, lock, the Iceberg commit and the record):\n`,
   );
-  type Step = Kind | "rest (JS, store, lock, manifest)" | "total" | "raw DuckDB COPY, same pass";
+  type Step =
+    | Kind
+    | "rest (JS, store, lock, Iceberg commit, record)"
+    | "total"
+    | "raw DuckDB COPY, same pass";
   const kinds: Step[] = [
     "open DuckDB",
     "close DuckDB",
     "input views + this_partition",
     "DESCRIBE",
     "COPY … TO parquet",
-    "parquet footer stats",
     "new-data view",
     "check not_null",
     "check unique",
     "drop views",
     "other SQL",
-    "rest (JS, store, lock, manifest)",
+    "rest (JS, store, lock, Iceberg commit, record)",
     "total",
     "raw DuckDB COPY, same pass",
   ];
@@ -403,7 +439,7 @@ try {
           let v: number;
           if (k === "total") v = total;
           else if (k === "raw DuckDB COPY, same pass") v = rawMs;
-          else if (k === "rest (JS, store, lock, manifest)") v = total - sum;
+          else if (k === "rest (JS, store, lock, Iceberg commit, record)") v = total - sum;
           else {
             v = p.ms.get(k) ?? 0;
             sum += v;

@@ -5,4 +5,4 @@
  */
 import { deploy } from "tributary/pulumi";
 
-export const { buckets, buses, functions, streams, lineage, stackName } = await deploy();
+export const { buckets, buses, functions, streams, tables, lineage, stackName } = await deploy();

@@ -250,6 +250,10 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     .argument("<sql>", 'the query, e.g. "SELECT * FROM daily_revenue LIMIT 10"')
     .option("--json", "print the rows as JSON")
     .option("--limit <n>", "most rows to print as a table", "50")
+    .option(
+      "--as-of <snapshot|time>",
+      "read the assets' tables as of a snapshot id (tributary tables), or as they were at a time, e.g. 2026-11-01T10:00:00Z",
+    )
     .option(STORE_FLAGS, STORE_HELP)
     .option(GRAPH_FLAGS, GRAPH_HELP)
     .action(async (sql: string, opts: Record<string, unknown>) => {
@@ -282,9 +286,52 @@ export function program(io: Io, setCode: (code: number) => void): Command {
     });
 
   cli
+    .command("tables")
+    .description(
+      "each asset's Apache Iceberg table: its location, current snapshot, rows and files, partition fields",
+    )
+    .argument("[selection]", "which assets (default: all)")
+    .option("--json", "print JSON")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .addHelpText(
+      "after",
+      `${SELECTION_HELP}\n\nA table's location is what Iceberg readers open (DuckDB's iceberg_scan, Spark's Hadoop catalog).\n` +
+        "Examples:\n  tributary tables\n  tributary tables daily_revenue --json",
+    )
+    .action(async (selection: string | undefined, opts: Record<string, unknown>) => {
+      const { tablesCommand } = await import("./commands/tables.ts");
+      setCode(await tablesCommand(selection, withConfig(opts), io));
+    });
+
+  cli
+    .command("compact")
+    .description("rewrite each partition whose table holds many small files as one file (same rows)")
+    .argument("[selection]", "which assets (default: all)")
+    .option(
+      "--min-files <n>",
+      "compact a partition holding at least this many files, averaging under 64 MiB",
+      "8",
+    )
+    .option("--dry-run", "list what would be compacted")
+    .option("--json", "print JSON")
+    .option(STORE_FLAGS, STORE_HELP)
+    .option(GRAPH_FLAGS, GRAPH_HELP)
+    .action(async (selection: string | undefined, opts: Record<string, unknown>) => {
+      const { compactCommand } = await import("./commands/compact.ts");
+      setCode(await compactCommand(selection, withConfig(opts), io));
+    });
+
+  cli
     .command("gc")
-    .description("delete data objects no manifest names: output of crashed runs and replaced versions")
-    .option("--older-than <duration>", "keep objects younger than this, e.g. 30m, 2h, 1d", "1h")
+    .description(
+      "expire table snapshots older than the grace period, and delete the objects no snapshot or record names",
+    )
+    .option(
+      "--older-than <duration>",
+      "the grace period: keep snapshots and objects younger than this, e.g. 30m, 2h, 1d",
+      "1h",
+    )
     .option("--dry-run", "list what would be deleted")
     .option(STORE_FLAGS, STORE_HELP)
     .option(GRAPH_FLAGS, GRAPH_HELP)

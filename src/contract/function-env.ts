@@ -26,15 +26,29 @@ export const FUNCTION_ENV = {
    * `VectorsConfig`, every field optional): the provider and its settings, the model names, backpressure.
    */
   vectors: "TRIBUTARY_VECTORS",
+   * The catalog the function tells about each table commit (contract/table-names.ts `CatalogRef`, as
+   * JSON): set for the functions that commit curated tables, on a cloud that has a catalog.
+   */
+  catalog: "TRIBUTARY_TABLE_CATALOG",
 } as const;
 
 /**
- * A function materialises an asset, ingests a source, or sweeps the stack's outbox: announces the
- * commits nobody announced (runtime/handlers/outbox.ts). One sweeper per stack, named by this id, which
- * no asset key can be (asset keys have no dash).
+ * A function materialises an asset, ingests a source, sweeps the stack's outbox (announces the commits
+ * nobody announced, runtime/handlers/outbox.ts), or maintains the stack's curated tables (compacts small
+ * files, expires old snapshots, every night). One sweeper and one maintainer per stack, named by these
+ * ids, which no asset key can be (asset keys have no dash).
  */
-export type FunctionKind = "asset" | "ingest" | "sweep";
+export type FunctionKind = "asset" | "ingest" | "sweep" | "maintain";
 export const OUTBOX_SWEEPER = "outbox-sweep";
+export const TABLE_MAINTENANCE = "table-maintenance";
+/** When the table maintenance runs unless the stack says otherwise: every night at 03:00 UTC. */
+export const TABLE_MAINTENANCE_CRON = "0 3 * * *";
+
+/** The functions a stack has besides its assets' and sources', by id, with what they do. */
+export const STACK_FUNCTIONS: Readonly<Record<string, FunctionKind>> = {
+  [OUTBOX_SWEEPER]: "sweep",
+  [TABLE_MAINTENANCE]: "maintain",
+};
 
 /** A source's function ingests it; an asset's materialises it. */
 export function functionKind(a: { readonly kind: "source" | "asset" }): FunctionKind {
@@ -53,6 +67,8 @@ export function functionVariables<V>(fn: {
   readonly assetEvents: V;
   /** The secrets' references, when the asset declares any. */
   readonly secrets?: V;
+  /** The catalog its table commits are published to, when it commits tables on a cloud with one. */
+  readonly catalog?: V;
   readonly timeoutSeconds: number;
   readonly cpus: number;
 }): Record<string, string | V> {
@@ -67,5 +83,6 @@ export function functionVariables<V>(fn: {
     ...(fn.secrets === undefined ? {} : { [FUNCTION_ENV.secrets]: fn.secrets }),
     [FUNCTION_ENV.timeout]: String(fn.timeoutSeconds),
     [FUNCTION_ENV.cpus]: String(fn.cpus),
+    ...(fn.catalog === undefined ? {} : { [FUNCTION_ENV.catalog]: fn.catalog }),
   };
 }

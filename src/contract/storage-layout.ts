@@ -1,12 +1,17 @@
 import { TributaryError } from "../kit/errors.ts";
 import { isPartitionKey, MULTI_SEPARATOR, type Partitions } from "../kit/partitions.ts";
+import { tablePrefix } from "./table-names.ts";
 
 /**
  * Where everything lives in a store, the same in every store:
  *   raw/<source>/<partition>/<batch>.ndjson.gz       validated events as they arrived, gzip (immutable)
- *   curated/<asset>/<partition>/<data version>.parquet materialised assets
+ *   curated/<asset>/                                 the asset's Apache Iceberg table (table-names.ts):
+ *     data/<partition>/<data version>-<run>.parquet    its data files, one per materialised partition
+ *     metadata/v<N>.metadata.json, version-hint.text   its versions; a commit creates v<N+1> if absent
+ *     metadata/*.avro                                  its manifests and manifest lists
  *   quarantine/<source>/<batch>.ndjson               rejected records with their reason
- *   _manifests/<asset>/<partition>/manifest.json     the commit of one asset partition
+ *   _manifests/<asset>/<partition>/manifest.json     Tributary's record of one asset partition (checks,
+ *                                                    data version, lineage), kept with its table's commit
  *   _manifests/<source>/_batches/<batch>.json        the commit of one ingest batch
  *   _failures/<asset>/<partition>/failure.json       the last failed attempt (checks that failed), until a commit
  *   _index/<source>/<batch>.ids                      the event ids a batch committed (dedupe)
@@ -45,8 +50,14 @@ export function partitionPath(partitions: Partitions | undefined, key: string, o
 export const layout = {
   raw: (source: string, ppath: string, batch: string) => `raw/${source}/${ppath}/${batch}.ndjson.gz`,
   rawPrefix: (source: string) => `raw/${source}/`,
-  curated: (asset: string, ppath: string, version: string) => `curated/${asset}/${ppath}/${version}.parquet`,
+  curated: (asset: string, ppath: string, version: string) =>
+    `curated/${asset}/data/${ppath}/${version}.parquet`,
+  /** The folder of a partition's data files: a commit of the partition replaces every file in it. */
+  curatedPartition: (asset: string, ppath: string) => `curated/${asset}/data/${ppath}/`,
   curatedPrefix: (asset: string) => `curated/${asset}/`,
+  /** The asset's Iceberg table: its root, and a file of its metadata folder. */
+  table: (asset: string) => tablePrefix(asset).slice(0, -1),
+  tableMetadata: (asset: string, file: string) => `curated/${asset}/metadata/${file}`,
   quarantine: (source: string, batch: string) => `quarantine/${source}/${batch}.ndjson`,
   manifest: (asset: string, ppath: string) => `_manifests/${asset}/${ppath}/manifest.json`,
   manifestPrefix: (asset: string) => `_manifests/${asset}/`,

@@ -23,6 +23,26 @@ export interface StackOutputs {
    * alone, e.g. `{ stream, arn, region, topicPrefix, producerRoleArn }` on AWS.
    */
   readonly streams: Record<string, Readonly<Record<string, pulumi.Output<string>>>>;
+  /** The curated tables and how to query them (docs/serverless-sql.md); absent when the stack has none. */
+  readonly tables?: TablesOutputs;
+}
+
+/** Where a stack's curated tables are and who may query them. */
+export interface TablesOutputs {
+  /** Where they are registered: the Glue database, the BigQuery dataset (`project.dataset`); absent on Azure. */
+  readonly catalog?: pulumi.Output<string>;
+  /**
+   * Each table by asset: as SQL names it (`trib_dev.orders` in Athena, `project.trib_dev.orders` in
+   * BigQuery), or on Azure its location (`abfss://…`) for an Iceberg reader.
+   */
+  readonly tables: Record<string, pulumi.Output<string>>;
+  /**
+   * The read-only query identity, which reads the curated tables only: an IAM role's ARN (AWS), a service
+   * account's e-mail (GCP), a user-assigned managed identity's client id (Azure).
+   */
+  readonly reader: pulumi.Output<string>;
+  /** Where queries run: the Athena workgroup (AWS); absent elsewhere. */
+  readonly workgroup?: pulumi.Output<string>;
 }
 
 export interface CloudAdapter {
@@ -87,4 +107,13 @@ export function assertFreshnessWithin(plan: DeploymentPlan, maxMinutes: number, 
       );
     }
   }
+}
+
+/**
+ * The catalog reference an adapter gives a function whose plan asks for one (`{ catalog }` in its
+ * environment): every function that commits tables on a cloud with a catalog gets it.
+ */
+export function catalogVariable(catalog: string | undefined, id: string): string {
+  if (catalog === undefined) throw new Error(`function ${id} commits tables but was given no catalog`);
+  return catalog;
 }

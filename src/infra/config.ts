@@ -13,10 +13,12 @@ import { type Static, Type } from "@sinclair/typebox";
 import { Ajv, type ErrorObject } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { parseDocument } from "yaml";
+import { TABLE_MAINTENANCE_CRON } from "../contract/function-env.ts";
 import { EMBEDDING_PROVIDERS, type EmbeddingProvider, PROVIDER_CLOUD } from "../contract/embedding.ts";
 import { DEFAULT_STACKS_DIR } from "../contract/project.ts";
 import { TributaryError } from "../kit/errors.ts";
 import { KEY_PATTERN } from "../kit/keys.ts";
+import { scheduleProblem } from "../kit/schedule.ts";
 import { didYouMean } from "../kit/suggest.ts";
 
 export const CLOUDS = ["aws", "gcp", "azure"] as const;
@@ -65,6 +67,19 @@ const Outbox = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * The stack's curated tables: when their nightly maintenance runs, and what one serverless SQL query may
+ * cost (Athena's bytes-scanned cutoff) and how long its results are kept.
+ */
+const Tables = Type.Object(
+  {
+    maintenanceCron: Type.Optional(Type.String({ minLength: 1 })),
+    scanLimitGb: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    queryResultsDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+  },
+  { additionalProperties: false },
+);
+
 /** Requests in flight to the embedding model per function instance, unless the stack says. */
 export const EMBEDDING_CONCURRENCY = 4;
 /** An Azure OpenAI deployment's capacity (thousands of tokens a minute), unless the stack says. */
@@ -80,6 +95,14 @@ const Embedding = Type.Object(
   { additionalProperties: false },
 );
 
+/** What a stack's tables get when its file says nothing (docs/serverless-sql.md). */
+export const TABLES_DEFAULTS = {
+  maintenanceCron: TABLE_MAINTENANCE_CRON,
+  /** 10 GB: at Athena's $5 per TB scanned, at most 5 cents a query. */
+  scanLimitGb: 10,
+  queryResultsDays: 7,
+} as const;
+
 /** The `tributary:*` keys of a stack file, as JSON values after decoding. */
 const Schema = Type.Object(
   {
@@ -94,6 +117,7 @@ const Schema = Type.Object(
     pipelines: Type.Array(Type.String({ pattern: "^[A-Za-z0-9_-]+$" }), { minItems: 1, uniqueItems: true }),
     functions: Type.Optional(Functions),
     outbox: Type.Optional(Outbox),
+    tables: Type.Optional(Tables),
     embedding: Type.Optional(Embedding),
     // Validated here; infra/bundle.ts reads it where the program deploys the functions' code.
     bundles: Type.Optional(Type.String({ minLength: 1 })),
@@ -121,13 +145,23 @@ const EXPECT: Record<string, string> = {
   functions:
     "an object { architecture?: arm64 | x86_64, memoryMb?: 128-10240, timeoutSeconds?: 1-900, sourceMaps?: true | false }",
   outbox: `an object { sweepEveryMinutes?: ${SWEEP_MINUTES.join(", ")}, alarmAfterMinutes?: 5-1440 }`,
+  tables:
+    "an object { maintenanceCron?: five-field cron in UTC, scanLimitGb?: 1-1000000, queryResultsDays?: 1-3650 }",
   embedding: `an object { provider: ${EMBEDDING_PROVIDERS.join(" | ")}, models?: { <declared model>: <provider model> }, region?: where the model is called, concurrency?: 1-64, capacity?: 1-1000 (azure-openai) }`,
   bundles:
     "the folder holding the functions' code built by tributary bundle, relative to the project (default dist/bundles)",
   secrets:
     "a map from each secret's name (lowercase snake case) to its value, each set with `pulumi config set --secret --path 'tributary:secrets.<name>' <value>`",
 };
-const OBJECT_KEYS = new Set(["retentionDays", "functions", "pipelines", "secrets", "outbox", "embedding"]);
+const OBJECT_KEYS = new Set([
+  "retentionDays",
+  "functions",
+  "pipelines",
+  "secrets",
+  "outbox",
+  "tables",
+  "embedding",
+]);
 
 /** What `tributary synth` and `tributary plan` see for an encrypted config value: they cannot decrypt it. */
 export const SECRET_PLACEHOLDER = "[secret]";
@@ -161,6 +195,15 @@ export interface StackConfig {
    * minutes; after 30 minutes). See docs/outbox.md.
    */
   readonly outbox?: { readonly sweepEveryMinutes: number; readonly alarmAfterMinutes: number };
+  /**
+   * The curated tables' nightly maintenance (cron in UTC) and serverless SQL limits (default:
+   * TABLES_DEFAULTS). See docs/serverless-sql.md.
+   */
+  readonly tables?: {
+    readonly maintenanceCron: string;
+    readonly scanLimitGb: number;
+    readonly queryResultsDays: number;
+  };
   /** The embedding provider the stack's embedding assets call (see docs/embedding-providers.md). */
   readonly embedding?: EmbeddingChoice;
 }
@@ -363,6 +406,11 @@ export function readStackConfig(
       `tributary:outbox.alarmAfterMinutes must be more than sweepEveryMinutes (got ${alarm} and ${sweep}): a commit waits up to one sweep before it is announced`,
     );
   }
+  const maintenanceCron = (raw.tables as { maintenanceCron?: unknown } | undefined)?.maintenanceCron;
+  if (typeof maintenanceCron === "string") {
+    const wrong = scheduleProblem({ cron: maintenanceCron, timezone: "UTC" });
+    if (wrong) problems.push(`tributary:tables.maintenanceCron: ${wrong}`);
+  }
   const embedding = raw.embedding as { provider?: EmbeddingProvider; capacity?: number } | undefined;
   if (cloud && embedding?.provider && EMBEDDING_PROVIDERS.includes(embedding.provider)) {
     const serves = PROVIDER_CLOUD[embedding.provider];
@@ -406,6 +454,11 @@ export function readStackConfig(
     outbox: {
       sweepEveryMinutes: c.outbox?.sweepEveryMinutes ?? OUTBOX_DEFAULTS.sweepEveryMinutes,
       alarmAfterMinutes: c.outbox?.alarmAfterMinutes ?? OUTBOX_DEFAULTS.alarmAfterMinutes,
+    },
+    tables: {
+      maintenanceCron: c.tables?.maintenanceCron ?? TABLES_DEFAULTS.maintenanceCron,
+      scanLimitGb: c.tables?.scanLimitGb ?? TABLES_DEFAULTS.scanLimitGb,
+      queryResultsDays: c.tables?.queryResultsDays ?? TABLES_DEFAULTS.queryResultsDays,
     },
     ...(c.secrets === undefined ? {} : { secrets: Object.keys(c.secrets).sort() }),
     ...(c.embedding === undefined

@@ -3,7 +3,7 @@
  * program, Pulumi.yaml's `main`, is one line:
  *
  *   import { deploy } from "tributary/pulumi";
- *   export const { buckets, buses, functions, streams, lineage, stackName } = await deploy();
+ *   export const { buckets, buses, functions, streams, tables, lineage, stackName } = await deploy();
  *
  * It reads the project configuration (tributary.config.ts) from the program's working directory, loads
  * the graph module it names, reads the stack's config as Pulumi passes it (`pulumi.runtime.allConfig()`,
@@ -87,6 +87,7 @@ export async function deploy(options: DeployOptions = {}): Promise<Deployment> {
     buses: deployed.buses,
     functions: deployed.functions,
     streams: deployed.streams,
+    ...(deployed.tables ? { tables: deployed.tables } : {}),
     lineage: toLineage(
       graph,
       plan.functions.map((f) => f.id),

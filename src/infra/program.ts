@@ -7,4 +7,4 @@
  */
 import { deploy } from "./deploy.ts";
 
-export const { buckets, buses, functions, streams, lineage, stackName } = await deploy();
+export const { buckets, buses, functions, streams, tables, lineage, stackName } = await deploy();

@@ -258,6 +258,7 @@ describe("the bundles, run by a fresh node from folders of their own", () => {
       "outbox-sweep": "sweep",
       recommendation_features: "asset",
       recommendation_vectors: "asset",
+      "table-maintenance": "maintain",
     });
     expect(manifest.vectors).toEqual({ package: "@lancedb/lancedb", version: "0.31.0", shipped: false });
     expect(read("aws", "tributary-bundle.json").vectors).toEqual({

@@ -98,6 +98,8 @@ async function landed(m: BatchManifest): Promise<string[]> {
 /** The rows of an asset partition's Parquet, ordered by `order`. */
 async function rowsOf(a: Parameters<StoreState["manifest"]>[0], partition: string, order: string) {
   const manifest = (await new StoreState(store).manifest(a, partition))!;
+  // A partition without rows commits no data file (its table's snapshot deletes the partition's files).
+  if (manifest.files.length === 0) return [];
   const duck = await Duck.open();
   try {
     const files = manifest.files.map((f) => `'${join(dir, "store", f.key)}'`);

@@ -56,7 +56,11 @@ describe("tributary materialize on the reference pipeline", () => {
     ).toBe(true);
     const orders = events.find((e) => e.eventType === "COMPLETE" && e.job.name === "curated_orders")!;
     expect(orders.inputs.map((i) => i.name)).toEqual(["orders_cdc"]);
-    expect(orders.outputs.map((o) => [o.namespace, o.name])).toEqual([[`file://${store}`, "curated_orders"]]);
+    // A source is named in the store; an asset is its Iceberg table, named by its location.
+    expect(orders.inputs.map((i) => i.namespace)).toEqual([`file://${store}`]);
+    expect(orders.outputs.map((o) => [o.namespace, o.name])).toEqual([
+      ["file", `${store}/curated/curated_orders`],
+    ]);
   });
 
   it("materialises nothing on a second run and says everything is fresh", async () => {

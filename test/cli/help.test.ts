@@ -30,7 +30,9 @@ describe("tributary --help and --version", () => {
         verify [options] [selection]                   read every committed file of the selected assets and sources and check it against its commit's SHA-256
         query [options] <sql>                          run one read-only DuckDB SELECT over the committed assets and sources, each a table named by its key
         search [options] <asset> <text>                the rows of one tenant nearest to a text in an embedding asset's vectors, with their cosine distances
-        gc [options]                                   delete data objects no manifest names: output of crashed runs and replaced versions
+        tables [options] [selection]                   each asset's Apache Iceberg table: its location, current snapshot, rows and files, partition fields
+        compact [options] [selection]                  rewrite each partition whose table holds many small files as one file (same rows)
+        gc [options]                                   expire table snapshots older than the grace period, and delete the objects no snapshot or record names
         secrets                                        the graph's secrets on this machine: who needs each, where its value comes from; rotate a key
         plan [options]                                 print the deployment plan of a stack: stores, buses, functions, triggers, grants, alarms
         synth [options]                                run the Pulumi program offline under mocks and print every resource a deploy registers

@@ -15,14 +15,20 @@ describe("tributary plan", () => {
     const lines = r.stdout.split("\n");
     expect(lines[0]).toBe("stack dev-aws: aws eu-west-1, environment dev, pipelines commerce");
     expect(lines).toContain(
-      "customer_features        asset   cron 0 3 * * * (Europe/Berlin)  512 MB   300 s    curated_customers, curated_orders  dead-letters, errors",
+      "customer_features        asset     cron 0 3 * * * (Europe/Berlin)  512 MB   300 s    curated_customers, curated_orders  dead-letters, errors",
     );
     expect(lines).toContain(
-      "orders_cdc               ingest  changes of public.orders        512 MB   300 s    -                                  dead-letters, errors",
+      "orders_cdc               ingest    changes of public.orders        512 MB   300 s    -                                  dead-letters, errors",
     );
     expect(lines).toContain("orders_cdc     trib-dev.public.orders     public.orders     7 days");
     expect(lines).toContain(
-      "outbox-sweep             sweep   cron */5 * * * * (UTC)          256 MB   120 s    -                                  dead-letters, errors, outbox-age",
+      "outbox-sweep             sweep     cron */5 * * * * (UTC)          256 MB   120 s    -                                  dead-letters, errors, outbox-age",
+    );
+    expect(lines).toContain(
+      "table-maintenance        maintain  cron 0 3 * * * (UTC)            512 MB   900 s    -                                  dead-letters, errors",
+    );
+    expect(lines).toContain(
+      "tables (Glue database trib_dev, Athena stops a query after 10 GB scanned): curated_customers, curated_orders, customer_features, daily_revenue, recommendation_features",
     );
     expect(lines).toContain(
       "raw         trib-dev-raw         raw                                                                         30 days    -            protected",
@@ -73,7 +79,7 @@ describe("tributary synth", () => {
     ]);
     expect(lines).toContain("  aws:s3/bucket:Bucket  trib-dev-raw [protect, retainOnDelete]");
     expect(lines).toContain("  aws:scheduler/schedule:Schedule  trib-dev-daily-revenue-schedule");
-    expect(lines.at(-3)).toMatch(/^stack dev-aws: 148 resources in 20 components\. /);
+    expect(lines.at(-3)).toMatch(/^stack dev-aws: 161 resources in 23 components\. /);
     expect(lines.at(-2)).toBe("policy pack tributary-security: no violations");
   }, 60_000);
 

@@ -148,7 +148,7 @@ main: deploy.ts
 stackConfigDir: stacks
 `);
     expect(read("deploy.ts")).toContain(
-      'import { deploy } from "tributary/pulumi";\n\nexport const { buckets, buses, functions, streams } = await deploy();\n',
+      'import { deploy } from "tributary/pulumi";\n\nexport const { buckets, buses, functions, streams, tables } = await deploy();\n',
     );
     expect(read("assets/site.ts")).toContain('export const FIRST_DAY = "2026-11-30";\n');
     for (const cloud of ["aws", "gcp", "azure"]) {

@@ -17,10 +17,12 @@ import { acquireLock, type LockBody, LockTimeoutError } from "../../src/runtime/
 import type { AssetManifest } from "../../src/runtime/engine/manifest.ts";
 import { materialize, type RunObserver, type RunOutcome } from "../../src/runtime/engine/materialize.ts";
 import type { Step } from "../../src/runtime/engine/steps.ts";
+import { Tables } from "../../src/runtime/iceberg/tables.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 import type { Body, ObjectInfo, ObjectStore, Written } from "../../src/runtime/storage/port.ts";
 import {
   alive,
+  CliServer,
   copyStore,
   graph,
   ingestedStore,
@@ -33,24 +35,28 @@ import {
   TEST_KEY,
   tempDir,
 } from "./helpers/store.ts";
+import { checkTables } from "./helpers/tables.ts";
 
 let root: string;
 let base: string;
 let duck: Duck;
+let server: CliServer;
 /** Every asset partition of a clean single in-process run, by "asset/partition". */
 let reference: Map<string, ReferencePartition>;
 let partitions: string[];
 
-/** A manifest without what differs between two runs of the same data: run id, timings, file names. */
+/** A record without what differs between two runs of the same data: run id, timings, snapshot, file names. */
 function comparable(m: AssetManifest) {
-  const { runId: _r, timings: _t, files, ...rest } = m;
+  const { runId: _r, timings: _t, snapshot: _s, files, ...rest } = m;
   return { ...rest, files: files.map((f) => ({ rows: f.rows })) };
 }
 
 /**
- * What both runs must leave: one manifest per partition, written by the run `writer` names; its file the
- * only object in the partition's curated folder (the other run wrote nothing there); no lock and no
- * failure record left; and every partition's rows equal to the clean run's.
+ * What both runs must leave: one record per partition, written by the run `writer` names; its file (none
+ * for a partition without rows) the only data file in the partition's folder (the other run wrote nothing
+ * there); no lock and no failure record left; every partition's rows equal to the clean run's; and in
+ * each asset's Iceberg table one version per partition commit, whichever run made it (neither run lost
+ * the other's commits in a race for the next version), agreeing with the records, icebird and query.
  */
 async function expectWrittenOnce(
   store: LocalStore,
@@ -62,8 +68,32 @@ async function expectWrittenOnce(
     [...manifests.keys()].map((id) => [id, writer.get(id)]),
   );
   const named = [...manifests.values()].flatMap((m) => m.files.map((f) => f.key)).sort();
-  expect(named).toHaveLength(partitions.length);
-  expect((await store.list("curated/")).map((o) => o.key)).toEqual(named);
+  expect(named).toHaveLength([...manifests.values()].filter((m) => m.rowCount > 0).length);
+  expect((await store.list("curated/")).map((o) => o.key).filter((k) => k.includes("/data/"))).toEqual(named);
+  const seen = await checkTables(store.root, store, manifests, server);
+  expect(seen.lagging).toBe(0);
+  const tables = new Tables(store);
+  for (const a of new Set(partitions.map((id) => id.split("/")[0]!))) {
+    const latest = (await tables.latest(a))!;
+    const commits = partitions.filter((id) => id.startsWith(`${a}/`)).length;
+    // One snapshot per commit, each the parent of the next: a chain no commit is missing from.
+    const chain = latest.metadata.snapshots.map((x) => [
+      x["sequence-number"],
+      x["parent-snapshot-id"] ?? null,
+    ]);
+    expect({ a, version: latest.version, snapshots: chain.length }).toEqual({
+      a,
+      version: commits,
+      snapshots: commits,
+    });
+    expect(chain.map(([, parent]) => parent)).toEqual([
+      null,
+      ...latest.metadata.snapshots.slice(0, -1).map((x) => x["snapshot-id"]),
+    ]);
+    expect(new Set(latest.metadata.snapshots.map((x) => x.summary["tributary.partition"])).size).toBe(
+      commits,
+    );
+  }
   expect(await readLocks(store)).toEqual(new Map());
   expect(await store.list("_failures/")).toEqual([]);
   const committed = await readCommitted(store, duck);
@@ -92,10 +122,12 @@ describe("two materialize runs at once on one store", () => {
     expect(result.counts).toEqual({ materialized: partitions.length, fresh: 0, failed: 0, skipped: 0 });
     duck = await Duck.open();
     reference = await readCommitted(ref, duck);
+    server = new CliServer();
   }, 120_000);
 
   afterAll(async () => {
     duck?.close();
+    await server?.close();
     if (root) await rm(root, { recursive: true, force: true });
   });
 

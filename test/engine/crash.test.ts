@@ -1,9 +1,11 @@
 /**
  * Crash safety: `tributary materialize` is killed with SIGKILL at seeded random points of its run, many
- * times on the same store. After every kill the store must show committed data only (manifests that
+ * times on the same store. After every kill the store must show committed data only (records that
  * parse, name files that exist whole with the recorded size and rows, `status` and `query` agree with
- * them); leftover locks belong to killed processes and never block the next run; and the run that finally
- * completes leaves tables identical to a clean run's.
+ * them), and so must its Iceberg tables: each holds exactly the committed records' files, and icebird,
+ * opening it by its folder, reads a whole snapshot, exactly what `query` shows of it; leftover locks
+ * belong to killed processes and never block the next run; and the run that finally completes leaves
+ * tables identical to a clean run's, with every table's hint current.
  *
  * CRASH_ITERATIONS (default 8) sets the number of kills, CRASH_SEED (default 20261128) the kill points.
  */
@@ -40,6 +42,7 @@ import {
   TEST_KEY,
   tempDir,
 } from "./helpers/store.ts";
+import { checkTables } from "./helpers/tables.ts";
 
 const ITERATIONS = Number(process.env.CRASH_ITERATIONS ?? "8");
 const SEED = Number(process.env.CRASH_SEED ?? "20261128");
@@ -115,9 +118,9 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-/** A manifest without what differs between two runs of the same data: run id, timings, file names. */
+/** A record without what differs between two runs of the same data: run id, timings, snapshot, file names. */
 function comparable(m: AssetManifest) {
-  const { runId: _r, timings: _t, files, ...rest } = m;
+  const { runId: _r, timings: _t, snapshot: _s, files, ...rest } = m;
   return { ...rest, files: files.map((f) => ({ rows: f.rows })) };
 }
 
@@ -126,6 +129,9 @@ interface Seen {
   readonly manifests: Map<string, AssetManifest>;
   readonly locks: Map<string, LockBody>;
   readonly orphans: readonly string[];
+  /** Record files holding a pending record (a kill during a commit), and tables whose hint lags. */
+  readonly pending: number;
+  readonly lagging: number;
 }
 
 /**
@@ -152,16 +158,24 @@ async function checkStore(dir: string, store: LocalStore, deadPids: ReadonlySet<
     });
   }
   expect(await store.list("_failures/")).toEqual([]);
-  const manifests = await readManifests(store);
+  const counts: { pending?: number } = {};
+  const manifests = await readManifests(store, counts);
   for (const [id, m] of manifests) {
     const clean = cliRun.committed.get(id);
     expect(clean === undefined ? `${id}: not a partition of the clean run` : id).toBe(id);
     expect(comparable(m)).toEqual(comparable(clean!.manifest));
     const a = graph.get(m.asset) as (typeof ASSETS)[number];
     const ppath = partitionPath(a.partitions, m.partition, a.key);
-    expect(m.files.map((f) => f.key)).toEqual([
-      `curated/${m.asset}/${ppath}/${m.dataVersion}-${m.runId.slice(-8)}.parquet`,
-    ]);
+    // One file, but for a partition with no rows, which has none.
+    expect(m.files.map((f) => f.key)).toEqual(
+      m.rowCount === 0
+        ? []
+        : [`curated/${m.asset}/data/${ppath}/${m.dataVersion}-${m.runId.slice(-8)}.parquet`],
+    );
+    if (m.rowCount === 0) {
+      expect(reference.get(id)!.rows).toEqual([]);
+      continue;
+    }
     const f = m.files[0]!;
     expect({ id, size: (await store.head(f.key))?.size }).toEqual({ id, size: f.bytes });
     const path = store.localPath(f.key);
@@ -224,15 +238,18 @@ async function checkStore(dir: string, store: LocalStore, deadPids: ReadonlySet<
     });
   }
 
+  // The Iceberg view agrees with the records and with query.
+  const tables = await checkTables(dir, store, manifests, server);
+
   const named = new Set([...manifests.values()].flatMap((m) => m.files.map((f) => f.key)));
-  const curated = (await store.list("curated/")).map((o) => o.key);
+  const curated = (await store.list("curated/")).map((o) => o.key).filter((k) => k.includes("/data/"));
   for (const key of named) expect(curated.includes(key) ? key : `${key} is missing`).toBe(key);
-  // Files of killed runs that no manifest names: invisible to readers, and named like the engine names
-  // them, in the folder of a partition of the graph (the engine does not collect them).
+  // Data files of killed runs that no record names: invisible to readers (no table holds them), and
+  // named like the engine names them, in the folder of a partition of the graph (gc collects them).
   const orphans = curated.filter((k) => !named.has(k));
   const folders = new Set(
     order.map(
-      (o) => `curated/${o.asset}/${partitionPath(graph.get(o.asset).partitions, o.partition, o.asset)}/`,
+      (o) => `curated/${o.asset}/data/${partitionPath(graph.get(o.asset).partitions, o.partition, o.asset)}/`,
     ),
   );
   for (const k of orphans) {
@@ -247,7 +264,7 @@ async function checkStore(dir: string, store: LocalStore, deadPids: ReadonlySet<
       name: true,
     });
   }
-  return { manifests, locks, orphans };
+  return { manifests, locks, orphans, pending: counts.pending ?? 0, lagging: tables.lagging };
 }
 
 describe("materialize killed with SIGKILL", () => {
@@ -354,7 +371,8 @@ describe("materialize killed with SIGKILL", () => {
         }
         log.push(
           `#${i} killed ${Math.round(delay)} ms after planning ${plan!.runs}: ${exit.signal ?? `exit ${exit.code}`}, ` +
-            `${seen.manifests.size}/${P} committed, ${seen.locks.size} stale lock(s), ${seen.orphans.length} orphan file(s)`,
+            `${seen.manifests.size}/${P} committed, ${seen.locks.size} stale lock(s), ${seen.orphans.length} orphan file(s), ` +
+            `${seen.pending} pending record(s), ${seen.lagging} lagging hint(s)`,
         );
         committed = seen.manifests;
         locks = seen.locks;
@@ -391,6 +409,8 @@ describe("materialize killed with SIGKILL", () => {
       });
       const seen = await checkStore(dir, store, killedPids);
       expect(seen.manifests.size).toBe(P);
+      // The completed run settled what the kills left: no pending record, every hint current.
+      expect({ pending: seen.pending, lagging: seen.lagging }).toEqual({ pending: 0, lagging: 0 });
       for (const key of locks.keys()) {
         const o = order.find((x) => lockKey(x.asset, x.partition) === key)!;
         if (committed.has(o.id)) continue;

@@ -24,6 +24,7 @@ import { ingest } from "../../src/runtime/engine/ingest.ts";
 import { materialize, type RunResult } from "../../src/runtime/engine/materialize.ts";
 import { StoreState } from "../../src/runtime/engine/state.ts";
 import { StepError, steps } from "../../src/runtime/engine/steps.ts";
+import { reachableKeys } from "../../src/runtime/iceberg/reachable.ts";
 import { LocalStore } from "../../src/runtime/storage/local.ts";
 
 const days = daily({ start: "2026-11-01", end: "2026-11-03" });
@@ -163,7 +164,7 @@ describe("materialize", () => {
       ],
     });
     expect(m!.files).toHaveLength(1);
-    expect(m!.files[0]!.key).toMatch(/^curated\/totals\/2026-11-01\/[0-9a-f]{16}-00000001\.parquet$/);
+    expect(m!.files[0]!.key).toMatch(/^curated\/totals\/data\/2026-11-01\/[0-9a-f]{16}-00000001\.parquet$/);
     expect(m!.files[0]!.rows).toBe(2);
     expect(m!.inputs).toEqual([
       { asset: "events", partition: "2026-11-01", dataVersion: expect.stringMatching(/^[0-9a-f]{16}$/) },
@@ -327,25 +328,45 @@ describe("materialize", () => {
     );
   });
 
-  it("collects data objects no manifest names, keeping young ones and every committed one", async () => {
+  it("expires old snapshots and collects objects no snapshot or record names, keeping young ones", async () => {
     await materialize(graphOf(), store);
-    await materialize(graphOf({ labelsVersion: "2" }), store); // replaces the three labels objects
-    await store.put("curated/totals/2026-11-01/crashed-run.parquet", "half a file");
+    await materialize(graphOf({ labelsVersion: "2" }), store); // replaces the two labels files
+    await store.put("curated/totals/data/2026-11-01/crashed-run.parquet", "half a file");
     const before = await rows("labels");
-    const young = await collectGarbage(graphOf(), store, { graceMs: 3600_000 });
-    expect(young).toEqual({ removed: [], kept: 4 });
+    const all = async () => (await store.list("curated/")).map((o) => o.key);
+    const everything = await all();
+    // Within the grace period nothing goes: the crashed run's file is kept as possibly still being written.
+    expect(await collectGarbage(graphOf(), store, { graceMs: 3600_000 })).toEqual({
+      removed: [],
+      kept: 1,
+      expired: 0,
+    });
+    expect(await all()).toEqual(everything);
     const later = new Date(Date.now() + 2 * 3600_000);
     const dry = await collectGarbage(graphOf(), store, { now: later, dryRun: true });
-    expect(dry.removed.map((o) => o.key.split("/").slice(0, 3).join("/"))).toEqual([
-      "curated/totals/2026-11-01",
-      "curated/labels/2026-11-01",
-      "curated/labels/2026-11-02",
-      "curated/labels/2026-11-03",
+    // totals: 3 snapshots, labels: 6, weekly: 1; each keeps its current one.
+    expect(dry.expired).toBe(2 + 5 + 0);
+    const data = (keys: readonly string[]) => keys.filter((k) => k.includes("/data/")).sort();
+    expect(data(dry.removed.map((o) => o.key)).map((k) => k.split("/").slice(0, 4).join("/"))).toEqual([
+      "curated/labels/data/2026-11-01",
+      "curated/labels/data/2026-11-02",
+      "curated/totals/data/2026-11-01",
     ]);
-    expect((await store.list("curated/")).length).toBe(3 + 3 + 1 + 4);
+    expect(await all()).toEqual(everything);
     const done = await collectGarbage(graphOf(), store, { now: later });
     expect(done.removed.map((o) => o.key)).toEqual(dry.removed.map((o) => o.key));
-    expect((await store.list("curated/")).length).toBe(3 + 3 + 1);
+    expect(done.expired).toBe(dry.expired);
+    // What is left is exactly what each table's one snapshot needs, and the rows are the same.
+    const state = new StoreState(store);
+    const needed: string[] = [];
+    for (const key of ["labels", "totals", "weekly"]) {
+      const latest = (await state.tables.latest(key))!;
+      expect({ key, snapshots: latest.metadata.snapshots.length }).toEqual({ key, snapshots: 1 });
+      needed.push(...(await reachableKeys(state.tables.table(key))));
+    }
+    const left = await all();
+    expect(left).toEqual(needed.sort());
+    expect(everything.filter((k) => !left.includes(k))).toEqual(done.removed.map((o) => o.key).sort());
     expect(await rows("labels")).toEqual(before);
     expect((await materialize(graphOf({ labelsVersion: "2" }), store)).counts).toEqual({
       materialized: 0,

@@ -101,7 +101,8 @@ describe("commits that announce", () => {
     expect(local.counts.materialized).toBe(3);
     expect(await store.list("_outbox/")).toEqual([]);
 
-    // Each manifest write finds its outbox entry already there.
+    // Each record write finds its outbox entry already there: the record file is written with the pending
+    // record before the table's commit, and settled after it.
     const order: string[] = [];
     const watching: ObjectStore = Object.assign(Object.create(store) as ObjectStore, {
       put: async (key: string, body: Body, opts?: { ifAbsent?: boolean }) => {
@@ -117,6 +118,7 @@ describe("commits that announce", () => {
     expect(order).toEqual(
       run.outcomes.flatMap((o) => [
         `_outbox/curated_orders/${o.item.partition}/${o.item.dataVersion}.json`,
+        `_manifests/curated_orders/${o.item.partition}/manifest.json`,
         `_manifests/curated_orders/${o.item.partition}/manifest.json`,
       ]),
     );

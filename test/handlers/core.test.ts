@@ -84,7 +84,7 @@ describe("the function environment", () => {
       ),
     );
     expect(() => functionEnv({ ...env("orders_cdc", "/x"), TRIBUTARY_KIND: "job" })).toThrow(
-      'handler: TRIBUTARY_KIND is "job"; expected asset, ingest or sweep.',
+      'handler: TRIBUTARY_KIND is "job"; expected asset, ingest, sweep or maintain.',
     );
   });
 

@@ -34,6 +34,7 @@ const arn = {
   key: `arn:aws:kms:${REGION}:${ACCOUNT}:key/trib-dev-data-key-id`,
   assetBus: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/trib-dev-asset-events`,
   logs: (k: string) => `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/tributary/trib-dev/${k}:log-stream:*`,
+  glue: (resource: string) => `arn:aws:glue:${REGION}:${ACCOUNT}:${resource}`,
   /** Secrets Manager's six random characters, offline made from the name (infra/synth/outputs/index.ts). */
   secret: (n: string) => {
     const name = `trib-dev-secret-${n.replaceAll("_", "-")}`;
@@ -55,14 +56,15 @@ describe("the AWS stack of the reference pipeline", () => {
       "tributary:aws:DataKey": 1,
       "aws:kms/key:Key": 1,
       "aws:kms/alias:Alias": 1,
-      "tributary:aws:Store": 4,
-      "aws:s3/bucket:Bucket": 4,
-      "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 4,
-      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 4,
-      "aws:s3/bucketVersioning:BucketVersioning": 4,
-      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 4,
-      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 4,
-      "aws:s3/bucketPolicy:BucketPolicy": 4,
+      // Raw, curated, quarantine, access logs and the query results.
+      "tributary:aws:Store": 5,
+      "aws:s3/bucket:Bucket": 5,
+      "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 5,
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 5,
+      "aws:s3/bucketVersioning:BucketVersioning": 5,
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 5,
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 5,
+      "aws:s3/bucketPolicy:BucketPolicy": 5,
       "aws:s3/bucketLogging:BucketLogging": 3,
       "tributary:aws:Bus": 2,
       "aws:cloudwatch/eventBus:EventBus": 2,
@@ -70,27 +72,36 @@ describe("the AWS stack of the reference pipeline", () => {
       "aws:sns/topic:Topic": 1,
       "aws:sns/topicSubscription:TopicSubscription": 1,
       "aws:sns/topicPolicy:TopicPolicy": 1,
-      // One per asset and source, and the stack's outbox sweeper.
-      "tributary:aws:AssetFunction": 9,
-      // With two producer roles: Debezium Server's, one per CDC stream (put only).
-      "aws:iam/role:Role": 14,
-      "aws:iam/rolePolicy:RolePolicy": 14,
-      "aws:cloudwatch/logGroup:LogGroup": 9,
-      "aws:lambda/function:Function": 9,
-      // The CDC sources read Kinesis streams: no source-events rule, target or queue, a dead letter each.
-      "tributary:aws:Stream": 2,
-      "aws:kinesis/stream:Stream": 2,
-      "aws:sqs/queue:Queue": 13,
+      // One per asset and source, the stack's outbox sweeper and its table maintenance.
+      "tributary:aws:AssetFunction": 10,
+      // Theirs, their schedules', the query role and each stream's producer role.
+      "aws:iam/role:Role": 17,
+      "aws:iam/rolePolicy:RolePolicy": 17,
+      "aws:cloudwatch/logGroup:LogGroup": 10,
+      "aws:lambda/function:Function": 10,
+      // A dead-letter queue per function; a consumer queue per asset an upstream triggers.
+      "aws:sqs/queue:Queue": 14,
       "aws:sqs/queuePolicy:QueuePolicy": 8,
+      // Asset events only: the CDC sources read their streams.
       "aws:cloudwatch/eventRule:EventRule": 4,
       "aws:cloudwatch/eventTarget:EventTarget": 4,
+      // Four from queues, two from the streams.
       "aws:lambda/eventSourceMapping:EventSourceMapping": 6,
-      "aws:scheduler/schedule:Schedule": 3,
+      "aws:scheduler/schedule:Schedule": 4,
       "aws:cloudwatch/metricAlarm:MetricAlarm": 21,
       "tributary:aws:Secret": 1,
       "aws:secretsmanager/secret:Secret": 1,
       "aws:secretsmanager/secretVersion:SecretVersion": 1,
       "random:index/randomBytes:RandomBytes": 1,
+      // The curated assets as Iceberg tables: the stack's Glue database, one table per asset, Athena.
+      "tributary:aws:Catalog": 1,
+      "aws:glue/catalogDatabase:CatalogDatabase": 1,
+      "aws:glue/catalogTable:CatalogTable": 5,
+      "tributary:aws:Query": 1,
+      "aws:athena/workgroup:Workgroup": 1,
+      // A Kinesis data stream per CDC source, which Debezium Server writes to.
+      "tributary:aws:Stream": 2,
+      "aws:kinesis/stream:Stream": 2,
     });
     // Every cloud resource sits in a component; every component at the top.
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
@@ -222,7 +233,7 @@ describe("the AWS stack of the reference pipeline", () => {
         detail: { asset: ["customer_features"] },
       }),
     });
-    // The CDC sources read their Kinesis streams (test/infra/streams.test.ts): no rule on the source-events bus.
+    // A CDC source's function reads its stream (streams.test.ts): no rule delivers it source events.
     expect(s.resources.filter((r) => r.name === "trib-dev-orders-cdc-rule")).toEqual([]);
     expect(inputs("trib-dev-curated-orders-queue")).toEqual({
       messageRetentionSeconds: 345600,
@@ -284,6 +295,8 @@ describe("the AWS stack of the reference pipeline", () => {
           TRIBUTARY_TIMEOUT_SECONDS: "300",
           // 512 MB: under one vCPU, no ingest workers.
           TRIBUTARY_CPUS: "0",
+          // Each commit moves the table's pointer in the stack's Glue database.
+          TRIBUTARY_TABLE_CATALOG: '{"kind":"glue","region":"eu-west-1","database":"trib_dev"}',
         },
       },
       handler: "index.handler",
@@ -414,6 +427,16 @@ describe("the AWS stack of the reference pipeline", () => {
           Resource: arn.queue("curated-orders-queue"),
         },
         {
+          Sid: "CommitTables",
+          Effect: "Allow",
+          Action: ["glue:CreateTable", "glue:GetTable", "glue:UpdateTable"],
+          Resource: [
+            arn.glue("catalog"),
+            arn.glue("database/trib_dev"),
+            arn.glue("table/trib_dev/curated_orders"),
+          ],
+        },
+        {
           Sid: "WriteLogs",
           Effect: "Allow",
           Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -446,6 +469,16 @@ describe("the AWS stack of the reference pipeline", () => {
             secrets: (fn.secrets ?? []).map((n) => arn.secret(n)),
             ...(fn.embeddingModel
               ? { models: [`arn:aws:bedrock:${REGION}::foundation-model/${fn.embeddingModel}`] }
+              : {}),
+            // An asset's own table; every table of the database for the maintenance; none for the rest.
+            ...(fn.kind === "asset" || fn.kind === "maintain"
+              ? {
+                  tables: {
+                    catalog: arn.glue("catalog"),
+                    database: arn.glue("database/trib_dev"),
+                    tables: [arn.glue(`table/trib_dev/${fn.kind === "asset" ? fn.id : "*"}`)],
+                  },
+                }
               : {}),
           },
         ),
@@ -595,7 +628,9 @@ describe("the AWS stack of the reference pipeline", () => {
 
   it("tags every taggable resource with asset, pipeline, env, owner and cost centre", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
-    expect(tagged).toHaveLength(4 + 1 + 2 + 1 + 12 + 9 + 9 + 15 + 6 + 6 + 21 + 1);
+    // Buckets, key, buses, topic, roles, log groups, functions, queues, rules, mappings, alarms, secret,
+    // the Glue database and the Athena workgroup (Glue tables take no tags), the streams.
+    expect(tagged).toHaveLength(5 + 1 + 2 + 1 + 16 + 9 + 9 + 12 + 3 + 5 + 21 + 1 + 1 + 1 + 2);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
         expect.arrayContaining(["tributary:asset", ...Object.keys(TAGS)]),
@@ -628,9 +663,209 @@ describe("the AWS stack of the reference pipeline", () => {
       recommendation_features: "trib-dev-recommendation-features",
       recommendation_vectors: "trib-dev-recommendation-vectors",
       "outbox-sweep": "trib-dev-outbox-sweep",
+      "table-maintenance": "trib-dev-table-maintenance",
     });
     expect(JSON.stringify(s.outputs.lineage)).toBe(JSON.stringify(await normalise(toLineage(graph))));
     expect(s.outputs.stackName).toBe("dev-aws");
+  });
+});
+
+describe("the curated assets as Iceberg tables on AWS", () => {
+  const CURATED = [
+    "curated_customers",
+    "curated_orders",
+    "customer_features",
+    "daily_revenue",
+    "recommendation_features",
+  ];
+  const shared = { ...TAGS, "tributary:asset": "_shared" };
+
+  it("registers each in the stack's Glue database as an Iceberg table, its pointer and columns left to its function", () => {
+    expect(inputs("trib-dev-tables", "aws:glue/catalogDatabase:CatalogDatabase")).toEqual({
+      name: "trib_dev",
+      description: "Tributary's curated assets as Iceberg tables",
+      locationUri: "s3://trib-dev-curated/curated/",
+      tags: shared,
+    });
+    const tables = s.resources.filter((r) => r.type === "aws:glue/catalogTable:CatalogTable");
+    expect(tables.map((t) => t.inputs.name)).toEqual(CURATED);
+    expect(one("trib-dev-tables-daily-revenue", "aws:glue/catalogTable:CatalogTable")).toMatchObject({
+      inputs: {
+        name: "daily_revenue",
+        databaseName: "trib_dev",
+        description: "Tributary asset daily_revenue (Iceberg; its function keeps metadata_location current)",
+        tableType: "EXTERNAL_TABLE",
+        parameters: { table_type: "ICEBERG", EXTERNAL: "TRUE", "tributary:asset": "daily_revenue" },
+        storageDescriptor: { location: "s3://trib-dev-curated/curated/daily_revenue" },
+      },
+      options: {
+        ignoreChanges: [
+          "parameters.metadata_location",
+          "parameters.previous_metadata_location",
+          "storageDescriptor.columns",
+        ],
+      },
+    });
+    // The maintenance function commits every table: the database's, on a schedule, nightly.
+    expect(inputs("trib-dev-table-maintenance-schedule")).toMatchObject({
+      scheduleExpression: "cron(0 3 * * ? *)",
+      scheduleExpressionTimezone: "UTC",
+      target: {
+        input: JSON.stringify({
+          asset: "table-maintenance",
+          scheduledTime: "<aws.scheduler.scheduled-time>",
+        }),
+      },
+    });
+    const maintenance = inputs("trib-dev-table-maintenance", "aws:lambda/function:Function");
+    expect([
+      maintenance.timeout,
+      (maintenance.environment as { variables: Record<string, string> }).variables,
+    ]).toEqual([
+      900,
+      expect.objectContaining({
+        TRIBUTARY_ASSET: "table-maintenance",
+        TRIBUTARY_KIND: "maintain",
+        TRIBUTARY_TABLE_CATALOG: '{"kind":"glue","region":"eu-west-1","database":"trib_dev"}',
+      }),
+    ]);
+    // Sources commit no table, so they have no catalog.
+    const ingest = inputs("trib-dev-orders-cdc", "aws:lambda/function:Function");
+    expect((ingest.environment as { variables: Record<string, string> }).variables).not.toHaveProperty(
+      "TRIBUTARY_TABLE_CATALOG",
+    );
+  });
+
+  it("queries them in an Athena workgroup that enforces encrypted results in their own bucket and a scan cutoff", () => {
+    expect(inputs("trib-dev-query", "aws:athena/workgroup:Workgroup")).toEqual({
+      name: "trib-dev-query",
+      description: "Tributary: serverless SQL over the stack's curated tables",
+      state: "ENABLED",
+      forceDestroy: true,
+      configuration: {
+        enforceWorkgroupConfiguration: true,
+        publishCloudwatchMetricsEnabled: true,
+        // The default: 10 GB, 5 cents at Athena's $5 per TB.
+        bytesScannedCutoffPerQuery: 10_000_000_000,
+        engineVersion: { selectedEngineVersion: "Athena engine version 3" },
+        resultConfiguration: {
+          outputLocation: "s3://trib-dev-query-results/athena/",
+          encryptionConfiguration: { encryptionOption: "SSE_KMS", kmsKeyArn: arn.key },
+          expectedBucketOwner: ACCOUNT,
+        },
+      },
+      tags: shared,
+    });
+    // Private, versioned, encrypted with the stack's key, TLS only, expiring: disposable, results can be rerun.
+    expect(inputs("trib-dev-query-results", "aws:s3/bucket:Bucket")).toEqual({
+      forceDestroy: true,
+      tags: { ...shared, "tributary:store": "query-results", "tributary:disposable": "true" },
+    });
+    expect(inputs("trib-dev-query-results-encryption").rules).toEqual([
+      {
+        applyServerSideEncryptionByDefault: { kmsMasterKeyId: arn.key, sseAlgorithm: "aws:kms" },
+        bucketKeyEnabled: true,
+      },
+    ]);
+    expect(inputs("trib-dev-query-results-public-access")).toMatchObject({
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    expect(inputs("trib-dev-query-results-lifecycle").rules).toEqual([
+      {
+        id: "abort-incomplete-uploads",
+        filter: {},
+        status: "Enabled",
+        abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+      },
+      {
+        id: "expire-noncurrent-versions",
+        filter: {},
+        status: "Enabled",
+        noncurrentVersionExpiration: { noncurrentDays: 1 },
+      },
+      { id: "expire-after-retention", filter: {}, status: "Enabled", expiration: { days: 7 } },
+    ]);
+  });
+
+  it("names a read-only query role, which reads the curated tables and nothing of raw, quarantine or the records", () => {
+    const role = one("trib-dev-query-reader", "aws:iam/role:Role");
+    expect(JSON.parse(role.inputs.assumeRolePolicy as string)).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        { Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "sts:AssumeRole" },
+      ],
+    });
+    const results = "arn:aws:s3:::trib-dev-query-results";
+    expect(doc("trib-dev-query-reader-policy")).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "RunQueries",
+          Effect: "Allow",
+          Action: [
+            "athena:GetQueryExecution",
+            "athena:GetQueryResults",
+            "athena:GetWorkGroup",
+            "athena:StartQueryExecution",
+            "athena:StopQueryExecution",
+          ],
+          Resource: `arn:aws:athena:${REGION}:${ACCOUNT}:workgroup/trib-dev-query`,
+        },
+        {
+          Sid: "ReadCatalog",
+          Effect: "Allow",
+          Action: ["glue:GetDatabase", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
+          Resource: [arn.glue("catalog"), arn.glue("database/trib_dev"), arn.glue("table/trib_dev/*")],
+        },
+        {
+          Sid: "ReadTables",
+          Effect: "Allow",
+          Action: "s3:GetObject",
+          Resource: `${arn.bucket("curated")}/curated/*`,
+        },
+        {
+          Sid: "ListTables",
+          Effect: "Allow",
+          Action: "s3:ListBucket",
+          Resource: arn.bucket("curated"),
+          Condition: { StringLike: { "s3:prefix": ["curated/*"] } },
+        },
+        {
+          Sid: "WriteResults",
+          Effect: "Allow",
+          Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+          Resource: `${results}/athena/*`,
+        },
+        {
+          Sid: "ListResults",
+          Effect: "Allow",
+          Action: ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+          Resource: results,
+          Condition: { StringLike: { "s3:prefix": ["athena/*"] } },
+        },
+        {
+          Sid: "LocateBuckets",
+          Effect: "Allow",
+          Action: "s3:GetBucketLocation",
+          Resource: [arn.bucket("curated"), results],
+        },
+        {
+          Sid: "UseDataKey",
+          Effect: "Allow",
+          Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+          Resource: arn.key,
+        },
+      ],
+    });
+    expect(s.outputs.tables).toEqual({
+      catalog: "trib_dev",
+      tables: Object.fromEntries(CURATED.map((k) => [k, `trib_dev.${k}`])),
+      reader: `arn:aws:iam::${ACCOUNT}:role/trib-dev-query-reader`,
+      workgroup: "trib-dev-query",
+    });
   });
 });
 

@@ -108,8 +108,8 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:keyvault:Secret": 1,
       "tributary:azure:Secret": 1,
       "random:index/randomBytes:RandomBytes": 1,
-      // The functions'; Debezium Server's, one per CDC stream.
-      "azure-native:managedidentity:UserAssignedIdentity": 3,
+      // The key's, the read-only query identity and each stream's producer.
+      "azure-native:managedidentity:UserAssignedIdentity": 4,
       "tributary:azure:Store": 2,
       "azure-native:storage:StorageAccount": 2,
       "azure-native:storage:BlobServiceProperties": 1,
@@ -132,7 +132,7 @@ describe("the Azure stack of the reference pipeline", () => {
       "tributary:azure:Alerts": 1,
       "azure-native:monitor:ActionGroup": 1,
       "azure-native:operationalinsights:Workspace": 1,
-      // One per asset and source, and the stack's outbox sweeper.
+      // One per asset and source, the stack's outbox sweeper and its table maintenance.
       "tributary:azure:AssetFunction": 9,
       "azure-native:web:AppServicePlan": 9,
       "azure-native:web:WebApp": 9,
@@ -140,13 +140,15 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:servicebus:Subscription": 4,
       "azure-native:servicebus:Rule": 4,
       "azure-native:servicebus:Queue": 6,
-      // The key's; per function its data containers (2 or 3; the sweeper's 1), 3 on the host account,
-      // publishing, receiving (4 bus consumers) and telemetry; reading its secret (curated_customers);
-      // per CDC source's function reading its hub, its checkpoints and sending its dead letters; each
-      // producer sending to its hub; calling its model's deployment (recommendation_vectors).
-      "azure-native:authorization:RoleAssignment": 1 + 21 + 27 + 9 + 4 + 9 + 1 + 2 * 3 + 2 + 1,
-      // errors for 9, dead letters for the 6 bus consumers; freshness and outbox age as log alerts.
-      "azure-native:monitor:MetricAlert": 15,
+      // The key's; per function its data containers (2 or 3; the sweeper's and the maintenance's 1), 3 on
+      // the host account, publishing, receiving (4 bus consumers) and telemetry; reading its secret
+      // (curated_customers); the query identity's on the curated container; per CDC source its function's
+      // receiving from its event hub, checkpoints and dead letters, and its producer's sending; calling its
+      // model's deployment (recommendation_vectors).
+      "azure-native:authorization:RoleAssignment": 1 + 22 + 30 + 10 + 4 + 10 + 1 + 1 + 2 * 4 + 1,
+      // errors for 10, dead letters for the 6 bus consumers; freshness and outbox age as log alerts.
+      "azure-native:monitor:MetricAlert": 16,
+      "tributary:azure:Query": 1,
       "azure-native:monitor:ScheduledQueryRule": 3,
     });
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
@@ -258,6 +260,7 @@ describe("the Azure stack of the reference pipeline", () => {
         "outbox-sweep",
         "recommendation-features",
         "recommendation-vectors",
+        "table-maintenance",
       ].map((k) => `package-${k}`),
     ]);
     for (const c of host) {
@@ -336,7 +339,7 @@ describe("the Azure stack of the reference pipeline", () => {
       subscriptionName: "curated_orders",
       topicName: "asset-events",
     });
-    // The CDC sources read their event hubs (test/infra/streams.test.ts), not the source-events topic.
+    // A CDC source's function reads its event hub (streams.test.ts): no subscription to source events.
     expect(s.resources.filter((r) => r.name === "trib-prod-orders-cdc-filter")).toEqual([]);
     expect(inputs("trib-prod-recommendation-features-filter", T.rule)).toMatchObject({
       sqlFilter: {
@@ -645,6 +648,7 @@ describe("the Azure stack of the reference pipeline", () => {
       "package-outbox-sweep",
       "package-recommendation-features",
       "package-recommendation-vectors",
+      "package-table-maintenance",
     ]);
     expect(blobs.map((b) => b.inputs.source)).toEqual(Array(9).fill(blob.inputs.source));
   });
@@ -829,9 +833,10 @@ describe("the Azure stack of the reference pipeline", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
     // group, vault, key, identity, 2 accounts, namespace, action group, workspace; the network, its
     // egress IP and NAT gateway, 3 DNS zones and their links, 3 private endpoints; the Azure OpenAI
-    // account and its deployment; per function plan, app, insights; 15 metric alerts, 3 log alerts; the
-    // secret; the Event Hubs namespace, its private endpoint and the 2 producer identities.
-    expect(tagged).toHaveLength(9 + 12 + 2 + 9 * 3 + 15 + 3 + 1 + 4);
+    // account and its deployment; per function plan, app, insights; 16 metric alerts, 3 log alerts; the
+    // secret; the query identity; the Event Hubs namespace, its private endpoint and the 2 producer
+    // identities.
+    expect(tagged).toHaveLength(9 + 12 + 2 + 10 * 3 + 16 + 3 + 1 + 1 + 4);
     expect(s.resources.filter((r) => AZURE_TAGGABLE_TYPES.includes(r.type))).toEqual(tagged);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
@@ -865,11 +870,63 @@ describe("the Azure stack of the reference pipeline", () => {
           "recommendation_features",
           "recommendation_vectors",
           "outbox-sweep",
+          "table-maintenance",
         ].map((k) => [k, `trib-prod-${k.replaceAll("_", "-")}-${SFX}`]),
       ),
     );
     expect(JSON.stringify(s.outputs.lineage)).toBe(JSON.stringify(await normalise(toLineage(graph))));
     expect(s.outputs.stackName).toBe("prod-azure");
+  });
+});
+
+describe("the curated assets as Iceberg tables on Azure", () => {
+  const CURATED = [
+    "curated_customers",
+    "curated_orders",
+    "customer_features",
+    "daily_revenue",
+    "recommendation_features",
+  ];
+
+  it("names a read-only query identity that reads and lists the curated zone of the curated container only", () => {
+    const identity = one("trib-prod-query-reader", "azure-native:managedidentity:UserAssignedIdentity");
+    expect(identity.inputs).toEqual({
+      resourceGroupName: "trib-prod",
+      resourceName: "trib-prod-query-reader",
+      tags: { ...TAGS, "tributary:asset": "_shared", "tributary:role": "query" },
+    });
+    const principal = s.resources.find((r) => r.name === "trib-prod-query-reader-tables")!.inputs.principalId;
+    const mine = s.resources.filter((r) => r.type === T.assignment && r.inputs.principalId === principal);
+    expect(mine.map((r) => r.inputs)).toEqual([
+      {
+        roleAssignmentName: guid("prod-azure", "trib-prod-query", "curated", "storageBlobDataReader"),
+        scope: container(DATA, "curated"),
+        roleDefinitionId: READER,
+        principalId: principal,
+        principalType: "ServicePrincipal",
+        description: "The stack's query identity reads the curated tables (curated/), nothing else",
+        condition: [clause(READ, [path_("curated/")]), clause(LIST, [prefix("curated/")])].join(" AND "),
+        conditionVersion: "2.0",
+      },
+    ]);
+    // No catalog on Azure: no function is told of one.
+    for (const app of s.resources.filter((r) => r.type === T.app)) {
+      expect(JSON.stringify(app.inputs), app.name).not.toContain("TRIBUTARY_TABLE_CATALOG");
+    }
+    // The table maintenance runs on its timer, nightly in UTC.
+    expect(settings("trib-prod-table-maintenance")).toMatchObject({
+      TRIBUTARY_KIND: "maintain",
+      TRIBUTARY_SCHEDULE_CRON: "0 3 * * *",
+      TRIBUTARY_SCHEDULE_TIMEZONE: "UTC",
+    });
+    // Iceberg readers open each table by its location; the identity reads it.
+    expect(s.outputs.tables).toEqual({
+      tables: Object.fromEntries(
+        CURATED.map((k) => [k, `abfss://curated@${DATA}.dfs.core.windows.net/curated/${k}`]),
+      ),
+      // Its client id, what a reader authenticates as.
+      reader: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+    });
   });
 });
 

@@ -69,7 +69,26 @@ describe("stack config", () => {
       pipelines: ["commerce"],
       functions: { architecture: "arm64", memoryMb: 1024, timeoutSeconds: 300 },
       outbox: { sweepEveryMinutes: 5, alarmAfterMinutes: 30 },
+      tables: { maintenanceCron: "0 3 * * *", scanLimitGb: 10, queryResultsDays: 7 },
     });
+  });
+
+  it("reads the curated tables' settings, and names a maintenance cron or a limit it cannot take", () => {
+    const body = `${GOOD}  tributary:tables:\n    maintenanceCron: "30 1 * * 1"\n    scanLimitGb: 50\n`;
+    stackFile("tables", body);
+    expect(readStackConfig(configMap(root, "tables"), "tables").tables).toEqual({
+      maintenanceCron: "30 1 * * 1",
+      scanLimitGb: 50,
+      queryResultsDays: 7,
+    });
+    expect(problem("cron", `${GOOD}  tributary:tables:\n    maintenanceCron: "nightly"\n`)).toBe(
+      'stacks/Pulumi.cron.yaml: tributary:tables.maintenanceCron: cron "nightly" has 1 field; write five: minute hour day-of-month month day-of-week.',
+    );
+    expect(problem("scan", `${GOOD}  tributary:tables:\n    scanLimitGb: 0\n    athena: true\n`)).toBe(
+      "stacks/Pulumi.scan.yaml: 2 problems:\n" +
+        "  - tributary:tables.athena is not a setting of tributary:tables, which is an object { maintenanceCron?: five-field cron in UTC, scanLimitGb?: 1-1000000, queryResultsDays?: 1-3650 }\n" +
+        "  - tributary:tables.scanLimitGb must be >= 1 (got 0)",
+    );
   });
 
   it("names an outbox alarm that would fire before the sweep could announce", () => {

@@ -125,7 +125,13 @@ describe("a project with no bundle", () => {
       cloud: "aws",
       arch: "arm64",
       graph: "pipelines/index.ts",
-      functions: { customers: "asset", events: "ingest", orders: "asset", "outbox-sweep": "sweep" },
+      functions: {
+        customers: "asset",
+        events: "ingest",
+        orders: "asset",
+        "outbox-sweep": "sweep",
+        "table-maintenance": "maintain",
+      },
     });
     synthesised = JSON.parse(r.stdout) as Synthesis;
     expect(synthesised.outputs.functions).toEqual({
@@ -133,6 +139,7 @@ describe("a project with no bundle", () => {
       events: "shop-dev-events",
       orders: "shop-dev-orders",
       "outbox-sweep": "shop-dev-outbox-sweep",
+      "table-maintenance": "shop-dev-table-maintenance",
     });
   }, 300_000);
 
@@ -174,9 +181,10 @@ describe("--graph, --config and the program under that configuration", () => {
       "customers",
       "big_spenders",
       "outbox-sweep",
+      "table-maintenance",
     ]);
     const ids = (JSON.parse(configured.stdout) as DeploymentPlan).functions.map((f) => f.id);
-    expect(ids).toEqual(["events", "orders", "customers", "outbox-sweep"]);
+    expect(ids).toEqual(["events", "orders", "customers", "outbox-sweep", "table-maintenance"]);
   }, 120_000);
 
   it("synth --graph builds the bundle of that graph and registers what plan --graph planned", async () => {

@@ -59,16 +59,14 @@ describe("the GCP stack of the reference pipeline", () => {
     expect(counts).toEqual({
       "tributary:gcp:Apis": 1,
       // Every API the stack uses but Eventarc (no function has an event trigger), Vertex AI included.
-      "gcp:projects/service:Service": 13,
+      "gcp:projects/service:Service": 15,
       // The embedding function's one-permission role and its binding.
       "tributary:gcp:EmbeddingRole": 1,
-      "gcp:projects/iAMCustomRole:IAMCustomRole": 1,
-      "gcp:projects/iAMMember:IAMMember": 1,
       "tributary:gcp:DataKey": 1,
       "gcp:kms/keyRing:KeyRing": 1,
       "gcp:kms/cryptoKey:CryptoKey": 1,
-      // With the Pub/Sub service agent's, for the CDC streams' topics under the stack's key.
-      "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": 3,
+      // Cloud Storage's, Secret Manager's, BigQuery's and Pub/Sub's (the streams') agents use the key.
+      "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": 4,
       "gcp:projects/serviceIdentity:ServiceIdentity": 1,
       "tributary:gcp:Secret": 1,
       "gcp:secretmanager/secret:Secret": 1,
@@ -83,24 +81,37 @@ describe("the GCP stack of the reference pipeline", () => {
       "gcp:monitoring/notificationChannel:NotificationChannel": 1,
       // Materialisations by asset; the age of the oldest unannounced commit at each outbox sweep.
       "gcp:logging/metric:Metric": 2,
-      // One per asset and source, and the stack's outbox sweeper.
-      "tributary:gcp:AssetFunction": 9,
-      // With a producer account per CDC stream (Debezium Server's, publish only).
-      "gcp:serviceaccount/account:Account": 20,
-      "gcp:cloudfunctionsv2/function:Function": 9,
-      "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 9,
-      "gcp:storage/bucketIAMMember:BucketIAMMember": 47,
-      // Two buses, two CDC streams, three schedule topics, nine dead-letter topics.
-      "tributary:gcp:Stream": 2,
-      "gcp:pubsub/topic:Topic": 16,
+      // One per asset and source, the stack's outbox sweeper and its table maintenance.
+      "tributary:gcp:AssetFunction": 10,
+      // Each function's and its invoker's, the query reader and each stream's producer.
+      "gcp:serviceaccount/account:Account": 23,
+      "gcp:cloudfunctionsv2/function:Function": 10,
+      "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": 10,
+      // The functions', and the BigLake connection's two on the curated zone.
+      "gcp:storage/bucketIAMMember:BucketIAMMember": 53,
+      // Two buses, four schedule topics, ten dead-letter topics, a stream per CDC source.
+      "gcp:pubsub/topic:Topic": 18,
       // Per triggered function: its push subscription and its dead-letter subscription.
-      "gcp:pubsub/subscription:Subscription": 18,
-      // Nine asset-event publishers, nine dead-letter publishers (the Pub/Sub service agent), two
-      // stream producers.
-      "gcp:pubsub/topicIAMMember:TopicIAMMember": 20,
-      "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 9,
-      "gcp:cloudscheduler/job:Job": 3,
-      "gcp:monitoring/alertPolicy:AlertPolicy": 21,
+      "gcp:pubsub/subscription:Subscription": 20,
+      // Ten asset-event publishers, ten dead-letter publishers (the Pub/Sub service agent), each
+      // stream's producer.
+      "gcp:pubsub/topicIAMMember:TopicIAMMember": 22,
+      "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": 10,
+      "gcp:cloudscheduler/job:Job": 4,
+      "gcp:monitoring/alertPolicy:AlertPolicy": 23,
+      // The curated assets as Iceberg tables: a dataset, its connection, a table per asset; each asset's
+      // function may move its own table's pointer, the maintenance every table's; the query reader.
+      "tributary:gcp:Catalog": 1,
+      "gcp:bigquery/dataset:Dataset": 1,
+      "gcp:bigquery/connection:Connection": 1,
+      "gcp:bigquery/table:Table": 5,
+      "gcp:projects/iAMCustomRole:IAMCustomRole": 2,
+      "gcp:bigquery/iamMember:IamMember": 10,
+      "gcp:bigquery/connectionIamMember:ConnectionIamMember": 6,
+      "tributary:gcp:Query": 1,
+      "gcp:bigquery/datasetIamMember:DatasetIamMember": 1,
+      "gcp:projects/iAMMember:IAMMember": 2,
+      "tributary:gcp:Stream": 2,
     });
     expect(s.resources.filter((r) => !r.custom && r.parent)).toEqual([]);
     expect(s.resources.filter((r) => r.custom && !r.parent)).toEqual([]);
@@ -116,6 +127,8 @@ describe("the GCP stack of the reference pipeline", () => {
         // Vertex AI: the stack's assets embed (recommendation_vectors).
         "aiplatform",
         "artifactregistry",
+        "bigquery",
+        "bigqueryconnection",
         "cloudbuild",
         "cloudfunctions",
         "cloudkms",
@@ -146,6 +159,9 @@ describe("the GCP stack of the reference pipeline", () => {
           .filter((r) => r.type === T.member && r.name.startsWith("trib-staging-curated-orders-"))
           .map((r) => r.urn),
         one("trib-staging-curated-orders-publish", T.topicMember).urn,
+        // Its rights on its own table and on the tables' connection.
+        one("trib-staging-curated-orders-table-curated-orders").urn,
+        one("trib-staging-curated-orders-tables-connection").urn,
       ].sort(),
     );
     expect(one("trib-staging-data-ring", "gcp:kms/keyRing:KeyRing").dependsOn).toEqual([urn("cloudkms")]);
@@ -265,6 +281,7 @@ describe("the GCP stack of the reference pipeline", () => {
           TRIBUTARY_ASSET_EVENTS: topic("asset-events"),
           TRIBUTARY_TIMEOUT_SECONDS: "300",
           TRIBUTARY_CPUS: "0",
+          TRIBUTARY_TABLE_CATALOG: `{"kind":"bigquery","project":"${PROJECT}","dataset":"trib_staging"}`,
         },
       },
       labels: { ...LABELS, "tributary-asset": "curated_orders" },
@@ -288,11 +305,13 @@ describe("the GCP stack of the reference pipeline", () => {
       expirationPolicy: { ttl: "" },
       labels: { ...LABELS, "tributary-asset": "curated_orders", "tributary-role": "consumer" },
     });
-    // A CDC source's function is pushed its stream's messages, in order (test/infra/streams.test.ts).
-    expect(inputs("trib-staging-orders-cdc-trigger", T.subscription)).toMatchObject({
-      topic: `projects/${PROJECT}/topics/trib-staging.public.orders`,
-      enableMessageOrdering: true,
-    });
+    // A CDC source's function is pushed its stream, in order per record key, unfiltered (streams.test.ts).
+    const stream = inputs("trib-staging-orders-cdc-trigger", T.subscription);
+    expect([stream.topic, stream.enableMessageOrdering, stream.filter]).toEqual([
+      "projects/tributary-staging/topics/trib-staging.public.orders",
+      true,
+      undefined,
+    ]);
     // The dead letters are kept a week in a pull subscription; the Pub/Sub agent may dead-letter.
     expect(inputs("trib-staging-curated-orders-dead-letters", T.subscription)).toMatchObject({
       topic: topic("curated-orders-dead-letters"),
@@ -429,7 +448,8 @@ describe("the GCP stack of the reference pipeline", () => {
       // outbox sweeper's are the two bookkeeping zones it reads whole (see its own test).
       const condition = r.inputs.condition as { title: string; expression: string };
       expect(Object.keys(condition).sort(), r.name).toEqual(["expression", "title"]);
-      if (r.name.startsWith("trib-staging-outbox-sweep-")) continue;
+      // So are the table maintenance's and the BigLake connection's (the curated zone), see theirs.
+      if (/^trib-staging-(outbox-sweep|table-maintenance|tables)-/.test(r.name)) continue;
       for (const term of condition.expression.split(" || ")) {
         expect(term, r.name).toMatch(
           /^(resource\.name\.startsWith\("projects\/_\/buckets\/[a-z0-9-]+\/objects\/[a-z_]+\/[a-z0-9_]+\/"\)|api\.getAttribute\("storage\.googleapis\.com\/objectListPrefix", ""\)\.startsWith\("[a-z_]+\/[a-z0-9_]+\/"\))$/,
@@ -556,7 +576,9 @@ describe("the GCP stack of the reference pipeline", () => {
 
   it("labels every labelled resource with the five required labels", () => {
     const labelled = s.resources.filter((r) => LABELLED_TYPES[r.type]);
-    expect(labelled.length).toBe(4 + 1 + 16 + 18 + 9 + 21 + 1);
+    // Buckets, key, topics (the streams' too), subscriptions, functions, alert policies, secret, the
+    // dataset and its tables.
+    expect(labelled.length).toBe(4 + 1 + 18 + 20 + 10 + 23 + 1 + 1 + 6);
     for (const r of labelled) {
       expect(r.inputs[LABELLED_TYPES[r.type]!], r.name).toMatchObject({
         ...LABELS,
@@ -585,8 +607,190 @@ describe("the GCP stack of the reference pipeline", () => {
       "outbox-sweep",
       "recommendation_features",
       "recommendation_vectors",
+      "table-maintenance",
     ]);
     expect((s.outputs.functions as Record<string, string>).daily_revenue).toBe("trib-staging-daily-revenue");
+  });
+});
+
+describe("the curated assets as Iceberg tables on GCP", () => {
+  const CURATED = [
+    "curated_customers",
+    "curated_orders",
+    "customer_features",
+    "daily_revenue",
+    "recommendation_features",
+  ];
+  const shared = { ...LABELS, "tributary-asset": "_shared" };
+  const CONNECTION = `projects/${PROJECT}/locations/${REGION}/connections/trib-staging-tables`;
+  const ROLE = `projects/${PROJECT}/roles/tributary_trib_staging_committer`;
+  const BQ_AGENT = `serviceAccount:bq-${NUMBER}@bigquery-encryption.iam.gserviceaccount.com`;
+
+  it("keeps them in a dataset encrypted with the stack's key, as BigLake metastore tables read through one connection", () => {
+    expect(inputs("trib-staging-tables", "gcp:bigquery/dataset:Dataset")).toEqual({
+      project: PROJECT,
+      datasetId: "trib_staging",
+      location: REGION,
+      description: "Tributary's curated assets as Iceberg tables (BigLake metastore)",
+      defaultEncryptionConfiguration: { kmsKeyName: KEY },
+      labels: shared,
+    });
+    // BigQuery's encryption agent may use the key, and the dataset waits for that grant.
+    expect(inputs("trib-staging-data-bigquery")).toEqual({
+      cryptoKeyId: KEY,
+      role: "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+      member: BQ_AGENT,
+    });
+    expect(one("trib-staging-tables", "gcp:bigquery/dataset:Dataset").dependsOn).toContain(
+      "urn:pulumi:staging-gcp::tributary::tributary:gcp:DataKey$gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember::trib-staging-data-bigquery",
+    );
+    expect(inputs("trib-staging-tables-connection")).toEqual({
+      project: PROJECT,
+      location: REGION,
+      connectionId: "trib-staging-tables",
+      friendlyName: "trib-staging-tables",
+      description: "Tributary: BigQuery reads the curated tables' files through this connection",
+      cloudResource: {},
+    });
+    const tables = s.resources.filter((r) => r.type === "gcp:bigquery/table:Table");
+    expect(tables.map((t) => t.inputs.tableId)).toEqual(CURATED);
+    expect(one("trib-staging-tables-daily-revenue", "gcp:bigquery/table:Table")).toMatchObject({
+      inputs: {
+        project: PROJECT,
+        datasetId: "trib_staging",
+        tableId: "daily_revenue",
+        description: "Tributary asset daily_revenue (Iceberg; its function keeps metadata_location current)",
+        deletionProtection: false,
+        labels: { ...shared, "tributary-asset": "daily_revenue" },
+        externalCatalogTableOptions: {
+          connectionId: CONNECTION,
+          parameters: { table_type: "ICEBERG", EXTERNAL: "TRUE" },
+          storageDescriptor: {
+            locationUri: "gs://trib-staging-curated/curated/daily_revenue",
+            inputFormat: "org.apache.hadoop.mapred.FileInputFormat",
+            outputFormat: "org.apache.hadoop.mapred.FileOutputFormat",
+            serdeInfo: { serializationLibrary: "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe" },
+          },
+        },
+      },
+      options: {
+        ignoreChanges: [
+          "externalCatalogTableOptions.parameters.metadata_location",
+          "externalCatalogTableOptions.parameters.previous_metadata_location",
+          "schema",
+        ],
+      },
+    });
+    // The connection reads (and lists) the curated zone of the curated bucket, and nothing else.
+    const agent = one("trib-staging-tables-read").inputs.member;
+    // The connection's own service account, which BigQuery made for it.
+    expect(agent).toMatch(
+      new RegExp(
+        `^serviceAccount:bqcx-${NUMBER}-[0-9a-f]{4}@gcp-sa-bigquery-condel\\.iam\\.gserviceaccount\\.com$`,
+      ),
+    );
+    expect(
+      s.resources
+        .filter((r) => r.type === T.member && r.inputs.member === agent)
+        .map((r) => [r.name, r.inputs])
+        .sort(),
+    ).toEqual([
+      [
+        "trib-staging-tables-list",
+        {
+          bucket: "trib-staging-curated",
+          role: "roles/storage.objectViewer",
+          member: agent,
+          condition: {
+            title: "list the curated tables",
+            expression:
+              'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("curated/")',
+          },
+        },
+      ],
+      [
+        "trib-staging-tables-read",
+        {
+          bucket: "trib-staging-curated",
+          role: "roles/storage.objectViewer",
+          member: agent,
+          condition: {
+            title: "read the curated tables",
+            expression:
+              'resource.name.startsWith("projects/_/buckets/trib-staging-curated/objects/curated/")',
+          },
+        },
+      ],
+    ]);
+  });
+
+  it("lets an asset's function move its own table's pointer only; the maintenance every table's", () => {
+    expect(inputs("trib-staging-tables-committer")).toEqual({
+      project: PROJECT,
+      roleId: "tributary_trib_staging_committer",
+      title: "Tributary trib_staging: commit a curated table",
+      description:
+        "Moves an Iceberg table's metadata_location in BigQuery: bound on one table and its connection",
+      permissions: ["bigquery.connections.delegate", "bigquery.tables.get", "bigquery.tables.update"],
+    });
+    const commits = (who: string) =>
+      s.resources
+        .filter(
+          (r) => /gcp:bigquery\/(iamMember|connectionIamMember)/.test(r.type) && r.inputs.member === sa(who),
+        )
+        .map((r) => r.inputs);
+    expect(commits("trib-staging-curated-orders")).toEqual([
+      {
+        project: PROJECT,
+        location: REGION,
+        connectionId: "trib-staging-tables",
+        role: ROLE,
+        member: sa("trib-staging-curated-orders"),
+      },
+      {
+        project: PROJECT,
+        datasetId: "trib_staging",
+        tableId: "curated_orders",
+        role: ROLE,
+        member: sa("trib-staging-curated-orders"),
+      },
+    ]);
+    expect(commits("trib-staging-table-maintenance").map((b) => b.tableId ?? b.connectionId)).toEqual([
+      "trib-staging-tables",
+      ...CURATED,
+    ]);
+    // Sources and the sweeper commit no table.
+    expect(commits("trib-staging-orders-cdc")).toEqual([]);
+    expect(commits("trib-staging-outbox-sweep")).toEqual([]);
+    // The maintenance runs every night, and its function waits for its rights.
+    expect(inputs("trib-staging-table-maintenance-schedule", T.job)).toMatchObject({
+      schedule: "0 3 * * *",
+      timeZone: "UTC",
+    });
+  });
+
+  it("names a read-only query identity: data viewer on the dataset, job user, no bucket anywhere", () => {
+    const reader = `serviceAccount:trib-staging-query-reader@${PROJECT}.iam.gserviceaccount.com`;
+    expect(inputs("trib-staging-query-reader-tables")).toEqual({
+      project: PROJECT,
+      datasetId: "trib_staging",
+      role: "roles/bigquery.dataViewer",
+      member: reader,
+    });
+    expect(inputs("trib-staging-query-reader-jobs")).toEqual({
+      project: PROJECT,
+      role: "roles/bigquery.jobUser",
+      member: reader,
+    });
+    expect(s.resources.filter((r) => r.inputs.member === reader).map((r) => r.name)).toEqual([
+      "trib-staging-query-reader-tables",
+      "trib-staging-query-reader-jobs",
+    ]);
+    expect(s.outputs.tables).toEqual({
+      catalog: `${PROJECT}.trib_staging`,
+      tables: Object.fromEntries(CURATED.map((k) => [k, `${PROJECT}.trib_staging.${k}`])),
+      reader: `trib-staging-query-reader@${PROJECT}.iam.gserviceaccount.com`,
+    });
   });
 });
 

@@ -85,7 +85,7 @@ describe("grants from graph edges", () => {
         const graph = defineGraph(build(sources, deps));
         const plan = planDeployment(graph, CONFIG);
         for (const fn of plan.functions) {
-          if (fn.kind === "sweep") continue;
+          if (fn.kind === "sweep" || fn.kind === "maintain") continue;
           const doc = policyOf(plan, fn.id);
           const upstream = new Set(graph.inputs(fn.id).map((e) => e.from));
           expect(keysFor(doc, "s3:GetObject")).toEqual(new Set([...upstream, fn.id]));

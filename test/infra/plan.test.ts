@@ -64,6 +64,8 @@ describe("the deployment plan of the reference pipeline", () => {
       ["recommendation_vectors", "asset", "trib-dev-recommendation-vectors", 1024],
       // The stack's outbox sweeper: announces what commits still owe, every five minutes.
       ["outbox-sweep", "sweep", "trib-dev-outbox-sweep", 256],
+      // The stack's table maintenance: compacts and expires the curated tables, nightly.
+      ["table-maintenance", "maintain", "trib-dev-table-maintenance", 512],
     ]);
     // The CDC sources read their Debezium streams, one per table, not the source-events bus.
     const streamRetry = { attempts: 5, maxEventAgeSeconds: 604800 };
@@ -119,6 +121,7 @@ describe("the deployment plan of the reference pipeline", () => {
         retry,
       },
       { function: "outbox-sweep", kind: "schedule", cron: "*/5 * * * *", timezone: "UTC", retry },
+      { function: "table-maintenance", kind: "schedule", cron: "0 3 * * *", timezone: "UTC", retry },
     ]);
     expect(plan.buses.map((b) => [b.id, b.consumers])).toEqual([
       ["source-events", []],
@@ -277,6 +280,8 @@ describe("the deployment plan of the reference pipeline", () => {
       "outbox-sweep-dead-letters",
       "outbox-sweep-errors",
       "outbox-sweep-age",
+      "table-maintenance-dead-letters",
+      "table-maintenance-errors",
     ]);
     expect(plan.alarms.find((a) => a.id === "daily_revenue-freshness")?.minutes).toBe(26 * 60);
     expect(plan.alarms.find((a) => a.id === "outbox-sweep-age")).toEqual({
@@ -291,8 +296,8 @@ describe("the deployment plan of the reference pipeline", () => {
       ...CONFIG,
       outbox: { sweepEveryMinutes: 60, alarmAfterMinutes: 90 },
     });
-    expect(hourly.triggers.at(-1)).toMatchObject({ function: "outbox-sweep", cron: "0 * * * *" });
-    expect(hourly.alarms.at(-1)).toMatchObject({ kind: "outbox-age", minutes: 90 });
+    expect(hourly.triggers.at(-2)).toMatchObject({ function: "outbox-sweep", cron: "0 * * * *" });
+    expect(hourly.alarms.find((a) => a.kind === "outbox-age")).toMatchObject({ minutes: 90 });
   });
 
   it("tags every function with its asset and pipeline, over the stack's tags", () => {
@@ -323,6 +328,79 @@ describe("the deployment plan of the reference pipeline", () => {
     expect(mapped.functions.map((f) => f.environment.NODE_OPTIONS)).toEqual(
       Array(9).fill("--enable-source-maps"),
     );
+  });
+
+  it("makes every asset's curated data a table of the stack's namespace, committed by its function and the maintenance", () => {
+    expect(plan.tables).toEqual({
+      catalog: "glue",
+      namespace: "trib_dev",
+      tables: [
+        "curated_customers",
+        "curated_orders",
+        "customer_features",
+        "daily_revenue",
+        "recommendation_features",
+      ].map((k) => ({ asset: k, name: k, prefix: `curated/${k}/`, writers: [k, "table-maintenance"] })),
+      maintenance: "table-maintenance",
+      scanLimitBytes: 10_000_000_000,
+      queryResultsDays: 7,
+    });
+    // The functions that commit tables name the stack's catalog, to resolve per cloud; sources do not.
+    const catalogs = plan.functions.map((f) => [f.id, f.environment.TRIBUTARY_TABLE_CATALOG]);
+    expect(catalogs.filter(([, c]) => c !== undefined).map(([id]) => id)).toEqual([
+      "curated_customers",
+      "curated_orders",
+      "customer_features",
+      "daily_revenue",
+      "recommendation_features",
+      "table-maintenance",
+    ]);
+    expect(plan.functions.find((f) => f.id === "daily_revenue")!.environment.TRIBUTARY_TABLE_CATALOG).toEqual(
+      {
+        catalog: "trib_dev",
+      },
+    );
+    // The maintenance may rewrite the curated zone, the partitions' locks and records: nothing else.
+    expect(plan.grants.filter((g) => g.function === "table-maintenance")).toEqual([
+      {
+        function: "table-maintenance",
+        store: "curated",
+        prefix: "curated/",
+        access: ["read", "list", "write", "delete"],
+        reason: "tables",
+      },
+      {
+        function: "table-maintenance",
+        store: "curated",
+        prefix: "_manifests/",
+        access: ["read", "list", "write"],
+        reason: "tables",
+      },
+      {
+        function: "table-maintenance",
+        store: "curated",
+        prefix: "_locks/",
+        access: ["read", "list", "write", "delete"],
+        reason: "tables",
+      },
+    ]);
+    const maintenance = plan.functions.find((f) => f.id === "table-maintenance")!;
+    expect([maintenance.timeoutSeconds, maintenance.environment.TRIBUTARY_KIND]).toEqual([900, "maintain"]);
+    // Azure has no catalog: its functions name none, its tables are still planned; the settings are the stack's.
+    const azure = planDeployment(graph, {
+      ...CONFIG,
+      cloud: "azure",
+      tables: { maintenanceCron: "15 1 * * 0", scanLimitGb: 2, queryResultsDays: 1 },
+    });
+    expect([azure.tables.catalog, azure.tables.tables.length, azure.tables.scanLimitBytes]).toEqual([
+      "none",
+      5,
+      2e9,
+    ]);
+    expect(azure.functions.filter((f) => "TRIBUTARY_TABLE_CATALOG" in f.environment)).toEqual([]);
+    expect(azure.triggers.find((t) => t.function === "table-maintenance")).toMatchObject({
+      cron: "15 1 * * 0",
+    });
   });
 
   it("is plain JSON, and the same inputs give the same bytes", () => {
@@ -461,7 +539,7 @@ describe("planning errors", () => {
     );
     expect(
       planDeployment(g, { ...CONFIG, pipelines: ["ingest", "reporting"] }).functions.map((f) => f.id),
-    ).toEqual(["events", "counts", "outbox-sweep"]);
+    ).toEqual(["events", "counts", "outbox-sweep", "table-maintenance"]);
   });
 
   it("shortens long function names with a hash, keeping them distinct", () => {

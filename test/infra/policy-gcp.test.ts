@@ -197,6 +197,7 @@ describe("the GCP checks", () => {
         "trib-staging-customer-features-schedule",
         "trib-staging-daily-revenue-schedule",
         "trib-staging-outbox-sweep-schedule",
+        "trib-staging-table-maintenance-schedule",
       ].map(
         (job) =>
           `Cloud Scheduler job "${job}" needs cloudscheduler.googleapis.com, which the stack does not enable; ` +

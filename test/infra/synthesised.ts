@@ -66,11 +66,17 @@ export function reoptioned(
 /** The options of a resource the data-loss guard keeps: no stack change deletes it, nor does removing it. */
 export const GUARDED = { protect: true, retainOnDelete: true } as const;
 
-/** Every resource registered with options, as [type, name, options], sorted by type then name. */
+/**
+ * Every resource registered with options that keep it (all but `ignoreChanges`), as [type, name, those
+ * options], sorted by type then name.
+ */
 export function guarded(synthesis: Synthesis): [string, string, Record<string, unknown>][] {
   return synthesis.resources
-    .filter((r) => r.options !== undefined)
-    .map((r): [string, string, Record<string, unknown>] => [r.type, r.name, r.options!])
+    .map((r): [string, string, Record<string, unknown>] => {
+      const { ignoreChanges: _, ...kept } = r.options ?? {};
+      return [r.type, r.name, kept];
+    })
+    .filter(([, , kept]) => Object.keys(kept).length > 0)
     .sort(([t1, n1], [t2, n2]) => (t1 < t2 ? -1 : t1 > t2 ? 1 : n1 < n2 ? -1 : n1 > n2 ? 1 : 0));
 }
 

@@ -82,6 +82,9 @@ const engineFacet = F("processing_engine", {
   openlineageAdapterVersion: TRIBUTARY_VERSION,
 });
 const dataSource = F("dataSource", { name: "s3://acme-lake/tributary", uri: "s3://acme-lake/tributary" });
+/** An asset's dataset is its Iceberg table, named by its location in the store (a Hadoop catalog). */
+const table = (key: string) => ({ namespace: "s3://acme-lake", name: `tributary/curated/${key}` });
+const tableSource = F("dataSource", { name: "s3://acme-lake", uri: "s3://acme-lake/tributary" });
 
 /** OpenLineage schema fields, numbered in order: [name, type] or [name, type, subfields]. */
 const fields = (
@@ -373,11 +376,10 @@ describe("a materialisation of one asset partition", () => {
       ],
       outputs: [
         {
-          namespace: "s3://acme-lake/tributary",
-          name: "curated_orders",
+          ...table("curated_orders"),
           facets: {
             schema: F("schema", { fields: CURATED_ORDER_FIELDS }),
-            dataSource,
+            dataSource: tableSource,
             tributary_partitions: F("tributary_partitions", { keys: ["acme"] }),
           },
         },
@@ -448,14 +450,13 @@ describe("a materialisation of one asset partition", () => {
     ]);
     expect(event.outputs).toEqual([
       {
-        namespace: "s3://acme-lake/tributary",
-        name: "curated_orders",
+        ...table("curated_orders"),
         facets: {
           // The types DuckDB wrote, once the manifest gives them.
           schema: F("schema", {
             fields: curatedOrdersManifest.schema.map((c, i) => ({ ...c, ordinal_position: i + 1 })),
           }),
-          dataSource,
+          dataSource: tableSource,
           version: F("version", { datasetVersion: "9c1d3e5f7a2b4c6d" }),
           tributary_partitions: F("tributary_partitions", { keys: ["acme"] }),
           dataQualityMetrics: F("dataQualityMetrics", {
@@ -518,7 +519,10 @@ describe("a materialisation of one asset partition", () => {
       }),
     );
     expect(event.inputs).toHaveLength(1);
-    expect(event.inputs[0]!.name).toBe("curated_orders");
+    expect([event.inputs[0]!.namespace, event.inputs[0]!.name]).toEqual(
+      Object.values(table("curated_orders")),
+    );
+    expect(event.inputs[0]!.facets!["dataSource"]).toEqual(tableSource);
     expect(event.inputs[0]!.facets!["version"]).toEqual(F("version", { datasetVersion: "9c1d3e5f7a2b4c6d" }));
     expect(event.inputs[0]!.facets!["tributary_partitions"]).toEqual(
       F("tributary_partitions", { keys: ["acme"] }),
@@ -601,11 +605,11 @@ describe("a materialisation of one asset partition", () => {
     // customer_features is scheduled daily but partitioned by tenant only: no nominal time.
     expect(Object.keys(event.run.facets!)).toEqual(["parent", "processing_engine", "errorMessage"]);
     expect(event.inputs.map((d) => [d.name, d.facets!["version"]])).toEqual([
-      ["curated_orders", F("version", { datasetVersion: "1111222233334444" })],
-      ["curated_customers", F("version", { datasetVersion: "5555666677778888" })],
+      [table("curated_orders").name, F("version", { datasetVersion: "1111222233334444" })],
+      [table("curated_customers").name, F("version", { datasetVersion: "5555666677778888" })],
     ]);
     const output = event.outputs[0]!;
-    expect(output.name).toBe("customer_features");
+    expect(output.name).toBe(table("customer_features").name);
     expect(output.outputFacets).toBe(undefined);
     expect(Object.keys(output.facets!)).toEqual([
       "schema",
@@ -665,6 +669,29 @@ describe("a materialisation of one asset partition", () => {
     ).toBe('{"code":42}');
     // Without the upstream declarations the inputs are named, without a schema.
     expect(event.inputs).toEqual([{ namespace: STORE.uri, name: "orders_cdc", facets: { dataSource } }]);
+  });
+
+  test("in a stack whose tables are in Glue or BigQuery, an asset's dataset is its table there", () => {
+    const run = assetRun(dailyRevenue, "2026-11-01|acme", { runId: ASSET_RUN, upstream: [curatedOrders] });
+    const glue = {
+      kind: "glue",
+      region: "eu-west-1",
+      account: "123456789012",
+      database: "trib_prod",
+    } as const;
+    const event = valid(runStart(run, { ...ctx, tables: glue }));
+    const arn = "arn:aws:glue:eu-west-1:123456789012";
+    expect(
+      [...event.inputs, ...event.outputs].map((d) => [d.namespace, d.name, d.facets!["dataSource"]]),
+    ).toEqual([
+      [arn, "table/trib_prod/curated_orders", F("dataSource", { name: arn, uri: STORE.uri })],
+      [arn, "table/trib_prod/daily_revenue", F("dataSource", { name: arn, uri: STORE.uri })],
+    ]);
+    const bq = { kind: "bigquery", project: "acme-data", dataset: "trib_staging" } as const;
+    const bqEvent = valid(runStart(run, { ...ctx, tables: bq }));
+    expect(bqEvent.outputs.map((d) => [d.namespace, d.name])).toEqual([
+      ["bigquery", "acme-data.trib_staging.daily_revenue"],
+    ]);
   });
 
   test("a compute asset has no sql facet; its tags and two owners are job facets", () => {
@@ -736,8 +763,8 @@ describe("a materialisation of one asset partition", () => {
       });
       expect(event.outputs).toEqual([
         {
-          namespace: store.uri,
-          name: "order_totals",
+          namespace: "file",
+          name: join(dir, "store", "curated", "order_totals"),
           facets: {
             schema: F("schema", {
               fields: [
@@ -749,7 +776,7 @@ describe("a materialisation of one asset partition", () => {
                 },
               ],
             }),
-            dataSource: F("dataSource", { name: store.uri, uri: store.uri }),
+            dataSource: F("dataSource", { name: "file", uri: store.uri }),
           },
         },
       ]);

@@ -158,12 +158,19 @@ describe.each(INIT_STACKS)("stack %s, as init wrote it", (stack) => {
     expect(synthesised.resources.length).toBeGreaterThan(50);
     expect(JSON.stringify(real.resources)).toBe(JSON.stringify(synthesised.resources));
     expect(real.outputs).toEqual(synthesised.outputs);
-    // One function per asset and source, and the stack's outbox sweeper.
+    // One function per asset and source, the stack's outbox sweeper and its table maintenance.
     expect(Object.keys(real.outputs.functions as object).sort()).toEqual([
       "daily_summary",
       "outbox-sweep",
       "page_stats",
       "page_views",
+      "table-maintenance",
+      "top_pages",
+    ]);
+    // init's program exports the curated tables: each asset's, and who may query them.
+    expect(Object.keys((real.outputs.tables as { tables: object }).tables).sort()).toEqual([
+      "daily_summary",
+      "page_stats",
       "top_pages",
     ]);
 
@@ -182,8 +189,12 @@ describe("the pull-request workflow's offline preview", () => {
     await git("commit", "--quiet", "-m", "tributary init");
     const site = join(project, "assets/site.ts");
     const before = readFileSync(site, "utf8");
+    // A new nullable column: one Iceberg evolves the table with (a required one it cannot, a breaking risk).
     const after = before
-      .replace("    median_duration_ms: Type.Integer(),\n", "$&    max_duration_ms: Type.Integer(),\n")
+      .replace(
+        "    median_duration_ms: Type.Integer(),\n",
+        "$&    max_duration_ms: Type.Union([Type.Integer(), Type.Null()]),\n",
+      )
       .replace(
         "      CAST(median(duration_ms) AS BIGINT) AS median_duration_ms\n",
         "      CAST(median(duration_ms) AS BIGINT) AS median_duration_ms,\n      CAST(max(duration_ms) AS BIGINT) AS max_duration_ms\n",
@@ -207,8 +218,8 @@ describe("the pull-request workflow's offline preview", () => {
       const report = JSON.parse(diff.stdout);
       expect(report.graph.modified.map((m: { key: string }) => m.key)).toEqual(["page_stats"]);
       expect(report.graph.modified[0].schema).toEqual({
-        columns: [{ kind: "added", column: { name: "max_duration_ms", type: "integer", nullable: false } }],
-        verdict: "forward-compatible",
+        columns: [{ kind: "added", column: { name: "max_duration_ms", type: "integer", nullable: true } }],
+        verdict: "compatible",
         consumers: [
           {
             consumer: "daily_summary",

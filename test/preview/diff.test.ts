@@ -121,6 +121,10 @@ describe("tributary diff between two commits", () => {
       { kind: "added", column: { name: "customer_ref", type: "string", nullable: false } },
     ]);
     expect(orders!.schema!.verdict).toBe("breaking");
+    // Its Iceberg table cannot take the renamed column as required (old rows have no value for it).
+    expect(orders!.table).toEqual({
+      unevolvable: ['required column "customer_ref" is added without a default, which Iceberg cannot evolve'],
+    });
     expect(orders!.code?.sql).toBe(true);
     expect(orders!.recompute).toBe(true);
     expect(customers!.schedule).toEqual({
@@ -232,6 +236,8 @@ describe("tributary diff between two commits", () => {
   it("flags the breaking consumer and the shorter retention as risks, and nothing else", () => {
     expect(preview.risks.map((r) => [r.kind, r.subject])).toEqual([
       ["breaking-schema", "orders → customers"],
+      // Named as the dev-aws stack's catalog has the table: its Glue database is the stack's prefix.
+      ["breaking-schema", "table shop_dev.orders"],
       ["data-loss", "store raw (shop-dev-raw)"],
     ]);
   });

@@ -155,6 +155,24 @@ describe("schema verdicts", () => {
   });
 });
 
+describe("the Iceberg table's verdict", () => {
+  it("a change Iceberg cannot evolve breaks the asset's table, whoever reads it; a relaxed column does not", () => {
+    const { graph: g, risks } = diffGraph(graph0(), graph({ amount: Type.Number() }));
+    const reason = 'column "amount" changes type from long to double, which Iceberg cannot evolve';
+    expect(g.modified.find((m) => m.key === "days")!.table).toEqual({ unevolvable: [reason] });
+    expect(risks).toEqual([
+      {
+        kind: "breaking-schema",
+        asset: "days",
+        subject: "table days",
+        message: `Iceberg cannot evolve the table of days: ${reason}`,
+      },
+    ]);
+    const relaxed = diffGraph(graph0(), graph({ nullableAmount: true }));
+    expect([relaxed.graph.modified[0]!.table, relaxed.risks]).toEqual([undefined, []]);
+  });
+});
+
 function graph0() {
   return graph({});
 }

@@ -59,6 +59,14 @@ describe("new personal-data flows in the preview", () => {
     const head = await snapshot([signups, holding, mailing]);
     expect(diffGraph(base, head).risks).toEqual([
       {
+        // The token column became the address: a column its Iceberg table cannot take as required.
+        kind: "breaking-schema",
+        asset: "leads",
+        subject: "table leads",
+        message:
+          'Iceberg cannot evolve the table of leads: required column "email" is added without a default, which Iceberg cannot evolve',
+      },
+      {
         kind: "pii-flow",
         asset: "leads",
         subject: "leads",

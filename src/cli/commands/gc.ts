@@ -12,7 +12,11 @@ export interface GcOptions {
   dryRun?: boolean;
 }
 
-/** `tributary gc`: delete data objects no manifest names (crashed runs' output, replaced versions). */
+/**
+ * `tributary gc`: expire the assets' table snapshots older than the grace period (each table keeps its
+ * current one), and delete the objects under their tables that no remaining snapshot and no record
+ * names (crashed runs' output, replaced versions, what expired snapshots alone used).
+ */
 export async function gcCommand(opts: GcOptions, io: Io): Promise<number> {
   const graph = await commandGraph(opts);
   const graceMs = parseDuration(opts.olderThan ?? "1h", "--older-than") * 60_000;
@@ -22,8 +26,10 @@ export async function gcCommand(opts: GcOptions, io: Io): Promise<number> {
   });
   const bytes = r.removed.reduce((n, o) => n + o.size, 0);
   for (const o of r.removed) io.out(`${opts.dryRun ? "would remove" : "removed"} ${o.key}\n`);
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
   io.out(
-    `${opts.dryRun ? "would remove" : "removed"} ${r.removed.length} unreferenced object${r.removed.length === 1 ? "" : "s"} (${bytes} bytes)` +
+    `${opts.dryRun ? "would expire" : "expired"} ${plural(r.expired, "snapshot")} and ` +
+      `${opts.dryRun ? "remove" : "removed"} ${plural(r.removed.length, "unreferenced object")} (${bytes} bytes)` +
       `${r.kept > 0 ? `; kept ${r.kept} younger than ${opts.olderThan ?? "1h"}` : ""}\n`,
   );
   return 0;

@@ -32,6 +32,18 @@ function trigger(t: TriggerPlan | undefined): string {
   return t ? describeTrigger(t) : "invoked by hand";
 }
 
+/** Where the curated tables are registered, and what one query may scan there. */
+function tablesLine(p: DeploymentPlan): string {
+  const t = p.tables;
+  const where =
+    t.catalog === "glue"
+      ? `Glue database ${t.namespace}, Athena stops a query after ${t.scanLimitBytes / 1e9} GB scanned`
+      : t.catalog === "bigquery"
+        ? `BigQuery dataset ${t.namespace}`
+        : "no catalog on this cloud: docs/serverless-sql.md";
+  return `tables (${where}): ${t.tables.map((x) => x.name).join(", ")}`;
+}
+
 /** The plan for a reader: where data lives, what runs when, and what each function may touch. */
 export function summary(p: DeploymentPlan): string {
   const lines = [
@@ -85,6 +97,7 @@ export function summary(p: DeploymentPlan): string {
         ];
       }),
     ),
+    ...(p.tables.tables.length > 0 ? [tablesLine(p), ""] : []),
     ...(p.secrets.length > 0
       ? [
           "secrets (names only: values live in the cloud's secret store)",

@@ -6,6 +6,7 @@ import { Scratch } from "../../runtime/engine/files.ts";
 import { committedRows } from "../../runtime/engine/read.ts";
 import { StoreState } from "../../runtime/engine/state.ts";
 import { ident } from "../../runtime/engine/types.ts";
+import { readTable, resolveAsOf } from "../../runtime/iceberg/read.ts";
 import type { Io } from "../io.ts";
 import { commandGraph } from "../project.ts";
 import { openStore } from "../store.ts";
@@ -18,6 +19,8 @@ export interface QueryOptions {
   json?: boolean;
   /** Most rows to print in a table (JSON prints all). */
   limit?: string;
+  /** Read the assets' tables as of this snapshot id or time. */
+  asOf?: string;
 }
 
 export class QueryError extends TributaryError {
@@ -26,10 +29,11 @@ export class QueryError extends TributaryError {
 
 /**
  * `tributary query "<sql>"`: one read statement of DuckDB SQL over the committed assets, each a view
- * named by its key over every partition's committed files (sources: every committed raw batch). Readers
- * read manifests, so nothing half-written is ever visible; each file is checked against its commit's
- * checksum before DuckDB opens it; and DuckDB runs sandboxed (Duck.sandboxed): it may read those files
- * and nothing else, and the statement must be one SELECT, as DuckDB itself classifies it.
+ * named by its key over its Iceberg table's current snapshot (or the one `--as-of` names), read as any
+ * Iceberg reader reads it: the snapshot's live data files, by field id (sources: every committed raw
+ * batch). Only committed snapshots are visible, so nothing half-written ever is; each file is checked
+ * before DuckDB opens it; and DuckDB runs sandboxed (Duck.sandboxed): it may read those files and
+ * nothing else, and the statement must be one SELECT, as DuckDB itself classifies it.
  */
 export async function queryCommand(sql: string, opts: QueryOptions, io: Io): Promise<number> {
   const graph = await commandGraph(opts);
@@ -42,9 +46,19 @@ export async function queryCommand(sql: string, opts: QueryOptions, io: Io): Pro
     if (code.replace(/[\s;]/g, "") === "") throw new QueryError("query: no SQL statement was given.");
     const views: string[] = [];
     const files: string[] = [];
-    for (const key of graph.order) {
-      if (!namesWord(code, key)) continue;
-      const rows = await committedRows(state, scratch, graph.get(key));
+    const named = graph.order.filter((key) => namesWord(code, key));
+    const tables = named.filter((key) => graph.get(key).kind === "asset");
+    const asOf = await resolveAsOf(state, tables, opts.asOf);
+    for (const key of named) {
+      const a = graph.get(key);
+      const table = a.kind === "asset" ? await readTable(state, scratch, a, asOf.get(key)) : undefined;
+      if (table) {
+        files.push(...table.files);
+        views.push(`CREATE TEMP VIEW ${ident(key)} AS ${table.sql}`);
+        continue;
+      }
+      // A source's raw batches; an asset that has no table yet (never materialised, or before tables).
+      const rows = await committedRows(state, scratch, a);
       files.push(...rows.files);
       views.push(`CREATE TEMP VIEW ${ident(key)} AS ${rows.sql}`);
     }

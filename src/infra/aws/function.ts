@@ -14,10 +14,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { MESSAGES } from "../../contract/bus-messages.ts";
+import { catalogVariable } from "../adapter.ts";
 import { toEventBridge } from "../plan/cron.ts";
 import type { AlarmPlan, FunctionParts, StoreId } from "../plan/types.ts";
 import { secretReferences } from "../secrets.ts";
-import { assumeRole, document, functionPolicy, queueAccess } from "./grants.ts";
+import { assumeRole, document, functionPolicy, queueAccess, type TableArns } from "./grants.ts";
 
 export interface Named {
   readonly name: pulumi.Input<string>;
@@ -44,6 +45,10 @@ export interface AssetFunctionArgs extends FunctionParts {
   >;
   /** An embedding asset's: the ARN of the one foundation model it may invoke. */
   readonly modelArn?: string;
+  /** The Glue entries of the tables it commits (their pointers are its to move), when it commits any. */
+  readonly tables?: pulumi.Input<TableArns>;
+  /** Its environment's catalog reference (contract/table-names.ts `CatalogRef`, as JSON), with `tables`. */
+  readonly catalog?: string;
 }
 
 /** The single ARNs a function's policy names ("" for none). */
@@ -137,21 +142,24 @@ export class AssetFunction extends pulumi.ComponentResource {
       `${name}-policy`,
       {
         role: role.id,
-        policy: pulumi.all([pulumi.output(refs), pulumi.all(secretArns)]).apply(([a, secrets]) =>
-          JSON.stringify(
-            functionPolicy(args.grants, {
-              buckets: { raw: a.raw, curated: a.curated, quarantine: a.quarantine },
-              key: a.key,
-              assetBus: a.assetBus,
-              logGroup: a.logGroup,
-              queue: a.queue || undefined,
-              deadLetters: a.deadLetters || undefined,
-              stream: a.stream || undefined,
-              secrets,
-              ...(args.modelArn ? { models: [args.modelArn] } : {}),
-            }),
+        policy: pulumi
+          .all([pulumi.output(refs), pulumi.all(secretArns), pulumi.output(args.tables)])
+          .apply(([a, secrets, tables]) =>
+            JSON.stringify(
+              functionPolicy(args.grants, {
+                buckets: { raw: a.raw, curated: a.curated, quarantine: a.quarantine },
+                key: a.key,
+                assetBus: a.assetBus,
+                logGroup: a.logGroup,
+                queue: a.queue || undefined,
+                deadLetters: a.deadLetters || undefined,
+                stream: a.stream || undefined,
+                secrets,
+                ...(tables ? { tables } : {}),
+                ...(args.modelArn ? { models: [args.modelArn] } : {}),
+              }),
+            ),
           ),
-        ),
       },
       parent,
     );
@@ -171,6 +179,8 @@ export class AssetFunction extends pulumi.ComponentResource {
                   )
                 : "vectors" in v
                   ? JSON.stringify(v.vectors)
+                : "catalog" in v
+                  ? catalogVariable(args.catalog, fn.id)
                   : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).name,
         ]),
       ),

@@ -50,6 +50,8 @@ export interface FunctionArns {
   readonly stream?: string;
   /** The Secrets Manager secrets its asset declares. */
   readonly secrets?: readonly string[];
+  /** The Glue catalog entries of the tables it commits: their pointers are its to move (catalog.ts). */
+  readonly tables?: TableArns;
   /** The Bedrock foundation models an embedding asset's function invokes (foundationModelArn). */
   readonly models?: readonly string[];
 }
@@ -58,6 +60,20 @@ export interface FunctionArns {
 export function foundationModelArn(region: string, model: string, partition = "aws"): string {
   return `arn:${partition}:bedrock:${region}::foundation-model/${model}`;
 }
+
+/**
+ * The Glue ARNs a table commit needs: Glue checks the catalog, the database and the table of each call.
+ * `tables` are the tables' ARNs; the stack's table maintenance, which commits every table, has the
+ * database's `table/<database>/*` instead, one size whatever the graph's.
+ */
+export interface TableArns {
+  readonly catalog: string;
+  readonly database: string;
+  readonly tables: readonly string[];
+}
+
+/** What committing a table asks of Glue: read its entry, move its pointer, create it again if it was deleted. */
+export const TABLE_COMMIT_ACTIONS = ["glue:CreateTable", "glue:GetTable", "glue:UpdateTable"];
 
 const OBJECT_ACTIONS: Record<Exclude<Access, "list">, string> = {
   read: "s3:GetObject",
@@ -144,6 +160,14 @@ export function functionPolicy(grants: readonly GrantPlan[], arns: FunctionArns)
       Resource: arns.deadLetters,
     });
   }
+  if (arns.tables) {
+    statements.push({
+      Sid: "CommitTables",
+      Effect: "Allow",
+      Action: TABLE_COMMIT_ACTIONS,
+      Resource: [arns.tables.catalog, arns.tables.database, ...arns.tables.tables],
+    });
+  }
   if (arns.secrets && arns.secrets.length > 0) {
     statements.push({
       Sid: "ReadSecrets",
@@ -202,7 +226,87 @@ export function producerPolicy(streamArn: string, keyArn: string, region: string
   ]);
 }
 
-/** Who may assume a stream's producer role: the stack's account, whose IAM then says which workload does. */
+/** The ARNs the stack's read-only query role's policy refers to, resolved. */
+export interface QueryArns {
+  readonly workgroup: string;
+  readonly catalog: string;
+  readonly database: string;
+  /** The curated store's bucket: the role reads its `curated/` zone, the tables, and nothing else. */
+  readonly curated: string;
+  /** The query results' bucket: Athena writes each query's results under `athena/` for the role. */
+  readonly results: string;
+  readonly key: string;
+}
+
+/** Where in the results bucket Athena writes query results (the workgroup's output location). */
+export const RESULTS_PREFIX = "athena/";
+
+/**
+ * The one inline policy of the stack's read-only query role: run queries in the stack's Athena workgroup,
+ * read the Glue catalog entries of the stack's database, read the curated zone of the curated store (never
+ * raw, quarantine or Tributary's records), write and read its results, and use the stack's key for both.
+ */
+export function queryPolicy(arns: QueryArns): PolicyDocument {
+  const tables = arns.database.replace(/:database\/([^/]+)$/, ":table/$1/*");
+  return document([
+    {
+      Sid: "RunQueries",
+      Effect: "Allow",
+      Action: [
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:GetWorkGroup",
+        "athena:StartQueryExecution",
+        "athena:StopQueryExecution",
+      ],
+      Resource: arns.workgroup,
+    },
+    {
+      Sid: "ReadCatalog",
+      Effect: "Allow",
+      Action: ["glue:GetDatabase", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
+      Resource: [arns.catalog, arns.database, tables],
+    },
+    { Sid: "ReadTables", Effect: "Allow", Action: "s3:GetObject", Resource: `${arns.curated}/curated/*` },
+    {
+      Sid: "ListTables",
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: arns.curated,
+      Condition: { StringLike: { "s3:prefix": ["curated/*"] } },
+    },
+    {
+      Sid: "WriteResults",
+      Effect: "Allow",
+      Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+      Resource: `${arns.results}/${RESULTS_PREFIX}*`,
+    },
+    {
+      Sid: "ListResults",
+      Effect: "Allow",
+      Action: ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+      Resource: arns.results,
+      Condition: { StringLike: { "s3:prefix": [`${RESULTS_PREFIX}*`] } },
+    },
+    {
+      Sid: "LocateBuckets",
+      Effect: "Allow",
+      Action: "s3:GetBucketLocation",
+      Resource: [arns.curated, arns.results],
+    },
+    {
+      Sid: "UseDataKey",
+      Effect: "Allow",
+      Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+      Resource: arns.key,
+    },
+  ]);
+}
+
+/**
+ * Who may assume a role the stack makes for principals outside it (a stream's producer, the query role):
+ * the stack's account, whose IAM policies then say which of its principals do.
+ */
 export function assumeFromAccount(account: string): PolicyDocument {
   return document([
     { Effect: "Allow", Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: "sts:AssumeRole" },

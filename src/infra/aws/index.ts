@@ -4,15 +4,24 @@
  * alarms, and one function component per asset or source with its own role, queue, trigger and alarms.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { assertFreshnessWithin, type CloudAdapter, registerEach, type StackOutputs } from "../adapter.ts";
+import { formatCatalogRef } from "../../contract/table-names.ts";
+import {
+  assertFreshnessWithin,
+  type CloudAdapter,
+  registerEach,
+  type StackOutputs,
+  type TablesOutputs,
+} from "../adapter.ts";
 import { bundleArch, type FunctionCodes } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
 import { Alerts } from "./alerts.ts";
 import { Bus } from "./bus.ts";
+import { Catalog } from "./catalog.ts";
 import { AssetFunction, MAX_FRESHNESS_MINUTES } from "./function.ts";
-import { foundationModelArn } from "./grants.ts";
+import { foundationModelArn, type TableArns } from "./grants.ts";
 import { DataKey } from "./key.ts";
+import { Query } from "./query.ts";
 import { Secret } from "./secret.ts";
 import { Store } from "./store.ts";
 import { Stream } from "./stream.ts";
@@ -76,8 +85,52 @@ export const aws = {
       ]),
     );
 
+    const tables = plan.tables;
+    const catalog =
+      tables.tables.length > 0
+        ? new Catalog(`${p}-tables`, { tables, bucket: stores.curated.name, tags: shared })
+        : undefined;
+    const results = catalog
+      ? new Store(`${p}-query-results`, {
+          store: { id: "query-results", retentionDays: tables.queryResultsDays, protect: false },
+          keyArn: key.arn,
+          tags: shared,
+        })
+      : undefined;
+    const query =
+      catalog && results
+        ? new Query(`${p}-query`, {
+            tables,
+            keyArn: key.arn,
+            curatedBucketArn: stores.curated.arn,
+            catalogArn: catalog.catalogArn,
+            databaseArn: catalog.databaseArn,
+            results: { name: results.name, arn: results.arn },
+            tags: shared,
+          })
+        : undefined;
+    /** The Glue entries a function commits: its asset's table, or every table of the database (maintenance). */
+    const tableArns = (id: string): pulumi.Output<TableArns> | undefined => {
+      const mine = tables.tables.filter((t) => t.writers.includes(id));
+      if (!catalog || mine.length === 0) return undefined;
+      const every = id === tables.maintenance;
+      return pulumi
+        .all([
+          catalog.catalogArn,
+          catalog.databaseArn,
+          pulumi.all(mine.map((t) => catalog.tableArns[t.asset]!)),
+        ])
+        .apply(([c, database, arns]) => ({
+          catalog: c,
+          database,
+          tables: every ? [database.replace(/:database\/([^/]+)$/, ":table/$1/*")] : arns,
+        }));
+    };
+    const catalogRef = formatCatalogRef({ kind: "glue", region: plan.region, database: tables.namespace });
+
     const functions: Record<string, pulumi.Output<string>> = {};
     await registerEach(plan.functions, (fn, opts) => {
+      const commits = tableArns(fn.id);
       const f = new AssetFunction(
         fn.name,
         {
@@ -101,6 +154,7 @@ export const aws = {
           ...(fn.embeddingModel && plan.embedding
             ? { modelArn: foundationModelArn(plan.embedding.region, fn.embeddingModel) }
             : {}),
+          ...(commits ? { tables: commits, catalog: catalogRef } : {}),
         },
         opts,
       );
@@ -126,6 +180,18 @@ export const aws = {
           ];
         }),
       ),
+      ...(catalog && query
+        ? {
+            tables: {
+              catalog: catalog.databaseName,
+              tables: Object.fromEntries(
+                tables.tables.map((t) => [t.asset, pulumi.interpolate`${catalog.databaseName}.${t.name}`]),
+              ),
+              reader: query.roleArn,
+              workgroup: query.workgroupName,
+            } satisfies TablesOutputs,
+          }
+        : {}),
     };
   },
 } satisfies CloudAdapter;

@@ -1,6 +1,6 @@
 /**
- * `tributary:aws:Store`: one S3 bucket of the storage layout (raw, curated, quarantine) or the stack's
- * access-log bucket. Encrypted with the stack's customer-managed key (the log bucket with SSE-S3: S3
+ * `tributary:aws:Store`: one S3 bucket of the storage layout (raw, curated, quarantine), the stack's
+ * access-log bucket, or its query results' bucket (Athena's, query.ts). Encrypted with the stack's customer-managed key (the log bucket with SSE-S3: S3
  * server access logging cannot deliver to SSE-KMS buckets), versioned, ACLs off, public access blocked,
  * TLS only and a lifecycle. The log store turns on the access logging of the buckets it receives logs
  * from, so each data bucket exists before the log bucket's policy names it.
@@ -21,8 +21,9 @@ export interface StoreArgs {
    */
   readonly store:
     | StorePlan
-    | { readonly id: "access-logs"; readonly retentionDays: number; readonly protect: boolean };
-  /** ARN of the customer-managed key (data stores only). */
+    | { readonly id: "access-logs"; readonly retentionDays: number; readonly protect: boolean }
+    | { readonly id: "query-results"; readonly retentionDays: number; readonly protect: false };
+  /** ARN of the customer-managed key (every store but the access logs). */
   readonly keyArn?: pulumi.Input<string>;
   /** The buckets that log their access here (the log store only): it turns their logging on. */
   readonly logged?: readonly {
@@ -140,7 +141,7 @@ type Rule = aws.types.input.s3.BucketLifecycleConfigurationRule;
 
 /**
  * Raw events move to Glacier Instant Retrieval after `coldAfterDays` and expire after retention; the
- * quarantine expires after retention. Curated objects never expire while current (a partition not
+ * quarantine and query results expire after retention (overwritten query results after a day). Curated objects never expire while current (a partition not
  * rematerialised for a year is still the truth); files `tributary gc` removed, like every overwritten or
  * deleted version, are kept for the curated retention (default 30 days) so a bad run can be undone.
  * Every store drops incomplete uploads after a day.
@@ -148,7 +149,11 @@ type Rule = aws.types.input.s3.BucketLifecycleConfigurationRule;
 export function lifecycle(store: StoreArgs["store"]): Rule[] {
   const all = { filter: {}, status: "Enabled" } as const;
   const curated = store.id === "curated";
-  const noncurrentDays = curated ? (store.retentionDays ?? NONCURRENT_DAYS) : NONCURRENT_DAYS;
+  const noncurrentDays = curated
+    ? (store.retentionDays ?? NONCURRENT_DAYS)
+    : store.id === "query-results"
+      ? 1
+      : NONCURRENT_DAYS;
   const rules: Rule[] = [
     { ...all, id: "abort-incomplete-uploads", abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
     { ...all, id: "expire-noncurrent-versions", noncurrentVersionExpiration: { noncurrentDays } },

@@ -39,6 +39,7 @@ import * as storage from "@pulumi/azure-native/storage/index.js";
 import * as web from "@pulumi/azure-native/web/index.js";
 import * as pulumi from "@pulumi/pulumi";
 import { MESSAGES } from "../../contract/bus-messages.ts";
+import { catalogVariable } from "../adapter.ts";
 import type { FunctionParts, StoreId } from "../plan/types.ts";
 import { secretReferences } from "../secrets.ts";
 import type { Bus } from "./bus.ts";
@@ -281,6 +282,8 @@ export class AssetFunction extends pulumi.ComponentResource {
                     .apply((endpoint) =>
                       JSON.stringify({ ...v.vectors, provider: { ...v.vectors.provider, endpoint } }),
                     )
+              : "catalog" in v
+                ? catalogVariable(undefined, fn.id)
                 : bus.topics[v.bus].name,
     }));
     // The host id keys the app's paths in the shared host storage: pinned, so the conditions hold.

@@ -9,7 +9,14 @@
  */
 import * as authorization from "@pulumi/azure-native/authorization/index.js";
 import * as pulumi from "@pulumi/pulumi";
-import { assertFreshnessWithin, type CloudAdapter, registerEach, type StackOutputs } from "../adapter.ts";
+import { tableLocation } from "../../contract/table-names.ts";
+import {
+  assertFreshnessWithin,
+  type CloudAdapter,
+  registerEach,
+  type StackOutputs,
+  type TablesOutputs,
+} from "../adapter.ts";
 import type { FunctionCodes } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
@@ -21,6 +28,7 @@ import { Group } from "./group.ts";
 import { DataKey } from "./key.ts";
 import { dashedName, storageAccountName, suffix } from "./names.ts";
 import { Network } from "./network.ts";
+import { Query } from "./query.ts";
 import { Secret } from "./secret.ts";
 import { Store } from "./store.ts";
 import { Streams } from "./stream.ts";
@@ -198,7 +206,19 @@ export const azure = {
       functions[fn.id] = f.appName;
       return f;
     });
+    const query =
+      plan.tables.tables.length > 0
+        ? new Query(`${p}-query`, {
+            stack: plan.stack,
+            resourceGroupName: rg,
+            subscriptionId,
+            curatedContainerId: containers.curated.id,
+            tags: shared,
+          })
+        : undefined;
     const url = (id: StoreId) => pulumi.interpolate`${data.blobEndpoint}${containers[id].name}`;
+    // Iceberg readers (DuckDB, Spark) open a table by its location, through the account's DFS endpoint.
+    const curatedRoot = pulumi.interpolate`abfss://${containers.curated.name}@${data.accountName}.dfs.core.windows.net`;
     return {
       buckets: { raw: url("raw"), curated: url("curated"), quarantine: url("quarantine") },
       buses: {
@@ -221,6 +241,16 @@ export const azure = {
           ];
         }),
       ),
+      ...(query
+        ? {
+            tables: {
+              tables: Object.fromEntries(
+                plan.tables.tables.map((t) => [t.asset, curatedRoot.apply((r) => tableLocation(r, t.asset))]),
+              ),
+              reader: query.clientId,
+            } satisfies TablesOutputs,
+          }
+        : {}),
     };
   },
 } satisfies CloudAdapter;

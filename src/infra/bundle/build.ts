@@ -33,7 +33,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import * as esbuild from "esbuild";
-import { functionKind, OUTBOX_SWEEPER } from "../../contract/function-env.ts";
+import { functionKind, STACK_FUNCTIONS } from "../../contract/function-env.ts";
 import { loadGraph } from "../../contract/graph-module.ts";
 import { moduleFile } from "../../contract/package-files.ts";
 import { graphModuleOf, loadProject, shown } from "../../contract/project.ts";
@@ -223,7 +223,7 @@ export async function bundleEach(
     const functions = Object.fromEntries(
       [
         ...graph.assets().map((a) => [a.key, functionKind(a)] as const),
-        [OUTBOX_SWEEPER, "sweep"] as const,
+        ...Object.entries(STACK_FUNCTIONS),
       ].sort(([a], [b]) => (a < b ? -1 : 1)),
     );
     return outs.map((o, i) => {

@@ -30,7 +30,8 @@ export interface BundleManifest {
   readonly graph: string;
   /**
    * Every asset and source of the bundled graph, with what its function does (FunctionPlan.kind), and
-   * the stack's outbox sweeper (OUTBOX_SWEEPER: "sweep"), which every bundle can run.
+   * the stack's own functions (STACK_FUNCTIONS: the outbox sweeper, the table maintenance), which every
+   * bundle can run.
    */
   readonly functions: Readonly<Record<string, FunctionKind>>;
   /**

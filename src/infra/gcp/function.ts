@@ -26,6 +26,7 @@ import * as crypto from "node:crypto";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { MESSAGES } from "../../contract/bus-messages.ts";
+import { catalogVariable } from "../adapter.ts";
 import { STREAM_RETENTION_HOURS } from "../plan/build.ts";
 import { toCloudScheduler } from "../plan/cron.ts";
 import type { AlarmPlan, FunctionParts, StoreId } from "../plan/types.ts";
@@ -73,6 +74,19 @@ export interface AssetFunctionArgs extends FunctionParts {
   >;
   /** An embedding asset's: the stack's custom role of Vertex AI predictions (embedding.ts). */
   readonly embeddingRole?: pulumi.Input<string>;
+  /** Its environment's catalog reference (contract/table-names.ts `CatalogRef`, as JSON), when it commits tables. */
+  readonly catalog?: string;
+  /** The BigQuery tables it commits (their pointers are its to move), when it commits any. */
+  readonly tables?: TableCommits;
+}
+
+/** The tables a function commits, and what it is bound to for that (catalog.ts). */
+export interface TableCommits {
+  readonly dataset: pulumi.Input<string>;
+  readonly names: readonly string[];
+  readonly connection: { readonly location: string; readonly connectionId: pulumi.Input<string> };
+  /** The committer role (catalog.ts `COMMITTER_PERMISSIONS`). */
+  readonly role: pulumi.Input<string>;
 }
 
 const RUNTIME = { nodejs24: "nodejs24" } as const;
@@ -111,7 +125,9 @@ export class AssetFunction extends pulumi.ComponentResource {
         description:
           fn.kind === "sweep"
             ? "Sweeps the stack's outbox: reads outbox entries and the manifests they name, deletes outbox entries, publishes asset events."
-            : `Runs ${fn.id}: reads its upstreams' prefixes, writes its own, publishes asset events.`,
+            : fn.kind === "maintain"
+              ? "Maintains the stack's curated tables: compacts their files, expires old snapshots, moves their catalog pointers."
+              : `Runs ${fn.id}: reads its upstreams' prefixes, writes its own, publishes asset events.`,
       },
       on("iam"),
     );
@@ -164,6 +180,30 @@ export class AssetFunction extends pulumi.ComponentResource {
           ),
         ]
       : [];
+    // Each table it commits, and no other: the committer role on that table, and on its connection.
+    const commits = args.tables
+      ? [
+          ...args.tables.names.map(
+            (table) =>
+              new gcp.bigquery.IamMember(
+                `${name}-table-${table.replaceAll("_", "-")}`,
+                { project, datasetId: args.tables!.dataset, tableId: table, role: args.tables!.role, member },
+                on("bigquery"),
+              ),
+          ),
+          new gcp.bigquery.ConnectionIamMember(
+            `${name}-tables-connection`,
+            {
+              project,
+              location: args.tables.connection.location,
+              connectionId: args.tables.connection.connectionId,
+              role: args.tables.role,
+              member,
+            },
+            on("bigqueryconnection"),
+          ),
+        ]
+      : [];
     // Asset events only: the source-events topic is for producers outside the stack.
     const publish = new gcp.pubsub.TopicIAMMember(
       `${name}-publish`,
@@ -186,6 +226,8 @@ export class AssetFunction extends pulumi.ComponentResource {
                   )
                 : "vectors" in v
                   ? JSON.stringify(v.vectors)
+                : "catalog" in v
+                  ? catalogVariable(args.catalog, fn.id)
                   : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).id,
         ]),
       ),
@@ -219,6 +261,7 @@ export class AssetFunction extends pulumi.ComponentResource {
           ...grants,
           ...reads,
           ...predicts,
+          ...commits,
           publish,
           ...apis.of("cloudfunctions", "run", "cloudbuild", "artifactregistry"),
         ],

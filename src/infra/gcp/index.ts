@@ -1,13 +1,15 @@
 /**
  * The GCP adapter: DeploymentPlan → Pulumi components. The APIs the stack uses, enabled first; one Cloud
  * KMS key, four buckets (raw, curated, quarantine, deploy artifacts), two Pub/Sub topics, a Pub/Sub topic
- * per CDC source (its stream), an alert channel, and one function component per asset or source with its own service account, conditional
- * bucket bindings, trigger subscription, dead-letter topic and alert policies. Every resource waits for
- * the APIs it needs.
+ * per CDC source (its stream), a BigQuery dataset of the curated tables and their read-only query
+ * identity, an alert channel, and one function component per asset or source with its own service
+ * account, conditional bucket bindings, trigger subscription, dead-letter topic and alert policies. Every
+ * resource waits for the APIs it needs.
  */
 import * as google from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import { type CloudAdapter, registerEach, type StackOutputs } from "../adapter.ts";
+import { formatCatalogRef } from "../../contract/table-names.ts";
+import { type CloudAdapter, registerEach, type StackOutputs, type TablesOutputs } from "../adapter.ts";
 import type { FunctionCodes } from "../bundle/locate.ts";
 import { type DeploymentPlan, functionParts, protectsShared, type StoreId } from "../plan/types.ts";
 import type { SecretValues } from "../secrets.ts";
@@ -15,9 +17,11 @@ import { Alerts } from "./alerts.ts";
 import { Apis } from "./apis.ts";
 import { Bus } from "./bus.ts";
 import { EmbeddingRole } from "./embedding.ts";
+import { Catalog } from "./catalog.ts";
 import { AssetFunction } from "./function.ts";
 import { DataKey } from "./key.ts";
 import { labelsOf } from "./labels.ts";
+import { Query } from "./query.ts";
 import { Secret } from "./secret.ts";
 import { EMBEDDING_APIS, STACK_APIS } from "./services.ts";
 import { Store } from "./store.ts";
@@ -45,10 +49,15 @@ export const gcp = {
     const projectInfo = google.organizations.getProjectOutput({ projectId: project });
     const pubsubAgent = pulumi.interpolate`serviceAccount:service-${projectInfo.number}@gcp-sa-pubsub.iam.gserviceaccount.com`;
 
+    const tables = plan.tables;
+    const hasTables = tables.tables.length > 0;
+    // BigQuery encrypts the stack's dataset with the stack's key, through its own encryption agent.
+    const bigqueryAgent = hasTables ? google.bigquery.getDefaultServiceAccountOutput({ project }) : undefined;
     const key = new DataKey(`${p}-data`, {
       project,
       location: region,
       encrypters: [storageAgent.member],
+      ...(bigqueryAgent ? { bigquery: bigqueryAgent.member } : {}),
       // Secret Manager encrypts the stack's secrets with the same key, through its own service agent.
       ...(plan.secrets.length > 0 ? { agents: ["secretmanager.googleapis.com"] } : {}),
       // Pub/Sub encrypts the streams' topics with the same key, through its service agent.
@@ -127,8 +136,26 @@ export const gcp = {
       ]),
     );
 
+    const catalog = hasTables
+      ? new Catalog(`${p}-tables`, {
+          tables,
+          project,
+          location: region,
+          bucket: stores.curated.name,
+          keyId: key.id,
+          dependsOn: key.grants,
+          labels: shared,
+          apis,
+        })
+      : undefined;
+    const query = catalog
+      ? new Query(`${p}-query`, { project, datasetId: catalog.datasetId, apis })
+      : undefined;
+    const catalogRef = formatCatalogRef({ kind: "bigquery", project, dataset: tables.namespace });
+
     const functions: Record<string, pulumi.Output<string>> = {};
     await registerEach(plan.functions, (fn, opts) => {
+      const mine = tables.tables.filter((t) => t.writers.includes(fn.id)).map((t) => t.name);
       const f = new AssetFunction(
         fn.name,
         {
@@ -154,6 +181,17 @@ export const gcp = {
           apis,
           ...(fn.secrets ? { secrets: Object.fromEntries(fn.secrets.map((n) => [n, secrets[n]!])) } : {}),
           ...(fn.embeddingModel && predict ? { embeddingRole: predict.name } : {}),
+          ...(catalog && mine.length > 0
+            ? {
+                catalog: catalogRef,
+                tables: {
+                  dataset: catalog.datasetId,
+                  names: mine,
+                  connection: { location: region, connectionId: catalog.connectionId },
+                  role: catalog.committerRole,
+                },
+              }
+            : {}),
         },
         opts,
       );
@@ -179,6 +217,20 @@ export const gcp = {
           ];
         }),
       ),
+      ...(catalog && query
+        ? {
+            tables: {
+              catalog: pulumi.interpolate`${project}.${catalog.datasetId}`,
+              tables: Object.fromEntries(
+                tables.tables.map((t) => [
+                  t.asset,
+                  pulumi.interpolate`${project}.${catalog.datasetId}.${t.name}`,
+                ]),
+              ),
+              reader: query.email,
+            } satisfies TablesOutputs,
+          }
+        : {}),
     };
   },
 } satisfies CloudAdapter;

@@ -2,9 +2,9 @@
  * `tributary:gcp:DataKey`: the stack's customer-managed Cloud KMS key for its buckets, in a key ring of
  * the stack's region (a bucket's key must be in the bucket's location), rotated yearly. Cloud Storage
  * encrypts and decrypts with it through the project's Cloud Storage service agent, Secret Manager (the
- * stack's secrets, when it has any) and Pub/Sub (the CDC streams' topics, when it has any) through theirs:
- * those agents are the only principals granted the key; functions read objects, secrets and messages
- * through those services and never call KMS.
+ * stack's secrets, when it has any), Pub/Sub (the CDC streams' topics, when it has any) and BigQuery (the
+ * curated tables' dataset, when it has one) through theirs: those agents are the only principals granted
+ * the key; functions read objects, secrets, messages and tables through those services and never call KMS.
  *
  * Deleting the key makes every object it encrypted unreadable, so the key (and its ring) is `protect` and
  * `retainOnDelete` while any store holds data worth keeping; in a stack whose stores are all disposable
@@ -32,6 +32,8 @@ export interface DataKeyArgs {
    * topics' messages (CMEK) with the key.
    */
   readonly pubsubAgent?: pulumi.Input<string>;
+  /** BigQuery's encryption agent, when the stack has a dataset (its curated tables'): it encrypts it with the key. */
+  readonly bigquery?: pulumi.Input<string>;
   readonly labels: Record<string, string>;
   /** Whether the key and its ring are protected and kept: while any store is (`protectsShared`). */
   readonly protect: boolean;
@@ -104,6 +106,15 @@ export class DataKey extends pulumi.ComponentResource {
               kms,
             ),
           ];
+    if (args.bigquery !== undefined) {
+      this.grants.push(
+        new gcp.kms.CryptoKeyIAMMember(
+          `${name}-bigquery`,
+          { cryptoKeyId: key.id, role: "roles/cloudkms.cryptoKeyEncrypterDecrypter", member: args.bigquery },
+          kms,
+        ),
+      );
+    }
     this.id = key.id;
     this.registerOutputs({ id: this.id });
   }

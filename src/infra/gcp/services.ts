@@ -9,6 +9,8 @@
 export const APIS = {
   aiplatform: "aiplatform.googleapis.com",
   artifactregistry: "artifactregistry.googleapis.com",
+  bigquery: "bigquery.googleapis.com",
+  bigqueryconnection: "bigqueryconnection.googleapis.com",
   cloudbuild: "cloudbuild.googleapis.com",
   cloudfunctions: "cloudfunctions.googleapis.com",
   cloudkms: "cloudkms.googleapis.com",
@@ -27,7 +29,8 @@ export type Api = keyof typeof APIS;
 /**
  * The APIs every stack enables, whatever its graph: all of {@link APIS} but Eventarc, which only a
  * function with an event trigger needs (Tributary's functions are called by push subscriptions), and
- * Secret Manager included, for the secrets functions declare.
+ * Secret Manager included, for the secrets functions declare, and BigQuery with its connections, for the
+ * curated tables.
  */
 export const STACK_APIS: readonly Api[] = (Object.keys(APIS) as Api[]).filter(
   (a) => a !== "eventarc" && a !== "aiplatform",
@@ -60,6 +63,13 @@ export const APIS_OF_TYPE: Readonly<Record<string, readonly Api[]>> = {
   "gcp:secretmanager/secret:Secret": ["secretmanager"],
   "gcp:secretmanager/secretVersion:SecretVersion": ["secretmanager"],
   "gcp:secretmanager/secretIamMember:SecretIamMember": ["secretmanager"],
+  "gcp:bigquery/dataset:Dataset": ["bigquery"],
+  "gcp:bigquery/datasetIamMember:DatasetIamMember": ["bigquery"],
+  "gcp:bigquery/table:Table": ["bigquery"],
+  "gcp:bigquery/iamMember:IamMember": ["bigquery"],
+  "gcp:bigquery/connection:Connection": ["bigqueryconnection"],
+  "gcp:bigquery/connectionIamMember:ConnectionIamMember": ["bigqueryconnection"],
+  "gcp:projects/iAMCustomRole:IAMCustomRole": ["iam"],
 };
 
 /** How the id of a stack's custom role of Vertex AI predictions ends (gcp/embedding.ts). */

@@ -9,13 +9,15 @@ import {
   functionKind,
   functionVariables,
   OUTBOX_SWEEPER,
+  TABLE_MAINTENANCE,
 } from "../../contract/function-env.ts";
 import { layout, STORE_ZONES } from "../../contract/storage-layout.ts";
+import { tableName, tableNamespace, tablePrefix } from "../../contract/table-names.ts";
 import type { AnyAsset } from "../../kit/asset.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { didYouMean } from "../../kit/suggest.ts";
-import { type Cloud, OUTBOX_DEFAULTS, type StackConfig, stackFileOf } from "../config.ts";
+import { type Cloud, OUTBOX_DEFAULTS, type StackConfig, stackFileOf, TABLES_DEFAULTS } from "../config.ts";
 import {
   type Access,
   type AlarmPlan,
@@ -31,6 +33,7 @@ import {
   type StoreId,
   type StorePlan,
   type StreamPlan,
+  type TablesPlan,
   type TriggerPlan,
   type VectorsEnv,
 } from "./types.ts";
@@ -93,8 +96,12 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
   const alarms: AlarmPlan[] = [];
   const names = new Map<string, string>();
   const embedding = embeddingOf(deployed, config);
+  const catalog = TABLE_CATALOGS[config.cloud];
+  const namespace = tableNamespace(prefix);
+  // Functions that commit tables tell the stack's catalog, on a cloud that has one.
+  const catalogVariable = catalog === "none" ? undefined : { catalog: namespace };
   for (const a of deployed) {
-    const fn = functionPlan(a, config, prefix, stackTags, embedding);
+    const fn = functionPlan(a, config, prefix, stackTags, catalogVariable, embedding);
     const clash = names.get(fn.name);
     if (clash)
       throw new PlanError(`"${a.key}" and "${clash}" shorten to the same function name "${fn.name}".`);
@@ -118,11 +125,43 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
     grants.push(...sweeper.grants);
     alarms.push(...sweeper.alarms);
   }
+  const curated = deployed.filter((a) => a.kind === "asset");
+  let maintenance: string | undefined;
+  if (curated.length > 0) {
+    const m = maintenancePlan(config, prefix, stackTags, catalogVariable);
+    const clash = names.get(m.fn.name);
+    if (clash) {
+      throw new PlanError(
+        `"${clash}" shortens to "${m.fn.name}", the name of the stack's table maintenance; rename the asset.`,
+      );
+    }
+    functions.push(m.fn);
+    triggers.push(m.trigger);
+    grants.push(...m.grants);
+    alarms.push(...m.alarms);
+    maintenance = m.fn.id;
+  }
+  const tables: TablesPlan = {
+    catalog,
+    namespace,
+    tables: curated.map((a) => ({
+      asset: a.key,
+      name: tableName(a.key),
+      prefix: tablePrefix(a.key),
+      writers: maintenance ? [a.key, maintenance] : [a.key],
+    })),
+    ...(maintenance ? { maintenance } : {}),
+    scanLimitBytes: (config.tables?.scanLimitGb ?? TABLES_DEFAULTS.scanLimitGb) * 1_000_000_000,
+    queryResultsDays: config.tables?.queryResultsDays ?? TABLES_DEFAULTS.queryResultsDays,
+  };
 
-  // The data-loss guard: a store's data is that of the functions granted write on it.
+  // The data-loss guard: a store's data is that of the functions granted write on it, but for the table
+  // maintenance, which rewrites the assets' data and holds none of its own.
   const disposable = new Set(deployed.filter((a) => a.disposable === true).map((a) => a.key));
   const protects = (store: StoreId): boolean => {
-    const holders = grants.filter((g) => g.store === store && g.access.includes("write"));
+    const holders = grants.filter(
+      (g) => g.store === store && g.access.includes("write") && g.function !== TABLE_MAINTENANCE,
+    );
     return holders.length === 0 || holders.some((g) => !disposable.has(g.function));
   };
   const stores = (
@@ -200,6 +239,7 @@ export function planDeployment(graph: AssetGraph, config: StackConfig): Deployme
     alarms,
     secrets,
     ...(embedding ? { embedding: embedding.plan } : {}),
+    tables,
     logRetentionDays: config.retentionDays.quarantine,
     ...(config.functions.sourceMaps ? { sourceMaps: true as const } : {}),
   };
@@ -325,6 +365,7 @@ function functionPlan(
   config: StackConfig,
   prefix: string,
   stackTags: Record<string, string>,
+  catalog: EnvValue | undefined,
   embedding?: Embeddings,
 ): FunctionPlan {
   const kind = functionKind(a);
@@ -336,6 +377,7 @@ function functionPlan(
     stores: STORE_VARIABLES,
     assetEvents: { bus: "asset-events" },
     ...(a.secrets ? { secrets: { secrets: a.secrets } } : {}),
+    ...(kind === "asset" && catalog ? { catalog } : {}),
     timeoutSeconds: resources.timeoutSeconds ?? config.functions.timeoutSeconds,
     cpus: functionCpus(config.cloud, resources.memoryMb ?? config.functions.memoryMb),
   });
@@ -549,6 +591,86 @@ function sweeperPlan(
         description: `A commit has waited more than ${outbox.alarmAfterMinutes} minutes to be announced: the assets downstream of it wait too. Look at the sweeper's logs (tributary.outbox.swept) and the asset-events bus; tributary status lists what is unannounced.`,
       },
     ],
+  };
+}
+
+/** Each cloud's table catalog (contract/table-names.ts `CatalogRef`): Azure has none to deploy. */
+export const TABLE_CATALOGS: Record<Cloud, TablesPlan["catalog"]> = {
+  aws: "glue",
+  gcp: "bigquery",
+  azure: "none",
+};
+
+/** Maintenance rewrites whole partitions: it gets the longest timeout a stack allows. */
+export const MAINTENANCE_RESOURCES = { timeoutSeconds: 900 } as const;
+
+/**
+ * The stack's table maintenance: one function, on a schedule (nightly by default), that compacts the
+ * small files of every curated table's partitions once they pass the engine's threshold and expires old
+ * snapshots (runtime/handlers/maintain.ts runs the engine's step). Its rights cover every table: the whole
+ * curated zone (data and metadata files), the partitions' locks (so it takes turns with the assets' own
+ * functions), and Tributary's records (which name each partition's files); and every table's catalog entry
+ * (TablePlan.writers). Whole-zone prefixes keep its policy one size whatever the graph's.
+ */
+function maintenancePlan(
+  config: StackConfig,
+  prefix: string,
+  stackTags: Record<string, string>,
+  catalog: EnvValue | undefined,
+): { fn: FunctionPlan; trigger: TriggerPlan; grants: GrantPlan[]; alarms: AlarmPlan[] } {
+  const id = TABLE_MAINTENANCE;
+  const { memoryMb } = config.functions;
+  const { timeoutSeconds } = MAINTENANCE_RESOURCES;
+  const fn: FunctionPlan = {
+    id,
+    kind: "maintain",
+    name: functionName(prefix, id),
+    pipeline: config.pipelines.join("+"),
+    description:
+      "Compacts the curated tables' small files and expires their old snapshots: the stack's table maintenance",
+    owners: [],
+    memoryMb,
+    timeoutSeconds,
+    architecture: config.functions.architecture,
+    runtime: "nodejs24",
+    environment: functionVariables<EnvValue>({
+      asset: id,
+      kind: "maintain",
+      environment: config.environment,
+      stores: STORE_VARIABLES,
+      assetEvents: { bus: "asset-events" },
+      ...(catalog ? { catalog } : {}),
+      timeoutSeconds,
+      cpus: functionCpus(config.cloud, memoryMb),
+    }),
+    tags: { ...stackTags, [TAGS.asset]: id },
+    maxReceiveCount: MAX_RECEIVE_COUNT,
+  };
+  if (config.functions.sourceMaps) {
+    (fn.environment as Record<string, EnvValue>).NODE_OPTIONS = SOURCE_MAPS_NODE_OPTIONS;
+  }
+  const grant = (prefix: string, access: Access[]): GrantPlan => ({
+    function: id,
+    store: "curated",
+    prefix,
+    access,
+    reason: "tables",
+  });
+  return {
+    fn,
+    trigger: {
+      function: id,
+      kind: "schedule",
+      cron: config.tables?.maintenanceCron ?? TABLES_DEFAULTS.maintenanceCron,
+      timezone: "UTC",
+      retry: RETRY,
+    },
+    grants: [
+      grant("curated/", ["read", "list", "write", "delete"]),
+      grant("_manifests/", ["read", "list", "write"]),
+      grant("_locks/", ["read", "list", "write", "delete"]),
+    ],
+    alarms: alarmsOf({ key: id }, true),
   };
 }
 

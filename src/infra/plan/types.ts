@@ -42,6 +42,8 @@ export interface DeploymentPlan {
   readonly secrets: readonly SecretPlan[];
   /** The embedding model(s) the stack's embedding assets call, and who calls each; absent: none. */
   readonly embedding?: EmbeddingPlan;
+  /** The curated assets as open tables: the stack's catalog, its tables, their maintenance and query limits. */
+  readonly tables: TablesPlan;
   /** Days function logs are kept: as long as quarantined records, whose reasons they explain. */
   readonly logRetentionDays: number;
   /** Present when the functions' bundle ships source maps, which the functions then use. */
@@ -135,14 +137,16 @@ export interface FunctionPlan {
 
 /**
  * An environment variable's value: text, or a reference the adapter resolves: a store's URI, a bus's
- * name, or the references of secrets (JSON, contract/function-env.ts `FUNCTION_ENV.secrets`).
+ * name, the references of secrets (JSON, contract/function-env.ts `FUNCTION_ENV.secrets`), or the
+ * stack's table catalog holding the namespace (JSON, contract/table-names.ts `CatalogRef`).
  */
 export type EnvValue =
   | string
   | { readonly store: StoreId }
   | { readonly bus: BusId }
   | { readonly secrets: readonly string[] }
-  | { readonly vectors: VectorsEnv };
+  | { readonly vectors: VectorsEnv }
+  | { readonly catalog: string };
 
 /**
  * An embedding function's vectors configuration (`FUNCTION_ENV.vectors`, runtime/vectors/config.ts): the
@@ -199,6 +203,37 @@ export interface SecretPlan {
   readonly readers: readonly string[];
 }
 
+/**
+ * The stack's curated tables: every deployed asset's curated data is an Iceberg table in the curated store
+ * (contract/table-names.ts), registered in the cloud's catalog when it has one (a Glue database, a BigQuery
+ * dataset: the tables' namespace) and queryable by its serverless SQL, with a read-only query identity that
+ * reads exactly these tables. Empty when the stack deploys no asset (only sources).
+ */
+export interface TablesPlan {
+  /** Where the cloud keeps the tables' pointers: Glue on AWS, BigQuery (BigLake metastore) on GCP, none on Azure. */
+  readonly catalog: "glue" | "bigquery" | "none";
+  /** The catalog namespace of the stack's tables, e.g. "trib_dev". */
+  readonly namespace: string;
+  readonly tables: readonly TablePlan[];
+  /** The function that compacts and expires every table on a schedule (TABLE_MAINTENANCE); absent with no tables. */
+  readonly maintenance?: string;
+  /** What one serverless SQL query may scan (Athena's per-query cutoff), in bytes. */
+  readonly scanLimitBytes: number;
+  /** Days query results are kept before they expire. */
+  readonly queryResultsDays: number;
+}
+
+export interface TablePlan {
+  /** The asset whose curated data the table is. */
+  readonly asset: string;
+  /** Its name in the namespace. */
+  readonly name: string;
+  /** Its object-key prefix in the curated store, e.g. "curated/orders/". */
+  readonly prefix: string;
+  /** The functions that commit it, and so move its catalog pointer: its asset's and the maintenance's. */
+  readonly writers: readonly string[];
+}
+
 /** What starts a function. */
 export type TriggerPlan =
   | {
@@ -250,7 +285,10 @@ export interface GrantPlan {
   /** An object-key prefix ending in "/", e.g. "curated/orders/". */
   readonly prefix: string;
   readonly access: readonly Access[];
-  /** Why: "own" output, the "upstream:<key>" it reads, the "check:<name>" that reads it, or "quarantine". */
+  /**
+   * Why: "own" output, the "upstream:<key>" it reads, the "check:<name>" that reads it, "quarantine",
+   * "outbox" (the sweeper's) or "tables" (the table maintenance's).
+   */
   readonly reason: string;
 }
 

@@ -235,6 +235,25 @@ const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
   "azure-native:storage:StorageAccount": ["resourceGroupName", "accountName", "location", "isHnsEnabled"],
   "azure-native:web:AppServicePlan": ["resourceGroupName", "name", "location"],
   "azure-native:web:WebApp": ["resourceGroupName", "name", "location", "kind"],
+  // The curated tables' catalogs and serverless SQL.
+  "aws:glue/catalogDatabase:CatalogDatabase": ["name", "catalogId"],
+  "aws:glue/catalogTable:CatalogTable": ["name", "databaseName", "catalogId", "openTableFormatInput"],
+  "aws:athena/workgroup:Workgroup": ["name"],
+  "gcp:bigquery/dataset:Dataset": ["datasetId", "project", "location", "externalDatasetReference"],
+  "gcp:bigquery/table:Table": ["datasetId", "tableId", "project"],
+  "gcp:bigquery/connection:Connection": ["connectionId", "project", "location"],
+  "gcp:bigquery/connectionIamMember:ConnectionIamMember": [
+    "project",
+    "location",
+    "connectionId",
+    "member",
+    "role",
+    "condition",
+  ],
+  "gcp:bigquery/datasetIamMember:DatasetIamMember": ["datasetId", "project", "member", "role", "condition"],
+  "gcp:bigquery/iamMember:IamMember": ["project", "datasetId", "tableId", "member", "role", "condition"],
+  "gcp:projects/iAMCustomRole:IAMCustomRole": ["roleId", "project"],
+  "gcp:projects/iAMMember:IAMMember": ["project", "member", "role", "condition"],
 };
 
 /** The resource types the replace table knows. */
@@ -463,7 +482,9 @@ function conditionCases(condition: unknown): string[] {
 function ownAsset(inputs: Inputs): string | undefined {
   const tags = inputs?.tags as Record<string, unknown> | undefined;
   const labels = inputs?.labels as Record<string, unknown> | undefined;
-  const value = tags?.[TAGS.asset] ?? labels?.[TAGS.asset.replace(":", "-")];
+  // A Glue table takes no tags: its parameters name its asset.
+  const parameters = inputs?.parameters as Record<string, unknown> | undefined;
+  const value = tags?.[TAGS.asset] ?? labels?.[TAGS.asset.replace(":", "-")] ?? parameters?.[TAGS.asset];
   return typeof value === "string" ? value : undefined;
 }
 
@@ -474,7 +495,8 @@ export interface Placed {
 }
 
 /**
- * The asset of every resource, by URN: its own `tributary:asset` tag (GCP: label `tributary-asset`),
+ * The asset of every resource, by URN: its own `tributary:asset` tag (GCP: label `tributary-asset`; a Glue
+ * table: its parameter `tributary:asset`),
  * else its component's, which is the one asset its tagged children name. Resources serving the whole
  * stack (tagged `_shared`, or in a component whose children name several) have none.
  */

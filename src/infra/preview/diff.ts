@@ -10,6 +10,7 @@ import * as path from "node:path";
 import type { DataDiff } from "../../contract/data-diff.ts";
 import { loadGraphModule } from "../../contract/graph-module.ts";
 import { loadProject, type Project } from "../../contract/project.ts";
+import { LOCAL_TABLE_NAMESPACE, tableName, tableNamespace } from "../../contract/table-names.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { CLOUDS, configMap, readStackConfig, stackFile, stackNames, stacksShown } from "../config.ts";
 import { planDeployment } from "../plan/build.ts";
@@ -121,7 +122,7 @@ export async function previewDiff(opts: DiffOptions): Promise<Preview> {
           );
         }
       }
-      const risks: Risk[] = [...graphRisks];
+      const dataRisks: Risk[] = [];
       let data: DataDiff | undefined;
       if (opts.data) {
         progress(`replaying the data through both revisions`);
@@ -129,7 +130,7 @@ export async function previewDiff(opts: DiffOptions): Promise<Preview> {
         data = await opts.data(base, head, changed);
         for (const a of data.assets) {
           if (a.expectation?.held !== false) continue;
-          risks.push({
+          dataRisks.push({
             kind: "data-expectation",
             asset: a.key,
             subject: a.key,
@@ -137,18 +138,27 @@ export async function previewDiff(opts: DiffOptions): Promise<Preview> {
           });
         }
       }
+      const stackRisks: Risk[] = [];
       const previews: StackPreview[] = [];
+      const tableNames = new Map<string, Set<string>>();
       const standIn = opts.synth === false ? undefined : writeStandInBundles([base.graph, head.graph]);
       try {
         for (const stack of stacks) {
           progress(`comparing stack ${stack}`);
           const p = await stackPreview(stack, base, head, standIn, opts);
           previews.push(p.preview);
-          risks.push(...p.risks);
+          stackRisks.push(...p.risks);
+          for (const [asset, name] of p.tables)
+            tableNames.set(asset, (tableNames.get(asset) ?? new Set()).add(name));
         }
       } finally {
         if (standIn) fs.rmSync(standIn, { recursive: true, force: true });
       }
+      const risks: Risk[] = [
+        ...graphRisks.map((r) => namedTable(r, tableNames)),
+        ...dataRisks,
+        ...stackRisks,
+      ];
       return {
         version: PREVIEW_VERSION,
         base: { ref: opts.base, commit: baseCommit },
@@ -176,6 +186,17 @@ async function proposals(
     const row = now?.kind === "source" && now.cdc ? now.cdc.row.properties : undefined;
     return { ...p, declared: row !== undefined && Object.hasOwn(row, p.column) };
   });
+}
+
+/**
+ * A risk about an asset's Iceberg table, named as each stack's catalog has the table
+ * ("table trib_dev.daily_revenue, trib_prod.daily_revenue"), or as a local store has it ("curated.…").
+ */
+function namedTable(r: Risk, names: ReadonlyMap<string, ReadonlySet<string>>): Risk {
+  if (r.asset === undefined || r.subject !== `table ${r.asset}`) return r;
+  const found = [...(names.get(r.asset) ?? [])].sort();
+  const all = found.length > 0 ? found : [`${LOCAL_TABLE_NAMESPACE}.${tableName(r.asset)}`];
+  return { ...r, subject: `table ${all.join(", ")}` };
 }
 
 async function revision(
@@ -253,8 +274,14 @@ async function stackPreview(
   head: Revision,
   standIn: string | undefined,
   opts: DiffOptions,
-): Promise<{ preview: StackPreview; risks: Risk[] }> {
+): Promise<{ preview: StackPreview; risks: Risk[]; tables: Map<string, string> }> {
   const [b, h] = await Promise.all([side(stack, base, standIn, opts), side(stack, head, standIn, opts)]);
+  // The stack's tables as its catalog names them: the curated assets it deploys, in its namespace.
+  const tables = new Map<string, string>();
+  const deployed = h.plan ?? b.plan;
+  for (const f of deployed?.functions ?? []) {
+    if (f.kind === "asset") tables.set(f.id, `${tableNamespace(deployed!.prefix)}.${tableName(f.id)}`);
+  }
   const plan = diffPlans(stack, b.plan, h.plan);
   const notes = [b.note, h.note].filter((n): n is string => n !== undefined);
   const synthesised = (b.synthesis || !b.plan) && (h.synthesis || !h.plan) && standIn !== undefined;
@@ -276,6 +303,7 @@ async function stackPreview(
       ...(notes.length > 0 ? { notes } : {}),
     },
     risks: [...plan.risks, ...(resources?.risks ?? [])],
+    tables,
   };
 }
 

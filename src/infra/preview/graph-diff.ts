@@ -2,6 +2,7 @@
  * What a change does to the graph: assets added, removed and modified (with the schema verdict for each
  * consumer), and every asset whose data goes stale downstream of it. Pure: two snapshots in, data out.
  */
+import { unevolvable as tableUnevolvable } from "../../contract/table-schema.ts";
 import { type AssetSnapshot, type GraphSnapshot, readsOf } from "./snapshot.ts";
 import type {
   AssetModification,
@@ -48,6 +49,17 @@ export function diffGraph(base: GraphSnapshot, head: GraphSnapshot): GraphDiffRe
         message: `${c.consumer} ${c.reason}`,
       });
     }
+  }
+
+  // A table Iceberg cannot evolve breaks every reader of it, whoever reads it.
+  for (const m of modified) {
+    if (!m.table) continue;
+    risks.push({
+      kind: "breaking-schema",
+      asset: m.key,
+      subject: `table ${m.key}`,
+      message: `Iceberg cannot evolve the table of ${m.key}: ${m.table.unevolvable.join("; ")}`,
+    });
   }
 
   // A new flow of personal data: an asset that outputs or holds personal data in a column it did not.
@@ -99,6 +111,8 @@ function modification(
   const m: { -readonly [K in keyof AssetModification]?: AssetModification[K] } = {};
   const schema = schemaChange(b.columns, a.columns, a.key, consumers, after);
   if (schema) m.schema = schema;
+  const unevolvable = b.table && a.table ? tableUnevolvable(b.table, a.table) : [];
+  if (unevolvable.length > 0) m.table = { unevolvable };
   if (b.code !== a.code && a.code !== undefined && b.code !== undefined) {
     m.code = { from: b.code, to: a.code, sql: a.sql !== undefined };
   }

@@ -520,6 +520,7 @@ function risks(list: readonly Risk[], level: Level): string[] {
 function what(m: AssetModification): string {
   const parts: string[] = [];
   if (m.schema) parts.push(`schema (${m.schema.verdict})`);
+  if (m.table) parts.push("Iceberg table (cannot evolve)");
   if (m.code) parts.push(m.code.sql ? "SQL" : "code version");
   if (m.dependencies) parts.push("dependencies");
   if (m.partitions) parts.push("partitions");
@@ -531,7 +532,8 @@ function what(m: AssetModification): string {
   return parts.join(", ");
 }
 
-const breaks = (m: AssetModification) => m.schema?.consumers.some((c) => c.verdict === "breaking") ?? false;
+const breaks = (m: AssetModification) =>
+  m.table !== undefined || (m.schema?.consumers.some((c) => c.verdict === "breaking") ?? false);
 const owners = (list: readonly string[]) => cell(list.join(", ")) || "-";
 
 function assets(g: GraphDiff, level: Level): string[] {
@@ -594,6 +596,9 @@ function assetDetail(m: AssetModification): string[] {
       }
       out.push("");
     }
+  }
+  if (m.table) {
+    out.push("Its Iceberg table, **breaking**:", "", ...m.table.unevolvable.map((r) => `- ${cell(r)}`), "");
   }
   const line = (label: string, text: string) => out.push(`- ${label}: ${text}`);
   const fromTo = (from: string, to: string) => `${cell(from) || "-"} → ${cell(to) || "-"}`;

@@ -5,7 +5,8 @@
  * deep-equal; the revisions' graphs are built by different copies of the kit, so nothing here keeps a
  * reference to one.
  */
-import type { TSchema } from "@sinclair/typebox";
+import type { TObject, TSchema } from "@sinclair/typebox";
+import { type IcebergStruct, icebergSchema, TableSchemaError } from "../../contract/table-schema.ts";
 import type { AnyAsset } from "../../kit/asset.ts";
 import type { CheckSpec } from "../../kit/checks.ts";
 import { formatDuration } from "../../kit/duration.ts";
@@ -54,6 +55,8 @@ export interface AssetSnapshot extends GraphNode {
    * absent when none does, or when it was not traced (runtime/lineage/pii.ts).
    */
   readonly pii?: readonly string[];
+  /** Assets: the schema of their Iceberg table, as a new table's (contract/table-schema.ts). */
+  readonly table?: IcebergStruct;
 }
 
 export interface GraphSnapshot {
@@ -163,11 +166,22 @@ function assetSnapshot(a: AnyAsset, partitions: string, partitionCount: number):
     checks: a.checks.map((c) => ({ name: c.name, spec: checkSpec(c) })),
     schedule: scheduleOf(a),
     other,
+    ...(a.kind === "asset" ? tableOf(a.schema) : {}),
   };
 }
 
 /** The embedding model of an embedding asset, as the preview names the field: a change re-embeds everything. */
 export const EMBEDDING_MODEL = "embedding model (a change embeds every row again)";
+/** An asset's table schema; none for a schema with no Iceberg type (the engine refuses it at run time). */
+function tableOf(schema: TObject): { table?: IcebergStruct } {
+  try {
+    const { fields } = icebergSchema(schema).schema;
+    return { table: { type: "struct", fields } };
+  } catch (e) {
+    if (e instanceof TableSchemaError) return {};
+    throw e;
+  }
+}
 
 function scheduleOf(a: AnyAsset): string {
   if (a.kind === "source") return "on events";

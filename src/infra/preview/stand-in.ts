@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { type FunctionKind, functionKind, OUTBOX_SWEEPER } from "../../contract/function-env.ts";
+import { type FunctionKind, functionKind, STACK_FUNCTIONS } from "../../contract/function-env.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { ARCHES, type BundleManifest, bundleName, CLOUDS, MANIFEST } from "../bundle/manifest.ts";
 
@@ -18,7 +18,7 @@ export const STAND_IN_SHA256 = "0".repeat(64);
 
 /** Write a bundles folder holding a stand-in for every cloud and architecture; returns its path. */
 export function writeStandInBundles(graphs: readonly (AssetGraph | undefined)[]): string {
-  const functions: Record<string, FunctionKind> = { [OUTBOX_SWEEPER]: "sweep" };
+  const functions: Record<string, FunctionKind> = { ...STACK_FUNCTIONS };
   for (const g of graphs) for (const a of g?.assets() ?? []) functions[a.key] = functionKind(a);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-diff-bundles-"));
   for (const cloud of CLOUDS) {

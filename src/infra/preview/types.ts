@@ -69,6 +69,12 @@ export interface AssetModification {
   readonly kind: "source" | "asset";
   readonly owners: readonly string[];
   readonly schema?: SchemaChange;
+  /**
+   * Present when the asset's Iceberg table cannot evolve to the new schema (a type changed, a required
+   * column added, an optional one made required): one sentence per column. Breaking for every reader
+   * of the table, in Tributary or not.
+   */
+  readonly table?: { readonly unevolvable: readonly string[] };
   /** The code version (hash of the SQL, or the declared version of a compute function). */
   readonly code?: { readonly from: string; readonly to: string; readonly sql: boolean };
   readonly dependencies?: {

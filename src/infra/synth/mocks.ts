@@ -25,6 +25,7 @@ interface RegisterRequest {
   getProtect(): boolean;
   getRetainondelete(): boolean;
   getDeletebeforereplace(): boolean;
+  getIgnorechangesList(): string[];
   getObject(): Parameters<typeof pulumi.runtime.deserializeProperties>[0];
   getDependenciesList(): string[];
   getPropertydependenciesMap(): { forEach(f: (deps: { getUrnsList(): string[] }) => void): void };
@@ -104,6 +105,8 @@ async function record(req: RegisterRequest, urn: string): Promise<ResourceRecord
   if (req.getProtect()) options.protect = true;
   if (req.getRetainondelete()) options.retainOnDelete = true;
   if (req.getDeletebeforereplace()) options.deleteBeforeReplace = true;
+  // What Pulumi leaves to others once the resource exists (a table's pointer, its functions').
+  if (req.getIgnorechangesList().length > 0) options.ignoreChanges = req.getIgnorechangesList();
   const parent = req.getParent();
   const byProperty: string[][] = [];
   req.getPropertydependenciesMap().forEach((deps) => void byProperty.push(deps.getUrnsList()));

@@ -376,6 +376,7 @@ class LocalEngine {
           req.getDeletebeforereplacedefined() || req.getDeletebeforereplace()
             ? req.getDeletebeforereplace()
             : undefined,
+          req.getIgnorechangesList(),
         ),
       };
     }
@@ -397,6 +398,7 @@ class LocalEngine {
         opts.hasProtect() ? opts.getProtect() : undefined,
         opts.hasRetainOnDelete() ? opts.getRetainOnDelete() : undefined,
         opts.hasDeleteBeforeReplace() ? opts.getDeleteBeforeReplace() : undefined,
+        opts.getIgnoreChangesList(),
       ),
     };
   }
@@ -497,12 +499,14 @@ function keptOptions(
   protect: boolean | undefined,
   retainOnDelete: boolean | undefined,
   deleteBeforeReplace: boolean | undefined,
+  ignoreChanges: readonly string[],
 ): Props {
   // In this key order, as the mocks-based synth (infra/synth/mocks.ts) writes them.
   return {
     ...(protect ? { protect: true } : {}),
     ...(retainOnDelete ? { retainOnDelete: true } : {}),
     ...(deleteBeforeReplace ? { deleteBeforeReplace: true } : {}),
+    ...(ignoreChanges.length > 0 ? { ignoreChanges: [...ignoreChanges] } : {}),
   };
 }
 

@@ -20,7 +20,10 @@ export interface ResourceRecord {
   readonly custom: boolean;
   /** The inputs as registered: outputs resolved, keys sorted, undefined dropped, assets described. */
   readonly inputs: Record<string, unknown>;
-  /** Resource options that change what a deploy does (protect, retainOnDelete, deleteBeforeReplace…). */
+  /**
+   * Resource options that change what a deploy does (protect, retainOnDelete, deleteBeforeReplace,
+   * ignoreChanges).
+   */
   readonly options?: Record<string, unknown>;
   /**
    * The URNs of the resources it waits for beyond those its inputs name (its `dependsOn`, a component

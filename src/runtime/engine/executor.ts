@@ -10,10 +10,16 @@ import type { AnyAsset, AssetDef, ComputeContext } from "../../kit/asset.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { MULTI_SEPARATOR, staticDimension, timeDimension, upstreamKeys } from "../../kit/partitions.ts";
+import { CommitConflictError } from "../iceberg/commit.ts";
+import { dataFileCopyOptions, readFilesSql } from "../iceberg/duck.ts";
+import { currentSchema, newSnapshotId, prepareMetadata } from "../iceberg/metadata.ts";
+import { metricsOf, type ReturnStatsRow } from "../iceberg/stats.ts";
+import { tableDefinition } from "../iceberg/tables.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { dropEmbedding, ledgerSql, prepareEmbedding, syncEmbedding } from "../vectors/materialize.ts";
 import { type VectorsRuntime, vectorsRuntime } from "../vectors/sync.ts";
 import { runCheck } from "./checks.ts";
+import { type CatalogContext, commitPartition } from "./commit.ts";
 import type { Duck } from "./duckdb.ts";
 import type { Scratch } from "./files.ts";
 import { compileRowSchema } from "./ingest-validate.ts";
@@ -35,6 +41,8 @@ export interface Outcome {
   readonly manifest?: AssetManifest;
   readonly checks: readonly CheckResult[];
   readonly error?: string;
+  /** Committed, but something after the commit did not happen (the catalog was not told). */
+  readonly warning?: string;
   readonly ms: number;
 }
 
@@ -64,7 +72,7 @@ export async function registerInputs(
     const files = await Promise.all(
       (await state.committedObjects(up, upKeys)).map((o) => scratch.readable(o)),
     );
-    await duck.run(`CREATE OR REPLACE TEMP VIEW ${ident(up.key)} AS ${readSql(up, files)}`);
+    await duck.run(`CREATE OR REPLACE TEMP VIEW ${ident(up.key)} AS ${await committedSql(state, up, files)}`);
   }
   const time = timeDimension(a.partitions);
   const stat = staticDimension(a.partitions);
@@ -80,7 +88,27 @@ export async function registerInputs(
   );
 }
 
-/** SQL reading an asset's or source's committed files with its declared column types. */
+/**
+ * SQL reading committed files of an asset or source as its declared columns: an asset's by the field ids
+ * of its table (a column added since a file was written reads as null there), a source's raw NDJSON by
+ * name (and an asset's that has no table yet, committed before tables).
+ */
+export async function committedSql(
+  state: StoreState,
+  a: AnyAsset,
+  files: readonly string[],
+): Promise<string> {
+  if (a.kind === "source") return readSql(a, files);
+  const latest = await state.tables.latest(a.key);
+  // Files committed before the asset had a table carry no field ids: read by name.
+  if (!latest) return readSql(a, files);
+  return readFilesSql(
+    currentSchema(prepareMetadata(latest?.metadata, tableDefinition(state.store, a))),
+    files,
+  );
+}
+
+/** SQL reading an asset's or source's committed files with its declared column types, by name. */
 export function readSql(a: AnyAsset, files: readonly string[]): string {
   const columns = columnTypes(a.schema, a.key);
   if (files.length === 0) {
@@ -201,20 +229,6 @@ function writerFor(appender: DuckDBAppender, c: ColumnType, index: number): (v: 
   }
 }
 
-/** Row count and null count per top-level column of a Parquet file, from its footer. */
-async function parquetStats(duck: Duck, path: string): Promise<{ rows: number; nulls: Map<string, number> }> {
-  const [meta] = await duck.rows(`SELECT num_rows FROM parquet_file_metadata(${literal(path)})`);
-  const stats = await duck.rows(
-    `SELECT path_in_schema AS col, sum(stats_null_count) AS nulls FROM parquet_metadata(${literal(path)}) GROUP BY ALL`,
-  );
-  const nulls = new Map<string, number>();
-  for (const s of stats) {
-    const col = String(s.col);
-    if (!col.includes(".")) nulls.set(col, Number(s.nulls ?? 0));
-  }
-  return { rows: Number(meta?.num_rows ?? 0), nulls };
-}
-
 export interface ExecuteContext {
   readonly graph: AssetGraph;
   readonly state: StoreState;
@@ -229,6 +243,8 @@ export interface ExecuteContext {
   readonly outbox?: Outbox;
   /** Embedders and backpressure of the run's embedding assets (default: from $TRIBUTARY_VECTORS). */
   readonly vectors?: VectorsRuntime;
+  /** The stack's table catalog, told of every commit, and how it names tables. */
+  readonly catalog?: CatalogContext;
 }
 
 /** What a compute function may ask of the run: the secrets its asset declares, and tokens. */
@@ -260,9 +276,11 @@ function computeContext(ctx: ExecuteContext, a: AssetDef, partition: string): Co
 }
 
 /**
- * Materialise one asset partition: read its inputs, compute, write Parquet (zstd), verify the schema
- * and non-null columns, run its checks, and commit the manifest last. A failing blocking check leaves
- * the previous commit in place and records the failure.
+ * Materialise one asset partition: read its inputs, compute, write one Parquet file (zstd) with its
+ * table's field ids and statistics, verify the schema and non-null columns, run its checks, and commit
+ * it into the asset's Iceberg table with its record (commit.ts). A partition with no rows commits no
+ * file (its old files are removed all the same). A failing blocking check leaves the previous commit in
+ * place and records the failure.
  */
 export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome> {
   const { graph, state, duck, scratch, runId } = ctx;
@@ -275,22 +293,31 @@ export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome>
   const t0 = performance.now();
   const fileKey = layout.curated(a.key, ppath, `${item.dataVersion}-${runId.slice(-8)}`);
   const declared = columnTypes(a.schema, a.key);
-  let written = false;
+  /**
+   * Where the data file is: maybe being written (ours to delete on failure), given to the commit
+   * (deleted only when the commit gave up), or in the table (never deleted here).
+   */
+  const file: { at: "none" | "written" | "committing" | "committed" } = { at: "none" };
   try {
+    // The field ids the file gets: the table's, kept by column across schema changes.
+    const schema = currentSchema(
+      prepareMetadata((await state.tables.latest(a.key))?.metadata, tableDefinition(store, a)),
+    );
     await registerInputs(graph, state, duck, scratch, a, item.partition);
     const out = await scratch.writable(fileKey);
-    const copyOptions = "(FORMAT parquet, COMPRESSION zstd)";
+    const copyOptions = `(${dataFileCopyOptions(schema)})`;
+    let stats: Record<string, unknown>[];
     if (a.embedding !== undefined) {
-      // The ledger of its vectors; the vectors themselves are written once its checks pass.
+      // The ledger of its vectors (the asset's table); the vectors themselves are written once its checks pass.
       await prepareEmbedding(duck, a, item.partition);
-      written = true;
-      await duck.run(`COPY (${ledgerSql(a)}) TO ${literal(out.path)} ${copyOptions}`);
+      file.at = "written";
+      stats = await duck.rows(`COPY (${ledgerSql(a)}) TO ${literal(out.path)} ${copyOptions}`);
     } else if (a.sql !== undefined) {
       const sql = oneStatement(a);
       const produced = await duck.describe(`SELECT * FROM (${sql})`);
       const select = castList(a, produced, declared);
-      written = true;
-      await duck.run(`COPY (SELECT ${select} FROM (${sql})) TO ${literal(out.path)} ${copyOptions}`);
+      file.at = "written";
+      stats = await duck.rows(`COPY (SELECT ${select} FROM (${sql})) TO ${literal(out.path)} ${copyOptions}`);
     } else {
       const inputs: Record<string, unknown[]> = {};
       for (const edge of graph.inputs(a.key)) {
@@ -305,17 +332,22 @@ export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome>
       }
       const rows = await a.compute!(inputs, computeContext(ctx, a, item.partition));
       await appendRows(duck, a, declared, rows);
-      written = true;
-      await duck.run(`COPY __tributary_out TO ${literal(out.path)} ${copyOptions}`);
+      file.at = "written";
+      stats = await duck.rows(`COPY __tributary_out TO ${literal(out.path)} ${copyOptions}`);
     }
-    const published = await out.publish();
+    const metrics = metricsOf(stats[0] as unknown as ReturnStatsRow, schema);
     const computeMs = performance.now() - t0;
-    const stats = await parquetStats(duck, out.path);
-    const nullViolations = declared.filter((c) => !c.nullable && (stats.nulls.get(c.name) ?? 0) > 0);
+    const nulls = new Map(
+      schema.fields.map((f) => [
+        f.name,
+        typeof f.type === "string" ? (metrics.nullValueCounts.get(f.id) ?? 0) : 0,
+      ]),
+    );
+    const nullViolations = declared.filter((c) => !c.nullable && (nulls.get(c.name) ?? 0) > 0);
     if (nullViolations.length > 0) {
       throw new MaterializeError(
         `the output of "${a.key}" has nulls in non-nullable column${nullViolations.length === 1 ? "" : "s"} ${nullViolations
-          .map((c) => `"${c.name}" (${stats.nulls.get(c.name)} rows)`)
+          .map((c) => `"${c.name}" (${nulls.get(c.name)} rows)`)
           .join(", ")}; declare them Type.Union([..., Type.Null()]) or filter the nulls.`,
       );
     }
@@ -340,6 +372,11 @@ export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome>
       const error = failed.map((c) => `check "${c.name}" failed: ${c.message}`).join("; ");
       return { item, status: "failed", checks, error, ms: performance.now() - t0 };
     }
+    // A partition without rows has no data file: its commit removes its old files and adds none.
+    const rows = metrics.recordCount;
+    let files: AssetManifest["files"] = [];
+    if (rows > 0) files = [{ key: fileKey, rows, ...(await out.publish()) }];
+    else await store.delete(fileKey);
     let vectors: VectorsRecord | undefined;
     if (a.embedding !== undefined) {
       const previous = (await state.manifest(a, item.partition))?.vectors;
@@ -350,10 +387,10 @@ export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome>
       format: 1,
       asset: a.key,
       partition: item.partition,
-      files: [{ key: fileKey, rows: stats.rows, ...published }],
-      rowCount: stats.rows,
+      files,
+      rowCount: rows,
       schema: declared.map((c) => ({ name: c.name, type: c.type })),
-      nullCounts: Object.fromEntries(declared.map((c) => [c.name, stats.nulls.get(c.name) ?? 0])),
+      nullCounts: Object.fromEntries(declared.map((c) => [c.name, nulls.get(c.name) ?? 0])),
       dataVersion: item.dataVersion,
       codeVersion: a.codeVersion,
       ...(item.keys === undefined ? {} : { keys: item.keys }),
@@ -361,6 +398,7 @@ export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome>
       checks,
       ...(vectors === undefined ? {} : { vectors }),
       runId,
+      snapshot: String(newSnapshotId()),
       timings: {
         startedAt: started.toISOString(),
         finishedAt: new Date().toISOString(),
@@ -368,19 +406,41 @@ export async function execute(ctx: ExecuteContext, item: Step): Promise<Outcome>
         checksMs: Math.round(checksMs),
       },
     };
-    // What the commit owes the asset-events bus, recorded before it: owed once the manifest exists.
-    await ctx.outbox?.oweAsset(a.key, ppath, {
-      asset: a.key,
-      partition: item.partition,
-      dataVersion: item.dataVersion,
-    });
-    // The commit.
-    await store.put(layout.manifest(a.key, ppath), JSON.stringify(manifest, null, 2));
-    state.forget(a, item.partition);
+    const done = await commitPartition(
+      state,
+      {
+        asset: a,
+        record: manifest,
+        ...(rows > 0 ? { file: { key: fileKey, partition: item.partition, metrics } } : {}),
+        schema,
+        // What the commit owes the asset-events bus, recorded before it: owed once it is committed.
+        before: async () => {
+          file.at = "committing";
+          await ctx.outbox?.oweAsset(a.key, ppath, {
+            asset: a.key,
+            partition: item.partition,
+            dataVersion: item.dataVersion,
+          });
+        },
+        onCommitted: () => {
+          file.at = "committed";
+        },
+      },
+      ctx.catalog,
+    );
     await store.delete(layout.failure(a.key, ppath));
-    return { item, status: "materialized", manifest, checks, ms: performance.now() - t0 };
+    return {
+      item,
+      status: "materialized",
+      manifest,
+      checks,
+      ...(done.catalogError ? { warning: done.catalogError } : {}),
+      ms: performance.now() - t0,
+    };
   } catch (e) {
-    if (written) await store.delete(fileKey);
+    if (file.at === "written" || (file.at === "committing" && e instanceof CommitConflictError)) {
+      await store.delete(fileKey);
+    }
     if (!(e instanceof TributaryError) && !isDuckError(e)) throw e;
     const error = (e as Error).message;
     await recordFailure(store, a, ppath, { partition: item.partition, runId, error, checks: [] });
@@ -424,6 +484,8 @@ async function registerReference(
   const samePartitions = t.kind === "asset" && JSON.stringify(t.partitions) === JSON.stringify(a.partitions);
   const objects = await ctx.state.committedObjects(t, samePartitions ? [partition] : undefined);
   const files = await Promise.all(objects.map((o) => ctx.scratch.readable(o)));
-  await ctx.duck.run(`CREATE OR REPLACE TEMP VIEW ${ident(name)} AS ${readSql(t, files)}`);
+  await ctx.duck.run(
+    `CREATE OR REPLACE TEMP VIEW ${ident(name)} AS ${await committedSql(ctx.state, t, files)}`,
+  );
   return name;
 }

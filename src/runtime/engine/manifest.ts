@@ -23,8 +23,9 @@ export interface InputVersion {
 }
 
 /**
- * The commit of one asset partition: written last, after its files and checks. Readers read manifests,
- * never directory listings, so a materialisation is visible only once this object exists.
+ * Tributary's record of one materialised asset partition: its files, checks, data version and inputs.
+ * It is committed with the asset's Iceberg table: the snapshot it names (`snapshot`) is in the table
+ * (see records.ts for how the record and the table's commit stay one).
  */
 export interface AssetManifest {
   readonly format: 1;
@@ -49,6 +50,11 @@ export interface AssetManifest {
   /** An embedding asset's vector tables as this commit left them (runtime/vectors/); absent otherwise. */
   readonly vectors?: VectorsRecord;
   readonly runId: string;
+  /**
+   * The id (decimal) of the table snapshot that committed it; absent in records written before curated
+   * assets were Iceberg tables, which the planner materialises again into their table.
+   */
+  readonly snapshot?: string;
   readonly timings: {
     readonly startedAt: string;
     readonly finishedAt: string;

@@ -1,13 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { partitionPath } from "../../contract/storage-layout.ts";
+import type { TableCatalogRef } from "../../contract/table-names.ts";
 import type { AssetDef } from "../../kit/asset.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
+import type { TableCatalog } from "../iceberg/catalog.ts";
 import { assetRun, type LineageContext, runComplete, runFail, runStart } from "../openlineage/events.ts";
 import type { LineageTransport } from "../openlineage/transport.ts";
 import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { vectorsConfigFromEnv } from "../vectors/config.ts";
 import { type VectorsRuntime, vectorsRuntime } from "../vectors/sync.ts";
+import { type CatalogContext, settle, settleLocked } from "./commit.ts";
 import { Duck } from "./duckdb.ts";
 import { type ExecuteContext, execute, type Outcome } from "./executor.ts";
 import { Scratch } from "./files.ts";
@@ -68,6 +71,13 @@ export interface MaterializeOptions extends StepOptions {
     readonly transport: LineageTransport;
     readonly context: Omit<LineageContext, "store" | "engine">;
   };
+  /** The stack's table catalog (Glue, BigQuery), told of every commit; absent locally. */
+  readonly catalog?: TableCatalog;
+  /**
+   * Where the tables are catalogued, which names them in the catalog's commits and in lineage
+   * (default: the store itself, as a Hadoop catalog).
+   */
+  readonly catalogRef?: TableCatalogRef;
 }
 
 const id = (asset: string, partition: string) => `${asset}\u0000${partition}`;
@@ -86,6 +96,12 @@ export async function materialize(
   const state = new StoreState(store);
   const keys = opts.keys ?? new TokenKeys(graph, opts.secrets ?? environmentSecrets());
   const items = await steps(graph, state, { ...opts, keys });
+  const catalog: CatalogContext = {
+    ...(opts.catalog ? { catalog: opts.catalog } : {}),
+    ...(opts.catalogRef ? { ref: opts.catalogRef } : {}),
+  };
+  // Commits a crash (or an unreachable catalog) left unsettled are settled now (records.ts).
+  await settleAll(graph, state, runId, catalog);
   await opts.observer?.planned?.(items);
   const outcomes: RunOutcome[] = [];
   const broken = new Map<string, string>(); // asset partition → why downstream is skipped
@@ -125,6 +141,7 @@ export async function materialize(
               runId,
               keys,
               tokens,
+              catalog,
               ...(opts.outbox ? { outbox: opts.outbox } : {}),
               ...vectorsFor(item),
             },
@@ -180,8 +197,9 @@ async function runLocked(
   });
   try {
     // Another run may have committed this partition while we waited for the lock (a corrupt one
-    // runs again unless another run committed it anew).
+    // runs again unless another run committed it anew), or left its commit unsettled.
     state.forget(a, item.partition);
+    await settle(state, a as AssetDef, item.partition, ctx.catalog);
     const now = await state.manifest(a, item.partition);
     const repaired = !item.corrupt || !now?.files.some((f) => item.corrupt!.some((c) => c.key === f.key));
     if (!opts.force && now?.dataVersion === item.dataVersion && repaired) {
@@ -190,6 +208,14 @@ async function runLocked(
     return await execute(ctx, item);
   } finally {
     await release();
+  }
+}
+
+/** Settle the commits the plan found unsettled (records.ts); a partition another run holds is its own. */
+async function settleAll(graph: AssetGraph, state: StoreState, runId: string, catalog: CatalogContext) {
+  for (const u of state.unsettled()) {
+    const a = graph.has(u.asset) ? graph.get(u.asset) : undefined;
+    if (a?.kind === "asset") await settleLocked(state, a, u.partition, runId, catalog);
   }
 }
 
@@ -207,7 +233,12 @@ async function withLineage(
   if (!opts.lineage) return work();
   engineVersion ??= await duck.version();
   const a = graph.get(item.asset) as AssetDef;
-  const ctx: LineageContext = { ...opts.lineage.context, store, engine: { version: engineVersion } };
+  const ctx: LineageContext = {
+    ...opts.lineage.context,
+    store,
+    ...(opts.catalogRef ? { tables: opts.catalogRef } : {}),
+    engine: { version: engineVersion },
+  };
   const run = assetRun(a, item.partition, { upstream: graph.inputs(a.key).map((e) => graph.get(e.from)) });
   const { transport } = opts.lineage;
   await transport.emit(runStart(run, ctx));

@@ -16,6 +16,7 @@
  * owes nothing.
  */
 import { layout } from "../../contract/storage-layout.ts";
+import { Tables } from "../iceberg/tables.ts";
 import type { ObjectInfo, ObjectStore } from "../storage/port.ts";
 
 /** "This asset partition is committed with this data version": the body of an asset-events message. */
@@ -93,9 +94,11 @@ export class Outbox {
   readonly store: ObjectStore;
   readonly #now: () => Date;
   readonly #graceMs: number;
+  readonly #tables: Tables;
 
   constructor(store: ObjectStore, opts: OutboxOptions = {}) {
     this.store = store;
+    this.#tables = new Tables(store);
     this.#now = opts.now ?? (() => new Date());
     this.#graceMs = opts.graceMs ?? OUTBOX_GRACE_MS;
   }
@@ -172,17 +175,36 @@ export class Outbox {
     return { state: ageMs >= this.#graceMs ? "abandoned" : "pending", key: info.key, entry, ageMs };
   }
 
-  /** When the entry's commit was made, or undefined when it does not exist (with the entry's version). */
+  /**
+   * When the entry's commit was made, or undefined when it does not exist (with the entry's version). An
+   * asset partition's record that is still pending counts once its table holds its snapshot (records.ts).
+   */
   async #committed(entry: OutboxEntry): Promise<string | undefined> {
     const body = await this.store.get(entry.commit);
     if (!body) return undefined;
-    let commit: { dataVersion?: unknown; committedAt?: unknown; timings?: { finishedAt?: unknown } };
+    let commit: {
+      dataVersion?: unknown;
+      committedAt?: unknown;
+      timings?: { finishedAt?: unknown };
+      pending?: { dataVersion?: unknown; snapshot?: unknown; timings?: { finishedAt?: unknown } };
+    };
     try {
       commit = JSON.parse(body.toString("utf8")) as typeof commit;
     } catch {
       return undefined;
     }
-    if (entry.dataVersion !== undefined && commit.dataVersion !== entry.dataVersion) return undefined;
+    const pending = commit.pending;
+    if (entry.dataVersion !== undefined && commit.dataVersion !== entry.dataVersion) {
+      const asset = entry.commit.split("/")[1]!;
+      if (
+        pending?.dataVersion !== entry.dataVersion ||
+        typeof pending.snapshot !== "string" ||
+        !(await this.#tables.holds(asset, pending.snapshot))
+      ) {
+        return undefined;
+      }
+      commit = pending;
+    }
     const at = commit.timings?.finishedAt ?? commit.committedAt;
     return typeof at === "string" ? at : entry.at;
   }

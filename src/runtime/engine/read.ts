@@ -1,12 +1,14 @@
 /**
  * The one read path to an asset's committed rows, for readers outside a materialisation (`tributary
- * query`, `tributary diff --data`): its commits' objects, each checked against its commit before DuckDB
- * opens it (Scratch.readable), read with the declared column types (readSql). How committed data is
- * stored is this module's business; callers get SQL and the files it reads.
+ * query`, `tributary diff --data`): an asset's Iceberg table at its current snapshot (iceberg/read.ts,
+ * which `query --as-of` reads at an earlier one), a source's committed raw batches; each file checked
+ * against its commit before DuckDB opens it (Scratch.readable). How committed data is stored is this
+ * module's business; callers get SQL and the files it reads.
  */
 import type { AnyAsset } from "../../kit/asset.ts";
 import { readSql } from "./executor.ts";
 import type { Scratch } from "./files.ts";
+import { readTable } from "../iceberg/read.ts";
 import type { StoreState } from "./state.ts";
 import { literal } from "./types.ts";
 
@@ -23,6 +25,9 @@ export async function committedRows(
   scratch: Scratch,
   a: AnyAsset,
 ): Promise<CommittedRows> {
+  const table = a.kind === "asset" ? await readTable(state, scratch, a, undefined) : undefined;
+  if (table) return { sql: table.sql, files: table.files };
+  // A source's raw batches; an asset without a table yet reads as its records name (no rows).
   const files = await Promise.all((await state.committedObjects(a)).map((o) => scratch.readable(o)));
   return { sql: readSql(a, files), files };
 }

@@ -227,6 +227,9 @@ async function planOne(
   if (force) return { ...base, action: "run", reason: "forced" };
   const manifest = await state.manifest(a, partition);
   if (!manifest) return { ...base, action: "run", reason: "never materialised" };
+  if (manifest.snapshot === undefined) {
+    return { ...base, action: "run", reason: "committed before curated assets were Iceberg tables" };
+  }
   if (manifest.dataVersion === dataVersion) return { ...base, action: "skip", reason: "fresh" };
   if (manifest.codeVersion !== a.codeVersion) {
     return {

@@ -1,4 +1,5 @@
 import type { TObject, TSchema } from "@sinclair/typebox";
+import { type JsonSchemaNode as JsonSchema, unwrapNullable as nonNull } from "../../contract/table-schema.ts";
 import { TributaryError } from "../../kit/errors.ts";
 
 /**
@@ -18,44 +19,6 @@ export interface ColumnType {
 
 export class SchemaTypeError extends TributaryError {
   override name = "SchemaTypeError";
-}
-
-interface JsonSchema {
-  type?: string | string[];
-  format?: string;
-  anyOf?: JsonSchema[];
-  items?: JsonSchema;
-  properties?: Record<string, JsonSchema>;
-  enum?: unknown[];
-  const?: unknown;
-}
-
-function isScalar(s: JsonSchema): boolean {
-  return (
-    s.type === "string" ||
-    s.type === "boolean" ||
-    s.type === "number" ||
-    s.type === "integer" ||
-    typeof s.const === "string"
-  );
-}
-
-function nonNull(s: JsonSchema): { inner: JsonSchema; nullable: boolean } {
-  if (s.anyOf) {
-    const rest = s.anyOf.filter((b) => b.type !== "null");
-    if (rest.length === 1) return { inner: rest[0]!, nullable: rest.length < s.anyOf.length };
-    // A union of string literals is a string.
-    if (rest.every((b) => typeof b.const === "string"))
-      return { inner: { type: "string" }, nullable: rest.length < s.anyOf.length };
-    // A string or another scalar (Debezium's `source.snapshot`, "true" or true) is read as its JSON text.
-    if (rest.some((b) => b.type === "string" && b.format === undefined) && rest.every(isScalar))
-      return { inner: { type: "string" }, nullable: rest.length < s.anyOf.length };
-  }
-  if (Array.isArray(s.type)) {
-    const rest = s.type.filter((t) => t !== "null");
-    if (rest.length === 1) return { inner: { ...s, type: rest[0] }, nullable: rest.length < s.type.length };
-  }
-  return { inner: s, nullable: false };
 }
 
 /** The DuckDB type of a JSON Schema; `where` names the column in errors. */

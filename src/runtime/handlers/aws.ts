@@ -21,6 +21,7 @@
 
 import { MESSAGES } from "../../contract/bus-messages.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
+import { GlueCatalog } from "../iceberg/glue.ts";
 import { awsSecretReader } from "../secrets/aws.ts";
 import { S3Store } from "../storage/s3.ts";
 import { storeOpener } from "../storage/uri.ts";
@@ -125,6 +126,7 @@ export function awsHandler(
       publisher: (fn) => new EventBridgePublisher({ bus: fn.assetEvents }),
       format: (record) => awsLogLine(record),
       secretReader: () => awsSecretReader(),
+      catalogs: { glue: (ref) => new GlueCatalog(ref) },
     },
   );
   return async (event, context) => {

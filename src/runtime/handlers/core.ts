@@ -24,21 +24,25 @@ import { Readable } from "node:stream";
 import { MESSAGES } from "../../contract/bus-messages.ts";
 import { FUNCTION_ENV, type FunctionKind } from "../../contract/function-env.ts";
 import { layout, partitionPath, STORE_ZONES } from "../../contract/storage-layout.ts";
+import { type CatalogRef, parseCatalogRef } from "../../contract/table-names.ts";
 import type { AssetDef, SourceDef } from "../../kit/asset.ts";
 import { TributaryError } from "../../kit/errors.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { upstreamKeys } from "../../kit/partitions.ts";
 import { IngestError, ingest, type SourcePartition, sourcePartitions } from "../engine/ingest.ts";
+import { maintainTables } from "../engine/maintenance.ts";
 import type { BatchManifest } from "../engine/manifest.ts";
 import { materialize } from "../engine/materialize.ts";
 import { type Announcement, Outbox } from "../engine/outbox.ts";
 import { partitionLabel, partitionsFor } from "../engine/steps.ts";
+import type { TableCatalog } from "../iceberg/catalog.ts";
 import { ingestRun, runComplete, runFail, runStart } from "../openlineage/events.ts";
 import { httpTransportFromEnv, type LineageTransport } from "../openlineage/transport.ts";
 import { functionSecrets, type SecretReader } from "../secrets/cloud.ts";
 import type { SecretSource } from "../secrets/source.ts";
 import type { ObjectStore } from "../storage/port.ts";
 import { ZonedStore } from "../storage/zoned.ts";
+import { MAINTAINED_EVENT, type MaintainTables } from "./maintain.ts";
 import { publishWithin, sweep } from "./outbox.ts";
 import type { Publisher } from "./publish.ts";
 
@@ -73,6 +77,8 @@ export interface FunctionEnv {
   readonly timeoutSeconds: number;
   /** Whole vCPUs its memory buys (default 1): ingest validates on worker threads from 2. */
   readonly cpus: number;
+  /** The catalog its table commits are published to, when it commits tables on a cloud with one. */
+  readonly catalog?: CatalogRef;
 }
 
 /** A function's timeout when its environment does not say: the stacks' default. */
@@ -89,9 +95,16 @@ export function functionEnv(env: Readonly<Record<string, string | undefined>> = 
     return v;
   };
   const kind = need(FUNCTION_ENV.kind);
-  if (kind !== "asset" && kind !== "ingest" && kind !== "sweep") {
+  if (kind !== "asset" && kind !== "ingest" && kind !== "sweep" && kind !== "maintain") {
     throw new HandlerConfigError(
-      `handler: ${FUNCTION_ENV.kind} is ${JSON.stringify(kind)}; expected asset, ingest or sweep.`,
+      `handler: ${FUNCTION_ENV.kind} is ${JSON.stringify(kind)}; expected asset, ingest, sweep or maintain.`,
+    );
+  }
+  const catalogText = env[FUNCTION_ENV.catalog]?.trim();
+  const catalog = catalogText ? parseCatalogRef(catalogText) : undefined;
+  if (typeof catalog === "string") {
+    throw new HandlerConfigError(
+      `handler: ${FUNCTION_ENV.catalog} ${catalog}; deploy the function with pulumi up.`,
     );
   }
   const timeout = env[FUNCTION_ENV.timeout]?.trim();
@@ -120,6 +133,7 @@ export function functionEnv(env: Readonly<Record<string, string | undefined>> = 
     assetEvents: need(FUNCTION_ENV.assetEvents),
     timeoutSeconds,
     cpus,
+    ...(catalog ? { catalog } : {}),
   };
 }
 
@@ -174,7 +188,8 @@ export type WorkStatus =
   | "waiting"
   | "failed-checks"
   | "ignored"
-  | "swept";
+  | "swept"
+  | "maintained";
 
 export interface WorkReport {
   readonly id: string;
@@ -204,6 +219,10 @@ export interface Runtime {
   readonly lineage?: LineageTransport;
   /** The secrets its asset declares (the references in its environment, read with the cloud's SDK). */
   readonly secrets?: SecretSource;
+  /** The stack's table catalog (its environment's FUNCTION_ENV.catalog), told about each table commit. */
+  readonly catalog?: TableCatalog;
+  /** The table maintenance the maintenance function runs (default: the engine's, maintain.ts). */
+  readonly maintainTables?: MaintainTables;
 }
 
 /**
@@ -307,6 +326,16 @@ async function dispatch(rt: Runtime, work: Work, owed: string[]): Promise<WorkRe
         const swept = await sweep(rt);
         return done("swept", swept.detail);
       }
+      if (fn.kind === "maintain" && work.asset === fn.asset) {
+        const report = await (rt.maintainTables ?? maintainTables)(rt.graph, rt.store, {
+          now: work.scheduledTime,
+          lockStaleAfterMs: CLOUD_LOCK_STALE_MS,
+          ...(rt.catalog ? { catalog: rt.catalog } : {}),
+          ...(fn.catalog ? { catalogRef: fn.catalog } : {}),
+        });
+        rt.log({ event: MAINTAINED_EVENT, detail: report.detail, environment: fn.environment });
+        return done("maintained", report.detail);
+      }
       if (fn.kind !== "asset" || work.asset !== fn.asset) {
         return done("ignored", `the schedule of "${work.asset}" is not for this function (it ${role(fn)}).`);
       }
@@ -322,7 +351,9 @@ function role(fn: FunctionEnv): string {
     ? `ingests "${fn.asset}"`
     : fn.kind === "sweep"
       ? "sweeps the outbox"
-      : `materialises "${fn.asset}"`;
+      : fn.kind === "maintain"
+        ? "maintains the stack's tables"
+        : `materialises "${fn.asset}"`;
 }
 
 /** A source-events record as one NDJSON line: an object as JSON, a string as it is (one line). */
@@ -455,6 +486,8 @@ async function run(
     ...(rt.lineage ? { lineage: { transport: rt.lineage, context: {} } } : {}),
     ...(rt.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: rt.lockTimeoutMs }),
     ...(rt.secrets ? { secrets: rt.secrets } : {}),
+    ...(rt.catalog ? { catalog: rt.catalog } : {}),
+    ...(rt.fn.catalog ? { catalogRef: rt.fn.catalog } : {}),
   });
   const announced: Announcement[] = [];
   const failed: string[] = [];
@@ -523,6 +556,10 @@ export interface HandlerDeps {
   readonly secrets?: SecretSource;
   /** How long one publish call may take (default: `publishBudgetMs` of the function's timeout). */
   readonly publishBudgetMs?: number;
+  /** The table catalog (default: the one its environment names, with the cloud's SDK). */
+  readonly catalog?: TableCatalog;
+  /** The table maintenance step (default: the engine's). */
+  readonly maintainTables?: MaintainTables;
 }
 
 /**
@@ -551,6 +588,8 @@ export function lazyRuntime(
     format?: (record: Readonly<Record<string, unknown>>) => string;
     /** Reads a secret by reference with the cloud's SDK (made on the first read). */
     secretReader?: () => SecretReader;
+    /** The cloud's table catalog, made for the reference a function's environment names. */
+    catalogs?: CatalogMakers;
   },
 ): () => Runtime {
   let rt: Runtime | undefined;
@@ -558,7 +597,7 @@ export function lazyRuntime(
     if (rt) return rt;
     const env = deps.env ?? process.env;
     const fn = functionEnv(env);
-    if (fn.kind !== "sweep" && !graph.has(fn.asset)) {
+    if ((fn.kind === "asset" || fn.kind === "ingest") && !graph.has(fn.asset)) {
       throw new HandlerConfigError(
         `handler: TRIBUTARY_ASSET is "${fn.asset}", which the bundled graph does not have; rebuild the bundle (tributary bundle) from the graph the stack was deployed with.`,
       );
@@ -571,6 +610,7 @@ export function lazyRuntime(
       onWarning: (warning) => log({ event: "tributary.lineage.warning", warning }),
     });
     const store = functionStore(fn, open);
+    const catalog = deps.catalog ?? (fn.catalog ? cloudCatalog(fn.catalog, defaults.catalogs) : undefined);
     rt = {
       graph,
       store,
@@ -582,6 +622,8 @@ export function lazyRuntime(
       openStore: open,
       ...(lineage ? { lineage } : {}),
       ...(deps.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: deps.lockTimeoutMs }),
+      ...(catalog ? { catalog } : {}),
+      ...(deps.maintainTables ? { maintainTables: deps.maintainTables } : {}),
       ...(deps.secrets
         ? { secrets: deps.secrets }
         : defaults.secretReader
@@ -590,4 +632,20 @@ export function lazyRuntime(
     };
     return rt;
   };
+}
+
+/** How a cloud's entry makes the catalogs its cloud has, by kind. */
+export type CatalogMakers = {
+  readonly [K in CatalogRef["kind"]]?: (ref: Extract<CatalogRef, { kind: K }>) => TableCatalog;
+};
+
+/** The catalog a function's environment names, made by its cloud's entry; a deployment mistake when it cannot. */
+function cloudCatalog(ref: CatalogRef, makers: CatalogMakers = {}): TableCatalog {
+  const make = makers[ref.kind] as ((ref: CatalogRef) => TableCatalog) | undefined;
+  if (!make) {
+    throw new HandlerConfigError(
+      `handler: ${FUNCTION_ENV.catalog} names a ${ref.kind} catalog, which this cloud's functions cannot publish to; deploy the stack with pulumi up.`,
+    );
+  }
+  return make(ref);
 }

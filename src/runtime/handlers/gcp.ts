@@ -29,6 +29,7 @@ import type { CloudEvent } from "@google-cloud/functions-framework";
 import { cloudEvent as registerCloudEvent } from "@google-cloud/functions-framework";
 import { MESSAGES } from "../../contract/bus-messages.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
+import { BigQueryCatalog } from "../iceberg/bigquery.ts";
 import { gcpSecretReader } from "../secrets/gcp.ts";
 import { GcsStore } from "../storage/gcs.ts";
 import { storeOpener } from "../storage/uri.ts";
@@ -96,6 +97,7 @@ export function gcpHandler(
     publisher: (fn) => new PubSubPublisher({ topic: fn.assetEvents }),
     format: gcpLogLine,
     secretReader: () => gcpSecretReader(),
+    catalogs: { bigquery: (ref) => new BigQueryCatalog(ref) },
   });
   return async (event) => {
     const rt = runtime();

@@ -11,7 +11,14 @@
 import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { MESSAGES } from "../../contract/bus-messages.ts";
-import { functionKind, functionVariables, OUTBOX_SWEEPER } from "../../contract/function-env.ts";
+import {
+  functionKind,
+  functionVariables,
+  OUTBOX_SWEEPER,
+  STACK_FUNCTIONS,
+  TABLE_MAINTENANCE,
+  TABLE_MAINTENANCE_CRON,
+} from "../../contract/function-env.ts";
 import type { AssetGraph } from "../../kit/graph.ts";
 import { environmentSecrets, type SecretSource } from "../secrets/source.ts";
 import type { ObjectStore } from "../storage/port.ts";
@@ -76,9 +83,11 @@ function timerSettings(graph: AssetGraph, key: string): Record<string, string> {
   const schedule =
     key === OUTBOX_SWEEPER
       ? { cron: "*/5 * * * *", timezone: "UTC" }
-      : graph.has(key)
-        ? (graph.get(key) as { schedule?: { cron: string; timezone: string } }).schedule
-        : undefined;
+      : key === TABLE_MAINTENANCE
+        ? { cron: TABLE_MAINTENANCE_CRON, timezone: "UTC" }
+        : graph.has(key)
+          ? (graph.get(key) as { schedule?: { cron: string; timezone: string } }).schedule
+          : undefined;
   return schedule
     ? { TRIBUTARY_SCHEDULE_CRON: schedule.cron, TRIBUTARY_SCHEDULE_TIMEZONE: schedule.timezone }
     : {};
@@ -90,7 +99,7 @@ export function failedItems(result: unknown): string[] {
   return Array.isArray(failures) ? failures.map((f) => f.itemIdentifier) : [];
 }
 
-/** The environment infra/plan gives the function of `key` (FunctionPlan.environment), or the sweeper's. */
+/** The environment infra/plan gives the function of `key` (FunctionPlan.environment), or a stack function's. */
 export function functionEnvironment(
   graph: AssetGraph,
   key: string,
@@ -98,10 +107,10 @@ export function functionEnvironment(
   environment: string,
   bus = "asset-events",
 ): Record<string, string> {
-  const a = key === OUTBOX_SWEEPER ? undefined : graph.get(key);
+  const a = key in STACK_FUNCTIONS ? undefined : graph.get(key);
   return functionVariables({
     asset: key,
-    kind: a ? functionKind(a) : "sweep",
+    kind: a ? functionKind(a) : STACK_FUNCTIONS[key]!,
     environment,
     stores,
     assetEvents: bus,
@@ -114,7 +123,7 @@ export function functionEnvironment(
 /** The functions a message is delivered to, as the infra routes it. */
 export function consumersOf(graph: AssetGraph, message: BusMessage): string[] {
   if (message.type === "schedule") {
-    return graph.has(message.asset) || message.asset === OUTBOX_SWEEPER ? [message.asset] : [];
+    return graph.has(message.asset) || message.asset in STACK_FUNCTIONS ? [message.asset] : [];
   }
   if (message.type === MESSAGES.sourceEvents) {
     const s = message.body.source;

@@ -32,5 +32,7 @@ export interface TableCommit {
  * commit older than the one the catalog holds (by `version`) is a no-op, so a retried or late call is safe.
  */
 export interface TableCatalog {
+  /** The namespace the catalog keeps the stack's tables in, when it says: commits are named in it. */
+  readonly namespace?: string;
   publish(commit: TableCommit): Promise<void>;
 }

@@ -5,9 +5,11 @@
  * Naming, chosen so that Marquez shows one node per table and the graph joins up across jobs:
  *   job namespace   "tributary" (configurable with `namespace`)
  *   job name        the asset key ("curated_orders"), "ingest.<source>", or "tributary.<command>"
- *   dataset         namespace = the store's URI (file:///…/.tributary, s3://bucket/prefix);
- *                   name = the asset or source key ("curated_orders", "orders_cdc"), the same for every
- *                   partition, so each materialisation is a new version of one dataset. The partition
+ *   dataset         an asset: its Iceberg table, named as its catalog names it (contract/table-names.ts
+ *                   `lineageTable`): locally its location (namespace "file" or "s3://bucket", name the
+ *                   table's path), in a stack its Glue or BigQuery table; a source: namespace = the
+ *                   store's URI (file:///…/.tributary, s3://bucket/prefix), name = its key. The same
+ *                   for every partition, so each materialisation is a new version of one dataset. The partition
  *                   is in the custom dataset facet `tributary_partitions` (and, for time partitions, in
  *                   the run facet `nominalTime`); the data version in the `version` facet.
  *                   Rejected records of an ingest: "quarantine/<source>" (their folder in the store).
@@ -17,10 +19,15 @@
  */
 import { randomFillSync } from "node:crypto";
 import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { TSchema } from "@sinclair/typebox";
 // Imported, not read at run time: a cloud function's bundle has no package.json beside it.
 import pkg from "../../../package.json" with { type: "json" };
+import {
+  lineageTable,
+  locationDataset,
+  type TableCatalogRef,
+  warehouseUri,
+} from "../../contract/table-names.ts";
 import type { AnyAsset, AssetDef, SourceDef } from "../../kit/asset.ts";
 import { type CheckSpec, checkColumns } from "../../kit/checks.ts";
 import { columnType } from "../../kit/lineage.ts";
@@ -151,8 +158,10 @@ export interface ParentRun {
 
 /** What every event of a run shares. */
 export interface LineageContext {
-  /** The store the datasets live in: its URI is every dataset's namespace. */
+  /** The store the datasets live in: its URI is every source dataset's namespace. */
   readonly store: { readonly uri: string };
+  /** Where the assets' tables are catalogued (default: the store itself, as a Hadoop catalog). */
+  readonly tables?: TableCatalogRef;
   /** The job namespace; default "tributary". */
   readonly namespace?: string;
   /** Default `PRODUCER`. */
@@ -371,7 +380,14 @@ function build(
     if (run.asset.sql !== undefined) {
       jobFacets["sql"] = f.make("sql", { query: dedent(run.asset.sql), dialect: "duckdb" });
     }
-    ({ inputs, outputs } = assetDatasets(f, run, ctx.store.uri, (outcome ?? {}) as AssetOutcome, done));
+    ({ inputs, outputs } = assetDatasets(
+      f,
+      run,
+      ctx.store.uri,
+      ctx.tables ?? { kind: "hadoop", warehouse: ctx.store.uri },
+      (outcome ?? {}) as AssetOutcome,
+      done,
+    ));
   } else if (run.kind === "ingest") {
     jobFacets = declarationFacets(f, run.source, "INGEST");
     ({ inputs, outputs } = ingestDatasets(f, run, ctx.store.uri, (outcome ?? {}) as IngestOutcome, done));
@@ -474,9 +490,17 @@ function assetDatasets(
   f: FacetMaker,
   run: AssetRun,
   uri: string,
+  tables: TableCatalogRef,
   outcome: AssetOutcome,
   done: boolean,
 ): { inputs: InputDataset[]; outputs: OutputDataset[] } {
+  /** An asset's dataset is its table; a source's (or an input given by key only), the store's key. */
+  const datasetOf = (key: string, kind: "asset" | "source" | undefined) => {
+    if (kind !== "asset") return { id: { namespace: uri, name: key }, source: { name: uri, uri } };
+    // The data source: the catalog (or the store's scheme) by name, and the store the data is in.
+    const id = lineageTable(tables, key, uri);
+    return { id, source: { name: id.namespace, uri: warehouseUri(uri) } };
+  };
   const { asset, partition } = run;
   const m = outcome.manifest;
   const read = outcome.inputs ?? m?.inputs ?? [];
@@ -488,8 +512,9 @@ function assetDatasets(
     const parts = read.filter((i) => i.asset === key);
     const metrics = outcome.upstream?.[key];
     const facets: Record<string, Facet> = {};
+    const dataset = datasetOf(key, decl?.kind);
     if (decl) facets["schema"] = f.make("schema", { fields: typeboxFields(decl.schema.properties) });
-    facets["dataSource"] = f.make("dataSource", { name: uri, uri });
+    facets["dataSource"] = f.make("dataSource", dataset.source);
     if (parts.length === 1) facets["version"] = f.make("version", { datasetVersion: parts[0]!.dataVersion });
     const partitionKeys = parts.map((p) => p.partition).filter((k) => k !== "");
     if (partitionKeys.length > 0)
@@ -500,20 +525,21 @@ function assetDatasets(
       Object.assign(inputFacets, q);
     }
     return {
-      namespace: uri,
-      name: key,
+      namespace: dataset.id.namespace,
+      name: dataset.id.name,
       facets,
       ...(Object.keys(inputFacets).length > 0 ? { inputFacets } : {}),
     };
   });
 
+  const output = datasetOf(asset.key, "asset");
   const facets: Record<string, Facet> = {
     schema: f.make("schema", {
       fields: m
         ? m.schema.map((c, i) => ({ name: c.name, type: c.type, ordinal_position: i + 1 }))
         : typeboxFields(asset.schema.properties),
     }),
-    dataSource: f.make("dataSource", { name: uri, uri }),
+    dataSource: f.make("dataSource", output.source),
   };
   if (done && m) facets["version"] = f.make("version", { datasetVersion: m.dataVersion });
   if (partition !== "")
@@ -527,13 +553,17 @@ function assetDatasets(
     const stats = outputStatistics(m, outcome.output);
     if (stats) outputFacets["outputStatistics"] = f.make("outputStatistics", stats);
   }
-  const output: OutputDataset = {
-    namespace: uri,
-    name: asset.key,
-    facets,
-    ...(Object.keys(outputFacets).length > 0 ? { outputFacets } : {}),
+  return {
+    inputs,
+    outputs: [
+      {
+        namespace: output.id.namespace,
+        name: output.id.name,
+        facets,
+        ...(Object.keys(outputFacets).length > 0 ? { outputFacets } : {}),
+      },
+    ],
   };
-  return { inputs, outputs: [output] };
 }
 
 function outputStatistics(
@@ -712,15 +742,7 @@ function ingestDatasets(
  * file: URI, ("s3://bucket", "key") for an object-store URI (with the container for abfss://c@account…).
  */
 export function fileDataset(location: string): InputDataset {
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(location)) {
-    const url = new URL(location);
-    if (url.protocol === "file:") return { namespace: "file", name: fileURLToPath(url) };
-    const user = url.username ? `${url.username}@` : "";
-    return {
-      namespace: `${url.protocol}//${user}${url.host}`,
-      name: decodeURIComponent(url.pathname.replace(/^\/+/, "")),
-    };
-  }
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(location)) return locationDataset(location);
   return { namespace: "file", name: resolve(location) };
 }
 

@@ -16,6 +16,8 @@ import type { Duck } from "../../../src/runtime/engine/duckdb.ts";
 import { readSql } from "../../../src/runtime/engine/executor.ts";
 import type { LockBody } from "../../../src/runtime/engine/lock.ts";
 import type { AssetManifest } from "../../../src/runtime/engine/manifest.ts";
+import { parseRecordFile, type RecordFile, resolveRecord } from "../../../src/runtime/engine/records.ts";
+import { Tables } from "../../../src/runtime/iceberg/tables.ts";
 import { LocalStore } from "../../../src/runtime/storage/local.ts";
 import type { CliReply, CliRequest } from "./cli-server.ts";
 
@@ -177,27 +179,38 @@ export function seededRandom(seed: number): () => number {
 export const partId = (asset: string, partition: string) => `${asset}/${partition}`;
 
 /**
- * Every manifest object under `_manifests/<asset>/` of every asset, parsed: a torn or unreadable manifest
- * throws here. Keyed by asset partition; checks that each sits at the key its asset and partition name.
+ * The committed record of every asset partition, keyed by asset partition: every record file under
+ * `_manifests/<asset>/` parsed (a torn or unreadable one throws here), checked to sit at the key its asset
+ * and partition name, and resolved against its table as every reader resolves it (records.ts): a pending
+ * record counts once its snapshot is in the table. `pending` counts the files that hold one.
  */
-export async function readManifests(store: LocalStore): Promise<Map<string, AssetManifest>> {
+export async function readManifests(
+  store: LocalStore,
+  counts: { pending?: number } = {},
+): Promise<Map<string, AssetManifest>> {
   const out = new Map<string, AssetManifest>();
+  const tables = new Tables(store);
+  counts.pending = 0;
   for (const a of ASSETS) {
     for (const o of await store.list(layout.manifestPrefix(a.key))) {
-      const text = (await store.get(o.key))!.toString();
-      let m: AssetManifest;
+      let file: RecordFile;
       try {
-        m = JSON.parse(text) as AssetManifest;
+        file = parseRecordFile((await store.get(o.key))!);
       } catch (e) {
-        throw new Error(`manifest ${o.key} does not parse: ${(e as Error).message}`);
+        throw new Error(`record file ${o.key} does not parse: ${(e as Error).message}`);
       }
-      const expectedKey = layout.manifest(a.key, partitionPath(a.partitions, m.partition, a.key));
-      if (o.key !== expectedKey || m.asset !== a.key || m.format !== 1) {
-        throw new Error(
-          `manifest ${o.key} names asset ${m.asset} partition ${m.partition} (format ${m.format})`,
-        );
+      for (const m of [file.committed, file.pending]) {
+        if (!m) continue;
+        const expectedKey = layout.manifest(a.key, partitionPath(a.partitions, m.partition, a.key));
+        if (o.key !== expectedKey || m.asset !== a.key || m.format !== 1) {
+          throw new Error(
+            `record ${o.key} names asset ${m.asset} partition ${m.partition} (format ${m.format})`,
+          );
+        }
       }
-      out.set(partId(a.key, m.partition), m);
+      if (file.pending) counts.pending++;
+      const { record } = await resolveRecord(file, (snapshot) => tables.holds(a.key, snapshot));
+      if (record) out.set(partId(a.key, record.partition), record);
     }
   }
   return out;

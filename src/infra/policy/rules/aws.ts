@@ -38,6 +38,9 @@ export const TYPES = {
   topic: "aws:sns/topic:Topic",
   topicPolicy: "aws:sns/topicPolicy:TopicPolicy",
   schedule: "aws:scheduler/schedule:Schedule",
+  glueDatabase: "aws:glue/catalogDatabase:CatalogDatabase",
+  glueTable: "aws:glue/catalogTable:CatalogTable",
+  workgroup: "aws:athena/workgroup:Workgroup",
 } as const;
 
 /** What a message calls a resource of each type. */
@@ -63,7 +66,13 @@ const KINDS: Record<string, string> = {
   [TYPES.topic]: "topic",
   [TYPES.topicPolicy]: "topic policy",
   [TYPES.schedule]: "schedule",
+  [TYPES.glueDatabase]: "Glue database",
+  [TYPES.glueTable]: "Glue table",
+  [TYPES.workgroup]: "Athena workgroup",
 };
+
+/** `bucket "trib-dev-raw"`: a resource as messages name it (the table rules' too). */
+export const awsLabel = (r: ResourceRecord): string => label(r);
 
 /** `bucket "trib-dev-raw"`: a resource as messages name it. */
 function label(r: ResourceRecord): string {
@@ -78,7 +87,7 @@ const quoteAll = (vs: readonly unknown[]): string => vs.map(quote).join(", ");
 // ------------------------------------------------------------------------------------------------
 
 /** A string, array-or-single value as an array (IAM lets `Action`, `Resource`… be either). */
-function list(v: unknown): unknown[] {
+export function list(v: unknown): unknown[] {
   if (v === undefined || v === null) return [];
   return Array.isArray(v) ? v : [v];
 }
@@ -181,20 +190,20 @@ function collect(
 // Policy documents.
 // ------------------------------------------------------------------------------------------------
 
-interface Statement {
+export interface Statement {
   readonly body: Record<string, unknown>;
   /** `statement "Sid"` or `statement #n` (1-based). */
   readonly where: string;
 }
 
-type Parsed =
+export type Parsed =
   | { readonly kind: "unknown" }
   | { readonly kind: "absent" }
   | { readonly kind: "invalid"; readonly why: string }
   | { readonly kind: "ok"; readonly statements: readonly Statement[] };
 
 /** A policy document (JSON string or object) as its statements. */
-function parsePolicy(doc: unknown): Parsed {
+export function parsePolicy(doc: unknown): Parsed {
   if (doc === UNKNOWN) return { kind: "unknown" };
   // AWS reports "no policy" as an empty string (a role's inlinePolicies, a bucket's policy output).
   if (doc === undefined || doc === null || (typeof doc === "string" && doc.trim() === "")) {
@@ -223,7 +232,7 @@ function parsePolicy(doc: unknown): Parsed {
   return { kind: "ok", statements };
 }
 
-const isAllow = (s: Statement): boolean => s.body["Effect"] !== "Deny";
+export const isAllow = (s: Statement): boolean => s.body["Effect"] !== "Deny";
 const isDeny = (s: Statement): boolean => s.body["Effect"] === "Deny";
 
 /** True when the statement's Principal is everyone: `"*"`, `{"AWS": "*"}` or any `"*"` principal. */
@@ -264,7 +273,7 @@ function scopedResource(resource: string, wholeBucket: boolean): boolean {
 }
 
 /** IAM's wildcard match: `*` any run of characters, `?` any one character. */
-function globMatches(pattern: string, value: string): boolean {
+export function globMatches(pattern: string, value: string): boolean {
   const source = pattern
     .replace(/[.+^${}()|[\]\\]/g, "\\$&")
     .replace(/\*/g, ".*")
@@ -709,6 +718,8 @@ const logRetention: AwsCheck = {
 /** The types {@link requiredTags} checks: all take `tags`. */
 export const TAGGABLE_TYPES: readonly string[] = [
   TYPES.bucket,
+  TYPES.glueDatabase,
+  TYPES.workgroup,
   TYPES.kmsKey,
   TYPES.eventBus,
   TYPES.eventRule,

@@ -5,6 +5,7 @@
  *
  * Only types are imported from rules.ts: it imports this module, and evaluates `azureChecks` as it loads.
  */
+import { TABLE_MAINTENANCE } from "../../../contract/function-env.ts";
 import { TAGS } from "../../plan/build.ts";
 import { DISPOSABLE_METADATA, DISPOSABLE_TAG } from "../../plan/types.ts";
 import type { ResourceRecord } from "../../synth/record.ts";
@@ -256,7 +257,7 @@ const tlsOnly = (resources: readonly ResourceRecord[]): Violation[] =>
   });
 
 /** `storageAccounts/<account>/blobServices/default/containers/<container>` at the end of a scope. */
-const CONTAINER_SCOPE =
+export const CONTAINER_SCOPE =
   /\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)\/blobServices\/default\/containers\/([^/]+)$/i;
 /** Scopes wider than one resource: a subscription, a resource group, a storage account or a namespace. */
 const WIDE_SCOPE = /^\/subscriptions\/[^/]+(\/resourceGroups\/[^/]+)?$/i;
@@ -274,7 +275,8 @@ function hostAccountNames(resources: readonly ResourceRecord[]): Set<unknown> {
  * On Azure a wildcard grant is a role assigned wider than the plan's rights: storage data roles must be
  * assigned on one container, and on a data account's container only under an ABAC condition (version
  * 2.0) that limits blob paths to prefixes (`StringStartsWith '<zone>/<key>/'`; the outbox sweeper may read,
- * list and delete the whole `_outbox/` and read the whole `_manifests/`, no more); the Functions runtime's
+ * list and delete the whole `_outbox/` and read the whole `_manifests/`, the table maintenance and the
+ * query identity what HOLDER_ZONES say, no more); the Functions runtime's
  * host account holds no data of the plan, and its containers need no path condition. No role is assigned
  * on a whole subscription or resource group.
  */
@@ -325,7 +327,7 @@ const noWildcardGrants = (resources: readonly ResourceRecord[]): Violation[] =>
           r,
           `${label(r)} has an ABAC condition of version ${JSON.stringify(version ?? null)}; set conditionVersion "2.0"`,
         );
-      const broad = broadPrefixes(condition);
+      const broad = broadPrefixes(condition, HOLDER_ZONES[holderOf(r, resources) ?? ""] ?? {});
       if (broad.length > 0)
         report(
           r,
@@ -344,6 +346,38 @@ const WHOLE_ZONES: Readonly<Record<string, readonly string[]>> = {
   "_manifests/": ["read"],
 };
 
+/**
+ * Whole zones some holders may have besides: the stack's table maintenance commits every curated table (its
+ * data and metadata files, the partitions' locks, Tributary's records of them: infra/plan/build.ts
+ * `maintenancePlan`); the read-only query identity reads the tables (infra/azure/query.ts).
+ */
+const HOLDER_ZONES: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
+  [TABLE_MAINTENANCE]: {
+    "curated/": ["read", "list", "write", "delete"],
+    "_locks/": ["read", "list", "write", "delete"],
+    "_manifests/": ["read", "list", "write"],
+  },
+  query: { "curated/": ["read", "list"] },
+};
+
+/**
+ * Who a role assignment is for, by what its component holds beside it: the function (the `tributary:asset`
+ * tag of its function app), or "query" (an identity tagged `tributary:role: query`).
+ */
+export function holderOf(r: ResourceRecord, resources: readonly ResourceRecord[]): string | undefined {
+  if (r.parent === undefined) return undefined;
+  for (const sibling of resources) {
+    if (sibling.parent !== r.parent) continue;
+    if (sibling.type === AZURE_TYPES.identity && at(sibling.inputs["tags"], "tributary:role") === "query")
+      return "query";
+    if (sibling.type === AZURE_TYPES.webApp) {
+      const asset = at(sibling.inputs["tags"], TAGS.asset);
+      return typeof asset === "string" ? asset : undefined;
+    }
+  }
+  return undefined;
+}
+
 /** The data action an ABAC clause's action expression is about. */
 function clauseAction(action: string): string {
   if (action.includes("SubOperationMatches{'Blob.List'}")) return action.includes("NOT") ? "read" : "list";
@@ -353,14 +387,18 @@ function clauseAction(action: string): string {
   return "other";
 }
 
-/** The prefixes of a path condition wider than one key's, except the whole zones allowed for the action. */
-function broadPrefixes(condition: string): string[] {
+/**
+ * The prefixes of a path condition wider than one key's, except the whole zones allowed for the action, to
+ * everyone (WHOLE_ZONES) or to this holder (`extra`).
+ */
+function broadPrefixes(condition: string, extra: Readonly<Record<string, readonly string[]>>): string[] {
   const out: string[] = [];
   for (const clause of condition.matchAll(/\(!\(([^()]*)\)((?: OR [^()']*'[^']*')*)\)/g)) {
     const action = clauseAction(clause[1] ?? "");
     for (const m of (clause[2] ?? "").matchAll(/StringStartsWith\s+'([^']*)'/g)) {
       const p = m[1] ?? "";
-      if (/^[^/*?]+\/[^/*?]+\/$/.test(p) || WHOLE_ZONES[p]?.includes(action)) continue;
+      if (/^[^/*?]+\/[^/*?]+\/$/.test(p) || WHOLE_ZONES[p]?.includes(action) || extra[p]?.includes(action))
+        continue;
       out.push(p);
     }
   }

@@ -41,7 +41,11 @@ export type RuleName =
   | "raw-append-only"
   | "no-owner-roles"
   | "storage-roles-isolated"
-  | "private-network";
+  | "private-network"
+  | "query-workgroup-guarded"
+  | "query-reads-curated-only"
+  | "catalog-writers-scoped"
+  | "dataset-encrypted-with-customer-key";
 
 /** The tags every taggable resource carries. */
 export const REQUIRED_TAGS = [
@@ -137,5 +141,34 @@ export const RULES: readonly { readonly name: RuleName; readonly description: st
       "Azure: the Key Vault and the Service Bus namespace take no traffic from the internet (public network access " +
       "disabled, or network rules that deny by default, no rule letting every address in), and each has a " +
       "private endpoint the stack's functions reach it by.",
+  },
+  {
+    name: "query-workgroup-guarded",
+    description:
+      "AWS: every Athena workgroup enforces its configuration (no query picks its own result location or " +
+      "encryption), encrypts results with a KMS key (SSE_KMS or CSE_KMS), writes them to a named location (the " +
+      "stack's results bucket, itself private and encrypted like every store) and cuts off a query past a " +
+      "bytes-scanned limit.",
+  },
+  {
+    name: "query-reads-curated-only",
+    description:
+      "The read-only query identity reads the curated tables and nothing else: on AWS the query role's objects " +
+      "are curated/ (and its results under athena/), never raw, quarantine or Tributary's records; on GCP the " +
+      "query account holds no storage role (it reads through the BigLake connection, whose account reads curated/ " +
+      "only) and only BigQuery Data Viewer on the dataset; on Azure the query identity is a Storage Blob Data " +
+      "Reader of the curated container under a condition on curated/.",
+  },
+  {
+    name: "catalog-writers-scoped",
+    description:
+      "A function moves the catalog pointers of its own tables only: on AWS its Glue write actions name its " +
+      "asset's table (the table maintenance's, the stack database's tables), no wildcard; on GCP a BigQuery " +
+      "write role is bound on one table, the function's asset's (or any, for the table maintenance), never on " +
+      "a dataset or the project.",
+  },
+  {
+    name: "dataset-encrypted-with-customer-key",
+    description: "GCP: every BigQuery dataset is encrypted by default with the stack's Cloud KMS key (CMEK).",
   },
 ];

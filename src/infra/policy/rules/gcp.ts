@@ -40,6 +40,8 @@ export const GCP_TYPES = {
   alertPolicy: "gcp:monitoring/alertPolicy:AlertPolicy",
   notificationChannel: "gcp:monitoring/notificationChannel:NotificationChannel",
   service: "gcp:projects/service:Service",
+  dataset: "gcp:bigquery/dataset:Dataset",
+  table: "gcp:bigquery/table:Table",
 } as const;
 
 /** Label keys every labelled resource carries. */
@@ -60,6 +62,8 @@ export const LABELLED_TYPES: Readonly<Record<string, string>> = {
   [GCP_TYPES.function]: "labels",
   [GCP_TYPES.alertPolicy]: "userLabels",
   [GCP_TYPES.notificationChannel]: "userLabels",
+  [GCP_TYPES.dataset]: "labels",
+  [GCP_TYPES.table]: "labels",
 };
 
 const PUBLIC_MEMBERS = ["allUsers", "allAuthenticatedUsers"];
@@ -85,6 +89,8 @@ const KINDS: Record<string, string> = {
   [GCP_TYPES.alertPolicy]: "alert policy",
   [GCP_TYPES.notificationChannel]: "notification channel",
   [GCP_TYPES.service]: "API service",
+  [GCP_TYPES.dataset]: "BigQuery dataset",
+  [GCP_TYPES.table]: "BigQuery table",
   "gcp:cloudscheduler/job:Job": "Cloud Scheduler job",
 };
 const label = (r: ResourceRecord) => `${KINDS[r.type] ?? r.type} "${r.name}"`;

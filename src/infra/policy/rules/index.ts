@@ -18,8 +18,16 @@ import { embeddingRules } from "./embedding.ts";
 import { gcpChecks } from "./gcp.ts";
 import { secretRules } from "./secrets.ts";
 import { streamRules } from "./streams.ts";
+import { awsTableChecks, azureTableChecks, gcpTableChecks } from "./tables.ts";
 
-const CLOUDS: readonly CloudChecks[] = [awsChecks, gcpChecks, azureChecks];
+const CLOUDS: readonly CloudChecks[] = [
+  awsChecks,
+  awsTableChecks,
+  gcpChecks,
+  gcpTableChecks,
+  azureChecks,
+  azureTableChecks,
+];
 
 /** The rules, in the order {@link evaluate} reports them. */
 export const rules: readonly Rule[] = [

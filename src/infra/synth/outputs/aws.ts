@@ -87,6 +87,15 @@ export function fakeAwsOutputs(r: NewResource, region: string): FakeOutputs {
         versionStages: ["AWSCURRENT"],
       });
     }
+    case "aws:glue/catalogDatabase:CatalogDatabase":
+      return outputs(`${acct}:${named}`, { name: named, arn: arn("glue", `database/${named}`) });
+    case "aws:glue/catalogTable:CatalogTable":
+      return outputs(`${acct}:${i.databaseName}:${named}`, {
+        name: named,
+        arn: arn("glue", `table/${i.databaseName}/${named}`),
+      });
+    case "aws:athena/workgroup:Workgroup":
+      return outputs(named, { name: named, arn: arn("athena", `workgroup/${named}`) });
     default:
       return outputs(`${name}-id`, {});
   }

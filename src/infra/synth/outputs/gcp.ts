@@ -104,6 +104,34 @@ export function fakeGcpOutputs(r: NewResource, region: string): FakeOutputs {
         member: `serviceAccount:${email}`,
       });
     }
+    case "gcp:bigquery/dataset:Dataset": {
+      const dataset = str(i.datasetId) ?? name;
+      return outputs(`projects/${project}/datasets/${dataset}`, {
+        datasetId: dataset,
+        selfLink: `https://bigquery.googleapis.com/bigquery/v2/projects/${project}/datasets/${dataset}`,
+      });
+    }
+    case "gcp:bigquery/table:Table": {
+      const id = `projects/${project}/datasets/${str(i.datasetId) ?? ""}/tables/${str(i.tableId) ?? name}`;
+      return outputs(id, { etag: "BwOfflineEtag=" });
+    }
+    case "gcp:bigquery/connection:Connection": {
+      // A Cloud resource connection's service account: bqcx-<project number>-<four characters>@gcp-sa-bigquery-condel.
+      const id = str(i.connectionId) ?? name;
+      const suffix = crypto.createHash("sha256").update(id).digest("hex").slice(0, 4);
+      const email = `bqcx-${offlineProjectNumber(project)}-${suffix}@gcp-sa-bigquery-condel.iam.gserviceaccount.com`;
+      const cloudResource =
+        typeof i.cloudResource === "object" && i.cloudResource !== null ? i.cloudResource : {};
+      return outputs(`projects/${project}/locations/${location}/connections/${id}`, {
+        name: `projects/${project}/locations/${location}/connections/${id}`,
+        connectionId: id,
+        cloudResource: { ...cloudResource, serviceAccountId: email },
+      });
+    }
+    case "gcp:projects/iAMCustomRole:IAMCustomRole": {
+      const id = `projects/${project}/roles/${str(i.roleId) ?? name}`;
+      return outputs(id, { name: id });
+    }
     default:
       return outputs(`${name}-id`, { etag: "BwOfflineEtag=" });
   }
@@ -120,6 +148,12 @@ export function fakeGcpInvoke(
       const project = (args.project as string | undefined) ?? config["gcp:project"] ?? OFFLINE_PROJECT;
       const email = `service-${offlineProjectNumber(project)}@gs-project-accounts.iam.gserviceaccount.com`;
       return { id: email, project, emailAddress: email, member: `serviceAccount:${email}` };
+    }
+    case "gcp:bigquery/getDefaultServiceAccount:getDefaultServiceAccount": {
+      // BigQuery's encryption agent, which uses the keys of CMEK datasets.
+      const project = (args.project as string | undefined) ?? config["gcp:project"] ?? OFFLINE_PROJECT;
+      const email = `bq-${offlineProjectNumber(project)}@bigquery-encryption.iam.gserviceaccount.com`;
+      return { id: email, project, email, member: `serviceAccount:${email}` };
     }
     case "gcp:organizations/getProject:getProject": {
       const project = (args.projectId as string | undefined) ?? config["gcp:project"] ?? OFFLINE_PROJECT;
