@@ -26,6 +26,7 @@ export const FUNCTION_ENV = {
    * `VectorsConfig`, every field optional): the provider and its settings, the model names, backpressure.
    */
   vectors: "TRIBUTARY_VECTORS",
+  /**
    * The catalog the function tells about each table commit (contract/table-names.ts `CatalogRef`, as
    * JSON): set for the functions that commit curated tables, on a cloud that has a catalog.
    */

@@ -179,9 +179,9 @@ export class AssetFunction extends pulumi.ComponentResource {
                   )
                 : "vectors" in v
                   ? JSON.stringify(v.vectors)
-                : "catalog" in v
-                  ? catalogVariable(args.catalog, fn.id)
-                  : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).name,
+                  : "catalog" in v
+                    ? catalogVariable(args.catalog, fn.id)
+                    : (v.bus === "asset-events" ? args.assetBus : args.sourceBus).name,
         ]),
       ),
     );

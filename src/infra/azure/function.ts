@@ -282,9 +282,9 @@ export class AssetFunction extends pulumi.ComponentResource {
                     .apply((endpoint) =>
                       JSON.stringify({ ...v.vectors, provider: { ...v.vectors.provider, endpoint } }),
                     )
-              : "catalog" in v
-                ? catalogVariable(undefined, fn.id)
-                : bus.topics[v.bus].name,
+                : "catalog" in v
+                  ? catalogVariable(undefined, fn.id)
+                  : bus.topics[v.bus].name,
     }));
     // The host id keys the app's paths in the shared host storage: pinned, so the conditions hold.
     const host = pulumi.output(args.appName).apply((app) => ({ id: hostId(app), site: app.toLowerCase() }));

@@ -69,7 +69,6 @@ export const APIS_OF_TYPE: Readonly<Record<string, readonly Api[]>> = {
   "gcp:bigquery/iamMember:IamMember": ["bigquery"],
   "gcp:bigquery/connection:Connection": ["bigqueryconnection"],
   "gcp:bigquery/connectionIamMember:ConnectionIamMember": ["bigqueryconnection"],
-  "gcp:projects/iAMCustomRole:IAMCustomRole": ["iam"],
 };
 
 /** How the id of a stack's custom role of Vertex AI predictions ends (gcp/embedding.ts). */

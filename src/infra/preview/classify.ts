@@ -252,8 +252,6 @@ const REPLACE_KEYS: Readonly<Record<string, readonly string[]>> = {
   ],
   "gcp:bigquery/datasetIamMember:DatasetIamMember": ["datasetId", "project", "member", "role", "condition"],
   "gcp:bigquery/iamMember:IamMember": ["project", "datasetId", "tableId", "member", "role", "condition"],
-  "gcp:projects/iAMCustomRole:IAMCustomRole": ["roleId", "project"],
-  "gcp:projects/iAMMember:IAMMember": ["project", "member", "role", "condition"],
 };
 
 /** The resource types the replace table knows. */

@@ -6,9 +6,9 @@
  * module's business; callers get SQL and the files it reads.
  */
 import type { AnyAsset } from "../../kit/asset.ts";
+import { readTable } from "../iceberg/read.ts";
 import { readSql } from "./executor.ts";
 import type { Scratch } from "./files.ts";
-import { readTable } from "../iceberg/read.ts";
 import type { StoreState } from "./state.ts";
 import { literal } from "./types.ts";
 

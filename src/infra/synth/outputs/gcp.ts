@@ -128,10 +128,6 @@ export function fakeGcpOutputs(r: NewResource, region: string): FakeOutputs {
         cloudResource: { ...cloudResource, serviceAccountId: email },
       });
     }
-    case "gcp:projects/iAMCustomRole:IAMCustomRole": {
-      const id = `projects/${project}/roles/${str(i.roleId) ?? name}`;
-      return outputs(id, { name: id });
-    }
     default:
       return outputs(`${name}-id`, { etag: "BwOfflineEtag=" });
   }
