@@ -28,7 +28,7 @@ describe("tributary plan", () => {
       "table-maintenance        maintain  cron 0 3 * * * (UTC)            512 MB   900 s    -                                  dead-letters, errors",
     );
     expect(lines).toContain(
-      "tables (Glue database trib_dev, Athena stops a query after 10 GB scanned): curated_customers, curated_orders, customer_features, daily_revenue, recommendation_features",
+      "tables (Glue database trib_dev, Athena stops a query after 10 GB scanned): curated_customers, curated_orders, customer_features, daily_revenue, recommendation_features, recommendation_vectors",
     );
     expect(lines).toContain(
       "raw         trib-dev-raw         raw                                                                         30 days    -            protected",
@@ -79,7 +79,7 @@ describe("tributary synth", () => {
     ]);
     expect(lines).toContain("  aws:s3/bucket:Bucket  trib-dev-raw [protect, retainOnDelete]");
     expect(lines).toContain("  aws:scheduler/schedule:Schedule  trib-dev-daily-revenue-schedule");
-    expect(lines.at(-3)).toMatch(/^stack dev-aws: 161 resources in 23 components\. /);
+    expect(lines.at(-3)).toMatch(/^stack dev-aws: 175 resources in 24 components\. /);
     expect(lines.at(-2)).toBe("policy pack tributary-security: no violations");
   }, 60_000);
 

@@ -88,7 +88,7 @@ describe("the AWS stack of the reference pipeline", () => {
       // Four from queues, two from the streams.
       "aws:lambda/eventSourceMapping:EventSourceMapping": 6,
       "aws:scheduler/schedule:Schedule": 4,
-      "aws:cloudwatch/metricAlarm:MetricAlarm": 21,
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 23,
       "tributary:aws:Secret": 1,
       "aws:secretsmanager/secret:Secret": 1,
       "aws:secretsmanager/secretVersion:SecretVersion": 1,
@@ -96,7 +96,7 @@ describe("the AWS stack of the reference pipeline", () => {
       // The curated assets as Iceberg tables: the stack's Glue database, one table per asset, Athena.
       "tributary:aws:Catalog": 1,
       "aws:glue/catalogDatabase:CatalogDatabase": 1,
-      "aws:glue/catalogTable:CatalogTable": 5,
+      "aws:glue/catalogTable:CatalogTable": 6,
       "tributary:aws:Query": 1,
       "aws:athena/workgroup:Workgroup": 1,
       // A Kinesis data stream per CDC source, which Debezium Server writes to.
@@ -312,7 +312,7 @@ describe("the AWS stack of the reference pipeline", () => {
     const codes = s.resources
       .filter((r) => r.type === "aws:lambda/function:Function")
       .map((r) => r.inputs.code);
-    expect(codes).toEqual(Array(9).fill(fn.code));
+    expect(codes).toEqual(Array(10).fill(fn.code));
     expect(inputs("trib-dev-curated-orders-logs")).toMatchObject({
       name: "/tributary/trib-dev/curated_orders",
       retentionInDays: 14,
@@ -630,7 +630,7 @@ describe("the AWS stack of the reference pipeline", () => {
     const tagged = s.resources.filter((r) => r.custom && r.inputs.tags !== undefined);
     // Buckets, key, buses, topic, roles, log groups, functions, queues, rules, mappings, alarms, secret,
     // the Glue database and the Athena workgroup (Glue tables take no tags), the streams.
-    expect(tagged).toHaveLength(5 + 1 + 2 + 1 + 16 + 9 + 9 + 12 + 3 + 5 + 21 + 1 + 1 + 1 + 2);
+    expect(tagged).toHaveLength(5 + 1 + 2 + 1 + 17 + 10 + 10 + 14 + 4 + 6 + 23 + 1 + 1 + 1 + 2);
     for (const r of tagged) {
       expect(Object.keys(r.inputs.tags as object), r.urn).toEqual(
         expect.arrayContaining(["tributary:asset", ...Object.keys(TAGS)]),
@@ -677,6 +677,8 @@ describe("the curated assets as Iceberg tables on AWS", () => {
     "customer_features",
     "daily_revenue",
     "recommendation_features",
+    // An embedding asset's table is its ledger: each row's key, tenant, text and the text's hash.
+    "recommendation_vectors",
   ];
   const shared = { ...TAGS, "tributary:asset": "_shared" };
 

@@ -115,10 +115,10 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:storage:BlobServiceProperties": 1,
       // raw, curated, quarantine; the host's locks, keys and event hub checkpoints, and one package
       // container per function.
-      "azure-native:storage:BlobContainer": 3 + 3 + 9,
+      "azure-native:storage:BlobContainer": 3 + 3 + 10,
       "azure-native:storage:ManagementPolicy": 1,
       // Each function's package, in its package container.
-      "azure-native:storage:Blob": 9,
+      "azure-native:storage:Blob": 10,
       "tributary:azure:Bus": 1,
       "azure-native:servicebus:Namespace": 1,
       "azure-native:servicebus:NamespaceNetworkRuleSet": 1,
@@ -133,10 +133,10 @@ describe("the Azure stack of the reference pipeline", () => {
       "azure-native:monitor:ActionGroup": 1,
       "azure-native:operationalinsights:Workspace": 1,
       // One per asset and source, the stack's outbox sweeper and its table maintenance.
-      "tributary:azure:AssetFunction": 9,
-      "azure-native:web:AppServicePlan": 9,
-      "azure-native:web:WebApp": 9,
-      "azure-native:applicationinsights:Component": 9,
+      "tributary:azure:AssetFunction": 10,
+      "azure-native:web:AppServicePlan": 10,
+      "azure-native:web:WebApp": 10,
+      "azure-native:applicationinsights:Component": 10,
       "azure-native:servicebus:Subscription": 4,
       "azure-native:servicebus:Rule": 4,
       "azure-native:servicebus:Queue": 6,
@@ -463,7 +463,7 @@ describe("the Azure stack of the reference pipeline", () => {
     // Every app joins the functions subnet.
     const apps = s.resources.filter((r) => r.type === T.app);
     expect(apps.map((a) => a.inputs.virtualNetworkSubnetId)).toEqual(
-      Array(9).fill(`${NET}/subnets/functions`),
+      Array(10).fill(`${NET}/subnets/functions`),
     );
   });
 
@@ -650,7 +650,7 @@ describe("the Azure stack of the reference pipeline", () => {
       "package-recommendation-vectors",
       "package-table-maintenance",
     ]);
-    expect(blobs.map((b) => b.inputs.source)).toEqual(Array(9).fill(blob.inputs.source));
+    expect(blobs.map((b) => b.inputs.source)).toEqual(Array(10).fill(blob.inputs.source));
   });
 
   it("runs each asset in its own Flex Consumption Node.js 24 app with identity-based connections", () => {
@@ -886,6 +886,8 @@ describe("the curated assets as Iceberg tables on Azure", () => {
     "customer_features",
     "daily_revenue",
     "recommendation_features",
+    // An embedding asset's table is its ledger: each row's key, tenant, text and the text's hash.
+    "recommendation_vectors",
   ];
 
   it("names a read-only query identity that reads and lists the curated zone of the curated container only", () => {

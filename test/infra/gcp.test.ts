@@ -104,10 +104,10 @@ describe("the GCP stack of the reference pipeline", () => {
       "tributary:gcp:Catalog": 1,
       "gcp:bigquery/dataset:Dataset": 1,
       "gcp:bigquery/connection:Connection": 1,
-      "gcp:bigquery/table:Table": 5,
+      "gcp:bigquery/table:Table": 6,
       "gcp:projects/iAMCustomRole:IAMCustomRole": 2,
-      "gcp:bigquery/iamMember:IamMember": 10,
-      "gcp:bigquery/connectionIamMember:ConnectionIamMember": 6,
+      "gcp:bigquery/iamMember:IamMember": 12,
+      "gcp:bigquery/connectionIamMember:ConnectionIamMember": 7,
       "tributary:gcp:Query": 1,
       "gcp:bigquery/datasetIamMember:DatasetIamMember": 1,
       "gcp:projects/iAMMember:IAMMember": 2,
@@ -337,7 +337,7 @@ describe("the GCP stack of the reference pipeline", () => {
     });
     // Only its invoker may invoke the function.
     const invokers = s.resources.filter((r) => r.type === "gcp:cloudrunv2/serviceIamMember:ServiceIamMember");
-    expect(invokers.map((r) => r.inputs.role)).toEqual(Array(9).fill("roles/run.invoker"));
+    expect(invokers.map((r) => r.inputs.role)).toEqual(Array(10).fill("roles/run.invoker"));
     expect(
       inputs("trib-staging-curated-orders-invoke", "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"),
     ).toEqual({
@@ -620,6 +620,8 @@ describe("the curated assets as Iceberg tables on GCP", () => {
     "customer_features",
     "daily_revenue",
     "recommendation_features",
+    // An embedding asset's table is its ledger: each row's key, tenant, text and the text's hash.
+    "recommendation_vectors",
   ];
   const shared = { ...LABELS, "tributary-asset": "_shared" };
   const CONNECTION = `projects/${PROJECT}/locations/${REGION}/connections/trib-staging-tables`;

@@ -261,6 +261,26 @@ describe("on GCP", () => {
     ]);
   });
 
+  it("the committer role bound on the whole project fails catalog-writers-scoped; the embedding role there does not", () => {
+    const type = "gcp:projects/iAMMember:IAMMember";
+    const committer = stacks["staging-gcp"]!.find(
+      (r) =>
+        r.type === "gcp:projects/iAMCustomRole:IAMCustomRole" &&
+        String(r.inputs.roleId).endsWith("_committer"),
+    )!;
+    const role = `projects/tributary-staging/roles/${String(committer.inputs.roleId)}`;
+    // The reference stack binds the embedding function's one-permission role on the project: no table write.
+    expect(evaluate(stacks["staging-gcp"]!).filter((v) => v.policy === "catalog-writers-scoped")).toEqual([]);
+    const rs = edit("trib-staging-recommendation-vectors-embedding", type, (i) => ({ ...i, role }));
+    expect(evaluate(rs).filter((v) => v.policy === "catalog-writers-scoped")).toEqual([
+      {
+        policy: "catalog-writers-scoped",
+        urn: urn(rs, "trib-staging-recommendation-vectors-embedding", type),
+        message: `project IAM member "trib-staging-recommendation-vectors-embedding" grants "${role}" on a whole project, which writes every table in it; bind table writers on their own table`,
+      },
+    ]);
+  });
+
   it("a function bound to commit another asset's table fails catalog-writers-scoped", () => {
     const type = "gcp:bigquery/iamMember:IamMember";
     const rs = edit("trib-staging-curated-orders-table-curated-orders", type, (i) => ({

@@ -51,7 +51,7 @@ export class Query extends pulumi.ComponentResource {
     new gcp.projects.IAMMember(
       `${name}-reader-jobs`,
       { project, role: QUERY_ROLES.project, member: account.member },
-      { parent: this, dependsOn: args.apis.of("bigquery") },
+      { parent: this, dependsOn: args.apis.of("bigquery", "iam") },
     );
     this.email = account.email;
     this.registerOutputs({ email: this.email });

@@ -196,6 +196,7 @@ const GCP = {
   tableMember: "gcp:bigquery/iamMember:IamMember",
   datasetMember: "gcp:bigquery/datasetIamMember:DatasetIamMember",
   projectMember: "gcp:projects/iAMMember:IAMMember",
+  customRole: "gcp:projects/iAMCustomRole:IAMCustomRole",
   function: "gcp:cloudfunctionsv2/function:Function",
 } as const;
 const GCP_KINDS: Readonly<Record<string, string>> = {
@@ -209,7 +210,24 @@ const gcpLabel = (r: ResourceRecord) => `${GCP_KINDS[r.type] ?? r.type} "${r.nam
 /** Roles that read BigQuery data without changing it. */
 const BIGQUERY_READ_ROLES = ["roles/bigquery.dataViewer", "roles/bigquery.metadataViewer"];
 /** Roles that write BigQuery tables, at whatever level they are bound. */
-const BIGQUERY_WRITE_ROLE = /^roles\/bigquery\.(admin|dataEditor|dataOwner|user)$|^projects\/[^/]+\/roles\//;
+const BIGQUERY_WRITE_ROLE = /^roles\/bigquery\.(admin|dataEditor|dataOwner|user)$/;
+const CUSTOM_ROLE = /^projects\/[^/]+\/roles\/([^/]+)$/;
+
+/**
+ * Whether a role may change BigQuery tables: a predefined role that does, or a custom role with a
+ * `bigquery.tables.*` permission other than reading (one the synthesis does not define counts as one).
+ */
+function writesTables(role: string, resources: readonly ResourceRecord[]): boolean {
+  if (BIGQUERY_WRITE_ROLE.test(role)) return true;
+  const custom = CUSTOM_ROLE.exec(role)?.[1];
+  if (custom === undefined) return false;
+  const defined = of(resources, GCP.customRole).find((c) => c.inputs["roleId"] === custom);
+  const permissions = defined?.inputs["permissions"];
+  if (!Array.isArray(permissions)) return true;
+  return permissions.some(
+    (p) => typeof p === "string" && p.startsWith("bigquery.tables.") && !/\.(get|list|getData)$/.test(p),
+  );
+}
 
 const datasetEncrypted = (resources: readonly ResourceRecord[]): Violation[] =>
   collect("dataset-encrypted-with-customer-key", resources, (report) => {
@@ -325,7 +343,7 @@ const gcpCatalogWritersScoped = (resources: readonly ResourceRecord[]): Violatio
     }
     for (const r of [...of(resources, GCP.datasetMember), ...of(resources, GCP.projectMember)]) {
       const role = r.inputs["role"];
-      if (typeof role === "string" && BIGQUERY_WRITE_ROLE.test(role)) {
+      if (typeof role === "string" && writesTables(role, resources)) {
         report(
           r,
           `${gcpLabel(r)} grants ${quote(role)} on a whole ${r.type === GCP.datasetMember ? "dataset" : "project"}, ` +
