@@ -90,6 +90,21 @@ export async function dataDiff(
     );
     const headDir = join(tmp, "head");
     linkTree(baseDir, headDir);
+    // An Iceberg table names its files by their absolute location, so a linked table is still the base's:
+    // the assets compared start the head without their tables, records and vectors, and are materialised
+    // again at the head's location. What they read upstream stays shared.
+    for (const key of compared) {
+      if (!at(head, key)) continue;
+      for (const prefix of [
+        layout.curatedPrefix(key),
+        layout.manifestPrefix(key),
+        layout.outboxPrefix(key),
+        layout.vectorsPrefix(key),
+        `_failures/${key}/`,
+      ]) {
+        rmSync(join(headDir, prefix), { recursive: true, force: true });
+      }
+    }
     const headStore = new LocalStore(headDir);
     progress(`materialising ${head.ref}`);
     const headFailed = await run(

@@ -168,7 +168,12 @@ describe("synth of each stack", () => {
       stage: "GA",
       title: "Tributary staging-gcp: embedding predictions",
     });
-    const members = gcp.resources.filter((r) => r.type === "gcp:projects/iAMMember:IAMMember");
+    // Project-wide bindings of a custom role: the embedding one only (the query reader's job user is predefined).
+    const members = gcp.resources.filter(
+      (r) =>
+        r.type === "gcp:projects/iAMMember:IAMMember" &&
+        String(r.inputs.role).startsWith("projects/tributary-staging/roles/"),
+    );
     expect(members.map((m) => [m.name, m.inputs])).toEqual([
       [
         "trib-staging-recommendation-vectors-embedding",

@@ -317,7 +317,7 @@ describe("the deployment plan of the reference pipeline", () => {
     expect(cpus("aws")).toEqual([0, 0, 1, 1, 2, 2, 5, 6]);
     expect(cpus("gcp")).toEqual([0, 0, 0, 1, 1, 2, 2, 4]);
     expect(cpus("azure")).toEqual([0, 1, 1, 1, 2, 2, 2, 2]);
-    expect(plan.functions.map((f) => f.environment.TRIBUTARY_CPUS)).toEqual(Array(9).fill("0"));
+    expect(plan.functions.map((f) => f.environment.TRIBUTARY_CPUS)).toEqual(Array(10).fill("0"));
   });
 
   it("starts the functions with source maps only when the stack ships them", () => {
@@ -326,7 +326,7 @@ describe("the deployment plan of the reference pipeline", () => {
     const mapped = planDeployment(graph, { ...CONFIG, functions: { ...CONFIG.functions, sourceMaps: true } });
     expect(mapped.sourceMaps).toBe(true);
     expect(mapped.functions.map((f) => f.environment.NODE_OPTIONS)).toEqual(
-      Array(9).fill("--enable-source-maps"),
+      Array(10).fill("--enable-source-maps"),
     );
   });
 
@@ -340,6 +340,8 @@ describe("the deployment plan of the reference pipeline", () => {
         "customer_features",
         "daily_revenue",
         "recommendation_features",
+        // An embedding asset's table is its ledger.
+        "recommendation_vectors",
       ].map((k) => ({ asset: k, name: k, prefix: `curated/${k}/`, writers: [k, "table-maintenance"] })),
       maintenance: "table-maintenance",
       scanLimitBytes: 10_000_000_000,
@@ -353,6 +355,7 @@ describe("the deployment plan of the reference pipeline", () => {
       "customer_features",
       "daily_revenue",
       "recommendation_features",
+      "recommendation_vectors",
       "table-maintenance",
     ]);
     expect(plan.functions.find((f) => f.id === "daily_revenue")!.environment.TRIBUTARY_TABLE_CATALOG).toEqual(
@@ -394,7 +397,7 @@ describe("the deployment plan of the reference pipeline", () => {
     });
     expect([azure.tables.catalog, azure.tables.tables.length, azure.tables.scanLimitBytes]).toEqual([
       "none",
-      5,
+      6,
       2e9,
     ]);
     expect(azure.functions.filter((f) => "TRIBUTARY_TABLE_CATALOG" in f.environment)).toEqual([]);

@@ -258,7 +258,7 @@ describe("the Azure checks", () => {
         urn: urn(probed, name, T.assignment),
         message:
           'role assignment "trib-prod-curated-orders-host-secrets" grants Storage Blob Data Owner on ' +
-          '"azure-webjobs-secrets" with no path condition, where 8 other identities hold storage roles: it can ' +
+          '"azure-webjobs-secrets" with no path condition, where 9 other identities hold storage roles: it can ' +
           "read and rewrite their blobs; condition it to its own paths " +
           "(@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]) or give it a " +
           "container of its own",
