@@ -33,6 +33,8 @@ const ROWS: Record<string, number> = {
   customer_features: 194,
   daily_revenue: 50,
   recommendation_features: 194,
+  // Its ledger: a row per customer whose features it embeds.
+  recommendation_vectors: 194,
 };
 
 let store: string;
