@@ -142,12 +142,19 @@ describe("a crash at each moment of a partition's commit", () => {
     const graph = graphOf(
       "SELECT CAST(ts AS DATE) AS day, sum(amount) * 2 AS total FROM events GROUP BY ALL",
     );
+    const prior = await readRecordFile(local, "_manifests/totals/2026-11-01/manifest.json");
     store.failOn = (key, opts) => key.startsWith("curated/totals/metadata/v") && opts?.ifAbsent === true;
     await expect(materialize(graph, store, { partition: "2026-11-01" })).rejects.toThrow(
       "crash before writing curated/totals/metadata/v3.metadata.json",
     );
     const file = await readRecordFile(local, "_manifests/totals/2026-11-01/manifest.json");
-    expect(file?.pending).toBeDefined();
+    // The new record waits beside the committed one, which is still the last run's.
+    expect([file?.pending?.asset, file?.pending?.partition, file?.committed]).toEqual([
+      "totals",
+      "2026-11-01",
+      prior?.committed,
+    ]);
+    expect(file?.pending?.dataVersion).not.toBe(prior?.committed?.dataVersion);
     const after = await views(graph);
     expect({ ...after, unsettled: after.unsettled.length }).toEqual({ ...before, unsettled: 0 });
     const state = new StoreState(local);
